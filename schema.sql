@@ -1,0 +1,152 @@
+-- buildboard database schema, version 1 (see `PRAGMA user_version`).
+--
+-- The server applies this file on every start (every statement is idempotent) and then runs the
+-- forward migrations in `src/store/migrate.rs` for databases made by an older version. `init_db -i`
+-- applies the same file.
+--
+-- Conventions
+-- * Times are INTEGER seconds since the Unix epoch, UTC. GitHub sends four timestamp formats
+--   (`...Z`, `....000Z`, `...-08:00`, integer epochs); they are all normalised before they get here.
+-- * Durations (`runtime`, `queuetime`) are INTEGER seconds.
+-- * Rows that GitHub identifies (repositories, workflows, runs, jobs) keep GitHub's id as their
+--   primary key, so a webhook delivery and a REST backfill of the same object hit the same row.
+--
+-- Fixes to the original (Python/Flask) design, which this schema replaces:
+-- * `branches.name` was UNIQUE across the whole database: two repositories could not both have
+--   `main`. A branch name is unique per repository: UNIQUE(repo_id, name).
+-- * `commits.gitid` was UNIQUE across the whole database: a fork and its parent share hashes. A
+--   commit hash is unique per repository: UNIQUE(repo_id, gitid).
+-- * `workflows.name` was UNIQUE across the whole database. A workflow name is per repository, and
+--   not even unique there: two workflow files may declare the same `name:`. GitHub's workflow id is
+--   the key; (repo_id, name) is indexed for lookups but deliberately not UNIQUE, because a UNIQUE
+--   constraint would make GitHub's legitimate data fail to insert (a lost delivery).
+-- * Runs referenced branches by name only; a deleted branch lost its runs. Branches are now
+--   soft-deleted (`deletedtime`), runs keep their `branch_id`, and the name is also copied into
+--   `workflowruns.archivedbranchname` when the branch is deleted.
+
+-- Repositories that send webhooks (or that an operator added). `monitored = 0` stops showing them.
+CREATE TABLE IF NOT EXISTS repos (
+    id            INTEGER PRIMARY KEY,          -- GitHub repository id
+    fullname      TEXT    NOT NULL UNIQUE,      -- "owner/name"; updated when a repository is renamed
+    url           TEXT,                         -- html_url
+    defaultbranch TEXT,
+    monitored     INTEGER NOT NULL DEFAULT 1,
+    createtime    INTEGER NOT NULL              -- when buildboard first saw it
+);
+
+-- Branches, unique per repository. Deleting a branch on GitHub sets `deletedtime`; its runs stay.
+CREATE TABLE IF NOT EXISTS branches (
+    id          INTEGER PRIMARY KEY,
+    repo_id     INTEGER NOT NULL REFERENCES repos(id) ON DELETE CASCADE,
+    name        TEXT    NOT NULL,
+    createtime  INTEGER NOT NULL,
+    deletedtime INTEGER,                        -- NULL while the branch exists
+    UNIQUE (repo_id, name)
+);
+
+-- Commits, unique per repository, from pushes and from the head commits of runs. Later sources
+-- fill in what earlier ones lacked (a push knows the author's login, a run does not).
+CREATE TABLE IF NOT EXISTS commits (
+    id          INTEGER PRIMARY KEY,
+    repo_id     INTEGER NOT NULL REFERENCES repos(id) ON DELETE CASCADE,
+    gitid       TEXT    NOT NULL,               -- the 40-hex commit hash
+    message     TEXT,
+    authorname  TEXT,
+    authoremail TEXT,
+    authorlogin TEXT,
+    committime  INTEGER,
+    url         TEXT,
+    UNIQUE (repo_id, gitid)
+);
+
+-- Workflows (one per workflow file).
+CREATE TABLE IF NOT EXISTS workflows (
+    id       INTEGER PRIMARY KEY,               -- GitHub workflow id
+    repo_id  INTEGER NOT NULL REFERENCES repos(id) ON DELETE CASCADE,
+    name     TEXT    NOT NULL,                  -- from `workflow.name`; `workflow_run.name` can be ""
+    path     TEXT    NOT NULL,                  -- ".github/workflows/ci.yml" (REST's "@ref" suffix cut)
+    state    TEXT,
+    url      TEXT
+);
+CREATE INDEX IF NOT EXISTS workflows_repo_name ON workflows (repo_id, name);
+
+-- Workflow runs: one row per GitHub run id holding its latest attempt. An update is applied only if
+-- it is not older than what is stored, by (runattempt, statusrank, updatetime): a late `requested`
+-- never regresses a `completed` run, and attempt 2 supersedes attempt 1 (see workflowrunattempts).
+CREATE TABLE IF NOT EXISTS workflowruns (
+    id                   INTEGER PRIMARY KEY,   -- GitHub run id
+    repo_id              INTEGER NOT NULL REFERENCES repos(id) ON DELETE CASCADE,
+    workflow_id          INTEGER NOT NULL REFERENCES workflows(id) ON DELETE CASCADE,
+    commit_id            INTEGER NOT NULL REFERENCES commits(id) ON DELETE CASCADE,
+    branch_id            INTEGER REFERENCES branches(id) ON DELETE SET NULL,
+    archivedbranchname   TEXT,                  -- set when the branch is deleted
+    archivedworkflowname TEXT,                  -- the workflow's name when this run was recorded
+    runnumber            INTEGER NOT NULL,
+    runattempt           INTEGER NOT NULL,
+    event                TEXT    NOT NULL,      -- push, pull_request, schedule, ...
+    headsha              TEXT    NOT NULL,
+    title                TEXT,                  -- display_title
+    status               TEXT    NOT NULL,      -- requested, queued, waiting, pending, in_progress, completed
+    statusrank           INTEGER NOT NULL,      -- 0 requested, 1 queued/waiting/pending, 2 in_progress, 3 completed
+    conclusion           TEXT,                  -- success, failure, cancelled, skipped, ... (NULL until completed)
+    actor                TEXT,                  -- login of the person whose push or action started the run
+    actoravatar          TEXT,
+    url                  TEXT,
+    createtime           INTEGER NOT NULL,      -- created_at
+    starttime            INTEGER,               -- run_started_at (reset by each re-run attempt)
+    updatetime           INTEGER,               -- updated_at
+    endtime              INTEGER,               -- updated_at once completed, else NULL
+    runtime              INTEGER,               -- endtime - starttime, seconds
+    queuetime            INTEGER                -- seconds from creation until the first job started
+);
+CREATE INDEX IF NOT EXISTS workflowruns_createtime ON workflowruns (createtime DESC, id DESC);
+CREATE INDEX IF NOT EXISTS workflowruns_conclusion ON workflowruns (conclusion);
+CREATE INDEX IF NOT EXISTS workflowruns_commit ON workflowruns (commit_id);
+CREATE INDEX IF NOT EXISTS workflowruns_workflow ON workflowruns (workflow_id, createtime DESC);
+
+-- Every attempt of every run, so that a failure followed by a green re-run (a flaky failure) is
+-- still visible after attempt 2 replaced attempt 1 in workflowruns.
+CREATE TABLE IF NOT EXISTS workflowrunattempts (
+    run_id     INTEGER NOT NULL REFERENCES workflowruns(id) ON DELETE CASCADE,
+    runattempt INTEGER NOT NULL,
+    status     TEXT    NOT NULL,
+    statusrank INTEGER NOT NULL,
+    conclusion TEXT,
+    starttime  INTEGER,
+    updatetime INTEGER,
+    PRIMARY KEY (run_id, runattempt)
+) WITHOUT ROWID;
+
+-- Jobs of runs, from workflow_job. A job may arrive before its run, so run_id is not a foreign key.
+CREATE TABLE IF NOT EXISTS workflowjobs (
+    id           INTEGER PRIMARY KEY,           -- GitHub job id
+    run_id       INTEGER NOT NULL,
+    repo_id      INTEGER NOT NULL REFERENCES repos(id) ON DELETE CASCADE,
+    runattempt   INTEGER NOT NULL,
+    name         TEXT    NOT NULL,
+    workflowname TEXT,
+    status       TEXT    NOT NULL,
+    statusrank   INTEGER NOT NULL,
+    conclusion   TEXT,
+    createtime   INTEGER,
+    starttime    INTEGER,                       -- only meaningful once status is in_progress/completed
+    endtime      INTEGER,
+    runnername   TEXT,
+    runnergroup  TEXT,
+    labels       TEXT,                          -- JSON array
+    url          TEXT
+);
+CREATE INDEX IF NOT EXISTS workflowjobs_run ON workflowjobs (run_id, runattempt);
+
+-- Delivery ids (X-GitHub-Delivery) already processed: a redelivery is acknowledged and ignored.
+CREATE TABLE IF NOT EXISTS deliveries (
+    id           TEXT    PRIMARY KEY,
+    event        TEXT    NOT NULL,
+    receivedtime INTEGER NOT NULL
+) WITHOUT ROWID;
+
+-- Server settings kept with the data, such as the generated webhook secret.
+CREATE TABLE IF NOT EXISTS settings (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+) WITHOUT ROWID;

@@ -1,0 +1,429 @@
+//! GitHub webhook payloads: the fields buildboard uses, parsed into typed structs.
+//!
+//! Dispatch is on the `X-GitHub-Event` header ([`EventKind`]), never on the body's shape. Parsing is
+//! strict about what we store (a run without an id is a 400 naming `workflow_run.id`) and lenient
+//! about everything else (unknown fields are ignored). The same structs parse GitHub's REST
+//! responses for runs, so backfilled and webhook rows come from one code path.
+
+use serde::{Deserialize, Deserializer};
+
+/// The longest commit message or title kept, in bytes; longer text is cut at a character boundary.
+pub const MAX_TEXT_BYTES: usize = 64 * 1024;
+/// The longest name (branch, workflow, job, login) kept, in bytes.
+pub const MAX_NAME_BYTES: usize = 1024;
+
+/// The events buildboard stores. Anything else is acknowledged with 202 and ignored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventKind {
+    Ping,
+    Push,
+    Create,
+    Delete,
+    WorkflowRun,
+    WorkflowJob,
+}
+
+impl EventKind {
+    /// Maps an `X-GitHub-Event` header value; `None` for events buildboard does not handle.
+    pub fn from_header(name: &str) -> Option<Self> {
+        Some(match name {
+            "ping" => Self::Ping,
+            "push" => Self::Push,
+            "create" => Self::Create,
+            "delete" => Self::Delete,
+            "workflow_run" => Self::WorkflowRun,
+            "workflow_job" => Self::WorkflowJob,
+            _ => return None,
+        })
+    }
+
+    /// The header value, for logs and the deliveries table.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Ping => "ping",
+            Self::Push => "push",
+            Self::Create => "create",
+            Self::Delete => "delete",
+            Self::WorkflowRun => "workflow_run",
+            Self::WorkflowJob => "workflow_job",
+        }
+    }
+}
+
+/// A parsed delivery.
+#[derive(Debug, Clone)]
+pub enum Event {
+    Ping(Ping),
+    Push(Push),
+    Create(RefChange),
+    Delete(RefChange),
+    WorkflowRun(WorkflowRunEvent),
+    WorkflowJob(WorkflowJobEvent),
+}
+
+/// A payload that is not valid JSON or lacks a field we need. Maps to `400 Bad Request`.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid {event} payload at `{path}`: {message}")]
+pub struct ParseError {
+    pub event: &'static str,
+    /// Where in the JSON document the problem is, e.g. `workflow_run.id` (`.` for the top level).
+    pub path: String,
+    pub message: String,
+}
+
+/// Parses the JSON body of a delivery whose `X-GitHub-Event` header was `kind`.
+///
+/// # Errors
+/// [`ParseError`] names the offending field.
+pub fn parse(kind: EventKind, json: &[u8]) -> Result<Event, ParseError> {
+    fn from<T: serde::de::DeserializeOwned>(kind: EventKind, json: &[u8]) -> Result<T, ParseError> {
+        let de = &mut serde_json::Deserializer::from_slice(json);
+        serde_path_to_error::deserialize(de).map_err(|err| ParseError {
+            event: kind.as_str(),
+            path: err.path().to_string(),
+            message: err.inner().to_string(),
+        })
+    }
+    let event = match kind {
+        EventKind::Ping => Event::Ping(from(kind, json)?),
+        EventKind::Push => Event::Push(from(kind, json)?),
+        EventKind::Create => Event::Create(from(kind, json)?),
+        EventKind::Delete => Event::Delete(from(kind, json)?),
+        EventKind::WorkflowRun => Event::WorkflowRun(from(kind, json)?),
+        EventKind::WorkflowJob => Event::WorkflowJob(from(kind, json)?),
+    };
+    Ok(event)
+}
+
+/// Seconds since the Unix epoch, parsed from any of GitHub's formats: `2019-05-15T15:20:41Z`,
+/// `2019-05-15T15:20:41.000Z`, `2019-05-15T08:20:41.000-07:00`, or an integer epoch (`1557933565`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Timestamp(pub i64);
+
+impl Timestamp {
+    /// Parses the string forms.
+    pub fn parse(text: &str) -> Option<Self> {
+        let text = text.trim();
+        if let Ok(epoch) = text.parse::<i64>() {
+            return Self::from_epoch(epoch);
+        }
+        chrono::DateTime::parse_from_rfc3339(text)
+            .ok()
+            .and_then(|time| Self::from_epoch(time.timestamp()))
+    }
+
+    fn from_epoch(epoch: i64) -> Option<Self> {
+        // Year 1970 to 9999: anything else is a corrupt payload, not a build.
+        (0..=253_402_300_799)
+            .contains(&epoch)
+            .then_some(Self(epoch))
+    }
+}
+
+impl<'de> Deserialize<'de> for Timestamp {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Int(i64),
+            Float(f64),
+            Text(String),
+        }
+        let parsed = match Raw::deserialize(deserializer)? {
+            Raw::Int(epoch) => Timestamp::from_epoch(epoch),
+            Raw::Float(epoch) if epoch.is_finite() => Timestamp::from_epoch(epoch as i64),
+            Raw::Float(_) => None,
+            Raw::Text(text) => Timestamp::parse(&text),
+        };
+        parsed.ok_or_else(|| {
+            serde::de::Error::custom(
+                "expected a timestamp: RFC 3339 text (2019-05-15T15:20:41Z) or epoch seconds",
+            )
+        })
+    }
+}
+
+/// Text from a payload, cut to [`MAX_TEXT_BYTES`] at a character boundary.
+fn long_text<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<String>, D::Error> {
+    Ok(Option::<String>::deserialize(deserializer)?.map(|text| truncate(text, MAX_TEXT_BYTES)))
+}
+
+/// A name from a payload, cut to [`MAX_NAME_BYTES`].
+fn name<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+    Ok(truncate(String::deserialize(deserializer)?, MAX_NAME_BYTES))
+}
+
+fn optional_name<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<String>, D::Error> {
+    Ok(Option::<String>::deserialize(deserializer)?.map(|text| truncate(text, MAX_NAME_BYTES)))
+}
+
+/// Cuts `text` to at most `max` bytes without splitting a character.
+pub fn truncate(mut text: String, max: usize) -> String {
+    if text.len() > max {
+        let mut end = max;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+    }
+    text
+}
+
+/// `repository` in every payload.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Repository {
+    pub id: i64,
+    #[serde(deserialize_with = "name")]
+    pub full_name: String,
+    #[serde(default)]
+    pub html_url: Option<String>,
+    #[serde(default, deserialize_with = "optional_name")]
+    pub default_branch: Option<String>,
+}
+
+/// A GitHub account (`sender`, `actor`).
+#[derive(Debug, Clone, Deserialize)]
+pub struct User {
+    #[serde(deserialize_with = "name")]
+    pub login: String,
+    #[serde(default)]
+    pub avatar_url: Option<String>,
+}
+
+/// A git author or committer: name and email always, `username` only in push payloads.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct GitPerson {
+    #[serde(default, deserialize_with = "optional_name")]
+    pub name: Option<String>,
+    #[serde(default, deserialize_with = "optional_name")]
+    pub email: Option<String>,
+    #[serde(default, deserialize_with = "optional_name")]
+    pub username: Option<String>,
+}
+
+/// `ping`: sent when a webhook is created.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Ping {
+    #[serde(default)]
+    pub hook_id: Option<i64>,
+    /// Absent for organisation hooks.
+    #[serde(default)]
+    pub repository: Option<Repository>,
+}
+
+/// A commit in a push (`commits[]`, `head_commit`) or a run's `head_commit`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Commit {
+    pub id: String,
+    #[serde(default, deserialize_with = "long_text")]
+    pub message: Option<String>,
+    #[serde(default)]
+    pub timestamp: Option<Timestamp>,
+    #[serde(default)]
+    pub url: Option<String>,
+    #[serde(default)]
+    pub author: Option<GitPerson>,
+}
+
+/// `push`: commits pushed to a ref; also how branch creation and deletion show up.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Push {
+    #[serde(rename = "ref")]
+    pub git_ref: String,
+    #[serde(default)]
+    pub created: bool,
+    #[serde(default)]
+    pub deleted: bool,
+    pub repository: Repository,
+    #[serde(default)]
+    pub commits: Vec<Commit>,
+    #[serde(default)]
+    pub head_commit: Option<Commit>,
+}
+
+impl Push {
+    /// The branch name if this push is to `refs/heads/...`; `None` for tags.
+    pub fn branch(&self) -> Option<&str> {
+        self.git_ref.strip_prefix("refs/heads/")
+    }
+}
+
+/// `create` and `delete`: a branch or tag was created or deleted. Tags are ignored.
+#[derive(Debug, Clone, Deserialize)]
+pub struct RefChange {
+    #[serde(rename = "ref", deserialize_with = "name")]
+    pub git_ref: String,
+    pub ref_type: String,
+    pub repository: Repository,
+}
+
+impl RefChange {
+    /// The branch name, or `None` when the ref is a tag.
+    pub fn branch(&self) -> Option<&str> {
+        (self.ref_type == "branch").then_some(self.git_ref.as_str())
+    }
+}
+
+/// The `workflow` object of a workflow_run delivery (or one entry of REST's list-workflows).
+#[derive(Debug, Clone, Deserialize)]
+pub struct Workflow {
+    pub id: i64,
+    #[serde(deserialize_with = "name")]
+    pub name: String,
+    pub path: String,
+    #[serde(default)]
+    pub state: Option<String>,
+    #[serde(default)]
+    pub html_url: Option<String>,
+}
+
+/// Statuses of runs and jobs, ranked so that a later state never gives way to an earlier one.
+pub fn status_rank(status: &str) -> Option<i64> {
+    Some(match status {
+        "requested" => 0,
+        "queued" | "waiting" | "pending" => 1,
+        "in_progress" => 2,
+        "completed" => 3,
+        _ => return None,
+    })
+}
+
+fn status<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+    let status = String::deserialize(deserializer)?;
+    match status_rank(&status) {
+        Some(_) => Ok(status),
+        None => Err(serde::de::Error::custom(format!(
+            "unknown status {status:?}: expected one of requested, queued, waiting, pending, in_progress, completed"
+        ))),
+    }
+}
+
+/// `workflow_run`, as in the webhook and in REST's list-workflow-runs.
+#[derive(Debug, Clone, Deserialize)]
+pub struct WorkflowRun {
+    pub id: i64,
+    /// Empty in webhook deliveries; the workflow's name in REST responses.
+    #[serde(default, deserialize_with = "optional_name")]
+    pub name: Option<String>,
+    pub workflow_id: i64,
+    #[serde(default)]
+    pub path: Option<String>,
+    #[serde(default, deserialize_with = "optional_name")]
+    pub head_branch: Option<String>,
+    pub head_sha: String,
+    pub run_number: i64,
+    #[serde(default = "first_attempt")]
+    pub run_attempt: i64,
+    #[serde(deserialize_with = "name")]
+    pub event: String,
+    #[serde(default, deserialize_with = "long_text")]
+    pub display_title: Option<String>,
+    #[serde(deserialize_with = "status")]
+    pub status: String,
+    #[serde(default, deserialize_with = "optional_name")]
+    pub conclusion: Option<String>,
+    #[serde(default)]
+    pub html_url: Option<String>,
+    pub created_at: Timestamp,
+    #[serde(default)]
+    pub updated_at: Option<Timestamp>,
+    #[serde(default)]
+    pub run_started_at: Option<Timestamp>,
+    #[serde(default)]
+    pub actor: Option<User>,
+    #[serde(default)]
+    pub head_commit: Option<Commit>,
+}
+
+fn first_attempt() -> i64 {
+    1
+}
+
+/// A `workflow_run` delivery.
+#[derive(Debug, Clone, Deserialize)]
+pub struct WorkflowRunEvent {
+    pub action: String,
+    pub workflow: Workflow,
+    pub workflow_run: WorkflowRun,
+    pub repository: Repository,
+}
+
+/// `workflow_job`, as in the webhook and in REST's list-jobs.
+#[derive(Debug, Clone, Deserialize)]
+pub struct WorkflowJob {
+    pub id: i64,
+    pub run_id: i64,
+    #[serde(default = "first_attempt")]
+    pub run_attempt: i64,
+    #[serde(deserialize_with = "name")]
+    pub name: String,
+    #[serde(default, deserialize_with = "optional_name")]
+    pub workflow_name: Option<String>,
+    #[serde(deserialize_with = "status")]
+    pub status: String,
+    #[serde(default, deserialize_with = "optional_name")]
+    pub conclusion: Option<String>,
+    #[serde(default)]
+    pub created_at: Option<Timestamp>,
+    #[serde(default)]
+    pub started_at: Option<Timestamp>,
+    #[serde(default)]
+    pub completed_at: Option<Timestamp>,
+    #[serde(default, deserialize_with = "optional_name")]
+    pub runner_name: Option<String>,
+    #[serde(default, deserialize_with = "optional_name")]
+    pub runner_group_name: Option<String>,
+    #[serde(default)]
+    pub labels: Vec<String>,
+    #[serde(default)]
+    pub html_url: Option<String>,
+}
+
+/// A `workflow_job` delivery.
+#[derive(Debug, Clone, Deserialize)]
+pub struct WorkflowJobEvent {
+    pub action: String,
+    pub workflow_job: WorkflowJob,
+    pub repository: Repository,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_parse_in_all_four_github_formats() {
+        let utc = Timestamp::parse("2019-05-15T15:20:41Z").unwrap();
+        assert_eq!(Timestamp::parse("2019-05-15T15:20:41.000Z"), Some(utc));
+        assert_eq!(Timestamp::parse("2019-05-15T08:20:41.000-07:00"), Some(utc));
+        assert_eq!(Timestamp::parse("1557933641"), Some(utc));
+        let from_int: Timestamp = serde_json::from_str("1557933641").unwrap();
+        assert_eq!(from_int, utc);
+        assert!(serde_json::from_str::<Timestamp>("\"yesterday\"").is_err());
+        assert!(serde_json::from_str::<Timestamp>("-5").is_err());
+    }
+
+    #[test]
+    fn truncate_never_splits_a_character() {
+        let text = "é".repeat(10); // 2 bytes each
+        assert_eq!(truncate(text.clone(), 5), "éé");
+        assert_eq!(truncate(text.clone(), 100), text);
+    }
+
+    #[test]
+    fn a_parse_error_names_the_field() {
+        let err = parse(EventKind::WorkflowRun, br#"{"action":"completed","workflow":{"id":1,"name":"n","path":"p"},"workflow_run":{"id":"x"},"repository":{"id":1,"full_name":"a/b"}}"#).unwrap_err();
+        assert_eq!(err.path, "workflow_run.id");
+        let err = parse(EventKind::Push, b"{not json").unwrap_err();
+        assert!(err.message.contains("key must be a string"), "{err}");
+    }
+
+    #[test]
+    fn an_unknown_status_is_refused() {
+        let err = serde_json::from_str::<WorkflowJob>(
+            r#"{"id":1,"run_id":2,"name":"j","status":"exploded"}"#,
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("unknown status"), "{err}");
+    }
+}

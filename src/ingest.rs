@@ -1,0 +1,196 @@
+//! Verified deliveries → database → hub, through one writer thread that commits in groups.
+//!
+//! Webhook handlers [`Ingest::submit`] a parsed event and wait. The writer takes every submission
+//! queued at that moment (up to [`MAX_GROUP`]), applies each inside its own savepoint of one
+//! transaction, commits once, and only then answers each handler, which only then answers GitHub
+//! with a 2xx: an acknowledged delivery is on disk. One fsync serves the whole group, which is what
+//! makes thousands of durable deliveries per second possible. A delivery that fails rolls back its
+//! own savepoint without touching the others. After the commit, the changes go to the [`Hub`].
+
+use std::thread::JoinHandle;
+
+use rusqlite::{Connection, TransactionBehavior};
+use tokio::sync::{mpsc, oneshot};
+use tracing::{debug, error, warn};
+
+use crate::github::event::{Event, EventKind};
+use crate::hub::Hub;
+use crate::store::{self, model::Change, write, Store};
+
+/// Most deliveries committed in one transaction.
+pub const MAX_GROUP: usize = 512;
+/// Submissions that may wait for the writer before `submit` itself waits (backpressure).
+const QUEUE_DEPTH: usize = 4096;
+
+/// What happened to a delivery.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Committed; `changes` rows or messages resulted (0 for a no-op such as a tag push or a late event).
+    Applied { changes: usize },
+    /// This delivery id was processed before: nothing was done.
+    Duplicate,
+}
+
+/// Errors from ingest. `Store` maps to 500, `Closed` to 503.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Store(#[from] store::Error),
+    #[error("the server is shutting down")]
+    Closed,
+}
+
+struct Submission {
+    delivery_id: String,
+    kind: EventKind,
+    event: Event,
+    reply: oneshot::Sender<Result<Outcome, Error>>,
+}
+
+/// The handle handlers use; cheap to clone.
+#[derive(Clone)]
+pub struct Ingest {
+    queue: mpsc::Sender<Submission>,
+}
+
+/// The writer thread; join it after every [`Ingest`] handle is dropped to drain the queue.
+pub struct Writer(JoinHandle<()>);
+
+impl Writer {
+    /// Waits until the writer has committed everything submitted and exited.
+    pub fn join(self) {
+        if self.0.join().is_err() {
+            error!("the ingest writer thread panicked");
+        }
+    }
+}
+
+impl Ingest {
+    /// Starts the writer thread on its own read-write connection.
+    ///
+    /// # Errors
+    /// When the database cannot be opened for writing.
+    pub fn start(store: &Store, hub: Hub) -> Result<(Self, Writer), Error> {
+        let conn = store.open_writer()?;
+        let (queue, receiver) = mpsc::channel(QUEUE_DEPTH);
+        let handle = std::thread::Builder::new()
+            .name("ingest-writer".into())
+            .spawn(move || run_writer(conn, receiver, hub))
+            .expect("spawning a thread only fails when the OS is out of resources");
+        Ok((Self { queue }, Writer(handle)))
+    }
+
+    /// Stores `event` (delivery `delivery_id`) and returns once it is committed.
+    ///
+    /// # Errors
+    /// A database error, or [`Error::Closed`] when the writer has stopped.
+    pub async fn submit(
+        &self,
+        delivery_id: String,
+        kind: EventKind,
+        event: Event,
+    ) -> Result<Outcome, Error> {
+        let (reply, answer) = oneshot::channel();
+        self.queue
+            .send(Submission {
+                delivery_id,
+                kind,
+                event,
+                reply,
+            })
+            .await
+            .map_err(|_| Error::Closed)?;
+        answer.await.map_err(|_| Error::Closed)?
+    }
+}
+
+fn run_writer(mut conn: Connection, mut receiver: mpsc::Receiver<Submission>, hub: Hub) {
+    let mut group = Vec::with_capacity(MAX_GROUP);
+    while let Some(first) = receiver.blocking_recv() {
+        group.push(first);
+        while group.len() < MAX_GROUP {
+            match receiver.try_recv() {
+                Ok(next) => group.push(next),
+                Err(_) => break,
+            }
+        }
+        commit_group(&mut conn, &mut group, &hub);
+    }
+    debug!("ingest writer drained and stopped");
+}
+
+/// Applies and commits `group`, answers every submitter, then publishes the changes.
+fn commit_group(conn: &mut Connection, group: &mut Vec<Submission>, hub: &Hub) {
+    let started = std::time::Instant::now();
+    let now = chrono::Utc::now().timestamp();
+    let mut outcomes: Vec<Result<(Outcome, Vec<Change>), store::Error>> =
+        Vec::with_capacity(group.len());
+    let committed = (|| -> Result<(), store::Error> {
+        let mut tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        for submission in group.iter() {
+            let savepoint = tx.savepoint()?;
+            let applied = apply_one(&savepoint, submission, now);
+            match applied {
+                Ok(result) => {
+                    savepoint.commit()?;
+                    outcomes.push(Ok(result));
+                }
+                Err(err) => {
+                    drop(savepoint); // rolls back this delivery only
+                    warn!(delivery = %submission.delivery_id, cause = %err, "delivery failed to apply");
+                    outcomes.push(Err(err));
+                }
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    })();
+    let size = group.len();
+    let mut published = Vec::new();
+    match committed {
+        Ok(()) => {
+            for (submission, outcome) in group.drain(..).zip(outcomes) {
+                let answer = outcome.map(|(outcome, changes)| {
+                    published.extend(changes);
+                    outcome
+                });
+                let _ = submission.reply.send(answer.map_err(Error::Store));
+            }
+        }
+        Err(err) => {
+            error!(cause = %err, size, "commit of a delivery group failed; none acknowledged");
+            for submission in group.drain(..) {
+                let _ = submission
+                    .reply
+                    .send(Err(Error::Store(store::Error::Task(format!(
+                        "commit failed: {err}"
+                    )))));
+            }
+        }
+    }
+    debug!(
+        size,
+        elapsed_us = started.elapsed().as_micros() as u64,
+        "committed delivery group"
+    );
+    for change in &published {
+        hub.publish(change);
+    }
+}
+
+fn apply_one(
+    conn: &Connection,
+    submission: &Submission,
+    now: i64,
+) -> Result<(Outcome, Vec<Change>), store::Error> {
+    if !write::record_delivery(conn, &submission.delivery_id, submission.kind.as_str(), now)? {
+        return Ok((Outcome::Duplicate, Vec::new()));
+    }
+    let changes = write::apply_event(conn, &submission.event, now)?;
+    Ok((
+        Outcome::Applied {
+            changes: changes.len(),
+        },
+        changes,
+    ))
+}

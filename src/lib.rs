@@ -1,0 +1,177 @@
+//! buildboard: a realtime build board for GitHub Actions.
+//!
+//! # Layout
+//! - [`config`]: settings (flags and environment variables).
+//! - [`telemetry`]: logging.
+//! - [`github`]: webhook signatures and payloads.
+//! - [`store`]: the SQLite database: schema, migrations, every SQL statement.
+//! - [`ingest`]: verified events → one group-committing writer → [`hub`].
+//! - [`hub`]: fan-out of committed changes to WebSocket clients; shutdown signal.
+//! - [`web`]: HTTP routes: `/webhook`, `/ws`, `/api/...`, the board.
+//! - [`views`]: HTML templates.
+//!
+//! [`App::build`] opens everything and binds the listener; [`App::run`] serves until shutdown.
+#![forbid(unsafe_code)]
+
+pub mod config;
+pub mod github;
+pub mod hub;
+pub mod ingest;
+pub mod store;
+pub mod telemetry;
+pub mod views;
+pub mod web;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use rand::RngCore;
+use tokio::net::TcpListener;
+use tracing::{info, warn};
+
+use config::Config;
+use hub::Hub;
+use ingest::{Ingest, Writer};
+use store::Store;
+use web::AppState;
+
+/// Where a generated webhook secret is kept in the `settings` table.
+pub const WEBHOOK_SECRET_SETTING: &str = "webhook_secret";
+/// How long shutdown waits for WebSocket clients to take their close frames.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// A built server: database open, writer running, listener bound.
+pub struct App {
+    listener: TcpListener,
+    state: AppState,
+    writer: Writer,
+}
+
+impl App {
+    /// Opens the database, starts the writer and binds `config.listen` (port 0 picks a free port).
+    ///
+    /// # Errors
+    /// When the database cannot be opened or migrated, the secret cannot be read, or the address
+    /// cannot be bound.
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let store = Store::open(&config.db)
+            .with_context(|| format!("opening the database {}", config.db.display()))?;
+        let webhook_key = resolve_webhook_key(&config, &store)?;
+        let hub = Hub::new();
+        let (ingest, writer) =
+            Ingest::start(&store, hub.clone()).context("starting the ingest writer")?;
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .with_context(|| format!("binding {}", config.listen))?;
+        let state = AppState {
+            store,
+            hub,
+            ingest,
+            config: Arc::new(config),
+            webhook_key,
+        };
+        Ok(Self {
+            listener,
+            state,
+            writer,
+        })
+    }
+
+    /// The address actually bound.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("a bound listener has a local address")
+    }
+
+    /// Serves until `shutdown` completes, then drains: in-flight requests finish, WebSocket clients
+    /// get a close frame, and every acknowledged delivery is committed before this returns.
+    ///
+    /// # Errors
+    /// Only if shutdown itself fails.
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let Self {
+            listener,
+            state,
+            writer,
+        } = self;
+        let hub = state.hub.clone();
+        let token = hub.shutdown_token();
+        let signal = async move {
+            shutdown.await;
+            info!("shutting down: finishing in-flight requests");
+            // Wake the WebSocket tasks too: their upgraded connections are not tracked by warp.
+            token.cancel();
+        };
+        warp::serve(web::routes(state))
+            .incoming(listener)
+            .graceful(signal)
+            .run()
+            .await;
+        hub.shut_down(SHUTDOWN_GRACE).await;
+        // The last `Ingest` handle went with the routes; the writer drains and exits.
+        tokio::task::spawn_blocking(move || writer.join()).await?;
+        info!("stopped");
+        Ok(())
+    }
+}
+
+/// The key deliveries are checked against: the configured secret, else the one kept in the
+/// database, else a new one (generated, kept, and announced in the log without its value).
+/// `None` only when the operator explicitly allowed unsigned deliveries and set no secret.
+///
+/// # Errors
+/// When the secret file cannot be read or is empty, or on a database error.
+pub fn resolve_webhook_key(config: &Config, store: &Store) -> anyhow::Result<Option<Arc<[u8]>>> {
+    if let Some(secret) = &config.webhook_secret {
+        anyhow::ensure!(!secret.expose().is_empty(), "the webhook secret is empty");
+        return Ok(Some(Arc::from(secret.expose().as_bytes())));
+    }
+    if let Some(path) = &config.webhook_secret_file {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading the webhook secret file {}", path.display()))?;
+        let secret = text.trim();
+        anyhow::ensure!(
+            !secret.is_empty(),
+            "the webhook secret file {} is empty",
+            path.display()
+        );
+        return Ok(Some(Arc::from(secret.as_bytes())));
+    }
+    if config.insecure_allow_unsigned {
+        warn!("no webhook secret and --insecure-allow-unsigned: ANY client can post deliveries");
+        return Ok(None);
+    }
+    Ok(Some(Arc::from(
+        stored_or_generated_secret(store)?.as_bytes(),
+    )))
+}
+
+/// The secret kept in the database, generating and storing one on first use.
+///
+/// # Errors
+/// On a database error.
+pub fn stored_or_generated_secret(store: &Store) -> anyhow::Result<String> {
+    if let Some(secret) = store.setting(WEBHOOK_SECRET_SETTING)? {
+        info!("checking webhook signatures with the secret kept in the database");
+        return Ok(secret);
+    }
+    let mut bytes = [0u8; 24];
+    rand::rng().fill_bytes(&mut bytes);
+    let secret = hex::encode(bytes);
+    store.set_setting(WEBHOOK_SECRET_SETTING, &secret)?;
+    warn!(
+        db = %store.path().display(),
+        "no webhook secret was configured, so one was generated and kept in the database. \
+         Print it with `buildboard --db {} show-secret` and paste it into the GitHub webhook's \
+         Secret field (Settings → Webhooks), with content type application/json",
+        store.path().display()
+    );
+    Ok(secret)
+}

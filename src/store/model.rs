@@ -1,0 +1,114 @@
+//! Rows as the rest of the program sees them: what the API returns and WebSocket messages carry.
+//! Field names are part of the public API: keep them stable.
+
+use serde::{Serialize, Serializer};
+
+/// Serialises epoch seconds as RFC 3339 UTC (`2020-10-05T16:33:24Z`).
+pub fn rfc3339<S: Serializer>(time: &Option<i64>, serializer: S) -> Result<S::Ok, S::Error> {
+    match time.and_then(|secs| chrono::DateTime::from_timestamp(secs, 0)) {
+        Some(time) => {
+            serializer.serialize_str(&time.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+        }
+        None => serializer.serialize_none(),
+    }
+}
+
+/// One workflow run (its latest attempt): `GET /api/builds` and the `run` WebSocket message.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Build {
+    /// GitHub's run id.
+    pub id: i64,
+    /// "owner/name".
+    pub repo: String,
+    pub branch: Option<String>,
+    /// The workflow's name (from `workflow.name`).
+    pub workflow: String,
+    pub workflow_id: i64,
+    /// requested, queued, waiting, pending, in_progress or completed.
+    pub status: String,
+    /// success, failure, cancelled, skipped, timed_out, action_required, neutral, stale; null until completed.
+    pub conclusion: Option<String>,
+    /// The head commit's hash.
+    pub sha: String,
+    /// First line of the head commit's message.
+    pub message: Option<String>,
+    /// Login of the person whose push or action started the run (`workflow_run.actor`).
+    pub author: Option<String>,
+    pub author_avatar: Option<String>,
+    /// The run on GitHub.
+    pub url: Option<String>,
+    pub event: String,
+    pub run_number: i64,
+    pub run_attempt: i64,
+    #[serde(serialize_with = "rfc3339")]
+    pub created_at: Option<i64>,
+    #[serde(serialize_with = "rfc3339")]
+    pub started_at: Option<i64>,
+    #[serde(serialize_with = "rfc3339")]
+    pub completed_at: Option<i64>,
+    /// Seconds from the attempt's start until it completed; null until completed.
+    pub duration_s: Option<i64>,
+    /// Seconds from the run's creation until its first job started (see the README).
+    pub queue_s: Option<i64>,
+}
+
+/// One job of a run: the `job` WebSocket message.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Job {
+    pub id: i64,
+    pub run_id: i64,
+    pub repo: String,
+    pub run_attempt: i64,
+    pub name: String,
+    pub workflow: Option<String>,
+    pub status: String,
+    pub conclusion: Option<String>,
+    pub runner: Option<String>,
+    pub url: Option<String>,
+    #[serde(serialize_with = "rfc3339")]
+    pub created_at: Option<i64>,
+    #[serde(serialize_with = "rfc3339")]
+    pub started_at: Option<i64>,
+    #[serde(serialize_with = "rfc3339")]
+    pub completed_at: Option<i64>,
+}
+
+/// A commit: the `commit` WebSocket message.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CommitInfo {
+    pub repo: String,
+    pub sha: String,
+    pub message: Option<String>,
+    pub author: Option<String>,
+    pub author_login: Option<String>,
+    #[serde(serialize_with = "rfc3339")]
+    pub committed_at: Option<i64>,
+    pub url: Option<String>,
+}
+
+/// A branch created or deleted: the `branch` WebSocket message.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BranchInfo {
+    pub repo: String,
+    pub name: String,
+    pub deleted: bool,
+}
+
+/// Something a committed delivery changed, published once to every WebSocket client.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Change {
+    Run { build: Build },
+    Job { job: Job },
+    Commit { commit: CommitInfo },
+    Branch { branch: BranchInfo },
+}
+
+/// The first line of a commit message, cut to `max` characters.
+pub fn first_line(message: &str, max: usize) -> String {
+    let line = message.lines().next().unwrap_or_default();
+    match line.char_indices().nth(max) {
+        Some((end, _)) => format!("{}…", &line[..end]),
+        None => line.to_owned(),
+    }
+}

@@ -1,0 +1,139 @@
+//! Read queries. Each takes a `&Connection` so both the read pool and the ingest writer (which reads
+//! back what it wrote, to publish it) use the same SQL.
+
+use rusqlite::{Connection, OptionalExtension, Row};
+
+use super::model::{Build, CommitInfo, Job};
+use super::Result;
+
+/// Characters of a commit message's first line kept in a [`Build`].
+const MESSAGE_CHARS: usize = 200;
+
+/// The columns of a [`Build`], in the order [`build_from_row`] reads them.
+pub const BUILD_SELECT: &str = "
+    SELECT r.id, repos.fullname, COALESCE(b.name, r.archivedbranchname), w.name, r.workflow_id,
+           r.status, r.conclusion, r.headsha, c.message, r.actor, r.actoravatar, r.url, r.event,
+           r.runnumber, r.runattempt, r.createtime, r.starttime, r.endtime, r.runtime, r.queuetime
+    FROM workflowruns r
+    JOIN repos ON repos.id = r.repo_id
+    JOIN workflows w ON w.id = r.workflow_id
+    JOIN commits c ON c.id = r.commit_id
+    LEFT JOIN branches b ON b.id = r.branch_id";
+
+/// Maps a row of [`BUILD_SELECT`].
+pub fn build_from_row(row: &Row<'_>) -> rusqlite::Result<Build> {
+    let message: Option<String> = row.get(8)?;
+    Ok(Build {
+        id: row.get(0)?,
+        repo: row.get(1)?,
+        branch: row.get(2)?,
+        workflow: row.get(3)?,
+        workflow_id: row.get(4)?,
+        status: row.get(5)?,
+        conclusion: row.get(6)?,
+        sha: row.get(7)?,
+        message: message.map(|text| super::model::first_line(&text, MESSAGE_CHARS)),
+        author: row.get(9)?,
+        author_avatar: row.get(10)?,
+        url: row.get(11)?,
+        event: row.get(12)?,
+        run_number: row.get(13)?,
+        run_attempt: row.get(14)?,
+        created_at: row.get(15)?,
+        started_at: row.get(16)?,
+        completed_at: row.get(17)?,
+        duration_s: row.get(18)?,
+        queue_s: row.get(19)?,
+    })
+}
+
+/// One run by GitHub run id.
+///
+/// # Errors
+/// On a database error.
+pub fn build(conn: &Connection, run_id: i64) -> Result<Option<Build>> {
+    let mut stmt = conn.prepare_cached(&format!("{BUILD_SELECT} WHERE r.id = ?1"))?;
+    Ok(stmt.query_row([run_id], build_from_row).optional()?)
+}
+
+/// The newest `limit` runs, newest first.
+///
+/// # Errors
+/// On a database error.
+pub fn recent_builds(conn: &Connection, limit: u32) -> Result<Vec<Build>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "{BUILD_SELECT} ORDER BY r.createtime DESC, r.id DESC LIMIT ?1"
+    ))?;
+    let builds = stmt
+        .query_map([limit], build_from_row)?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(builds)
+}
+
+/// One job by GitHub job id.
+///
+/// # Errors
+/// On a database error.
+pub fn job(conn: &Connection, job_id: i64) -> Result<Option<Job>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT j.id, j.run_id, repos.fullname, j.runattempt, j.name, j.workflowname, j.status,
+                j.conclusion, j.runnername, j.url, j.createtime, j.starttime, j.endtime
+         FROM workflowjobs j JOIN repos ON repos.id = j.repo_id WHERE j.id = ?1",
+    )?;
+    Ok(stmt
+        .query_row([job_id], |row| {
+            Ok(Job {
+                id: row.get(0)?,
+                run_id: row.get(1)?,
+                repo: row.get(2)?,
+                run_attempt: row.get(3)?,
+                name: row.get(4)?,
+                workflow: row.get(5)?,
+                status: row.get(6)?,
+                conclusion: row.get(7)?,
+                runner: row.get(8)?,
+                url: row.get(9)?,
+                created_at: row.get(10)?,
+                started_at: row.get(11)?,
+                completed_at: row.get(12)?,
+            })
+        })
+        .optional()?)
+}
+
+/// One commit by its row id.
+///
+/// # Errors
+/// On a database error.
+pub fn commit(conn: &Connection, commit_id: i64) -> Result<Option<CommitInfo>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT repos.fullname, c.gitid, c.message, c.authorname, c.authorlogin, c.committime, c.url
+         FROM commits c JOIN repos ON repos.id = c.repo_id WHERE c.id = ?1",
+    )?;
+    Ok(stmt
+        .query_row([commit_id], |row| {
+            let message: Option<String> = row.get(2)?;
+            Ok(CommitInfo {
+                repo: row.get(0)?,
+                sha: row.get(1)?,
+                message: message.map(|text| super::model::first_line(&text, MESSAGE_CHARS)),
+                author: row.get(3)?,
+                author_login: row.get(4)?,
+                committed_at: row.get(5)?,
+                url: row.get(6)?,
+            })
+        })
+        .optional()?)
+}
+
+/// A value from the `settings` table.
+///
+/// # Errors
+/// On a database error.
+pub fn setting(conn: &Connection, key: &str) -> Result<Option<String>> {
+    Ok(conn
+        .query_row("SELECT value FROM settings WHERE key = ?1", [key], |row| {
+            row.get(0)
+        })
+        .optional()?)
+}

@@ -1,0 +1,450 @@
+//! Applying parsed events to the database, inside a transaction the caller owns.
+//!
+//! Every write here is an idempotent upsert, and every upsert of a run or job only lands if it is
+//! not older than the stored row (see `schema.sql`), so duplicates and late deliveries are no-ops
+//! and the final rows do not depend on arrival order. The same functions serve the webhook path and
+//! the REST backfill.
+
+use rusqlite::{params, Connection, OptionalExtension};
+
+use super::model::{BranchInfo, Change};
+use super::{read, Result};
+use crate::github::event::{self, Commit, Event, Repository, Workflow, WorkflowJob, WorkflowRun};
+
+/// Applies `event` and returns what changed, for the hub to publish.
+///
+/// # Errors
+/// On a database error; the caller rolls back.
+pub fn apply_event(conn: &Connection, event: &Event, now: i64) -> Result<Vec<Change>> {
+    let mut changes = Vec::new();
+    match event {
+        Event::Ping(ping) => {
+            if let Some(repo) = &ping.repository {
+                upsert_repo(conn, repo, now)?;
+            }
+        }
+        Event::Push(push) => {
+            upsert_repo(conn, &push.repository, now)?;
+            let Some(branch) = push.branch() else {
+                return Ok(changes); // tag pushes carry nothing we show
+            };
+            if push.deleted {
+                delete_branch(conn, push.repository.id, branch, now)?;
+                changes.push(branch_change(&push.repository, branch, true));
+                return Ok(changes);
+            }
+            if push.created {
+                create_branch(conn, push.repository.id, branch, now)?;
+                changes.push(branch_change(&push.repository, branch, false));
+            } else {
+                ensure_branch(conn, push.repository.id, branch, now)?;
+            }
+            let head = push
+                .head_commit
+                .iter()
+                .filter(|head| !push.commits.iter().any(|c| c.id == head.id));
+            for commit in push.commits.iter().chain(head) {
+                let login = commit.author.as_ref().and_then(|a| a.username.as_deref());
+                let commit_id = upsert_commit(conn, &push.repository, commit, login)?;
+                if let Some(info) = read::commit(conn, commit_id)? {
+                    changes.push(Change::Commit { commit: info });
+                }
+            }
+        }
+        Event::Create(change) | Event::Delete(change) => {
+            upsert_repo(conn, &change.repository, now)?;
+            if let Some(branch) = change.branch() {
+                let deleted = matches!(event, Event::Delete(_));
+                if deleted {
+                    delete_branch(conn, change.repository.id, branch, now)?;
+                } else {
+                    create_branch(conn, change.repository.id, branch, now)?;
+                }
+                changes.push(branch_change(&change.repository, branch, deleted));
+            }
+        }
+        Event::WorkflowRun(delivery) => {
+            upsert_repo(conn, &delivery.repository, now)?;
+            upsert_workflow(conn, delivery.repository.id, &delivery.workflow)?;
+            if upsert_run(
+                conn,
+                &delivery.repository,
+                &delivery.workflow.name,
+                &delivery.workflow_run,
+                now,
+            )? {
+                if let Some(build) = read::build(conn, delivery.workflow_run.id)? {
+                    changes.push(Change::Run { build });
+                }
+            }
+        }
+        Event::WorkflowJob(delivery) => {
+            upsert_repo(conn, &delivery.repository, now)?;
+            let job = &delivery.workflow_job;
+            if upsert_job(conn, delivery.repository.id, job)? {
+                if let Some(job) = read::job(conn, job.id)? {
+                    changes.push(Change::Job { job });
+                }
+                if update_queue_time(conn, job.run_id)? {
+                    if let Some(build) = read::build(conn, job.run_id)? {
+                        changes.push(Change::Run { build });
+                    }
+                }
+            }
+        }
+    }
+    Ok(changes)
+}
+
+fn branch_change(repo: &Repository, name: &str, deleted: bool) -> Change {
+    Change::Branch {
+        branch: BranchInfo {
+            repo: repo.full_name.clone(),
+            name: name.to_owned(),
+            deleted,
+        },
+    }
+}
+
+/// Records a delivery id; `false` if it was already processed (a redelivery).
+///
+/// # Errors
+/// On a database error.
+pub fn record_delivery(
+    conn: &Connection,
+    delivery_id: &str,
+    event: &str,
+    now: i64,
+) -> Result<bool> {
+    let inserted = conn
+        .prepare_cached(
+            "INSERT OR IGNORE INTO deliveries (id, event, receivedtime) VALUES (?1, ?2, ?3)",
+        )?
+        .execute(params![delivery_id, event, now])?;
+    Ok(inserted == 1)
+}
+
+/// Inserts or refreshes a repository. A repository renamed on GitHub keeps its id; if another
+/// repository still holds the old name here, that stale name is moved aside first.
+///
+/// # Errors
+/// On a database error.
+pub fn upsert_repo(conn: &Connection, repo: &Repository, now: i64) -> Result<()> {
+    conn.prepare_cached(
+        "UPDATE repos SET fullname = fullname || ' (renamed, id ' || id || ')'
+         WHERE fullname = ?1 AND id <> ?2",
+    )?
+    .execute(params![repo.full_name, repo.id])?;
+    conn.prepare_cached(
+        "INSERT INTO repos (id, fullname, url, defaultbranch, createtime) VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (id) DO UPDATE SET
+             fullname = excluded.fullname,
+             url = COALESCE(excluded.url, url),
+             defaultbranch = COALESCE(excluded.defaultbranch, defaultbranch)",
+    )?
+    .execute(params![repo.id, repo.full_name, repo.html_url, repo.default_branch, now])?;
+    Ok(())
+}
+
+/// The id of a branch, inserting it if unknown. Does not undelete a deleted branch: a run that
+/// completes after its branch was deleted must not bring the branch back.
+///
+/// # Errors
+/// On a database error.
+pub fn ensure_branch(conn: &Connection, repo_id: i64, name: &str, now: i64) -> Result<i64> {
+    conn.prepare_cached(
+        "INSERT OR IGNORE INTO branches (repo_id, name, createtime) VALUES (?1, ?2, ?3)",
+    )?
+    .execute(params![repo_id, name, now])?;
+    Ok(conn
+        .prepare_cached("SELECT id FROM branches WHERE repo_id = ?1 AND name = ?2")?
+        .query_row(params![repo_id, name], |row| row.get(0))?)
+}
+
+/// A branch was created (a `create` event or a push with `created: true`): insert or undelete it.
+fn create_branch(conn: &Connection, repo_id: i64, name: &str, now: i64) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO branches (repo_id, name, createtime) VALUES (?1, ?2, ?3)
+         ON CONFLICT (repo_id, name) DO UPDATE SET deletedtime = NULL",
+    )?
+    .execute(params![repo_id, name, now])?;
+    Ok(())
+}
+
+/// A branch was deleted: mark it (keeping a tombstone even if we never saw it) and keep its name on
+/// its runs in `archivedbranchname`.
+fn delete_branch(conn: &Connection, repo_id: i64, name: &str, now: i64) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO branches (repo_id, name, createtime, deletedtime) VALUES (?1, ?2, ?3, ?3)
+         ON CONFLICT (repo_id, name) DO UPDATE SET deletedtime = excluded.deletedtime",
+    )?
+    .execute(params![repo_id, name, now])?;
+    conn.prepare_cached(
+        "UPDATE workflowruns SET archivedbranchname = ?2
+         WHERE branch_id = (SELECT id FROM branches WHERE repo_id = ?1 AND name = ?2)",
+    )?
+    .execute(params![repo_id, name])?;
+    Ok(())
+}
+
+/// Inserts a commit or fills in what an earlier source lacked; returns its row id.
+///
+/// # Errors
+/// On a database error.
+pub fn upsert_commit(
+    conn: &Connection,
+    repo: &Repository,
+    commit: &Commit,
+    login: Option<&str>,
+) -> Result<i64> {
+    let author = commit.author.clone().unwrap_or_default();
+    let url = commit.url.clone().or_else(|| {
+        repo.html_url
+            .as_ref()
+            .map(|base| format!("{base}/commit/{}", commit.id))
+    });
+    Ok(conn
+        .prepare_cached(
+            "INSERT INTO commits (repo_id, gitid, message, authorname, authoremail, authorlogin, committime, url)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+             ON CONFLICT (repo_id, gitid) DO UPDATE SET
+                 message = COALESCE(excluded.message, message),
+                 authorname = COALESCE(excluded.authorname, authorname),
+                 authoremail = COALESCE(excluded.authoremail, authoremail),
+                 authorlogin = COALESCE(excluded.authorlogin, authorlogin),
+                 committime = COALESCE(excluded.committime, committime),
+                 url = COALESCE(excluded.url, url)
+             RETURNING id",
+        )?
+        .query_row(
+            params![
+                repo.id,
+                commit.id,
+                commit.message,
+                author.name,
+                author.email,
+                login,
+                commit.timestamp.map(|t| t.0),
+                url
+            ],
+            |row| row.get(0),
+        )?)
+}
+
+/// Inserts or updates a workflow from a `workflow` object (webhook or REST list-workflows).
+///
+/// # Errors
+/// On a database error.
+pub fn upsert_workflow(conn: &Connection, repo_id: i64, workflow: &Workflow) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO workflows (id, repo_id, name, path, state, url) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+         ON CONFLICT (id) DO UPDATE SET
+             name = excluded.name, path = excluded.path,
+             state = COALESCE(excluded.state, state), url = COALESCE(excluded.url, url)",
+    )?
+    .execute(params![
+        workflow.id,
+        repo_id,
+        workflow.name,
+        strip_ref(&workflow.path),
+        workflow.state,
+        workflow.html_url
+    ])?;
+    Ok(())
+}
+
+/// REST paths carry an `@ref` suffix (`.github/workflows/build.yml@main`); webhooks do not.
+fn strip_ref(path: &str) -> &str {
+    path.split_once('@').map_or(path, |(path, _)| path)
+}
+
+/// Inserts or updates a run (and its attempt), unless the stored state is newer. Also stores its
+/// head commit and branch. Returns whether the run row changed.
+///
+/// `workflow_name` is the workflow's name (`workflow.name`); the workflow row must exist, or is
+/// created from the run's own `name` and `path` when it does not (REST runs without `workflow`).
+///
+/// # Errors
+/// On a database error.
+pub fn upsert_run(
+    conn: &Connection,
+    repo: &Repository,
+    workflow_name: &str,
+    run: &WorkflowRun,
+    now: i64,
+) -> Result<bool> {
+    conn.prepare_cached(
+        "INSERT OR IGNORE INTO workflows (id, repo_id, name, path) VALUES (?1, ?2, ?3, ?4)",
+    )?
+    .execute(params![
+        run.workflow_id,
+        repo.id,
+        workflow_name,
+        strip_ref(run.path.as_deref().unwrap_or_default())
+    ])?;
+    let head = run.head_commit.clone().unwrap_or_else(|| Commit {
+        id: run.head_sha.clone(),
+        message: None,
+        timestamp: None,
+        url: None,
+        author: None,
+    });
+    let commit_id = upsert_commit(conn, repo, &head, None)?;
+    let branch_id = match &run.head_branch {
+        Some(branch) => Some(ensure_branch(conn, repo.id, branch, now)?),
+        None => None,
+    };
+    let rank = event::status_rank(&run.status).expect("status was validated when parsed");
+    let updated = run.updated_at.map(|t| t.0);
+    let started = run.run_started_at.map(|t| t.0);
+    let completed = run.status == "completed";
+    let ended = if completed { updated } else { None };
+    let runtime = match (started, ended) {
+        (Some(start), Some(end)) => Some((end - start).max(0)),
+        _ => None,
+    };
+    let actor = run.actor.as_ref();
+    let changed = conn
+        .prepare_cached(
+            "INSERT INTO workflowruns (id, repo_id, workflow_id, commit_id, branch_id, archivedworkflowname,
+                 runnumber, runattempt, event, headsha, title, status, statusrank, conclusion, actor,
+                 actoravatar, url, createtime, starttime, updatetime, endtime, runtime)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22)
+             ON CONFLICT (id) DO UPDATE SET
+                 workflow_id = excluded.workflow_id, commit_id = excluded.commit_id,
+                 branch_id = COALESCE(excluded.branch_id, branch_id),
+                 archivedworkflowname = excluded.archivedworkflowname,
+                 runnumber = excluded.runnumber, runattempt = excluded.runattempt,
+                 event = excluded.event, headsha = excluded.headsha,
+                 title = COALESCE(excluded.title, title),
+                 status = excluded.status, statusrank = excluded.statusrank,
+                 conclusion = excluded.conclusion,
+                 actor = COALESCE(excluded.actor, actor),
+                 actoravatar = COALESCE(excluded.actoravatar, actoravatar),
+                 url = COALESCE(excluded.url, url), createtime = excluded.createtime,
+                 starttime = COALESCE(excluded.starttime, starttime),
+                 updatetime = excluded.updatetime, endtime = excluded.endtime, runtime = excluded.runtime
+             WHERE (excluded.runattempt, excluded.statusrank, COALESCE(excluded.updatetime, 0))
+                >= (workflowruns.runattempt, workflowruns.statusrank, COALESCE(workflowruns.updatetime, 0))",
+        )?
+        .execute(params![
+            run.id,
+            repo.id,
+            run.workflow_id,
+            commit_id,
+            branch_id,
+            workflow_name,
+            run.run_number,
+            run.run_attempt,
+            run.event,
+            run.head_sha,
+            run.display_title,
+            run.status,
+            rank,
+            run.conclusion,
+            actor.map(|a| &a.login),
+            actor.and_then(|a| a.avatar_url.as_ref()),
+            run.html_url,
+            run.created_at.0,
+            started,
+            updated,
+            ended,
+            runtime
+        ])?
+        == 1;
+    conn.prepare_cached(
+        "INSERT INTO workflowrunattempts (run_id, runattempt, status, statusrank, conclusion, starttime, updatetime)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+         ON CONFLICT (run_id, runattempt) DO UPDATE SET
+             status = excluded.status, statusrank = excluded.statusrank, conclusion = excluded.conclusion,
+             starttime = COALESCE(excluded.starttime, starttime), updatetime = excluded.updatetime
+         WHERE (excluded.statusrank, COALESCE(excluded.updatetime, 0))
+            >= (workflowrunattempts.statusrank, COALESCE(workflowrunattempts.updatetime, 0))",
+    )?
+    .execute(params![run.id, run.run_attempt, run.status, rank, run.conclusion, started, updated])?;
+    if changed {
+        update_queue_time(conn, run.id)?;
+    }
+    Ok(changed)
+}
+
+/// Inserts or updates a job unless the stored state is newer. Returns whether it changed.
+///
+/// # Errors
+/// On a database error.
+pub fn upsert_job(conn: &Connection, repo_id: i64, job: &WorkflowJob) -> Result<bool> {
+    let rank = event::status_rank(&job.status).expect("status was validated when parsed");
+    let labels = serde_json::to_string(&job.labels).expect("a list of strings serialises");
+    // GitHub sets started_at = created_at while a job is still queued or waiting; it is only a
+    // start time once the job runs.
+    let started = (rank >= 2).then_some(job.started_at).flatten().map(|t| t.0);
+    Ok(conn
+        .prepare_cached(
+            "INSERT INTO workflowjobs (id, run_id, repo_id, runattempt, name, workflowname, status,
+                 statusrank, conclusion, createtime, starttime, endtime, runnername, runnergroup, labels, url)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)
+             ON CONFLICT (id) DO UPDATE SET
+                 run_id = excluded.run_id, runattempt = excluded.runattempt, name = excluded.name,
+                 workflowname = COALESCE(excluded.workflowname, workflowname),
+                 status = excluded.status, statusrank = excluded.statusrank, conclusion = excluded.conclusion,
+                 createtime = COALESCE(excluded.createtime, createtime),
+                 starttime = COALESCE(excluded.starttime, starttime),
+                 endtime = COALESCE(excluded.endtime, endtime),
+                 runnername = COALESCE(excluded.runnername, runnername),
+                 runnergroup = COALESCE(excluded.runnergroup, runnergroup),
+                 labels = excluded.labels, url = COALESCE(excluded.url, url)
+             WHERE (excluded.statusrank, COALESCE(excluded.endtime, 0), COALESCE(excluded.starttime, 0))
+                >= (workflowjobs.statusrank, COALESCE(workflowjobs.endtime, 0), COALESCE(workflowjobs.starttime, 0))",
+        )?
+        .execute(params![
+            job.id,
+            job.run_id,
+            repo_id,
+            job.run_attempt,
+            job.name,
+            job.workflow_name,
+            job.status,
+            rank,
+            job.conclusion,
+            job.created_at.map(|t| t.0),
+            started,
+            job.completed_at.map(|t| t.0),
+            job.runner_name,
+            job.runner_group_name,
+            labels,
+            job.html_url
+        ])?
+        == 1)
+}
+
+/// Recomputes a run's queue time: from the attempt's creation (the run's `created_at` for attempt 1,
+/// `run_started_at` for re-runs) until the first of that attempt's jobs started. Without job events,
+/// attempt 1 falls back to `run_started_at - created_at`. Returns whether the value changed.
+///
+/// # Errors
+/// On a database error.
+pub fn update_queue_time(conn: &Connection, run_id: i64) -> Result<bool> {
+    let before: Option<Option<i64>> = conn
+        .prepare_cached("SELECT queuetime FROM workflowruns WHERE id = ?1")?
+        .query_row([run_id], |row| row.get(0))
+        .optional()?;
+    let Some(before) = before else {
+        return Ok(false); // the run has not arrived yet; its own upsert will compute this
+    };
+    conn.prepare_cached(
+        "UPDATE workflowruns SET queuetime = COALESCE(
+             (SELECT MAX(0, MIN(j.starttime) - CASE WHEN workflowruns.runattempt > 1
+                                                   THEN COALESCE(workflowruns.starttime, workflowruns.createtime)
+                                                   ELSE workflowruns.createtime END)
+              FROM workflowjobs j
+              WHERE j.run_id = workflowruns.id AND j.runattempt = workflowruns.runattempt
+                AND j.starttime IS NOT NULL),
+             CASE WHEN runattempt = 1 AND starttime IS NOT NULL THEN MAX(0, starttime - createtime) END)
+         WHERE id = ?1",
+    )?
+    .execute([run_id])?;
+    let after: Option<i64> = conn
+        .prepare_cached("SELECT queuetime FROM workflowruns WHERE id = ?1")?
+        .query_row([run_id], |row| row.get(0))?;
+    Ok(after != before)
+}

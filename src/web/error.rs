@@ -1,0 +1,148 @@
+//! The one HTTP error type, and the mapping of warp's rejections to the same JSON shape:
+//! `{"error": {"code": "...", "message": "..."}}`.
+
+use warp::http::StatusCode;
+use warp::reply::Response;
+use warp::{Rejection, Reply};
+
+/// An error a handler returns; each variant names its status.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Return `400 Bad Request`.
+    #[error("{message}")]
+    BadRequest { code: &'static str, message: String },
+    /// Return `401 Unauthorized`.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// Return `404 Not Found`.
+    #[error("{0}")]
+    NotFound(String),
+    /// Return `415 Unsupported Media Type`.
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    /// Return `503 Service Unavailable` (the server is shutting down).
+    #[error("{0}")]
+    Unavailable(String),
+    /// Return an opaque `500 Internal Server Error`; the cause is logged, never sent.
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl From<crate::store::Error> for Error {
+    fn from(err: crate::store::Error) -> Self {
+        Self::Internal(err.into())
+    }
+}
+
+impl From<crate::ingest::Error> for Error {
+    fn from(err: crate::ingest::Error) -> Self {
+        match err {
+            crate::ingest::Error::Closed => Self::Unavailable(err.to_string()),
+            crate::ingest::Error::Store(err) => err.into(),
+        }
+    }
+}
+
+impl Error {
+    /// A `400` with a machine-readable `code`.
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+        Self::BadRequest {
+            code,
+            message: message.into(),
+        }
+    }
+
+    fn status_and_code(&self) -> (StatusCode, &'static str) {
+        match self {
+            Self::BadRequest { code, .. } => (StatusCode::BAD_REQUEST, code),
+            Self::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            Self::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            Self::UnsupportedMediaType(_) => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
+            }
+            Self::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+        }
+    }
+}
+
+/// The JSON error body with `status`.
+pub fn json_error(status: StatusCode, code: &str, message: &str) -> Response {
+    let body = serde_json::json!({ "error": { "code": code, "message": message } });
+    warp::reply::with_status(warp::reply::json(&body), status).into_response()
+}
+
+impl Reply for Error {
+    fn into_response(self) -> Response {
+        let (status, code) = self.status_and_code();
+        match &self {
+            Self::Internal(cause) => {
+                tracing::error!(error.cause_chain = ?cause, "request failed");
+                json_error(status, code, "internal server error")
+            }
+            other => {
+                tracing::info!(status = status.as_u16(), %other, "request refused");
+                json_error(status, code, &other.to_string())
+            }
+        }
+    }
+}
+
+/// Turns warp's own rejections into the JSON error shape; anything unexpected is a logged 500.
+pub async fn handle_rejection(err: Rejection) -> Result<Response, std::convert::Infallible> {
+    use warp::reject;
+    let (status, code, message) = if err.is_not_found() {
+        (
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "no such route".to_owned(),
+        )
+    } else if err.find::<reject::PayloadTooLarge>().is_some() {
+        (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            "the request body is larger than the configured limit".to_owned(),
+        )
+    } else if err.find::<reject::LengthRequired>().is_some() {
+        (
+            StatusCode::LENGTH_REQUIRED,
+            "length_required",
+            "a Content-Length header is required".to_owned(),
+        )
+    } else if err.find::<reject::MethodNotAllowed>().is_some() {
+        (
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            "method not allowed on this route".to_owned(),
+        )
+    } else if let Some(missing) = err.find::<reject::MissingHeader>() {
+        (
+            StatusCode::BAD_REQUEST,
+            "missing_header",
+            format!("missing header {}", missing.name()),
+        )
+    } else if let Some(invalid) = err.find::<reject::InvalidHeader>() {
+        (
+            StatusCode::BAD_REQUEST,
+            "invalid_header",
+            format!("invalid header {}", invalid.name()),
+        )
+    } else if err.find::<reject::InvalidQuery>().is_some() {
+        (
+            StatusCode::BAD_REQUEST,
+            "invalid_query",
+            "invalid query string".to_owned(),
+        )
+    } else {
+        tracing::error!(rejection = ?err, "unhandled rejection");
+        (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "internal server error".to_owned(),
+        )
+    };
+    if status != StatusCode::NOT_FOUND {
+        tracing::info!(status = status.as_u16(), %message, "request rejected");
+    }
+    Ok(json_error(status, code, &message))
+}

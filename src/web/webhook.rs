@@ -1,0 +1,120 @@
+//! `POST /webhook`: GitHub deliveries.
+//!
+//! Order of checks: body size (413), then the signature over the raw bytes (401) before anything
+//! else is looked at, then content type (415), the event and delivery headers (400) and the payload
+//! (400, naming the field). A stored event is acknowledged with 200 only once it is committed;
+//! events buildboard does not handle get 202 and are not stored.
+
+use bytes::Bytes;
+use serde::Serialize;
+use tracing::info;
+use warp::http::{HeaderMap, StatusCode};
+use warp::{Filter, Rejection, Reply};
+
+use super::{with_state, AppState, Error};
+use crate::github::event::{self, EventKind};
+use crate::github::signature;
+use crate::ingest::Outcome;
+
+/// `POST /webhook`.
+pub fn routes(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = Rejection> + Clone {
+    let limit = state.config.max_body_bytes;
+    warp::path!("webhook")
+        .and(warp::post())
+        .and(warp::body::content_length_limit(limit))
+        .and(warp::header::headers_cloned())
+        .and(warp::body::bytes())
+        .and(with_state(state))
+        .then(receive_delivery)
+}
+
+#[derive(Serialize)]
+struct Ack<'a> {
+    status: &'a str,
+    event: &'a str,
+    delivery: &'a str,
+}
+
+fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|value| value.to_str().ok())
+}
+
+#[tracing::instrument(skip_all, fields(event, delivery))]
+async fn receive_delivery(
+    headers: HeaderMap,
+    body: Bytes,
+    state: AppState,
+) -> Result<warp::reply::Response, Error> {
+    if let Some(key) = &state.webhook_key {
+        signature::verify(key, &body, header(&headers, "x-hub-signature-256"))
+            .map_err(|err| Error::Unauthorized(err.to_string()))?;
+    }
+    let json = payload_json(header(&headers, "content-type"), &body)?;
+    let event_name = header(&headers, "x-github-event")
+        .filter(|name| !name.is_empty())
+        .ok_or_else(|| Error::bad_request("missing_header", "missing X-GitHub-Event header"))?;
+    let delivery = header(&headers, "x-github-delivery")
+        .filter(|id| !id.is_empty() && id.len() <= 128)
+        .ok_or_else(|| {
+            Error::bad_request(
+                "missing_header",
+                "missing or invalid X-GitHub-Delivery header",
+            )
+        })?;
+    let span = tracing::Span::current();
+    span.record("event", event_name);
+    span.record("delivery", delivery);
+
+    let Some(kind) = EventKind::from_header(event_name) else {
+        info!("ignored an event buildboard does not handle");
+        let ack = Ack {
+            status: "ignored",
+            event: event_name,
+            delivery,
+        };
+        return Ok(
+            warp::reply::with_status(warp::reply::json(&ack), StatusCode::ACCEPTED).into_response(),
+        );
+    };
+    let parsed = event::parse(kind, &json)
+        .map_err(|err| Error::bad_request("invalid_payload", err.to_string()))?;
+    let outcome = state
+        .ingest
+        .submit(delivery.to_owned(), kind, parsed)
+        .await?;
+    let status = match outcome {
+        Outcome::Applied { changes } => {
+            info!(changes, "delivery stored");
+            "processed"
+        }
+        Outcome::Duplicate => {
+            info!("duplicate delivery ignored");
+            "duplicate"
+        }
+    };
+    let ack = Ack {
+        status,
+        event: kind.as_str(),
+        delivery,
+    };
+    Ok(warp::reply::json(&ack).into_response())
+}
+
+/// The JSON payload of a delivery: the body itself (`application/json`), or the `payload` field of a
+/// form (`application/x-www-form-urlencoded`). The signature was checked over the raw body before.
+fn payload_json(content_type: Option<&str>, body: &Bytes) -> Result<Bytes, Error> {
+    let media_type = content_type
+        .and_then(|value| value.split(';').next())
+        .map(|value| value.trim().to_ascii_lowercase());
+    match media_type.as_deref() {
+        Some("application/json") => Ok(body.clone()),
+        Some("application/x-www-form-urlencoded") => form_urlencoded::parse(body)
+            .find(|(key, _)| key == "payload")
+            .map(|(_, value)| Bytes::from(value.into_owned()))
+            .ok_or_else(|| Error::bad_request("invalid_payload", "form-encoded delivery without a `payload` field")),
+        other => Err(Error::UnsupportedMediaType(format!(
+            "unsupported content type {:?}: use application/json or application/x-www-form-urlencoded",
+            other.unwrap_or("(none)")
+        ))),
+    }
+}

@@ -1,0 +1,132 @@
+//! `GET /ws`: the live feed. On connect a client gets `hello` and a `snapshot` of recent runs, then
+//! every change as it is committed (`run`, `job`, `commit`, `branch`). A client that falls behind
+//! gets a new `snapshot` (with `reason: "lagged"`) instead of silently missing updates. The server
+//! pings every [`PING_INTERVAL`] and drops clients silent for [`IDLE_TIMEOUT`]; on shutdown each
+//! client gets a close frame (1001, going away).
+
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::json;
+use tokio::sync::broadcast::error::RecvError;
+use tokio::time::{timeout, Instant};
+use tracing::debug;
+use warp::ws::{Message, WebSocket};
+use warp::{Filter, Rejection, Reply};
+
+use super::{with_state, AppState};
+use crate::store::read;
+
+/// How often the server pings each client.
+pub const PING_INTERVAL: Duration = Duration::from_secs(20);
+/// A client that has sent nothing (not even a pong) for this long is dropped.
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+/// A send that takes longer than this means the client stopped reading: it is dropped.
+const SEND_TIMEOUT: Duration = Duration::from_secs(10);
+/// Runs in a snapshot.
+pub const SNAPSHOT_RUNS: u32 = 50;
+/// Largest message a client may send; clients have nothing to say beyond pongs.
+const MAX_CLIENT_MESSAGE: usize = 4096;
+
+/// `GET /ws`.
+pub fn routes(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = Rejection> + Clone {
+    warp::path!("ws")
+        .and(warp::ws())
+        .and(with_state(state))
+        .map(|ws: warp::ws::Ws, state: AppState| {
+            ws.max_message_size(MAX_CLIENT_MESSAGE)
+                .max_frame_size(MAX_CLIENT_MESSAGE)
+                .on_upgrade(move |socket| {
+                    let hub = state.hub.clone();
+                    hub.spawn_client(serve_client(socket, state));
+                    std::future::ready(())
+                })
+        })
+}
+
+/// The `snapshot` message: the newest runs.
+async fn snapshot(state: &AppState, reason: &str, missed: u64) -> Option<String> {
+    match state
+        .store
+        .read(|conn| read::recent_builds(conn, SNAPSHOT_RUNS))
+        .await
+    {
+        Ok(builds) => Some(
+            json!({"type": "snapshot", "reason": reason, "missed": missed, "builds": builds})
+                .to_string(),
+        ),
+        Err(err) => {
+            tracing::error!(cause = %err, "could not read a snapshot for a WebSocket client");
+            None
+        }
+    }
+}
+
+async fn send(
+    socket: &mut futures_util::stream::SplitSink<WebSocket, Message>,
+    message: Message,
+) -> bool {
+    matches!(
+        timeout(SEND_TIMEOUT, socket.send(message)).await,
+        Ok(Ok(()))
+    )
+}
+
+async fn serve_client(socket: WebSocket, state: AppState) {
+    let (mut sink, mut stream) = socket.split();
+    // Subscribe before reading the snapshot, so no change falls between the two.
+    let mut updates = state.hub.subscribe();
+    let shutdown = state.hub.shutdown_token();
+    let hello = json!({"type": "hello", "version": env!("CARGO_PKG_VERSION")}).to_string();
+    if !send(&mut sink, Message::text(hello)).await {
+        return;
+    }
+    let Some(first) = snapshot(&state, "connect", 0).await else {
+        return;
+    };
+    if !send(&mut sink, Message::text(first)).await {
+        return;
+    }
+    let mut ping = tokio::time::interval_at(Instant::now() + PING_INTERVAL, PING_INTERVAL);
+    let mut last_heard = Instant::now();
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => {
+                let _ = timeout(SEND_TIMEOUT, sink.send(Message::close_with(1001u16, "server shutting down"))).await;
+                break;
+            }
+            update = updates.recv() => {
+                let message = match update {
+                    Ok(text) => Message::text(&*text),
+                    Err(RecvError::Lagged(missed)) => {
+                        debug!(missed, "WebSocket client lagged; sending a fresh snapshot");
+                        match snapshot(&state, "lagged", missed).await {
+                            Some(text) => Message::text(text),
+                            None => break,
+                        }
+                    }
+                    Err(RecvError::Closed) => break,
+                };
+                if !send(&mut sink, message).await {
+                    break;
+                }
+            }
+            incoming = stream.next() => match incoming {
+                Some(Ok(message)) if message.is_close() => break,
+                Some(Ok(_)) => last_heard = Instant::now(),
+                Some(Err(err)) => {
+                    debug!(cause = %err, "WebSocket client error; closing it");
+                    break;
+                }
+                None => break,
+            },
+            _ = ping.tick() => {
+                if last_heard.elapsed() > IDLE_TIMEOUT || !send(&mut sink, Message::ping(Vec::new())).await {
+                    debug!("dropping an unresponsive WebSocket client");
+                    break;
+                }
+            }
+        }
+    }
+    let _ = sink.close().await;
+}
