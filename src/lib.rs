@@ -1,14 +1,14 @@
 //! buildboard: a realtime build board for GitHub Actions.
 //!
 //! # Layout
-//! - [`config`]: settings (flags and environment variables).
-//! - [`telemetry`]: logging.
-//! - [`github`]: webhook signatures and payloads.
-//! - [`store`]: the SQLite database: schema, migrations, every SQL statement.
-//! - [`ingest`]: verified events → one group-committing writer → [`hub`].
-//! - [`hub`]: fan-out of committed changes to WebSocket clients; shutdown signal.
-//! - [`web`]: HTTP routes: `/webhook`, `/ws`, `/api/...`, the board.
-//! - [`views`]: HTML templates.
+//! - [`config`] — settings (flags and environment variables).
+//! - [`telemetry`] — logging
+//! - [`github`] — webhook signatures and payloads.
+//! - [`store`] — the SQLite database: schema, migrations, every SQL statement.
+//! - [`ingest`] — verified events → one group-committing writer → [`hub`].
+//! - [`hub`] — fan-out of committed changes to WebSocket clients; shutdown signal.
+//! - [`web`] — HTTP routes: `/webhook`, `/ws`, `/api/...`, the board.
+//! - [`views`] — HTML templates.
 //!
 //! [`App::build`] opens everything and binds the listener; [`App::run`] serves until shutdown.
 #![forbid(unsafe_code)]

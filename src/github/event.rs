@@ -57,8 +57,8 @@ pub enum Event {
     Push(Push),
     Create(RefChange),
     Delete(RefChange),
-    WorkflowRun(WorkflowRunEvent),
-    WorkflowJob(WorkflowJobEvent),
+    WorkflowRun(Box<WorkflowRunEvent>),
+    WorkflowJob(Box<WorkflowJobEvent>),
 }
 
 /// A payload that is not valid JSON or lacks a field we need. Maps to `400 Bad Request`.

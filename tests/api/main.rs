@@ -1,1 +1,5 @@
+//! Integration tests: one binary, a real server per test (see `helpers`).
 
+mod helpers;
+mod webhook;
+mod ws;

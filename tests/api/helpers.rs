@@ -1,0 +1,232 @@
+//! A real server on 127.0.0.1:0 with a fresh SQLite file per test, and clients that speak HTTP and
+//! WebSocket to it.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Once;
+use std::time::Duration;
+
+use buildboard::config::{Config, Secret};
+use buildboard::github::signature;
+use buildboard::App;
+use futures_util::StreamExt;
+use rusqlite::Connection;
+use serde_json::Value;
+use tokio::net::TcpStream;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+pub const SECRET: &str = "test-webhook-secret";
+
+pub type WsClient = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+static TRACING: Once = Once::new();
+
+/// Logs stay quiet unless `TEST_LOG` is set.
+fn init_tracing() {
+    TRACING.call_once(|| {
+        if std::env::var_os("TEST_LOG").is_some() {
+            buildboard::telemetry::init();
+        }
+    });
+}
+
+/// The directory with the GitHub fixtures copied into `tests/`.
+pub fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/github")
+}
+
+/// A webhook fixture, by path under `webhooks/` (e.g. `push/with-new-branch.payload.json`).
+pub fn webhook_fixture(name: &str) -> Vec<u8> {
+    std::fs::read(fixtures().join("webhooks").join(name))
+        .unwrap_or_else(|err| panic!("fixture {name}: {err}"))
+}
+
+/// A webhook fixture parsed as JSON, to derive variants from.
+pub fn webhook_json(name: &str) -> Value {
+    serde_json::from_slice(&webhook_fixture(name)).expect("fixtures are valid JSON")
+}
+
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub db_path: PathBuf,
+    pub http: reqwest::Client,
+    shutdown: Option<oneshot::Sender<()>>,
+    handle: Option<JoinHandle<anyhow::Result<()>>>,
+    _dir: tempfile::TempDir,
+}
+
+/// Starts a server with a fresh database and the test secret.
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// Starts a server after letting the test adjust its config.
+pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
+    init_tracing();
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let db_path = dir.path().join("buildboard.db");
+    let mut config = Config::new(&db_path, "127.0.0.1:0".parse().unwrap());
+    config.webhook_secret = Some(Secret::new(SECRET));
+    adjust(&mut config);
+    let app = App::build(config).await.expect("the app builds");
+    let addr = app.local_addr();
+    let (shutdown, signal) = oneshot::channel::<()>();
+    let handle = tokio::spawn(app.run(async move {
+        let _ = signal.await;
+    }));
+    TestApp {
+        addr,
+        db_path,
+        http: reqwest::Client::new(),
+        shutdown: Some(shutdown),
+        handle: Some(handle),
+        _dir: dir,
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    /// Posts `body` as a correctly signed JSON delivery.
+    pub async fn post_webhook(
+        &self,
+        event: &str,
+        delivery: &str,
+        body: &[u8],
+    ) -> reqwest::Response {
+        self.http
+            .post(self.url("/webhook"))
+            .header("content-type", "application/json")
+            .header("x-github-event", event)
+            .header("x-github-delivery", delivery)
+            .header(
+                "x-hub-signature-256",
+                signature::sign(SECRET.as_bytes(), body),
+            )
+            .body(body.to_vec())
+            .send()
+            .await
+            .expect("the server answers")
+    }
+
+    /// Posts a fixture and asserts it was accepted with `status`.
+    pub async fn deliver(&self, event: &str, delivery: &str, body: &[u8]) {
+        let response = self.post_webhook(event, delivery, body).await;
+        let status = response.status();
+        let text = response.text().await.unwrap();
+        assert!(status.is_success(), "{event} {delivery}: {status} {text}");
+    }
+
+    /// A read-write connection to the test database, for checking rows.
+    pub fn db(&self) -> Connection {
+        Connection::open(&self.db_path).expect("the test database opens")
+    }
+
+    /// Every row of every table, as text, for comparing whole-database states. Columns that hold
+    /// the time of processing (not data from GitHub) are left out, and so is `deliveries`; row ids
+    /// that depend on insertion order are replaced by the natural keys they point to.
+    pub fn dump(&self) -> String {
+        dump_database(&self.db())
+    }
+
+    /// Number of rows in `table`.
+    pub fn count(&self, table: &str) -> i64 {
+        self.db()
+            .query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |row| {
+                row.get(0)
+            })
+            .unwrap()
+    }
+
+    pub async fn connect_ws(&self) -> WsClient {
+        let (socket, _) = tokio_tungstenite::connect_async(format!("ws://{}/ws", self.addr))
+            .await
+            .expect("the WebSocket upgrade succeeds");
+        socket
+    }
+
+    /// Stops the server gracefully and waits for it.
+    pub async fn stop(mut self) {
+        self.stop_in_place().await;
+    }
+
+    async fn stop_in_place(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        if let Some(handle) = self.handle.take() {
+            handle
+                .await
+                .expect("the server task does not panic")
+                .expect("the server stops cleanly");
+        }
+    }
+}
+
+/// See [`TestApp::dump`].
+pub fn dump_database(conn: &Connection) -> String {
+    const TABLES: &[(&str, &str)] = &[
+        ("repos", "id, fullname, url, defaultbranch, monitored"),
+        ("branches", "repo_id, name, deletedtime IS NOT NULL"),
+        ("commits", "repo_id, gitid, message, authorname, authoremail, authorlogin, committime, url"),
+        ("workflows", "id, repo_id, name, path, state, url"),
+        (
+            "workflowruns",
+            "id, repo_id, workflow_id, (SELECT gitid FROM commits WHERE commits.id = commit_id),
+             (SELECT name FROM branches WHERE branches.id = branch_id), archivedbranchname,
+             archivedworkflowname, runnumber, runattempt, event, headsha, title, status, statusrank,
+             conclusion, actor, actoravatar, url, createtime, starttime, updatetime, endtime, runtime,
+             queuetime",
+        ),
+        ("workflowrunattempts", "*"),
+        ("workflowjobs", "*"),
+    ];
+    let mut out = String::new();
+    for (table, columns) in TABLES {
+        let sql = format!("SELECT {columns} FROM {table} ORDER BY 1, 2");
+        let mut stmt = conn.prepare(&sql).unwrap();
+        let width = stmt.column_count();
+        let rows = stmt
+            .query_map([], |row| {
+                (0..width)
+                    .map(|i| {
+                        row.get::<_, rusqlite::types::Value>(i)
+                            .map(|v| format!("{v:?}"))
+                    })
+                    .collect::<rusqlite::Result<Vec<_>>>()
+            })
+            .unwrap();
+        for row in rows {
+            out.push_str(&format!("{table}: {}\n", row.unwrap().join(" | ")));
+        }
+    }
+    out
+}
+
+/// The next text message from the socket, parsed, within `wait`.
+pub async fn next_json(socket: &mut WsClient, wait: Duration) -> Value {
+    loop {
+        let message = tokio::time::timeout(wait, socket.next())
+            .await
+            .expect("a message arrives in time")
+            .expect("the socket stays open")
+            .expect("a valid frame");
+        if let tokio_tungstenite::tungstenite::Message::Text(text) = message {
+            return serde_json::from_str(&text).expect("messages are JSON");
+        }
+    }
+}
+
+/// Reads messages until one of type `kind` arrives.
+pub async fn next_of_type(socket: &mut WsClient, kind: &str) -> Value {
+    loop {
+        let message = next_json(socket, Duration::from_secs(5)).await;
+        if message["type"] == kind {
+            return message;
+        }
+    }
+}
