@@ -4,8 +4,10 @@
 //! commits deliveries in groups; [`write`] holds what it runs inside a transaction. Reads go through
 //! an r2d2 pool of read-only connections ([`Store::read`]); under WAL they never wait for the writer.
 
+pub mod metrics;
 pub mod migrate;
 pub mod model;
+pub mod query;
 pub mod read;
 pub mod write;
 
