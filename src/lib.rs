@@ -66,12 +66,20 @@ impl App {
         let listener = TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("binding {}", config.listen))?;
+        let limits = web::limit::Limits {
+            reads: web::limit::Limiter::new(config.rate_limit, config.rate_limit_burst),
+            webhook: web::limit::Limiter::new(
+                config.webhook_rate_limit,
+                config.webhook_rate_limit_burst,
+            ),
+        };
         let state = AppState {
             store,
             hub,
             ingest,
             config: Arc::new(config),
             webhook_key,
+            limits,
         };
         Ok(Self {
             listener,

@@ -19,6 +19,8 @@ pub struct RunFilter {
     pub branch: Option<String>,
     /// Workflow name.
     pub workflow: Option<String>,
+    /// GitHub workflow id.
+    pub workflow_id: Option<i64>,
     pub status: Option<String>,
     pub conclusion: Option<String>,
     /// Login of the run's actor.
@@ -83,6 +85,10 @@ impl RunFilter {
             conditions.push("r.headsha >= ? AND r.headsha < ?");
             params.push(Value::Text(sha.to_ascii_lowercase()));
             params.push(Value::Text(format!("{}g", sha.to_ascii_lowercase())));
+        }
+        if let Some(id) = self.workflow_id {
+            conditions.push("r.workflow_id = ?");
+            params.push(Value::Integer(id));
         }
         if let Some(since) = self.since {
             conditions.push("r.createtime >= ?");

@@ -3,6 +3,8 @@
 pub mod api;
 pub mod board;
 pub mod error;
+pub mod limit;
+pub mod params;
 pub mod webhook;
 pub mod ws;
 
@@ -27,6 +29,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// The HMAC key deliveries are checked against; `None` only with `--insecure-allow-unsigned`.
     pub webhook_key: Option<Arc<[u8]>>,
+    /// Per-IP rate limits.
+    pub limits: limit::Limits,
 }
 
 /// Injects the state into a filter chain.

@@ -21,6 +21,7 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = R
     let limit = state.config.max_body_bytes;
     warp::path!("webhook")
         .and(warp::post())
+        .and(state.limits.webhook.filter())
         .and(warp::body::content_length_limit(limit))
         .and(warp::header::headers_cloned())
         .and(warp::body::bytes())

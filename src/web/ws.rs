@@ -31,6 +31,7 @@ const MAX_CLIENT_MESSAGE: usize = 4096;
 /// `GET /ws`.
 pub fn routes(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = Rejection> + Clone {
     warp::path!("ws")
+        .and(state.limits.reads.filter())
         .and(warp::ws())
         .and(with_state(state))
         .map(|ws: warp::ws::Ws, state: AppState| {

@@ -1,5 +1,6 @@
 //! Integration tests: one binary, a real server per test (see `helpers`).
 
+mod api;
 mod helpers;
 mod webhook;
 mod ws;
