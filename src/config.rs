@@ -2,7 +2,9 @@
 //! Only [`Cli::parse`] (in the binary) reads the environment; tests build a [`Config`] literal.
 
 use std::net::SocketAddr;
+use std::num::NonZeroU32;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
@@ -56,7 +58,25 @@ pub enum Command {
     /// Print the webhook secret this server checks deliveries against (generated on first start
     /// when none is configured), to paste into GitHub's webhook settings.
     ShowSecret,
+    /// Check the database file for corruption (`PRAGMA integrity_check`); print the result and
+    /// exit non-zero unless it is `ok`. Safe while the server runs.
+    Check,
+    /// Write a consistent copy of the database to FILE while the server keeps running
+    /// (`VACUUM INTO`). FILE must not exist yet.
+    Backup {
+        /// Where to write the copy.
+        file: PathBuf,
+    },
 }
+
+/// Most WebSocket clients served at once by default.
+pub const DEFAULT_MAX_WS_CLIENTS: usize = 10_000;
+/// How often the server pings each WebSocket client.
+pub const DEFAULT_WS_PING_INTERVAL: Duration = Duration::from_secs(20);
+/// A WebSocket client that has sent nothing (not even a pong) for this long is dropped.
+pub const DEFAULT_WS_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+/// A WebSocket send that takes longer than this means the client stopped reading: it is dropped.
+pub const DEFAULT_WS_SEND_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Server settings.
 #[derive(Debug, Clone, Args)]
@@ -118,6 +138,41 @@ pub struct Config {
         default_value_t = 5000
     )]
     pub webhook_rate_limit_burst: u32,
+
+    /// Most WebSocket clients served at once; an upgrade over the cap gets 503.
+    #[arg(long, env = "BUILDBOARD_MAX_WS_CLIENTS", default_value_t = DEFAULT_MAX_WS_CLIENTS)]
+    pub max_ws_clients: usize,
+
+    /// Delete runs (with their attempts and jobs) created more than this many days ago, and
+    /// processed delivery ids received more than this many days ago; checked at start and hourly.
+    /// Without it runs are kept forever and delivery ids for 30 days.
+    #[arg(long, env = "BUILDBOARD_RETENTION_DAYS")]
+    pub retention_days: Option<NonZeroU32>,
+
+    /// WebSocket timings; not flags, so that only tests change them.
+    #[arg(skip)]
+    pub ws_timing: WsTiming,
+}
+
+/// How the server keeps WebSocket connections alive and drops dead or stuck ones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WsTiming {
+    /// How often each client is pinged.
+    pub ping_interval: Duration,
+    /// A client silent (no frame, not even a pong) for this long is dropped at the next ping.
+    pub idle_timeout: Duration,
+    /// A client that does not take a message within this time is dropped.
+    pub send_timeout: Duration,
+}
+
+impl Default for WsTiming {
+    fn default() -> Self {
+        Self {
+            ping_interval: DEFAULT_WS_PING_INTERVAL,
+            idle_timeout: DEFAULT_WS_IDLE_TIMEOUT,
+            send_timeout: DEFAULT_WS_SEND_TIMEOUT,
+        }
+    }
 }
 
 impl Config {
@@ -135,6 +190,9 @@ impl Config {
             rate_limit_burst: 60,
             webhook_rate_limit: 1000,
             webhook_rate_limit_burst: 5000,
+            max_ws_clients: DEFAULT_MAX_WS_CLIENTS,
+            retention_days: None,
+            ws_timing: WsTiming::default(),
         }
     }
 }

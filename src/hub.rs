@@ -19,6 +19,16 @@ pub const CHANNEL_CAPACITY: usize = 1024;
 /// A serialised message, shared by every subscriber.
 pub type Message = Arc<str>;
 
+/// One admitted WebSocket client (see [`Hub::admit`]); frees its slot when dropped.
+#[derive(Debug)]
+pub struct ClientSlot(Arc<AtomicUsize>);
+
+impl Drop for ClientSlot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
 /// The fan-out hub; cheap to clone.
 #[derive(Clone)]
 pub struct Hub {
@@ -27,7 +37,7 @@ pub struct Hub {
     shutdown: CancellationToken,
     /// Tracks WebSocket tasks so shutdown can wait for their close frames.
     tasks: TaskTracker,
-    /// Connected WebSocket clients.
+    /// Admitted WebSocket clients (upgrading or connected).
     clients: Arc<AtomicUsize>,
 }
 
@@ -65,20 +75,30 @@ impl Hub {
         self.shutdown.clone()
     }
 
-    /// Runs a WebSocket task under the hub's tracker and client count.
-    pub fn spawn_client<F>(&self, task: F)
+    /// Takes one of `max` client slots, or `None` when all are taken. The slot counts towards
+    /// [`Hub::client_count`] from now until it is dropped, so concurrent upgrades cannot overshoot
+    /// the cap, and an upgrade that never completes gives its slot back.
+    pub fn admit(&self, max: usize) -> Option<ClientSlot> {
+        self.clients
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < max).then_some(n + 1)
+            })
+            .ok()
+            .map(|_| ClientSlot(self.clients.clone()))
+    }
+
+    /// Runs a WebSocket task under the hub's tracker, holding `slot` until the task ends.
+    pub fn spawn_client<F>(&self, slot: ClientSlot, task: F)
     where
         F: std::future::Future<Output = ()> + Send + 'static,
     {
-        let clients = self.clients.clone();
-        clients.fetch_add(1, Ordering::Relaxed);
         self.tasks.spawn(async move {
             task.await;
-            clients.fetch_sub(1, Ordering::Relaxed);
+            drop(slot);
         });
     }
 
-    /// Connected WebSocket clients right now.
+    /// Admitted WebSocket clients right now (connected, or in the middle of their upgrade).
     pub fn client_count(&self) -> usize {
         self.clients.load(Ordering::Relaxed)
     }

@@ -111,6 +111,12 @@ impl App {
         } = self;
         let hub = state.hub.clone();
         let token = hub.shutdown_token();
+        let retention = tokio::spawn(store::maintenance::prune_periodically(
+            state.store.clone(),
+            store::maintenance::Retention::from_days(state.config.retention_days),
+            store::maintenance::PRUNE_INTERVAL,
+            token.clone(),
+        ));
         let signal = async move {
             shutdown.await;
             info!("shutting down: finishing in-flight requests");
@@ -123,6 +129,8 @@ impl App {
             .run()
             .await;
         hub.shut_down(SHUTDOWN_GRACE).await;
+        // Stops between two batches; a batch in progress commits or rolls back whole.
+        retention.await?;
         // The last `Ingest` handle went with the routes; the writer drains and exits.
         tokio::task::spawn_blocking(move || writer.join()).await?;
         info!("stopped");

@@ -2,7 +2,7 @@
 
 use anyhow::Context;
 use buildboard::config::{Cli, Command};
-use buildboard::store::Store;
+use buildboard::store::{maintenance, Store};
 use buildboard::{telemetry, App};
 use clap::Parser;
 
@@ -24,6 +24,34 @@ async fn main() -> anyhow::Result<()> {
             let store = Store::open(&cli.config.db)
                 .with_context(|| format!("opening {}", cli.config.db.display()))?;
             println!("{}", buildboard::stored_or_generated_secret(&store)?);
+            Ok(())
+        }
+        Command::Check => {
+            let db = &cli.config.db;
+            anyhow::ensure!(db.exists(), "no database at {}", db.display());
+            let lines = maintenance::integrity_check(db)
+                .with_context(|| format!("checking {}", db.display()))?;
+            for line in &lines {
+                println!("{line}");
+            }
+            anyhow::ensure!(
+                lines == ["ok"],
+                "{} failed its integrity check; restore a backup (`buildboard backup`)",
+                db.display()
+            );
+            Ok(())
+        }
+        Command::Backup { file } => {
+            let db = &cli.config.db;
+            anyhow::ensure!(db.exists(), "no database at {}", db.display());
+            anyhow::ensure!(
+                !file.exists(),
+                "{} already exists; choose a new file",
+                file.display()
+            );
+            maintenance::backup(db, &file)
+                .with_context(|| format!("backing up {} to {}", db.display(), file.display()))?;
+            println!("backed up {} to {}", db.display(), file.display());
             Ok(())
         }
     }

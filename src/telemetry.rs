@@ -9,6 +9,8 @@ pub fn init() {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(false)
+        // Not stdout: `buildboard show-secret` and `check` print their results there.
+        .with_writer(std::io::stderr)
         .init();
 }
 

@@ -1,32 +1,33 @@
 //! `GET /ws`: the live feed. On connect a client gets `hello` and a `snapshot` of recent runs, then
 //! every change as it is committed (`run`, `job`, `commit`, `branch`). A client that falls behind
 //! gets a new `snapshot` (with `reason: "lagged"`) instead of silently missing updates. The server
-//! pings every [`PING_INTERVAL`] and drops clients silent for [`IDLE_TIMEOUT`]; on shutdown each
-//! client gets a close frame (1001, going away).
-
-use std::time::Duration;
+//! pings every `ping_interval` and drops clients silent for `idle_timeout` (see
+//! [`WsTiming`]); on shutdown each client gets a close frame (1001, going away).
+//!
+//! Under pressure: at most `--max-ws-clients` are served (an upgrade over the cap gets 503); a
+//! client that stops reading is dropped when one send takes longer than `send_timeout`, so it holds
+//! at most one message and never delays the others (the hub's channel is bounded, and a client
+//! that falls behind it lags); a client frame over [`MAX_CLIENT_MESSAGE`] bytes closes that
+//! connection only.
 
 use futures_util::{SinkExt, StreamExt};
 use serde_json::json;
 use tokio::sync::broadcast::error::RecvError;
 use tokio::time::{timeout, Instant};
 use tracing::debug;
+use warp::http::StatusCode;
 use warp::ws::{Message, WebSocket};
 use warp::{Filter, Rejection, Reply};
 
+use super::error::json_error;
 use super::{with_state, AppState};
+use crate::config::WsTiming;
 use crate::store::read;
 
-/// How often the server pings each client.
-pub const PING_INTERVAL: Duration = Duration::from_secs(20);
-/// A client that has sent nothing (not even a pong) for this long is dropped.
-pub const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
-/// A send that takes longer than this means the client stopped reading: it is dropped.
-const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 /// Runs in a snapshot.
 pub const SNAPSHOT_RUNS: u32 = 50;
-/// Largest message a client may send; clients have nothing to say beyond pongs.
-const MAX_CLIENT_MESSAGE: usize = 4096;
+/// Largest message (and frame) a client may send; clients have nothing to say beyond pongs.
+pub const MAX_CLIENT_MESSAGE: usize = 4096;
 
 /// `GET /ws`.
 pub fn routes(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = Rejection> + Clone {
@@ -35,13 +36,27 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = R
         .and(warp::ws())
         .and(with_state(state))
         .map(|ws: warp::ws::Ws, state: AppState| {
+            // Take the slot before upgrading: concurrent upgrades cannot overshoot the cap.
+            let Some(slot) = state.hub.admit(state.config.max_ws_clients) else {
+                tracing::warn!(
+                    max = state.config.max_ws_clients,
+                    "WebSocket client refused: too many clients"
+                );
+                let reply = json_error(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "too_many_clients",
+                    "too many WebSocket clients; try again later",
+                );
+                return warp::reply::with_header(reply, "retry-after", "30").into_response();
+            };
             ws.max_message_size(MAX_CLIENT_MESSAGE)
                 .max_frame_size(MAX_CLIENT_MESSAGE)
                 .on_upgrade(move |socket| {
                     let hub = state.hub.clone();
-                    hub.spawn_client(serve_client(socket, state));
+                    hub.spawn_client(slot, serve_client(socket, state));
                     std::future::ready(())
                 })
+                .into_response()
         })
 }
 
@@ -63,37 +78,41 @@ async fn snapshot(state: &AppState, reason: &str, missed: u64) -> Option<String>
     }
 }
 
+/// Sends `message`; `false` if the client is gone or did not take it within `limit`.
 async fn send(
     socket: &mut futures_util::stream::SplitSink<WebSocket, Message>,
     message: Message,
+    limit: std::time::Duration,
 ) -> bool {
-    matches!(
-        timeout(SEND_TIMEOUT, socket.send(message)).await,
-        Ok(Ok(()))
-    )
+    matches!(timeout(limit, socket.send(message)).await, Ok(Ok(())))
 }
 
 async fn serve_client(socket: WebSocket, state: AppState) {
+    let WsTiming {
+        ping_interval,
+        idle_timeout,
+        send_timeout,
+    } = state.config.ws_timing;
     let (mut sink, mut stream) = socket.split();
     // Subscribe before reading the snapshot, so no change falls between the two.
     let mut updates = state.hub.subscribe();
     let shutdown = state.hub.shutdown_token();
     let hello = json!({"type": "hello", "version": env!("CARGO_PKG_VERSION")}).to_string();
-    if !send(&mut sink, Message::text(hello)).await {
+    if !send(&mut sink, Message::text(hello), send_timeout).await {
         return;
     }
     let Some(first) = snapshot(&state, "connect", 0).await else {
         return;
     };
-    if !send(&mut sink, Message::text(first)).await {
+    if !send(&mut sink, Message::text(first), send_timeout).await {
         return;
     }
-    let mut ping = tokio::time::interval_at(Instant::now() + PING_INTERVAL, PING_INTERVAL);
+    let mut ping = tokio::time::interval_at(Instant::now() + ping_interval, ping_interval);
     let mut last_heard = Instant::now();
     loop {
         tokio::select! {
             () = shutdown.cancelled() => {
-                let _ = timeout(SEND_TIMEOUT, sink.send(Message::close_with(1001u16, "server shutting down"))).await;
+                let _ = timeout(send_timeout, sink.send(Message::close_with(1001u16, "server shutting down"))).await;
                 break;
             }
             update = updates.recv() => {
@@ -108,7 +127,8 @@ async fn serve_client(socket: WebSocket, state: AppState) {
                     }
                     Err(RecvError::Closed) => break,
                 };
-                if !send(&mut sink, message).await {
+                if !send(&mut sink, message, send_timeout).await {
+                    debug!("dropping a WebSocket client that does not read");
                     break;
                 }
             }
@@ -122,12 +142,16 @@ async fn serve_client(socket: WebSocket, state: AppState) {
                 None => break,
             },
             _ = ping.tick() => {
-                if last_heard.elapsed() > IDLE_TIMEOUT || !send(&mut sink, Message::ping(Vec::new())).await {
+                if last_heard.elapsed() > idle_timeout
+                    || !send(&mut sink, Message::ping(Vec::new()), send_timeout).await
+                {
                     debug!("dropping an unresponsive WebSocket client");
                     break;
                 }
             }
         }
     }
-    let _ = sink.close().await;
+    // Bounded too: closing flushes, and a client that stopped reading would hold this task (and
+    // its connection slot) forever.
+    let _ = timeout(send_timeout, sink.close()).await;
 }

@@ -66,10 +66,14 @@ pub async fn spawn_app() -> TestApp {
 pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
     init_tracing();
     let dir = tempfile::tempdir().expect("a temporary directory");
-    let db_path = dir.path().join("buildboard.db");
-    let mut config = Config::new(&db_path, "127.0.0.1:0".parse().unwrap());
+    let mut config = Config::new(
+        dir.path().join("buildboard.db"),
+        "127.0.0.1:0".parse().unwrap(),
+    );
     config.webhook_secret = Some(Secret::new(SECRET));
     adjust(&mut config);
+    // The test may have pointed the server at a database of its own.
+    let db_path = config.db.clone();
     let app = App::build(config).await.expect("the app builds");
     let addr = app.local_addr();
     let (shutdown, signal) = oneshot::channel::<()>();

@@ -2,5 +2,6 @@
 
 mod api;
 mod helpers;
+mod reliability;
 mod webhook;
 mod ws;

@@ -1,0 +1,344 @@
+//! Keeping the database healthy: integrity checks, online backups, and retention.
+//!
+//! All three are safe while the server runs. The check and the backup only read (the backup reads
+//! one consistent snapshot under WAL). Retention deletes in small transactions of at most
+//! [`PRUNE_BATCH`] runs, pausing between them, so the ingest writer never waits long for the lock
+//! and acknowledged deliveries keep flowing.
+
+use std::path::Path;
+use std::time::Duration;
+
+use rusqlite::{params, Connection, OpenFlags, TransactionBehavior};
+use tokio_util::sync::CancellationToken;
+use tracing::{error, info};
+
+use super::{configure, Result, Store};
+
+/// Runs (or delivery ids) deleted per transaction.
+pub const PRUNE_BATCH: usize = 500;
+/// Processed delivery ids are kept this long when no retention is configured: long enough to
+/// recognise any redelivery, short enough that the table does not grow forever.
+pub const DEFAULT_DELIVERY_RETENTION_DAYS: u32 = 30;
+/// How often the server applies the retention policy (it also does once at start).
+pub const PRUNE_INTERVAL: Duration = Duration::from_secs(60 * 60);
+/// The pause between two batches, which lets the ingest writer in.
+const PRUNE_PAUSE: Duration = Duration::from_millis(20);
+const DAY: i64 = 24 * 60 * 60;
+
+/// Runs `PRAGMA integrity_check` on the database at `path` through a read-only connection and
+/// returns its lines: exactly `["ok"]` for a sound database.
+///
+/// # Errors
+/// When the file cannot be opened as a database.
+pub fn integrity_check(path: &Path) -> Result<Vec<String>> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    configure(&conn)?;
+    let mut stmt = conn.prepare("PRAGMA integrity_check")?;
+    let lines = stmt
+        .query_map([], |row| row.get::<_, String>(0))?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(lines)
+}
+
+/// Writes a consistent, compacted copy of the database at `path` to `target` with `VACUUM INTO`,
+/// while other connections keep reading and writing, and syncs it to disk. SQLite refuses a
+/// `target` that already exists (and is not empty).
+///
+/// # Errors
+/// When either file cannot be opened or written.
+pub fn backup(path: &Path, target: &Path) -> Result<()> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    configure(&conn)?;
+    let target_text = target.to_str().ok_or_else(|| {
+        super::Error::Task(format!(
+            "the backup path {} is not valid UTF-8",
+            target.display()
+        ))
+    })?;
+    conn.execute("VACUUM INTO ?1", [target_text])?;
+    std::fs::File::open(target)
+        .and_then(|file| file.sync_all())
+        .map_err(|err| super::Error::Task(format!("syncing {}: {err}", target.display())))?;
+    Ok(())
+}
+
+/// What is kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    /// Runs created more than this many days ago are deleted with their attempts and jobs;
+    /// `None` keeps runs forever.
+    pub run_days: Option<u32>,
+    /// Processed delivery ids received more than this many days ago are forgotten.
+    pub delivery_days: u32,
+}
+
+impl Retention {
+    /// The policy for `--retention-days`: runs and delivery ids for `days`, or runs forever and
+    /// delivery ids for [`DEFAULT_DELIVERY_RETENTION_DAYS`].
+    pub fn from_days(days: Option<std::num::NonZeroU32>) -> Self {
+        match days {
+            Some(days) => Self {
+                run_days: Some(days.get()),
+                delivery_days: days.get(),
+            },
+            None => Self {
+                run_days: None,
+                delivery_days: DEFAULT_DELIVERY_RETENTION_DAYS,
+            },
+        }
+    }
+}
+
+/// Rows deleted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Pruned {
+    pub runs: usize,
+    pub jobs: usize,
+    pub deliveries: usize,
+}
+
+impl Pruned {
+    fn add(&mut self, other: Self) {
+        self.runs += other.runs;
+        self.jobs += other.jobs;
+        self.deliveries += other.deliveries;
+    }
+
+    fn is_empty(self) -> bool {
+        self == Self::default()
+    }
+}
+
+/// Deletes at most `batch` old runs (with their attempts and jobs), `batch` old jobs whose run
+/// never arrived, and `batch` old delivery ids, in one transaction. Returns what it deleted;
+/// nothing deleted means nothing is left to prune.
+///
+/// # Errors
+/// On a database error (the transaction is rolled back).
+pub fn prune_batch(
+    conn: &Connection,
+    retention: &Retention,
+    now: i64,
+    batch: usize,
+) -> Result<Pruned> {
+    let tx = rusqlite::Transaction::new_unchecked(conn, TransactionBehavior::Immediate)?;
+    let mut pruned = Pruned::default();
+    let limit = i64::try_from(batch).unwrap_or(i64::MAX);
+    if let Some(days) = retention.run_days {
+        let cutoff = now - i64::from(days) * DAY;
+        let runs: Vec<i64> = tx
+            .prepare_cached(
+                "SELECT id FROM workflowruns WHERE createtime < ?1 ORDER BY createtime, id LIMIT ?2",
+            )?
+            .query_map(params![cutoff, limit], |row| row.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        for run in &runs {
+            // Jobs point at their run without a foreign key (a job may arrive first).
+            pruned.jobs += tx
+                .prepare_cached("DELETE FROM workflowjobs WHERE run_id = ?1")?
+                .execute([run])?;
+            tx.prepare_cached("DELETE FROM workflowrunattempts WHERE run_id = ?1")?
+                .execute([run])?;
+            pruned.runs += tx
+                .prepare_cached("DELETE FROM workflowruns WHERE id = ?1")?
+                .execute([run])?;
+        }
+        pruned.jobs += tx
+            .prepare_cached(
+                "DELETE FROM workflowjobs WHERE id IN (
+                     SELECT id FROM workflowjobs j
+                     WHERE COALESCE(j.createtime, j.starttime, j.endtime, 0) < ?1
+                       AND NOT EXISTS (SELECT 1 FROM workflowruns r WHERE r.id = j.run_id)
+                     LIMIT ?2)",
+            )?
+            .execute(params![cutoff, limit])?;
+    }
+    let cutoff = now - i64::from(retention.delivery_days) * DAY;
+    pruned.deliveries = tx
+        .prepare_cached(
+            "DELETE FROM deliveries WHERE id IN (
+                 SELECT id FROM deliveries WHERE receivedtime < ?1 LIMIT ?2)",
+        )?
+        .execute(params![cutoff, limit])?;
+    tx.commit()?;
+    Ok(pruned)
+}
+
+/// Applies `retention` until nothing old is left, batch by batch (see [`prune_batch`]).
+///
+/// # Errors
+/// On a database error; batches committed before it stay deleted.
+pub fn prune(conn: &Connection, retention: &Retention, now: i64) -> Result<Pruned> {
+    let mut total = Pruned::default();
+    loop {
+        let pruned = prune_batch(conn, retention, now, PRUNE_BATCH)?;
+        if pruned.is_empty() {
+            return Ok(total);
+        }
+        total.add(pruned);
+    }
+}
+
+/// The server's retention task: applies `retention` at once and then every `every`, one batch per
+/// short transaction with a pause in between, until `shutdown` is cancelled. Errors are logged and
+/// retried at the next round.
+pub async fn prune_periodically(
+    store: Store,
+    retention: Retention,
+    every: Duration,
+    shutdown: CancellationToken,
+) {
+    let mut ticks = tokio::time::interval(every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            _ = ticks.tick() => {}
+        }
+        let mut total = Pruned::default();
+        let result = loop {
+            let now = chrono::Utc::now().timestamp();
+            match store
+                .write(move |conn| prune_batch(conn, &retention, now, PRUNE_BATCH))
+                .await
+            {
+                Ok(pruned) if pruned.is_empty() => break Ok(()),
+                Ok(pruned) => total.add(pruned),
+                Err(err) => break Err(err),
+            }
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                () = tokio::time::sleep(PRUNE_PAUSE) => {}
+            }
+        };
+        match result {
+            Ok(()) if total.is_empty() => {}
+            Ok(()) => info!(
+                runs = total.runs,
+                jobs = total.jobs,
+                deliveries = total.deliveries,
+                "retention: deleted old rows"
+            ),
+            Err(err) => {
+                error!(cause = %err, "retention: pruning failed; retrying at the next round")
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn database() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("db.sqlite")).unwrap();
+        (dir, store)
+    }
+
+    #[test]
+    fn pruning_deletes_old_runs_with_their_jobs_and_attempts_in_batches_and_keeps_new_ones() {
+        let (_dir, store) = database();
+        let conn = store.open_writer().unwrap();
+        let now = 1_000 * DAY;
+        conn.execute_batch(
+            "INSERT INTO repos (id, fullname, createtime) VALUES (1, 'o/r', 0);
+             INSERT INTO workflows (id, repo_id, name, path) VALUES (1, 1, 'ci', 'ci.yml');
+             INSERT INTO commits (id, repo_id, gitid) VALUES (1, 1, 'abc');",
+        )
+        .unwrap();
+        // 1200 runs: ids below 1000 are 11 days old, the rest 9 days old; each has a job and an
+        // attempt. Plus a 20-day-old job whose run never arrived, and delivery ids of each age.
+        for id in 0..1200_i64 {
+            let created = if id < 1000 {
+                now - 11 * DAY
+            } else {
+                now - 9 * DAY
+            };
+            conn.execute(
+                "INSERT INTO workflowruns (id, repo_id, workflow_id, commit_id, runnumber, runattempt,
+                     event, headsha, status, statusrank, createtime)
+                 VALUES (?1, 1, 1, 1, ?1, 1, 'push', 'abc', 'completed', 3, ?2)",
+                params![id, created],
+            )
+            .unwrap();
+            conn.execute(
+                "INSERT INTO workflowrunattempts (run_id, runattempt, status, statusrank)
+                 VALUES (?1, 1, 'completed', 3)",
+                [id],
+            )
+            .unwrap();
+            conn.execute(
+                "INSERT INTO workflowjobs (id, run_id, repo_id, runattempt, name, status, statusrank, createtime)
+                 VALUES (?1, ?1, 1, 1, 'build', 'completed', 3, ?2)",
+                params![id, created],
+            )
+            .unwrap();
+        }
+        conn.execute_batch(&format!(
+            "INSERT INTO workflowjobs (id, run_id, repo_id, runattempt, name, status, statusrank, createtime)
+                 VALUES (99999, 424242, 1, 1, 'orphan', 'queued', 1, {});
+             INSERT INTO deliveries (id, event, receivedtime) VALUES
+                 ('old', 'push', {}), ('new', 'push', {});",
+            now - 20 * DAY,
+            now - 11 * DAY,
+            now - 9 * DAY
+        ))
+        .unwrap();
+        let count = |table: &str| -> i64 {
+            conn.query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0))
+                .unwrap()
+        };
+
+        let first = prune_batch(&conn, &Retention::from_days(None), now, PRUNE_BATCH).unwrap();
+        assert_eq!(
+            first,
+            Pruned::default(),
+            "without retention, nothing is 30 days old"
+        );
+
+        let retention = Retention::from_days(std::num::NonZeroU32::new(10));
+        let one = prune_batch(&conn, &retention, now, PRUNE_BATCH).unwrap();
+        assert_eq!(one.runs, PRUNE_BATCH, "one batch deletes at most a batch");
+        let rest = prune(&conn, &retention, now).unwrap();
+
+        assert_eq!(one.runs + rest.runs, 1000);
+        assert_eq!(one.jobs + rest.jobs, 1001, "the orphan job goes too");
+        assert_eq!(one.deliveries + rest.deliveries, 1);
+        assert_eq!(count("workflowruns"), 200);
+        assert_eq!(count("workflowruns WHERE id < 1000"), 0);
+        assert_eq!(count("workflowrunattempts"), 200);
+        assert_eq!(count("workflowjobs"), 200);
+        assert_eq!(count("deliveries"), 1);
+        assert_eq!(
+            prune(&conn, &retention, now).unwrap(),
+            Pruned::default(),
+            "nothing is left to prune"
+        );
+    }
+
+    #[test]
+    fn a_backup_is_a_sound_copy_and_an_existing_target_is_refused() {
+        let (dir, store) = database();
+        store.set_setting("k", "v").unwrap();
+        let target = dir.path().join("copy.sqlite");
+
+        backup(store.path(), &target).unwrap();
+
+        assert_eq!(integrity_check(&target).unwrap(), vec!["ok".to_owned()]);
+        let copy = Connection::open(&target).unwrap();
+        let value: String = copy
+            .query_row("SELECT value FROM settings WHERE key = 'k'", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(value, "v");
+        assert!(backup(store.path(), &target).is_err(), "never overwrites");
+    }
+}
