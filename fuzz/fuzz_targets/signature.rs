@@ -18,5 +18,8 @@ fuzz_target!(|input: (&[u8], &[u8], &str)| {
         );
     }
     assert_eq!(signature::verify(secret, body, Some(&expected)), Ok(()));
-    assert_eq!(signature::verify(secret, body, None), Err(SignatureError::Missing));
+    assert_eq!(
+        signature::verify(secret, body, None),
+        Err(SignatureError::Missing)
+    );
 });

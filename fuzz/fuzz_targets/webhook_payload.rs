@@ -30,9 +30,15 @@ fuzz_target!(|data: &[u8]| {
         Event::WorkflowRun(run) => {
             let run = &run.workflow_run;
             assert!(event::status_rank(&run.status).is_some());
-            assert!(run.display_title.as_ref().is_none_or(|t| t.len() <= MAX_TEXT_BYTES));
+            assert!(run
+                .display_title
+                .as_ref()
+                .is_none_or(|t| t.len() <= MAX_TEXT_BYTES));
             if let Some(commit) = &run.head_commit {
-                assert!(commit.message.as_ref().is_none_or(|m| m.len() <= MAX_TEXT_BYTES));
+                assert!(commit
+                    .message
+                    .as_ref()
+                    .is_none_or(|m| m.len() <= MAX_TEXT_BYTES));
             }
         }
         Event::WorkflowJob(job) => {
@@ -42,7 +48,10 @@ fuzz_target!(|data: &[u8]| {
         }
         Event::Push(push) => {
             for commit in push.commits.iter().chain(push.head_commit.as_ref()) {
-                assert!(commit.message.as_ref().is_none_or(|m| m.len() <= MAX_TEXT_BYTES));
+                assert!(commit
+                    .message
+                    .as_ref()
+                    .is_none_or(|m| m.len() <= MAX_TEXT_BYTES));
             }
         }
         Event::Ping(_) | Event::Create(_) | Event::Delete(_) => {}

@@ -88,8 +88,10 @@ fn big_push(round: usize, commits: usize) -> Vec<u8> {
 
 #[tokio::test]
 async fn a_client_that_never_reads_does_not_hold_up_another_and_is_dropped() {
-    // Arrange: no pings, so only the send timeout can drop the stuck client.
+    // Arrange: no pings, so only the send timeout can drop the stuck client; room for two
+    // clients, so a third gets in only once the stuck one's task has ended.
     let app = spawn_app_with(|config| {
+        config.max_ws_clients = 2;
         config.ws_timing = WsTiming {
             ping_interval: Duration::from_secs(3600),
             idle_timeout: Duration::from_secs(3600),
@@ -117,7 +119,10 @@ async fn a_client_that_never_reads_does_not_hold_up_another_and_is_dropped() {
         }
     }
 
-    // Assert: the stuck client was dropped (its connection ends once the buffers drain).
+    // Assert: the stuck client was dropped without it reading a byte (its slot is free again),
+    // and its connection ends once the buffers drain.
+    let third = connect_within(&app, Duration::from_secs(5)).await;
+    drop(third);
     read_until_closed(&mut stuck, Duration::from_secs(10), "stuck client").await;
     // And the reader is still served.
     app.deliver(
@@ -147,21 +152,26 @@ async fn over_the_client_cap_an_upgrade_gets_503_until_a_slot_frees_up() {
         Ok(_) => panic!("a third client was admitted over a cap of 2"),
     }
     drop(first);
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    connect_within(&app, Duration::from_secs(5)).await;
+    app.stop().await;
+}
+
+/// Connects a client, retrying while the server answers 503 (full), for at most `wait`.
+async fn connect_within(app: &TestApp, wait: Duration) -> WsClient {
+    let deadline = tokio::time::Instant::now() + wait;
     loop {
         match tokio_tungstenite::connect_async(format!("ws://{}/ws", app.addr)).await {
-            Ok(_) => break,
+            Ok((client, _)) => return client,
             Err(tungstenite::Error::Http(response)) if response.status() == 503 => {
                 assert!(
                     tokio::time::Instant::now() < deadline,
-                    "the closed client's slot was never freed"
+                    "no client slot was freed in time"
                 );
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
             Err(other) => panic!("{other}"),
         }
     }
-    app.stop().await;
 }
 
 #[tokio::test]
