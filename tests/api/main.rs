@@ -2,5 +2,6 @@
 
 mod api;
 mod helpers;
+mod ops;
 mod webhook;
 mod ws;
