@@ -264,7 +264,9 @@ impl Db {
     {
         let conn = self.0.clone();
         crate::telemetry::spawn_blocking_in_span(move || {
-            let mut conn = conn.lock().expect("the backfill connection lock is poisoned");
+            let mut conn = conn
+                .lock()
+                .expect("the backfill connection lock is poisoned");
             f(&mut conn)
         })
         .await
@@ -604,13 +606,8 @@ impl Backfill<'_> {
                         self.progress.found(total as u64);
                     }
                     let items = page.workflow_runs.len();
-                    let entry = Fetch::entry(
-                        etag,
-                        next.clone(),
-                        Some(page.total_count),
-                        items,
-                        None,
-                    );
+                    let entry =
+                        Fetch::entry(etag, next.clone(), Some(page.total_count), items, None);
                     window.next = next.clone();
                     window.done = next.is_none();
                     let stored = window.clone();
@@ -820,7 +817,10 @@ mod tests {
 
     #[test]
     fn created_queries_use_github_search_syntax() {
-        assert_eq!(created_query(0, Some(86_399)), "1970-01-01T00:00:00Z..1970-01-01T23:59:59Z");
+        assert_eq!(
+            created_query(0, Some(86_399)),
+            "1970-01-01T00:00:00Z..1970-01-01T23:59:59Z"
+        );
         assert_eq!(created_query(1_579_721_588, None), ">=2020-01-22T19:33:08Z");
     }
 
@@ -829,7 +829,10 @@ mod tests {
             "../tests/fixtures/github/rest/list-workflow-runs-for-repo.GET_repos_owner_repo_actions_runs.200.json"
         );
         let page: RunsPage = serde_json::from_str(json).unwrap();
-        assert_eq!(page.workflow_runs[0].repository.as_ref().unwrap().id, 1296269);
+        assert_eq!(
+            page.workflow_runs[0].repository.as_ref().unwrap().id,
+            1296269
+        );
         page.workflow_runs.into_iter().next().unwrap().run
     }
 
@@ -839,7 +842,10 @@ mod tests {
         let updated = run.updated_at.unwrap().0;
         assert_eq!(run_news(None, &run), RunNews::Added);
         assert_eq!(run_news(Some((1, 1, updated)), &run), RunNews::Unchanged);
-        assert_eq!(run_news(Some((1, 3, updated - 60)), &run), RunNews::Unchanged);
+        assert_eq!(
+            run_news(Some((1, 3, updated - 60)), &run),
+            RunNews::Unchanged
+        );
         assert_eq!(run_news(Some((2, 0, 0)), &run), RunNews::Unchanged);
         assert_eq!(run_news(Some((1, 1, updated - 1)), &run), RunNews::Updated);
     }

@@ -50,9 +50,9 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         .find(|c: char| !c.is_ascii_digit())
         .unwrap_or(text.len());
     let (number, unit) = text.split_at(split);
-    let value: u64 = number
-        .parse()
-        .map_err(|_| format!("{text:?} is not a duration: use seconds (300) or 500ms, 90s, 5m, 1h"))?;
+    let value: u64 = number.parse().map_err(|_| {
+        format!("{text:?} is not a duration: use seconds (300) or 500ms, 90s, 5m, 1h")
+    })?;
     match unit.trim() {
         "ms" => Ok(Duration::from_millis(value)),
         "" | "s" => Ok(Duration::from_secs(value)),

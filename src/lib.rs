@@ -124,11 +124,7 @@ impl App {
         let token = hub.shutdown_token();
         // The reconciler holds an `Ingest` handle, so it must end before the writer can drain.
         let reconciling = reconciler.map(|reconciler| {
-            tokio::spawn(reconciler.run(
-                state.store.clone(),
-                state.ingest.clone(),
-                token.clone(),
-            ))
+            tokio::spawn(reconciler.run(state.store.clone(), state.ingest.clone(), token.clone()))
         });
         let signal = async move {
             shutdown.await;

@@ -210,7 +210,10 @@ impl Client {
             header::ACCEPT,
             HeaderValue::from_static("application/vnd.github+json"),
         );
-        headers.insert("x-github-api-version", HeaderValue::from_static(API_VERSION));
+        headers.insert(
+            "x-github-api-version",
+            HeaderValue::from_static(API_VERSION),
+        );
         if let Some(token) = &config.token {
             let mut value = HeaderValue::from_str(&format!("Bearer {}", token.expose().trim()))
                 .map_err(|_| Error::Setup("the token contains invalid characters".into()))?;
@@ -333,26 +336,25 @@ impl Client {
                     })
                 }
                 StatusCode::FORBIDDEN | StatusCode::TOO_MANY_REQUESTS => {
-                    let (reason, wait) = if let Some(secs) =
-                        header_number::<u64>(&headers, "retry-after")
-                    {
-                        (WaitReason::RetryAfter, Duration::from_secs(secs))
-                    } else if let (Some(0), Some(reset)) = (limits.remaining, limits.reset) {
-                        (WaitReason::RateLimitReset, self.until(reset))
-                    } else if status == StatusCode::TOO_MANY_REQUESTS
-                        || message.to_ascii_lowercase().contains("rate limit")
-                    {
-                        let doubling = 2u32.saturating_pow(failures.min(16));
-                        (
-                            WaitReason::SecondaryLimit,
-                            self.config.secondary_wait.saturating_mul(doubling),
-                        )
-                    } else {
-                        return Err(Error::Forbidden {
-                            url: url.to_owned(),
-                            message,
-                        });
-                    };
+                    let (reason, wait) =
+                        if let Some(secs) = header_number::<u64>(&headers, "retry-after") {
+                            (WaitReason::RetryAfter, Duration::from_secs(secs))
+                        } else if let (Some(0), Some(reset)) = (limits.remaining, limits.reset) {
+                            (WaitReason::RateLimitReset, self.until(reset))
+                        } else if status == StatusCode::TOO_MANY_REQUESTS
+                            || message.to_ascii_lowercase().contains("rate limit")
+                        {
+                            let doubling = 2u32.saturating_pow(failures.min(16));
+                            (
+                                WaitReason::SecondaryLimit,
+                                self.config.secondary_wait.saturating_mul(doubling),
+                            )
+                        } else {
+                            return Err(Error::Forbidden {
+                                url: url.to_owned(),
+                                message,
+                            });
+                        };
                     if failures >= self.config.max_retries {
                         return Err(self.gave_up(url, failures, status));
                     }

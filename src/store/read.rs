@@ -4,8 +4,8 @@
 use rusqlite::{Connection, OptionalExtension, Row};
 
 use super::model::{Build, CachedPage, CommitInfo, Job, Window};
-use crate::github::event::Repository;
 use super::Result;
+use crate::github::event::Repository;
 
 /// Characters of a commit message's first line kept in a [`Build`].
 const MESSAGE_CHARS: usize = 200;

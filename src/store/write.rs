@@ -493,9 +493,7 @@ pub fn put_window(conn: &Connection, repo_id: i64, window: &Window) -> Result<()
 /// # Errors
 /// On a database error.
 pub fn restart_windows(conn: &Connection, repo_id: i64) -> Result<()> {
-    conn.prepare_cached(
-        "UPDATE backfillwindows SET nexturl = NULL, done = 0 WHERE repo_id = ?1",
-    )?
-    .execute([repo_id])?;
+    conn.prepare_cached("UPDATE backfillwindows SET nexturl = NULL, done = 0 WHERE repo_id = ?1")?
+        .execute([repo_id])?;
     Ok(())
 }
