@@ -178,6 +178,10 @@ fn print_summary(summary: &Summary, client: &Client) {
     );
 }
 
+/// The progress bar: stage, elapsed time, bar, runs done of runs known, rate and ETA.
+const BAR_TEMPLATE: &str =
+    "{msg:30} [{elapsed_precise}] {wide_bar} {pos}/{len} runs ({per_sec}, ETA {eta})";
+
 /// A progress bar on a terminal, log lines otherwise.
 struct Report {
     bar: Option<ProgressBar>,
@@ -190,10 +194,7 @@ impl Report {
         let bar = std::io::stderr().is_terminal().then(|| {
             let bar = ProgressBar::new(0);
             bar.set_style(
-                ProgressStyle::with_template(
-                    "{msg:30} [{elapsed_precise}] {wide_bar} {pos}/{len} ({per_sec}, ETA {eta})",
-                )
-                .expect("the progress template is valid"),
+                ProgressStyle::with_template(BAR_TEMPLATE).expect("the progress template is valid"),
             );
             bar
         });
@@ -248,6 +249,11 @@ mod tests {
         assert_eq!(parse_since("2020-01-22"), Ok(1_579_651_200));
         assert_eq!(parse_since("2020-01-22T19:33:08Z"), Ok(1_579_721_588));
         assert!(parse_since("last week").is_err());
+    }
+
+    #[test]
+    fn the_progress_bar_template_is_valid() {
+        assert!(ProgressStyle::with_template(BAR_TEMPLATE).is_ok());
     }
 
     #[test]

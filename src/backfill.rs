@@ -385,9 +385,14 @@ impl Backfill<'_> {
             .get(url, cached.as_ref().map(|c| c.etag.as_str()))
             .await?
         {
-            Fetched::NotModified => Ok(Fetch::Unchanged(
-                cached.expect("a 304 only answers a conditional request"),
-            )),
+            Fetched::NotModified => match cached {
+                Some(cached) => Ok(Fetch::Unchanged(cached)),
+                None => Err(Error::GitHub(client::Error::Status {
+                    url: url.to_owned(),
+                    status: 304,
+                    message: "Not Modified, for a request that was not conditional".into(),
+                })),
+            },
             Fetched::Fresh(page) => Ok(Fetch::Fresh {
                 body: page.body,
                 next: page.next,
@@ -754,7 +759,7 @@ impl Reconciler {
     /// # Errors
     /// The first GitHub, database or ingest error; repositories before it stay applied.
     pub async fn poll(&mut self, store: &Store, ingest: &Ingest) -> Result<u64, Error> {
-        let repos = store.read(|conn| read::monitored_repos(conn)).await?;
+        let repos = store.read(read::monitored_repos).await?;
         let mut applied = 0;
         for repo in repos {
             let url = self.client.url(
