@@ -6,6 +6,8 @@
 //! with a 2xx: an acknowledged delivery is on disk. One fsync serves the whole group, which is what
 //! makes thousands of durable deliveries per second possible. A delivery that fails rolls back its
 //! own savepoint without touching the others. After the commit, the changes go to the [`Hub`].
+//! The server's reconciler ([`crate::backfill::Reconciler`]) feeds runs it found through the REST
+//! API into the same writer with [`Ingest::apply`], so they are published like deliveries.
 
 use std::thread::JoinHandle;
 
