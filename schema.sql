@@ -103,6 +103,8 @@ CREATE INDEX IF NOT EXISTS workflowruns_createtime ON workflowruns (createtime D
 CREATE INDEX IF NOT EXISTS workflowruns_conclusion ON workflowruns (conclusion);
 CREATE INDEX IF NOT EXISTS workflowruns_commit ON workflowruns (commit_id);
 CREATE INDEX IF NOT EXISTS workflowruns_workflow ON workflowruns (workflow_id, createtime DESC);
+CREATE INDEX IF NOT EXISTS workflowruns_repo ON workflowruns (repo_id, createtime DESC);
+CREATE INDEX IF NOT EXISTS workflowruns_actor ON workflowruns (actor, createtime DESC);
 
 -- Every attempt of every run, so that a failure followed by a green re-run (a flaky failure) is
 -- still visible after attempt 2 replaced attempt 1 in workflowruns.

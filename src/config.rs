@@ -121,6 +121,32 @@ pub struct Config {
     #[arg(long, env = "BUILDBOARD_MAX_BODY_BYTES", default_value_t = DEFAULT_MAX_BODY_BYTES)]
     pub max_body_bytes: u64,
 
+    /// Bearer token that API mutations (POST/DELETE /api/repos) require. Without one, mutations are
+    /// refused.
+    #[arg(long, env = "BUILDBOARD_ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<Secret>,
+
+    /// Requests per second each client IP may make to the board pages, /ws and /api (0: no limit).
+    #[arg(long, env = "BUILDBOARD_RATE_LIMIT", default_value_t = 20)]
+    pub rate_limit: u32,
+
+    /// Burst allowance above --rate-limit.
+    #[arg(long, env = "BUILDBOARD_RATE_LIMIT_BURST", default_value_t = 60)]
+    pub rate_limit_burst: u32,
+
+    /// Deliveries per second each client IP may post to /webhook (0: no limit). GitHub sends from
+    /// a few addresses, so this budget is separate and larger.
+    #[arg(long, env = "BUILDBOARD_WEBHOOK_RATE_LIMIT", default_value_t = 1000)]
+    pub webhook_rate_limit: u32,
+
+    /// Burst allowance above --webhook-rate-limit.
+    #[arg(
+        long,
+        env = "BUILDBOARD_WEBHOOK_RATE_LIMIT_BURST",
+        default_value_t = 5000
+    )]
+    pub webhook_rate_limit_burst: u32,
+
     /// GitHub token for reconciliation: with one, the server polls each monitored repository's
     /// recent runs every --reconcile-interval and applies whatever the webhooks missed. Read-only
     /// access to Actions is enough. Prefer the environment variable: a flag shows up in `ps`.
@@ -147,6 +173,11 @@ impl Config {
             webhook_secret_file: None,
             insecure_allow_unsigned: false,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            admin_token: None,
+            rate_limit: 20,
+            rate_limit_burst: 60,
+            webhook_rate_limit: 1000,
+            webhook_rate_limit_burst: 5000,
             github_token: None,
             reconcile_interval: DEFAULT_RECONCILE_INTERVAL,
             github_api_url: crate::github::client::DEFAULT_API_URL.to_owned(),

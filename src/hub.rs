@@ -72,9 +72,11 @@ impl Hub {
     {
         let clients = self.clients.clone();
         clients.fetch_add(1, Ordering::Relaxed);
+        crate::metrics::WS_CLIENTS.inc();
         self.tasks.spawn(async move {
             task.await;
             clients.fetch_sub(1, Ordering::Relaxed);
+            crate::metrics::WS_CLIENTS.dec();
         });
     }
 

@@ -10,6 +10,7 @@
 //! - [`hub`] — fan-out of committed changes to WebSocket clients; shutdown signal.
 //! - [`web`] — HTTP routes: `/webhook`, `/ws`, `/api/...`, the board.
 //! - [`views`] — HTML templates.
+//! - [`metrics`] — Prometheus counters.
 //!
 //! [`App::build`] opens everything and binds the listener; [`App::run`] serves until shutdown.
 #![forbid(unsafe_code)]
@@ -19,6 +20,7 @@ pub mod config;
 pub mod github;
 pub mod hub;
 pub mod ingest;
+pub mod metrics;
 pub mod store;
 pub mod telemetry;
 pub mod views;
@@ -83,12 +85,21 @@ impl App {
         let listener = TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("binding {}", config.listen))?;
+        let limits = web::limit::Limits {
+            reads: web::limit::Limiter::new("reads", config.rate_limit, config.rate_limit_burst),
+            webhook: web::limit::Limiter::new(
+                "webhook",
+                config.webhook_rate_limit,
+                config.webhook_rate_limit_burst,
+            ),
+        };
         let state = AppState {
             store,
             hub,
             ingest,
             config: Arc::new(config),
             webhook_key,
+            limits,
         };
         Ok(Self {
             listener,

@@ -61,6 +61,19 @@ pub enum Event {
     WorkflowJob(Box<WorkflowJobEvent>),
 }
 
+impl Event {
+    /// The repository the event is about (`None` for an organisation's ping).
+    pub fn repository(&self) -> Option<&Repository> {
+        match self {
+            Self::Ping(ping) => ping.repository.as_ref(),
+            Self::Push(push) => Some(&push.repository),
+            Self::Create(change) | Self::Delete(change) => Some(&change.repository),
+            Self::WorkflowRun(run) => Some(&run.repository),
+            Self::WorkflowJob(job) => Some(&job.repository),
+        }
+    }
+}
+
 /// A payload that is not valid JSON or lacks a field we need. Maps to `400 Bad Request`.
 #[derive(Debug, thiserror::Error)]
 #[error("invalid {event} payload at `{path}`: {message}")]

@@ -4,8 +4,10 @@
 //! commits deliveries in groups; [`write`] holds what it runs inside a transaction. Reads go through
 //! an r2d2 pool of read-only connections ([`Store::read`]); under WAL they never wait for the writer.
 
+pub mod metrics;
 pub mod migrate;
 pub mod model;
+pub mod query;
 pub mod read;
 pub mod write;
 
@@ -128,6 +130,23 @@ impl Store {
         })
         .await
         .map_err(|err| Error::Task(err.to_string()))?
+    }
+
+    /// Runs `f` on a fresh read-write connection on a blocking thread, for the rare writes that do
+    /// not come from deliveries (API mutations). SQLite's busy timeout serialises it with the
+    /// ingest writer.
+    ///
+    /// # Errors
+    /// Whatever `f` returns, or a database error.
+    pub async fn write<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+    {
+        let path = self.path.clone();
+        crate::telemetry::spawn_blocking_in_span(move || f(&Self::open_writer_at(&path)?))
+            .await
+            .map_err(|err| Error::Task(err.to_string()))?
     }
 
     /// Reads a setting from the `settings` table.

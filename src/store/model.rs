@@ -140,3 +140,52 @@ pub struct Window {
     /// The current pass has fetched every page.
     pub done: bool,
 }
+
+/// A job as `GET /api/builds/<id>` lists it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct JobSummary {
+    pub id: i64,
+    pub name: String,
+    pub run_attempt: i64,
+    pub status: String,
+    pub conclusion: Option<String>,
+    pub runner: Option<String>,
+    pub runner_group: Option<String>,
+    pub url: Option<String>,
+    #[serde(serialize_with = "rfc3339")]
+    pub created_at: Option<i64>,
+    #[serde(serialize_with = "rfc3339")]
+    pub started_at: Option<i64>,
+    #[serde(serialize_with = "rfc3339")]
+    pub completed_at: Option<i64>,
+    /// Seconds from the job's creation until it started.
+    pub queue_s: Option<i64>,
+    /// Seconds from the job's start until it completed.
+    pub duration_s: Option<i64>,
+}
+
+/// A workflow (`GET /api/workflows`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WorkflowInfo {
+    pub id: i64,
+    pub repo: String,
+    pub name: String,
+    pub path: String,
+    pub state: Option<String>,
+    pub url: Option<String>,
+}
+
+/// A repository (`GET /api/repos`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RepoInfo {
+    /// GitHub's repository id; negative for a repository added through the API whose first
+    /// delivery has not arrived yet.
+    pub id: i64,
+    pub repo: String,
+    pub url: Option<String>,
+    pub default_branch: Option<String>,
+    pub monitored: bool,
+    pub runs: i64,
+    #[serde(serialize_with = "rfc3339")]
+    pub last_run_at: Option<i64>,
+}

@@ -235,3 +235,125 @@ pub fn monitored_repos(conn: &Connection) -> Result<Vec<Repository>> {
         .collect::<rusqlite::Result<_>>()?;
     Ok(repos)
 }
+
+/// The jobs of a run, every attempt, oldest first.
+///
+/// # Errors
+/// On a database error.
+pub fn jobs_of_run(conn: &Connection, run_id: i64) -> Result<Vec<super::model::JobSummary>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, name, runattempt, status, conclusion, runnername, runnergroup, url, createtime,
+                starttime, endtime
+         FROM workflowjobs WHERE run_id = ?1 ORDER BY runattempt, COALESCE(starttime, createtime), id",
+    )?;
+    let jobs = stmt
+        .query_map([run_id], |row| {
+            let created: Option<i64> = row.get(8)?;
+            let started: Option<i64> = row.get(9)?;
+            let ended: Option<i64> = row.get(10)?;
+            Ok(super::model::JobSummary {
+                id: row.get(0)?,
+                name: row.get(1)?,
+                run_attempt: row.get(2)?,
+                status: row.get(3)?,
+                conclusion: row.get(4)?,
+                runner: row.get(5)?,
+                runner_group: row.get(6)?,
+                url: row.get(7)?,
+                created_at: created,
+                started_at: started,
+                completed_at: ended,
+                queue_s: created.zip(started).map(|(c, s)| (s - c).max(0)),
+                duration_s: started.zip(ended).map(|(s, e)| (e - s).max(0)),
+            })
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(jobs)
+}
+
+const WORKFLOW_SELECT: &str = "SELECT w.id, repos.fullname, w.name, w.path, w.state, w.url
+     FROM workflows w JOIN repos ON repos.id = w.repo_id";
+
+fn workflow_from_row(row: &Row<'_>) -> rusqlite::Result<super::model::WorkflowInfo> {
+    Ok(super::model::WorkflowInfo {
+        id: row.get(0)?,
+        repo: row.get(1)?,
+        name: row.get(2)?,
+        path: row.get(3)?,
+        state: row.get(4)?,
+        url: row.get(5)?,
+    })
+}
+
+/// Every workflow, by repository and name; only `repo` when given.
+///
+/// # Errors
+/// On a database error.
+pub fn workflows(conn: &Connection, repo: Option<&str>) -> Result<Vec<super::model::WorkflowInfo>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "{WORKFLOW_SELECT} WHERE ?1 IS NULL OR repos.fullname = ?1 ORDER BY repos.fullname, w.name, w.id"
+    ))?;
+    let workflows = stmt
+        .query_map([repo], workflow_from_row)?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(workflows)
+}
+
+/// One workflow by GitHub id.
+///
+/// # Errors
+/// On a database error.
+pub fn workflow(conn: &Connection, id: i64) -> Result<Option<super::model::WorkflowInfo>> {
+    let mut stmt = conn.prepare_cached(&format!("{WORKFLOW_SELECT} WHERE w.id = ?1"))?;
+    Ok(stmt.query_row([id], workflow_from_row).optional()?)
+}
+
+/// The newest run of a workflow.
+///
+/// # Errors
+/// On a database error.
+pub fn latest_build_of_workflow(conn: &Connection, workflow_id: i64) -> Result<Option<Build>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "{BUILD_SELECT} WHERE r.workflow_id = ?1 ORDER BY r.createtime DESC, r.id DESC LIMIT 1"
+    ))?;
+    Ok(stmt.query_row([workflow_id], build_from_row).optional()?)
+}
+
+/// Every repository with its run count and latest run time.
+///
+/// # Errors
+/// On a database error.
+pub fn repos(conn: &Connection) -> Result<Vec<super::model::RepoInfo>> {
+    let mut stmt = conn.prepare_cached(&format!("{REPO_SELECT} ORDER BY repos.fullname"))?;
+    let repos = stmt
+        .query_map([], repo_from_row)?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(repos)
+}
+
+const REPO_SELECT: &str =
+    "SELECT repos.id, repos.fullname, repos.url, repos.defaultbranch, repos.monitored,
+            (SELECT COUNT(*) FROM workflowruns r WHERE r.repo_id = repos.id),
+            (SELECT MAX(createtime) FROM workflowruns r WHERE r.repo_id = repos.id)
+     FROM repos";
+
+fn repo_from_row(row: &Row<'_>) -> rusqlite::Result<super::model::RepoInfo> {
+    Ok(super::model::RepoInfo {
+        id: row.get(0)?,
+        repo: row.get(1)?,
+        url: row.get(2)?,
+        default_branch: row.get(3)?,
+        monitored: row.get(4)?,
+        runs: row.get(5)?,
+        last_run_at: row.get(6)?,
+    })
+}
+
+/// One repository by id.
+///
+/// # Errors
+/// On a database error.
+pub fn repo(conn: &Connection, id: i64) -> Result<Option<super::model::RepoInfo>> {
+    let mut stmt = conn.prepare_cached(&format!("{REPO_SELECT} WHERE repos.id = ?1"))?;
+    Ok(stmt.query_row([id], repo_from_row).optional()?)
+}

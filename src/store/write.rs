@@ -17,6 +17,12 @@ use crate::github::event::{self, Commit, Event, Repository, Workflow, WorkflowJo
 /// On a database error; the caller rolls back.
 pub fn apply_event(conn: &Connection, event: &Event, now: i64) -> Result<Vec<Change>> {
     let mut changes = Vec::new();
+    if let Some(repo) = event.repository() {
+        if !is_monitored(conn, repo)? {
+            tracing::debug!(repo = %repo.full_name, "delivery for a repository that is not monitored: ignored");
+            return Ok(changes);
+        }
+    }
     match event {
         Event::Ping(ping) => {
             if let Some(repo) = &ping.repository {
@@ -106,6 +112,56 @@ fn branch_change(repo: &Repository, name: &str, deleted: bool) -> Change {
     }
 }
 
+/// Every repository that sends webhooks is monitored, unless an operator stopped monitoring it
+/// (`DELETE /api/repos/<id>`, which sets `monitored = 0`).
+fn is_monitored(conn: &Connection, repo: &Repository) -> Result<bool> {
+    let monitored: Option<bool> = conn
+        .prepare_cached("SELECT monitored FROM repos WHERE id = ?1 OR fullname = ?2 ORDER BY id = ?1 DESC LIMIT 1")?
+        .query_row(params![repo.id, repo.full_name], |row| row.get(0))
+        .optional()?;
+    Ok(monitored.unwrap_or(true))
+}
+
+/// Starts monitoring `full_name` ("owner/name"). A repository never seen gets a placeholder row
+/// with a negative id, which its first delivery replaces with GitHub's id. Returns the row id and
+/// whether the row is new.
+///
+/// # Errors
+/// On a database error.
+pub fn monitor_repo(conn: &Connection, full_name: &str, now: i64) -> Result<(i64, bool)> {
+    let existing: Option<i64> = conn
+        .prepare_cached("SELECT id FROM repos WHERE fullname = ?1")?
+        .query_row([full_name], |row| row.get(0))
+        .optional()?;
+    if let Some(id) = existing {
+        conn.prepare_cached("UPDATE repos SET monitored = 1 WHERE id = ?1")?
+            .execute([id])?;
+        return Ok((id, false));
+    }
+    let id: i64 = conn.query_row(
+        "SELECT MIN(COALESCE(MIN(id), 0), 0) - 1 FROM repos",
+        [],
+        |row| row.get(0),
+    )?;
+    conn.prepare_cached("INSERT INTO repos (id, fullname, createtime) VALUES (?1, ?2, ?3)")?
+        .execute(params![id, full_name, now])?;
+    Ok((id, true))
+}
+
+/// Stops monitoring a repository; with `purge`, deletes it and all its history. Returns whether
+/// the repository existed.
+///
+/// # Errors
+/// On a database error.
+pub fn unmonitor_repo(conn: &Connection, id: i64, purge: bool) -> Result<bool> {
+    let sql = if purge {
+        "DELETE FROM repos WHERE id = ?1"
+    } else {
+        "UPDATE repos SET monitored = 0 WHERE id = ?1"
+    };
+    Ok(conn.prepare_cached(sql)?.execute([id])? == 1)
+}
+
 /// Records a delivery id; `false` if it was already processed (a redelivery).
 ///
 /// # Errors
@@ -130,6 +186,9 @@ pub fn record_delivery(
 /// # Errors
 /// On a database error.
 pub fn upsert_repo(conn: &Connection, repo: &Repository, now: i64) -> Result<()> {
+    // A repository added through the API before its first delivery has a placeholder id.
+    conn.prepare_cached("UPDATE repos SET id = ?2 WHERE fullname = ?1 AND id < 0")?
+        .execute(params![repo.full_name, repo.id])?;
     conn.prepare_cached(
         "UPDATE repos SET fullname = fullname || ' (renamed, id ' || id || ')'
          WHERE fullname = ?1 AND id <> ?2",

@@ -1,46 +1,393 @@
-//! The JSON API: `GET /api/builds`.
+//! The JSON API: builds, metrics, workflows, repositories. See the README for every parameter
+//! and field. Errors are `{"error": {"code", "message"}}` with the matching status.
 
 use serde::{Deserialize, Serialize};
+use serde_json::json;
+use subtle::ConstantTimeEq;
+use warp::http::StatusCode;
+use warp::reply::Response;
 use warp::{Filter, Rejection, Reply};
 
+use super::params::{Params, RUN_FILTERS};
 use super::{with_state, AppState, Error};
-use crate::store::model::Build;
-use crate::store::read;
+use crate::store::metrics::{self, GroupBy, Metrics};
+use crate::store::model::{Build, WorkflowInfo};
+use crate::store::query::{self, Cursor, RunFilter};
+use crate::store::{read, write};
 
 /// Default and largest page size.
 const DEFAULT_PER_PAGE: u32 = 30;
 const MAX_PER_PAGE: u32 = 100;
+/// Largest JSON body a mutation accepts.
+const MAX_MUTATION_BODY: u64 = 4096;
 
-/// `GET /api/builds`.
+type Query = Vec<(String, String)>;
+
+/// Every `/api/...` route, behind the read rate limit.
 pub fn routes(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = Rejection> + Clone {
-    warp::path!("api" / "builds")
+    let query = || warp::query::<Query>();
+    let host = || warp::header::optional::<String>("host");
+    let auth = || warp::header::optional::<String>("authorization");
+    let builds = warp::path!("builds")
         .and(warp::get())
-        .and(warp::query::<BuildsQuery>())
-        .and(with_state(state))
-        .then(list_builds)
+        .and(query())
+        .and(host())
+        .and(with_state(state.clone()))
+        .then(list_builds);
+    let build = warp::path!("builds" / i64)
+        .and(warp::get())
+        .and(with_state(state.clone()))
+        .then(show_build);
+    let metrics = warp::path!("metrics")
+        .and(warp::get())
+        .and(query())
+        .and(with_state(state.clone()))
+        .then(show_metrics);
+    let workflows = warp::path!("workflows")
+        .and(warp::get())
+        .and(query())
+        .and(with_state(state.clone()))
+        .then(list_workflows);
+    let workflow = warp::path!("workflows" / i64)
+        .and(warp::get())
+        .and(query())
+        .and(host())
+        .and(with_state(state.clone()))
+        .then(show_workflow);
+    let repos = warp::path!("repos")
+        .and(warp::get())
+        .and(with_state(state.clone()))
+        .then(list_repos);
+    let add_repo = warp::path!("repos")
+        .and(warp::post())
+        .and(auth())
+        .and(warp::body::content_length_limit(MAX_MUTATION_BODY))
+        .and(warp::body::json())
+        .and(with_state(state.clone()))
+        .then(add_repo);
+    let remove_repo = warp::path!("repos" / i64)
+        .and(warp::delete())
+        .and(auth())
+        .and(query())
+        .and(with_state(state.clone()))
+        .then(remove_repo);
+    warp::path("api").and(state.limits.reads.filter()).and(
+        builds
+            .or(build)
+            .unify()
+            .or(metrics)
+            .unify()
+            .or(workflows)
+            .unify()
+            .or(workflow)
+            .unify()
+            .or(repos)
+            .unify()
+            .or(add_repo)
+            .unify()
+            .or(remove_repo)
+            .unify(),
+    )
 }
 
-#[derive(Debug, Deserialize)]
-struct BuildsQuery {
-    per_page: Option<u32>,
+type Reply_ = Result<Response, Error>;
+
+fn now() -> i64 {
+    chrono::Utc::now().timestamp()
 }
 
+/// A page of builds plus the cursor of the next page, if there is one.
 #[derive(Serialize)]
 struct BuildsPage {
     builds: Vec<Build>,
+    next_cursor: Option<String>,
 }
 
-async fn list_builds(query: BuildsQuery, state: AppState) -> Result<warp::reply::Json, Error> {
-    let per_page = query.per_page.unwrap_or(DEFAULT_PER_PAGE);
-    if !(1..=MAX_PER_PAGE).contains(&per_page) {
+/// Reads one page (asking for one more row to know whether another page follows).
+async fn page(
+    state: &AppState,
+    filter: RunFilter,
+    after: Option<Cursor>,
+    per_page: u32,
+) -> Result<BuildsPage, Error> {
+    let mut builds = state
+        .store
+        .read(move |conn| query::builds(conn, &filter, after, per_page + 1))
+        .await?;
+    let next_cursor = (builds.len() > per_page as usize).then(|| {
+        builds.truncate(per_page as usize);
+        let last = builds.last().expect("a full page has a last build");
+        Cursor {
+            created: last.created_at.unwrap_or_default(),
+            id: last.id,
+        }
+        .encode()
+    });
+    Ok(BuildsPage {
+        builds,
+        next_cursor,
+    })
+}
+
+/// The page as JSON, with a GitHub-style `Link: <...>; rel="next"` header when more follow.
+fn page_reply(
+    page: &BuildsPage,
+    path: &str,
+    params: &Params,
+    host: Option<&str>,
+    extra: serde_json::Value,
+) -> Response {
+    let mut body = serde_json::to_value(page).expect("builds serialise");
+    if let (Some(object), serde_json::Value::Object(extra)) = (body.as_object_mut(), extra) {
+        object.extend(extra);
+    }
+    let reply = warp::reply::json(&body).into_response();
+    match &page.next_cursor {
+        Some(cursor) => {
+            let mut query = params.without_cursor();
+            if !query.is_empty() {
+                query.push('&');
+            }
+            let origin = host
+                .map(|host| format!("http://{host}"))
+                .unwrap_or_default();
+            let link = format!("<{origin}{path}?{query}cursor={cursor}>; rel=\"next\"");
+            warp::reply::with_header(reply, "link", link).into_response()
+        }
+        None => reply,
+    }
+}
+
+async fn list_builds(query: Query, host: Option<String>, state: AppState) -> Reply_ {
+    let params = Params::parse(query, &[RUN_FILTERS, &["per_page", "cursor"]])?;
+    let filter = params.run_filter()?;
+    let per_page = params
+        .number("per_page", 1, MAX_PER_PAGE)?
+        .unwrap_or(DEFAULT_PER_PAGE);
+    let page = page(&state, filter, params.cursor()?, per_page).await?;
+    Ok(page_reply(
+        &page,
+        "/api/builds",
+        &params,
+        host.as_deref(),
+        json!({}),
+    ))
+}
+
+async fn show_build(id: i64, state: AppState) -> Reply_ {
+    let found = state
+        .store
+        .read(move |conn| {
+            Ok(read::build(conn, id)?.map(|build| (build, read::jobs_of_run(conn, id))))
+        })
+        .await?;
+    let (build, jobs) = found.ok_or_else(|| Error::NotFound(format!("no build with id {id}")))?;
+    let mut body = serde_json::to_value(build).expect("builds serialise");
+    body["jobs"] = serde_json::to_value(jobs?).expect("jobs serialise");
+    Ok(warp::reply::json(&body).into_response())
+}
+
+async fn show_metrics(query: Query, state: AppState) -> Reply_ {
+    let params = Params::parse(query, &[RUN_FILTERS, &["window", "group_by"]])?;
+    let mut filter = params.run_filter()?;
+    let now = now();
+    params.apply_window(&mut filter, "24h", now)?;
+    let window = json!({
+        "since": filter.since.map(rfc3339),
+        "until": filter.until.map(rfc3339),
+    });
+    match params.one_of("group_by", GroupBy::NAMES)? {
+        None => {
+            let metrics = state
+                .store
+                .read(move |conn| metrics::compute(conn, &filter, now))
+                .await?;
+            Ok(warp::reply::json(&json!({ "window": window, "metrics": metrics })).into_response())
+        }
+        Some(name) => {
+            let group_by = GroupBy::parse(&name).expect("validated against GroupBy::NAMES");
+            let groups = state
+                .store
+                .read(move |conn| metrics::compute_grouped(conn, &filter, group_by, now))
+                .await?;
+            let groups: Vec<_> = groups
+                .into_iter()
+                .map(|(key, metrics)| json!({ "key": key, "metrics": metrics }))
+                .collect();
+            Ok(
+                warp::reply::json(&json!({ "window": window, "group_by": name, "groups": groups }))
+                    .into_response(),
+            )
+        }
+    }
+}
+
+fn rfc3339(secs: i64) -> String {
+    chrono::DateTime::from_timestamp(secs, 0)
+        .unwrap_or_default()
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// A workflow with its newest run and its figures over the window.
+#[derive(Serialize)]
+struct WorkflowSummary {
+    #[serde(flatten)]
+    workflow: WorkflowInfo,
+    latest_build: Option<Build>,
+    metrics: Metrics,
+}
+
+async fn list_workflows(query: Query, state: AppState) -> Reply_ {
+    let params = Params::parse(query, &[&["repo", "window"]])?;
+    let repo = params.text("repo");
+    let mut window = RunFilter::default();
+    let now = now();
+    params.apply_window(&mut window, "7d", now)?;
+    let workflows = state
+        .store
+        .read(move |conn| {
+            read::workflows(conn, repo.as_deref())?
+                .into_iter()
+                .map(|workflow| {
+                    let filter = RunFilter {
+                        workflow_id: Some(workflow.id),
+                        ..window.clone()
+                    };
+                    Ok(WorkflowSummary {
+                        latest_build: read::latest_build_of_workflow(conn, workflow.id)?,
+                        metrics: metrics::compute(conn, &filter, now)?,
+                        workflow,
+                    })
+                })
+                .collect::<crate::store::Result<Vec<_>>>()
+        })
+        .await?;
+    Ok(warp::reply::json(&json!({ "workflows": workflows })).into_response())
+}
+
+async fn show_workflow(id: i64, query: Query, host: Option<String>, state: AppState) -> Reply_ {
+    let params = Params::parse(query, &[&["per_page", "cursor"]])?;
+    let per_page = params
+        .number("per_page", 1, MAX_PER_PAGE)?
+        .unwrap_or(DEFAULT_PER_PAGE);
+    let workflow = state
+        .store
+        .read(move |conn| read::workflow(conn, id))
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("no workflow with id {id}")))?;
+    let filter = RunFilter {
+        workflow_id: Some(id),
+        ..RunFilter::default()
+    };
+    let page = page(&state, filter, params.cursor()?, per_page).await?;
+    let path = format!("/api/workflows/{id}");
+    Ok(page_reply(
+        &page,
+        &path,
+        &params,
+        host.as_deref(),
+        json!({ "workflow": workflow }),
+    ))
+}
+
+async fn list_repos(state: AppState) -> Reply_ {
+    let repos = state.store.read(read::repos).await?;
+    Ok(warp::reply::json(&json!({ "repos": repos })).into_response())
+}
+
+/// Checks `Authorization: Bearer <admin token>` in constant time.
+fn authorize(state: &AppState, header: Option<&str>) -> Result<(), Error> {
+    let Some(token) = &state.config.admin_token else {
+        return Err(Error::Forbidden(
+            "mutations are disabled: start the server with --admin-token (BUILDBOARD_ADMIN_TOKEN)"
+                .into(),
+        ));
+    };
+    let given = header
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    if bool::from(given.as_bytes().ct_eq(token.expose().as_bytes())) {
+        Ok(())
+    } else {
+        Err(Error::Unauthorized(
+            "missing or wrong admin token (Authorization: Bearer <token>)".into(),
+        ))
+    }
+}
+
+#[derive(Deserialize)]
+struct NewRepo {
+    repo: String,
+}
+
+/// `owner/name` as GitHub allows them.
+fn valid_repo_name(name: &str) -> bool {
+    let Some((owner, repo)) = name.split_once('/') else {
+        return false;
+    };
+    let owner_ok = (1..=39).contains(&owner.len())
+        && owner.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+    let repo_ok = (1..=100).contains(&repo.len())
+        && repo != "."
+        && repo != ".."
+        && repo
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    owner_ok && repo_ok
+}
+
+async fn add_repo(auth: Option<String>, body: NewRepo, state: AppState) -> Reply_ {
+    authorize(&state, auth.as_deref())?;
+    if !valid_repo_name(&body.repo) {
         return Err(Error::bad_request(
-            "invalid_parameter",
-            format!("per_page must be between 1 and {MAX_PER_PAGE}"),
+            "invalid_body",
+            "`repo` must be \"owner/name\"",
         ));
     }
-    let builds = state
+    let now = now();
+    let (repo, created) = state
         .store
-        .read(move |conn| read::recent_builds(conn, per_page))
+        .write(move |conn| {
+            let (id, created) = write::monitor_repo(conn, &body.repo, now)?;
+            Ok((read::repo(conn, id)?, created))
+        })
         .await?;
-    Ok(warp::reply::json(&BuildsPage { builds }))
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok(
+        warp::reply::with_status(warp::reply::json(&json!({ "repo": repo })), status)
+            .into_response(),
+    )
+}
+
+async fn remove_repo(id: i64, auth: Option<String>, query: Query, state: AppState) -> Reply_ {
+    authorize(&state, auth.as_deref())?;
+    let params = Params::parse(query, &[&["purge"]])?;
+    let purge = params.flag("purge")?;
+    let existed = state
+        .store
+        .write(move |conn| write::unmonitor_repo(conn, id, purge))
+        .await?;
+    if !existed {
+        return Err(Error::NotFound(format!("no repository with id {id}")));
+    }
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::valid_repo_name;
+
+    #[test]
+    fn repository_names_follow_github_rules() {
+        assert!(valid_repo_name("octo-org/octo-repo"));
+        assert!(valid_repo_name("a/b.c_d-e"));
+        assert!(!valid_repo_name("no-slash"));
+        assert!(!valid_repo_name("a/b/c"));
+        assert!(!valid_repo_name("a/.."));
+        assert!(!valid_repo_name("<script>/x"));
+    }
 }

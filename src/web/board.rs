@@ -14,6 +14,7 @@ const BOARD_RUNS: u32 = 100;
 pub fn routes(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = Rejection> + Clone {
     let board = warp::path::end()
         .and(warp::get())
+        .and(state.limits.reads.filter())
         .and(with_state(state))
         .then(show_board);
     let assets = warp::path!("static" / String)

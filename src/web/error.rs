@@ -14,6 +14,9 @@ pub enum Error {
     /// Return `401 Unauthorized`.
     #[error("{0}")]
     Unauthorized(String),
+    /// Return `403 Forbidden`.
+    #[error("{0}")]
+    Forbidden(String),
     /// Return `404 Not Found`.
     #[error("{0}")]
     NotFound(String),
@@ -56,6 +59,7 @@ impl Error {
         match self {
             Self::BadRequest { code, .. } => (StatusCode::BAD_REQUEST, code),
             Self::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            Self::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             Self::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             Self::UnsupportedMediaType(_) => {
                 (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
@@ -91,7 +95,32 @@ impl Reply for Error {
 /// Turns warp's own rejections into the JSON error shape; anything unexpected is a logged 500.
 pub async fn handle_rejection(err: Rejection) -> Result<Response, std::convert::Infallible> {
     use warp::reject;
-    let (status, code, message) = if err.is_not_found() {
+    if let Some(limited) = err.find::<super::limit::RateLimited>() {
+        let seconds = limited.retry_after.as_secs_f64().ceil().max(1.0) as u64;
+        tracing::info!(
+            retry_after = seconds,
+            budget = limited.budget,
+            "rate limited"
+        );
+        crate::metrics::RATE_LIMITED
+            .with_label_values(&[limited.budget])
+            .inc();
+        let reply = json_error(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            &format!("too many requests; retry after {seconds} s"),
+        );
+        return Ok(
+            warp::reply::with_header(reply, "retry-after", seconds.to_string()).into_response(),
+        );
+    }
+    let (status, code, message) = if err.find::<super::ws::CrossOrigin>().is_some() {
+        (
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "WebSocket connections from another origin are refused".to_owned(),
+        )
+    } else if err.is_not_found() {
         (
             StatusCode::NOT_FOUND,
             "not_found",
@@ -126,6 +155,18 @@ pub async fn handle_rejection(err: Rejection) -> Result<Response, std::convert::
             StatusCode::BAD_REQUEST,
             "invalid_header",
             format!("invalid header {}", invalid.name()),
+        )
+    } else if err.find::<reject::UnsupportedMediaType>().is_some() {
+        (
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "send application/json".to_owned(),
+        )
+    } else if let Some(body) = err.find::<warp::filters::body::BodyDeserializeError>() {
+        (
+            StatusCode::BAD_REQUEST,
+            "invalid_body",
+            format!("invalid JSON body: {body}"),
         )
     } else if err.find::<reject::InvalidQuery>().is_some() {
         (

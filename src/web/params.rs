@@ -1,0 +1,234 @@
+//! Query-string parameters for the API and the board: strict parsing with errors that say which
+//! parameter is wrong and what it accepts.
+
+use std::collections::HashMap;
+
+use super::Error;
+use crate::store::query::{Cursor, RunFilter};
+
+/// Run statuses accepted by `status=`.
+pub const STATUSES: &[&str] = &[
+    "requested",
+    "queued",
+    "waiting",
+    "pending",
+    "in_progress",
+    "completed",
+];
+/// Run conclusions accepted by `conclusion=`.
+pub const CONCLUSIONS: &[&str] = &[
+    "success",
+    "failure",
+    "cancelled",
+    "skipped",
+    "timed_out",
+    "action_required",
+    "neutral",
+    "stale",
+    "startup_failure",
+];
+/// Named windows accepted by `window=`, with their length in seconds.
+pub const WINDOWS: &[(&str, i64)] = &[("24h", 86_400), ("7d", 7 * 86_400), ("30d", 30 * 86_400)];
+
+/// The filters every run listing accepts.
+pub const RUN_FILTERS: &[&str] = &[
+    "repo",
+    "branch",
+    "workflow",
+    "status",
+    "conclusion",
+    "author",
+    "event",
+    "sha",
+    "since",
+    "until",
+];
+
+/// Parsed query parameters, each given at most once.
+#[derive(Debug, Default)]
+pub struct Params(HashMap<String, String>);
+
+impl Params {
+    /// Checks that every parameter is one of `allowed` and none is repeated.
+    ///
+    /// # Errors
+    /// `400 invalid_parameter` naming the parameter and listing the allowed ones.
+    pub fn parse(pairs: Vec<(String, String)>, allowed: &[&[&str]]) -> Result<Self, Error> {
+        let mut map = HashMap::with_capacity(pairs.len());
+        for (key, value) in pairs {
+            if !allowed.iter().any(|names| names.contains(&key.as_str())) {
+                let names: Vec<&str> = allowed
+                    .iter()
+                    .flat_map(|names| names.iter().copied())
+                    .collect();
+                return Err(invalid(format!(
+                    "unknown parameter `{key}`; allowed: {}",
+                    names.join(", ")
+                )));
+            }
+            if map.insert(key.clone(), value).is_some() {
+                return Err(invalid(format!(
+                    "parameter `{key}` is given more than once"
+                )));
+            }
+        }
+        Ok(Self(map))
+    }
+
+    /// A free-text value; empty counts as absent.
+    pub fn text(&self, name: &str) -> Option<String> {
+        self.0.get(name).filter(|value| !value.is_empty()).cloned()
+    }
+
+    /// A value that must be one of `allowed`.
+    ///
+    /// # Errors
+    /// `400` listing the allowed values.
+    pub fn one_of(&self, name: &str, allowed: &[&str]) -> Result<Option<String>, Error> {
+        match self.text(name) {
+            Some(value) if !allowed.contains(&value.as_str()) => Err(invalid(format!(
+                "parameter `{name}`: unknown value {value:?}; allowed: {}",
+                allowed.join(", ")
+            ))),
+            other => Ok(other),
+        }
+    }
+
+    /// An RFC 3339 date-time, as epoch seconds.
+    ///
+    /// # Errors
+    /// `400` naming the parameter and the expected format.
+    pub fn time(&self, name: &str) -> Result<Option<i64>, Error> {
+        self.text(name)
+            .map(|value| {
+                chrono::DateTime::parse_from_rfc3339(&value)
+                    .map(|time| time.timestamp())
+                    .map_err(|_| {
+                        invalid(format!(
+                            "parameter `{name}`: {value:?} is not an RFC 3339 date-time; expected e.g. 2024-05-01T00:00:00Z"
+                        ))
+                    })
+            })
+            .transpose()
+    }
+
+    /// A whole number within `min..=max`.
+    ///
+    /// # Errors
+    /// `400` naming the parameter and the range.
+    pub fn number(&self, name: &str, min: u32, max: u32) -> Result<Option<u32>, Error> {
+        self.text(name)
+            .map(|value| {
+                value
+                    .parse::<u32>()
+                    .ok()
+                    .filter(|n| (min..=max).contains(n))
+                    .ok_or_else(|| {
+                        invalid(format!(
+                            "parameter `{name}` must be a whole number from {min} to {max}"
+                        ))
+                    })
+            })
+            .transpose()
+    }
+
+    /// `true`/`false` (also `1`/`0`).
+    ///
+    /// # Errors
+    /// `400` for anything else.
+    pub fn flag(&self, name: &str) -> Result<bool, Error> {
+        match self.text(name).as_deref() {
+            None | Some("false" | "0") => Ok(false),
+            Some("true" | "1") => Ok(true),
+            Some(_) => Err(invalid(format!("parameter `{name}` must be true or false"))),
+        }
+    }
+
+    /// The page cursor (`cursor=`), as sent in a previous `Link` header.
+    ///
+    /// # Errors
+    /// `400` for a cursor this server did not make.
+    pub fn cursor(&self) -> Result<Option<Cursor>, Error> {
+        self.text("cursor")
+            .map(|text| {
+                Cursor::decode(&text)
+                    .ok_or_else(|| invalid("parameter `cursor` is not a cursor from a Link header"))
+            })
+            .transpose()
+    }
+
+    /// The run filters ([`RUN_FILTERS`]).
+    ///
+    /// # Errors
+    /// `400` for an unknown status or conclusion, a bad sha or date.
+    pub fn run_filter(&self) -> Result<RunFilter, Error> {
+        let sha = self.text("sha");
+        if let Some(sha) = &sha {
+            if !(7..=40).contains(&sha.len()) || !sha.chars().all(|c| c.is_ascii_hexdigit()) {
+                return Err(invalid(
+                    "parameter `sha` must be 7 to 40 hexadecimal characters",
+                ));
+            }
+        }
+        Ok(RunFilter {
+            repo: self.text("repo"),
+            branch: self.text("branch"),
+            workflow: self.text("workflow"),
+            workflow_id: None,
+            status: self.one_of("status", STATUSES)?,
+            conclusion: self.one_of("conclusion", CONCLUSIONS)?,
+            author: self.text("author"),
+            event: self.text("event"),
+            sha,
+            since: self.time("since")?,
+            until: self.time("until")?,
+        })
+    }
+
+    /// Applies `window=` (default `default`) to `filter` unless `since`/`until` were given; the two
+    /// styles do not mix.
+    ///
+    /// # Errors
+    /// `400` for an unknown window or a window given with since/until.
+    pub fn apply_window(
+        &self,
+        filter: &mut RunFilter,
+        default: &str,
+        now: i64,
+    ) -> Result<(), Error> {
+        let explicit = filter.since.is_some() || filter.until.is_some();
+        let names: Vec<&str> = WINDOWS.iter().map(|(name, _)| *name).collect();
+        match self.one_of("window", &names)? {
+            Some(_) if explicit => {
+                Err(invalid("give either `window` or `since`/`until`, not both"))
+            }
+            None if explicit => Ok(()),
+            window => {
+                let name = window.as_deref().unwrap_or(default);
+                let seconds = WINDOWS
+                    .iter()
+                    .find(|(n, _)| *n == name)
+                    .map_or(86_400, |(_, s)| *s);
+                filter.since = Some(now - seconds);
+                filter.until = Some(now);
+                Ok(())
+            }
+        }
+    }
+
+    /// The parameters other than `cursor`, URL-encoded, for building `Link` URLs.
+    pub fn without_cursor(&self) -> String {
+        let mut pairs: Vec<(&String, &String)> =
+            self.0.iter().filter(|(key, _)| *key != "cursor").collect();
+        pairs.sort();
+        let mut encoder = form_urlencoded::Serializer::new(String::new());
+        for (key, value) in pairs {
+            encoder.append_pair(key, value);
+        }
+        encoder.finish()
+    }
+}
+
+fn invalid(message: impl Into<String>) -> Error {
+    Error::bad_request("invalid_parameter", message)
+}
