@@ -7,7 +7,7 @@
 
 use rusqlite::{params, Connection, OptionalExtension};
 
-use super::model::{BranchInfo, Change};
+use super::model::{BranchInfo, CachedPage, Change, Window};
 use super::{read, Result};
 use crate::github::event::{self, Commit, Event, Repository, Workflow, WorkflowJob, WorkflowRun};
 
@@ -497,4 +497,53 @@ pub fn update_queue_time(conn: &Connection, run_id: i64) -> Result<bool> {
         ))?
         .execute([run_id])?;
     Ok(changed == 1)
+}
+
+/// Stores what a REST response said under its URL (see [`CachedPage`]).
+///
+/// # Errors
+/// On a database error.
+pub fn put_cached_page(conn: &Connection, url: &str, page: &CachedPage, now: i64) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO httpcache (url, etag, nexturl, total, items, body, fetchtime)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+         ON CONFLICT (url) DO UPDATE SET
+             etag = excluded.etag, nexturl = excluded.nexturl, total = excluded.total,
+             items = excluded.items, body = excluded.body, fetchtime = excluded.fetchtime",
+    )?
+    .execute(params![
+        url, page.etag, page.next, page.total, page.items, page.body, now
+    ])?;
+    Ok(())
+}
+
+/// Inserts or replaces a backfill window (keyed by repository and start).
+///
+/// # Errors
+/// On a database error.
+pub fn put_window(conn: &Connection, repo_id: i64, window: &Window) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO backfillwindows (repo_id, windowstart, windowend, nexturl, done)
+         VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (repo_id, windowstart) DO UPDATE SET
+             windowend = excluded.windowend, nexturl = excluded.nexturl, done = excluded.done",
+    )?
+    .execute(params![
+        repo_id,
+        window.start,
+        window.end,
+        window.next,
+        window.done
+    ])?;
+    Ok(())
+}
+
+/// Starts a new backfill pass over a repository's windows: every window back to its first page.
+///
+/// # Errors
+/// On a database error.
+pub fn restart_windows(conn: &Connection, repo_id: i64) -> Result<()> {
+    conn.prepare_cached("UPDATE backfillwindows SET nexturl = NULL, done = 0 WHERE repo_id = ?1")?
+        .execute([repo_id])?;
+    Ok(())
 }
