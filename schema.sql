@@ -1,4 +1,4 @@
--- buildboard database schema, version 1 (see `PRAGMA user_version`).
+-- buildboard database schema, version 2 (see `PRAGMA user_version`).
 --
 -- The server applies this file on every start (every statement is idempotent) and then runs the
 -- forward migrations in `src/store/migrate.rs` for databases made by an older version. `init_db -i`
@@ -151,4 +151,33 @@ CREATE TABLE IF NOT EXISTS deliveries (
 CREATE TABLE IF NOT EXISTS settings (
     key   TEXT PRIMARY KEY,
     value TEXT NOT NULL
+) WITHOUT ROWID;
+
+-- Version 2: the REST backfill (`init_db`) and the server's reconciliation. The same statements are
+-- migration step 1 -> 2 in `src/store/migrate.rs`.
+
+-- Conditional-request state of GitHub REST responses already applied: the next request for `url`
+-- sends `If-None-Match: etag`, and a `304 Not Modified` (free against the rate limit) means the page
+-- is already in the database. What the page said besides its items is kept so a 304 can stand in.
+CREATE TABLE IF NOT EXISTS httpcache (
+    url       TEXT    PRIMARY KEY,              -- the full request URL, query included
+    etag      TEXT    NOT NULL,
+    nexturl   TEXT,                             -- the Link header's rel="next", if any
+    total     INTEGER,                          -- `total_count`, for list endpoints that have one
+    items     INTEGER NOT NULL DEFAULT 0,       -- entries on the page (for the "unchanged" count)
+    body      TEXT,                             -- kept only for single objects (the repository)
+    fetchtime INTEGER NOT NULL
+) WITHOUT ROWID;
+
+-- How a repository's run history is split into `created` date windows (GitHub returns at most
+-- 1,000 runs per filtered query), and how far the current backfill pass got in each window. The
+-- layout is kept between passes so the same URLs come back and their ETags still match; a pass
+-- that stopped halfway resumes from `nexturl`.
+CREATE TABLE IF NOT EXISTS backfillwindows (
+    repo_id     INTEGER NOT NULL REFERENCES repos(id) ON DELETE CASCADE,
+    windowstart INTEGER NOT NULL,               -- runs created at or after this (epoch seconds)
+    windowend   INTEGER,                        -- ... and at or before this; NULL = open-ended
+    nexturl     TEXT,                           -- next page of this pass; NULL = the first page
+    done        INTEGER NOT NULL DEFAULT 0,     -- 1 once this pass has fetched every page
+    PRIMARY KEY (repo_id, windowstart)
 ) WITHOUT ROWID;

@@ -37,6 +37,33 @@ impl From<String> for Secret {
 
 /// GitHub's cap on webhook payloads: no larger delivery is ever sent.
 pub const DEFAULT_MAX_BODY_BYTES: u64 = 25 * 1024 * 1024;
+/// How often the server asks GitHub for runs its webhooks may have missed.
+pub const DEFAULT_RECONCILE_INTERVAL: Duration = Duration::from_secs(5 * 60);
+
+/// Parses a duration: plain seconds (`300`) or a number with a unit, `ms`, `s`, `m` or `h`
+/// (`500ms`, `90s`, `5m`, `1h`).
+///
+/// # Errors
+/// A message for clap when the text is neither.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let value: u64 = number.parse().map_err(|_| {
+        format!("{text:?} is not a duration: use seconds (300) or 500ms, 90s, 5m, 1h")
+    })?;
+    match unit.trim() {
+        "ms" => Ok(Duration::from_millis(value)),
+        "" | "s" => Ok(Duration::from_secs(value)),
+        "m" => Ok(Duration::from_secs(value * 60)),
+        "h" => Ok(Duration::from_secs(value * 3600)),
+        other => Err(format!(
+            "unknown unit {other:?} in {text:?}: use ms, s, m or h"
+        )),
+    }
+}
 
 /// buildboard: a realtime build board for GitHub Actions.
 ///
@@ -139,6 +166,21 @@ pub struct Config {
     )]
     pub webhook_rate_limit_burst: u32,
 
+    /// GitHub token for reconciliation: with one, the server polls each monitored repository's
+    /// recent runs every --reconcile-interval and applies whatever the webhooks missed. Read-only
+    /// access to Actions is enough. Prefer the environment variable: a flag shows up in `ps`.
+    #[arg(long, env = "GITHUB_TOKEN", hide_env_values = true)]
+    pub github_token: Option<Secret>,
+
+    /// How often to reconcile with GitHub (needs --github-token): seconds, or 90s, 5m, 1h. Each
+    /// poll is one conditional request per repository, free when nothing changed.
+    #[arg(long, env = "BUILDBOARD_RECONCILE_INTERVAL", default_value = "5m", value_parser = parse_duration)]
+    pub reconcile_interval: Duration,
+
+    /// GitHub REST API base URL; for GitHub Enterprise Server, https://HOST/api/v3.
+    #[arg(long, env = "GITHUB_API_URL", default_value = crate::github::client::DEFAULT_API_URL)]
+    pub github_api_url: String,
+
     /// Most WebSocket clients served at once; an upgrade over the cap gets 503.
     #[arg(long, env = "BUILDBOARD_MAX_WS_CLIENTS", default_value_t = DEFAULT_MAX_WS_CLIENTS)]
     pub max_ws_clients: usize,
@@ -190,9 +232,39 @@ impl Config {
             rate_limit_burst: 60,
             webhook_rate_limit: 1000,
             webhook_rate_limit_burst: 5000,
+            github_token: None,
+            reconcile_interval: DEFAULT_RECONCILE_INTERVAL,
+            github_api_url: crate::github::client::DEFAULT_API_URL.to_owned(),
             max_ws_clients: DEFAULT_MAX_WS_CLIENTS,
             retention_days: None,
             ws_timing: WsTiming::default(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse_with_and_without_units() {
+        assert_eq!(parse_duration("300"), Ok(Duration::from_secs(300)));
+        assert_eq!(parse_duration("90s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("5m"), Ok(Duration::from_secs(300)));
+        assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert!(parse_duration("5 minutes").is_err());
+        assert!(parse_duration("m").is_err());
+        assert!(parse_duration("").is_err());
+    }
+
+    #[test]
+    fn the_github_token_is_hidden_from_help_and_debug_output() {
+        use clap::CommandFactory;
+        let help = Cli::command().render_long_help().to_string();
+        assert!(help.contains("--github-token"), "{help}");
+        let mut config = Config::new("x.db", "127.0.0.1:0".parse().unwrap());
+        config.github_token = Some(Secret::new("ghp_supersecret"));
+        assert!(!format!("{config:?}").contains("supersecret"));
     }
 }

@@ -6,6 +6,8 @@
 //! with a 2xx: an acknowledged delivery is on disk. One fsync serves the whole group, which is what
 //! makes thousands of durable deliveries per second possible. A delivery that fails rolls back its
 //! own savepoint without touching the others. After the commit, the changes go to the [`Hub`].
+//! The server's reconciler ([`crate::backfill::Reconciler`]) feeds runs it found through the REST
+//! API into the same writer with [`Ingest::apply`], so they are published like deliveries.
 
 use std::thread::JoinHandle;
 
@@ -41,7 +43,8 @@ pub enum Error {
 }
 
 struct Submission {
-    delivery_id: String,
+    /// `None` for events that did not come as a webhook delivery (reconciliation).
+    delivery_id: Option<String>,
     kind: EventKind,
     event: Event,
     reply: oneshot::Sender<Result<Outcome, Error>>,
@@ -87,6 +90,25 @@ impl Ingest {
     pub async fn submit(
         &self,
         delivery_id: String,
+        kind: EventKind,
+        event: Event,
+    ) -> Result<Outcome, Error> {
+        self.enqueue(Some(delivery_id), kind, event).await
+    }
+
+    /// Stores `event`, which did not come as a webhook delivery (the reconciler found it through
+    /// the REST API), and returns once it is committed. Its changes are published like a
+    /// delivery's; there is no delivery id to deduplicate on, but the upserts are idempotent.
+    ///
+    /// # Errors
+    /// A database error, or [`Error::Closed`] when the writer has stopped.
+    pub async fn apply(&self, kind: EventKind, event: Event) -> Result<Outcome, Error> {
+        self.enqueue(None, kind, event).await
+    }
+
+    async fn enqueue(
+        &self,
+        delivery_id: Option<String>,
         kind: EventKind,
         event: Event,
     ) -> Result<Outcome, Error> {
@@ -137,7 +159,7 @@ fn commit_group(conn: &mut Connection, group: &mut Vec<Submission>, hub: &Hub) {
                 }
                 Err(err) => {
                     drop(savepoint); // rolls back this delivery only
-                    warn!(delivery = %submission.delivery_id, cause = %err, "delivery failed to apply");
+                    warn!(delivery = submission.delivery_id.as_deref().unwrap_or("-"), cause = %err, "delivery failed to apply");
                     outcomes.push(Err(err));
                 }
             }
@@ -183,8 +205,10 @@ fn apply_one(
     submission: &Submission,
     now: i64,
 ) -> Result<(Outcome, Vec<Change>), store::Error> {
-    if !write::record_delivery(conn, &submission.delivery_id, submission.kind.as_str(), now)? {
-        return Ok((Outcome::Duplicate, Vec::new()));
+    if let Some(delivery_id) = &submission.delivery_id {
+        if !write::record_delivery(conn, delivery_id, submission.kind.as_str(), now)? {
+            return Ok((Outcome::Duplicate, Vec::new()));
+        }
     }
     let changes = write::apply_event(conn, &submission.event, now)?;
     Ok((

@@ -3,20 +3,24 @@
 //! # Layout
 //! - [`config`] — settings (flags and environment variables).
 //! - [`telemetry`] — logging
-//! - [`github`] — webhook signatures and payloads.
+//! - [`github`] — webhook signatures and payloads; the REST client.
 //! - [`store`] — the SQLite database: schema, migrations, every SQL statement.
 //! - [`ingest`] — verified events → one group-committing writer → [`hub`].
+//! - [`backfill`] — history from GitHub's REST API (`init_db`) and the server's reconciliation.
 //! - [`hub`] — fan-out of committed changes to WebSocket clients; shutdown signal.
 //! - [`web`] — HTTP routes: `/webhook`, `/ws`, `/api/...`, the board.
 //! - [`views`] — HTML templates.
+//! - [`metrics`] — Prometheus counters.
 //!
 //! [`App::build`] opens everything and binds the listener; [`App::run`] serves until shutdown.
 #![forbid(unsafe_code)]
 
+pub mod backfill;
 pub mod config;
 pub mod github;
 pub mod hub;
 pub mod ingest;
+pub mod metrics;
 pub mod store;
 pub mod telemetry;
 pub mod views;
@@ -28,6 +32,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use backfill::Reconciler;
+use github::client::{Client, ClientConfig};
 use rand::RngCore;
 use tokio::net::TcpListener;
 use tracing::{info, warn};
@@ -48,6 +54,8 @@ pub struct App {
     listener: TcpListener,
     state: AppState,
     writer: Writer,
+    /// Polls GitHub for runs the webhooks missed; `None` without a GitHub token.
+    reconciler: Option<Reconciler>,
 }
 
 impl App {
@@ -60,6 +68,17 @@ impl App {
         let store = Store::open(&config.db)
             .with_context(|| format!("opening the database {}", config.db.display()))?;
         let webhook_key = resolve_webhook_key(&config, &store)?;
+        let reconciler = match &config.github_token {
+            Some(token) => {
+                let client = Client::new(ClientConfig::new(
+                    config.github_api_url.clone(),
+                    Some(token.clone()),
+                ))
+                .context("setting up the GitHub client for reconciliation")?;
+                Some(Reconciler::new(client, config.reconcile_interval))
+            }
+            None => None,
+        };
         let hub = Hub::new();
         let (ingest, writer) =
             Ingest::start(&store, hub.clone()).context("starting the ingest writer")?;
@@ -67,8 +86,9 @@ impl App {
             .await
             .with_context(|| format!("binding {}", config.listen))?;
         let limits = web::limit::Limits {
-            reads: web::limit::Limiter::new(config.rate_limit, config.rate_limit_burst),
+            reads: web::limit::Limiter::new("reads", config.rate_limit, config.rate_limit_burst),
             webhook: web::limit::Limiter::new(
+                "webhook",
                 config.webhook_rate_limit,
                 config.webhook_rate_limit_burst,
             ),
@@ -85,6 +105,7 @@ impl App {
             listener,
             state,
             writer,
+            reconciler,
         })
     }
 
@@ -108,9 +129,14 @@ impl App {
             listener,
             state,
             writer,
+            reconciler,
         } = self;
         let hub = state.hub.clone();
         let token = hub.shutdown_token();
+        // The reconciler holds an `Ingest` handle, so it must end before the writer can drain.
+        let reconciling = reconciler.map(|reconciler| {
+            tokio::spawn(reconciler.run(state.store.clone(), state.ingest.clone(), token.clone()))
+        });
         let retention = tokio::spawn(store::maintenance::prune_periodically(
             state.store.clone(),
             store::maintenance::Retention::from_days(state.config.retention_days),
@@ -129,6 +155,9 @@ impl App {
             .run()
             .await;
         hub.shut_down(SHUTDOWN_GRACE).await;
+        if let Some(reconciling) = reconciling {
+            reconciling.await?;
+        }
         // Stops between two batches; a batch in progress commits or rolls back whole.
         retention.await?;
         // The last `Ingest` handle went with the routes; the writer drains and exits.

@@ -1,4 +1,5 @@
-//! GitHub: webhook signature checks and payload parsing.
+//! GitHub: webhook signature checks, payload parsing, and the REST client.
 
+pub mod client;
 pub mod event;
 pub mod signature;

@@ -16,7 +16,26 @@ pub const SCHEMA: &str = include_str!("../../schema.sql");
 
 /// Forward migrations: `MIGRATIONS[i]` takes a database from version `i + 1` to `i + 2`.
 /// Version 1 is the first released schema.
-pub const MIGRATIONS: &[&str] = &[];
+pub const MIGRATIONS: &[&str] = &[
+    // 1 -> 2: ETags and resume state for the REST backfill and reconciliation (see schema.sql).
+    "CREATE TABLE IF NOT EXISTS httpcache (
+         url       TEXT    PRIMARY KEY,
+         etag      TEXT    NOT NULL,
+         nexturl   TEXT,
+         total     INTEGER,
+         items     INTEGER NOT NULL DEFAULT 0,
+         body      TEXT,
+         fetchtime INTEGER NOT NULL
+     ) WITHOUT ROWID;
+     CREATE TABLE IF NOT EXISTS backfillwindows (
+         repo_id     INTEGER NOT NULL REFERENCES repos(id) ON DELETE CASCADE,
+         windowstart INTEGER NOT NULL,
+         windowend   INTEGER,
+         nexturl     TEXT,
+         done        INTEGER NOT NULL DEFAULT 0,
+         PRIMARY KEY (repo_id, windowstart)
+     ) WITHOUT ROWID;",
+];
 
 /// The version this build writes.
 pub const LATEST_VERSION: i64 = 1 + MIGRATIONS.len() as i64;
@@ -49,4 +68,73 @@ pub fn apply(conn: &mut Connection, path: &Path) -> Result<()> {
     tx.pragma_update(None, "user_version", LATEST_VERSION)?;
     tx.commit()?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `schema.sql` as released with version 1.
+    const SCHEMA_V1: &str = include_str!("../../tests/fixtures/schema-v1.sql");
+
+    fn tables(conn: &Connection) -> Vec<String> {
+        let mut stmt = conn
+            .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+            .unwrap();
+        stmt.query_map([], |row| row.get(0))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap()
+    }
+
+    #[test]
+    fn a_version_1_database_migrates_to_the_latest_version_without_losing_rows() {
+        // Arrange: a database made by the version-1 schema, with rows in it.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v1.db");
+        let mut conn = Connection::open(&path).unwrap();
+        conn.execute_batch(SCHEMA_V1).unwrap();
+        conn.pragma_update(None, "user_version", 1).unwrap();
+        conn.execute_batch(
+            "INSERT INTO repos (id, fullname, createtime) VALUES (1, 'o/r', 10);
+             INSERT INTO branches (repo_id, name, createtime) VALUES (1, 'main', 10);
+             INSERT INTO settings (key, value) VALUES ('webhook_secret', 's');",
+        )
+        .unwrap();
+        assert!(!tables(&conn).contains(&"httpcache".to_owned()));
+
+        // Act
+        apply(&mut conn, &path).unwrap();
+
+        // Assert
+        let version: i64 = conn
+            .pragma_query_value(None, "user_version", |row| row.get(0))
+            .unwrap();
+        assert_eq!(version, LATEST_VERSION);
+        assert_eq!(LATEST_VERSION, 2);
+        let all = tables(&conn);
+        assert!(all.contains(&"httpcache".to_owned()), "{all:?}");
+        assert!(all.contains(&"backfillwindows".to_owned()), "{all:?}");
+        let rows: i64 = conn
+            .query_row(
+                "SELECT (SELECT COUNT(*) FROM repos) + (SELECT COUNT(*) FROM branches)
+                      + (SELECT COUNT(*) FROM settings)",
+                [],
+                |row| row.get(0),
+            )
+            .unwrap();
+        assert_eq!(rows, 3);
+    }
+
+    #[test]
+    fn the_migration_and_schema_sql_create_the_same_tables() {
+        let migrated = Connection::open_in_memory().unwrap();
+        migrated.execute_batch(SCHEMA_V1).unwrap();
+        for step in MIGRATIONS {
+            migrated.execute_batch(step).unwrap();
+        }
+        let fresh = Connection::open_in_memory().unwrap();
+        fresh.execute_batch(SCHEMA).unwrap();
+        assert_eq!(tables(&migrated), tables(&fresh));
+    }
 }

@@ -113,6 +113,34 @@ pub fn first_line(message: &str, max: usize) -> String {
     }
 }
 
+/// What a GitHub REST response said, kept with its ETag (`httpcache`) so that a later
+/// `304 Not Modified` for the same URL can stand in for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CachedPage {
+    pub etag: String,
+    /// The `Link` header's `rel="next"`.
+    pub next: Option<String>,
+    /// `total_count`, for list endpoints that report one.
+    pub total: Option<i64>,
+    /// Entries on the page.
+    pub items: i64,
+    /// The body itself, only for single objects (it is needed again on a 304).
+    pub body: Option<String>,
+}
+
+/// One `created` date window of a repository's run history (`backfillwindows`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Window {
+    /// Runs created at or after this, epoch seconds.
+    pub start: i64,
+    /// Runs created at or before this; `None` for the newest, open-ended window.
+    pub end: Option<i64>,
+    /// The page the current pass continues from; `None` for the first page.
+    pub next: Option<String>,
+    /// The current pass has fetched every page.
+    pub done: bool,
+}
+
 /// A job as `GET /api/builds/<id>` lists it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct JobSummary {

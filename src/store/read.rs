@@ -3,8 +3,9 @@
 
 use rusqlite::{Connection, OptionalExtension, Row};
 
-use super::model::{Build, CommitInfo, Job};
+use super::model::{Build, CachedPage, CommitInfo, Job, Window};
 use super::Result;
+use crate::github::event::Repository;
 
 /// Characters of a commit message's first line kept in a [`Build`].
 const MESSAGE_CHARS: usize = 200;
@@ -136,6 +137,103 @@ pub fn setting(conn: &Connection, key: &str) -> Result<Option<String>> {
             row.get(0)
         })
         .optional()?)
+}
+
+/// The version of a stored run, `(runattempt, statusrank, updatetime)`: an incoming run replaces it
+/// only if its own version is not smaller (see `write::upsert_run`). `None` if the run is unknown.
+///
+/// # Errors
+/// On a database error.
+pub fn run_version(conn: &Connection, run_id: i64) -> Result<Option<(i64, i64, i64)>> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT runattempt, statusrank, COALESCE(updatetime, 0) FROM workflowruns WHERE id = ?1",
+        )?
+        .query_row([run_id], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
+        .optional()?)
+}
+
+/// The cached response for `url`, if one was stored.
+///
+/// # Errors
+/// On a database error.
+pub fn cached_page(conn: &Connection, url: &str) -> Result<Option<CachedPage>> {
+    Ok(conn
+        .prepare_cached("SELECT etag, nexturl, total, items, body FROM httpcache WHERE url = ?1")?
+        .query_row([url], |row| {
+            Ok(CachedPage {
+                etag: row.get(0)?,
+                next: row.get(1)?,
+                total: row.get(2)?,
+                items: row.get(3)?,
+                body: row.get(4)?,
+            })
+        })
+        .optional()?)
+}
+
+/// The backfill windows of a repository, oldest first.
+///
+/// # Errors
+/// On a database error.
+pub fn backfill_windows(conn: &Connection, repo_id: i64) -> Result<Vec<Window>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT windowstart, windowend, nexturl, done FROM backfillwindows
+         WHERE repo_id = ?1 ORDER BY windowstart",
+    )?;
+    let windows = stmt
+        .query_map([repo_id], |row| {
+            Ok(Window {
+                start: row.get(0)?,
+                end: row.get(1)?,
+                next: row.get(2)?,
+                done: row.get(3)?,
+            })
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(windows)
+}
+
+/// Runs of a repository created at or after `since` that have no job rows for their current
+/// attempt, or whose jobs are not all finished although the run is: what `--jobs` still has to fetch.
+///
+/// # Errors
+/// On a database error.
+pub fn runs_missing_jobs(conn: &Connection, repo_id: i64, since: i64) -> Result<Vec<i64>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT r.id FROM workflowruns r
+         WHERE r.repo_id = ?1 AND r.createtime >= ?2 AND (
+             NOT EXISTS (SELECT 1 FROM workflowjobs j WHERE j.run_id = r.id AND j.runattempt = r.runattempt)
+             OR (r.statusrank = 3 AND EXISTS (SELECT 1 FROM workflowjobs j WHERE j.run_id = r.id
+                     AND j.runattempt = r.runattempt AND j.statusrank < 3)))
+         ORDER BY r.createtime DESC, r.id DESC",
+    )?;
+    let ids = stmt
+        .query_map(rusqlite::params![repo_id, since], |row| row.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(ids)
+}
+
+/// Repositories the server keeps in step with GitHub (`monitored = 1`), as `(id, fullname, url,
+/// defaultbranch)`.
+///
+/// # Errors
+/// On a database error.
+pub fn monitored_repos(conn: &Connection) -> Result<Vec<Repository>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, fullname, url, defaultbranch FROM repos WHERE monitored = 1 ORDER BY fullname",
+    )?;
+    let repos = stmt
+        .query_map([], |row| {
+            Ok(Repository {
+                id: row.get(0)?,
+                full_name: row.get(1)?,
+                html_url: row.get(2)?,
+                default_branch: row.get(3)?,
+            })
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(repos)
 }
 
 /// The jobs of a run, every attempt, oldest first.

@@ -7,7 +7,7 @@
 
 use rusqlite::{params, Connection, OptionalExtension};
 
-use super::model::{BranchInfo, Change};
+use super::model::{BranchInfo, CachedPage, Change, Window};
 use super::{read, Result};
 use crate::github::event::{self, Commit, Event, Repository, Workflow, WorkflowJob, WorkflowRun};
 
@@ -18,19 +18,14 @@ use crate::github::event::{self, Commit, Event, Repository, Workflow, WorkflowJo
 pub fn apply_event(conn: &Connection, event: &Event, now: i64) -> Result<Vec<Change>> {
     let mut changes = Vec::new();
     if let Some(repo) = event.repository() {
-        if !is_monitored(conn, repo)? {
+        if !upsert_repo(conn, repo, now)? {
             tracing::debug!(repo = %repo.full_name, "delivery for a repository that is not monitored: ignored");
             return Ok(changes);
         }
     }
     match event {
-        Event::Ping(ping) => {
-            if let Some(repo) = &ping.repository {
-                upsert_repo(conn, repo, now)?;
-            }
-        }
+        Event::Ping(_) => {} // the repository, if any, was stored above
         Event::Push(push) => {
-            upsert_repo(conn, &push.repository, now)?;
             let Some(branch) = push.branch() else {
                 return Ok(changes); // tag pushes carry nothing we show
             };
@@ -58,7 +53,6 @@ pub fn apply_event(conn: &Connection, event: &Event, now: i64) -> Result<Vec<Cha
             }
         }
         Event::Create(change) | Event::Delete(change) => {
-            upsert_repo(conn, &change.repository, now)?;
             if let Some(branch) = change.branch() {
                 let deleted = matches!(event, Event::Delete(_));
                 if deleted {
@@ -70,7 +64,6 @@ pub fn apply_event(conn: &Connection, event: &Event, now: i64) -> Result<Vec<Cha
             }
         }
         Event::WorkflowRun(delivery) => {
-            upsert_repo(conn, &delivery.repository, now)?;
             upsert_workflow(conn, delivery.repository.id, &delivery.workflow)?;
             if upsert_run(
                 conn,
@@ -85,7 +78,6 @@ pub fn apply_event(conn: &Connection, event: &Event, now: i64) -> Result<Vec<Cha
             }
         }
         Event::WorkflowJob(delivery) => {
-            upsert_repo(conn, &delivery.repository, now)?;
             let job = &delivery.workflow_job;
             if upsert_job(conn, delivery.repository.id, job)? {
                 if let Some(job) = read::job(conn, job.id)? {
@@ -110,16 +102,6 @@ fn branch_change(repo: &Repository, name: &str, deleted: bool) -> Change {
             deleted,
         },
     }
-}
-
-/// Every repository that sends webhooks is monitored, unless an operator stopped monitoring it
-/// (`DELETE /api/repos/<id>`, which sets `monitored = 0`).
-fn is_monitored(conn: &Connection, repo: &Repository) -> Result<bool> {
-    let monitored: Option<bool> = conn
-        .prepare_cached("SELECT monitored FROM repos WHERE id = ?1 OR fullname = ?2 ORDER BY id = ?1 DESC LIMIT 1")?
-        .query_row(params![repo.id, repo.full_name], |row| row.get(0))
-        .optional()?;
-    Ok(monitored.unwrap_or(true))
 }
 
 /// Starts monitoring `full_name` ("owner/name"). A repository never seen gets a placeholder row
@@ -180,29 +162,46 @@ pub fn record_delivery(
     Ok(inserted == 1)
 }
 
-/// Inserts or refreshes a repository. A repository renamed on GitHub keeps its id; if another
-/// repository still holds the old name here, that stale name is moved aside first.
+/// Inserts or refreshes a repository and returns whether it is monitored. Every repository that
+/// sends webhooks is, unless an operator stopped monitoring it (`DELETE /api/repos/<id>`).
+///
+/// The common case is one statement. When the name is held by another row, that row is either a
+/// placeholder added through the API before the first delivery (it is adopted: it takes GitHub's
+/// id) or a repository since renamed on GitHub (its stale name is moved aside), and the upsert is
+/// tried again.
 ///
 /// # Errors
 /// On a database error.
-pub fn upsert_repo(conn: &Connection, repo: &Repository, now: i64) -> Result<()> {
-    // A repository added through the API before its first delivery has a placeholder id.
-    conn.prepare_cached("UPDATE repos SET id = ?2 WHERE fullname = ?1 AND id < 0")?
-        .execute(params![repo.full_name, repo.id])?;
-    conn.prepare_cached(
-        "UPDATE repos SET fullname = fullname || ' (renamed, id ' || id || ')'
-         WHERE fullname = ?1 AND id <> ?2",
-    )?
-    .execute(params![repo.full_name, repo.id])?;
-    conn.prepare_cached(
-        "INSERT INTO repos (id, fullname, url, defaultbranch, createtime) VALUES (?1, ?2, ?3, ?4, ?5)
-         ON CONFLICT (id) DO UPDATE SET
-             fullname = excluded.fullname,
-             url = COALESCE(excluded.url, url),
-             defaultbranch = COALESCE(excluded.defaultbranch, defaultbranch)",
-    )?
-    .execute(params![repo.id, repo.full_name, repo.html_url, repo.default_branch, now])?;
-    Ok(())
+pub fn upsert_repo(conn: &Connection, repo: &Repository, now: i64) -> Result<bool> {
+    let upsert = || -> rusqlite::Result<bool> {
+        conn.prepare_cached(
+            "INSERT INTO repos (id, fullname, url, defaultbranch, createtime) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (id) DO UPDATE SET
+                 fullname = excluded.fullname,
+                 url = COALESCE(excluded.url, url),
+                 defaultbranch = COALESCE(excluded.defaultbranch, defaultbranch)
+             RETURNING monitored",
+        )?
+        .query_row(
+            params![repo.id, repo.full_name, repo.html_url, repo.default_branch, now],
+            |row| row.get(0),
+        )
+    };
+    match upsert() {
+        Err(rusqlite::Error::SqliteFailure(err, _))
+            if err.code == rusqlite::ErrorCode::ConstraintViolation =>
+        {
+            conn.prepare_cached("UPDATE repos SET id = ?2 WHERE fullname = ?1 AND id < 0")?
+                .execute(params![repo.full_name, repo.id])?;
+            conn.prepare_cached(
+                "UPDATE repos SET fullname = fullname || ' (renamed, id ' || id || ')'
+                 WHERE fullname = ?1 AND id <> ?2",
+            )?
+            .execute(params![repo.full_name, repo.id])?;
+            Ok(upsert()?)
+        }
+        other => Ok(other?),
+    }
 }
 
 /// The id of a branch, inserting it if unknown. Does not undelete a deleted branch: a run that
@@ -483,27 +482,68 @@ pub fn upsert_job(conn: &Connection, repo_id: i64, job: &WorkflowJob) -> Result<
 /// # Errors
 /// On a database error.
 pub fn update_queue_time(conn: &Connection, run_id: i64) -> Result<bool> {
-    let before: Option<Option<i64>> = conn
-        .prepare_cached("SELECT queuetime FROM workflowruns WHERE id = ?1")?
-        .query_row([run_id], |row| row.get(0))
-        .optional()?;
-    let Some(before) = before else {
-        return Ok(false); // the run has not arrived yet; its own upsert will compute this
-    };
-    conn.prepare_cached(
-        "UPDATE workflowruns SET queuetime = COALESCE(
+    // One statement: the new value is computed twice so the row is only touched when it changes.
+    const QUEUE_TIME: &str = "COALESCE(
              (SELECT MAX(0, MIN(j.starttime) - CASE WHEN workflowruns.runattempt > 1
                                                    THEN COALESCE(workflowruns.starttime, workflowruns.createtime)
                                                    ELSE workflowruns.createtime END)
               FROM workflowjobs j
               WHERE j.run_id = workflowruns.id AND j.runattempt = workflowruns.runattempt
                 AND j.starttime IS NOT NULL),
-             CASE WHEN runattempt = 1 AND starttime IS NOT NULL THEN MAX(0, starttime - createtime) END)
-         WHERE id = ?1",
+             CASE WHEN runattempt = 1 AND starttime IS NOT NULL THEN MAX(0, starttime - createtime) END)";
+    let changed = conn
+        .prepare_cached(&format!(
+            "UPDATE workflowruns SET queuetime = {QUEUE_TIME} WHERE id = ?1 AND queuetime IS NOT {QUEUE_TIME}"
+        ))?
+        .execute([run_id])?;
+    Ok(changed == 1)
+}
+
+/// Stores what a REST response said under its URL (see [`CachedPage`]).
+///
+/// # Errors
+/// On a database error.
+pub fn put_cached_page(conn: &Connection, url: &str, page: &CachedPage, now: i64) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO httpcache (url, etag, nexturl, total, items, body, fetchtime)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+         ON CONFLICT (url) DO UPDATE SET
+             etag = excluded.etag, nexturl = excluded.nexturl, total = excluded.total,
+             items = excluded.items, body = excluded.body, fetchtime = excluded.fetchtime",
     )?
-    .execute([run_id])?;
-    let after: Option<i64> = conn
-        .prepare_cached("SELECT queuetime FROM workflowruns WHERE id = ?1")?
-        .query_row([run_id], |row| row.get(0))?;
-    Ok(after != before)
+    .execute(params![
+        url, page.etag, page.next, page.total, page.items, page.body, now
+    ])?;
+    Ok(())
+}
+
+/// Inserts or replaces a backfill window (keyed by repository and start).
+///
+/// # Errors
+/// On a database error.
+pub fn put_window(conn: &Connection, repo_id: i64, window: &Window) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO backfillwindows (repo_id, windowstart, windowend, nexturl, done)
+         VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (repo_id, windowstart) DO UPDATE SET
+             windowend = excluded.windowend, nexturl = excluded.nexturl, done = excluded.done",
+    )?
+    .execute(params![
+        repo_id,
+        window.start,
+        window.end,
+        window.next,
+        window.done
+    ])?;
+    Ok(())
+}
+
+/// Starts a new backfill pass over a repository's windows: every window back to its first page.
+///
+/// # Errors
+/// On a database error.
+pub fn restart_windows(conn: &Connection, repo_id: i64) -> Result<()> {
+    conn.prepare_cached("UPDATE backfillwindows SET nexturl = NULL, done = 0 WHERE repo_id = ?1")?
+        .execute([repo_id])?;
+    Ok(())
 }

@@ -97,7 +97,14 @@ pub async fn handle_rejection(err: Rejection) -> Result<Response, std::convert::
     use warp::reject;
     if let Some(limited) = err.find::<super::limit::RateLimited>() {
         let seconds = limited.retry_after.as_secs_f64().ceil().max(1.0) as u64;
-        tracing::info!(retry_after = seconds, "rate limited");
+        tracing::info!(
+            retry_after = seconds,
+            budget = limited.budget,
+            "rate limited"
+        );
+        crate::metrics::RATE_LIMITED
+            .with_label_values(&[limited.budget])
+            .inc();
         let reply = json_error(
             StatusCode::TOO_MANY_REQUESTS,
             "rate_limited",
@@ -107,7 +114,13 @@ pub async fn handle_rejection(err: Rejection) -> Result<Response, std::convert::
             warp::reply::with_header(reply, "retry-after", seconds.to_string()).into_response(),
         );
     }
-    let (status, code, message) = if err.is_not_found() {
+    let (status, code, message) = if err.find::<super::ws::CrossOrigin>().is_some() {
+        (
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "WebSocket connections from another origin are refused".to_owned(),
+        )
+    } else if err.is_not_found() {
         (
             StatusCode::NOT_FOUND,
             "not_found",

@@ -19,6 +19,8 @@ const RETAIN_EVERY: u64 = 4096;
 #[derive(Debug)]
 pub struct RateLimited {
     pub retry_after: Duration,
+    /// Which budget: `reads` or `webhook`.
+    pub budget: &'static str,
 }
 
 impl warp::reject::Reject for RateLimited {}
@@ -26,13 +28,15 @@ impl warp::reject::Reject for RateLimited {}
 /// A keyed limiter, or none when the limit is 0 (disabled).
 #[derive(Clone, Default)]
 pub struct Limiter {
+    /// The budget's name, for logs and metrics.
+    budget: &'static str,
     inner: Option<Arc<DefaultKeyedRateLimiter<IpAddr>>>,
     checks: Arc<AtomicU64>,
 }
 
 impl Limiter {
     /// `per_second` requests per second per IP with `burst` on top; `per_second == 0` disables it.
-    pub fn new(per_second: u32, burst: u32) -> Self {
+    pub fn new(budget: &'static str, per_second: u32, burst: u32) -> Self {
         let inner = NonZeroU32::new(per_second).map(|rate| {
             let burst = NonZeroU32::new(burst).unwrap_or(rate).max(rate);
             Arc::new(RateLimiter::keyed(
@@ -40,6 +44,7 @@ impl Limiter {
             ))
         });
         Self {
+            budget,
             inner,
             checks: Arc::default(),
         }
@@ -58,6 +63,7 @@ impl Limiter {
         }
         limiter.check_key(&ip).map_err(|not_until| RateLimited {
             retry_after: not_until.wait_time_from(DefaultClock::default().now()),
+            budget: self.budget,
         })
     }
 
@@ -92,7 +98,7 @@ mod tests {
 
     #[test]
     fn a_client_over_its_budget_is_refused_while_another_is_not() {
-        let limiter = Limiter::new(1, 2);
+        let limiter = Limiter::new("reads", 1, 2);
         let noisy: IpAddr = "10.0.0.1".parse().unwrap();
         let quiet: IpAddr = "10.0.0.2".parse().unwrap();
         assert!(limiter.check(noisy).is_ok());
@@ -106,7 +112,7 @@ mod tests {
 
     #[test]
     fn a_zero_rate_disables_the_limit() {
-        let limiter = Limiter::new(0, 0);
+        let limiter = Limiter::new("reads", 0, 0);
         let ip: IpAddr = "10.0.0.1".parse().unwrap();
         assert!((0..10_000).all(|_| limiter.check(ip).is_ok()));
     }

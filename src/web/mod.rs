@@ -40,14 +40,77 @@ pub fn with_state(
     warp::any().map(move || state.clone())
 }
 
-/// Every route, with rejections turned into JSON errors and each request traced.
-pub fn routes(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = Infallible> + Clone {
+/// The Content-Security-Policy of every response: no inline script or style, no framing, and
+/// nothing loaded from elsewhere but GitHub avatars.
+pub const CONTENT_SECURITY_POLICY: &str =
+    "default-src 'none'; script-src 'self'; style-src 'self'; \
+     img-src 'self' data: https://*.githubusercontent.com; connect-src 'self'; font-src 'self'; \
+     base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
+/// Security headers added to every response.
+fn security_headers() -> warp::http::HeaderMap {
+    use warp::http::header::{self, HeaderValue};
+    let mut headers = warp::http::HeaderMap::new();
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
+    headers
+}
+
+/// `GET /healthz` (the process serves), `GET /readyz` (the database takes writes),
+/// `GET /metrics` (Prometheus).
+fn operations(
+    state: AppState,
+) -> impl Filter<Extract = (impl Reply,), Error = warp::Rejection> + Clone {
     let health = warp::path!("healthz").and(warp::get()).map(|| "ok");
-    health
+    let ready = warp::path!("readyz")
+        .and(warp::get())
+        .and(with_state(state))
+        .then(|state: AppState| async move {
+            // Taking the write lock and releasing it proves the file is writable and not wedged.
+            let writable = state
+                .store
+                .write(|conn| Ok(conn.execute_batch("BEGIN IMMEDIATE; ROLLBACK;")?))
+                .await;
+            match writable {
+                Ok(()) => warp::reply::with_status("ready", warp::http::StatusCode::OK),
+                Err(err) => {
+                    tracing::error!(cause = %err, "readiness check failed");
+                    warp::reply::with_status(
+                        "database not writable",
+                        warp::http::StatusCode::SERVICE_UNAVAILABLE,
+                    )
+                }
+            }
+        });
+    let metrics = warp::path!("metrics").and(warp::get()).map(|| {
+        warp::reply::with_header(
+            crate::metrics::render(),
+            "content-type",
+            "text/plain; version=0.0.4",
+        )
+    });
+    health.or(ready).or(metrics)
+}
+
+/// Every route, with rejections turned into JSON errors, security headers, and each request traced.
+pub fn routes(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = Infallible> + Clone {
+    operations(state.clone())
         .or(webhook::routes(state.clone()))
         .or(ws::routes(state.clone()))
         .or(api::routes(state.clone()))
         .or(board::routes(state))
         .recover(error::handle_rejection)
+        .with(warp::reply::with::headers(security_headers()))
         .with(warp::trace::request())
 }

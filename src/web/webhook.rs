@@ -46,15 +46,37 @@ async fn receive_delivery(
     body: Bytes,
     state: AppState,
 ) -> Result<warp::reply::Response, Error> {
+    let result = process_delivery(&headers, body, &state).await;
+    let event = header(&headers, "x-github-event")
+        .and_then(EventKind::from_header)
+        .map_or("other", EventKind::as_str);
+    let outcome = match &result {
+        Ok((_, outcome)) => outcome,
+        Err(Error::Unauthorized(_)) => "unauthorized",
+        Err(Error::BadRequest { .. } | Error::UnsupportedMediaType(_)) => "invalid",
+        Err(_) => "error",
+    };
+    crate::metrics::DELIVERIES
+        .with_label_values(&[event, outcome])
+        .inc();
+    result.map(|(response, _)| response)
+}
+
+/// Checks, parses and stores one delivery; returns the reply and its outcome for the metrics.
+async fn process_delivery(
+    headers: &HeaderMap,
+    body: Bytes,
+    state: &AppState,
+) -> Result<(warp::reply::Response, &'static str), Error> {
     if let Some(key) = &state.webhook_key {
-        signature::verify(key, &body, header(&headers, "x-hub-signature-256"))
+        signature::verify(key, &body, header(headers, "x-hub-signature-256"))
             .map_err(|err| Error::Unauthorized(err.to_string()))?;
     }
-    let json = payload_json(header(&headers, "content-type"), &body)?;
-    let event_name = header(&headers, "x-github-event")
+    let json = payload_json(header(headers, "content-type"), &body)?;
+    let event_name = header(headers, "x-github-event")
         .filter(|name| !name.is_empty())
         .ok_or_else(|| Error::bad_request("missing_header", "missing X-GitHub-Event header"))?;
-    let delivery = header(&headers, "x-github-delivery")
+    let delivery = header(headers, "x-github-delivery")
         .filter(|id| !id.is_empty() && id.len() <= 128)
         .ok_or_else(|| {
             Error::bad_request(
@@ -73,9 +95,8 @@ async fn receive_delivery(
             event: event_name,
             delivery,
         };
-        return Ok(
-            warp::reply::with_status(warp::reply::json(&ack), StatusCode::ACCEPTED).into_response(),
-        );
+        let reply = warp::reply::with_status(warp::reply::json(&ack), StatusCode::ACCEPTED);
+        return Ok((reply.into_response(), "ignored"));
     };
     let parsed = event::parse(kind, &json)
         .map_err(|err| Error::bad_request("invalid_payload", err.to_string()))?;
@@ -83,7 +104,7 @@ async fn receive_delivery(
         .ingest
         .submit(delivery.to_owned(), kind, parsed)
         .await?;
-    let status = match outcome {
+    let status: &'static str = match outcome {
         Outcome::Applied { changes } => {
             info!(changes, "delivery stored");
             "processed"
@@ -98,7 +119,7 @@ async fn receive_delivery(
         event: kind.as_str(),
         delivery,
     };
-    Ok(warp::reply::json(&ack).into_response())
+    Ok((warp::reply::json(&ack).into_response(), status))
 }
 
 /// The JSON payload of a delivery: the body itself (`application/json`), or the `payload` field of a

@@ -33,6 +33,7 @@ pub const MAX_CLIENT_MESSAGE: usize = 4096;
 pub fn routes(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = Rejection> + Clone {
     warp::path!("ws")
         .and(state.limits.reads.filter())
+        .and(same_origin())
         .and(warp::ws())
         .and(with_state(state))
         .map(|ws: warp::ws::Ws, state: AppState| {
@@ -59,6 +60,40 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = R
                 .into_response()
         })
 }
+
+/// A page from another site must not open the feed (cross-site WebSocket hijacking): a browser
+/// always sends `Origin`, and its host must be the one the client asked for. Clients that are not
+/// browsers send no `Origin` and pass.
+fn same_origin() -> impl Filter<Extract = (), Error = Rejection> + Clone {
+    warp::header::optional::<String>("origin")
+        .and(warp::header::optional::<String>("host"))
+        .and_then(|origin: Option<String>, host: Option<String>| {
+            let allowed = match (&origin, &host) {
+                (None, _) => true,
+                (Some(origin), Some(host)) => origin
+                    .split_once("://")
+                    .is_some_and(|(_, rest)| rest.eq_ignore_ascii_case(host)),
+                (Some(_), None) => false,
+            };
+            std::future::ready(if allowed {
+                Ok(())
+            } else {
+                tracing::info!(
+                    ?origin,
+                    ?host,
+                    "refused a WebSocket upgrade from another origin"
+                );
+                Err(warp::reject::custom(CrossOrigin))
+            })
+        })
+        .untuple_one()
+}
+
+/// A WebSocket upgrade from a page of another origin; maps to `403`.
+#[derive(Debug)]
+pub struct CrossOrigin;
+
+impl warp::reject::Reject for CrossOrigin {}
 
 /// The `snapshot` message: the newest runs.
 async fn snapshot(state: &AppState, reason: &str, missed: u64) -> Option<String> {
@@ -120,6 +155,7 @@ async fn serve_client(socket: WebSocket, state: AppState) {
                     Ok(text) => Message::text(&*text),
                     Err(RecvError::Lagged(missed)) => {
                         debug!(missed, "WebSocket client lagged; sending a fresh snapshot");
+                        crate::metrics::BROADCAST_LAGS.inc();
                         match snapshot(&state, "lagged", missed).await {
                             Some(text) => Message::text(text),
                             None => break,

@@ -1,0 +1,737 @@
+//! The load tool: measures buildboard on this machine, beside the limits it cannot beat.
+//!
+//! ```sh
+//! cargo bench --bench load                      # everything, defaults below
+//! cargo bench --bench load -- --only ingest     # one phase: ingest, fanout, reads
+//! ```
+//!
+//! Phases (each against the release `buildboard` binary, run as its own process on loopback with a
+//! fresh database):
+//! - **ingest**: signed workflow_run and workflow_job deliveries made from GitHub's examples (ids,
+//!   shas, branches and timestamps varied so every delivery writes), from C keep-alive connections
+//!   for a fixed time: acknowledged deliveries/s, p50/p99 latency, and the rows in the database
+//!   afterwards against the acknowledged deliveries.
+//! - **http limit**: the same POSTs against a minimal warp server that only reads the body.
+//! - **storage limit**: the same deliveries applied straight to SQLite through the store, in
+//!   transactions of 512, with no HTTP.
+//! - **fan-out**: N WebSocket clients; deliveries posted at a steady rate; from each delivery's 2xx
+//!   to its message at each client: p50/p99/max, messages lost; server RSS per idle client.
+//! - **reads**: a database of `--runs` runs; server start time; p50/p99 of the API and board pages.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use buildboard::github::event::{self, Event, EventKind};
+use buildboard::github::signature;
+use buildboard::store::{write, Store};
+use bytes::Bytes;
+use clap::Parser;
+use futures_util::StreamExt;
+use serde_json::{json, Value};
+
+const SECRET: &str = "load-tool-secret";
+
+/// Measure ingest, fan-out and reads against their limits.
+#[derive(Debug, Parser)]
+struct Args {
+    /// Run one phase only: ingest, fanout or reads.
+    #[arg(long)]
+    only: Option<String>,
+    /// Seconds each throughput measurement runs.
+    #[arg(long, default_value_t = 5)]
+    duration: u64,
+    /// Concurrent keep-alive connections posting deliveries.
+    #[arg(long, default_value_t = 64)]
+    connections: usize,
+    /// WebSocket client counts for the fan-out phase.
+    #[arg(long, value_delimiter = ',', default_value = "1000,10000")]
+    clients: Vec<usize>,
+    /// Deliveries per second during the fan-out phase.
+    #[arg(long, default_value_t = 20)]
+    fanout_rate: u64,
+    /// Runs in the database of the reads phase.
+    #[arg(long, default_value_t = 1_000_000)]
+    runs: usize,
+    /// Requests per endpoint in the reads phase.
+    #[arg(long, default_value_t = 200)]
+    requests: usize,
+    /// Internal: serve the minimal warp handler on this address (the HTTP limit).
+    #[arg(long, hide = true)]
+    serve_minimal: Option<SocketAddr>,
+    /// Passed by `cargo bench`; ignored.
+    #[arg(long, hide = true)]
+    bench: bool,
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    if let Some(addr) = args.serve_minimal {
+        return runtime.block_on(serve_minimal(addr));
+    }
+    runtime.block_on(run(args))
+}
+
+async fn run(args: Args) -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    println!("# buildboard load tool\n");
+    println!(
+        "machine: {} cores, {}; load tool on the same machine\n",
+        num_cpus(),
+        cpu_model()
+    );
+    let phase = |name: &str| args.only.as_deref().is_none_or(|only| only == name);
+    if phase("ingest") {
+        ingest_phase(&args, dir.path()).await?;
+    }
+    if phase("fanout") {
+        for &clients in &args.clients {
+            fanout_phase(&args, dir.path(), clients).await?;
+        }
+    }
+    if phase("reads") {
+        reads_phase(&args, dir.path()).await?;
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Deliveries
+
+/// One signed delivery ready to post.
+#[derive(Clone)]
+struct Delivery {
+    event: &'static str,
+    id: String,
+    body: Bytes,
+    signature: String,
+}
+
+/// GitHub's examples, as templates whose ids, shas, branches and times get replaced.
+struct Templates {
+    run: String,
+    job: String,
+}
+
+impl Templates {
+    fn load() -> anyhow::Result<Self> {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/github/webhooks");
+        Ok(Self {
+            run: std::fs::read_to_string(root.join("workflow_run/completed.payload.json"))?,
+            job: std::fs::read_to_string(
+                root.join("workflow_job/completed.success.with-organization.payload.json"),
+            )?,
+        })
+    }
+
+    /// Delivery `n`: even numbers are workflow_run (run `n`), odd ones workflow_job (job `n`).
+    fn delivery(&self, n: u64) -> Delivery {
+        let sha = format!("{:040x}", n * 7919);
+        let time = |offset: i64| {
+            chrono::DateTime::from_timestamp(1_700_000_000 + n as i64 + offset, 0)
+                .unwrap()
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        };
+        let (event, body) = if n % 2 == 0 {
+            let body = self
+                .run
+                .replace("289782451", &(1_000_000_000 + n).to_string())
+                .replace("3484a3fb816e0859fd6e1cea078d76385ff50625", &sha)
+                .replace(
+                    "\"head_branch\": \"master\"",
+                    &format!("\"head_branch\": \"branch-{}\"", n % 50),
+                )
+                .replace("2020-10-05T16:33:24Z", &time(0))
+                .replace("2020-10-05T16:33:49Z", &time(60));
+            ("workflow_run", body)
+        } else {
+            let body = self
+                .job
+                .replace("289782451", &(5_000_000_000 + n).to_string())
+                .replace("2202229078", &(1_000_000_000 + n - 1).to_string())
+                .replace("2021-08-05T10:34:58Z", &time(30))
+                .replace("2021-08-05T10:38:16Z", &time(90));
+            ("workflow_job", body)
+        };
+        let body = Bytes::from(body);
+        Delivery {
+            event,
+            id: format!("load-{n}"),
+            signature: signature::sign(SECRET.as_bytes(), &body),
+            body,
+        }
+    }
+}
+
+fn make_deliveries(count: u64, first: u64) -> anyhow::Result<Vec<Delivery>> {
+    let templates = Templates::load()?;
+    Ok((first..first + count)
+        .map(|n| templates.delivery(n))
+        .collect())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Processes
+
+/// A server process, killed when dropped.
+struct Server {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Server {
+    /// Starts the release server on `db` and waits until it answers; returns it and the time it
+    /// took to answer.
+    async fn start(db: &Path) -> anyhow::Result<(Self, Duration)> {
+        let addr = free_addr()?;
+        let started = Instant::now();
+        let child = Command::new(env!("CARGO_BIN_EXE_buildboard"))
+            .args(["--db", db.to_str().unwrap(), "--listen", &addr.to_string()])
+            .args(["--rate-limit", "0", "--webhook-rate-limit", "0"])
+            .env("BUILDBOARD_WEBHOOK_SECRET", SECRET)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .spawn()
+            .context("starting the buildboard binary")?;
+        let server = Self { child, addr };
+        server.wait_ready().await?;
+        Ok((server, started.elapsed()))
+    }
+
+    /// Starts this tool as the minimal warp server.
+    async fn start_minimal() -> anyhow::Result<Self> {
+        let addr = free_addr()?;
+        let child = Command::new(std::env::current_exe()?)
+            .args(["--serve-minimal", &addr.to_string()])
+            .stdout(Stdio::null())
+            .spawn()?;
+        let server = Self { child, addr };
+        server.wait_ready().await?;
+        Ok(server)
+    }
+
+    async fn wait_ready(&self) -> anyhow::Result<()> {
+        let client = reqwest::Client::new();
+        for _ in 0..2000 {
+            if client
+                .get(format!("http://{}/healthz", self.addr))
+                .send()
+                .await
+                .is_ok()
+            {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        bail!("the server at {} did not start", self.addr)
+    }
+
+    /// Resident memory of the server process, in KiB.
+    fn rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .unwrap_or_default();
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmRSS:"))
+            .and_then(|rest| rest.split_whitespace().next()?.parse().ok())
+            .unwrap_or(0)
+    }
+
+    /// SIGTERM, then wait: the server drains and exits.
+    fn stop(mut self) -> anyhow::Result<()> {
+        Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()?;
+        self.child.wait()?;
+        Ok(())
+    }
+}
+
+fn free_addr() -> anyhow::Result<SocketAddr> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    Ok(listener.local_addr()?)
+}
+
+/// The HTTP limit: read the body, answer 200.
+async fn serve_minimal(addr: SocketAddr) -> anyhow::Result<()> {
+    use warp::Filter;
+    let health = warp::path!("healthz").map(|| "ok");
+    let webhook = warp::path!("webhook")
+        .and(warp::post())
+        .and(warp::body::bytes())
+        .map(|body: Bytes| format!("{{\"read\":{}}}", body.len()));
+    warp::serve(health.or(webhook)).run(addr).await;
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Ingest
+
+struct PostResults {
+    acked: Vec<&'static str>,
+    latencies: Vec<Duration>,
+    failed: usize,
+    elapsed: Duration,
+}
+
+/// Posts `deliveries` from `connections` keep-alive connections for `duration` (or until they run out).
+async fn post_for(
+    addr: SocketAddr,
+    deliveries: Arc<Vec<Delivery>>,
+    connections: usize,
+    duration: Duration,
+) -> PostResults {
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(connections)
+        .build()
+        .expect("a client");
+    let next = Arc::new(AtomicUsize::new(0));
+    let url = format!("http://{addr}/webhook");
+    let started = Instant::now();
+    let workers: Vec<_> = (0..connections)
+        .map(|_| {
+            let (client, next, deliveries, url) = (
+                client.clone(),
+                next.clone(),
+                deliveries.clone(),
+                url.clone(),
+            );
+            tokio::spawn(async move {
+                let (mut acked, mut latencies, mut failed) = (Vec::new(), Vec::new(), 0);
+                while started.elapsed() < duration {
+                    let index = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(delivery) = deliveries.get(index) else {
+                        break;
+                    };
+                    let sent = Instant::now();
+                    let response = client
+                        .post(&url)
+                        .header("content-type", "application/json")
+                        .header("x-github-event", delivery.event)
+                        .header("x-github-delivery", &delivery.id)
+                        .header("x-hub-signature-256", &delivery.signature)
+                        .body(delivery.body.clone())
+                        .send()
+                        .await;
+                    match response {
+                        Ok(response) if response.status().is_success() => {
+                            let _ = response.bytes().await;
+                            latencies.push(sent.elapsed());
+                            acked.push(delivery.event);
+                        }
+                        _ => failed += 1,
+                    }
+                }
+                (acked, latencies, failed)
+            })
+        })
+        .collect();
+    let mut results = PostResults {
+        acked: Vec::new(),
+        latencies: Vec::new(),
+        failed: 0,
+        elapsed: Duration::ZERO,
+    };
+    for worker in workers {
+        let (acked, latencies, failed) = worker.await.expect("a worker");
+        results.acked.extend(acked);
+        results.latencies.extend(latencies);
+        results.failed += failed;
+    }
+    results.elapsed = started.elapsed();
+    results
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    sorted[((p * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len()) - 1]
+}
+
+fn ms(duration: Duration) -> String {
+    format!("{:.2}", duration.as_secs_f64() * 1000.0)
+}
+
+async fn ingest_phase(args: &Args, dir: &Path) -> anyhow::Result<()> {
+    let duration = Duration::from_secs(args.duration);
+    // Enough deliveries for 30,000/s: a run that exhausts them says so.
+    let count = 30_000 * args.duration;
+    eprintln!("ingest: preparing {count} signed deliveries…");
+    let deliveries = Arc::new(make_deliveries(count, 0)?);
+
+    eprintln!("ingest: the HTTP limit (minimal warp handler)…");
+    let minimal = Server::start_minimal().await?;
+    let limit = post_for(minimal.addr, deliveries.clone(), args.connections, duration).await;
+    drop(minimal);
+    let limit_rate = limit.acked.len() as f64 / limit.elapsed.as_secs_f64();
+
+    eprintln!("ingest: the storage limit (store, no HTTP)…");
+    let storage_rate = storage_limit(&deliveries, &dir.join("storage.db"), duration)?;
+
+    eprintln!("ingest: buildboard…");
+    let db = dir.join("ingest.db");
+    let (server, _) = Server::start(&db).await?;
+    let mut results = post_for(server.addr, deliveries.clone(), args.connections, duration).await;
+    server.stop()?;
+    let rate = results.acked.len() as f64 / results.elapsed.as_secs_f64();
+    results.latencies.sort_unstable();
+    let acked_runs = results
+        .acked
+        .iter()
+        .filter(|e| **e == "workflow_run")
+        .count();
+    let acked_jobs = results.acked.len() - acked_runs;
+    let conn = rusqlite::Connection::open(&db)?;
+    let rows_runs: usize = conn.query_row("SELECT COUNT(*) FROM workflowruns", [], |r| r.get(0))?;
+    let rows_jobs: usize = conn.query_row("SELECT COUNT(*) FROM workflowjobs", [], |r| r.get(0))?;
+    let exhausted = results.acked.len() + results.failed >= deliveries.len();
+
+    println!(
+        "## Ingest ({} s, {} connections, ~{} KiB per delivery)\n",
+        args.duration,
+        args.connections,
+        deliveries[0].body.len() / 1024
+    );
+    println!("| measure | deliveries/s | p50 ms | p99 ms | ratio |");
+    println!("|---|---|---|---|---|");
+    let mut limit_latencies = limit.latencies;
+    limit_latencies.sort_unstable();
+    println!(
+        "| HTTP limit (warp, body read only) | {limit_rate:.0} | {} | {} | 1.00 |",
+        ms(percentile(&limit_latencies, 0.5)),
+        ms(percentile(&limit_latencies, 0.99))
+    );
+    println!(
+        "| storage limit (store, batches of 512) | {storage_rate:.0} | | | {:.2} |",
+        storage_rate / limit_rate
+    );
+    println!(
+        "| **buildboard, acknowledged and durable** | **{rate:.0}** | {} | {} | **{:.2}** of HTTP |",
+        ms(percentile(&results.latencies, 0.5)),
+        ms(percentile(&results.latencies, 0.99)),
+        rate / limit_rate
+    );
+    println!();
+    println!(
+        "acknowledged: {} workflow_run + {} workflow_job; rows after: {} workflowruns + {} workflowjobs ({}); failed requests: {}{}\n",
+        acked_runs,
+        acked_jobs,
+        rows_runs,
+        rows_jobs,
+        if rows_runs == acked_runs && rows_jobs == acked_jobs { "equal" } else { "MISMATCH" },
+        results.failed,
+        if exhausted { "; the prepared deliveries ran out: the rate is a lower bound" } else { "" }
+    );
+    Ok(())
+}
+
+/// Applies the deliveries straight through the store in transactions of 512; deliveries/s.
+fn storage_limit(deliveries: &[Delivery], db: &Path, duration: Duration) -> anyhow::Result<f64> {
+    let parsed: Vec<(String, EventKind, Event)> = deliveries
+        .iter()
+        .map(|d| {
+            let kind = EventKind::from_header(d.event).expect("our events");
+            (
+                d.id.clone(),
+                kind,
+                event::parse(kind, &d.body).expect("our payloads parse"),
+            )
+        })
+        .collect();
+    let store = Store::open(db)?;
+    let mut conn = store.open_writer()?;
+    let started = Instant::now();
+    let mut applied = 0;
+    for group in parsed.chunks(512) {
+        if started.elapsed() >= duration {
+            break;
+        }
+        let tx = conn.transaction()?;
+        for (id, kind, event) in group {
+            write::record_delivery(&tx, id, kind.as_str(), 0)?;
+            write::apply_event(&tx, event, 0)?;
+        }
+        tx.commit()?;
+        applied += group.len();
+    }
+    Ok(applied as f64 / started.elapsed().as_secs_f64())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Fan-out
+
+async fn fanout_phase(args: &Args, dir: &Path, clients: usize) -> anyhow::Result<()> {
+    eprintln!("fan-out: {clients} clients…");
+    let db = dir.join(format!("fanout-{clients}.db"));
+    let (server, _) = Server::start(&db).await?;
+    let idle_rss = server.rss_kib();
+    let url = format!("ws://{}/ws", server.addr);
+
+    // Each client records when each run message arrived.
+    let arrivals: Arc<Mutex<Vec<(u64, Instant)>>> = Arc::new(Mutex::new(Vec::new()));
+    let mut tasks = Vec::with_capacity(clients);
+    let connected = Arc::new(AtomicUsize::new(0));
+    let stop = tokio_util::sync::CancellationToken::new();
+    for batch in (0..clients).collect::<Vec<_>>().chunks(250) {
+        let mut sockets = Vec::new();
+        for _ in batch {
+            sockets.push(tokio_tungstenite::connect_async(url.as_str()));
+        }
+        for socket in futures_util::future::join_all(sockets).await {
+            let (socket, _) = socket.context("connecting a WebSocket client")?;
+            let (arrivals, connected, stop) = (arrivals.clone(), connected.clone(), stop.clone());
+            tasks.push(tokio::spawn(async move {
+                let (_sink, mut stream) = socket.split();
+                let mut seen = Vec::new();
+                connected.fetch_add(1, Ordering::Relaxed);
+                loop {
+                    tokio::select! {
+                        () = stop.cancelled() => break,
+                        message = stream.next() => match message {
+                            Some(Ok(tokio_tungstenite::tungstenite::Message::Text(text))) => {
+                                if let Some(id) = run_id(&text) {
+                                    seen.push((id, Instant::now()));
+                                }
+                            }
+                            Some(Ok(_)) => {}
+                            _ => break,
+                        }
+                    }
+                }
+                arrivals.lock().unwrap().extend(seen);
+            }));
+        }
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let busy_rss = server.rss_kib();
+    let per_client = (busy_rss.saturating_sub(idle_rss)) as f64 / clients as f64;
+
+    // Post at a steady rate; remember when each was acknowledged.
+    let count = args.fanout_rate * args.duration;
+    let deliveries = make_deliveries(count * 2, 10_000_000)?;
+    let runs: Vec<&Delivery> = deliveries
+        .iter()
+        .filter(|d| d.event == "workflow_run")
+        .take(count as usize)
+        .collect();
+    let client = reqwest::Client::new();
+    let mut acked: Vec<(u64, Instant)> = Vec::new();
+    let interval = Duration::from_secs_f64(1.0 / args.fanout_rate as f64);
+    let mut ticker = tokio::time::interval(interval);
+    for delivery in runs {
+        ticker.tick().await;
+        let response = client
+            .post(format!("http://{}/webhook", server.addr))
+            .header("content-type", "application/json")
+            .header("x-github-event", delivery.event)
+            .header("x-github-delivery", &delivery.id)
+            .header("x-hub-signature-256", &delivery.signature)
+            .body(delivery.body.clone())
+            .send()
+            .await?;
+        let at = Instant::now();
+        if response.status().is_success() {
+            let id =
+                run_id(std::str::from_utf8(&delivery.body)?).expect("the payload has a run id");
+            acked.push((id, at));
+        }
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    stop.cancel();
+    for task in tasks {
+        let _ = task.await;
+    }
+    server.stop()?;
+
+    let acked_at: std::collections::HashMap<u64, Instant> = acked.iter().copied().collect();
+    let arrivals = arrivals.lock().unwrap();
+    let mut latencies: Vec<Duration> = arrivals
+        .iter()
+        .filter_map(|(id, at)| {
+            acked_at
+                .get(id)
+                .map(|ack| at.saturating_duration_since(*ack))
+        })
+        .collect();
+    latencies.sort_unstable();
+    let expected = acked.len() * clients;
+    let lost = expected.saturating_sub(latencies.len());
+    println!(
+        "## Fan-out: {clients} WebSocket clients, {} deliveries/s for {} s\n",
+        args.fanout_rate, args.duration
+    );
+    println!("| clients | messages | p50 ms | p99 ms | max ms | lost | RSS idle server | RSS per client |");
+    println!("|---|---|---|---|---|---|---|---|");
+    println!(
+        "| {clients} | {} | {} | {} | {} | {lost} | {:.1} MiB | {:.1} KiB |\n",
+        latencies.len(),
+        ms(percentile(&latencies, 0.5)),
+        ms(percentile(&latencies, 0.99)),
+        ms(latencies.last().copied().unwrap_or_default()),
+        idle_rss as f64 / 1024.0,
+        per_client
+    );
+    Ok(())
+}
+
+/// The run id of a `run` message or a workflow_run payload, found without parsing the JSON.
+fn run_id(text: &str) -> Option<u64> {
+    let start = if text.starts_with("{\"type\":\"run\"") {
+        text.find("\"build\":{\"id\":")? + "\"build\":{\"id\":".len()
+    } else if text.contains("\"workflow_run\"") {
+        let at = text.find("\"workflow_run\"")?;
+        at + text[at..].find("\"id\": ")? + "\"id\": ".len()
+    } else {
+        return None;
+    };
+    let digits: String = text[start..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    digits.parse().ok()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reads
+
+async fn reads_phase(args: &Args, dir: &Path) -> anyhow::Result<()> {
+    let db = dir.join("reads.db");
+    eprintln!("reads: writing {} runs…", args.runs);
+    let now = chrono::Utc::now().timestamp();
+    let built = Instant::now();
+    fill_database(&db, args.runs, now)?;
+    eprintln!(
+        "reads: {} runs written in {:.1} s",
+        args.runs,
+        built.elapsed().as_secs_f64()
+    );
+    let (server, startup) = Server::start(&db).await?;
+    let client = reqwest::Client::new();
+    let endpoints = [
+        "/api/builds",
+        "/api/builds?repo=org/repo-3&branch=branch-7&per_page=100",
+        "/api/builds?author=dev-42&conclusion=failure",
+        "/api/metrics",
+        "/api/metrics?repo=org/repo-3&window=7d",
+        "/api/workflows?repo=org/repo-3",
+        "/",
+    ];
+    println!("## Reads: {} runs in the database\n", args.runs);
+    println!(
+        "server start (spawn to first answer): {} ms\n",
+        startup.as_millis()
+    );
+    println!("| request | p50 ms | p99 ms | status |");
+    println!("|---|---|---|---|");
+    for path in endpoints {
+        let mut latencies = Vec::with_capacity(args.requests);
+        let mut status = 0;
+        for _ in 0..args.requests {
+            let started = Instant::now();
+            let response = client
+                .get(format!("http://{}{path}", server.addr))
+                .send()
+                .await?;
+            status = response.status().as_u16();
+            let _ = response.bytes().await?;
+            latencies.push(started.elapsed());
+        }
+        latencies.sort_unstable();
+        println!(
+            "| `{path}` | {} | {} | {status} |",
+            ms(percentile(&latencies, 0.5)),
+            ms(percentile(&latencies, 0.99))
+        );
+    }
+    println!();
+    server.stop()?;
+    Ok(())
+}
+
+/// `runs` runs over the last 30 days: 10 repositories, 20 workflows, 50 branches, 200 authors.
+fn fill_database(db: &Path, runs: usize, now: i64) -> anyhow::Result<()> {
+    let templates = Templates::load()?;
+    let template: Value = serde_json::from_str(&templates.run)?;
+    let store = Store::open(db)?;
+    let mut conn = store.open_writer()?;
+    conn.pragma_update(None, "synchronous", "OFF")?;
+    let span = 30 * 86_400;
+    for chunk in (0..runs).collect::<Vec<_>>().chunks(10_000) {
+        let tx = conn.transaction()?;
+        for &n in chunk {
+            let created = now - span + (n as i64 * span / runs as i64);
+            let mut payload = template.clone();
+            let repo = n % 10;
+            payload["repository"]["id"] = json!(1000 + repo);
+            payload["repository"]["full_name"] = json!(format!("org/repo-{repo}"));
+            payload["repository"]["html_url"] =
+                json!(format!("https://github.com/org/repo-{repo}"));
+            payload["workflow"]["id"] = json!(100 + n % 20);
+            payload["workflow"]["name"] = json!(format!("workflow-{}", n % 20));
+            let run = &mut payload["workflow_run"];
+            run["id"] = json!(n + 1);
+            run["workflow_id"] = json!(100 + n % 20);
+            run["head_branch"] = json!(format!("branch-{}", n % 50));
+            run["actor"]["login"] = json!(format!("dev-{}", n % 200));
+            let sha = format!("{:040x}", n / 3);
+            run["head_sha"] = json!(sha);
+            run["head_commit"]["id"] = json!(sha);
+            let recent = created > now - 3600;
+            run["status"] = json!(if recent && n % 3 == 0 {
+                "in_progress"
+            } else {
+                "completed"
+            });
+            run["conclusion"] = if recent && n % 3 == 0 {
+                Value::Null
+            } else {
+                json!(if n % 7 == 0 { "failure" } else { "success" })
+            };
+            let time = |secs: i64| {
+                chrono::DateTime::from_timestamp(secs, 0)
+                    .unwrap()
+                    .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            };
+            run["created_at"] = json!(time(created));
+            run["run_started_at"] = json!(time(created + (n % 60) as i64));
+            run["updated_at"] = json!(time(created + 60 + (n % 600) as i64));
+            let event: event::WorkflowRunEvent = serde_json::from_value(payload)?;
+            write::apply_event(&tx, &Event::WorkflowRun(Box::new(event)), now)?;
+        }
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+
+fn num_cpus() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+fn cpu_model() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|info| {
+            info.lines().find_map(|l| {
+                l.strip_prefix("model name")
+                    .map(|m| m.trim_start_matches([' ', '\t', ':']).to_owned())
+            })
+        })
+        .unwrap_or_else(|| "unknown CPU".into())
+}
