@@ -92,6 +92,11 @@ pub struct Config {
     /// Largest webhook body accepted, in bytes; larger ones get 413.
     #[arg(long, env = "BUILDBOARD_MAX_BODY_BYTES", default_value_t = DEFAULT_MAX_BODY_BYTES)]
     pub max_body_bytes: u64,
+
+    /// Privacy switch: show no names or avatars anywhere on the board (pages, live fragments and
+    /// the WebSocket feed), for workplaces that do not allow blame on a wall.
+    #[arg(long, env = "BUILDBOARD_HIDE_AUTHORS")]
+    pub hide_authors: bool,
 }
 
 impl Config {
@@ -104,6 +109,7 @@ impl Config {
             webhook_secret_file: None,
             insecure_allow_unsigned: false,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            hide_authors: false,
         }
     }
 }

@@ -8,7 +8,7 @@
 //! - [`ingest`] — verified events → one group-committing writer → [`hub`].
 //! - [`hub`] — fan-out of committed changes to WebSocket clients; shutdown signal.
 //! - [`web`] — HTTP routes: `/webhook`, `/ws`, `/api/...`, the board.
-//! - [`views`] — HTML templates.
+//! - [`views`] — HTML templates: the board's pages and the fragments live updates carry.
 //!
 //! [`App::build`] opens everything and binds the listener; [`App::run`] serves until shutdown.
 #![forbid(unsafe_code)]
@@ -60,7 +60,9 @@ impl App {
         let store = Store::open(&config.db)
             .with_context(|| format!("opening the database {}", config.db.display()))?;
         let webhook_key = resolve_webhook_key(&config, &store)?;
-        let hub = Hub::new();
+        let hub = Hub::new(views::Opts {
+            hide_authors: config.hide_authors,
+        });
         let (ingest, writer) =
             Ingest::start(&store, hub.clone()).context("starting the ingest writer")?;
         let listener = TcpListener::bind(config.listen)
@@ -72,6 +74,7 @@ impl App {
             ingest,
             config: Arc::new(config),
             webhook_key,
+            board_cache: web::board::Cache::default(),
         };
         Ok(Self {
             listener,

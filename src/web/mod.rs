@@ -27,6 +27,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// The HMAC key deliveries are checked against; `None` only with `--insecure-allow-unsigned`.
     pub webhook_key: Option<Arc<[u8]>>,
+    /// The board's rendered live parts, shared by every viewer until the next change.
+    pub board_cache: board::Cache,
 }
 
 /// Injects the state into a filter chain.
