@@ -72,6 +72,9 @@ pub struct Chrome {
     pub max_stream: usize,
     /// Items per page of a long list in TV mode.
     pub per_page: usize,
+    /// The hub's generation before the page's data was read: the page resyncs when the feed's
+    /// `hello` reports a newer one (a change landed between the render and the connection).
+    pub generation: u64,
 }
 
 impl Chrome {

@@ -369,6 +369,7 @@ impl BoardQuery {
             max_rows: if self.tv { 12 } else { 40 },
             max_stream: if self.tv { 9 } else { 30 },
             per_page: if self.tv { 5 } else { usize::MAX },
+            generation: state.hub.generation(),
         }
     }
 }

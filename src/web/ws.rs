@@ -83,7 +83,12 @@ async fn serve_client(socket: WebSocket, state: AppState) {
     // Subscribe before reading the snapshot, so no change falls between the two.
     let mut updates = state.hub.subscribe();
     let shutdown = state.hub.shutdown_token();
-    let hello = json!({"type": "hello", "version": env!("CARGO_PKG_VERSION")}).to_string();
+    let hello = json!({
+        "type": "hello",
+        "version": env!("CARGO_PKG_VERSION"),
+        "generation": state.hub.generation(),
+    })
+    .to_string();
     if !send(&mut sink, Message::text(hello)).await {
         return;
     }
