@@ -149,7 +149,9 @@ fn message(change: &Change, opts: Opts) -> String {
             Ok(html) => {
                 value["html"] = serde_json::to_value(html).expect("fragments serialise to JSON");
             }
-            Err(err) => tracing::error!(cause = %err, run = build.id, "could not render a run's fragments"),
+            Err(err) => {
+                tracing::error!(cause = %err, run = build.id, "could not render a run's fragments")
+            }
         }
     }
     value.to_string()

@@ -205,7 +205,9 @@ impl Waterfall {
                 });
             }
         }
-        lanes.sort_by(|a, b| (&a.repo, &a.workflow, a.workflow_id).cmp(&(&b.repo, &b.workflow, b.workflow_id)));
+        lanes.sort_by(|a, b| {
+            (&a.repo, &a.workflow, a.workflow_id).cmp(&(&b.repo, &b.workflow, b.workflow_id))
+        });
         let many_repos = lanes.windows(2).any(|w| w[0].repo != w[1].repo);
         let rows = commits
             .into_iter()
@@ -732,11 +734,17 @@ mod tests {
     fn fragments_escape_payload_text_and_can_leave_out_authors() {
         let b = build(Some("failure"), "completed");
         let shown = run_fragments(&b, Opts::default()).unwrap();
-        assert!(shown.row.contains("&#60;img src=x onerror=alert(1)&#62;") || shown.row.contains("&lt;img"));
+        assert!(
+            shown.row.contains("&#60;img src=x onerror=alert(1)&#62;")
+                || shown.row.contains("&lt;img")
+        );
         assert!(!shown.row.contains("<img"));
         assert!(shown.row.contains("mona"));
         assert!(shown.cell.contains("data-run-id=\"7\""));
-        assert!(shown.cell.contains("2m 05s"), "the duration is in the hover text");
+        assert!(
+            shown.cell.contains("2m 05s"),
+            "the duration is in the hover text"
+        );
         let hidden = run_fragments(&b, Opts { hide_authors: true }).unwrap();
         assert!(!hidden.row.contains("mona"));
         assert!(!hidden.stream.contains("mona"));
@@ -745,7 +753,10 @@ mod tests {
     #[test]
     fn links_to_github_are_derived_from_the_run_url() {
         let b = build(None, "queued");
-        assert_eq!(commit_url(&b), "https://github.com/o/r/commit/0123456789abcdef");
+        assert_eq!(
+            commit_url(&b),
+            "https://github.com/o/r/commit/0123456789abcdef"
+        );
         assert_eq!(developer_url("a b/c"), "/developer/a%20b%2Fc");
     }
 }

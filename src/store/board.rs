@@ -222,8 +222,8 @@ pub fn triage(conn: &Connection, filter: &RunFilter, now: i64) -> Result<Vec<Red
             .filter_map(|run| run.author.clone())
             .filter(|author| seen.insert(author.clone()))
             .collect();
-        let recently_flaky: bool =
-            flaky.query_row((failing.workflow_id, now - FLAKY_LOOKBACK_S), |row| {
+        let recently_flaky: bool = flaky
+            .query_row((failing.workflow_id, now - FLAKY_LOOKBACK_S), |row| {
                 row.get(0)
             })?;
         let passed_before = last_green

@@ -20,9 +20,9 @@ use warp::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use warp::{Filter, Rejection, Reply};
 
 use super::{with_state, AppState, Error};
+use crate::store::board;
 use crate::store::metrics::{self, Metrics};
 use crate::store::query::{self, RunFilter};
-use crate::store::board;
 use crate::views::{self, Chrome, Link};
 
 /// Runs behind the duration chart.
@@ -74,8 +74,13 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = R
 /// missing entry wait for the same render.
 #[derive(Clone, Default)]
 pub struct Cache {
-    entries: Arc<Mutex<HashMap<(String, u64), Arc<OnceCell<Arc<str>>>>>>,
+    entries: Arc<Mutex<HashMap<CacheKey, Slot>>>,
 }
+
+/// A part's URL and the generation it was rendered at.
+type CacheKey = (String, u64);
+/// A rendered part, or the render in progress that concurrent requests wait for.
+type Slot = Arc<OnceCell<Arc<str>>>;
 
 impl Cache {
     /// The part for `key` at `generation`, rendering it with `render` if nobody has yet.
@@ -90,7 +95,10 @@ impl Cache {
         Fut: Future<Output = Result<String, Error>>,
     {
         let cell = {
-            let mut entries = self.entries.lock().expect("the cache lock is never poisoned");
+            let mut entries = self
+                .entries
+                .lock()
+                .expect("the cache lock is never poisoned");
             if entries.len() >= CACHE_ENTRIES {
                 entries.retain(|(_, g), _| *g >= generation);
                 if entries.len() >= CACHE_ENTRIES {
@@ -179,9 +187,10 @@ impl BoardQuery {
         let text = |name: &'static str| -> Result<Option<String>, Error> {
             match get(name) {
                 None | Some("") => Ok(None),
-                Some(value) if value.chars().count() > MAX_FILTER_CHARS => Err(
-                    Error::bad_request("invalid_parameter", format!("{name} is too long")),
-                ),
+                Some(value) if value.chars().count() > MAX_FILTER_CHARS => Err(Error::bad_request(
+                    "invalid_parameter",
+                    format!("{name} is too long"),
+                )),
                 Some(value) => Ok(Some(value.to_owned())),
             }
         };
@@ -210,7 +219,12 @@ impl BoardQuery {
             None | Some("") => Part::Page,
             Some("live") => Part::Live,
             Some("hud") => Part::Hud,
-            Some(_) => return Err(Error::bad_request("invalid_parameter", "part must be live or hud")),
+            Some(_) => {
+                return Err(Error::bad_request(
+                    "invalid_parameter",
+                    "part must be live or hud",
+                ))
+            }
         };
         let views = match get("views") {
             None | Some("") => ROTATABLE.iter().map(|(name, _)| *name).collect(),
@@ -639,14 +653,22 @@ mod tests {
 
     #[test]
     fn bad_parameters_are_refused() {
-        for bad in [("window", "1y"), ("rotate", "1"), ("part", "x"), ("views", "nope")] {
+        for bad in [
+            ("window", "1y"),
+            ("rotate", "1"),
+            ("part", "x"),
+            ("views", "nope"),
+        ] {
             assert!(BoardQuery::parse(&pairs(&[bad])).is_err(), "{bad:?}");
         }
     }
 
     #[test]
     fn logins_decode_from_the_path() {
-        assert_eq!(percent_decode("dependabot%5Bbot%5D").as_deref(), Some("dependabot[bot]"));
+        assert_eq!(
+            percent_decode("dependabot%5Bbot%5D").as_deref(),
+            Some("dependabot[bot]")
+        );
         assert_eq!(percent_decode("%zz"), None);
     }
 }

@@ -57,8 +57,8 @@ async fn snapshot(state: &AppState, reason: &str, missed: u64) -> Option<String>
                 builds.iter_mut().for_each(crate::hub::redact);
             }
             Some(
-            json!({"type": "snapshot", "reason": reason, "missed": missed, "builds": builds})
-                .to_string(),
+                json!({"type": "snapshot", "reason": reason, "missed": missed, "builds": builds})
+                    .to_string(),
             )
         }
         Err(err) => {

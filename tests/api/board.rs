@@ -61,8 +61,15 @@ async fn the_hud_shows_the_figures_of_known_rows_for_the_chosen_window() {
         assert_eq!(figure(html, "fig-duration"), "4m 30s");
         assert_eq!(figure(html, "fig-queue"), "40s");
     }
-    assert!(week.contains("href=\"/?window=30d\""), "the window can be changed");
-    assert_eq!(day.matches("<rect class=\"bar").count(), 3, "one bar per completed run in the window");
+    assert!(
+        week.contains("href=\"/?window=30d\""),
+        "the window can be changed"
+    );
+    assert_eq!(
+        day.matches("<rect class=\"bar").count(),
+        3,
+        "one bar per completed run in the window"
+    );
     app.stop().await;
 }
 
@@ -90,7 +97,10 @@ async fn the_waterfall_has_a_row_per_commit_and_a_cell_per_run_with_link_and_dur
     assert!(html.contains(
         "<a class=\"run s-failure\" data-run-id=\"2\" href=\"https://github.com/acme/widgets/actions/runs/2\""
     ));
-    assert!(html.contains("title=\"CI #1 · passed · 1m 00s\""), "the duration shows on hover");
+    assert!(
+        html.contains("title=\"CI #1 · passed · 1m 00s\""),
+        "the duration shows on hover"
+    );
     assert!(html.contains("class=\"run s-queued\""));
     assert!(html.contains("Change number 3") && html.contains(">alice<"));
     app.stop().await;
@@ -129,7 +139,10 @@ async fn payload_text_is_escaped_and_cut_everywhere_it_is_shown() {
         assert!(!html.contains(&"x".repeat(150)), "long text is cut");
     }
     assert!(shown[0].contains("&#60;img src=x onerror=alert(1)&#62;"));
-    assert_eq!(message["build"]["id"], 77, "the JSON fields stay as they were");
+    assert_eq!(
+        message["build"]["id"], 77,
+        "the JSON fields stay as they were"
+    );
     app.stop().await;
 }
 
@@ -152,8 +165,14 @@ async fn filters_narrow_every_view_and_are_kept_in_its_links() {
 
     assert!(waterfall.contains("data-run-id=\"2\""));
     assert!(!waterfall.contains("data-run-id=\"1\"") && !waterfall.contains("data-run-id=\"3\""));
-    assert!(waterfall.contains("href=\"/triage?branch=feature%2Fx\""), "navigation keeps the filter");
-    assert!(waterfall.contains("value=\"feature/x\""), "the form shows the filter");
+    assert!(
+        waterfall.contains("href=\"/triage?branch=feature%2Fx\""),
+        "navigation keeps the filter"
+    );
+    assert!(
+        waterfall.contains("value=\"feature/x\""),
+        "the form shows the filter"
+    );
     assert_eq!(triage.matches("<li class=\"red").count(), 1);
     assert!(triage.contains("data-run-id=\"2\""));
     assert!(none.contains("All green"), "CI on main is green");
@@ -185,7 +204,10 @@ async fn triage_shows_since_when_the_streak_the_range_who_pushed_and_likely_flak
     lint_red.workflow_id = 11;
     lint_red.workflow = "Lint";
     lint_red.conclusion = Some("failure");
-    insert(&app.db(), &[green, first_red, cancelled, latest, rerun, lint_red]);
+    insert(
+        &app.db(),
+        &[green, first_red, cancelled, latest, rerun, lint_red],
+    );
 
     // Act
     let html = page(&app, "/triage").await;
@@ -197,8 +219,14 @@ async fn triage_shows_since_when_the_streak_the_range_who_pushed_and_likely_flak
     assert!(ci < lint, "red longest first");
     let ci_item = &html[ci..lint];
     assert!(ci_item.contains("2 runs in a row"));
-    assert!(ci_item.contains(&format!("last green <a class=\"sha\" href=\"https://github.com/acme/widgets/commit/{}\"", run(1, 0).sha)));
-    assert!(ci_item.contains(&format!("first red <a class=\"sha\" href=\"https://github.com/acme/widgets/commit/{}\"", run(2, 0).sha)));
+    assert!(ci_item.contains(&format!(
+        "last green <a class=\"sha\" href=\"https://github.com/acme/widgets/commit/{}\"",
+        run(1, 0).sha
+    )));
+    assert!(ci_item.contains(&format!(
+        "first red <a class=\"sha\" href=\"https://github.com/acme/widgets/commit/{}\"",
+        run(2, 0).sha
+    )));
     assert!(ci_item.contains(">bob</a>, <a href=\"/developer/carol\">carol</a>"));
     assert!(ci_item.contains("href=\"https://github.com/acme/widgets/actions/runs/4\""));
     assert!(!ci_item.contains("likely flaky"));
@@ -235,7 +263,10 @@ async fn the_developer_view_shows_a_persons_figures_and_what_of_theirs_is_runnin
     running.status = "in_progress";
     running.conclusion = None;
     running.runtime = None;
-    insert(&app.db(), &[run(1, now - 300), bobs_red, bobs_green, running]);
+    insert(
+        &app.db(),
+        &[run(1, now - 300), bobs_red, bobs_green, running],
+    );
 
     let bob = page(&app, "/developer/bob").await;
     let people = page(&app, "/developer").await;
@@ -244,8 +275,13 @@ async fn the_developer_view_shows_a_persons_figures_and_what_of_theirs_is_runnin
     assert_eq!(figure(&bob, "fig-duration"), "1m 00s");
     assert_eq!(figure(&bob, "fig-runs"), "3");
     assert!(bob.contains("Running now (1)") && bob.contains("Red now (1)"));
-    assert!(!bob.contains("data-run-id=\"1\""), "alice's run is not bob's");
-    assert!(people.contains("href=\"/developer/bob\"") && people.contains("href=\"/developer/alice\""));
+    assert!(
+        !bob.contains("data-run-id=\"1\""),
+        "alice's run is not bob's"
+    );
+    assert!(
+        people.contains("href=\"/developer/bob\"") && people.contains("href=\"/developer/alice\"")
+    );
     app.stop().await;
 }
 
@@ -273,12 +309,30 @@ async fn hide_authors_removes_names_from_every_view_and_from_the_feed() {
     let message = next_of_type(&mut ws, "run").await;
 
     // Assert
-    for path in ["/", "/?part=live", "/triage", "/triage?part=live", "/developer", "/?tv=1"] {
+    for path in [
+        "/",
+        "/?part=live",
+        "/triage",
+        "/triage?part=live",
+        "/developer",
+        "/?tv=1",
+    ] {
         let html = page(&app, path).await;
-        assert!(!html.contains("secret-") && !html.contains("Codertocat"), "{path}");
-        assert!(!html.contains("href=\"/developer\""), "{path}: no developer link");
+        assert!(
+            !html.contains("secret-") && !html.contains("Codertocat"),
+            "{path}"
+        );
+        assert!(
+            !html.contains("href=\"/developer\""),
+            "{path}: no developer link"
+        );
     }
-    let hidden = app.http.get(app.url("/developer/secret-bob")).send().await.unwrap();
+    let hidden = app
+        .http
+        .get(app.url("/developer/secret-bob"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(hidden.status(), 404);
     let feed = format!("{snapshot}{message}");
     assert!(!feed.contains("secret-") && !feed.contains("Codertocat") && !feed.contains("avatars"));
@@ -307,10 +361,22 @@ async fn a_run_message_carries_the_waterfall_fragments_for_that_run() {
     assert_eq!(one, two, "the same message, serialised once");
     assert_eq!(one["build"]["status"], "in_progress");
     let html = &one["html"];
-    assert!(html["cell"].as_str().unwrap().contains("class=\"run s-running\" data-run-id=\"42\""));
-    assert!(html["row"].as_str().unwrap().starts_with("<tr class=\"commit\" data-commit=\"octo-org/octo-repo@aaaaaaa"));
-    assert!(html["lane"].as_str().unwrap().contains("data-lane=\"2823525\""));
-    assert!(html["stream"].as_str().unwrap().contains("data-run-id=\"42\""));
+    assert!(html["cell"]
+        .as_str()
+        .unwrap()
+        .contains("class=\"run s-running\" data-run-id=\"42\""));
+    assert!(html["row"]
+        .as_str()
+        .unwrap()
+        .starts_with("<tr class=\"commit\" data-commit=\"octo-org/octo-repo@aaaaaaa"));
+    assert!(html["lane"]
+        .as_str()
+        .unwrap()
+        .contains("data-lane=\"2823525\""));
+    assert!(html["stream"]
+        .as_str()
+        .unwrap()
+        .contains("data-run-id=\"42\""));
     app.stop().await;
 }
 
@@ -325,6 +391,9 @@ async fn tv_mode_names_the_next_view_and_keeps_its_settings() {
     assert!(triage.contains("data-next-url=\"/?repo=acme%2Fwidgets&#38;tv=1"));
     assert!(waterfall.contains("class=\"view-waterfall tv\""));
     assert!(!waterfall.contains("<form"), "no form on a TV");
-    assert!(waterfall.matches("<tr class=\"commit\"").count() <= 12, "fits the screen");
+    assert!(
+        waterfall.matches("<tr class=\"commit\"").count() <= 12,
+        "fits the screen"
+    );
     app.stop().await;
 }

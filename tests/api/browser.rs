@@ -86,11 +86,25 @@ async fn open_browser(driver: &Driver) -> Client {
         unreachable!("a JSON object literal")
     };
     let connector = hyper_util::client::legacy::connect::HttpConnector::new();
-    ClientBuilder::new(connector)
+    let browser = ClientBuilder::new(connector)
         .capabilities(capabilities)
         .connect(&driver.url)
         .await
-        .expect("chromedriver starts a chromium session")
+        .expect("chromedriver starts a chromium session");
+    // --window-size counts the window's frame: make the page itself 1920x1080.
+    let frame = browser
+        .execute("return [window.outerWidth - window.innerWidth, window.outerHeight - window.innerHeight]", vec![])
+        .await
+        .unwrap();
+    let (dw, dh) = (
+        frame[0].as_u64().unwrap_or(0),
+        frame[1].as_u64().unwrap_or(0),
+    );
+    browser
+        .set_window_size(1920 + dw as u32, 1080 + dh as u32)
+        .await
+        .expect("the window can be resized");
+    browser
 }
 
 /// Waits until `script` (a JS expression) is true in the page, or fails after `within`.
@@ -113,7 +127,10 @@ async fn until(browser: &Client, script: &str, within: Duration) -> Duration {
 }
 
 async fn js(browser: &Client, script: &str) -> serde_json::Value {
-    browser.execute(script, vec![]).await.expect("the script runs")
+    browser
+        .execute(script, vec![])
+        .await
+        .expect("the script runs")
 }
 
 /// Opens `path` and waits for the live feed to connect.
@@ -146,14 +163,51 @@ async fn every_view_loads_against_the_real_server(browser: &Client) {
     seed::realistic(&app.db());
 
     open(browser, &app, "/").await;
-    assert!(js(browser, "return document.querySelectorAll('#grid-body tr.commit').length").await.as_u64().unwrap() >= 10);
-    assert_eq!(js(browser, "return document.getElementById('fig-active').textContent").await, "3");
+    assert!(
+        js(
+            browser,
+            "return document.querySelectorAll('#grid-body tr.commit').length"
+        )
+        .await
+        .as_u64()
+        .unwrap()
+            >= 10
+    );
+    assert_eq!(
+        js(
+            browser,
+            "return document.getElementById('fig-active').textContent"
+        )
+        .await,
+        "3"
+    );
     open(browser, &app, "/triage").await;
-    assert_eq!(js(browser, "return document.querySelectorAll('#reds > li').length").await, 2);
+    assert_eq!(
+        js(
+            browser,
+            "return document.querySelectorAll('#reds > li').length"
+        )
+        .await,
+        2
+    );
     open(browser, &app, "/developer/bob").await;
-    assert!(js(browser, "return document.querySelector('.person').textContent").await.as_str().unwrap().starts_with("bob"));
+    assert!(js(
+        browser,
+        "return document.querySelector('.person').textContent"
+    )
+    .await
+    .as_str()
+    .unwrap()
+    .starts_with("bob"));
     open(browser, &app, "/developer").await;
-    assert_eq!(js(browser, "return document.querySelectorAll('#people a').length").await, 5);
+    assert_eq!(
+        js(
+            browser,
+            "return document.querySelectorAll('#people a').length"
+        )
+        .await,
+        5
+    );
     app.stop().await;
 }
 
@@ -165,24 +219,71 @@ async fn deliveries_after_load_appear_without_a_reload(browser: &Client) {
     // The waterfall: a new commit's row, then the same cell turning green, and the stream entry.
     open(browser, &app, "/").await;
     js(browser, "window.__sameDocument = true; return 1").await;
-    app.deliver("workflow_run", "w1", &run_delivery(555, &sha, "Live change", None)).await;
-    until(browser, "document.querySelector('#grid-body [data-run-id=\"555\"].s-running')", LIVE).await;
-    until(browser, "document.querySelector('#stream [data-run-id=\"555\"]')", LIVE).await;
-    app.deliver("workflow_run", "w2", &run_delivery(555, &sha, "Live change", Some("success"))).await;
-    until(browser, "document.querySelector('#grid-body [data-run-id=\"555\"].s-success')", LIVE).await;
+    app.deliver(
+        "workflow_run",
+        "w1",
+        &run_delivery(555, &sha, "Live change", None),
+    )
+    .await;
+    until(
+        browser,
+        "document.querySelector('#grid-body [data-run-id=\"555\"].s-running')",
+        LIVE,
+    )
+    .await;
+    until(
+        browser,
+        "document.querySelector('#stream [data-run-id=\"555\"]')",
+        LIVE,
+    )
+    .await;
+    app.deliver(
+        "workflow_run",
+        "w2",
+        &run_delivery(555, &sha, "Live change", Some("success")),
+    )
+    .await;
+    until(
+        browser,
+        "document.querySelector('#grid-body [data-run-id=\"555\"].s-success')",
+        LIVE,
+    )
+    .await;
     assert_eq!(
-        js(browser, "return document.querySelectorAll('#grid-body [data-run-id=\"555\"]').length").await,
+        js(
+            browser,
+            "return document.querySelectorAll('#grid-body [data-run-id=\"555\"]').length"
+        )
+        .await,
         1,
         "the cell is replaced, not added"
     );
-    assert_eq!(js(browser, "return window.__sameDocument === true").await, true, "no reload");
+    assert_eq!(
+        js(browser, "return window.__sameDocument === true").await,
+        true,
+        "no reload"
+    );
 
     // Triage: a new red workflow shows up.
     open(browser, &app, "/triage").await;
     js(browser, "window.__sameDocument = true; return 1").await;
-    app.deliver("workflow_run", "w3", &run_delivery(556, &"2".repeat(40), "Break it", Some("failure"))).await;
-    until(browser, "document.querySelector('#reds [data-run-id=\"556\"]')", LIVE).await;
-    assert_eq!(js(browser, "return window.__sameDocument === true").await, true, "no reload");
+    app.deliver(
+        "workflow_run",
+        "w3",
+        &run_delivery(556, &"2".repeat(40), "Break it", Some("failure")),
+    )
+    .await;
+    until(
+        browser,
+        "document.querySelector('#reds [data-run-id=\"556\"]')",
+        LIVE,
+    )
+    .await;
+    assert_eq!(
+        js(browser, "return window.__sameDocument === true").await,
+        true,
+        "no reload"
+    );
     app.stop().await;
 }
 
@@ -191,16 +292,41 @@ async fn a_hostile_commit_message_renders_as_text(browser: &Client) {
     let hostile = "<img src=x onerror=\"document.body.dataset.pwned='yes'\">";
     open(browser, &app, "/").await;
 
-    app.deliver("workflow_run", "x1", &run_delivery(666, &"6".repeat(40), hostile, Some("failure"))).await;
-    until(browser, "document.querySelector('#grid-body [data-run-id=\"666\"]')", LIVE).await;
+    app.deliver(
+        "workflow_run",
+        "x1",
+        &run_delivery(666, &"6".repeat(40), hostile, Some("failure")),
+    )
+    .await;
+    until(
+        browser,
+        "document.querySelector('#grid-body [data-run-id=\"666\"]')",
+        LIVE,
+    )
+    .await;
     for _ in 0..2 {
-        let text = js(browser, "return document.querySelector('#grid-body tr.commit .msg').textContent").await;
+        let text = js(
+            browser,
+            "return document.querySelector('#grid-body tr.commit .msg').textContent",
+        )
+        .await;
         assert_eq!(text, hostile);
-        assert_eq!(js(browser, "return document.querySelectorAll('img').length").await, 0);
-        assert_eq!(js(browser, "return document.body.dataset.pwned === undefined").await, true);
+        assert_eq!(
+            js(browser, "return document.querySelectorAll('img').length").await,
+            0
+        );
+        assert_eq!(
+            js(browser, "return document.body.dataset.pwned === undefined").await,
+            true
+        );
         // The same, rendered with the page rather than live.
         browser.refresh().await.unwrap();
-        until(browser, "document.querySelector('#grid-body [data-run-id=\"666\"]')", LIVE).await;
+        until(
+            browser,
+            "document.querySelector('#grid-body [data-run-id=\"666\"]')",
+            LIVE,
+        )
+        .await;
     }
     app.stop().await;
 }
@@ -213,8 +339,17 @@ async fn after_a_server_restart_the_page_reconnects_and_shows_new_deliveries(bro
     open(browser, &first, "/").await;
 
     first.stop().await;
-    until(browser, "document.getElementById('conn').dataset.state === 'closed'", Duration::from_secs(5)).await;
-    let shown = js(browser, "return document.getElementById('conn').textContent").await;
+    until(
+        browser,
+        "document.getElementById('conn').dataset.state === 'closed'",
+        Duration::from_secs(5),
+    )
+    .await;
+    let shown = js(
+        browser,
+        "return document.getElementById('conn').textContent",
+    )
+    .await;
     assert!(shown.as_str().unwrap().contains("disconnected"), "{shown}");
 
     let second = spawn_app_with(|config| {
@@ -222,9 +357,25 @@ async fn after_a_server_restart_the_page_reconnects_and_shows_new_deliveries(bro
         config.listen = addr;
     })
     .await;
-    until(browser, "document.getElementById('conn').dataset.state === 'open'", Duration::from_secs(10)).await;
-    second.deliver("workflow_run", "after", &run_delivery(777, &"7".repeat(40), "After restart", Some("success"))).await;
-    until(browser, "document.querySelector('#grid-body [data-run-id=\"777\"]')", LIVE).await;
+    until(
+        browser,
+        "document.getElementById('conn').dataset.state === 'open'",
+        Duration::from_secs(10),
+    )
+    .await;
+    second
+        .deliver(
+            "workflow_run",
+            "after",
+            &run_delivery(777, &"7".repeat(40), "After restart", Some("success")),
+        )
+        .await;
+    until(
+        browser,
+        "document.querySelector('#grid-body [data-run-id=\"777\"]')",
+        LIVE,
+    )
+    .await;
     second.stop().await;
 }
 
@@ -237,8 +388,18 @@ async fn tv_mode_fits_the_screen_and_rotates_views(browser: &Client) {
         true,
         "no scrolling in TV mode"
     );
-    until(browser, "location.pathname === '/triage' && document.body.classList.contains('tv')", Duration::from_secs(6)).await;
-    until(browser, "document.getElementById('conn').dataset.state === 'open'", Duration::from_secs(5)).await;
+    until(
+        browser,
+        "location.pathname === '/triage' && document.body.classList.contains('tv')",
+        Duration::from_secs(6),
+    )
+    .await;
+    until(
+        browser,
+        "document.getElementById('conn').dataset.state === 'open'",
+        Duration::from_secs(5),
+    )
+    .await;
     until(browser, "location.pathname === '/'", Duration::from_secs(6)).await;
     app.stop().await;
 }

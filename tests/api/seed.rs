@@ -215,9 +215,15 @@ pub fn realistic(conn: &Connection) {
         let created = now - (messages.len() - i) as i64 * 1500;
         let author = people[i % people.len()];
         let sha = format!("{:x}{:032x}", 0xabc000 + i, i * 7919);
-        let branch = if i % 4 == 3 { "feature/uploader" } else { "main" };
+        let branch = if i % 4 == 3 {
+            "feature/uploader"
+        } else {
+            "main"
+        };
         let latest = i + 1 == messages.len();
-        for (workflow_id, workflow, runtime) in [(10, "CI", 420), (11, "Lint", 65), (12, "Deploy", 180)] {
+        for (workflow_id, workflow, runtime) in
+            [(10, "CI", 420), (11, "Lint", 65), (12, "Deploy", 180)]
+        {
             if workflow == "Deploy" && branch != "main" {
                 continue;
             }
