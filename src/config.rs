@@ -161,6 +161,10 @@ pub struct Config {
     /// GitHub REST API base URL; for GitHub Enterprise Server, https://HOST/api/v3.
     #[arg(long, env = "GITHUB_API_URL", default_value = crate::github::client::DEFAULT_API_URL)]
     pub github_api_url: String,
+    /// Privacy switch: show no names or avatars anywhere on the board (pages, live fragments and
+    /// the WebSocket feed), for workplaces that do not allow blame on a wall.
+    #[arg(long, env = "BUILDBOARD_HIDE_AUTHORS")]
+    pub hide_authors: bool,
 }
 
 impl Config {
@@ -181,6 +185,7 @@ impl Config {
             github_token: None,
             reconcile_interval: DEFAULT_RECONCILE_INTERVAL,
             github_api_url: crate::github::client::DEFAULT_API_URL.to_owned(),
+            hide_authors: false,
         }
     }
 }

@@ -31,6 +31,8 @@ pub struct AppState {
     pub webhook_key: Option<Arc<[u8]>>,
     /// Per-IP rate limits.
     pub limits: limit::Limits,
+    /// The board's rendered live parts, shared by every viewer until the next change.
+    pub board_cache: board::Cache,
 }
 
 /// Injects the state into a filter chain.

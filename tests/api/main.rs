@@ -2,8 +2,11 @@
 
 mod api;
 mod backfill;
+mod board;
+mod browser;
 mod fake_github;
 mod helpers;
 mod ops;
+mod seed;
 mod webhook;
 mod ws;
