@@ -5,6 +5,7 @@ pub mod board;
 pub mod error;
 pub mod limit;
 pub mod params;
+pub mod socket;
 pub mod webhook;
 pub mod ws;
 
