@@ -181,6 +181,11 @@ pub struct Config {
     #[arg(long, env = "GITHUB_API_URL", default_value = crate::github::client::DEFAULT_API_URL)]
     pub github_api_url: String,
 
+    /// Privacy switch: show no names or avatars anywhere on the board (pages, live fragments and
+    /// the WebSocket feed), for workplaces that do not allow blame on a wall.
+    #[arg(long, env = "BUILDBOARD_HIDE_AUTHORS")]
+    pub hide_authors: bool,
+
     /// Most WebSocket clients served at once; an upgrade over the cap gets 503.
     #[arg(long, env = "BUILDBOARD_MAX_WS_CLIENTS", default_value_t = DEFAULT_MAX_WS_CLIENTS)]
     pub max_ws_clients: usize,
@@ -235,6 +240,7 @@ impl Config {
             github_token: None,
             reconcile_interval: DEFAULT_RECONCILE_INTERVAL,
             github_api_url: crate::github::client::DEFAULT_API_URL.to_owned(),
+            hide_authors: false,
             max_ws_clients: DEFAULT_MAX_WS_CLIENTS,
             retention_days: None,
             ws_timing: WsTiming::default(),

@@ -1,17 +1,20 @@
 //! Fan-out of committed changes to every WebSocket client, and the shutdown signal they obey.
 //!
 //! Each change is serialised to JSON once and the shared text goes to all subscribers through a
-//! bounded `broadcast` channel. A slow client does not hold anyone up: it lags, and when it next
+//! bounded `broadcast` channel. A `run` change also carries the board's HTML fragments for it,
+//! rendered here once (see [`crate::views::run_fragments`]) rather than once per client. With
+//! `--hide-authors` the hub strips names from every message before it is serialised. A slow client does not hold anyone up: it lags, and when it next
 //! reads it is told how many messages it missed and sent a fresh snapshot (see `web::ws`).
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::store::model::Change;
+use crate::store::model::{Build, Change};
+use crate::views::{self, Opts};
 
 /// Messages buffered per hub before the slowest subscribers start to lag.
 pub const CHANNEL_CAPACITY: usize = 1024;
@@ -39,30 +42,51 @@ pub struct Hub {
     tasks: TaskTracker,
     /// Admitted WebSocket clients (upgrading or connected).
     clients: Arc<AtomicUsize>,
+    /// Counts published changes. Anything rendered from the database is current while this has
+    /// not moved, which lets the board share one render of a view among all its viewers.
+    generation: Arc<AtomicU64>,
+    /// How fragments are rendered (the same for every client).
+    opts: Opts,
 }
 
 impl Default for Hub {
     fn default() -> Self {
-        Self::new()
+        Self::new(Opts::default())
     }
 }
 
 impl Hub {
-    pub fn new() -> Self {
+    /// A hub whose `run` messages carry fragments rendered with `opts`.
+    pub fn new(opts: Opts) -> Self {
         let (sender, _) = broadcast::channel(CHANNEL_CAPACITY);
         Self {
             sender,
             shutdown: CancellationToken::new(),
             tasks: TaskTracker::new(),
             clients: Arc::new(AtomicUsize::new(0)),
+            generation: Arc::new(AtomicU64::new(0)),
+            opts,
         }
     }
 
-    /// Serialises `change` once and sends it to every subscriber.
+    /// Serialises `change` once (with its fragments, for a run) and sends it to every subscriber.
+    /// Call it after the change is committed: the generation moves first, so a client that reads
+    /// the message and then asks for a view gets one rendered after the change.
     pub fn publish(&self, change: &Change) {
-        let json = serde_json::to_string(change).expect("changes serialise to JSON");
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        let json = message(change, self.opts);
         // An error only means nobody is listening.
         let _ = self.sender.send(Arc::from(json));
+    }
+
+    /// How many changes have been published; see the field's documentation.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::SeqCst)
+    }
+
+    /// The rendering options fragments use.
+    pub fn opts(&self) -> Opts {
+        self.opts
     }
 
     /// A new subscription; subscribe before reading a snapshot so nothing falls in between.
@@ -119,4 +143,38 @@ impl Hub {
             );
         }
     }
+}
+
+/// Removes the names and avatars of people from `build` (for `--hide-authors`).
+pub fn redact(build: &mut Build) {
+    build.author = None;
+    build.author_avatar = None;
+}
+
+/// The JSON text of `change`: the change itself (`type` plus its payload, unchanged in shape) and,
+/// for a run, `html` with the board's fragments ([`views::RunFragments`]).
+fn message(change: &Change, opts: Opts) -> String {
+    let mut change = change.clone();
+    if opts.hide_authors {
+        match &mut change {
+            Change::Run { build } => redact(build),
+            Change::Commit { commit } => {
+                commit.author = None;
+                commit.author_login = None;
+            }
+            Change::Job { .. } | Change::Branch { .. } => {}
+        }
+    }
+    let mut value = serde_json::to_value(&change).expect("changes serialise to JSON");
+    if let Change::Run { build } = &change {
+        match views::run_fragments(build, opts) {
+            Ok(html) => {
+                value["html"] = serde_json::to_value(html).expect("fragments serialise to JSON");
+            }
+            Err(err) => {
+                tracing::error!(cause = %err, run = build.id, "could not render a run's fragments")
+            }
+        }
+    }
+    value.to_string()
 }

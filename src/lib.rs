@@ -9,7 +9,7 @@
 //! - [`backfill`] — history from GitHub's REST API (`init_db`) and the server's reconciliation.
 //! - [`hub`] — fan-out of committed changes to WebSocket clients; shutdown signal.
 //! - [`web`] — HTTP routes: `/webhook`, `/ws`, `/api/...`, the board.
-//! - [`views`] — HTML templates.
+//! - [`views`] — HTML templates: the board's pages and the fragments live updates carry.
 //! - [`metrics`] — Prometheus counters.
 //!
 //! [`App::build`] opens everything and binds the listener; [`App::run`] serves until shutdown.
@@ -79,7 +79,9 @@ impl App {
             }
             None => None,
         };
-        let hub = Hub::new();
+        let hub = Hub::new(views::Opts {
+            hide_authors: config.hide_authors,
+        });
         let (ingest, writer) =
             Ingest::start(&store, hub.clone()).context("starting the ingest writer")?;
         let listener = TcpListener::bind(config.listen)
@@ -100,6 +102,7 @@ impl App {
             config: Arc::new(config),
             webhook_key,
             limits,
+            board_cache: web::board::Cache::default(),
         };
         Ok(Self {
             listener,

@@ -12,9 +12,12 @@ async fn main() -> anyhow::Result<()> {
     telemetry::init();
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => {
+            // Handlers first: a SIGTERM that comes as soon as the port answers still shuts down
+            // gracefully instead of killing the process.
+            let shutdown = shutdown_signal().context("installing the signal handlers")?;
             let app = App::build(cli.config).await?;
             tracing::info!(addr = %app.local_addr(), "buildboard listening; board at http://{}/", app.local_addr());
-            app.run(shutdown_signal()).await
+            app.run(shutdown).await
         }
         Command::ShowSecret => {
             anyhow::ensure!(
@@ -57,24 +60,25 @@ async fn main() -> anyhow::Result<()> {
     }
 }
 
-/// Completes on SIGINT (Ctrl-C) or SIGTERM.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        tokio::signal::ctrl_c()
-            .await
-            .expect("installing the Ctrl-C handler");
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-            .expect("installing the SIGTERM handler")
-            .recv()
-            .await;
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
-    }
+/// Installs the SIGINT (Ctrl-C) and SIGTERM handlers now, and returns a future that completes on
+/// either signal.
+#[cfg(unix)]
+fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut terminate = signal(SignalKind::terminate())?;
+    Ok(async move {
+        tokio::select! {
+            _ = interrupt.recv() => {},
+            _ = terminate.recv() => {},
+        }
+    })
+}
+
+/// Completes on Ctrl-C.
+#[cfg(not(unix))]
+fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
+    Ok(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
 }

@@ -1,31 +1,762 @@
-//! HTML rendering, all in one place: askama templates from `templates/`. Askama escapes every
-//! value, so text from payloads (commit messages, names) always shows as text.
+//! HTML rendering, all in one place: askama templates from `templates/` and the small view models
+//! they read. Askama escapes every value, so text from payloads (commit messages, names) always
+//! shows as text; names and messages are also cut to a sane length here.
+//!
+//! Pages are rendered per request. Live updates are rendered once per change, not per client:
+//! [`run_fragments`] renders the waterfall's pieces for a changed run (called by the hub, which
+//! sends the same text to every client), and the `*_live` / [`hud`] renderers produce the parts a
+//! page re-fetches, which the web layer caches per change (see `web::board`).
 
 use askama::Template;
+use serde::Serialize;
 
+use crate::store::board::{CommitRuns, Person, Red};
+use crate::store::metrics::{is_failure, Metrics};
 use crate::store::model::Build;
 
-/// `/`: the recent runs, live.
-#[derive(Template)]
-#[template(path = "board.html")]
-struct BoardPage<'a> {
-    builds: &'a [Build],
+/// Characters of a commit message's first line shown in a row.
+pub const MESSAGE_CHARS: usize = 100;
+/// Characters of a name (repository, branch, workflow, login) shown.
+pub const NAME_CHARS: usize = 40;
+
+/// Rendering options that hold for the whole server, so a fragment rendered once suits everyone.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Opts {
+    /// `--hide-authors`: render no names of people at all.
+    pub hide_authors: bool,
 }
 
-/// Renders the board page.
+/// A link with a label, marked when it is the current choice.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Link {
+    pub label: String,
+    pub url: String,
+    pub active: bool,
+}
+
+/// What every page shows around its view: navigation, filters, connection state, TV settings.
+/// The web layer fills it from the query parameters.
+#[derive(Debug, Clone, Default)]
+pub struct Chrome {
+    /// `waterfall`, `triage`, `developer` or `people`.
+    pub view: &'static str,
+    pub title: String,
+    pub tv: bool,
+    /// TV mode: seconds before moving on to [`Chrome::next_url`] (0: never).
+    pub rotate_s: u32,
+    /// TV mode: seconds each page of a long list stays up.
+    pub page_s: u32,
+    /// TV mode: the next view in the rotation.
+    pub next_url: String,
+    /// This view's live part (`part=live`), fetched to resync after a reconnect.
+    pub live_url: String,
+    /// The waterfall's HUD part (`part=hud`).
+    pub hud_url: String,
+    /// Active filters; empty when unset.
+    pub repo: String,
+    pub branch: String,
+    pub workflow: String,
+    /// The developer view's login; empty elsewhere.
+    pub author: String,
+    /// The HUD window (`24h`, `7d`, `30d`).
+    pub window: &'static str,
+    /// Navigation between the views, keeping the filters.
+    pub nav: Vec<Link>,
+    /// The HUD's window choices.
+    pub windows: Vec<Link>,
+    /// The URL of this view without filters.
+    pub clear_url: String,
+    /// Rows the waterfall keeps; the page trims live-inserted rows to this.
+    pub max_rows: usize,
+    /// Entries the live stream keeps.
+    pub max_stream: usize,
+    /// Items per page of a long list in TV mode.
+    pub per_page: usize,
+    /// The hub's generation before the page's data was read: the page resyncs when the feed's
+    /// `hello` reports a newer one (a change landed between the render and the connection).
+    pub generation: u64,
+}
+
+impl Chrome {
+    /// Whether any of repo, branch or workflow is set.
+    pub fn filtered(&self) -> bool {
+        !(self.repo.is_empty() && self.branch.is_empty() && self.workflow.is_empty())
+    }
+}
+
+/// The HUD: figures for the window, and the duration chart.
+#[derive(Debug, Clone)]
+pub struct Hud {
+    pub metrics: Metrics,
+    pub chart: Chart,
+}
+
+/// A bar chart of recent runs' durations (an SVG drawn by the template).
+#[derive(Debug, Clone, Default)]
+pub struct Chart {
+    pub bars: Vec<Bar>,
+    /// The longest duration drawn, in seconds (the top of the scale).
+    pub max_s: i64,
+}
+
+/// One bar of the [`Chart`], in the SVG's 0..[`CHART_W`] x 0..[`CHART_H`] coordinates.
+#[derive(Debug, Clone)]
+pub struct Bar {
+    pub x: u32,
+    pub y: u32,
+    pub width: u32,
+    pub height: u32,
+    pub kind: &'static str,
+    pub tip: String,
+}
+
+/// Width of the chart's coordinate space.
+pub const CHART_W: u32 = 600;
+/// Height of the chart's coordinate space.
+pub const CHART_H: u32 = 100;
+
+impl Chart {
+    /// Bars for `recent` (newest first, as the store returns them), drawn oldest to newest.
+    pub fn of(recent: &[Build]) -> Self {
+        let max_s = recent
+            .iter()
+            .filter_map(|b| b.duration_s)
+            .max()
+            .unwrap_or(0)
+            .max(1);
+        let count = recent.len().max(1) as u32;
+        let slot = CHART_W / count;
+        let width = slot.saturating_sub(2).max(1);
+        let bars = recent
+            .iter()
+            .rev()
+            .enumerate()
+            .map(|(i, build)| {
+                let secs = build.duration_s.unwrap_or(0).max(0);
+                let height = ((secs as f64 / max_s as f64) * f64::from(CHART_H)).round() as u32;
+                let height = height.clamp(1, CHART_H);
+                Bar {
+                    x: i as u32 * slot + 1,
+                    y: CHART_H - height,
+                    width,
+                    height,
+                    kind: kind(build),
+                    tip: format!(
+                        "{} #{} · {} · {}",
+                        cut(&build.workflow, NAME_CHARS),
+                        build.run_number,
+                        label(build),
+                        duration(&Some(secs))
+                    ),
+                }
+            })
+            .collect();
+        Self { bars, max_s }
+    }
+}
+
+/// One column of the waterfall: a workflow.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lane {
+    pub workflow_id: i64,
+    pub workflow: String,
+    pub repo: String,
+}
+
+/// One row of the waterfall: a commit, and its runs per lane.
+#[derive(Debug, Clone)]
+pub struct Row {
+    /// The row's time: its first run's creation.
+    pub time: i64,
+    /// The run whose commit details (sha, message, author) the row shows.
+    pub head: Build,
+    pub cells: Vec<Cells>,
+}
+
+/// The runs of one commit in one lane.
+#[derive(Debug, Clone)]
+pub struct Cells {
+    pub workflow_id: i64,
+    pub builds: Vec<Build>,
+}
+
+/// The waterfall view's data.
+#[derive(Debug, Clone)]
+pub struct Waterfall {
+    pub lanes: Vec<Lane>,
+    pub rows: Vec<Row>,
+    pub hud: Hud,
+    /// The live stream's first entries, newest first.
+    pub stream: Vec<Build>,
+    /// Whether lanes come from more than one repository (then headers name the repository).
+    pub many_repos: bool,
+}
+
+impl Waterfall {
+    /// Lays the commits out in lanes: one per workflow seen, ordered by repository and name.
+    pub fn of(commits: Vec<CommitRuns>, hud: Hud, stream: Vec<Build>) -> Self {
+        let mut lanes: Vec<Lane> = Vec::new();
+        for build in commits.iter().flat_map(|c| &c.builds) {
+            if !lanes.iter().any(|l| l.workflow_id == build.workflow_id) {
+                lanes.push(Lane {
+                    workflow_id: build.workflow_id,
+                    workflow: build.workflow.clone(),
+                    repo: build.repo.clone(),
+                });
+            }
+        }
+        lanes.sort_by(|a, b| {
+            (&a.repo, &a.workflow, a.workflow_id).cmp(&(&b.repo, &b.workflow, b.workflow_id))
+        });
+        let many_repos = lanes.windows(2).any(|w| w[0].repo != w[1].repo);
+        let rows = commits
+            .into_iter()
+            .map(|commit| {
+                let cells = lanes
+                    .iter()
+                    .map(|lane| Cells {
+                        workflow_id: lane.workflow_id,
+                        builds: commit
+                            .builds
+                            .iter()
+                            .filter(|b| b.workflow_id == lane.workflow_id)
+                            .cloned()
+                            .collect(),
+                    })
+                    .collect();
+                Row {
+                    time: commit.first_created,
+                    head: commit.builds[0].clone(),
+                    cells,
+                }
+            })
+            .collect();
+        Self {
+            lanes,
+            rows,
+            hud,
+            stream,
+            many_repos,
+        }
+    }
+}
+
+/// The triage view's data.
+#[derive(Debug, Clone)]
+pub struct Triage {
+    pub reds: Vec<Red>,
+}
+
+/// The developer view's data.
+#[derive(Debug, Clone)]
+pub struct Developer {
+    pub login: String,
+    pub metrics: Metrics,
+    /// Their runs still queued or running.
+    pub active: Vec<Build>,
+    /// Red workflows where they pushed in the red range.
+    pub reds: Vec<Red>,
+    /// Their latest runs.
+    pub recent: Vec<Build>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Templates.
+
+#[derive(Template)]
+#[template(path = "waterfall.html")]
+struct WaterfallPage<'a> {
+    c: &'a Chrome,
+    v: &'a Waterfall,
+    hud: &'a Hud,
+    opts: Opts,
+}
+
+#[derive(Template)]
+#[template(path = "waterfall_live.html")]
+struct WaterfallLive<'a> {
+    c: &'a Chrome,
+    v: &'a Waterfall,
+    hud: &'a Hud,
+    opts: Opts,
+}
+
+#[derive(Template)]
+#[template(path = "hud.html")]
+struct HudPart<'a> {
+    c: &'a Chrome,
+    hud: &'a Hud,
+}
+
+#[derive(Template)]
+#[template(path = "triage.html")]
+struct TriagePage<'a> {
+    c: &'a Chrome,
+    v: &'a Triage,
+    opts: Opts,
+}
+
+#[derive(Template)]
+#[template(path = "triage_live.html")]
+struct TriageLive<'a> {
+    c: &'a Chrome,
+    v: &'a Triage,
+    opts: Opts,
+}
+
+#[derive(Template)]
+#[template(path = "developer.html")]
+struct DeveloperPage<'a> {
+    c: &'a Chrome,
+    v: &'a Developer,
+    opts: Opts,
+}
+
+#[derive(Template)]
+#[template(path = "developer_live.html")]
+struct DeveloperLive<'a> {
+    c: &'a Chrome,
+    v: &'a Developer,
+    opts: Opts,
+}
+
+#[derive(Template)]
+#[template(path = "people.html")]
+struct PeoplePage<'a> {
+    c: &'a Chrome,
+    people: &'a [Person],
+    opts: Opts,
+}
+
+#[derive(Template)]
+#[template(path = "cell.html")]
+struct CellFragment<'a> {
+    build: &'a Build,
+}
+
+#[derive(Template)]
+#[template(path = "row.html")]
+struct RowFragment<'a> {
+    row: &'a Row,
+    opts: Opts,
+}
+
+#[derive(Template)]
+#[template(path = "lane_head.html")]
+struct LaneFragment<'a> {
+    lane: &'a Lane,
+    many_repos: bool,
+}
+
+#[derive(Template)]
+#[template(path = "stream_item.html")]
+struct StreamFragment<'a> {
+    build: &'a Build,
+}
+
+/// The waterfall page (`/`).
 ///
 /// # Errors
 /// When a template fails to render (a bug: templates are checked at compile time).
-pub fn board(builds: &[Build]) -> anyhow::Result<String> {
-    Ok(BoardPage { builds }.render()?)
+pub fn waterfall(c: &Chrome, v: &Waterfall, opts: Opts) -> askama::Result<String> {
+    WaterfallPage {
+        c,
+        v,
+        hud: &v.hud,
+        opts,
+    }
+    .render()
 }
+
+/// The waterfall's live part: the content of `#live`.
+///
+/// # Errors
+/// As [`waterfall`].
+pub fn waterfall_live(c: &Chrome, v: &Waterfall, opts: Opts) -> askama::Result<String> {
+    WaterfallLive {
+        c,
+        v,
+        hud: &v.hud,
+        opts,
+    }
+    .render()
+}
+
+/// The HUD: the content of `#hud`.
+///
+/// # Errors
+/// As [`waterfall`].
+pub fn hud(c: &Chrome, hud: &Hud) -> askama::Result<String> {
+    HudPart { c, hud }.render()
+}
+
+/// The triage page (`/triage`).
+///
+/// # Errors
+/// As [`waterfall`].
+pub fn triage(c: &Chrome, v: &Triage, opts: Opts) -> askama::Result<String> {
+    TriagePage { c, v, opts }.render()
+}
+
+/// The triage view's live part.
+///
+/// # Errors
+/// As [`waterfall`].
+pub fn triage_live(c: &Chrome, v: &Triage, opts: Opts) -> askama::Result<String> {
+    TriageLive { c, v, opts }.render()
+}
+
+/// The developer page (`/developer/<login>`).
+///
+/// # Errors
+/// As [`waterfall`].
+pub fn developer(c: &Chrome, v: &Developer, opts: Opts) -> askama::Result<String> {
+    DeveloperPage { c, v, opts }.render()
+}
+
+/// The developer view's live part.
+///
+/// # Errors
+/// As [`waterfall`].
+pub fn developer_live(c: &Chrome, v: &Developer, opts: Opts) -> askama::Result<String> {
+    DeveloperLive { c, v, opts }.render()
+}
+
+/// The page to pick a person (`/developer`).
+///
+/// # Errors
+/// As [`waterfall`].
+pub fn people(c: &Chrome, people: &[Person], opts: Opts) -> askama::Result<String> {
+    PeoplePage { c, people, opts }.render()
+}
+
+/// The waterfall's pieces for one changed run, rendered once and sent to every client in the
+/// `run` message's `html` member. The page swaps `cell` in by `data-run-id`; for a commit it has
+/// no row for yet it inserts `row`, and for a workflow it has no column for yet, `lane`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RunFragments {
+    /// `<a class="run" data-run-id=…>`: the run's cell in the grid.
+    pub cell: String,
+    /// `<tr class="commit" data-commit=…>`: a row for the run's commit holding just this run.
+    pub row: String,
+    /// `<th class="lane-head" data-lane=…>`: the column header for the run's workflow.
+    pub lane: String,
+    /// `<li class="event" data-run-id=…>`: an entry for the live stream.
+    pub stream: String,
+}
+
+/// Renders [`RunFragments`] for `build`.
+///
+/// # Errors
+/// As [`waterfall`].
+pub fn run_fragments(build: &Build, opts: Opts) -> askama::Result<RunFragments> {
+    let row = Row {
+        time: build.created_at.unwrap_or_default(),
+        head: build.clone(),
+        cells: vec![Cells {
+            workflow_id: build.workflow_id,
+            builds: vec![build.clone()],
+        }],
+    };
+    let lane = Lane {
+        workflow_id: build.workflow_id,
+        workflow: build.workflow.clone(),
+        repo: build.repo.clone(),
+    };
+    Ok(RunFragments {
+        cell: CellFragment { build }.render()?,
+        row: RowFragment { row: &row, opts }.render()?,
+        lane: LaneFragment {
+            lane: &lane,
+            many_repos: true,
+        }
+        .render()?,
+        stream: StreamFragment { build }.render()?,
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Helpers the templates call.
 
 /// Short form of a commit hash.
 pub fn short_sha(sha: &str) -> &str {
     sha.get(..7).unwrap_or(sha)
 }
 
+/// `text` cut to `max` characters, with an ellipsis when cut.
+pub fn cut(text: &str, max: usize) -> String {
+    crate::store::model::first_line(text, max)
+}
+
+/// A name (repository, branch, workflow, login) cut for display.
+pub fn name(text: &str) -> String {
+    cut(text, NAME_CHARS)
+}
+
+/// An optional name, empty when missing.
+pub fn opt_name(text: &Option<String>) -> String {
+    text.as_deref().map(name).unwrap_or_default()
+}
+
+/// The first line of a run's commit message, cut for display.
+pub fn message(build: &Build) -> String {
+    build
+        .message
+        .as_deref()
+        .map(|m| cut(m, MESSAGE_CHARS))
+        .unwrap_or_default()
+}
+
 /// The state a cell shows: the conclusion once completed, else the status.
 pub fn state_of(build: &Build) -> &str {
     build.conclusion.as_deref().unwrap_or(&build.status)
+}
+
+/// The class of state a run is in, which picks its colour and shape: `success`, `failure`,
+/// `cancelled`, `running`, `queued` or `skipped`.
+pub fn kind(build: &Build) -> &'static str {
+    match build.conclusion.as_deref() {
+        Some("success") => "success",
+        c if is_failure(c) => "failure",
+        Some("cancelled") => "cancelled",
+        Some("skipped" | "neutral" | "stale") => "skipped",
+        Some(_) => "queued",
+        None if build.status == "in_progress" => "running",
+        None => "queued",
+    }
+}
+
+/// The icon beside the colour, so a state never depends on colour alone.
+pub fn icon(build: &Build) -> &'static str {
+    match kind(build) {
+        "success" => "✔",
+        "failure" => "✖",
+        "cancelled" => "⊘",
+        "running" => "◔",
+        "skipped" => "↷",
+        _ => "◷",
+    }
+}
+
+/// The state in words.
+pub fn label(build: &Build) -> &'static str {
+    match state_of(build) {
+        "success" => "passed",
+        "failure" => "failed",
+        "timed_out" => "timed out",
+        "startup_failure" => "failed to start",
+        "cancelled" => "cancelled",
+        "skipped" => "skipped",
+        "neutral" => "neutral",
+        "stale" => "stale",
+        "action_required" => "action required",
+        "in_progress" => "running",
+        "waiting" => "waiting",
+        _ => "queued",
+    }
+}
+
+/// Seconds as `45s`, `4m 05s` or `2h 03m`; `—` when unknown.
+pub fn duration(secs: &Option<i64>) -> String {
+    match *secs {
+        None => "—".to_owned(),
+        Some(s) if s < 60 => format!("{}s", s.max(0)),
+        Some(s) if s < 3600 => format!("{}m {:02}s", s / 60, s % 60),
+        Some(s) => format!("{}h {:02}m", s / 3600, (s % 3600) / 60),
+    }
+}
+
+/// Seconds as [`duration`].
+pub fn secs(secs: &i64) -> String {
+    duration(&Some(*secs))
+}
+
+/// An average in seconds, rounded, as [`duration`].
+pub fn avg_duration(secs: &Option<f64>) -> String {
+    duration(&secs.map(|s| s.round() as i64))
+}
+
+/// A 0..1 fraction as a whole percentage; `—` when unknown.
+pub fn percent(rate: &Option<f64>) -> String {
+    match *rate {
+        Some(r) => format!("{}%", (r * 100.0).round() as i64),
+        None => "—".to_owned(),
+    }
+}
+
+/// Epoch seconds as `Oct 05 16:33` (UTC).
+pub fn clock(secs: &i64) -> String {
+    chrono::DateTime::from_timestamp(*secs, 0)
+        .map(|t| t.format("%b %d %H:%M").to_string())
+        .unwrap_or_default()
+}
+
+/// A run's hover text: workflow, number, state and duration.
+pub fn tip(build: &Build) -> String {
+    format!(
+        "{} #{} · {} · {}",
+        name(&build.workflow),
+        build.run_number,
+        label(build),
+        duration(&build.duration_s)
+    )
+}
+
+/// [`clock`] of [`event_time`].
+pub fn event_clock(build: &Build) -> String {
+    clock(&event_time(build))
+}
+
+/// [`iso`] of [`event_time`].
+pub fn event_iso(build: &Build) -> String {
+    iso(&event_time(build))
+}
+
+/// [`clock`] of a run's creation.
+pub fn created_clock(build: &Build) -> String {
+    clock(&build.created_at.unwrap_or_default())
+}
+
+/// Epoch seconds as RFC 3339, for `<time datetime>`.
+pub fn iso(secs: &i64) -> String {
+    chrono::DateTime::from_timestamp(*secs, 0)
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+        .unwrap_or_default()
+}
+
+/// When a run last changed: completion, else start, else creation.
+pub fn event_time(build: &Build) -> i64 {
+    build
+        .completed_at
+        .or(build.started_at)
+        .or(build.created_at)
+        .unwrap_or_default()
+}
+
+/// The repository's web address, from the run's URL (so GitHub Enterprise works too).
+pub fn repo_url(build: &Build) -> String {
+    build
+        .url
+        .as_deref()
+        .and_then(|url| url.split_once("/actions/runs/"))
+        .map(|(base, _)| base.to_owned())
+        .unwrap_or_else(|| format!("https://github.com/{}", build.repo))
+}
+
+/// The commit on GitHub.
+pub fn commit_url(build: &Build) -> String {
+    format!("{}/commit/{}", repo_url(build), build.sha)
+}
+
+/// The changes between two commits on GitHub.
+pub fn compare_url(from: &Build, to: &Build) -> String {
+    format!("{}/compare/{}...{}", repo_url(to), from.sha, to.sha)
+}
+
+/// The key the page finds a commit's row by.
+pub fn commit_key(build: &Build) -> String {
+    format!("{}@{}", build.repo, build.sha)
+}
+
+/// The developer page of `login`.
+pub fn developer_url(login: &str) -> String {
+    let mut url = String::from("/developer/");
+    for byte in login.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.') {
+            url.push(char::from(byte));
+        } else {
+            url.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    url
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn build(conclusion: Option<&str>, status: &str) -> Build {
+        Build {
+            id: 7,
+            repo: "o/r".into(),
+            branch: Some("main".into()),
+            workflow: "CI".into(),
+            workflow_id: 1,
+            status: status.into(),
+            conclusion: conclusion.map(Into::into),
+            sha: "0123456789abcdef".into(),
+            message: Some("<img src=x onerror=alert(1)>".into()),
+            author: Some("mona".into()),
+            author_avatar: None,
+            url: Some("https://github.com/o/r/actions/runs/7".into()),
+            event: "push".into(),
+            run_number: 3,
+            run_attempt: 1,
+            created_at: Some(1_700_000_000),
+            started_at: None,
+            completed_at: None,
+            duration_s: Some(125),
+            queue_s: None,
+        }
+    }
+
+    #[test]
+    fn figures_are_formatted_for_reading_at_a_distance() {
+        assert_eq!(percent(&Some(0.6667)), "67%");
+        assert_eq!(percent(&None), "—");
+        assert_eq!(duration(&Some(45)), "45s");
+        assert_eq!(duration(&Some(125)), "2m 05s");
+        assert_eq!(duration(&Some(7380)), "2h 03m");
+        assert_eq!(avg_duration(&Some(159.6)), "2m 40s");
+        assert_eq!(clock(&1_601_915_604), "Oct 05 16:33");
+    }
+
+    #[test]
+    fn every_state_has_a_kind_an_icon_and_words() {
+        let cases = [
+            (Some("success"), "completed", "success"),
+            (Some("timed_out"), "completed", "failure"),
+            (Some("cancelled"), "completed", "cancelled"),
+            (Some("skipped"), "completed", "skipped"),
+            (None, "in_progress", "running"),
+            (None, "queued", "queued"),
+        ];
+        let mut icons = std::collections::HashSet::new();
+        for (conclusion, status, expected) in cases {
+            let b = build(conclusion, status);
+            assert_eq!(kind(&b), expected);
+            icons.insert(icon(&b));
+        }
+        assert_eq!(icons.len(), cases.len(), "each state has its own icon");
+    }
+
+    #[test]
+    fn fragments_escape_payload_text_and_can_leave_out_authors() {
+        let b = build(Some("failure"), "completed");
+        let shown = run_fragments(&b, Opts::default()).unwrap();
+        assert!(
+            shown.row.contains("&#60;img src=x onerror=alert(1)&#62;")
+                || shown.row.contains("&lt;img")
+        );
+        assert!(!shown.row.contains("<img"));
+        assert!(shown.row.contains("mona"));
+        assert!(shown.cell.contains("data-run-id=\"7\""));
+        assert!(
+            shown.cell.contains("2m 05s"),
+            "the duration is in the hover text"
+        );
+        let hidden = run_fragments(&b, Opts { hide_authors: true }).unwrap();
+        assert!(!hidden.row.contains("mona"));
+        assert!(!hidden.stream.contains("mona"));
+    }
+
+    #[test]
+    fn links_to_github_are_derived_from_the_run_url() {
+        let b = build(None, "queued");
+        assert_eq!(
+            commit_url(&b),
+            "https://github.com/o/r/commit/0123456789abcdef"
+        );
+        assert_eq!(developer_url("a b/c"), "/developer/a%20b%2Fc");
+    }
 }

@@ -1,70 +1,260 @@
-// Minimal live board: connects to /ws and applies run updates to the table. Text goes in with
-// textContent only, so nothing from a payload is ever parsed as HTML.
+// buildboard's live board. The server renders every piece of HTML (see src/views.rs); this script
+// only connects to /ws, swaps server-rendered fragments into place, re-fetches server-rendered parts,
+// and runs TV mode (rotation, paging, connection state). It never builds markup from payload text.
 (function () {
   "use strict";
-  const MAX_ROWS = 200;
-  const tbody = document.getElementById("runs");
-  const status = document.getElementById("connection");
-  let backoff = 1000;
 
-  function cell(text) {
-    const td = document.createElement("td");
-    td.textContent = text == null ? "" : String(text);
-    return td;
+  const body = document.body;
+  const ds = body.dataset;
+  const view = ds.view;
+  const tv = ds.tv === "1";
+  const maxRows = Number(ds.maxRows) || 40;
+  const maxStream = Number(ds.maxStream) || 30;
+  const conn = document.getElementById("conn");
+  const updated = document.getElementById("updated");
+  const MIN_BACKOFF = 1000;
+  const MAX_BACKOFF = 30000;
+  const RESYNC_EVERY = 10 * 60 * 1000;
+
+  let socket = null;
+  let backoff = MIN_BACKOFF;
+  let retryAt = 0;
+  let lastUpdate = 0;
+  let needResync = false;
+  let pageIndex = 0;
+  let hudTimer = 0;
+  let liveTimer = 0;
+
+  // ---- connection state, always visible -------------------------------------------------------
+
+  function setConn(state, text) {
+    conn.dataset.state = state;
+    conn.textContent = text;
+    body.classList.toggle("offline", state === "closed");
   }
 
-  function render(build) {
-    const state = build.conclusion || build.status;
-    const tr = document.createElement("tr");
-    tr.dataset.runId = build.id;
-    tr.className = "state-" + state;
-    const stateCell = cell(state);
-    stateCell.className = "state";
-    tr.append(stateCell, cell(build.repo), cell(build.branch));
-    const wf = cell("");
-    if (build.url) {
-      const a = document.createElement("a");
-      a.href = build.url;
-      a.textContent = build.workflow;
-      wf.append(a);
-    } else {
-      wf.textContent = build.workflow;
+  function ago(seconds) {
+    if (seconds < 60) return seconds + " s ago";
+    if (seconds < 3600) return Math.floor(seconds / 60) + " min ago";
+    return Math.floor(seconds / 3600) + " h ago";
+  }
+
+  function tick() {
+    if (lastUpdate) {
+      updated.textContent = "last update " + ago(Math.round((Date.now() - lastUpdate) / 1000));
     }
-    const commit = cell("");
-    const code = document.createElement("code");
-    code.textContent = build.sha.slice(0, 7);
-    commit.append(code, document.createTextNode(" " + (build.message || "")));
-    tr.append(wf, commit, cell(build.author), cell(build.duration_s == null ? "" : build.duration_s + " s"));
-    return tr;
+    if (conn.dataset.state === "closed" && retryAt) {
+      const left = Math.max(0, Math.ceil((retryAt - Date.now()) / 1000));
+      conn.textContent = "✖ disconnected, retrying in " + left + " s";
+    }
   }
 
-  function upsert(build) {
-    const row = render(build);
-    const old = tbody.querySelector('tr[data-run-id="' + build.id + '"]');
-    if (old) old.replaceWith(row); else tbody.prepend(row);
-    while (tbody.rows.length > MAX_ROWS) tbody.deleteRow(-1);
-    const empty = document.getElementById("empty");
+  // ---- fragments ------------------------------------------------------------------------------
+
+  // Parses one server-rendered element; <template> parsing runs no script and loads nothing.
+  function fragment(html) {
+    const template = document.createElement("template");
+    template.innerHTML = html.trim();
+    return template.content.firstElementChild;
+  }
+
+  function refresh(url, id) {
+    if (!url) return Promise.resolve();
+    return fetch(url, { cache: "no-store", credentials: "same-origin" })
+      .then(function (response) {
+        if (!response.ok) throw new Error("HTTP " + response.status);
+        return response.text();
+      })
+      .then(function (html) {
+        const target = document.getElementById(id);
+        if (target) target.innerHTML = html;
+        paginate();
+      })
+      .catch(function () { needResync = true; });
+  }
+
+  // Everything on the page again, from the shared server-side render.
+  function resync() {
+    needResync = false;
+    return refresh(ds.liveUrl, "live");
+  }
+
+  // Bursts of changes cost one fetch; the jitter spreads many screens over a second.
+  function later(fn) { return setTimeout(fn, 200 + Math.random() * 500); }
+
+  function scheduleHud() {
+    if (hudTimer) return;
+    hudTimer = later(function () { hudTimer = 0; refresh(ds.hudUrl, "hud"); });
+  }
+
+  function scheduleLive() {
+    if (liveTimer) return;
+    liveTimer = later(function () { liveTimer = 0; resync(); });
+  }
+
+  // ---- the waterfall --------------------------------------------------------------------------
+
+  function matches(build) {
+    return (!ds.repo || build.repo === ds.repo) &&
+      (!ds.branch || build.branch === ds.branch) &&
+      (!ds.workflow || build.workflow === ds.workflow);
+  }
+
+  function laneCell(row, lane) {
+    for (const cell of row.children) {
+      if (cell.dataset.lane === lane) return cell;
+    }
+    return null;
+  }
+
+  // Puts a row's lane cells in the header's column order, adding empty ones where it has none.
+  function alignRow(head, row) {
+    for (const th of head.querySelectorAll("th[data-lane]")) {
+      let cell = laneCell(row, th.dataset.lane);
+      if (!cell) {
+        cell = document.createElement("td");
+        cell.className = "lane";
+        cell.dataset.lane = th.dataset.lane;
+      }
+      row.appendChild(cell);
+    }
+  }
+
+  function ensureLane(head, grid, lane, html) {
+    if (head.querySelector('th[data-lane="' + CSS.escape(lane) + '"]')) return;
+    head.appendChild(fragment(html));
+    for (const row of grid.rows) alignRow(head, row);
+  }
+
+  function insertRow(grid, row) {
+    const time = Number(row.dataset.time);
+    let placed = false;
+    for (const other of grid.rows) {
+      if (Number(other.dataset.time) < time) {
+        grid.insertBefore(row, other);
+        placed = true;
+        break;
+      }
+    }
+    if (!placed) grid.appendChild(row);
+    while (grid.rows.length > maxRows) grid.deleteRow(-1);
+    const empty = document.getElementById("grid-empty");
     if (empty) empty.remove();
   }
 
-  function connect() {
-    const proto = location.protocol === "https:" ? "wss:" : "ws:";
-    const ws = new WebSocket(proto + "//" + location.host + "/ws");
-    ws.onopen = function () { backoff = 1000; status.dataset.state = "open"; status.textContent = "live"; };
-    ws.onmessage = function (event) {
-      const msg = JSON.parse(event.data);
-      if (msg.type === "run") upsert(msg.build);
-      if (msg.type === "snapshot") {
-        tbody.replaceChildren();
-        msg.builds.slice().reverse().forEach(upsert);
+  function applyRun(message) {
+    const build = message.build;
+    const html = message.html;
+    if (!html || !matches(build)) return;
+    const grid = document.getElementById("grid-body");
+    const head = document.getElementById("grid-head");
+    if (grid && head) {
+      const existing = grid.querySelector('[data-run-id="' + CSS.escape(String(build.id)) + '"]');
+      const lane = String(build.workflow_id);
+      if (existing) {
+        existing.replaceWith(fragment(html.cell));
+      } else {
+        ensureLane(head, grid, lane, html.lane);
+        const key = build.repo + "@" + build.sha;
+        const row = grid.querySelector('tr[data-commit="' + CSS.escape(key) + '"]');
+        if (row) {
+          laneCell(row, lane).appendChild(fragment(html.cell));
+        } else {
+          const fresh = fragment(html.row);
+          alignRow(head, fresh);
+          insertRow(grid, fresh);
+        }
       }
+    }
+    const stream = document.getElementById("stream");
+    if (stream) {
+      stream.prepend(fragment(html.stream));
+      while (stream.children.length > maxStream) stream.lastElementChild.remove();
+    }
+    scheduleHud();
+  }
+
+  // ---- the feed -------------------------------------------------------------------------------
+
+  function onMessage(event) {
+    let message;
+    try { message = JSON.parse(event.data); } catch (err) { return; }
+    lastUpdate = Date.now();
+    tick();
+    switch (message.type) {
+      case "hello":
+        if (needResync || Number(message.generation) > Number(ds.generation)) resync();
+        break;
+      case "snapshot":
+        if (message.reason === "lagged") resync();
+        break;
+      case "run":
+        if (view === "waterfall") applyRun(message); else if (view !== "people") scheduleLive();
+        break;
+      case "job":
+        if (view === "waterfall") scheduleHud(); else if (view === "developer") scheduleLive();
+        break;
+      default:
+        break;
+    }
+  }
+
+  function connect() {
+    retryAt = 0;
+    const proto = location.protocol === "https:" ? "wss:" : "ws:";
+    socket = new WebSocket(proto + "//" + location.host + "/ws");
+    socket.onopen = function () {
+      backoff = MIN_BACKOFF;
+      setConn("open", "● live");
     };
-    ws.onclose = function () {
-      status.dataset.state = "closed";
-      status.textContent = "disconnected — reconnecting";
-      setTimeout(connect, backoff);
-      backoff = Math.min(backoff * 2, 30000);
+    socket.onmessage = onMessage;
+    socket.onclose = function () {
+      socket = null;
+      needResync = true;
+      const wait = backoff / 2 + Math.random() * backoff / 2;
+      backoff = Math.min(backoff * 2, MAX_BACKOFF);
+      retryAt = Date.now() + wait;
+      setConn("closed", "✖ disconnected");
+      tick();
+      setTimeout(connect, wait);
     };
   }
+
+  // ---- TV mode --------------------------------------------------------------------------------
+
+  // Long lists show one page at a time instead of scrolling.
+  function paginate() {
+    if (!tv) return;
+    let pages = 1;
+    for (const list of document.querySelectorAll("#reds, #people, .dev-recent tbody")) {
+      const items = list.querySelectorAll(":scope > [data-page]");
+      let count = 0;
+      for (const item of items) count = Math.max(count, Number(item.dataset.page) + 1);
+      const page = count ? pageIndex % count : 0;
+      for (const item of items) item.classList.toggle("off", Number(item.dataset.page) !== page);
+      pages = Math.max(pages, count);
+    }
+    const pager = document.getElementById("pager");
+    if (pager) pager.textContent = pages > 1 ? "page " + (pageIndex % pages + 1) + "/" + pages : "";
+  }
+
+  function rotate() {
+    // Move on only while the server answers; otherwise stay and keep showing "disconnected".
+    if (socket && socket.readyState === WebSocket.OPEN) {
+      location.replace(ds.nextUrl);
+    } else {
+      setTimeout(rotate, 5000);
+    }
+  }
+
+  setConn("connecting", "◌ connecting…");
   connect();
+  setInterval(tick, 1000);
+  setInterval(function () { if (socket) resync(); }, RESYNC_EVERY);
+  if (tv) {
+    paginate();
+    setInterval(function () { pageIndex += 1; paginate(); }, (Number(ds.pageSeconds) || 8) * 1000);
+    const seconds = Number(ds.rotate);
+    if (seconds > 0 && ds.nextUrl) setTimeout(rotate, seconds * 1000);
+  }
 })();

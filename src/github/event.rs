@@ -89,12 +89,21 @@ pub struct ParseError {
 /// # Errors
 /// [`ParseError`] names the offending field.
 pub fn parse(kind: EventKind, json: &[u8]) -> Result<Event, ParseError> {
+    /// Plain serde_json on the hot path; only a payload that fails is parsed again with path
+    /// tracking (which costs on every field) to name the offending field.
     fn from<T: serde::de::DeserializeOwned>(kind: EventKind, json: &[u8]) -> Result<T, ParseError> {
-        let de = &mut serde_json::Deserializer::from_slice(json);
-        serde_path_to_error::deserialize(de).map_err(|err| ParseError {
-            event: kind.as_str(),
-            path: err.path().to_string(),
-            message: err.inner().to_string(),
+        serde_json::from_slice(json).map_err(|plain: serde_json::Error| {
+            let de = &mut serde_json::Deserializer::from_slice(json);
+            let (path, message) = match serde_path_to_error::deserialize::<_, T>(de) {
+                Err(err) => (err.path().to_string(), err.inner().to_string()),
+                // Both parsers accept the same input; if they ever disagreed, keep the first error.
+                Ok(_) => (".".to_owned(), plain.to_string()),
+            };
+            ParseError {
+                event: kind.as_str(),
+                path,
+                message,
+            }
         })
     }
     let event = match kind {

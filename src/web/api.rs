@@ -114,6 +114,9 @@ async fn page(
         .store
         .read(move |conn| query::builds(conn, &filter, after, per_page + 1))
         .await?;
+    if state.config.hide_authors {
+        builds.iter_mut().for_each(crate::hub::redact);
+    }
     let next_cursor = (builds.len() > per_page as usize).then(|| {
         builds.truncate(per_page as usize);
         let last = builds.last().expect("a full page has a last build");
@@ -181,7 +184,11 @@ async fn show_build(id: i64, state: AppState) -> Reply_ {
             Ok(read::build(conn, id)?.map(|build| (build, read::jobs_of_run(conn, id))))
         })
         .await?;
-    let (build, jobs) = found.ok_or_else(|| Error::NotFound(format!("no build with id {id}")))?;
+    let (mut build, jobs) =
+        found.ok_or_else(|| Error::NotFound(format!("no build with id {id}")))?;
+    if state.config.hide_authors {
+        crate::hub::redact(&mut build);
+    }
     let mut body = serde_json::to_value(build).expect("builds serialise");
     body["jobs"] = serde_json::to_value(jobs?).expect("jobs serialise");
     Ok(warp::reply::json(&body).into_response())
@@ -206,6 +213,12 @@ async fn show_metrics(query: Query, state: AppState) -> Reply_ {
         }
         Some(name) => {
             let group_by = GroupBy::parse(&name).expect("validated against GroupBy::NAMES");
+            if group_by == GroupBy::Author && state.config.hide_authors {
+                return Err(Error::bad_request(
+                    "invalid_parameter",
+                    "group_by=author is unavailable: this server hides authors (--hide-authors)",
+                ));
+            }
             let groups = state
                 .store
                 .read(move |conn| metrics::compute_grouped(conn, &filter, group_by, now))
@@ -243,6 +256,7 @@ async fn list_workflows(query: Query, state: AppState) -> Reply_ {
     let mut window = RunFilter::default();
     let now = now();
     params.apply_window(&mut window, "7d", now)?;
+    let hide_authors = state.config.hide_authors;
     let workflows = state
         .store
         .read(move |conn| {
@@ -253,8 +267,12 @@ async fn list_workflows(query: Query, state: AppState) -> Reply_ {
                         workflow_id: Some(workflow.id),
                         ..window.clone()
                     };
+                    let mut latest_build = read::latest_build_of_workflow(conn, workflow.id)?;
+                    if hide_authors {
+                        latest_build.iter_mut().for_each(crate::hub::redact);
+                    }
                     Ok(WorkflowSummary {
-                        latest_build: read::latest_build_of_workflow(conn, workflow.id)?,
+                        latest_build,
                         metrics: metrics::compute(conn, &filter, now)?,
                         workflow,
                     })

@@ -1,34 +1,607 @@
-//! The board pages and their static assets (embedded in the binary, so it runs from anywhere).
+//! The board: the Waterfall (`/`), Triage (`/triage`) and Developer (`/developer`,
+//! `/developer/<login>`) views, and their static assets (embedded in the binary, so it runs from
+//! anywhere).
+//!
+//! Every view takes the same query parameters, so a view can be bookmarked and shared:
+//! - `repo`, `branch`, `workflow`: filters (exact names);
+//! - `window`: `24h` (default), `7d` or `30d`, the span the figures cover;
+//! - `tv=1`: TV mode; `rotate=N` seconds per view (default 30, `0` stays put); `views=` the
+//!   rotation (default `waterfall,triage`); `page=N` seconds per page of a long list (default 8);
+//! - `part=live` / `part=hud`: only the live part of the page, which the page fetches to refresh
+//!   itself. Parts are rendered once per published change and shared by every viewer of the same
+//!   URL (see [`Cache`]), so a hundred screens on one view cost one render per change.
 
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::OnceCell;
 use warp::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use warp::{Filter, Rejection, Reply};
 
 use super::{with_state, AppState, Error};
-use crate::store::read;
-use crate::views;
+use crate::store::board;
+use crate::store::metrics::{self, Metrics};
+use crate::store::query::{self, RunFilter};
+use crate::views::{self, Chrome, Link};
 
-/// Runs shown on the first render of the board.
-const BOARD_RUNS: u32 = 100;
+/// Runs behind the duration chart.
+const CHART_RUNS: u32 = 40;
+/// Red workflows listed at most.
+const MAX_REDS: usize = 100;
+/// People listed at most on `/developer`.
+const MAX_PEOPLE: u32 = 200;
+/// A person's latest runs listed.
+const DEVELOPER_RUNS: u32 = 30;
+/// Longest filter value accepted, in characters.
+const MAX_FILTER_CHARS: usize = 200;
+/// Cached parts kept before old ones are dropped.
+const CACHE_ENTRIES: usize = 256;
 
-/// `GET /`, `GET /static/...`.
+/// `GET /`, `/triage`, `/developer`, `/developer/<login>`, `/static/...`.
 pub fn routes(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = Rejection> + Clone {
-    let board = warp::path::end()
+    let query = warp::query::<Vec<(String, String)>>();
+    // After the path filters: only requests for these pages spend the read budget.
+    let limit = state.limits.reads.filter();
+    let waterfall = warp::path::end()
         .and(warp::get())
-        .and(state.limits.reads.filter())
+        .and(limit.clone())
+        .and(query)
+        .and(with_state(state.clone()))
+        .then(show_waterfall);
+    let triage = warp::path!("triage")
+        .and(warp::get())
+        .and(limit.clone())
+        .and(query)
+        .and(with_state(state.clone()))
+        .then(show_triage);
+    let people = warp::path!("developer")
+        .and(warp::get())
+        .and(limit.clone())
+        .and(query)
+        .and(with_state(state.clone()))
+        .then(show_people);
+    let developer = warp::path!("developer" / String)
+        .and(warp::get())
+        .and(limit.clone())
+        .and(query)
         .and(with_state(state))
-        .then(show_board);
+        .then(show_developer);
     let assets = warp::path!("static" / String)
         .and(warp::get())
         .and_then(serve_asset);
-    board.or(assets)
+    waterfall.or(triage).or(people).or(developer).or(assets)
 }
 
-async fn show_board(state: AppState) -> Result<warp::reply::Html<String>, Error> {
-    let builds = state
-        .store
-        .read(|conn| read::recent_builds(conn, BOARD_RUNS))
-        .await?;
-    Ok(warp::reply::html(views::board(&builds)?))
+/// Rendered parts shared by every viewer: one render per URL per published change.
+///
+/// An entry is keyed by the URL and the hub's generation when it was rendered; once a change is
+/// published the generation moves and the next request renders afresh. Concurrent requests for a
+/// missing entry wait for the same render.
+#[derive(Clone, Default)]
+pub struct Cache {
+    entries: Arc<Mutex<HashMap<CacheKey, Slot>>>,
+}
+
+/// A part's URL and the generation it was rendered at.
+type CacheKey = (String, u64);
+/// A rendered part, or the render in progress that concurrent requests wait for.
+type Slot = Arc<OnceCell<Arc<str>>>;
+
+impl Cache {
+    /// The part for `key` at `generation`, rendering it with `render` if nobody has yet.
+    async fn get_or_render<F, Fut>(
+        &self,
+        key: String,
+        generation: u64,
+        render: F,
+    ) -> Result<Arc<str>, Error>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<String, Error>>,
+    {
+        let cell = {
+            let mut entries = self
+                .entries
+                .lock()
+                .expect("the cache lock is never poisoned");
+            if entries.len() >= CACHE_ENTRIES {
+                entries.retain(|(_, g), _| *g >= generation);
+                if entries.len() >= CACHE_ENTRIES {
+                    entries.clear();
+                }
+            }
+            entries.entry((key, generation)).or_default().clone()
+        };
+        cell.get_or_try_init(|| async { render().await.map(Arc::from) })
+            .await
+            .cloned()
+    }
+}
+
+/// The span the figures cover.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Window {
+    Day,
+    Week,
+    Month,
+}
+
+impl Window {
+    const ALL: [Window; 3] = [Window::Day, Window::Week, Window::Month];
+
+    fn parse(text: &str) -> Option<Self> {
+        Some(match text {
+            "24h" | "1d" => Self::Day,
+            "7d" => Self::Week,
+            "30d" => Self::Month,
+            _ => return None,
+        })
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Self::Day => "24h",
+            Self::Week => "7d",
+            Self::Month => "30d",
+        }
+    }
+
+    fn seconds(self) -> i64 {
+        match self {
+            Self::Day => 24 * 3600,
+            Self::Week => 7 * 24 * 3600,
+            Self::Month => 30 * 24 * 3600,
+        }
+    }
+}
+
+/// Which part of a page is asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Part {
+    Page,
+    Live,
+    Hud,
+}
+
+/// The views TV mode can rotate through.
+const ROTATABLE: &[(&str, &str)] = &[("waterfall", "/"), ("triage", "/triage")];
+
+/// The board's query parameters, validated.
+#[derive(Debug, Clone)]
+struct BoardQuery {
+    repo: Option<String>,
+    branch: Option<String>,
+    workflow: Option<String>,
+    window: Window,
+    tv: bool,
+    rotate_s: u32,
+    views: Vec<&'static str>,
+    page_s: u32,
+    part: Part,
+}
+
+impl BoardQuery {
+    fn parse(pairs: &[(String, String)]) -> Result<Self, Error> {
+        let get = |name: &str| {
+            pairs
+                .iter()
+                .rev()
+                .find(|(key, _)| key == name)
+                .map(|(_, value)| value.trim())
+        };
+        let text = |name: &'static str| -> Result<Option<String>, Error> {
+            match get(name) {
+                None | Some("") => Ok(None),
+                Some(value) if value.chars().count() > MAX_FILTER_CHARS => Err(Error::bad_request(
+                    "invalid_parameter",
+                    format!("{name} is too long"),
+                )),
+                Some(value) => Ok(Some(value.to_owned())),
+            }
+        };
+        let seconds = |name: &'static str, default: u32| -> Result<u32, Error> {
+            match get(name) {
+                None | Some("") => Ok(default),
+                Some(value) => value
+                    .parse::<u32>()
+                    .ok()
+                    .filter(|s| *s == 0 || (2..=86_400).contains(s))
+                    .ok_or_else(|| {
+                        Error::bad_request(
+                            "invalid_parameter",
+                            format!("{name} must be 0 or a number of seconds from 2 to 86400"),
+                        )
+                    }),
+            }
+        };
+        let window = match get("window") {
+            None | Some("") => Window::Day,
+            Some(value) => Window::parse(value).ok_or_else(|| {
+                Error::bad_request("invalid_parameter", "window must be 24h, 7d or 30d")
+            })?,
+        };
+        let part = match get("part") {
+            None | Some("") => Part::Page,
+            Some("live") => Part::Live,
+            Some("hud") => Part::Hud,
+            Some(_) => {
+                return Err(Error::bad_request(
+                    "invalid_parameter",
+                    "part must be live or hud",
+                ))
+            }
+        };
+        let views = match get("views") {
+            None | Some("") => ROTATABLE.iter().map(|(name, _)| *name).collect(),
+            Some(list) => list
+                .split(',')
+                .map(|name| {
+                    ROTATABLE
+                        .iter()
+                        .find(|(known, _)| *known == name.trim())
+                        .map(|(known, _)| *known)
+                        .ok_or_else(|| {
+                            Error::bad_request(
+                                "invalid_parameter",
+                                "views lists views to rotate through: waterfall, triage",
+                            )
+                        })
+                })
+                .collect::<Result<_, _>>()?,
+        };
+        Ok(Self {
+            repo: text("repo")?,
+            branch: text("branch")?,
+            workflow: text("workflow")?,
+            window,
+            tv: matches!(get("tv"), Some("1" | "true" | "yes" | "on")),
+            rotate_s: seconds("rotate", 30)?,
+            views,
+            page_s: seconds("page", 8)?.max(2),
+            part,
+        })
+    }
+
+    /// The filter for the grid, triage and lists.
+    fn filter(&self) -> RunFilter {
+        RunFilter {
+            repo: self.repo.clone(),
+            branch: self.branch.clone(),
+            workflow: self.workflow.clone(),
+            ..RunFilter::default()
+        }
+    }
+
+    /// The filter for the figures: the same, limited to the window ending `now`.
+    fn windowed(&self, now: i64) -> RunFilter {
+        RunFilter {
+            since: Some(now - self.window.seconds()),
+            ..self.filter()
+        }
+    }
+
+    /// `path` with these parameters (defaults left out), `window` and `part` as given.
+    fn url(&self, path: &str, window: Window, part: Part) -> String {
+        let mut query = form_urlencoded::Serializer::new(String::new());
+        for (name, value) in [
+            ("repo", &self.repo),
+            ("branch", &self.branch),
+            ("workflow", &self.workflow),
+        ] {
+            if let Some(value) = value {
+                query.append_pair(name, value);
+            }
+        }
+        if window != Window::Day {
+            query.append_pair("window", window.name());
+        }
+        if self.tv {
+            query.append_pair("tv", "1");
+            query.append_pair("rotate", &self.rotate_s.to_string());
+            query.append_pair("views", &self.views.join(","));
+            query.append_pair("page", &self.page_s.to_string());
+        }
+        match part {
+            Part::Page => {}
+            Part::Live => {
+                query.append_pair("part", "live");
+            }
+            Part::Hud => {
+                query.append_pair("part", "hud");
+            }
+        }
+        let query = query.finish();
+        if query.is_empty() {
+            path.to_owned()
+        } else {
+            format!("{path}?{query}")
+        }
+    }
+
+    /// Everything around the view.
+    fn chrome(&self, view: &'static str, path: &str, title: String, state: &AppState) -> Chrome {
+        let hide_authors = state.config.hide_authors;
+        let mut nav = vec![
+            Link {
+                label: "Waterfall".into(),
+                url: self.url("/", self.window, Part::Page),
+                active: view == "waterfall",
+            },
+            Link {
+                label: "Triage".into(),
+                url: self.url("/triage", self.window, Part::Page),
+                active: view == "triage",
+            },
+        ];
+        if !hide_authors {
+            nav.push(Link {
+                label: "Developer".into(),
+                url: self.url("/developer", self.window, Part::Page),
+                active: view == "developer" || view == "people",
+            });
+        }
+        let windows = Window::ALL
+            .iter()
+            .map(|&window| Link {
+                label: window.name().into(),
+                url: self.url(path, window, Part::Page),
+                active: window == self.window,
+            })
+            .collect();
+        let next_url = if self.tv && self.rotate_s > 0 {
+            let at = self.views.iter().position(|v| *v == view);
+            let next = match at {
+                Some(i) => self.views[(i + 1) % self.views.len()],
+                None => self.views[0],
+            };
+            let next_path = ROTATABLE
+                .iter()
+                .find(|(name, _)| *name == next)
+                .map_or("/", |(_, path)| *path);
+            self.url(next_path, self.window, Part::Page)
+        } else {
+            String::new()
+        };
+        let bare = BoardQuery {
+            repo: None,
+            branch: None,
+            workflow: None,
+            ..self.clone()
+        };
+        Chrome {
+            view,
+            title,
+            tv: self.tv,
+            rotate_s: self.rotate_s,
+            page_s: self.page_s,
+            next_url,
+            live_url: self.url(path, self.window, Part::Live),
+            hud_url: self.url(path, self.window, Part::Hud),
+            repo: self.repo.clone().unwrap_or_default(),
+            branch: self.branch.clone().unwrap_or_default(),
+            workflow: self.workflow.clone().unwrap_or_default(),
+            author: String::new(),
+            window: self.window.name(),
+            nav,
+            windows,
+            clear_url: bare.url(path, self.window, Part::Page),
+            max_rows: if self.tv { 12 } else { 40 },
+            max_stream: if self.tv { 9 } else { 30 },
+            per_page: if self.tv { 5 } else { usize::MAX },
+            generation: state.hub.generation(),
+        }
+    }
+}
+
+fn now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+fn rendered(result: askama::Result<String>) -> Result<String, Error> {
+    result.map_err(|err| Error::Internal(anyhow::Error::new(err).context("rendering a view")))
+}
+
+/// Answers with a page, or with a part from the shared cache.
+async fn respond<F, Fut>(
+    state: &AppState,
+    query: &BoardQuery,
+    path: &str,
+    render: F,
+) -> Result<warp::reply::Response, Error>
+where
+    F: FnOnce() -> Fut,
+    Fut: Future<Output = Result<String, Error>>,
+{
+    let html: Arc<str> = if query.part == Part::Page {
+        Arc::from(render().await?)
+    } else {
+        let key = query.url(path, query.window, query.part);
+        state
+            .board_cache
+            .get_or_render(key, state.hub.generation(), render)
+            .await?
+    };
+    let reply = warp::reply::html(html.to_string());
+    Ok(warp::reply::with_header(reply, CACHE_CONTROL, "no-store").into_response())
+}
+
+async fn show_waterfall(
+    pairs: Vec<(String, String)>,
+    state: AppState,
+) -> Result<warp::reply::Response, Error> {
+    let query = BoardQuery::parse(&pairs)?;
+    let chrome = query.chrome("waterfall", "/", "Waterfall".into(), &state);
+    let opts = state.hub.opts();
+    let (q, s) = (query.clone(), state.clone());
+    respond(&state, &query, "/", move || async move {
+        let now = now();
+        let (filter, windowed) = (q.filter(), q.windowed(now));
+        let (rows, stream) = (chrome.max_rows as u32, chrome.max_stream as u32);
+        let part = q.part;
+        let (commits, metrics, recent, stream) = s
+            .store
+            .read(move |conn| {
+                let metrics = metrics::compute(conn, &windowed, now)?;
+                let recent = board::recent_completed(conn, &windowed, CHART_RUNS)?;
+                if part == Part::Hud {
+                    return Ok((Vec::new(), metrics, recent, Vec::new()));
+                }
+                Ok((
+                    board::waterfall(conn, &filter, rows)?,
+                    metrics,
+                    recent,
+                    query::builds(conn, &filter, None, stream)?,
+                ))
+            })
+            .await?;
+        let hud = views::Hud {
+            metrics,
+            chart: views::Chart::of(&recent),
+        };
+        if part == Part::Hud {
+            return rendered(views::hud(&chrome, &hud));
+        }
+        let mut stream = stream;
+        if opts.hide_authors {
+            stream.iter_mut().for_each(crate::hub::redact);
+        }
+        let model = views::Waterfall::of(commits, hud, stream);
+        rendered(match part {
+            Part::Live => views::waterfall_live(&chrome, &model, opts),
+            _ => views::waterfall(&chrome, &model, opts),
+        })
+    })
+    .await
+}
+
+async fn show_triage(
+    pairs: Vec<(String, String)>,
+    state: AppState,
+) -> Result<warp::reply::Response, Error> {
+    let query = BoardQuery::parse(&pairs)?;
+    let chrome = query.chrome("triage", "/triage", "Triage".into(), &state);
+    let opts = state.hub.opts();
+    let (q, s) = (query.clone(), state.clone());
+    respond(&state, &query, "/triage", move || async move {
+        let filter = q.filter();
+        let mut reds = s
+            .store
+            .read(move |conn| board::triage(conn, &filter, now()))
+            .await?;
+        reds.truncate(MAX_REDS);
+        let model = views::Triage { reds };
+        rendered(match q.part {
+            Part::Page => views::triage(&chrome, &model, opts),
+            _ => views::triage_live(&chrome, &model, opts),
+        })
+    })
+    .await
+}
+
+async fn show_people(
+    pairs: Vec<(String, String)>,
+    state: AppState,
+) -> Result<warp::reply::Response, Error> {
+    let query = BoardQuery::parse(&pairs)?;
+    let chrome = query.chrome("people", "/developer", "Developers".into(), &state);
+    let opts = state.hub.opts();
+    let people = if opts.hide_authors {
+        Vec::new()
+    } else {
+        let filter = query.windowed(now());
+        state
+            .store
+            .read(move |conn| board::people(conn, &filter, MAX_PEOPLE))
+            .await?
+    };
+    let html = rendered(views::people(&chrome, &people, opts))?;
+    Ok(warp::reply::html(html).into_response())
+}
+
+async fn show_developer(
+    login: String,
+    pairs: Vec<(String, String)>,
+    state: AppState,
+) -> Result<warp::reply::Response, Error> {
+    let opts = state.hub.opts();
+    if opts.hide_authors {
+        return Err(Error::NotFound("names are hidden on this board".into()));
+    }
+    let login = percent_decode(&login)
+        .filter(|login| !login.is_empty() && login.chars().count() <= MAX_FILTER_CHARS)
+        .ok_or_else(|| Error::bad_request("invalid_parameter", "not a login"))?;
+    let query = BoardQuery::parse(&pairs)?;
+    let path = views::developer_url(&login);
+    let mut chrome = query.chrome(
+        "developer",
+        &path,
+        format!("{} · Developer", views::name(&login)),
+        &state,
+    );
+    chrome.author = login.clone();
+    let (q, s) = (query.clone(), state.clone());
+    respond(&state, &query, &path, move || async move {
+        let now = now();
+        let author_filter = RunFilter {
+            author: Some(login.clone()),
+            ..q.filter()
+        };
+        let windowed = RunFilter {
+            author: Some(login.clone()),
+            ..q.windowed(now)
+        };
+        let team = q.filter();
+        let who = login.clone();
+        let (metrics, active, reds, recent): (Metrics, _, _, _) = s
+            .store
+            .read(move |conn| {
+                let reds = board::triage(conn, &team, now)?
+                    .into_iter()
+                    .filter(|red| {
+                        red.authors.contains(&who) || red.failing.author.as_deref() == Some(&who)
+                    })
+                    .take(MAX_REDS)
+                    .collect();
+                Ok((
+                    metrics::compute(conn, &windowed, now)?,
+                    board::active(conn, &author_filter, 20)?,
+                    reds,
+                    query::builds(conn, &author_filter, None, DEVELOPER_RUNS)?,
+                ))
+            })
+            .await?;
+        let model = views::Developer {
+            login,
+            metrics,
+            active,
+            reds,
+            recent,
+        };
+        rendered(match q.part {
+            Part::Page => views::developer(&chrome, &model, opts),
+            _ => views::developer_live(&chrome, &model, opts),
+        })
+    })
+    .await
+}
+
+/// Decodes `%XX` escapes in a path segment; `None` for a bad escape or invalid UTF-8.
+fn percent_decode(segment: &str) -> Option<String> {
+    let bytes = segment.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = segment.get(i + 1..i + 3)?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
 }
 
 /// Files under `static/`, compiled in.
@@ -52,4 +625,56 @@ async fn serve_asset(name: String) -> Result<impl Reply, Rejection> {
         .ok_or_else(warp::reject::not_found)?;
     let reply = warp::reply::with_header(*body, CONTENT_TYPE, *content_type);
     Ok(warp::reply::with_header(reply, CACHE_CONTROL, "no-cache"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
+        list.iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn filters_parse_into_a_run_filter_and_round_trip_through_the_url() {
+        let query = BoardQuery::parse(&pairs(&[
+            ("repo", "o/r"),
+            ("branch", "main"),
+            ("window", "7d"),
+            ("tv", "1"),
+            ("rotate", "20"),
+        ]))
+        .unwrap();
+        assert_eq!(query.filter().repo.as_deref(), Some("o/r"));
+        assert_eq!(query.filter().branch.as_deref(), Some("main"));
+        assert_eq!(query.windowed(1000).since, Some(1000 - 7 * 24 * 3600));
+        let url = query.url("/triage", query.window, Part::Live);
+        assert_eq!(
+            url,
+            "/triage?repo=o%2Fr&branch=main&window=7d&tv=1&rotate=20&views=waterfall%2Ctriage&page=8&part=live"
+        );
+    }
+
+    #[test]
+    fn bad_parameters_are_refused() {
+        for bad in [
+            ("window", "1y"),
+            ("rotate", "1"),
+            ("part", "x"),
+            ("views", "nope"),
+        ] {
+            assert!(BoardQuery::parse(&pairs(&[bad])).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn logins_decode_from_the_path() {
+        assert_eq!(
+            percent_decode("dependabot%5Bbot%5D").as_deref(),
+            Some("dependabot[bot]")
+        );
+        assert_eq!(percent_decode("%zz"), None);
+    }
 }

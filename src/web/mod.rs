@@ -5,6 +5,7 @@ pub mod board;
 pub mod error;
 pub mod limit;
 pub mod params;
+pub mod socket;
 pub mod webhook;
 pub mod ws;
 
@@ -31,6 +32,8 @@ pub struct AppState {
     pub webhook_key: Option<Arc<[u8]>>,
     /// Per-IP rate limits.
     pub limits: limit::Limits,
+    /// The board's rendered live parts, shared by every viewer until the next change.
+    pub board_cache: board::Cache,
 }
 
 /// Injects the state into a filter chain.

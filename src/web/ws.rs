@@ -1,5 +1,6 @@
 //! `GET /ws`: the live feed. On connect a client gets `hello` and a `snapshot` of recent runs, then
-//! every change as it is committed (`run`, `job`, `commit`, `branch`). A client that falls behind
+//! every change as it is committed (`run`, `job`, `commit`, `branch`); a `run` message also has
+//! `html`, the board's fragments for it (see [`crate::views::RunFragments`]). A client that falls behind
 //! gets a new `snapshot` (with `reason: "lagged"`) instead of silently missing updates. The server
 //! pings every `ping_interval` and drops clients silent for `idle_timeout` (see
 //! [`WsTiming`]); on shutdown each client gets a close frame (1001, going away).
@@ -102,10 +103,15 @@ async fn snapshot(state: &AppState, reason: &str, missed: u64) -> Option<String>
         .read(|conn| read::recent_builds(conn, SNAPSHOT_RUNS))
         .await
     {
-        Ok(builds) => Some(
-            json!({"type": "snapshot", "reason": reason, "missed": missed, "builds": builds})
-                .to_string(),
-        ),
+        Ok(mut builds) => {
+            if state.config.hide_authors {
+                builds.iter_mut().for_each(crate::hub::redact);
+            }
+            Some(
+                json!({"type": "snapshot", "reason": reason, "missed": missed, "builds": builds})
+                    .to_string(),
+            )
+        }
         Err(err) => {
             tracing::error!(cause = %err, "could not read a snapshot for a WebSocket client");
             None
@@ -132,7 +138,12 @@ async fn serve_client(socket: WebSocket, state: AppState) {
     // Subscribe before reading the snapshot, so no change falls between the two.
     let mut updates = state.hub.subscribe();
     let shutdown = state.hub.shutdown_token();
-    let hello = json!({"type": "hello", "version": env!("CARGO_PKG_VERSION")}).to_string();
+    let hello = json!({
+        "type": "hello",
+        "version": env!("CARGO_PKG_VERSION"),
+        "generation": state.hub.generation(),
+    })
+    .to_string();
     if !send(&mut sink, Message::text(hello), send_timeout).await {
         return;
     }

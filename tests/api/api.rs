@@ -612,3 +612,22 @@ async fn runs_created_in_the_same_second_are_paged_by_id_without_repeats() {
     assert_eq!(seen.len(), 7);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn with_hide_authors_the_api_shows_no_names_either() {
+    let app = spawn_app_with(|config| config.hide_authors = true).await;
+    deliver_runs(&app, &[Run::default()]).await;
+    let (_, list) = get(&app, "/api/builds").await;
+    assert_eq!(list["builds"][0]["author"], Value::Null);
+    assert_eq!(list["builds"][0]["author_avatar"], Value::Null);
+    let (_, one) = get(&app, "/api/builds/1").await;
+    assert_eq!(one["author"], Value::Null);
+    let (_, workflows) = get(&app, "/api/workflows?window=30d").await;
+    assert_eq!(
+        workflows["workflows"][0]["latest_build"]["author"],
+        Value::Null
+    );
+    let (status, _) = get(&app, "/api/metrics?group_by=author").await;
+    assert_eq!(status, 400);
+    app.stop().await;
+}

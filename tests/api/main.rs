@@ -2,9 +2,12 @@
 
 mod api;
 mod backfill;
+mod board;
+mod browser;
 mod fake_github;
 mod helpers;
 mod ops;
 mod reliability;
+mod seed;
 mod webhook;
 mod ws;

@@ -113,15 +113,21 @@ impl Server {
         self.child.wait().expect("the killed child is reaped");
     }
 
-    /// SIGTERM, then waits for the graceful shutdown; returns whether it exited with success.
-    pub fn terminate(mut self) -> bool {
+    /// SIGTERM, then waits for the graceful shutdown; panics (with the log) unless it exits with
+    /// success.
+    pub fn terminate(mut self) {
         let pid = self.child.id().to_string();
         let sent = Command::new("kill")
             .args(["-TERM", &pid])
             .status()
             .expect("kill(1) runs");
         assert!(sent.success());
-        self.child.wait().expect("the child exits").success()
+        let status = self.child.wait().expect("the child exits");
+        assert!(
+            status.success(),
+            "buildboard did not shut down cleanly ({status}):\n{}",
+            self.log_text()
+        );
     }
 }
 

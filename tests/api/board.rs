@@ -1,0 +1,399 @@
+//! The board's server-rendered pages, against the real server and known rows: the figures shown,
+//! escaping, filters, triage, the developer view and `--hide-authors`.
+
+use crate::helpers::{next_of_type, spawn_app, spawn_app_with, TestApp};
+use crate::seed::{self, insert, now, run, run_delivery};
+
+async fn page(app: &TestApp, path: &str) -> String {
+    let response = app.http.get(app.url(path)).send().await.unwrap();
+    assert_eq!(response.status(), 200, "GET {path}");
+    response.text().await.unwrap()
+}
+
+/// The text of the HUD figure `id` (`<span class="value" id="…">TEXT</span>`).
+fn figure(html: &str, id: &str) -> String {
+    let start = html
+        .find(&format!("id=\"{id}\">"))
+        .unwrap_or_else(|| panic!("figure {id} in the page"))
+        + id.len()
+        + 6;
+    html[start..start + html[start..].find('<').unwrap()].to_owned()
+}
+
+#[tokio::test]
+async fn the_hud_shows_the_figures_of_known_rows_for_the_chosen_window() {
+    // Arrange: three completed runs and one running today; one more three days ago.
+    let app = spawn_app().await;
+    let now = now();
+    let mut runs = vec![run(1, now - 3600), run(2, now - 3000), run(3, now - 2400)];
+    runs[1].runtime = Some(120);
+    runs[1].queue = Some(20);
+    runs[0].queue = Some(10);
+    runs[2].conclusion = Some("failure");
+    runs[2].runtime = Some(300);
+    runs[2].queue = Some(30);
+    let mut running = run(4, now - 600);
+    running.status = "in_progress";
+    running.conclusion = None;
+    running.runtime = None;
+    running.queue = Some(40);
+    let mut old = run(5, now - 3 * 24 * 3600);
+    old.runtime = Some(600);
+    old.queue = Some(100);
+    runs.extend([running, old]);
+    insert(&app.db(), &runs);
+
+    // Act
+    let day = page(&app, "/").await;
+    let week = page(&app, "/?window=7d").await;
+    let hud_part = page(&app, "/?window=7d&part=hud").await;
+
+    // Assert: 2 of 3 completed passed; (60+120+300)/3 s; (10+20+30+40)/4 s queue; 1 running.
+    assert_eq!(figure(&day, "fig-success"), "67%");
+    assert_eq!(figure(&day, "fig-failure"), "33%");
+    assert_eq!(figure(&day, "fig-duration"), "2m 40s");
+    assert_eq!(figure(&day, "fig-active"), "1");
+    assert_eq!(figure(&day, "fig-queue"), "25s");
+    // With the old run: 3 of 4; (60+120+300+600)/4 s; (10+20+30+40+100)/5 s.
+    for html in [&week, &hud_part] {
+        assert_eq!(figure(html, "fig-success"), "75%");
+        assert_eq!(figure(html, "fig-failure"), "25%");
+        assert_eq!(figure(html, "fig-duration"), "4m 30s");
+        assert_eq!(figure(html, "fig-queue"), "40s");
+    }
+    assert!(
+        week.contains("href=\"/?window=30d\""),
+        "the window can be changed"
+    );
+    assert_eq!(
+        day.matches("<rect class=\"bar").count(),
+        3,
+        "one bar per completed run in the window"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_waterfall_has_a_row_per_commit_and_a_cell_per_run_with_link_and_duration() {
+    let app = spawn_app().await;
+    let now = now();
+    let mut lint = run(2, now - 100);
+    lint.workflow_id = 11;
+    lint.workflow = "Lint";
+    lint.sha = run(1, 0).sha;
+    lint.conclusion = Some("failure");
+    let mut later = run(3, now - 50);
+    later.status = "queued";
+    later.conclusion = None;
+    insert(&app.db(), &[run(1, now - 110), lint, later]);
+
+    let html = page(&app, "/").await;
+
+    assert_eq!(html.matches("<tr class=\"commit\"").count(), 2);
+    assert_eq!(html.matches("class=\"lane-head\"").count(), 2);
+    let newest = html.find(&run(3, 0).sha).unwrap();
+    let older = html.find(&run(1, 0).sha).unwrap();
+    assert!(newest < older, "newest commit first");
+    assert!(html.contains(
+        "<a class=\"run s-failure\" data-run-id=\"2\" href=\"https://github.com/acme/widgets/actions/runs/2\""
+    ));
+    assert!(
+        html.contains("title=\"CI #1 · passed · 1m 00s\""),
+        "the duration shows on hover"
+    );
+    assert!(html.contains("class=\"run s-queued\""));
+    assert!(html.contains("Change number 3") && html.contains(">alice<"));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn payload_text_is_escaped_and_cut_everywhere_it_is_shown() {
+    // Arrange
+    let app = spawn_app().await;
+    let mut ws = app.connect_ws().await;
+    next_of_type(&mut ws, "snapshot").await;
+    let hostile = "<img src=x onerror=alert(1)>";
+    let long = format!("{hostile} {}", "x".repeat(500));
+
+    // Act
+    app.deliver(
+        "workflow_run",
+        "hostile",
+        &run_delivery(77, &"e".repeat(40), &long, Some("failure")),
+    )
+    .await;
+    let message = next_of_type(&mut ws, "run").await;
+
+    // Assert: in the pages, the parts and the live fragments, the message is text.
+    let mut shown = vec![
+        page(&app, "/").await,
+        page(&app, "/?part=live").await,
+        page(&app, "/triage").await,
+        page(&app, "/developer/Codertocat").await,
+    ];
+    for part in ["cell", "row", "lane", "stream"] {
+        shown.push(message["html"][part].as_str().unwrap().to_owned());
+    }
+    for html in &shown {
+        assert!(!html.contains("<img"), "markup from a payload: {html}");
+        assert!(!html.contains(&"x".repeat(150)), "long text is cut");
+    }
+    assert!(shown[0].contains("&#60;img src=x onerror=alert(1)&#62;"));
+    assert_eq!(
+        message["build"]["id"], 77,
+        "the JSON fields stay as they were"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn filters_narrow_every_view_and_are_kept_in_its_links() {
+    let app = spawn_app().await;
+    let now = now();
+    let mut feature = run(2, now - 50);
+    feature.branch = "feature/x";
+    feature.conclusion = Some("failure");
+    let mut main_red = run(3, now - 40);
+    main_red.workflow_id = 11;
+    main_red.workflow = "Lint";
+    main_red.conclusion = Some("failure");
+    insert(&app.db(), &[run(1, now - 100), feature, main_red]);
+
+    let waterfall = page(&app, "/?branch=feature%2Fx").await;
+    let triage = page(&app, "/triage?branch=feature%2Fx&workflow=CI").await;
+    let none = page(&app, "/triage?branch=main&workflow=CI").await;
+
+    assert!(waterfall.contains("data-run-id=\"2\""));
+    assert!(!waterfall.contains("data-run-id=\"1\"") && !waterfall.contains("data-run-id=\"3\""));
+    assert!(
+        waterfall.contains("href=\"/triage?branch=feature%2Fx\""),
+        "navigation keeps the filter"
+    );
+    assert!(
+        waterfall.contains("value=\"feature/x\""),
+        "the form shows the filter"
+    );
+    assert_eq!(triage.matches("<li class=\"red").count(), 1);
+    assert!(triage.contains("data-run-id=\"2\""));
+    assert!(none.contains("All green"), "CI on main is green");
+    let bad = app.http.get(app.url("/?window=1y")).send().await.unwrap();
+    assert_eq!(bad.status(), 400);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn triage_shows_since_when_the_streak_the_range_who_pushed_and_likely_flaky() {
+    // Arrange: CI on main went red at bob's commit and stayed red at carol's (cancelled between);
+    // Lint failed a commit, passed it on a re-run, then failed again.
+    let app = spawn_app().await;
+    let now = now();
+    let green = run(1, now - 5000);
+    let mut first_red = run(2, now - 4000);
+    first_red.author = "bob".into();
+    first_red.conclusion = Some("failure");
+    let mut cancelled = run(3, now - 3500);
+    cancelled.conclusion = Some("cancelled");
+    let mut latest = run(4, now - 3000);
+    latest.author = "carol".into();
+    latest.conclusion = Some("timed_out");
+    let mut rerun = run(5, now - 2000);
+    rerun.workflow_id = 11;
+    rerun.workflow = "Lint";
+    rerun.earlier_attempts = vec!["failure"];
+    let mut lint_red = run(6, now - 1000);
+    lint_red.workflow_id = 11;
+    lint_red.workflow = "Lint";
+    lint_red.conclusion = Some("failure");
+    insert(
+        &app.db(),
+        &[green, first_red, cancelled, latest, rerun, lint_red],
+    );
+
+    // Act
+    let html = page(&app, "/triage").await;
+
+    // Assert: oldest red first.
+    assert_eq!(html.matches("<li class=\"red").count(), 2);
+    let ci = html.find("data-run-id=\"4\"").expect("CI's failing run");
+    let lint = html.find("data-run-id=\"6\"").expect("Lint's failing run");
+    assert!(ci < lint, "red longest first");
+    let ci_item = &html[ci..lint];
+    assert!(ci_item.contains("2 runs in a row"));
+    assert!(ci_item.contains(&format!(
+        "last green <a class=\"sha\" href=\"https://github.com/acme/widgets/commit/{}\"",
+        run(1, 0).sha
+    )));
+    assert!(ci_item.contains(&format!(
+        "first red <a class=\"sha\" href=\"https://github.com/acme/widgets/commit/{}\"",
+        run(2, 0).sha
+    )));
+    assert!(ci_item.contains(">bob</a>, <a href=\"/developer/carol\">carol</a>"));
+    assert!(ci_item.contains("href=\"https://github.com/acme/widgets/actions/runs/4\""));
+    assert!(!ci_item.contains("likely flaky"));
+    assert!(html[lint..].contains("likely flaky"));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn when_nothing_is_red_triage_says_so() {
+    let app = spawn_app().await;
+    insert(&app.db(), &[run(1, now() - 10)]);
+    let html = page(&app, "/triage").await;
+    assert!(html.contains("id=\"all-green\"") && html.contains("All green"));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_developer_view_shows_a_persons_figures_and_what_of_theirs_is_running_or_red() {
+    let app = spawn_app().await;
+    let now = now();
+    let mut bobs_red = run(2, now - 100);
+    bobs_red.author = "bob".into();
+    bobs_red.conclusion = Some("failure");
+    bobs_red.runtime = Some(90);
+    let mut bobs_green = run(3, now - 200);
+    bobs_green.author = "bob".into();
+    bobs_green.workflow_id = 11;
+    bobs_green.workflow = "Lint";
+    bobs_green.runtime = Some(30);
+    let mut running = run(4, now - 10);
+    running.author = "bob".into();
+    running.workflow_id = 12;
+    running.workflow = "Deploy";
+    running.status = "in_progress";
+    running.conclusion = None;
+    running.runtime = None;
+    insert(
+        &app.db(),
+        &[run(1, now - 300), bobs_red, bobs_green, running],
+    );
+
+    let bob = page(&app, "/developer/bob").await;
+    let people = page(&app, "/developer").await;
+
+    assert_eq!(figure(&bob, "fig-success"), "50%");
+    assert_eq!(figure(&bob, "fig-duration"), "1m 00s");
+    assert_eq!(figure(&bob, "fig-runs"), "3");
+    assert!(bob.contains("Running now (1)") && bob.contains("Red now (1)"));
+    assert!(
+        !bob.contains("data-run-id=\"1\""),
+        "alice's run is not bob's"
+    );
+    assert!(
+        people.contains("href=\"/developer/bob\"") && people.contains("href=\"/developer/alice\"")
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn hide_authors_removes_names_from_every_view_and_from_the_feed() {
+    // Arrange
+    let app = spawn_app_with(|config| config.hide_authors = true).await;
+    let now = now();
+    let mut red = run(2, now - 100);
+    red.author = "secret-bob".into();
+    red.conclusion = Some("failure");
+    let mut green = run(1, now - 200);
+    green.author = "secret-alice".into();
+    insert(&app.db(), &[green, red]);
+    let mut ws = app.connect_ws().await;
+    let snapshot = next_of_type(&mut ws, "snapshot").await;
+
+    // Act
+    app.deliver(
+        "workflow_run",
+        "r1",
+        &run_delivery(3, &"f".repeat(40), "msg", Some("success")),
+    )
+    .await;
+    let message = next_of_type(&mut ws, "run").await;
+
+    // Assert
+    for path in [
+        "/",
+        "/?part=live",
+        "/triage",
+        "/triage?part=live",
+        "/developer",
+        "/?tv=1",
+    ] {
+        let html = page(&app, path).await;
+        assert!(
+            !html.contains("secret-") && !html.contains("Codertocat"),
+            "{path}"
+        );
+        assert!(
+            !html.contains("href=\"/developer\""),
+            "{path}: no developer link"
+        );
+    }
+    let hidden = app
+        .http
+        .get(app.url("/developer/secret-bob"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(hidden.status(), 404);
+    let feed = format!("{snapshot}{message}");
+    assert!(!feed.contains("secret-") && !feed.contains("Codertocat") && !feed.contains("avatars"));
+    assert_eq!(message["build"]["id"], 3);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_run_message_carries_the_waterfall_fragments_for_that_run() {
+    let app = spawn_app().await;
+    let mut first = app.connect_ws().await;
+    let mut second = app.connect_ws().await;
+    let hello = next_of_type(&mut first, "hello").await;
+    assert_eq!(hello["generation"], 0);
+    next_of_type(&mut second, "snapshot").await;
+
+    app.deliver(
+        "workflow_run",
+        "r1",
+        &run_delivery(42, &"a".repeat(40), "Hello", None),
+    )
+    .await;
+    let one = next_of_type(&mut first, "run").await;
+    let two = next_of_type(&mut second, "run").await;
+
+    assert_eq!(one, two, "the same message, serialised once");
+    assert_eq!(one["build"]["status"], "in_progress");
+    let html = &one["html"];
+    assert!(html["cell"]
+        .as_str()
+        .unwrap()
+        .contains("class=\"run s-running\" data-run-id=\"42\""));
+    assert!(html["row"]
+        .as_str()
+        .unwrap()
+        .starts_with("<tr class=\"commit\" data-commit=\"octo-org/octo-repo@aaaaaaa"));
+    assert!(html["lane"]
+        .as_str()
+        .unwrap()
+        .contains("data-lane=\"2823525\""));
+    assert!(html["stream"]
+        .as_str()
+        .unwrap()
+        .contains("data-run-id=\"42\""));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn tv_mode_names_the_next_view_and_keeps_its_settings() {
+    let app = spawn_app().await;
+    seed::realistic(&app.db());
+    let waterfall = page(&app, "/?tv=1&rotate=20&repo=acme%2Fwidgets").await;
+    let triage = page(&app, "/triage?tv=1&rotate=20&repo=acme%2Fwidgets").await;
+    let next = "/triage?repo=acme%2Fwidgets&#38;tv=1&#38;rotate=20&#38;views=waterfall%2Ctriage&#38;page=8";
+    assert!(waterfall.contains(&format!("data-next-url=\"{next}\"")));
+    assert!(triage.contains("data-next-url=\"/?repo=acme%2Fwidgets&#38;tv=1"));
+    assert!(waterfall.contains("class=\"view-waterfall tv\""));
+    assert!(!waterfall.contains("<form"), "no form on a TV");
+    assert!(
+        waterfall.matches("<tr class=\"commit\"").count() <= 12,
+        "fits the screen"
+    );
+    app.stop().await;
+}

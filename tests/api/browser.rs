@@ -1,0 +1,430 @@
+//! The board in a real browser: Debian's headless `chromium`, driven through `chromedriver` (started
+//! here on a free loopback port) with fantoccini. Nothing leaves 127.0.0.1: the browser runs with
+//! background networking off and only ever opens the test server.
+//!
+//! These tests FAIL, never skip, when chromium or chromedriver is missing; `tests/all.sh` installs
+//! them. One chromedriver and one browser serve all scenarios, run in order, to keep this fast.
+//! `cargo test --test api -- --ignored screenshots` regenerates `docs/*.png`.
+
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, ClientBuilder};
+use serde_json::json;
+
+use crate::helpers::{spawn_app, spawn_app_with, TestApp};
+use crate::seed::{self, run_delivery};
+
+/// How soon a delivery must show in an open page.
+const LIVE: Duration = Duration::from_secs(2);
+
+/// A chromedriver process, killed when dropped (also when a test panics).
+struct Driver {
+    child: Child,
+    url: String,
+    profiles: tempfile::TempDir,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free loopback port")
+        .port()
+}
+
+fn start_driver() -> Driver {
+    let port = free_port();
+    let child = Command::new("chromedriver")
+        .arg(format!("--port={port}"))
+        .arg("--allowed-ips=127.0.0.1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("chromedriver runs (Debian's chromium-driver; tests/all.sh installs it)");
+    let started = Instant::now();
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "chromedriver did not start listening"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Driver {
+        child,
+        url: format!("http://127.0.0.1:{port}"),
+        profiles: tempfile::tempdir().expect("a directory for browser profiles"),
+    }
+}
+
+async fn open_browser(driver: &Driver) -> Client {
+    let profile = tempfile::tempdir_in(driver.profiles.path()).unwrap().keep();
+    let binary = ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
+        .into_iter()
+        .find(|path| std::path::Path::new(path).exists())
+        .expect("Debian's chromium is installed (tests/all.sh installs it)");
+    let capabilities = json!({
+        "browserName": "chrome",
+        "goog:chromeOptions": {
+            "binary": binary,
+            "args": [
+                "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync", "--no-first-run",
+                "--window-size=1920,1080", format!("--user-data-dir={}", profile.display()),
+            ],
+        },
+    });
+    let serde_json::Value::Object(capabilities) = capabilities else {
+        unreachable!("a JSON object literal")
+    };
+    let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+    let browser = ClientBuilder::new(connector)
+        .capabilities(capabilities)
+        .connect(&driver.url)
+        .await
+        .expect("chromedriver starts a chromium session");
+    // --window-size counts the window's frame: make the page itself 1920x1080.
+    let frame = browser
+        .execute("return [window.outerWidth - window.innerWidth, window.outerHeight - window.innerHeight]", vec![])
+        .await
+        .unwrap();
+    let (dw, dh) = (
+        frame[0].as_u64().unwrap_or(0),
+        frame[1].as_u64().unwrap_or(0),
+    );
+    browser
+        .set_window_size(1920 + dw as u32, 1080 + dh as u32)
+        .await
+        .expect("the window can be resized");
+    browser
+}
+
+/// Waits until `script` (a JS expression) is true in the page, or fails after `within`.
+async fn until(browser: &Client, script: &str, within: Duration) -> Duration {
+    let started = Instant::now();
+    loop {
+        let value = browser
+            .execute(&format!("return !!({script});"), vec![])
+            .await
+            .expect("the script runs");
+        if value == json!(true) {
+            return started.elapsed();
+        }
+        assert!(
+            started.elapsed() < within,
+            "not within {within:?}: {script}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn js(browser: &Client, script: &str) -> serde_json::Value {
+    browser
+        .execute(script, vec![])
+        .await
+        .expect("the script runs")
+}
+
+/// Opens `path` and waits for the live feed to connect.
+async fn open(browser: &Client, app: &TestApp, path: &str) {
+    browser.goto(&app.url(path)).await.expect("the page loads");
+    until(
+        browser,
+        "document.getElementById('conn').dataset.state === 'open'",
+        Duration::from_secs(5),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn the_board_works_in_a_real_browser() {
+    let driver = start_driver();
+    let browser = open_browser(&driver).await;
+
+    every_view_loads_against_the_real_server(&browser).await;
+    deliveries_after_load_appear_without_a_reload(&browser).await;
+    a_hostile_commit_message_renders_as_text(&browser).await;
+    after_a_server_restart_the_page_reconnects_and_shows_new_deliveries(&browser).await;
+    tv_mode_fits_the_screen_and_rotates_views(&browser).await;
+
+    browser.close().await.unwrap();
+}
+
+async fn every_view_loads_against_the_real_server(browser: &Client) {
+    let app = spawn_app().await;
+    seed::realistic(&app.db());
+
+    open(browser, &app, "/").await;
+    assert!(
+        js(
+            browser,
+            "return document.querySelectorAll('#grid-body tr.commit').length"
+        )
+        .await
+        .as_u64()
+        .unwrap()
+            >= 10
+    );
+    assert_eq!(
+        js(
+            browser,
+            "return document.getElementById('fig-active').textContent"
+        )
+        .await,
+        "3"
+    );
+    open(browser, &app, "/triage").await;
+    assert_eq!(
+        js(
+            browser,
+            "return document.querySelectorAll('#reds > li').length"
+        )
+        .await,
+        2
+    );
+    open(browser, &app, "/developer/bob").await;
+    assert!(js(
+        browser,
+        "return document.querySelector('.person').textContent"
+    )
+    .await
+    .as_str()
+    .unwrap()
+    .starts_with("bob"));
+    open(browser, &app, "/developer").await;
+    assert_eq!(
+        js(
+            browser,
+            "return document.querySelectorAll('#people a').length"
+        )
+        .await,
+        5
+    );
+    app.stop().await;
+}
+
+async fn deliveries_after_load_appear_without_a_reload(browser: &Client) {
+    let app = spawn_app().await;
+    seed::realistic(&app.db());
+    let sha = "1".repeat(40);
+
+    // The waterfall: a new commit's row, then the same cell turning green, and the stream entry.
+    open(browser, &app, "/").await;
+    js(browser, "window.__sameDocument = true; return 1").await;
+    app.deliver(
+        "workflow_run",
+        "w1",
+        &run_delivery(555, &sha, "Live change", None),
+    )
+    .await;
+    until(
+        browser,
+        "document.querySelector('#grid-body [data-run-id=\"555\"].s-running')",
+        LIVE,
+    )
+    .await;
+    until(
+        browser,
+        "document.querySelector('#stream [data-run-id=\"555\"]')",
+        LIVE,
+    )
+    .await;
+    app.deliver(
+        "workflow_run",
+        "w2",
+        &run_delivery(555, &sha, "Live change", Some("success")),
+    )
+    .await;
+    until(
+        browser,
+        "document.querySelector('#grid-body [data-run-id=\"555\"].s-success')",
+        LIVE,
+    )
+    .await;
+    assert_eq!(
+        js(
+            browser,
+            "return document.querySelectorAll('#grid-body [data-run-id=\"555\"]').length"
+        )
+        .await,
+        1,
+        "the cell is replaced, not added"
+    );
+    assert_eq!(
+        js(browser, "return window.__sameDocument === true").await,
+        true,
+        "no reload"
+    );
+
+    // Triage: a new red workflow shows up.
+    open(browser, &app, "/triage").await;
+    js(browser, "window.__sameDocument = true; return 1").await;
+    app.deliver(
+        "workflow_run",
+        "w3",
+        &run_delivery(556, &"2".repeat(40), "Break it", Some("failure")),
+    )
+    .await;
+    until(
+        browser,
+        "document.querySelector('#reds [data-run-id=\"556\"]')",
+        LIVE,
+    )
+    .await;
+    assert_eq!(
+        js(browser, "return window.__sameDocument === true").await,
+        true,
+        "no reload"
+    );
+    app.stop().await;
+}
+
+async fn a_hostile_commit_message_renders_as_text(browser: &Client) {
+    let app = spawn_app().await;
+    let hostile = "<img src=x onerror=\"document.body.dataset.pwned='yes'\">";
+    open(browser, &app, "/").await;
+
+    app.deliver(
+        "workflow_run",
+        "x1",
+        &run_delivery(666, &"6".repeat(40), hostile, Some("failure")),
+    )
+    .await;
+    until(
+        browser,
+        "document.querySelector('#grid-body [data-run-id=\"666\"]')",
+        LIVE,
+    )
+    .await;
+    for _ in 0..2 {
+        let text = js(
+            browser,
+            "return document.querySelector('#grid-body tr.commit .msg').textContent",
+        )
+        .await;
+        assert_eq!(text, hostile);
+        assert_eq!(
+            js(browser, "return document.querySelectorAll('img').length").await,
+            0
+        );
+        assert_eq!(
+            js(browser, "return document.body.dataset.pwned === undefined").await,
+            true
+        );
+        // The same, rendered with the page rather than live.
+        browser.refresh().await.unwrap();
+        until(
+            browser,
+            "document.querySelector('#grid-body [data-run-id=\"666\"]')",
+            LIVE,
+        )
+        .await;
+    }
+    app.stop().await;
+}
+
+async fn after_a_server_restart_the_page_reconnects_and_shows_new_deliveries(browser: &Client) {
+    let dir = tempfile::tempdir().unwrap();
+    let db: PathBuf = dir.path().join("board.db");
+    let first = spawn_app_with(|config| config.db = db.clone()).await;
+    let addr: SocketAddr = first.addr;
+    open(browser, &first, "/").await;
+
+    first.stop().await;
+    until(
+        browser,
+        "document.getElementById('conn').dataset.state === 'closed'",
+        Duration::from_secs(5),
+    )
+    .await;
+    let shown = js(
+        browser,
+        "return document.getElementById('conn').textContent",
+    )
+    .await;
+    assert!(shown.as_str().unwrap().contains("disconnected"), "{shown}");
+
+    let second = spawn_app_with(|config| {
+        config.db = db.clone();
+        config.listen = addr;
+    })
+    .await;
+    until(
+        browser,
+        "document.getElementById('conn').dataset.state === 'open'",
+        Duration::from_secs(10),
+    )
+    .await;
+    second
+        .deliver(
+            "workflow_run",
+            "after",
+            &run_delivery(777, &"7".repeat(40), "After restart", Some("success")),
+        )
+        .await;
+    until(
+        browser,
+        "document.querySelector('#grid-body [data-run-id=\"777\"]')",
+        LIVE,
+    )
+    .await;
+    second.stop().await;
+}
+
+async fn tv_mode_fits_the_screen_and_rotates_views(browser: &Client) {
+    let app = spawn_app().await;
+    seed::realistic(&app.db());
+    open(browser, &app, "/?tv=1&rotate=2").await;
+    assert_eq!(
+        js(browser, "return document.documentElement.scrollHeight <= window.innerHeight && document.documentElement.scrollWidth <= window.innerWidth").await,
+        true,
+        "no scrolling in TV mode"
+    );
+    until(
+        browser,
+        "location.pathname === '/triage' && document.body.classList.contains('tv')",
+        Duration::from_secs(6),
+    )
+    .await;
+    until(
+        browser,
+        "document.getElementById('conn').dataset.state === 'open'",
+        Duration::from_secs(5),
+    )
+    .await;
+    until(browser, "location.pathname === '/'", Duration::from_secs(6)).await;
+    app.stop().await;
+}
+
+/// Regenerates the screenshots in `docs/` (1920x1080, realistic data).
+#[tokio::test]
+#[ignore = "writes docs/*.png; run with --ignored screenshots"]
+async fn screenshots() {
+    let driver = start_driver();
+    let browser = open_browser(&driver).await;
+    let app = spawn_app().await;
+    seed::realistic(&app.db());
+    let docs = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs");
+    std::fs::create_dir_all(&docs).unwrap();
+    for (path, file) in [
+        ("/", "waterfall.png"),
+        ("/triage", "triage.png"),
+        ("/developer/alice", "developer.png"),
+        ("/?tv=1&rotate=0", "tv.png"),
+    ] {
+        open(&browser, &app, path).await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let png = browser.screenshot().await.unwrap();
+        std::fs::write(docs.join(file), png).unwrap();
+    }
+    browser.close().await.unwrap();
+    app.stop().await;
+}

@@ -1,0 +1,275 @@
+//! Known rows for the board's tests, written straight into the test database, and webhook
+//! payloads for runs that arrive while a page is open.
+
+use rusqlite::{params, Connection};
+use serde_json::{json, Value};
+
+use crate::helpers::webhook_json;
+
+/// The repository seeded runs belong to.
+pub const REPO: &str = "acme/widgets";
+
+/// One run to write. Build with [`run`] and adjust the fields.
+#[derive(Debug, Clone)]
+pub struct Run {
+    pub id: i64,
+    pub workflow_id: i64,
+    pub workflow: &'static str,
+    pub branch: &'static str,
+    pub sha: String,
+    pub message: String,
+    pub author: String,
+    /// `completed`, `in_progress`, `queued`.
+    pub status: &'static str,
+    pub conclusion: Option<&'static str>,
+    pub created: i64,
+    pub runtime: Option<i64>,
+    pub queue: Option<i64>,
+    /// Conclusions of earlier attempts (a re-run); the run's own conclusion is the last attempt.
+    pub earlier_attempts: Vec<&'static str>,
+}
+
+/// A completed, successful run of workflow `CI` (id 10) on `main`, created at `created`.
+pub fn run(id: i64, created: i64) -> Run {
+    Run {
+        id,
+        workflow_id: 10,
+        workflow: "CI",
+        branch: "main",
+        sha: format!("{id:040x}"),
+        message: format!("Change number {id}"),
+        author: "alice".into(),
+        status: "completed",
+        conclusion: Some("success"),
+        created,
+        runtime: Some(60),
+        queue: Some(5),
+        earlier_attempts: Vec::new(),
+    }
+}
+
+/// Writes `runs` (and their repository, workflows, branches and commits) into `conn`.
+pub fn insert(conn: &Connection, runs: &[Run]) {
+    conn.execute(
+        "INSERT OR IGNORE INTO repos (id, fullname, url, defaultbranch, createtime)
+         VALUES (1, ?1, 'https://github.com/acme/widgets', 'main', 0)",
+        [REPO],
+    )
+    .unwrap();
+    for run in runs {
+        conn.execute(
+            "INSERT OR IGNORE INTO workflows (id, repo_id, name, path) VALUES (?1, 1, ?2, ?3)",
+            params![
+                run.workflow_id,
+                run.workflow,
+                format!(".github/workflows/{}.yml", run.workflow.to_lowercase())
+            ],
+        )
+        .unwrap();
+        conn.execute(
+            "INSERT OR IGNORE INTO branches (repo_id, name, createtime) VALUES (1, ?1, 0)",
+            [run.branch],
+        )
+        .unwrap();
+        let branch_id: i64 = conn
+            .query_row(
+                "SELECT id FROM branches WHERE repo_id = 1 AND name = ?1",
+                [run.branch],
+                |r| r.get(0),
+            )
+            .unwrap();
+        conn.execute(
+            "INSERT OR IGNORE INTO commits (repo_id, gitid, message, authorname, authorlogin, committime, url)
+             VALUES (1, ?1, ?2, ?3, ?3, ?4, NULL)",
+            params![run.sha, run.message, run.author, run.created - 30],
+        )
+        .unwrap();
+        let commit_id: i64 = conn
+            .query_row(
+                "SELECT id FROM commits WHERE repo_id = 1 AND gitid = ?1",
+                [&run.sha],
+                |r| r.get(0),
+            )
+            .unwrap();
+        let rank = match run.status {
+            "completed" => 3,
+            "in_progress" => 2,
+            _ => 1,
+        };
+        let started = run.queue.map(|q| run.created + q);
+        let ended = run.runtime.and_then(|rt| started.map(|s| s + rt));
+        let attempt = run.earlier_attempts.len() as i64 + 1;
+        conn.execute(
+            "INSERT INTO workflowruns (id, repo_id, workflow_id, commit_id, branch_id, runnumber,
+                 runattempt, event, headsha, title, status, statusrank, conclusion, actor, url,
+                 createtime, starttime, updatetime, endtime, runtime, queuetime)
+             VALUES (?1, 1, ?2, ?3, ?4, ?5, ?6, 'push', ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,
+                 ?16, ?17, ?18, ?19)",
+            params![
+                run.id,
+                run.workflow_id,
+                commit_id,
+                branch_id,
+                run.id % 1000,
+                attempt,
+                run.sha,
+                run.message,
+                run.status,
+                rank,
+                run.conclusion,
+                run.author,
+                format!("https://github.com/{REPO}/actions/runs/{}", run.id),
+                run.created,
+                started,
+                ended.or(started),
+                ended,
+                run.runtime,
+                run.queue,
+            ],
+        )
+        .unwrap();
+        let mut attempts: Vec<Option<&str>> =
+            run.earlier_attempts.iter().map(|c| Some(*c)).collect();
+        attempts.push(run.conclusion);
+        for (i, conclusion) in attempts.iter().enumerate() {
+            conn.execute(
+                "INSERT INTO workflowrunattempts (run_id, runattempt, status, statusrank, conclusion)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![
+                    run.id,
+                    i as i64 + 1,
+                    if conclusion.is_some() { "completed" } else { run.status },
+                    if conclusion.is_some() { 3 } else { rank },
+                    conclusion
+                ],
+            )
+            .unwrap();
+        }
+    }
+}
+
+/// Now, in epoch seconds.
+pub fn now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+/// A `workflow_run` delivery (from GitHub's fixture) for run `id` of commit `sha`, created now.
+pub fn run_delivery(id: i64, sha: &str, message: &str, conclusion: Option<&str>) -> Vec<u8> {
+    let mut payload: Value = webhook_json("workflow_run/completed.payload.json");
+    let time = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let run = &mut payload["workflow_run"];
+    run["id"] = json!(id);
+    run["run_number"] = json!(id % 1000);
+    run["head_sha"] = json!(sha);
+    run["head_commit"]["id"] = json!(sha);
+    run["head_commit"]["message"] = json!(message);
+    run["display_title"] = json!(message);
+    run["created_at"] = json!(time);
+    run["run_started_at"] = json!(time);
+    run["updated_at"] = json!(time);
+    run["html_url"] = json!(format!(
+        "https://github.com/octo-org/octo-repo/actions/runs/{id}"
+    ));
+    match conclusion {
+        Some(conclusion) => {
+            run["status"] = json!("completed");
+            run["conclusion"] = json!(conclusion);
+        }
+        None => {
+            run["status"] = json!("in_progress");
+            run["conclusion"] = Value::Null;
+        }
+    }
+    payload["action"] = json!(if conclusion.is_some() {
+        "completed"
+    } else {
+        "in_progress"
+    });
+    serde_json::to_vec(&payload).unwrap()
+}
+
+/// A realistic few hours of a team's builds: three workflows, a broken and a flaky one, people,
+/// runs in flight. For the screenshots and the browser tests.
+pub fn realistic(conn: &Connection) {
+    let now = now();
+    let people = ["alice", "bob", "carol", "dmitri", "erin"];
+    let messages = [
+        "Fix race in cache invalidation",
+        "Bump serde from 1.0.210 to 1.0.214",
+        "Add retry with backoff to the uploader",
+        "Refactor config loading into one place",
+        "Speed up the integration test suite",
+        "Document the release process",
+        "Handle empty payloads in the parser",
+        "Make the scheduler respect time zones",
+        "Remove the deprecated v1 endpoints",
+        "Show queue time on the dashboard",
+        "Guard against a missing default branch",
+        "Tune the connection pool size",
+        "Add metrics for webhook latency",
+        "Upgrade to the 2024 edition",
+    ];
+    let mut runs = Vec::new();
+    let mut id = 9_000_000;
+    for (i, message) in messages.iter().enumerate() {
+        let created = now - (messages.len() - i) as i64 * 1500;
+        let author = people[i % people.len()];
+        let sha = format!("{:x}{:032x}", 0xabc000 + i, i * 7919);
+        let branch = if i % 4 == 3 {
+            "feature/uploader"
+        } else {
+            "main"
+        };
+        let latest = i + 1 == messages.len();
+        for (workflow_id, workflow, runtime) in
+            [(10, "CI", 420), (11, "Lint", 65), (12, "Deploy", 180)]
+        {
+            if workflow == "Deploy" && branch != "main" {
+                continue;
+            }
+            id += 1;
+            let mut r = run(id, created + workflow_id - 10);
+            r.workflow_id = workflow_id;
+            r.workflow = workflow;
+            r.branch = branch;
+            r.sha = sha.clone();
+            r.message = (*message).into();
+            r.author = author.into();
+            r.runtime = Some(runtime + (i as i64 * 37) % 90);
+            r.queue = Some(4 + (i as i64 * 13) % 40);
+            // CI on main broke three commits ago; Lint failed once and passed on a re-run.
+            if workflow == "CI" && branch == "main" && i >= messages.len() - 4 {
+                r.conclusion = Some("failure");
+            }
+            if workflow == "Lint" && i == 5 {
+                r.earlier_attempts = vec!["failure"];
+            }
+            if workflow == "Lint" && i == messages.len() - 2 {
+                r.conclusion = Some("failure");
+            }
+            if workflow == "Deploy" && i == 6 {
+                r.conclusion = Some("cancelled");
+            }
+            if workflow == "Deploy" && i == 2 {
+                r.conclusion = Some("skipped");
+            }
+            if latest {
+                match workflow {
+                    "CI" => {
+                        r.status = "in_progress";
+                        r.conclusion = None;
+                        r.runtime = None;
+                    }
+                    _ => {
+                        r.status = "queued";
+                        r.conclusion = None;
+                        r.runtime = None;
+                        r.queue = None;
+                    }
+                }
+            }
+            runs.push(r);
+        }
+    }
+    insert(conn, &runs);
+}
