@@ -20,7 +20,7 @@ use crate::views::{self, Opts};
 pub const CHANNEL_CAPACITY: usize = 1024;
 
 /// A serialised message, shared by every subscriber.
-pub type Message = Arc<str>;
+pub type Message = tokio_tungstenite::tungstenite::Utf8Bytes;
 
 /// One admitted WebSocket client (see [`Hub::admit`]); frees its slot when dropped.
 #[derive(Debug)]
@@ -76,7 +76,7 @@ impl Hub {
         self.generation.fetch_add(1, Ordering::SeqCst);
         let json = message(change, self.opts);
         // An error only means nobody is listening.
-        let _ = self.sender.send(Arc::from(json));
+        let _ = self.sender.send(Message::from(json));
     }
 
     /// How many changes have been published; see the field's documentation.

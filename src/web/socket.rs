@@ -22,7 +22,7 @@ pub type Socket = WebSocketStream<TokioIo<Upgraded>>;
 
 /// Bytes read from a client at a time; clients only send pongs and close frames.
 const READ_BUFFER: usize = 4 * 1024;
-/// Largest message or frame a client may send.
+/// Largest message (and frame) a client may send; clients have nothing to say beyond pongs.
 pub const MAX_CLIENT_MESSAGE: usize = 4 * 1024;
 /// Outgoing bytes a client may leave unread before its connection fails (it stopped reading).
 const MAX_UNSENT: usize = 1024 * 1024;

@@ -15,29 +15,31 @@ use futures_util::{SinkExt, StreamExt};
 use serde_json::json;
 use tokio::sync::broadcast::error::RecvError;
 use tokio::time::{timeout, Instant};
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::Message;
 use tracing::debug;
 use warp::http::StatusCode;
-use warp::ws::{Message, WebSocket};
 use warp::{Filter, Rejection, Reply};
 
 use super::error::json_error;
+use super::socket::{self, Socket};
 use super::{with_state, AppState};
 use crate::config::WsTiming;
 use crate::store::read;
 
 /// Runs in a snapshot.
 pub const SNAPSHOT_RUNS: u32 = 50;
-/// Largest message (and frame) a client may send; clients have nothing to say beyond pongs.
-pub const MAX_CLIENT_MESSAGE: usize = 4096;
+pub use super::socket::MAX_CLIENT_MESSAGE;
 
 /// `GET /ws`.
 pub fn routes(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = Rejection> + Clone {
     warp::path!("ws")
         .and(state.limits.reads.filter())
         .and(same_origin())
-        .and(warp::ws())
+        .and(socket::upgrade())
         .and(with_state(state))
-        .map(|ws: warp::ws::Ws, state: AppState| {
+        .map(|upgrade: socket::Upgrade, state: AppState| {
             // Take the slot before upgrading: concurrent upgrades cannot overshoot the cap.
             let Some(slot) = state.hub.admit(state.config.max_ws_clients) else {
                 tracing::warn!(
@@ -51,14 +53,14 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = R
                 );
                 return warp::reply::with_header(reply, "retry-after", "30").into_response();
             };
-            ws.max_message_size(MAX_CLIENT_MESSAGE)
-                .max_frame_size(MAX_CLIENT_MESSAGE)
-                .on_upgrade(move |socket| {
-                    let hub = state.hub.clone();
-                    hub.spawn_client(slot, serve_client(socket, state));
-                    std::future::ready(())
-                })
-                .into_response()
+            let (response, socket) = upgrade.accept();
+            let hub = state.hub.clone();
+            hub.spawn_client(slot, async move {
+                if let Some(socket) = socket.await {
+                    serve_client(socket, state).await;
+                }
+            });
+            response
         })
 }
 
@@ -121,14 +123,14 @@ async fn snapshot(state: &AppState, reason: &str, missed: u64) -> Option<String>
 
 /// Sends `message`; `false` if the client is gone or did not take it within `limit`.
 async fn send(
-    socket: &mut futures_util::stream::SplitSink<WebSocket, Message>,
+    socket: &mut futures_util::stream::SplitSink<Socket, Message>,
     message: Message,
     limit: std::time::Duration,
 ) -> bool {
     matches!(timeout(limit, socket.send(message)).await, Ok(Ok(())))
 }
 
-async fn serve_client(socket: WebSocket, state: AppState) {
+async fn serve_client(socket: Socket, state: AppState) {
     let WsTiming {
         ping_interval,
         idle_timeout,
@@ -158,12 +160,13 @@ async fn serve_client(socket: WebSocket, state: AppState) {
     loop {
         tokio::select! {
             () = shutdown.cancelled() => {
-                let _ = timeout(send_timeout, sink.send(Message::close_with(1001u16, "server shutting down"))).await;
+                let _ = timeout(send_timeout, sink.send(Message::Close(Some(CloseFrame { code: CloseCode::Away, reason: "server shutting down".into() })))).await;
                 break;
             }
             update = updates.recv() => {
                 let message = match update {
-                    Ok(text) => Message::text(&*text),
+                    // Shared bytes: no copy per client.
+                    Ok(text) => Message::Text(text),
                     Err(RecvError::Lagged(missed)) => {
                         debug!(missed, "WebSocket client lagged; sending a fresh snapshot");
                         crate::metrics::BROADCAST_LAGS.inc();
@@ -190,7 +193,7 @@ async fn serve_client(socket: WebSocket, state: AppState) {
             },
             _ = ping.tick() => {
                 if last_heard.elapsed() > idle_timeout
-                    || !send(&mut sink, Message::ping(Vec::new()), send_timeout).await
+                    || !send(&mut sink, Message::Ping(Default::default()), send_timeout).await
                 {
                     debug!("dropping an unresponsive WebSocket client");
                     break;
