@@ -165,16 +165,24 @@ fn message(change: &Change, opts: Opts) -> String {
             Change::Job { .. } | Change::Branch { .. } => {}
         }
     }
-    let mut value = serde_json::to_value(&change).expect("changes serialise to JSON");
-    if let Change::Run { build } = &change {
-        match views::run_fragments(build, opts) {
-            Ok(html) => {
-                value["html"] = serde_json::to_value(html).expect("fragments serialise to JSON");
-            }
-            Err(err) => {
-                tracing::error!(cause = %err, run = build.id, "could not render a run's fragments")
-            }
-        }
+    let Change::Run { build } = &change else {
+        return serde_json::to_string(&change).expect("changes serialise to JSON");
+    };
+    /// A `run` message: the change's own fields, in order (`type` first), then the fragments.
+    #[derive(serde::Serialize)]
+    struct RunMessage<'a> {
+        r#type: &'static str,
+        build: &'a crate::store::model::Build,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        html: Option<views::RunFragments>,
     }
-    value.to_string()
+    let html = views::run_fragments(build, opts)
+        .map_err(|err| tracing::error!(cause = %err, run = build.id, "could not render a run's fragments"))
+        .ok();
+    serde_json::to_string(&RunMessage {
+        r#type: "run",
+        build,
+        html,
+    })
+    .expect("changes serialise to JSON")
 }
