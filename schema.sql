@@ -104,6 +104,7 @@ CREATE INDEX IF NOT EXISTS workflowruns_conclusion ON workflowruns (conclusion);
 CREATE INDEX IF NOT EXISTS workflowruns_commit ON workflowruns (commit_id);
 CREATE INDEX IF NOT EXISTS workflowruns_workflow ON workflowruns (workflow_id, createtime DESC);
 CREATE INDEX IF NOT EXISTS workflowruns_repo ON workflowruns (repo_id, createtime DESC);
+CREATE INDEX IF NOT EXISTS workflowruns_branch ON workflowruns (branch_id, createtime DESC);
 CREATE INDEX IF NOT EXISTS workflowruns_actor ON workflowruns (actor, createtime DESC);
 
 -- Every attempt of every run, so that a failure followed by a green re-run (a flaky failure) is

@@ -57,6 +57,10 @@ struct Args {
     /// Runs in the database of the reads phase.
     #[arg(long, default_value_t = 1_000_000)]
     runs: usize,
+    /// Keep the reads phase's database here and reuse it when it exists (filling 1M runs takes
+    /// minutes).
+    #[arg(long)]
+    reads_db: Option<std::path::PathBuf>,
     /// Requests per endpoint in the reads phase.
     #[arg(long, default_value_t = 200)]
     requests: usize,
@@ -631,6 +635,8 @@ async fn reads_phase(args: &Args, dir: &Path) -> anyhow::Result<()> {
         "/api/metrics?repo=org/repo-3&window=7d",
         "/api/workflows?repo=org/repo-3",
         "/",
+        "/triage",
+        "/developer/dev-42",
     ];
     println!("## Reads: {} runs in the database\n", args.runs);
     println!(

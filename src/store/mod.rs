@@ -72,6 +72,9 @@ impl Store {
     pub fn open(path: &Path) -> Result<Self> {
         let mut conn = Self::open_writer_at(path)?;
         migrate::apply(&mut conn, path)?;
+        // Give the query planner statistics (bounded work; SQLite's advice for long-lived
+        // connections), so filters use the index that fits them.
+        conn.execute_batch("PRAGMA analysis_limit = 1000; PRAGMA optimize = 0x10002;")?;
         drop(conn);
         let manager = SqliteConnectionManager::file(path)
             .with_flags(

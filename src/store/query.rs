@@ -70,13 +70,24 @@ impl RunFilter {
                     params.push(Value::Text(value.clone()));
                 }
             };
-        text("repos.fullname = ?", &self.repo, &mut params);
+        // Names are resolved to ids through their tables, so each filter can use its
+        // `workflowruns (<id>, createtime)` index. Branches are only ever soft-deleted, so a run of a
+        // deleted branch still has its `branch_id` (and the name also in `archivedbranchname`).
         text(
-            "COALESCE(b.name, r.archivedbranchname) = ?",
+            "r.repo_id IN (SELECT id FROM repos WHERE fullname = ?)",
+            &self.repo,
+            &mut params,
+        );
+        text(
+            "r.branch_id IN (SELECT id FROM branches WHERE name = ?)",
             &self.branch,
             &mut params,
         );
-        text("w.name = ?", &self.workflow, &mut params);
+        text(
+            "r.workflow_id IN (SELECT id FROM workflows WHERE name = ?)",
+            &self.workflow,
+            &mut params,
+        );
         text("r.status = ?", &self.status, &mut params);
         text("r.conclusion = ?", &self.conclusion, &mut params);
         text("r.actor = ?", &self.author, &mut params);
@@ -161,7 +172,10 @@ mod tests {
             ..RunFilter::default()
         }
         .sql();
-        assert_eq!(clause, " WHERE repos.fullname = ? AND r.createtime >= ?");
+        assert_eq!(
+            clause,
+            " WHERE r.repo_id IN (SELECT id FROM repos WHERE fullname = ?) AND r.createtime >= ?"
+        );
         assert_eq!(params.len(), 2);
     }
 }
