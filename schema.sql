@@ -43,6 +43,7 @@ CREATE TABLE IF NOT EXISTS branches (
     deletedtime INTEGER,                        -- NULL while the branch exists
     UNIQUE (repo_id, name)
 );
+CREATE INDEX IF NOT EXISTS branches_name ON branches (name);
 
 -- Commits, unique per repository, from pushes and from the head commits of runs. Later sources
 -- fill in what earlier ones lacked (a push knows the author's login, a run does not).

@@ -152,6 +152,12 @@ impl App {
             // Wake the WebSocket tasks too: their upgraded connections are not tracked by warp.
             token.cancel();
         };
+        let store = state.store.clone();
+        tokio::spawn(async move {
+            if let Err(err) = store.optimize().await {
+                warn!(cause = %err, "could not refresh the query planner's statistics");
+            }
+        });
         warp::serve(web::routes(state))
             .incoming(listener)
             .graceful(signal)

@@ -19,7 +19,7 @@
 //! - `flaky_rate`: of the completed runs, the fraction with an attempt that failed followed by an
 //!   attempt that succeeded (the same commit passed on a re-run).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use rusqlite::Connection;
 use serde::Serialize;
@@ -113,16 +113,16 @@ pub fn is_failure(conclusion: Option<&str>) -> bool {
     )
 }
 
-/// One run, as much as the figures need.
+/// One run, as much as the figures need: ids and flags, no strings (there may be 100,000s).
 struct Sample {
-    repo: String,
+    repo_id: i64,
     workflow_id: i64,
-    workflow: String,
-    branch: Option<String>,
+    branch_id: Option<i64>,
+    /// The actor's login, only when grouping by author.
     author: Option<String>,
-    on_default_branch: bool,
     completed: bool,
-    conclusion: Option<String>,
+    succeeded: bool,
+    failed: bool,
     runtime: Option<i64>,
     queuetime: Option<i64>,
     created: i64,
@@ -130,44 +130,63 @@ struct Sample {
     flaky: bool,
 }
 
-fn samples(conn: &Connection, filter: &RunFilter) -> Result<Vec<Sample>> {
+/// The runs matching `filter`, oldest first. The filter's SQL only uses `r` and subqueries, so no
+/// join is needed.
+fn samples(conn: &Connection, filter: &RunFilter, with_author: bool) -> Result<Vec<Sample>> {
     let (clause, params) = filter.sql();
+    let author = if with_author { "r.actor" } else { "NULL" };
     let sql = format!(
-        "SELECT repos.fullname, r.workflow_id, w.name, COALESCE(b.name, r.archivedbranchname), r.actor,
-                COALESCE(b.name = repos.defaultbranch, 0), r.statusrank = 3, r.conclusion, r.runtime,
-                r.queuetime, r.createtime, r.endtime,
+        "SELECT r.repo_id, r.workflow_id, r.branch_id, {author}, r.statusrank = 3,
+                r.conclusion = 'success', r.conclusion IN ('failure', 'timed_out', 'startup_failure'),
+                r.runtime, r.queuetime, r.createtime, r.endtime,
                 CASE WHEN r.runattempt > 1 THEN EXISTS (
                     SELECT 1 FROM workflowrunattempts red JOIN workflowrunattempts green
                       ON green.run_id = red.run_id AND green.runattempt > red.runattempt
                     WHERE red.run_id = r.id AND red.conclusion IN ('failure', 'timed_out', 'startup_failure')
                       AND green.conclusion = 'success') ELSE 0 END
-         FROM workflowruns r
-         JOIN repos ON repos.id = r.repo_id
-         JOIN workflows w ON w.id = r.workflow_id
-         LEFT JOIN branches b ON b.id = r.branch_id{clause}
+         FROM workflowruns r{clause}
          ORDER BY r.createtime, r.id"
     );
     let mut stmt = conn.prepare_cached(&sql)?;
     let rows = stmt
         .query_map(rusqlite::params_from_iter(params), |row| {
             Ok(Sample {
-                repo: row.get(0)?,
+                repo_id: row.get(0)?,
                 workflow_id: row.get(1)?,
-                workflow: row.get(2)?,
-                branch: row.get(3)?,
-                author: row.get(4)?,
-                on_default_branch: row.get(5)?,
-                completed: row.get(6)?,
-                conclusion: row.get(7)?,
-                runtime: row.get(8)?,
-                queuetime: row.get(9)?,
-                created: row.get(10)?,
-                ended: row.get(11)?,
-                flaky: row.get(12)?,
+                branch_id: row.get(2)?,
+                author: row.get(3)?,
+                completed: row.get(4)?,
+                succeeded: row.get::<_, Option<bool>>(5)?.unwrap_or(false),
+                failed: row.get::<_, Option<bool>>(6)?.unwrap_or(false),
+                runtime: row.get(7)?,
+                queuetime: row.get(8)?,
+                created: row.get(9)?,
+                ended: row.get(10)?,
+                flaky: row.get(11)?,
             })
         })?
         .collect::<rusqlite::Result<_>>()?;
     Ok(rows)
+}
+
+/// Ids of the branches that are their repository's default branch.
+fn default_branches(conn: &Connection) -> Result<HashSet<i64>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT b.id FROM branches b JOIN repos ON repos.id = b.repo_id AND b.name = repos.defaultbranch",
+    )?;
+    let ids = stmt
+        .query_map([], |row| row.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(ids)
+}
+
+/// `id -> name` for one of the small tables (`repos`, `workflows`, `branches`).
+fn names(conn: &Connection, sql: &str) -> Result<HashMap<i64, String>> {
+    let mut stmt = conn.prepare_cached(sql)?;
+    let names = stmt
+        .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(names)
 }
 
 /// Figures for the runs matching `filter`; `now` closes a window without `until`.
@@ -175,8 +194,26 @@ fn samples(conn: &Connection, filter: &RunFilter) -> Result<Vec<Sample>> {
 /// # Errors
 /// On a database error.
 pub fn compute(conn: &Connection, filter: &RunFilter, now: i64) -> Result<Metrics> {
-    let samples = samples(conn, filter)?;
-    Ok(summarise(&samples, filter, now))
+    let samples = samples(conn, filter, false)?;
+    Ok(summarise(&samples, &default_branches(conn)?, filter, now))
+}
+
+/// Splits `samples` by `key` and summarises each group.
+fn grouped<K: Ord>(
+    samples: Vec<Sample>,
+    defaults: &HashSet<i64>,
+    filter: &RunFilter,
+    now: i64,
+    key: impl Fn(&Sample) -> K,
+) -> BTreeMap<K, Metrics> {
+    let mut groups: BTreeMap<K, Vec<Sample>> = BTreeMap::new();
+    for sample in samples {
+        groups.entry(key(&sample)).or_default().push(sample);
+    }
+    groups
+        .into_iter()
+        .map(|(key, samples)| (key, summarise(&samples, defaults, filter, now)))
+        .collect()
 }
 
 /// Figures per group (`repo`, `workflow`, `branch` or `author` name; runs without one are under "").
@@ -189,32 +226,55 @@ pub fn compute_grouped(
     group_by: GroupBy,
     now: i64,
 ) -> Result<BTreeMap<String, Metrics>> {
-    let mut groups: BTreeMap<String, Vec<Sample>> = BTreeMap::new();
-    for sample in samples(conn, filter)? {
-        let key = match group_by {
-            GroupBy::Repo => sample.repo.clone(),
-            GroupBy::Workflow => sample.workflow.clone(),
-            GroupBy::Branch => sample.branch.clone().unwrap_or_default(),
+    let samples = samples(conn, filter, group_by == GroupBy::Author)?;
+    let defaults = default_branches(conn)?;
+    let lookup = match group_by {
+        GroupBy::Repo => names(conn, "SELECT id, fullname FROM repos")?,
+        GroupBy::Workflow => names(conn, "SELECT id, name FROM workflows")?,
+        GroupBy::Branch => names(conn, "SELECT id, name FROM branches")?,
+        GroupBy::Author => HashMap::new(),
+    };
+    let name = |id: Option<i64>| {
+        id.and_then(|id| lookup.get(&id).cloned())
+            .unwrap_or_default()
+    };
+    Ok(grouped(
+        samples,
+        &defaults,
+        filter,
+        now,
+        |sample| match group_by {
+            GroupBy::Repo => name(Some(sample.repo_id)),
+            GroupBy::Workflow => name(Some(sample.workflow_id)),
+            GroupBy::Branch => name(sample.branch_id),
             GroupBy::Author => sample.author.clone().unwrap_or_default(),
-        };
-        groups.entry(key).or_default().push(sample);
-    }
-    Ok(groups
-        .into_iter()
-        .map(|(key, samples)| (key, summarise(&samples, filter, now)))
-        .collect())
+        },
+    ))
 }
 
-fn summarise(samples: &[Sample], filter: &RunFilter, now: i64) -> Metrics {
+/// Figures per workflow id, in one pass over the runs.
+///
+/// # Errors
+/// On a database error.
+pub fn compute_per_workflow(
+    conn: &Connection,
+    filter: &RunFilter,
+    now: i64,
+) -> Result<BTreeMap<i64, Metrics>> {
+    let samples = samples(conn, filter, false)?;
+    Ok(grouped(
+        samples,
+        &default_branches(conn)?,
+        filter,
+        now,
+        |sample| sample.workflow_id,
+    ))
+}
+
+fn summarise(samples: &[Sample], defaults: &HashSet<i64>, filter: &RunFilter, now: i64) -> Metrics {
     let completed: Vec<&Sample> = samples.iter().filter(|s| s.completed).collect();
-    let successful = completed
-        .iter()
-        .filter(|s| s.conclusion.as_deref() == Some("success"))
-        .count() as u64;
-    let failed = completed
-        .iter()
-        .filter(|s| is_failure(s.conclusion.as_deref()))
-        .count() as u64;
+    let successful = completed.iter().filter(|s| s.succeeded).count() as u64;
+    let failed = completed.iter().filter(|s| s.failed).count() as u64;
     let flaky = completed.iter().filter(|s| s.flaky).count() as u64;
     let mut durations: Vec<i64> = completed.iter().filter_map(|s| s.runtime).collect();
     let mut queues: Vec<i64> = samples.iter().filter_map(|s| s.queuetime).collect();
@@ -232,7 +292,7 @@ fn summarise(samples: &[Sample], filter: &RunFilter, now: i64) -> Metrics {
         queue_s: Stats::of(&mut queues),
         recoveries: recoveries.len() as u64,
         time_to_recover_s: Stats::of(&mut recoveries),
-        default_branch_red_share: red_share(&completed, filter, now),
+        default_branch_red_share: red_share(&completed, defaults, filter, now),
         flaky_runs: flaky,
         flaky_rate: ratio(flaky, completed_count),
     }
@@ -245,17 +305,13 @@ fn finished(sample: &Sample) -> i64 {
 
 /// Seconds from each first red run to the next green one, per workflow and branch.
 fn recovery_times(completed: &[&Sample]) -> Vec<i64> {
-    let mut red_since: HashMap<(&str, i64, Option<&str>), i64> = HashMap::new();
+    let mut red_since: HashMap<(i64, i64, Option<i64>), i64> = HashMap::new();
     let mut times = Vec::new();
     for sample in completed {
-        let key = (
-            sample.repo.as_str(),
-            sample.workflow_id,
-            sample.branch.as_deref(),
-        );
-        if is_failure(sample.conclusion.as_deref()) {
+        let key = (sample.repo_id, sample.workflow_id, sample.branch_id);
+        if sample.failed {
             red_since.entry(key).or_insert_with(|| finished(sample));
-        } else if sample.conclusion.as_deref() == Some("success") {
+        } else if sample.succeeded {
             if let Some(start) = red_since.remove(&key) {
                 times.push((finished(sample) - start).max(0));
             }
@@ -265,13 +321,16 @@ fn recovery_times(completed: &[&Sample]) -> Vec<i64> {
 }
 
 /// See the module docs.
-fn red_share(completed: &[&Sample], filter: &RunFilter, now: i64) -> Option<f64> {
-    let mut per_repo: BTreeMap<&str, Vec<&Sample>> = BTreeMap::new();
-    for sample in completed.iter().filter(|s| s.on_default_branch) {
-        per_repo
-            .entry(sample.repo.as_str())
-            .or_default()
-            .push(sample);
+fn red_share(
+    completed: &[&Sample],
+    defaults: &HashSet<i64>,
+    filter: &RunFilter,
+    now: i64,
+) -> Option<f64> {
+    let mut per_repo: BTreeMap<i64, Vec<&Sample>> = BTreeMap::new();
+    let on_default = |s: &&&Sample| s.branch_id.is_some_and(|id| defaults.contains(&id));
+    for sample in completed.iter().filter(on_default) {
+        per_repo.entry(sample.repo_id).or_default().push(sample);
     }
     let end = filter.until.unwrap_or(now);
     let shares: Vec<f64> = per_repo
@@ -285,13 +344,7 @@ fn red_share(completed: &[&Sample], filter: &RunFilter, now: i64) -> Option<f64>
             }
             let mut events: Vec<(i64, i64, bool)> = runs
                 .iter()
-                .map(|s| {
-                    (
-                        finished(s),
-                        s.workflow_id,
-                        is_failure(s.conclusion.as_deref()),
-                    )
-                })
+                .map(|s| (finished(s), s.workflow_id, s.failed))
                 .collect();
             events.sort_unstable();
             let mut red_workflows: HashMap<i64, bool> = HashMap::new();

@@ -72,9 +72,6 @@ impl Store {
     pub fn open(path: &Path) -> Result<Self> {
         let mut conn = Self::open_writer_at(path)?;
         migrate::apply(&mut conn, path)?;
-        // Give the query planner statistics (bounded work; SQLite's advice for long-lived
-        // connections), so filters use the index that fits them.
-        conn.execute_batch("PRAGMA analysis_limit = 1000; PRAGMA optimize = 0x10002;")?;
         drop(conn);
         let manager = SqliteConnectionManager::file(path)
             .with_flags(
@@ -152,6 +149,19 @@ impl Store {
         crate::telemetry::spawn_blocking_in_span(move || f(&Self::open_writer_at(&path)?))
             .await
             .map_err(|err| Error::Task(err.to_string()))?
+    }
+
+    /// Refreshes the query planner's statistics where SQLite thinks they are stale (bounded work,
+    /// as SQLite advises for long-lived connections). On a large database never analysed this
+    /// takes a moment, so the server runs it in the background after it starts listening.
+    ///
+    /// # Errors
+    /// On a database error.
+    pub async fn optimize(&self) -> Result<()> {
+        self.write(|conn| {
+            Ok(conn.execute_batch("PRAGMA analysis_limit = 400; PRAGMA optimize = 0x10002;")?)
+        })
+        .await
     }
 
     /// Reads a setting from the `settings` table.

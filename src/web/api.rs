@@ -253,27 +253,27 @@ struct WorkflowSummary {
 async fn list_workflows(query: Query, state: AppState) -> Reply_ {
     let params = Params::parse(query, &[&["repo", "window"]])?;
     let repo = params.text("repo");
-    let mut window = RunFilter::default();
+    let mut window = RunFilter {
+        repo: repo.clone(),
+        ..RunFilter::default()
+    };
     let now = now();
     params.apply_window(&mut window, "7d", now)?;
     let hide_authors = state.config.hide_authors;
     let workflows = state
         .store
         .read(move |conn| {
+            let mut figures = metrics::compute_per_workflow(conn, &window, now)?;
             read::workflows(conn, repo.as_deref())?
                 .into_iter()
                 .map(|workflow| {
-                    let filter = RunFilter {
-                        workflow_id: Some(workflow.id),
-                        ..window.clone()
-                    };
                     let mut latest_build = read::latest_build_of_workflow(conn, workflow.id)?;
                     if hide_authors {
                         latest_build.iter_mut().for_each(crate::hub::redact);
                     }
                     Ok(WorkflowSummary {
                         latest_build,
-                        metrics: metrics::compute(conn, &filter, now)?,
+                        metrics: figures.remove(&workflow.id).unwrap_or_default(),
                         workflow,
                     })
                 })
