@@ -106,6 +106,11 @@ CREATE INDEX IF NOT EXISTS workflowruns_commit ON workflowruns (commit_id);
 CREATE INDEX IF NOT EXISTS workflowruns_workflow ON workflowruns (workflow_id, createtime DESC);
 CREATE INDEX IF NOT EXISTS workflowruns_repo ON workflowruns (repo_id, createtime DESC);
 CREATE INDEX IF NOT EXISTS workflowruns_branch ON workflowruns (branch_id, createtime DESC);
+-- Triage: the latest run of each workflow on each branch.
+CREATE INDEX IF NOT EXISTS workflowruns_pair ON workflowruns (workflow_id, branch_id, createtime DESC);
+-- Small partial indexes: runs still going (the board's "active"), and re-runs (flaky detection).
+CREATE INDEX IF NOT EXISTS workflowruns_active ON workflowruns (createtime DESC) WHERE statusrank < 3;
+CREATE INDEX IF NOT EXISTS workflowruns_reruns ON workflowruns (workflow_id, createtime) WHERE runattempt > 1;
 CREATE INDEX IF NOT EXISTS workflowruns_actor ON workflowruns (actor, createtime DESC);
 
 -- Every attempt of every run, so that a failure followed by a green re-run (a flaky failure) is

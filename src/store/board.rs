@@ -27,6 +27,10 @@ const RUN_JOINS: &str = "
 /// Conclusions that say nothing about whether a workflow is green or red; triage looks past them.
 const NEUTRAL: &str = "'cancelled', 'skipped', 'neutral', 'stale', 'action_required'";
 
+/// Newest runs looked at per waterfall row wanted: enough for every workflow of a commit and its
+/// re-runs, without reading the whole history to find the newest commits.
+const WATERFALL_RUNS_PER_ROW: i64 = 50;
+
 /// Completed runs of one workflow on one branch that triage walks back through to find the last
 /// green run; a red streak longer than this is reported as "at least" this long.
 pub const TRIAGE_HISTORY: u32 = 200;
@@ -58,18 +62,20 @@ pub struct CommitRuns {
 /// On a database error.
 pub fn waterfall(conn: &Connection, filter: &RunFilter, limit: u32) -> Result<Vec<CommitRuns>> {
     let (clause, params) = filter.sql();
+    // The newest commits are among the newest runs: look at a bounded slice of the time index
+    // (never a scan of the whole history), then fetch those commits' runs by `commit_id`.
     let sql = format!(
-        "WITH top AS (
-             SELECT r.repo_id AS repo_id, r.headsha AS sha, MIN(r.createtime) AS first
-             {RUN_JOINS}{clause}
-             GROUP BY r.repo_id, r.headsha
-             ORDER BY first DESC, r.repo_id, r.headsha
-             LIMIT ?)
-         {BUILD_SELECT}
-         JOIN top ON top.repo_id = r.repo_id AND top.sha = r.headsha{clause}
-         ORDER BY top.first DESC, r.repo_id, r.headsha, r.createtime DESC, r.id DESC"
+        "WITH recent AS (
+             SELECT r.commit_id AS commit_id, r.createtime AS created FROM workflowruns r{clause}
+             ORDER BY r.createtime DESC, r.id DESC LIMIT ?),
+         top AS (
+             SELECT commit_id FROM recent GROUP BY commit_id ORDER BY MIN(created) DESC, commit_id LIMIT ?)
+         {BUILD_SELECT}{}
+         ORDER BY r.commit_id, r.createtime DESC, r.id DESC",
+        and(&clause, "r.commit_id IN (SELECT commit_id FROM top)")
     );
     let mut all: Vec<Value> = params.clone();
+    all.push(Value::Integer(i64::from(limit) * WATERFALL_RUNS_PER_ROW));
     all.push(Value::Integer(i64::from(limit)));
     all.extend(params);
     let mut stmt = conn.prepare_cached(&sql)?;
@@ -90,6 +96,12 @@ pub fn waterfall(conn: &Connection, filter: &RunFilter, limit: u32) -> Result<Ve
             }),
         }
     }
+    rows.sort_by(|a, b| {
+        b.first_created
+            .cmp(&a.first_created)
+            .then_with(|| a.builds[0].repo.cmp(&b.builds[0].repo))
+            .then_with(|| a.builds[0].sha.cmp(&b.builds[0].sha))
+    });
     Ok(rows)
 }
 
@@ -156,15 +168,20 @@ pub fn triage(conn: &Connection, filter: &RunFilter, now: i64) -> Result<Vec<Red
     let (clause, params) = filter.sql();
     let clause = and(
         &clause,
-        &format!("r.statusrank = 3 AND COALESCE(r.conclusion, '') NOT IN ({NEUTRAL})"),
+        &format!(
+            "r.workflow_id = w.id AND r.branch_id = b.id AND r.statusrank = 3
+             AND COALESCE(r.conclusion, '') NOT IN ({NEUTRAL})"
+        ),
     );
+    // One indexed probe per workflow and live branch of its repository (index
+    // `workflowruns_pair`), instead of ranking every completed run in the history.
     let sql = format!(
-        "SELECT id FROM (
-             SELECT r.id AS id, r.conclusion AS conclusion, ROW_NUMBER() OVER (
-                 PARTITION BY r.workflow_id, COALESCE(b.name, r.archivedbranchname)
-                 ORDER BY r.createtime DESC, r.id DESC) AS rn
-             {RUN_JOINS}{clause})
-         WHERE rn = 1 AND conclusion IN ('failure', 'timed_out', 'startup_failure')"
+        "SELECT latest.id FROM (
+             SELECT (SELECT r.id FROM workflowruns r{clause}
+                     ORDER BY r.createtime DESC, r.id DESC LIMIT 1) AS id
+             FROM workflows w JOIN branches b ON b.repo_id = w.repo_id AND b.deletedtime IS NULL) latest
+         JOIN workflowruns red ON red.id = latest.id
+         WHERE red.conclusion IN ('failure', 'timed_out', 'startup_failure')"
     );
     let latest: Vec<i64> = conn
         .prepare_cached(&sql)?
@@ -172,16 +189,16 @@ pub fn triage(conn: &Connection, filter: &RunFilter, now: i64) -> Result<Vec<Red
         .collect::<rusqlite::Result<_>>()?;
     let mut history = conn.prepare_cached(&format!(
         "{BUILD_SELECT}
-         WHERE r.workflow_id = ?1 AND COALESCE(b.name, r.archivedbranchname) IS ?2
-           AND r.statusrank = 3 AND (r.createtime, r.id) <= (?3, ?4)
-         ORDER BY r.createtime DESC, r.id DESC LIMIT ?5"
+         WHERE r.workflow_id = ?1 AND r.branch_id IS (SELECT branch_id FROM workflowruns WHERE id = ?3)
+           AND r.statusrank = 3 AND (r.createtime, r.id) <= (?2, ?3)
+         ORDER BY r.createtime DESC, r.id DESC LIMIT ?4"
     ))?;
     let mut flaky = conn.prepare_cached(
         "SELECT EXISTS (
              SELECT 1 FROM workflowruns r
              JOIN workflowrunattempts red ON red.run_id = r.id
              JOIN workflowrunattempts green ON green.run_id = r.id AND green.runattempt > red.runattempt
-             WHERE r.workflow_id = ?1 AND r.createtime >= ?2
+             WHERE r.workflow_id = ?1 AND r.createtime >= ?2 AND r.runattempt > 1
                AND red.conclusion IN ('failure', 'timed_out', 'startup_failure')
                AND green.conclusion = 'success')",
     )?;
@@ -194,7 +211,6 @@ pub fn triage(conn: &Connection, filter: &RunFilter, now: i64) -> Result<Vec<Red
             .query_map(
                 rusqlite::params![
                     failing.workflow_id,
-                    failing.branch,
                     failing.created_at,
                     failing.id,
                     TRIAGE_HISTORY
