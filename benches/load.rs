@@ -615,16 +615,23 @@ fn run_id(text: &str) -> Option<u64> {
 // Reads
 
 async fn reads_phase(args: &Args, dir: &Path) -> anyhow::Result<()> {
-    let db = dir.join("reads.db");
-    eprintln!("reads: writing {} runs…", args.runs);
-    let now = chrono::Utc::now().timestamp();
-    let built = Instant::now();
-    fill_database(&db, args.runs, now)?;
-    eprintln!(
-        "reads: {} runs written in {:.1} s",
-        args.runs,
-        built.elapsed().as_secs_f64()
-    );
+    let db = args
+        .reads_db
+        .clone()
+        .unwrap_or_else(|| dir.join("reads.db"));
+    if db.exists() {
+        eprintln!("reads: reusing {}", db.display());
+    } else {
+        eprintln!("reads: writing {} runs…", args.runs);
+        let now = chrono::Utc::now().timestamp();
+        let built = Instant::now();
+        fill_database(&db, args.runs, now)?;
+        eprintln!(
+            "reads: {} runs written in {:.1} s",
+            args.runs,
+            built.elapsed().as_secs_f64()
+        );
+    }
     let (server, startup) = Server::start(&db).await?;
     let client = reqwest::Client::new();
     let endpoints = [
@@ -643,14 +650,22 @@ async fn reads_phase(args: &Args, dir: &Path) -> anyhow::Result<()> {
         "server start (spawn to first answer): {} ms\n",
         startup.as_millis()
     );
-    println!("after one uncounted warm-up request per endpoint, {} requests each, one at a time:\n", args.requests);
+    println!(
+        "after one uncounted warm-up request per endpoint, {} requests each, one at a time:\n",
+        args.requests
+    );
     println!("| request | p50 ms | p99 ms | status |");
     println!("|---|---|---|---|");
     // Let the background statistics refresh that follows start-up finish, as in steady state.
     tokio::time::sleep(Duration::from_secs(3)).await;
     for path in endpoints {
         // One warm-up request per endpoint (page cache, statement cache), not counted.
-        client.get(format!("http://{}{path}", server.addr)).send().await?.bytes().await?;
+        client
+            .get(format!("http://{}{path}", server.addr))
+            .send()
+            .await?
+            .bytes()
+            .await?;
         let mut latencies = Vec::with_capacity(args.requests);
         let mut status = 0;
         for _ in 0..args.requests {
