@@ -11,7 +11,7 @@ use rusqlite::Connection;
 
 use super::metrics::is_failure;
 use super::model::Build;
-use super::query::RunFilter;
+use super::query::{self, RunFilter};
 use super::read::{build_from_row, BUILD_SELECT};
 use super::Result;
 
@@ -110,12 +110,8 @@ pub fn waterfall(conn: &Connection, filter: &RunFilter, limit: u32) -> Result<Ve
 /// # Errors
 /// On a database error.
 pub fn recent_completed(conn: &Connection, filter: &RunFilter, limit: u32) -> Result<Vec<Build>> {
-    newest(
-        conn,
-        filter,
-        "r.statusrank = 3 AND r.runtime IS NOT NULL",
-        limit,
-    )
+    let condition = "r.statusrank = 3 AND r.runtime IS NOT NULL";
+    query::builds_where(conn, filter, Some(condition), None, limit)
 }
 
 /// Runs matching `filter` that have not completed yet (queued, waiting, running), newest first.
@@ -123,25 +119,7 @@ pub fn recent_completed(conn: &Connection, filter: &RunFilter, limit: u32) -> Re
 /// # Errors
 /// On a database error.
 pub fn active(conn: &Connection, filter: &RunFilter, limit: u32) -> Result<Vec<Build>> {
-    newest(conn, filter, "r.statusrank < 3", limit)
-}
-
-/// The newest `limit` runs matching `filter` and `condition`, newest first.
-fn newest(
-    conn: &Connection,
-    filter: &RunFilter,
-    condition: &str,
-    limit: u32,
-) -> Result<Vec<Build>> {
-    let (clause, mut params) = filter.sql();
-    let clause = and(&clause, condition);
-    params.push(Value::Integer(i64::from(limit)));
-    let sql = format!("{BUILD_SELECT}{clause} ORDER BY r.createtime DESC, r.id DESC LIMIT ?");
-    let mut stmt = conn.prepare_cached(&sql)?;
-    let builds = stmt
-        .query_map(rusqlite::params_from_iter(params), build_from_row)?
-        .collect::<rusqlite::Result<_>>()?;
-    Ok(builds)
+    query::builds_where(conn, filter, Some("r.statusrank < 3"), None, limit)
 }
 
 /// A workflow on a branch whose latest completed run failed.

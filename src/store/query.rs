@@ -128,14 +128,34 @@ pub fn builds(
     after: Option<Cursor>,
     limit: u32,
 ) -> Result<Vec<Build>> {
+    builds_where(conn, filter, None, after, limit)
+}
+
+/// Like [`builds`], with `condition` (SQL over the `BUILD_SELECT` aliases, no parameters) AND-ed on.
+///
+/// # Errors
+/// On a database error.
+pub fn builds_where(
+    conn: &Connection,
+    filter: &RunFilter,
+    condition: Option<&str>,
+    after: Option<Cursor>,
+    limit: u32,
+) -> Result<Vec<Build>> {
     let (mut clause, mut params) = filter.sql();
-    if let Some(cursor) = after {
+    let and = |condition: &str, clause: &mut String| {
         clause.push_str(if clause.is_empty() {
             " WHERE "
         } else {
             " AND "
         });
-        clause.push_str("(r.createtime, r.id) < (?, ?)");
+        clause.push_str(condition);
+    };
+    if let Some(condition) = condition {
+        and(condition, &mut clause);
+    }
+    if let Some(cursor) = after {
+        and("(r.createtime, r.id) < (?, ?)", &mut clause);
         params.push(Value::Integer(cursor.created));
         params.push(Value::Integer(cursor.id));
     }
