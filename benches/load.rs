@@ -120,6 +120,19 @@ struct Delivery {
     signature: String,
 }
 
+impl Delivery {
+    /// The signed POST GitHub would send to `url`.
+    fn request(&self, client: &reqwest::Client, url: &str) -> reqwest::RequestBuilder {
+        client
+            .post(url)
+            .header("content-type", "application/json")
+            .header("x-github-event", self.event)
+            .header("x-github-delivery", &self.id)
+            .header("x-hub-signature-256", &self.signature)
+            .body(self.body.clone())
+    }
+}
+
 /// GitHub's examples, as templates whose ids, shas, branches and times get replaced.
 struct Templates {
     run: String,
@@ -326,15 +339,7 @@ async fn post_for(
                         break;
                     };
                     let sent = Instant::now();
-                    let response = client
-                        .post(&url)
-                        .header("content-type", "application/json")
-                        .header("x-github-event", delivery.event)
-                        .header("x-github-delivery", &delivery.id)
-                        .header("x-hub-signature-256", &delivery.signature)
-                        .body(delivery.body.clone())
-                        .send()
-                        .await;
+                    let response = delivery.request(&client, &url).send().await;
                     match response {
                         Ok(response) if response.status().is_success() => {
                             let _ = response.bytes().await;
@@ -541,17 +546,10 @@ async fn fanout_phase(args: &Args, dir: &Path, clients: usize) -> anyhow::Result
     let mut acked: Vec<(u64, Instant)> = Vec::new();
     let interval = Duration::from_secs_f64(1.0 / args.fanout_rate as f64);
     let mut ticker = tokio::time::interval(interval);
+    let url = format!("http://{}/webhook", server.addr);
     for delivery in runs {
         ticker.tick().await;
-        let response = client
-            .post(format!("http://{}/webhook", server.addr))
-            .header("content-type", "application/json")
-            .header("x-github-event", delivery.event)
-            .header("x-github-delivery", &delivery.id)
-            .header("x-hub-signature-256", &delivery.signature)
-            .body(delivery.body.clone())
-            .send()
-            .await?;
+        let response = delivery.request(&client, &url).send().await?;
         let at = Instant::now();
         if response.status().is_success() {
             acked.push((
