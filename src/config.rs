@@ -145,6 +145,13 @@ pub struct Config {
     #[arg(long, env = "BUILDBOARD_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<Secret>,
 
+    /// Read token for the board, the API and the live feed: without it, anyone who can reach the
+    /// server can read them. A browser opens the board once with `?token=<board token>` and keeps
+    /// a cookie; tools send `Authorization: Bearer <board token>`. Prefer the environment
+    /// variable: a flag shows up in `ps`.
+    #[arg(long, env = "BUILDBOARD_BOARD_TOKEN", hide_env_values = true)]
+    pub board_token: Option<Secret>,
+
     /// Requests per second each client IP may make to the board pages, /ws and /api (0: no limit).
     #[arg(long, env = "BUILDBOARD_RATE_LIMIT", default_value_t = 20)]
     pub rate_limit: u32,
@@ -233,6 +240,7 @@ impl Config {
             insecure_allow_unsigned: false,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             admin_token: None,
+            board_token: None,
             rate_limit: 20,
             rate_limit_burst: 60,
             webhook_rate_limit: 1000,

@@ -47,6 +47,8 @@ use web::AppState;
 /// Where a generated webhook secret is kept in the `settings` table.
 pub const WEBHOOK_SECRET_SETTING: &str = "webhook_secret";
 /// How long shutdown waits for WebSocket clients to take their close frames.
+/// A board token shorter than this draws a warning at start.
+const MIN_BOARD_TOKEN_CHARS: usize = 16;
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
 /// A built server: database open, writer running, listener bound.
@@ -95,7 +97,23 @@ impl App {
                 config.webhook_rate_limit_burst,
             ),
         };
+        if config.board_token.is_none() && !config.listen.ip().is_loopback() {
+            tracing::info!(
+                "the board and API are readable by anyone who can reach {}; set --board-token to require a token",
+                config.listen
+            );
+        }
+        if let Some(token) = &config.board_token {
+            if token.expose().len() < MIN_BOARD_TOKEN_CHARS {
+                tracing::warn!(
+                    "the board token is shorter than {MIN_BOARD_TOKEN_CHARS} characters; a longer random one resists guessing"
+                );
+            }
+        }
+        let access =
+            web::access::Access::new(config.board_token.as_ref(), config.admin_token.as_ref());
         let state = AppState {
+            access,
             store,
             hub,
             ingest,

@@ -71,23 +71,26 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = R
         .and(query())
         .and(with_state(state.clone()))
         .then(remove_repo);
-    warp::path("api").and(state.limits.reads.filter()).and(
-        builds
-            .or(build)
-            .unify()
-            .or(metrics)
-            .unify()
-            .or(workflows)
-            .unify()
-            .or(workflow)
-            .unify()
-            .or(repos)
-            .unify()
-            .or(add_repo)
-            .unify()
-            .or(remove_repo)
-            .unify(),
-    )
+    warp::path("api")
+        .and(state.limits.reads.filter())
+        .and(super::access::reader(state.access.clone()))
+        .and(
+            builds
+                .or(build)
+                .unify()
+                .or(metrics)
+                .unify()
+                .or(workflows)
+                .unify()
+                .or(workflow)
+                .unify()
+                .or(repos)
+                .unify()
+                .or(add_repo)
+                .unify()
+                .or(remove_repo)
+                .unify(),
+        )
 }
 
 type Reply_ = Result<Response, Error>;

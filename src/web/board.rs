@@ -42,7 +42,12 @@ const CACHE_ENTRIES: usize = 256;
 pub fn routes(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = Rejection> + Clone {
     let query = warp::query::<Vec<(String, String)>>();
     // After the path filters: only requests for these pages spend the read budget.
-    let limit = state.limits.reads.filter();
+    // Pages also need the board token, when there is one.
+    let limit = state
+        .limits
+        .reads
+        .filter()
+        .and(super::access::reader(state.access.clone()));
     let waterfall = warp::path::end()
         .and(warp::get())
         .and(limit.clone())

@@ -114,6 +114,29 @@ pub async fn handle_rejection(err: Rejection) -> Result<Response, std::convert::
             warp::reply::with_header(reply, "retry-after", seconds.to_string()).into_response(),
         );
     }
+    if let Some(denied) = err.find::<super::access::Denied>() {
+        tracing::info!(status = 401, "read refused: no valid board token");
+        let reply = if denied.wants_page {
+            warp::reply::with_status(
+                warp::reply::html(super::access::SIGN_IN_PAGE),
+                StatusCode::UNAUTHORIZED,
+            )
+            .into_response()
+        } else {
+            json_error(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "this board needs its read token: send Authorization: Bearer <board token>, \
+                 or open a page once with ?token=<board token>",
+            )
+        };
+        return Ok(warp::reply::with_header(
+            reply,
+            "www-authenticate",
+            "Bearer realm=\"buildboard\"",
+        )
+        .into_response());
+    }
     let (status, code, message) = if err.find::<super::ws::CrossOrigin>().is_some() {
         (
             StatusCode::FORBIDDEN,

@@ -1,5 +1,6 @@
 //! HTTP routes. Each submodule exposes `routes(state)`; [`routes`] joins them and maps rejections.
 
+pub mod access;
 pub mod api;
 pub mod board;
 pub mod error;
@@ -30,6 +31,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// The HMAC key deliveries are checked against; `None` only with `--insecure-allow-unsigned`.
     pub webhook_key: Option<Arc<[u8]>>,
+    /// Who may read the board, the API and the feed (`--board-token`).
+    pub access: access::Access,
     /// Per-IP rate limits.
     pub limits: limit::Limits,
     /// The board's rendered live parts, shared by every viewer until the next change.
@@ -108,8 +111,10 @@ fn operations(
 
 /// Every route, with rejections turned into JSON errors, security headers, and each request traced.
 pub fn routes(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = Infallible> + Clone {
+    let sign_in = access::sign_in(state.access.clone(), &state.limits.reads);
     operations(state.clone())
         .or(webhook::routes(state.clone()))
+        .or(sign_in)
         .or(ws::routes(state.clone()))
         .or(api::routes(state.clone()))
         .or(board::routes(state))

@@ -36,6 +36,7 @@ pub use super::socket::MAX_CLIENT_MESSAGE;
 pub fn routes(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = Rejection> + Clone {
     warp::path!("ws")
         .and(state.limits.reads.filter())
+        .and(super::access::reader(state.access.clone()))
         .and(same_origin())
         .and(socket::upgrade())
         .and(with_state(state))

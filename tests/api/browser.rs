@@ -154,6 +154,7 @@ async fn the_board_works_in_a_real_browser() {
     a_hostile_commit_message_renders_as_text(&browser).await;
     after_a_server_restart_the_page_reconnects_and_shows_new_deliveries(&browser).await;
     tv_mode_fits_the_screen_and_rotates_views(&browser).await;
+    a_private_board_signs_in_once_and_stays_live(&browser).await;
 
     browser.close().await.unwrap();
 }
@@ -405,6 +406,58 @@ async fn tv_mode_fits_the_screen_and_rotates_views(browser: &Client) {
 }
 
 /// Regenerates the screenshots in `docs/` (1920x1080, realistic data).
+async fn a_private_board_signs_in_once_and_stays_live(browser: &Client) {
+    const TOKEN: &str = "tv-token-0123456789abcdef";
+    let app = spawn_app_with(|config| {
+        config.board_token = Some(buildboard::config::Secret::new(TOKEN));
+    })
+    .await;
+
+    // Without the token: the sign-in explanation, no board.
+    browser.goto(&app.url("/")).await.unwrap();
+    assert_eq!(
+        js(browser, "return document.getElementById('conn') === null").await,
+        true
+    );
+    assert!(js(browser, "return document.body.textContent")
+        .await
+        .as_str()
+        .unwrap()
+        .contains("private"));
+
+    // Once with the token: the board, at an address without it, live.
+    open(browser, &app, &format!("/?tv=1&token={TOKEN}")).await;
+    let href = js(browser, "return location.href").await;
+    assert_eq!(href, app.url("/?tv=1"), "the token leaves the address bar");
+    assert_eq!(
+        js(browser, "return document.cookie").await,
+        "",
+        "the cookie is HttpOnly"
+    );
+    app.deliver(
+        "workflow_run",
+        "p1",
+        &run_delivery(777, &"7".repeat(40), "Private change", Some("failure")),
+    )
+    .await;
+    until(
+        browser,
+        "document.querySelector('#grid-body [data-run-id=\"777\"].s-failure')",
+        LIVE,
+    )
+    .await;
+
+    // Later visits need nothing more.
+    open(browser, &app, "/triage").await;
+    until(
+        browser,
+        "document.querySelector('#reds [data-run-id=\"777\"]')",
+        LIVE,
+    )
+    .await;
+    app.stop().await;
+}
+
 #[tokio::test]
 #[ignore = "writes docs/*.png; run with --ignored screenshots"]
 async fn screenshots() {

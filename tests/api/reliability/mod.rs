@@ -4,6 +4,7 @@
 //! Some tests run the real `buildboard` binary ([`Server`]) instead of the in-process app: to kill
 //! it with SIGKILL, and to read everything it logged (a panic in a request task is printed there).
 
+mod access;
 mod bad_input;
 mod crash;
 mod data;
@@ -128,6 +129,15 @@ impl Server {
             "buildboard did not shut down cleanly ({status}):\n{}",
             self.log_text()
         );
+    }
+}
+
+impl Server {
+    /// SIGTERM, a clean exit, then `check` on everything the server logged.
+    pub fn terminate_cleanly_and_check_log(self, check: impl FnOnce(&str)) {
+        let log = self.log.clone();
+        self.terminate();
+        check(&std::fs::read_to_string(log).unwrap_or_default());
     }
 }
 
