@@ -197,8 +197,9 @@ pub struct Config {
     #[arg(long, env = "BUILDBOARD_MAX_WS_CLIENTS", default_value_t = DEFAULT_MAX_WS_CLIENTS)]
     pub max_ws_clients: usize,
 
-    /// Delete runs (with their attempts and jobs) created more than this many days ago, and
-    /// processed delivery ids received more than this many days ago; checked at start and hourly.
+    /// Delete runs (with their attempts and jobs) created more than this many days ago, commits as
+    /// old that no run points at any more, and processed delivery ids received more than this many
+    /// days ago; checked at start and hourly.
     /// Without it runs are kept forever and delivery ids for 30 days.
     #[arg(long, env = "BUILDBOARD_RETENTION_DAYS")]
     pub retention_days: Option<NonZeroU32>,

@@ -100,6 +100,8 @@ impl Retention {
 pub struct Pruned {
     pub runs: usize,
     pub jobs: usize,
+    /// Commits older than the cutoff that no run points at any more.
+    pub commits: usize,
     pub deliveries: usize,
 }
 
@@ -107,6 +109,7 @@ impl Pruned {
     fn add(&mut self, other: Self) {
         self.runs += other.runs;
         self.jobs += other.jobs;
+        self.commits += other.commits;
         self.deliveries += other.deliveries;
     }
 
@@ -116,7 +119,7 @@ impl Pruned {
 }
 
 /// Deletes at most `batch` old runs (with their attempts and jobs), `batch` old jobs whose run
-/// never arrived, and `batch` old delivery ids, in one transaction. Returns what it deleted;
+/// never arrived, `batch` old commits no run points at, and `batch` old delivery ids, in one transaction. Returns what it deleted;
 /// nothing deleted means nothing is left to prune.
 ///
 /// # Errors
@@ -155,6 +158,16 @@ pub fn prune_batch(
                      SELECT id FROM workflowjobs j
                      WHERE COALESCE(j.createtime, j.starttime, j.endtime, 0) < ?1
                        AND NOT EXISTS (SELECT 1 FROM workflowruns r WHERE r.id = j.run_id)
+                     LIMIT ?2)",
+            )?
+            .execute(params![cutoff, limit])?;
+        // A commit goes with its last run; one that never had a run goes by its own age.
+        pruned.commits += tx
+            .prepare_cached(
+                "DELETE FROM commits WHERE id IN (
+                     SELECT id FROM commits c
+                     WHERE COALESCE(c.committime, 0) < ?1
+                       AND NOT EXISTS (SELECT 1 FROM workflowruns r WHERE r.commit_id = c.id)
                      LIMIT ?2)",
             )?
             .execute(params![cutoff, limit])?;
@@ -222,6 +235,7 @@ pub async fn prune_periodically(
             Ok(()) => info!(
                 runs = total.runs,
                 jobs = total.jobs,
+                commits = total.commits,
                 deliveries = total.deliveries,
                 "retention: deleted old rows"
             ),
@@ -250,7 +264,7 @@ mod tests {
         conn.execute_batch(
             "INSERT INTO repos (id, fullname, createtime) VALUES (1, 'o/r', 0);
              INSERT INTO workflows (id, repo_id, name, path) VALUES (1, 1, 'ci', 'ci.yml');
-             INSERT INTO commits (id, repo_id, gitid) VALUES (1, 1, 'abc');",
+             INSERT INTO commits (id, repo_id, gitid, committime) VALUES (1, 1, 'abc', 0);",
         )
         .unwrap();
         // 1200 runs: ids below 1000 are 11 days old, the rest 9 days old; each has a job and an
@@ -285,8 +299,12 @@ mod tests {
             "INSERT INTO workflowjobs (id, run_id, repo_id, runattempt, name, status, statusrank, createtime)
                  VALUES (99999, 424242, 1, 1, 'orphan', 'queued', 1, {});
              INSERT INTO deliveries (id, event, receivedtime) VALUES
-                 ('old', 'push', {}), ('new', 'push', {});",
+                 ('old', 'push', {}), ('new', 'push', {});
+             INSERT INTO commits (id, repo_id, gitid, committime) VALUES
+                 (2, 1, 'old-without-runs', {}), (3, 1, 'new-without-runs', {});",
             now - 20 * DAY,
+            now - 11 * DAY,
+            now - 9 * DAY,
             now - 11 * DAY,
             now - 9 * DAY
         ))
@@ -311,6 +329,12 @@ mod tests {
         assert_eq!(one.runs + rest.runs, 1000);
         assert_eq!(one.jobs + rest.jobs, 1001, "the orphan job goes too");
         assert_eq!(one.deliveries + rest.deliveries, 1);
+        assert_eq!(
+            one.commits + rest.commits,
+            1,
+            "an old commit without runs goes; an old commit new runs point at stays"
+        );
+        assert_eq!(count("commits WHERE id IN (1, 3)"), 2);
         assert_eq!(count("workflowruns"), 200);
         assert_eq!(count("workflowruns WHERE id < 1000"), 0);
         assert_eq!(count("workflowrunattempts"), 200);
