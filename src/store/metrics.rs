@@ -115,6 +115,7 @@ pub fn is_failure(conclusion: Option<&str>) -> bool {
 
 /// One run, as much as the figures need: ids and flags, no strings (there may be 100,000s).
 struct Sample {
+    id: i64,
     repo_id: i64,
     workflow_id: i64,
     branch_id: Option<i64>,
@@ -131,12 +132,14 @@ struct Sample {
 }
 
 /// The runs matching `filter`, oldest first. The filter's SQL only uses `r` and subqueries, so no
-/// join is needed.
+/// join is needed, and every column read is in `workflowruns_repo_figures`, so SQLite reads that
+/// index and not the rows. The order is made here: an `ORDER BY` would make SQLite walk the
+/// creation-time index and fetch every row instead (7x slower at 1M runs).
 fn samples(conn: &Connection, filter: &RunFilter, with_author: bool) -> Result<Vec<Sample>> {
     let (clause, params) = filter.sql();
     let author = if with_author { "r.actor" } else { "NULL" };
     let sql = format!(
-        "SELECT r.repo_id, r.workflow_id, r.branch_id, {author}, r.statusrank = 3,
+        "SELECT r.id, r.repo_id, r.workflow_id, r.branch_id, {author}, r.statusrank = 3,
                 r.conclusion = 'success', r.conclusion IN ('failure', 'timed_out', 'startup_failure'),
                 r.runtime, r.queuetime, r.createtime, r.endtime,
                 CASE WHEN r.runattempt > 1 THEN EXISTS (
@@ -144,28 +147,29 @@ fn samples(conn: &Connection, filter: &RunFilter, with_author: bool) -> Result<V
                       ON green.run_id = red.run_id AND green.runattempt > red.runattempt
                     WHERE red.run_id = r.id AND red.conclusion IN ('failure', 'timed_out', 'startup_failure')
                       AND green.conclusion = 'success') ELSE 0 END
-         FROM workflowruns r{clause}
-         ORDER BY r.createtime, r.id"
+         FROM workflowruns r{clause}"
     );
     let mut stmt = conn.prepare_cached(&sql)?;
-    let rows = stmt
+    let mut rows: Vec<Sample> = stmt
         .query_map(rusqlite::params_from_iter(params), |row| {
             Ok(Sample {
-                repo_id: row.get(0)?,
-                workflow_id: row.get(1)?,
-                branch_id: row.get(2)?,
-                author: row.get(3)?,
-                completed: row.get(4)?,
-                succeeded: row.get::<_, Option<bool>>(5)?.unwrap_or(false),
-                failed: row.get::<_, Option<bool>>(6)?.unwrap_or(false),
-                runtime: row.get(7)?,
-                queuetime: row.get(8)?,
-                created: row.get(9)?,
-                ended: row.get(10)?,
-                flaky: row.get(11)?,
+                id: row.get(0)?,
+                repo_id: row.get(1)?,
+                workflow_id: row.get(2)?,
+                branch_id: row.get(3)?,
+                author: row.get(4)?,
+                completed: row.get(5)?,
+                succeeded: row.get::<_, Option<bool>>(6)?.unwrap_or(false),
+                failed: row.get::<_, Option<bool>>(7)?.unwrap_or(false),
+                runtime: row.get(8)?,
+                queuetime: row.get(9)?,
+                created: row.get(10)?,
+                ended: row.get(11)?,
+                flaky: row.get(12)?,
             })
         })?
         .collect::<rusqlite::Result<_>>()?;
+    rows.sort_unstable_by_key(|sample| (sample.created, sample.id));
     Ok(rows)
 }
 

@@ -61,54 +61,67 @@ impl RunFilter {
     /// SQL conditions (joined with AND, prefixed by `WHERE` when any) over the aliases of
     /// `BUILD_SELECT` (`r`, `repos`, `w`, `c`, `b`), and their parameters.
     pub fn sql(&self) -> (String, Vec<Value>) {
-        let mut conditions: Vec<&str> = Vec::new();
+        let mut conditions: Vec<String> = Vec::new();
         let mut params: Vec<Value> = Vec::new();
-        let mut text =
-            |condition: &'static str, value: &Option<String>, params: &mut Vec<Value>| {
-                if let Some(value) = value {
-                    conditions.push(condition);
-                    params.push(Value::Text(value.clone()));
-                }
-            };
+        let mut text = |condition: &str, values: &[&Option<String>]| {
+            if let Some(Some(first)) = values.first() {
+                conditions.push(condition.to_owned());
+                params.push(Value::Text(first.clone()));
+                params.extend(
+                    values[1..]
+                        .iter()
+                        .filter_map(|v| v.as_ref().cloned().map(Value::Text)),
+                );
+            }
+        };
         // Names are resolved to ids through their tables, so each filter can use its
         // `workflowruns (<id>, createtime)` index. Branches are only ever soft-deleted, so a run of a
         // deleted branch still has its `branch_id` (and the name also in `archivedbranchname`).
         text(
             "r.repo_id IN (SELECT id FROM repos WHERE fullname = ?)",
-            &self.repo,
-            &mut params,
+            &[&self.repo],
         );
-        text(
-            "r.branch_id IN (SELECT id FROM branches WHERE name = ?)",
-            &self.branch,
-            &mut params,
-        );
-        text(
-            "r.workflow_id IN (SELECT id FROM workflows WHERE name = ?)",
-            &self.workflow,
-            &mut params,
-        );
-        text("r.status = ?", &self.status, &mut params);
-        text("r.conclusion = ?", &self.conclusion, &mut params);
-        text("r.actor = ?", &self.author, &mut params);
-        text("r.event = ?", &self.event, &mut params);
+        // With a repository, branch and workflow names resolve within it: the ids then select
+        // exactly the runs wanted, even where other repositories use the same names.
+        if self.repo.is_some() {
+            text(
+                "r.branch_id IN (SELECT id FROM branches WHERE name = ? AND repo_id = \
+                 (SELECT id FROM repos WHERE fullname = ?))",
+                &[&self.branch, &self.repo],
+            );
+            text(
+                "r.workflow_id IN (SELECT id FROM workflows WHERE name = ? AND repo_id = \
+                 (SELECT id FROM repos WHERE fullname = ?))",
+                &[&self.workflow, &self.repo],
+            );
+        } else {
+            text(
+                "r.branch_id IN (SELECT id FROM branches WHERE name = ?)",
+                &[&self.branch],
+            );
+            text(
+                "r.workflow_id IN (SELECT id FROM workflows WHERE name = ?)",
+                &[&self.workflow],
+            );
+        }
+        text("r.status = ?", &[&self.status]);
+        text("r.conclusion = ?", &[&self.conclusion]);
+        text("r.actor = ?", &[&self.author]);
+        text("r.event = ?", &[&self.event]);
         if let Some(sha) = &self.sha {
-            conditions.push("r.headsha >= ? AND r.headsha < ?");
+            conditions.push("r.headsha >= ? AND r.headsha < ?".into());
             params.push(Value::Text(sha.to_ascii_lowercase()));
             params.push(Value::Text(format!("{}g", sha.to_ascii_lowercase())));
         }
-        if let Some(id) = self.workflow_id {
-            conditions.push("r.workflow_id = ?");
-            params.push(Value::Integer(id));
-        }
-        if let Some(since) = self.since {
-            conditions.push("r.createtime >= ?");
-            params.push(Value::Integer(since));
-        }
-        if let Some(until) = self.until {
-            conditions.push("r.createtime < ?");
-            params.push(Value::Integer(until));
-        }
+        let mut integer = |condition: &str, value: Option<i64>| {
+            if let Some(value) = value {
+                conditions.push(condition.to_owned());
+                params.push(Value::Integer(value));
+            }
+        };
+        integer("r.workflow_id = ?", self.workflow_id);
+        integer("r.createtime >= ?", self.since);
+        integer("r.createtime < ?", self.until);
         let clause = if conditions.is_empty() {
             String::new()
         } else {
@@ -197,5 +210,25 @@ mod tests {
             " WHERE r.repo_id IN (SELECT id FROM repos WHERE fullname = ?) AND r.createtime >= ?"
         );
         assert_eq!(params.len(), 2);
+    }
+
+    #[test]
+    fn with_a_repository_branch_and_workflow_names_resolve_within_it() {
+        let (clause, params) = RunFilter {
+            repo: Some("o/r".into()),
+            branch: Some("main".into()),
+            workflow: Some("CI".into()),
+            ..RunFilter::default()
+        }
+        .sql();
+        assert_eq!(clause.matches("fullname = ?").count(), 3, "{clause}");
+        let texts: Vec<_> = params
+            .iter()
+            .map(|value| match value {
+                Value::Text(text) => text.as_str(),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(texts, ["o/r", "main", "o/r", "CI", "o/r"]);
     }
 }
