@@ -13,11 +13,15 @@
 
 use futures_util::{SinkExt, StreamExt};
 use serde_json::json;
-use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::broadcast::{
+    self,
+    error::{RecvError, TryRecvError},
+};
 use tokio::time::{timeout, Instant};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::Utf8Bytes;
 use tracing::debug;
 use warp::http::StatusCode;
 use warp::{Filter, Rejection, Reply};
@@ -30,6 +34,8 @@ use crate::store::read;
 
 /// Runs in a snapshot.
 pub const SNAPSHOT_RUNS: u32 = 50;
+/// Most waiting updates sent to a client in one write.
+const MAX_BATCH: usize = 32;
 pub use super::socket::MAX_CLIENT_MESSAGE;
 
 /// `GET /ws`.
@@ -131,6 +137,58 @@ async fn send(
     matches!(timeout(limit, socket.send(message)).await, Ok(Ok(())))
 }
 
+/// Sends `messages` with one write (when they fit [`socket`]'s write buffer); `false` if the
+/// client is gone or did not take them within `limit`.
+async fn send_batch(
+    socket: &mut futures_util::stream::SplitSink<Socket, Message>,
+    messages: Vec<Message>,
+    limit: std::time::Duration,
+) -> bool {
+    let sent = timeout(limit, async {
+        for message in messages {
+            socket.feed(message).await?;
+        }
+        socket.flush().await
+    })
+    .await;
+    matches!(sent, Ok(Ok(())))
+}
+
+/// What a client is sent next: the update it woke for, and every update already waiting behind it
+/// (up to [`MAX_BATCH`]), so that a client served late catches up in one write. A lag anywhere
+/// turns into a fresh snapshot; `None` when the hub closed or the snapshot could not be read.
+async fn next_batch(
+    first: Result<Utf8Bytes, RecvError>,
+    updates: &mut broadcast::Receiver<Utf8Bytes>,
+    state: &AppState,
+) -> Option<Vec<Message>> {
+    let mut batch = Vec::new();
+    let mut next = first;
+    loop {
+        match next {
+            // Shared bytes: no copy per client.
+            Ok(text) => batch.push(Message::Text(text)),
+            Err(RecvError::Lagged(missed)) => {
+                debug!(missed, "WebSocket client lagged; sending a fresh snapshot");
+                crate::metrics::BROADCAST_LAGS.inc();
+                batch.clear();
+                batch.push(Message::text(snapshot(state, "lagged", missed).await?));
+                return Some(batch);
+            }
+            Err(RecvError::Closed) => return (!batch.is_empty()).then_some(batch),
+        }
+        if batch.len() >= MAX_BATCH {
+            return Some(batch);
+        }
+        next = match updates.try_recv() {
+            Ok(text) => Ok(text),
+            Err(TryRecvError::Empty) => return Some(batch),
+            Err(TryRecvError::Lagged(missed)) => Err(RecvError::Lagged(missed)),
+            Err(TryRecvError::Closed) => Err(RecvError::Closed),
+        };
+    }
+}
+
 async fn serve_client(socket: Socket, state: AppState) {
     let WsTiming {
         ping_interval,
@@ -165,20 +223,10 @@ async fn serve_client(socket: Socket, state: AppState) {
                 break;
             }
             update = updates.recv() => {
-                let message = match update {
-                    // Shared bytes: no copy per client.
-                    Ok(text) => Message::Text(text),
-                    Err(RecvError::Lagged(missed)) => {
-                        debug!(missed, "WebSocket client lagged; sending a fresh snapshot");
-                        crate::metrics::BROADCAST_LAGS.inc();
-                        match snapshot(&state, "lagged", missed).await {
-                            Some(text) => Message::text(text),
-                            None => break,
-                        }
-                    }
-                    Err(RecvError::Closed) => break,
+                let Some(batch) = next_batch(update, &mut updates, &state).await else {
+                    break;
                 };
-                if !send(&mut sink, message, send_timeout).await {
+                if !send_batch(&mut sink, batch, send_timeout).await {
                     debug!("dropping a WebSocket client that does not read");
                     break;
                 }
