@@ -51,6 +51,21 @@ pub const WEBHOOK_SECRET_SETTING: &str = "webhook_secret";
 const MIN_BOARD_TOKEN_CHARS: usize = 16;
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
+/// Binds `addr` for serving. Accepted connections inherit `TCP_NODELAY` from the listener (on
+/// Linux), so a feed message or a response goes out at once instead of waiting, under Nagle's
+/// algorithm, for the client's (possibly delayed) acknowledgement of the previous one.
+fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.set_nodelay(true)?;
+    socket.bind(addr)?;
+    socket.listen(1024)
+}
+
 /// A built server: database open, writer running, listener bound.
 pub struct App {
     listener: TcpListener,
@@ -86,9 +101,8 @@ impl App {
         });
         let (ingest, writer) =
             Ingest::start(&store, hub.clone()).context("starting the ingest writer")?;
-        let listener = TcpListener::bind(config.listen)
-            .await
-            .with_context(|| format!("binding {}", config.listen))?;
+        let listener =
+            listen(config.listen).with_context(|| format!("binding {}", config.listen))?;
         let limits = web::limit::Limits {
             reads: web::limit::Limiter::new("reads", config.rate_limit, config.rate_limit_burst),
             webhook: web::limit::Limiter::new(
