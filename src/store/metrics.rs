@@ -58,8 +58,15 @@ fn round2(value: f64) -> f64 {
     (value * 100.0).round() / 100.0
 }
 
+/// `value` (a fraction) to 4 decimals, as the nearest float to that decimal: dividing the rounded
+/// integer, not rounding to 2 decimals of a percentage and dividing again, which gives
+/// 0.14279999999999998 for 14.28 %.
+fn round4(value: f64) -> f64 {
+    (value * 10_000.0).round() / 10_000.0
+}
+
 fn ratio(part: u64, whole: u64) -> Option<f64> {
-    (whole > 0).then(|| round2(part as f64 / whole as f64 * 100.0) / 100.0)
+    (whole > 0).then(|| round4(part as f64 / whole as f64))
 }
 
 /// The figures for one set of runs. Field names are part of the API: keep them stable.
@@ -372,8 +379,7 @@ fn red_share(
             Some(red_time as f64 / (end - start) as f64)
         })
         .collect();
-    (!shares.is_empty())
-        .then(|| round2(shares.iter().sum::<f64>() / shares.len() as f64 * 100.0) / 100.0)
+    (!shares.is_empty()).then(|| round4(shares.iter().sum::<f64>() / shares.len() as f64))
 }
 
 #[cfg(test)]
@@ -395,5 +401,10 @@ mod tests {
     fn a_rate_over_zero_runs_is_none() {
         assert_eq!(ratio(0, 0), None);
         assert_eq!(ratio(1, 3), Some(0.3333));
+        // 14.28 %: printed as 0.1428, not 0.14279999999999998.
+        assert_eq!(
+            serde_json::to_string(&ratio(4462, 31240)).unwrap(),
+            "0.1428"
+        );
     }
 }

@@ -35,9 +35,10 @@ pub const MIGRATIONS: &[&str] = &[
          done        INTEGER NOT NULL DEFAULT 0,
          PRIMARY KEY (repo_id, windowstart)
      ) WITHOUT ROWID;",
-    // 2 -> 3: the per-repository index also covers the columns the figures read (schema.sql
-    // creates its replacement).
-    "DROP INDEX IF EXISTS workflowruns_repo;",
+    // 2 -> 3: the creation-time and per-repository indexes also cover the columns the figures
+    // read (schema.sql creates their replacements).
+    "DROP INDEX IF EXISTS workflowruns_createtime;
+     DROP INDEX IF EXISTS workflowruns_repo;",
 ];
 
 /// The version this build writes.
@@ -127,11 +128,16 @@ mod tests {
         assert_eq!(LATEST_VERSION, 3);
         let all = tables(&conn);
         let indexes = indexes(&conn);
-        assert!(
-            indexes.contains(&"workflowruns_repo_figures".to_owned())
-                && !indexes.contains(&"workflowruns_repo".to_owned()),
-            "{indexes:?}"
-        );
+        for (replacement, replaced) in [
+            ("workflowruns_repo_figures", "workflowruns_repo"),
+            ("workflowruns_created_figures", "workflowruns_createtime"),
+        ] {
+            assert!(
+                indexes.contains(&replacement.to_owned())
+                    && !indexes.contains(&replaced.to_owned()),
+                "{indexes:?}"
+            );
+        }
         assert!(all.contains(&"httpcache".to_owned()), "{all:?}");
         assert!(all.contains(&"backfillwindows".to_owned()), "{all:?}");
         let rows: i64 = conn
