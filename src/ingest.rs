@@ -1,11 +1,11 @@
 //! Verified deliveries → database → hub, through one writer thread that commits in groups.
 //!
 //! Webhook handlers [`Ingest::submit`] a parsed event and wait. The writer takes every submission
-//! queued at that moment (up to [`MAX_GROUP`]), applies each inside its own savepoint of one
-//! transaction, commits once, and only then answers each handler, which only then answers GitHub
-//! with a 2xx: an acknowledged delivery is on disk. One fsync serves the whole group, which is what
-//! makes thousands of durable deliveries per second possible. A delivery that fails rolls back its
-//! own savepoint without touching the others. After the commit, the changes go to the [`Hub`].
+//! queued at that moment (up to [`MAX_GROUP`]), applies them in one transaction, commits once, and
+//! only then answers each handler, which only then answers GitHub with a 2xx: an acknowledged
+//! delivery is on disk. One fsync serves the whole group, which is what makes thousands of durable
+//! deliveries per second possible. A delivery that fails is rolled back without touching the
+//! others (the group is applied again with a savepoint per delivery; see [`commit_group`]). After the commit, the changes go to the [`Hub`].
 //! The server's reconciler ([`crate::backfill::Reconciler`]) feeds runs it found through the REST
 //! API into the same writer with [`Ingest::apply`], so they are published like deliveries.
 
@@ -141,36 +141,28 @@ fn run_writer(mut conn: Connection, mut receiver: mpsc::Receiver<Submission>, hu
     debug!("ingest writer drained and stopped");
 }
 
+/// What applying a group gave: per delivery, its outcome and changes, or its error.
+type Outcomes = Vec<Result<(Outcome, Vec<Change>), store::Error>>;
+
 /// Applies and commits `group`, answers every submitter, then publishes the changes.
+///
+/// The group is first applied as one plain transaction. Only if a delivery fails is that
+/// transaction rolled back and the group applied again with a savepoint per delivery, so that the
+/// failing one is rolled back alone. Failures are rare (a delivery that parsed and verified
+/// normally applies), and a savepoint costs every delivery a copy of each page it touches.
 fn commit_group(conn: &mut Connection, group: &mut Vec<Submission>, hub: &Hub) {
     let started = std::time::Instant::now();
     let now = chrono::Utc::now().timestamp();
-    let mut outcomes: Vec<Result<(Outcome, Vec<Change>), store::Error>> =
-        Vec::with_capacity(group.len());
-    let committed = (|| -> Result<(), store::Error> {
-        let mut tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        for submission in group.iter() {
-            let savepoint = tx.savepoint()?;
-            let applied = apply_one(&savepoint, submission, now);
-            match applied {
-                Ok(result) => {
-                    savepoint.commit()?;
-                    outcomes.push(Ok(result));
-                }
-                Err(err) => {
-                    drop(savepoint); // rolls back this delivery only
-                    warn!(delivery = submission.delivery_id.as_deref().unwrap_or("-"), cause = %err, "delivery failed to apply");
-                    outcomes.push(Err(err));
-                }
-            }
-        }
-        tx.commit()?;
-        Ok(())
-    })();
+    let committed = match apply_group(conn, group, now, Isolation::None) {
+        Ok(Some(outcomes)) => Ok(outcomes),
+        Ok(None) => apply_group(conn, group, now, Isolation::SavepointPerDelivery)
+            .map(|outcomes| outcomes.expect("with savepoints every outcome is kept")),
+        Err(err) => Err(err),
+    };
     let size = group.len();
     let mut published = Vec::new();
     match committed {
-        Ok(()) => {
+        Ok(outcomes) => {
             for (submission, outcome) in group.drain(..).zip(outcomes) {
                 let answer = outcome.map(|(outcome, changes)| {
                     published.extend(changes);
@@ -200,6 +192,48 @@ fn commit_group(conn: &mut Connection, group: &mut Vec<Submission>, hub: &Hub) {
     }
 }
 
+/// How [`apply_group`] keeps one delivery's failure from the others.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Isolation {
+    /// No savepoints: the first failure rolls back the whole group.
+    None,
+    /// A savepoint per delivery: a failure rolls back that delivery only.
+    SavepointPerDelivery,
+}
+
+/// Applies `group` in one transaction and commits it. `Ok(None)`: without isolation a delivery
+/// failed and nothing was committed (a lone delivery's failure is its outcome, not a retry).
+fn apply_group(
+    conn: &mut Connection,
+    group: &[Submission],
+    now: i64,
+    isolation: Isolation,
+) -> Result<Option<Outcomes>, store::Error> {
+    let mut outcomes: Outcomes = Vec::with_capacity(group.len());
+    let mut tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    for submission in group {
+        let applied = if isolation == Isolation::SavepointPerDelivery {
+            let savepoint = tx.savepoint()?;
+            let applied = apply_one(&savepoint, submission, now);
+            if applied.is_ok() {
+                savepoint.commit()?;
+            } // else dropping the savepoint rolls back this delivery only
+            applied
+        } else {
+            apply_one(&tx, submission, now)
+        };
+        if let Err(err) = &applied {
+            warn!(delivery = submission.delivery_id.as_deref().unwrap_or("-"), cause = %err, "delivery failed to apply");
+            if isolation == Isolation::None && group.len() > 1 {
+                return Ok(None); // dropping `tx` rolls the group back
+            }
+        }
+        outcomes.push(applied);
+    }
+    tx.commit()?;
+    Ok(Some(outcomes))
+}
+
 fn apply_one(
     conn: &Connection,
     submission: &Submission,
@@ -217,4 +251,74 @@ fn apply_one(
         },
         changes,
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::github::event;
+
+    fn run_event(id: i64) -> Event {
+        let mut payload: serde_json::Value = serde_json::from_slice(include_bytes!(
+            "../tests/fixtures/github/webhooks/workflow_run/completed.payload.json"
+        ))
+        .unwrap();
+        payload["workflow_run"]["id"] = serde_json::json!(id);
+        event::parse(
+            EventKind::WorkflowRun,
+            &serde_json::to_vec(&payload).unwrap(),
+        )
+        .unwrap()
+    }
+
+    /// Submitted together, the three deliveries share a group (in practice always: the writer
+    /// thread wakes long after `join!` has queued all three; if it ever takes the first alone, the
+    /// test still checks the outcomes).
+    #[tokio::test]
+    async fn a_delivery_that_fails_in_a_group_is_rolled_back_alone_and_can_be_redelivered() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("db.sqlite")).unwrap();
+        // A run the database refuses, as a disk or constraint error would.
+        store
+            .open_writer()
+            .unwrap()
+            .execute_batch(
+                "CREATE TRIGGER refuse_666 BEFORE INSERT ON workflowruns WHEN NEW.id = 666
+                 BEGIN SELECT RAISE(ABORT, 'refused'); END;",
+            )
+            .unwrap();
+        let (ingest, writer) = Ingest::start(&store, Hub::new(Default::default())).unwrap();
+        let submit = |delivery: &str, run: i64| {
+            ingest.submit(delivery.to_owned(), EventKind::WorkflowRun, run_event(run))
+        };
+
+        let (first, failing, last) =
+            tokio::join!(submit("d-1", 1), submit("d-666", 666), submit("d-3", 3));
+        assert!(matches!(first, Ok(Outcome::Applied { .. })), "{first:?}");
+        assert!(matches!(failing, Err(Error::Store(_))), "{failing:?}");
+        assert!(matches!(last, Ok(Outcome::Applied { .. })), "{last:?}");
+
+        // The failed delivery left nothing behind, not even its id: a redelivery is applied.
+        store
+            .open_writer()
+            .unwrap()
+            .execute_batch("DROP TRIGGER refuse_666;")
+            .unwrap();
+        let again = submit("d-666", 666).await;
+        assert!(matches!(again, Ok(Outcome::Applied { .. })), "{again:?}");
+        let duplicate = submit("d-1", 1).await;
+        assert!(matches!(duplicate, Ok(Outcome::Duplicate)), "{duplicate:?}");
+        drop(ingest);
+        writer.join();
+        let runs: Vec<i64> = store
+            .open_writer()
+            .unwrap()
+            .prepare("SELECT id FROM workflowruns ORDER BY id")
+            .unwrap()
+            .query_map([], |row| row.get(0))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        assert_eq!(runs, [1, 3, 666]);
+    }
 }
