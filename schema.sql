@@ -105,7 +105,6 @@ CREATE TABLE IF NOT EXISTS workflowruns (
 CREATE INDEX IF NOT EXISTS workflowruns_created_figures ON workflowruns
     (createtime DESC, id DESC, repo_id, workflow_id, branch_id, statusrank, conclusion, runtime,
      queuetime, endtime, runattempt);
-CREATE INDEX IF NOT EXISTS workflowruns_conclusion ON workflowruns (conclusion);
 CREATE INDEX IF NOT EXISTS workflowruns_commit ON workflowruns (commit_id);
 CREATE INDEX IF NOT EXISTS workflowruns_workflow ON workflowruns (workflow_id, createtime DESC);
 -- Per repository, newest first (reversed), and covering every column the figures read, so that

@@ -636,6 +636,8 @@ async fn reads_phase(args: &Args, dir: &Path) -> anyhow::Result<()> {
         "/api/builds",
         "/api/builds?repo=org/repo-3&branch=branch-7&per_page=100",
         "/api/builds?author=dev-42&conclusion=failure",
+        "/api/builds?conclusion=failure",
+        "/api/builds?sha=00000000000000000000000000000000000001f4",
         "/api/metrics",
         "/api/metrics?repo=org/repo-3&window=7d",
         "/api/workflows?repo=org/repo-3",

@@ -109,7 +109,11 @@ impl RunFilter {
         text("r.actor = ?", &[&self.author]);
         text("r.event = ?", &[&self.event]);
         if let Some(sha) = &self.sha {
-            conditions.push("r.headsha >= ? AND r.headsha < ?".into());
+            // Through the commits (a run's commit is its head sha) and `workflowruns_commit`:
+            // `headsha` has no index, and scanning for it took seconds at 1M runs.
+            conditions.push(
+                "r.commit_id IN (SELECT id FROM commits WHERE gitid >= ? AND gitid < ?)".into(),
+            );
             params.push(Value::Text(sha.to_ascii_lowercase()));
             params.push(Value::Text(format!("{}g", sha.to_ascii_lowercase())));
         }
