@@ -59,6 +59,8 @@ CREATE TABLE IF NOT EXISTS commits (
     url         TEXT,
     UNIQUE (repo_id, gitid)
 );
+-- Runs by sha (`/api/builds?sha=`, also a prefix) go through their commit.
+CREATE INDEX IF NOT EXISTS commits_gitid ON commits (gitid);
 
 -- Workflows (one per workflow file).
 CREATE TABLE IF NOT EXISTS workflows (

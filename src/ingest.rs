@@ -50,10 +50,21 @@ struct Submission {
     reply: oneshot::Sender<Result<Outcome, Error>>,
 }
 
+/// A write that is not a delivery, run on the writer's connection between two groups.
+type Task = Box<dyn FnOnce(&Connection) + Send>;
+
+/// What the writer thread is handed. Deliveries travel by value as they always did; boxing them to
+/// match the small, rare task would cost an allocation per delivery.
+#[allow(clippy::large_enum_variant)]
+enum Job {
+    Delivery(Submission),
+    Task(Task),
+}
+
 /// The handle handlers use; cheap to clone.
 #[derive(Clone)]
 pub struct Ingest {
-    queue: mpsc::Sender<Submission>,
+    queue: mpsc::Sender<Job>,
 }
 
 /// The writer thread; join it after every [`Ingest`] handle is dropped to drain the queue.
@@ -106,6 +117,31 @@ impl Ingest {
         self.enqueue(None, kind, event).await
     }
 
+    /// Runs `f` on the writer's connection, after the deliveries already queued, and returns
+    /// its result. For the few writes that are not deliveries (retention, statistics, API
+    /// mutations, the readiness probe): through the one writer they wait their turn instead of
+    /// contending for SQLite's write lock with a writer that, under load, hardly ever lets go of
+    /// it (they used to fail with "database is locked" after the 5 s busy timeout). `f` runs in
+    /// autocommit mode and manages its own transaction; keep it short, deliveries wait behind it.
+    ///
+    /// # Errors
+    /// Whatever `f` returns, or [`Error::Closed`] when the writer has stopped.
+    pub async fn write<T, F>(&self, f: F) -> Result<T, Error>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> store::Result<T> + Send + 'static,
+    {
+        let (reply, answer) = oneshot::channel();
+        let task: Task = Box::new(move |conn| {
+            let _ = reply.send(f(conn));
+        });
+        self.queue
+            .send(Job::Task(task))
+            .await
+            .map_err(|_| Error::Closed)?;
+        Ok(answer.await.map_err(|_| Error::Closed)??)
+    }
+
     async fn enqueue(
         &self,
         delivery_id: Option<String>,
@@ -114,31 +150,64 @@ impl Ingest {
     ) -> Result<Outcome, Error> {
         let (reply, answer) = oneshot::channel();
         self.queue
-            .send(Submission {
+            .send(Job::Delivery(Submission {
                 delivery_id,
                 kind,
                 event,
                 reply,
-            })
+            }))
             .await
             .map_err(|_| Error::Closed)?;
         answer.await.map_err(|_| Error::Closed)?
     }
 }
 
-fn run_writer(mut conn: Connection, mut receiver: mpsc::Receiver<Submission>, hub: Hub) {
+/// Takes every delivery queued at the moment into a group (up to [`MAX_GROUP`]) and commits it; a
+/// task ends the group and runs after it, so everything runs in the order it was submitted.
+fn run_writer(mut conn: Connection, mut receiver: mpsc::Receiver<Job>, hub: Hub) {
     let mut group = Vec::with_capacity(MAX_GROUP);
-    while let Some(first) = receiver.blocking_recv() {
-        group.push(first);
-        while group.len() < MAX_GROUP {
-            match receiver.try_recv() {
-                Ok(next) => group.push(next),
-                Err(_) => break,
+    let mut next = receiver.blocking_recv();
+    while let Some(job) = next.take() {
+        let task = match job {
+            Job::Task(task) => Some(task),
+            Job::Delivery(first) => {
+                group.push(first);
+                let mut task = None;
+                while group.len() < MAX_GROUP {
+                    match receiver.try_recv() {
+                        Ok(Job::Delivery(delivery)) => group.push(delivery),
+                        Ok(Job::Task(queued)) => {
+                            task = Some(queued);
+                            break;
+                        }
+                        Err(_) => break,
+                    }
+                }
+                commit_group(&mut conn, &mut group, &hub);
+                task
             }
+        };
+        if let Some(task) = task {
+            run_task(&conn, task);
         }
-        commit_group(&mut conn, &mut group, &hub);
+        next = receiver.blocking_recv();
     }
     debug!("ingest writer drained and stopped");
+}
+
+/// Runs `task`; a panic in it is logged (its caller gets [`Error::Closed`]) and does not take the
+/// writer down, and a transaction it left open is rolled back.
+fn run_task(conn: &Connection, task: Task) {
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| task(conn)));
+    if outcome.is_err() {
+        error!("a write task panicked; the writer carries on");
+    }
+    if !conn.is_autocommit() {
+        warn!("a write task left a transaction open; rolling it back");
+        if let Err(err) = conn.execute_batch("ROLLBACK") {
+            error!(cause = %err, "could not roll back a write task's transaction");
+        }
+    }
 }
 
 /// What applying a group gave: per delivery, its outcome and changes, or its error.

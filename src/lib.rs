@@ -5,7 +5,9 @@
 //! - [`telemetry`] — logging
 //! - [`github`] — webhook signatures and payloads; the REST client.
 //! - [`store`] — the SQLite database: schema, migrations, every SQL statement.
-//! - [`ingest`] — verified events → one group-committing writer → [`hub`].
+//! - [`ingest`] — verified events → one group-committing writer → [`hub`]; other writes queue
+//!   behind deliveries on the same writer.
+//! - [`housekeeping`] — planner statistics and retention, in the background.
 //! - [`backfill`] — history from GitHub's REST API (`init_db`) and the server's reconciliation.
 //! - [`hub`] — fan-out of committed changes to WebSocket clients; shutdown signal.
 //! - [`web`] — HTTP routes: `/webhook`, `/ws`, `/api/...`, the board.
@@ -18,6 +20,7 @@
 pub mod backfill;
 pub mod config;
 pub mod github;
+pub mod housekeeping;
 pub mod hub;
 pub mod ingest;
 pub mod metrics;
@@ -172,10 +175,10 @@ impl App {
         let reconciling = reconciler.map(|reconciler| {
             tokio::spawn(reconciler.run(state.store.clone(), state.ingest.clone(), token.clone()))
         });
-        let retention = tokio::spawn(store::maintenance::prune_periodically(
-            state.store.clone(),
+        let housekeeping = tokio::spawn(housekeeping::run(
+            state.ingest.clone(),
             store::maintenance::Retention::from_days(state.config.retention_days),
-            store::maintenance::PRUNE_INTERVAL,
+            housekeeping::PRUNE_INTERVAL,
             token.clone(),
         ));
         let signal = async move {
@@ -184,12 +187,6 @@ impl App {
             // Wake the WebSocket tasks too: their upgraded connections are not tracked by warp.
             token.cancel();
         };
-        let store = state.store.clone();
-        tokio::spawn(async move {
-            if let Err(err) = store.optimize().await {
-                warn!(cause = %err, "could not refresh the query planner's statistics");
-            }
-        });
         warp::serve(web::routes(state))
             .incoming(listener)
             .graceful(signal)
@@ -200,7 +197,7 @@ impl App {
             reconciling.await?;
         }
         // Stops between two batches; a batch in progress commits or rolls back whole.
-        retention.await?;
+        housekeeping.await?;
         // The last `Ingest` handle went with the routes; the writer drains and exits.
         tokio::task::spawn_blocking(move || writer.join()).await?;
         info!("stopped");

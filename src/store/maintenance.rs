@@ -2,27 +2,20 @@
 //!
 //! All three are safe while the server runs. The check and the backup only read (the backup reads
 //! one consistent snapshot under WAL). Retention deletes in small transactions of at most
-//! [`PRUNE_BATCH`] runs, pausing between them, so the ingest writer never waits long for the lock
-//! and acknowledged deliveries keep flowing.
+//! [`PRUNE_BATCH`] runs; the server runs them through its one writer, between groups of deliveries
+//! (see [`crate::housekeeping`]), so deliveries never wait long.
 
 use std::path::Path;
-use std::time::Duration;
 
 use rusqlite::{params, Connection, OpenFlags, TransactionBehavior};
-use tokio_util::sync::CancellationToken;
-use tracing::{error, info};
 
-use super::{configure, Result, Store};
+use super::{configure, Result};
 
 /// Runs (or delivery ids) deleted per transaction.
 pub const PRUNE_BATCH: usize = 500;
 /// Processed delivery ids are kept this long when no retention is configured: long enough to
 /// recognise any redelivery, short enough that the table does not grow forever.
 pub const DEFAULT_DELIVERY_RETENTION_DAYS: u32 = 30;
-/// How often the server applies the retention policy (it also does once at start).
-pub const PRUNE_INTERVAL: Duration = Duration::from_secs(60 * 60);
-/// The pause between two batches, which lets the ingest writer in.
-const PRUNE_PAUSE: Duration = Duration::from_millis(20);
 const DAY: i64 = 24 * 60 * 60;
 
 /// Runs `PRAGMA integrity_check` on the database at `path` through a read-only connection and
@@ -106,14 +99,14 @@ pub struct Pruned {
 }
 
 impl Pruned {
-    fn add(&mut self, other: Self) {
+    pub fn add(&mut self, other: Self) {
         self.runs += other.runs;
         self.jobs += other.jobs;
         self.commits += other.commits;
         self.deliveries += other.deliveries;
     }
 
-    fn is_empty(self) -> bool {
+    pub fn is_empty(self) -> bool {
         self == Self::default()
     }
 }
@@ -198,57 +191,19 @@ pub fn prune(conn: &Connection, retention: &Retention, now: i64) -> Result<Prune
     }
 }
 
-/// The server's retention task: applies `retention` at once and then every `every`, one batch per
-/// short transaction with a pause in between, until `shutdown` is cancelled. Errors are logged and
-/// retried at the next round.
-pub async fn prune_periodically(
-    store: Store,
-    retention: Retention,
-    every: Duration,
-    shutdown: CancellationToken,
-) {
-    let mut ticks = tokio::time::interval(every);
-    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            () = shutdown.cancelled() => return,
-            _ = ticks.tick() => {}
-        }
-        let mut total = Pruned::default();
-        let result = loop {
-            let now = chrono::Utc::now().timestamp();
-            match store
-                .write(move |conn| prune_batch(conn, &retention, now, PRUNE_BATCH))
-                .await
-            {
-                Ok(pruned) if pruned.is_empty() => break Ok(()),
-                Ok(pruned) => total.add(pruned),
-                Err(err) => break Err(err),
-            }
-            tokio::select! {
-                () = shutdown.cancelled() => return,
-                () = tokio::time::sleep(PRUNE_PAUSE) => {}
-            }
-        };
-        match result {
-            Ok(()) if total.is_empty() => {}
-            Ok(()) => info!(
-                runs = total.runs,
-                jobs = total.jobs,
-                commits = total.commits,
-                deliveries = total.deliveries,
-                "retention: deleted old rows"
-            ),
-            Err(err) => {
-                error!(cause = %err, "retention: pruning failed; retrying at the next round")
-            }
-        }
-    }
+/// Refreshes the query planner's statistics where SQLite thinks they are stale, with bounded work
+/// (`analysis_limit`), as SQLite advises for long-lived connections.
+///
+/// # Errors
+/// On a database error.
+pub fn refresh_statistics(conn: &Connection) -> Result<()> {
+    Ok(conn.execute_batch("PRAGMA analysis_limit = 400; PRAGMA optimize = 0x10002;")?)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::Store;
 
     fn database() -> (tempfile::TempDir, Store) {
         let dir = tempfile::tempdir().unwrap();

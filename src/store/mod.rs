@@ -155,19 +155,6 @@ impl Store {
             .map_err(|err| Error::Task(err.to_string()))?
     }
 
-    /// Refreshes the query planner's statistics where SQLite thinks they are stale (bounded work,
-    /// as SQLite advises for long-lived connections). On a large database never analysed this
-    /// takes a moment, so the server runs it in the background after it starts listening.
-    ///
-    /// # Errors
-    /// On a database error.
-    pub async fn optimize(&self) -> Result<()> {
-        self.write(|conn| {
-            Ok(conn.execute_batch("PRAGMA analysis_limit = 400; PRAGMA optimize = 0x10002;")?)
-        })
-        .await
-    }
-
     /// Reads a setting from the `settings` table.
     ///
     /// # Errors

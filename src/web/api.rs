@@ -367,7 +367,7 @@ async fn add_repo(auth: Option<String>, body: NewRepo, state: AppState) -> Reply
     }
     let now = now();
     let (repo, created) = state
-        .store
+        .ingest
         .write(move |conn| {
             let (id, created) = write::monitor_repo(conn, &body.repo, now)?;
             Ok((read::repo(conn, id)?, created))
@@ -389,7 +389,7 @@ async fn remove_repo(id: i64, auth: Option<String>, query: Query, state: AppStat
     let params = Params::parse(query, &[&["purge"]])?;
     let purge = params.flag("purge")?;
     let existed = state
-        .store
+        .ingest
         .write(move |conn| write::unmonitor_repo(conn, id, purge))
         .await?;
     if !existed {

@@ -84,8 +84,9 @@ fn operations(
         .and(with_state(state))
         .then(|state: AppState| async move {
             // Taking the write lock and releasing it proves the file is writable and not wedged.
+            // Through the writer: this also proves the writer thread is alive and not stuck.
             let writable = state
-                .store
+                .ingest
                 .write(|conn| Ok(conn.execute_batch("BEGIN IMMEDIATE; ROLLBACK;")?))
                 .await;
             match writable {

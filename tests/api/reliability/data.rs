@@ -307,3 +307,91 @@ async fn with_retention_the_server_deletes_old_runs_jobs_and_delivery_ids_at_sta
     assert_eq!(app.count("deliveries"), 3);
     app.stop().await;
 }
+
+/// Maintenance, the readiness probe and API mutations write through the ingest writer, between
+/// groups of deliveries. (They used to take SQLite's write lock on a connection of their own; the
+/// release build under the load tool's 64 connections kept the writer so busy that retention
+/// failed with "database is locked" after the 5 s busy timeout. This debug-build test does not
+/// load the writer that hard; it holds the behaviour in place.)
+#[tokio::test]
+async fn under_sustained_delivery_load_other_writes_still_go_through_promptly() {
+    // Arrange: a server taking deliveries from 8 connections without pause.
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("server.log");
+    let server = Server::start(
+        &dir.path().join("buildboard.db"),
+        &log,
+        &[
+            "--admin-token",
+            "admin-token-for-the-test",
+            "--rate-limit",
+            "0",
+        ],
+    )
+    .await;
+    let stop = Arc::new(AtomicBool::new(false));
+    let posters: Vec<_> = (0..8_i64)
+        .map(|connection| {
+            let (stop, url) = (stop.clone(), server.url("/webhook"));
+            tokio::spawn(async move {
+                let http = reqwest::Client::new();
+                let template = webhook_json("workflow_run/completed.payload.json");
+                let mut id = connection * 1_000_000;
+                while !stop.load(Ordering::Relaxed) {
+                    id += 1;
+                    let mut payload = template.clone();
+                    payload["workflow_run"]["id"] = json!(id);
+                    let body = serde_json::to_vec(&payload).unwrap();
+                    let response = post(&http, &url, "workflow_run", &format!("d{id}"), body)
+                        .await
+                        .unwrap();
+                    assert!(response.status().is_success());
+                }
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+
+    // Act: writes that are not deliveries, in the middle of the load, for over 5 s.
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    let mut slowest = Duration::ZERO;
+    for round in 0..12 {
+        let started = std::time::Instant::now();
+        let ready = http.get(server.url("/readyz")).send().await.unwrap();
+        assert_eq!(
+            ready.status(),
+            200,
+            "round {round}: {}",
+            ready.text().await.unwrap()
+        );
+        let added = http
+            .post(server.url("/api/repos"))
+            .bearer_auth("admin-token-for-the-test")
+            .json(&json!({ "repo": format!("octo-org/repo-{round}") }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            added.status(),
+            201,
+            "round {round}: {}",
+            added.text().await.unwrap()
+        );
+        slowest = slowest.max(started.elapsed());
+        tokio::time::sleep(Duration::from_millis(400)).await;
+    }
+    stop.store(true, Ordering::Relaxed);
+    for poster in posters {
+        poster.await.unwrap();
+    }
+
+    // Assert
+    assert!(
+        slowest < Duration::from_secs(2),
+        "a probe and a mutation took {slowest:?} under load"
+    );
+    server.assert_no_panic_or_error();
+}

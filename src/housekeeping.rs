@@ -1,0 +1,78 @@
+//! Background upkeep of the database while the server runs: the query planner's statistics once
+//! after start, and the retention policy at start and every [`PRUNE_INTERVAL`]. Every write goes
+//! through the ingest writer ([`Ingest::write`]), between two groups of deliveries, in batches
+//! small enough that a delivery never waits long behind one.
+
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+use tracing::{error, info, warn};
+
+use crate::ingest::Ingest;
+use crate::store::maintenance::{self, Pruned, Retention, PRUNE_BATCH};
+
+/// How often the retention policy is applied (it also is once at start).
+pub const PRUNE_INTERVAL: Duration = Duration::from_secs(60 * 60);
+/// The pause between two retention batches, which lets deliveries through.
+const PRUNE_PAUSE: Duration = Duration::from_millis(20);
+
+/// Refreshes the planner's statistics, then applies `retention` every `every` until `shutdown`.
+pub async fn run(
+    ingest: Ingest,
+    retention: Retention,
+    every: Duration,
+    shutdown: CancellationToken,
+) {
+    // On a large database never analysed this takes a moment: it runs after the server listens.
+    if let Err(err) = ingest.write(maintenance::refresh_statistics).await {
+        warn!(cause = %err, "could not refresh the query planner's statistics");
+    }
+    prune_periodically(&ingest, retention, every, &shutdown).await;
+}
+
+/// Applies `retention` at once and then every `every`, one batch per short transaction with a
+/// pause in between, until `shutdown` is cancelled. Errors are logged and retried at the next round.
+async fn prune_periodically(
+    ingest: &Ingest,
+    retention: Retention,
+    every: Duration,
+    shutdown: &CancellationToken,
+) {
+    let mut ticks = tokio::time::interval(every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            _ = ticks.tick() => {}
+        }
+        let mut total = Pruned::default();
+        let result = loop {
+            let now = chrono::Utc::now().timestamp();
+            match ingest
+                .write(move |conn| maintenance::prune_batch(conn, &retention, now, PRUNE_BATCH))
+                .await
+            {
+                Ok(pruned) if pruned.is_empty() => break Ok(()),
+                Ok(pruned) => total.add(pruned),
+                Err(err) => break Err(err),
+            }
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                () = tokio::time::sleep(PRUNE_PAUSE) => {}
+            }
+        };
+        match result {
+            Ok(()) if total.is_empty() => {}
+            Ok(()) => info!(
+                runs = total.runs,
+                jobs = total.jobs,
+                commits = total.commits,
+                deliveries = total.deliveries,
+                "retention: deleted old rows"
+            ),
+            Err(err) => {
+                error!(cause = %err, "retention: pruning failed; retrying at the next round")
+            }
+        }
+    }
+}
