@@ -503,7 +503,11 @@ async fn fanout_phase(args: &Args, dir: &Path, clients: usize) -> anyhow::Result
     for batch in (0..clients).collect::<Vec<_>>().chunks(250) {
         let mut sockets = Vec::new();
         for _ in batch {
-            sockets.push(tokio_tungstenite::connect_async(url.as_str()));
+            sockets.push(tokio_tungstenite::connect_async_with_config(
+                url.as_str(),
+                Some(client_config()),
+                false,
+            ));
         }
         for socket in futures_util::future::join_all(sockets).await {
             let (socket, _) = socket.context("connecting a WebSocket client")?;
@@ -578,6 +582,31 @@ async fn fanout_phase(args: &Args, dir: &Path, clients: usize) -> anyhow::Result
         })
         .collect();
     latencies.sort_unstable();
+    // Where the tail comes from: each delivery's slowest arrival, the worst five in posting order.
+    let mut slowest: std::collections::HashMap<u64, Duration> = std::collections::HashMap::new();
+    for (id, at) in arrivals.iter() {
+        if let Some(ack) = acked_at.get(id) {
+            let latency = at.saturating_duration_since(*ack);
+            let worst = slowest.entry(*id).or_default();
+            *worst = (*worst).max(latency);
+        }
+    }
+    let mut worst: Vec<(usize, Duration)> = acked
+        .iter()
+        .enumerate()
+        .filter_map(|(index, (id, _))| slowest.get(id).map(|latency| (index, *latency)))
+        .collect();
+    worst.sort_unstable_by_key(|(_, latency)| std::cmp::Reverse(*latency));
+    worst.truncate(5);
+    worst.sort_unstable();
+    eprintln!(
+        "fan-out: slowest deliveries (index in posting order: worst arrival): {}",
+        worst
+            .iter()
+            .map(|(index, latency)| format!("#{index}: {} ms", ms(*latency)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
     let expected = acked.len() * clients;
     let lost = expected.saturating_sub(latencies.len());
     println!(
@@ -596,6 +625,13 @@ async fn fanout_phase(args: &Args, dir: &Path, clients: usize) -> anyhow::Result
         per_client
     );
     Ok(())
+}
+
+/// Each simulated board's buffers. tungstenite's default read buffer is 128 KiB, zero-filled on
+/// the first read: 10,000 clients would fault in 1.25 GiB in the load tool when the first message
+/// arrives, and that stall (a second or more) would be measured as the server's latency.
+fn client_config() -> tokio_tungstenite::tungstenite::protocol::WebSocketConfig {
+    tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default().read_buffer_size(8 * 1024)
 }
 
 /// The run id of a `run` message, found without parsing the JSON (the client side must stay cheap).

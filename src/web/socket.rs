@@ -25,7 +25,7 @@ const READ_BUFFER: usize = 4 * 1024;
 /// Largest message (and frame) a client may send; clients have nothing to say beyond pongs.
 pub const MAX_CLIENT_MESSAGE: usize = 4 * 1024;
 /// Outgoing bytes gathered before they are written even without a flush.
-const WRITE_BATCH: usize = 64 * 1024;
+const WRITE_BATCH: usize = 16 * 1024;
 /// Outgoing bytes a client may leave unread before its connection fails (it stopped reading).
 const MAX_UNSENT: usize = 1024 * 1024;
 

@@ -35,7 +35,7 @@ use crate::store::read;
 /// Runs in a snapshot.
 pub const SNAPSHOT_RUNS: u32 = 50;
 /// Most waiting updates sent to a client in one write.
-const MAX_BATCH: usize = 32;
+const MAX_BATCH: usize = 16;
 pub use super::socket::MAX_CLIENT_MESSAGE;
 
 /// `GET /ws`.
