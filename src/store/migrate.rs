@@ -84,24 +84,23 @@ mod tests {
     /// `schema.sql` as released with version 1.
     const SCHEMA_V1: &str = include_str!("../../tests/fixtures/schema-v1.sql");
 
-    fn tables(conn: &Connection) -> Vec<String> {
+    /// Names of the schema objects of `kind` (`table`, `index`), sorted.
+    fn names(conn: &Connection, kind: &str) -> Vec<String> {
         let mut stmt = conn
-            .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+            .prepare("SELECT name FROM sqlite_master WHERE type = ?1 ORDER BY name")
             .unwrap();
-        stmt.query_map([], |row| row.get(0))
+        stmt.query_map([kind], |row| row.get(0))
             .unwrap()
             .collect::<rusqlite::Result<_>>()
             .unwrap()
     }
 
+    fn tables(conn: &Connection) -> Vec<String> {
+        names(conn, "table")
+    }
+
     fn indexes(conn: &Connection) -> Vec<String> {
-        let mut stmt = conn
-            .prepare("SELECT name FROM sqlite_master WHERE type = 'index' ORDER BY name")
-            .unwrap();
-        stmt.query_map([], |row| row.get(0))
-            .unwrap()
-            .collect::<rusqlite::Result<_>>()
-            .unwrap()
+        names(conn, "index")
     }
 
     #[test]

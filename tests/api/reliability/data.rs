@@ -62,6 +62,30 @@ async fn check_passes_a_sound_database_and_fails_a_corrupt_one() {
     );
 }
 
+/// Posts distinct runs, ids from `first_id` up, one at a time, until `stop`; each must get a 2xx,
+/// and its id is then added to `acknowledged`.
+async fn post_runs_until(
+    url: String,
+    first_id: i64,
+    stop: Arc<AtomicBool>,
+    acknowledged: Arc<std::sync::Mutex<Vec<i64>>>,
+) {
+    let http = reqwest::Client::new();
+    let template = webhook_json("workflow_run/completed.payload.json");
+    let mut id = first_id;
+    while !stop.load(Ordering::Relaxed) {
+        let mut payload = template.clone();
+        payload["workflow_run"]["id"] = json!(id);
+        let body = serde_json::to_vec(&payload).unwrap();
+        let response = post(&http, &url, "workflow_run", &format!("d{id}"), body)
+            .await
+            .unwrap();
+        assert!(response.status().is_success());
+        acknowledged.lock().unwrap().push(id);
+        id += 1;
+    }
+}
+
 #[tokio::test]
 async fn backup_copies_the_live_database_under_load_and_never_overwrites_a_file() {
     // Arrange: a running server taking deliveries.
@@ -71,25 +95,7 @@ async fn backup_copies_the_live_database_under_load_and_never_overwrites_a_file(
     let url = server.url("/webhook");
     let stop = Arc::new(AtomicBool::new(false));
     let acknowledged = Arc::new(std::sync::Mutex::new(Vec::new()));
-    let load = tokio::spawn({
-        let (stop, acknowledged) = (stop.clone(), acknowledged.clone());
-        async move {
-            let http = reqwest::Client::new();
-            let template = webhook_json("workflow_run/completed.payload.json");
-            let mut id = 1_i64;
-            while !stop.load(Ordering::Relaxed) {
-                let mut payload = template.clone();
-                payload["workflow_run"]["id"] = json!(id);
-                let body = serde_json::to_vec(&payload).unwrap();
-                let response = post(&http, &url, "workflow_run", &format!("d{id}"), body)
-                    .await
-                    .unwrap();
-                assert!(response.status().is_success());
-                acknowledged.lock().unwrap().push(id);
-                id += 1;
-            }
-        }
-    });
+    let load = tokio::spawn(post_runs_until(url, 1, stop.clone(), acknowledged.clone()));
     tokio::time::sleep(Duration::from_millis(300)).await;
     let before_backup = acknowledged.lock().unwrap().clone();
     let copy = dir.path().join("copy.db");
@@ -332,22 +338,12 @@ async fn under_sustained_delivery_load_other_writes_still_go_through_promptly() 
     let stop = Arc::new(AtomicBool::new(false));
     let posters: Vec<_> = (0..8_i64)
         .map(|connection| {
-            let (stop, url) = (stop.clone(), server.url("/webhook"));
-            tokio::spawn(async move {
-                let http = reqwest::Client::new();
-                let template = webhook_json("workflow_run/completed.payload.json");
-                let mut id = connection * 1_000_000;
-                while !stop.load(Ordering::Relaxed) {
-                    id += 1;
-                    let mut payload = template.clone();
-                    payload["workflow_run"]["id"] = json!(id);
-                    let body = serde_json::to_vec(&payload).unwrap();
-                    let response = post(&http, &url, "workflow_run", &format!("d{id}"), body)
-                        .await
-                        .unwrap();
-                    assert!(response.status().is_success());
-                }
-            })
+            tokio::spawn(post_runs_until(
+                server.url("/webhook"),
+                connection * 1_000_000,
+                stop.clone(),
+                Arc::default(),
+            ))
         })
         .collect();
     tokio::time::sleep(Duration::from_secs(2)).await;
