@@ -222,12 +222,21 @@ type Outcomes = Vec<Result<(Outcome, Vec<Change>), store::Error>>;
 fn commit_group(conn: &mut Connection, group: &mut Vec<Submission>, hub: &Hub) {
     let started = std::time::Instant::now();
     let now = chrono::Utc::now().timestamp();
-    let committed = match apply_group(conn, group, now, Isolation::None) {
-        Ok(Some(outcomes)) => Ok(outcomes),
-        Ok(None) => apply_group(conn, group, now, Isolation::SavepointPerDelivery)
-            .map(|outcomes| outcomes.expect("with savepoints every outcome is kept")),
-        Err(err) => Err(err),
-    };
+    // A panic while applying (a bug) must not take the writer, and with it every later delivery,
+    // down: the transaction rolls back as it unwinds and the group gets an error.
+    let committed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        match apply_group(conn, group, now, Isolation::None) {
+            Ok(Some(outcomes)) => Ok(outcomes),
+            Ok(None) => apply_group(conn, group, now, Isolation::SavepointPerDelivery)
+                .map(|outcomes| outcomes.expect("with savepoints every outcome is kept")),
+            Err(err) => Err(err),
+        }
+    }))
+    .unwrap_or_else(|_| {
+        Err(store::Error::Task(
+            "applying the delivery group panicked".into(),
+        ))
+    });
     let size = group.len();
     let mut published = Vec::new();
     match committed {
@@ -271,7 +280,7 @@ enum Isolation {
 }
 
 /// Applies `group` in one transaction and commits it. `Ok(None)`: without isolation a delivery
-/// failed and nothing was committed (a lone delivery's failure is its outcome, not a retry).
+/// failed and nothing was committed.
 fn apply_group(
     conn: &mut Connection,
     group: &[Submission],
@@ -293,8 +302,11 @@ fn apply_group(
         };
         if let Err(err) = &applied {
             warn!(delivery = submission.delivery_id.as_deref().unwrap_or("-"), cause = %err, "delivery failed to apply");
-            if isolation == Isolation::None && group.len() > 1 {
-                return Ok(None); // dropping `tx` rolls the group back
+            if isolation == Isolation::None {
+                // Dropping `tx` rolls the group back, this delivery's partial writes and its
+                // recorded id included; the retry isolates it (a lone delivery too, so that it
+                // can be delivered again).
+                return Ok(None);
             }
         }
         outcomes.push(applied);
@@ -340,6 +352,48 @@ mod tests {
         .unwrap()
     }
 
+    /// A trigger that makes the database refuse run 666, as a disk or constraint error would.
+    const REFUSE_666: &str = "CREATE TRIGGER refuse_666 BEFORE INSERT ON workflowruns
+        WHEN NEW.id = 666 BEGIN SELECT RAISE(ABORT, 'refused'); END;";
+
+    #[tokio::test]
+    async fn a_lone_delivery_that_fails_leaves_nothing_behind_and_can_be_redelivered() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("db.sqlite")).unwrap();
+        store
+            .open_writer()
+            .unwrap()
+            .execute_batch(REFUSE_666)
+            .unwrap();
+        let (ingest, writer) = Ingest::start(&store, Hub::new(Default::default())).unwrap();
+
+        let failed = ingest
+            .submit("d-666".into(), EventKind::WorkflowRun, run_event(666))
+            .await;
+        assert!(matches!(failed, Err(Error::Store(_))), "{failed:?}");
+        let conn = store.open_writer().unwrap();
+        let count = |table: &str| -> i64 {
+            conn.query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |row| {
+                row.get(0)
+            })
+            .unwrap()
+        };
+        assert_eq!(
+            (count("deliveries"), count("repos"), count("commits")),
+            (0, 0, 0),
+            "neither the id nor the rows written before the failure stay"
+        );
+
+        conn.execute_batch("DROP TRIGGER refuse_666;").unwrap();
+        let again = ingest
+            .submit("d-666".into(), EventKind::WorkflowRun, run_event(666))
+            .await;
+        assert!(matches!(again, Ok(Outcome::Applied { .. })), "{again:?}");
+        drop(ingest);
+        writer.join();
+        assert_eq!(count("workflowruns"), 1);
+    }
+
     /// Submitted together, the three deliveries share a group (in practice always: the writer
     /// thread wakes long after `join!` has queued all three; if it ever takes the first alone, the
     /// test still checks the outcomes).
@@ -347,14 +401,10 @@ mod tests {
     async fn a_delivery_that_fails_in_a_group_is_rolled_back_alone_and_can_be_redelivered() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().join("db.sqlite")).unwrap();
-        // A run the database refuses, as a disk or constraint error would.
         store
             .open_writer()
             .unwrap()
-            .execute_batch(
-                "CREATE TRIGGER refuse_666 BEFORE INSERT ON workflowruns WHEN NEW.id = 666
-                 BEGIN SELECT RAISE(ABORT, 'refused'); END;",
-            )
+            .execute_batch(REFUSE_666)
             .unwrap();
         let (ingest, writer) = Ingest::start(&store, Hub::new(Default::default())).unwrap();
         let submit = |delivery: &str, run: i64| {

@@ -49,9 +49,9 @@ use web::AppState;
 
 /// Where a generated webhook secret is kept in the `settings` table.
 pub const WEBHOOK_SECRET_SETTING: &str = "webhook_secret";
-/// How long shutdown waits for WebSocket clients to take their close frames.
 /// A board token shorter than this draws a warning at start.
 const MIN_BOARD_TOKEN_CHARS: usize = 16;
+/// How long shutdown waits for WebSocket clients to take their close frames.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
 /// Binds `addr` for serving. Accepted connections inherit `TCP_NODELAY` from the listener (on
@@ -63,6 +63,8 @@ fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
     } else {
         tokio::net::TcpSocket::new_v6()?
     };
+    // As std's `TcpListener::bind` does on Unix (elsewhere it would let another process share the port).
+    #[cfg(unix)]
     socket.set_reuseaddr(true)?;
     socket.set_nodelay(true)?;
     socket.bind(addr)?;
@@ -130,6 +132,7 @@ impl App {
         let access =
             web::access::Access::new(config.board_token.as_ref(), config.admin_token.as_ref());
         let state = AppState {
+            readiness: web::Readiness::default(),
             access,
             store,
             hub,

@@ -58,9 +58,11 @@ pub struct Denied {
 
 impl warp::reject::Reject for Denied {}
 
-/// `a` equals `b`, compared in time that does not depend on where they differ.
+/// `a` equals `b`, compared in time that depends neither on where they differ nor on their
+/// lengths (their SHA-256 digests are compared, so a guess does not learn the token's length).
 fn same(a: &str, b: &str) -> bool {
-    bool::from(a.as_bytes().ct_eq(b.as_bytes()))
+    use sha2::Digest;
+    bool::from(Sha256::digest(a.as_bytes()).ct_eq(&Sha256::digest(b.as_bytes())))
 }
 
 impl Access {

@@ -31,12 +31,53 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// The HMAC key deliveries are checked against; `None` only with `--insecure-allow-unsigned`.
     pub webhook_key: Option<Arc<[u8]>>,
+    /// The shared answer of `/readyz`.
+    pub readiness: Readiness,
     /// Who may read the board, the API and the feed (`--board-token`).
     pub access: access::Access,
     /// Per-IP rate limits.
     pub limits: limit::Limits,
     /// The board's rendered live parts, shared by every viewer until the next change.
     pub board_cache: board::Cache,
+}
+
+/// How long one readiness answer serves later probes.
+const READINESS_TTL: std::time::Duration = std::time::Duration::from_secs(1);
+/// A probe that the writer does not answer within this long (a backlog of deliveries, a stuck
+/// disk) reports "not ready".
+const READINESS_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// `/readyz` asks the ingest writer to take and release the database's write lock, which proves
+/// both the writer thread and the file are alive. It asks at most once per [`READINESS_TTL`]:
+/// concurrent and repeated probes share the answer, so a flood of probes (the route is open and
+/// unlimited, for load balancers) cannot break delivery groups apart or queue behind each other.
+#[derive(Clone, Default)]
+pub struct Readiness(Arc<tokio::sync::Mutex<Option<(std::time::Instant, bool)>>>);
+
+impl Readiness {
+    /// Whether the database takes writes, asked of the writer or remembered from a moment ago.
+    pub async fn check(&self, ingest: &Ingest) -> bool {
+        let mut last = self.0.lock().await;
+        if let Some((at, ready)) = *last {
+            if at.elapsed() < READINESS_TTL {
+                return ready;
+            }
+        }
+        let probe = ingest.write(|conn| Ok(conn.execute_batch("BEGIN IMMEDIATE; ROLLBACK;")?));
+        let ready = match tokio::time::timeout(READINESS_TIMEOUT, probe).await {
+            Ok(Ok(())) => true,
+            Ok(Err(err)) => {
+                tracing::error!(cause = %err, "readiness check failed");
+                false
+            }
+            Err(_) => {
+                tracing::warn!("readiness check: the writer did not answer within 5 s");
+                false
+            }
+        };
+        *last = Some((std::time::Instant::now(), ready));
+        ready
+    }
 }
 
 /// Injects the state into a filter chain.
@@ -83,21 +124,13 @@ fn operations(
         .and(warp::get())
         .and(with_state(state))
         .then(|state: AppState| async move {
-            // Taking the write lock and releasing it proves the file is writable and not wedged.
-            // Through the writer: this also proves the writer thread is alive and not stuck.
-            let writable = state
-                .ingest
-                .write(|conn| Ok(conn.execute_batch("BEGIN IMMEDIATE; ROLLBACK;")?))
-                .await;
-            match writable {
-                Ok(()) => warp::reply::with_status("ready", warp::http::StatusCode::OK),
-                Err(err) => {
-                    tracing::error!(cause = %err, "readiness check failed");
-                    warp::reply::with_status(
-                        "database not writable",
-                        warp::http::StatusCode::SERVICE_UNAVAILABLE,
-                    )
-                }
+            if state.readiness.check(&state.ingest).await {
+                warp::reply::with_status("ready", warp::http::StatusCode::OK)
+            } else {
+                warp::reply::with_status(
+                    "database not writable",
+                    warp::http::StatusCode::SERVICE_UNAVAILABLE,
+                )
             }
         });
     let metrics = warp::path!("metrics").and(warp::get()).map(|| {
