@@ -91,6 +91,12 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = R
                 .or(remove_repo)
                 .unify(),
         )
+        // Answers change with every delivery, and on a private board (`--board-token`) a shared
+        // cache in front of the server must not hand one reader's answer to another.
+        .with(warp::reply::with::default_header(
+            "cache-control",
+            "private, no-store",
+        ))
 }
 
 type Reply_ = Result<Response, Error>;

@@ -159,7 +159,8 @@ async fn a_browser_signs_in_once_and_its_cookie_opens_pages_api_and_feed() {
     }
     assert_eq!(ws_status(&app, Some(&cookie)).await, 101);
 
-    // Tools: the board token or the admin token as a bearer token.
+    // Tools: the board token or the admin token as a bearer token; no shared cache may keep
+    // the answer.
     for token in [BOARD_TOKEN, ADMIN_TOKEN] {
         let response = http
             .get(app.url("/api/metrics"))
@@ -168,6 +169,7 @@ async fn a_browser_signs_in_once_and_its_cookie_opens_pages_api_and_feed() {
             .await
             .unwrap();
         assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(response.headers()["cache-control"], "private, no-store");
     }
     let added = http
         .post(app.url("/api/repos"))
