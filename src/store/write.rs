@@ -144,6 +144,33 @@ pub fn unmonitor_repo(conn: &Connection, id: i64, purge: bool) -> Result<bool> {
     Ok(conn.prepare_cached(sql)?.execute([id])? == 1)
 }
 
+/// Deletes up to `batch` runs of repository `id` (with their attempts and jobs) in one
+/// transaction; returns how many. A purge calls it until it returns 0, then [`unmonitor_repo`]
+/// deletes the rest in one short statement: the writer never holds up deliveries for a whole
+/// repository's history at once.
+///
+/// # Errors
+/// On a database error (the batch is rolled back).
+pub fn purge_runs_batch(conn: &Connection, id: i64, batch: usize) -> Result<usize> {
+    let tx = rusqlite::Transaction::new_unchecked(conn, rusqlite::TransactionBehavior::Immediate)?;
+    let runs: Vec<i64> = tx
+        .prepare_cached("SELECT id FROM workflowruns WHERE repo_id = ?1 LIMIT ?2")?
+        .query_map(
+            params![id, i64::try_from(batch).unwrap_or(i64::MAX)],
+            |row| row.get(0),
+        )?
+        .collect::<rusqlite::Result<_>>()?;
+    for run in &runs {
+        // Jobs point at their run without a foreign key; attempts cascade.
+        tx.prepare_cached("DELETE FROM workflowjobs WHERE run_id = ?1")?
+            .execute([run])?;
+        tx.prepare_cached("DELETE FROM workflowruns WHERE id = ?1")?
+            .execute([run])?;
+    }
+    tx.commit()?;
+    Ok(runs.len())
+}
+
 /// Records a delivery id; `false` if it was already processed (a redelivery).
 ///
 /// # Errors

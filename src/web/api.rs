@@ -18,6 +18,8 @@ use crate::store::{read, write};
 /// Default and largest page size.
 const DEFAULT_PER_PAGE: u32 = 30;
 const MAX_PER_PAGE: u32 = 100;
+/// Runs deleted per writer task when a repository's history is purged.
+const PURGE_BATCH: usize = 500;
 /// Largest JSON body a mutation accepts.
 const MAX_MUTATION_BODY: u64 = 4096;
 
@@ -394,6 +396,15 @@ async fn remove_repo(id: i64, auth: Option<String>, query: Query, state: AppStat
     authorize(&state, auth.as_deref())?;
     let params = Params::parse(query, &[&["purge"]])?;
     let purge = params.flag("purge")?;
+    if purge {
+        // Batch by batch, so deliveries queued meanwhile go between the batches.
+        while state
+            .ingest
+            .write(move |conn| write::purge_runs_batch(conn, id, PURGE_BATCH))
+            .await?
+            > 0
+        {}
+    }
     let existed = state
         .ingest
         .write(move |conn| write::unmonitor_repo(conn, id, purge))

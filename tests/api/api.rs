@@ -524,6 +524,15 @@ async fn repository_mutations_need_the_admin_token() {
     )
     .await;
     assert_eq!(app.count("workflowruns"), 1);
+    // Jobs of the stored run (jobs point at their run without a foreign key).
+    app.db()
+        .execute_batch(
+            "INSERT INTO workflowjobs (id, run_id, repo_id, runattempt, name, status, statusrank)
+             SELECT 10 + n, r.id, r.repo_id, 1, 'build', 'completed', 3
+             FROM workflowruns r, (SELECT 0 AS n UNION ALL SELECT 1);",
+        )
+        .unwrap();
+    assert_eq!(app.count("workflowjobs"), 2);
     assert_eq!(
         delete("/api/repos/300029405?purge=true", "s3cret")
             .await
@@ -532,7 +541,10 @@ async fn repository_mutations_need_the_admin_token() {
         204
     );
     assert_eq!(
-        app.count("workflowruns") + app.count("repos") + app.count("commits"),
+        app.count("workflowruns")
+            + app.count("workflowjobs")
+            + app.count("repos")
+            + app.count("commits"),
         0
     );
     assert_eq!(
