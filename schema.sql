@@ -162,6 +162,9 @@ CREATE TABLE IF NOT EXISTS deliveries (
     event        TEXT    NOT NULL,
     receivedtime INTEGER NOT NULL
 ) WITHOUT ROWID;
+-- Retention forgets old ids by age: without this, each of its batches (run on the ingest writer)
+-- would scan every id kept. Times only grow, so new entries append to the index's last page.
+CREATE INDEX IF NOT EXISTS deliveries_receivedtime ON deliveries (receivedtime);
 
 -- Server settings kept with the data, such as the generated webhook secret.
 CREATE TABLE IF NOT EXISTS settings (
