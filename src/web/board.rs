@@ -41,34 +41,34 @@ const CACHE_ENTRIES: usize = 256;
 /// `GET /`, `/triage`, `/developer`, `/developer/<login>`, `/static/...`.
 pub fn routes(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = Rejection> + Clone {
     let query = warp::query::<Vec<(String, String)>>();
-    // After the path filters: only requests for these pages spend the read budget.
-    // Pages also need the board token, when there is one.
-    let limit = state
+    // After the path filters: only requests for these pages spend the read budget, and then show
+    // the board token when there is one.
+    let gate = state
         .limits
         .reads
         .filter()
         .and(super::access::reader(state.access.clone()));
     let waterfall = warp::path::end()
         .and(warp::get())
-        .and(limit.clone())
+        .and(gate.clone())
         .and(query)
         .and(with_state(state.clone()))
         .then(show_waterfall);
     let triage = warp::path!("triage")
         .and(warp::get())
-        .and(limit.clone())
+        .and(gate.clone())
         .and(query)
         .and(with_state(state.clone()))
         .then(show_triage);
     let people = warp::path!("developer")
         .and(warp::get())
-        .and(limit.clone())
+        .and(gate.clone())
         .and(query)
         .and(with_state(state.clone()))
         .then(show_people);
     let developer = warp::path!("developer" / String)
         .and(warp::get())
-        .and(limit.clone())
+        .and(gate.clone())
         .and(query)
         .and(with_state(state))
         .then(show_developer);

@@ -128,20 +128,11 @@ async fn snapshot(state: &AppState, reason: &str, missed: u64) -> Option<String>
     }
 }
 
-/// Sends `message`; `false` if the client is gone or did not take it within `limit`.
+/// Sends `messages` and flushes them, in one write when they fit the socket's write buffer;
+/// `false` if the client is gone or did not take them within `limit`.
 async fn send(
     socket: &mut futures_util::stream::SplitSink<Socket, Message>,
-    message: Message,
-    limit: std::time::Duration,
-) -> bool {
-    matches!(timeout(limit, socket.send(message)).await, Ok(Ok(())))
-}
-
-/// Sends `messages` with one write (when they fit [`socket`]'s write buffer); `false` if the
-/// client is gone or did not take them within `limit`.
-async fn send_batch(
-    socket: &mut futures_util::stream::SplitSink<Socket, Message>,
-    messages: Vec<Message>,
+    messages: impl IntoIterator<Item = Message>,
     limit: std::time::Duration,
 ) -> bool {
     let sent = timeout(limit, async {
@@ -205,13 +196,13 @@ async fn serve_client(socket: Socket, state: AppState) {
         "generation": state.hub.generation(),
     })
     .to_string();
-    if !send(&mut sink, Message::text(hello), send_timeout).await {
+    if !send(&mut sink, [Message::text(hello)], send_timeout).await {
         return;
     }
     let Some(first) = snapshot(&state, "connect", 0).await else {
         return;
     };
-    if !send(&mut sink, Message::text(first), send_timeout).await {
+    if !send(&mut sink, [Message::text(first)], send_timeout).await {
         return;
     }
     let mut ping = tokio::time::interval_at(Instant::now() + ping_interval, ping_interval);
@@ -226,7 +217,7 @@ async fn serve_client(socket: Socket, state: AppState) {
                 let Some(batch) = next_batch(update, &mut updates, &state).await else {
                     break;
                 };
-                if !send_batch(&mut sink, batch, send_timeout).await {
+                if !send(&mut sink, batch, send_timeout).await {
                     debug!("dropping a WebSocket client that does not read");
                     break;
                 }
@@ -242,7 +233,7 @@ async fn serve_client(socket: Socket, state: AppState) {
             },
             _ = ping.tick() => {
                 if last_heard.elapsed() > idle_timeout
-                    || !send(&mut sink, Message::Ping(Default::default()), send_timeout).await
+                    || !send(&mut sink, [Message::Ping(Default::default())], send_timeout).await
                 {
                     debug!("dropping an unresponsive WebSocket client");
                     break;
