@@ -352,20 +352,26 @@ mod tests {
         .unwrap()
     }
 
-    /// A trigger that makes the database refuse run 666, as a disk or constraint error would.
-    const REFUSE_666: &str = "CREATE TRIGGER refuse_666 BEFORE INSERT ON workflowruns
-        WHEN NEW.id = 666 BEGIN SELECT RAISE(ABORT, 'refused'); END;";
-
-    #[tokio::test]
-    async fn a_lone_delivery_that_fails_leaves_nothing_behind_and_can_be_redelivered() {
+    /// A fresh database that refuses run 666 (a trigger, as a disk or constraint error would),
+    /// and a writer on it. `DROP TRIGGER refuse_666` makes it accept the run again.
+    fn refusing_run_666() -> (tempfile::TempDir, Store, Ingest, Writer) {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().join("db.sqlite")).unwrap();
         store
             .open_writer()
             .unwrap()
-            .execute_batch(REFUSE_666)
+            .execute_batch(
+                "CREATE TRIGGER refuse_666 BEFORE INSERT ON workflowruns
+                 WHEN NEW.id = 666 BEGIN SELECT RAISE(ABORT, 'refused'); END;",
+            )
             .unwrap();
         let (ingest, writer) = Ingest::start(&store, Hub::new(Default::default())).unwrap();
+        (dir, store, ingest, writer)
+    }
+
+    #[tokio::test]
+    async fn a_lone_delivery_that_fails_leaves_nothing_behind_and_can_be_redelivered() {
+        let (_dir, store, ingest, writer) = refusing_run_666();
 
         let failed = ingest
             .submit("d-666".into(), EventKind::WorkflowRun, run_event(666))
@@ -399,14 +405,7 @@ mod tests {
     /// test still checks the outcomes).
     #[tokio::test]
     async fn a_delivery_that_fails_in_a_group_is_rolled_back_alone_and_can_be_redelivered() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("db.sqlite")).unwrap();
-        store
-            .open_writer()
-            .unwrap()
-            .execute_batch(REFUSE_666)
-            .unwrap();
-        let (ingest, writer) = Ingest::start(&store, Hub::new(Default::default())).unwrap();
+        let (_dir, store, ingest, writer) = refusing_run_666();
         let submit = |delivery: &str, run: i64| {
             ingest.submit(delivery.to_owned(), EventKind::WorkflowRun, run_event(run))
         };

@@ -48,6 +48,24 @@ pub fn webhook_json(name: &str) -> Value {
     serde_json::from_slice(&webhook_fixture(name)).expect("fixtures are valid JSON")
 }
 
+/// A JSON delivery POST to `url` with GitHub's headers, signed with `secret`.
+pub fn signed_delivery(
+    http: &reqwest::Client,
+    url: &str,
+    secret: &str,
+    event: &str,
+    delivery: &str,
+    body: Vec<u8>,
+) -> reqwest::RequestBuilder {
+    let signature = signature::sign(secret.as_bytes(), &body);
+    http.post(url)
+        .header("content-type", "application/json")
+        .header("x-github-event", event)
+        .header("x-github-delivery", delivery)
+        .header("x-hub-signature-256", signature)
+        .body(body)
+}
+
 pub struct TestApp {
     pub addr: SocketAddr,
     pub db_path: PathBuf,
@@ -102,19 +120,17 @@ impl TestApp {
         delivery: &str,
         body: &[u8],
     ) -> reqwest::Response {
-        self.http
-            .post(self.url("/webhook"))
-            .header("content-type", "application/json")
-            .header("x-github-event", event)
-            .header("x-github-delivery", delivery)
-            .header(
-                "x-hub-signature-256",
-                signature::sign(SECRET.as_bytes(), body),
-            )
-            .body(body.to_vec())
-            .send()
-            .await
-            .expect("the server answers")
+        signed_delivery(
+            &self.http,
+            &self.url("/webhook"),
+            SECRET,
+            event,
+            delivery,
+            body.to_vec(),
+        )
+        .send()
+        .await
+        .expect("the server answers")
     }
 
     /// Posts a fixture and asserts it was accepted with `status`.

@@ -2,7 +2,9 @@
 
 use serde_json::{json, Value};
 
-use crate::helpers::{spawn_app, spawn_app_with, webhook_fixture, webhook_json, TestApp};
+use crate::helpers::{
+    signed_delivery, spawn_app, spawn_app_with, webhook_fixture, webhook_json, TestApp,
+};
 
 const RUN_ID: i64 = 289782451;
 
@@ -594,17 +596,7 @@ async fn with_no_secret_configured_a_secret_is_generated_and_unsigned_deliveries
         .await
         .unwrap();
     assert_eq!(unsigned.status(), 401);
-    let signed = app
-        .http
-        .post(app.url("/webhook"))
-        .header("content-type", "application/json")
-        .header("x-github-event", "ping")
-        .header("x-github-delivery", "u2")
-        .header(
-            "x-hub-signature-256",
-            buildboard::github::signature::sign(secret.as_bytes(), &body),
-        )
-        .body(body)
+    let signed = signed_delivery(&app.http, &app.url("/webhook"), &secret, "ping", "u2", body)
         .send()
         .await
         .unwrap();

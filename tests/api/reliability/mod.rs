@@ -157,15 +157,7 @@ pub async fn post(
     delivery: &str,
     body: Vec<u8>,
 ) -> reqwest::Result<reqwest::Response> {
-    http.post(url)
-        .header("content-type", "application/json")
-        .header("x-github-event", event)
-        .header("x-github-delivery", delivery)
-        .header(
-            "x-hub-signature-256",
-            buildboard::github::signature::sign(SECRET.as_bytes(), &body),
-        )
-        .body(body)
+    crate::helpers::signed_delivery(http, url, SECRET, event, delivery, body)
         .send()
         .await
 }
