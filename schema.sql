@@ -1,4 +1,4 @@
--- buildboard database schema, version 3 (see `PRAGMA user_version`).
+-- buildboard database schema, version 4 (see `PRAGMA user_version`).
 --
 -- The server applies this file on every start (every statement is idempotent) and then runs the
 -- forward migrations in `src/store/migrate.rs` for databases made by an older version. `init_db -i`
@@ -59,8 +59,8 @@ CREATE TABLE IF NOT EXISTS commits (
     url         TEXT,
     UNIQUE (repo_id, gitid)
 );
--- Runs by sha (`/api/builds?sha=`, also a prefix) go through their commit.
-CREATE INDEX IF NOT EXISTS commits_gitid ON commits (gitid);
+-- Runs by sha (`/api/builds?sha=`, also a prefix) go through their commit, found by (repo_id, gitid)
+-- for each repository: a hash-only index cost a random page write per new commit (dropped in 4).
 
 -- Workflows (one per workflow file).
 CREATE TABLE IF NOT EXISTS workflows (
@@ -157,8 +157,11 @@ CREATE TABLE IF NOT EXISTS workflowjobs (
 CREATE INDEX IF NOT EXISTS workflowjobs_run ON workflowjobs (run_id, runattempt);
 
 -- Delivery ids (X-GitHub-Delivery) already processed: a redelivery is acknowledged and ignored.
+-- GitHub's GUIDs are version-1 UUIDs; they are stored with their timestamp's fields most significant
+-- first (`72d3162e-cc78-11e3-81ab-4c9367dc0958` as `1e3cc7872d3162e-81ab-4c9367dc0958`), so that
+-- new ids append to this index rather than each landing on a random page (migration 3 -> 4).
 CREATE TABLE IF NOT EXISTS deliveries (
-    id           TEXT    PRIMARY KEY,
+    id           TEXT    PRIMARY KEY,           -- the delivery GUID (reordered as above if a v1 UUID)
     event        TEXT    NOT NULL,
     receivedtime INTEGER NOT NULL
 ) WITHOUT ROWID;

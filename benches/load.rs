@@ -152,7 +152,14 @@ impl Templates {
 
     /// Delivery `n`: even numbers are workflow_run (run `n`), odd ones workflow_job (job `n`).
     fn delivery(&self, n: u64) -> Delivery {
-        let sha = format!("{:040x}", n * 7919);
+        // Like GitHub's: commit hashes and delivery GUIDs in no particular order, so that their
+        // indexes take random inserts as they do in production.
+        let sha = format!(
+            "{:016x}{:016x}{:08x}",
+            mix(n),
+            mix(n ^ 1 << 62),
+            mix(n) >> 32
+        );
         let time = |offset: i64| {
             chrono::DateTime::from_timestamp(1_700_000_000 + n as i64 + offset, 0)
                 .unwrap()
@@ -184,11 +191,34 @@ impl Templates {
         Delivery {
             event,
             run_id,
-            id: format!("load-{n}"),
+            id: guid(n),
             signature: signature::sign(SECRET.as_bytes(), &body),
             body,
         }
     }
+}
+
+/// A well-mixed 64-bit value for `n` (SplitMix64's finaliser).
+fn mix(n: u64) -> u64 {
+    let mut z = n.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// Delivery `n`'s GUID, made as GitHub makes them: a version-1 (time-based) UUID such as
+/// `72d3162e-cc78-11e3-81ab-4c9367dc0958`, from one of eight senders whose clocks disagree by up
+/// to half a millisecond, 100 µs apart.
+fn guid(n: u64) -> String {
+    let time = 0x1ee_0000_0000_0000 + n * 1_000 + mix(n) % 5_000; // 100 ns units
+    format!(
+        "{:08x}-{:04x}-1{:03x}-{:04x}-{:012x}",
+        time & 0xffff_ffff,
+        (time >> 32) & 0xffff,
+        (time >> 48) & 0xfff,
+        0x8000 | (mix(n ^ 1 << 61) & 0x3fff),
+        mix(n % 8) & 0xffff_ffff_ffff
+    )
 }
 
 fn make_deliveries(count: u64, first: u64) -> anyhow::Result<Vec<Delivery>> {
@@ -400,6 +430,7 @@ async fn ingest_phase(args: &Args, dir: &Path) -> anyhow::Result<()> {
     let db = dir.join("ingest.db");
     let (server, _) = Server::start(&db).await?;
     let mut results = post_for(server.addr, deliveries.clone(), args.connections, duration).await;
+    let groups = WriteGroups::scrape(server.addr).await?;
     server.stop()?;
     let rate = results.acked.len() as f64 / results.elapsed.as_secs_f64();
     results.latencies.sort_unstable();
@@ -441,6 +472,13 @@ async fn ingest_phase(args: &Args, dir: &Path) -> anyhow::Result<()> {
     );
     println!();
     println!(
+        "writer: {} committed groups, {:.1} deliveries per group on average, {:.2} ms per group ({:.1} µs per delivery)\n",
+        groups.count,
+        groups.deliveries / groups.count.max(1) as f64,
+        groups.seconds * 1000.0 / groups.count.max(1) as f64,
+        groups.seconds * 1e6 / groups.deliveries.max(1.0),
+    );
+    println!(
         "acknowledged: {} workflow_run + {} workflow_job; rows after: {} workflowruns + {} workflowjobs ({}); failed requests: {}{}\n",
         acked_runs,
         acked_jobs,
@@ -451,6 +489,34 @@ async fn ingest_phase(args: &Args, dir: &Path) -> anyhow::Result<()> {
         if exhausted { "; the prepared deliveries ran out: the rate is a lower bound" } else { "" }
     );
     Ok(())
+}
+
+/// What the server's writer reported at `/metrics`: its committed groups, the deliveries in them
+/// and the time spent applying and committing them.
+struct WriteGroups {
+    count: u64,
+    deliveries: f64,
+    seconds: f64,
+}
+
+impl WriteGroups {
+    async fn scrape(addr: SocketAddr) -> anyhow::Result<Self> {
+        let text = reqwest::get(format!("http://{addr}/metrics"))
+            .await?
+            .text()
+            .await?;
+        let value = |name: &str| -> anyhow::Result<f64> {
+            text.lines()
+                .find_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
+                .and_then(|value| value.parse().ok())
+                .with_context(|| format!("no {name} at /metrics"))
+        };
+        Ok(Self {
+            count: value("buildboard_write_group_size_count")? as u64,
+            deliveries: value("buildboard_write_group_size_sum")?,
+            seconds: value("buildboard_write_seconds_sum")?,
+        })
+    }
 }
 
 /// Applies the deliveries straight through the store in transactions of 512; deliveries/s.

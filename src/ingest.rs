@@ -260,9 +260,12 @@ fn commit_group(conn: &mut Connection, group: &mut Vec<Submission>, hub: &Hub) {
             }
         }
     }
+    let elapsed = started.elapsed();
+    crate::metrics::WRITE_SECONDS.observe(elapsed.as_secs_f64());
+    crate::metrics::WRITE_GROUP_SIZE.observe(size as f64);
     debug!(
         size,
-        elapsed_us = started.elapsed().as_micros() as u64,
+        elapsed_us = elapsed.as_micros() as u64,
         "committed delivery group"
     );
     for change in &published {

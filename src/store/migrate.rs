@@ -42,7 +42,24 @@ pub const MIGRATIONS: &[&str] = &[
     "DROP INDEX IF EXISTS workflowruns_createtime;
      DROP INDEX IF EXISTS workflowruns_repo;
      DROP INDEX IF EXISTS workflowruns_conclusion;",
+    // 3 -> 4: fewer pages written per delivery (see schema.sql).
+    MIGRATION_3_TO_4,
 ];
+
+/// Migration 3 -> 4. Runs by sha find their commits through the (repository, hash) key, so the
+/// hash-only index goes: its random inserts rewrote a page per new commit. Version-1 UUID delivery
+/// ids are stored with their timestamp's most significant fields first, so that new ids append to
+/// the index (see `write::delivery_key`); the ids stored before are rewritten the same way, so that
+/// their redeliveries are still recognised. The GLOB is `delivery_key`'s test for a version-1 UUID.
+const MIGRATION_3_TO_4: &str = "DROP INDEX IF EXISTS commits_gitid;
+     UPDATE deliveries
+     SET id = substr(id, 16, 3) || substr(id, 10, 4) || substr(id, 1, 8) || substr(id, 19)
+     WHERE length(id) = 36 AND id GLOB
+         '[0-9a-fA-F][0-9a-fA-F][0-9a-fA-F][0-9a-fA-F][0-9a-fA-F][0-9a-fA-F][0-9a-fA-F][0-9a-fA-F]-'
+      || '[0-9a-fA-F][0-9a-fA-F][0-9a-fA-F][0-9a-fA-F]-1[0-9a-fA-F][0-9a-fA-F][0-9a-fA-F]-'
+      || '[0-9a-fA-F][0-9a-fA-F][0-9a-fA-F][0-9a-fA-F]-'
+      || '[0-9a-fA-F][0-9a-fA-F][0-9a-fA-F][0-9a-fA-F][0-9a-fA-F][0-9a-fA-F]'
+      || '[0-9a-fA-F][0-9a-fA-F][0-9a-fA-F][0-9a-fA-F][0-9a-fA-F][0-9a-fA-F]';";
 
 /// The version this build writes.
 pub const LATEST_VERSION: i64 = 1 + MIGRATIONS.len() as i64;
@@ -114,7 +131,9 @@ mod tests {
         conn.execute_batch(
             "INSERT INTO repos (id, fullname, createtime) VALUES (1, 'o/r', 10);
              INSERT INTO branches (repo_id, name, createtime) VALUES (1, 'main', 10);
-             INSERT INTO settings (key, value) VALUES ('webhook_secret', 's');",
+             INSERT INTO settings (key, value) VALUES ('webhook_secret', 's');
+             INSERT INTO deliveries (id, event, receivedtime) VALUES
+                 ('72d3162e-cc78-11e3-81ab-4c9367dc0958', 'push', 10), ('d-2', 'push', 10);",
         )
         .unwrap();
         assert!(!tables(&conn).contains(&"httpcache".to_owned()));
@@ -127,7 +146,7 @@ mod tests {
             .pragma_query_value(None, "user_version", |row| row.get(0))
             .unwrap();
         assert_eq!(version, LATEST_VERSION);
-        assert_eq!(LATEST_VERSION, 3);
+        assert_eq!(LATEST_VERSION, 4);
         let all = tables(&conn);
         let indexes = indexes(&conn);
         for (replacement, replaced) in [
@@ -145,12 +164,19 @@ mod tests {
         let rows: i64 = conn
             .query_row(
                 "SELECT (SELECT COUNT(*) FROM repos) + (SELECT COUNT(*) FROM branches)
-                      + (SELECT COUNT(*) FROM settings)",
+                      + (SELECT COUNT(*) FROM settings) + (SELECT COUNT(*) FROM deliveries)",
                 [],
                 |row| row.get(0),
             )
             .unwrap();
-        assert_eq!(rows, 3);
+        assert_eq!(rows, 5);
+        // Delivery ids stored before 4 are rekeyed: their redeliveries are still recognised.
+        for id in ["72d3162e-cc78-11e3-81ab-4c9367dc0958", "d-2"] {
+            assert!(
+                !super::super::write::record_delivery(&conn, id, "push", 20).unwrap(),
+                "{id} was not recognised after the migration"
+            );
+        }
     }
 
     #[test]

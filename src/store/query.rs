@@ -110,9 +110,12 @@ impl RunFilter {
         text("r.event = ?", &[&self.event]);
         if let Some(sha) = &self.sha {
             // Through the commits (a run's commit is its head sha) and `workflowruns_commit`:
-            // `headsha` has no index, and scanning for it took seconds at 1M runs.
+            // `headsha` has no index, and scanning for it took seconds at 1M runs. The commits
+            // are found per repository by their (repo_id, gitid) key: one short range each.
             conditions.push(
-                "r.commit_id IN (SELECT id FROM commits WHERE gitid >= ? AND gitid < ?)".into(),
+                "r.commit_id IN (SELECT c.id FROM repos p JOIN commits c
+                                 ON c.repo_id = p.id AND c.gitid >= ? AND c.gitid < ?)"
+                    .into(),
             );
             params.push(Value::Text(sha.to_ascii_lowercase()));
             params.push(Value::Text(format!("{}g", sha.to_ascii_lowercase())));

@@ -185,8 +185,31 @@ pub fn record_delivery(
         .prepare_cached(
             "INSERT OR IGNORE INTO deliveries (id, event, receivedtime) VALUES (?1, ?2, ?3)",
         )?
-        .execute(params![delivery_id, event, now])?;
+        .execute(params![delivery_key(delivery_id).as_ref(), event, now])?;
     Ok(inserted == 1)
+}
+
+/// How a delivery id is stored in `deliveries.id`. GitHub's delivery GUIDs are version-1 UUIDs,
+/// which begin with the fastest-changing bits of their timestamp
+/// (`72d3162e-cc78-11e3-81ab-4c9367dc0958`): as they come, each new id lands on a random page of
+/// the index, and a group of deliveries rewrites as many pages as it has deliveries. Stored with
+/// the timestamp's fields from most to least significant (`1e3cc7872d3162e-81ab-4c9367dc0958`),
+/// new ids append to the index's last page. Any other id is stored as it came.
+/// `schema.sql` migration 3 -> 4 rewrites the ids stored before in the same way.
+pub fn delivery_key(id: &str) -> std::borrow::Cow<'_, str> {
+    let bytes = id.as_bytes();
+    let is_v1_uuid = bytes.len() == 36
+        && bytes.iter().enumerate().all(|(at, byte)| match at {
+            8 | 13 | 18 | 23 => *byte == b'-',
+            14 => *byte == b'1',
+            _ => byte.is_ascii_hexdigit(),
+        });
+    if is_v1_uuid {
+        // time_hi, time_mid, time_low, then clock sequence and node as they were.
+        format!("{}{}{}{}", &id[15..18], &id[9..13], &id[..8], &id[18..]).into()
+    } else {
+        id.into()
+    }
 }
 
 /// Inserts or refreshes a repository and returns whether it is monitored. Every repository that
@@ -573,4 +596,29 @@ pub fn restart_windows(conn: &Connection, repo_id: i64) -> Result<()> {
     conn.prepare_cached("UPDATE backfillwindows SET nexturl = NULL, done = 0 WHERE repo_id = ?1")?
         .execute([repo_id])?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::delivery_key;
+
+    #[test]
+    fn version_1_delivery_ids_are_keyed_by_time_and_others_as_they_came() {
+        // GitHub's documented example, and one 100 ns later: the keys sort in time order.
+        let first = delivery_key("72d3162e-cc78-11e3-81ab-4c9367dc0958");
+        assert_eq!(first, "1e3cc7872d3162e-81ab-4c9367dc0958");
+        let later = delivery_key("72d3162f-cc78-11e3-81ab-4c9367dc0958");
+        assert!(later > first);
+        let next_mid = delivery_key("00000000-cc79-11e3-81ab-4c9367dc0958");
+        assert!(next_mid > later, "time_mid outranks time_low");
+        for other in [
+            "d-1",
+            "72d3162e-cc78-41e3-81ab-4c9367dc0958", // version 4: random, nothing to order
+            "72d3162e-cc78-11e3-81ab-4c9367dc095",  // one short
+            "72d3162g-cc78-11e3-81ab-4c9367dc0958", // not hex
+            "éééé-cc78-11e3-81ab-4c9367dc0958",     // 36 bytes, not ASCII
+        ] {
+            assert_eq!(delivery_key(other), other);
+        }
+    }
 }

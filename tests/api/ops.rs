@@ -48,6 +48,15 @@ async fn prometheus_metrics_count_deliveries_by_event_and_outcome() {
     ] {
         assert!(text.contains(needle), "missing {needle} in\n{text}");
     }
+    // The writer observes every committed group (the delivery above was one).
+    for histogram in ["buildboard_write_seconds", "buildboard_write_group_size"] {
+        let count: u64 = text
+            .lines()
+            .find_map(|line| line.strip_prefix(&format!("{histogram}_count ")))
+            .and_then(|value| value.parse().ok())
+            .unwrap_or_else(|| panic!("no {histogram}_count in\n{text}"));
+        assert!(count >= 1, "{histogram} was never observed");
+    }
     app.stop().await;
 }
 
