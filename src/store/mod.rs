@@ -64,6 +64,9 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
     Ok(())
 }
 
+/// WAL pages between two automatic checkpoints of the writer (see `Store::open_writer`).
+const WAL_CHECKPOINT_PAGES: i64 = 8_192;
+
 impl Store {
     /// Opens (creating if needed) the database at `path`, applies the schema and migrates it forward.
     ///
@@ -100,10 +103,16 @@ impl Store {
         // the delivery is acknowledged (group commit keeps that cheap).
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
-        // Each delivery runs in a savepoint: keep its sub-journal in memory instead of a temp
-        // file, and give the one writer a page cache that holds the hot index pages.
+        // Keep statement and savepoint journals in memory instead of temp files, and give the one
+        // writer a page cache that holds the hot index pages.
         conn.pragma_update(None, "temp_store", "MEMORY")?;
         conn.pragma_update(None, "cache_size", -16_384)?; // KiB: 16 MiB
+                                                          // Copy the WAL back into the database every 8,192 pages (32 MiB) instead of SQLite's 1,000:
+                                                          // the hot pages (the ends of the time-ordered indexes) are written by nearly every group,
+                                                          // and each checkpoint copies them once however often they changed since the last one.
+                                                          // Measured on the store alone, 25 deliveries per group: 68 µs per delivery at 1,000 pages,
+                                                          // 59 at 4,000, 56 at 16,000. A crash leaves at most that much WAL to replay on start.
+        conn.pragma_update(None, "wal_autocheckpoint", WAL_CHECKPOINT_PAGES)?;
         Ok(conn)
     }
 

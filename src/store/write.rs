@@ -5,6 +5,8 @@
 //! and the final rows do not depend on arrival order. The same functions serve the webhook path and
 //! the REST backfill.
 
+use std::sync::LazyLock;
+
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::model::{BranchInfo, CachedPage, Change, Window};
@@ -412,54 +414,30 @@ pub fn upsert_run(
         _ => None,
     };
     let actor = run.actor.as_ref();
-    let changed = conn
-        .prepare_cached(
-            "INSERT INTO workflowruns (id, repo_id, workflow_id, commit_id, branch_id, archivedworkflowname,
-                 runnumber, runattempt, event, headsha, title, status, statusrank, conclusion, actor,
-                 actoravatar, url, createtime, starttime, updatetime, endtime, runtime)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22)
-             ON CONFLICT (id) DO UPDATE SET
-                 workflow_id = excluded.workflow_id, commit_id = excluded.commit_id,
-                 branch_id = COALESCE(excluded.branch_id, branch_id),
-                 archivedworkflowname = excluded.archivedworkflowname,
-                 runnumber = excluded.runnumber, runattempt = excluded.runattempt,
-                 event = excluded.event, headsha = excluded.headsha,
-                 title = COALESCE(excluded.title, title),
-                 status = excluded.status, statusrank = excluded.statusrank,
-                 conclusion = excluded.conclusion,
-                 actor = COALESCE(excluded.actor, actor),
-                 actoravatar = COALESCE(excluded.actoravatar, actoravatar),
-                 url = COALESCE(excluded.url, url), createtime = excluded.createtime,
-                 starttime = COALESCE(excluded.starttime, starttime),
-                 updatetime = excluded.updatetime, endtime = excluded.endtime, runtime = excluded.runtime
-             WHERE (excluded.runattempt, excluded.statusrank, COALESCE(excluded.updatetime, 0))
-                >= (workflowruns.runattempt, workflowruns.statusrank, COALESCE(workflowruns.updatetime, 0))",
-        )?
-        .execute(params![
-            run.id,
-            repo.id,
-            run.workflow_id,
-            commit_id,
-            branch_id,
-            workflow_name,
-            run.run_number,
-            run.run_attempt,
-            run.event,
-            run.head_sha,
-            run.display_title,
-            run.status,
-            rank,
-            run.conclusion,
-            actor.map(|a| &a.login),
-            actor.and_then(|a| a.avatar_url.as_ref()),
-            run.html_url,
-            run.created_at.0,
-            started,
-            updated,
-            ended,
-            runtime
-        ])?
-        == 1;
+    let changed = conn.prepare_cached(&UPSERT_RUN)?.execute(params![
+        run.id,
+        repo.id,
+        run.workflow_id,
+        commit_id,
+        branch_id,
+        workflow_name,
+        run.run_number,
+        run.run_attempt,
+        run.event,
+        run.head_sha,
+        run.display_title,
+        run.status,
+        rank,
+        run.conclusion,
+        actor.map(|a| &a.login),
+        actor.and_then(|a| a.avatar_url.as_ref()),
+        run.html_url,
+        run.created_at.0,
+        started,
+        updated,
+        ended,
+        runtime
+    ])? == 1;
     conn.prepare_cached(
         "INSERT INTO workflowrunattempts (run_id, runattempt, status, statusrank, conclusion, starttime, updatetime)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
@@ -470,10 +448,59 @@ pub fn upsert_run(
             >= (workflowrunattempts.statusrank, COALESCE(workflowrunattempts.updatetime, 0))",
     )?
     .execute(params![run.id, run.run_attempt, run.status, rank, run.conclusion, started, updated])?;
-    if changed {
-        update_queue_time(conn, run.id)?;
-    }
     Ok(changed)
+}
+
+/// The run upsert of [`upsert_run`]. The queue time is computed in the same statement from the
+/// values the row ends up with (an insert's, or the update's), and the run's jobs stored so far:
+/// a separate `UPDATE` rewrote the new row and its two wide indexes a second time.
+static UPSERT_RUN: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "INSERT INTO workflowruns (id, repo_id, workflow_id, commit_id, branch_id, archivedworkflowname,
+             runnumber, runattempt, event, headsha, title, status, statusrank, conclusion, actor,
+             actoravatar, url, createtime, starttime, updatetime, endtime, runtime, queuetime)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22,
+                 {inserted_queue_time})
+         ON CONFLICT (id) DO UPDATE SET
+             workflow_id = excluded.workflow_id, commit_id = excluded.commit_id,
+             branch_id = COALESCE(excluded.branch_id, branch_id),
+             archivedworkflowname = excluded.archivedworkflowname,
+             runnumber = excluded.runnumber, runattempt = excluded.runattempt,
+             event = excluded.event, headsha = excluded.headsha,
+             title = COALESCE(excluded.title, title),
+             status = excluded.status, statusrank = excluded.statusrank,
+             conclusion = excluded.conclusion,
+             actor = COALESCE(excluded.actor, actor),
+             actoravatar = COALESCE(excluded.actoravatar, actoravatar),
+             url = COALESCE(excluded.url, url), createtime = excluded.createtime,
+             starttime = COALESCE(excluded.starttime, starttime),
+             updatetime = excluded.updatetime, endtime = excluded.endtime, runtime = excluded.runtime,
+             queuetime = {updated_queue_time}
+         WHERE (excluded.runattempt, excluded.statusrank, COALESCE(excluded.updatetime, 0))
+            >= (workflowruns.runattempt, workflowruns.statusrank, COALESCE(workflowruns.updatetime, 0))",
+        inserted_queue_time = queue_time_sql("?1", "?8", "?19", "?18"),
+        updated_queue_time = queue_time_sql(
+            "excluded.id",
+            "excluded.runattempt",
+            "COALESCE(excluded.starttime, workflowruns.starttime)",
+            "excluded.createtime"
+        ),
+    )
+});
+
+/// A run's queue time as SQL, from its `run` id, `attempt`, `start` and `created` times: from the
+/// attempt's creation (the run's creation for attempt 1, its start for re-runs) until the first of
+/// that attempt's jobs started. Without a started job, attempt 1 falls back to `start - created`.
+/// The one definition behind [`upsert_run`] and [`update_queue_time`].
+fn queue_time_sql(run: &str, attempt: &str, start: &str, created: &str) -> String {
+    format!(
+        "COALESCE(
+             (SELECT MAX(0, MIN(j.starttime) - CASE WHEN {attempt} > 1 THEN COALESCE({start}, {created})
+                                                   ELSE {created} END)
+              FROM workflowjobs j
+              WHERE j.run_id = {run} AND j.runattempt = {attempt} AND j.starttime IS NOT NULL),
+             CASE WHEN {attempt} = 1 AND {start} IS NOT NULL THEN MAX(0, {start} - {created}) END)"
+    )
 }
 
 /// Inserts or updates a job unless the stored state is newer. Returns whether it changed.
@@ -525,27 +552,26 @@ pub fn upsert_job(conn: &Connection, repo_id: i64, job: &WorkflowJob) -> Result<
         == 1)
 }
 
-/// Recomputes a run's queue time: from the attempt's creation (the run's `created_at` for attempt 1,
-/// `run_started_at` for re-runs) until the first of that attempt's jobs started. Without job events,
-/// attempt 1 falls back to `run_started_at - created_at`. Returns whether the value changed.
+/// Recomputes a run's queue time (see [`queue_time_sql`]) after one of its jobs changed. Returns
+/// whether the value changed.
 ///
 /// # Errors
 /// On a database error.
 pub fn update_queue_time(conn: &Connection, run_id: i64) -> Result<bool> {
     // One statement: the new value is computed twice so the row is only touched when it changes.
-    const QUEUE_TIME: &str = "COALESCE(
-             (SELECT MAX(0, MIN(j.starttime) - CASE WHEN workflowruns.runattempt > 1
-                                                   THEN COALESCE(workflowruns.starttime, workflowruns.createtime)
-                                                   ELSE workflowruns.createtime END)
-              FROM workflowjobs j
-              WHERE j.run_id = workflowruns.id AND j.runattempt = workflowruns.runattempt
-                AND j.starttime IS NOT NULL),
-             CASE WHEN runattempt = 1 AND starttime IS NOT NULL THEN MAX(0, starttime - createtime) END)";
-    let changed = conn
-        .prepare_cached(&format!(
-            "UPDATE workflowruns SET queuetime = {QUEUE_TIME} WHERE id = ?1 AND queuetime IS NOT {QUEUE_TIME}"
-        ))?
-        .execute([run_id])?;
+    static UPDATE: LazyLock<String> = LazyLock::new(|| {
+        let queue_time = queue_time_sql(
+            "workflowruns.id",
+            "workflowruns.runattempt",
+            "workflowruns.starttime",
+            "workflowruns.createtime",
+        );
+        format!(
+            "UPDATE workflowruns SET queuetime = {queue_time}
+             WHERE id = ?1 AND queuetime IS NOT {queue_time}"
+        )
+    });
+    let changed = conn.prepare_cached(&UPDATE)?.execute([run_id])?;
     Ok(changed == 1)
 }
 
