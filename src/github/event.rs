@@ -144,24 +144,49 @@ impl Timestamp {
 
 impl<'de> Deserialize<'de> for Timestamp {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Raw {
-            Int(i64),
-            Float(f64),
-            Text(String),
-        }
-        let parsed = match Raw::deserialize(deserializer)? {
-            Raw::Int(epoch) => Timestamp::from_epoch(epoch),
-            Raw::Float(epoch) if epoch.is_finite() => Timestamp::from_epoch(epoch as i64),
-            Raw::Float(_) => None,
-            Raw::Text(text) => Timestamp::parse(&text),
-        };
-        parsed.ok_or_else(|| {
-            serde::de::Error::custom(
-                "expected a timestamp: RFC 3339 text (2019-05-15T15:20:41Z) or epoch seconds",
-            )
-        })
+        deserializer.deserialize_any(TimestampVisitor)
+    }
+}
+
+/// Reads a timestamp in whichever JSON type it came, without buffering it first (as an untagged
+/// enum would, formatting an error message for each variant it tries: a hot spot in profiles).
+struct TimestampVisitor;
+
+impl TimestampVisitor {
+    fn check<E: serde::de::Error>(parsed: Option<Timestamp>) -> Result<Timestamp, E> {
+        parsed.ok_or_else(|| E::custom(Self::EXPECTED))
+    }
+
+    const EXPECTED: &'static str =
+        "expected a timestamp: RFC 3339 text (2019-05-15T15:20:41Z) or epoch seconds";
+}
+
+impl serde::de::Visitor<'_> for TimestampVisitor {
+    type Value = Timestamp;
+
+    fn expecting(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
+        formatter.write_str(Self::EXPECTED)
+    }
+
+    fn visit_i64<E: serde::de::Error>(self, epoch: i64) -> Result<Timestamp, E> {
+        Self::check(Timestamp::from_epoch(epoch))
+    }
+
+    fn visit_u64<E: serde::de::Error>(self, epoch: u64) -> Result<Timestamp, E> {
+        Self::check(i64::try_from(epoch).ok().and_then(Timestamp::from_epoch))
+    }
+
+    fn visit_f64<E: serde::de::Error>(self, epoch: f64) -> Result<Timestamp, E> {
+        Self::check(
+            epoch
+                .is_finite()
+                .then(|| Timestamp::from_epoch(epoch as i64))
+                .flatten(),
+        )
+    }
+
+    fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Timestamp, E> {
+        Self::check(Timestamp::parse(text))
     }
 }
 
@@ -423,6 +448,32 @@ mod tests {
         assert_eq!(from_int, utc);
         assert!(serde_json::from_str::<Timestamp>("\"yesterday\"").is_err());
         assert!(serde_json::from_str::<Timestamp>("-5").is_err());
+    }
+
+    #[test]
+    fn a_timestamp_is_read_from_whichever_json_type_it_came_in() {
+        let utc = Timestamp(1_557_933_641);
+        for json in [
+            "1557933641",
+            "1557933641.9",
+            "\"1557933641\"",
+            "\"2019-05-15T15:20:41Z\"",
+        ] {
+            assert_eq!(
+                serde_json::from_str::<Timestamp>(json).unwrap(),
+                utc,
+                "{json}"
+            );
+        }
+        for json in ["18446744073709551615", "1e300", "true", "[]", "{}", "\"\""] {
+            let err = serde_json::from_str::<Timestamp>(json).unwrap_err();
+            assert!(
+                err.to_string().contains("expected a timestamp"),
+                "{json}: {err}"
+            );
+        }
+        let absent: Option<Timestamp> = serde_json::from_str("null").unwrap();
+        assert_eq!(absent, None);
     }
 
     #[test]
