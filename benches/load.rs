@@ -534,6 +534,7 @@ fn storage_limit(deliveries: &[Delivery], db: &Path, duration: Duration) -> anyh
         .collect();
     let store = Store::open(db)?;
     let mut conn = store.open_writer()?;
+    let mut known = write::Known::default();
     let started = Instant::now();
     let mut applied = 0;
     for group in parsed.chunks(512) {
@@ -543,7 +544,7 @@ fn storage_limit(deliveries: &[Delivery], db: &Path, duration: Duration) -> anyh
         let tx = conn.transaction()?;
         for (id, kind, event) in group {
             write::record_delivery(&tx, id, kind.as_str(), 0)?;
-            write::apply_event(&tx, event, 0)?;
+            write::apply_event_with(&tx, event, 0, &mut known)?;
         }
         tx.commit()?;
         applied += group.len();

@@ -17,7 +17,7 @@ use tracing::{debug, error, warn};
 
 use crate::github::event::{Event, EventKind};
 use crate::hub::Hub;
-use crate::store::{self, model::Change, write, Store};
+use crate::store::{self, model::Change, write, write::Known, Store};
 
 /// Most deliveries committed in one transaction.
 pub const MAX_GROUP: usize = 512;
@@ -166,6 +166,8 @@ impl Ingest {
 /// task ends the group and runs after it, so everything runs in the order it was submitted.
 fn run_writer(mut conn: Connection, mut receiver: mpsc::Receiver<Job>, hub: Hub) {
     let mut group = Vec::with_capacity(MAX_GROUP);
+    let mut known = Known::default();
+    let mut data_version = None;
     let mut next = receiver.blocking_recv();
     while let Some(job) = next.take() {
         let task = match job {
@@ -183,12 +185,22 @@ fn run_writer(mut conn: Connection, mut receiver: mpsc::Receiver<Job>, hub: Hub)
                         Err(_) => break,
                     }
                 }
-                commit_group(&mut conn, &mut group, &hub);
+                // Another connection (`init_db`, an operator's sqlite3) may have changed rows
+                // the writer knows: SQLite counts the commits made by other connections.
+                let version = conn
+                    .pragma_query_value(None, "data_version", |row| row.get::<_, i64>(0))
+                    .ok();
+                if version.is_none() || version != data_version {
+                    known.forget();
+                    data_version = version;
+                }
+                commit_group(&mut conn, &mut group, &hub, &mut known);
                 task
             }
         };
         if let Some(task) = task {
             run_task(&conn, task);
+            known.forget(); // tasks write what they like (repositories, retention, purges)
         }
         next = receiver.blocking_recv();
     }
@@ -219,15 +231,15 @@ type Outcomes = Vec<Result<(Outcome, Vec<Change>), store::Error>>;
 /// transaction rolled back and the group applied again with a savepoint per delivery, so that the
 /// failing one is rolled back alone. Failures are rare (a delivery that parsed and verified
 /// normally applies), and a savepoint costs every delivery a copy of each page it touches.
-fn commit_group(conn: &mut Connection, group: &mut Vec<Submission>, hub: &Hub) {
+fn commit_group(conn: &mut Connection, group: &mut Vec<Submission>, hub: &Hub, known: &mut Known) {
     let started = std::time::Instant::now();
     let now = chrono::Utc::now().timestamp();
     // A panic while applying (a bug) must not take the writer, and with it every later delivery,
     // down: the transaction rolls back as it unwinds and the group gets an error.
     let committed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        match apply_group(conn, group, now, Isolation::None) {
+        match apply_group(conn, group, now, Isolation::None, known) {
             Ok(Some(outcomes)) => Ok(outcomes),
-            Ok(None) => apply_group(conn, group, now, Isolation::SavepointPerDelivery)
+            Ok(None) => apply_group(conn, group, now, Isolation::SavepointPerDelivery, known)
                 .map(|outcomes| outcomes.expect("with savepoints every outcome is kept")),
             Err(err) => Err(err),
         }
@@ -237,6 +249,9 @@ fn commit_group(conn: &mut Connection, group: &mut Vec<Submission>, hub: &Hub) {
             "applying the delivery group panicked".into(),
         ))
     });
+    if committed.is_err() {
+        known.forget(); // the whole group was rolled back (a failed delivery forgot already)
+    }
     let size = group.len();
     let mut published = Vec::new();
     match committed {
@@ -289,21 +304,24 @@ fn apply_group(
     group: &[Submission],
     now: i64,
     isolation: Isolation,
+    known: &mut Known,
 ) -> Result<Option<Outcomes>, store::Error> {
     let mut outcomes: Outcomes = Vec::with_capacity(group.len());
     let mut tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     for submission in group {
         let applied = if isolation == Isolation::SavepointPerDelivery {
             let savepoint = tx.savepoint()?;
-            let applied = apply_one(&savepoint, submission, now);
+            let applied = apply_one(&savepoint, submission, now, known);
             if applied.is_ok() {
                 savepoint.commit()?;
             } // else dropping the savepoint rolls back this delivery only
             applied
         } else {
-            apply_one(&tx, submission, now)
+            apply_one(&tx, submission, now, known)
         };
         if let Err(err) = &applied {
+            // What it learnt from this delivery was rolled back with it.
+            known.forget();
             warn!(delivery = submission.delivery_id.as_deref().unwrap_or("-"), cause = %err, "delivery failed to apply");
             if isolation == Isolation::None {
                 // Dropping `tx` rolls the group back, this delivery's partial writes and its
@@ -322,13 +340,14 @@ fn apply_one(
     conn: &Connection,
     submission: &Submission,
     now: i64,
+    known: &mut Known,
 ) -> Result<(Outcome, Vec<Change>), store::Error> {
     if let Some(delivery_id) = &submission.delivery_id {
         if !write::record_delivery(conn, delivery_id, submission.kind.as_str(), now)? {
             return Ok((Outcome::Duplicate, Vec::new()));
         }
     }
-    let changes = write::apply_event(conn, &submission.event, now)?;
+    let changes = write::apply_event_with(conn, &submission.event, now, known)?;
     Ok((
         Outcome::Applied {
             changes: changes.len(),
@@ -401,6 +420,43 @@ mod tests {
         drop(ingest);
         writer.join();
         assert_eq!(count("workflowruns"), 1);
+    }
+
+    #[tokio::test]
+    async fn rows_another_connection_changed_are_read_again_not_remembered() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("db.sqlite")).unwrap();
+        let (ingest, writer) = Ingest::start(&store, Hub::new(Default::default())).unwrap();
+        let first = ingest
+            .submit("d-1".into(), EventKind::WorkflowRun, run_event(1))
+            .await;
+        assert!(
+            matches!(first, Ok(Outcome::Applied { changes: 1 })),
+            "{first:?}"
+        );
+
+        // Another process (an operator's sqlite3, `init_db`) stops monitoring the repository
+        // the writer has just stored as monitored.
+        store
+            .open_writer()
+            .unwrap()
+            .execute_batch("UPDATE repos SET monitored = 0")
+            .unwrap();
+        let second = ingest
+            .submit("d-2".into(), EventKind::WorkflowRun, run_event(2))
+            .await;
+        assert!(
+            matches!(second, Ok(Outcome::Applied { changes: 0 })),
+            "a delivery for a repository no longer monitored is ignored: {second:?}"
+        );
+        drop(ingest);
+        writer.join();
+        let runs: i64 = store
+            .open_writer()
+            .unwrap()
+            .query_row("SELECT COUNT(*) FROM workflowruns", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(runs, 1);
     }
 
     /// Submitted together, the three deliveries share a group (in practice always: the writer

@@ -5,6 +5,7 @@
 //! and the final rows do not depend on arrival order. The same functions serve the webhook path and
 //! the REST backfill.
 
+use std::collections::HashMap;
 use std::sync::LazyLock;
 
 use rusqlite::{params, Connection, OptionalExtension};
@@ -18,9 +19,22 @@ use crate::github::event::{self, Commit, Event, Repository, Workflow, WorkflowJo
 /// # Errors
 /// On a database error; the caller rolls back.
 pub fn apply_event(conn: &Connection, event: &Event, now: i64) -> Result<Vec<Change>> {
+    apply_event_with(conn, event, now, &mut Known::default())
+}
+
+/// [`apply_event`] for a writer that keeps what it [`Known`]s between events.
+///
+/// # Errors
+/// On a database error; the caller rolls back, and must [`Known::forget`].
+pub fn apply_event_with(
+    conn: &Connection,
+    event: &Event,
+    now: i64,
+    known: &mut Known,
+) -> Result<Vec<Change>> {
     let mut changes = Vec::new();
     if let Some(repo) = event.repository() {
-        if !upsert_repo(conn, repo, now)? {
+        if !known.repo(conn, repo, now)? {
             tracing::debug!(repo = %repo.full_name, "delivery for a repository that is not monitored: ignored");
             return Ok(changes);
         }
@@ -40,7 +54,7 @@ pub fn apply_event(conn: &Connection, event: &Event, now: i64) -> Result<Vec<Cha
                 create_branch(conn, push.repository.id, branch, now)?;
                 changes.push(branch_change(&push.repository, branch, false));
             } else {
-                ensure_branch(conn, push.repository.id, branch, now)?;
+                known.branch(conn, push.repository.id, branch, now)?;
             }
             let head = push
                 .head_commit
@@ -66,13 +80,14 @@ pub fn apply_event(conn: &Connection, event: &Event, now: i64) -> Result<Vec<Cha
             }
         }
         Event::WorkflowRun(delivery) => {
-            upsert_workflow(conn, delivery.repository.id, &delivery.workflow)?;
+            known.workflow(conn, delivery.repository.id, &delivery.workflow)?;
             if upsert_run(
                 conn,
                 &delivery.repository,
                 &delivery.workflow.name,
                 &delivery.workflow_run,
                 now,
+                known,
             )? {
                 if let Some(build) = read::build(conn, delivery.workflow_run.id)? {
                     changes.push(Change::Run { build });
@@ -94,6 +109,134 @@ pub fn apply_event(conn: &Connection, event: &Event, now: i64) -> Result<Vec<Cha
         }
     }
     Ok(changes)
+}
+
+/// Rows the ingest writer knows are stored as a delivery would write them again, so that
+/// deliveries for a repository, workflow or branch it has seen skip the statements that would only
+/// rewrite them unchanged (the repository's and the workflow's each rewrote an index entry).
+///
+/// Only right while nothing else writes these rows: the writer [`Known::forget`]s everything after
+/// a task, after a group that failed, and when another connection has committed.
+#[derive(Debug, Default)]
+pub struct Known {
+    repos: HashMap<i64, KnownRepo>,
+    workflows: HashMap<i64, KnownWorkflow>,
+    /// Branch ids by repository and name.
+    branches: HashMap<i64, HashMap<String, i64>>,
+    branch_count: usize,
+}
+
+#[derive(Debug)]
+struct KnownRepo {
+    full_name: String,
+    html_url: Option<String>,
+    default_branch: Option<String>,
+    monitored: bool,
+}
+
+#[derive(Debug)]
+struct KnownWorkflow {
+    name: String,
+    path: String,
+    state: Option<String>,
+    html_url: Option<String>,
+}
+
+/// Branches remembered at most: past this the map starts over, so that it stays small however
+/// many short-lived branches an organisation makes.
+const MAX_KNOWN_BRANCHES: usize = 10_000;
+
+/// Whether storing `new` leaves `stored` as it is: a column the event leaves empty keeps its value.
+fn unchanged(new: Option<&String>, stored: Option<&String>) -> bool {
+    new.is_none_or(|new| Some(new) == stored)
+}
+
+impl Known {
+    /// Forgets everything: the next events store their rows again.
+    pub fn forget(&mut self) {
+        self.repos.clear();
+        self.workflows.clear();
+        self.branches.clear();
+        self.branch_count = 0;
+    }
+
+    /// [`upsert_repo`], skipped when it would change nothing.
+    fn repo(&mut self, conn: &Connection, repo: &Repository, now: i64) -> Result<bool> {
+        if let Some(known) = self.repos.get(&repo.id) {
+            if known.full_name == repo.full_name
+                && unchanged(repo.html_url.as_ref(), known.html_url.as_ref())
+                && unchanged(repo.default_branch.as_ref(), known.default_branch.as_ref())
+            {
+                return Ok(known.monitored);
+            }
+        }
+        let stored = store_repo(conn, repo, now)?;
+        if stored.renamed_another {
+            self.repos.clear(); // another repository's name changed under it
+        }
+        self.repos.insert(
+            repo.id,
+            KnownRepo {
+                full_name: repo.full_name.clone(),
+                html_url: stored.html_url,
+                default_branch: stored.default_branch,
+                monitored: stored.monitored,
+            },
+        );
+        Ok(stored.monitored)
+    }
+
+    /// [`upsert_workflow`], skipped when it would change nothing.
+    fn workflow(&mut self, conn: &Connection, repo_id: i64, workflow: &Workflow) -> Result<()> {
+        let path = strip_ref(&workflow.path);
+        if let Some(known) = self.workflows.get(&workflow.id) {
+            if known.name == workflow.name
+                && known.path == path
+                && unchanged(workflow.state.as_ref(), known.state.as_ref())
+                && unchanged(workflow.html_url.as_ref(), known.html_url.as_ref())
+            {
+                return Ok(());
+            }
+        }
+        let (state, html_url) = store_workflow(conn, repo_id, workflow)?;
+        self.workflows.insert(
+            workflow.id,
+            KnownWorkflow {
+                name: workflow.name.clone(),
+                path: path.to_owned(),
+                state,
+                html_url,
+            },
+        );
+        Ok(())
+    }
+
+    /// Whether workflow `id` is stored (then a run need not insert a stand-in for it).
+    fn has_workflow(&self, id: i64) -> bool {
+        self.workflows.contains_key(&id)
+    }
+
+    /// [`ensure_branch`], remembering the id.
+    fn branch(&mut self, conn: &Connection, repo_id: i64, name: &str, now: i64) -> Result<i64> {
+        if let Some(id) = self
+            .branches
+            .get(&repo_id)
+            .and_then(|names| names.get(name))
+        {
+            return Ok(*id);
+        }
+        let id = ensure_branch(conn, repo_id, name, now)?;
+        if self.branch_count >= MAX_KNOWN_BRANCHES {
+            self.branches.clear();
+            self.branch_count = 0;
+        }
+        self.branches
+            .entry(repo_id)
+            .or_default()
+            .insert(name.to_owned(), id);
+        self.branch_count += 1;
+        Ok(id)
+    }
 }
 
 fn branch_change(repo: &Repository, name: &str, deleted: bool) -> Change {
@@ -225,21 +368,41 @@ pub fn delivery_key(id: &str) -> std::borrow::Cow<'_, str> {
 /// # Errors
 /// On a database error.
 pub fn upsert_repo(conn: &Connection, repo: &Repository, now: i64) -> Result<bool> {
-    let upsert = || -> rusqlite::Result<bool> {
+    Ok(store_repo(conn, repo, now)?.monitored)
+}
+
+/// A repository row as [`store_repo`] left it.
+struct StoredRepo {
+    monitored: bool,
+    html_url: Option<String>,
+    default_branch: Option<String>,
+    /// Another row's name was moved aside or taken over (see [`upsert_repo`]).
+    renamed_another: bool,
+}
+
+fn store_repo(conn: &Connection, repo: &Repository, now: i64) -> Result<StoredRepo> {
+    let upsert = |renamed_another| -> rusqlite::Result<StoredRepo> {
         conn.prepare_cached(
             "INSERT INTO repos (id, fullname, url, defaultbranch, createtime) VALUES (?1, ?2, ?3, ?4, ?5)
              ON CONFLICT (id) DO UPDATE SET
                  fullname = excluded.fullname,
                  url = COALESCE(excluded.url, url),
                  defaultbranch = COALESCE(excluded.defaultbranch, defaultbranch)
-             RETURNING monitored",
+             RETURNING monitored, url, defaultbranch",
         )?
         .query_row(
             params![repo.id, repo.full_name, repo.html_url, repo.default_branch, now],
-            |row| row.get(0),
+            |row| {
+                Ok(StoredRepo {
+                    monitored: row.get(0)?,
+                    html_url: row.get(1)?,
+                    default_branch: row.get(2)?,
+                    renamed_another,
+                })
+            },
         )
     };
-    match upsert() {
+    match upsert(false) {
         Err(rusqlite::Error::SqliteFailure(err, _))
             if err.code == rusqlite::ErrorCode::ConstraintViolation =>
         {
@@ -250,7 +413,7 @@ pub fn upsert_repo(conn: &Connection, repo: &Repository, now: i64) -> Result<boo
                  WHERE fullname = ?1 AND id <> ?2",
             )?
             .execute(params![repo.full_name, repo.id])?;
-            Ok(upsert()?)
+            Ok(upsert(true)?)
         }
         other => Ok(other?),
     }
@@ -346,21 +509,34 @@ pub fn upsert_commit(
 /// # Errors
 /// On a database error.
 pub fn upsert_workflow(conn: &Connection, repo_id: i64, workflow: &Workflow) -> Result<()> {
-    conn.prepare_cached(
-        "INSERT INTO workflows (id, repo_id, name, path, state, url) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-         ON CONFLICT (id) DO UPDATE SET
-             name = excluded.name, path = excluded.path,
-             state = COALESCE(excluded.state, state), url = COALESCE(excluded.url, url)",
-    )?
-    .execute(params![
-        workflow.id,
-        repo_id,
-        workflow.name,
-        strip_ref(&workflow.path),
-        workflow.state,
-        workflow.html_url
-    ])?;
-    Ok(())
+    store_workflow(conn, repo_id, workflow).map(|_| ())
+}
+
+/// [`upsert_workflow`]; returns the stored state and URL.
+fn store_workflow(
+    conn: &Connection,
+    repo_id: i64,
+    workflow: &Workflow,
+) -> Result<(Option<String>, Option<String>)> {
+    Ok(conn
+        .prepare_cached(
+            "INSERT INTO workflows (id, repo_id, name, path, state, url) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+             ON CONFLICT (id) DO UPDATE SET
+                 name = excluded.name, path = excluded.path,
+                 state = COALESCE(excluded.state, state), url = COALESCE(excluded.url, url)
+             RETURNING state, url",
+        )?
+        .query_row(
+            params![
+                workflow.id,
+                repo_id,
+                workflow.name,
+                strip_ref(&workflow.path),
+                workflow.state,
+                workflow.html_url
+            ],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )?)
 }
 
 /// REST paths carry an `@ref` suffix (`.github/workflows/build.yml@main`); webhooks do not.
@@ -376,22 +552,25 @@ fn strip_ref(path: &str) -> &str {
 ///
 /// # Errors
 /// On a database error.
-pub fn upsert_run(
+fn upsert_run(
     conn: &Connection,
     repo: &Repository,
     workflow_name: &str,
     run: &WorkflowRun,
     now: i64,
+    known: &mut Known,
 ) -> Result<bool> {
-    conn.prepare_cached(
-        "INSERT OR IGNORE INTO workflows (id, repo_id, name, path) VALUES (?1, ?2, ?3, ?4)",
-    )?
-    .execute(params![
-        run.workflow_id,
-        repo.id,
-        workflow_name,
-        strip_ref(run.path.as_deref().unwrap_or_default())
-    ])?;
+    if !known.has_workflow(run.workflow_id) {
+        conn.prepare_cached(
+            "INSERT OR IGNORE INTO workflows (id, repo_id, name, path) VALUES (?1, ?2, ?3, ?4)",
+        )?
+        .execute(params![
+            run.workflow_id,
+            repo.id,
+            workflow_name,
+            strip_ref(run.path.as_deref().unwrap_or_default())
+        ])?;
+    }
     let head = run.head_commit.clone().unwrap_or_else(|| Commit {
         id: run.head_sha.clone(),
         message: None,
@@ -401,7 +580,7 @@ pub fn upsert_run(
     });
     let commit_id = upsert_commit(conn, repo, &head, None)?;
     let branch_id = match &run.head_branch {
-        Some(branch) => Some(ensure_branch(conn, repo.id, branch, now)?),
+        Some(branch) => Some(known.branch(conn, repo.id, branch, now)?),
         None => None,
     };
     let rank = event::status_rank(&run.status).expect("status was validated when parsed");
