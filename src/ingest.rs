@@ -5,7 +5,9 @@
 //! only then answers each handler, which only then answers GitHub with a 2xx: an acknowledged
 //! delivery is on disk. One fsync serves the whole group, which is what makes thousands of durable
 //! deliveries per second possible. A delivery that fails is rolled back without touching the
-//! others (the group is applied again with a savepoint per delivery; see [`commit_group`]). After the commit, the changes go to the [`Hub`].
+//! others (the group is applied again with a savepoint per delivery; see [`commit_group`]). After the
+//! commit, a publisher thread hands the changes to the [`Hub`], in commit order, while the writer
+//! goes on with the next group.
 //! The server's reconciler ([`crate::backfill::Reconciler`]) feeds runs it found through the REST
 //! API into the same writer with [`Ingest::apply`], so they are published like deliveries.
 
@@ -67,14 +69,42 @@ pub struct Ingest {
     queue: mpsc::Sender<Job>,
 }
 
-/// The writer thread; join it after every [`Ingest`] handle is dropped to drain the queue.
-pub struct Writer(JoinHandle<()>);
+/// The writer thread and its publisher; join them after every [`Ingest`] handle is dropped to
+/// drain the queue.
+pub struct Writer {
+    writer: JoinHandle<()>,
+    publisher: JoinHandle<()>,
+}
 
 impl Writer {
-    /// Waits until the writer has committed everything submitted and exited.
+    /// Waits until the writer has committed everything submitted, and the publisher has handed
+    /// every change to the hub, and both have exited.
     pub fn join(self) {
-        if self.0.join().is_err() {
+        if self.writer.join().is_err() {
             error!("the ingest writer thread panicked");
+        }
+        // The writer dropped its end of the changes channel: the publisher drains it and ends.
+        if self.publisher.join().is_err() {
+            error!("the ingest publisher thread panicked");
+        }
+    }
+}
+
+/// Committed groups' changes waiting for the publisher; past this the writer waits for it.
+const PUBLISH_DEPTH: usize = 1024;
+
+/// Hands committed changes to the hub, in commit order, on a thread of its own: rendering a run's
+/// fragments and serialising the messages took an eighth of the writer's time, which the next
+/// group waited for.
+fn run_publisher(changes: std::sync::mpsc::Receiver<Vec<Change>>, hub: Hub) {
+    for group in changes {
+        let published = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            for change in &group {
+                hub.publish(change);
+            }
+        }));
+        if published.is_err() {
+            error!("publishing a change panicked; the publisher carries on");
         }
     }
 }
@@ -87,11 +117,22 @@ impl Ingest {
     pub fn start(store: &Store, hub: Hub) -> Result<(Self, Writer), Error> {
         let conn = store.open_writer()?;
         let (queue, receiver) = mpsc::channel(QUEUE_DEPTH);
-        let handle = std::thread::Builder::new()
-            .name("ingest-writer".into())
-            .spawn(move || run_writer(conn, receiver, hub))
-            .expect("spawning a thread only fails when the OS is out of resources");
-        Ok((Self { queue }, Writer(handle)))
+        let (changes, published) = std::sync::mpsc::sync_channel(PUBLISH_DEPTH);
+        let spawn = |name: &str, run: Box<dyn FnOnce() + Send>| {
+            std::thread::Builder::new()
+                .name(name.into())
+                .spawn(run)
+                .expect("spawning a thread only fails when the OS is out of resources")
+        };
+        let publisher = spawn(
+            "ingest-publisher",
+            Box::new(move || run_publisher(published, hub)),
+        );
+        let writer = spawn(
+            "ingest-writer",
+            Box::new(move || run_writer(conn, receiver, changes)),
+        );
+        Ok((Self { queue }, Writer { writer, publisher }))
     }
 
     /// Stores `event` (delivery `delivery_id`) and returns once it is committed.
@@ -164,7 +205,11 @@ impl Ingest {
 
 /// Takes every delivery queued at the moment into a group (up to [`MAX_GROUP`]) and commits it; a
 /// task ends the group and runs after it, so everything runs in the order it was submitted.
-fn run_writer(mut conn: Connection, mut receiver: mpsc::Receiver<Job>, hub: Hub) {
+fn run_writer(
+    mut conn: Connection,
+    mut receiver: mpsc::Receiver<Job>,
+    publisher: std::sync::mpsc::SyncSender<Vec<Change>>,
+) {
     let mut group = Vec::with_capacity(MAX_GROUP);
     let mut known = Known::default();
     let mut data_version = None;
@@ -194,7 +239,7 @@ fn run_writer(mut conn: Connection, mut receiver: mpsc::Receiver<Job>, hub: Hub)
                     known.forget();
                     data_version = version;
                 }
-                commit_group(&mut conn, &mut group, &hub, &mut known);
+                commit_group(&mut conn, &mut group, &publisher, &mut known);
                 task
             }
         };
@@ -225,13 +270,18 @@ fn run_task(conn: &Connection, task: Task) {
 /// What applying a group gave: per delivery, its outcome and changes, or its error.
 type Outcomes = Vec<Result<(Outcome, Vec<Change>), store::Error>>;
 
-/// Applies and commits `group`, answers every submitter, then publishes the changes.
+/// Applies and commits `group`, answers every submitter, then hands the changes to the publisher.
 ///
 /// The group is first applied as one plain transaction. Only if a delivery fails is that
 /// transaction rolled back and the group applied again with a savepoint per delivery, so that the
 /// failing one is rolled back alone. Failures are rare (a delivery that parsed and verified
 /// normally applies), and a savepoint costs every delivery a copy of each page it touches.
-fn commit_group(conn: &mut Connection, group: &mut Vec<Submission>, hub: &Hub, known: &mut Known) {
+fn commit_group(
+    conn: &mut Connection,
+    group: &mut Vec<Submission>,
+    publisher: &std::sync::mpsc::SyncSender<Vec<Change>>,
+    known: &mut Known,
+) {
     let started = std::time::Instant::now();
     let now = chrono::Utc::now().timestamp();
     // A panic while applying (a bug) must not take the writer, and with it every later delivery,
@@ -283,8 +333,10 @@ fn commit_group(conn: &mut Connection, group: &mut Vec<Submission>, hub: &Hub, k
         elapsed_us = elapsed.as_micros() as u64,
         "committed delivery group"
     );
-    for change in &published {
-        hub.publish(change);
+    if !published.is_empty() {
+        // Only fails once the publisher is gone, which only happens when it panicked outside
+        // a publish; its join reports that.
+        let _ = publisher.send(published);
     }
 }
 
