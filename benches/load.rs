@@ -8,12 +8,15 @@
 //! Phases (each against the release `buildboard` binary, run as its own process on loopback with a
 //! fresh database):
 //! - **ingest**: signed workflow_run and workflow_job deliveries made from GitHub's examples (ids,
-//!   shas, branches and timestamps varied so every delivery writes), from C keep-alive connections
-//!   for a fixed time: acknowledged deliveries/s, p50/p99 latency, and the rows in the database
+//!   shas, branches and timestamps varied so every delivery writes; delivery GUIDs shaped like
+//!   GitHub's version-1 UUIDs, commit hashes random), from C keep-alive connections (bare hyper
+//!   HTTP/1.1) for a fixed time: acknowledged deliveries/s, p50/p99 latency, and the rows in the database
 //!   afterwards against the acknowledged deliveries.
 //! - **http limit**: the same POSTs against a minimal warp server that only reads the body.
 //! - **storage limit**: the same deliveries applied straight to SQLite through the store, in
-//!   transactions of 512, with no HTTP.
+//!   transactions of 512, with no HTTP; and again in groups the size the server's writer formed.
+//!   The server's own writer figures (groups, deliveries per group, time per group) are read from
+//!   its `/metrics`.
 //! - **fan-out**: N WebSocket clients; deliveries posted at a steady rate; from each delivery's 2xx
 //!   to its message at each client: p50/p99/max, messages lost; server RSS per idle client.
 //! - **reads**: a database of `--runs` runs; server start time; p50/p99 of the API and board pages.
@@ -471,7 +474,7 @@ async fn ingest_phase(args: &Args, dir: &Path) -> anyhow::Result<()> {
     let limit_rate = limit.acked.len() as f64 / limit.elapsed.as_secs_f64();
 
     eprintln!("ingest: the storage limit (store, no HTTP)…");
-    let storage_rate = storage_limit(&deliveries, &dir.join("storage.db"), duration)?;
+    let storage_rate = storage_limit(&deliveries, &dir.join("storage.db"), duration, 512)?;
 
     eprintln!("ingest: buildboard…");
     let db = dir.join("ingest.db");
@@ -479,6 +482,16 @@ async fn ingest_phase(args: &Args, dir: &Path) -> anyhow::Result<()> {
     let mut results = post_for(server.addr, deliveries.clone(), args.connections, duration).await;
     let groups = WriteGroups::scrape(server.addr).await?;
     server.stop()?;
+    // The store alone again, in groups the size the server's writer formed under this load: what
+    // its transactions cost without HTTP, parsing or another thread on the cores.
+    let server_group = (groups.deliveries / groups.count.max(1) as f64).round().max(1.0) as usize;
+    eprintln!("ingest: the store alone in groups of {server_group}…");
+    let server_group_rate = storage_limit(
+        &deliveries,
+        &dir.join("storage-groups.db"),
+        duration,
+        server_group,
+    )?;
     let rate = results.acked.len() as f64 / results.elapsed.as_secs_f64();
     results.latencies.sort_unstable();
     let acked_runs = results
@@ -510,6 +523,11 @@ async fn ingest_phase(args: &Args, dir: &Path) -> anyhow::Result<()> {
     println!(
         "| storage limit (store, batches of 512) | {storage_rate:.0} | | | {:.2} |",
         storage_rate / limit_rate
+    );
+    println!(
+        "| store alone, in the server's groups of {server_group} | {server_group_rate:.0} ({:.1} µs each) | | | {:.2} |",
+        1e6 / server_group_rate,
+        server_group_rate / limit_rate
     );
     println!(
         "| **buildboard, acknowledged and durable** | **{rate:.0}** | {} | {} | **{:.2}** of HTTP |",
@@ -566,8 +584,14 @@ impl WriteGroups {
     }
 }
 
-/// Applies the deliveries straight through the store in transactions of 512; deliveries/s.
-fn storage_limit(deliveries: &[Delivery], db: &Path, duration: Duration) -> anyhow::Result<f64> {
+/// Applies the deliveries straight through the store, `group_size` per transaction, as the
+/// server's writer does (remembering what it stored); deliveries/s.
+fn storage_limit(
+    deliveries: &[Delivery],
+    db: &Path,
+    duration: Duration,
+    group_size: usize,
+) -> anyhow::Result<f64> {
     let parsed: Vec<(String, EventKind, Event)> = deliveries
         .iter()
         .map(|d| {
@@ -584,7 +608,7 @@ fn storage_limit(deliveries: &[Delivery], db: &Path, duration: Duration) -> anyh
     let mut known = write::Known::default();
     let started = Instant::now();
     let mut applied = 0;
-    for group in parsed.chunks(512) {
+    for group in parsed.chunks(group_size) {
         if started.elapsed() >= duration {
             break;
         }
