@@ -484,7 +484,9 @@ async fn ingest_phase(args: &Args, dir: &Path) -> anyhow::Result<()> {
     server.stop()?;
     // The store alone again, in groups the size the server's writer formed under this load: what
     // its transactions cost without HTTP, parsing or another thread on the cores.
-    let server_group = (groups.deliveries / groups.count.max(1) as f64).round().max(1.0) as usize;
+    let server_group = (groups.deliveries / groups.count.max(1) as f64)
+        .round()
+        .max(1.0) as usize;
     eprintln!("ingest: the store alone in groups of {server_group}…");
     let server_group_rate = storage_limit(
         &deliveries,
