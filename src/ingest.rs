@@ -212,7 +212,6 @@ fn run_writer(
 ) {
     let mut group = Vec::with_capacity(MAX_GROUP);
     let mut known = Known::default();
-    let mut data_version = None;
     let mut next = receiver.blocking_recv();
     while let Some(job) = next.take() {
         let task = match job {
@@ -229,15 +228,6 @@ fn run_writer(
                         }
                         Err(_) => break,
                     }
-                }
-                // Another connection (`init_db`, an operator's sqlite3) may have changed rows
-                // the writer knows: SQLite counts the commits made by other connections.
-                let version = conn
-                    .pragma_query_value(None, "data_version", |row| row.get::<_, i64>(0))
-                    .ok();
-                if version.is_none() || version != data_version {
-                    known.forget();
-                    data_version = version;
                 }
                 commit_group(&mut conn, &mut group, &publisher, &mut known);
                 task
@@ -360,6 +350,9 @@ fn apply_group(
 ) -> Result<Option<Outcomes>, store::Error> {
     let mut outcomes: Outcomes = Vec::with_capacity(group.len());
     let mut tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    // Holding the write lock, nobody else can commit until this group has: checked here, the
+    // writer's memory is right for the whole group.
+    known.forget_if_changed_elsewhere(&tx)?;
     for submission in group {
         let applied = if isolation == Isolation::SavepointPerDelivery {
             let savepoint = tx.savepoint()?;

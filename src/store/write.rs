@@ -116,7 +116,8 @@ pub fn apply_event_with(
 /// rewrite them unchanged (the repository's and the workflow's each rewrote an index entry).
 ///
 /// Only right while nothing else writes these rows: the writer [`Known::forget`]s everything after
-/// a task, after a group that failed, and when another connection has committed.
+/// a task and after a delivery or group that failed, and checks at the start of each group whether
+/// another connection has committed ([`Known::forget_if_changed_elsewhere`]).
 #[derive(Debug, Default)]
 pub struct Known {
     repos: HashMap<i64, KnownRepo>,
@@ -124,6 +125,8 @@ pub struct Known {
     /// Branch ids by repository and name.
     branches: HashMap<i64, HashMap<String, i64>>,
     branch_count: usize,
+    /// `PRAGMA data_version` when last checked: it moves when another connection commits.
+    data_version: Option<i64>,
 }
 
 #[derive(Debug)]
@@ -158,6 +161,21 @@ impl Known {
         self.workflows.clear();
         self.branches.clear();
         self.branch_count = 0;
+    }
+
+    /// Forgets everything if another connection (`init_db`, an operator's `sqlite3`) has
+    /// committed since the last check. Call it inside the write transaction, where nobody else
+    /// can commit until it ends.
+    ///
+    /// # Errors
+    /// On a database error.
+    pub fn forget_if_changed_elsewhere(&mut self, conn: &Connection) -> Result<()> {
+        let version = conn.pragma_query_value(None, "data_version", |row| row.get(0))?;
+        if self.data_version != Some(version) {
+            self.forget();
+            self.data_version = Some(version);
+        }
+        Ok(())
     }
 
     /// [`upsert_repo`], skipped when it would change nothing.
