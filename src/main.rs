@@ -2,13 +2,21 @@
 
 use anyhow::Context;
 use buildboard::config::{Cli, Command};
-use buildboard::store::{maintenance, Store};
+use buildboard::store::{self, maintenance, Store};
 use buildboard::{telemetry, App};
 use clap::Parser;
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
+fn main() -> anyhow::Result<()> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .max_blocking_threads(store::BLOCKING_THREADS)
+        .build()
+        .context("starting the async runtime")?
+        .block_on(run(Cli::parse()))
+}
+
+/// Runs the command `cli` asks for (the server by default).
+async fn run(cli: Cli) -> anyhow::Result<()> {
     telemetry::init();
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => {

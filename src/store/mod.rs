@@ -23,6 +23,11 @@ use rusqlite::{Connection, OpenFlags};
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// Read connections in the pool.
 const READ_POOL_SIZE: u32 = 8;
+/// Threads the server's runtime keeps for blocking work, which is nearly all database reads: a
+/// read holds one of the [`READ_POOL_SIZE`] connections, so more threads would only wait for one,
+/// each on a stack of its own. (Tokio's default is 512: a thousand board clients connecting at
+/// once each read their first snapshot, and left a few hundred idle threads behind, about 13 MB.)
+pub const BLOCKING_THREADS: usize = 2 * READ_POOL_SIZE as usize;
 
 /// Errors from the store. The web layer maps all of them to an opaque `500` and logs the cause.
 #[derive(Debug, thiserror::Error)]
