@@ -558,24 +558,25 @@ async fn show_developer(
         };
         let team = q.filter();
         let who = login.clone();
-        let (metrics, active, reds, recent): (Metrics, _, _, _) = s
-            .store
-            .read(move |conn| {
-                let reds = board::triage(conn, &team, now)?
-                    .into_iter()
-                    .filter(|red| {
-                        red.authors.contains(&who) || red.failing.author.as_deref() == Some(&who)
-                    })
-                    .take(MAX_REDS)
-                    .collect();
-                Ok((
-                    metrics::compute(conn, &windowed, now)?,
-                    board::active(conn, &author_filter, 20)?,
-                    reds,
-                    query::builds(conn, &author_filter, None, DEVELOPER_RUNS)?,
-                ))
-            })
-            .await?;
+        // Two reads on two pooled connections at once: the whole board's triage (the slowest
+        // part) beside the person's own figures and runs.
+        let reds = s.store.read(move |conn| {
+            Ok(board::triage(conn, &team, now)?
+                .into_iter()
+                .filter(|red| {
+                    red.authors.contains(&who) || red.failing.author.as_deref() == Some(&who)
+                })
+                .take(MAX_REDS)
+                .collect())
+        });
+        let own = s.store.read(move |conn| {
+            Ok((
+                metrics::compute(conn, &windowed, now)?,
+                board::active(conn, &author_filter, 20)?,
+                query::builds(conn, &author_filter, None, DEVELOPER_RUNS)?,
+            ))
+        });
+        let (reds, (metrics, active, recent)): (_, (Metrics, _, _)) = tokio::try_join!(reds, own)?;
         let model = views::Developer {
             login,
             metrics,
