@@ -112,11 +112,12 @@ impl Store {
         // writer a page cache that holds the hot index pages.
         conn.pragma_update(None, "temp_store", "MEMORY")?;
         conn.pragma_update(None, "cache_size", -16_384)?; // KiB: 16 MiB
-                                                          // Copy the WAL back into the database every 8,192 pages (32 MiB) instead of SQLite's 1,000:
-                                                          // the hot pages (the ends of the time-ordered indexes) are written by nearly every group,
-                                                          // and each checkpoint copies them once however often they changed since the last one.
-                                                          // Measured on the store alone, 25 deliveries per group: 68 µs per delivery at 1,000 pages,
-                                                          // 59 at 4,000, 56 at 16,000. A crash leaves at most that much WAL to replay on start.
+
+        // Copy the WAL back into the database every 8,192 pages (32 MiB) instead of SQLite's 1,000:
+        // the hot pages (the ends of the time-ordered indexes) are written by nearly every group,
+        // and each checkpoint copies them once however often they changed since the last one.
+        // Measured on the store alone, 25 deliveries per group: 68 µs per delivery at 1,000 pages,
+        // 59 at 4,000, 56 at 16,000. A crash leaves at most that much WAL to replay on start.
         conn.pragma_update(None, "wal_autocheckpoint", WAL_CHECKPOINT_PAGES)?;
         Ok(conn)
     }
@@ -150,23 +151,6 @@ impl Store {
         })
         .await
         .map_err(|err| Error::Task(err.to_string()))?
-    }
-
-    /// Runs `f` on a fresh read-write connection on a blocking thread, for the rare writes that do
-    /// not come from deliveries (API mutations). SQLite's busy timeout serialises it with the
-    /// ingest writer.
-    ///
-    /// # Errors
-    /// Whatever `f` returns, or a database error.
-    pub async fn write<T, F>(&self, f: F) -> Result<T>
-    where
-        T: Send + 'static,
-        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
-    {
-        let path = self.path.clone();
-        crate::telemetry::spawn_blocking_in_span(move || f(&Self::open_writer_at(&path)?))
-            .await
-            .map_err(|err| Error::Task(err.to_string()))?
     }
 
     /// Reads a setting from the `settings` table.
