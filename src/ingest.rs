@@ -419,6 +419,17 @@ mod tests {
         .unwrap()
     }
 
+    /// Rows in `table` of `store`, read on a connection of its own.
+    fn count(store: &Store, table: &str) -> i64 {
+        store
+            .open_writer()
+            .unwrap()
+            .query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |row| {
+                row.get(0)
+            })
+            .unwrap()
+    }
+
     /// A fresh database that refuses run 666 (a trigger, as a disk or constraint error would),
     /// and a writer on it. `DROP TRIGGER refuse_666` makes it accept the run again.
     fn refusing_run_666() -> (tempfile::TempDir, Store, Ingest, Writer) {
@@ -444,27 +455,28 @@ mod tests {
             .submit("d-666".into(), EventKind::WorkflowRun, run_event(666))
             .await;
         assert!(matches!(failed, Err(Error::Store(_))), "{failed:?}");
-        let conn = store.open_writer().unwrap();
-        let count = |table: &str| -> i64 {
-            conn.query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |row| {
-                row.get(0)
-            })
-            .unwrap()
-        };
         assert_eq!(
-            (count("deliveries"), count("repos"), count("commits")),
+            (
+                count(&store, "deliveries"),
+                count(&store, "repos"),
+                count(&store, "commits")
+            ),
             (0, 0, 0),
             "neither the id nor the rows written before the failure stay"
         );
 
-        conn.execute_batch("DROP TRIGGER refuse_666;").unwrap();
+        store
+            .open_writer()
+            .unwrap()
+            .execute_batch("DROP TRIGGER refuse_666;")
+            .unwrap();
         let again = ingest
             .submit("d-666".into(), EventKind::WorkflowRun, run_event(666))
             .await;
         assert!(matches!(again, Ok(Outcome::Applied { .. })), "{again:?}");
         drop(ingest);
         writer.join();
-        assert_eq!(count("workflowruns"), 1);
+        assert_eq!(count(&store, "workflowruns"), 1);
     }
 
     #[tokio::test]
@@ -496,12 +508,7 @@ mod tests {
         );
         drop(ingest);
         writer.join();
-        let runs: i64 = store
-            .open_writer()
-            .unwrap()
-            .query_row("SELECT COUNT(*) FROM workflowruns", [], |row| row.get(0))
-            .unwrap();
-        assert_eq!(runs, 1);
+        assert_eq!(count(&store, "workflowruns"), 1);
     }
 
     /// Submitted together, the three deliveries share a group (in practice always: the writer
