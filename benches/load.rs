@@ -126,20 +126,7 @@ struct Delivery {
 }
 
 impl Delivery {
-    /// The signed POST GitHub would send to `url`.
-    fn request(&self, client: &reqwest::Client, url: &str) -> reqwest::RequestBuilder {
-        client
-            .post(url)
-            .header("content-type", "application/json")
-            .header("x-github-event", self.event)
-            .header("x-github-delivery", &self.id)
-            .header("x-hub-signature-256", &self.signature)
-            .body(self.body.clone())
-    }
-}
-
-impl Delivery {
-    /// The same POST for a bare HTTP/1.1 connection to `host`.
+    /// The signed POST GitHub would send, for a bare HTTP/1.1 connection to `host`.
     fn post(&self, host: &HeaderValue) -> hyper::Request<Full<Bytes>> {
         let mut request = hyper::Request::new(Full::new(self.body.clone()));
         *request.method_mut() = hyper::Method::POST;
@@ -686,16 +673,16 @@ async fn fanout_phase(args: &Args, dir: &Path, clients: usize) -> anyhow::Result
         .filter(|d| d.event == "workflow_run")
         .take(count as usize)
         .collect();
-    let client = reqwest::Client::new();
+    let mut sender = connect(server.addr).await?;
+    let host = HeaderValue::from_str(&server.addr.to_string())?;
     let mut acked: Vec<(u64, Instant)> = Vec::new();
     let interval = Duration::from_secs_f64(1.0 / args.fanout_rate as f64);
     let mut ticker = tokio::time::interval(interval);
-    let url = format!("http://{}/webhook", server.addr);
     for delivery in runs {
         ticker.tick().await;
-        let response = delivery.request(&client, &url).send().await?;
+        let success = post(&mut sender, delivery.post(&host)).await?;
         let at = Instant::now();
-        if response.status().is_success() {
+        if success {
             acked.push((
                 delivery
                     .run_id
