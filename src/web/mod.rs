@@ -145,13 +145,16 @@ fn operations(
 
 /// Every route, with rejections turned into JSON errors, security headers, and each request traced.
 pub fn routes(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = Infallible> + Clone {
+    // warp's `or` clones the alternatives it has not tried yet on every request; boxed, each
+    // group of routes clones as one reference count instead of a tree of filters and states.
     let sign_in = access::sign_in(state.access.clone(), &state.limits.reads);
-    operations(state.clone())
-        .or(webhook::routes(state.clone()))
-        .or(sign_in)
-        .or(ws::routes(state.clone()))
-        .or(api::routes(state.clone()))
-        .or(board::routes(state))
+    webhook::routes(state.clone())
+        .boxed()
+        .or(operations(state.clone()).boxed())
+        .or(sign_in.boxed())
+        .or(ws::routes(state.clone()).boxed())
+        .or(api::routes(state.clone()).boxed())
+        .or(board::routes(state).boxed())
         .recover(error::handle_rejection)
         .with(warp::reply::with::headers(security_headers()))
         .with(warp::trace::request())
