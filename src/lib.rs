@@ -131,7 +131,7 @@ impl App {
         }
         let access =
             web::access::Access::new(config.board_token.as_ref(), config.admin_token.as_ref());
-        let state = AppState {
+        let state = AppState::new(web::SharedState {
             readiness: web::Readiness::default(),
             access,
             store,
@@ -141,7 +141,7 @@ impl App {
             webhook_key,
             limits,
             board_cache: web::board::Cache::default(),
-        };
+        });
         Ok(Self {
             listener,
             state,

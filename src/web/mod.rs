@@ -22,9 +22,28 @@ use crate::hub::Hub;
 use crate::ingest::Ingest;
 use crate::store::Store;
 
-/// Everything a handler needs; clones are shallow.
+/// Everything a handler needs, behind one reference count: every request clones the state of
+/// its route, and one atomic increment is cheaper than one per field (the store's path, the hub's
+/// shutdown token and its lock, ...).
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<SharedState>);
+
+impl AppState {
+    pub fn new(shared: SharedState) -> Self {
+        Self(Arc::new(shared))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = SharedState;
+
+    fn deref(&self) -> &SharedState {
+        &self.0
+    }
+}
+
+/// What [`AppState`] shares.
+pub struct SharedState {
     pub store: Store,
     pub hub: Hub,
     pub ingest: Ingest,
