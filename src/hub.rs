@@ -74,6 +74,11 @@ impl Hub {
     /// the message and then asks for a view gets one rendered after the change.
     pub fn publish(&self, change: &Change) {
         self.generation.fetch_add(1, Ordering::SeqCst);
+        // Nobody to tell: rendering would be wasted. A client that subscribes from now on reads
+        // its snapshot after subscribing, and this change was committed before, so it is in it.
+        if self.sender.receiver_count() == 0 {
+            return;
+        }
         let json = message(change, self.opts);
         // An error only means nobody is listening.
         let _ = self.sender.send(Message::from(json));
@@ -185,4 +190,41 @@ fn message(change: &Change, opts: Opts) -> String {
         html,
     })
     .expect("changes serialise to JSON")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::model::BranchInfo;
+
+    fn branch_change() -> Change {
+        Change::Branch {
+            branch: BranchInfo {
+                repo: "octo-org/octo-repo".into(),
+                name: "main".into(),
+                deleted: false,
+            },
+        }
+    }
+
+    #[test]
+    fn a_change_nobody_watches_still_moves_the_generation() {
+        let hub = Hub::default();
+        hub.publish(&branch_change());
+        assert_eq!(hub.generation(), 1);
+    }
+
+    #[test]
+    fn a_subscriber_gets_the_change_after_one_went_unwatched() {
+        let hub = Hub::default();
+        hub.publish(&branch_change());
+        let mut feed = hub.subscribe();
+        hub.publish(&branch_change());
+        let message = feed
+            .try_recv()
+            .expect("the second change reaches the subscriber");
+        assert!(message.as_str().contains(r#""type":"branch""#));
+        assert!(feed.try_recv().is_err(), "only what came after subscribing");
+        assert_eq!(hub.generation(), 2);
+    }
 }
