@@ -53,6 +53,10 @@ struct Args {
     /// Concurrent keep-alive connections posting deliveries.
     #[arg(long, default_value_t = 64)]
     connections: usize,
+    /// WebSocket clients watching during the second buildboard ingest run (the board on the
+    /// office TV); the first runs with nobody watching.
+    #[arg(long, default_value_t = 1)]
+    watchers: usize,
     /// WebSocket client counts for the fan-out phase.
     #[arg(long, value_delimiter = ',', default_value = "1000,10000")]
     clients: Vec<usize>,
@@ -464,11 +468,19 @@ async fn ingest_phase(args: &Args, dir: &Path) -> anyhow::Result<()> {
     let storage_rate = storage_limit(&deliveries, &dir.join("storage.db"), duration, 512)?;
 
     eprintln!("ingest: buildboard…");
-    let db = dir.join("ingest.db");
-    let (server, _) = Server::start(&db).await?;
-    let mut results = post_for(server.addr, deliveries.clone(), args.connections, duration).await;
-    let groups = WriteGroups::scrape(server.addr).await?;
-    server.stop()?;
+    let quiet = ingest_run(args, &deliveries, &dir.join("ingest.db"), 0).await?;
+    eprintln!(
+        "ingest: buildboard with {} board(s) watching…",
+        args.watchers
+    );
+    let watched = ingest_run(
+        args,
+        &deliveries,
+        &dir.join("ingest-watched.db"),
+        args.watchers,
+    )
+    .await?;
+    let groups = &quiet.groups;
     // The store alone again, in groups the size the server's writer formed under this load: what
     // its transactions cost without HTTP, parsing or another thread on the cores.
     let server_group = (groups.deliveries / groups.count.max(1) as f64)
@@ -481,19 +493,6 @@ async fn ingest_phase(args: &Args, dir: &Path) -> anyhow::Result<()> {
         duration,
         server_group,
     )?;
-    let rate = results.acked.len() as f64 / results.elapsed.as_secs_f64();
-    results.latencies.sort_unstable();
-    let acked_runs = results
-        .acked
-        .iter()
-        .filter(|e| **e == "workflow_run")
-        .count();
-    let acked_jobs = results.acked.len() - acked_runs;
-    let conn = rusqlite::Connection::open(&db)?;
-    let rows_runs: usize = conn.query_row("SELECT COUNT(*) FROM workflowruns", [], |r| r.get(0))?;
-    let rows_jobs: usize = conn.query_row("SELECT COUNT(*) FROM workflowjobs", [], |r| r.get(0))?;
-    let exhausted = results.acked.len() + results.failed >= deliveries.len();
-
     println!(
         "## Ingest ({} s, {} connections, ~{} KiB per delivery)\n",
         args.duration,
@@ -518,31 +517,137 @@ async fn ingest_phase(args: &Args, dir: &Path) -> anyhow::Result<()> {
         1e6 / server_group_rate,
         server_group_rate / limit_rate
     );
-    println!(
-        "| **buildboard, acknowledged and durable** | **{rate:.0}** | {} | {} | **{:.2}** of HTTP |",
-        ms(percentile(&results.latencies, 0.5)),
-        ms(percentile(&results.latencies, 0.99)),
-        rate / limit_rate
-    );
+    for (run, label) in [
+        (&quiet, "nobody watching".to_owned()),
+        (&watched, format!("{} board(s) watching", args.watchers)),
+    ] {
+        println!(
+            "| **buildboard, acknowledged and durable**, {label} | **{:.0}** | {} | {} | **{:.2}** of HTTP |",
+            run.rate(),
+            ms(percentile(&run.results.latencies, 0.5)),
+            ms(percentile(&run.results.latencies, 0.99)),
+            run.rate() / limit_rate
+        );
+    }
     println!();
+    for (run, label) in [(&quiet, "nobody watching"), (&watched, "watched")] {
+        let groups = &run.groups;
+        println!(
+            "{label}: writer {} committed groups, {:.1} deliveries per group on average, {:.2} ms per group ({:.1} µs per delivery)",
+            groups.count,
+            groups.deliveries / groups.count.max(1) as f64,
+            groups.seconds * 1000.0 / groups.count.max(1) as f64,
+            groups.seconds * 1e6 / groups.deliveries.max(1.0),
+        );
+        let acked_runs = run
+            .results
+            .acked
+            .iter()
+            .filter(|e| **e == "workflow_run")
+            .count();
+        let acked_jobs = run.results.acked.len() - acked_runs;
+        let exhausted = run.results.acked.len() + run.results.failed >= deliveries.len();
+        println!(
+            "{label}: acknowledged {} workflow_run + {} workflow_job; rows after: {} workflowruns + {} workflowjobs ({}); failed requests: {}{}",
+            acked_runs,
+            acked_jobs,
+            run.rows_runs,
+            run.rows_jobs,
+            if run.rows_runs == acked_runs && run.rows_jobs == acked_jobs { "equal" } else { "MISMATCH" },
+            run.results.failed,
+            if exhausted { "; the prepared deliveries ran out: the rate is a lower bound" } else { "" }
+        );
+    }
     println!(
-        "writer: {} committed groups, {:.1} deliveries per group on average, {:.2} ms per group ({:.1} µs per delivery)\n",
-        groups.count,
-        groups.deliveries / groups.count.max(1) as f64,
-        groups.seconds * 1000.0 / groups.count.max(1) as f64,
-        groups.seconds * 1e6 / groups.deliveries.max(1.0),
-    );
-    println!(
-        "acknowledged: {} workflow_run + {} workflow_job; rows after: {} workflowruns + {} workflowjobs ({}); failed requests: {}{}\n",
-        acked_runs,
-        acked_jobs,
-        rows_runs,
-        rows_jobs,
-        if rows_runs == acked_runs && rows_jobs == acked_jobs { "equal" } else { "MISMATCH" },
-        results.failed,
-        if exhausted { "; the prepared deliveries ran out: the rate is a lower bound" } else { "" }
+        "watched: messages received by each watcher: {:?} (at least one per acknowledged delivery: {})\n",
+        watched.messages,
+        if watched.messages.iter().all(|&m| m >= watched.results.acked.len()) { "yes" } else { "NO" }
     );
     Ok(())
+}
+
+/// One ingest measurement of buildboard, with `watchers` WebSocket clients connected throughout.
+struct IngestRun {
+    results: PostResults,
+    groups: WriteGroups,
+    rows_runs: usize,
+    rows_jobs: usize,
+    /// Messages each watcher received (changes published while it watched).
+    messages: Vec<usize>,
+}
+
+impl IngestRun {
+    fn rate(&self) -> f64 {
+        self.results.acked.len() as f64 / self.results.elapsed.as_secs_f64()
+    }
+}
+
+/// Starts buildboard on a fresh `db`, connects `watchers` board clients, posts for the set duration,
+/// and counts what was acknowledged, stored and received.
+async fn ingest_run(
+    args: &Args,
+    deliveries: &Arc<Vec<Delivery>>,
+    db: &Path,
+    watchers: usize,
+) -> anyhow::Result<IngestRun> {
+    let (server, _) = Server::start(db).await?;
+    let url = format!("ws://{}/ws", server.addr);
+    let stop = tokio_util::sync::CancellationToken::new();
+    let mut watching = Vec::with_capacity(watchers);
+    for _ in 0..watchers {
+        let (socket, _) = tokio_tungstenite::connect_async_with_config(
+            url.as_str(),
+            Some(client_config()),
+            false,
+        )
+        .await
+        .context("connecting a watcher")?;
+        let stop = stop.clone();
+        watching.push(tokio::spawn(async move {
+            let (_sink, mut stream) = socket.split();
+            let mut received: usize = 0;
+            loop {
+                tokio::select! {
+                    () = stop.cancelled() => break,
+                    message = stream.next() => match message {
+                        Some(Ok(tokio_tungstenite::tungstenite::Message::Text(_))) => received += 1,
+                        Some(Ok(_)) => {}
+                        _ => break,
+                    }
+                }
+            }
+            received
+        }));
+    }
+    let mut results = post_for(
+        server.addr,
+        deliveries.clone(),
+        args.connections,
+        Duration::from_secs(args.duration),
+    )
+    .await;
+    results.latencies.sort_unstable();
+    // Messages of the last groups are still on their way.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    stop.cancel();
+    let mut messages = Vec::with_capacity(watchers);
+    for watcher in watching {
+        // The first message is the watcher's hello, not a change.
+        messages.push(watcher.await?.saturating_sub(1));
+    }
+    let groups = WriteGroups::scrape(server.addr).await?;
+    server.stop()?;
+    let conn = rusqlite::Connection::open(db)?;
+    let count = |table: &str| -> anyhow::Result<usize> {
+        Ok(conn.query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0))?)
+    };
+    Ok(IngestRun {
+        rows_runs: count("workflowruns")?,
+        rows_jobs: count("workflowjobs")?,
+        results,
+        groups,
+        messages,
+    })
 }
 
 /// What the server's writer reported at `/metrics`: its committed groups, the deliveries in them
