@@ -641,13 +641,26 @@ async fn ingest_run(
     let count = |table: &str| -> anyhow::Result<usize> {
         Ok(conn.query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0))?)
     };
-    Ok(IngestRun {
+    let run = IngestRun {
         rows_runs: count("workflowruns")?,
         rows_jobs: count("workflowjobs")?,
         results,
         groups,
         messages,
-    })
+    };
+    drop(conn);
+    remove_database(db);
+    Ok(run)
+}
+
+/// Deletes a database and its WAL once measured: the kernel would otherwise still be writing its
+/// gigabyte of dirty pages back to disk during the next measurement.
+fn remove_database(db: &Path) {
+    for suffix in ["", "-wal", "-shm"] {
+        let mut path = db.as_os_str().to_owned();
+        path.push(suffix);
+        let _ = std::fs::remove_file(path);
+    }
 }
 
 /// What the server's writer reported at `/metrics`: its committed groups, the deliveries in them
@@ -714,7 +727,10 @@ fn storage_limit(
         tx.commit()?;
         applied += group.len();
     }
-    Ok(applied as f64 / started.elapsed().as_secs_f64())
+    let rate = applied as f64 / started.elapsed().as_secs_f64();
+    drop((conn, store));
+    remove_database(db);
+    Ok(rate)
 }
 
 // ---------------------------------------------------------------------------------------------
