@@ -73,6 +73,9 @@ struct Args {
     /// Requests per endpoint in the reads phase.
     #[arg(long, default_value_t = 100)]
     requests: usize,
+    /// Internal: this process runs one phase of a full run (which printed the header).
+    #[arg(long, hide = true)]
+    phase_process: bool,
     /// Internal: serve the minimal warp handler on this address (the HTTP limit).
     #[arg(long, hide = true)]
     serve_minimal: Option<SocketAddr>,
@@ -92,25 +95,44 @@ fn main() -> anyhow::Result<()> {
     runtime.block_on(run(args))
 }
 
+/// The phases, in the order a full run measures them.
+const PHASES: [&str; 3] = ["ingest", "fanout", "reads"];
+
 async fn run(args: Args) -> anyhow::Result<()> {
-    let dir = tempfile::tempdir()?;
-    println!("# buildboard load tool\n");
-    println!(
-        "machine: {} cores, {}; load tool on the same machine\n",
-        num_cpus(),
-        cpu_model()
-    );
-    let phase = |name: &str| args.only.as_deref().is_none_or(|only| only == name);
-    if phase("ingest") {
-        ingest_phase(&args, dir.path()).await?;
+    if !args.phase_process {
+        println!("# buildboard load tool\n");
+        println!(
+            "machine: {} cores, {}; load tool on the same machine\n",
+            num_cpus(),
+            cpu_model()
+        );
     }
-    if phase("fanout") {
-        for &clients in &args.clients {
-            fanout_phase(&args, dir.path(), clients).await?;
+    let Some(only) = args.only.as_deref() else {
+        // Each phase in a fresh process of this tool: the ingest phase leaves gigabytes of freed
+        // prepared deliveries in the heap, and the allocator giving them back to the kernel
+        // stalled the next phase for most of a second in some runs.
+        for phase in PHASES {
+            let status = Command::new(std::env::current_exe()?)
+                .args(std::env::args_os().skip(1))
+                .args(["--only", phase, "--phase-process"])
+                .status()
+                .with_context(|| format!("running the {phase} phase"))?;
+            if !status.success() {
+                bail!("the {phase} phase failed ({status})");
+            }
         }
-    }
-    if phase("reads") {
-        reads_phase(&args, dir.path()).await?;
+        return Ok(());
+    };
+    let dir = tempfile::tempdir()?;
+    match only {
+        "ingest" => ingest_phase(&args, dir.path()).await?,
+        "fanout" => {
+            for &clients in &args.clients {
+                fanout_phase(&args, dir.path(), clients).await?;
+            }
+        }
+        "reads" => reads_phase(&args, dir.path()).await?,
+        other => bail!("unknown phase {other:?}: use one of {PHASES:?}"),
     }
     Ok(())
 }
@@ -308,13 +330,7 @@ impl Server {
 
     /// Resident memory of the server process, in KiB.
     fn rss_kib(&self) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
-            .unwrap_or_default();
-        status
-            .lines()
-            .find_map(|line| line.strip_prefix("VmRSS:"))
-            .and_then(|rest| rest.split_whitespace().next()?.parse().ok())
-            .unwrap_or(0)
+        rss_kib(self.child.id())
     }
 
     /// SIGTERM, then wait: the server drains and exits.
@@ -325,6 +341,16 @@ impl Server {
         self.child.wait()?;
         Ok(())
     }
+}
+
+/// Resident memory of process `pid`, in KiB (0 if unknown).
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|rest| rest.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
 }
 
 fn free_addr() -> anyhow::Result<SocketAddr> {
@@ -747,6 +773,9 @@ async fn fanout_phase(args: &Args, dir: &Path, clients: usize) -> anyhow::Result
     let arrivals: Arc<Mutex<Vec<(u64, Instant)>>> = Arc::new(Mutex::new(Vec::new()));
     let mut tasks = Vec::with_capacity(clients);
     let connected = Arc::new(AtomicUsize::new(0));
+    // Clients that have their snapshot: posting starts once every one has, so that the figures
+    // are the steady state and not the tail of 10,000 connections being set up.
+    let settled = Arc::new(AtomicUsize::new(0));
     let stop = tokio_util::sync::CancellationToken::new();
     for batch in (0..clients).collect::<Vec<_>>().chunks(250) {
         let mut sockets = Vec::new();
@@ -759,7 +788,12 @@ async fn fanout_phase(args: &Args, dir: &Path, clients: usize) -> anyhow::Result
         }
         for socket in futures_util::future::join_all(sockets).await {
             let (socket, _) = socket.context("connecting a WebSocket client")?;
-            let (arrivals, connected, stop) = (arrivals.clone(), connected.clone(), stop.clone());
+            let (arrivals, connected, settled, stop) = (
+                arrivals.clone(),
+                connected.clone(),
+                settled.clone(),
+                stop.clone(),
+            );
             tasks.push(tokio::spawn(async move {
                 let (_sink, mut stream) = socket.split();
                 let mut seen = Vec::new();
@@ -771,6 +805,8 @@ async fn fanout_phase(args: &Args, dir: &Path, clients: usize) -> anyhow::Result
                             Some(Ok(tokio_tungstenite::tungstenite::Message::Text(text))) => {
                                 if let Some(id) = run_id(&text) {
                                     seen.push((id, Instant::now()));
+                                } else if text.contains(r#""type":"snapshot""#) {
+                                    settled.fetch_add(1, Ordering::Relaxed);
                                 }
                             }
                             Some(Ok(_)) => {}
@@ -782,6 +818,17 @@ async fn fanout_phase(args: &Args, dir: &Path, clients: usize) -> anyhow::Result
             }));
         }
     }
+    let settling = Instant::now();
+    while settled.load(Ordering::Relaxed) < clients && settling.elapsed() < Duration::from_secs(60)
+    {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    eprintln!(
+        "fan-out: {} of {clients} clients had their snapshot {} ms after the last connected; load tool RSS {} MiB",
+        settled.load(Ordering::Relaxed),
+        settling.elapsed().as_millis(),
+        rss_kib(std::process::id()) / 1024
+    );
     tokio::time::sleep(Duration::from_millis(500)).await;
     let busy_rss = server.rss_kib();
     let per_client = (busy_rss.saturating_sub(idle_rss)) as f64 / clients as f64;
