@@ -111,15 +111,27 @@ pub fn waterfall(conn: &Connection, filter: &RunFilter, limit: u32) -> Result<Ve
 /// On a database error.
 pub fn recent_completed(conn: &Connection, filter: &RunFilter, limit: u32) -> Result<Vec<Build>> {
     let condition = "r.statusrank = 3 AND r.runtime IS NOT NULL";
-    query::builds_where(conn, filter, Some(condition), None, limit)
+    query::builds_where(conn, filter, Some(condition), None, None, limit)
 }
 
 /// Runs matching `filter` that have not completed yet (queued, waiting, running), newest first.
 ///
+/// Always read through the partial index of runs still going: there are few of them (what CI is
+/// running right now), whatever else the filter names. Left to itself the planner took an author's
+/// index and read that person's whole history to find the two still running: 9–10 ms at a million
+/// runs, against 0.5 ms.
+///
 /// # Errors
 /// On a database error.
 pub fn active(conn: &Connection, filter: &RunFilter, limit: u32) -> Result<Vec<Build>> {
-    query::builds_where(conn, filter, Some("r.statusrank < 3"), None, limit)
+    query::builds_where(
+        conn,
+        filter,
+        Some("r.statusrank < 3"),
+        Some("workflowruns_active"),
+        None,
+        limit,
+    )
 }
 
 /// A workflow on a branch whose latest completed run failed.

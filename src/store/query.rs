@@ -148,10 +148,12 @@ pub fn builds(
     after: Option<Cursor>,
     limit: u32,
 ) -> Result<Vec<Build>> {
-    builds_where(conn, filter, None, after, limit)
+    builds_where(conn, filter, None, None, after, limit)
 }
 
-/// Like [`builds`], with `condition` (SQL over the `BUILD_SELECT` aliases, no parameters) AND-ed on.
+/// Like [`builds`], with `condition` (SQL over the `BUILD_SELECT` aliases, no parameters) AND-ed on,
+/// and the runs read through `index` when given (for a condition the planner cannot weigh, such as
+/// one that only a small partial index covers).
 ///
 /// # Errors
 /// On a database error.
@@ -159,6 +161,7 @@ pub fn builds_where(
     conn: &Connection,
     filter: &RunFilter,
     condition: Option<&str>,
+    index: Option<&str>,
     after: Option<Cursor>,
     limit: u32,
 ) -> Result<Vec<Build>> {
@@ -180,7 +183,15 @@ pub fn builds_where(
         params.push(Value::Integer(cursor.id));
     }
     params.push(Value::Integer(i64::from(limit)));
-    let sql = format!("{BUILD_SELECT}{clause} ORDER BY r.createtime DESC, r.id DESC LIMIT ?");
+    let select = match index {
+        Some(index) => BUILD_SELECT.replacen(
+            "FROM workflowruns r",
+            &format!("FROM workflowruns r INDEXED BY {index}"),
+            1,
+        ),
+        None => BUILD_SELECT.to_owned(),
+    };
+    let sql = format!("{select}{clause} ORDER BY r.createtime DESC, r.id DESC LIMIT ?");
     let mut stmt = conn.prepare_cached(&sql)?;
     let builds = stmt
         .query_map(rusqlite::params_from_iter(params), build_from_row)?
