@@ -59,8 +59,15 @@ async fn every_acknowledged_delivery_survives_a_sigkill_mid_load_and_the_databas
             })
             .collect();
 
-        // Act: kill it while deliveries are in flight (at a different moment each round).
-        tokio::time::sleep(Duration::from_millis(400 + 300 * round)).await;
+        // Act: once deliveries are being acknowledged (a debug build beside the rest of the suite
+        // can take a while to answer its first), kill it while more are in flight, at a different
+        // moment each round.
+        let waiting = std::time::Instant::now();
+        while acknowledged.lock().unwrap().is_empty() && waiting.elapsed() < Duration::from_secs(30)
+        {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(100 + 300 * round)).await;
         let before_kill = acknowledged.lock().unwrap().len();
         server.kill();
         for poster in posters {
