@@ -152,8 +152,8 @@ pub fn builds(
 }
 
 /// Like [`builds`], with `condition` (SQL over the `BUILD_SELECT` aliases, no parameters) AND-ed on,
-/// and the runs read through `index` when given (for a condition the planner cannot weigh, such as
-/// one that only a small partial index covers).
+/// and the runs read through `index` when given: for a condition the planner cannot weigh, such as
+/// one that only a small partial index covers (a constant, as it is spliced into the SQL).
 ///
 /// # Errors
 /// On a database error.
@@ -161,7 +161,7 @@ pub fn builds_where(
     conn: &Connection,
     filter: &RunFilter,
     condition: Option<&str>,
-    index: Option<&str>,
+    index: Option<&'static str>,
     after: Option<Cursor>,
     limit: u32,
 ) -> Result<Vec<Build>> {
