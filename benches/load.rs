@@ -630,18 +630,8 @@ async fn ingest_run(
         .context("connecting a watcher")?;
         let stop = stop.clone();
         watching.push(tokio::spawn(async move {
-            let (_sink, mut stream) = socket.split();
             let mut received: usize = 0;
-            loop {
-                tokio::select! {
-                    () = stop.cancelled() => break,
-                    message = stream.next() => match message {
-                        Some(Ok(tokio_tungstenite::tungstenite::Message::Text(_))) => received += 1,
-                        Some(Ok(_)) => {}
-                        _ => break,
-                    }
-                }
-            }
+            read_texts(socket, &stop, |_| received += 1).await;
             received
         }));
     }
@@ -795,25 +785,16 @@ async fn fanout_phase(args: &Args, dir: &Path, clients: usize) -> anyhow::Result
                 stop.clone(),
             );
             tasks.push(tokio::spawn(async move {
-                let (_sink, mut stream) = socket.split();
                 let mut seen = Vec::new();
                 connected.fetch_add(1, Ordering::Relaxed);
-                loop {
-                    tokio::select! {
-                        () = stop.cancelled() => break,
-                        message = stream.next() => match message {
-                            Some(Ok(tokio_tungstenite::tungstenite::Message::Text(text))) => {
-                                if let Some(id) = run_id(&text) {
-                                    seen.push((id, Instant::now()));
-                                } else if text.contains(r#""type":"snapshot""#) {
-                                    settled.fetch_add(1, Ordering::Relaxed);
-                                }
-                            }
-                            Some(Ok(_)) => {}
-                            _ => break,
-                        }
+                read_texts(socket, &stop, |text| {
+                    if let Some(id) = run_id(text) {
+                        seen.push((id, Instant::now()));
+                    } else if text.contains(r#""type":"snapshot""#) {
+                        settled.fetch_add(1, Ordering::Relaxed);
                     }
-                }
+                })
+                .await;
                 arrivals.lock().unwrap().extend(seen);
             }));
         }
@@ -925,6 +906,29 @@ async fn fanout_phase(args: &Args, dir: &Path, clients: usize) -> anyhow::Result
 /// Each simulated board's buffers. tungstenite's default read buffer is 128 KiB, zero-filled on
 /// the first read: 10,000 clients would fault in 1.25 GiB in the load tool when the first message
 /// arrives, and that stall (a second or more) would be measured as the server's latency.
+type WebSocket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// Hands each text message `socket` receives to `on_text`, until `stop` is cancelled or the
+/// connection ends.
+async fn read_texts(
+    socket: WebSocket,
+    stop: &tokio_util::sync::CancellationToken,
+    mut on_text: impl FnMut(&str),
+) {
+    let (_sink, mut stream) = socket.split();
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => break,
+            message = stream.next() => match message {
+                Some(Ok(tokio_tungstenite::tungstenite::Message::Text(text))) => on_text(&text),
+                Some(Ok(_)) => {}
+                _ => break,
+            }
+        }
+    }
+}
+
 fn client_config() -> tokio_tungstenite::tungstenite::protocol::WebSocketConfig {
     tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default().read_buffer_size(8 * 1024)
 }
