@@ -430,19 +430,21 @@ mod tests {
             .unwrap()
     }
 
+    /// Runs `sql` on a connection of its own, as another process would.
+    fn execute_elsewhere(store: &Store, sql: &str) {
+        store.open_writer().unwrap().execute_batch(sql).unwrap();
+    }
+
     /// A fresh database that refuses run 666 (a trigger, as a disk or constraint error would),
     /// and a writer on it. `DROP TRIGGER refuse_666` makes it accept the run again.
     fn refusing_run_666() -> (tempfile::TempDir, Store, Ingest, Writer) {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().join("db.sqlite")).unwrap();
-        store
-            .open_writer()
-            .unwrap()
-            .execute_batch(
-                "CREATE TRIGGER refuse_666 BEFORE INSERT ON workflowruns
-                 WHEN NEW.id = 666 BEGIN SELECT RAISE(ABORT, 'refused'); END;",
-            )
-            .unwrap();
+        execute_elsewhere(
+            &store,
+            "CREATE TRIGGER refuse_666 BEFORE INSERT ON workflowruns
+             WHEN NEW.id = 666 BEGIN SELECT RAISE(ABORT, 'refused'); END;",
+        );
         let (ingest, writer) = Ingest::start(&store, Hub::new(Default::default())).unwrap();
         (dir, store, ingest, writer)
     }
@@ -465,11 +467,7 @@ mod tests {
             "neither the id nor the rows written before the failure stay"
         );
 
-        store
-            .open_writer()
-            .unwrap()
-            .execute_batch("DROP TRIGGER refuse_666;")
-            .unwrap();
+        execute_elsewhere(&store, "DROP TRIGGER refuse_666;");
         let again = ingest
             .submit("d-666".into(), EventKind::WorkflowRun, run_event(666))
             .await;
@@ -494,11 +492,7 @@ mod tests {
 
         // Another process (an operator's sqlite3, `init_db`) stops monitoring the repository
         // the writer has just stored as monitored.
-        store
-            .open_writer()
-            .unwrap()
-            .execute_batch("UPDATE repos SET monitored = 0")
-            .unwrap();
+        execute_elsewhere(&store, "UPDATE repos SET monitored = 0");
         let second = ingest
             .submit("d-2".into(), EventKind::WorkflowRun, run_event(2))
             .await;
@@ -528,11 +522,7 @@ mod tests {
         assert!(matches!(last, Ok(Outcome::Applied { .. })), "{last:?}");
 
         // The failed delivery left nothing behind, not even its id: a redelivery is applied.
-        store
-            .open_writer()
-            .unwrap()
-            .execute_batch("DROP TRIGGER refuse_666;")
-            .unwrap();
+        execute_elsewhere(&store, "DROP TRIGGER refuse_666;");
         let again = submit("d-666", 666).await;
         assert!(matches!(again, Ok(Outcome::Applied { .. })), "{again:?}");
         let duplicate = submit("d-1", 1).await;
