@@ -184,11 +184,18 @@ pub fn builds_where(
     }
     params.push(Value::Integer(i64::from(limit)));
     let select = match index {
-        Some(index) => BUILD_SELECT.replacen(
-            "FROM workflowruns r",
-            &format!("FROM workflowruns r INDEXED BY {index}"),
-            1,
-        ),
+        Some(index) => {
+            const FROM: &str = "FROM workflowruns r\n";
+            debug_assert!(
+                BUILD_SELECT.contains(FROM),
+                "BUILD_SELECT reads runs as `r`"
+            );
+            BUILD_SELECT.replacen(
+                FROM,
+                &format!("FROM workflowruns r INDEXED BY {index}\n"),
+                1,
+            )
+        }
         None => BUILD_SELECT.to_owned(),
     };
     let sql = format!("{select}{clause} ORDER BY r.createtime DESC, r.id DESC LIMIT ?");
