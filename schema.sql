@@ -1,4 +1,4 @@
--- buildboard database schema, version 4 (see `PRAGMA user_version`).
+-- buildboard database schema, version 5 (see `PRAGMA user_version`).
 --
 -- The server applies this file on every start (every statement is idempotent) and then runs the
 -- forward migrations in `src/store/migrate.rs` for databases made by an older version. `init_db -i`
@@ -202,4 +202,19 @@ CREATE TABLE IF NOT EXISTS backfillwindows (
     nexturl     TEXT,                           -- next page of this pass; NULL = the first page
     done        INTEGER NOT NULL DEFAULT 0,     -- 1 once this pass has fetched every page
     PRIMARY KEY (repo_id, windowstart)
+) WITHOUT ROWID;
+
+-- Version 5: the steps of each job, from `workflow_job` deliveries (and backfill with `--jobs`),
+-- so that the board can say where a run failed ("failed at: build › Run tests"). A job's steps are
+-- replaced whole whenever a newer state of the job is stored. The same statement is migration
+-- step 4 -> 5 in `src/store/migrate.rs`.
+CREATE TABLE IF NOT EXISTS workflowsteps (
+    job_id     INTEGER NOT NULL REFERENCES workflowjobs(id) ON DELETE CASCADE,
+    number     INTEGER NOT NULL,                -- 1, 2, ... in the job's order
+    name       TEXT    NOT NULL,
+    status     TEXT    NOT NULL,                -- queued, in_progress, completed
+    conclusion TEXT,                            -- success, failure, skipped, cancelled; NULL until completed
+    starttime  INTEGER,
+    endtime    INTEGER,
+    PRIMARY KEY (job_id, number)
 ) WITHOUT ROWID;

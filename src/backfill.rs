@@ -30,10 +30,11 @@ use tracing::{debug, info, warn};
 
 use crate::github::client::{self, Client, Fetched};
 use crate::github::event::{
-    self, Event, EventKind, Repository, Timestamp, Workflow, WorkflowJob, WorkflowJobEvent,
-    WorkflowRun, WorkflowRunEvent,
+    Event, EventKind, Repository, Timestamp, Workflow, WorkflowJob, WorkflowJobEvent, WorkflowRun,
+    WorkflowRunEvent,
 };
 use crate::ingest::{self, Ingest};
+use crate::run_state::Status;
 use crate::store::model::{CachedPage, Window};
 use crate::store::{self, read, write, Store};
 
@@ -174,9 +175,9 @@ pub fn run_event(repo: &Repository, run: &WorkflowRun) -> Event {
         // Never seen from REST; the file name is better than nothing.
         _ => path.rsplit('/').next().unwrap_or_default().to_owned(),
     };
-    let action = match event::status_rank(&run.status) {
-        Some(3) => "completed",
-        Some(2) => "in_progress",
+    let action = match run.status {
+        Status::Completed => "completed",
+        Status::InProgress => "in_progress",
         _ => "requested",
     };
     Event::WorkflowRun(Box::new(WorkflowRunEvent {
@@ -206,7 +207,7 @@ pub enum RunNews {
 pub fn run_news(stored: Option<(i64, i64, i64)>, run: &WorkflowRun) -> RunNews {
     let incoming = (
         run.run_attempt,
-        event::status_rank(&run.status).unwrap_or(0),
+        run.status.rank(),
         run.updated_at.map_or(0, |t| t.0),
     );
     match stored {
@@ -668,7 +669,7 @@ impl Backfill<'_> {
                                 let now = chrono::Utc::now().timestamp();
                                 for job in page.jobs {
                                     let event = Event::WorkflowJob(Box::new(WorkflowJobEvent {
-                                        action: job.status.clone(),
+                                        action: job.status.as_str().to_owned(),
                                         workflow_job: job,
                                         repository: repository.clone(),
                                     }));

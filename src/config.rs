@@ -8,35 +8,13 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
-/// A secret string whose `Debug` output is redacted, so it never lands in a log line.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
-    }
-
-    /// The secret itself. Call only where it is used, never to log it.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Secret(\"[redacted]\")")
-    }
-}
-
-impl From<String> for Secret {
-    fn from(value: String) -> Self {
-        Self(value)
-    }
-}
+pub use crate::secret::Secret;
+use crate::watch::WatchedBranches;
 
 /// GitHub's cap on webhook payloads: no larger delivery is ever sent.
 pub const DEFAULT_MAX_BODY_BYTES: u64 = 25 * 1024 * 1024;
+/// With `branches=all`, how long a branch may go without a run before its red no longer counts.
+pub const DEFAULT_STALE_AFTER: Duration = Duration::from_secs(7 * 86_400);
 /// How often the server asks GitHub for runs its webhooks may have missed.
 pub const DEFAULT_RECONCILE_INTERVAL: Duration = Duration::from_secs(5 * 60);
 
@@ -52,15 +30,16 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         .unwrap_or(text.len());
     let (number, unit) = text.split_at(split);
     let value: u64 = number.parse().map_err(|_| {
-        format!("{text:?} is not a duration: use seconds (300) or 500ms, 90s, 5m, 1h")
+        format!("{text:?} is not a duration: use seconds (300) or 500ms, 90s, 5m, 1h, 7d")
     })?;
     match unit.trim() {
         "ms" => Ok(Duration::from_millis(value)),
         "" | "s" => Ok(Duration::from_secs(value)),
         "m" => Ok(Duration::from_secs(value * 60)),
         "h" => Ok(Duration::from_secs(value * 3600)),
+        "d" => Ok(Duration::from_secs(value * 86_400)),
         other => Err(format!(
-            "unknown unit {other:?} in {text:?}: use ms, s, m or h"
+            "unknown unit {other:?} in {text:?}: use ms, s, m, h or d"
         )),
     }
 }
@@ -205,6 +184,16 @@ pub struct Config {
     pub retention_days: Option<NonZeroU32>,
 
     /// WebSocket timings; not flags, so that only tests change them.
+    /// Branches watched besides each repository's default branch, as comma-separated globs
+    /// (`release/*,develop`). The Wall, Triage, notifications and cc.xml show watched branches
+    /// unless asked for all.
+    #[arg(long, env = "BUILDBOARD_WATCH_BRANCHES", default_value = "")]
+    pub watch_branches: WatchedBranches,
+
+    /// With `branches=all`, a branch with no run for this long is not listed as red (`7d`, `36h`).
+    #[arg(long, env = "BUILDBOARD_STALE_AFTER", default_value = "7d", value_parser = parse_duration)]
+    pub stale_after: Duration,
+
     #[arg(skip)]
     pub ws_timing: WsTiming,
 }
@@ -252,6 +241,8 @@ impl Config {
             hide_authors: false,
             max_ws_clients: DEFAULT_MAX_WS_CLIENTS,
             retention_days: None,
+            watch_branches: WatchedBranches::default(),
+            stale_after: DEFAULT_STALE_AFTER,
             ws_timing: WsTiming::default(),
         }
     }

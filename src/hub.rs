@@ -1,10 +1,9 @@
 //! Fan-out of committed changes to every WebSocket client, and the shutdown signal they obey.
 //!
-//! Each change is serialised to JSON once and the shared text goes to all subscribers through a
-//! bounded `broadcast` channel. A `run` change also carries the board's HTML fragments for it,
-//! rendered here once (see [`crate::views::run_fragments`]) rather than once per client. With
-//! `--hide-authors` the hub strips names from every message before it is serialised. A slow client does not hold anyone up: it lags, and when it next
-//! reads it is told how many messages it missed and sent a fresh snapshot (see `web::ws`).
+//! The hub only moves bytes: the publisher (see [`crate::ingest`]) hands it each committed
+//! change's message, built once by [`crate::feed`], and the shared text goes to all subscribers
+//! through a bounded `broadcast` channel. A slow client does not hold anyone up: it lags, and when
+//! it next reads it is told how many messages it missed and sent a fresh snapshot (see `web::ws`).
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -12,9 +11,6 @@ use std::sync::Arc;
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-
-use crate::store::model::{Build, Change};
-use crate::views::{self, Opts};
 
 /// Messages buffered per hub before the slowest subscribers start to lag.
 pub const CHANNEL_CAPACITY: usize = 1024;
@@ -45,19 +41,17 @@ pub struct Hub {
     /// Counts published changes. Anything rendered from the database is current while this has
     /// not moved, which lets the board share one render of a view among all its viewers.
     generation: Arc<AtomicU64>,
-    /// How fragments are rendered (the same for every client).
-    opts: Opts,
 }
 
 impl Default for Hub {
     fn default() -> Self {
-        Self::new(Opts::default())
+        Self::new()
     }
 }
 
 impl Hub {
-    /// A hub whose `run` messages carry fragments rendered with `opts`.
-    pub fn new(opts: Opts) -> Self {
+    /// A hub with no subscribers yet.
+    pub fn new() -> Self {
         let (sender, _) = broadcast::channel(CHANNEL_CAPACITY);
         Self {
             sender,
@@ -65,33 +59,26 @@ impl Hub {
             tasks: TaskTracker::new(),
             clients: Arc::new(AtomicUsize::new(0)),
             generation: Arc::new(AtomicU64::new(0)),
-            opts,
         }
     }
 
-    /// Serialises `change` once (with its fragments, for a run) and sends it to every subscriber.
+    /// Sends the message `build` makes (called once, not per client) to every subscriber.
     /// Call it after the change is committed: the generation moves first, so a client that reads
     /// the message and then asks for a view gets one rendered after the change.
-    pub fn publish(&self, change: &Change) {
+    pub fn publish(&self, build: impl FnOnce() -> String) {
         self.generation.fetch_add(1, Ordering::SeqCst);
         // Nobody to tell: rendering would be wasted. A client that subscribes from now on reads
         // its snapshot after subscribing, and this change was committed before, so it is in it.
         if self.sender.receiver_count() == 0 {
             return;
         }
-        let json = message(change, self.opts);
         // An error only means nobody is listening.
-        let _ = self.sender.send(Message::from(json));
+        let _ = self.sender.send(Message::from(build()));
     }
 
     /// How many changes have been published; see the field's documentation.
     pub fn generation(&self) -> u64 {
         self.generation.load(Ordering::SeqCst)
-    }
-
-    /// The rendering options fragments use.
-    pub fn opts(&self) -> Opts {
-        self.opts
     }
 
     /// A new subscription; subscribe before reading a snapshot so nothing falls in between.
@@ -150,76 +137,28 @@ impl Hub {
     }
 }
 
-/// Removes the names and avatars of people from `build` (for `--hide-authors`).
-pub fn redact(build: &mut Build) {
-    build.author = None;
-    build.author_avatar = None;
-}
-
-/// The JSON text of `change`: the change itself (`type` plus its payload, unchanged in shape) and,
-/// for a run, `html` with the board's fragments ([`views::RunFragments`]).
-fn message(change: &Change, opts: Opts) -> String {
-    let mut change = change.clone();
-    if opts.hide_authors {
-        match &mut change {
-            Change::Run { build } => redact(build),
-            Change::Commit { commit } => {
-                commit.author = None;
-                commit.author_login = None;
-            }
-            Change::Job { .. } | Change::Branch { .. } => {}
-        }
-    }
-    let Change::Run { build } = &change else {
-        return serde_json::to_string(&change).expect("changes serialise to JSON");
-    };
-    /// A `run` message: the change's own fields, in order (`type` first), then the fragments.
-    #[derive(serde::Serialize)]
-    struct RunMessage<'a> {
-        r#type: &'static str,
-        build: &'a crate::store::model::Build,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        html: Option<views::RunFragments>,
-    }
-    let html = views::run_fragments(build, opts)
-        .map_err(|err| tracing::error!(cause = %err, run = build.id, "could not render a run's fragments"))
-        .ok();
-    serde_json::to_string(&RunMessage {
-        r#type: "run",
-        build,
-        html,
-    })
-    .expect("changes serialise to JSON")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::model::BranchInfo;
 
-    fn branch_change() -> Change {
-        Change::Branch {
-            branch: BranchInfo {
-                repo: "octo-org/octo-repo".into(),
-                name: "main".into(),
-                deleted: false,
-            },
-        }
+    fn branch_change() -> String {
+        r#"{"type":"branch","branch":{"repo":"octo-org/octo-repo","name":"main","deleted":false}}"#
+            .to_owned()
     }
 
     #[test]
     fn a_change_nobody_watches_still_moves_the_generation() {
         let hub = Hub::default();
-        hub.publish(&branch_change());
+        hub.publish(branch_change);
         assert_eq!(hub.generation(), 1);
     }
 
     #[test]
     fn a_subscriber_gets_the_change_after_one_went_unwatched() {
         let hub = Hub::default();
-        hub.publish(&branch_change());
+        hub.publish(branch_change);
         let mut feed = hub.subscribe();
-        hub.publish(&branch_change());
+        hub.publish(branch_change);
         let message = feed
             .try_recv()
             .expect("the second change reaches the subscriber");

@@ -17,8 +17,10 @@ use rusqlite::{Connection, TransactionBehavior};
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, error, warn};
 
+use crate::feed;
 use crate::github::event::{Event, EventKind};
 use crate::hub::Hub;
+use crate::privacy::Privacy;
 use crate::store::{self, model::Change, write, write::Known, Store};
 
 /// Most deliveries committed in one transaction.
@@ -96,11 +98,11 @@ const PUBLISH_DEPTH: usize = 1024;
 /// Hands committed changes to the hub, in commit order, on a thread of its own: rendering a run's
 /// fragments and serialising the messages took an eighth of the writer's time, which the next
 /// group waited for.
-fn run_publisher(changes: std::sync::mpsc::Receiver<Vec<Change>>, hub: Hub) {
+fn run_publisher(changes: std::sync::mpsc::Receiver<Vec<Change>>, hub: Hub, privacy: Privacy) {
     for group in changes {
         let published = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             for change in &group {
-                hub.publish(change);
+                hub.publish(|| feed::change(change, privacy));
             }
         }));
         if published.is_err() {
@@ -114,7 +116,7 @@ impl Ingest {
     ///
     /// # Errors
     /// When the database cannot be opened for writing.
-    pub fn start(store: &Store, hub: Hub) -> Result<(Self, Writer), Error> {
+    pub fn start(store: &Store, hub: Hub, privacy: Privacy) -> Result<(Self, Writer), Error> {
         let conn = store.open_writer()?;
         let (queue, receiver) = mpsc::channel(QUEUE_DEPTH);
         let (changes, published) = std::sync::mpsc::sync_channel(PUBLISH_DEPTH);
@@ -126,7 +128,7 @@ impl Ingest {
         };
         let publisher = spawn(
             "ingest-publisher",
-            Box::new(move || run_publisher(published, hub)),
+            Box::new(move || run_publisher(published, hub, privacy)),
         );
         let writer = spawn(
             "ingest-writer",
@@ -445,7 +447,7 @@ mod tests {
             "CREATE TRIGGER refuse_666 BEFORE INSERT ON workflowruns
              WHEN NEW.id = 666 BEGIN SELECT RAISE(ABORT, 'refused'); END;",
         );
-        let (ingest, writer) = Ingest::start(&store, Hub::new(Default::default())).unwrap();
+        let (ingest, writer) = Ingest::start(&store, Hub::new(), Privacy::default()).unwrap();
         (dir, store, ingest, writer)
     }
 
@@ -481,7 +483,7 @@ mod tests {
     async fn rows_another_connection_changed_are_read_again_not_remembered() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().join("db.sqlite")).unwrap();
-        let (ingest, writer) = Ingest::start(&store, Hub::new(Default::default())).unwrap();
+        let (ingest, writer) = Ingest::start(&store, Hub::new(), Privacy::default()).unwrap();
         let first = ingest
             .submit("d-1".into(), EventKind::WorkflowRun, run_event(1))
             .await;

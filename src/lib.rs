@@ -19,14 +19,19 @@
 
 pub mod backfill;
 pub mod config;
+pub mod feed;
 pub mod github;
 pub mod housekeeping;
 pub mod hub;
 pub mod ingest;
 pub mod metrics;
+pub mod privacy;
+pub mod run_state;
+pub mod secret;
 pub mod store;
 pub mod telemetry;
 pub mod views;
+pub mod watch;
 pub mod web;
 
 use std::future::Future;
@@ -101,11 +106,12 @@ impl App {
             }
             None => None,
         };
-        let hub = Hub::new(views::Opts {
+        let hub = Hub::new();
+        let privacy = privacy::Privacy {
             hide_authors: config.hide_authors,
-        });
+        };
         let (ingest, writer) =
-            Ingest::start(&store, hub.clone()).context("starting the ingest writer")?;
+            Ingest::start(&store, hub.clone(), privacy).context("starting the ingest writer")?;
         let listener =
             listen(config.listen).with_context(|| format!("binding {}", config.listen))?;
         let limits = web::limit::Limits {
@@ -138,6 +144,7 @@ impl App {
             hub,
             ingest,
             config: Arc::new(config),
+            privacy,
             webhook_key,
             limits,
             board_cache: web::board::Cache::default(),

@@ -10,21 +10,21 @@
 use askama::Template;
 use serde::Serialize;
 
-use crate::store::board::{CommitRuns, Person, Red};
-use crate::store::metrics::{is_failure, Metrics};
+use crate::privacy::Privacy;
+use crate::run_state::{self, Kind};
+use crate::store::board::{CommitRuns, Person};
+use crate::store::metrics::Metrics;
 use crate::store::model::Build;
+use crate::store::triage::Incident;
 
 /// Characters of a commit message's first line shown in a row.
 pub const MESSAGE_CHARS: usize = 100;
 /// Characters of a name (repository, branch, workflow, login) shown.
 pub const NAME_CHARS: usize = 40;
 
-/// Rendering options that hold for the whole server, so a fragment rendered once suits everyone.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Opts {
-    /// `--hide-authors`: render no names of people at all.
-    pub hide_authors: bool,
-}
+/// Rendering options that hold for the whole server, so a fragment rendered once suits everyone:
+/// the server's [`Privacy`].
+pub type Opts = Privacy;
 
 /// A link with a label, marked when it is the current choice.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -244,7 +244,37 @@ impl Waterfall {
 /// The triage view's data.
 #[derive(Debug, Clone)]
 pub struct Triage {
-    pub reds: Vec<Red>,
+    /// What is red, grouped by cause, in the order asked for; at most [`MAX_INCIDENTS`].
+    pub incidents: Vec<Incident>,
+    /// Every incident in scope, shown or not.
+    pub total: usize,
+    /// Red workflows (on a branch) in scope, across every incident.
+    pub red_workflows: usize,
+    /// Every branch is in scope (`branches=all`), not only the watched ones.
+    pub all_branches: bool,
+}
+
+/// Most incidents a triage page draws; past that it says how many more there are.
+pub const MAX_INCIDENTS: usize = 300;
+
+impl Triage {
+    /// The model for `incidents` (all of them, in order): the first [`MAX_INCIDENTS`] are kept.
+    pub fn of(mut incidents: Vec<Incident>, all_branches: bool) -> Self {
+        let total = incidents.len();
+        let red_workflows = incidents.iter().map(|i| i.reds.len()).sum();
+        incidents.truncate(MAX_INCIDENTS);
+        Self {
+            incidents,
+            total,
+            red_workflows,
+            all_branches,
+        }
+    }
+
+    /// Incidents in scope that the page does not draw.
+    pub fn not_shown(&self) -> usize {
+        self.total - self.incidents.len()
+    }
 }
 
 /// The developer view's data.
@@ -254,8 +284,8 @@ pub struct Developer {
     pub metrics: Metrics,
     /// Their runs still queued or running.
     pub active: Vec<Build>,
-    /// Red workflows where they pushed in the red range.
-    pub reds: Vec<Red>,
+    /// Incidents they caused or pushed into.
+    pub incidents: Vec<Incident>,
     /// Their latest runs.
     pub recent: Vec<Build>,
 }
@@ -515,45 +545,17 @@ pub fn state_of(build: &Build) -> &str {
 /// The class of state a run is in, which picks its colour and shape: `success`, `failure`,
 /// `cancelled`, `running`, `queued` or `skipped`.
 pub fn kind(build: &Build) -> &'static str {
-    match build.conclusion.as_deref() {
-        Some("success") => "success",
-        c if is_failure(c) => "failure",
-        Some("cancelled") => "cancelled",
-        Some("skipped" | "neutral" | "stale") => "skipped",
-        Some(_) => "queued",
-        None if build.status == "in_progress" => "running",
-        None => "queued",
-    }
+    Kind::of(&build.status, build.conclusion.as_deref()).as_str()
 }
 
 /// The icon beside the colour, so a state never depends on colour alone.
 pub fn icon(build: &Build) -> &'static str {
-    match kind(build) {
-        "success" => "✔",
-        "failure" => "✖",
-        "cancelled" => "⊘",
-        "running" => "◔",
-        "skipped" => "↷",
-        _ => "◷",
-    }
+    Kind::of(&build.status, build.conclusion.as_deref()).icon()
 }
 
 /// The state in words.
 pub fn label(build: &Build) -> &'static str {
-    match state_of(build) {
-        "success" => "passed",
-        "failure" => "failed",
-        "timed_out" => "timed out",
-        "startup_failure" => "failed to start",
-        "cancelled" => "cancelled",
-        "skipped" => "skipped",
-        "neutral" => "neutral",
-        "stale" => "stale",
-        "action_required" => "action required",
-        "in_progress" => "running",
-        "waiting" => "waiting",
-        _ => "queued",
-    }
+    run_state::label(&build.status, build.conclusion.as_deref())
 }
 
 /// Seconds as `45s`, `4m 05s` or `2h 03m`; `—` when unknown.

@@ -7,6 +7,8 @@
 
 use serde::{Deserialize, Deserializer};
 
+use crate::run_state::Status;
+
 /// The longest commit message or title kept, in bytes; longer text is cut at a character boundary.
 pub const MAX_TEXT_BYTES: usize = 64 * 1024;
 /// The longest name (branch, workflow, job, login) kept, in bytes.
@@ -324,27 +326,6 @@ pub struct Workflow {
     pub html_url: Option<String>,
 }
 
-/// Statuses of runs and jobs, ranked so that a later state never gives way to an earlier one.
-pub fn status_rank(status: &str) -> Option<i64> {
-    Some(match status {
-        "requested" => 0,
-        "queued" | "waiting" | "pending" => 1,
-        "in_progress" => 2,
-        "completed" => 3,
-        _ => return None,
-    })
-}
-
-fn status<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
-    let status = String::deserialize(deserializer)?;
-    match status_rank(&status) {
-        Some(_) => Ok(status),
-        None => Err(serde::de::Error::custom(format!(
-            "unknown status {status:?}: expected one of requested, queued, waiting, pending, in_progress, completed"
-        ))),
-    }
-}
-
 /// `workflow_run`, as in the webhook and in REST's list-workflow-runs.
 #[derive(Debug, Clone, Deserialize)]
 pub struct WorkflowRun {
@@ -365,8 +346,7 @@ pub struct WorkflowRun {
     pub event: String,
     #[serde(default, deserialize_with = "long_text")]
     pub display_title: Option<String>,
-    #[serde(deserialize_with = "status")]
-    pub status: String,
+    pub status: Status,
     #[serde(default, deserialize_with = "optional_name")]
     pub conclusion: Option<String>,
     #[serde(default)]
@@ -406,8 +386,7 @@ pub struct WorkflowJob {
     pub name: String,
     #[serde(default, deserialize_with = "optional_name")]
     pub workflow_name: Option<String>,
-    #[serde(deserialize_with = "status")]
-    pub status: String,
+    pub status: Status,
     #[serde(default, deserialize_with = "optional_name")]
     pub conclusion: Option<String>,
     #[serde(default)]
@@ -424,6 +403,33 @@ pub struct WorkflowJob {
     pub labels: Vec<String>,
     #[serde(default)]
     pub html_url: Option<String>,
+    /// The job's steps, in order; empty until the job runs (and in some REST answers).
+    #[serde(default, deserialize_with = "steps")]
+    pub steps: Vec<Step>,
+}
+
+/// One step of a job (`workflow_job.steps[]`).
+#[derive(Debug, Clone, Deserialize)]
+pub struct Step {
+    #[serde(deserialize_with = "name")]
+    pub name: String,
+    pub number: i64,
+    pub status: Status,
+    #[serde(default, deserialize_with = "optional_name")]
+    pub conclusion: Option<String>,
+    #[serde(default)]
+    pub started_at: Option<Timestamp>,
+    #[serde(default)]
+    pub completed_at: Option<Timestamp>,
+}
+
+/// Most steps kept per job: GitHub allows 1,000; a board needs the failing one and a few more.
+pub const MAX_STEPS: usize = 200;
+
+fn steps<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<Step>, D::Error> {
+    let mut steps = Option::<Vec<Step>>::deserialize(deserializer)?.unwrap_or_default();
+    steps.truncate(MAX_STEPS);
+    Ok(steps)
 }
 
 /// A `workflow_job` delivery.

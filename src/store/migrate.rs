@@ -44,6 +44,17 @@ pub const MIGRATIONS: &[&str] = &[
      DROP INDEX IF EXISTS workflowruns_conclusion;",
     // 3 -> 4: fewer pages written per delivery (see schema.sql).
     MIGRATION_3_TO_4,
+    // 4 -> 5: the steps of each job (see schema.sql).
+    "CREATE TABLE IF NOT EXISTS workflowsteps (
+         job_id     INTEGER NOT NULL REFERENCES workflowjobs(id) ON DELETE CASCADE,
+         number     INTEGER NOT NULL,
+         name       TEXT    NOT NULL,
+         status     TEXT    NOT NULL,
+         conclusion TEXT,
+         starttime  INTEGER,
+         endtime    INTEGER,
+         PRIMARY KEY (job_id, number)
+     ) WITHOUT ROWID;",
 ];
 
 /// Migration 3 -> 4. Runs by sha find their commits through the (repository, hash) key, so the
@@ -146,7 +157,7 @@ mod tests {
             .pragma_query_value(None, "user_version", |row| row.get(0))
             .unwrap();
         assert_eq!(version, LATEST_VERSION);
-        assert_eq!(LATEST_VERSION, 4);
+        assert_eq!(LATEST_VERSION, 5);
         let all = tables(&conn);
         let indexes = indexes(&conn);
         for (replacement, replaced) in [
@@ -161,6 +172,7 @@ mod tests {
         }
         assert!(all.contains(&"httpcache".to_owned()), "{all:?}");
         assert!(all.contains(&"backfillwindows".to_owned()), "{all:?}");
+        assert!(all.contains(&"workflowsteps".to_owned()), "{all:?}");
         let rows: i64 = conn
             .query_row(
                 "SELECT (SELECT COUNT(*) FROM repos) + (SELECT COUNT(*) FROM branches)

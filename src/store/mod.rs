@@ -11,6 +11,7 @@ pub mod migrate;
 pub mod model;
 pub mod query;
 pub mod read;
+pub mod triage;
 pub mod write;
 
 use std::path::{Path, PathBuf};

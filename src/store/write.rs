@@ -12,7 +12,8 @@ use rusqlite::{params, Connection, OptionalExtension};
 
 use super::model::{BranchInfo, CachedPage, Change, Window};
 use super::{read, Result};
-use crate::github::event::{self, Commit, Event, Repository, Workflow, WorkflowJob, WorkflowRun};
+use crate::github::event::{Commit, Event, Repository, Workflow, WorkflowJob, WorkflowRun};
+use crate::run_state::Status;
 
 /// Applies `event` and returns what changed, for the hub to publish.
 ///
@@ -601,10 +602,10 @@ fn upsert_run(
         Some(branch) => Some(known.branch(conn, repo.id, branch, now)?),
         None => None,
     };
-    let rank = event::status_rank(&run.status).expect("status was validated when parsed");
+    let rank = run.status.rank();
     let updated = run.updated_at.map(|t| t.0);
     let started = run.run_started_at.map(|t| t.0);
-    let completed = run.status == "completed";
+    let completed = run.status.is_done();
     let ended = if completed { updated } else { None };
     let runtime = match (started, ended) {
         (Some(start), Some(end)) => Some((end - start).max(0)),
@@ -623,7 +624,7 @@ fn upsert_run(
         run.event,
         run.head_sha,
         run.display_title,
-        run.status,
+        run.status.as_str(),
         rank,
         run.conclusion,
         actor.map(|a| &a.login),
@@ -644,7 +645,7 @@ fn upsert_run(
          WHERE (excluded.statusrank, COALESCE(excluded.updatetime, 0))
             >= (workflowrunattempts.statusrank, COALESCE(workflowrunattempts.updatetime, 0))",
     )?
-    .execute(params![run.id, run.run_attempt, run.status, rank, run.conclusion, started, updated])?;
+    .execute(params![run.id, run.run_attempt, run.status.as_str(), rank, run.conclusion, started, updated])?;
     Ok(changed)
 }
 
@@ -705,11 +706,45 @@ fn queue_time_sql(run: &str, attempt: &str, start: &str, created: &str) -> Strin
 /// # Errors
 /// On a database error.
 pub fn upsert_job(conn: &Connection, repo_id: i64, job: &WorkflowJob) -> Result<bool> {
-    let rank = event::status_rank(&job.status).expect("status was validated when parsed");
+    let changed = upsert_job_row(conn, repo_id, job)?;
+    if changed && !job.steps.is_empty() {
+        replace_steps(conn, job)?;
+    }
+    Ok(changed)
+}
+
+/// Replaces the stored steps of `job` with the ones it carries (a newer state of the job).
+fn replace_steps(conn: &Connection, job: &WorkflowJob) -> Result<()> {
+    conn.prepare_cached("DELETE FROM workflowsteps WHERE job_id = ?1")?
+        .execute([job.id])?;
+    let mut insert = conn.prepare_cached(
+        "INSERT OR REPLACE INTO workflowsteps (job_id, number, name, status, conclusion, starttime, endtime)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?;
+    for step in &job.steps {
+        insert.execute(params![
+            job.id,
+            step.number,
+            step.name,
+            step.status.as_str(),
+            step.conclusion,
+            step.started_at.map(|t| t.0),
+            step.completed_at.map(|t| t.0),
+        ])?;
+    }
+    Ok(())
+}
+
+/// The job's own row, unless the stored state is newer. Returns whether it changed.
+fn upsert_job_row(conn: &Connection, repo_id: i64, job: &WorkflowJob) -> Result<bool> {
+    let rank = job.status.rank();
     let labels = serde_json::to_string(&job.labels).expect("a list of strings serialises");
     // GitHub sets started_at = created_at while a job is still queued or waiting; it is only a
     // start time once the job runs.
-    let started = (rank >= 2).then_some(job.started_at).flatten().map(|t| t.0);
+    let started = (rank >= Status::IN_PROGRESS_RANK)
+        .then_some(job.started_at)
+        .flatten()
+        .map(|t| t.0);
     Ok(conn
         .prepare_cached(
             "INSERT INTO workflowjobs (id, run_id, repo_id, runattempt, name, workflowname, status,
@@ -735,7 +770,7 @@ pub fn upsert_job(conn: &Connection, repo_id: i64, job: &WorkflowJob) -> Result<
             job.run_attempt,
             job.name,
             job.workflow_name,
-            job.status,
+            job.status.as_str(),
             rank,
             job.conclusion,
             job.created_at.map(|t| t.0),

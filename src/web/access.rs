@@ -23,7 +23,7 @@ use warp::http::header::{CACHE_CONTROL, LOCATION, SET_COOKIE};
 use warp::http::{Response, StatusCode};
 use warp::{Filter, Rejection};
 
-use crate::config::Secret;
+use crate::secret::Secret;
 
 /// The cookie a signed-in browser carries.
 pub const COOKIE: &str = "buildboard_token";

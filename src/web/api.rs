@@ -13,7 +13,7 @@ use super::{with_state, AppState, Error};
 use crate::store::metrics::{self, GroupBy, Metrics};
 use crate::store::model::{Build, WorkflowInfo};
 use crate::store::query::{self, Cursor, RunFilter};
-use crate::store::{read, write};
+use crate::store::{read, triage, write};
 
 /// Default and largest page size.
 const DEFAULT_PER_PAGE: u32 = 30;
@@ -56,6 +56,11 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = R
         .and(host())
         .and(with_state(state.clone()))
         .then(show_workflow);
+    let triage = warp::path!("triage")
+        .and(warp::get())
+        .and(query())
+        .and(with_state(state.clone()))
+        .then(show_triage);
     let repos = warp::path!("repos")
         .and(warp::get())
         .and(with_state(state.clone()))
@@ -81,6 +86,8 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = R
                 .or(build)
                 .unify()
                 .or(metrics)
+                .unify()
+                .or(triage)
                 .unify()
                 .or(workflows)
                 .unify()
@@ -125,9 +132,7 @@ async fn page(
         .store
         .read(move |conn| query::builds(conn, &filter, after, per_page + 1))
         .await?;
-    if state.config.hide_authors {
-        builds.iter_mut().for_each(crate::hub::redact);
-    }
+    state.privacy.redact_builds(&mut builds);
     let next_cursor = (builds.len() > per_page as usize).then(|| {
         builds.truncate(per_page as usize);
         let last = builds.last().expect("a full page has a last build");
@@ -174,7 +179,7 @@ fn page_reply(
 
 async fn list_builds(query: Query, host: Option<String>, state: AppState) -> Reply_ {
     let params = Params::parse(query, &[RUN_FILTERS, &["per_page", "cursor"]])?;
-    let filter = params.run_filter()?;
+    let filter = run_filter(&params, &state)?;
     let per_page = params
         .number("per_page", 1, MAX_PER_PAGE)?
         .unwrap_or(DEFAULT_PER_PAGE);
@@ -197,9 +202,7 @@ async fn show_build(id: i64, state: AppState) -> Reply_ {
         .await?;
     let (mut build, jobs) =
         found.ok_or_else(|| Error::NotFound(format!("no build with id {id}")))?;
-    if state.config.hide_authors {
-        crate::hub::redact(&mut build);
-    }
+    state.privacy.redact_build(&mut build);
     let mut body = serde_json::to_value(build).expect("builds serialise");
     body["jobs"] = serde_json::to_value(jobs?).expect("jobs serialise");
     Ok(warp::reply::json(&body).into_response())
@@ -207,7 +210,7 @@ async fn show_build(id: i64, state: AppState) -> Reply_ {
 
 async fn show_metrics(query: Query, state: AppState) -> Reply_ {
     let params = Params::parse(query, &[RUN_FILTERS, &["window", "group_by"]])?;
-    let mut filter = params.run_filter()?;
+    let mut filter = run_filter(&params, &state)?;
     let now = now();
     params.apply_window(&mut filter, "24h", now)?;
     let window = json!({
@@ -224,7 +227,7 @@ async fn show_metrics(query: Query, state: AppState) -> Reply_ {
         }
         Some(name) => {
             let group_by = GroupBy::parse(&name).expect("validated against GroupBy::NAMES");
-            if group_by == GroupBy::Author && state.config.hide_authors {
+            if group_by == GroupBy::Author && state.privacy.hide_authors {
                 return Err(Error::bad_request(
                     "invalid_parameter",
                     "group_by=author is unavailable: this server hides authors (--hide-authors)",
@@ -244,6 +247,97 @@ async fn show_metrics(query: Query, state: AppState) -> Reply_ {
             )
         }
     }
+}
+
+/// The run filter of `params`, refused when it names a person on a board that hides them.
+fn run_filter(params: &Params, state: &AppState) -> Result<RunFilter, Error> {
+    let filter = params.run_filter()?;
+    state
+        .privacy
+        .check_filter(&filter)
+        .map_err(|reason| Error::bad_request("invalid_parameter", reason))?;
+    Ok(filter)
+}
+
+/// `GET /api/triage`: what is red, grouped by cause; the same items, count and order as the
+/// Triage page for the same parameters.
+async fn show_triage(query: Query, state: AppState) -> Reply_ {
+    let params = Params::parse(
+        query,
+        &[&["repo", "branch", "workflow", "branches", "sort"]],
+    )?;
+    let filter = run_filter(&params, &state)?;
+    let all_branches = params.one_of("branches", &["watched", "all"])?.as_deref() == Some("all");
+    let order = match params.one_of("sort", &["newest", "oldest"])?.as_deref() {
+        Some("oldest") => triage::Order::OldestFirst,
+        _ => triage::Order::NewestFirst,
+    };
+    let scope = triage::Scope::choose(
+        all_branches,
+        filter.branch.is_some(),
+        state.config.stale_after,
+        now(),
+    );
+    let s = state.clone();
+    let mut incidents = state
+        .store
+        .read(move |conn| {
+            triage::triage(
+                conn,
+                &triage::Request {
+                    filter: &filter,
+                    watched: &s.config.watch_branches,
+                    scope,
+                    order,
+                },
+            )
+        })
+        .await?;
+    incidents
+        .iter_mut()
+        .for_each(|incident| state.privacy.redact_incident(incident));
+    let red_workflows: usize = incidents.iter().map(|i| i.reds.len()).sum();
+    let items: Vec<_> = incidents.iter().map(incident_json).collect();
+    Ok(warp::reply::json(&json!({
+        "scope": scope.as_str(),
+        "count": items.len(),
+        "red_workflows": red_workflows,
+        "incidents": items,
+    }))
+    .into_response())
+}
+
+fn incident_json(incident: &triage::Incident) -> serde_json::Value {
+    let reds: Vec<_> = incident
+        .reds
+        .iter()
+        .map(|red| {
+            json!({
+                "workflow": red.failing.workflow,
+                "branch": red.failing.branch,
+                "verdict": red.verdict,
+                "since": rfc3339(red.since),
+                "streak": red.streak,
+                "streak_capped": red.streak_capped,
+                "failed_at": red.failed_at,
+                "pushers": red.authors,
+                "failing": red.failing,
+                "first_red": red.first_red,
+                "last_green": red.last_green,
+            })
+        })
+        .collect();
+    json!({
+        "repo": incident.first_red().repo,
+        "branches": incident.branches(),
+        "sha": incident.first_red().sha,
+        "since": rfc3339(incident.since),
+        "verdict": incident.verdict,
+        "culprit": incident.culprit,
+        "culprit_is_bot": incident.culprit.as_deref().map(triage::is_bot),
+        "pushers": incident.pushers,
+        "reds": reds,
+    })
 }
 
 fn rfc3339(secs: i64) -> String {
@@ -270,7 +364,7 @@ async fn list_workflows(query: Query, state: AppState) -> Reply_ {
     };
     let now = now();
     params.apply_window(&mut window, "7d", now)?;
-    let hide_authors = state.config.hide_authors;
+    let privacy = state.privacy;
     let workflows = state
         .store
         .read(move |conn| {
@@ -279,8 +373,8 @@ async fn list_workflows(query: Query, state: AppState) -> Reply_ {
                 .into_iter()
                 .map(|workflow| {
                     let mut latest_build = read::latest_build_of_workflow(conn, workflow.id)?;
-                    if hide_authors {
-                        latest_build.iter_mut().for_each(crate::hub::redact);
+                    if let Some(build) = &mut latest_build {
+                        privacy.redact_build(build);
                     }
                     Ok(WorkflowSummary {
                         latest_build,

@@ -20,15 +20,15 @@ use warp::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use warp::{Filter, Rejection, Reply};
 
 use super::{with_state, AppState, Error};
-use crate::store::board;
 use crate::store::metrics::{self, Metrics};
 use crate::store::query::{self, RunFilter};
+use crate::store::{board, triage};
 use crate::views::{self, Chrome, Link};
 
 /// Runs behind the duration chart.
 const CHART_RUNS: u32 = 40;
 /// Red workflows listed at most.
-const MAX_REDS: usize = 100;
+const MAX_DEVELOPER_INCIDENTS: usize = 100;
 /// People listed at most on `/developer`.
 const MAX_PEOPLE: u32 = 200;
 /// A person's latest runs listed.
@@ -184,6 +184,10 @@ struct BoardQuery {
     views: Vec<&'static str>,
     page_s: u32,
     part: Part,
+    /// `branches=all`: triage looks at every branch, not only the watched ones.
+    all_branches: bool,
+    /// `sort=oldest`: triage lists the longest red first.
+    oldest_first: bool,
 }
 
 impl BoardQuery {
@@ -265,10 +269,41 @@ impl BoardQuery {
             views,
             page_s: seconds("page", 8)?.max(2),
             part,
+            all_branches: match get("branches") {
+                None | Some("" | "watched") => false,
+                Some("all") => true,
+                Some(_) => {
+                    return Err(Error::bad_request(
+                        "invalid_parameter",
+                        "branches must be watched or all",
+                    ))
+                }
+            },
+            oldest_first: match get("sort") {
+                None | Some("" | "newest") => false,
+                Some("oldest") => true,
+                Some(_) => {
+                    return Err(Error::bad_request(
+                        "invalid_parameter",
+                        "sort must be newest or oldest",
+                    ))
+                }
+            },
         })
     }
 
     /// The filter for the grid, triage and lists.
+    /// What triage looks at for this query: watched branches unless `branches=all` or a branch
+    /// is named (naming one asks for it, watched or not).
+    fn triage_scope(&self, state: &AppState, now: i64) -> triage::Scope {
+        triage::Scope::choose(
+            self.all_branches,
+            self.branch.is_some(),
+            state.config.stale_after,
+            now,
+        )
+    }
+
     fn filter(&self) -> RunFilter {
         RunFilter {
             repo: self.repo.clone(),
@@ -300,6 +335,12 @@ impl BoardQuery {
         }
         if window != Window::Day {
             query.append_pair("window", window.name());
+        }
+        if self.all_branches {
+            query.append_pair("branches", "all");
+        }
+        if self.oldest_first {
+            query.append_pair("sort", "oldest");
         }
         if self.tv {
             query.append_pair("tv", "1");
@@ -437,7 +478,7 @@ async fn show_waterfall(
 ) -> Result<warp::reply::Response, Error> {
     let query = BoardQuery::parse(&pairs)?;
     let chrome = query.chrome("waterfall", "/", "Waterfall".into(), &state);
-    let opts = state.hub.opts();
+    let opts = state.privacy;
     let (q, s) = (query.clone(), state.clone());
     respond(&state, &query, "/", move || async move {
         let now = now();
@@ -468,9 +509,7 @@ async fn show_waterfall(
             return rendered(views::hud(&chrome, &hud));
         }
         let mut stream = stream;
-        if opts.hide_authors {
-            stream.iter_mut().for_each(crate::hub::redact);
-        }
+        opts.redact_builds(&mut stream);
         let model = views::Waterfall::of(commits, hud, stream);
         rendered(match part {
             Part::Live => views::waterfall_live(&chrome, &model, opts),
@@ -486,16 +525,32 @@ async fn show_triage(
 ) -> Result<warp::reply::Response, Error> {
     let query = BoardQuery::parse(&pairs)?;
     let chrome = query.chrome("triage", "/triage", "Triage".into(), &state);
-    let opts = state.hub.opts();
+    let opts = state.privacy;
     let (q, s) = (query.clone(), state.clone());
     respond(&state, &query, "/triage", move || async move {
         let filter = q.filter();
-        let mut reds = s
+        let scope = q.triage_scope(&s, now());
+        let order = if q.oldest_first {
+            triage::Order::OldestFirst
+        } else {
+            triage::Order::NewestFirst
+        };
+        let state = s.clone();
+        let incidents = s
             .store
-            .read(move |conn| board::triage(conn, &filter, now()))
+            .read(move |conn| {
+                triage::triage(
+                    conn,
+                    &triage::Request {
+                        filter: &filter,
+                        watched: &state.config.watch_branches,
+                        scope,
+                        order,
+                    },
+                )
+            })
             .await?;
-        reds.truncate(MAX_REDS);
-        let model = views::Triage { reds };
+        let model = views::Triage::of(incidents, scope != triage::Scope::Watched);
         rendered(match q.part {
             Part::Page => views::triage(&chrome, &model, opts),
             _ => views::triage_live(&chrome, &model, opts),
@@ -510,7 +565,7 @@ async fn show_people(
 ) -> Result<warp::reply::Response, Error> {
     let query = BoardQuery::parse(&pairs)?;
     let chrome = query.chrome("people", "/developer", "Developers".into(), &state);
-    let opts = state.hub.opts();
+    let opts = state.privacy;
     let people = if opts.hide_authors {
         Vec::new()
     } else {
@@ -529,7 +584,7 @@ async fn show_developer(
     pairs: Vec<(String, String)>,
     state: AppState,
 ) -> Result<warp::reply::Response, Error> {
-    let opts = state.hub.opts();
+    let opts = state.privacy;
     if opts.hide_authors {
         return Err(Error::NotFound("names are hidden on this board".into()));
     }
@@ -560,13 +615,22 @@ async fn show_developer(
         let who = login.clone();
         // Two reads on two pooled connections at once: the whole board's triage (the slowest
         // part) beside the person's own figures and runs.
-        let reds = s.store.read(move |conn| {
-            Ok(board::triage(conn, &team, now)?
+        let scope = triage::Scope::choose(true, true, s.config.stale_after, now);
+        let state = s.clone();
+        let incidents = s.store.read(move |conn| {
+            let request = triage::Request {
+                filter: &team,
+                watched: &state.config.watch_branches,
+                scope,
+                order: triage::Order::NewestFirst,
+            };
+            Ok(triage::triage(conn, &request)?
                 .into_iter()
-                .filter(|red| {
-                    red.authors.contains(&who) || red.failing.author.as_deref() == Some(&who)
+                .filter(|incident| {
+                    incident.culprit.as_deref() == Some(who.as_str())
+                        || incident.pushers.contains(&who)
                 })
-                .take(MAX_REDS)
+                .take(MAX_DEVELOPER_INCIDENTS)
                 .collect())
         });
         let own = s.store.read(move |conn| {
@@ -576,12 +640,13 @@ async fn show_developer(
                 query::builds(conn, &author_filter, None, DEVELOPER_RUNS)?,
             ))
         });
-        let (reds, (metrics, active, recent)): (_, (Metrics, _, _)) = tokio::try_join!(reds, own)?;
+        let (incidents, (metrics, active, recent)): (_, (Metrics, _, _)) =
+            tokio::try_join!(incidents, own)?;
         let model = views::Developer {
             login,
             metrics,
             active,
-            reds,
+            incidents,
             recent,
         };
         rendered(match q.part {

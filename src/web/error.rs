@@ -70,6 +70,12 @@ impl Error {
     }
 }
 
+/// A WebSocket upgrade from a page of another origin; maps to `403`.
+#[derive(Debug)]
+pub struct CrossOrigin;
+
+impl warp::reject::Reject for CrossOrigin {}
+
 /// The JSON error body with `status`.
 pub fn json_error(status: StatusCode, code: &str, message: &str) -> Response {
     let body = serde_json::json!({ "error": { "code": code, "message": message } });
@@ -137,7 +143,7 @@ pub async fn handle_rejection(err: Rejection) -> Result<Response, std::convert::
         )
         .into_response());
     }
-    let (status, code, message) = if err.find::<super::ws::CrossOrigin>().is_some() {
+    let (status, code, message) = if err.find::<CrossOrigin>().is_some() {
         (
             StatusCode::FORBIDDEN,
             "forbidden",

@@ -48,6 +48,8 @@ pub struct SharedState {
     pub hub: Hub,
     pub ingest: Ingest,
     pub config: Arc<Config>,
+    /// What readers may see of people (`--hide-authors`).
+    pub privacy: crate::privacy::Privacy,
     /// The HMAC key deliveries are checked against; `None` only with `--insecure-allow-unsigned`.
     pub webhook_key: Option<Arc<[u8]>>,
     /// The shared answer of `/readyz`.

@@ -4,29 +4,29 @@
 use std::collections::HashMap;
 
 use super::Error;
+use crate::run_state::{Conclusion, Status};
 use crate::store::query::{Cursor, RunFilter};
 
 /// Run statuses accepted by `status=`.
-pub const STATUSES: &[&str] = &[
-    "requested",
-    "queued",
-    "waiting",
-    "pending",
-    "in_progress",
-    "completed",
-];
+pub const STATUSES: [&str; Status::ALL.len()] = {
+    let mut names = [""; Status::ALL.len()];
+    let mut i = 0;
+    while i < names.len() {
+        names[i] = Status::ALL[i].as_str();
+        i += 1;
+    }
+    names
+};
 /// Run conclusions accepted by `conclusion=`.
-pub const CONCLUSIONS: &[&str] = &[
-    "success",
-    "failure",
-    "cancelled",
-    "skipped",
-    "timed_out",
-    "action_required",
-    "neutral",
-    "stale",
-    "startup_failure",
-];
+pub const CONCLUSIONS: [&str; Conclusion::ALL.len()] = {
+    let mut names = [""; Conclusion::ALL.len()];
+    let mut i = 0;
+    while i < names.len() {
+        names[i] = Conclusion::ALL[i].as_str();
+        i += 1;
+    }
+    names
+};
 /// Named windows accepted by `window=`, with their length in seconds.
 pub const WINDOWS: &[(&str, i64)] = &[("24h", 86_400), ("7d", 7 * 86_400), ("30d", 30 * 86_400)];
 
@@ -175,8 +175,8 @@ impl Params {
             branch: self.text("branch"),
             workflow: self.text("workflow"),
             workflow_id: None,
-            status: self.one_of("status", STATUSES)?,
-            conclusion: self.one_of("conclusion", CONCLUSIONS)?,
+            status: self.one_of("status", &STATUSES)?,
+            conclusion: self.one_of("conclusion", &CONCLUSIONS)?,
             author: self.text("author"),
             event: self.text("event"),
             sha,

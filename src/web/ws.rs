@@ -12,7 +12,6 @@
 //! connection only.
 
 use futures_util::{SinkExt, StreamExt};
-use serde_json::json;
 use tokio::sync::broadcast::{
     self,
     error::{RecvError, TryRecvError},
@@ -26,7 +25,7 @@ use tracing::debug;
 use warp::http::StatusCode;
 use warp::{Filter, Rejection, Reply};
 
-use super::error::json_error;
+use super::error::{json_error, CrossOrigin};
 use super::socket::{self, Socket};
 use super::{with_state, AppState};
 use crate::config::WsTiming;
@@ -99,12 +98,6 @@ fn same_origin() -> impl Filter<Extract = (), Error = Rejection> + Clone {
         .untuple_one()
 }
 
-/// A WebSocket upgrade from a page of another origin; maps to `403`.
-#[derive(Debug)]
-pub struct CrossOrigin;
-
-impl warp::reject::Reject for CrossOrigin {}
-
 /// The `snapshot` message: the newest runs.
 async fn snapshot(state: &AppState, reason: &str, missed: u64) -> Option<String> {
     match state
@@ -112,15 +105,7 @@ async fn snapshot(state: &AppState, reason: &str, missed: u64) -> Option<String>
         .read(|conn| read::recent_builds(conn, SNAPSHOT_RUNS))
         .await
     {
-        Ok(mut builds) => {
-            if state.config.hide_authors {
-                builds.iter_mut().for_each(crate::hub::redact);
-            }
-            Some(
-                json!({"type": "snapshot", "reason": reason, "missed": missed, "builds": builds})
-                    .to_string(),
-            )
-        }
+        Ok(builds) => Some(crate::feed::snapshot(reason, missed, builds, state.privacy)),
         Err(err) => {
             tracing::error!(cause = %err, "could not read a snapshot for a WebSocket client");
             None
@@ -190,12 +175,7 @@ async fn serve_client(socket: Socket, state: AppState) {
     // Subscribe before reading the snapshot, so no change falls between the two.
     let mut updates = state.hub.subscribe();
     let shutdown = state.hub.shutdown_token();
-    let hello = json!({
-        "type": "hello",
-        "version": env!("CARGO_PKG_VERSION"),
-        "generation": state.hub.generation(),
-    })
-    .to_string();
+    let hello = crate::feed::hello(state.hub.generation());
     if !send(&mut sink, [Message::text(hello)], send_timeout).await {
         return;
     }

@@ -182,7 +182,7 @@ async fn filters_narrow_every_view_and_are_kept_in_its_links() {
 }
 
 #[tokio::test]
-async fn triage_shows_since_when_the_streak_the_range_who_pushed_and_likely_flaky() {
+async fn triage_shows_newest_first_since_when_the_streak_the_range_who_pushed_broken_and_flaky() {
     // Arrange: CI on main went red at bob's commit and stayed red at carol's (cancelled between);
     // Lint failed a commit, passed it on a re-run, then failed again.
     let app = spawn_app().await;
@@ -211,13 +211,19 @@ async fn triage_shows_since_when_the_streak_the_range_who_pushed_and_likely_flak
 
     // Act
     let html = page(&app, "/triage").await;
+    let oldest_first = page(&app, "/triage?sort=oldest").await;
 
-    // Assert: oldest red first.
+    // Assert: the newest break first by default, the longest red first when asked.
     assert_eq!(html.matches("<li class=\"red").count(), 2);
     let ci = html.find("data-run-id=\"4\"").expect("CI's failing run");
     let lint = html.find("data-run-id=\"6\"").expect("Lint's failing run");
-    assert!(ci < lint, "red longest first");
-    let ci_item = &html[ci..lint];
+    assert!(lint < ci, "the newest break first");
+    assert!(
+        oldest_first.find("data-run-id=\"4\"") < oldest_first.find("data-run-id=\"6\""),
+        "sort=oldest: red longest first"
+    );
+    let ci_item = &html[ci..];
+    let lint_item = &html[lint..ci];
     assert!(ci_item.contains("2 runs in a row"));
     assert!(ci_item.contains(&format!(
         "last green <a class=\"sha\" href=\"https://github.com/acme/widgets/commit/{}\"",
@@ -228,9 +234,17 @@ async fn triage_shows_since_when_the_streak_the_range_who_pushed_and_likely_flak
         run(2, 0).sha
     )));
     assert!(ci_item.contains(">bob</a>, <a href=\"/developer/carol\">carol</a>"));
+    assert!(
+        ci_item.contains("likely cause</strong> <a class=\"culprit\" href=\"/developer/bob\">"),
+        "the first red commit's author is marked apart from the others"
+    );
     assert!(ci_item.contains("href=\"https://github.com/acme/widgets/actions/runs/4\""));
     assert!(!ci_item.contains("likely flaky"));
-    assert!(html[lint..].contains("likely flaky"));
+    assert!(
+        ci_item.contains("class=\"broken-tag\""),
+        "two commits in a row failed on every attempt: broken"
+    );
+    assert!(lint_item.contains("likely flaky"));
     app.stop().await;
 }
 

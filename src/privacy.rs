@@ -1,0 +1,91 @@
+//! `--hide-authors`: the one place that decides what a reader may see of people, for pages,
+//! fragments, the feed and the API alike. Views ask [`Privacy::hide_authors`] before they draw a
+//! name; data handed out whole (builds, feed changes, triage incidents) goes through the
+//! `redact_*` methods here first.
+
+use crate::store::model::{Build, Change};
+use crate::store::query::RunFilter;
+use crate::store::triage::Incident;
+
+/// Whether names and avatars of people may be shown; the same for every reader of a server.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Privacy {
+    /// `--hide-authors`: show no names of people at all.
+    pub hide_authors: bool,
+}
+
+impl Privacy {
+    /// Removes the names and avatars of people from `build`.
+    pub fn redact_build(self, build: &mut Build) {
+        if self.hide_authors {
+            build.author = None;
+            build.author_avatar = None;
+        }
+    }
+
+    /// [`Self::redact_build`] for each of `builds`.
+    pub fn redact_builds(self, builds: &mut [Build]) {
+        builds.iter_mut().for_each(|build| self.redact_build(build));
+    }
+
+    /// Removes people from a feed change.
+    pub fn redact_change(self, change: &mut Change) {
+        if !self.hide_authors {
+            return;
+        }
+        match change {
+            Change::Run { build } => self.redact_build(build),
+            Change::Commit { commit } => {
+                commit.author = None;
+                commit.author_login = None;
+            }
+            Change::Job { .. } | Change::Branch { .. } => {}
+        }
+    }
+
+    /// Removes the culprit, the pushers and every run's author from a triage incident.
+    pub fn redact_incident(self, incident: &mut Incident) {
+        if !self.hide_authors {
+            return;
+        }
+        incident.culprit = None;
+        incident.pushers.clear();
+        for red in &mut incident.reds {
+            red.authors.clear();
+            self.redact_build(&mut red.failing);
+            self.redact_build(&mut red.first_red);
+            if let Some(green) = &mut red.last_green {
+                self.redact_build(green);
+            }
+        }
+    }
+
+    /// Refuses a filter by person while names are hidden: its answer would reveal who started
+    /// which run.
+    ///
+    /// # Errors
+    /// The reason, for a `400`.
+    pub fn check_filter(self, filter: &RunFilter) -> Result<(), &'static str> {
+        if self.hide_authors && filter.author.is_some() {
+            return Err("author is unavailable: this server hides authors (--hide-authors)");
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_filter_by_person_is_refused_only_while_names_are_hidden() {
+        let filter = RunFilter {
+            author: Some("alice".into()),
+            ..RunFilter::default()
+        };
+        assert!(Privacy::default().check_filter(&filter).is_ok());
+        let hidden = Privacy { hide_authors: true };
+        assert!(hidden.check_filter(&filter).is_err());
+        assert!(hidden.check_filter(&RunFilter::default()).is_ok());
+    }
+}
