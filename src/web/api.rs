@@ -197,14 +197,19 @@ async fn show_build(id: i64, state: AppState) -> Reply_ {
     let found = state
         .store
         .read(move |conn| {
-            Ok(read::build(conn, id)?.map(|build| (build, read::jobs_of_run(conn, id))))
+            let Some(build) = read::build(conn, id)? else {
+                return Ok(None);
+            };
+            let failed_at = triage::failed_at(conn, id, build.run_attempt)?;
+            Ok(Some((build, read::jobs_of_run(conn, id)?, failed_at)))
         })
         .await?;
-    let (mut build, jobs) =
+    let (mut build, jobs, failed_at) =
         found.ok_or_else(|| Error::NotFound(format!("no build with id {id}")))?;
     state.privacy.redact_build(&mut build);
     let mut body = serde_json::to_value(build).expect("builds serialise");
-    body["jobs"] = serde_json::to_value(jobs?).expect("jobs serialise");
+    body["jobs"] = serde_json::to_value(jobs).expect("jobs serialise");
+    body["failed_at"] = serde_json::to_value(failed_at).expect("a place serialises");
     Ok(warp::reply::json(&body).into_response())
 }
 
