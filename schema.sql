@@ -62,14 +62,18 @@ CREATE TABLE IF NOT EXISTS commits (
 -- Runs by sha (`/api/builds?sha=`, also a prefix) go through their commit, found by (repo_id, gitid)
 -- for each repository: a hash-only index cost a random page write per new commit (dropped in 4).
 
--- Workflows (one per workflow file).
+-- Workflows (one per workflow file), and since version 5 every other pipeline: a check of an app
+-- or a commit status's context. Those have negative ids derived from (repository, key), as their
+-- runs do from (pipeline, commit): GitHub gives them no id of their own that fits.
 CREATE TABLE IF NOT EXISTS workflows (
     id       INTEGER PRIMARY KEY,               -- GitHub workflow id
     repo_id  INTEGER NOT NULL REFERENCES repos(id) ON DELETE CASCADE,
     name     TEXT    NOT NULL,                  -- from `workflow.name`; `workflow_run.name` can be ""
     path     TEXT    NOT NULL,                  -- ".github/workflows/ci.yml" (REST's "@ref" suffix cut)
     state    TEXT,
-    url      TEXT
+    url      TEXT,
+    source   TEXT    NOT NULL DEFAULT 'actions', -- actions, check or status (see src/source.rs; version 5)
+    provider TEXT                               -- the check's app or the status's context; NULL for actions
 );
 CREATE INDEX IF NOT EXISTS workflows_repo_name ON workflows (repo_id, name);
 
@@ -207,7 +211,7 @@ CREATE TABLE IF NOT EXISTS backfillwindows (
 -- Version 5: the steps of each job, from `workflow_job` deliveries (and backfill with `--jobs`),
 -- so that the board can say where a run failed ("failed at: build › Run tests"). A job's steps are
 -- replaced whole whenever a newer state of the job is stored. The same statement is migration
--- step 4 -> 5 in `src/store/migrate.rs`.
+-- step 4 -> 5 in `src/store/migrate.rs`, with the workflows' `source` and `provider` and `checkruns`.
 CREATE TABLE IF NOT EXISTS workflowsteps (
     job_id     INTEGER NOT NULL REFERENCES workflowjobs(id) ON DELETE CASCADE,
     number     INTEGER NOT NULL,                -- 1, 2, ... in the job's order
@@ -218,3 +222,12 @@ CREATE TABLE IF NOT EXISTS workflowsteps (
     endtime    INTEGER,
     PRIMARY KEY (job_id, number)
 ) WITHOUT ROWID;
+
+-- Check runs already seen, and the attempt of their run (one check of one app on one commit) each
+-- one is: a new check run for the same check and commit, or a re-request, is a new attempt.
+CREATE TABLE IF NOT EXISTS checkruns (
+    id      INTEGER PRIMARY KEY,                -- GitHub check run id
+    run_id  INTEGER NOT NULL REFERENCES workflowruns(id) ON DELETE CASCADE,
+    attempt INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS checkruns_run ON checkruns (run_id);

@@ -28,6 +28,7 @@ pub mod metrics;
 pub mod privacy;
 pub mod run_state;
 pub mod secret;
+pub mod source;
 pub mod store;
 pub mod telemetry;
 pub mod views;

@@ -699,6 +699,8 @@ mod tests {
             completed_at: None,
             duration_s: Some(125),
             queue_s: None,
+            source: "actions".into(),
+            provider: None,
         }
     }
 

@@ -23,6 +23,8 @@ pub enum EventKind {
     Delete,
     WorkflowRun,
     WorkflowJob,
+    CheckRun,
+    Status,
 }
 
 impl EventKind {
@@ -35,6 +37,8 @@ impl EventKind {
             "delete" => Self::Delete,
             "workflow_run" => Self::WorkflowRun,
             "workflow_job" => Self::WorkflowJob,
+            "check_run" => Self::CheckRun,
+            "status" => Self::Status,
             _ => return None,
         })
     }
@@ -48,6 +52,8 @@ impl EventKind {
             Self::Delete => "delete",
             Self::WorkflowRun => "workflow_run",
             Self::WorkflowJob => "workflow_job",
+            Self::CheckRun => "check_run",
+            Self::Status => "status",
         }
     }
 }
@@ -61,6 +67,8 @@ pub enum Event {
     Delete(RefChange),
     WorkflowRun(Box<WorkflowRunEvent>),
     WorkflowJob(Box<WorkflowJobEvent>),
+    CheckRun(Box<CheckRunEvent>),
+    Status(Box<StatusEvent>),
 }
 
 impl Event {
@@ -72,6 +80,8 @@ impl Event {
             Self::Create(change) | Self::Delete(change) => Some(&change.repository),
             Self::WorkflowRun(run) => Some(&run.repository),
             Self::WorkflowJob(job) => Some(&job.repository),
+            Self::CheckRun(check) => Some(&check.repository),
+            Self::Status(status) => Some(&status.repository),
         }
     }
 }
@@ -115,6 +125,8 @@ pub fn parse(kind: EventKind, json: &[u8]) -> Result<Event, ParseError> {
         EventKind::Delete => Event::Delete(from(kind, json)?),
         EventKind::WorkflowRun => Event::WorkflowRun(from(kind, json)?),
         EventKind::WorkflowJob => Event::WorkflowJob(from(kind, json)?),
+        EventKind::CheckRun => Event::CheckRun(from(kind, json)?),
+        EventKind::Status => Event::Status(from(kind, json)?),
     };
     Ok(event)
 }
@@ -430,6 +442,92 @@ fn steps<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<Step>, D::Err
     let mut steps = Option::<Vec<Step>>::deserialize(deserializer)?.unwrap_or_default();
     steps.truncate(MAX_STEPS);
     Ok(steps)
+}
+
+/// The app behind a check run (`check_run.app`).
+#[derive(Debug, Clone, Deserialize)]
+pub struct App {
+    pub id: i64,
+    /// Missing in some of GitHub's own examples.
+    #[serde(default, deserialize_with = "optional_name")]
+    pub slug: Option<String>,
+    #[serde(deserialize_with = "name")]
+    pub name: String,
+}
+
+/// The suite a check run belongs to, for its branch.
+#[derive(Debug, Clone, Deserialize)]
+pub struct CheckSuiteRef {
+    #[serde(default, deserialize_with = "optional_name")]
+    pub head_branch: Option<String>,
+}
+
+/// `check_run`, as in the webhook and in REST's list-check-runs-for-a-ref.
+#[derive(Debug, Clone, Deserialize)]
+pub struct CheckRun {
+    pub id: i64,
+    #[serde(deserialize_with = "name")]
+    pub name: String,
+    pub head_sha: String,
+    pub status: Status,
+    #[serde(default, deserialize_with = "optional_name")]
+    pub conclusion: Option<String>,
+    #[serde(default)]
+    pub started_at: Option<Timestamp>,
+    #[serde(default)]
+    pub completed_at: Option<Timestamp>,
+    #[serde(default)]
+    pub html_url: Option<String>,
+    #[serde(default)]
+    pub details_url: Option<String>,
+    pub app: App,
+    #[serde(default)]
+    pub check_suite: Option<CheckSuiteRef>,
+}
+
+/// A `check_run` delivery.
+#[derive(Debug, Clone, Deserialize)]
+pub struct CheckRunEvent {
+    pub action: String,
+    pub check_run: CheckRun,
+    pub repository: Repository,
+}
+
+/// A branch a commit status names (`status.branches[]`), with that branch's head commit.
+#[derive(Debug, Clone, Deserialize)]
+pub struct StatusBranch {
+    #[serde(deserialize_with = "name")]
+    pub name: String,
+    pub commit: StatusBranchCommit,
+}
+
+/// The head commit of a [`StatusBranch`].
+#[derive(Debug, Clone, Deserialize)]
+pub struct StatusBranchCommit {
+    pub sha: String,
+}
+
+/// A `status` delivery: a commit status set by a token (Jenkins, Travis, ...).
+#[derive(Debug, Clone, Deserialize)]
+pub struct StatusEvent {
+    pub id: i64,
+    pub sha: String,
+    #[serde(deserialize_with = "name")]
+    pub context: String,
+    /// `pending`, `success`, `failure` or `error`.
+    #[serde(deserialize_with = "name")]
+    pub state: String,
+    #[serde(default)]
+    pub target_url: Option<String>,
+    #[serde(default, deserialize_with = "long_text")]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub branches: Vec<StatusBranch>,
+    #[serde(default)]
+    pub created_at: Option<Timestamp>,
+    #[serde(default)]
+    pub updated_at: Option<Timestamp>,
+    pub repository: Repository,
 }
 
 /// A `workflow_job` delivery.

@@ -44,8 +44,16 @@ pub const MIGRATIONS: &[&str] = &[
      DROP INDEX IF EXISTS workflowruns_conclusion;",
     // 3 -> 4: fewer pages written per delivery (see schema.sql).
     MIGRATION_3_TO_4,
-    // 4 -> 5: the steps of each job (see schema.sql).
-    "CREATE TABLE IF NOT EXISTS workflowsteps (
+    // 4 -> 5: the steps of each job; pipelines of other sources (check runs, commit statuses) and
+    // the check runs seen (see schema.sql).
+    "ALTER TABLE workflows ADD COLUMN source TEXT NOT NULL DEFAULT 'actions';
+     ALTER TABLE workflows ADD COLUMN provider TEXT;
+     CREATE TABLE IF NOT EXISTS checkruns (
+         id      INTEGER PRIMARY KEY,
+         run_id  INTEGER NOT NULL REFERENCES workflowruns(id) ON DELETE CASCADE,
+         attempt INTEGER NOT NULL
+     );
+     CREATE TABLE IF NOT EXISTS workflowsteps (
          job_id     INTEGER NOT NULL REFERENCES workflowjobs(id) ON DELETE CASCADE,
          number     INTEGER NOT NULL,
          name       TEXT    NOT NULL,

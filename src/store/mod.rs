@@ -11,6 +11,7 @@ pub mod migrate;
 pub mod model;
 pub mod query;
 pub mod read;
+pub mod reports;
 pub mod triage;
 pub mod write;
 

@@ -50,6 +50,11 @@ pub struct Build {
     pub duration_s: Option<i64>,
     /// Seconds from the run's creation until its first job started (see the README).
     pub queue_s: Option<i64>,
+    /// What reported it: `actions`, `check` (a GitHub App's check run) or `status` (a commit
+    /// status); see `crate::source`.
+    pub source: String,
+    /// The check's app or the status's context; null for GitHub Actions.
+    pub provider: Option<String>,
 }
 
 /// One job of a run: the `job` WebSocket message.

@@ -16,7 +16,8 @@ const MESSAGE_CHARS: usize = 200;
 pub const BUILD_SELECT: &str = "
     SELECT r.id, repos.fullname, COALESCE(b.name, r.archivedbranchname), w.name, r.workflow_id,
            r.status, r.conclusion, r.headsha, c.message, r.actor, r.actoravatar, r.url, r.event,
-           r.runnumber, r.runattempt, r.createtime, r.starttime, r.endtime, r.runtime, r.queuetime
+           r.runnumber, r.runattempt, r.createtime, r.starttime, r.endtime, r.runtime, r.queuetime,
+           w.source, w.provider
     FROM workflowruns r
     CROSS JOIN repos ON repos.id = r.repo_id
     CROSS JOIN workflows w ON w.id = r.workflow_id
@@ -47,6 +48,8 @@ pub fn build_from_row(row: &Row<'_>) -> rusqlite::Result<Build> {
         completed_at: row.get(17)?,
         duration_s: row.get(18)?,
         queue_s: row.get(19)?,
+        source: row.get(20)?,
+        provider: row.get(21)?,
     })
 }
 

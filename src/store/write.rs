@@ -95,6 +95,15 @@ pub fn apply_event_with(
                 }
             }
         }
+        Event::CheckRun(delivery) => {
+            if let Some(report) = crate::source::from_check_run(delivery) {
+                changes.extend(super::reports::apply_report(conn, &report, now, known)?);
+            }
+        }
+        Event::Status(delivery) => {
+            let report = crate::source::from_status(delivery);
+            changes.extend(super::reports::apply_report(conn, &report, now, known)?);
+        }
         Event::WorkflowJob(delivery) => {
             let job = &delivery.workflow_job;
             if upsert_job(conn, delivery.repository.id, job)? {
@@ -236,7 +245,13 @@ impl Known {
     }
 
     /// [`ensure_branch`], remembering the id.
-    fn branch(&mut self, conn: &Connection, repo_id: i64, name: &str, now: i64) -> Result<i64> {
+    pub(super) fn branch(
+        &mut self,
+        conn: &Connection,
+        repo_id: i64,
+        name: &str,
+        now: i64,
+    ) -> Result<i64> {
         if let Some(id) = self
             .branches
             .get(&repo_id)

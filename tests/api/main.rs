@@ -9,6 +9,7 @@ mod helpers;
 mod ops;
 mod reliability;
 mod seed;
+mod sources;
 mod triage;
 mod webhook;
 mod ws;
