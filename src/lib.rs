@@ -9,6 +9,7 @@
 //!   behind deliveries on the same writer.
 //! - [`housekeeping`] — planner statistics and retention, in the background.
 //! - [`backfill`] — history from GitHub's REST API (`init_db`) and the server's reconciliation.
+//! - [`failure`] — why a job failed, from its log: rules, signatures, excerpts (pure).
 //! - [`hub`] — fan-out of committed changes to WebSocket clients; shutdown signal.
 //! - [`web`] — HTTP routes: `/webhook`, `/ws`, `/api/...`, the board.
 //! - [`views`] — HTML templates: the board's pages and the fragments live updates carry.
@@ -19,6 +20,7 @@
 
 pub mod backfill;
 pub mod config;
+pub mod failure;
 pub mod github;
 pub mod housekeeping;
 pub mod hub;
