@@ -1,4 +1,4 @@
--- buildboard database schema, version 4 (see `PRAGMA user_version`).
+-- buildboard database schema, version 5 (see `PRAGMA user_version`).
 --
 -- The server applies this file on every start (every statement is idempotent) and then runs the
 -- forward migrations in `src/store/migrate.rs` for databases made by an older version. `init_db -i`
@@ -203,3 +203,24 @@ CREATE TABLE IF NOT EXISTS backfillwindows (
     done        INTEGER NOT NULL DEFAULT 0,     -- 1 once this pass has fetched every page
     PRIMARY KEY (repo_id, windowstart)
 ) WITHOUT ROWID;
+
+-- Version 5: why failed jobs failed, read from their logs (`src/log_fetch.rs`, `src/failure/`). The
+-- same statements are migration step 4 -> 5 in `src/store/migrate.rs`.
+
+-- One row per failed job whose log was fetched (or could not be, for good). `signature` is the
+-- normalised one-line failure that triage groups on and the flaky/broken call compares across runs.
+-- A job may be stored before its run or job row arrives, so the ids are not foreign keys.
+CREATE TABLE IF NOT EXISTS jobfailures (
+    job_id      INTEGER PRIMARY KEY,            -- GitHub job id (= its check run id)
+    run_id      INTEGER NOT NULL,
+    repo_id     INTEGER NOT NULL,
+    rule        TEXT,                           -- the rule that matched (`failure::Rule::as_str`); NULL if none
+    signature   TEXT,                           -- normalised, one line, at most 200 characters
+    excerpt     TEXT,                           -- a few log lines, at most 2 KiB
+    fetchedtime INTEGER NOT NULL,
+    error       TEXT                            -- "log not available", "log expired", ...; NULL when read
+);
+-- The same failure elsewhere: other workflows now, other runs before.
+CREATE INDEX IF NOT EXISTS jobfailures_signature ON jobfailures (signature, fetchedtime DESC)
+    WHERE signature IS NOT NULL;
+CREATE INDEX IF NOT EXISTS jobfailures_run ON jobfailures (run_id);

@@ -44,6 +44,20 @@ pub const MIGRATIONS: &[&str] = &[
      DROP INDEX IF EXISTS workflowruns_conclusion;",
     // 3 -> 4: fewer pages written per delivery (see schema.sql).
     MIGRATION_3_TO_4,
+    // 4 -> 5: why failed jobs failed, from their logs (see schema.sql).
+    "CREATE TABLE IF NOT EXISTS jobfailures (
+         job_id      INTEGER PRIMARY KEY,
+         run_id      INTEGER NOT NULL,
+         repo_id     INTEGER NOT NULL,
+         rule        TEXT,
+         signature   TEXT,
+         excerpt     TEXT,
+         fetchedtime INTEGER NOT NULL,
+         error       TEXT
+     );
+     CREATE INDEX IF NOT EXISTS jobfailures_signature ON jobfailures (signature, fetchedtime DESC)
+         WHERE signature IS NOT NULL;
+     CREATE INDEX IF NOT EXISTS jobfailures_run ON jobfailures (run_id);",
 ];
 
 /// Migration 3 -> 4. Runs by sha find their commits through the (repository, hash) key, so the
@@ -146,7 +160,8 @@ mod tests {
             .pragma_query_value(None, "user_version", |row| row.get(0))
             .unwrap();
         assert_eq!(version, LATEST_VERSION);
-        assert_eq!(LATEST_VERSION, 4);
+        assert_eq!(LATEST_VERSION, 5);
+        assert!(tables(&conn).contains(&"jobfailures".to_owned()));
         let all = tables(&conn);
         let indexes = indexes(&conn);
         for (replacement, replaced) in [
