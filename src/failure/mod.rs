@@ -72,6 +72,9 @@ pub enum Rule {
     NodePackageManager,
     /// A `##[error]` annotation other than the runner's exit code: the last resort.
     GithubError,
+    /// Not a log rule: a `failure` annotation of the job's check run ([`from_annotation`]), used
+    /// when the log cannot be read or explains nothing.
+    Annotation,
 }
 
 impl Rule {
@@ -90,6 +93,7 @@ impl Rule {
             Rule::PythonTraceback => "python-traceback",
             Rule::NodePackageManager => "npm",
             Rule::GithubError => "github-error",
+            Rule::Annotation => "annotation",
         }
     }
 
@@ -158,6 +162,28 @@ pub fn extract(log: &str) -> Option<Failure> {
             signature,
             excerpt: excerpt(&lines, hit.lines),
         })
+    })
+}
+
+/// A failure from a check-run annotation (`path`, `title`, `message`), or `None` for the
+/// runner's own `Process completed with exit code N.`, which explains nothing.
+pub fn from_annotation(path: &str, title: Option<&str>, message: &str) -> Option<Failure> {
+    let first = message.lines().map(str::trim).find(|l| !l.is_empty())?;
+    if EXIT_CODE.is_match(&format!("##[error]{first}")) {
+        return None;
+    }
+    let place = match (path, title) {
+        (".github", _) | ("", _) => String::new(),
+        (path, _) => format!("{path}: "),
+    };
+    let title = title
+        .filter(|t| !t.is_empty())
+        .map_or(String::new(), |t| format!("{t}: "));
+    let lines: Vec<String> = message.lines().filter_map(clean_line).collect();
+    Some(Failure {
+        rule: Rule::Annotation,
+        signature: normalise(&format!("{place}{title}{first}")),
+        excerpt: excerpt(&lines, (0..lines.len()).collect()),
     })
 }
 

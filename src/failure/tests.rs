@@ -351,3 +351,27 @@ fn rule_names_round_trip() {
     assert_eq!(rules().count(), 12);
     assert_eq!(Rule::parse("nope"), None);
 }
+
+#[test]
+fn a_failure_annotation_explains_unless_it_is_the_exit_code() {
+    let found = from_annotation(
+        "src/money.rs",
+        Some("mismatched types"),
+        "expected `u64`, found `i64` at line 31\nmore",
+    )
+    .unwrap();
+    assert_eq!(found.rule, Rule::Annotation);
+    assert_eq!(
+        found.signature,
+        "src/money.rs: mismatched types: expected `u64`, found `i64` at line N"
+    );
+    assert_eq!(
+        found.excerpt,
+        "expected `u64`, found `i64` at line 31\nmore"
+    );
+    assert_eq!(
+        from_annotation(".github", None, "Process completed with exit code 1."),
+        None
+    );
+    assert_eq!(Rule::parse("annotation"), Some(Rule::Annotation));
+}
