@@ -99,9 +99,8 @@ impl Rule {
 
     /// The rule named `name` (the inverse of [`Rule::as_str`]).
     pub fn parse(name: &str) -> Option<Rule> {
-        RULES
-            .iter()
-            .map(|(rule, _)| *rule)
+        rules()
+            .chain([Rule::Annotation])
             .find(|r| r.as_str() == name)
     }
 }
