@@ -231,3 +231,22 @@ CREATE TABLE IF NOT EXISTS checkruns (
     attempt INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS checkruns_run ON checkruns (run_id);
+-- Also version 5: why failed jobs failed, read from their logs (`src/log_fetch.rs`, `src/failure/`).
+
+-- One row per failed job whose log was fetched (or could not be, for good). `signature` is the
+-- normalised one-line failure that triage groups on and the flaky/broken call compares across runs.
+-- A job may be stored before its run or job row arrives, so the ids are not foreign keys.
+CREATE TABLE IF NOT EXISTS jobfailures (
+    job_id      INTEGER PRIMARY KEY,            -- GitHub job id (= its check run id)
+    run_id      INTEGER NOT NULL,
+    repo_id     INTEGER NOT NULL,
+    rule        TEXT,                           -- the rule that matched (`failure::Rule::as_str`); NULL if none
+    signature   TEXT,                           -- normalised, one line, at most 200 characters
+    excerpt     TEXT,                           -- a few log lines, at most 2 KiB
+    fetchedtime INTEGER NOT NULL,
+    error       TEXT                            -- "log not available", "log expired", ...; NULL when read
+);
+-- The same failure elsewhere: other workflows now, other runs before.
+CREATE INDEX IF NOT EXISTS jobfailures_signature ON jobfailures (signature, fetchedtime DESC)
+    WHERE signature IS NOT NULL;
+CREATE INDEX IF NOT EXISTS jobfailures_run ON jobfailures (run_id);

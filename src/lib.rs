@@ -9,6 +9,8 @@
 //!   behind deliveries on the same writer.
 //! - [`housekeeping`] — planner statistics and retention, in the background.
 //! - [`backfill`] — history from GitHub's REST API (`init_db`) and the server's reconciliation.
+//! - [`failure`] — why a job failed, from its log: rules, signatures, excerpts (pure).
+//! - [`log_fetch`] — failed jobs' logs fetched in the background (bounded queue) and explained.
 //! - [`hub`] — fan-out of committed changes to WebSocket clients; shutdown signal.
 //! - [`web`] — HTTP routes: `/webhook`, `/ws`, `/api/...`, the board.
 //! - [`views`] — HTML templates: the board's pages and the fragments live updates carry.
@@ -20,10 +22,12 @@
 pub mod backfill;
 pub mod config;
 pub mod feed;
+pub mod failure;
 pub mod github;
 pub mod housekeeping;
 pub mod hub;
 pub mod ingest;
+pub mod log_fetch;
 pub mod metrics;
 pub mod privacy;
 pub mod run_state;

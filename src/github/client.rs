@@ -157,6 +157,19 @@ pub struct Page {
     pub etag: Option<String>,
     /// The `Link` header's `rel="next"`.
     pub next: Option<String>,
+    /// Bytes dropped from the start of the body to keep its tail ([`Client::get_tail`]); always 0
+    /// from [`Client::get`].
+    pub skipped: u64,
+}
+
+/// How much of a body [`Client::get_tail`] reads and keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TailLimits {
+    /// Bytes kept: the last `keep` bytes of the body.
+    pub keep: usize,
+    /// Bytes read at most; a longer body is cut off there (its tail is then the tail of what was
+    /// read), so that a runaway log cannot hold the client for long.
+    pub max_read: u64,
 }
 
 /// Rate-limit state from the latest answer.
@@ -263,6 +276,36 @@ impl Client {
     /// See [`Error`]: `401`, `404`, a non-rate-limit `403` and other `4xx` fail at once; `5xx`,
     /// network errors and rate limits only after [`ClientConfig::max_retries`] retries.
     pub async fn get(&self, url: &str, etag: Option<&str>) -> Result<Fetched, Error> {
+        self.fetch(url, etag, None).await
+    }
+
+    /// GETs `url` like [`Client::get`] (same gate, rate limits and retries, no `etag`), following
+    /// redirects, and keeps only the last [`TailLimits::keep`] bytes of the body, reading at most
+    /// [`TailLimits::max_read`]. For job logs, which answer `302` to a short-lived URL on another
+    /// host: reqwest follows it (up to 10 hops) and, since the host differs, does not send the
+    /// `Authorization` header there (its redirect policy drops it on a cross-host hop; the
+    /// integration tests check it). The rate-limit headers read are the final answer's.
+    ///
+    /// # Errors
+    /// As [`Client::get`]; a `404`/`403`/`410` from the redirect target maps like one from the API.
+    pub async fn get_tail(&self, url: &str, tail: TailLimits) -> Result<Page, Error> {
+        match self.fetch(url, None, Some(tail)).await? {
+            Fetched::Fresh(page) => Ok(page),
+            Fetched::NotModified => Err(Error::Status {
+                url: url.to_owned(),
+                status: 304,
+                message: "Not Modified without If-None-Match".into(),
+            }),
+        }
+    }
+
+    /// [`Client::get`], reading the whole body, or with `tail` only its end.
+    async fn fetch(
+        &self,
+        url: &str,
+        etag: Option<&str>,
+        tail: Option<TailLimits>,
+    ) -> Result<Fetched, Error> {
         let mut limits = self.gate.lock().await;
         let mut failures = 0u32;
         loop {
@@ -305,10 +348,15 @@ impl Client {
             }
             if status.is_success() {
                 let headers = response.headers().clone();
-                match response.bytes().await {
-                    Ok(body) => {
+                let body = match tail {
+                    None => response.bytes().await.map(|body| (body, 0)),
+                    Some(tail) => read_tail(response, tail).await,
+                };
+                match body {
+                    Ok((body, skipped)) => {
                         return Ok(Fetched::Fresh(Page {
                             body,
+                            skipped,
                             etag: headers
                                 .get(header::ETAG)
                                 .and_then(|v| v.to_str().ok())
@@ -438,6 +486,41 @@ impl Client {
             message: err.inner().to_string(),
         })
     }
+}
+
+/// The last `tail.keep` bytes of `response`'s body (reading at most `tail.max_read`), and how
+/// many bytes before them were dropped. Holds at most twice `keep` at a time.
+async fn read_tail(
+    mut response: reqwest::Response,
+    tail: TailLimits,
+) -> Result<(Bytes, u64), reqwest::Error> {
+    let mut kept: Vec<u8> = Vec::new();
+    let mut skipped = 0u64;
+    let mut read = 0u64;
+    while let Some(chunk) = response.chunk().await? {
+        let room = usize::try_from(tail.max_read - read).unwrap_or(usize::MAX);
+        let chunk = &chunk[..chunk.len().min(room)];
+        read += chunk.len() as u64;
+        kept.extend_from_slice(chunk);
+        if kept.len() > tail.keep.saturating_mul(2) {
+            let cut = kept.len() - tail.keep;
+            kept.drain(..cut);
+            skipped += cut as u64;
+        }
+        if read >= tail.max_read {
+            warn!(
+                max_read = tail.max_read,
+                "a body was longer than the most the client reads; its end was not read"
+            );
+            break;
+        }
+    }
+    if kept.len() > tail.keep {
+        let cut = kept.len() - tail.keep;
+        kept.drain(..cut);
+        skipped += cut as u64;
+    }
+    Ok((Bytes::from(kept), skipped))
 }
 
 fn network_error(url: &str, err: &reqwest::Error) -> Error {

@@ -45,7 +45,7 @@ pub const MIGRATIONS: &[&str] = &[
     // 3 -> 4: fewer pages written per delivery (see schema.sql).
     MIGRATION_3_TO_4,
     // 4 -> 5: the steps of each job; pipelines of other sources (check runs, commit statuses) and
-    // the check runs seen (see schema.sql).
+    // the check runs seen; why failed jobs failed, from their logs (see schema.sql).
     "ALTER TABLE workflows ADD COLUMN source TEXT NOT NULL DEFAULT 'actions';
      ALTER TABLE workflows ADD COLUMN provider TEXT;
      CREATE TABLE IF NOT EXISTS checkruns (
@@ -62,7 +62,20 @@ pub const MIGRATIONS: &[&str] = &[
          starttime  INTEGER,
          endtime    INTEGER,
          PRIMARY KEY (job_id, number)
-     ) WITHOUT ROWID;",
+     ) WITHOUT ROWID;
+     CREATE TABLE IF NOT EXISTS jobfailures (
+         job_id      INTEGER PRIMARY KEY,
+         run_id      INTEGER NOT NULL,
+         repo_id     INTEGER NOT NULL,
+         rule        TEXT,
+         signature   TEXT,
+         excerpt     TEXT,
+         fetchedtime INTEGER NOT NULL,
+         error       TEXT
+     );
+     CREATE INDEX IF NOT EXISTS jobfailures_signature ON jobfailures (signature, fetchedtime DESC)
+         WHERE signature IS NOT NULL;
+     CREATE INDEX IF NOT EXISTS jobfailures_run ON jobfailures (run_id);",
 ];
 
 /// Migration 3 -> 4. Runs by sha find their commits through the (repository, hash) key, so the
@@ -166,6 +179,7 @@ mod tests {
             .unwrap();
         assert_eq!(version, LATEST_VERSION);
         assert_eq!(LATEST_VERSION, 5);
+        assert!(tables(&conn).contains(&"jobfailures".to_owned()));
         let all = tables(&conn);
         let indexes = indexes(&conn);
         for (replacement, replaced) in [

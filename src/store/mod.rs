@@ -5,6 +5,7 @@
 //! an r2d2 pool of read-only connections ([`Store::read`]); under WAL they never wait for the writer.
 
 pub mod board;
+pub mod failures;
 pub mod maintenance;
 pub mod metrics;
 pub mod migrate;

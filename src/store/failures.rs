@@ -1,0 +1,173 @@
+//! Why failed jobs failed: the `jobfailures` table, written by the log fetcher
+//! ([`crate::log_fetch`]) through the ingest writer and read by triage and the API.
+//!
+//! One row per job, replaced when the job's log is fetched again (a re-run attempt has new job
+//! ids, so a replacement is the same attempt's log read again). A row holds either what the log
+//! said (`rule`, `signature`, `excerpt`) or, when it could not be read for good, why (`error`);
+//! a fallback from the check run's annotations has both.
+
+use rusqlite::{Connection, OptionalExtension, Row};
+
+use super::Result;
+
+/// A row of `jobfailures`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct JobFailureRow {
+    pub job_id: i64,
+    pub run_id: i64,
+    pub repo_id: i64,
+    /// The rule that matched (`failure::Rule::as_str`), `None` when nothing explained the failure.
+    pub rule: Option<String>,
+    /// The normalised one-line failure: equal across runs and workflows for the same failure.
+    pub signature: Option<String>,
+    /// A few lines of the log around the failure.
+    pub excerpt: Option<String>,
+    /// Epoch seconds.
+    pub fetched_time: i64,
+    /// Why the log could not be read ("log not available", "log expired", ...); `None` if it was.
+    pub error: Option<String>,
+}
+
+const COLUMNS: &str = "job_id, run_id, repo_id, rule, signature, excerpt, fetchedtime, error";
+
+fn from_row(row: &Row<'_>) -> rusqlite::Result<JobFailureRow> {
+    Ok(JobFailureRow {
+        job_id: row.get(0)?,
+        run_id: row.get(1)?,
+        repo_id: row.get(2)?,
+        rule: row.get(3)?,
+        signature: row.get(4)?,
+        excerpt: row.get(5)?,
+        fetched_time: row.get(6)?,
+        error: row.get(7)?,
+    })
+}
+
+/// Stores `failure`, replacing what was stored for the same job.
+///
+/// # Errors
+/// On a database error.
+pub fn record(conn: &Connection, failure: &JobFailureRow) -> Result<()> {
+    conn.prepare_cached(&format!(
+        "INSERT OR REPLACE INTO jobfailures ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+    ))?
+    .execute((
+        failure.job_id,
+        failure.run_id,
+        failure.repo_id,
+        &failure.rule,
+        &failure.signature,
+        &failure.excerpt,
+        failure.fetched_time,
+        &failure.error,
+    ))?;
+    Ok(())
+}
+
+/// What is stored for job `job_id`.
+///
+/// # Errors
+/// On a database error.
+pub fn for_job(conn: &Connection, job_id: i64) -> Result<Option<JobFailureRow>> {
+    Ok(conn
+        .prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM jobfailures WHERE job_id = ?1"
+        ))?
+        .query_row([job_id], from_row)
+        .optional()?)
+}
+
+/// What is stored for the jobs of run `run_id`, by job id.
+///
+/// # Errors
+/// On a database error.
+pub fn for_run(conn: &Connection, run_id: i64) -> Result<Vec<JobFailureRow>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM jobfailures WHERE run_id = ?1 ORDER BY job_id"
+    ))?;
+    let rows = stmt
+        .query_map([run_id], from_row)?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(rows)
+}
+
+/// The newest `limit` failures with `signature` fetched at or after `since` (epoch seconds),
+/// newest first: the same failure in other workflows (triage's grouping) or in earlier runs
+/// (the flaky/broken call).
+///
+/// # Errors
+/// On a database error.
+pub fn with_signature(
+    conn: &Connection,
+    signature: &str,
+    since: i64,
+    limit: u32,
+) -> Result<Vec<JobFailureRow>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM jobfailures
+         WHERE signature = ?1 AND fetchedtime >= ?2
+         ORDER BY fetchedtime DESC LIMIT ?3"
+    ))?;
+    let rows = stmt
+        .query_map((signature, since, limit), from_row)?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(job_id: i64, run_id: i64, signature: Option<&str>, fetched_time: i64) -> JobFailureRow {
+        JobFailureRow {
+            job_id,
+            run_id,
+            repo_id: 1,
+            rule: signature.map(|_| "cargo-test".to_owned()),
+            signature: signature.map(str::to_owned),
+            excerpt: signature.map(|s| format!("excerpt of {s}")),
+            fetched_time,
+            error: signature.is_none().then(|| "log expired".to_owned()),
+        }
+    }
+
+    #[test]
+    fn failures_are_stored_replaced_and_found_by_job_run_and_signature() {
+        // Arrange
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(super::super::migrate::SCHEMA).unwrap();
+        let sig = "test a panicked at src/a.rs:N:N: boom";
+
+        // Act
+        record(&conn, &row(10, 1, None, 100)).unwrap();
+        record(&conn, &row(10, 1, Some(sig), 110)).unwrap();
+        record(&conn, &row(11, 1, Some("other"), 110)).unwrap();
+        record(&conn, &row(20, 2, Some(sig), 200)).unwrap();
+        record(&conn, &row(30, 3, None, 300)).unwrap();
+
+        // Assert
+        assert_eq!(
+            for_job(&conn, 10).unwrap(),
+            Some(row(10, 1, Some(sig), 110))
+        );
+        assert_eq!(for_job(&conn, 99).unwrap(), None);
+        assert_eq!(
+            for_job(&conn, 30).unwrap().unwrap().error.as_deref(),
+            Some("log expired")
+        );
+        let run: Vec<i64> = for_run(&conn, 1)
+            .unwrap()
+            .iter()
+            .map(|r| r.job_id)
+            .collect();
+        assert_eq!(run, [10, 11]);
+        let same: Vec<i64> = with_signature(&conn, sig, 0, 10)
+            .unwrap()
+            .iter()
+            .map(|r| r.job_id)
+            .collect();
+        assert_eq!(same, [20, 10]);
+        assert_eq!(with_signature(&conn, sig, 150, 10).unwrap().len(), 1);
+        assert_eq!(with_signature(&conn, sig, 0, 1).unwrap().len(), 1);
+    }
+}

@@ -1,0 +1,538 @@
+//! Why failed jobs failed: the log fetcher against a fake GitHub on loopback. The API answers a
+//! job's log with `302` to a second loopback server (another port, so another host to reqwest),
+//! which serves the fixture logs of `tests/fixtures/logs/`; jobs can also answer `404` (not ready
+//! yet, a number of times), `403` (no access) or `410` (expired), and check runs can have
+//! annotations.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use buildboard::config::Secret;
+use buildboard::failure::Rule;
+use buildboard::github::client::{Client, ClientConfig, TailLimits};
+use buildboard::log_fetch::{FailedJob, FetchConfig, JobFailure, LogError, LogFetcher, StoreSink};
+use buildboard::store::{failures, Store};
+use serde_json::{json, Value};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use warp::http::{HeaderMap, Response};
+use warp::Filter;
+
+const TOKEN: &str = "log-test-token";
+const REPO: &str = "octo-org/octo-repo";
+
+/// How the fake answers one job's log.
+#[derive(Clone)]
+enum LogAnswer {
+    /// `404` this many times, then `302` to the fixture log.
+    Redirect {
+        not_ready: usize,
+        fixture: &'static str,
+    },
+    /// Always this status, with GitHub's error body.
+    Status(u16, &'static str),
+}
+
+/// One request the fakes saw.
+#[derive(Debug, Clone)]
+struct Seen {
+    server: &'static str,
+    path: String,
+    authorization: Option<String>,
+}
+
+#[derive(Default)]
+struct State {
+    logs: HashMap<i64, LogAnswer>,
+    annotations: HashMap<i64, Value>,
+    log_requests: HashMap<i64, usize>,
+    seen: Vec<Seen>,
+}
+
+struct FakeLogs {
+    api: SocketAddr,
+    state: Arc<Mutex<State>>,
+    handles: Vec<JoinHandle<()>>,
+}
+
+impl Drop for FakeLogs {
+    fn drop(&mut self) {
+        for handle in &self.handles {
+            handle.abort();
+        }
+    }
+}
+
+fn fixture_log(name: &str) -> String {
+    std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/logs")
+            .join(name),
+    )
+    .unwrap()
+}
+
+fn error_body(status: u16, message: &str) -> Response<String> {
+    Response::builder()
+        .status(status)
+        .header("content-type", "application/json; charset=utf-8")
+        .body(
+            json!({"message": message, "documentation_url": "https://docs.github.com/rest"})
+                .to_string(),
+        )
+        .unwrap()
+}
+
+impl FakeLogs {
+    async fn start(logs: Vec<(i64, LogAnswer)>, annotations: Vec<(i64, Value)>) -> Self {
+        let state = Arc::new(Mutex::new(State {
+            logs: logs.into_iter().collect(),
+            annotations: annotations.into_iter().collect(),
+            ..State::default()
+        }));
+        let blob_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let blob = blob_listener.local_addr().unwrap();
+        let api_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let api = api_listener.local_addr().unwrap();
+
+        // The short-lived log URL's host: serves the fixture named in the path.
+        let shared = state.clone();
+        let blob_routes = warp::path!("logs" / String)
+            .and(warp::header::headers_cloned())
+            .map(move |fixture: String, headers: HeaderMap| {
+                shared.lock().unwrap().seen.push(Seen {
+                    server: "blob",
+                    path: format!("/logs/{fixture}"),
+                    authorization: authorization(&headers),
+                });
+                Response::builder()
+                    .header("content-type", "text/plain")
+                    .body(fixture_log(&fixture))
+                    .unwrap()
+            });
+
+        let shared = state.clone();
+        let api_routes = warp::path::full()
+            .and(warp::header::headers_cloned())
+            .map(move |path: warp::path::FullPath, headers: HeaderMap| {
+                let mut state = shared.lock().unwrap();
+                let path = path.as_str().to_owned();
+                state.seen.push(Seen {
+                    server: "api",
+                    path: path.clone(),
+                    authorization: authorization(&headers),
+                });
+                if authorization(&headers).as_deref() != Some(&format!("Bearer {TOKEN}")) {
+                    return error_body(401, "Bad credentials");
+                }
+                let rest = path.strip_prefix(&format!("/repos/{REPO}/")).unwrap_or("");
+                let parts: Vec<&str> = rest.split('/').collect();
+                match parts.as_slice() {
+                    ["actions", "jobs", id, "logs"] => {
+                        let id: i64 = id.parse().unwrap();
+                        let asked = state.log_requests.entry(id).or_default();
+                        *asked += 1;
+                        let asked = *asked;
+                        match state.logs.get(&id).cloned() {
+                            Some(LogAnswer::Redirect { not_ready, fixture }) if asked > not_ready => {
+                                Response::builder()
+                                    .status(302)
+                                    .header(
+                                        "location",
+                                        format!("http://{blob}/logs/{fixture}?sv=2025-01-05&se=2026-11-24T08%3A50%3A00Z&sig=abc"),
+                                    )
+                                    .body(String::new())
+                                    .unwrap()
+                            }
+                            Some(LogAnswer::Status(status, message)) => error_body(status, message),
+                            _ => error_body(404, "Not Found"),
+                        }
+                    }
+                    ["check-runs", id, "annotations"] => {
+                        let id: i64 = id.parse().unwrap();
+                        let body = state.annotations.get(&id).cloned().unwrap_or(json!([]));
+                        Response::builder()
+                            .header("content-type", "application/json; charset=utf-8")
+                            .body(body.to_string())
+                            .unwrap()
+                    }
+                    _ => error_body(404, "Not Found"),
+                }
+            });
+        let handles = vec![
+            tokio::spawn(warp::serve(blob_routes).incoming(blob_listener).run()),
+            tokio::spawn(warp::serve(api_routes).incoming(api_listener).run()),
+        ];
+        Self {
+            api,
+            state,
+            handles,
+        }
+    }
+
+    fn client(&self) -> Arc<Client> {
+        let mut config =
+            ClientConfig::new(format!("http://{}", self.api), Some(Secret::new(TOKEN)));
+        config.max_retries = 1;
+        config.backoff = Duration::from_millis(5);
+        config.secondary_wait = Duration::from_millis(5);
+        config.max_wait = Duration::from_millis(50);
+        config.reset_margin = Duration::ZERO;
+        config.reserve = 0;
+        Arc::new(Client::new(config).unwrap())
+    }
+
+    fn seen(&self) -> Vec<Seen> {
+        self.state.lock().unwrap().seen.clone()
+    }
+}
+
+fn authorization(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get("authorization")
+        .map(|v| v.to_str().unwrap().to_owned())
+}
+
+fn job(job_id: i64) -> FailedJob {
+    FailedJob {
+        repo: REPO.into(),
+        repo_id: 300029405,
+        run_id: job_id / 10,
+        job_id,
+    }
+}
+
+fn config() -> FetchConfig {
+    FetchConfig {
+        retry_after: Duration::from_millis(20),
+        ..FetchConfig::default()
+    }
+}
+
+/// Spawns a fetcher that sends its results to a channel.
+fn fetch_to_channel(
+    fake: &FakeLogs,
+    config: FetchConfig,
+) -> (
+    LogFetcher,
+    mpsc::Receiver<JobFailure>,
+    CancellationToken,
+    JoinHandle<()>,
+) {
+    let (sink, results) = mpsc::channel(16);
+    let shutdown = CancellationToken::new();
+    let (fetcher, task) = LogFetcher::spawn(fake.client(), sink, config, shutdown.clone());
+    (fetcher, results, shutdown, task)
+}
+
+async fn next(results: &mut mpsc::Receiver<JobFailure>) -> JobFailure {
+    tokio::time::timeout(Duration::from_secs(10), results.recv())
+        .await
+        .expect("a result within 10 s")
+        .expect("the fetcher is running")
+}
+
+#[tokio::test]
+async fn failed_jobs_are_explained_from_logs_fetched_through_the_redirect_without_the_token() {
+    // Arrange
+    let kinds = [
+        (101, "cargo-test.log", Rule::CargoTest),
+        (102, "pytest.log", Rule::Pytest),
+        (103, "go-test.log", Rule::GoTest),
+        (104, "jest.log", Rule::Jest),
+        (105, "maven.log", Rule::Maven),
+        (106, "docker.log", Rule::Docker),
+        (107, "python-traceback.log", Rule::PythonTraceback),
+        (108, "npm.log", Rule::NodePackageManager),
+    ];
+    let fake = FakeLogs::start(
+        kinds
+            .iter()
+            .map(|(id, fixture, _)| {
+                (
+                    *id,
+                    LogAnswer::Redirect {
+                        not_ready: 0,
+                        fixture,
+                    },
+                )
+            })
+            .collect(),
+        vec![],
+    )
+    .await;
+    let (fetcher, mut results, shutdown, task) = fetch_to_channel(&fake, config());
+
+    // Act
+    for (id, _, _) in &kinds {
+        assert!(fetcher.enqueue(job(*id)));
+    }
+    let mut found = Vec::new();
+    for _ in &kinds {
+        found.push(next(&mut results).await);
+    }
+
+    // Assert
+    for ((id, fixture, rule), result) in kinds.iter().zip(&found) {
+        assert_eq!(result.job, job(*id));
+        assert_eq!(result.error, None, "{fixture}");
+        let failure = result
+            .failure
+            .as_ref()
+            .unwrap_or_else(|| panic!("{fixture}"));
+        assert_eq!(failure.rule, *rule, "{fixture}");
+        assert_eq!(
+            Some(failure.clone()),
+            buildboard::failure::extract(&fixture_log(fixture)),
+            "the fetched log is the fixture"
+        );
+    }
+    let seen = fake.seen();
+    let to_blob: Vec<&Seen> = seen.iter().filter(|s| s.server == "blob").collect();
+    assert_eq!(to_blob.len(), kinds.len());
+    assert!(
+        to_blob.iter().all(|s| s.authorization.is_none()),
+        "the token went to the log host: {to_blob:?}"
+    );
+    assert!(seen
+        .iter()
+        .filter(|s| s.server == "api")
+        .all(|s| s.authorization.as_deref() == Some("Bearer log-test-token")));
+    assert!(
+        !seen.iter().any(|s| s.path.contains("annotations")),
+        "annotations are only fetched when the log explains nothing"
+    );
+    assert_eq!(
+        fetcher
+            .stats()
+            .recorded
+            .load(std::sync::atomic::Ordering::Relaxed),
+        8
+    );
+    shutdown.cancel();
+    task.await.unwrap();
+}
+
+#[tokio::test]
+async fn a_log_not_ready_is_retried_later_then_explained() {
+    // Arrange: 404 twice, then the log.
+    let fake = FakeLogs::start(
+        vec![(
+            201,
+            LogAnswer::Redirect {
+                not_ready: 2,
+                fixture: "rustc.log",
+            },
+        )],
+        vec![],
+    )
+    .await;
+    let (fetcher, mut results, shutdown, task) = fetch_to_channel(&fake, config());
+
+    // Act
+    fetcher.enqueue(job(201));
+    let result = next(&mut results).await;
+
+    // Assert
+    assert_eq!(result.error, None);
+    let failure = result.failure.unwrap();
+    assert_eq!(failure.rule, Rule::Rustc);
+    assert_eq!(
+        failure.signature,
+        "error[E0308]: mismatched types at src/money.rs:N:N"
+    );
+    assert_eq!(
+        fetcher
+            .stats()
+            .retried
+            .load(std::sync::atomic::Ordering::Relaxed),
+        2
+    );
+    assert_eq!(fake.state.lock().unwrap().log_requests[&201], 3);
+    shutdown.cancel();
+    task.await.unwrap();
+}
+
+#[tokio::test]
+async fn a_log_that_never_becomes_ready_is_recorded_as_not_ready_after_the_last_attempt() {
+    let fake = FakeLogs::start(vec![(301, LogAnswer::Status(404, "Not Found"))], vec![]).await;
+    let (fetcher, mut results, shutdown, task) = fetch_to_channel(
+        &fake,
+        FetchConfig {
+            attempts: 3,
+            ..config()
+        },
+    );
+
+    fetcher.enqueue(job(301));
+    let result = next(&mut results).await;
+
+    assert_eq!(result.error, Some(LogError::NotReady));
+    assert_eq!(result.failure, None);
+    assert_eq!(fake.state.lock().unwrap().log_requests[&301], 3);
+    shutdown.cancel();
+    task.await.unwrap();
+}
+
+#[tokio::test]
+async fn logs_without_access_or_expired_are_stored_as_such_and_annotations_stand_in() {
+    // Arrange: a store with the ingest writer, and the fetcher writing through it.
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("board.db")).unwrap();
+    let hub = buildboard::hub::Hub::new(buildboard::views::Opts {
+        hide_authors: false,
+    });
+    let (ingest, writer) = buildboard::ingest::Ingest::start(&store, hub).unwrap();
+    let fake = FakeLogs::start(
+        vec![
+            (401, LogAnswer::Status(403, "Resource not accessible by integration")),
+            (402, LogAnswer::Status(410, "Gone")),
+            (403, LogAnswer::Redirect { not_ready: 0, fixture: "exit-code-only.log" }),
+        ],
+        vec![
+            (
+                402,
+                json!([
+                    {"path": ".github", "start_line": 1, "end_line": 1, "annotation_level": "failure",
+                     "title": null, "message": "Process completed with exit code 1.", "raw_details": null},
+                    {"path": "src/money.rs", "start_line": 31, "end_line": 31, "annotation_level": "failure",
+                     "title": "mismatched types", "message": "expected `u64`, found `i64`", "raw_details": null}
+                ]),
+            ),
+            (
+                403,
+                json!([
+                    {"path": ".github", "start_line": 1, "end_line": 1, "annotation_level": "warning",
+                     "title": null, "message": "Node.js 16 actions are deprecated.", "raw_details": null}
+                ]),
+            ),
+        ],
+    )
+    .await;
+    let shutdown = CancellationToken::new();
+    let (fetcher, task) = LogFetcher::spawn(
+        fake.client(),
+        StoreSink(ingest.clone()),
+        config(),
+        shutdown.clone(),
+    );
+
+    // Act
+    for id in [401, 402, 403] {
+        fetcher.enqueue(job(id));
+    }
+    drop(fetcher);
+    // Every handle is gone: the worker drains the queue and ends.
+    tokio::time::timeout(Duration::from_secs(10), task)
+        .await
+        .expect("the fetcher ends once its queue is drained")
+        .unwrap();
+    drop(ingest);
+    tokio::task::spawn_blocking(move || writer.join())
+        .await
+        .unwrap();
+
+    // Assert
+    let rows = store
+        .read(|conn| {
+            Ok((
+                failures::for_job(conn, 401)?,
+                failures::for_job(conn, 402)?,
+                failures::for_job(conn, 403)?,
+            ))
+        })
+        .await
+        .unwrap();
+    let no_access = rows.0.expect("403 recorded");
+    assert_eq!(no_access.error.as_deref(), Some("log not available"));
+    assert_eq!(no_access.signature, None);
+    assert_eq!((no_access.run_id, no_access.repo_id), (40, 300029405));
+    let expired = rows.1.expect("410 recorded");
+    assert_eq!(expired.error.as_deref(), Some("log expired"));
+    assert_eq!(expired.rule.as_deref(), Some("annotation"));
+    assert_eq!(
+        expired.signature.as_deref(),
+        Some("src/money.rs: mismatched types: expected `u64`, found `i64`")
+    );
+    let unexplained = rows.2.expect("an unexplained failure is recorded too");
+    assert_eq!((unexplained.rule, unexplained.error), (None, None));
+    shutdown.cancel();
+}
+
+#[tokio::test]
+async fn a_full_queue_drops_jobs_instead_of_blocking_ingest() {
+    let fake = FakeLogs::start(vec![], vec![]).await;
+    let (fetcher, _results, shutdown, task) = fetch_to_channel(
+        &fake,
+        FetchConfig {
+            queue: 2,
+            ..config()
+        },
+    );
+
+    // The worker cannot run between these (same thread, no await): the third on finds it full.
+    let accepted: Vec<bool> = (1..=5).map(|id| fetcher.enqueue(job(id))).collect();
+
+    assert_eq!(accepted, [true, true, false, false, false]);
+    assert_eq!(
+        fetcher
+            .stats()
+            .dropped
+            .load(std::sync::atomic::Ordering::Relaxed),
+        3
+    );
+    shutdown.cancel();
+    task.await.unwrap();
+}
+
+#[tokio::test]
+async fn the_client_keeps_only_the_tail_of_a_long_log() {
+    let fake = FakeLogs::start(
+        vec![(
+            501,
+            LogAnswer::Redirect {
+                not_ready: 0,
+                fixture: "maven.log",
+            },
+        )],
+        vec![],
+    )
+    .await;
+    let client = fake.client();
+    let url = client.url(&format!("/repos/{REPO}/actions/jobs/501/logs"), &[]);
+    let whole = fixture_log("maven.log");
+
+    let page = client
+        .get_tail(
+            &url,
+            TailLimits {
+                keep: 100,
+                max_read: 1 << 20,
+            },
+        )
+        .await
+        .unwrap();
+
+    assert_eq!(page.body.len(), 100);
+    assert_eq!(page.skipped as usize, whole.len() - 100);
+    assert!(whole.as_bytes().ends_with(&page.body));
+    let cut = client
+        .get_tail(
+            &url,
+            TailLimits {
+                keep: 100,
+                max_read: 1000,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        &cut.body[..],
+        &whole.as_bytes()[900..1000],
+        "reading stops at max_read"
+    );
+}
