@@ -715,7 +715,7 @@ fn apply_runs(
 
 /// The server's reconciliation loop: see the module doc.
 pub struct Reconciler {
-    client: Client,
+    client: Arc<Client>,
     interval: Duration,
     /// ETags of the last page applied per URL. In memory: after a restart the first poll is
     /// a full request, which is one per repository.
@@ -724,7 +724,7 @@ pub struct Reconciler {
 
 impl Reconciler {
     /// A reconciler polling every `interval` through `client`.
-    pub fn new(client: Client, interval: Duration) -> Self {
+    pub fn new(client: Arc<Client>, interval: Duration) -> Self {
         Self {
             client,
             interval,

@@ -11,6 +11,7 @@
 //! The server's reconciler ([`crate::backfill::Reconciler`]) feeds runs it found through the REST
 //! API into the same writer with [`Ingest::apply`], so they are published like deliveries.
 
+use std::sync::{Arc, OnceLock};
 use std::thread::JoinHandle;
 
 use rusqlite::{Connection, TransactionBehavior};
@@ -20,7 +21,9 @@ use tracing::{debug, error, warn};
 use crate::feed;
 use crate::github::event::{Event, EventKind};
 use crate::hub::Hub;
+use crate::log_fetch::{FailedJob, LogFetcher};
 use crate::privacy::Privacy;
+use crate::run_state::{self, Status};
 use crate::store::{self, model::Change, write, write::Known, Store};
 
 /// Most deliveries committed in one transaction.
@@ -69,7 +72,13 @@ enum Job {
 #[derive(Clone)]
 pub struct Ingest {
     queue: mpsc::Sender<Job>,
+    /// Where committed failed jobs go to be explained from their logs, once set.
+    explainer: Explainer,
 }
+
+/// The log fetcher the publisher hands failed jobs to; set once the server has one (it needs a
+/// GitHub token, and an `Ingest` of its own to store what it finds).
+type Explainer = Arc<OnceLock<LogFetcher>>;
 
 /// The writer thread and its publisher; join them after every [`Ingest`] handle is dropped to
 /// drain the queue.
@@ -98,11 +107,28 @@ const PUBLISH_DEPTH: usize = 1024;
 /// Hands committed changes to the hub, in commit order, on a thread of its own: rendering a run's
 /// fragments and serialising the messages took an eighth of the writer's time, which the next
 /// group waited for.
-fn run_publisher(changes: std::sync::mpsc::Receiver<Vec<Change>>, hub: Hub, privacy: Privacy) {
+fn run_publisher(
+    changes: std::sync::mpsc::Receiver<Vec<Change>>,
+    hub: Hub,
+    privacy: Privacy,
+    explainer: Explainer,
+) {
     for group in changes {
         let published = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             for change in &group {
                 hub.publish(|| feed::change(change, privacy));
+                if let (Change::Job { job }, Some(fetcher)) = (change, explainer.get()) {
+                    if job.status == Status::Completed.as_str()
+                        && run_state::is_red(job.conclusion.as_deref())
+                    {
+                        fetcher.enqueue(FailedJob {
+                            repo: job.repo.clone(),
+                            repo_id: job.repo_id,
+                            run_id: job.run_id,
+                            job_id: job.id,
+                        });
+                    }
+                }
             }
         }));
         if published.is_err() {
@@ -112,6 +138,12 @@ fn run_publisher(changes: std::sync::mpsc::Receiver<Vec<Change>>, hub: Hub, priv
 }
 
 impl Ingest {
+    /// From now on, every committed job that failed is handed to `fetcher` to be explained from
+    /// its log. Only the first call takes effect.
+    pub fn explain_failures_with(&self, fetcher: LogFetcher) {
+        let _ = self.explainer.set(fetcher);
+    }
+
     /// Starts the writer thread on its own read-write connection.
     ///
     /// # Errors
@@ -120,6 +152,8 @@ impl Ingest {
         let conn = store.open_writer()?;
         let (queue, receiver) = mpsc::channel(QUEUE_DEPTH);
         let (changes, published) = std::sync::mpsc::sync_channel(PUBLISH_DEPTH);
+        let explainer = Explainer::default();
+        let publisher_explainer = explainer.clone();
         let spawn = |name: &str, run: Box<dyn FnOnce() + Send>| {
             std::thread::Builder::new()
                 .name(name.into())
@@ -128,13 +162,13 @@ impl Ingest {
         };
         let publisher = spawn(
             "ingest-publisher",
-            Box::new(move || run_publisher(published, hub, privacy)),
+            Box::new(move || run_publisher(published, hub, privacy, publisher_explainer)),
         );
         let writer = spawn(
             "ingest-writer",
             Box::new(move || run_writer(conn, receiver, changes)),
         );
-        Ok((Self { queue }, Writer { writer, publisher }))
+        Ok((Self { queue, explainer }, Writer { writer, publisher }))
     }
 
     /// Stores `event` (delivery `delivery_id`) and returns once it is committed.

@@ -21,8 +21,8 @@
 
 pub mod backfill;
 pub mod config;
-pub mod feed;
 pub mod failure;
+pub mod feed;
 pub mod github;
 pub mod housekeeping;
 pub mod hub;
@@ -88,6 +88,8 @@ pub struct App {
     writer: Writer,
     /// Polls GitHub for runs the webhooks missed; `None` without a GitHub token.
     reconciler: Option<Reconciler>,
+    /// The GitHub client, shared by the reconciler and the log fetcher; `None` without a token.
+    github: Option<Arc<Client>>,
 }
 
 impl App {
@@ -100,17 +102,21 @@ impl App {
         let store = Store::open(&config.db)
             .with_context(|| format!("opening the database {}", config.db.display()))?;
         let webhook_key = resolve_webhook_key(&config, &store)?;
-        let reconciler = match &config.github_token {
-            Some(token) => {
-                let client = Client::new(ClientConfig::new(
+        // One client for the reconciler and the log fetcher, so that its one-request-at-a-time
+        // gate and its rate-limit waits cover both.
+        let github = match &config.github_token {
+            Some(token) => Some(Arc::new(
+                Client::new(ClientConfig::new(
                     config.github_api_url.clone(),
                     Some(token.clone()),
                 ))
-                .context("setting up the GitHub client for reconciliation")?;
-                Some(Reconciler::new(client, config.reconcile_interval))
-            }
+                .context("setting up the GitHub client for reconciliation")?,
+            )),
             None => None,
         };
+        let reconciler = github
+            .clone()
+            .map(|client| Reconciler::new(client, config.reconcile_interval));
         let hub = Hub::new();
         let privacy = privacy::Privacy {
             hide_authors: config.hide_authors,
@@ -159,6 +165,7 @@ impl App {
             state,
             writer,
             reconciler,
+            github,
         })
     }
 
@@ -183,9 +190,21 @@ impl App {
             state,
             writer,
             reconciler,
+            github,
         } = self;
         let hub = state.hub.clone();
         let token = hub.shutdown_token();
+        // Failed jobs are explained from their logs when there is a token to read them with.
+        let explaining = github.map(|client| {
+            let (fetcher, task) = log_fetch::LogFetcher::spawn(
+                client,
+                log_fetch::StoreSink(state.ingest.clone()),
+                log_fetch::FetchConfig::default(),
+                token.clone(),
+            );
+            state.ingest.explain_failures_with(fetcher);
+            task
+        });
         // The reconciler holds an `Ingest` handle, so it must end before the writer can drain.
         let reconciling = reconciler.map(|reconciler| {
             tokio::spawn(reconciler.run(state.store.clone(), state.ingest.clone(), token.clone()))
@@ -210,6 +229,10 @@ impl App {
         hub.shut_down(SHUTDOWN_GRACE).await;
         if let Some(reconciling) = reconciling {
             reconciling.await?;
+        }
+        // The fetcher holds an `Ingest` handle too.
+        if let Some(explaining) = explaining {
+            explaining.await?;
         }
         // Stops between two batches; a batch in progress commits or rolls back whole.
         housekeeping.await?;

@@ -63,6 +63,9 @@ pub struct Job {
     pub id: i64,
     pub run_id: i64,
     pub repo: String,
+    /// The repository's id, for the server's own use; not in the feed.
+    #[serde(skip)]
+    pub repo_id: i64,
     pub run_attempt: i64,
     pub name: String,
     pub workflow: Option<String>,

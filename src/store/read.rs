@@ -83,7 +83,7 @@ pub fn recent_builds(conn: &Connection, limit: u32) -> Result<Vec<Build>> {
 pub fn job(conn: &Connection, job_id: i64) -> Result<Option<Job>> {
     let mut stmt = conn.prepare_cached(
         "SELECT j.id, j.run_id, repos.fullname, j.runattempt, j.name, j.workflowname, j.status,
-                j.conclusion, j.runnername, j.url, j.createtime, j.starttime, j.endtime
+                j.conclusion, j.runnername, j.url, j.createtime, j.starttime, j.endtime, j.repo_id
          FROM workflowjobs j JOIN repos ON repos.id = j.repo_id WHERE j.id = ?1",
     )?;
     Ok(stmt
@@ -102,6 +102,7 @@ pub fn job(conn: &Connection, job_id: i64) -> Result<Option<Job>> {
                 created_at: row.get(10)?,
                 started_at: row.get(11)?,
                 completed_at: row.get(12)?,
+                repo_id: row.get(13)?,
             })
         })
         .optional()?)

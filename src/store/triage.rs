@@ -24,6 +24,7 @@ use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension};
 use serde::Serialize;
 
+use super::failures::{self, JobFailureRow};
 use super::model::Build;
 use super::query::RunFilter;
 use super::read::{self, build_from_row, BUILD_SELECT};
@@ -143,6 +144,18 @@ pub struct Red {
     pub verdict: Verdict,
     /// Where the failing run failed, when its jobs' steps are known.
     pub failed_at: Option<FailedAt>,
+    /// Why, from the failing run's log (with a GitHub token): the first failed job's explanation,
+    /// one with a signature preferred.
+    pub failure: Option<JobFailureRow>,
+    /// Other red workflows (in scope) whose failure has the same signature.
+    pub same_failure_elsewhere: usize,
+}
+
+impl Red {
+    /// The failure's normalised signature, when its log was read and explained.
+    pub fn signature(&self) -> Option<&str> {
+        self.failure.as_ref().and_then(|f| f.signature.as_deref())
+    }
 }
 
 /// Reds that share their first red commit: one cause.
@@ -362,6 +375,9 @@ fn reds(conn: &Connection, request: &Request<'_>) -> Result<Vec<Red>> {
             .collect();
         let verdict = verdict(conn, &runs, &red_runs)?;
         let failed_at = failed_at(conn, failing.id, failing.run_attempt)?;
+        let mut explained = failures::for_run(conn, failing.id)?;
+        explained.sort_by_key(|row| row.signature.is_none());
+        let failure = explained.into_iter().next();
         reds.push(Red {
             since: first_red
                 .completed_at
@@ -371,11 +387,22 @@ fn reds(conn: &Connection, request: &Request<'_>) -> Result<Vec<Red>> {
             streak_capped: capped && last_green.is_none(),
             verdict,
             failed_at,
+            failure,
+            same_failure_elsewhere: 0,
             failing,
             first_red,
             last_green,
             authors,
         });
+    }
+    let mut signatures: HashMap<String, usize> = HashMap::new();
+    for signature in reds.iter().filter_map(Red::signature) {
+        *signatures.entry(signature.to_owned()).or_default() += 1;
+    }
+    for red in &mut reds {
+        if let Some(signature) = red.signature() {
+            red.same_failure_elsewhere = signatures[signature] - 1;
+        }
     }
     Ok(reds)
 }

@@ -325,6 +325,10 @@ fn incident_json(incident: &triage::Incident) -> serde_json::Value {
                 "streak": red.streak,
                 "streak_capped": red.streak_capped,
                 "failed_at": red.failed_at,
+                "failure": red.failure.as_ref().map(|f| json!({
+                    "rule": f.rule, "signature": f.signature, "excerpt": f.excerpt, "error": f.error,
+                })),
+                "same_failure_elsewhere": red.same_failure_elsewhere,
                 "pushers": red.authors,
                 "failing": red.failing,
                 "first_red": red.first_red,

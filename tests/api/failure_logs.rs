@@ -383,10 +383,9 @@ async fn logs_without_access_or_expired_are_stored_as_such_and_annotations_stand
     // Arrange: a store with the ingest writer, and the fetcher writing through it.
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(&dir.path().join("board.db")).unwrap();
-    let hub = buildboard::hub::Hub::new(buildboard::views::Opts {
-        hide_authors: false,
-    });
-    let (ingest, writer) = buildboard::ingest::Ingest::start(&store, hub).unwrap();
+    let hub = buildboard::hub::Hub::new();
+    let (ingest, writer) =
+        buildboard::ingest::Ingest::start(&store, hub, Default::default()).unwrap();
     let fake = FakeLogs::start(
         vec![
             (401, LogAnswer::Status(403, "Resource not accessible by integration")),
@@ -535,4 +534,84 @@ async fn the_client_keeps_only_the_tail_of_a_long_log() {
         &whole.as_bytes()[900..1000],
         "reading stops at max_read"
     );
+}
+
+#[tokio::test]
+async fn the_server_explains_a_failed_job_from_its_log_and_triage_says_why() {
+    use crate::helpers::{spawn_app_with, webhook_json};
+    use crate::seed::run_delivery;
+
+    // Arrange: a server with a token for the fake GitHub; GitHub's documented failed job.
+    let job_id = 289_782_451;
+    let fake = FakeLogs::start(
+        vec![(
+            job_id,
+            LogAnswer::Redirect {
+                not_ready: 0,
+                fixture: "pytest.log",
+            },
+        )],
+        Vec::new(),
+    )
+    .await;
+    let api = format!("http://{}", fake.api);
+    let app = spawn_app_with(|config| {
+        config.github_token = Some(Secret::new(TOKEN));
+        config.github_api_url = api;
+    })
+    .await;
+    let run_id = 7002;
+    app.deliver(
+        "workflow_run",
+        "run-1",
+        &run_delivery(run_id, &"d".repeat(40), "Break a test", Some("failure")),
+    )
+    .await;
+    let mut job: Value =
+        webhook_json("workflow_job/completed.failure.with-organization.payload.json");
+    job["workflow_job"]["run_id"] = json!(run_id);
+    job["repository"] = webhook_json("workflow_run/completed.payload.json")["repository"].clone();
+    app.deliver("workflow_job", "job-1", &serde_json::to_vec(&job).unwrap())
+        .await;
+
+    // Act: wait for the fetcher (it runs beside ingest, never in its way).
+    let mut triage = Value::Null;
+    for _ in 0..100 {
+        triage = app
+            .http
+            .get(app.url("/api/triage"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if !triage["incidents"][0]["reds"][0]["failure"].is_null() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let html = app
+        .http
+        .get(app.url("/triage"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+
+    // Assert
+    let failure = &triage["incidents"][0]["reds"][0]["failure"];
+    assert_eq!(failure["rule"], "pytest", "{triage}");
+    assert!(
+        failure["signature"].as_str().unwrap().contains("test_"),
+        "{failure}"
+    );
+    assert!(html.contains("why: <code>"), "triage says why");
+    assert!(fake
+        .seen()
+        .iter()
+        .any(|seen| seen.path == format!("/repos/{REPO}/actions/jobs/{job_id}/logs")));
+    app.stop().await;
 }
