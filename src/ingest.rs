@@ -11,6 +11,8 @@
 //! The server's reconciler ([`crate::backfill::Reconciler`]) feeds runs it found through the REST
 //! API into the same writer with [`Ingest::apply`], so they are published like deliveries.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use rusqlite::{Connection, TransactionBehavior};
@@ -67,6 +69,10 @@ enum Job {
 #[derive(Clone)]
 pub struct Ingest {
     queue: mpsc::Sender<Job>,
+    /// Whether the latest delivery group failed (its commit, or a delivery in it), e.g. on a full
+    /// disk; `/readyz` reports not ready while it is set. The next group that commits whole, or a
+    /// readiness probe that commits, clears it.
+    failing: Arc<AtomicBool>,
 }
 
 /// The writer thread and its publisher; join them after every [`Ingest`] handle is dropped to
@@ -128,11 +134,23 @@ impl Ingest {
             "ingest-publisher",
             Box::new(move || run_publisher(published, hub)),
         );
+        let failing = Arc::new(AtomicBool::new(false));
+        let health = failing.clone();
         let writer = spawn(
             "ingest-writer",
-            Box::new(move || run_writer(conn, receiver, changes)),
+            Box::new(move || run_writer(conn, receiver, changes, &health)),
         );
-        Ok((Self { queue }, Writer { writer, publisher }))
+        Ok((Self { queue, failing }, Writer { writer, publisher }))
+    }
+
+    /// Whether the latest delivery group failed to store (see `failing`).
+    pub fn last_group_failed(&self) -> bool {
+        self.failing.load(Ordering::Relaxed)
+    }
+
+    /// Clears the mark of a failed group: a write committed since (the readiness probe's).
+    pub fn mark_writable(&self) {
+        self.failing.store(false, Ordering::Relaxed);
     }
 
     /// Stores `event` (delivery `delivery_id`) and returns once it is committed.
@@ -209,6 +227,7 @@ fn run_writer(
     mut conn: Connection,
     mut receiver: mpsc::Receiver<Job>,
     publisher: std::sync::mpsc::SyncSender<Vec<Change>>,
+    failing: &AtomicBool,
 ) {
     let mut group = Vec::with_capacity(MAX_GROUP);
     let mut known = Known::default();
@@ -229,7 +248,8 @@ fn run_writer(
                         Err(_) => break,
                     }
                 }
-                commit_group(&mut conn, &mut group, &publisher, &mut known);
+                let stored = commit_group(&mut conn, &mut group, &publisher, &mut known);
+                failing.store(!stored, Ordering::Relaxed);
                 task
             }
         };
@@ -261,6 +281,7 @@ fn run_task(conn: &Connection, task: Task) {
 type Outcomes = Vec<Result<(Outcome, Vec<Change>), store::Error>>;
 
 /// Applies and commits `group`, answers every submitter, then hands the changes to the publisher.
+/// Returns whether every delivery of the group was stored.
 ///
 /// The group is first applied as one plain transaction. Only if a delivery fails is that
 /// transaction rolled back and the group applied again with a savepoint per delivery, so that the
@@ -271,7 +292,7 @@ fn commit_group(
     group: &mut Vec<Submission>,
     publisher: &std::sync::mpsc::SyncSender<Vec<Change>>,
     known: &mut Known,
-) {
+) -> bool {
     let started = std::time::Instant::now();
     let now = chrono::Utc::now().timestamp();
     // A panic while applying (a bug) must not take the writer, and with it every later delivery,
@@ -294,6 +315,9 @@ fn commit_group(
     }
     let size = group.len();
     let mut published = Vec::new();
+    let stored = committed
+        .as_ref()
+        .is_ok_and(|outcomes| outcomes.iter().all(Result::is_ok));
     match committed {
         Ok(outcomes) => {
             for (submission, outcome) in group.drain(..).zip(outcomes) {
@@ -328,6 +352,7 @@ fn commit_group(
         // a publish; its join reports that.
         let _ = publisher.send(published);
     }
+    stored
 }
 
 /// How [`apply_group`] keeps one delivery's failure from the others.

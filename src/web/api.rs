@@ -64,10 +64,13 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = R
         .and(warp::post())
         .and(auth())
         .and(warp::body::content_length_limit(MAX_MUTATION_BODY))
-        .and(warp::body::json())
+        // Read as bytes and parsed by the handler: a bad body is its 400, not a rejection that
+        // warp would rank below the other routes' 405.
+        .and(warp::body::bytes())
         .and(with_state(state.clone()))
         .then(add_repo);
-    let remove_repo = warp::path!("repos" / i64)
+    // Any segment, parsed by the handler: a non-numeric id is a 404, not another route's 405.
+    let remove_repo = warp::path!("repos" / String)
         .and(warp::delete())
         .and(auth())
         .and(query())
@@ -148,7 +151,7 @@ fn page_reply(
     page: &BuildsPage,
     path: &str,
     params: &Params,
-    host: Option<&str>,
+    origin: Option<String>,
     extra: serde_json::Value,
 ) -> Response {
     let mut body = serde_json::to_value(page).expect("builds serialise");
@@ -162,9 +165,8 @@ fn page_reply(
             if !query.is_empty() {
                 query.push('&');
             }
-            let origin = host
-                .map(|host| format!("http://{host}"))
-                .unwrap_or_default();
+            // From the public URL, or a `Host` that is a plain authority: never raw header text.
+            let origin = origin.unwrap_or_default();
             let link = format!("<{origin}{path}?{query}cursor={cursor}>; rel=\"next\"");
             warp::reply::with_header(reply, "link", link).into_response()
         }
@@ -183,7 +185,7 @@ async fn list_builds(query: Query, host: Option<String>, state: AppState) -> Rep
         &page,
         "/api/builds",
         &params,
-        host.as_deref(),
+        state.hosts.origin(host.as_deref()),
         json!({}),
     ))
 }
@@ -314,7 +316,7 @@ async fn show_workflow(id: i64, query: Query, host: Option<String>, state: AppSt
         &page,
         &path,
         &params,
-        host.as_deref(),
+        state.hosts.origin(host.as_deref()),
         json!({ "workflow": workflow }),
     ))
 }
@@ -365,8 +367,14 @@ fn valid_repo_name(name: &str) -> bool {
     owner_ok && repo_ok
 }
 
-async fn add_repo(auth: Option<String>, body: NewRepo, state: AppState) -> Reply_ {
+async fn add_repo(auth: Option<String>, body: bytes::Bytes, state: AppState) -> Reply_ {
     authorize(&state, auth.as_deref())?;
+    let body: NewRepo = serde_json::from_slice(&body).map_err(|err| {
+        Error::bad_request(
+            "invalid_body",
+            format!("the body must be {{\"repo\": \"owner/name\"}}: {err}"),
+        )
+    })?;
     if !valid_repo_name(&body.repo) {
         return Err(Error::bad_request(
             "invalid_body",
@@ -392,8 +400,11 @@ async fn add_repo(auth: Option<String>, body: NewRepo, state: AppState) -> Reply
     )
 }
 
-async fn remove_repo(id: i64, auth: Option<String>, query: Query, state: AppState) -> Reply_ {
+async fn remove_repo(id: String, auth: Option<String>, query: Query, state: AppState) -> Reply_ {
     authorize(&state, auth.as_deref())?;
+    let id: i64 = id
+        .parse()
+        .map_err(|_| Error::NotFound(format!("no repository with id {id:?}")))?;
     let params = Params::parse(query, &[&["purge"]])?;
     let purge = params.flag("purge")?;
     if purge {
