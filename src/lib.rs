@@ -154,8 +154,11 @@ impl App {
         }
         let access =
             web::access::Access::new(config.board_token.as_ref(), config.admin_token.as_ref());
-        let webhook_bodies =
-            web::body::Budget::new(config.webhook_body_budget, config.body_timeout);
+        let webhook_bodies = web::body::Budget::new(
+            config.webhook_body_budget,
+            config.max_body_bytes,
+            config.body_timeout,
+        );
         let state = AppState::new(web::SharedState {
             readiness: web::Readiness::default(),
             hosts: web::host::Hosts::new(config.public_url.as_ref(), config.listen),

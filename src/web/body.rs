@@ -5,8 +5,9 @@
 //! - **A global budget of bytes in flight** (`--webhook-body-budget`): a body's declared length is
 //!   reserved before a byte of it is read, and released when its request is answered. A body that
 //!   does not fit gets `503` with `Retry-After`, at once (nothing waits for room). Bodies over
-//!   [`LARGE_BODY`] may hold at most three quarters of the budget between them, so that the small
-//!   deliveries GitHub nearly always sends still find room while large uploads stall.
+//!   [`LARGE_BODY`] may hold at most three quarters of the budget between them (or one body of the
+//!   largest size accepted, if that is more), so that the small deliveries GitHub nearly always
+//!   sends still find room while large uploads stall.
 //! - **A deadline for the whole body** (`--body-timeout`): a body that has not arrived in time
 //!   gets `408` and its buffer is freed; the connection is closed.
 //!
@@ -46,12 +47,14 @@ fn units(bytes: u64) -> u32 {
 }
 
 impl Budget {
-    /// `bytes` of bodies at once, each received within `timeout`.
-    pub fn new(bytes: u64, timeout: Duration) -> Self {
+    /// `bytes` of bodies at once, none larger than `largest` (`--max-body-bytes`), each received
+    /// within `timeout`.
+    pub fn new(bytes: u64, largest: u64, timeout: Duration) -> Self {
         let all = units(bytes) as usize;
+        let large = (all / 4 * 3).max(units(largest) as usize).min(all);
         Self {
             all: Arc::new(Semaphore::new(all)),
-            large: Arc::new(Semaphore::new((all / 4 * 3).max(1))),
+            large: Arc::new(Semaphore::new(large.max(1))),
             timeout,
         }
     }
@@ -148,7 +151,7 @@ mod tests {
 
     #[test]
     fn bodies_fit_the_budget_until_it_is_spent_and_room_comes_back_when_they_go() {
-        let budget = Budget::new(8 * LARGE_BODY, Duration::from_secs(1));
+        let budget = Budget::new(8 * LARGE_BODY, 3 * LARGE_BODY, Duration::from_secs(1));
         let first = budget.reserve(3 * LARGE_BODY).unwrap();
         let second = budget.reserve(3 * LARGE_BODY).unwrap();
         // Large bodies may hold 6 MiB of the 8: a third is refused, a small one still fits.
@@ -163,11 +166,17 @@ mod tests {
         assert!(budget.reserve(3 * LARGE_BODY).is_ok());
     }
 
+    #[test]
+    fn a_body_of_the_largest_size_accepted_always_fits_an_empty_budget() {
+        let budget = Budget::new(25 * LARGE_BODY, 25 * LARGE_BODY, Duration::from_secs(1));
+        assert!(budget.reserve(25 * LARGE_BODY).is_ok());
+    }
+
     #[tokio::test]
     async fn a_body_that_stalls_times_out_and_gives_its_room_back() {
-        let budget = Budget::new(4 * LARGE_BODY, Duration::from_millis(50));
+        let budget = Budget::new(4 * LARGE_BODY, 4 * LARGE_BODY, Duration::from_millis(50));
         let stalled = futures_util::stream::pending::<Result<Bytes, warp::Error>>();
-        let late = budget.receive(2 * LARGE_BODY, stalled).await;
+        let late = budget.receive(4 * LARGE_BODY, stalled).await;
         assert!(matches!(late, Err(Error::RequestTimeout(_))));
         let whole = futures_util::stream::iter([Ok::<_, warp::Error>(Bytes::from_static(b"{}"))]);
         let (bytes, _reserved) = budget.receive(2, whole).await.unwrap();

@@ -12,8 +12,8 @@
 //!   (a rebinding name is never an IP address); elsewhere any `Host` is answered, and the server
 //!   warns at start unless a board token protects the reads.
 //!
-//! `/webhook` (signed), `/healthz`, `/readyz`, `/metrics` and `/static/` answer any `Host`: load
-//! balancers and GitHub name the server in their own ways, and nothing there is private.
+//! `/webhook` (signed), `/healthz`, `/readyz` and `/metrics` answer any `Host`: load balancers,
+//! scrapers and GitHub name the server in their own ways, and nothing there is private.
 
 use warp::{Filter, Rejection};
 

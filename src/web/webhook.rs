@@ -1,9 +1,9 @@
 //! `POST /webhook`: GitHub deliveries.
 //!
 //! Order of checks: body size (413), room in the budget of bodies in flight (503), the body arriving
-//! within its deadline (408; see [`super::body`]), then the signature over the raw bytes (401) before anything
-//! else is looked at, then content type (415), the event and delivery headers (400) and the payload
-//! (400, naming the field). A stored event is acknowledged with 200 only once it is committed;
+//! within its deadline (408; see [`super::body`]), then the signature over the raw bytes (401)
+//! before anything else is looked at, then content type (415), the event and delivery headers
+//! (400) and the payload (400, naming the field). A stored event is acknowledged with 200 only once it is committed;
 //! events buildboard does not handle get 202 and are not stored.
 
 use bytes::Bytes;
