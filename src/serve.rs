@@ -89,8 +89,8 @@ pub struct Options {
 /// One open connection, as the accept loop sees it.
 #[derive(Default)]
 struct Conn {
-    /// Requests being answered; while 0 the connection waits for (the rest of) a request and may
-    /// be closed for room.
+    /// Requests being answered, until their responses are sent; while 0 the connection waits for
+    /// (the rest of) a request and may be closed for room.
     in_flight: AtomicUsize,
     /// Tells the connection's task to close it for room.
     evict: Notify,
@@ -109,6 +109,32 @@ impl InFlight {
 impl Drop for InFlight {
     fn drop(&mut self) {
         self.0.in_flight.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// A response body that keeps its request counted in flight until it is sent (or dropped).
+struct Tracked<B> {
+    body: B,
+    _in_flight: InFlight,
+}
+
+impl<B: Body + Unpin> Body for Tracked<B> {
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<hyper::body::Frame<Self::Data>, Self::Error>>> {
+        Pin::new(&mut self.body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.body.size_hint()
     }
 }
 
@@ -207,7 +233,7 @@ pub async fn run<S, B>(
         + 'static,
     S::Future: Send + 'static,
     S::Error: Into<Box<dyn StdError + Send + Sync>>,
-    B: Body + Send + 'static,
+    B: Body + Send + Unpin + 'static,
     B::Data: Send,
     B::Error: Into<Box<dyn StdError + Send + Sync>>,
 {
@@ -309,7 +335,7 @@ async fn serve_connection<S, B>(
     S: hyper::service::Service<Request<Incoming>, Response = Response<B>> + Send + 'static,
     S::Future: Send + 'static,
     S::Error: Into<Box<dyn StdError + Send + Sync>>,
-    B: Body + Send + 'static,
+    B: Body + Send + Unpin + 'static,
     B::Data: Send,
     B::Error: Into<Box<dyn StdError + Send + Sync>>,
 {
@@ -319,9 +345,13 @@ async fn serve_connection<S, B>(
         let in_flight = InFlight::new(&tracked);
         let response = inner.call(request);
         async move {
-            let response = response.await;
-            drop(in_flight);
-            response
+            // The response's body carries the count until it is sent: a connection still writing
+            // a page to a slow reader is not idle.
+            let response = response.await?;
+            Ok::<_, S::Error>(response.map(|body| Tracked {
+                body,
+                _in_flight: in_flight,
+            }))
         }
     });
     let connection = http.serve_connection(io, service).with_upgrades();

@@ -164,7 +164,9 @@ pub async fn handle_rejection(err: Rejection) -> Result<Response, std::convert::
         (
             StatusCode::MISDIRECTED_REQUEST,
             "misdirected_request",
-            "this server does not answer for that host; use the board's own address".to_owned(),
+            "this server does not answer for this host name; use the board's own address \
+             (operators: see --public-url)"
+                .to_owned(),
         )
     } else if err.find::<super::ws::CrossOrigin>().is_some() {
         (

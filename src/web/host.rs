@@ -102,7 +102,11 @@ pub fn allowed(hosts: Hosts) -> impl Filter<Extract = (), Error = Rejection> + C
         .and_then(move |host: Option<String>| {
             let allowed = hosts.allows(host.as_deref());
             if !allowed {
-                tracing::info!(?host, "refused a request for another host");
+                tracing::info!(
+                    ?host,
+                    "refused a request for another host (if the board is reached by this name, \
+                     e.g. through a reverse proxy, start it with --public-url naming it)"
+                );
             }
             std::future::ready(if allowed {
                 Ok(())
