@@ -75,6 +75,15 @@ pub enum Command {
     },
 }
 
+/// How long a client has to send a request's headers by default, counted from the moment the
+/// server waits for them: after connecting, and again after each response on a kept-alive
+/// connection (so it is also how long an idle keep-alive connection stays open).
+pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a webhook body may take to arrive by default; GitHub itself gives up after 10 s.
+pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(10);
+/// Webhook body bytes held at once by default, over every connection (see `web::body`).
+pub const DEFAULT_WEBHOOK_BODY_BUDGET: u64 = 64 * 1024 * 1024;
+
 /// Most WebSocket clients served at once by default.
 pub const DEFAULT_MAX_WS_CLIENTS: usize = 10_000;
 /// How often the server pings each WebSocket client.
@@ -183,6 +192,34 @@ pub struct Config {
     #[arg(long, env = "BUILDBOARD_RETENTION_DAYS")]
     pub retention_days: Option<NonZeroU32>,
 
+    /// The address the board is reached at, e.g. https://board.example.com. With it, requests
+    /// naming another host are refused (421), which defeats DNS rebinding; the WebSocket origin
+    /// check and the links the server builds (the API's `Link` header) use it. Without it the
+    /// server answers any `Host`.
+    #[arg(long, env = "BUILDBOARD_PUBLIC_URL", value_parser = PublicUrl::parse)]
+    pub public_url: Option<PublicUrl>,
+
+    /// Time a client has to send a request's headers: after connecting, and after each response
+    /// on a kept-alive connection (so idle connections close after it too). Seconds, or 500ms,
+    /// 10s, 1m.
+    #[arg(long, env = "BUILDBOARD_HEADER_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub header_timeout: Duration,
+
+    /// Time a webhook body has to arrive once its headers have; a slower one gets 408.
+    #[arg(long, env = "BUILDBOARD_BODY_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub body_timeout: Duration,
+
+    /// Webhook body bytes held at once, over all connections, before signatures are checked; a
+    /// delivery that would exceed it gets 503 with Retry-After. At least --max-body-bytes.
+    #[arg(long, env = "BUILDBOARD_WEBHOOK_BODY_BUDGET", default_value_t = DEFAULT_WEBHOOK_BODY_BUDGET)]
+    pub webhook_body_budget: u64,
+
+    /// Most connections open at once (WebSocket clients included). Default: the open-file limit
+    /// (raised to its hard limit at start) minus room for the database and logs. At the cap the
+    /// oldest connection that has no request in flight is closed to make room.
+    #[arg(long, env = "BUILDBOARD_MAX_CONNECTIONS")]
+    pub max_connections: Option<usize>,
+
     /// WebSocket timings; not flags, so that only tests change them.
     /// Branches watched besides each repository's default branch, as comma-separated globs
     /// (`release/*,develop`). The Wall, Triage, notifications and cc.xml show watched branches
@@ -243,7 +280,76 @@ impl Config {
             retention_days: None,
             watch_branches: WatchedBranches::default(),
             stale_after: DEFAULT_STALE_AFTER,
+            public_url: None,
+            header_timeout: DEFAULT_HEADER_TIMEOUT,
+            body_timeout: DEFAULT_BODY_TIMEOUT,
+            webhook_body_budget: DEFAULT_WEBHOOK_BODY_BUDGET,
+            max_connections: None,
             ws_timing: WsTiming::default(),
+        }
+    }
+}
+
+/// `--public-url`: the scheme and authority the board is reached at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublicUrl {
+    /// `https://board.example.com` (no trailing slash), for building absolute links.
+    origin: String,
+    /// `board.example.com` or `board.example.com:8443`, lowercase: what `Host` must say.
+    authority: String,
+    /// The scheme's default port, which a `Host` header may also name.
+    default_port: u16,
+}
+
+impl PublicUrl {
+    /// Parses `http(s)://host[:port]`, with an optional trailing `/`.
+    ///
+    /// # Errors
+    /// A message for clap when the text is not such a URL (a path, a query, user info...).
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let invalid = |why: &str| {
+            format!("{text:?} is not a public URL ({why}): use e.g. https://board.example.com")
+        };
+        let (scheme, rest) = text.split_once("://").ok_or_else(|| invalid("no scheme"))?;
+        let default_port = match scheme.to_ascii_lowercase().as_str() {
+            "http" => 80,
+            "https" => 443,
+            _ => return Err(invalid("the scheme must be http or https")),
+        };
+        let authority = rest.strip_suffix('/').unwrap_or(rest).to_ascii_lowercase();
+        let valid = !authority.is_empty()
+            && authority
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'));
+        if !valid {
+            return Err(invalid(
+                "only a host and an optional port may follow the scheme",
+            ));
+        }
+        Ok(Self {
+            origin: format!("{}://{authority}", scheme.to_ascii_lowercase()),
+            authority,
+            default_port,
+        })
+    }
+
+    /// `scheme://authority`, without a trailing slash.
+    pub fn origin(&self) -> &str {
+        &self.origin
+    }
+
+    /// Whether a request's `Host` header names this URL's host (and port: the scheme's default
+    /// port may be written or left out). Case-insensitive.
+    pub fn matches_host(&self, host: &str) -> bool {
+        if host.eq_ignore_ascii_case(&self.authority) {
+            return true;
+        }
+        let default_port = format!(":{}", self.default_port);
+        match host.len().checked_sub(default_port.len()) {
+            Some(end) if host.is_char_boundary(end) => {
+                host[end..] == default_port && host[..end].eq_ignore_ascii_case(&self.authority)
+            }
+            _ => false,
         }
     }
 }
@@ -262,6 +368,25 @@ mod tests {
         assert!(parse_duration("5 minutes").is_err());
         assert!(parse_duration("m").is_err());
         assert!(parse_duration("").is_err());
+    }
+
+    #[test]
+    fn a_public_url_is_a_scheme_and_a_host_and_matches_its_host_header() {
+        let url = PublicUrl::parse("https://Board.example.com/").unwrap();
+        assert_eq!(url.origin(), "https://board.example.com");
+        assert!(url.matches_host("board.example.com"));
+        assert!(url.matches_host("BOARD.example.com:443"));
+        assert!(!url.matches_host("board.example.com:80"));
+        assert!(!url.matches_host("evil.example"));
+        assert!(!url.matches_host("board.example.com.evil.example"));
+        let url = PublicUrl::parse("http://127.0.0.1:5000").unwrap();
+        assert!(url.matches_host("127.0.0.1:5000"));
+        assert!(!url.matches_host("127.0.0.1"));
+        assert!(PublicUrl::parse("board.example.com").is_err());
+        assert!(PublicUrl::parse("ftp://board.example.com").is_err());
+        assert!(PublicUrl::parse("https://board.example.com/path").is_err());
+        assert!(PublicUrl::parse("https://user@board.example.com").is_err());
+        assert!(PublicUrl::parse("https://").is_err());
     }
 
     #[test]

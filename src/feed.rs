@@ -2,14 +2,15 @@
 //! `hello` and `snapshot` (see `web::ws`); the ingest publisher sends one message per committed
 //! change, built here once for every client (a `run` also carries the board's HTML fragments for
 //! it, rendered by [`crate::views::run_fragments`]). The README's "WebSocket feed" table lists the
-//! same messages. Every message goes through [`Privacy`] before it is serialised.
+//! same messages. Every message goes through [`Privacy`] (part of the server's [`Opts`]) before
+//! it is serialised.
 
 use serde::Serialize;
 use serde_json::json;
 
 use crate::privacy::Privacy;
 use crate::store::model::{Build, Change};
-use crate::views;
+use crate::views::{self, Opts};
 
 /// `hello`: the first message on a connection, with the server's version and the hub's
 /// generation (a page rendered at an older one resyncs).
@@ -31,9 +32,9 @@ pub fn snapshot(reason: &str, missed: u64, mut builds: Vec<Build>, privacy: Priv
 
 /// The message for a committed change: the change itself (`type` plus its payload, unchanged in
 /// shape) and, for a run, `html` with the board's fragments ([`views::RunFragments`]).
-pub fn change(change: &Change, privacy: Privacy) -> String {
+pub fn change(change: &Change, opts: Opts) -> String {
     let mut change = change.clone();
-    privacy.redact_change(&mut change);
+    opts.privacy.redact_change(&mut change);
     let Change::Run { build } = &change else {
         return serde_json::to_string(&change).expect("changes serialise to JSON");
     };
@@ -45,7 +46,7 @@ pub fn change(change: &Change, privacy: Privacy) -> String {
         #[serde(skip_serializing_if = "Option::is_none")]
         html: Option<views::RunFragments>,
     }
-    let html = views::run_fragments(build, privacy)
+    let html = views::run_fragments(build, opts)
         .map_err(|err| tracing::error!(cause = %err, run = build.id, "could not render a run's fragments"))
         .ok();
     serde_json::to_string(&RunMessage {
@@ -74,8 +75,14 @@ mod tests {
                 url: None,
             },
         };
-        let shown = change(&commit, Privacy::default());
-        let hidden = change(&commit, Privacy { hide_authors: true });
+        let shown = change(&commit, Opts::default());
+        let hidden = change(
+            &commit,
+            Opts {
+                privacy: Privacy { hide_authors: true },
+                ghes_host: None,
+            },
+        );
         assert!(shown.contains("mona") && shown.starts_with(r#"{"type":"commit""#));
         assert!(
             !hidden.contains("mona") && !hidden.contains("Mona"),

@@ -11,6 +11,7 @@
 //! The server's reconciler ([`crate::backfill::Reconciler`]) feeds runs it found through the REST
 //! API into the same writer with [`Ingest::apply`], so they are published like deliveries.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::thread::JoinHandle;
 
@@ -22,9 +23,9 @@ use crate::feed;
 use crate::github::event::{Event, EventKind};
 use crate::hub::Hub;
 use crate::log_fetch::{FailedJob, LogFetcher};
-use crate::privacy::Privacy;
 use crate::run_state::{self, Status};
 use crate::store::{self, model::Change, write, write::Known, Store};
+use crate::views::Opts;
 
 /// Most deliveries committed in one transaction.
 pub const MAX_GROUP: usize = 512;
@@ -74,6 +75,10 @@ pub struct Ingest {
     queue: mpsc::Sender<Job>,
     /// Where committed failed jobs go to be explained from their logs, once set.
     explainer: Explainer,
+    /// Whether the latest delivery group failed (its commit, or a delivery in it), e.g. on a full
+    /// disk; `/readyz` reports not ready while it is set. The next group that commits whole, or a
+    /// readiness probe that commits, clears it.
+    failing: Arc<AtomicBool>,
 }
 
 /// The log fetcher the publisher hands failed jobs to; set once the server has one (it needs a
@@ -110,13 +115,13 @@ const PUBLISH_DEPTH: usize = 1024;
 fn run_publisher(
     changes: std::sync::mpsc::Receiver<Vec<Change>>,
     hub: Hub,
-    privacy: Privacy,
+    opts: Opts,
     explainer: Explainer,
 ) {
     for group in changes {
         let published = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             for change in &group {
-                hub.publish(|| feed::change(change, privacy));
+                hub.publish(|| feed::change(change, opts));
                 if let (Change::Job { job }, Some(fetcher)) = (change, explainer.get()) {
                     if job.status == Status::Completed.as_str()
                         && run_state::is_red(job.conclusion.as_deref())
@@ -148,7 +153,7 @@ impl Ingest {
     ///
     /// # Errors
     /// When the database cannot be opened for writing.
-    pub fn start(store: &Store, hub: Hub, privacy: Privacy) -> Result<(Self, Writer), Error> {
+    pub fn start(store: &Store, hub: Hub, opts: Opts) -> Result<(Self, Writer), Error> {
         let conn = store.open_writer()?;
         let (queue, receiver) = mpsc::channel(QUEUE_DEPTH);
         let (changes, published) = std::sync::mpsc::sync_channel(PUBLISH_DEPTH);
@@ -162,13 +167,32 @@ impl Ingest {
         };
         let publisher = spawn(
             "ingest-publisher",
-            Box::new(move || run_publisher(published, hub, privacy, publisher_explainer)),
+            Box::new(move || run_publisher(published, hub, opts, publisher_explainer)),
         );
+        let failing = Arc::new(AtomicBool::new(false));
+        let health = failing.clone();
         let writer = spawn(
             "ingest-writer",
-            Box::new(move || run_writer(conn, receiver, changes)),
+            Box::new(move || run_writer(conn, receiver, changes, &health)),
         );
-        Ok((Self { queue, explainer }, Writer { writer, publisher }))
+        Ok((
+            Self {
+                queue,
+                explainer,
+                failing,
+            },
+            Writer { writer, publisher },
+        ))
+    }
+
+    /// Whether the latest delivery group failed to store (see `failing`).
+    pub fn last_group_failed(&self) -> bool {
+        self.failing.load(Ordering::Relaxed)
+    }
+
+    /// Clears the mark of a failed group: a write committed since (the readiness probe's).
+    pub fn mark_writable(&self) {
+        self.failing.store(false, Ordering::Relaxed);
     }
 
     /// Stores `event` (delivery `delivery_id`) and returns once it is committed.
@@ -245,6 +269,7 @@ fn run_writer(
     mut conn: Connection,
     mut receiver: mpsc::Receiver<Job>,
     publisher: std::sync::mpsc::SyncSender<Vec<Change>>,
+    failing: &AtomicBool,
 ) {
     let mut group = Vec::with_capacity(MAX_GROUP);
     let mut known = Known::default();
@@ -265,7 +290,8 @@ fn run_writer(
                         Err(_) => break,
                     }
                 }
-                commit_group(&mut conn, &mut group, &publisher, &mut known);
+                let stored = commit_group(&mut conn, &mut group, &publisher, &mut known);
+                failing.store(!stored, Ordering::Relaxed);
                 task
             }
         };
@@ -297,6 +323,7 @@ fn run_task(conn: &Connection, task: Task) {
 type Outcomes = Vec<Result<(Outcome, Vec<Change>), store::Error>>;
 
 /// Applies and commits `group`, answers every submitter, then hands the changes to the publisher.
+/// Returns whether every delivery of the group was stored.
 ///
 /// The group is first applied as one plain transaction. Only if a delivery fails is that
 /// transaction rolled back and the group applied again with a savepoint per delivery, so that the
@@ -307,7 +334,7 @@ fn commit_group(
     group: &mut Vec<Submission>,
     publisher: &std::sync::mpsc::SyncSender<Vec<Change>>,
     known: &mut Known,
-) {
+) -> bool {
     let started = std::time::Instant::now();
     let now = chrono::Utc::now().timestamp();
     // A panic while applying (a bug) must not take the writer, and with it every later delivery,
@@ -330,6 +357,9 @@ fn commit_group(
     }
     let size = group.len();
     let mut published = Vec::new();
+    let stored = committed
+        .as_ref()
+        .is_ok_and(|outcomes| outcomes.iter().all(Result::is_ok));
     match committed {
         Ok(outcomes) => {
             for (submission, outcome) in group.drain(..).zip(outcomes) {
@@ -364,6 +394,7 @@ fn commit_group(
         // a publish; its join reports that.
         let _ = publisher.send(published);
     }
+    stored
 }
 
 /// How [`apply_group`] keeps one delivery's failure from the others.
@@ -481,7 +512,7 @@ mod tests {
             "CREATE TRIGGER refuse_666 BEFORE INSERT ON workflowruns
              WHEN NEW.id = 666 BEGIN SELECT RAISE(ABORT, 'refused'); END;",
         );
-        let (ingest, writer) = Ingest::start(&store, Hub::new(), Privacy::default()).unwrap();
+        let (ingest, writer) = Ingest::start(&store, Hub::new(), Opts::default()).unwrap();
         (dir, store, ingest, writer)
     }
 
@@ -517,7 +548,7 @@ mod tests {
     async fn rows_another_connection_changed_are_read_again_not_remembered() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().join("db.sqlite")).unwrap();
-        let (ingest, writer) = Ingest::start(&store, Hub::new(), Privacy::default()).unwrap();
+        let (ingest, writer) = Ingest::start(&store, Hub::new(), Opts::default()).unwrap();
         let first = ingest
             .submit("d-1".into(), EventKind::WorkflowRun, run_event(1))
             .await;

@@ -12,6 +12,7 @@
 //! - [`failure`] — why a job failed, from its log: rules, signatures, excerpts (pure).
 //! - [`log_fetch`] — failed jobs' logs fetched in the background (bounded queue) and explained.
 //! - [`hub`] — fan-out of committed changes to WebSocket clients; shutdown signal.
+//! - [`serve`] — accepting and driving connections: timeouts, the connection cap.
 //! - [`web`] — HTTP routes: `/webhook`, `/ws`, `/api/...`, the board.
 //! - [`views`] — HTML templates: the board's pages and the fragments live updates carry.
 //! - [`metrics`] — Prometheus counters.
@@ -32,6 +33,7 @@ pub mod metrics;
 pub mod privacy;
 pub mod run_state;
 pub mod secret;
+pub mod serve;
 pub mod source;
 pub mod store;
 pub mod telemetry;
@@ -86,6 +88,8 @@ pub struct App {
     listener: TcpListener,
     state: AppState,
     writer: Writer,
+    /// How connections are served: timeouts and the cap.
+    serving: serve::Options,
     /// Polls GitHub for runs the webhooks missed; `None` without a GitHub token.
     reconciler: Option<Reconciler>,
     /// The GitHub client, shared by the reconciler and the log fetcher; `None` without a token.
@@ -98,7 +102,15 @@ impl App {
     /// # Errors
     /// When the database cannot be opened or migrated, the secret cannot be read, or the address
     /// cannot be bound.
-    pub async fn build(config: Config) -> anyhow::Result<Self> {
+    pub async fn build(mut config: Config) -> anyhow::Result<Self> {
+        anyhow::ensure!(
+            config.webhook_body_budget >= config.max_body_bytes,
+            "--webhook-body-budget ({}) must be at least --max-body-bytes ({}), or the largest \
+             deliveries could never be received",
+            config.webhook_body_budget,
+            config.max_body_bytes
+        );
+        let serving = serving_options(&mut config);
         let store = Store::open(&config.db)
             .with_context(|| format!("opening the database {}", config.db.display()))?;
         let webhook_key = resolve_webhook_key(&config, &store)?;
@@ -118,11 +130,16 @@ impl App {
             .clone()
             .map(|client| Reconciler::new(client, config.reconcile_interval));
         let hub = Hub::new();
-        let privacy = privacy::Privacy {
-            hide_authors: config.hide_authors,
+        let opts = views::Opts {
+            privacy: privacy::Privacy {
+                hide_authors: config.hide_authors,
+            },
+            // Once per server start (see `Opts::ghes_host`).
+            ghes_host: views::ghes_host(&config.github_api_url)
+                .map(|host| &*Box::leak(host.into_boxed_str())),
         };
         let (ingest, writer) =
-            Ingest::start(&store, hub.clone(), privacy).context("starting the ingest writer")?;
+            Ingest::start(&store, hub.clone(), opts).context("starting the ingest writer")?;
         let listener =
             listen(config.listen).with_context(|| format!("binding {}", config.listen))?;
         let limits = web::limit::Limits {
@@ -138,6 +155,14 @@ impl App {
                 "the board and API are readable by anyone who can reach {}; set --board-token to require a token",
                 config.listen
             );
+            if config.public_url.is_none() {
+                tracing::warn!(
+                    "listening on {} without --board-token or --public-url: a web page the board's \
+                     viewers open elsewhere can read the board through DNS rebinding; set \
+                     --public-url to the address the board is reached at (or --board-token)",
+                    config.listen
+                );
+            }
         }
         if let Some(token) = &config.board_token {
             if token.expose().len() < MIN_BOARD_TOKEN_CHARS {
@@ -148,22 +173,30 @@ impl App {
         }
         let access =
             web::access::Access::new(config.board_token.as_ref(), config.admin_token.as_ref());
+        let webhook_bodies = web::body::Budget::new(
+            config.webhook_body_budget,
+            config.max_body_bytes,
+            config.body_timeout,
+        );
         let state = AppState::new(web::SharedState {
             readiness: web::Readiness::default(),
+            hosts: web::host::Hosts::new(config.public_url.as_ref(), config.listen),
             access,
             store,
             hub,
             ingest,
             config: Arc::new(config),
-            privacy,
+            opts,
             webhook_key,
             limits,
             board_cache: web::board::Cache::default(),
+            webhook_bodies,
         });
         Ok(Self {
             listener,
             state,
             writer,
+            serving,
             reconciler,
             github,
         })
@@ -189,6 +222,7 @@ impl App {
             listener,
             state,
             writer,
+            serving,
             reconciler,
             github,
         } = self;
@@ -221,11 +255,9 @@ impl App {
             // Wake the WebSocket tasks too: their upgraded connections are not tracked by warp.
             token.cancel();
         };
-        warp::serve(web::routes(state))
-            .incoming(listener)
-            .graceful(signal)
-            .run()
-            .await;
+        let service =
+            hyper_util::service::TowerToHyperService::new(warp::service(web::routes(state)));
+        serve::run(listener, service, serving, signal).await;
         hub.shut_down(SHUTDOWN_GRACE).await;
         if let Some(reconciling) = reconciling {
             reconciling.await?;
@@ -240,6 +272,33 @@ impl App {
         tokio::task::spawn_blocking(move || writer.join()).await?;
         info!("stopped");
         Ok(())
+    }
+}
+
+/// Raises the open-file limit, settles the connection cap, and keeps WebSocket clients below it
+/// with room to spare, so that a full house of boards still leaves connections for `/healthz` and
+/// deliveries.
+fn serving_options(config: &mut Config) -> serve::Options {
+    let files = serve::raise_file_limit();
+    let max_connections = config
+        .max_connections
+        .unwrap_or_else(|| serve::default_max_connections(files))
+        .max(1);
+    let headroom = (max_connections / 8).max(1);
+    let max_ws_clients = max_connections.saturating_sub(headroom).max(1);
+    if config.max_ws_clients > max_ws_clients {
+        info!(
+            max_connections,
+            open_files = files,
+            "serving at most {max_ws_clients} WebSocket clients (not {}), to keep connections for \
+             other requests",
+            config.max_ws_clients
+        );
+        config.max_ws_clients = max_ws_clients;
+    }
+    serve::Options {
+        header_timeout: config.header_timeout,
+        max_connections,
     }
 }
 

@@ -22,9 +22,23 @@ pub const MESSAGE_CHARS: usize = 100;
 /// Characters of a name (repository, branch, workflow, login) shown.
 pub const NAME_CHARS: usize = 40;
 
-/// Rendering options that hold for the whole server, so a fragment rendered once suits everyone:
-/// the server's [`Privacy`].
-pub type Opts = Privacy;
+/// Rendering options that hold for the whole server, so a fragment rendered once suits everyone.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Opts {
+    /// What may be shown of people (`--hide-authors`).
+    pub privacy: Privacy,
+    /// The GitHub Enterprise Server host whose pages are linked to besides GitHub's (the host of
+    /// `--github-api-url` when it is not GitHub's); see [`safe_link`]. Leaked once per server
+    /// start, so that these options stay `Copy`.
+    pub ghes_host: Option<&'static str>,
+}
+
+impl Opts {
+    /// `--hide-authors`: render no names of people at all.
+    pub const fn hide_authors(&self) -> bool {
+        self.privacy.hide_authors
+    }
+}
 
 /// A link with a label, marked when it is the current choice.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -362,6 +376,7 @@ struct PeoplePage<'a> {
 #[template(path = "cell.html")]
 struct CellFragment<'a> {
     build: &'a Build,
+    opts: Opts,
 }
 
 #[derive(Template)]
@@ -494,7 +509,7 @@ pub fn run_fragments(build: &Build, opts: Opts) -> askama::Result<RunFragments> 
         repo: build.repo.clone(),
     };
     Ok(RunFragments {
-        cell: CellFragment { build }.render()?,
+        cell: CellFragment { build, opts }.render()?,
         row: RowFragment { row: &row, opts }.render()?,
         lane: LaneFragment {
             lane: &lane,
@@ -635,24 +650,71 @@ pub fn event_time(build: &Build) -> i64 {
         .unwrap_or_default()
 }
 
-/// The repository's web address, from the run's URL (so GitHub Enterprise works too).
-pub fn repo_url(build: &Build) -> String {
-    build
-        .url
-        .as_deref()
+/// GitHub's own hosts: pages and their subdomains, and the hosts of avatars and raw content.
+const GITHUB_HOSTS: &[&str] = &["github.com"];
+const GITHUB_HOST_SUFFIXES: &[&str] = &[".github.com", ".githubusercontent.com"];
+
+/// `url` when a page may link to it (or show it as an image): an `https:` URL on GitHub's hosts
+/// or the configured GitHub Enterprise host ([`Opts::ghes_host`]), with nothing a browser would
+/// read differently (user info, backslashes, whitespace). Anything else, `javascript:` and
+/// `data:` included, is `None` and shown as text, if at all. Every `href` and `src` made from
+/// payload data goes through here; the API returns URLs as received.
+pub fn safe_link<'a>(url: Option<&'a str>, opts: &Opts) -> Option<&'a str> {
+    let url = url?;
+    let rest = url
+        .get(..8)
+        .filter(|scheme| scheme.eq_ignore_ascii_case("https://"))
+        .map(|_| &url[8..])?;
+    if url
+        .bytes()
+        .any(|b| b.is_ascii_control() || b == b' ' || b == b'\\' || !b.is_ascii())
+    {
+        return None;
+    }
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let plain = !authority.is_empty()
+        && authority
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':'));
+    if !plain {
+        return None;
+    }
+    let host = authority.to_ascii_lowercase();
+    let allowed = GITHUB_HOSTS.contains(&host.as_str())
+        || GITHUB_HOST_SUFFIXES
+            .iter()
+            .any(|suffix| host.ends_with(suffix))
+        || opts
+            .ghes_host
+            .is_some_and(|ghes| ghes.eq_ignore_ascii_case(&host));
+    allowed.then_some(url)
+}
+
+/// The host to link to besides GitHub's for `--github-api-url` (`https://HOST/api/v3` on GitHub
+/// Enterprise Server); `None` for GitHub's own API.
+pub fn ghes_host(api_url: &str) -> Option<String> {
+    let rest = api_url.strip_prefix("https://")?;
+    let host = rest.split(['/', '?', '#']).next()?.to_ascii_lowercase();
+    (!host.is_empty() && host != "api.github.com").then_some(host)
+}
+
+/// The repository's web address, from the run's URL (so GitHub Enterprise works too) when that
+/// is a [`safe_link`].
+pub fn repo_url(build: &Build, opts: &Opts) -> String {
+    safe_link(build.url.as_deref(), opts)
         .and_then(|url| url.split_once("/actions/runs/"))
         .map(|(base, _)| base.to_owned())
         .unwrap_or_else(|| format!("https://github.com/{}", build.repo))
 }
 
 /// The commit on GitHub.
-pub fn commit_url(build: &Build) -> String {
-    format!("{}/commit/{}", repo_url(build), build.sha)
+pub fn commit_url(build: &Build, opts: &Opts) -> String {
+    format!("{}/commit/{}", repo_url(build, opts), build.sha)
 }
 
 /// The changes between two commits on GitHub.
-pub fn compare_url(from: &Build, to: &Build) -> String {
-    format!("{}/compare/{}...{}", repo_url(to), from.sha, to.sha)
+pub fn compare_url(from: &Build, to: &Build, opts: &Opts) -> String {
+    format!("{}/compare/{}...{}", repo_url(to, opts), from.sha, to.sha)
 }
 
 /// The key the page finds a commit's row by.
@@ -749,7 +811,14 @@ mod tests {
             shown.cell.contains("2m 05s"),
             "the duration is in the hover text"
         );
-        let hidden = run_fragments(&b, Opts { hide_authors: true }).unwrap();
+        let hidden = run_fragments(
+            &b,
+            Opts {
+                hide_authors: true,
+                ..Opts::default()
+            },
+        )
+        .unwrap();
         assert!(!hidden.row.contains("mona"));
         assert!(!hidden.stream.contains("mona"));
     }
@@ -758,9 +827,54 @@ mod tests {
     fn links_to_github_are_derived_from_the_run_url() {
         let b = build(None, "queued");
         assert_eq!(
-            commit_url(&b),
+            commit_url(&b, &Opts::default()),
             "https://github.com/o/r/commit/0123456789abcdef"
         );
         assert_eq!(developer_url("a b/c"), "/developer/a%20b%2Fc");
+    }
+
+    #[test]
+    fn only_https_urls_on_github_hosts_become_links() {
+        let github = Opts::default();
+        let link = |url: &str| safe_link(Some(url), &github).is_some();
+        assert!(link("https://github.com/o/r/actions/runs/7"));
+        assert!(link("HTTPS://GitHub.com/o/r"));
+        assert!(link("https://avatars.githubusercontent.com/u/1?v=4"));
+        assert!(link("https://gist.github.com/x"));
+        assert!(!link("javascript:alert(1)//github.com"));
+        assert!(!link("data:text/html,<script>alert(1)</script>"));
+        assert!(!link("http://github.com/o/r"));
+        assert!(!link("https://github.com.evil.example/o/r"));
+        assert!(!link("https://evil.example\\.github.com/"));
+        assert!(!link("https://evil.example@github.com/"));
+        assert!(!link("https://github.com@evil.example/"));
+        assert!(!link("https://ghe.example.com/o/r"));
+        assert!(!link("java\tscript:alert(1)"));
+        let ghes = Opts {
+            ghes_host: Some("ghe.example.com"),
+            ..Opts::default()
+        };
+        assert!(safe_link(Some("https://ghe.example.com/o/r/actions/runs/1"), &ghes).is_some());
+        assert_eq!(
+            ghes_host("https://ghe.example.com/api/v3").as_deref(),
+            Some("ghe.example.com")
+        );
+        assert_eq!(ghes_host("https://api.github.com"), None);
+    }
+
+    #[test]
+    fn a_javascript_run_url_becomes_no_link_and_no_commit_link() {
+        let mut b = build(Some("failure"), "completed");
+        b.url = Some("javascript:alert(1)//x/actions/runs/7".into());
+        let fragments = run_fragments(&b, Opts::default()).unwrap();
+        assert!(
+            !fragments.cell.contains("javascript:"),
+            "{}",
+            fragments.cell
+        );
+        assert!(!fragments.row.contains("javascript:"), "{}", fragments.row);
+        assert!(fragments
+            .row
+            .contains("https://github.com/o/r/commit/0123456789abcdef"));
     }
 }

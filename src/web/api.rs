@@ -69,10 +69,13 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = R
         .and(warp::post())
         .and(auth())
         .and(warp::body::content_length_limit(MAX_MUTATION_BODY))
-        .and(warp::body::json())
+        // Read as bytes and parsed by the handler: a bad body is its 400, not a rejection that
+        // warp would rank below the other routes' 405.
+        .and(warp::body::bytes())
         .and(with_state(state.clone()))
         .then(add_repo);
-    let remove_repo = warp::path!("repos" / i64)
+    // Any segment, parsed by the handler: a non-numeric id is a 404, not another route's 405.
+    let remove_repo = warp::path!("repos" / String)
         .and(warp::delete())
         .and(auth())
         .and(query())
@@ -132,7 +135,7 @@ async fn page(
         .store
         .read(move |conn| query::builds(conn, &filter, after, per_page + 1))
         .await?;
-    state.privacy.redact_builds(&mut builds);
+    state.opts.privacy.redact_builds(&mut builds);
     let next_cursor = (builds.len() > per_page as usize).then(|| {
         builds.truncate(per_page as usize);
         let last = builds.last().expect("a full page has a last build");
@@ -153,7 +156,7 @@ fn page_reply(
     page: &BuildsPage,
     path: &str,
     params: &Params,
-    host: Option<&str>,
+    origin: Option<String>,
     extra: serde_json::Value,
 ) -> Response {
     let mut body = serde_json::to_value(page).expect("builds serialise");
@@ -167,9 +170,8 @@ fn page_reply(
             if !query.is_empty() {
                 query.push('&');
             }
-            let origin = host
-                .map(|host| format!("http://{host}"))
-                .unwrap_or_default();
+            // From the public URL, or a `Host` that is a plain authority: never raw header text.
+            let origin = origin.unwrap_or_default();
             let link = format!("<{origin}{path}?{query}cursor={cursor}>; rel=\"next\"");
             warp::reply::with_header(reply, "link", link).into_response()
         }
@@ -188,7 +190,7 @@ async fn list_builds(query: Query, host: Option<String>, state: AppState) -> Rep
         &page,
         "/api/builds",
         &params,
-        host.as_deref(),
+        state.hosts.origin(host.as_deref()),
         json!({}),
     ))
 }
@@ -206,7 +208,7 @@ async fn show_build(id: i64, state: AppState) -> Reply_ {
         .await?;
     let (mut build, jobs, failed_at) =
         found.ok_or_else(|| Error::NotFound(format!("no build with id {id}")))?;
-    state.privacy.redact_build(&mut build);
+    state.opts.privacy.redact_build(&mut build);
     let mut body = serde_json::to_value(build).expect("builds serialise");
     body["jobs"] = serde_json::to_value(jobs).expect("jobs serialise");
     body["failed_at"] = serde_json::to_value(failed_at).expect("a place serialises");
@@ -232,7 +234,7 @@ async fn show_metrics(query: Query, state: AppState) -> Reply_ {
         }
         Some(name) => {
             let group_by = GroupBy::parse(&name).expect("validated against GroupBy::NAMES");
-            if group_by == GroupBy::Author && state.privacy.hide_authors {
+            if group_by == GroupBy::Author && state.opts.privacy.hide_authors {
                 return Err(Error::bad_request(
                     "invalid_parameter",
                     "group_by=author is unavailable: this server hides authors (--hide-authors)",
@@ -258,6 +260,7 @@ async fn show_metrics(query: Query, state: AppState) -> Reply_ {
 fn run_filter(params: &Params, state: &AppState) -> Result<RunFilter, Error> {
     let filter = params.run_filter()?;
     state
+        .opts
         .privacy
         .check_filter(&filter)
         .map_err(|reason| Error::bad_request("invalid_parameter", reason))?;
@@ -300,7 +303,7 @@ async fn show_triage(query: Query, state: AppState) -> Reply_ {
         .await?;
     incidents
         .iter_mut()
-        .for_each(|incident| state.privacy.redact_incident(incident));
+        .for_each(|incident| state.opts.privacy.redact_incident(incident));
     let red_workflows: usize = incidents.iter().map(|i| i.reds.len()).sum();
     let items: Vec<_> = incidents.iter().map(incident_json).collect();
     Ok(warp::reply::json(&json!({
@@ -373,7 +376,7 @@ async fn list_workflows(query: Query, state: AppState) -> Reply_ {
     };
     let now = now();
     params.apply_window(&mut window, "7d", now)?;
-    let privacy = state.privacy;
+    let privacy = state.opts.privacy;
     let workflows = state
         .store
         .read(move |conn| {
@@ -417,7 +420,7 @@ async fn show_workflow(id: i64, query: Query, host: Option<String>, state: AppSt
         &page,
         &path,
         &params,
-        host.as_deref(),
+        state.hosts.origin(host.as_deref()),
         json!({ "workflow": workflow }),
     ))
 }
@@ -468,8 +471,14 @@ fn valid_repo_name(name: &str) -> bool {
     owner_ok && repo_ok
 }
 
-async fn add_repo(auth: Option<String>, body: NewRepo, state: AppState) -> Reply_ {
+async fn add_repo(auth: Option<String>, body: bytes::Bytes, state: AppState) -> Reply_ {
     authorize(&state, auth.as_deref())?;
+    let body: NewRepo = serde_json::from_slice(&body).map_err(|err| {
+        Error::bad_request(
+            "invalid_body",
+            format!("the body must be {{\"repo\": \"owner/name\"}}: {err}"),
+        )
+    })?;
     if !valid_repo_name(&body.repo) {
         return Err(Error::bad_request(
             "invalid_body",
@@ -495,8 +504,11 @@ async fn add_repo(auth: Option<String>, body: NewRepo, state: AppState) -> Reply
     )
 }
 
-async fn remove_repo(id: i64, auth: Option<String>, query: Query, state: AppState) -> Reply_ {
+async fn remove_repo(id: String, auth: Option<String>, query: Query, state: AppState) -> Reply_ {
     authorize(&state, auth.as_deref())?;
+    let id: i64 = id
+        .parse()
+        .map_err(|_| Error::NotFound(format!("no repository with id {id:?}")))?;
     let params = Params::parse(query, &[&["purge"]])?;
     let purge = params.flag("purge")?;
     if purge {

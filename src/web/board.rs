@@ -478,7 +478,7 @@ async fn show_waterfall(
 ) -> Result<warp::reply::Response, Error> {
     let query = BoardQuery::parse(&pairs)?;
     let chrome = query.chrome("waterfall", "/", "Waterfall".into(), &state);
-    let opts = state.privacy;
+    let opts = state.opts;
     let (q, s) = (query.clone(), state.clone());
     respond(&state, &query, "/", move || async move {
         let now = now();
@@ -509,7 +509,7 @@ async fn show_waterfall(
             return rendered(views::hud(&chrome, &hud));
         }
         let mut stream = stream;
-        opts.redact_builds(&mut stream);
+        opts.privacy.redact_builds(&mut stream);
         let model = views::Waterfall::of(commits, hud, stream);
         rendered(match part {
             Part::Live => views::waterfall_live(&chrome, &model, opts),
@@ -525,7 +525,7 @@ async fn show_triage(
 ) -> Result<warp::reply::Response, Error> {
     let query = BoardQuery::parse(&pairs)?;
     let chrome = query.chrome("triage", "/triage", "Triage".into(), &state);
-    let opts = state.privacy;
+    let opts = state.opts;
     let (q, s) = (query.clone(), state.clone());
     respond(&state, &query, "/triage", move || async move {
         let filter = q.filter();
@@ -565,8 +565,8 @@ async fn show_people(
 ) -> Result<warp::reply::Response, Error> {
     let query = BoardQuery::parse(&pairs)?;
     let chrome = query.chrome("people", "/developer", "Developers".into(), &state);
-    let opts = state.privacy;
-    let people = if opts.hide_authors {
+    let opts = state.opts;
+    let people = if opts.hide_authors() {
         Vec::new()
     } else {
         let filter = query.windowed(now());
@@ -584,8 +584,8 @@ async fn show_developer(
     pairs: Vec<(String, String)>,
     state: AppState,
 ) -> Result<warp::reply::Response, Error> {
-    let opts = state.privacy;
-    if opts.hide_authors {
+    let opts = state.opts;
+    if opts.hide_authors() {
         return Err(Error::NotFound("names are hidden on this board".into()));
     }
     let login = percent_decode(&login)

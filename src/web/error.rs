@@ -26,6 +26,13 @@ pub enum Error {
     /// Return `503 Service Unavailable` (the server is shutting down).
     #[error("{0}")]
     Unavailable(String),
+    /// Return `503 Service Unavailable` with `Retry-After` and `Connection: close` (too much is in
+    /// flight: try again shortly).
+    #[error("{0}")]
+    Busy(String),
+    /// Return `408 Request Timeout` with `Connection: close` (the body did not arrive in time).
+    #[error("{0}")]
+    RequestTimeout(String),
     /// Return an opaque `500 Internal Server Error`; the cause is logged, never sent.
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
@@ -65,6 +72,8 @@ impl Error {
                 (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
             }
             Self::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            Self::Busy(_) => (StatusCode::SERVICE_UNAVAILABLE, "busy"),
+            Self::RequestTimeout(_) => (StatusCode::REQUEST_TIMEOUT, "request_timeout"),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }
@@ -75,6 +84,9 @@ impl Error {
 pub struct CrossOrigin;
 
 impl warp::reject::Reject for CrossOrigin {}
+
+/// Seconds a client refused with [`Error::Busy`] is asked to wait.
+const BUSY_RETRY_AFTER: u32 = 5;
 
 /// The JSON error body with `status`.
 pub fn json_error(status: StatusCode, code: &str, message: &str) -> Response {
@@ -89,6 +101,17 @@ impl Reply for Error {
             Self::Internal(cause) => {
                 tracing::error!(error.cause_chain = ?cause, "request failed");
                 json_error(status, code, "internal server error")
+            }
+            Self::Busy(_) | Self::RequestTimeout(_) => {
+                tracing::info!(status = status.as_u16(), %self, "request refused");
+                let mut response = json_error(status, code, &self.to_string());
+                let headers = response.headers_mut();
+                if matches!(self, Self::Busy(_)) {
+                    headers.insert("retry-after", BUSY_RETRY_AFTER.into());
+                }
+                // The rest of the body is not read: the connection cannot carry another request.
+                headers.insert("connection", warp::http::HeaderValue::from_static("close"));
+                response
             }
             other => {
                 tracing::info!(status = status.as_u16(), %other, "request refused");
@@ -143,7 +166,15 @@ pub async fn handle_rejection(err: Rejection) -> Result<Response, std::convert::
         )
         .into_response());
     }
-    let (status, code, message) = if err.find::<CrossOrigin>().is_some() {
+    let (status, code, message) = if err.find::<super::host::Misdirected>().is_some() {
+        (
+            StatusCode::MISDIRECTED_REQUEST,
+            "misdirected_request",
+            "this server does not answer for this host name; use the board's own address \
+             (operators: see --public-url)"
+                .to_owned(),
+        )
+    } else if err.find::<CrossOrigin>().is_some() {
         (
             StatusCode::FORBIDDEN,
             "forbidden",

@@ -2,7 +2,7 @@
 //! one for `/webhook`. Over the limit a request gets `429 Too Many Requests` with `Retry-After`.
 //! Each IP has its own bucket, so one noisy client does not slow the others.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -11,6 +11,8 @@ use std::time::Duration;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use warp::{Filter, Rejection};
+
+use crate::serve::ClientAddr;
 
 /// Forget idle clients' buckets every this many checks, so the map does not grow without bound.
 const RETAIN_EVERY: u64 = 4096;
@@ -71,10 +73,10 @@ impl Limiter {
     /// that only requests for this route spend this budget.
     pub fn filter(&self) -> impl Filter<Extract = (), Error = Rejection> + Clone {
         let limiter = self.clone();
-        warp::addr::remote()
-            .and_then(move |remote: Option<SocketAddr>| {
+        warp::ext::optional::<ClientAddr>()
+            .and_then(move |remote: Option<ClientAddr>| {
                 let checked = match remote {
-                    Some(addr) => limiter.check(addr.ip()),
+                    Some(ClientAddr(addr)) => limiter.check(addr.ip()),
                     None => Ok(()),
                 };
                 std::future::ready(checked.map_err(warp::reject::custom))

@@ -3,7 +3,9 @@
 pub mod access;
 pub mod api;
 pub mod board;
+pub mod body;
 pub mod error;
+pub mod host;
 pub mod limit;
 pub mod params;
 pub mod socket;
@@ -48,16 +50,21 @@ pub struct SharedState {
     pub hub: Hub,
     pub ingest: Ingest,
     pub config: Arc<Config>,
-    /// What readers may see of people (`--hide-authors`).
-    pub privacy: crate::privacy::Privacy,
+    /// How the board renders for everyone: what readers may see of people (`--hide-authors`),
+    /// which hosts' links are safe.
+    pub opts: crate::views::Opts,
     /// The HMAC key deliveries are checked against; `None` only with `--insecure-allow-unsigned`.
     pub webhook_key: Option<Arc<[u8]>>,
     /// The shared answer of `/readyz`.
     pub readiness: Readiness,
+    /// Which `Host` the board, the API and the feed answer (`--public-url`; DNS rebinding).
+    pub hosts: host::Hosts,
     /// Who may read the board, the API and the feed (`--board-token`).
     pub access: access::Access,
     /// Per-IP rate limits.
     pub limits: limit::Limits,
+    /// Webhook bodies in flight, before their signatures are checked (`--webhook-body-budget`).
+    pub webhook_bodies: body::Budget,
     /// The board's rendered live parts, shared by every viewer until the next change.
     pub board_cache: board::Cache,
 }
@@ -68,12 +75,18 @@ const READINESS_TTL: std::time::Duration = std::time::Duration::from_secs(1);
 /// disk) reports "not ready".
 const READINESS_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
-/// `/readyz` asks the ingest writer to take and release the database's write lock, which proves
-/// both the writer thread and the file are alive. It asks at most once per [`READINESS_TTL`]:
-/// concurrent and repeated probes share the answer, so a flood of probes (the route is open and
-/// unlimited, for load balancers) cannot break delivery groups apart or queue behind each other.
+/// `/readyz` asks the ingest writer to commit a small write (a row of the `settings` table), which
+/// proves the writer thread alive and the file writable: taking the write lock alone succeeds on
+/// a full disk. It asks at most once per [`READINESS_TTL`]: concurrent and repeated probes share
+/// the answer, so a flood of probes (the route is open and unlimited, for load balancers) cannot
+/// break delivery groups apart or queue behind each other. Between probes, a delivery group that
+/// failed to store turns the answer to "not ready" at once; a later probe or group that commits
+/// turns it back.
 #[derive(Clone, Default)]
 pub struct Readiness(Arc<tokio::sync::Mutex<Option<(std::time::Instant, bool)>>>);
+
+/// The `settings` row the readiness probe writes.
+const READINESS_PROBE_KEY: &str = "readiness_probe";
 
 impl Readiness {
     /// Whether the database takes writes, asked of the writer or remembered from a moment ago.
@@ -81,14 +94,24 @@ impl Readiness {
         let mut last = self.0.lock().await;
         if let Some((at, ready)) = *last {
             if at.elapsed() < READINESS_TTL {
-                return ready;
+                return ready && !ingest.last_group_failed();
             }
         }
-        let probe = ingest.write(|conn| Ok(conn.execute_batch("BEGIN IMMEDIATE; ROLLBACK;")?));
+        let probe = ingest.write(|conn| {
+            conn.execute(
+                "INSERT INTO settings (key, value) VALUES (?1, strftime('%s', 'now'))
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                [READINESS_PROBE_KEY],
+            )?;
+            Ok(())
+        });
         let ready = match tokio::time::timeout(READINESS_TIMEOUT, probe).await {
-            Ok(Ok(())) => true,
+            Ok(Ok(())) => {
+                ingest.mark_writable();
+                true
+            }
             Ok(Err(err)) => {
-                tracing::error!(cause = %err, "readiness check failed");
+                tracing::error!(cause = %err, "readiness check failed: the database takes no writes");
                 false
             }
             Err(_) => {
@@ -97,7 +120,8 @@ impl Readiness {
             }
         };
         *last = Some((std::time::Instant::now(), ready));
-        ready
+        // A group that failed after the probe committed still counts.
+        ready && !ingest.last_group_failed()
     }
 }
 
@@ -169,13 +193,21 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = I
     // warp's `or` clones the alternatives it has not tried yet on every request; boxed, each
     // group of routes clones as one reference count instead of a tree of filters and states.
     let sign_in = access::sign_in(state.access.clone(), &state.limits.reads);
+    // What a reader sees answers only this board's own host (see `host`); the other routes are
+    // for GitHub, load balancers and scrapers, which name the server their own way.
+    let for_this_host = host::allowed(state.hosts.clone()).boxed();
+    // Pages hold the builds: no cache keeps them (on a private board, for another reader).
+    let board = board::routes(state.clone()).with(warp::reply::with::default_header(
+        "cache-control",
+        "no-store",
+    ));
     webhook::routes(state.clone())
         .boxed()
         .or(operations(state.clone()).boxed())
-        .or(sign_in.boxed())
-        .or(ws::routes(state.clone()).boxed())
-        .or(api::routes(state.clone()).boxed())
-        .or(board::routes(state).boxed())
+        .or(for_this_host.clone().and(sign_in).boxed())
+        .or(for_this_host.clone().and(ws::routes(state.clone())).boxed())
+        .or(for_this_host.clone().and(api::routes(state)).boxed())
+        .or(for_this_host.and(board).boxed())
         .recover(error::handle_rejection)
         .with(warp::reply::with::headers(security_headers()))
         .with(warp::trace::request())

@@ -1,8 +1,9 @@
 //! `POST /webhook`: GitHub deliveries.
 //!
-//! Order of checks: body size (413), then the signature over the raw bytes (401) before anything
-//! else is looked at, then content type (415), the event and delivery headers (400) and the payload
-//! (400, naming the field). A stored event is acknowledged with 200 only once it is committed;
+//! Order of checks: body size (413), room in the budget of bodies in flight (503), the body arriving
+//! within its deadline (408; see [`super::body`]), then the signature over the raw bytes (401)
+//! before anything else is looked at, then content type (415), the event and delivery headers
+//! (400) and the payload (400, naming the field). A stored event is acknowledged with 200 only once it is committed;
 //! events buildboard does not handle get 202 and are not stored.
 
 use bytes::Bytes;
@@ -23,8 +24,9 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = R
         .and(warp::post())
         .and(state.limits.webhook.filter())
         .and(warp::body::content_length_limit(limit))
+        .and(warp::header::<u64>("content-length"))
         .and(warp::header::headers_cloned())
-        .and(warp::body::bytes())
+        .and(warp::body::stream())
         .and(with_state(state))
         .then(receive_delivery)
 }
@@ -41,12 +43,17 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 }
 
 #[tracing::instrument(skip_all, fields(event, delivery))]
-async fn receive_delivery(
+async fn receive_delivery<B: bytes::Buf>(
+    length: u64,
     headers: HeaderMap,
-    body: Bytes,
+    body: impl futures_util::Stream<Item = Result<B, warp::Error>>,
     state: AppState,
 ) -> Result<warp::reply::Response, Error> {
-    let result = process_delivery(&headers, body, &state).await;
+    // The room stays reserved until the delivery is answered: its parsed payload is held as long.
+    let result = match state.webhook_bodies.receive(length, body).await {
+        Ok((body, _reserved)) => process_delivery(&headers, body, &state).await,
+        Err(err) => Err(err),
+    };
     let event = header(&headers, "x-github-event")
         .and_then(EventKind::from_header)
         .map_or("other", EventKind::as_str);
@@ -54,6 +61,8 @@ async fn receive_delivery(
         Ok((_, outcome)) => outcome,
         Err(Error::Unauthorized(_)) => "unauthorized",
         Err(Error::BadRequest { .. } | Error::UnsupportedMediaType(_)) => "invalid",
+        Err(Error::Busy(_)) => "busy",
+        Err(Error::RequestTimeout(_)) => "timeout",
         Err(_) => "error",
     };
     crate::metrics::DELIVERIES

@@ -26,6 +26,7 @@ use warp::http::StatusCode;
 use warp::{Filter, Rejection, Reply};
 
 use super::error::{json_error, CrossOrigin};
+use super::host::Hosts;
 use super::socket::{self, Socket};
 use super::{with_state, AppState};
 use crate::config::WsTiming;
@@ -42,7 +43,7 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = R
     warp::path!("ws")
         .and(state.limits.reads.filter())
         .and(super::access::reader(state.access.clone()))
-        .and(same_origin())
+        .and(same_origin(state.hosts.clone()))
         .and(socket::upgrade())
         .and(with_state(state))
         .map(|upgrade: socket::Upgrade, state: AppState| {
@@ -71,18 +72,19 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = R
 }
 
 /// A page from another site must not open the feed (cross-site WebSocket hijacking): a browser
-/// always sends `Origin`, and its host must be the one the client asked for. Clients that are not
-/// browsers send no `Origin` and pass.
-fn same_origin() -> impl Filter<Extract = (), Error = Rejection> + Clone {
+/// always sends `Origin`, which must be the public URL's origin (`--public-url`), or without one,
+/// name the host the client asked for. Clients that are not browsers send no `Origin` and pass.
+fn same_origin(hosts: Hosts) -> impl Filter<Extract = (), Error = Rejection> + Clone {
     warp::header::optional::<String>("origin")
         .and(warp::header::optional::<String>("host"))
-        .and_then(|origin: Option<String>, host: Option<String>| {
-            let allowed = match (&origin, &host) {
-                (None, _) => true,
-                (Some(origin), Some(host)) => origin
+        .and_then(move |origin: Option<String>, host: Option<String>| {
+            let allowed = match (&origin, &host, &hosts) {
+                (None, _, _) => true,
+                (Some(origin), _, Hosts::Public(url)) => origin.eq_ignore_ascii_case(url.origin()),
+                (Some(origin), Some(host), _) => origin
                     .split_once("://")
                     .is_some_and(|(_, rest)| rest.eq_ignore_ascii_case(host)),
-                (Some(_), None) => false,
+                (Some(_), None, _) => false,
             };
             std::future::ready(if allowed {
                 Ok(())
@@ -105,7 +107,12 @@ async fn snapshot(state: &AppState, reason: &str, missed: u64) -> Option<String>
         .read(|conn| read::recent_builds(conn, SNAPSHOT_RUNS))
         .await
     {
-        Ok(builds) => Some(crate::feed::snapshot(reason, missed, builds, state.privacy)),
+        Ok(builds) => Some(crate::feed::snapshot(
+            reason,
+            missed,
+            builds,
+            state.opts.privacy,
+        )),
         Err(err) => {
             tracing::error!(cause = %err, "could not read a snapshot for a WebSocket client");
             None

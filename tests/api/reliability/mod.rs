@@ -8,6 +8,7 @@ mod access;
 mod bad_input;
 mod crash;
 mod data;
+mod hardening;
 mod order;
 mod ws_pressure;
 
@@ -37,13 +38,28 @@ impl Server {
     /// Starts `buildboard --db <db>` on a free port with `args` and waits until `/healthz` answers.
     /// Output (stdout and stderr) is appended to `log`.
     pub async fn start(db: &Path, log: &Path, args: &[&str]) -> Self {
+        Self::start_under(&[], db, log, args).await
+    }
+
+    /// As [`Server::start`], run through `wrapper` (e.g. `prlimit --nofile=1024:1024`), which must
+    /// exec the binary so that the child is the server itself.
+    pub async fn start_under(wrapper: &[&str], db: &Path, log: &Path, args: &[&str]) -> Self {
         let port = free_port();
         let output = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(log)
             .expect("the log file opens");
-        let child = Command::new(env!("CARGO_BIN_EXE_buildboard"))
+        let binary = env!("CARGO_BIN_EXE_buildboard");
+        let mut command = match wrapper.split_first() {
+            Some((program, wrapper_args)) => {
+                let mut command = Command::new(program);
+                command.args(wrapper_args).arg(binary);
+                command
+            }
+            None => Command::new(binary),
+        };
+        let child = command
             .arg("--db")
             .arg(db)
             .args(["--listen", &format!("127.0.0.1:{port}")])
@@ -90,6 +106,11 @@ impl Server {
 
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.addr, path)
+    }
+
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// Everything the server printed so far.
