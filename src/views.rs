@@ -52,10 +52,11 @@ pub struct Chrome {
     pub live_url: String,
     /// The waterfall's HUD part (`part=hud`).
     pub hud_url: String,
-    /// Active filters; empty when unset.
+    /// Active filters, comma-separated as typed in the form; empty when unset.
     pub repo: String,
     pub branch: String,
     pub workflow: String,
+    pub filter_author: String,
     /// The developer view's login; empty elsewhere.
     pub author: String,
     /// The HUD window (`24h`, `7d`, `30d`).
@@ -78,9 +79,12 @@ pub struct Chrome {
 }
 
 impl Chrome {
-    /// Whether any of repo, branch or workflow is set.
+    /// Whether any of repo, branch, workflow or author is set.
     pub fn filtered(&self) -> bool {
-        !(self.repo.is_empty() && self.branch.is_empty() && self.workflow.is_empty())
+        !(self.repo.is_empty()
+            && self.branch.is_empty()
+            && self.workflow.is_empty()
+            && self.filter_author.is_empty())
     }
 }
 

@@ -274,7 +274,7 @@ async fn show_triage(query: Query, state: AppState) -> Reply_ {
     };
     let scope = triage::Scope::choose(
         all_branches,
-        filter.branch.is_some(),
+        !filter.branch.is_empty(),
         state.config.stale_after,
         now(),
     );
@@ -357,9 +357,16 @@ struct WorkflowSummary {
 
 async fn list_workflows(query: Query, state: AppState) -> Reply_ {
     let params = Params::parse(query, &[&["repo", "window"]])?;
-    let repo = params.text("repo");
+    let mut repos = params.list("repo")?;
+    if repos.len() > 1 {
+        return Err(Error::bad_request(
+            "invalid_parameter",
+            "parameter `repo` takes one repository here",
+        ));
+    }
+    let repo = repos.pop();
     let mut window = RunFilter {
-        repo: repo.clone(),
+        repo: repo.iter().cloned().collect(),
         ..RunFilter::default()
     };
     let now = now();

@@ -3,7 +3,9 @@
 //! anywhere).
 //!
 //! Every view takes the same query parameters, so a view can be bookmarked and shared:
-//! - `repo`, `branch`, `workflow`: filters (exact names);
+//! - `repo`, `branch`, `workflow`, `author`: filters, each taking several values (repeated or
+//!   comma-separated); branches also take globs (`release/*`), workflow names any case. A name
+//!   that matches nothing known is said so on the page, with the closest known name;
 //! - `window`: `24h` (default), `7d` or `30d`, the span the figures cover;
 //! - `tv=1`: TV mode; `rotate=N` seconds per view (default 30, `0` stays put); `views=` the
 //!   rotation (default `waterfall,triage`); `page=N` seconds per page of a long list (default 8);
@@ -19,9 +21,10 @@ use tokio::sync::OnceCell;
 use warp::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use warp::{Filter, Rejection, Reply};
 
+use super::params::{split_list, MAX_LIST_VALUES};
 use super::{with_state, AppState, Error};
 use crate::store::metrics::{self, Metrics};
-use crate::store::query::{self, RunFilter};
+use crate::store::query::{self, is_glob, RunFilter};
 use crate::store::{board, triage};
 use crate::views::{self, Chrome, Link};
 
@@ -175,9 +178,10 @@ const ROTATABLE: &[(&str, &str)] = &[("waterfall", "/"), ("triage", "/triage")];
 /// The board's query parameters, validated.
 #[derive(Debug, Clone)]
 struct BoardQuery {
-    repo: Option<String>,
-    branch: Option<String>,
-    workflow: Option<String>,
+    repo: Vec<String>,
+    branch: Vec<String>,
+    workflow: Vec<String>,
+    author: Vec<String>,
     window: Window,
     tv: bool,
     rotate_s: u32,
@@ -191,6 +195,16 @@ struct BoardQuery {
 }
 
 impl BoardQuery {
+    /// [`BoardQuery::parse`], refusing a filter by person on a board that hides people.
+    fn parse_for(pairs: &[(String, String)], state: &AppState) -> Result<Self, Error> {
+        let query = Self::parse(pairs)?;
+        state
+            .privacy
+            .check_filter(&query.filter())
+            .map_err(|reason| Error::bad_request("invalid_parameter", reason))?;
+        Ok(query)
+    }
+
     fn parse(pairs: &[(String, String)]) -> Result<Self, Error> {
         let get = |name: &str| {
             pairs
@@ -199,16 +213,38 @@ impl BoardQuery {
                 .find(|(key, _)| key == name)
                 .map(|(_, value)| value.trim())
         };
-        let text = |name: &'static str| -> Result<Option<String>, Error> {
-            match get(name) {
-                None | Some("") => Ok(None),
-                Some(value) if value.chars().count() > MAX_FILTER_CHARS => Err(Error::bad_request(
+        // Every value of a filter, repeated or comma-separated.
+        let list = |name: &'static str| -> Result<Vec<String>, Error> {
+            let values = split_list(
+                pairs
+                    .iter()
+                    .filter(|(key, _)| key == name)
+                    .map(|(_, value)| value.as_str()),
+            );
+            if values.len() > MAX_LIST_VALUES {
+                return Err(Error::bad_request(
+                    "invalid_parameter",
+                    format!("{name} takes at most {MAX_LIST_VALUES} values"),
+                ));
+            }
+            if values.iter().any(|v| v.chars().count() > MAX_FILTER_CHARS) {
+                return Err(Error::bad_request(
                     "invalid_parameter",
                     format!("{name} is too long"),
-                )),
-                Some(value) => Ok(Some(value.to_owned())),
+                ));
             }
+            Ok(values)
         };
+        let branch = list("branch")?;
+        if let Some(bad) = branch
+            .iter()
+            .find(|b| is_glob(b) && glob::Pattern::new(b).is_err())
+        {
+            return Err(Error::bad_request(
+                "invalid_parameter",
+                format!("branch {bad:?} is not a branch glob"),
+            ));
+        }
         let seconds = |name: &'static str, default: u32| -> Result<u32, Error> {
             match get(name) {
                 None | Some("") => Ok(default),
@@ -260,9 +296,10 @@ impl BoardQuery {
                 .collect::<Result<_, _>>()?,
         };
         Ok(Self {
-            repo: text("repo")?,
-            branch: text("branch")?,
-            workflow: text("workflow")?,
+            repo: list("repo")?,
+            branch,
+            workflow: list("workflow")?,
+            author: list("author")?,
             window,
             tv: matches!(get("tv"), Some("1" | "true" | "yes" | "on")),
             rotate_s: seconds("rotate", 30)?,
@@ -298,7 +335,7 @@ impl BoardQuery {
     fn triage_scope(&self, state: &AppState, now: i64) -> triage::Scope {
         triage::Scope::choose(
             self.all_branches,
-            self.branch.is_some(),
+            !self.branch.is_empty(),
             state.config.stale_after,
             now,
         )
@@ -309,6 +346,7 @@ impl BoardQuery {
             repo: self.repo.clone(),
             branch: self.branch.clone(),
             workflow: self.workflow.clone(),
+            author: self.author.clone(),
             ..RunFilter::default()
         }
     }
@@ -324,13 +362,14 @@ impl BoardQuery {
     /// `path` with these parameters (defaults left out), `window` and `part` as given.
     fn url(&self, path: &str, window: Window, part: Part) -> String {
         let mut query = form_urlencoded::Serializer::new(String::new());
-        for (name, value) in [
+        for (name, values) in [
             ("repo", &self.repo),
             ("branch", &self.branch),
             ("workflow", &self.workflow),
+            ("author", &self.author),
         ] {
-            if let Some(value) = value {
-                query.append_pair(name, value);
+            if !values.is_empty() {
+                query.append_pair(name, &values.join(","));
             }
         }
         if window != Window::Day {
@@ -410,9 +449,10 @@ impl BoardQuery {
             String::new()
         };
         let bare = BoardQuery {
-            repo: None,
-            branch: None,
-            workflow: None,
+            repo: Vec::new(),
+            branch: Vec::new(),
+            workflow: Vec::new(),
+            author: Vec::new(),
             ..self.clone()
         };
         Chrome {
@@ -424,9 +464,10 @@ impl BoardQuery {
             next_url,
             live_url: self.url(path, self.window, Part::Live),
             hud_url: self.url(path, self.window, Part::Hud),
-            repo: self.repo.clone().unwrap_or_default(),
-            branch: self.branch.clone().unwrap_or_default(),
-            workflow: self.workflow.clone().unwrap_or_default(),
+            repo: self.repo.join(","),
+            branch: self.branch.join(","),
+            workflow: self.workflow.join(","),
+            filter_author: self.author.join(","),
             author: String::new(),
             window: self.window.name(),
             nav,
@@ -476,7 +517,7 @@ async fn show_waterfall(
     pairs: Vec<(String, String)>,
     state: AppState,
 ) -> Result<warp::reply::Response, Error> {
-    let query = BoardQuery::parse(&pairs)?;
+    let query = BoardQuery::parse_for(&pairs, &state)?;
     let chrome = query.chrome("waterfall", "/", "Waterfall".into(), &state);
     let opts = state.privacy;
     let (q, s) = (query.clone(), state.clone());
@@ -523,7 +564,7 @@ async fn show_triage(
     pairs: Vec<(String, String)>,
     state: AppState,
 ) -> Result<warp::reply::Response, Error> {
-    let query = BoardQuery::parse(&pairs)?;
+    let query = BoardQuery::parse_for(&pairs, &state)?;
     let chrome = query.chrome("triage", "/triage", "Triage".into(), &state);
     let opts = state.privacy;
     let (q, s) = (query.clone(), state.clone());
@@ -563,7 +604,7 @@ async fn show_people(
     pairs: Vec<(String, String)>,
     state: AppState,
 ) -> Result<warp::reply::Response, Error> {
-    let query = BoardQuery::parse(&pairs)?;
+    let query = BoardQuery::parse_for(&pairs, &state)?;
     let chrome = query.chrome("people", "/developer", "Developers".into(), &state);
     let opts = state.privacy;
     let people = if opts.hide_authors {
@@ -591,7 +632,7 @@ async fn show_developer(
     let login = percent_decode(&login)
         .filter(|login| !login.is_empty() && login.chars().count() <= MAX_FILTER_CHARS)
         .ok_or_else(|| Error::bad_request("invalid_parameter", "not a login"))?;
-    let query = BoardQuery::parse(&pairs)?;
+    let query = BoardQuery::parse_for(&pairs, &state)?;
     let path = views::developer_url(&login);
     let mut chrome = query.chrome(
         "developer",
@@ -604,11 +645,11 @@ async fn show_developer(
     respond(&state, &query, &path, move || async move {
         let now = now();
         let author_filter = RunFilter {
-            author: Some(login.clone()),
+            author: vec![login.clone()],
             ..q.filter()
         };
         let windowed = RunFilter {
-            author: Some(login.clone()),
+            author: vec![login.clone()],
             ..q.windowed(now)
         };
         let team = q.filter();
@@ -718,8 +759,8 @@ mod tests {
             ("rotate", "20"),
         ]))
         .unwrap();
-        assert_eq!(query.filter().repo.as_deref(), Some("o/r"));
-        assert_eq!(query.filter().branch.as_deref(), Some("main"));
+        assert_eq!(query.filter().repo, ["o/r"]);
+        assert_eq!(query.filter().branch, ["main"]);
         assert_eq!(query.windowed(1000).since, Some(1000 - 7 * 24 * 3600));
         let url = query.url("/triage", query.window, Part::Live);
         assert_eq!(
