@@ -7,6 +7,8 @@
 //! sends the same text to every client), and the `*_live` / [`hud`] renderers produce the parts a
 //! page re-fetches, which the web layer caches per change (see `web::board`).
 
+use std::sync::Arc;
+
 use askama::Template;
 use serde::Serialize;
 
@@ -15,6 +17,7 @@ use crate::run_state::{self, Kind};
 use crate::store::board::{CommitRuns, Person};
 use crate::store::metrics::Metrics;
 use crate::store::model::Build;
+use crate::store::names::KnownNames;
 use crate::store::triage::Incident;
 
 /// Characters of a commit message's first line shown in a row.
@@ -76,6 +79,20 @@ pub struct Chrome {
     /// The hub's generation before the page's data was read: the page resyncs when the feed's
     /// `hello` reports a newer one (a change landed between the render and the connection).
     pub generation: u64,
+    /// Filter values that match nothing known. While there are any, a view shows them instead
+    /// of an empty state ("All green", "No runs yet") that would read as good news.
+    pub unknown: Vec<Notice>,
+    /// Names the filter form offers (its `<datalist>`s); empty in parts and on a TV.
+    pub known: Arc<KnownNames>,
+}
+
+/// A filter value that matches nothing known, as a page shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notice {
+    /// "No repository named acme/widgts".
+    pub text: String,
+    /// The closest known name, and this page with it in place of the unknown one.
+    pub suggestion: Option<(String, String)>,
 }
 
 impl Chrome {

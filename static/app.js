@@ -94,10 +94,49 @@
 
   // ---- the waterfall --------------------------------------------------------------------------
 
+  // The page's filters, as the server reads them (src/store/query.rs): each a comma-separated list
+  // matching any of its values; branches may be globs, workflow names match in any case.
+  function list(text) {
+    return (text || "").split(",").map(function (v) { return v.trim(); }).filter(Boolean);
+  }
+
+  // An SQLite GLOB pattern (`*`, `?`, `[...]`, `[^...]`) as a RegExp.
+  function globRegExp(glob) {
+    let source = "";
+    for (let i = 0; i < glob.length; i += 1) {
+      const c = glob[i];
+      if (c === "*") source += "[\\s\\S]*";
+      else if (c === "?") source += "[\\s\\S]";
+      else if (c === "[") {
+        const end = glob.indexOf("]", i + 2);
+        if (end < 0) { source += "\\["; continue; }
+        let set = glob.slice(i + 1, end);
+        const negate = set[0] === "^";
+        if (negate) set = set.slice(1);
+        source += "[" + (negate ? "^" : "") + set.replace(/[\\\]]/g, "\\$&") + "]";
+        i = end;
+      } else source += c.replace(/[.*+?^${}()|[\]\\\/]/g, "\\$&");
+    }
+    return new RegExp("^" + source + "$");
+  }
+
+  const filters = {
+    repo: list(ds.repo),
+    branch: list(ds.branch).map(function (b) {
+      return /[*?[]/.test(b) ? globRegExp(b) : b;
+    }),
+    workflow: list(ds.workflow).map(function (w) { return w.toLowerCase(); }),
+    author: list(ds.author),
+  };
+
   function matches(build) {
-    return (!ds.repo || build.repo === ds.repo) &&
-      (!ds.branch || build.branch === ds.branch) &&
-      (!ds.workflow || build.workflow === ds.workflow);
+    const any = function (values, test) { return values.length === 0 || values.some(test); };
+    return any(filters.repo, function (r) { return build.repo === r; }) &&
+      any(filters.branch, function (b) {
+        return typeof b === "string" ? build.branch === b : b.test(build.branch || "");
+      }) &&
+      any(filters.workflow, function (w) { return (build.workflow || "").toLowerCase() === w; }) &&
+      any(filters.author, function (a) { return build.author === a; });
   }
 
   function laneCell(row, lane) {

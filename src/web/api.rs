@@ -12,6 +12,7 @@ use super::params::{Params, RUN_FILTERS};
 use super::{with_state, AppState, Error};
 use crate::store::metrics::{self, GroupBy, Metrics};
 use crate::store::model::{Build, WorkflowInfo};
+use crate::store::names::{self, UnknownName};
 use crate::store::query::{self, Cursor, RunFilter};
 use crate::store::{read, triage, write};
 
@@ -183,13 +184,14 @@ async fn list_builds(query: Query, host: Option<String>, state: AppState) -> Rep
     let per_page = params
         .number("per_page", 1, MAX_PER_PAGE)?
         .unwrap_or(DEFAULT_PER_PAGE);
+    let warnings = warnings(&state, &filter).await?;
     let page = page(&state, filter, params.cursor()?, per_page).await?;
     Ok(page_reply(
         &page,
         "/api/builds",
         &params,
         host.as_deref(),
-        json!({}),
+        json!({ "warnings": warnings }),
     ))
 }
 
@@ -217,13 +219,17 @@ async fn show_metrics(query: Query, state: AppState) -> Reply_ {
         "since": filter.since.map(rfc3339),
         "until": filter.until.map(rfc3339),
     });
+    let warnings = warnings(&state, &filter).await?;
     match params.one_of("group_by", GroupBy::NAMES)? {
         None => {
             let metrics = state
                 .store
                 .read(move |conn| metrics::compute(conn, &filter, now))
                 .await?;
-            Ok(warp::reply::json(&json!({ "window": window, "metrics": metrics })).into_response())
+            Ok(warp::reply::json(
+                &json!({ "window": window, "metrics": metrics, "warnings": warnings }),
+            )
+            .into_response())
         }
         Some(name) => {
             let group_by = GroupBy::parse(&name).expect("validated against GroupBy::NAMES");
@@ -241,10 +247,13 @@ async fn show_metrics(query: Query, state: AppState) -> Reply_ {
                 .into_iter()
                 .map(|(key, metrics)| json!({ "key": key, "metrics": metrics }))
                 .collect();
-            Ok(
-                warp::reply::json(&json!({ "window": window, "group_by": name, "groups": groups }))
-                    .into_response(),
-            )
+            Ok(warp::reply::json(&json!({
+                "window": window,
+                "group_by": name,
+                "groups": groups,
+                "warnings": warnings,
+            }))
+            .into_response())
         }
     }
 }
@@ -257,6 +266,27 @@ fn run_filter(params: &Params, state: &AppState) -> Result<RunFilter, Error> {
         .check_filter(&filter)
         .map_err(|reason| Error::bad_request("invalid_parameter", reason))?;
     Ok(filter)
+}
+
+/// The filter's names that match nothing known, as the `warnings` member of a response: an
+/// empty answer to a typo then says why it is empty.
+async fn warnings(state: &AppState, filter: &RunFilter) -> Result<Vec<serde_json::Value>, Error> {
+    let filter = filter.clone();
+    let unknown = state
+        .store
+        .read(move |conn| names::unknown(conn, &filter))
+        .await?;
+    Ok(unknown.iter().map(warning_json).collect())
+}
+
+fn warning_json(unknown: &UnknownName) -> serde_json::Value {
+    json!({
+        "code": "unknown_name",
+        "parameter": unknown.kind.parameter(),
+        "value": unknown.name,
+        "message": unknown.to_string(),
+        "did_you_mean": unknown.suggestion,
+    })
 }
 
 /// `GET /api/triage`: what is red, grouped by cause; the same items, count and order as the
@@ -278,6 +308,7 @@ async fn show_triage(query: Query, state: AppState) -> Reply_ {
         state.config.stale_after,
         now(),
     );
+    let warnings = warnings(&state, &filter).await?;
     let s = state.clone();
     let mut incidents = state
         .store
@@ -303,6 +334,7 @@ async fn show_triage(query: Query, state: AppState) -> Reply_ {
         "count": items.len(),
         "red_workflows": red_workflows,
         "incidents": items,
+        "warnings": warnings,
     }))
     .into_response())
 }

@@ -16,6 +16,7 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use tokio::sync::OnceCell;
 use warp::http::header::{CACHE_CONTROL, CONTENT_TYPE};
@@ -24,9 +25,10 @@ use warp::{Filter, Rejection, Reply};
 use super::params::{split_list, MAX_LIST_VALUES};
 use super::{with_state, AppState, Error};
 use crate::store::metrics::{self, Metrics};
+use crate::store::names::{self, KnownNames, NameKind, UnknownName};
 use crate::store::query::{self, is_glob, RunFilter};
 use crate::store::{board, triage};
-use crate::views::{self, Chrome, Link};
+use crate::views::{self, Chrome, Link, Notice};
 
 /// Runs behind the duration chart.
 const CHART_RUNS: u32 = 40;
@@ -89,7 +91,16 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = R
 #[derive(Clone, Default)]
 pub struct Cache {
     entries: Arc<Mutex<HashMap<CacheKey, Slot>>>,
+    /// The names the filter form offers, and when they were read: kept for [`NAMES_TTL`], as
+    /// they change with the organisation, not with every run.
+    names: Arc<Mutex<Option<ReadNames>>>,
 }
+
+/// The filter form's names and when they were read.
+type ReadNames = (Instant, Arc<KnownNames>);
+
+/// How long the filter form's names are reused before they are read again.
+const NAMES_TTL: Duration = Duration::from_secs(60);
 
 /// A part's URL and the generation it was rendered at.
 type CacheKey = (String, u64);
@@ -97,6 +108,29 @@ type CacheKey = (String, u64);
 type Slot = Arc<OnceCell<Arc<str>>>;
 
 impl Cache {
+    /// The filter form's names, read at most once per [`NAMES_TTL`].
+    async fn known_names(&self, state: &AppState) -> Result<Arc<KnownNames>, Error> {
+        let fresh = |names: &Option<ReadNames>| {
+            names
+                .as_ref()
+                .filter(|(at, _)| at.elapsed() < NAMES_TTL)
+                .map(|(_, names)| names.clone())
+        };
+        if let Some(names) = fresh(&self.names.lock().expect("the cache lock is never poisoned")) {
+            return Ok(names);
+        }
+        let watched = state.config.watch_branches.clone();
+        let names = Arc::new(
+            state
+                .store
+                .read(move |conn| names::known(conn, &watched))
+                .await?,
+        );
+        *self.names.lock().expect("the cache lock is never poisoned") =
+            Some((Instant::now(), names.clone()));
+        Ok(names)
+    }
+
     /// The part for `key` at `generation`, rendering it with `render` if nobody has yet.
     async fn get_or_render<F, Fut>(
         &self,
@@ -477,7 +511,42 @@ impl BoardQuery {
             max_stream: if self.tv { 9 } else { 30 },
             per_page: if self.tv { 5 } else { usize::MAX },
             generation: state.hub.generation(),
+            unknown: Vec::new(),
+            known: Arc::default(),
         }
+    }
+
+    /// How a page shows `unknown` names: each with a link to `path` with the closest known name
+    /// in its place.
+    fn notices(&self, path: &str, unknown: &[UnknownName]) -> Vec<Notice> {
+        unknown
+            .iter()
+            .map(|unknown| Notice {
+                text: unknown.describe(),
+                suggestion: unknown.suggestion.as_ref().map(|suggestion| {
+                    let mut fixed = self.clone();
+                    let list = match unknown.kind {
+                        NameKind::Repository => &mut fixed.repo,
+                        NameKind::Branch => &mut fixed.branch,
+                        NameKind::Workflow => &mut fixed.workflow,
+                        NameKind::Author => &mut fixed.author,
+                    };
+                    for value in list.iter_mut().filter(|v| **v == unknown.name) {
+                        value.clone_from(suggestion);
+                    }
+                    (suggestion.clone(), fixed.url(path, self.window, Part::Page))
+                }),
+            })
+            .collect()
+    }
+
+    /// The page's [`Chrome`] with the filter form's names, which only a full page on a desktop
+    /// shows.
+    async fn page_chrome(&self, mut chrome: Chrome, state: &AppState) -> Result<Chrome, Error> {
+        if self.part == Part::Page && !self.tv {
+            chrome.known = state.board_cache.known_names(state).await?;
+        }
+        Ok(chrome)
     }
 }
 
@@ -518,27 +587,34 @@ async fn show_waterfall(
     state: AppState,
 ) -> Result<warp::reply::Response, Error> {
     let query = BoardQuery::parse_for(&pairs, &state)?;
-    let chrome = query.chrome("waterfall", "/", "Waterfall".into(), &state);
+    let chrome = query
+        .page_chrome(
+            query.chrome("waterfall", "/", "Waterfall".into(), &state),
+            &state,
+        )
+        .await?;
     let opts = state.privacy;
     let (q, s) = (query.clone(), state.clone());
     respond(&state, &query, "/", move || async move {
+        let mut chrome = chrome;
         let now = now();
         let (filter, windowed) = (q.filter(), q.windowed(now));
         let (rows, stream) = (chrome.max_rows as u32, chrome.max_stream as u32);
         let part = q.part;
-        let (commits, metrics, recent, stream) = s
+        let (commits, metrics, recent, stream, unknown) = s
             .store
             .read(move |conn| {
                 let metrics = metrics::compute(conn, &windowed, now)?;
                 let recent = board::recent_completed(conn, &windowed, CHART_RUNS)?;
                 if part == Part::Hud {
-                    return Ok((Vec::new(), metrics, recent, Vec::new()));
+                    return Ok((Vec::new(), metrics, recent, Vec::new(), Vec::new()));
                 }
                 Ok((
                     board::waterfall(conn, &filter, rows)?,
                     metrics,
                     recent,
                     query::builds(conn, &filter, None, stream)?,
+                    names::unknown(conn, &filter)?,
                 ))
             })
             .await?;
@@ -549,6 +625,7 @@ async fn show_waterfall(
         if part == Part::Hud {
             return rendered(views::hud(&chrome, &hud));
         }
+        chrome.unknown = q.notices("/", &unknown);
         let mut stream = stream;
         opts.redact_builds(&mut stream);
         let model = views::Waterfall::of(commits, hud, stream);
@@ -565,11 +642,24 @@ async fn show_triage(
     state: AppState,
 ) -> Result<warp::reply::Response, Error> {
     let query = BoardQuery::parse_for(&pairs, &state)?;
-    let chrome = query.chrome("triage", "/triage", "Triage".into(), &state);
+    let chrome = query
+        .page_chrome(
+            query.chrome("triage", "/triage", "Triage".into(), &state),
+            &state,
+        )
+        .await?;
     let opts = state.privacy;
     let (q, s) = (query.clone(), state.clone());
     respond(&state, &query, "/triage", move || async move {
-        let filter = q.filter();
+        let mut chrome = chrome;
+        // Authors select incidents by who caused or pushed into them (as the Developer view
+        // does), not the latest run of each workflow by that person.
+        let authors = q.author.clone();
+        let filter = RunFilter {
+            author: Vec::new(),
+            ..q.filter()
+        };
+        let asked = q.filter();
         let scope = q.triage_scope(&s, now());
         let order = if q.oldest_first {
             triage::Order::OldestFirst
@@ -577,10 +667,10 @@ async fn show_triage(
             triage::Order::NewestFirst
         };
         let state = s.clone();
-        let incidents = s
+        let (mut incidents, unknown) = s
             .store
             .read(move |conn| {
-                triage::triage(
+                let incidents = triage::triage(
                     conn,
                     &triage::Request {
                         filter: &filter,
@@ -588,9 +678,18 @@ async fn show_triage(
                         scope,
                         order,
                     },
-                )
+                )?;
+                Ok((incidents, names::unknown(conn, &asked)?))
             })
             .await?;
+        if !authors.is_empty() {
+            incidents.retain(|incident| {
+                authors.iter().any(|author| {
+                    incident.culprit.as_ref() == Some(author) || incident.pushers.contains(author)
+                })
+            });
+        }
+        chrome.unknown = q.notices("/triage", &unknown);
         let model = views::Triage::of(incidents, scope != triage::Scope::Watched);
         rendered(match q.part {
             Part::Page => views::triage(&chrome, &model, opts),
