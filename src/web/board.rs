@@ -38,6 +38,12 @@ const MAX_DEVELOPER_INCIDENTS: usize = 100;
 const MAX_PEOPLE: u32 = 200;
 /// A person's latest runs listed.
 const DEVELOPER_RUNS: u32 = 30;
+/// Workflow columns a TV page of the waterfall shows: what fits beside the commit column at
+/// 1920 pixels wide in TV type.
+const TV_LANES_PER_PAGE: usize = 6;
+/// TV pages of the waterfall at most; the least recently active repositories beyond them are
+/// counted, not drawn.
+const TV_PAGES: usize = 8;
 /// Longest filter value accepted, in characters.
 const MAX_FILTER_CHARS: usize = 200;
 /// Cached parts kept before old ones are dropped.
@@ -507,7 +513,7 @@ impl BoardQuery {
             nav,
             windows,
             clear_url: bare.url(path, self.window, Part::Page),
-            max_rows: if self.tv { 12 } else { 40 },
+            max_rows: if self.tv { 10 } else { 40 },
             max_stream: if self.tv { 9 } else { 30 },
             per_page: if self.tv { 5 } else { usize::MAX },
             generation: state.hub.generation(),
@@ -599,7 +605,20 @@ async fn show_waterfall(
         let mut chrome = chrome;
         let now = now();
         let (filter, windowed) = (q.filter(), q.windowed(now));
-        let (rows, stream) = (chrome.max_rows as u32, chrome.max_stream as u32);
+        let layout = if q.tv {
+            views::Layout::Pages {
+                lanes: TV_LANES_PER_PAGE,
+                rows: chrome.max_rows,
+                pages: TV_PAGES,
+            }
+        } else {
+            views::Layout::Scroll {
+                rows: chrome.max_rows,
+            }
+        };
+        // A TV shows a page of rows per page of repositories.
+        let rows = (chrome.max_rows * if q.tv { TV_PAGES } else { 1 }) as u32;
+        let stream = chrome.max_stream as u32;
         let part = q.part;
         let (commits, metrics, recent, stream, unknown) = s
             .store
@@ -628,7 +647,7 @@ async fn show_waterfall(
         chrome.unknown = q.notices("/", &unknown);
         let mut stream = stream;
         opts.redact_builds(&mut stream);
-        let model = views::Waterfall::of(commits, hud, stream);
+        let model = views::Waterfall::of(commits, hud, stream, layout);
         rendered(match part {
             Part::Live => views::waterfall_live(&chrome, &model, opts),
             _ => views::waterfall(&chrome, &model, opts),
