@@ -382,40 +382,34 @@ impl Waterfall {
 /// Separators after which a shared prefix of workflow names is cut.
 const NAME_SEPARATORS: &[char] = &[' ', '/', '-', ':', '(', '·', '|', '_'];
 
-/// Each of `names` without the prefix all of them share, cut back to a word boundary: what tells
-/// them apart ("linux", "macos" for "Build and test / linux", "Build and test / macos"). A name
-/// that would be left empty, or a lone name, stays whole.
+/// Each of `names` without the prefix it shares with another of them, cut back to a word
+/// boundary: what tells them apart ("linux", "macos" and "Lint" for "Build and test / linux",
+/// "Build and test / macos" and "Lint"). A name that would be left empty stays whole.
 pub fn distinct_parts(names: &[&str]) -> Vec<String> {
-    let whole = || names.iter().map(|n| (*n).to_owned()).collect();
-    let [first, rest @ ..] = names else {
-        return Vec::new();
-    };
-    if rest.is_empty() {
-        return whole();
-    }
-    let mut shared = first.len();
-    for name in rest {
-        shared = shared.min(
-            first
-                .char_indices()
-                .zip(name.chars())
-                .find(|((_, a), b)| a != b)
-                .map_or(first.len().min(name.len()), |((i, _), _)| i),
-        );
-    }
-    // Back to just after the last separator within the shared part.
-    let cut = first[..shared].rfind(NAME_SEPARATORS).map_or(0, |i| {
-        i + first[i..].chars().next().map_or(1, char::len_utf8)
-    });
-    let parts: Vec<String> = names
+    names
         .iter()
-        .map(|n| n[cut..].trim_start_matches(NAME_SEPARATORS).to_owned())
-        .collect();
-    if cut == 0 || parts.iter().any(String::is_empty) {
-        whole()
-    } else {
-        parts
-    }
+        .enumerate()
+        .map(|(i, name)| {
+            let shared = names
+                .iter()
+                .enumerate()
+                .filter(|(j, _)| *j != i)
+                .map(|(_, other)| {
+                    name.char_indices()
+                        .zip(other.chars())
+                        .find(|((_, a), b)| a != b)
+                        .map_or(name.len().min(other.len()), |((at, _), _)| at)
+                })
+                .max()
+                .unwrap_or(0);
+            // Back to just after the last separator within the shared part.
+            let cut = name[..shared].rfind(NAME_SEPARATORS).map_or(0, |at| {
+                at + name[at..].chars().next().map_or(1, char::len_utf8)
+            });
+            let part = name[cut..].trim_start_matches(NAME_SEPARATORS);
+            if part.is_empty() { *name } else { part }.to_owned()
+        })
+        .collect()
 }
 
 /// The triage view's data.
@@ -948,6 +942,10 @@ mod tests {
         assert_eq!(
             distinct_parts(&["Build and test / linux", "Lint"]),
             ["Build and test / linux", "Lint"]
+        );
+        assert_eq!(
+            distinct_parts(&["Build and test / linux", "Build and test / macos", "Lint"]),
+            ["linux", "macos", "Lint"]
         );
         assert_eq!(distinct_parts(&["CI", "CI nightly"]), ["CI", "CI nightly"]);
         assert_eq!(
