@@ -976,8 +976,15 @@ async fn reads_phase(args: &Args, dir: &Path) -> anyhow::Result<()> {
         "/api/metrics",
         "/api/metrics?repo=org/repo-3&window=7d",
         "/api/workflows?repo=org/repo-3",
+        // Several values, a branch glob, a workflow in another case, and an unknown name.
+        "/api/builds?repo=org/repo-3,org/repo-4&branch=branch-1*&workflow=WORKFLOW-7",
+        "/api/builds?repo=org/repo-33",
         "/",
+        "/?repo=org/repo-3,org/repo-4&branch=branch-1*&workflow=WORKFLOW-7&part=live",
+        "/?repo=org/repo-33",
+        "/?tv=1&part=live",
         "/triage",
+        "/triage?branch=branch-1*&workflow=workflow-7,workflow-8",
         "/developer/dev-42",
     ];
     println!("## Reads: {} runs in the database\n", args.runs);

@@ -66,7 +66,7 @@ impl Privacy {
     /// # Errors
     /// The reason, for a `400`.
     pub fn check_filter(self, filter: &RunFilter) -> Result<(), &'static str> {
-        if self.hide_authors && filter.author.is_some() {
+        if self.hide_authors && !filter.author.is_empty() {
             return Err("author is unavailable: this server hides authors (--hide-authors)");
         }
         Ok(())
@@ -80,7 +80,7 @@ mod tests {
     #[test]
     fn a_filter_by_person_is_refused_only_while_names_are_hidden() {
         let filter = RunFilter {
-            author: Some("alice".into()),
+            author: vec!["alice".into()],
             ..RunFilter::default()
         };
         assert!(Privacy::default().check_filter(&filter).is_ok());

@@ -7,6 +7,8 @@
 //! sends the same text to every client), and the `*_live` / [`hud`] renderers produce the parts a
 //! page re-fetches, which the web layer caches per change (see `web::board`).
 
+use std::sync::Arc;
+
 use askama::Template;
 use serde::Serialize;
 
@@ -15,6 +17,7 @@ use crate::run_state::{self, Kind};
 use crate::store::board::{CommitRuns, Person};
 use crate::store::metrics::Metrics;
 use crate::store::model::Build;
+use crate::store::names::KnownNames;
 use crate::store::triage::Incident;
 
 /// Characters of a commit message's first line shown in a row.
@@ -66,10 +69,11 @@ pub struct Chrome {
     pub live_url: String,
     /// The waterfall's HUD part (`part=hud`).
     pub hud_url: String,
-    /// Active filters; empty when unset.
+    /// Active filters, comma-separated as typed in the form; empty when unset.
     pub repo: String,
     pub branch: String,
     pub workflow: String,
+    pub filter_author: String,
     /// The developer view's login; empty elsewhere.
     pub author: String,
     /// The HUD window (`24h`, `7d`, `30d`).
@@ -89,12 +93,29 @@ pub struct Chrome {
     /// The hub's generation before the page's data was read: the page resyncs when the feed's
     /// `hello` reports a newer one (a change landed between the render and the connection).
     pub generation: u64,
+    /// Filter values that match nothing known. While there are any, a view shows them instead
+    /// of an empty state ("All green", "No runs yet") that would read as good news.
+    pub unknown: Vec<Notice>,
+    /// Names the filter form offers (its `<datalist>`s); empty in parts and on a TV.
+    pub known: Arc<KnownNames>,
+}
+
+/// A filter value that matches nothing known, as a page shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notice {
+    /// "No repository named acme/widgts".
+    pub text: String,
+    /// The closest known name, and this page with it in place of the unknown one.
+    pub suggestion: Option<(String, String)>,
 }
 
 impl Chrome {
-    /// Whether any of repo, branch or workflow is set.
+    /// Whether any of repo, branch, workflow or author is set.
     pub fn filtered(&self) -> bool {
-        !(self.repo.is_empty() && self.branch.is_empty() && self.workflow.is_empty())
+        !(self.repo.is_empty()
+            && self.branch.is_empty()
+            && self.workflow.is_empty()
+            && self.filter_author.is_empty())
     }
 }
 
@@ -175,6 +196,23 @@ pub struct Lane {
     pub workflow_id: i64,
     pub workflow: String,
     pub repo: String,
+    /// What the header shows: the name without the prefix it shares with the other workflows of
+    /// its repository ("linux" for "Build and test / linux"); the full name is its hover text.
+    pub label: String,
+    /// The TV page it is shown on (0 off a TV).
+    pub page: usize,
+}
+
+/// The columns of one repository in the waterfall, under one header.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Group {
+    pub repo: String,
+    /// Lanes under this header.
+    pub span: usize,
+    /// The TV page it is shown on (0 off a TV).
+    pub page: usize,
+    /// Workflows of the repository left out on a TV page too narrow for all of them.
+    pub more_lanes: usize,
 }
 
 /// One row of the waterfall: a commit, and its runs per lane.
@@ -185,6 +223,8 @@ pub struct Row {
     /// The run whose commit details (sha, message, author) the row shows.
     pub head: Build,
     pub cells: Vec<Cells>,
+    /// The TV page it is shown on: its repository's (0 off a TV).
+    pub page: usize,
 }
 
 /// The runs of one commit in one lane.
@@ -192,40 +232,132 @@ pub struct Row {
 pub struct Cells {
     pub workflow_id: i64,
     pub builds: Vec<Build>,
+    /// The lane's TV page.
+    pub page: usize,
+}
+
+/// How the waterfall is laid out: everything on one scrolling page, or TV pages that each fit
+/// the screen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layout {
+    /// One page; `rows` at most.
+    Scroll { rows: usize },
+    /// Whole repositories per page, at most `lanes` columns and `rows` rows a page, at most
+    /// `pages` pages (the least recently active repositories beyond them are counted, not drawn).
+    Pages {
+        lanes: usize,
+        rows: usize,
+        pages: usize,
+    },
 }
 
 /// The waterfall view's data.
 #[derive(Debug, Clone)]
 pub struct Waterfall {
+    /// Columns, grouped by repository in the order of [`Waterfall::groups`].
     pub lanes: Vec<Lane>,
+    pub groups: Vec<Group>,
     pub rows: Vec<Row>,
     pub hud: Hud,
     /// The live stream's first entries, newest first.
     pub stream: Vec<Build>,
-    /// Whether lanes come from more than one repository (then headers name the repository).
+    /// Whether more than one repository is shown (then rows, stream entries and a header row
+    /// name the repository).
     pub many_repos: bool,
+    /// Whether every repository shown has the same owner (then names leave it out).
+    pub one_owner: bool,
+    /// TV pages.
+    pub pages: usize,
+    /// Repositories with runs that a TV leaves out (beyond its pages).
+    pub more_repos: usize,
 }
 
 impl Waterfall {
-    /// Lays the commits out in lanes: one per workflow seen, ordered by repository and name.
-    pub fn of(commits: Vec<CommitRuns>, hud: Hud, stream: Vec<Build>) -> Self {
-        let mut lanes: Vec<Lane> = Vec::new();
+    /// Lays the commits (newest first) out in lanes, one per workflow seen, grouped by
+    /// repository: by name on one page, most recently active first on TV pages.
+    pub fn of(commits: Vec<CommitRuns>, hud: Hud, stream: Vec<Build>, layout: Layout) -> Self {
+        // Repositories in the order of their newest row, with their workflows by name.
+        let mut repos: Vec<(String, Vec<(String, i64)>)> = Vec::new();
         for build in commits.iter().flat_map(|c| &c.builds) {
-            if !lanes.iter().any(|l| l.workflow_id == build.workflow_id) {
-                lanes.push(Lane {
-                    workflow_id: build.workflow_id,
-                    workflow: build.workflow.clone(),
-                    repo: build.repo.clone(),
-                });
+            let at = match repos.iter().position(|(repo, _)| *repo == build.repo) {
+                Some(at) => at,
+                None => {
+                    repos.push((build.repo.clone(), Vec::new()));
+                    repos.len() - 1
+                }
+            };
+            let lanes = &mut repos[at].1;
+            if !lanes.iter().any(|(_, id)| *id == build.workflow_id) {
+                lanes.push((build.workflow.clone(), build.workflow_id));
             }
         }
-        lanes.sort_by(|a, b| {
-            (&a.repo, &a.workflow, a.workflow_id).cmp(&(&b.repo, &b.workflow, b.workflow_id))
-        });
-        let many_repos = lanes.windows(2).any(|w| w[0].repo != w[1].repo);
+        for (_, lanes) in &mut repos {
+            lanes.sort();
+        }
+        let (lanes_per_page, max_pages) = match layout {
+            Layout::Scroll { .. } => {
+                repos.sort_by(|a, b| a.0.cmp(&b.0));
+                (usize::MAX, 1)
+            }
+            Layout::Pages { lanes, pages, .. } => (lanes.max(1), pages.max(1)),
+        };
+        let mut groups: Vec<Group> = Vec::new();
+        let mut lanes: Vec<Lane> = Vec::new();
+        let (mut page, mut on_page) = (0, 0);
+        let mut more_repos = 0;
+        for (repo, workflows) in repos {
+            let span = workflows.len().min(lanes_per_page);
+            if on_page > 0 && on_page + span > lanes_per_page {
+                page += 1;
+                on_page = 0;
+            }
+            if page >= max_pages {
+                more_repos += 1;
+                continue;
+            }
+            on_page += span;
+            let names: Vec<&str> = workflows.iter().map(|(name, _)| name.as_str()).collect();
+            let labels = distinct_parts(&names);
+            for ((workflow, workflow_id), label) in workflows.iter().zip(labels).take(span) {
+                lanes.push(Lane {
+                    workflow_id: *workflow_id,
+                    workflow: workflow.clone(),
+                    repo: repo.clone(),
+                    label,
+                    page,
+                });
+            }
+            groups.push(Group {
+                more_lanes: workflows.len() - span,
+                repo,
+                span,
+                page,
+            });
+        }
+        let pages = groups.last().map_or(1, |g| g.page + 1);
+        let many_repos = groups.len() > 1
+            || stream
+                .iter()
+                .any(|b| groups.first().is_some_and(|g| g.repo != b.repo));
+        let owner = |repo: &str| repo.split_once('/').map(|(o, _)| o.to_owned());
+        let owners: std::collections::HashSet<Option<String>> = groups
+            .iter()
+            .map(|g| owner(&g.repo))
+            .chain(stream.iter().map(|b| owner(&b.repo)))
+            .collect();
+        let rows_per_page = match layout {
+            Layout::Scroll { rows } | Layout::Pages { rows, .. } => rows,
+        };
+        let mut per_page = vec![0; pages];
         let rows = commits
             .into_iter()
-            .map(|commit| {
+            .filter_map(|commit| {
+                let head = commit.builds[0].clone();
+                let page = groups.iter().find(|g| g.repo == head.repo)?.page;
+                if per_page[page] >= rows_per_page {
+                    return None;
+                }
+                per_page[page] += 1;
                 let cells = lanes
                     .iter()
                     .map(|lane| Cells {
@@ -236,23 +368,62 @@ impl Waterfall {
                             .filter(|b| b.workflow_id == lane.workflow_id)
                             .cloned()
                             .collect(),
+                        page: lane.page,
                     })
                     .collect();
-                Row {
+                Some(Row {
                     time: commit.first_created,
-                    head: commit.builds[0].clone(),
+                    head,
                     cells,
-                }
+                    page,
+                })
             })
             .collect();
         Self {
             lanes,
+            groups,
             rows,
             hud,
             stream,
             many_repos,
+            one_owner: owners.len() <= 1,
+            pages,
+            more_repos,
         }
     }
+}
+
+/// Separators after which a shared prefix of workflow names is cut.
+const NAME_SEPARATORS: &[char] = &[' ', '/', '-', ':', '(', '·', '|', '_'];
+
+/// Each of `names` without the prefix it shares with another of them, cut back to a word
+/// boundary: what tells them apart ("linux", "macos" and "Lint" for "Build and test / linux",
+/// "Build and test / macos" and "Lint"). A name that would be left empty stays whole.
+pub fn distinct_parts(names: &[&str]) -> Vec<String> {
+    names
+        .iter()
+        .enumerate()
+        .map(|(i, name)| {
+            let shared = names
+                .iter()
+                .enumerate()
+                .filter(|(j, _)| *j != i)
+                .map(|(_, other)| {
+                    name.char_indices()
+                        .zip(other.chars())
+                        .find(|((_, a), b)| a != b)
+                        .map_or(name.len().min(other.len()), |((at, _), _)| at)
+                })
+                .max()
+                .unwrap_or(0);
+            // Back to just after the last separator within the shared part.
+            let cut = name[..shared].rfind(NAME_SEPARATORS).map_or(0, |at| {
+                at + name[at..].chars().next().map_or(1, char::len_utf8)
+            });
+            let part = name[cut..].trim_start_matches(NAME_SEPARATORS);
+            if part.is_empty() { *name } else { part }.to_owned()
+        })
+        .collect()
 }
 
 /// The triage view's data.
@@ -390,7 +561,6 @@ struct RowFragment<'a> {
 #[template(path = "lane_head.html")]
 struct LaneFragment<'a> {
     lane: &'a Lane,
-    many_repos: bool,
 }
 
 #[derive(Template)]
@@ -501,21 +671,21 @@ pub fn run_fragments(build: &Build, opts: Opts) -> askama::Result<RunFragments> 
         cells: vec![Cells {
             workflow_id: build.workflow_id,
             builds: vec![build.clone()],
+            page: 0,
         }],
+        page: 0,
     };
     let lane = Lane {
         workflow_id: build.workflow_id,
         workflow: build.workflow.clone(),
         repo: build.repo.clone(),
+        label: build.workflow.clone(),
+        page: 0,
     };
     Ok(RunFragments {
         cell: CellFragment { build, opts }.render()?,
         row: RowFragment { row: &row, opts }.render()?,
-        lane: LaneFragment {
-            lane: &lane,
-            many_repos: true,
-        }
-        .render()?,
+        lane: LaneFragment { lane: &lane }.render()?,
         stream: StreamFragment { build }.render()?,
     })
 }
@@ -698,6 +868,17 @@ pub fn ghes_host(api_url: &str) -> Option<String> {
     (!host.is_empty() && host != "api.github.com").then_some(host)
 }
 
+/// A repository's owner with its slash (`acme/`), shown unless every repository on the page
+/// has the same one.
+pub fn owner_of(repo: &str) -> &str {
+    repo.find('/').map_or("", |i| &repo[..=i])
+}
+
+/// A repository's name without its owner.
+pub fn repo_name(repo: &str) -> &str {
+    repo.find('/').map_or(repo, |i| &repo[i + 1..])
+}
+
 /// The repository's web address, from the run's URL (so GitHub Enterprise works too) when that
 /// is a [`safe_link`].
 pub fn repo_url(build: &Build, opts: &Opts) -> String {
@@ -821,6 +1002,83 @@ mod tests {
         .unwrap();
         assert!(!hidden.row.contains("mona"));
         assert!(!hidden.stream.contains("mona"));
+    }
+
+    #[test]
+    fn headers_strip_the_prefix_workflows_share_and_keep_what_tells_them_apart() {
+        assert_eq!(
+            distinct_parts(&["Build and test / linux", "Build and test / macos"]),
+            ["linux", "macos"]
+        );
+        assert_eq!(
+            distinct_parts(&["Build and test / linux", "Lint"]),
+            ["Build and test / linux", "Lint"]
+        );
+        assert_eq!(
+            distinct_parts(&["Build and test / linux", "Build and test / macos", "Lint"]),
+            ["linux", "macos", "Lint"]
+        );
+        assert_eq!(distinct_parts(&["CI", "CI nightly"]), ["CI", "CI nightly"]);
+        assert_eq!(
+            distinct_parts(&["deploy-staging", "deploy-prod"]),
+            ["staging", "prod"]
+        );
+        assert_eq!(distinct_parts(&["Build"]), ["Build"]);
+    }
+
+    fn commit(repo: &str, workflows: &[(i64, &str)], time: i64) -> CommitRuns {
+        CommitRuns {
+            first_created: time,
+            builds: workflows
+                .iter()
+                .map(|(id, name)| Build {
+                    repo: repo.into(),
+                    workflow_id: *id,
+                    workflow: (*name).into(),
+                    sha: format!("{repo}{time}"),
+                    ..build(Some("success"), "completed")
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn tv_pages_hold_whole_repositories_within_the_columns_that_fit() {
+        let hud = Hud {
+            metrics: Metrics::default(),
+            chart: Chart::default(),
+        };
+        let commits = vec![
+            commit("o/a", &[(1, "CI / x"), (2, "CI / y")], 50),
+            commit("o/b", &[(3, "Lint"), (4, "Test"), (5, "Deploy")], 40),
+            commit("o/c", &[(6, "CI")], 30),
+            commit("o/a", &[(1, "CI / x")], 20),
+            commit("o/d", &[(7, "CI")], 10),
+        ];
+        let paged = Waterfall::of(
+            commits.clone(),
+            hud.clone(),
+            Vec::new(),
+            Layout::Pages {
+                lanes: 4,
+                rows: 10,
+                pages: 2,
+            },
+        );
+        let pages: Vec<(&str, usize, usize)> = paged
+            .groups
+            .iter()
+            .map(|g| (g.repo.as_str(), g.span, g.page))
+            .collect();
+        assert_eq!(pages, [("o/a", 2, 0), ("o/b", 3, 1), ("o/c", 1, 1)]);
+        assert_eq!(paged.more_repos, 1, "o/d does not fit in two pages");
+        assert_eq!(paged.rows.len(), 4, "o/d's row is not drawn");
+        assert_eq!(paged.lanes[0].label, "x");
+        assert!(paged.many_repos && paged.one_owner);
+        let scroll = Waterfall::of(commits, hud, Vec::new(), Layout::Scroll { rows: 40 });
+        assert_eq!(scroll.groups.len(), 4);
+        assert_eq!(scroll.lanes.len(), 7);
+        assert!(scroll.lanes.iter().all(|l| l.page == 0));
     }
 
     #[test]

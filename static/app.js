@@ -94,10 +94,49 @@
 
   // ---- the waterfall --------------------------------------------------------------------------
 
+  // The page's filters, as the server reads them (src/store/query.rs): each a comma-separated list
+  // matching any of its values; branches may be globs, workflow names match in any case.
+  function list(text) {
+    return (text || "").split(",").map(function (v) { return v.trim(); }).filter(Boolean);
+  }
+
+  // An SQLite GLOB pattern (`*`, `?`, `[...]`, `[^...]`) as a RegExp.
+  function globRegExp(glob) {
+    let source = "";
+    for (let i = 0; i < glob.length; i += 1) {
+      const c = glob[i];
+      if (c === "*") source += "[\\s\\S]*";
+      else if (c === "?") source += "[\\s\\S]";
+      else if (c === "[") {
+        const end = glob.indexOf("]", i + 2);
+        if (end < 0) { source += "\\["; continue; }
+        let set = glob.slice(i + 1, end);
+        const negate = set[0] === "^";
+        if (negate) set = set.slice(1);
+        source += "[" + (negate ? "^" : "") + set.replace(/[\\\]]/g, "\\$&") + "]";
+        i = end;
+      } else source += c.replace(/[.*+?^${}()|[\]\\\/]/g, "\\$&");
+    }
+    return new RegExp("^" + source + "$");
+  }
+
+  const filters = {
+    repo: list(ds.repo),
+    branch: list(ds.branch).map(function (b) {
+      return /[*?[]/.test(b) ? globRegExp(b) : b;
+    }),
+    workflow: list(ds.workflow).map(function (w) { return w.toLowerCase(); }),
+    author: list(ds.author),
+  };
+
   function matches(build) {
-    return (!ds.repo || build.repo === ds.repo) &&
-      (!ds.branch || build.branch === ds.branch) &&
-      (!ds.workflow || build.workflow === ds.workflow);
+    const any = function (values, test) { return values.length === 0 || values.some(test); };
+    return any(filters.repo, function (r) { return build.repo === r; }) &&
+      any(filters.branch, function (b) {
+        return typeof b === "string" ? build.branch === b : b.test(build.branch || "");
+      }) &&
+      any(filters.workflow, function (w) { return (build.workflow || "").toLowerCase() === w; }) &&
+      any(filters.author, function (a) { return build.author === a; });
   }
 
   function laneCell(row, lane) {
@@ -115,15 +154,34 @@
         cell = document.createElement("td");
         cell.className = "lane";
         cell.dataset.lane = th.dataset.lane;
+        if (th.dataset.page) cell.dataset.page = th.dataset.page;
       }
       row.appendChild(cell);
     }
   }
 
-  function ensureLane(head, grid, lane, html) {
-    if (head.querySelector('th[data-lane="' + CSS.escape(lane) + '"]')) return;
-    head.appendChild(fragment(html));
+  // Adds the column for a workflow not on the page yet, inside its repository's group, in name
+  // order. Returns false when the server must lay the grid out again instead: a repository not on
+  // the page (its group and header row), or a TV (whose pages hold whole repositories).
+  function ensureLane(head, grid, build, html) {
+    const lane = String(build.workflow_id);
+    if (head.querySelector('th[data-lane="' + CSS.escape(lane) + '"]')) return true;
+    const lanes = head.querySelectorAll("th[data-lane]");
+    const siblings = Array.prototype.filter.call(lanes, function (th) {
+      return th.dataset.repo === build.repo;
+    });
+    if (tv || (lanes.length > 0 && siblings.length === 0)) return false;
+    const th = fragment(html);
+    const after = siblings.filter(function (other) {
+      return other.dataset.name <= build.workflow;
+    }).pop();
+    if (after) after.after(th);
+    else if (siblings.length) siblings[0].before(th);
+    else head.appendChild(th);
+    const group = document.querySelector('#grid-groups th[data-repo="' + CSS.escape(build.repo) + '"]');
+    if (group) group.colSpan += 1;
     for (const row of grid.rows) alignRow(head, row);
+    return true;
   }
 
   function insertRow(grid, row) {
@@ -151,19 +209,18 @@
     if (grid && head) {
       const existing = grid.querySelector('[data-run-id="' + CSS.escape(String(build.id)) + '"]');
       const lane = String(build.workflow_id);
+      const key = build.repo + "@" + build.sha;
+      const row = grid.querySelector('tr[data-commit="' + CSS.escape(key) + '"]');
       if (existing) {
         existing.replaceWith(fragment(html.cell));
+      } else if ((tv && !row) || !ensureLane(head, grid, build, html.lane)) {
+        scheduleLive();
+      } else if (row) {
+        laneCell(row, lane).appendChild(fragment(html.cell));
       } else {
-        ensureLane(head, grid, lane, html.lane);
-        const key = build.repo + "@" + build.sha;
-        const row = grid.querySelector('tr[data-commit="' + CSS.escape(key) + '"]');
-        if (row) {
-          laneCell(row, lane).appendChild(fragment(html.cell));
-        } else {
-          const fresh = fragment(html.row);
-          alignRow(head, fresh);
-          insertRow(grid, fresh);
-        }
+        const fresh = fragment(html.row);
+        alignRow(head, fresh);
+        insertRow(grid, fresh);
       }
     }
     const stream = document.getElementById("stream");
@@ -226,7 +283,9 @@
   function paginate() {
     if (!tv) return;
     let pages = 1;
-    for (const list of document.querySelectorAll("#reds, #people, .dev-recent tbody")) {
+    // The waterfall pages by repository: its header rows, its rows and each row's cells.
+    const lists = "#reds, #people, .dev-recent tbody, #grid-groups, #grid-head, #grid-body, #grid-body > tr";
+    for (const list of document.querySelectorAll(lists)) {
       const items = list.querySelectorAll(":scope > [data-page]");
       let count = 0;
       for (const item of items) count = Math.max(count, Number(item.dataset.page) + 1);

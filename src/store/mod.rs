@@ -10,6 +10,7 @@ pub mod maintenance;
 pub mod metrics;
 pub mod migrate;
 pub mod model;
+pub mod names;
 pub mod query;
 pub mod read;
 pub mod reports;

@@ -11,20 +11,22 @@ use super::model::Build;
 use super::read::{build_from_row, BUILD_SELECT};
 use super::Result;
 
-/// Which runs to look at. `None` means "any".
+/// Which runs to look at. `None` or an empty list means "any"; a list matches any of its values.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RunFilter {
-    /// "owner/name".
-    pub repo: Option<String>,
-    pub branch: Option<String>,
-    /// Workflow name.
-    pub workflow: Option<String>,
+    /// "owner/name", exact.
+    pub repo: Vec<String>,
+    /// Branch names; a value with a glob character (`*`, `?`, `[`) is an SQLite `GLOB` pattern
+    /// (see [`is_glob`]), as `--watch-branches` takes.
+    pub branch: Vec<String>,
+    /// Workflow names, matched regardless of ASCII case (`ci` finds `CI`).
+    pub workflow: Vec<String>,
     /// GitHub workflow id.
     pub workflow_id: Option<i64>,
     pub status: Option<String>,
     pub conclusion: Option<String>,
-    /// Login of the run's actor.
-    pub author: Option<String>,
+    /// Logins of the run's actor.
+    pub author: Vec<String>,
     pub event: Option<String>,
     /// Full head sha, or a prefix of at least 7 characters.
     pub sha: Option<String>,
@@ -32,6 +34,59 @@ pub struct RunFilter {
     pub since: Option<i64>,
     /// Created before (epoch seconds).
     pub until: Option<i64>,
+}
+
+/// Whether a branch filter value is a glob pattern rather than a name.
+pub fn is_glob(value: &str) -> bool {
+    value.contains(['*', '?', '['])
+}
+
+/// `column = ?` for one value, `column IN (?, ?, …)` for several (`values` is never empty).
+fn one_of(column: &str, values: usize) -> String {
+    if values == 1 {
+        format!("{column} = ?")
+    } else {
+        format!("{column} IN ({})", vec!["?"; values].join(", "))
+    }
+}
+
+/// The condition on a branch name column for `values`: exact names with `=`/`IN` (the
+/// `branches_name` index), patterns with `GLOB` (a prefix range of the same index).
+pub(super) fn branch_names(column: &str, values: &[String]) -> (String, Vec<Value>) {
+    let (globs, names): (Vec<&String>, Vec<&String>) = values.iter().partition(|v| is_glob(v));
+    let mut alternatives = Vec::new();
+    if !names.is_empty() {
+        alternatives.push(one_of(column, names.len()));
+    }
+    alternatives.extend(globs.iter().map(|_| format!("{column} GLOB ?")));
+    let condition = if alternatives.len() == 1 {
+        alternatives.remove(0)
+    } else {
+        format!("({})", alternatives.join(" OR "))
+    };
+    let params = names
+        .into_iter()
+        .chain(globs)
+        .map(|v| Value::Text(v.clone()))
+        .collect();
+    (condition, params)
+}
+
+/// The condition on a workflow name column for `values`, ignoring ASCII case.
+pub(super) fn workflow_names(column: &str, values: &[String]) -> (String, Vec<Value>) {
+    let condition = if values.len() == 1 {
+        format!("{column} = ? COLLATE NOCASE")
+    } else {
+        format!(
+            "{column} COLLATE NOCASE IN ({})",
+            vec!["?"; values.len()].join(", ")
+        )
+    };
+    (condition, texts(values))
+}
+
+fn texts(values: &[String]) -> Vec<Value> {
+    values.iter().cloned().map(Value::Text).collect()
 }
 
 /// A position in the newest-first order of runs: the last run of the previous page.
@@ -63,51 +118,61 @@ impl RunFilter {
     pub fn sql(&self) -> (String, Vec<Value>) {
         let mut conditions: Vec<String> = Vec::new();
         let mut params: Vec<Value> = Vec::new();
-        let mut text = |condition: &str, values: &[&Option<String>]| {
-            if let Some(Some(first)) = values.first() {
-                conditions.push(condition.to_owned());
-                params.push(Value::Text(first.clone()));
-                params.extend(
-                    values[1..]
-                        .iter()
-                        .filter_map(|v| v.as_ref().cloned().map(Value::Text)),
-                );
-            }
-        };
         // Names are resolved to ids through their tables, so each filter can use its
         // `workflowruns (<id>, createtime)` index. Branches are only ever soft-deleted, so a run of a
         // deleted branch still has its `branch_id` (and the name also in `archivedbranchname`).
-        text(
-            "r.repo_id IN (SELECT id FROM repos WHERE fullname = ?)",
-            &[&self.repo],
-        );
-        // With a repository, branch and workflow names resolve within it: the ids then select
+        let repos = (!self.repo.is_empty()).then(|| {
+            (
+                format!(
+                    "SELECT id FROM repos WHERE {}",
+                    one_of("fullname", self.repo.len())
+                ),
+                texts(&self.repo),
+            )
+        });
+        if let Some((select, values)) = &repos {
+            conditions.push(format!("r.repo_id IN ({select})"));
+            params.extend(values.iter().cloned());
+        }
+        // With repositories, branch and workflow names resolve within them: the ids then select
         // exactly the runs wanted, even where other repositories use the same names.
-        if self.repo.is_some() {
-            text(
-                "r.branch_id IN (SELECT id FROM branches WHERE name = ? AND repo_id = \
-                 (SELECT id FROM repos WHERE fullname = ?))",
-                &[&self.branch, &self.repo],
-            );
-            text(
-                "r.workflow_id IN (SELECT id FROM workflows WHERE name = ? AND repo_id = \
-                 (SELECT id FROM repos WHERE fullname = ?))",
-                &[&self.workflow, &self.repo],
-            );
-        } else {
-            text(
-                "r.branch_id IN (SELECT id FROM branches WHERE name = ?)",
-                &[&self.branch],
-            );
-            text(
-                "r.workflow_id IN (SELECT id FROM workflows WHERE name = ?)",
-                &[&self.workflow],
+        let mut by_name = |table: &str, column: &str, (condition, values): (String, Vec<Value>)| {
+            let within = match &repos {
+                Some((select, _)) if self.repo.len() == 1 => format!(" AND repo_id = ({select})"),
+                Some((select, _)) => format!(" AND repo_id IN ({select})"),
+                None => String::new(),
+            };
+            conditions.push(format!(
+                "r.{column} IN (SELECT id FROM {table} WHERE {condition}{within})"
+            ));
+            params.extend(values);
+            if let Some((_, repo_values)) = &repos {
+                params.extend(repo_values.iter().cloned());
+            }
+        };
+        if !self.branch.is_empty() {
+            by_name("branches", "branch_id", branch_names("name", &self.branch));
+        }
+        if !self.workflow.is_empty() {
+            by_name(
+                "workflows",
+                "workflow_id",
+                workflow_names("name", &self.workflow),
             );
         }
-        text("r.status = ?", &[&self.status]);
-        text("r.conclusion = ?", &[&self.conclusion]);
-        text("r.actor = ?", &[&self.author]);
-        text("r.event = ?", &[&self.event]);
+        if !self.author.is_empty() {
+            conditions.push(one_of("r.actor", self.author.len()));
+            params.extend(texts(&self.author));
+        }
+        let mut text = |condition: &str, value: &Option<String>| {
+            if let Some(value) = value {
+                conditions.push(condition.to_owned());
+                params.push(Value::Text(value.clone()));
+            }
+        };
+        text("r.status = ?", &self.status);
+        text("r.conclusion = ?", &self.conclusion);
+        text("r.event = ?", &self.event);
         if let Some(sha) = &self.sha {
             // Through the commits (a run's commit is its head sha) and `workflowruns_commit`:
             // `headsha` has no index, and scanning for it took seconds at 1M runs. The commits
@@ -225,7 +290,7 @@ mod tests {
     fn an_empty_filter_has_no_where_clause() {
         assert_eq!(RunFilter::default().sql(), (String::new(), vec![]));
         let (clause, params) = RunFilter {
-            repo: Some("o/r".into()),
+            repo: vec!["o/r".into()],
             since: Some(5),
             ..RunFilter::default()
         }
@@ -238,11 +303,38 @@ mod tests {
     }
 
     #[test]
+    fn several_values_globs_and_any_case_each_keep_one_indexed_condition() {
+        let (clause, params) = RunFilter {
+            repo: vec!["o/a".into(), "o/b".into()],
+            branch: vec!["main".into(), "release/*".into()],
+            workflow: vec!["ci".into()],
+            author: vec!["alice".into(), "bob".into()],
+            ..RunFilter::default()
+        }
+        .sql();
+        assert!(
+            clause.contains("r.repo_id IN (SELECT id FROM repos WHERE fullname IN (?, ?))"),
+            "{clause}"
+        );
+        assert!(
+            clause.contains(
+                "r.branch_id IN (SELECT id FROM branches WHERE (name = ? OR name GLOB ?) \
+                 AND repo_id IN (SELECT id FROM repos WHERE fullname IN (?, ?)))"
+            ),
+            "{clause}"
+        );
+        assert!(clause.contains("name = ? COLLATE NOCASE"), "{clause}");
+        assert!(clause.contains("r.actor IN (?, ?)"), "{clause}");
+        assert_eq!(clause.matches('?').count(), params.len());
+        assert!(is_glob("release/*") && is_glob("v1.[0-9]") && !is_glob("feature/x"));
+    }
+
+    #[test]
     fn with_a_repository_branch_and_workflow_names_resolve_within_it() {
         let (clause, params) = RunFilter {
-            repo: Some("o/r".into()),
-            branch: Some("main".into()),
-            workflow: Some("CI".into()),
+            repo: vec!["o/r".into()],
+            branch: vec!["main".into()],
+            workflow: vec!["CI".into()],
             ..RunFilter::default()
         }
         .sql();

@@ -12,6 +12,7 @@ use super::params::{Params, RUN_FILTERS};
 use super::{with_state, AppState, Error};
 use crate::store::metrics::{self, GroupBy, Metrics};
 use crate::store::model::{Build, WorkflowInfo};
+use crate::store::names::{self, UnknownName};
 use crate::store::query::{self, Cursor, RunFilter};
 use crate::store::{read, triage, write};
 
@@ -185,13 +186,14 @@ async fn list_builds(query: Query, host: Option<String>, state: AppState) -> Rep
     let per_page = params
         .number("per_page", 1, MAX_PER_PAGE)?
         .unwrap_or(DEFAULT_PER_PAGE);
+    let warnings = warnings(&state, &filter).await?;
     let page = page(&state, filter, params.cursor()?, per_page).await?;
     Ok(page_reply(
         &page,
         "/api/builds",
         &params,
         state.hosts.origin(host.as_deref()),
-        json!({}),
+        json!({ "warnings": warnings }),
     ))
 }
 
@@ -224,13 +226,17 @@ async fn show_metrics(query: Query, state: AppState) -> Reply_ {
         "since": filter.since.map(rfc3339),
         "until": filter.until.map(rfc3339),
     });
+    let warnings = warnings(&state, &filter).await?;
     match params.one_of("group_by", GroupBy::NAMES)? {
         None => {
             let metrics = state
                 .store
                 .read(move |conn| metrics::compute(conn, &filter, now))
                 .await?;
-            Ok(warp::reply::json(&json!({ "window": window, "metrics": metrics })).into_response())
+            Ok(warp::reply::json(
+                &json!({ "window": window, "metrics": metrics, "warnings": warnings }),
+            )
+            .into_response())
         }
         Some(name) => {
             let group_by = GroupBy::parse(&name).expect("validated against GroupBy::NAMES");
@@ -248,10 +254,13 @@ async fn show_metrics(query: Query, state: AppState) -> Reply_ {
                 .into_iter()
                 .map(|(key, metrics)| json!({ "key": key, "metrics": metrics }))
                 .collect();
-            Ok(
-                warp::reply::json(&json!({ "window": window, "group_by": name, "groups": groups }))
-                    .into_response(),
-            )
+            Ok(warp::reply::json(&json!({
+                "window": window,
+                "group_by": name,
+                "groups": groups,
+                "warnings": warnings,
+            }))
+            .into_response())
         }
     }
 }
@@ -265,6 +274,27 @@ fn run_filter(params: &Params, state: &AppState) -> Result<RunFilter, Error> {
         .check_filter(&filter)
         .map_err(|reason| Error::bad_request("invalid_parameter", reason))?;
     Ok(filter)
+}
+
+/// The filter's names that match nothing known, as the `warnings` member of a response: an
+/// empty answer to a typo then says why it is empty.
+async fn warnings(state: &AppState, filter: &RunFilter) -> Result<Vec<serde_json::Value>, Error> {
+    let filter = filter.clone();
+    let unknown = state
+        .store
+        .read(move |conn| names::unknown(conn, &filter))
+        .await?;
+    Ok(unknown.iter().map(warning_json).collect())
+}
+
+fn warning_json(unknown: &UnknownName) -> serde_json::Value {
+    json!({
+        "code": "unknown_name",
+        "parameter": unknown.kind.parameter(),
+        "value": unknown.name,
+        "message": unknown.to_string(),
+        "did_you_mean": unknown.suggestion,
+    })
 }
 
 /// `GET /api/triage`: what is red, grouped by cause; the same items, count and order as the
@@ -282,10 +312,11 @@ async fn show_triage(query: Query, state: AppState) -> Reply_ {
     };
     let scope = triage::Scope::choose(
         all_branches,
-        filter.branch.is_some(),
+        !filter.branch.is_empty(),
         state.config.stale_after,
         now(),
     );
+    let warnings = warnings(&state, &filter).await?;
     let s = state.clone();
     let mut incidents = state
         .store
@@ -311,6 +342,7 @@ async fn show_triage(query: Query, state: AppState) -> Reply_ {
         "count": items.len(),
         "red_workflows": red_workflows,
         "incidents": items,
+        "warnings": warnings,
     }))
     .into_response())
 }
@@ -369,9 +401,16 @@ struct WorkflowSummary {
 
 async fn list_workflows(query: Query, state: AppState) -> Reply_ {
     let params = Params::parse(query, &[&["repo", "window"]])?;
-    let repo = params.text("repo");
+    let mut repos = params.list("repo")?;
+    if repos.len() > 1 {
+        return Err(Error::bad_request(
+            "invalid_parameter",
+            "parameter `repo` takes one repository here",
+        ));
+    }
+    let repo = repos.pop();
     let mut window = RunFilter {
-        repo: repo.clone(),
+        repo: repo.iter().cloned().collect(),
         ..RunFilter::default()
     };
     let now = now();

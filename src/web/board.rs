@@ -3,7 +3,9 @@
 //! anywhere).
 //!
 //! Every view takes the same query parameters, so a view can be bookmarked and shared:
-//! - `repo`, `branch`, `workflow`: filters (exact names);
+//! - `repo`, `branch`, `workflow`, `author`: filters, each taking several values (repeated or
+//!   comma-separated); branches also take globs (`release/*`), workflow names any case. A name
+//!   that matches nothing known is said so on the page, with the closest known name;
 //! - `window`: `24h` (default), `7d` or `30d`, the span the figures cover;
 //! - `tv=1`: TV mode; `rotate=N` seconds per view (default 30, `0` stays put); `views=` the
 //!   rotation (default `waterfall,triage`); `page=N` seconds per page of a long list (default 8);
@@ -14,16 +16,19 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use tokio::sync::OnceCell;
 use warp::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use warp::{Filter, Rejection, Reply};
 
+use super::params::{split_list, MAX_LIST_VALUES};
 use super::{with_state, AppState, Error};
 use crate::store::metrics::{self, Metrics};
-use crate::store::query::{self, RunFilter};
+use crate::store::names::{self, KnownNames, NameKind, UnknownName};
+use crate::store::query::{self, is_glob, RunFilter};
 use crate::store::{board, triage};
-use crate::views::{self, Chrome, Link};
+use crate::views::{self, Chrome, Link, Notice};
 
 /// Runs behind the duration chart.
 const CHART_RUNS: u32 = 40;
@@ -33,6 +38,12 @@ const MAX_DEVELOPER_INCIDENTS: usize = 100;
 const MAX_PEOPLE: u32 = 200;
 /// A person's latest runs listed.
 const DEVELOPER_RUNS: u32 = 30;
+/// Workflow columns a TV page of the waterfall shows: what fits beside the commit column at
+/// 1920 pixels wide in TV type.
+const TV_LANES_PER_PAGE: usize = 6;
+/// TV pages of the waterfall at most; the least recently active repositories beyond them are
+/// counted, not drawn.
+const TV_PAGES: usize = 8;
 /// Longest filter value accepted, in characters.
 const MAX_FILTER_CHARS: usize = 200;
 /// Cached parts kept before old ones are dropped.
@@ -86,7 +97,16 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = R
 #[derive(Clone, Default)]
 pub struct Cache {
     entries: Arc<Mutex<HashMap<CacheKey, Slot>>>,
+    /// The names the filter form offers, and when they were read: kept for [`NAMES_TTL`], as
+    /// they change with the organisation, not with every run.
+    names: Arc<Mutex<Option<ReadNames>>>,
 }
+
+/// The filter form's names and when they were read.
+type ReadNames = (Instant, Arc<KnownNames>);
+
+/// How long the filter form's names are reused before they are read again.
+const NAMES_TTL: Duration = Duration::from_secs(60);
 
 /// A part's URL and the generation it was rendered at.
 type CacheKey = (String, u64);
@@ -94,6 +114,29 @@ type CacheKey = (String, u64);
 type Slot = Arc<OnceCell<Arc<str>>>;
 
 impl Cache {
+    /// The filter form's names, read at most once per [`NAMES_TTL`].
+    async fn known_names(&self, state: &AppState) -> Result<Arc<KnownNames>, Error> {
+        let fresh = |names: &Option<ReadNames>| {
+            names
+                .as_ref()
+                .filter(|(at, _)| at.elapsed() < NAMES_TTL)
+                .map(|(_, names)| names.clone())
+        };
+        if let Some(names) = fresh(&self.names.lock().expect("the cache lock is never poisoned")) {
+            return Ok(names);
+        }
+        let watched = state.config.watch_branches.clone();
+        let names = Arc::new(
+            state
+                .store
+                .read(move |conn| names::known(conn, &watched))
+                .await?,
+        );
+        *self.names.lock().expect("the cache lock is never poisoned") =
+            Some((Instant::now(), names.clone()));
+        Ok(names)
+    }
+
     /// The part for `key` at `generation`, rendering it with `render` if nobody has yet.
     async fn get_or_render<F, Fut>(
         &self,
@@ -175,9 +218,10 @@ const ROTATABLE: &[(&str, &str)] = &[("waterfall", "/"), ("triage", "/triage")];
 /// The board's query parameters, validated.
 #[derive(Debug, Clone)]
 struct BoardQuery {
-    repo: Option<String>,
-    branch: Option<String>,
-    workflow: Option<String>,
+    repo: Vec<String>,
+    branch: Vec<String>,
+    workflow: Vec<String>,
+    author: Vec<String>,
     window: Window,
     tv: bool,
     rotate_s: u32,
@@ -191,6 +235,17 @@ struct BoardQuery {
 }
 
 impl BoardQuery {
+    /// [`BoardQuery::parse`], refusing a filter by person on a board that hides people.
+    fn parse_for(pairs: &[(String, String)], state: &AppState) -> Result<Self, Error> {
+        let query = Self::parse(pairs)?;
+        state
+            .opts
+            .privacy
+            .check_filter(&query.filter())
+            .map_err(|reason| Error::bad_request("invalid_parameter", reason))?;
+        Ok(query)
+    }
+
     fn parse(pairs: &[(String, String)]) -> Result<Self, Error> {
         let get = |name: &str| {
             pairs
@@ -199,16 +254,38 @@ impl BoardQuery {
                 .find(|(key, _)| key == name)
                 .map(|(_, value)| value.trim())
         };
-        let text = |name: &'static str| -> Result<Option<String>, Error> {
-            match get(name) {
-                None | Some("") => Ok(None),
-                Some(value) if value.chars().count() > MAX_FILTER_CHARS => Err(Error::bad_request(
+        // Every value of a filter, repeated or comma-separated.
+        let list = |name: &'static str| -> Result<Vec<String>, Error> {
+            let values = split_list(
+                pairs
+                    .iter()
+                    .filter(|(key, _)| key == name)
+                    .map(|(_, value)| value.as_str()),
+            );
+            if values.len() > MAX_LIST_VALUES {
+                return Err(Error::bad_request(
+                    "invalid_parameter",
+                    format!("{name} takes at most {MAX_LIST_VALUES} values"),
+                ));
+            }
+            if values.iter().any(|v| v.chars().count() > MAX_FILTER_CHARS) {
+                return Err(Error::bad_request(
                     "invalid_parameter",
                     format!("{name} is too long"),
-                )),
-                Some(value) => Ok(Some(value.to_owned())),
+                ));
             }
+            Ok(values)
         };
+        let branch = list("branch")?;
+        if let Some(bad) = branch
+            .iter()
+            .find(|b| is_glob(b) && glob::Pattern::new(b).is_err())
+        {
+            return Err(Error::bad_request(
+                "invalid_parameter",
+                format!("branch {bad:?} is not a branch glob"),
+            ));
+        }
         let seconds = |name: &'static str, default: u32| -> Result<u32, Error> {
             match get(name) {
                 None | Some("") => Ok(default),
@@ -260,9 +337,10 @@ impl BoardQuery {
                 .collect::<Result<_, _>>()?,
         };
         Ok(Self {
-            repo: text("repo")?,
-            branch: text("branch")?,
-            workflow: text("workflow")?,
+            repo: list("repo")?,
+            branch,
+            workflow: list("workflow")?,
+            author: list("author")?,
             window,
             tv: matches!(get("tv"), Some("1" | "true" | "yes" | "on")),
             rotate_s: seconds("rotate", 30)?,
@@ -298,7 +376,7 @@ impl BoardQuery {
     fn triage_scope(&self, state: &AppState, now: i64) -> triage::Scope {
         triage::Scope::choose(
             self.all_branches,
-            self.branch.is_some(),
+            !self.branch.is_empty(),
             state.config.stale_after,
             now,
         )
@@ -309,6 +387,7 @@ impl BoardQuery {
             repo: self.repo.clone(),
             branch: self.branch.clone(),
             workflow: self.workflow.clone(),
+            author: self.author.clone(),
             ..RunFilter::default()
         }
     }
@@ -324,13 +403,14 @@ impl BoardQuery {
     /// `path` with these parameters (defaults left out), `window` and `part` as given.
     fn url(&self, path: &str, window: Window, part: Part) -> String {
         let mut query = form_urlencoded::Serializer::new(String::new());
-        for (name, value) in [
+        for (name, values) in [
             ("repo", &self.repo),
             ("branch", &self.branch),
             ("workflow", &self.workflow),
+            ("author", &self.author),
         ] {
-            if let Some(value) = value {
-                query.append_pair(name, value);
+            if !values.is_empty() {
+                query.append_pair(name, &values.join(","));
             }
         }
         if window != Window::Day {
@@ -410,9 +490,10 @@ impl BoardQuery {
             String::new()
         };
         let bare = BoardQuery {
-            repo: None,
-            branch: None,
-            workflow: None,
+            repo: Vec::new(),
+            branch: Vec::new(),
+            workflow: Vec::new(),
+            author: Vec::new(),
             ..self.clone()
         };
         Chrome {
@@ -424,19 +505,55 @@ impl BoardQuery {
             next_url,
             live_url: self.url(path, self.window, Part::Live),
             hud_url: self.url(path, self.window, Part::Hud),
-            repo: self.repo.clone().unwrap_or_default(),
-            branch: self.branch.clone().unwrap_or_default(),
-            workflow: self.workflow.clone().unwrap_or_default(),
+            repo: self.repo.join(","),
+            branch: self.branch.join(","),
+            workflow: self.workflow.join(","),
+            filter_author: self.author.join(","),
             author: String::new(),
             window: self.window.name(),
             nav,
             windows,
             clear_url: bare.url(path, self.window, Part::Page),
-            max_rows: if self.tv { 12 } else { 40 },
+            max_rows: if self.tv { 10 } else { 40 },
             max_stream: if self.tv { 9 } else { 30 },
             per_page: if self.tv { 5 } else { usize::MAX },
             generation: state.hub.generation(),
+            unknown: Vec::new(),
+            known: Arc::default(),
         }
+    }
+
+    /// How a page shows `unknown` names: each with a link to `path` with the closest known name
+    /// in its place.
+    fn notices(&self, path: &str, unknown: &[UnknownName]) -> Vec<Notice> {
+        unknown
+            .iter()
+            .map(|unknown| Notice {
+                text: unknown.describe(),
+                suggestion: unknown.suggestion.as_ref().map(|suggestion| {
+                    let mut fixed = self.clone();
+                    let list = match unknown.kind {
+                        NameKind::Repository => &mut fixed.repo,
+                        NameKind::Branch => &mut fixed.branch,
+                        NameKind::Workflow => &mut fixed.workflow,
+                        NameKind::Author => &mut fixed.author,
+                    };
+                    for value in list.iter_mut().filter(|v| **v == unknown.name) {
+                        value.clone_from(suggestion);
+                    }
+                    (suggestion.clone(), fixed.url(path, self.window, Part::Page))
+                }),
+            })
+            .collect()
+    }
+
+    /// The page's [`Chrome`] with the filter form's names, which only a full page on a desktop
+    /// shows.
+    async fn page_chrome(&self, mut chrome: Chrome, state: &AppState) -> Result<Chrome, Error> {
+        if self.part == Part::Page && !self.tv {
+            chrome.known = state.board_cache.known_names(state).await?;
+        }
+        Ok(chrome)
     }
 }
 
@@ -476,28 +593,48 @@ async fn show_waterfall(
     pairs: Vec<(String, String)>,
     state: AppState,
 ) -> Result<warp::reply::Response, Error> {
-    let query = BoardQuery::parse(&pairs)?;
-    let chrome = query.chrome("waterfall", "/", "Waterfall".into(), &state);
+    let query = BoardQuery::parse_for(&pairs, &state)?;
+    let chrome = query
+        .page_chrome(
+            query.chrome("waterfall", "/", "Waterfall".into(), &state),
+            &state,
+        )
+        .await?;
     let opts = state.opts;
     let (q, s) = (query.clone(), state.clone());
     respond(&state, &query, "/", move || async move {
+        let mut chrome = chrome;
         let now = now();
         let (filter, windowed) = (q.filter(), q.windowed(now));
-        let (rows, stream) = (chrome.max_rows as u32, chrome.max_stream as u32);
+        let layout = if q.tv {
+            views::Layout::Pages {
+                lanes: TV_LANES_PER_PAGE,
+                rows: chrome.max_rows,
+                pages: TV_PAGES,
+            }
+        } else {
+            views::Layout::Scroll {
+                rows: chrome.max_rows,
+            }
+        };
+        // A TV shows a page of rows per page of repositories.
+        let rows = (chrome.max_rows * if q.tv { TV_PAGES } else { 1 }) as u32;
+        let stream = chrome.max_stream as u32;
         let part = q.part;
-        let (commits, metrics, recent, stream) = s
+        let (commits, metrics, recent, stream, unknown) = s
             .store
             .read(move |conn| {
                 let metrics = metrics::compute(conn, &windowed, now)?;
                 let recent = board::recent_completed(conn, &windowed, CHART_RUNS)?;
                 if part == Part::Hud {
-                    return Ok((Vec::new(), metrics, recent, Vec::new()));
+                    return Ok((Vec::new(), metrics, recent, Vec::new(), Vec::new()));
                 }
                 Ok((
                     board::waterfall(conn, &filter, rows)?,
                     metrics,
                     recent,
                     query::builds(conn, &filter, None, stream)?,
+                    names::unknown(conn, &filter)?,
                 ))
             })
             .await?;
@@ -508,9 +645,10 @@ async fn show_waterfall(
         if part == Part::Hud {
             return rendered(views::hud(&chrome, &hud));
         }
+        chrome.unknown = q.notices("/", &unknown);
         let mut stream = stream;
         opts.privacy.redact_builds(&mut stream);
-        let model = views::Waterfall::of(commits, hud, stream);
+        let model = views::Waterfall::of(commits, hud, stream, layout);
         rendered(match part {
             Part::Live => views::waterfall_live(&chrome, &model, opts),
             _ => views::waterfall(&chrome, &model, opts),
@@ -523,12 +661,25 @@ async fn show_triage(
     pairs: Vec<(String, String)>,
     state: AppState,
 ) -> Result<warp::reply::Response, Error> {
-    let query = BoardQuery::parse(&pairs)?;
-    let chrome = query.chrome("triage", "/triage", "Triage".into(), &state);
+    let query = BoardQuery::parse_for(&pairs, &state)?;
+    let chrome = query
+        .page_chrome(
+            query.chrome("triage", "/triage", "Triage".into(), &state),
+            &state,
+        )
+        .await?;
     let opts = state.opts;
     let (q, s) = (query.clone(), state.clone());
     respond(&state, &query, "/triage", move || async move {
-        let filter = q.filter();
+        let mut chrome = chrome;
+        // Authors select incidents by who caused or pushed into them (as the Developer view
+        // does), not the latest run of each workflow by that person.
+        let authors = q.author.clone();
+        let filter = RunFilter {
+            author: Vec::new(),
+            ..q.filter()
+        };
+        let asked = q.filter();
         let scope = q.triage_scope(&s, now());
         let order = if q.oldest_first {
             triage::Order::OldestFirst
@@ -536,10 +687,10 @@ async fn show_triage(
             triage::Order::NewestFirst
         };
         let state = s.clone();
-        let incidents = s
+        let (mut incidents, unknown) = s
             .store
             .read(move |conn| {
-                triage::triage(
+                let incidents = triage::triage(
                     conn,
                     &triage::Request {
                         filter: &filter,
@@ -547,9 +698,18 @@ async fn show_triage(
                         scope,
                         order,
                     },
-                )
+                )?;
+                Ok((incidents, names::unknown(conn, &asked)?))
             })
             .await?;
+        if !authors.is_empty() {
+            incidents.retain(|incident| {
+                authors.iter().any(|author| {
+                    incident.culprit.as_ref() == Some(author) || incident.pushers.contains(author)
+                })
+            });
+        }
+        chrome.unknown = q.notices("/triage", &unknown);
         let model = views::Triage::of(incidents, scope != triage::Scope::Watched);
         rendered(match q.part {
             Part::Page => views::triage(&chrome, &model, opts),
@@ -563,7 +723,7 @@ async fn show_people(
     pairs: Vec<(String, String)>,
     state: AppState,
 ) -> Result<warp::reply::Response, Error> {
-    let query = BoardQuery::parse(&pairs)?;
+    let query = BoardQuery::parse_for(&pairs, &state)?;
     let chrome = query.chrome("people", "/developer", "Developers".into(), &state);
     let opts = state.opts;
     let people = if opts.hide_authors() {
@@ -591,7 +751,7 @@ async fn show_developer(
     let login = percent_decode(&login)
         .filter(|login| !login.is_empty() && login.chars().count() <= MAX_FILTER_CHARS)
         .ok_or_else(|| Error::bad_request("invalid_parameter", "not a login"))?;
-    let query = BoardQuery::parse(&pairs)?;
+    let query = BoardQuery::parse_for(&pairs, &state)?;
     let path = views::developer_url(&login);
     let mut chrome = query.chrome(
         "developer",
@@ -604,11 +764,11 @@ async fn show_developer(
     respond(&state, &query, &path, move || async move {
         let now = now();
         let author_filter = RunFilter {
-            author: Some(login.clone()),
+            author: vec![login.clone()],
             ..q.filter()
         };
         let windowed = RunFilter {
-            author: Some(login.clone()),
+            author: vec![login.clone()],
             ..q.windowed(now)
         };
         let team = q.filter();
@@ -718,8 +878,8 @@ mod tests {
             ("rotate", "20"),
         ]))
         .unwrap();
-        assert_eq!(query.filter().repo.as_deref(), Some("o/r"));
-        assert_eq!(query.filter().branch.as_deref(), Some("main"));
+        assert_eq!(query.filter().repo, ["o/r"]);
+        assert_eq!(query.filter().branch, ["main"]);
         assert_eq!(query.windowed(1000).since, Some(1000 - 7 * 24 * 3600));
         let url = query.url("/triage", query.window, Part::Live);
         assert_eq!(

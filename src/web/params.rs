@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use super::Error;
 use crate::run_state::{Conclusion, Status};
-use crate::store::query::{Cursor, RunFilter};
+use crate::store::query::{is_glob, Cursor, RunFilter};
 
 /// Run statuses accepted by `status=`.
 pub const STATUSES: [&str; Status::ALL.len()] = {
@@ -44,17 +44,36 @@ pub const RUN_FILTERS: &[&str] = &[
     "until",
 ];
 
-/// Parsed query parameters, each given at most once.
+/// The filters that take several values: repeated (`repo=a/x&repo=a/y`) or comma-separated
+/// (`repo=a/x,a/y`), matching any of them.
+pub const LIST_FILTERS: &[&str] = &["repo", "branch", "workflow", "author"];
+
+/// Most values a list filter takes.
+pub const MAX_LIST_VALUES: usize = 50;
+
+/// Parsed query parameters, each given at most once except the [`LIST_FILTERS`].
 #[derive(Debug, Default)]
-pub struct Params(HashMap<String, String>);
+pub struct Params(HashMap<String, Vec<String>>);
+
+/// The values of a list filter: every value split at commas, trimmed, blanks and repeats dropped.
+pub fn split_list<'a>(values: impl IntoIterator<Item = &'a str>) -> Vec<String> {
+    let mut list: Vec<String> = Vec::new();
+    for value in values.into_iter().flat_map(|v| v.split(',')).map(str::trim) {
+        if !value.is_empty() && !list.iter().any(|known| known == value) {
+            list.push(value.to_owned());
+        }
+    }
+    list
+}
 
 impl Params {
-    /// Checks that every parameter is one of `allowed` and none is repeated.
+    /// Checks that every parameter is one of `allowed` and none but the [`LIST_FILTERS`] is
+    /// repeated.
     ///
     /// # Errors
     /// `400 invalid_parameter` naming the parameter and listing the allowed ones.
     pub fn parse(pairs: Vec<(String, String)>, allowed: &[&[&str]]) -> Result<Self, Error> {
-        let mut map = HashMap::with_capacity(pairs.len());
+        let mut map: HashMap<String, Vec<String>> = HashMap::with_capacity(pairs.len());
         for (key, value) in pairs {
             if !allowed.iter().any(|names| names.contains(&key.as_str())) {
                 let names: Vec<&str> = allowed
@@ -66,18 +85,38 @@ impl Params {
                     names.join(", ")
                 )));
             }
-            if map.insert(key.clone(), value).is_some() {
+            let values = map.entry(key.clone()).or_default();
+            if !values.is_empty() && !LIST_FILTERS.contains(&key.as_str()) {
                 return Err(invalid(format!(
                     "parameter `{key}` is given more than once"
                 )));
             }
+            values.push(value);
         }
         Ok(Self(map))
     }
 
-    /// A free-text value; empty counts as absent.
+    /// A free-text value; empty counts as absent. (For a list filter, its first value.)
     pub fn text(&self, name: &str) -> Option<String> {
-        self.0.get(name).filter(|value| !value.is_empty()).cloned()
+        self.0
+            .get(name)
+            .and_then(|values| values.first())
+            .filter(|value| !value.is_empty())
+            .cloned()
+    }
+
+    /// A list filter's values (see [`split_list`]); empty when absent.
+    ///
+    /// # Errors
+    /// `400` for more than [`MAX_LIST_VALUES`] values.
+    pub fn list(&self, name: &str) -> Result<Vec<String>, Error> {
+        let list = split_list(self.0.get(name).into_iter().flatten().map(String::as_str));
+        if list.len() > MAX_LIST_VALUES {
+            return Err(invalid(format!(
+                "parameter `{name}` takes at most {MAX_LIST_VALUES} values"
+            )));
+        }
+        Ok(list)
     }
 
     /// A value that must be one of `allowed`.
@@ -171,18 +210,34 @@ impl Params {
             }
         }
         Ok(RunFilter {
-            repo: self.text("repo"),
-            branch: self.text("branch"),
-            workflow: self.text("workflow"),
+            repo: self.list("repo")?,
+            branch: self.branches()?,
+            workflow: self.list("workflow")?,
             workflow_id: None,
             status: self.one_of("status", &STATUSES)?,
             conclusion: self.one_of("conclusion", &CONCLUSIONS)?,
-            author: self.text("author"),
+            author: self.list("author")?,
             event: self.text("event"),
             sha,
             since: self.time("since")?,
             until: self.time("until")?,
         })
+    }
+
+    /// `branch=` values, each a name or a valid glob.
+    ///
+    /// # Errors
+    /// `400` for a malformed glob (`release/[`) or too many values.
+    fn branches(&self) -> Result<Vec<String>, Error> {
+        let branches = self.list("branch")?;
+        for branch in branches.iter().filter(|b| is_glob(b)) {
+            glob::Pattern::new(branch).map_err(|err| {
+                invalid(format!(
+                    "parameter `branch`: {branch:?} is not a branch glob: {err}"
+                ))
+            })?;
+        }
+        Ok(branches)
     }
 
     /// Applies `window=` (default `default`) to `filter` unless `since`/`until` were given; the two
@@ -218,8 +273,12 @@ impl Params {
 
     /// The parameters other than `cursor`, URL-encoded, for building `Link` URLs.
     pub fn without_cursor(&self) -> String {
-        let mut pairs: Vec<(&String, &String)> =
-            self.0.iter().filter(|(key, _)| *key != "cursor").collect();
+        let mut pairs: Vec<(&String, &String)> = self
+            .0
+            .iter()
+            .filter(|(key, _)| *key != "cursor")
+            .flat_map(|(key, values)| values.iter().map(move |value| (key, value)))
+            .collect();
         pairs.sort();
         let mut encoder = form_urlencoded::Serializer::new(String::new());
         for (key, value) in pairs {

@@ -643,3 +643,86 @@ async fn with_hide_authors_the_api_shows_no_names_either() {
     assert_eq!(status, 400);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn list_filters_take_several_values_and_an_unknown_name_comes_back_as_a_warning() {
+    // Arrange: four repositories, three commits each.
+    let app = spawn_app().await;
+    crate::seed::organisation(&app.db(), 4, 3);
+    let repos_of = |body: &Value| -> HashSet<String> {
+        body["builds"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|b| b["repo"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let two: HashSet<String> = ["northwind-labs/web", "northwind-labs/billing-api"]
+        .map(String::from)
+        .into();
+
+    // Act + Assert: repeated and comma-separated values select either.
+    for query in [
+        "repo=northwind-labs/web&repo=northwind-labs/billing-api",
+        "repo=northwind-labs/web,northwind-labs/billing-api",
+    ] {
+        let (status, body) = get(&app, &format!("/api/builds?per_page=100&{query}")).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(repos_of(&body), two, "{query}");
+        assert_eq!(ids(&body).len(), (2 + 3) * 3, "{query}");
+        assert_eq!(body["warnings"], json!([]));
+    }
+    let (_, globbed) = get(&app, "/api/builds?per_page=100&branch=feature/*").await;
+    assert_eq!(
+        ids(&globbed).len(),
+        1 + 2 + 3 + 4,
+        "commit 2 of each, every workflow"
+    );
+    assert!(globbed["builds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|b| b["branch"].as_str().unwrap().starts_with("feature/")));
+    let (_, lint) = get(
+        &app,
+        "/api/builds?per_page=100&workflow=lint&author=dev3,dev4",
+    )
+    .await;
+    assert!(!ids(&lint).is_empty());
+    assert!(lint["builds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|b| b["workflow"] == "Lint"
+            && ["dev3", "dev4"].contains(&b["author"].as_str().unwrap())));
+
+    // An unknown name: still a 200 with nothing, and a warning that says why.
+    let (status, body) = get(&app, "/api/builds?repo=northwind-labs/paymnts").await;
+    assert_eq!(status, 200);
+    assert_eq!(ids(&body), Vec::<i64>::new());
+    assert_eq!(
+        body["warnings"],
+        json!([{
+            "code": "unknown_name",
+            "parameter": "repo",
+            "value": "northwind-labs/paymnts",
+            "message": "No repository named northwind-labs/paymnts — did you mean northwind-labs/payments-service?",
+            "did_you_mean": "northwind-labs/payments-service",
+        }])
+    );
+    let (_, triage) = get(&app, "/api/triage?branch=master").await;
+    assert_eq!(triage["warnings"][0]["did_you_mean"], "main");
+    let (_, metrics) = get(&app, "/api/metrics?workflow=Lnit").await;
+    assert_eq!(metrics["warnings"][0]["did_you_mean"], "Lint");
+
+    // Only the name filters take several values.
+    for bad in [
+        "/api/builds?status=completed&status=queued",
+        "/api/workflows?repo=northwind-labs/web&repo=northwind-labs/billing-api",
+        "/api/builds?branch=release/[",
+    ] {
+        let (status, body) = get(&app, bad).await;
+        assert_eq!(status, 400, "{bad}: {body}");
+    }
+    app.stop().await;
+}

@@ -421,3 +421,162 @@ async fn tv_mode_names_the_next_view_and_keeps_its_settings() {
     );
     app.stop().await;
 }
+
+/// The views that show an empty state ("All green", "No runs yet") when a filter selects nothing.
+/// A view with such a state joins this list (the Wall, once it exists: `"/wall"`).
+const VIEWS_WITH_AN_EMPTY_STATE: &[&str] = &["/", "/triage"];
+
+/// Asserts that `path` (a view with a filter naming something unknown) says so, names the
+/// closest known name, and shows no empty state: on the page, its live part and on a TV.
+async fn assert_says_unknown(app: &TestApp, path: &str, says: &str, suggests: &str) {
+    let joiner = if path.contains('?') { '&' } else { '?' };
+    for variant in ["", "part=live", "tv=1", "tv=1&part=live"] {
+        let url = if variant.is_empty() {
+            path.to_owned()
+        } else {
+            format!("{path}{joiner}{variant}")
+        };
+        let html = page(app, &url).await;
+        assert!(html.contains("id=\"filter-unknown\""), "{url}: a notice");
+        assert!(html.contains(says), "{url}: says {says:?}");
+        assert!(
+            html.contains("did you mean <a href=") && html.contains(suggests),
+            "{url}: suggests {suggests:?}"
+        );
+        for empty in [
+            "All green",
+            "id=\"all-green\"",
+            "No runs yet",
+            "id=\"grid-empty\"",
+        ] {
+            assert!(!html.contains(empty), "{url}: shows {empty:?}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_filter_naming_an_unknown_repository_branch_or_workflow_never_shows_all_green_or_no_runs_yet(
+) {
+    // Arrange: an organisation on `main`, with nothing red on the default branches of most.
+    let app = spawn_app().await;
+    seed::organisation(&app.db(), 6, 3);
+    let cases = [
+        (
+            "repo=northwind-labs%2Fpaymnts",
+            "No repository named northwind-labs/paymnts",
+            "northwind-labs/payments-service",
+        ),
+        ("branch=master", "No branch named master", ">main</a>"),
+        (
+            "repo=northwind-labs%2Fweb&branch=mian",
+            "No branch named mian in northwind-labs/web",
+            ">main</a>",
+        ),
+        ("workflow=Lnit", "No workflow named Lnit", ">Lint</a>"),
+        (
+            "repo=northwind-labs%2Fweb,northwind-labs%2Fwbe",
+            "No repository named northwind-labs/wbe",
+            "northwind-labs/web",
+        ),
+    ];
+
+    for view in VIEWS_WITH_AN_EMPTY_STATE {
+        for (query, says, suggests) in cases {
+            // Act + Assert
+            assert_says_unknown(&app, &format!("{view}?{query}"), says, suggests).await;
+        }
+    }
+    // A known name that selects nothing still says what it is, not "No runs yet".
+    let quiet = page(
+        &app,
+        "/?repo=northwind-labs%2Fweb&branch=feature%2Fnothing*",
+    )
+    .await;
+    assert!(quiet.contains("No branch matches feature/nothing*"));
+    assert!(!quiet.contains("No runs yet"));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn filters_take_several_values_branch_globs_and_workflow_names_in_any_case() {
+    // Arrange
+    let app = spawn_app().await;
+    seed::organisation(&app.db(), 4, 3);
+    let shown = |html: &str, repo_id: i64| {
+        html.contains(&format!("/actions/runs/{}", 1_000_000 + repo_id * 10_000))
+    };
+
+    // Act
+    let repeated = page(
+        &app,
+        "/?repo=northwind-labs%2Fweb&repo=northwind-labs%2Fbilling-api",
+    )
+    .await;
+    let commas = page(
+        &app,
+        "/?repo=northwind-labs%2Fweb,northwind-labs%2Fbilling-api",
+    )
+    .await;
+    let glob = page(&app, "/?branch=feature%2F*").await;
+    let any_case = page(&app, "/?workflow=LINT,deploy").await;
+    let bad_glob = app
+        .http
+        .get(app.url("/?branch=release%2F%5B"))
+        .send()
+        .await
+        .unwrap();
+
+    // Assert: repositories 102 and 103, not 101 or 104; runs of feature branches only (commit 2
+    // of each); Lint and Deploy only (workflows 2 and 3, in repositories 103 and 104).
+    for html in [&repeated, &commas] {
+        assert!(shown(html, 102) && shown(html, 103), "both repositories");
+        assert!(!shown(html, 101) && !shown(html, 104), "no other");
+        assert!(
+            html.contains("value=\"northwind-labs/web,northwind-labs/billing-api\"")
+                || html.contains("value=\"northwind-labs/billing-api,northwind-labs/web\""),
+            "the form shows both"
+        );
+        assert!(!html.contains("id=\"filter-unknown\""));
+    }
+    assert!(glob.contains("feature/change-0") && !glob.contains("data-run-id=\"2010000\""));
+    assert_eq!(
+        glob.matches("<tr class=\"commit\"").count(),
+        4,
+        "one feature commit each"
+    );
+    assert!(
+        any_case.contains("data-run-id=\"2030002\"")
+            && any_case.contains("data-run-id=\"2040003\"")
+    );
+    assert!(
+        !any_case.contains("data-run-id=\"2010000\"")
+            && !any_case.contains("data-run-id=\"2030000\"")
+    );
+    assert_eq!(bad_glob.status(), 400);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_filter_form_offers_known_names_and_an_author() {
+    let app = spawn_app().await;
+    let names = seed::organisation(&app.db(), 3, 2);
+
+    let html = page(&app, "/triage").await;
+
+    for name in &names {
+        assert!(
+            html.contains(&format!("<option value=\"{name}\">")),
+            "{name}"
+        );
+    }
+    assert!(html.contains("list=\"known-branches\"") && html.contains("<option value=\"main\">"));
+    assert!(html.contains("<option value=\"Build and test / linux\">"));
+    assert!(html.contains("name=\"author\""));
+    let by_author = page(&app, "/?author=dev1").await;
+    assert!(by_author.contains("value=\"dev1\""));
+    assert!(
+        by_author.contains("href=\"/triage?author=dev1\""),
+        "navigation keeps it"
+    );
+    app.stop().await;
+}

@@ -154,6 +154,8 @@ async fn the_board_works_in_a_real_browser() {
     a_hostile_commit_message_renders_as_text(&browser).await;
     after_a_server_restart_the_page_reconnects_and_shows_new_deliveries(&browser).await;
     tv_mode_fits_the_screen_and_rotates_views(&browser).await;
+    a_tv_waterfall_of_many_repositories_pages_by_repository_and_draws_nothing_off_screen(&browser)
+        .await;
     a_private_board_signs_in_once_and_stays_live(&browser).await;
 
     browser.close().await.unwrap();
@@ -402,6 +404,62 @@ async fn tv_mode_fits_the_screen_and_rotates_views(browser: &Client) {
     )
     .await;
     until(browser, "location.pathname === '/'", Duration::from_secs(6)).await;
+    app.stop().await;
+}
+
+/// Cells, headers and runs of the grid drawn (not hidden by paging) that lie even partly outside
+/// the 1920x1080 viewport, as the start of their HTML.
+const OFF_SCREEN: &str = "const off = [];
+  for (const el of document.querySelectorAll('#grid th, #grid td, #grid .run')) {
+    if (el.closest('.off') || el.getClientRects().length === 0) continue;
+    const r = el.getBoundingClientRect();
+    if (r.left < 0 || r.top < 0 || r.right > window.innerWidth + 0.5 || r.bottom > window.innerHeight + 0.5)
+      off.push(el.outerHTML.slice(0, 120));
+  }
+  return off;";
+
+async fn a_tv_waterfall_of_many_repositories_pages_by_repository_and_draws_nothing_off_screen(
+    browser: &Client,
+) {
+    // Arrange: 22 repositories, 55 workflows, far more than one screen's columns.
+    let app = spawn_app().await;
+    seed::organisation(&app.db(), 22, 4);
+
+    // Act: a TV that stays on the waterfall and turns a page every 2 s.
+    open(browser, &app, "/?tv=1&rotate=0&page=2").await;
+
+    // Assert: on every page, every drawn cell is on screen, and every row names its repository.
+    let pages = js(
+        browser,
+        "return 1 + Math.max(...[...document.querySelectorAll('#grid-groups th[data-page]')].map(th => Number(th.dataset.page)))",
+    )
+    .await
+    .as_u64()
+    .unwrap();
+    assert!(pages > 1, "22 repositories need more than one page");
+    for page in 0..pages {
+        until(
+            browser,
+            &format!("document.querySelector('#grid-groups th.repo-head:not(.off)').dataset.page === '{page}'"),
+            Duration::from_secs(5),
+        )
+        .await;
+        assert_eq!(js(browser, OFF_SCREEN).await, json!([]), "page {page}");
+        let shown = js(
+            browser,
+            "return [...document.querySelectorAll('#grid-body tr.commit')].filter(tr => !tr.classList.contains('off')).map(tr => [tr.querySelector('.row-repo').getClientRects().length > 0, tr.querySelectorAll('.run').length])",
+        )
+        .await;
+        let rows = shown.as_array().unwrap();
+        assert!(!rows.is_empty(), "page {page} has rows");
+        for row in rows {
+            assert_eq!(row[0], true, "page {page}: the row names its repository");
+            assert!(
+                row[1].as_u64().unwrap() > 0,
+                "page {page}: each row has a run on the page"
+            );
+        }
+    }
     app.stop().await;
 }
 

@@ -273,3 +273,146 @@ pub fn realistic(conn: &Connection) {
     }
     insert(conn, &runs);
 }
+
+/// The repositories of [`organisation`], in order; past these it names them `service-<n>`.
+const ORG_REPOS: [&str; 25] = [
+    "payments-service",
+    "billing-api",
+    "web",
+    "mobile-app",
+    "auth-service",
+    "search",
+    "notifications",
+    "data-pipeline",
+    "infra",
+    "docs",
+    "analytics",
+    "gateway",
+    "inventory",
+    "checkout",
+    "ledger",
+    "reports",
+    "scheduler",
+    "media",
+    "admin-console",
+    "sdk-js",
+    "sdk-python",
+    "cli",
+    "design-system",
+    "ml-models",
+    "status-page",
+];
+
+/// The owner of [`organisation`]'s repositories.
+pub const ORG: &str = "northwind-labs";
+
+/// Workflows of an [`organisation`]'s repositories: repository `i` has the first `1 + i % 4`.
+/// The first two share the prefix a header strips.
+pub const ORG_WORKFLOWS: [&str; 4] = [
+    "Build and test / linux",
+    "Build and test / macos",
+    "Lint",
+    "Deploy",
+];
+
+/// An organisation at scale, written straight into `conn`: `repos` repositories
+/// (`northwind-labs/payments-service`, …; ids 101…), each with 1 to 4 workflows (ids
+/// `repo_id * 100 + k`), `main` and a `feature/…` branch, and `commits` commits, each with a run
+/// per workflow. Commits of all repositories interleave in time (the newest rows of the
+/// waterfall span many repositories); every fifth repository's newest Lint run failed.
+/// Returns the repositories' full names.
+pub fn organisation(conn: &Connection, repos: usize, commits: usize) -> Vec<String> {
+    let now = now();
+    let mut names = Vec::new();
+    for r in 0..repos {
+        let repo_id = 101 + r as i64;
+        let name = match ORG_REPOS.get(r) {
+            Some(name) => format!("{ORG}/{name}"),
+            None => format!("{ORG}/service-{r}"),
+        };
+        conn.execute(
+            "INSERT INTO repos (id, fullname, url, defaultbranch, createtime)
+             VALUES (?1, ?2, ?3, 'main', 0)",
+            params![repo_id, name, format!("https://github.com/{name}")],
+        )
+        .unwrap();
+        let workflows = &ORG_WORKFLOWS[..1 + r % ORG_WORKFLOWS.len()];
+        for (k, workflow) in workflows.iter().enumerate() {
+            conn.execute(
+                "INSERT INTO workflows (id, repo_id, name, path) VALUES (?1, ?2, ?3, ?4)",
+                params![
+                    repo_id * 100 + k as i64,
+                    repo_id,
+                    workflow,
+                    format!(".github/workflows/w{k}.yml")
+                ],
+            )
+            .unwrap();
+        }
+        let feature = format!("feature/change-{r}");
+        for branch in ["main", feature.as_str()] {
+            conn.execute(
+                "INSERT INTO branches (repo_id, name, createtime) VALUES (?1, ?2, 0)",
+                params![repo_id, branch],
+            )
+            .unwrap();
+        }
+        for c in 0..commits {
+            let created = now - ((c * repos + r) as i64 + 1) * 60;
+            let sha = format!("{:08x}{:032x}", repo_id, c);
+            let branch = if c % 3 == 2 { feature.as_str() } else { "main" };
+            let branch_id: i64 = conn
+                .query_row(
+                    "SELECT id FROM branches WHERE repo_id = ?1 AND name = ?2",
+                    params![repo_id, branch],
+                    |row| row.get(0),
+                )
+                .unwrap();
+            let author = format!("dev{}", (r + c) % 7);
+            conn.execute(
+                "INSERT INTO commits (repo_id, gitid, message, authorname, authorlogin, committime)
+                 VALUES (?1, ?2, ?3, ?4, ?4, ?5)",
+                params![
+                    repo_id,
+                    sha,
+                    format!("Change {c} to {name}"),
+                    author,
+                    created - 30
+                ],
+            )
+            .unwrap();
+            let commit_id = conn.last_insert_rowid();
+            for (k, workflow) in workflows.iter().enumerate() {
+                let id = 1_000_000 + repo_id * 10_000 + (c * 10 + k) as i64;
+                let failed = c == 0 && r % 5 == 0 && *workflow == "Lint";
+                conn.execute(
+                    "INSERT INTO workflowruns (id, repo_id, workflow_id, commit_id, branch_id,
+                         runnumber, runattempt, event, headsha, title, status, statusrank,
+                         conclusion, actor, url, createtime, starttime, updatetime, endtime,
+                         runtime, queuetime)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1, 'push', ?7, ?8, 'completed', 3, ?9, ?10,
+                         ?11, ?12, ?13, ?14, ?14, 50, 5)",
+                    params![
+                        id,
+                        repo_id,
+                        repo_id * 100 + k as i64,
+                        commit_id,
+                        branch_id,
+                        (commits - c) as i64,
+                        sha,
+                        format!("Change {c} to {name}"),
+                        if failed { "failure" } else { "success" },
+                        author,
+                        format!("https://github.com/{name}/actions/runs/{id}"),
+                        created + k as i64,
+                        created + k as i64 + 5,
+                        created + k as i64 + 55,
+                    ],
+                )
+                .unwrap();
+            }
+        }
+        names.push(name);
+    }
+    names
+}
