@@ -27,6 +27,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             tracing::info!(addr = %app.local_addr(), "buildboard listening; board at http://{}/", app.local_addr());
             app.run(shutdown).await
         }
+        Command::Demo(args) => {
+            let shutdown = shutdown_signal().context("installing the signal handlers")?;
+            buildboard::demo::run(args, cli.config, shutdown).await
+        }
         Command::ShowSecret => {
             anyhow::ensure!(
                 cli.config.webhook_secret.is_none() && cli.config.webhook_secret_file.is_none(),

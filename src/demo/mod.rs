@@ -9,7 +9,8 @@
 //!   incidents on default branches) and then a live trickle, as webhook [`Delivery`]s.
 //! - [`payload`]: the JSON bodies, shaped like GitHub's (the fixtures under
 //!   `tests/fixtures/github/webhooks` are the templates).
-//! - [`post`]: signs and posts deliveries to a server, a few at a time.
+//! - [`post`]: signs and posts deliveries to a server, a few at a time; the live trickle.
+//! - [`run`]: `buildboard demo`: a fresh database, the server in-process, history, trickle.
 //!
 //! Everything is deterministic for a given seed and `now`: the same organisation, the same history
 //! and the same delivery GUIDs.
@@ -17,10 +18,12 @@
 pub mod org;
 pub mod payload;
 pub mod post;
+pub mod run;
 pub mod sim;
 
 pub use org::Organisation;
 pub use post::{post_all, trickle, Posted};
+pub use run::{run, DemoArgs};
 pub use sim::{history, Options, Simulation, Stats};
 
 use bytes::Bytes;
