@@ -101,6 +101,16 @@ struct Incident {
     job: usize,
     until: i64,
     cause: Commit,
+    /// Pushes since the break that did not fix it.
+    red_pushes: u32,
+}
+
+impl Incident {
+    /// Whether a push at `at` fixes it: in the history after a few red commits and hours, live
+    /// as soon as its time is up.
+    fn fixed_by(&self, at: i64, live: bool) -> bool {
+        self.until <= at && (live || self.red_pushes >= 2)
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -139,8 +149,8 @@ pub struct Simulation {
     /// Live pushes: the time of the next one, once the history is done.
     next_live_push: Option<i64>,
     live: bool,
-    /// During the history: break a workflow on this repository's default branch at its first
-    /// default-branch push after this time, until shortly after `now`.
+    /// During the history: break a workflow on this repository's default branch at its
+    /// default-branch push at this time, until the third field (shortly after `now`).
     forced_incident: Option<(usize, i64, i64)>,
     stats: Stats,
 }
@@ -259,16 +269,21 @@ impl Simulation {
                 }
             }
         }
-        events.sort_by_key(|(at, _)| *at);
-        // Keep one default branch red at `now`: the busiest repository breaks in the last hours.
+        // Keep one default branch red at `now`: the busiest repository breaks in the last hour,
+        // and the trickle fixes it a quarter of an hour after `now`.
         let busiest = (0..org.repos.len())
             .max_by(|a, b| org.repos[*a].weight.total_cmp(&org.repos[*b].weight))
             .expect("the organisation has repositories");
-        self.forced_incident = Some((busiest, now - 3 * 3_600, now + 15 * 60));
+        events.push((now - self.rng.between(1_200, 3_000), Event::Break(busiest)));
+        events.sort_by_key(|(at, _)| *at);
         for (at, event) in events {
             match event {
                 Event::Push(repo) => self.push(repo, at),
                 Event::Schedule(repo, workflow) => self.scheduled_run(repo, workflow, at),
+                Event::Break(repo) => {
+                    self.forced_incident = Some((repo, at, now + 15 * 60));
+                    self.default_push(repo, at);
+                }
             }
         }
         self.forced_incident = None;
@@ -403,84 +418,90 @@ impl Simulation {
         let repo = &org.repos[r];
         let incident = self.repos[r].incident.clone();
         let mut breaks = None;
-        let (commits, pusher) = if let Some(incident) = incident.as_ref().filter(|i| i.until <= at)
-        {
-            // The fix: a revert or a change to the code the tests caught.
-            let author = incident.cause.author;
-            let author = if org.people[author].bot {
-                self.team_member(repo)
-            } else {
-                author
-            };
-            let cause = incident.cause.message.lines().next().unwrap_or_default();
-            let message = if self.rng.chance(0.5) {
-                format!(
-                    "Revert \"{cause}\"\n\nThis reverts commit {}.",
-                    incident.cause.sha
+        let live = self.live;
+        let (commits, pusher) =
+            if let Some(incident) = incident.as_ref().filter(|i| i.fixed_by(at, live)) {
+                // The fix: a revert or a change to the code the tests caught.
+                let author = incident.cause.author;
+                let author = if org.people[author].bot {
+                    self.team_member(repo)
+                } else {
+                    author
+                };
+                let cause = incident.cause.message.lines().next().unwrap_or_default();
+                let message = if self.rng.chance(0.5) {
+                    format!(
+                        "Revert \"{cause}\"\n\nThis reverts commit {}.",
+                        incident.cause.sha
+                    )
+                } else {
+                    let workflow = &repo.workflows[incident.workflow];
+                    format!(
+                        "Fix {} on {} broken by {}",
+                        workflow.jobs[incident.job].name,
+                        repo.default_branch,
+                        &incident.cause.sha[..7]
+                    )
+                };
+                self.repos[r].incident = None;
+                self.stats.fixes += 1;
+                (
+                    vec![self.commit_before(author, message, at, (30, 600))],
+                    author,
                 )
+            } else if let Some(b) = self.ready_branch(r) {
+                // Merge a pull request.
+                let branch = self.repos[r].branches.remove(b);
+                let merger = if org.people[branch.author].bot || self.rng.chance(0.5) {
+                    self.team_member(repo)
+                } else {
+                    branch.author
+                };
+                let message = format!(
+                    "Merge pull request #{} from {}/{}\n\n{}",
+                    branch.pr, org.login, branch.name, branch.title
+                );
+                let merge = self.commit(merger, message, at);
+                self.stats.branches_merged += 1;
+                let before = branch.head.sha.clone();
+                let deleted = at + self.rng.between(2, 8);
+                self.emit(
+                    deleted,
+                    "delete",
+                    payload::ref_change(&org, repo, &branch.name, merger, at, true),
+                );
+                self.emit(
+                    deleted,
+                    "push",
+                    payload::push_deleted(&org, repo, &branch.name, &before, merger, at),
+                );
+                (vec![merge], merger)
             } else {
-                let workflow = &repo.workflows[incident.workflow];
-                format!(
-                    "Fix {} on {} broken by {}",
-                    workflow.jobs[incident.job].name,
-                    repo.default_branch,
-                    &incident.cause.sha[..7]
-                )
+                let author = self.team_member(repo);
+                let count = if self.rng.chance(0.75) { 1 } else { 2 };
+                let commits = (0..count)
+                    .map(|i| {
+                        let message = self.message();
+                        {
+                            let back = (count - i) * self.rng.between(60, 1_800);
+                            self.commit(author, message, at - back)
+                        }
+                    })
+                    .collect();
+                (commits, author)
             };
-            self.repos[r].incident = None;
-            self.stats.fixes += 1;
-            (
-                vec![self.commit_before(author, message, at, (30, 600))],
-                author,
-            )
-        } else if let Some(b) = self.ready_branch(r) {
-            // Merge a pull request.
-            let branch = self.repos[r].branches.remove(b);
-            let merger = if org.people[branch.author].bot || self.rng.chance(0.5) {
-                self.team_member(repo)
-            } else {
-                branch.author
-            };
-            let message = format!(
-                "Merge pull request #{} from {}/{}\n\n{}",
-                branch.pr, org.login, branch.name, branch.title
-            );
-            let merge = self.commit(merger, message, at);
-            self.stats.branches_merged += 1;
-            let before = branch.head.sha.clone();
-            let deleted = at + self.rng.between(2, 8);
-            self.emit(
-                deleted,
-                "delete",
-                payload::ref_change(&org, repo, &branch.name, merger, at, true),
-            );
-            self.emit(
-                deleted,
-                "push",
-                payload::push_deleted(&org, repo, &branch.name, &before, merger, at),
-            );
-            (vec![merge], merger)
-        } else {
-            let author = self.team_member(repo);
-            let count = if self.rng.chance(0.75) { 1 } else { 2 };
-            let commits = (0..count)
-                .map(|i| {
-                    let message = self.message();
-                    {
-                        let back = (count - i) * self.rng.between(60, 1_800);
-                        self.commit(author, message, at - back)
-                    }
-                })
-                .collect();
-            (commits, author)
-        };
         let head = commits.last().expect("a push has commits").clone();
         // A new break, unless one is on already.
-        if self.repos[r].incident.is_none() && incident.as_ref().is_none_or(|i| i.until > at) {
+        if let Some(incident) = &mut self.repos[r].incident {
+            incident.red_pushes += 1;
+        }
+        if self.repos[r].incident.is_none()
+            && incident.as_ref().is_none_or(|i| !i.fixed_by(at, live))
+        {
             let forced = self
                 .forced_incident
                 .filter(|(repo, after, _)| *repo == r && at >= *after);
-            let chance = if self.live { 0.08 } else { 0.014 };
+            let chance = if self.live { 0.08 } else { 0.02 };
             if forced.is_some() || self.rng.chance(chance) {
                 let candidates: Vec<usize> = (0..repo.workflows.len())
                     .filter(|w| repo.workflows[*w].on.default_branch)
@@ -501,6 +522,7 @@ impl Simulation {
                         job,
                         until,
                         cause: head.clone(),
+                        red_pushes: 0,
                     });
                     self.stats.incidents += 1;
                     self.forced_incident = None;
@@ -1023,6 +1045,8 @@ impl Simulation {
 enum Event {
     Push(usize),
     Schedule(usize, usize),
+    /// A push to the default branch that breaks it.
+    Break(usize),
 }
 
 /// Shares of pushes to the release branch, the default branch and feature branches.

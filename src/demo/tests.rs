@@ -213,6 +213,11 @@ fn a_week_of_history_looks_like_an_organisation() {
         })
         .count();
     assert!(incidents >= 3, "{incidents} incidents seen; {stats:?}");
+    let red_now = default_history
+        .values()
+        .filter(|history| history.last().is_some_and(|(_, c)| c == "failure"))
+        .count();
+    assert!(red_now >= 1, "a default branch is red at now");
     // Some runs are still going at `now`, and finish in the trickle.
     let going: Vec<i64> = runs.difference(&completed).copied().collect();
     assert!(going.len() >= 3, "{} runs in progress at now", going.len());
