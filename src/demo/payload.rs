@@ -2,9 +2,67 @@
 //! templates (field names, nesting, timestamp formats, `started_at` set on queued jobs, steps empty
 //! until a job starts), trimmed of the API URLs nothing reads.
 
+use std::sync::Arc;
+
 use serde_json::{json, Value};
 
 use super::org::{Organisation, Person, Repository, Runner, Workflow};
+
+/// The parts of payloads that never change (people, the organisation, repositories, workflows),
+/// built once and cloned into each body.
+#[derive(Debug)]
+pub struct Parts {
+    pub org: Arc<Organisation>,
+    users: Vec<Value>,
+    organization: Value,
+    /// Per repository: the top-level `repository` without its times, the short one, and each
+    /// workflow's `workflow` object.
+    repos: Vec<(Value, Value, Vec<Value>)>,
+}
+
+impl Parts {
+    pub fn new(org: Arc<Organisation>) -> Self {
+        Self {
+            users: org.people.iter().map(user).collect(),
+            organization: organization(&org),
+            repos: org
+                .repos
+                .iter()
+                .map(|repo| {
+                    (
+                        repository(&org, repo),
+                        short_repository(&org, repo),
+                        repo.workflows
+                            .iter()
+                            .map(|w| workflow_object(repo, w))
+                            .collect(),
+                    )
+                })
+                .collect(),
+            org,
+        }
+    }
+
+    fn user(&self, person: usize) -> Value {
+        self.users[person].clone()
+    }
+
+    /// The top-level `repository`. Push payloads carry `created_at` and `pushed_at` as epoch
+    /// seconds, the others as text, as GitHub does.
+    fn repository(&self, r: usize, pushed_at: i64, push: bool) -> Value {
+        let repo = &self.org.repos[r];
+        let mut value = self.repos[r].0.clone();
+        if push {
+            value["created_at"] = json!(repo.created_at);
+            value["pushed_at"] = json!(pushed_at);
+        } else {
+            value["created_at"] = json!(time(repo.created_at));
+            value["pushed_at"] = json!(time(pushed_at));
+        }
+        value["updated_at"] = json!(time(pushed_at));
+        value
+    }
+}
 
 /// A commit as the simulation made it.
 #[derive(Debug, Clone)]
@@ -79,7 +137,7 @@ fn node_id(prefix: &str, id: i64) -> String {
 }
 
 /// `sender`, `actor` and the like.
-pub fn user(person: &Person) -> Value {
+fn user(person: &Person) -> Value {
     json!({
         "login": person.login,
         "id": person.id,
@@ -94,7 +152,7 @@ pub fn user(person: &Person) -> Value {
 }
 
 /// `organization`.
-pub fn organization(org: &Organisation) -> Value {
+fn organization(org: &Organisation) -> Value {
     json!({
         "login": org.login,
         "id": org.id,
@@ -118,14 +176,8 @@ fn owner(org: &Organisation) -> Value {
     })
 }
 
-/// The top-level `repository`. Push payloads carry `created_at` and `pushed_at` as epoch seconds,
-/// the others as text, as GitHub does.
-pub fn repository(org: &Organisation, repo: &Repository, pushed_at: i64, push: bool) -> Value {
-    let (created, pushed) = if push {
-        (json!(repo.created_at), json!(pushed_at))
-    } else {
-        (json!(time(repo.created_at)), json!(time(pushed_at)))
-    };
+/// The top-level `repository`, without its times (see [`Parts::repository`]).
+fn repository(org: &Organisation, repo: &Repository) -> Value {
     json!({
         "id": repo.id,
         "node_id": node_id("R", repo.id),
@@ -137,9 +189,9 @@ pub fn repository(org: &Organisation, repo: &Repository, pushed_at: i64, push: b
         "description": repo.description,
         "fork": false,
         "url": format!("https://api.github.com/repos/{}", repo.full_name),
-        "created_at": created,
-        "updated_at": time(pushed_at),
-        "pushed_at": pushed,
+        "created_at": null,
+        "updated_at": null,
+        "pushed_at": null,
         "git_url": format!("git://github.com/{}.git", repo.full_name),
         "ssh_url": format!("git@github.com:{}.git", repo.full_name),
         "clone_url": format!("https://github.com/{}.git", repo.full_name),
@@ -198,8 +250,8 @@ fn push_commit(org: &Organisation, repo: &Repository, commit: &Commit) -> Value 
 /// A `push` of `commits` (oldest first) onto `branch`, whose head was `before`.
 #[allow(clippy::too_many_arguments)]
 pub fn push(
-    org: &Organisation,
-    repo: &Repository,
+    parts: &Parts,
+    r: usize,
     branch: &str,
     before: &str,
     commits: &[Commit],
@@ -207,16 +259,18 @@ pub fn push(
     pusher: usize,
     at: i64,
 ) -> Value {
+    let org = &*parts.org;
+    let repo = &org.repos[r];
     let head = commits.last().expect("a push has commits");
-    let pusher = &org.people[pusher];
+    let person = &org.people[pusher];
     json!({
         "ref": format!("refs/heads/{branch}"),
         "before": before,
         "after": head.sha,
-        "repository": repository(org, repo, at, true),
-        "pusher": { "name": pusher.login, "email": pusher.email },
-        "organization": organization(org),
-        "sender": user(pusher),
+        "repository": parts.repository(r, at, true),
+        "pusher": { "name": person.login, "email": person.email },
+        "organization": parts.organization.clone(),
+        "sender": parts.user(pusher),
         "created": created,
         "deleted": false,
         "forced": false,
@@ -233,22 +287,24 @@ pub fn push(
 
 /// The `push` GitHub sends when a branch is deleted: `deleted: true`, no commits.
 pub fn push_deleted(
-    org: &Organisation,
-    repo: &Repository,
+    parts: &Parts,
+    r: usize,
     branch: &str,
     before: &str,
     pusher: usize,
     at: i64,
 ) -> Value {
-    let pusher = &org.people[pusher];
+    let org = &*parts.org;
+    let repo = &org.repos[r];
+    let person = &org.people[pusher];
     json!({
         "ref": format!("refs/heads/{branch}"),
         "before": before,
         "after": "0000000000000000000000000000000000000000",
-        "repository": repository(org, repo, at, true),
-        "pusher": { "name": pusher.login, "email": pusher.email },
-        "organization": organization(org),
-        "sender": user(pusher),
+        "repository": parts.repository(r, at, true),
+        "pusher": { "name": person.login, "email": person.email },
+        "organization": parts.organization.clone(),
+        "sender": parts.user(pusher),
         "created": false,
         "deleted": true,
         "forced": false,
@@ -261,20 +317,22 @@ pub fn push_deleted(
 
 /// `create` (`deleted == false`) or `delete` of a branch.
 pub fn ref_change(
-    org: &Organisation,
-    repo: &Repository,
+    parts: &Parts,
+    r: usize,
     branch: &str,
     sender: usize,
     at: i64,
     deleted: bool,
 ) -> Value {
+    let org = &*parts.org;
+    let repo = &org.repos[r];
     let mut value = json!({
         "ref": branch,
         "ref_type": "branch",
         "pusher_type": "user",
-        "repository": repository(org, repo, at, false),
-        "organization": organization(org),
-        "sender": user(&org.people[sender]),
+        "repository": parts.repository(r, at, false),
+        "organization": parts.organization.clone(),
+        "sender": parts.user(sender),
     });
     if !deleted {
         value["master_branch"] = json!(repo.default_branch);
@@ -300,13 +358,20 @@ fn workflow_object(repo: &Repository, workflow: &Workflow) -> Value {
 
 /// A `workflow_run` delivery: `action` is `requested`, `in_progress` or `completed`.
 pub fn workflow_run(
-    org: &Organisation,
-    repo: &Repository,
+    parts: &Parts,
+    r: usize,
     run: &Run<'_>,
     action: &str,
     conclusion: Option<&str>,
     updated_at: i64,
 ) -> Value {
+    let org = &*parts.org;
+    let repo = &org.repos[r];
+    let w = repo
+        .workflows
+        .iter()
+        .position(|workflow| workflow.id == run.workflow.id)
+        .expect("the run's workflow is the repository's");
     let status = match action {
         "requested" => "queued",
         other => other,
@@ -337,11 +402,11 @@ pub fn workflow_run(
         "pull_requests": [],
         "created_at": time(run.created_at),
         "updated_at": time(updated_at),
-        "actor": user(&org.people[run.actor]),
+        "actor": parts.user(run.actor),
         "run_attempt": run.attempt,
         "referenced_workflows": [],
         "run_started_at": time(run.run_started_at),
-        "triggering_actor": user(&org.people[run.triggering_actor]),
+        "triggering_actor": parts.user(run.triggering_actor),
     });
     let more = json!({
         "jobs_url": format!("{api}/jobs"),
@@ -360,8 +425,8 @@ pub fn workflow_run(
             "author": { "name": author.name, "email": author.email },
             "committer": { "name": author.name, "email": author.email },
         },
-        "repository": short_repository(org, repo),
-        "head_repository": short_repository(org, repo),
+        "repository": parts.repos[r].1.clone(),
+        "head_repository": parts.repos[r].1.clone(),
     });
     if let (Some(fields), Value::Object(more)) = (workflow_run.as_object_mut(), more) {
         fields.extend(more);
@@ -369,21 +434,17 @@ pub fn workflow_run(
     json!({
         "action": action,
         "workflow_run": workflow_run,
-        "workflow": workflow_object(repo, run.workflow),
-        "repository": repository(org, repo, run.created_at, false),
-        "organization": organization(org),
-        "sender": user(&org.people[run.triggering_actor]),
+        "workflow": parts.repos[r].2[w].clone(),
+        "repository": parts.repository(r, run.created_at, false),
+        "organization": parts.organization.clone(),
+        "sender": parts.user(run.triggering_actor),
     })
 }
 
 /// A `workflow_job` delivery: `action` is `queued`, `in_progress` or `completed`.
-pub fn workflow_job(
-    org: &Organisation,
-    repo: &Repository,
-    run: &Run<'_>,
-    job: &JobRun,
-    action: &str,
-) -> Value {
+pub fn workflow_job(parts: &Parts, r: usize, run: &Run<'_>, job: &JobRun, action: &str) -> Value {
+    let org = &*parts.org;
+    let repo = &org.repos[r];
     let (status, conclusion, started_at, completed_at) = match action {
         "queued" => ("queued", None, job.queued_at, None),
         "in_progress" => ("in_progress", None, job.started_at, None),
@@ -472,8 +533,8 @@ pub fn workflow_job(
             "runner_group_id": group_id,
             "runner_group_name": group_name,
         },
-        "repository": repository(org, repo, run.created_at, false),
-        "organization": organization(org),
-        "sender": user(&org.people[run.triggering_actor]),
+        "repository": parts.repository(r, run.created_at, false),
+        "organization": parts.organization.clone(),
+        "sender": parts.user(run.triggering_actor),
     })
 }

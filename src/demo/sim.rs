@@ -18,7 +18,7 @@ use chrono::{Datelike, Timelike};
 use serde_json::Value;
 
 use super::org::{actions_bot, Kind, Organisation, Repository};
-use super::payload::{self, Commit, JobRun, Run, StepRun};
+use super::payload::{self, Commit, JobRun, Parts, Run, StepRun};
 use super::{delivery_guid, Delivery, Rng};
 
 const DAY: i64 = 86_400;
@@ -137,6 +137,7 @@ struct Pending {
 /// passes.
 pub struct Simulation {
     org: Arc<Organisation>,
+    parts: Arc<Parts>,
     options: Options,
     rng: Rng,
     repos: Vec<RepoState>,
@@ -193,11 +194,13 @@ impl Simulation {
                 release_number: 0,
             })
             .collect();
+        let org = Arc::new(org);
         Self {
             next_run_id: 11_200_000_000 + rng.between(0, 99_999_999),
             next_job_id: 31_400_000_000 + rng.between(0, 99_999_999),
             next_check_suite_id: 29_000_000_000 + rng.between(0, 99_999_999),
-            org: Arc::new(org),
+            parts: Arc::new(Parts::new(org.clone())),
+            org,
             options,
             rng,
             repos,
@@ -468,12 +471,12 @@ impl Simulation {
                 self.emit(
                     deleted,
                     "delete",
-                    payload::ref_change(&org, repo, &branch.name, merger, at, true),
+                    payload::ref_change(&self.parts, r, &branch.name, merger, at, true),
                 );
                 self.emit(
                     deleted,
                     "push",
-                    payload::push_deleted(&org, repo, &branch.name, &before, merger, at),
+                    payload::push_deleted(&self.parts, r, &branch.name, &before, merger, at),
                 );
                 (vec![merge], merger)
             } else {
@@ -538,8 +541,8 @@ impl Simulation {
             at,
             "push",
             payload::push(
-                &org,
-                repo,
+                &self.parts,
+                r,
                 &branch,
                 &before.sha,
                 &commits,
@@ -589,8 +592,8 @@ impl Simulation {
                 at,
                 "push",
                 payload::push(
-                    &org,
-                    repo,
+                    &self.parts,
+                    r,
                     &branch.name,
                     &before.sha,
                     std::slice::from_ref(&branch.head),
@@ -605,14 +608,14 @@ impl Simulation {
             self.emit(
                 at,
                 "create",
-                payload::ref_change(&org, repo, &branch.name, branch.author, at, false),
+                payload::ref_change(&self.parts, r, &branch.name, branch.author, at, false),
             );
             self.emit(
                 at,
                 "push",
                 payload::push(
-                    &org,
-                    repo,
+                    &self.parts,
+                    r,
                     &branch.name,
                     ZERO_SHA,
                     std::slice::from_ref(&branch.head),
@@ -756,8 +759,8 @@ impl Simulation {
             at,
             "push",
             payload::push(
-                &org,
-                repo,
+                &self.parts,
+                r,
                 &branch,
                 &before.sha,
                 std::slice::from_ref(&head),
@@ -859,7 +862,7 @@ impl Simulation {
             Outcome::Success => None,
             Outcome::Failure(job) | Outcome::Flaky(job) => Some(job),
         };
-        let end = self.plan_attempt(repo, &run, failing, speed);
+        let end = self.plan_attempt(r, &run, failing, speed);
         self.stats.runs += 1;
         self.stats.failed_runs += usize::from(matches!(outcome, Outcome::Failure(_)));
         if let Outcome::Flaky(_) = outcome {
@@ -873,20 +876,13 @@ impl Simulation {
                 run.triggering_actor = self.team_member(repo);
             }
             self.next_check_suite_id += 1;
-            self.plan_attempt(repo, &run, None, speed);
+            self.plan_attempt(r, &run, None, speed);
             self.stats.reruns += 1;
         }
     }
 
     /// Plans one attempt's jobs and queues its deliveries; returns when it completes.
-    fn plan_attempt(
-        &mut self,
-        repo: &Repository,
-        run: &Run<'_>,
-        failing: Option<usize>,
-        speed: f64,
-    ) -> i64 {
-        let org = self.org.clone();
+    fn plan_attempt(&mut self, r: usize, run: &Run<'_>, failing: Option<usize>, speed: f64) -> i64 {
         let start = run.run_started_at;
         let mut jobs: Vec<JobRun> = Vec::new();
         for (j, job) in run.workflow.jobs.iter().enumerate() {
@@ -1006,36 +1002,36 @@ impl Simulation {
         self.emit(
             start,
             "workflow_run",
-            payload::workflow_run(&org, repo, run, "requested", None, start),
+            payload::workflow_run(&self.parts, r, run, "requested", None, start),
         );
         self.emit(
             first_start,
             "workflow_run",
-            payload::workflow_run(&org, repo, run, "in_progress", None, first_start),
+            payload::workflow_run(&self.parts, r, run, "in_progress", None, first_start),
         );
         for job in &jobs {
             if job.conclusion != "skipped" {
                 self.emit(
                     job.queued_at,
                     "workflow_job",
-                    payload::workflow_job(&org, repo, run, job, "queued"),
+                    payload::workflow_job(&self.parts, r, run, job, "queued"),
                 );
                 self.emit(
                     job.started_at,
                     "workflow_job",
-                    payload::workflow_job(&org, repo, run, job, "in_progress"),
+                    payload::workflow_job(&self.parts, r, run, job, "in_progress"),
                 );
             }
             self.emit(
                 job.completed_at,
                 "workflow_job",
-                payload::workflow_job(&org, repo, run, job, "completed"),
+                payload::workflow_job(&self.parts, r, run, job, "completed"),
             );
         }
         self.emit(
             end,
             "workflow_run",
-            payload::workflow_run(&org, repo, run, "completed", Some(conclusion), end),
+            payload::workflow_run(&self.parts, r, run, "completed", Some(conclusion), end),
         );
         end
     }

@@ -42,7 +42,9 @@ async fn the_demo_history_goes_through_the_webhook_and_fills_the_api() {
     .await;
     let org = Organisation::generate(1);
     let mut simulation = Simulation::new(org.clone(), 1, Options::default());
+    let generating = Instant::now();
     let deliveries = simulation.history(chrono::Utc::now().timestamp());
+    let generated = generating.elapsed();
     let runs: BTreeSet<i64> = deliveries
         .iter()
         .filter(|d| d.event == "workflow_run")
@@ -67,8 +69,9 @@ async fn the_demo_history_goes_through_the_webhook_and_fills_the_api() {
     )
     .await;
     eprintln!(
-        "posted {count} demo deliveries ({} runs) in {:.1} s: {:.0}/s",
+        "generated {count} demo deliveries ({} runs) in {:.1} s, posted them in {:.1} s: {:.0}/s",
         runs.len(),
+        generated.as_secs_f64(),
         started.elapsed().as_secs_f64(),
         posted.rate()
     );
