@@ -16,6 +16,10 @@ use crate::config::{parse_duration, Config, Secret};
 use crate::store::Store;
 use crate::App;
 
+/// The demo's log filter when `RUST_LOG` is not set: the server's, without a line per delivery
+/// (the history alone is 27,000 of them).
+pub const LOG_FILTER: &str = "info,warp=warn,buildboard::web::webhook=warn";
+
 /// The setting that marks a database as the demo's, so that the demo never deletes another one.
 pub const DEMO_SETTING: &str = "demo_seed";
 
@@ -84,8 +88,10 @@ pub async fn run(
 
     let app = App::build(config).await?;
     let addr = app.local_addr();
+    // Ctrl-C stops the posting first, then the server, so that no post is cut off.
     let stop = CancellationToken::new();
-    let server = tokio::spawn(app.run(stop.clone().cancelled_owned()));
+    let stop_server = CancellationToken::new();
+    let server = tokio::spawn(app.run(stop_server.clone().cancelled_owned()));
     let on_signal = stop.clone();
     tokio::spawn(async move {
         shutdown.await;
@@ -158,6 +164,8 @@ pub async fn run(
         )
         .await;
     }
+    drop(client);
+    stop_server.cancel();
     server.await.context("the server task")?
 }
 
