@@ -29,6 +29,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
+use buildboard::demo::{delivery_guid, mix};
 use buildboard::github::event::{self, Event, EventKind};
 use buildboard::github::signature;
 use buildboard::store::{write, Store};
@@ -228,34 +229,11 @@ impl Templates {
         Delivery {
             event,
             run_id,
-            id: guid(n),
+            id: delivery_guid(n),
             signature: signature::sign(SECRET.as_bytes(), &body),
             body,
         }
     }
-}
-
-/// A well-mixed 64-bit value for `n` (SplitMix64's finaliser).
-fn mix(n: u64) -> u64 {
-    let mut z = n.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
-}
-
-/// Delivery `n`'s GUID, made as GitHub makes them: a version-1 (time-based) UUID such as
-/// `72d3162e-cc78-11e3-81ab-4c9367dc0958`, from one of eight senders whose clocks disagree by up
-/// to half a millisecond, 100 µs apart.
-fn guid(n: u64) -> String {
-    let time = 0x1ee_0000_0000_0000 + n * 1_000 + mix(n) % 5_000; // 100 ns units
-    format!(
-        "{:08x}-{:04x}-1{:03x}-{:04x}-{:012x}",
-        time & 0xffff_ffff,
-        (time >> 32) & 0xffff,
-        (time >> 48) & 0xfff,
-        0x8000 | (mix(n ^ 1 << 61) & 0x3fff),
-        mix(n % 8) & 0xffff_ffff_ffff
-    )
 }
 
 fn make_deliveries(count: u64, first: u64) -> anyhow::Result<Vec<Delivery>> {

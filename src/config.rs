@@ -73,6 +73,10 @@ pub enum Command {
         /// Where to write the copy.
         file: PathBuf,
     },
+    /// A living demo: a simulated organisation (25 repositories, about 100 workflows) with a week
+    /// of history and live events, posted through the real /webhook path. Uses its own database,
+    /// buildboard-demo.db by default, which it DELETES and recreates at every start.
+    Demo(crate::demo::DemoArgs),
 }
 
 /// How long a client has to send a request's headers by default, counted from the moment the

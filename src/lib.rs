@@ -16,12 +16,14 @@
 //! - [`web`] — HTTP routes: `/webhook`, `/ws`, `/api/...`, the board.
 //! - [`views`] — HTML templates: the board's pages and the fragments live updates carry.
 //! - [`metrics`] — Prometheus counters.
+//! - [`demo`] — a simulated organisation posting realistic deliveries (`buildboard demo`).
 //!
 //! [`App::build`] opens everything and binds the listener; [`App::run`] serves until shutdown.
 #![forbid(unsafe_code)]
 
 pub mod backfill;
 pub mod config;
+pub mod demo;
 pub mod failure;
 pub mod feed;
 pub mod github;

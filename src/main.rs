@@ -17,7 +17,10 @@ fn main() -> anyhow::Result<()> {
 
 /// Runs the command `cli` asks for (the server by default).
 async fn run(cli: Cli) -> anyhow::Result<()> {
-    telemetry::init();
+    match &cli.command {
+        Some(Command::Demo(_)) => telemetry::init_with_default(buildboard::demo::LOG_FILTER),
+        _ => telemetry::init(),
+    }
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => {
             // Handlers first: a SIGTERM that comes as soon as the port answers still shuts down
@@ -26,6 +29,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let app = App::build(cli.config).await?;
             tracing::info!(addr = %app.local_addr(), "buildboard listening; board at http://{}/", app.local_addr());
             app.run(shutdown).await
+        }
+        Command::Demo(args) => {
+            let shutdown = shutdown_signal().context("installing the signal handlers")?;
+            buildboard::demo::run(args, cli.config, shutdown).await
         }
         Command::ShowSecret => {
             anyhow::ensure!(

@@ -4,8 +4,13 @@ use tracing_subscriber::EnvFilter;
 
 /// Installs the global subscriber. Call once, from a binary.
 pub fn init() {
+    init_with_default("info,warp=warn");
+}
+
+/// [`init`] with another filter for when `RUST_LOG` is not set.
+pub fn init_with_default(default_filter: &str) {
     let filter =
-        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,warp=warn"));
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(false)

@@ -4,6 +4,7 @@ mod api;
 mod backfill;
 mod board;
 mod browser;
+mod demo;
 mod failure_logs;
 mod fake_github;
 mod helpers;

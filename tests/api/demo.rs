@@ -1,0 +1,112 @@
+//! The demo organisation through the real webhook path: a week of history from 25 repositories,
+//! signed and posted as GitHub would, then read back through the API.
+
+use std::collections::BTreeSet;
+use std::time::Instant;
+
+use buildboard::demo::{self, Options, Organisation, Simulation};
+use buildboard::github::event::{self, Event, EventKind};
+use serde_json::Value;
+
+use crate::helpers::{spawn_app_with, TestApp, SECRET};
+
+/// Every build the API lists, following `next_cursor` 100 at a time.
+async fn all_builds(app: &TestApp) -> Vec<Value> {
+    let mut builds = Vec::new();
+    let mut url = app.url("/api/builds?per_page=100");
+    loop {
+        let page: Value = app
+            .http
+            .get(&url)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        builds.extend(page["builds"].as_array().unwrap().iter().cloned());
+        match page["next_cursor"].as_str() {
+            Some(cursor) => url = app.url(&format!("/api/builds?per_page=100&cursor={cursor}")),
+            None => return builds,
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_history_goes_through_the_webhook_and_fills_the_api() {
+    // Arrange: no rate limits, as in `buildboard demo`.
+    let app = spawn_app_with(|config| {
+        config.webhook_rate_limit = 0;
+        config.rate_limit = 0;
+    })
+    .await;
+    let org = Organisation::generate(1);
+    let mut simulation = Simulation::new(org.clone(), 1, Options::default());
+    let generating = Instant::now();
+    let deliveries = simulation.history(chrono::Utc::now().timestamp());
+    let generated = generating.elapsed();
+    let runs: BTreeSet<i64> = deliveries
+        .iter()
+        .filter(|d| d.event == "workflow_run")
+        .map(
+            |d| match event::parse(EventKind::WorkflowRun, &d.body).unwrap() {
+                Event::WorkflowRun(run) => run.workflow_run.id,
+                _ => unreachable!(),
+            },
+        )
+        .collect();
+    let count = deliveries.len();
+
+    // Act
+    let started = Instant::now();
+    let posted = demo::post_all(
+        &app.http,
+        &app.url("/webhook"),
+        SECRET.as_bytes(),
+        deliveries,
+        8,
+        |_| {},
+    )
+    .await;
+    eprintln!(
+        "generated {count} demo deliveries ({} runs) in {:.1} s, posted them in {:.1} s: {:.0}/s",
+        runs.len(),
+        generated.as_secs_f64(),
+        started.elapsed().as_secs_f64(),
+        posted.rate()
+    );
+
+    // Assert: every delivery accepted.
+    assert!(
+        posted.failed.is_empty(),
+        "{:?}",
+        &posted.failed[..posted.failed.len().min(5)]
+    );
+    assert_eq!(posted.ok + posted.accepted, count);
+    assert!(runs.len() >= 3_000, "{} runs", runs.len());
+    // Every repository is listed, with all its runs.
+    let repos: Value = app
+        .http
+        .get(app.url("/api/repos"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let repos = repos["repos"].as_array().unwrap();
+    let names: BTreeSet<&str> = repos.iter().map(|r| r["repo"].as_str().unwrap()).collect();
+    let expected: BTreeSet<&str> = org.repos.iter().map(|r| r.full_name.as_str()).collect();
+    assert_eq!(names, expected);
+    let listed: i64 = repos.iter().map(|r| r["runs"].as_i64().unwrap()).sum();
+    assert_eq!(listed, runs.len() as i64);
+    // Every run is a build, paged 100 at a time; some still going, some re-run, some red.
+    let builds = all_builds(&app).await;
+    let ids: BTreeSet<i64> = builds.iter().map(|b| b["id"].as_i64().unwrap()).collect();
+    assert_eq!(ids, runs);
+    assert!(builds.iter().any(|b| b["status"] != "completed"));
+    assert!(builds.iter().any(|b| b["run_attempt"] == 2));
+    assert!(builds.iter().any(|b| b["conclusion"] == "failure"));
+    assert!(builds.iter().any(|b| b["branch"] == "master"));
+    app.stop().await;
+}
