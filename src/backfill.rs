@@ -30,13 +30,15 @@ use tracing::{debug, info, warn};
 
 use crate::github::client::{self, Client, Fetched};
 use crate::github::event::{
-    Event, EventKind, Repository, Timestamp, Workflow, WorkflowJob, WorkflowJobEvent, WorkflowRun,
-    WorkflowRunEvent,
+    CheckRun, CheckRunEvent, CheckSuiteRef, Event, EventKind, Repository, StatusBranch,
+    StatusBranchCommit, StatusEvent, Timestamp, Workflow, WorkflowJob, WorkflowJobEvent,
+    WorkflowRun, WorkflowRunEvent,
 };
 use crate::ingest::{self, Ingest};
 use crate::run_state::Status;
 use crate::store::model::{CachedPage, Window};
 use crate::store::{self, read, write, Store};
+use crate::watch::WatchedBranches;
 
 /// GitHub's cap on results of a filtered run listing ("up to 1,000 results for each search").
 pub const RESULT_CAP: i64 = 1000;
@@ -128,6 +130,36 @@ pub struct Quiet;
 impl Progress for Quiet {}
 
 /// A page of `GET /repos/{owner}/{repo}/actions/runs`.
+/// `GET /repos/{o}/{r}/commits/{ref}/check-runs`.
+#[derive(Debug, Deserialize)]
+struct CheckRunsPage {
+    check_runs: Vec<CheckRun>,
+}
+
+/// One entry of `GET /repos/{o}/{r}/commits/{ref}/status`'s `statuses`.
+#[derive(Debug, Deserialize)]
+struct RestStatus {
+    id: i64,
+    state: String,
+    context: String,
+    #[serde(default)]
+    target_url: Option<String>,
+    #[serde(default)]
+    description: Option<String>,
+    #[serde(default)]
+    created_at: Option<Timestamp>,
+    #[serde(default)]
+    updated_at: Option<Timestamp>,
+}
+
+/// `GET /repos/{o}/{r}/commits/{ref}/status`: the combined status of the ref's head commit.
+#[derive(Debug, Deserialize)]
+struct CombinedStatus {
+    sha: String,
+    #[serde(default)]
+    statuses: Vec<RestStatus>,
+}
+
 #[derive(Debug, Deserialize)]
 struct RunsPage {
     total_count: i64,
@@ -717,6 +749,8 @@ fn apply_runs(
 pub struct Reconciler {
     client: Arc<Client>,
     interval: Duration,
+    /// Whose head commits' check runs and statuses are read.
+    watched: WatchedBranches,
     /// ETags of the last page applied per URL. In memory: after a restart the first poll is
     /// a full request, which is one per repository.
     etags: HashMap<String, String>,
@@ -724,10 +758,11 @@ pub struct Reconciler {
 
 impl Reconciler {
     /// A reconciler polling every `interval` through `client`.
-    pub fn new(client: Arc<Client>, interval: Duration) -> Self {
+    pub fn new(client: Arc<Client>, interval: Duration, watched: WatchedBranches) -> Self {
         Self {
             client,
             interval,
+            watched,
             etags: HashMap::new(),
         }
     }
@@ -789,10 +824,106 @@ impl Reconciler {
             if let Some(etag) = page.etag {
                 self.etags.insert(url, etag);
             }
+            applied += self.checks_and_statuses(store, ingest, &repo).await?;
+        }
+        Ok(applied)
+    }
+
+    /// A fresh page for `url`, or `None` when it has not changed since the last poll.
+    async fn fresh(&mut self, url: &str) -> Result<Option<(Vec<u8>, Option<String>)>, Error> {
+        let etag = self.etags.get(url).map(String::as_str);
+        Ok(match self.client.get(url, etag).await? {
+            Fetched::NotModified => None,
+            Fetched::Fresh(page) => Some((page.body.to_vec(), page.etag)),
+        })
+    }
+
+    /// The check runs and commit statuses of the head commit of each watched branch of `repo`
+    /// (`GET .../commits/{branch}/check-runs` and `.../status`), applied like deliveries, so a
+    /// check that reported while the server was down appears. Only the first page of check runs
+    /// (100) is read: a commit with more is rare. Returns how many were handed to the writer.
+    async fn checks_and_statuses(
+        &mut self,
+        store: &Store,
+        ingest: &Ingest,
+        repo: &Repository,
+    ) -> Result<u64, Error> {
+        let repo_id = repo.id;
+        let names = store
+            .read(move |conn| read::branch_names(conn, repo_id))
+            .await?;
+        let mut branches: Vec<String> = repo.default_branch.iter().cloned().collect();
+        for name in names {
+            if !branches.contains(&name)
+                && self.watched.contains(&name, repo.default_branch.as_deref())
+            {
+                branches.push(name);
+            }
+        }
+        let mut applied = 0;
+        for branch in branches.into_iter().take(MAX_RECONCILED_BRANCHES) {
+            let path = format!("/repos/{}/commits/{branch}/check-runs", repo.full_name);
+            let url = self.client.url(&path, &[("per_page", PER_PAGE)]);
+            if let Some((body, etag)) = self.fresh(&url).await? {
+                let page: CheckRunsPage = Client::decode(&url, &body)?;
+                for mut check_run in page.check_runs {
+                    let suite = check_run
+                        .check_suite
+                        .get_or_insert(CheckSuiteRef { head_branch: None });
+                    suite.head_branch.get_or_insert_with(|| branch.clone());
+                    let action = if check_run.status.is_done() {
+                        "completed"
+                    } else {
+                        "created"
+                    };
+                    let event = Event::CheckRun(Box::new(CheckRunEvent {
+                        action: action.to_owned(),
+                        check_run,
+                        repository: repo.clone(),
+                    }));
+                    ingest.apply(EventKind::CheckRun, event).await?;
+                    applied += 1;
+                }
+                if let Some(etag) = etag {
+                    self.etags.insert(url, etag);
+                }
+            }
+            let path = format!("/repos/{}/commits/{branch}/status", repo.full_name);
+            let url = self.client.url(&path, &[]);
+            if let Some((body, etag)) = self.fresh(&url).await? {
+                let combined: CombinedStatus = Client::decode(&url, &body)?;
+                for status in combined.statuses {
+                    let event = Event::Status(Box::new(StatusEvent {
+                        id: status.id,
+                        sha: combined.sha.clone(),
+                        context: status.context,
+                        state: status.state,
+                        target_url: status.target_url,
+                        description: status.description,
+                        branches: vec![StatusBranch {
+                            name: branch.clone(),
+                            commit: StatusBranchCommit {
+                                sha: combined.sha.clone(),
+                            },
+                        }],
+                        created_at: status.created_at,
+                        updated_at: status.updated_at,
+                        repository: repo.clone(),
+                    }));
+                    ingest.apply(EventKind::Status, event).await?;
+                    applied += 1;
+                }
+                if let Some(etag) = etag {
+                    self.etags.insert(url, etag);
+                }
+            }
         }
         Ok(applied)
     }
 }
+
+/// Most branches of one repository whose checks and statuses reconciliation reads per poll.
+const MAX_RECONCILED_BRANCHES: usize = 10;
 
 #[cfg(test)]
 mod tests {

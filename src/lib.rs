@@ -128,9 +128,13 @@ impl App {
             )),
             None => None,
         };
-        let reconciler = github
-            .clone()
-            .map(|client| Reconciler::new(client, config.reconcile_interval));
+        let reconciler = github.clone().map(|client| {
+            Reconciler::new(
+                client,
+                config.reconcile_interval,
+                config.watch_branches.clone(),
+            )
+        });
         let hub = Hub::new();
         let opts = views::Opts {
             privacy: privacy::Privacy {

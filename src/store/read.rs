@@ -220,6 +220,20 @@ pub fn runs_missing_jobs(conn: &Connection, repo_id: i64, since: i64) -> Result<
     Ok(ids)
 }
 
+/// The names of a repository's live branches.
+///
+/// # Errors
+/// On a database error.
+pub fn branch_names(conn: &Connection, repo_id: i64) -> Result<Vec<String>> {
+    let names = conn
+        .prepare_cached(
+            "SELECT name FROM branches WHERE repo_id = ?1 AND deletedtime IS NULL ORDER BY name",
+        )?
+        .query_map([repo_id], |row| row.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(names)
+}
+
 /// Repositories the server keeps in step with GitHub (`monitored = 1`), as `(id, fullname, url,
 /// defaultbranch)`.
 ///

@@ -11,7 +11,8 @@
 //!   that fails five workflows is one item.
 //! - **Verdict**, per workflow and branch, on evidence from that workflow on that branch only
 //!   ([`Verdict`]): *broken* when the red streak has two or more commits that failed on every
-//!   attempt; else *flaky* when, in its last [`FLAKY_WINDOW`] completed runs, one commit both
+//!   attempt (or the same commit failed every attempt of two runs, as scheduled workflows do);
+//!   else *flaky* when, in its last [`FLAKY_WINDOW`] completed runs, one commit both
 //!   failed and passed (a green re-run, or another run of the same commit) or the results flipped
 //!   between red and green at least [`FLAKY_FLIPS`] times; else *new*.
 //! - **Blame.** The first red run's actor is the likely cause; others who started runs in the red
@@ -39,8 +40,8 @@ pub const TRIAGE_HISTORY: u32 = 200;
 pub const FLAKY_WINDOW: usize = 10;
 /// Changes between red and green within [`FLAKY_WINDOW`] that make a workflow flaky.
 pub const FLAKY_FLIPS: usize = 2;
-/// Commits in a red streak, each failing on every attempt, that make a workflow broken.
-pub const BROKEN_COMMITS: usize = 2;
+/// Runs in a red streak, each failing on every attempt, that make a workflow broken.
+pub const BROKEN_RUNS: usize = 2;
 
 /// Which branches to look at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -423,15 +424,16 @@ fn attempt_conclusions(conn: &Connection, run: &Build) -> Result<Vec<Conclusion>
 /// The verdict on a red workflow and branch, from `runs` (its completed runs, newest first, from
 /// the failing one back) and `streak` (the red ones of them since the last green, newest first).
 fn verdict(conn: &Connection, runs: &[Build], streak: &[&Build]) -> Result<Verdict> {
-    // Broken: two or more commits of the streak failed on every attempt.
-    let mut broken_commits = BTreeSet::new();
+    // Broken: two or more runs of the streak (two commits, or the same commit run again, as a
+    // schedule does) failed on every attempt.
+    let mut failed_every_attempt = 0;
     for run in streak {
         let attempts = attempt_conclusions(conn, run)?;
         if attempts.iter().all(|c| c.is_red()) {
-            broken_commits.insert(run.sha.as_str());
+            failed_every_attempt += 1;
         }
     }
-    if broken_commits.len() >= BROKEN_COMMITS {
+    if failed_every_attempt >= BROKEN_RUNS {
         return Ok(Verdict::Broken);
     }
     // Flaky: the same commit both failed and passed, or results flip back and forth.

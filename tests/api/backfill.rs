@@ -9,7 +9,7 @@ use buildboard::config::Secret;
 use buildboard::github::client::{self, Client, ClientConfig, WaitReason};
 use buildboard::store::Store;
 use rusqlite::Connection;
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use crate::fake_github::{self, history, run, FakeGitHub, Fault, Logged, REPO, REPO_ID};
 use crate::helpers::{dump_database, next_json, spawn_app_with, webhook_json};
@@ -572,5 +572,91 @@ async fn the_server_reconciles_a_run_that_no_webhook_announced() {
         "{:#?}",
         github.log()
     );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn reconciliation_picks_up_check_runs_and_statuses_of_watched_branches() {
+    // Arrange: the server knows the repository; GitHub has a check run and a status for the head
+    // commit of its default branch that no webhook announced.
+    let github = FakeGitHub::start(Vec::new()).await;
+    {
+        let mut state = github.state.lock().unwrap();
+        let mut check = webhook_json("check_run/completed.payload.json")["check_run"].clone();
+        check["head_sha"] = json!(fake_github::HEAD_SHA);
+        check["conclusion"] = json!("failure");
+        check["check_suite"] = json!({"id": 118578147});
+        state.check_runs.push(check);
+        state.statuses.push(json!({
+            "id": 1, "state": "success", "context": "ci/jenkins",
+            "target_url": "https://ci.example.com/1", "description": "ok",
+            "created_at": "2026-11-29T10:00:00Z", "updated_at": "2026-11-29T10:01:00Z"
+        }));
+    }
+    let api_url = github.url();
+    let app = spawn_app_with(|config| {
+        config.github_token = Some(Secret::new(fake_github::TOKEN));
+        config.github_api_url = api_url;
+        config.reconcile_interval = Duration::from_millis(100);
+    })
+    .await;
+    let delivery = webhook_json("workflow_run/completed.payload.json");
+    app.deliver(
+        "workflow_run",
+        "d-1",
+        &serde_json::to_vec(&delivery).unwrap(),
+    )
+    .await;
+
+    // Act: wait for a poll.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let sources = loop {
+        let sources: Vec<(String, String, Option<String>)> = app
+            .db()
+            .prepare(
+                "SELECT w.source, w.name, r.conclusion FROM workflowruns r
+                 JOIN workflows w ON w.id = r.workflow_id WHERE w.source <> 'actions' ORDER BY 1",
+            )
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        if sources.len() == 2 || Instant::now() > deadline {
+            break sources;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+
+    // Assert
+    assert_eq!(
+        sources,
+        [
+            (
+                "check".to_owned(),
+                "octocoders-linter · Octocoders-linter".to_owned(),
+                Some("failure".to_owned())
+            ),
+            (
+                "status".to_owned(),
+                "ci/jenkins".to_owned(),
+                Some("success".to_owned())
+            ),
+        ]
+    );
+    let branch: String = app
+        .db()
+        .query_row(
+            "SELECT b.name FROM workflowruns r JOIN workflows w ON w.id = r.workflow_id
+             JOIN branches b ON b.id = r.branch_id WHERE w.source = 'check'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(branch, "master", "placed on the branch whose head it is");
+    assert!(github
+        .log()
+        .iter()
+        .any(|l| l.target.contains("/commits/master/check-runs")));
     app.stop().await;
 }

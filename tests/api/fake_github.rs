@@ -74,7 +74,14 @@ pub struct State {
     pub faults: HashMap<usize, Fault>,
     /// From this request number on, every answer is a 500 (the network is "down").
     pub fail_from: Option<usize>,
+    /// Check runs of every branch's head commit (`GET .../commits/{ref}/check-runs`).
+    pub check_runs: Vec<Value>,
+    /// Commit statuses of every branch's head commit (`GET .../commits/{ref}/status`).
+    pub statuses: Vec<Value>,
 }
+
+/// The head commit the fake's check runs and statuses are about.
+pub const HEAD_SHA: &str = "d6fde92930d4715a2b49857d24b940956b26d2d3";
 
 pub struct FakeGitHub {
     pub addr: SocketAddr,
@@ -421,6 +428,19 @@ fn route(
             job["run_id"] = json!(run_id);
             (200, body, None)
         }
+        checks if checks.starts_with("/commits/") && checks.ends_with("/check-runs") => (
+            200,
+            json!({"total_count": state.check_runs.len(), "check_runs": state.check_runs}),
+            None,
+        ),
+        status if status.starts_with("/commits/") && status.ends_with("/status") => (
+            200,
+            json!({
+                "state": "pending", "sha": HEAD_SHA, "total_count": state.statuses.len(),
+                "statuses": state.statuses, "repository": repository(),
+            }),
+            None,
+        ),
         _ => not_found,
     }
 }
