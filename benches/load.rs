@@ -955,14 +955,17 @@ async fn reads_phase(args: &Args, dir: &Path) -> anyhow::Result<()> {
         "/api/metrics?repo=org/repo-3&window=7d",
         "/api/workflows?repo=org/repo-3",
         // Several values, a branch glob, a workflow in another case, and an unknown name.
-        "/api/builds?repo=org/repo-3,org/repo-4&branch=branch-1*&workflow=WORKFLOW-7",
-        "/api/builds?repo=org/repo-33",
+        "/api/builds?repo=org/repo-3,org/repo-4&branch=branch-1*&workflow=WORKFLOW-17",
+        "/api/builds?repo=org/repo-333",
         "/",
-        "/?repo=org/repo-3,org/repo-4&branch=branch-1*&workflow=WORKFLOW-7&part=live",
-        "/?repo=org/repo-33",
+        "/?repo=org/repo-3,org/repo-4&branch=branch-1*&workflow=WORKFLOW-17&part=live",
+        "/?repo=org/repo-333",
         "/?tv=1&part=live",
         "/triage",
-        "/triage?branch=branch-1*&workflow=workflow-7,workflow-8",
+        "/triage?part=live",
+        "/triage?branches=all",
+        "/api/triage",
+        "/triage?branch=branch-1*&workflow=workflow-17,workflow-18",
         "/developer/dev-42",
     ];
     println!("## Reads: {} runs in the database\n", args.runs);
@@ -1010,7 +1013,9 @@ async fn reads_phase(args: &Args, dir: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `runs` runs over the last 30 days: 10 repositories, 20 workflows, 50 branches, 200 authors.
+/// `runs` runs over the last 30 days: an organisation of 100 repositories with 5 workflows each
+/// (500), their default branch `main` (a third of the runs) and 50 feature branches, 200 authors;
+/// one run in seven fails.
 fn fill_database(db: &Path, runs: usize, now: i64) -> anyhow::Result<()> {
     let templates = Templates::load()?;
     let template: Value = serde_json::from_str(&templates.run)?;
@@ -1023,17 +1028,23 @@ fn fill_database(db: &Path, runs: usize, now: i64) -> anyhow::Result<()> {
         for &n in chunk {
             let created = now - span + (n as i64 * span / runs as i64);
             let mut payload = template.clone();
-            let repo = n % 10;
+            let repo = n % 100;
+            let workflow = repo * 5 + (n / 100) % 5;
             payload["repository"]["id"] = json!(1000 + repo);
             payload["repository"]["full_name"] = json!(format!("org/repo-{repo}"));
+            payload["repository"]["default_branch"] = json!("main");
             payload["repository"]["html_url"] =
                 json!(format!("https://github.com/org/repo-{repo}"));
-            payload["workflow"]["id"] = json!(100 + n % 20);
-            payload["workflow"]["name"] = json!(format!("workflow-{}", n % 20));
+            payload["workflow"]["id"] = json!(100 + workflow);
+            payload["workflow"]["name"] = json!(format!("workflow-{workflow}"));
             let run = &mut payload["workflow_run"];
             run["id"] = json!(n + 1);
-            run["workflow_id"] = json!(100 + n % 20);
-            run["head_branch"] = json!(format!("branch-{}", n % 50));
+            run["workflow_id"] = json!(100 + workflow);
+            run["head_branch"] = json!(if n % 3 == 0 {
+                "main".to_owned()
+            } else {
+                format!("branch-{}", n % 50)
+            });
             run["actor"]["login"] = json!(format!("dev-{}", n % 200));
             let sha = format!("{:040x}", n / 3);
             run["head_sha"] = json!(sha);

@@ -108,11 +108,11 @@ impl Hub {
     where
         F: std::future::Future<Output = ()> + Send + 'static,
     {
-        crate::metrics::WS_CLIENTS.inc();
+        crate::counters::WS_CLIENTS.inc();
         self.tasks.spawn(async move {
             task.await;
             drop(slot);
-            crate::metrics::WS_CLIENTS.dec();
+            crate::counters::WS_CLIENTS.dec();
         });
     }
 

@@ -382,8 +382,8 @@ fn commit_group(
         }
     }
     let elapsed = started.elapsed();
-    crate::metrics::WRITE_SECONDS.observe(elapsed.as_secs_f64());
-    crate::metrics::WRITE_GROUP_SIZE.observe(size as f64);
+    crate::counters::WRITE_SECONDS.observe(elapsed.as_secs_f64());
+    crate::counters::WRITE_GROUP_SIZE.observe(size as f64);
     debug!(
         size,
         elapsed_us = elapsed.as_micros() as u64,

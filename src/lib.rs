@@ -1,21 +1,28 @@
 //! buildboard: a realtime build board for GitHub Actions.
 //!
-//! # Layout
-//! - [`config`] — settings (flags and environment variables).
-//! - [`telemetry`] — logging
+//! # Layout (the README's "Code map" says the same)
+//! - [`config`] — settings (flags and environment variables); [`secret`] — strings never logged.
+//! - [`run_state`] — the one vocabulary of run states: statuses, conclusions, what is red.
+//! - [`source`] — where runs come from (Actions, check runs, commit statuses) and how a source
+//!   plugs in.
+//! - [`watch`] — watched branches: each default branch and `--watch-branches` globs.
+//! - [`privacy`] — `--hide-authors`, applied in one place for pages, feed and API.
 //! - [`github`] — webhook signatures and payloads; the REST client.
-//! - [`store`] — the SQLite database: schema, migrations, every SQL statement.
-//! - [`ingest`] — verified events → one group-committing writer → [`hub`]; other writes queue
-//!   behind deliveries on the same writer.
+//! - [`store`] — the SQLite database: schema, migrations, every SQL statement (writes, reads,
+//!   filters, figures, triage, reports of other sources, log failures).
+//! - [`ingest`] — verified events → one group-committing writer → publisher → [`hub`]; other
+//!   writes queue behind deliveries on the same writer.
+//! - [`feed`] — the WebSocket feed's protocol: what each message is and how it is built.
+//! - [`hub`] — fan-out of built messages to WebSocket clients; shutdown signal.
 //! - [`housekeeping`] — planner statistics and retention, in the background.
 //! - [`backfill`] — history from GitHub's REST API (`init_db`) and the server's reconciliation.
 //! - [`failure`] — why a job failed, from its log: rules, signatures, excerpts (pure).
 //! - [`log_fetch`] — failed jobs' logs fetched in the background (bounded queue) and explained.
-//! - [`hub`] — fan-out of committed changes to WebSocket clients; shutdown signal.
 //! - [`serve`] — accepting and driving connections: timeouts, the connection cap.
 //! - [`web`] — HTTP routes: `/webhook`, `/ws`, `/api/...`, the board.
 //! - [`views`] — HTML templates: the board's pages and the fragments live updates carry.
-//! - [`metrics`] — Prometheus counters.
+//! - [`counters`] — Prometheus counters for operators (`GET /metrics`).
+//! - [`telemetry`] — logging.
 //! - [`demo`] — a simulated organisation posting realistic deliveries (`buildboard demo`).
 //!
 //! [`App::build`] opens everything and binds the listener; [`App::run`] serves until shutdown.
@@ -23,6 +30,7 @@
 
 pub mod backfill;
 pub mod config;
+pub mod counters;
 pub mod demo;
 pub mod failure;
 pub mod feed;
@@ -31,7 +39,6 @@ pub mod housekeeping;
 pub mod hub;
 pub mod ingest;
 pub mod log_fetch;
-pub mod metrics;
 pub mod privacy;
 pub mod run_state;
 pub mod secret;

@@ -15,7 +15,7 @@ use serde::Serialize;
 use crate::privacy::Privacy;
 use crate::run_state::{self, Kind};
 use crate::store::board::{CommitRuns, Person};
-use crate::store::metrics::Metrics;
+use crate::store::figures::Metrics;
 use crate::store::model::Build;
 use crate::store::names::KnownNames;
 use crate::store::triage::Incident;

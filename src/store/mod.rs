@@ -6,8 +6,8 @@
 
 pub mod board;
 pub mod failures;
+pub mod figures;
 pub mod maintenance;
-pub mod metrics;
 pub mod migrate;
 pub mod model;
 pub mod names;

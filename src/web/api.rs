@@ -10,7 +10,7 @@ use warp::{Filter, Rejection, Reply};
 
 use super::params::{Params, RUN_FILTERS};
 use super::{with_state, AppState, Error};
-use crate::store::metrics::{self, GroupBy, Metrics};
+use crate::store::figures::{self, GroupBy, Metrics};
 use crate::store::model::{Build, WorkflowInfo};
 use crate::store::names::{self, UnknownName};
 use crate::store::query::{self, Cursor, RunFilter};
@@ -231,7 +231,7 @@ async fn show_metrics(query: Query, state: AppState) -> Reply_ {
         None => {
             let metrics = state
                 .store
-                .read(move |conn| metrics::compute(conn, &filter, now))
+                .read(move |conn| figures::compute(conn, &filter, now))
                 .await?;
             Ok(warp::reply::json(
                 &json!({ "window": window, "metrics": metrics, "warnings": warnings }),
@@ -248,7 +248,7 @@ async fn show_metrics(query: Query, state: AppState) -> Reply_ {
             }
             let groups = state
                 .store
-                .read(move |conn| metrics::compute_grouped(conn, &filter, group_by, now))
+                .read(move |conn| figures::compute_grouped(conn, &filter, group_by, now))
                 .await?;
             let groups: Vec<_> = groups
                 .into_iter()
@@ -419,7 +419,7 @@ async fn list_workflows(query: Query, state: AppState) -> Reply_ {
     let workflows = state
         .store
         .read(move |conn| {
-            let mut figures = metrics::compute_per_workflow(conn, &window, now)?;
+            let mut figures = figures::compute_per_workflow(conn, &window, now)?;
             read::workflows(conn, repo.as_deref())?
                 .into_iter()
                 .map(|workflow| {

@@ -24,7 +24,7 @@ use warp::{Filter, Rejection, Reply};
 
 use super::params::{split_list, MAX_LIST_VALUES};
 use super::{with_state, AppState, Error};
-use crate::store::metrics::{self, Metrics};
+use crate::store::figures::{self, Metrics};
 use crate::store::names::{self, KnownNames, NameKind, UnknownName};
 use crate::store::query::{self, is_glob, RunFilter};
 use crate::store::{board, triage};
@@ -624,7 +624,7 @@ async fn show_waterfall(
         let (commits, metrics, recent, stream, unknown) = s
             .store
             .read(move |conn| {
-                let metrics = metrics::compute(conn, &windowed, now)?;
+                let metrics = figures::compute(conn, &windowed, now)?;
                 let recent = board::recent_completed(conn, &windowed, CHART_RUNS)?;
                 if part == Part::Hud {
                     return Ok((Vec::new(), metrics, recent, Vec::new(), Vec::new()));
@@ -795,7 +795,7 @@ async fn show_developer(
         });
         let own = s.store.read(move |conn| {
             Ok((
-                metrics::compute(conn, &windowed, now)?,
+                figures::compute(conn, &windowed, now)?,
                 board::active(conn, &author_filter, 20)?,
                 query::builds(conn, &author_filter, None, DEVELOPER_RUNS)?,
             ))

@@ -131,7 +131,7 @@ pub async fn handle_rejection(err: Rejection) -> Result<Response, std::convert::
             budget = limited.budget,
             "rate limited"
         );
-        crate::metrics::RATE_LIMITED
+        crate::counters::RATE_LIMITED
             .with_label_values(&[limited.budget])
             .inc();
         let reply = json_error(

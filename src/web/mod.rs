@@ -180,7 +180,7 @@ fn operations(
         });
     let metrics = warp::path!("metrics").and(warp::get()).map(|| {
         warp::reply::with_header(
-            crate::metrics::render(),
+            crate::counters::render(),
             "content-type",
             "text/plain; version=0.0.4",
         )

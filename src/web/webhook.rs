@@ -65,7 +65,7 @@ async fn receive_delivery<B: bytes::Buf>(
         Err(Error::RequestTimeout(_)) => "timeout",
         Err(_) => "error",
     };
-    crate::metrics::DELIVERIES
+    crate::counters::DELIVERIES
         .with_label_values(&[event, outcome])
         .inc();
     result.map(|(response, _)| response)

@@ -153,7 +153,7 @@ async fn next_batch(
             Ok(text) => batch.push(Message::Text(text)),
             Err(RecvError::Lagged(missed)) => {
                 debug!(missed, "WebSocket client lagged; sending a fresh snapshot");
-                crate::metrics::BROADCAST_LAGS.inc();
+                crate::counters::BROADCAST_LAGS.inc();
                 batch.clear();
                 batch.push(Message::text(snapshot(state, "lagged", missed).await?));
                 return Some(batch);
