@@ -12,6 +12,7 @@ pub mod model;
 pub mod query;
 pub mod read;
 pub mod triage;
+pub mod wall;
 pub mod write;
 
 use std::path::{Path, PathBuf};
