@@ -9,5 +9,6 @@ mod helpers;
 mod ops;
 mod reliability;
 mod seed;
+mod tv;
 mod webhook;
 mod ws;
