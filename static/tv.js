@@ -281,9 +281,31 @@
         if (item.getBoundingClientRect().bottom > bottom) item.classList.add("off");
       }
     }
+    fitLanes();
     const pager = document.getElementById("pager");
     if (pager) pager.textContent = most > 1 ? "page " + (page % most + 1) + " of " + most : "";
     return most;
+  }
+
+  // The waterfall's workflow columns that do not fit the screen's width are left out, whole
+  // (header and cells), rather than cut at the edge.
+  function fitLanes() {
+    const head = document.getElementById("grid-head");
+    const grid = document.getElementById("grid-body");
+    if (!head || !grid) return;
+    const lanes = head.querySelectorAll("th[data-lane]");
+    for (const th of lanes) th.classList.remove("off");
+    for (const td of grid.querySelectorAll("td.lane.off")) td.classList.remove("off");
+    const right = window.innerWidth;
+    const out = new Set();
+    for (const th of lanes) {
+      if (th.getBoundingClientRect().right > right) out.add(th.dataset.lane);
+    }
+    if (!out.size) return;
+    for (const th of lanes) if (out.has(th.dataset.lane)) th.classList.add("off");
+    for (const td of grid.querySelectorAll("td.lane")) {
+      if (out.has(td.dataset.lane)) td.classList.add("off");
+    }
   }
 
   function layout() {
@@ -349,17 +371,18 @@
   function step() {
     const now = Date.now();
     if (highlight()) { startedAt = Math.min(startedAt, now - rotateMs); return; }
-    if (pages > 1 && now - pageShownAt >= pageMs) {
+    const pageDone = now - pageShownAt >= pageMs;
+    const seenAll = shownPages + 1 >= pages && (pages === 1 || pageDone);
+    if (rotateMs > 0 && seenAll && now - startedAt >= rotateMs) {
+      if (!rotating) { rotating = true; rotate(); }
+      return;
+    }
+    if (pages > 1 && pageDone) {
       page = (page + 1) % pages;
       shownPages += 1;
       pageShownAt = now;
       save(pageKey, page);
       layout();
-    }
-    const seenAll = shownPages + 1 >= pages && (pages === 1 || now - pageShownAt >= pageMs);
-    if (rotateMs > 0 && !rotating && seenAll && now - startedAt >= rotateMs) {
-      rotating = true;
-      rotate();
     }
   }
 

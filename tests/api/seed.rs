@@ -480,13 +480,12 @@ pub fn org_run_delivery(
         .name
         .split_once('/')
         .map_or(repo.name.as_str(), |(_, n)| n);
-    for place in ["repository"] {
-        payload[place]["id"] = json!(repo.id);
-        payload[place]["full_name"] = json!(repo.name);
-        payload[place]["name"] = json!(short);
-        payload[place]["default_branch"] = json!("main");
-        payload[place]["html_url"] = json!(format!("https://github.com/{}", repo.name));
-    }
+    let repository = &mut payload["repository"];
+    repository["id"] = json!(repo.id);
+    repository["full_name"] = json!(repo.name);
+    repository["name"] = json!(short);
+    repository["default_branch"] = json!("main");
+    repository["html_url"] = json!(format!("https://github.com/{}", repo.name));
     payload["workflow"]["id"] = json!(workflow_id);
     payload["workflow"]["name"] = json!(workflow_name);
     let run = &mut payload["workflow_run"];

@@ -239,7 +239,7 @@ async fn tv_mode_shows_every_page_of_every_view_and_nothing_outside_the_screen()
         let state = js(
             &browser,
             "const p = document.getElementById('wall-pager') || document.getElementById('pager');
-             return [location.pathname, p ? p.textContent : '', document.readyState];",
+             return [location.pathname, p ? p.textContent : '', document.readyState, (document.getElementById('tv-notice')||{}).textContent, document.body.dataset.nextUrl, document.getElementById('conn').dataset.state];",
         )
         .await;
         let path = state[0].as_str().unwrap_or("").to_owned();
