@@ -401,7 +401,12 @@ async fn tv_mode_fits_the_screen_and_rotates_views(browser: &Client) {
         Duration::from_secs(5),
     )
     .await;
-    until(browser, "location.pathname === '/wall'", Duration::from_secs(6)).await;
+    until(
+        browser,
+        "location.pathname === '/wall'",
+        Duration::from_secs(6),
+    )
+    .await;
     app.stop().await;
 }
 

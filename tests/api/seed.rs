@@ -502,3 +502,30 @@ pub fn org_run_delivery(
     ));
     serde_json::to_vec(&payload).unwrap()
 }
+
+/// The repositories [`organisation`] wrote into `conn` earlier.
+pub fn organisation_repos(conn: &Connection) -> Vec<OrgRepo> {
+    let mut repos: Vec<OrgRepo> = conn
+        .prepare("SELECT id, fullname FROM repos WHERE id >= 1000 ORDER BY id")
+        .unwrap()
+        .query_map([], |row| {
+            Ok(OrgRepo {
+                id: row.get(0)?,
+                name: row.get(1)?,
+                workflows: Vec::new(),
+            })
+        })
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    for repo in &mut repos {
+        repo.workflows = conn
+            .prepare("SELECT id, name FROM workflows WHERE repo_id = ?1 ORDER BY id")
+            .unwrap()
+            .query_map([repo.id], |row| Ok((row.get(0)?, row.get(1)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+    }
+    repos
+}

@@ -474,3 +474,147 @@ async fn wall_screenshots() {
     browser.close().await.unwrap();
     app.stop().await;
 }
+
+/// Server-side time of the Wall at organisation scale: 1,000,000 runs over 100 repositories and
+/// 500 workflows (main, `release/1.x` watched, 20 feature branches each), 10 repositories red.
+/// Prints the p50/p99 of `/wall` (a full render: pages are not cached) and of `part=state` after
+/// each of a stream of deliveries (a new generation each time, so every one is a fresh render).
+#[tokio::test]
+#[ignore = "fills a 1M-run database (about a minute); run with --ignored wall_at_a_million_runs"]
+async fn wall_at_a_million_runs() {
+    // WALL_1M_DB=/tmp/wall1m.db keeps the filled database between runs.
+    let kept = std::env::var_os("WALL_1M_DB").map(std::path::PathBuf::from);
+    let refill = kept.as_ref().is_none_or(|path| !path.exists());
+    let app = spawn_app_with(|config| {
+        config.rate_limit = 0;
+        config.webhook_rate_limit = 0;
+        config.watch_branches = "release/*".parse().unwrap();
+        if let Some(path) = &kept {
+            config.db = path.clone();
+        }
+    })
+    .await;
+    let filled = Instant::now();
+    let repos = if refill {
+        seed::organisation(&app.db(), 100, 5, 1, &[], &[])
+    } else {
+        seed::organisation_repos(&app.db())
+    };
+    if refill {
+        let conn = app.db();
+        let tx = conn.unchecked_transaction().unwrap();
+        let now = seed::now();
+        let mut insert = tx
+            .prepare(
+                "INSERT INTO workflowruns (id, repo_id, workflow_id, commit_id, branch_id, runnumber,
+                     runattempt, event, headsha, status, statusrank, conclusion, actor, createtime,
+                     starttime, updatetime, endtime, runtime, queuetime)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?1 % 100000, 1, 'push', 'x', 'completed', 3, ?6,
+                     'alice', ?7, ?7, ?7, ?7 + 100, 100, 5)",
+            )
+            .unwrap();
+        let mut branch = tx
+            .prepare("INSERT INTO branches (repo_id, name, createtime) VALUES (?1, ?2, 0)")
+            .unwrap();
+        let mut branches: Vec<Vec<i64>> = Vec::new();
+        for repo in &repos {
+            let mut ids: Vec<i64> = tx
+                .prepare("SELECT id FROM branches WHERE repo_id = ?1 ORDER BY id")
+                .unwrap()
+                .query_map([repo.id], |r| r.get(0))
+                .unwrap()
+                .map(Result::unwrap)
+                .collect();
+            for f in 0..20 {
+                branch
+                    .execute(rusqlite::params![repo.id, format!("feature/{f}")])
+                    .unwrap();
+                ids.push(tx.last_insert_rowid());
+            }
+            branches.push(ids);
+        }
+        let commit: i64 = tx
+            .query_row("SELECT MIN(id) FROM commits", [], |r| r.get(0))
+            .unwrap();
+        for n in 0..1_000_000_i64 {
+            let r = (n % 100) as usize;
+            let repo = &repos[r];
+            let w = ((n / 100) % 5) as usize;
+            let b = match n % 10 {
+                0..=5 => 0,
+                6 => 1,
+                x => 4 + ((n / 10 + x) % 20) as usize,
+            };
+            // The newest runs of CI on main in every tenth repository fail.
+            let red = r % 10 == 0 && w == 0 && b == 0 && n > 990_000;
+            insert
+                .execute(rusqlite::params![
+                    2_000_000_000 + n,
+                    repo.id,
+                    repo.workflows[w].0,
+                    commit,
+                    branches[r][b],
+                    if red {
+                        "failure"
+                    } else if n % 37 == 0 {
+                        "failure"
+                    } else {
+                        "success"
+                    },
+                    now - 30 * 86_400 + n * 2,
+                ])
+                .unwrap();
+        }
+        drop(insert);
+        drop(branch);
+        tx.commit().unwrap();
+        conn.execute_batch("ANALYZE").unwrap();
+    }
+    eprintln!("filled in {:?}", filled.elapsed());
+
+    let mut pages = Vec::new();
+    for _ in 0..60 {
+        let t = Instant::now();
+        let response = app.http.get(app.url("/wall")).send().await.unwrap();
+        assert!(response.status().is_success());
+        response.text().await.unwrap();
+        pages.push(t.elapsed());
+    }
+    let mut states = Vec::new();
+    for i in 0..60 {
+        app.deliver(
+            "workflow_run",
+            &format!("perf-{i}"),
+            &org_run_delivery(
+                &repos[i % 100],
+                1,
+                "main",
+                3_000_000_000 + i as i64,
+                &"f".repeat(40),
+                Some("success"),
+            ),
+        )
+        .await;
+        let t = Instant::now();
+        let response = app
+            .http
+            .get(app.url("/wall?part=state"))
+            .send()
+            .await
+            .unwrap();
+        let state: Value = response.json().await.unwrap();
+        states.push(t.elapsed());
+        assert_eq!(state["total"], 100);
+    }
+    for (name, mut times) in [("/wall page", pages), ("part=state after a change", states)] {
+        times.sort();
+        let at = |q: f64| times[((times.len() as f64 * q) as usize).min(times.len() - 1)];
+        eprintln!(
+            "{name}: p50 {:?} p99 {:?} max {:?}",
+            at(0.5),
+            at(0.99),
+            times[times.len() - 1]
+        );
+    }
+    app.stop().await;
+}
