@@ -274,26 +274,53 @@
       const from = starts[shown], to = shown + 1 < count ? starts[shown + 1] : items.length;
       for (let i = 0; i < items.length; i++) items[i].classList.toggle("off", i < from || i >= to);
     }
-    for (const list of document.querySelectorAll("#grid-body, #stream")) {
-      const items = list.children;
-      for (const item of items) item.classList.remove("off");
-      for (const item of items) {
-        if (item.getBoundingClientRect().bottom > bottom) item.classList.add("off");
-      }
-    }
+    for (const list of document.querySelectorAll("#grid-body, #stream")) fitRows(list, bottom);
     fitLanes();
     const pager = document.getElementById("pager");
     if (pager) pager.textContent = most > 1 ? "page " + (page % most + 1) + " of " + most : "";
     return most;
   }
 
+  // Rows (of the waterfall, of the stream) are as tall as each other: as many as fit above
+  // `bottom` are shown, the rest left out whole. One read of the layout, and a class changed only
+  // where the answer changed (a live update moves one row past the edge).
+  function fitRows(list, bottom) {
+    const items = list.children;
+    let first = null;
+    for (const item of items) if (!item.classList.contains("off")) { first = item; break; }
+    if (!first) first = items[0];
+    if (!first) return;
+    first.classList.remove("off");
+    const rect = first.getBoundingClientRect();
+    const fit = rect.height > 0 ? Math.floor((bottom - rect.top) / rect.height) : items.length;
+    let i = 0;
+    for (const item of items) {
+      const out = i >= fit;
+      if (item.classList.contains("off") !== out) item.classList.toggle("off", out);
+      i += 1;
+    }
+  }
+
   // The waterfall's workflow columns that do not fit the screen's width are left out, whole
-  // (header and cells), rather than cut at the edge.
-  function fitLanes() {
+  // (header and cells), rather than cut at the edge; measured again only when the columns change.
+  let fittedLanes = -1;
+  function fitLanes(force) {
     const head = document.getElementById("grid-head");
     const grid = document.getElementById("grid-body");
     if (!head || !grid) return;
     const lanes = head.querySelectorAll("th[data-lane]");
+    if (!force && lanes.length === fittedLanes) {
+      // Cells of a new row follow their column's choice.
+      const out = new Set();
+      for (const th of lanes) if (th.classList.contains("off")) out.add(th.dataset.lane);
+      if (out.size) {
+        for (const td of grid.querySelectorAll("td.lane:not(.off)")) {
+          if (out.has(td.dataset.lane)) td.classList.add("off");
+        }
+      }
+      return;
+    }
+    fittedLanes = lanes.length;
     for (const th of lanes) th.classList.remove("off");
     for (const td of grid.querySelectorAll("td.lane.off")) td.classList.remove("off");
     const right = window.innerWidth;
@@ -394,13 +421,14 @@
     else if (message.type === "hello") scheduleState();
   });
   let layoutFrame = 0;
-  document.addEventListener("bb:updated", function () {
+  document.addEventListener("bb:updated", function (event) {
+    if (event.detail === "live") fittedLanes = -1;
     showTimes(false);
     if (!layoutFrame) {
       layoutFrame = requestAnimationFrame(function () { layoutFrame = 0; layout(); });
     }
   });
-  window.addEventListener("resize", function () { layout(); });
+  window.addEventListener("resize", function () { fittedLanes = -1; layout(); });
 
   showTimes(true);
   setInterval(function () { showTimes(true); }, TIMES_EVERY);

@@ -7,6 +7,7 @@
 //! `cargo test --test api -- --ignored screenshots` regenerates `docs/*.png`.
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -23,12 +24,17 @@ const LIVE: Duration = Duration::from_secs(2);
 /// A chromedriver process, killed when dropped (also when a test panics).
 pub(crate) struct Driver {
     child: Child,
-    url: String,
+    pub(crate) url: String,
     profiles: tempfile::TempDir,
 }
 
 impl Drop for Driver {
     fn drop(&mut self) {
+        // The whole process group: chromium too, also when a test panicked before closing it.
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", self.child.id())])
+            .stderr(Stdio::null())
+            .status();
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -44,6 +50,7 @@ fn free_port() -> u16 {
 pub(crate) fn start_driver() -> Driver {
     let port = free_port();
     let child = Command::new("chromedriver")
+        .process_group(0)
         .arg(format!("--port={port}"))
         .arg("--allowed-ips=127.0.0.1")
         .stdout(Stdio::null())

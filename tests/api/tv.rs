@@ -618,3 +618,94 @@ async fn wall_at_a_million_runs() {
     }
     app.stop().await;
 }
+
+/// One Chrome DevTools command through chromedriver's `goog/cdp/execute`.
+async fn cdp(driver_url: &str, browser: &Client, cmd: &str) -> Value {
+    let session = browser.session_id().await.unwrap().unwrap();
+    let answer: Value = reqwest::Client::new()
+        .post(format!("{driver_url}/session/{session}/goog/cdp/execute"))
+        .json(&serde_json::json!({ "cmd": cmd, "params": {} }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    answer["value"].clone()
+}
+
+/// `Performance.getMetrics` as name -> value.
+async fn metrics(driver_url: &str, browser: &Client) -> std::collections::HashMap<String, f64> {
+    let value = cdp(driver_url, browser, "Performance.getMetrics").await;
+    value["metrics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                m["name"].as_str().unwrap().to_owned(),
+                m["value"].as_f64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// What a TV page costs the browser: main-thread time per live update and per idle second, and
+/// its JS heap and DOM node count before and after `TV_UPDATES` (default 3,000) deliveries, for the
+/// Waterfall and the Wall in TV mode. Prints the figures (DevTools' Performance.getMetrics).
+#[tokio::test]
+#[ignore = "takes minutes; run with --ignored tv_page_costs --nocapture"]
+async fn tv_page_costs() {
+    let updates: i64 = std::env::var("TV_UPDATES")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(3000);
+    let driver = start_driver();
+    let browser = open_browser(&driver).await;
+    let app = spawn().await;
+    let repos = seed::organisation(&app.db(), 24, 4, 6, &[3], &[5]);
+    for (path, base) in [("/?tv=1&rotate=0", 0), ("/wall?tv=1&rotate=0", 1)] {
+        open(&browser, &app, path).await;
+        cdp(&driver.url, &browser, "Performance.enable").await;
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        cdp(&driver.url, &browser, "HeapProfiler.collectGarbage").await;
+        let before = metrics(&driver.url, &browser).await;
+        let started = Instant::now();
+        for n in 0..updates {
+            let repo = &repos[(n % 24) as usize];
+            let run = 800_000_000 + base * 10_000_000 + n / 2;
+            let conclusion = (n % 2 == 1).then_some("success");
+            let branch = if n % 3 == 0 { "main" } else { "feature/load" };
+            app.deliver(
+                "workflow_run",
+                &format!("cost-{base}-{n}"),
+                &org_run_delivery(repo, 1, branch, run, &format!("{run:040x}"), conclusion),
+            )
+            .await;
+        }
+        let sending = started.elapsed();
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        cdp(&driver.url, &browser, "HeapProfiler.collectGarbage").await;
+        let after = metrics(&driver.url, &browser).await;
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        let idle = metrics(&driver.url, &browser).await;
+        let busy = after["TaskDuration"] - before["TaskDuration"];
+        eprintln!(
+            "{path}: {updates} updates in {sending:?}: main thread {:.3} ms per update \
+             (script {:.3}, layout {:.3}, style {:.3}); idle {:.1} ms/s; \
+             JS heap {:.1} -> {:.1} MB; DOM nodes {} -> {}",
+            busy * 1000.0 / updates as f64,
+            (after["ScriptDuration"] - before["ScriptDuration"]) * 1000.0 / updates as f64,
+            (after["LayoutDuration"] - before["LayoutDuration"]) * 1000.0 / updates as f64,
+            (after["RecalcStyleDuration"] - before["RecalcStyleDuration"]) * 1000.0
+                / updates as f64,
+            (idle["TaskDuration"] - after["TaskDuration"]) * 100.0,
+            before["JSHeapUsedSize"] / 1e6,
+            after["JSHeapUsedSize"] / 1e6,
+            before["Nodes"],
+            after["Nodes"],
+        );
+    }
+    app.stop().await;
+    browser.close().await.unwrap();
+}
