@@ -471,6 +471,17 @@ async fn wall_screenshots() {
             std::fs::write(out.join("docs/tv.png"), &png).unwrap();
         }
     }
+    viewport(&browser, 1366, 768).await;
+    for (path, name) in [
+        ("/triage?tv=1&rotate=0", "triage"),
+        ("/?tv=1&rotate=0", "waterfall"),
+        ("/nope?x=1", "error"),
+    ] {
+        browser.goto(&app.url(path)).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(1200)).await;
+        let png = browser.screenshot().await.unwrap();
+        std::fs::write(out.join(format!("target/tv-{name}-1366x768.png")), &png).unwrap();
+    }
     browser.close().await.unwrap();
     app.stop().await;
 }
