@@ -565,9 +565,7 @@ async fn wall_at_a_million_runs() {
                     repo.workflows[w].0,
                     commit,
                     branches[r][b],
-                    if red {
-                        "failure"
-                    } else if n % 37 == 0 {
+                    if red || n % 37 == 0 {
                         "failure"
                     } else {
                         "success"
