@@ -420,13 +420,12 @@
     if (message.type === "run" && message.build && message.build.status === "completed") scheduleState();
     else if (message.type === "hello") scheduleState();
   });
-  let layoutFrame = 0;
+  // Synchronously, before the redrawn part is painted: a redrawn Wall never shows unsized or
+  // without its highlight. (Updates already come at most once per frame or per fetched part.)
   document.addEventListener("bb:updated", function (event) {
     if (event.detail === "live") fittedLanes = -1;
     showTimes(false);
-    if (!layoutFrame) {
-      layoutFrame = requestAnimationFrame(function () { layoutFrame = 0; layout(); });
-    }
+    layout();
   });
   window.addEventListener("resize", function () { fittedLanes = -1; layout(); });
 
