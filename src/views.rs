@@ -87,6 +87,17 @@ pub struct Chrome {
     pub timezone: String,
 }
 
+/// The conclusions that make a run red, comma-separated, for the page to tell which run
+/// messages can change the board's state (from [`run_state`], their one home).
+pub fn red_conclusions() -> String {
+    run_state::Conclusion::ALL
+        .into_iter()
+        .filter(|c| c.is_red())
+        .map(run_state::Conclusion::as_str)
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 impl Chrome {
     /// Whether any of repo, branch or workflow is set.
     pub fn filtered(&self) -> bool {
@@ -876,6 +887,7 @@ mod tests {
         assert_eq!(span(2 * 3600 + 300), "2 h 5 min");
         assert_eq!(span(2 * 86_400 + 3 * 3600 + 59), "2 d 3 h");
         assert_eq!(span(86_400 + 60), "1 d");
+        assert_eq!(red_conclusions(), "failure,timed_out,startup_failure");
     }
 
     #[test]

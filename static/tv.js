@@ -96,7 +96,10 @@
   let lastStateFetch = 0;
   let stateInFlight = false;
 
+  let redRepos = new Set();
+
   function showState(state) {
+    redRepos = new Set((state.reds || []).map(function (red) { return red.repo; }));
     const red = Number(state.red) || 0;
     body.dataset.red = String(red);
     document.title = (red > 0 ? red + " red" : state.total ? "all green" : "no runs yet") + " · buildboard";
@@ -415,10 +418,15 @@
 
   // ---- wiring ---------------------------------------------------------------------------------
 
+  // Only a run that can change the state asks for it again: a red result anywhere (a new break),
+  // or any result in a repository with a red tile (a fix). The minute's check catches the rest.
+  const redConclusions = (ds.redConclusions || "").split(",");
   document.addEventListener("bb:message", function (event) {
     const message = event.detail;
-    if (message.type === "run" && message.build && message.build.status === "completed") scheduleState();
-    else if (message.type === "hello") scheduleState();
+    if (message.type === "hello") { scheduleState(); return; }
+    const build = message.type === "run" && message.build;
+    if (!build || build.status !== "completed") return;
+    if (redConclusions.indexOf(build.conclusion) >= 0 || redRepos.has(build.repo)) scheduleState();
   });
   // Synchronously, before the redrawn part is painted: a redrawn Wall never shows unsized or
   // without its highlight. (Updates already come at most once per frame or per fetched part.)
