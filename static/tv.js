@@ -273,6 +273,19 @@
       }
       const count = starts.length;
       most = Math.max(most, count);
+      // A new break being held: its item is marked, and its page shown.
+      const held = highlight();
+      let heldAt = -1;
+      for (let i = 0; i < items.length; i++) {
+        const fresh = !!held && held.keys.indexOf(items[i].dataset.key) >= 0;
+        items[i].classList.toggle("fresh", fresh);
+        if (fresh && heldAt < 0) heldAt = i;
+      }
+      if (heldAt >= 0) {
+        let p = 0;
+        while (p + 1 < count && starts[p + 1] <= heldAt) p += 1;
+        page = p;
+      }
       const shown = page % count;
       const from = starts[shown], to = shown + 1 < count ? starts[shown + 1] : items.length;
       for (let i = 0; i < items.length; i++) items[i].classList.toggle("off", i < from || i >= to);

@@ -287,7 +287,7 @@ async fn tv_mode_shows_every_page_of_every_view_and_nothing_outside_the_screen()
 }
 
 #[tokio::test]
-async fn title_and_icon_follow_the_first_red_and_the_last_green() {
+async fn title_and_icon_follow_the_reds_and_a_tv_shows_breaks_on_triage_and_leaves_bad_addresses() {
     let driver = start_driver();
     let browser = open_browser(&driver).await;
     let app = spawn().await;
@@ -367,6 +367,29 @@ async fn title_and_icon_follow_the_first_red_and_the_last_green() {
         js(&browser, &format!("return {icon}")).await,
         "/static/green.svg"
     );
+
+    // A rotation without the Wall shows a new break on Triage, marked.
+    open(&browser, &app, "/?tv=1&views=waterfall,triage").await;
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    app.deliver(
+        "workflow_run",
+        "red-2",
+        &org_run_delivery(
+            &repos[9],
+            0,
+            "main",
+            555_000_004,
+            &"f".repeat(40),
+            Some("failure"),
+        ),
+    )
+    .await;
+    let item = format!(
+        "#reds > li.fresh[data-key=\"{}\"] .red-head .repo",
+        repos[9].name
+    );
+    until(&browser, &readable(&item, 20), Duration::from_secs(10)).await;
+    assert_eq!(js(&browser, "return location.pathname").await, "/triage");
 
     // A bad address on a TV: a readable page, then back to the Wall by itself.
     browser.goto(&app.url("/no-such-view?tv=1")).await.unwrap();
@@ -476,6 +499,7 @@ async fn wall_screenshots() {
         ("/triage?tv=1&rotate=0", "triage"),
         ("/?tv=1&rotate=0", "waterfall"),
         ("/nope?x=1", "error"),
+        ("/wall", "desktop-wall"),
     ] {
         browser.goto(&app.url(path)).await.unwrap();
         tokio::time::sleep(Duration::from_millis(1200)).await;
