@@ -235,6 +235,11 @@ pub struct Config {
     #[arg(long, env = "BUILDBOARD_STALE_AFTER", default_value = "7d", value_parser = parse_duration)]
     pub stale_after: Duration,
 
+    /// The time zone the board shows absolute times in, as an IANA name (`Europe/Berlin`);
+    /// without it, each browser's own. Relative times ("3 min ago") read the same anywhere.
+    #[arg(long, env = "BUILDBOARD_TIMEZONE", value_parser = parse_timezone)]
+    pub timezone: Option<String>,
+
     #[arg(skip)]
     pub ws_timing: WsTiming,
 }
@@ -289,6 +294,7 @@ impl Config {
             body_timeout: DEFAULT_BODY_TIMEOUT,
             webhook_body_budget: DEFAULT_WEBHOOK_BODY_BUDGET,
             max_connections: None,
+            timezone: None,
             ws_timing: WsTiming::default(),
         }
     }
@@ -358,9 +364,35 @@ impl PublicUrl {
     }
 }
 
+/// An IANA time zone name (`Europe/Berlin`, `UTC`): letters, digits and `/_+-`. The browser
+/// checks the name itself (an unknown one falls back to the browser's zone, labelled so).
+fn parse_timezone(name: &str) -> Result<String, String> {
+    let name = name.trim();
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '/' | '_' | '+' | '-'));
+    if ok {
+        Ok(name.to_owned())
+    } else {
+        Err(format!(
+            "{name:?} is not an IANA time zone name such as Europe/Berlin"
+        ))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn time_zones_are_iana_names() {
+        assert_eq!(parse_timezone("Europe/Berlin"), Ok("Europe/Berlin".into()));
+        assert_eq!(parse_timezone("Etc/GMT+2"), Ok("Etc/GMT+2".into()));
+        assert!(parse_timezone("Berlin; drop").is_err());
+        assert!(parse_timezone("").is_err());
+    }
 
     #[test]
     fn durations_parse_with_and_without_units() {

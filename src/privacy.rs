@@ -6,6 +6,7 @@
 use crate::store::model::{Build, Change};
 use crate::store::query::RunFilter;
 use crate::store::triage::Incident;
+use crate::store::wall::Wall;
 
 /// Whether names and avatars of people may be shown; the same for every reader of a server.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -57,6 +58,13 @@ impl Privacy {
             if let Some(green) = &mut red.last_green {
                 self.redact_build(green);
             }
+        }
+    }
+
+    /// Removes the names of people from the Wall's tiles.
+    pub fn redact_wall(self, wall: &mut Wall) {
+        if self.hide_authors {
+            wall.tiles.iter_mut().for_each(|tile| tile.culprit = None);
         }
     }
 

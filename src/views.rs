@@ -19,6 +19,7 @@ use crate::store::figures::Metrics;
 use crate::store::model::Build;
 use crate::store::names::KnownNames;
 use crate::store::triage::Incident;
+use crate::store::wall::{Tile, TileState, Wall};
 
 /// Characters of a commit message's first line shown in a row.
 pub const MESSAGE_CHARS: usize = 100;
@@ -55,7 +56,7 @@ pub struct Link {
 /// The web layer fills it from the query parameters.
 #[derive(Debug, Clone, Default)]
 pub struct Chrome {
-    /// `waterfall`, `triage`, `developer` or `people`.
+    /// `wall`, `waterfall`, `triage`, `developer` or `people`.
     pub view: &'static str,
     pub title: String,
     pub tv: bool,
@@ -98,6 +99,15 @@ pub struct Chrome {
     pub unknown: Vec<Notice>,
     /// Names the filter form offers (its `<datalist>`s); empty in parts and on a TV.
     pub known: Arc<KnownNames>,
+    /// TV mode: where a new break is shown (the Wall, else Triage), with these parameters.
+    pub alert_url: String,
+    /// The Wall's state part (`part=state`) for these filters: every page reads it for its title
+    /// and icon, and a TV to notice a new break.
+    pub state_url: String,
+    /// `sound=1`: a short sound on a new break and on a fix.
+    pub sound: bool,
+    /// `--timezone`: the IANA zone absolute times are shown in; empty for the browser's own.
+    pub timezone: String,
 }
 
 /// A filter value that matches nothing known, as a page shows it.
@@ -107,6 +117,17 @@ pub struct Notice {
     pub text: String,
     /// The closest known name, and this page with it in place of the unknown one.
     pub suggestion: Option<(String, String)>,
+}
+
+/// The conclusions that make a run red, comma-separated, for the page to tell which run
+/// messages can change the board's state (from [`run_state`], their one home).
+pub fn red_conclusions() -> String {
+    run_state::Conclusion::ALL
+        .into_iter()
+        .filter(|c| c.is_red())
+        .map(run_state::Conclusion::as_str)
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 impl Chrome {
@@ -462,6 +483,66 @@ impl Triage {
     }
 }
 
+/// The Wall view's data: the tiles and their counts.
+#[derive(Debug, Clone)]
+pub struct WallView {
+    pub wall: Wall,
+    /// Every branch is in scope (`branches=all` or a named branch), not only the watched ones.
+    pub all_branches: bool,
+    /// When it was rendered (epoch seconds), for the relative times' first text.
+    pub now: i64,
+}
+
+impl WallView {
+    pub fn of(wall: Wall, all_branches: bool) -> Self {
+        Self {
+            wall,
+            all_branches,
+            now: chrono::Utc::now().timestamp(),
+        }
+    }
+
+    pub fn total(&self) -> usize {
+        self.wall.tiles.len()
+    }
+
+    pub fn red(&self) -> usize {
+        self.wall.count(TileState::Red)
+    }
+
+    pub fn running(&self) -> usize {
+        self.wall.count(TileState::Running)
+    }
+
+    /// `part=state`: the counts and the red tiles, which every page reads for its title and icon
+    /// and a TV compares with what it saw to notice a new break or a fix.
+    pub fn state_json(&self) -> String {
+        let reds: Vec<serde_json::Value> = self
+            .wall
+            .tiles
+            .iter()
+            .filter(|t| t.state == TileState::Red)
+            .map(|t| {
+                serde_json::json!({
+                    "key": t.key,
+                    "repo": t.repo,
+                    "since": t.since,
+                    "newest_break": t.newest_break,
+                    "workflows": t.failing.iter().map(|f| &f.workflow).collect::<Vec<_>>(),
+                })
+            })
+            .collect();
+        serde_json::json!({
+            "red": self.red(),
+            "running": self.running(),
+            "green": self.wall.not_red(),
+            "total": self.total(),
+            "reds": reds,
+        })
+        .to_string()
+    }
+}
+
 /// The developer view's data.
 #[derive(Debug, Clone)]
 pub struct Developer {
@@ -517,6 +598,30 @@ struct TriageLive<'a> {
     c: &'a Chrome,
     v: &'a Triage,
     opts: Opts,
+}
+
+#[derive(Template)]
+#[template(path = "wall.html")]
+struct WallPage<'a> {
+    c: &'a Chrome,
+    v: &'a WallView,
+    opts: Opts,
+}
+
+#[derive(Template)]
+#[template(path = "wall_live.html")]
+struct WallLive<'a> {
+    c: &'a Chrome,
+    v: &'a WallView,
+    opts: Opts,
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage<'a> {
+    status: u16,
+    reason: &'a str,
+    message: &'a str,
 }
 
 #[derive(Template)]
@@ -619,6 +724,35 @@ pub fn triage(c: &Chrome, v: &Triage, opts: Opts) -> askama::Result<String> {
 /// As [`waterfall`].
 pub fn triage_live(c: &Chrome, v: &Triage, opts: Opts) -> askama::Result<String> {
     TriageLive { c, v, opts }.render()
+}
+
+/// The Wall page (`/wall`).
+///
+/// # Errors
+/// As [`waterfall`].
+pub fn wall(c: &Chrome, v: &WallView, opts: Opts) -> askama::Result<String> {
+    WallPage { c, v, opts }.render()
+}
+
+/// The Wall's live part.
+///
+/// # Errors
+/// As [`waterfall`].
+pub fn wall_live(c: &Chrome, v: &WallView, opts: Opts) -> askama::Result<String> {
+    WallLive { c, v, opts }.render()
+}
+
+/// The HTML error page of a board address: `status` and its `reason`, and what is wrong in words.
+///
+/// # Errors
+/// As [`waterfall`].
+pub fn error_page(status: u16, reason: &str, message: &str) -> askama::Result<String> {
+    ErrorPage {
+        status,
+        reason,
+        message,
+    }
+    .render()
 }
 
 /// The developer page (`/developer/<login>`).
@@ -804,6 +938,43 @@ pub fn created_clock(build: &Build) -> String {
     clock(&build.created_at.unwrap_or_default())
 }
 
+/// A span of seconds for people, to the two largest units: `45 s`, `3 min`, `2 h 5 min`,
+/// `2 d 3 h`. The page keeps it current (static/tv.js does the same sum).
+pub fn span(secs: i64) -> String {
+    let s = secs.max(0);
+    let (d, h, m) = (s / 86_400, (s % 86_400) / 3600, (s % 3600) / 60);
+    match (d, h, m) {
+        (0, 0, 0) => format!("{s} s"),
+        (0, 0, m) => format!("{m} min"),
+        (0, h, 0) => format!("{h} h"),
+        (0, h, m) => format!("{h} h {m} min"),
+        (d, 0, _) => format!("{d} d"),
+        (d, h, _) => format!("{d} d {h} h"),
+    }
+}
+
+/// [`span`] from `then` to `now`.
+pub fn span_since(then: &i64, now: &i64) -> String {
+    span(now - then)
+}
+
+/// The tile's failing workflows, by name, for one line: `CI · Deploy`.
+pub fn failing_names(tile: &Tile) -> String {
+    let mut names: Vec<String> = Vec::new();
+    for failing in &tile.failing {
+        let name = name(&failing.workflow);
+        if !names.contains(&name) {
+            names.push(name);
+        }
+    }
+    names.join(" · ")
+}
+
+/// [`iso`] of a run's creation.
+pub fn created_iso(build: &Build) -> String {
+    iso(&build.created_at.unwrap_or_default())
+}
+
 /// Epoch seconds as RFC 3339, for `<time datetime>`.
 pub fn iso(secs: &i64) -> String {
     chrono::DateTime::from_timestamp(*secs, 0)
@@ -956,6 +1127,12 @@ mod tests {
         assert_eq!(duration(&Some(7380)), "2h 03m");
         assert_eq!(avg_duration(&Some(159.6)), "2m 40s");
         assert_eq!(clock(&1_601_915_604), "Oct 05 16:33");
+        assert_eq!(span(45), "45 s");
+        assert_eq!(span(180), "3 min");
+        assert_eq!(span(2 * 3600 + 300), "2 h 5 min");
+        assert_eq!(span(2 * 86_400 + 3 * 3600 + 59), "2 d 3 h");
+        assert_eq!(span(86_400 + 60), "1 d");
+        assert_eq!(red_conclusions(), "failure,timed_out,startup_failure");
     }
 
     #[test]

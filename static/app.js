@@ -1,6 +1,8 @@
 // buildboard's live board. The server renders every piece of HTML (see src/views.rs); this script
 // only connects to /ws, swaps server-rendered fragments into place, re-fetches server-rendered parts,
-// and runs TV mode (rotation, paging, connection state). It never builds markup from payload text.
+// and shows the connection state. TV mode (rotation, paging, the Wall's layout), the title and icon,
+// and relative times are static/tv.js's, which hears of every message and redraw through the
+// events `bb:message` and `bb:updated`. It never builds markup from payload text.
 (function () {
   "use strict";
 
@@ -21,9 +23,11 @@
   let retryAt = 0;
   let lastUpdate = 0;
   let needResync = false;
-  let pageIndex = 0;
   let hudTimer = 0;
   let liveTimer = 0;
+  // Run messages wait here for the next frame: a burst costs one redraw, not one per message.
+  let pendingRuns = [];
+  let frame = 0;
 
   // ---- connection state, always visible -------------------------------------------------------
 
@@ -68,9 +72,14 @@
       .then(function (html) {
         const target = document.getElementById(id);
         if (target) target.innerHTML = html;
-        paginate();
+        updated_(id);
       })
       .catch(function () { needResync = true; });
+  }
+
+  // Tells static/tv.js that part of the page was redrawn.
+  function updated_(part) {
+    document.dispatchEvent(new CustomEvent("bb:updated", { detail: part }));
   }
 
   // Everything on the page again, from the shared server-side render.
@@ -200,6 +209,22 @@
     if (empty) empty.remove();
   }
 
+  function queueRun(message) {
+    pendingRuns.push(message);
+    if (!frame) frame = requestAnimationFrame(flushRuns);
+  }
+
+  // One frame's runs, applied together; a run seen twice in the burst is applied once, newest.
+  function flushRuns() {
+    frame = 0;
+    const runs = pendingRuns;
+    pendingRuns = [];
+    const last = new Map();
+    for (const message of runs) last.set(message.build && message.build.id, message);
+    for (const message of last.values()) applyRun(message);
+    updated_("runs");
+  }
+
   function applyRun(message) {
     const build = message.build;
     const html = message.html;
@@ -238,6 +263,7 @@
     try { message = JSON.parse(event.data); } catch (err) { return; }
     lastUpdate = Date.now();
     tick();
+    document.dispatchEvent(new CustomEvent("bb:message", { detail: message }));
     switch (message.type) {
       case "hello":
         if (needResync || Number(message.generation) > Number(ds.generation)) resync();
@@ -246,7 +272,7 @@
         if (message.reason === "lagged") resync();
         break;
       case "run":
-        if (view === "waterfall") applyRun(message); else if (view !== "people") scheduleLive();
+        if (view === "waterfall") queueRun(message); else if (view !== "people") scheduleLive();
         break;
       case "job":
         if (view === "waterfall") scheduleHud(); else if (view === "developer") scheduleLive();
@@ -277,43 +303,11 @@
     };
   }
 
-  // ---- TV mode --------------------------------------------------------------------------------
-
-  // Long lists show one page at a time instead of scrolling.
-  function paginate() {
-    if (!tv) return;
-    let pages = 1;
-    // The waterfall pages by repository: its header rows, its rows and each row's cells.
-    const lists = "#reds, #people, .dev-recent tbody, #grid-groups, #grid-head, #grid-body, #grid-body > tr";
-    for (const list of document.querySelectorAll(lists)) {
-      const items = list.querySelectorAll(":scope > [data-page]");
-      let count = 0;
-      for (const item of items) count = Math.max(count, Number(item.dataset.page) + 1);
-      const page = count ? pageIndex % count : 0;
-      for (const item of items) item.classList.toggle("off", Number(item.dataset.page) !== page);
-      pages = Math.max(pages, count);
-    }
-    const pager = document.getElementById("pager");
-    if (pager) pager.textContent = pages > 1 ? "page " + (pageIndex % pages + 1) + "/" + pages : "";
-  }
-
-  function rotate() {
-    // Move on only while the server answers; otherwise stay and keep showing "disconnected".
-    if (socket && socket.readyState === WebSocket.OPEN) {
-      location.replace(ds.nextUrl);
-    } else {
-      setTimeout(rotate, 5000);
-    }
-  }
+  // For static/tv.js: redraw the live part now (a new break is on its way to the screen).
+  window.buildboard = { resync: resync };
 
   setConn("connecting", "◌ connecting…");
   connect();
   setInterval(tick, 1000);
   setInterval(function () { if (socket) resync(); }, RESYNC_EVERY);
-  if (tv) {
-    paginate();
-    setInterval(function () { pageIndex += 1; paginate(); }, (Number(ds.pageSeconds) || 8) * 1000);
-    const seconds = Number(ds.rotate);
-    if (seconds > 0 && ds.nextUrl) setTimeout(rotate, seconds * 1000);
-  }
 })();

@@ -15,6 +15,7 @@ pub mod query;
 pub mod read;
 pub mod reports;
 pub mod triage;
+pub mod wall;
 pub mod write;
 
 use std::path::{Path, PathBuf};

@@ -42,7 +42,7 @@ pub fn is_glob(value: &str) -> bool {
 }
 
 /// `column = ?` for one value, `column IN (?, ?, …)` for several (`values` is never empty).
-fn one_of(column: &str, values: usize) -> String {
+pub(super) fn one_of(column: &str, values: usize) -> String {
     if values == 1 {
         format!("{column} = ?")
     } else {
@@ -85,7 +85,7 @@ pub(super) fn workflow_names(column: &str, values: &[String]) -> (String, Vec<Va
     (condition, texts(values))
 }
 
-fn texts(values: &[String]) -> Vec<Value> {
+pub(super) fn texts(values: &[String]) -> Vec<Value> {
     values.iter().cloned().map(Value::Text).collect()
 }
 

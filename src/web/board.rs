@@ -1,6 +1,6 @@
-//! The board: the Waterfall (`/`), Triage (`/triage`) and Developer (`/developer`,
-//! `/developer/<login>`) views, and their static assets (embedded in the binary, so it runs from
-//! anywhere).
+//! The board: the Wall (`/wall`), Waterfall (`/`), Triage (`/triage`) and Developer
+//! (`/developer`, `/developer/<login>`) views, their static assets (embedded in the binary, so it
+//! runs from anywhere), and the HTML error page every other board address gets.
 //!
 //! Every view takes the same query parameters, so a view can be bookmarked and shared:
 //! - `repo`, `branch`, `workflow`, `author`: filters, each taking several values (repeated or
@@ -8,9 +8,11 @@
 //!   that matches nothing known is said so on the page, with the closest known name;
 //! - `window`: `24h` (default), `7d` or `30d`, the span the figures cover;
 //! - `tv=1`: TV mode; `rotate=N` seconds per view (default 30, `0` stays put); `views=` the
-//!   rotation (default `waterfall,triage`); `page=N` seconds per page of a long list (default 8);
+//!   rotation (default `wall,waterfall,triage`; `developer` too); `page=N` seconds per page of a
+//!   long list (default 8); `sound=1` a short sound on a new break and on a fix;
 //! - `part=live` / `part=hud`: only the live part of the page, which the page fetches to refresh
-//!   itself. Parts are rendered once per published change and shared by every viewer of the same
+//!   itself; `part=state` (on `/wall`): the Wall's counts and red tiles as JSON, which every page
+//!   reads for its title, its icon and to notice a new break. Parts are rendered once per published change and shared by every viewer of the same
 //!   URL (see [`Cache`]), so a hundred screens on one view cost one render per change.
 
 use std::collections::HashMap;
@@ -27,7 +29,7 @@ use super::{with_state, AppState, Error};
 use crate::store::figures::{self, Metrics};
 use crate::store::names::{self, KnownNames, NameKind, UnknownName};
 use crate::store::query::{self, is_glob, RunFilter};
-use crate::store::{board, triage};
+use crate::store::{board, triage, wall};
 use crate::views::{self, Chrome, Link, Notice};
 
 /// Runs behind the duration chart.
@@ -64,29 +66,58 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = R
         .and(gate.clone())
         .and(query)
         .and(with_state(state.clone()))
-        .then(show_waterfall);
+        .then(show_waterfall)
+        .map(as_page);
     let triage = warp::path!("triage")
         .and(warp::get())
         .and(gate.clone())
         .and(query)
         .and(with_state(state.clone()))
-        .then(show_triage);
+        .then(show_triage)
+        .map(as_page);
     let people = warp::path!("developer")
         .and(warp::get())
         .and(gate.clone())
         .and(query)
         .and(with_state(state.clone()))
-        .then(show_people);
+        .then(show_people)
+        .map(as_page);
     let developer = warp::path!("developer" / String)
         .and(warp::get())
         .and(gate.clone())
         .and(query)
+        .and(with_state(state.clone()))
+        .then(show_developer)
+        .map(as_page);
+    let wall = warp::path!("wall")
+        .and(warp::get())
+        .and(gate.clone())
+        .and(query)
         .and(with_state(state))
-        .then(show_developer);
+        .then(show_wall)
+        .map(as_page);
     let assets = warp::path!("static" / String)
         .and(warp::get())
         .and_then(serve_asset);
-    waterfall.or(triage).or(people).or(developer).or(assets)
+    // Last: any other address a person might type gets the HTML error page, not JSON.
+    let unknown = warp::get()
+        .and(warp::path::full())
+        .and_then(|path: warp::path::FullPath| async move {
+            if is_known_path(path.as_str()) {
+                Err(warp::reject::not_found())
+            } else {
+                Ok(path)
+            }
+        })
+        .and(gate)
+        .map(unknown_page);
+    waterfall
+        .or(triage)
+        .or(people)
+        .or(developer)
+        .or(wall)
+        .or(assets)
+        .or(unknown)
 }
 
 /// Rendered parts shared by every viewer: one render per URL per published change.
@@ -210,10 +241,20 @@ enum Part {
     Page,
     Live,
     Hud,
+    /// The Wall's counts and red tiles, as JSON.
+    State,
 }
 
 /// The views TV mode can rotate through.
-const ROTATABLE: &[(&str, &str)] = &[("waterfall", "/"), ("triage", "/triage")];
+const ROTATABLE: &[(&str, &str)] = &[
+    ("wall", "/wall"),
+    ("waterfall", "/"),
+    ("triage", "/triage"),
+    ("developer", "/developer"),
+];
+
+/// The rotation when `views=` is not given.
+const DEFAULT_VIEWS: &[&str] = &["wall", "waterfall", "triage"];
 
 /// The board's query parameters, validated.
 #[derive(Debug, Clone)]
@@ -232,6 +273,8 @@ struct BoardQuery {
     all_branches: bool,
     /// `sort=oldest`: triage lists the longest red first.
     oldest_first: bool,
+    /// `sound=1`: a short sound on a new break and on a fix.
+    sound: bool,
 }
 
 impl BoardQuery {
@@ -311,15 +354,16 @@ impl BoardQuery {
             None | Some("") => Part::Page,
             Some("live") => Part::Live,
             Some("hud") => Part::Hud,
+            Some("state") => Part::State,
             Some(_) => {
                 return Err(Error::bad_request(
                     "invalid_parameter",
-                    "part must be live or hud",
+                    "part must be live, hud or state",
                 ))
             }
         };
         let views = match get("views") {
-            None | Some("") => ROTATABLE.iter().map(|(name, _)| *name).collect(),
+            None | Some("") => DEFAULT_VIEWS.to_vec(),
             Some(list) => list
                 .split(',')
                 .map(|name| {
@@ -330,7 +374,7 @@ impl BoardQuery {
                         .ok_or_else(|| {
                             Error::bad_request(
                                 "invalid_parameter",
-                                "views lists views to rotate through: waterfall, triage",
+                                "views lists views to rotate through: wall, waterfall, triage, developer",
                             )
                         })
                 })
@@ -343,6 +387,7 @@ impl BoardQuery {
             author: list("author")?,
             window,
             tv: matches!(get("tv"), Some("1" | "true" | "yes" | "on")),
+            sound: matches!(get("sound"), Some("1" | "true" | "yes" | "on")),
             rotate_s: seconds("rotate", 30)?,
             views,
             page_s: seconds("page", 8)?.max(2),
@@ -427,6 +472,9 @@ impl BoardQuery {
             query.append_pair("rotate", &self.rotate_s.to_string());
             query.append_pair("views", &self.views.join(","));
             query.append_pair("page", &self.page_s.to_string());
+            if self.sound {
+                query.append_pair("sound", "1");
+            }
         }
         match part {
             Part::Page => {}
@@ -435,6 +483,9 @@ impl BoardQuery {
             }
             Part::Hud => {
                 query.append_pair("part", "hud");
+            }
+            Part::State => {
+                query.append_pair("part", "state");
             }
         }
         let query = query.finish();
@@ -449,6 +500,11 @@ impl BoardQuery {
     fn chrome(&self, view: &'static str, path: &str, title: String, state: &AppState) -> Chrome {
         let hide_authors = state.config.hide_authors;
         let mut nav = vec![
+            Link {
+                label: "Wall".into(),
+                url: self.url("/wall", self.window, Part::Page),
+                active: view == "wall",
+            },
             Link {
                 label: "Waterfall".into(),
                 url: self.url("/", self.window, Part::Page),
@@ -476,6 +532,7 @@ impl BoardQuery {
             })
             .collect();
         let next_url = if self.tv && self.rotate_s > 0 {
+            let view = if view == "people" { "developer" } else { view };
             let at = self.views.iter().position(|v| *v == view);
             let next = match at {
                 Some(i) => self.views[(i + 1) % self.views.len()],
@@ -488,6 +545,16 @@ impl BoardQuery {
             self.url(next_path, self.window, Part::Page)
         } else {
             String::new()
+        };
+        // A new break shows on the Wall, or on Triage when the rotation has no Wall.
+        let alert_path = if self.views.contains(&"wall") || !self.views.contains(&"triage") {
+            "/wall"
+        } else {
+            "/triage"
+        };
+        let untv = BoardQuery {
+            tv: false,
+            ..self.clone()
         };
         let bare = BoardQuery {
             repo: Vec::new(),
@@ -520,6 +587,10 @@ impl BoardQuery {
             generation: state.hub.generation(),
             unknown: Vec::new(),
             known: Arc::default(),
+            alert_url: self.url(alert_path, self.window, Part::Page),
+            state_url: untv.url("/wall", Window::Day, Part::State),
+            sound: self.sound,
+            timezone: state.config.timezone.clone().unwrap_or_default(),
         }
     }
 
@@ -585,8 +656,83 @@ where
             .get_or_render(key, state.hub.generation(), render)
             .await?
     };
-    let reply = warp::reply::html(html.to_string());
+    let mut reply = warp::reply::html(html.to_string()).into_response();
+    if query.part == Part::State {
+        reply.headers_mut().insert(
+            CONTENT_TYPE,
+            warp::http::HeaderValue::from_static("application/json"),
+        );
+    }
     Ok(warp::reply::with_header(reply, CACHE_CONTROL, "no-store").into_response())
+}
+
+/// A page's answer, its error as the HTML error page (the API answers errors in JSON).
+fn as_page(result: Result<warp::reply::Response, Error>) -> warp::reply::Response {
+    result.unwrap_or_else(Error::into_page)
+}
+
+/// Paths the board's own routes, the API, the feed and operations answer: not "unknown".
+fn is_known_path(path: &str) -> bool {
+    let first = path.trim_start_matches('/').split('/').next().unwrap_or("");
+    path == "/"
+        || matches!(
+            first,
+            "wall"
+                | "triage"
+                | "developer"
+                | "static"
+                | "api"
+                | "ws"
+                | "webhook"
+                | "healthz"
+                | "readyz"
+                | "metrics"
+        )
+}
+
+/// Any other address: the HTML error page, `404`.
+fn unknown_page(path: warp::path::FullPath) -> warp::reply::Response {
+    Error::NotFound(format!(
+        "There is no board page at {}.",
+        views::cut(path.as_str(), 80)
+    ))
+    .into_page()
+}
+
+async fn show_wall(
+    pairs: Vec<(String, String)>,
+    state: AppState,
+) -> Result<warp::reply::Response, Error> {
+    let query = BoardQuery::parse(&pairs)?;
+    let chrome = query.chrome("wall", "/wall", "Wall".into(), &state);
+    let opts = state.opts;
+    let (q, s) = (query.clone(), state.clone());
+    respond(&state, &query, "/wall", move || async move {
+        let filter = q.filter();
+        let scope = q.triage_scope(&s, now());
+        let state = s.clone();
+        let mut wall = s
+            .store
+            .read(move |conn| {
+                wall::wall(
+                    conn,
+                    &wall::Request {
+                        filter: &filter,
+                        watched: &state.config.watch_branches,
+                        scope,
+                    },
+                )
+            })
+            .await?;
+        opts.privacy.redact_wall(&mut wall);
+        let model = views::WallView::of(wall, scope != triage::Scope::Watched);
+        match q.part {
+            Part::State => Ok(model.state_json()),
+            Part::Page => rendered(views::wall(&chrome, &model, opts)),
+            _ => rendered(views::wall_live(&chrome, &model, opts)),
+        }
+    })
+    .await
 }
 
 async fn show_waterfall(
@@ -838,6 +984,26 @@ fn percent_decode(segment: &str) -> Option<String> {
 /// Files under `static/`, compiled in.
 const ASSETS: &[(&str, &str, &str)] = &[
     (
+        "tv.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../static/tv.js"),
+    ),
+    (
+        "error.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../static/error.js"),
+    ),
+    (
+        "red.svg",
+        "image/svg+xml",
+        include_str!("../../static/red.svg"),
+    ),
+    (
+        "green.svg",
+        "image/svg+xml",
+        include_str!("../../static/green.svg"),
+    ),
+    (
         "app.js",
         "text/javascript; charset=utf-8",
         include_str!("../../static/app.js"),
@@ -884,7 +1050,7 @@ mod tests {
         let url = query.url("/triage", query.window, Part::Live);
         assert_eq!(
             url,
-            "/triage?repo=o%2Fr&branch=main&window=7d&tv=1&rotate=20&views=waterfall%2Ctriage&page=8&part=live"
+            "/triage?repo=o%2Fr&branch=main&window=7d&tv=1&rotate=20&views=wall%2Cwaterfall%2Ctriage&page=8&part=live"
         );
     }
 
@@ -895,8 +1061,34 @@ mod tests {
             ("rotate", "1"),
             ("part", "x"),
             ("views", "nope"),
+            ("part", "states"),
         ] {
             assert!(BoardQuery::parse(&pairs(&[bad])).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn every_view_rotates_and_the_wall_comes_first_by_default() {
+        let query = BoardQuery::parse(&pairs(&[])).unwrap();
+        assert_eq!(query.views, ["wall", "waterfall", "triage"]);
+        let all = BoardQuery::parse(&pairs(&[("views", "wall,waterfall,triage,developer")]));
+        assert_eq!(all.unwrap().views.len(), 4);
+    }
+
+    #[test]
+    fn only_addresses_nothing_answers_get_the_error_page() {
+        for known in [
+            "/",
+            "/wall",
+            "/triage",
+            "/developer/bob",
+            "/api/nope",
+            "/static/x.js",
+        ] {
+            assert!(is_known_path(known), "{known}");
+        }
+        for unknown in ["/wal", "/favicon.ico", "/tv/wall"] {
+            assert!(!is_known_path(unknown), "{unknown}");
         }
     }
 

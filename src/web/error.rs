@@ -121,6 +121,36 @@ impl Reply for Error {
     }
 }
 
+impl Error {
+    /// The error as the board's HTML error page (`templates/error.html`): what is wrong in big
+    /// text, a way back, and on a TV a retry by itself. The API keeps answering JSON.
+    pub fn into_page(self) -> Response {
+        let (status, _) = self.status_and_code();
+        let message = match &self {
+            Self::Internal(cause) => {
+                tracing::error!(error.cause_chain = ?cause, "page failed");
+                "Something went wrong on the server; it has been logged.".to_owned()
+            }
+            other => {
+                tracing::info!(status = status.as_u16(), %other, "page refused");
+                other.to_string()
+            }
+        };
+        let page = crate::views::error_page(
+            status.as_u16(),
+            status.canonical_reason().unwrap_or("Error"),
+            &message,
+        )
+        .unwrap_or_else(|err| {
+            tracing::error!(cause = %err, "could not render the error page");
+            message
+        });
+        let reply = warp::reply::with_status(warp::reply::html(page), status);
+        warp::reply::with_header(reply, warp::http::header::CACHE_CONTROL, "no-store")
+            .into_response()
+    }
+}
+
 /// Turns warp's own rejections into the JSON error shape; anything unexpected is a logged 500.
 pub async fn handle_rejection(err: Rejection) -> Result<Response, std::convert::Infallible> {
     use warp::reject;

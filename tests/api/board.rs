@@ -410,9 +410,9 @@ async fn tv_mode_names_the_next_view_and_keeps_its_settings() {
     seed::realistic(&app.db());
     let waterfall = page(&app, "/?tv=1&rotate=20&repo=acme%2Fwidgets").await;
     let triage = page(&app, "/triage?tv=1&rotate=20&repo=acme%2Fwidgets").await;
-    let next = "/triage?repo=acme%2Fwidgets&#38;tv=1&#38;rotate=20&#38;views=waterfall%2Ctriage&#38;page=8";
+    let next = "/triage?repo=acme%2Fwidgets&#38;tv=1&#38;rotate=20&#38;views=wall%2Cwaterfall%2Ctriage&#38;page=8";
     assert!(waterfall.contains(&format!("data-next-url=\"{next}\"")));
-    assert!(triage.contains("data-next-url=\"/?repo=acme%2Fwidgets&#38;tv=1"));
+    assert!(triage.contains("data-next-url=\"/wall?repo=acme%2Fwidgets&#38;tv=1"));
     assert!(waterfall.contains("class=\"view-waterfall tv\""));
     assert!(!waterfall.contains("<form"), "no form on a TV");
     assert!(

@@ -7,6 +7,7 @@
 //! `cargo test --test api -- --ignored screenshots` regenerates `docs/*.png`.
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -21,14 +22,19 @@ use crate::seed::{self, run_delivery};
 const LIVE: Duration = Duration::from_secs(2);
 
 /// A chromedriver process, killed when dropped (also when a test panics).
-struct Driver {
+pub(crate) struct Driver {
     child: Child,
-    url: String,
+    pub(crate) url: String,
     profiles: tempfile::TempDir,
 }
 
 impl Drop for Driver {
     fn drop(&mut self) {
+        // The whole process group: chromium too, also when a test panicked before closing it.
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", self.child.id())])
+            .stderr(Stdio::null())
+            .status();
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -41,9 +47,10 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn start_driver() -> Driver {
+pub(crate) fn start_driver() -> Driver {
     let port = free_port();
     let child = Command::new("chromedriver")
+        .process_group(0)
         .arg(format!("--port={port}"))
         .arg("--allowed-ips=127.0.0.1")
         .stdout(Stdio::null())
@@ -65,7 +72,7 @@ fn start_driver() -> Driver {
     }
 }
 
-async fn open_browser(driver: &Driver) -> Client {
+pub(crate) async fn open_browser(driver: &Driver) -> Client {
     let profile = tempfile::tempdir_in(driver.profiles.path()).unwrap().keep();
     let binary = ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
         .into_iter()
@@ -108,7 +115,7 @@ async fn open_browser(driver: &Driver) -> Client {
 }
 
 /// Waits until `script` (a JS expression) is true in the page, or fails after `within`.
-async fn until(browser: &Client, script: &str, within: Duration) -> Duration {
+pub(crate) async fn until(browser: &Client, script: &str, within: Duration) -> Duration {
     let started = Instant::now();
     loop {
         let value = browser
@@ -126,7 +133,7 @@ async fn until(browser: &Client, script: &str, within: Duration) -> Duration {
     }
 }
 
-async fn js(browser: &Client, script: &str) -> serde_json::Value {
+pub(crate) async fn js(browser: &Client, script: &str) -> serde_json::Value {
     browser
         .execute(script, vec![])
         .await
@@ -134,7 +141,7 @@ async fn js(browser: &Client, script: &str) -> serde_json::Value {
 }
 
 /// Opens `path` and waits for the live feed to connect.
-async fn open(browser: &Client, app: &TestApp, path: &str) {
+pub(crate) async fn open(browser: &Client, app: &TestApp, path: &str) {
     browser.goto(&app.url(path)).await.expect("the page loads");
     until(
         browser,
@@ -403,7 +410,12 @@ async fn tv_mode_fits_the_screen_and_rotates_views(browser: &Client) {
         Duration::from_secs(5),
     )
     .await;
-    until(browser, "location.pathname === '/'", Duration::from_secs(6)).await;
+    until(
+        browser,
+        "location.pathname === '/wall'",
+        Duration::from_secs(6),
+    )
+    .await;
     app.stop().await;
 }
 

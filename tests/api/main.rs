@@ -13,5 +13,6 @@ mod reliability;
 mod seed;
 mod sources;
 mod triage;
+mod tv;
 mod webhook;
 mod ws;

@@ -416,3 +416,259 @@ pub fn organisation(conn: &Connection, repos: usize, commits: usize) -> Vec<Stri
     }
     names
 }
+
+/// A repository of [`organisation_with_reds`].
+#[derive(Debug, Clone)]
+pub struct OrgRepo {
+    pub id: i64,
+    /// "acme/<name>".
+    pub name: String,
+    /// Workflow ids and names.
+    pub workflows: Vec<(i64, String)>,
+}
+
+/// Names the organisation's repositories are drawn from (numbered past the end of the list).
+const REPO_NAMES: &[&str] = &[
+    "payments-api",
+    "checkout-web",
+    "identity",
+    "search-indexer",
+    "mobile-app",
+    "billing",
+    "notifications",
+    "data-pipeline",
+    "admin-console",
+    "gateway",
+    "inventory",
+    "recommendations",
+    "analytics",
+    "docs-site",
+    "infra-terraform",
+    "auth-proxy",
+    "media-service",
+    "shipping",
+    "pricing-engine",
+    "feature-flags",
+    "chat-backend",
+    "ledger",
+    "reporting",
+    "sdk-python",
+    "sdk-js",
+    "design-system",
+    "ml-models",
+    "webhooks",
+    "scheduler",
+    "email-service",
+];
+
+/// Workflow names, in the order each repository gets them.
+const WORKFLOW_NAMES: &[&str] = &["CI", "Lint", "Deploy", "Security scan", "E2E", "Docs"];
+
+/// An organisation at work, written straight into `conn`: `repos` repositories under `acme/`,
+/// `workflows` workflows each, `commits` commits of history on `main` (every workflow ran on each,
+/// the newest a few minutes ago, green), feature branches with red and running runs (not watched:
+/// they must not turn a tile red), and a `release/1.x` branch. Repositories whose index is in
+/// `red` have their first workflow failing on `main` for the last two commits; those in
+/// `running` have a run in progress on `main`.
+pub fn organisation_with_reds(
+    conn: &Connection,
+    repos: usize,
+    workflows: usize,
+    commits: usize,
+    red: &[usize],
+    running: &[usize],
+) -> Vec<OrgRepo> {
+    let now = now();
+    let people = ["alice", "bob", "carol", "dmitri", "erin", "farah", "gus"];
+    let mut out = Vec::new();
+    let tx = conn.unchecked_transaction().unwrap();
+    for r in 0..repos {
+        let repo_id = 1000 + r as i64;
+        let base = REPO_NAMES[r % REPO_NAMES.len()];
+        let name = if r < REPO_NAMES.len() {
+            format!("acme/{base}")
+        } else {
+            format!("acme/{base}-{}", r / REPO_NAMES.len() + 1)
+        };
+        tx.execute(
+            "INSERT INTO repos (id, fullname, url, defaultbranch, createtime)
+             VALUES (?1, ?2, ?3, 'main', 0)",
+            params![repo_id, name, format!("https://github.com/{name}")],
+        )
+        .unwrap();
+        let mut flows = Vec::new();
+        for w in 0..workflows {
+            let id = repo_id * 100 + w as i64;
+            let wname = WORKFLOW_NAMES[w % WORKFLOW_NAMES.len()].to_owned();
+            tx.execute(
+                "INSERT INTO workflows (id, repo_id, name, path) VALUES (?1, ?2, ?3, ?4)",
+                params![id, repo_id, wname, format!(".github/workflows/w{w}.yml")],
+            )
+            .unwrap();
+            flows.push((id, wname));
+        }
+        let mut branch_ids = Vec::new();
+        for branch in ["main", "release/1.x", "feature/login", "fix/flaky-test"] {
+            tx.execute(
+                "INSERT INTO branches (repo_id, name, createtime) VALUES (?1, ?2, 0)",
+                params![repo_id, branch],
+            )
+            .unwrap();
+            branch_ids.push((branch, tx.last_insert_rowid()));
+        }
+        let mut run_id = repo_id * 100_000;
+        for c in 0..commits {
+            // Newest commit about 3 minutes ago, older ones 20 minutes apart, per branch.
+            for (b, (branch, branch_id)) in branch_ids.iter().enumerate() {
+                if b > 0 && c % 3 != 0 {
+                    continue;
+                }
+                let created =
+                    now - 180 - ((commits - 1 - c) as i64) * 1200 - b as i64 * 97 - r as i64;
+                let sha = format!("{:08x}{:08x}{:024x}", repo_id, b, c);
+                let author = people[(c + r + b) % people.len()];
+                tx.execute(
+                    "INSERT INTO commits (repo_id, gitid, message, authorname, authorlogin, committime)
+                     VALUES (?1, ?2, ?3, ?4, ?4, ?5)",
+                    params![repo_id, sha, format!("Change {c} on {branch}"), author, created - 30],
+                )
+                .unwrap();
+                let commit_id = tx.last_insert_rowid();
+                let newest = c + 1 == commits;
+                for (w, (workflow_id, _)) in flows.iter().enumerate() {
+                    run_id += 1;
+                    let mut status = "completed";
+                    let mut conclusion = Some("success");
+                    if *branch == "main" && w == 0 && red.contains(&r) && c + 2 >= commits {
+                        conclusion = Some("failure");
+                    }
+                    if *branch == "main" && w == 1 && newest && running.contains(&r) {
+                        status = "in_progress";
+                        conclusion = None;
+                    }
+                    if branch.starts_with("feature") && newest && w == 0 {
+                        conclusion = Some("failure");
+                    }
+                    if branch.starts_with("fix") && newest && w == 1 {
+                        status = "in_progress";
+                        conclusion = None;
+                    }
+                    let rank = if status == "completed" { 3 } else { 2 };
+                    let (started, ended) = (
+                        created + 10,
+                        (status == "completed").then_some(created + 130),
+                    );
+                    tx.execute(
+                        "INSERT INTO workflowruns (id, repo_id, workflow_id, commit_id, branch_id,
+                             runnumber, runattempt, event, headsha, title, status, statusrank,
+                             conclusion, actor, url, createtime, starttime, updatetime, endtime,
+                             runtime, queuetime)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1, 'push', ?7, ?8, ?9, ?10, ?11, ?12, ?13,
+                             ?14, ?15, ?16, ?17, ?18, 10)",
+                        params![
+                            run_id,
+                            repo_id,
+                            workflow_id,
+                            commit_id,
+                            branch_id,
+                            c as i64 + 1,
+                            sha,
+                            format!("Change {c} on {branch}"),
+                            status,
+                            rank,
+                            conclusion,
+                            author,
+                            format!("https://github.com/{name}/actions/runs/{run_id}"),
+                            created,
+                            started,
+                            ended.unwrap_or(started),
+                            ended,
+                            ended.map(|e| e - started),
+                        ],
+                    )
+                    .unwrap();
+                    tx.execute(
+                        "INSERT INTO workflowrunattempts (run_id, runattempt, status, statusrank, conclusion)
+                         VALUES (?1, 1, ?2, ?3, ?4)",
+                        params![run_id, status, rank, conclusion],
+                    )
+                    .unwrap();
+                }
+            }
+        }
+        out.push(OrgRepo {
+            id: repo_id,
+            name,
+            workflows: flows,
+        });
+    }
+    tx.commit().unwrap();
+    out
+}
+
+/// A `workflow_run` delivery for a run of `repo`'s workflow `workflow` (an index into its
+/// workflows) on `branch`, created now: `conclusion` `None` for one in progress.
+pub fn org_run_delivery(
+    repo: &OrgRepo,
+    workflow: usize,
+    branch: &str,
+    run_id: i64,
+    sha: &str,
+    conclusion: Option<&str>,
+) -> Vec<u8> {
+    let mut payload: Value =
+        serde_json::from_slice(&run_delivery(run_id, sha, "Live change", conclusion)).unwrap();
+    let (workflow_id, workflow_name) = &repo.workflows[workflow];
+    let short = repo
+        .name
+        .split_once('/')
+        .map_or(repo.name.as_str(), |(_, n)| n);
+    let repository = &mut payload["repository"];
+    repository["id"] = json!(repo.id);
+    repository["full_name"] = json!(repo.name);
+    repository["name"] = json!(short);
+    repository["default_branch"] = json!("main");
+    repository["html_url"] = json!(format!("https://github.com/{}", repo.name));
+    payload["workflow"]["id"] = json!(workflow_id);
+    payload["workflow"]["name"] = json!(workflow_name);
+    let run = &mut payload["workflow_run"];
+    run["workflow_id"] = json!(workflow_id);
+    run["name"] = json!(workflow_name);
+    run["head_branch"] = json!(branch);
+    run["repository"]["id"] = json!(repo.id);
+    run["repository"]["full_name"] = json!(repo.name);
+    run["head_repository"]["id"] = json!(repo.id);
+    run["head_repository"]["full_name"] = json!(repo.name);
+    run["html_url"] = json!(format!(
+        "https://github.com/{}/actions/runs/{run_id}",
+        repo.name
+    ));
+    serde_json::to_vec(&payload).unwrap()
+}
+
+/// The repositories [`organisation_with_reds`] wrote into `conn` earlier.
+pub fn organisation_repos(conn: &Connection) -> Vec<OrgRepo> {
+    let mut repos: Vec<OrgRepo> = conn
+        .prepare("SELECT id, fullname FROM repos WHERE id >= 1000 ORDER BY id")
+        .unwrap()
+        .query_map([], |row| {
+            Ok(OrgRepo {
+                id: row.get(0)?,
+                name: row.get(1)?,
+                workflows: Vec::new(),
+            })
+        })
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    for repo in &mut repos {
+        repo.workflows = conn
+            .prepare("SELECT id, name FROM workflows WHERE repo_id = ?1 ORDER BY id")
+            .unwrap()
+            .query_map([repo.id], |row| Ok((row.get(0)?, row.get(1)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+    }
+    repos
+}

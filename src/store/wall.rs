@@ -1,0 +1,449 @@
+//! The Wall: one tile per repository (or per workflow of one repository) for its watched branches,
+//! coloured by the worst latest state of its workflows there. The TV shows it first, so it answers
+//! "is main green, what broke, since when, who is on it" in one look.
+//!
+//! The rules (the README's "The board" section says the same):
+//! - A tile covers every workflow on every watched branch of its repository (the default branch and
+//!   `--watch-branches`; or the one branch named by the filter).
+//! - **Red** when any of them is red by triage's rule (its latest completed, non-neutral run
+//!   failed); the red details (since when, failing workflows, first red commit's author, where it
+//!   failed) come from [`triage`], so the Wall and Triage never disagree.
+//! - Else **running** when any of them has a run queued or in progress; else **green**.
+//! - A red tile's **fix is running** when a run is in progress on one of its red workflows.
+//! - Order: red (newest break first), running, green; names alphabetical within a colour.
+//!
+//! The states come from one indexed probe per workflow and watched branch (`workflowruns_pair`),
+//! like triage's, so the Wall costs the same at a thousand runs as at a million.
+
+use std::collections::{BTreeMap, HashMap};
+
+use rusqlite::types::Value;
+use rusqlite::Connection;
+use serde::Serialize;
+
+use super::query::{self, RunFilter};
+use super::triage::{self, Incident};
+use super::Result;
+use crate::run_state::RUN_ACTIVE_SQL;
+use crate::watch::WatchedBranches;
+
+/// The colour of a tile.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TileState {
+    /// A workflow's latest completed run on a watched branch failed.
+    Red,
+    /// Nothing red, and a run is queued or in progress.
+    Running,
+    /// Every workflow's latest completed run passed.
+    Green,
+}
+
+impl TileState {
+    /// The CSS class and the word in the state part.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Red => "red",
+            Self::Running => "running",
+            Self::Green => "green",
+        }
+    }
+}
+
+/// A red workflow of a tile.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Failing {
+    pub workflow: String,
+    pub branch: Option<String>,
+    /// The failing run on GitHub.
+    pub url: Option<String>,
+    /// "build › Run tests", when the failing run's steps are known.
+    pub failed_at: Option<String>,
+}
+
+/// One tile of the Wall.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Tile {
+    /// Stable identity, for the page to highlight and to tell a new red from an old one:
+    /// the repository, or `repository workflow` on a one-repository wall.
+    pub key: String,
+    /// "owner/name".
+    pub repo: String,
+    /// The workflow, on a one-repository wall.
+    pub workflow: Option<String>,
+    pub state: TileState,
+    /// Workflow x branch pairs the tile covers.
+    pub pairs: usize,
+    /// Runs queued or in progress now.
+    pub active: usize,
+    /// Red: the workflows whose latest completed run failed, by name.
+    pub failing: Vec<Failing>,
+    /// Red: since when (the earliest first red run of its incidents), epoch seconds.
+    pub since: Option<i64>,
+    /// Red: the newest break (the latest first red run), the order of red tiles.
+    pub newest_break: Option<i64>,
+    /// Red: who started the first red run (none while `--hide-authors`).
+    pub culprit: Option<String>,
+    /// Red: a run is queued or in progress on a red workflow.
+    pub fix_running: bool,
+    /// When its latest run was created, epoch seconds.
+    pub latest: i64,
+}
+
+impl Tile {
+    /// The repository's name without its owner: the big text on the tile.
+    pub fn short_name(&self) -> &str {
+        self.repo.rsplit_once('/').map_or(&self.repo, |(_, n)| n)
+    }
+
+    /// The owner, shown small above the name.
+    pub fn owner(&self) -> &str {
+        self.repo.split_once('/').map_or("", |(o, _)| o)
+    }
+}
+
+/// The Wall's data.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Wall {
+    /// Red, running, green; see the module's rules.
+    pub tiles: Vec<Tile>,
+    /// Tiles per workflow of one repository (the filter names one).
+    pub per_workflow: bool,
+}
+
+impl Wall {
+    /// Tiles in `state`.
+    pub fn count(&self, state: TileState) -> usize {
+        self.tiles.iter().filter(|t| t.state == state).count()
+    }
+
+    /// Tiles that are not red: the "23" of "23 of 25 green".
+    pub fn not_red(&self) -> usize {
+        self.tiles.len() - self.count(TileState::Red)
+    }
+}
+
+/// What the Wall looks at: the same filter and scope as triage.
+#[derive(Debug, Clone, Copy)]
+pub struct Request<'a> {
+    pub filter: &'a RunFilter,
+    pub watched: &'a WatchedBranches,
+    pub scope: triage::Scope,
+}
+
+/// The latest state of one workflow on one branch.
+#[derive(Debug)]
+struct Pair {
+    repo: String,
+    workflow_id: i64,
+    workflow: String,
+    branch: String,
+    latest_created: i64,
+    active_count: usize,
+}
+
+/// The Wall for `request`. Reds and their details come from [`triage::triage`].
+///
+/// # Errors
+/// On a database error.
+pub fn wall(conn: &Connection, request: &Request<'_>) -> Result<Wall> {
+    let pairs = pairs(conn, request)?;
+    let incidents = triage::triage(
+        conn,
+        &triage::Request {
+            filter: request.filter,
+            watched: request.watched,
+            scope: request.scope,
+            order: triage::Order::NewestFirst,
+        },
+    )?;
+    Ok(assemble(pairs, &incidents, request.filter.repo.len() == 1))
+}
+
+/// Tiles from the pairs' states and triage's incidents.
+fn assemble(pairs: Vec<Pair>, incidents: &[Incident], per_workflow: bool) -> Wall {
+    let key_of = |repo: &str, workflow: &str| {
+        if per_workflow {
+            format!("{repo} {workflow}")
+        } else {
+            repo.to_owned()
+        }
+    };
+    let mut tiles: BTreeMap<String, Tile> = BTreeMap::new();
+    // Workflows (by id) that are red, with the branch, to spot a fix in progress.
+    let mut red_pairs: Vec<(i64, Option<String>)> = Vec::new();
+    for incident in incidents {
+        for red in &incident.reds {
+            let build = &red.failing;
+            red_pairs.push((build.workflow_id, build.branch.clone()));
+            let key = key_of(&build.repo, &build.workflow);
+            let tile = tiles.entry(key.clone()).or_insert_with(|| Tile {
+                key,
+                repo: build.repo.clone(),
+                workflow: per_workflow.then(|| build.workflow.clone()),
+                state: TileState::Red,
+                pairs: 0,
+                active: 0,
+                failing: Vec::new(),
+                since: None,
+                newest_break: None,
+                culprit: None,
+                fix_running: false,
+                latest: 0,
+            });
+            tile.failing.push(Failing {
+                workflow: build.workflow.clone(),
+                branch: build.branch.clone(),
+                url: build.url.clone(),
+                failed_at: red.failed_at.as_ref().map(triage::FailedAt::describe),
+            });
+            if tile.since.is_none_or(|since| red.since < since) {
+                tile.since = Some(red.since);
+                tile.culprit = incident.culprit.clone();
+            }
+            tile.newest_break = tile.newest_break.max(Some(red.since));
+        }
+    }
+    for pair in pairs {
+        let key = key_of(&pair.repo, &pair.workflow);
+        let fixing = pair.active_count > 0
+            && red_pairs.iter().any(|(id, branch)| {
+                *id == pair.workflow_id && branch.as_deref() == Some(&pair.branch)
+            });
+        let tile = tiles.entry(key.clone()).or_insert_with(|| Tile {
+            key,
+            repo: pair.repo.clone(),
+            workflow: per_workflow.then(|| pair.workflow.clone()),
+            state: TileState::Green,
+            pairs: 0,
+            active: 0,
+            failing: Vec::new(),
+            since: None,
+            newest_break: None,
+            culprit: None,
+            fix_running: false,
+            latest: 0,
+        });
+        tile.pairs += 1;
+        tile.active += pair.active_count;
+        tile.fix_running |= fixing;
+        tile.latest = tile.latest.max(pair.latest_created);
+        if tile.state == TileState::Green && pair.active_count > 0 {
+            tile.state = TileState::Running;
+        }
+    }
+    let mut tiles: Vec<Tile> = tiles.into_values().collect();
+    for tile in &mut tiles {
+        tile.failing.sort_by(|a, b| a.workflow.cmp(&b.workflow));
+        tile.failing
+            .dedup_by(|a, b| a.workflow == b.workflow && a.branch == b.branch);
+    }
+    tiles.sort_by(|a, b| {
+        a.state
+            .cmp(&b.state)
+            .then_with(|| b.newest_break.cmp(&a.newest_break))
+            .then_with(|| a.key.cmp(&b.key))
+    });
+    Wall {
+        tiles,
+        per_workflow,
+    }
+}
+
+/// The latest run of each workflow on each branch in scope, and how many runs are active there.
+fn pairs(conn: &Connection, request: &Request<'_>) -> Result<Vec<Pair>> {
+    let mut conditions = vec!["p.monitored = 1".to_owned()];
+    let mut params: Vec<Value> = Vec::new();
+    let filter = request.filter;
+    if !filter.repo.is_empty() {
+        conditions.push(query::one_of("p.fullname", filter.repo.len()));
+        params.extend(query::texts(&filter.repo));
+    }
+    if !filter.workflow.is_empty() {
+        let (condition, values) = query::workflow_names("w.name", &filter.workflow);
+        conditions.push(condition);
+        params.extend(values);
+    }
+    let mut fresh = String::new();
+    match (filter.branch.is_empty(), request.scope) {
+        (false, _) => {
+            let (condition, values) = query::branch_names("b.name", &filter.branch);
+            conditions.push(condition);
+            params.extend(values);
+        }
+        (true, triage::Scope::Watched) => {
+            let (watched, globs) = request.watched.sql("b.name", "p.defaultbranch");
+            conditions.push(watched);
+            params.extend(globs);
+        }
+        (true, triage::Scope::AllBranches { active_since }) => {
+            fresh = "WHERE r.createtime >= ?".into();
+            params.push(Value::Integer(active_since));
+        }
+    }
+    // One probe of `workflowruns_pair` per workflow and branch for the latest run.
+    let sql = format!(
+        "SELECT x.repo, x.wid, x.wname, x.bid, x.bname, r.createtime
+         FROM (
+             SELECT p.fullname AS repo, w.id AS wid, w.name AS wname, b.id AS bid, b.name AS bname,
+                    (SELECT r.id FROM workflowruns r
+                     WHERE r.workflow_id = w.id AND r.branch_id = b.id
+                     ORDER BY r.createtime DESC, r.id DESC LIMIT 1) AS latest_id
+             FROM workflows w
+             JOIN repos p ON p.id = w.repo_id
+             JOIN branches b ON b.repo_id = w.repo_id AND b.deletedtime IS NULL
+             WHERE {}) x
+         JOIN workflowruns r ON r.id = x.latest_id
+         {fresh}",
+        conditions.join(" AND ")
+    );
+    let active = active_runs(conn)?;
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let rows = stmt.query_map(rusqlite::params_from_iter(params), |row| {
+        let workflow_id: i64 = row.get(1)?;
+        let branch_id: i64 = row.get(3)?;
+        Ok(Pair {
+            repo: row.get(0)?,
+            workflow_id,
+            workflow: row.get(2)?,
+            branch: row.get(4)?,
+            latest_created: row.get(5)?,
+            active_count: active.get(&(workflow_id, branch_id)).copied().unwrap_or(0),
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Runs queued or in progress, per workflow and branch: read through the small partial index
+/// `workflowruns_active`, never the history.
+fn active_runs(conn: &Connection) -> Result<HashMap<(i64, i64), usize>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT r.workflow_id, r.branch_id, COUNT(*) FROM workflowruns r
+         INDEXED BY workflowruns_active
+         WHERE {RUN_ACTIVE_SQL} AND r.branch_id IS NOT NULL
+         GROUP BY r.workflow_id, r.branch_id"
+    ))?;
+    let rows = stmt.query_map([], |row| {
+        let count: i64 = row.get(2)?;
+        Ok((
+            (row.get(0)?, row.get(1)?),
+            usize::try_from(count).unwrap_or(0),
+        ))
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::model::Build;
+    use crate::store::triage::{Red, Verdict};
+
+    fn build(repo: &str, workflow_id: i64, workflow: &str) -> Build {
+        Build {
+            id: workflow_id * 100,
+            repo: repo.into(),
+            branch: Some("main".into()),
+            workflow: workflow.into(),
+            workflow_id,
+            status: "completed".into(),
+            conclusion: Some("failure".into()),
+            sha: "a".repeat(40),
+            message: None,
+            author: Some("mona".into()),
+            author_avatar: None,
+            url: None,
+            event: "push".into(),
+            run_number: 1,
+            run_attempt: 1,
+            created_at: Some(100),
+            started_at: None,
+            completed_at: None,
+            duration_s: None,
+            queue_s: None,
+            source: "actions".into(),
+            provider: None,
+        }
+    }
+
+    fn pair(repo: &str, workflow_id: i64, active: usize) -> Pair {
+        Pair {
+            repo: repo.into(),
+            workflow_id,
+            workflow: format!("wf{workflow_id}"),
+            branch: "main".into(),
+            latest_created: 10,
+            active_count: active,
+        }
+    }
+
+    fn incident(repo: &str, workflow_id: i64, since: i64) -> Incident {
+        let failing = build(repo, workflow_id, &format!("wf{workflow_id}"));
+        Incident {
+            reds: vec![Red {
+                first_red: failing.clone(),
+                failing,
+                last_green: None,
+                streak: 1,
+                streak_capped: false,
+                since,
+                authors: vec![],
+                verdict: Verdict::New,
+                failed_at: None,
+                failure: None,
+                same_failure_elsewhere: 0,
+            }],
+            since,
+            culprit: Some(format!("culprit-{since}")),
+            pushers: vec![],
+            verdict: Verdict::New,
+        }
+    }
+
+    #[test]
+    fn red_tiles_come_first_newest_break_first_then_running_then_green() {
+        let pairs = vec![
+            pair("o/a-green", 1, 0),
+            pair("o/b-running", 2, 1),
+            pair("o/c-old-red", 3, 0),
+            pair("o/d-new-red", 4, 1),
+            pair("o/d-new-red", 5, 0),
+        ];
+        let incidents = [
+            incident("o/d-new-red", 4, 500),
+            incident("o/c-old-red", 3, 100),
+        ];
+        let wall = assemble(pairs, &incidents, false);
+        let order: Vec<(&str, TileState)> = wall
+            .tiles
+            .iter()
+            .map(|t| (t.short_name(), t.state))
+            .collect();
+        assert_eq!(
+            order,
+            [
+                ("d-new-red", TileState::Red),
+                ("c-old-red", TileState::Red),
+                ("b-running", TileState::Running),
+                ("a-green", TileState::Green),
+            ]
+        );
+        let new_red = &wall.tiles[0];
+        assert!(new_red.fix_running, "a run is going on the red workflow");
+        assert!(!wall.tiles[1].fix_running);
+        assert_eq!(new_red.since, Some(500));
+        assert_eq!(new_red.culprit.as_deref(), Some("culprit-500"));
+        assert_eq!(new_red.pairs, 2);
+        assert_eq!(wall.not_red(), 2);
+    }
+
+    #[test]
+    fn one_repository_gets_a_tile_per_workflow() {
+        let pairs = vec![pair("o/a", 1, 0), pair("o/a", 2, 0)];
+        let wall = assemble(pairs, &[incident("o/a", 2, 5)], true);
+        assert_eq!(wall.tiles.len(), 2);
+        assert_eq!(wall.tiles[0].key, "o/a wf2");
+        assert_eq!(wall.tiles[0].workflow.as_deref(), Some("wf2"));
+        assert_eq!(wall.tiles[1].state, TileState::Green);
+    }
+}

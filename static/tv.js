@@ -1,0 +1,485 @@
+// buildboard's TV side, and what every page shows of the whole board's state:
+// - the title and icon say how many watched tiles are red ("2 red · buildboard", a red or green
+//   icon), from the Wall's state part (`part=state`, rendered once per change for every screen);
+// - relative times ("3 min ago", "red 2 d 3 h"), with the absolute time, in the viewer's zone
+//   (or --timezone), as their hover text;
+// - TV mode: the Wall's tiles sized to the screen (paged past a readable minimum), long lists paged
+//   to what fits, every page of every view shown in turn, a new break on a watched branch
+//   interrupting the rotation to show it highlighted for a minute, `sound=1`, and a readable,
+//   self-retrying notice when the next view cannot be fetched.
+// Like app.js it never builds markup from payload text: only textContent and classes.
+(function () {
+  "use strict";
+
+  const body = document.body;
+  const ds = body.dataset;
+  const view = ds.view;
+  const tv = ds.tv === "1";
+  const HOLD_MS = 60 * 1000;
+  const TIMES_EVERY = 30 * 1000;
+  const STATE_EVERY = 60 * 1000;
+  const store = window.sessionStorage;
+
+  function load(key, fallback) {
+    try {
+      const text = store.getItem(key);
+      return text === null ? fallback : JSON.parse(text);
+    } catch (err) { return fallback; }
+  }
+
+  function save(key, value) {
+    try { store.setItem(key, JSON.stringify(value)); } catch (err) { /* private mode: no memory */ }
+  }
+
+  // A page that loaded is not an error any more.
+  store.removeItem("bb.errorAttempt");
+  if (tv) store.setItem("bb.tv", "1"); else store.removeItem("bb.tv");
+
+  // ---- time for people ------------------------------------------------------------------------
+
+  let zone = ds.timezone || undefined;
+  let absolute;
+  try {
+    absolute = new Intl.DateTimeFormat(undefined, {
+      timeZone: zone, weekday: "short", month: "short", day: "numeric",
+      hour: "2-digit", minute: "2-digit", timeZoneName: "short",
+    });
+  } catch (err) {
+    zone = undefined;
+    absolute = new Intl.DateTimeFormat(undefined, {
+      weekday: "short", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit",
+      timeZoneName: "short",
+    });
+  }
+  const zoneName = absolute.resolvedOptions().timeZone || "local";
+  const zoneLabel = document.getElementById("zone");
+  if (zoneLabel) zoneLabel.textContent = "times: " + zoneName;
+
+  // Seconds as the two largest units: "45 s", "3 min", "2 h 5 min", "2 d 3 h" (views::span).
+  function span(seconds) {
+    const s = Math.max(0, Math.floor(seconds));
+    const d = Math.floor(s / 86400), h = Math.floor((s % 86400) / 3600), m = Math.floor((s % 3600) / 60);
+    if (d) return h ? d + " d " + h + " h" : d + " d";
+    if (h) return m ? h + " h " + m + " min" : h + " h";
+    if (m) return m + " min";
+    return s + " s";
+  }
+
+  function epochOf(el) {
+    if (el.dataset.epoch) return Number(el.dataset.epoch);
+    const ms = Date.parse(el.getAttribute("datetime"));
+    return isNaN(ms) ? null : ms / 1000;
+  }
+
+  // Rewrites <time> elements: `data-rel="for"` reads "2 d 3 h", others "3 min ago"; the hover
+  // text is the absolute time with its zone. Only what changed is written.
+  function showTimes(all) {
+    const now = Date.now() / 1000;
+    const list = all ? document.querySelectorAll("time[datetime]")
+      : document.querySelectorAll("time[datetime]:not([data-shown])");
+    for (const el of list) {
+      const epoch = epochOf(el);
+      if (epoch === null) continue;
+      const text = el.dataset.rel === "for" ? span(now - epoch) : span(now - epoch) + " ago";
+      if (el.textContent !== text) el.textContent = text;
+      if (!el.dataset.shown) {
+        el.dataset.shown = "1";
+        el.title = absolute.format(new Date(epoch * 1000));
+      }
+    }
+  }
+
+  // ---- the board's state: title, icon, new breaks, fixes ---------------------------------------
+
+  const favicon = document.getElementById("favicon");
+  let stateTimer = 0;
+  let lastStateFetch = 0;
+  let stateInFlight = false;
+
+  let redRepos = new Set();
+
+  function showState(state) {
+    redRepos = new Set((state.reds || []).map(function (red) { return red.repo; }));
+    const red = Number(state.red) || 0;
+    body.dataset.red = String(red);
+    document.title = (red > 0 ? red + " red" : state.total ? "all green" : "no runs yet") + " · buildboard";
+    const icon = red > 0 ? "/static/red.svg" : "/static/green.svg";
+    if (favicon && favicon.getAttribute("href") !== icon) favicon.setAttribute("href", icon);
+  }
+
+  // Red tiles seen before, by key, with their newest break: a key that is new, or breaks anew, is
+  // news; one that is gone is a fix. Kept across the rotation's reloads.
+  function compare(state) {
+    const seen = load("bb.reds", null);
+    const now = {};
+    for (const red of state.reds || []) now[red.key] = red.newest_break || red.since || 0;
+    save("bb.reds", now);
+    if (seen === null) return;
+    const broke = Object.keys(now).filter(function (key) {
+      return !(key in seen) || now[key] > seen[key];
+    });
+    const fixed = Object.keys(seen).filter(function (key) { return !(key in now); });
+    if (broke.length) newBreak(broke);
+    else if (fixed.length) sound("fix");
+  }
+
+  function fetchState() {
+    if (!ds.stateUrl || stateInFlight) return;
+    stateInFlight = true;
+    lastStateFetch = Date.now();
+    fetch(ds.stateUrl, { cache: "no-store", credentials: "same-origin" })
+      .then(function (response) {
+        if (!response.ok) throw new Error("HTTP " + response.status);
+        return response.json();
+      })
+      .then(function (state) { showState(state); compare(state); })
+      .catch(function () { /* the next change or the minute's check asks again */ })
+      .then(function () { stateInFlight = false; });
+  }
+
+  // Bursts of runs cost one fetch per screen at most every 1.5 s; the answer is shared.
+  function scheduleState() {
+    if (stateTimer) return;
+    const wait = Math.max(250 + Math.random() * 400, 1500 - (Date.now() - lastStateFetch));
+    stateTimer = setTimeout(function () { stateTimer = 0; fetchState(); }, wait);
+  }
+
+  let audio = null;
+  function sound(kind) {
+    if (ds.sound !== "1") return;
+    try {
+      audio = audio || new (window.AudioContext || window.webkitAudioContext)();
+      const notes = kind === "break" ? [660, 440, 330] : [440, 554, 660];
+      notes.forEach(function (hz, i) {
+        const osc = audio.createOscillator();
+        const gain = audio.createGain();
+        const at = audio.currentTime + i * 0.16;
+        osc.frequency.value = hz;
+        gain.gain.setValueAtTime(0.2, at);
+        gain.gain.exponentialRampToValueAtTime(0.001, at + 0.15);
+        osc.connect(gain).connect(audio.destination);
+        osc.start(at);
+        osc.stop(at + 0.16);
+      });
+    } catch (err) { /* no audio: the screen still shows it */ }
+  }
+
+  // A new break: a sound, and on a TV the view that shows it, highlighted for a minute.
+  function newBreak(keys) {
+    sound("break");
+    if (!tv) return;
+    save("bb.highlight", { keys: keys, until: Date.now() + HOLD_MS });
+    if (view === "wall" && window.buildboard) {
+      window.buildboard.resync();
+    } else if (ds.alertUrl) {
+      location.replace(ds.alertUrl);
+    }
+  }
+
+  function highlight() {
+    const held = load("bb.highlight", null);
+    if (!held || held.until < Date.now()) return null;
+    return held;
+  }
+
+  // ---- TV: the Wall's tiles, sized to the screen -------------------------------------------------
+
+  let page = 0;
+  let pages = 1;
+
+  // The largest font (px) a grid of `count` tiles in w x h can give a tile's name, and its columns.
+  function bestGrid(count, w, h, gap) {
+    let best = { font: 0, cols: 1, rows: count };
+    for (let cols = 1; cols <= count; cols++) {
+      const rows = Math.ceil(count / cols);
+      const tw = (w - gap * (cols - 1)) / cols;
+      const th = (h - gap * (rows - 1)) / rows;
+      // A red tile holds about 7.5 lines of text at the name's size, and ~9 of its characters a line.
+      const font = Math.min(th / 7.5, tw / 9, window.innerHeight / 10);
+      if (font > best.font) best = { font: font, cols: cols, rows: rows };
+    }
+    return best;
+  }
+
+  function layoutWall() {
+    const tiles = document.getElementById("tiles");
+    const pager = document.getElementById("wall-pager");
+    if (!tiles) { pages = 1; if (pager) pager.textContent = ""; return; }
+    const items = tiles.children;
+    const count = items.length;
+    const top = tiles.getBoundingClientRect().top;
+    const gap = Math.max(6, window.innerHeight / 120);
+    const w = tiles.clientWidth;
+    const h = window.innerHeight - top - gap;
+    // Names stay readable across a room: at least 28 px at 1080p, never under 25 px.
+    const minFont = Math.max(25, 28 * window.innerHeight / 1080);
+    let perPage = count;
+    let grid = bestGrid(count, w, h, gap);
+    while (grid.font < minFont && perPage > 1) {
+      perPage -= 1;
+      grid = bestGrid(perPage, w, h, gap);
+    }
+    pages = Math.ceil(count / perPage);
+    perPage = Math.ceil(count / pages);
+    grid = bestGrid(perPage, w, h, gap);
+    const held = highlight();
+    if (held) {
+      for (let i = 0; i < count; i++) {
+        if (held.keys.indexOf(items[i].dataset.key) >= 0) { page = Math.floor(i / perPage); break; }
+      }
+    }
+    page = page % pages;
+    tiles.style.setProperty("--cols", String(grid.cols));
+    tiles.style.setProperty("--rows", String(grid.rows));
+    tiles.style.setProperty("--gap", gap + "px");
+    tiles.style.setProperty("--tile-font", Math.floor(grid.font) + "px");
+    tiles.style.setProperty("height", Math.floor(h) + "px");
+    for (let i = 0; i < count; i++) {
+      const item = items[i];
+      item.classList.toggle("off", Math.floor(i / perPage) !== page);
+      item.classList.toggle("fresh", !!held && held.keys.indexOf(item.dataset.key) >= 0);
+    }
+    if (pager) pager.textContent = pages > 1 ? "page " + (page + 1) + " of " + pages : "";
+  }
+
+  // Outside TV mode the Wall scrolls; a new break is still marked.
+  function markFresh() {
+    const held = highlight();
+    for (const item of document.querySelectorAll("#tiles > .tile")) {
+      item.classList.toggle("fresh", !!held && held.keys.indexOf(item.dataset.key) >= 0);
+    }
+  }
+
+  // ---- TV: lists paged to what fits ----------------------------------------------------------
+
+  // Triage's reds, the people, a person's runs: pages of as many items as fit above the screen's
+  // bottom edge. The waterfall's rows and stream entries that do not fit are left out.
+  function layoutLists() {
+    let most = 1;
+    const bottom = window.innerHeight - 4;
+    for (const list of document.querySelectorAll("#reds, #people, .dev-recent tbody, .dev-now .stream-list")) {
+      const items = Array.prototype.filter.call(list.children, function (el) { return el.tagName !== "SCRIPT"; });
+      for (const item of items) item.classList.remove("off");
+      if (!items.length) continue;
+      const room = bottom - list.getBoundingClientRect().top;
+      const starts = [0];
+      let origin = items[0].getBoundingClientRect().top;
+      for (let i = 0; i < items.length; i++) {
+        const rect = items[i].getBoundingClientRect();
+        if (rect.bottom - origin > room && i > starts[starts.length - 1]) {
+          starts.push(i);
+          origin = rect.top;
+        }
+      }
+      const count = starts.length;
+      most = Math.max(most, count);
+      // A new break being held: its item is marked, and its page shown.
+      const held = highlight();
+      let heldAt = -1;
+      for (let i = 0; i < items.length; i++) {
+        const fresh = !!held && held.keys.indexOf(items[i].dataset.key) >= 0;
+        items[i].classList.toggle("fresh", fresh);
+        if (fresh && heldAt < 0) heldAt = i;
+      }
+      if (heldAt >= 0) {
+        let p = 0;
+        while (p + 1 < count && starts[p + 1] <= heldAt) p += 1;
+        page = p;
+      }
+      const shown = page % count;
+      const from = starts[shown], to = shown + 1 < count ? starts[shown + 1] : items.length;
+      for (let i = 0; i < items.length; i++) items[i].classList.toggle("off", i < from || i >= to);
+    }
+    // The waterfall pages by repository: the server marks each repository's header, columns,
+    // cells and rows with their page (`data-page`); what does not fit is still left out whole.
+    const paged = document.querySelector("#grid-head [data-page]");
+    if (paged) {
+      const lists = "#grid-groups, #grid-head, #grid-body, #grid-body > tr";
+      for (const list of document.querySelectorAll(lists)) {
+        const items = list.querySelectorAll(":scope > [data-page]");
+        let count = 0;
+        for (const item of items) count = Math.max(count, Number(item.dataset.page) + 1);
+        if (!count) continue;
+        most = Math.max(most, count);
+        const shown = page % count;
+        for (const item of items) item.classList.toggle("off", Number(item.dataset.page) !== shown);
+      }
+    } else {
+      const grid = document.getElementById("grid-body");
+      if (grid) fitRows(grid, bottom);
+      fitLanes();
+    }
+    const stream = document.getElementById("stream");
+    if (stream) fitRows(stream, bottom);
+    const pager = document.getElementById("pager");
+    if (pager) pager.textContent = most > 1 ? "page " + (page % most + 1) + " of " + most : "";
+    return most;
+  }
+
+  // Rows (of the waterfall, of the stream) are as tall as each other: as many as fit above
+  // `bottom` are shown, the rest left out whole. One read of the layout, and a class changed only
+  // where the answer changed (a live update moves one row past the edge).
+  function fitRows(list, bottom) {
+    const items = list.children;
+    let first = null;
+    for (const item of items) if (!item.classList.contains("off")) { first = item; break; }
+    if (!first) first = items[0];
+    if (!first) return;
+    first.classList.remove("off");
+    const rect = first.getBoundingClientRect();
+    const fit = rect.height > 0 ? Math.floor((bottom - rect.top) / rect.height) : items.length;
+    let i = 0;
+    for (const item of items) {
+      const out = i >= fit;
+      if (item.classList.contains("off") !== out) item.classList.toggle("off", out);
+      i += 1;
+    }
+  }
+
+  // The waterfall's workflow columns that do not fit the screen's width are left out, whole
+  // (header and cells), rather than cut at the edge; measured again only when the columns change.
+  let fittedLanes = -1;
+  function fitLanes(force) {
+    const head = document.getElementById("grid-head");
+    const grid = document.getElementById("grid-body");
+    if (!head || !grid) return;
+    const lanes = head.querySelectorAll("th[data-lane]");
+    if (!force && lanes.length === fittedLanes) {
+      // Cells of a new row follow their column's choice.
+      const out = new Set();
+      for (const th of lanes) if (th.classList.contains("off")) out.add(th.dataset.lane);
+      if (out.size) {
+        for (const td of grid.querySelectorAll("td.lane:not(.off)")) {
+          if (out.has(td.dataset.lane)) td.classList.add("off");
+        }
+      }
+      return;
+    }
+    fittedLanes = lanes.length;
+    for (const th of lanes) th.classList.remove("off");
+    for (const td of grid.querySelectorAll("td.lane.off")) td.classList.remove("off");
+    const right = window.innerWidth;
+    const out = new Set();
+    for (const th of lanes) {
+      if (th.getBoundingClientRect().right > right) out.add(th.dataset.lane);
+    }
+    if (!out.size) return;
+    for (const th of lanes) if (out.has(th.dataset.lane)) th.classList.add("off");
+    for (const td of grid.querySelectorAll("td.lane")) {
+      if (out.has(td.dataset.lane)) td.classList.add("off");
+    }
+  }
+
+  function layout() {
+    if (!tv) { markFresh(); return; }
+    if (view === "wall") layoutWall(); else pages = layoutLists();
+  }
+
+  // ---- TV: the rotation --------------------------------------------------------------------------
+
+  const pageMs = (Number(ds.pageSeconds) || 8) * 1000;
+  const rotateMs = (Number(ds.rotate) || 0) * 1000;
+  const pageKey = "bb.page." + view;
+  let shownPages = 0;
+  let startedAt = Date.now();
+  let rotateFailures = 0;
+
+  function notice(text) {
+    let box = document.getElementById("tv-notice");
+    if (!text) { if (box) box.remove(); return; }
+    if (!box) {
+      box = document.createElement("div");
+      box.id = "tv-notice";
+      box.className = "tv-notice";
+      box.setAttribute("role", "alert");
+      body.appendChild(box);
+    }
+    box.textContent = text;
+  }
+
+  // The next view, once the server answers for it; a refusal (429, 5xx, a bad parameter) is shown
+  // big, and asked again with backoff while this view stays live.
+  function rotate() {
+    const conn = document.getElementById("conn");
+    if (!ds.nextUrl || (conn && conn.dataset.state !== "open")) { setTimeout(rotate, 5000); return; }
+    fetch(ds.nextUrl, { method: "GET", cache: "no-store", credentials: "same-origin" })
+      .then(function (response) {
+        if (response.ok) {
+          save(pageKey, page + 1);
+          location.replace(ds.nextUrl);
+          return;
+        }
+        rotateFailures += 1;
+        const wait = Math.min(120, 5 * Math.pow(2, rotateFailures - 1));
+        const why = response.status === 429 ? "The server is busy (429)"
+          : response.status >= 500 ? "The server had a problem (" + response.status + ")"
+            : "The next view was refused (" + response.status + ")";
+        notice(why + ". Staying here; trying again in " + wait + " s.");
+        setTimeout(rotate, wait * 1000);
+      })
+      .catch(function () {
+        rotateFailures += 1;
+        const wait = Math.min(120, 5 * Math.pow(2, rotateFailures - 1));
+        notice("The server cannot be reached. Trying again in " + wait + " s.");
+        setTimeout(rotate, wait * 1000);
+      });
+  }
+
+  // Every page_s seconds the next page; once every page was shown and the view had its time
+  // (rotate=N seconds), the next view. A new break being held on screen waits for its minute.
+  let pageShownAt = Date.now();
+  let rotating = false;
+
+  function step() {
+    const now = Date.now();
+    if (highlight()) { startedAt = Math.min(startedAt, now - rotateMs); return; }
+    const pageDone = now - pageShownAt >= pageMs;
+    const seenAll = shownPages + 1 >= pages && (pages === 1 || pageDone);
+    if (rotateMs > 0 && seenAll && now - startedAt >= rotateMs) {
+      if (!rotating) { rotating = true; rotate(); }
+      return;
+    }
+    if (pages > 1 && pageDone) {
+      page = (page + 1) % pages;
+      shownPages += 1;
+      pageShownAt = now;
+      save(pageKey, page);
+      layout();
+    }
+  }
+
+  // ---- wiring ---------------------------------------------------------------------------------
+
+  // Only a run that can change the state asks for it again: a red result anywhere (a new break),
+  // or any result in a repository with a red tile (a fix). The minute's check catches the rest.
+  const redConclusions = (ds.redConclusions || "").split(",");
+  document.addEventListener("bb:message", function (event) {
+    const message = event.detail;
+    if (message.type === "hello") { scheduleState(); return; }
+    const build = message.type === "run" && message.build;
+    if (!build || build.status !== "completed") return;
+    if (redConclusions.indexOf(build.conclusion) >= 0 || redRepos.has(build.repo)) scheduleState();
+  });
+  // Synchronously, before the redrawn part is painted: a redrawn Wall never shows unsized or
+  // without its highlight. (Updates already come at most once per frame or per fetched part.)
+  document.addEventListener("bb:updated", function (event) {
+    if (event.detail === "live") fittedLanes = -1;
+    showTimes(false);
+    layout();
+  });
+  window.addEventListener("resize", function () { fittedLanes = -1; layout(); });
+
+  showTimes(true);
+  setInterval(function () { showTimes(true); }, TIMES_EVERY);
+  fetchState();
+  setInterval(fetchState, STATE_EVERY);
+  if (tv) {
+    page = Number(load(pageKey, 0)) || 0;
+    layout();
+    startedAt = Date.now();
+    pageShownAt = startedAt;
+    setInterval(step, 1000);
+  } else {
+    markFresh();
+  }
+})();
