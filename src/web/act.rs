@@ -247,13 +247,13 @@ impl Caller {
 }
 
 /// Who is acting, or the answer that refuses.
-fn authenticate(act: &Act, hosts: &Hosts, caller: &Caller) -> Result<String, Reply> {
+fn authenticate(act: &Act, hosts: &Hosts, caller: &Caller) -> Result<String, Box<Reply>> {
     if !act.is_on() {
-        return Err(json_error(
+        return Err(Box::new(json_error(
             StatusCode::FORBIDDEN,
             "acting_off",
             "acting from the board is off: start the server with --operator-token",
-        ));
+        )));
     }
     if let Some(given) = caller
         .authorization
@@ -261,11 +261,11 @@ fn authenticate(act: &Act, hosts: &Hosts, caller: &Caller) -> Result<String, Rep
         .and_then(|value| value.strip_prefix("Bearer "))
     {
         return act.by_token(given).map(str::to_owned).ok_or_else(|| {
-            json_error(
+            Box::new(json_error(
                 StatusCode::FORBIDDEN,
                 "not_an_operator",
                 "this token may not act (the board token only reads): send an operator token",
-            )
+            ))
         });
     }
     let Some(name) = caller.cookie.as_deref().and_then(|c| act.by_cookie(c)) else {
@@ -279,7 +279,7 @@ fn authenticate(act: &Act, hosts: &Hosts, caller: &Caller) -> Result<String, Rep
             "www-authenticate",
             warp::http::HeaderValue::from_static("Bearer realm=\"buildboard operators\""),
         );
-        return Err(reply);
+        return Err(Box::new(reply));
     };
     let cookie = caller.cookie.as_deref().unwrap_or_default();
     let csrf_ok = caller
@@ -294,13 +294,13 @@ fn authenticate(act: &Act, hosts: &Hosts, caller: &Caller) -> Result<String, Rep
             csrf = caller.csrf.is_some(),
             "refused an action: cross-site request or missing CSRF token"
         );
-        return Err(json_error(
+        return Err(Box::new(json_error(
             StatusCode::FORBIDDEN,
             "cross_site",
             "refused: this request did not come from a page of this board (the X-CSRF-Token \
              header is missing or wrong, or the Origin is another site's); reload the board and \
              try again",
-        ));
+        )));
     }
     Ok(name.to_owned())
 }
@@ -354,7 +354,7 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (Reply,), Error = Reject
             |id: i64, action: Action, caller: Caller, state: AppState| async move {
                 let reply = match authenticate(&state.act, &state.hosts, &caller) {
                     Ok(operator) => perform(&state, &operator, id, action).await,
-                    Err(refused) => refused,
+                    Err(refused) => *refused,
                 };
                 no_store(reply)
             },
