@@ -411,3 +411,56 @@ async fn only_github_actions_runs_can_be_acted_on() {
     assert!(actions(&github).is_empty());
     app.stop().await;
 }
+
+#[tokio::test]
+async fn triage_marks_where_the_buttons_go_the_same_for_every_viewer() {
+    let github = FakeGitHub::start().await;
+    let app = app_with(&github, false).await;
+    let mut failed = crate::helpers::webhook_json("workflow_run/completed.payload.json");
+    failed["workflow_run"]["conclusion"] = serde_json::json!("failure");
+    failed["workflow_run"]["updated_at"] = serde_json::json!("2030-01-01T00:00:00Z");
+    app.deliver("workflow_run", "act-red", failed.to_string().as_bytes())
+        .await;
+    let spot = format!(
+        "<span class=\"act\" data-run-id=\"{RUN}\" data-source=\"actions\" \
+         data-status=\"completed\" data-conclusion=\"failure\"></span>"
+    );
+    for path in ["/triage", "/triage?part=live", "/triage?tv=1"] {
+        let page = app
+            .http
+            .get(app.url(path))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(page.contains(&spot), "{path}: {page}");
+        assert!(
+            !page.contains("act-button"),
+            "{path}: buttons are added by the script"
+        );
+    }
+    let script = app
+        .http
+        .get(app.url("/static/act.js"))
+        .send()
+        .await
+        .unwrap();
+    assert!(script.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/javascript"));
+    assert!(script.text().await.unwrap().contains("X-CSRF-Token"));
+    let session: Value = app
+        .http
+        .get(app.url("/api/operator"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(session, serde_json::json!({ "operator": null }));
+    app.stop().await;
+}
