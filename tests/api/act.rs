@@ -464,3 +464,99 @@ async fn triage_marks_where_the_buttons_go_the_same_for_every_viewer() {
     assert_eq!(session, serde_json::json!({ "operator": null }));
     app.stop().await;
 }
+
+/// In Chromium, under the board's CSP: an operator signs in with the form, Triage shows the
+/// buttons, a click asks GitHub and the answer shows; a refusal shows its message; TV mode shows
+/// no buttons even to an operator.
+#[tokio::test]
+async fn an_operator_re_runs_from_triage_in_a_real_browser() {
+    use crate::browser::{js, open, open_browser, start_driver, until};
+    use std::time::Duration;
+
+    let github = FakeGitHub::start().await;
+    let app = app_with(&github, false).await;
+    let mut failed = crate::helpers::webhook_json("workflow_run/completed.payload.json");
+    failed["workflow_run"]["conclusion"] = serde_json::json!("failure");
+    failed["workflow_run"]["updated_at"] = serde_json::json!("2030-01-01T00:00:00Z");
+    app.deliver("workflow_run", "act-red", failed.to_string().as_bytes())
+        .await;
+    let driver = start_driver();
+    let browser = open_browser(&driver).await;
+    let wait = Duration::from_secs(5);
+
+    // Not signed in: no buttons.
+    open(&browser, &app, "/triage").await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        js(
+            &browser,
+            "return document.querySelectorAll('button.act-button').length"
+        )
+        .await,
+        0
+    );
+
+    browser.goto(&app.url("/operator")).await.unwrap();
+    js(
+        &browser,
+        &format!(
+            "document.querySelector('input[name=token]').value = '{ALICE}'; \
+             document.querySelector('form').submit(); return true;"
+        ),
+    )
+    .await;
+    until(&browser, "location.pathname === '/triage'", wait).await;
+    until(
+        &browser,
+        "document.querySelector('button.act-rerun-failed-jobs')",
+        wait,
+    )
+    .await;
+    js(
+        &browser,
+        "document.querySelector('button.act-rerun-failed-jobs').click(); return true;",
+    )
+    .await;
+    until(
+        &browser,
+        "(document.getElementById('act-toast') || {}).textContent === \
+         'Re-run requested; the new state arrives by webhook'",
+        wait,
+    )
+    .await;
+    let asked = actions(&github);
+    assert_eq!(asked.len(), 1);
+    assert_eq!(
+        asked[0].path,
+        format!("/repos/{REPO}/actions/runs/{RUN}/rerun-failed-jobs")
+    );
+
+    github.answer_with(422, "Unable to retry this workflow run");
+    js(
+        &browser,
+        "document.querySelector('button.act-rerun').click(); return true;",
+    )
+    .await;
+    until(
+        &browser,
+        "((document.getElementById('act-toast') || {}).textContent || '')\
+         .startsWith('GitHub will not re-run this run: older than 30 days or 50 attempts')",
+        wait,
+    )
+    .await;
+
+    // A TV, even an operator's browser, shows no buttons.
+    open(&browser, &app, "/triage?tv=1&rotate=0").await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        js(
+            &browser,
+            "return document.querySelectorAll('button.act-button').length"
+        )
+        .await,
+        0
+    );
+    browser.close().await.unwrap();
+    drop(driver);
+    app.stop().await;
+}

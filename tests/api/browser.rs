@@ -21,7 +21,7 @@ use crate::seed::{self, run_delivery};
 const LIVE: Duration = Duration::from_secs(2);
 
 /// A chromedriver process, killed when dropped (also when a test panics).
-struct Driver {
+pub(crate) struct Driver {
     child: Child,
     url: String,
     profiles: tempfile::TempDir,
@@ -41,7 +41,7 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn start_driver() -> Driver {
+pub(crate) fn start_driver() -> Driver {
     let port = free_port();
     let child = Command::new("chromedriver")
         .arg(format!("--port={port}"))
@@ -65,7 +65,7 @@ fn start_driver() -> Driver {
     }
 }
 
-async fn open_browser(driver: &Driver) -> Client {
+pub(crate) async fn open_browser(driver: &Driver) -> Client {
     let profile = tempfile::tempdir_in(driver.profiles.path()).unwrap().keep();
     let binary = ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
         .into_iter()
@@ -108,7 +108,7 @@ async fn open_browser(driver: &Driver) -> Client {
 }
 
 /// Waits until `script` (a JS expression) is true in the page, or fails after `within`.
-async fn until(browser: &Client, script: &str, within: Duration) -> Duration {
+pub(crate) async fn until(browser: &Client, script: &str, within: Duration) -> Duration {
     let started = Instant::now();
     loop {
         let value = browser
@@ -126,7 +126,7 @@ async fn until(browser: &Client, script: &str, within: Duration) -> Duration {
     }
 }
 
-async fn js(browser: &Client, script: &str) -> serde_json::Value {
+pub(crate) async fn js(browser: &Client, script: &str) -> serde_json::Value {
     browser
         .execute(script, vec![])
         .await
@@ -134,7 +134,7 @@ async fn js(browser: &Client, script: &str) -> serde_json::Value {
 }
 
 /// Opens `path` and waits for the live feed to connect.
-async fn open(browser: &Client, app: &TestApp, path: &str) {
+pub(crate) async fn open(browser: &Client, app: &TestApp, path: &str) {
     browser.goto(&app.url(path)).await.expect("the page loads");
     until(
         browser,
