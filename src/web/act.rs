@@ -359,7 +359,17 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (Reply,), Error = Reject
                 no_store(reply)
             },
         );
-    let wrong_method = action.map(|_, _| {
+    // Any method but POST (a POST refused above, e.g. over its budget, keeps its own answer).
+    let not_post = warp::method()
+        .and_then(|method: warp::http::Method| {
+            std::future::ready(if method == warp::http::Method::POST {
+                Err(warp::reject::not_found())
+            } else {
+                Ok(())
+            })
+        })
+        .untuple_one();
+    let wrong_method = action.and(not_post).map(|_, _| {
         let mut reply = json_error(
             StatusCode::METHOD_NOT_ALLOWED,
             "method_not_allowed",

@@ -95,6 +95,10 @@ impl FakeGitHub {
 }
 
 async fn app_with(github: &FakeGitHub, board_token: bool) -> TestApp {
+    app_limited(github, board_token, 1000).await
+}
+
+async fn app_limited(github: &FakeGitHub, board_token: bool, per_minute: u32) -> TestApp {
     let api = format!("http://{}", github.addr);
     let app = spawn_app_with(move |config| {
         config.github_token = Some(Secret::new(GITHUB_TOKEN));
@@ -102,7 +106,7 @@ async fn app_with(github: &FakeGitHub, board_token: bool) -> TestApp {
         // Far away: no reconciliation poll reaches the fake during a test.
         config.reconcile_interval = std::time::Duration::from_secs(3600);
         config.operator_token = Some(Secret::new(OPERATORS));
-        config.action_rate_limit = 1000;
+        config.action_rate_limit = per_minute;
         if board_token {
             config.board_token = Some(Secret::new(BOARD_TOKEN));
         }
@@ -558,5 +562,23 @@ async fn an_operator_re_runs_from_triage_in_a_real_browser() {
     );
     browser.close().await.unwrap();
     drop(driver);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn actions_have_their_own_rate_limit() {
+    let github = FakeGitHub::start().await;
+    let app = app_limited(&github, false, 2).await;
+    let path = format!("/api/runs/{RUN}/rerun");
+    for _ in 0..2 {
+        let (status, body) = post_bearer(&app, &path, ALICE).await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    }
+    let (status, body) = post_bearer(&app, &path, ALICE).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+    assert_eq!(actions(&github).len(), 2);
+    // Reading the board is another budget.
+    let response = app.http.get(app.url("/api/builds")).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
     app.stop().await;
 }
