@@ -144,6 +144,18 @@ pub struct Config {
     #[arg(long, env = "BUILDBOARD_BOARD_TOKEN", hide_env_values = true)]
     pub board_token: Option<Secret>,
 
+    /// Operator tokens: whoever signs in with one (at /operator, or `Authorization: Bearer` on
+    /// the API) may re-run and cancel GitHub Actions runs from the board, through
+    /// --github-token (which then needs Actions: write). Comma-separated, each `name:token`
+    /// (the name is what the log records) or a bare token (logged as "operator"). Never the board
+    /// token: a TV cannot act. Prefer the environment variable: a flag shows up in `ps`.
+    #[arg(long, env = "BUILDBOARD_OPERATOR_TOKEN", hide_env_values = true)]
+    pub operator_token: Option<Secret>,
+
+    /// Re-runs and cancels each client IP may ask for per minute (0: no limit).
+    #[arg(long, env = "BUILDBOARD_ACTION_RATE_LIMIT", default_value_t = 10)]
+    pub action_rate_limit: u32,
+
     /// Requests per second each client IP may make to the board pages, /ws and /api (0: no limit).
     #[arg(long, env = "BUILDBOARD_RATE_LIMIT", default_value_t = 20)]
     pub rate_limit: u32,
@@ -277,6 +289,8 @@ impl Config {
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             admin_token: None,
             board_token: None,
+            operator_token: None,
+            action_rate_limit: 10,
             rate_limit: 20,
             rate_limit_burst: 60,
             webhook_rate_limit: 1000,

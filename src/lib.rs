@@ -186,6 +186,18 @@ impl App {
         }
         let access =
             web::access::Access::new(config.board_token.as_ref(), config.admin_token.as_ref());
+        let act = web::act::Act::new(
+            config.operator_token.as_ref(),
+            github.clone(),
+            config.action_rate_limit,
+        )
+        .map_err(anyhow::Error::msg)?;
+        if act.is_on() && github.is_none() {
+            tracing::warn!(
+                "--operator-token without --github-token: operators can sign in, but every \
+                 re-run or cancel will be refused"
+            );
+        }
         let webhook_bodies = web::body::Budget::new(
             config.webhook_body_budget,
             config.max_body_bytes,
@@ -202,6 +214,7 @@ impl App {
             opts,
             webhook_key,
             limits,
+            act,
             board_cache: web::board::Cache::default(),
             webhook_bodies,
         });

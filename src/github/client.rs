@@ -162,6 +162,14 @@ pub struct Page {
     pub skipped: u64,
 }
 
+/// GitHub's answer to a [`Client::post`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Posted {
+    pub status: u16,
+    /// GitHub's `message` on a refusal; empty on success.
+    pub message: String,
+}
+
 /// How much of a body [`Client::get_tail`] reads and keeps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TailLimits {
@@ -277,6 +285,47 @@ impl Client {
     /// network errors and rate limits only after [`ClientConfig::max_retries`] retries.
     pub async fn get(&self, url: &str, etag: Option<&str>) -> Result<Fetched, Error> {
         self.fetch(url, etag, None).await
+    }
+
+    /// POSTs to `url` with an empty body, once: for the mutations operators ask for (re-run,
+    /// cancel), which a person is waiting on, so they are neither retried nor held for a rate
+    /// limit's reset. The request waits at most `queue` for the client's one-request-at-a-time
+    /// gate (the reconciler may be waiting there for a reset); after that it fails with
+    /// [`Error::Status`] 503 without being sent. Any answer GitHub gives is returned, refusals
+    /// included, with GitHub's own `message`.
+    ///
+    /// # Errors
+    /// [`Error::Network`] when GitHub cannot be reached; [`Error::Status`] 503 when the gate is
+    /// held for longer than `queue`.
+    pub async fn post(&self, url: &str, queue: Duration) -> Result<Posted, Error> {
+        let Ok(mut limits) = tokio::time::timeout(queue, self.gate.lock()).await else {
+            return Err(Error::Status {
+                url: url.to_owned(),
+                status: 503,
+                message: "the GitHub client is waiting for GitHub's rate limit to reset; try \
+                          again later"
+                    .into(),
+            });
+        };
+        self.count(|s| s.requests += 1);
+        debug!(url, "GitHub POST");
+        let response = self
+            .http
+            .post(url)
+            .send()
+            .await
+            .map_err(|err| network_error(url, &err))?;
+        limits.observe(response.headers());
+        let status = response.status().as_u16();
+        let body = response.text().await.unwrap_or_default();
+        Ok(Posted {
+            status,
+            message: if (200..300).contains(&status) {
+                String::new()
+            } else {
+                error_message(body)
+            },
+        })
     }
 
     /// GETs `url` like [`Client::get`] (same gate, rate limits and retries, no `etag`), following

@@ -60,22 +60,29 @@ impl warp::reject::Reject for Denied {}
 
 /// `a` equals `b`, compared in time that depends neither on where they differ nor on their
 /// lengths (their SHA-256 digests are compared, so a guess does not learn the token's length).
-fn same(a: &str, b: &str) -> bool {
+/// The one constant-time comparison of secrets in the codebase (the operator tokens and the CSRF
+/// tokens of `web::act` use it too).
+pub(crate) fn same(a: &str, b: &str) -> bool {
     use sha2::Digest;
     bool::from(Sha256::digest(a.as_bytes()).ct_eq(&Sha256::digest(b.as_bytes())))
+}
+
+/// HMAC-SHA256 of `message` under `key`, in hex: what a sign-in cookie holds instead of its token
+/// (the board's here, the operators' in `web::act`), and the operators' CSRF tokens.
+pub(crate) fn mac_hex(key: &[u8], message: &[u8]) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes a key of any length");
+    mac.update(message);
+    hex::encode(mac.finalize().into_bytes())
 }
 
 impl Access {
     /// Reading needs `board_token` when there is one; `admin_token` also opens it.
     pub fn new(board_token: Option<&Secret>, admin_token: Option<&Secret>) -> Self {
         let keys = board_token.map(|token| {
-            let mut mac = Hmac::<Sha256>::new_from_slice(token.expose().as_bytes())
-                .expect("HMAC takes a key of any length");
-            mac.update(COOKIE_CONTEXT);
             Arc::new(Keys {
                 board_token: token.clone(),
                 admin_token: admin_token.cloned(),
-                cookie: hex::encode(mac.finalize().into_bytes()),
+                cookie: mac_hex(token.expose().as_bytes(), COOKIE_CONTEXT),
             })
         });
         Self { keys }

@@ -1013,6 +1013,16 @@ const ASSETS: &[(&str, &str, &str)] = &[
         "text/css; charset=utf-8",
         include_str!("../../static/app.css"),
     ),
+    (
+        "act.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../static/act.js"),
+    ),
+    (
+        "act.css",
+        "text/css; charset=utf-8",
+        include_str!("../../static/act.css"),
+    ),
 ];
 
 async fn serve_asset(name: String) -> Result<impl Reply, Rejection> {

@@ -64,6 +64,18 @@ impl Hosts {
         }
     }
 
+    /// Whether a browser's `Origin` header names this board: the public URL's origin, or without
+    /// one, the host the request was sent to (`host`, its `Host` header). `null` never does.
+    pub fn is_own_origin(&self, origin: &str, host: Option<&str>) -> bool {
+        match (self, host) {
+            (Self::Public(url), _) => origin.eq_ignore_ascii_case(url.origin()),
+            (_, Some(host)) => origin
+                .split_once("://")
+                .is_some_and(|(_, rest)| rest.eq_ignore_ascii_case(host)),
+            (_, None) => false,
+        }
+    }
+
     /// The scheme and authority to build absolute links with: the public URL's, else `http://`
     /// and the request's `Host` when it is a plain host name or address with an optional port
     /// (anything else could smuggle text into a header); `None` for a relative link.

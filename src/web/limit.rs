@@ -52,6 +52,18 @@ impl Limiter {
         }
     }
 
+    /// `per_minute` requests per minute per IP, all of them available at once;
+    /// `per_minute == 0` disables it.
+    pub fn per_minute(budget: &'static str, per_minute: u32) -> Self {
+        let inner = NonZeroU32::new(per_minute)
+            .map(|rate| Arc::new(RateLimiter::keyed(Quota::per_minute(rate))));
+        Self {
+            budget,
+            inner,
+            checks: Arc::default(),
+        }
+    }
+
     /// Counts a request from `ip`.
     ///
     /// # Errors

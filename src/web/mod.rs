@@ -1,6 +1,7 @@
 //! HTTP routes. Each submodule exposes `routes(state)`; [`routes`] joins them and maps rejections.
 
 pub mod access;
+pub mod act;
 pub mod api;
 pub mod board;
 pub mod body;
@@ -63,6 +64,9 @@ pub struct SharedState {
     pub access: access::Access,
     /// Per-IP rate limits.
     pub limits: limit::Limits,
+    /// Who may re-run and cancel runs, and the GitHub client they act through
+    /// (`--operator-token`).
+    pub act: act::Act,
     /// Webhook bodies in flight, before their signatures are checked (`--webhook-body-budget`).
     pub webhook_bodies: body::Budget,
     /// The board's rendered live parts, shared by every viewer until the next change.
@@ -206,6 +210,10 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = I
         .or(operations(state.clone()).boxed())
         .or(for_this_host.clone().and(sign_in).boxed())
         .or(for_this_host.clone().and(ws::routes(state.clone())).boxed())
+        .or(for_this_host
+            .clone()
+            .and(act::routes(state.clone()))
+            .boxed())
         .or(for_this_host.clone().and(api::routes(state)).boxed())
         .or(for_this_host.and(board).boxed())
         .recover(error::handle_rejection)

@@ -78,14 +78,9 @@ fn same_origin(hosts: Hosts) -> impl Filter<Extract = (), Error = Rejection> + C
     warp::header::optional::<String>("origin")
         .and(warp::header::optional::<String>("host"))
         .and_then(move |origin: Option<String>, host: Option<String>| {
-            let allowed = match (&origin, &host, &hosts) {
-                (None, _, _) => true,
-                (Some(origin), _, Hosts::Public(url)) => origin.eq_ignore_ascii_case(url.origin()),
-                (Some(origin), Some(host), _) => origin
-                    .split_once("://")
-                    .is_some_and(|(_, rest)| rest.eq_ignore_ascii_case(host)),
-                (Some(_), None, _) => false,
-            };
+            let allowed = origin
+                .as_deref()
+                .is_none_or(|origin| hosts.is_own_origin(origin, host.as_deref()));
             std::future::ready(if allowed {
                 Ok(())
             } else {

@@ -1,5 +1,6 @@
 //! Integration tests: one binary, a real server per test (see `helpers`).
 
+mod act;
 mod api;
 mod backfill;
 mod board;

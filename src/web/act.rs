@@ -1,0 +1,727 @@
+//! Acting from the board: operators re-run and cancel GitHub Actions runs (issue 17, item 1).
+//!
+//! - Operators hold `--operator-token` (`name:token`, comma-separated; a bare token is named
+//!   "operator"). A browser signs in at `/operator` (a form that POSTs the token) and gets the
+//!   cookie `buildboard_operator`: an HMAC of the token, `HttpOnly; SameSite=Strict`. Tools send
+//!   `Authorization: Bearer <operator token>`. The board token (a TV's) never acts.
+//! - `POST /api/runs/<id>/rerun-failed-jobs`, `/rerun` and `/cancel` ask GitHub for the same on
+//!   the run's repository, with `--github-token`. Only runs of GitHub Actions can be acted on.
+//! - Against cross-site requests, a request that rides on the cookie must also carry
+//!   `X-CSRF-Token`: an HMAC, under a key drawn at start, of the session's cookie, which only a
+//!   page of the board can read (from `GET /api/operator`); and a browser's `Origin` and
+//!   `Sec-Fetch-Site` must name the board itself. A bearer token needs neither: browsers never
+//!   add one on their own.
+//! - The actions have their own per-IP budget (`--action-rate-limit` a minute), sign-in attempts
+//!   included. Each action is logged with who, what and GitHub's answer.
+//! - The run's new state arrives by webhook as any other change does.
+//!
+//! Tokens are compared with `access::same`, the one constant-time comparison.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use rand::RngCore;
+use serde_json::json;
+use warp::http::header::{CACHE_CONTROL, LOCATION, SET_COOKIE};
+use warp::http::{Response, StatusCode};
+use warp::Reply as _;
+use warp::{Filter, Rejection};
+
+use super::access::{mac_hex, same};
+use super::error::json_error;
+use super::host::Hosts;
+use super::limit::Limiter;
+use super::{with_state, AppState};
+use crate::github::client::{self, Client};
+use crate::secret::Secret;
+
+/// Every answer here.
+type Reply = warp::reply::Response;
+
+/// The cookie a signed-in operator's browser carries.
+pub const COOKIE: &str = "buildboard_operator";
+/// The header the board's pages send the CSRF token in.
+pub const CSRF_HEADER: &str = "x-csrf-token";
+/// What the cookie's HMAC is computed over, with the operator's token as the key.
+const COOKIE_CONTEXT: &[u8] = b"buildboard operator cookie v1";
+/// How long an operator stays signed in: a working week and then some.
+const COOKIE_MAX_AGE_SECS: u64 = 8 * 24 * 60 * 60;
+/// The name a bare operator token is logged under.
+const UNNAMED: &str = "operator";
+/// How long an action waits for the GitHub client (the reconciler may hold it).
+const GITHUB_QUEUE: Duration = Duration::from_secs(10);
+/// Largest sign-in form accepted.
+const MAX_FORM_BYTES: u64 = 4096;
+
+/// What an operator can ask GitHub to do with a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    RerunFailedJobs,
+    Rerun,
+    Cancel,
+}
+
+impl Action {
+    /// The last segment of the URL, here and on GitHub.
+    pub fn parse(segment: &str) -> Option<Self> {
+        Some(match segment {
+            "rerun-failed-jobs" => Self::RerunFailedJobs,
+            "rerun" => Self::Rerun,
+            "cancel" => Self::Cancel,
+            _ => return None,
+        })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::RerunFailedJobs => "rerun-failed-jobs",
+            Self::Rerun => "rerun",
+            Self::Cancel => "cancel",
+        }
+    }
+}
+
+struct Operator {
+    name: String,
+    token: Secret,
+    /// The value the operator's browser's cookie holds.
+    cookie: String,
+}
+
+/// Who may act, and with what; cheap to clone.
+#[derive(Clone)]
+pub struct Act(Arc<Inner>);
+
+struct Inner {
+    /// Empty: acting is off.
+    operators: Vec<Operator>,
+    /// Key of the CSRF tokens, drawn at start (a restart asks open pages to reload).
+    csrf_key: [u8; 32],
+    github: Option<Arc<Client>>,
+    limit: Limiter,
+}
+
+impl Default for Act {
+    fn default() -> Self {
+        Self::new(None, None, 0).expect("no tokens parse")
+    }
+}
+
+impl Act {
+    /// Operators from `--operator-token` (`name:token,...`), acting through `github`, each client
+    /// IP asking at most `per_minute` times a minute.
+    ///
+    /// # Errors
+    /// A message naming the problem when the tokens do not parse (an empty token or name).
+    pub fn new(
+        tokens: Option<&Secret>,
+        github: Option<Arc<Client>>,
+        per_minute: u32,
+    ) -> Result<Self, String> {
+        let mut operators = Vec::new();
+        for entry in tokens
+            .map(|tokens| {
+                tokens
+                    .expose()
+                    .split(',')
+                    .map(str::trim)
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_default()
+        {
+            if entry.is_empty() {
+                continue;
+            }
+            let (name, token) = match entry.split_once(':') {
+                Some((name, token)) => (name.trim(), token.trim()),
+                None => (UNNAMED, entry),
+            };
+            let valid_name = !name.is_empty()
+                && name.len() <= 64
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'@'));
+            if !valid_name {
+                return Err(
+                    "an --operator-token entry's name (before `:`) must be letters, \
+                            digits, `-`, `_`, `.` or `@`"
+                        .into(),
+                );
+            }
+            if token.is_empty() {
+                return Err(format!("the --operator-token of {name} is empty"));
+            }
+            operators.push(Operator {
+                name: name.to_owned(),
+                cookie: mac_hex(token.as_bytes(), COOKIE_CONTEXT),
+                token: Secret::new(token),
+            });
+        }
+        let mut csrf_key = [0u8; 32];
+        rand::rng().fill_bytes(&mut csrf_key);
+        Ok(Self(Arc::new(Inner {
+            operators,
+            csrf_key,
+            github,
+            limit: Limiter::per_minute("actions", per_minute),
+        })))
+    }
+
+    /// Whether any operator token is configured.
+    pub fn is_on(&self) -> bool {
+        !self.0.operators.is_empty()
+    }
+
+    /// The operator whose `pick` equals `given`; every operator is compared, so timing does not
+    /// tell which came close.
+    fn find(&self, given: &str, pick: impl Fn(&Operator) -> &str) -> Option<&str> {
+        let mut found = None;
+        for operator in &self.0.operators {
+            if same(given, pick(operator)) && found.is_none() {
+                found = Some(operator.name.as_str());
+            }
+        }
+        found
+    }
+
+    fn by_token(&self, given: &str) -> Option<&str> {
+        self.find(given, |operator| operator.token.expose())
+    }
+
+    fn by_cookie(&self, value: &str) -> Option<&str> {
+        self.find(value, |operator| &operator.cookie)
+    }
+
+    /// The CSRF token of the session whose cookie holds `cookie`.
+    fn csrf_for(&self, cookie: &str) -> String {
+        let mut message = b"buildboard csrf v1 ".to_vec();
+        message.extend_from_slice(cookie.as_bytes());
+        mac_hex(&self.0.csrf_key, &message)
+    }
+}
+
+/// The headers a request is judged by.
+#[derive(Debug, Default)]
+struct Caller {
+    cookie: Option<String>,
+    authorization: Option<String>,
+    csrf: Option<String>,
+    origin: Option<String>,
+    fetch_site: Option<String>,
+    host: Option<String>,
+}
+
+fn caller() -> impl Filter<Extract = (Caller,), Error = Rejection> + Clone {
+    warp::cookie::optional::<String>(COOKIE)
+        .and(warp::header::optional::<String>("authorization"))
+        .and(warp::header::optional::<String>(CSRF_HEADER))
+        .and(warp::header::optional::<String>("origin"))
+        .and(warp::header::optional::<String>("sec-fetch-site"))
+        .and(warp::header::optional::<String>("host"))
+        .map(
+            |cookie, authorization, csrf, origin, fetch_site, host| Caller {
+                cookie,
+                authorization,
+                csrf,
+                origin,
+                fetch_site,
+                host,
+            },
+        )
+}
+
+impl Caller {
+    /// Whether a browser says the request comes from a page of this board. Clients that are not
+    /// browsers send neither header and pass (they still need the CSRF token with the cookie).
+    fn same_origin(&self, hosts: &Hosts) -> bool {
+        let site_ok = self
+            .fetch_site
+            .as_deref()
+            .is_none_or(|site| site == "same-origin");
+        let origin_ok = self
+            .origin
+            .as_deref()
+            .is_none_or(|origin| hosts.is_own_origin(origin, self.host.as_deref()));
+        site_ok && origin_ok
+    }
+}
+
+/// Who is acting, or the answer that refuses.
+fn authenticate(act: &Act, hosts: &Hosts, caller: &Caller) -> Result<String, Box<Reply>> {
+    if !act.is_on() {
+        return Err(Box::new(json_error(
+            StatusCode::FORBIDDEN,
+            "acting_off",
+            "acting from the board is off: start the server with --operator-token",
+        )));
+    }
+    if let Some(given) = caller
+        .authorization
+        .as_deref()
+        .and_then(|value| value.strip_prefix("Bearer "))
+    {
+        return act.by_token(given).map(str::to_owned).ok_or_else(|| {
+            Box::new(json_error(
+                StatusCode::FORBIDDEN,
+                "not_an_operator",
+                "this token may not act (the board token only reads): send an operator token",
+            ))
+        });
+    }
+    let Some(name) = caller.cookie.as_deref().and_then(|c| act.by_cookie(c)) else {
+        let mut reply = json_error(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "acting needs an operator: sign in at /operator, or send Authorization: Bearer \
+             <operator token>",
+        );
+        reply.headers_mut().insert(
+            "www-authenticate",
+            warp::http::HeaderValue::from_static("Bearer realm=\"buildboard operators\""),
+        );
+        return Err(Box::new(reply));
+    };
+    let cookie = caller.cookie.as_deref().unwrap_or_default();
+    let csrf_ok = caller
+        .csrf
+        .as_deref()
+        .is_some_and(|given| same(given, &act.csrf_for(cookie)));
+    if !csrf_ok || !caller.same_origin(hosts) {
+        tracing::info!(
+            operator = name,
+            origin = ?caller.origin,
+            fetch_site = ?caller.fetch_site,
+            csrf = caller.csrf.is_some(),
+            "refused an action: cross-site request or missing CSRF token"
+        );
+        return Err(Box::new(json_error(
+            StatusCode::FORBIDDEN,
+            "cross_site",
+            "refused: this request did not come from a page of this board (the X-CSRF-Token \
+             header is missing or wrong, or the Origin is another site's); reload the board and \
+             try again",
+        )));
+    }
+    Ok(name.to_owned())
+}
+
+/// `GET /api/operator`, `GET`/`POST /operator`, `POST /operator/sign-out`,
+/// `POST /api/runs/<id>/<action>` (any other method there: 405).
+pub fn routes(state: AppState) -> impl Filter<Extract = (Reply,), Error = Rejection> + Clone {
+    let limit = state.act.0.limit.clone();
+    let session = warp::path!("api" / "operator")
+        .and(warp::get())
+        .and(caller())
+        .and(with_state(state.clone()))
+        .map(|caller: Caller, state: AppState| session(&state, &caller));
+    let form = warp::path!("operator")
+        .and(warp::get())
+        .and(caller())
+        .and(with_state(state.clone()))
+        .map(|caller: Caller, state: AppState| sign_in_page(&state, &caller));
+    let sign_in = warp::path!("operator")
+        .and(warp::post())
+        .and(limit.filter())
+        .and(caller())
+        .and(warp::body::content_length_limit(MAX_FORM_BYTES))
+        .and(warp::body::form::<Vec<(String, String)>>())
+        .and(with_state(state.clone()))
+        .map(
+            |caller: Caller, form: Vec<(String, String)>, state: AppState| {
+                sign_in(&state, &caller, &form)
+            },
+        );
+    let sign_out = warp::path!("operator" / "sign-out")
+        .and(warp::post())
+        .and(caller())
+        .and(with_state(state.clone()))
+        .map(|caller: Caller, state: AppState| sign_out(&state, &caller));
+    let action = warp::path!("api" / "runs" / i64 / String)
+        .and_then(|id: i64, segment: String| {
+            std::future::ready(
+                Action::parse(&segment)
+                    .map(|action| (id, action))
+                    .ok_or_else(warp::reject::not_found),
+            )
+        })
+        .untuple_one();
+    let act = action
+        .and(warp::post())
+        .and(limit.filter())
+        .and(caller())
+        .and(with_state(state))
+        .then(
+            |id: i64, action: Action, caller: Caller, state: AppState| async move {
+                let reply = match authenticate(&state.act, &state.hosts, &caller) {
+                    Ok(operator) => perform(&state, &operator, id, action).await,
+                    Err(refused) => *refused,
+                };
+                no_store(reply)
+            },
+        );
+    // Any method but POST (a POST refused above, e.g. over its budget, keeps its own answer).
+    let not_post = warp::method()
+        .and_then(|method: warp::http::Method| {
+            std::future::ready(if method == warp::http::Method::POST {
+                Err(warp::reject::not_found())
+            } else {
+                Ok(())
+            })
+        })
+        .untuple_one();
+    let wrong_method = action.and(not_post).map(|_, _| {
+        let mut reply = json_error(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            "actions are POST only",
+        );
+        reply
+            .headers_mut()
+            .insert("allow", warp::http::HeaderValue::from_static("POST"));
+        reply
+    });
+    session
+        .or(form)
+        .unify()
+        .or(sign_in)
+        .unify()
+        .or(sign_out)
+        .unify()
+        .or(act)
+        .unify()
+        .or(wrong_method)
+        .unify()
+}
+
+fn no_store(mut reply: Reply) -> Reply {
+    reply.headers_mut().insert(
+        CACHE_CONTROL,
+        warp::http::HeaderValue::from_static("private, no-store"),
+    );
+    reply
+}
+
+/// `GET /api/operator`: who the page's viewer acts as and the session's CSRF token, for the
+/// board's script; `{"operator": null}` for anyone else. Only a page of the board can read it
+/// (no CORS), and the cookie is `SameSite=Strict`.
+fn session(state: &AppState, caller: &Caller) -> Reply {
+    let act = &state.act;
+    let signed_in = caller
+        .cookie
+        .as_deref()
+        .and_then(|cookie| act.by_cookie(cookie).map(|name| (name, cookie)));
+    let body = match signed_in {
+        Some((name, cookie)) => json!({ "operator": name, "csrf": act.csrf_for(cookie) }),
+        None => json!({ "operator": null }),
+    };
+    no_store(warp::reply::json(&body).into_response())
+}
+
+fn page(status: StatusCode, body: &str) -> Reply {
+    let html = format!(
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <title>buildboard: operators</title><link rel=\"stylesheet\" href=\"/static/app.css\">\
+         </head><body class=\"signin\"><main>{body}</main></body></html>\n"
+    );
+    let mut reply = warp::reply::with_status(warp::reply::html(html), status).into_response();
+    reply.headers_mut().insert(
+        CACHE_CONTROL,
+        warp::http::HeaderValue::from_static("no-store"),
+    );
+    reply
+}
+
+const SIGN_IN_FORM: &str = "<form method=\"post\" action=\"/operator\">\
+<label>Operator token <input type=\"password\" name=\"token\" autocomplete=\"current-password\" \
+required></label> <button type=\"submit\">Sign in</button></form>";
+
+/// `GET /operator`: the sign-in form, or who is signed in.
+fn sign_in_page(state: &AppState, caller: &Caller) -> Reply {
+    if !state.act.is_on() {
+        return page(
+            StatusCode::NOT_FOUND,
+            "<h1>Acting is off</h1><p>This board has no operator tokens \
+             (<code>--operator-token</code>).</p>",
+        );
+    }
+    match caller
+        .cookie
+        .as_deref()
+        .and_then(|cookie| state.act.by_cookie(cookie))
+    {
+        Some(name) => page(
+            StatusCode::OK,
+            &format!(
+                "<h1>Signed in as {}</h1><p>Triage, the Wall and the Developer view show \
+                 re-run and cancel buttons in this browser. <a href=\"/triage\">Triage</a></p>\
+                 <form method=\"post\" action=\"/operator/sign-out\">\
+                 <button type=\"submit\">Sign out</button></form>",
+                crate::views::name(name)
+            ),
+        ),
+        None => page(
+            StatusCode::OK,
+            &format!(
+                "<h1>Operators</h1><p>Sign in to re-run and cancel runs from the board. The \
+                 board token does not act.</p>{SIGN_IN_FORM}"
+            ),
+        ),
+    }
+}
+
+/// `POST /operator` with `token=<operator token>`: sets the cookie and goes to Triage.
+fn sign_in(state: &AppState, caller: &Caller, form: &[(String, String)]) -> Reply {
+    if !caller.same_origin(&state.hosts) {
+        return page(
+            StatusCode::FORBIDDEN,
+            "<h1>Refused</h1><p>Sign in from this board's own page.</p>",
+        );
+    }
+    let given = form
+        .iter()
+        .find(|(name, _)| name == "token")
+        .map_or("", |(_, value)| value.as_str());
+    let Some(name) = state.act.by_token(given) else {
+        tracing::info!("operator sign-in refused: wrong operator token");
+        return page(
+            StatusCode::UNAUTHORIZED,
+            &format!("<h1>Wrong operator token</h1>{SIGN_IN_FORM}"),
+        );
+    };
+    let cookie = state
+        .act
+        .0
+        .operators
+        .iter()
+        .find(|operator| operator.name == name)
+        .map(|operator| operator.cookie.clone())
+        .unwrap_or_default();
+    tracing::info!(operator = name, "operator signed in");
+    Response::builder()
+        .status(StatusCode::SEE_OTHER)
+        .header(LOCATION, "/triage")
+        .header(
+            SET_COOKIE,
+            format!(
+                "{COOKIE}={cookie}; Path=/; Max-Age={COOKIE_MAX_AGE_SECS}; HttpOnly; \
+                 SameSite=Strict"
+            ),
+        )
+        .header(CACHE_CONTROL, "no-store")
+        .body(String::new())
+        .expect("a valid response")
+        .into_response()
+}
+
+/// `POST /operator/sign-out`: forgets the cookie.
+fn sign_out(state: &AppState, caller: &Caller) -> Reply {
+    if !caller.same_origin(&state.hosts) {
+        return page(
+            StatusCode::FORBIDDEN,
+            "<h1>Refused</h1><p>Sign out from this board's own page.</p>",
+        );
+    }
+    Response::builder()
+        .status(StatusCode::SEE_OTHER)
+        .header(LOCATION, "/")
+        .header(
+            SET_COOKIE,
+            format!("{COOKIE}=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict"),
+        )
+        .header(CACHE_CONTROL, "no-store")
+        .body(String::new())
+        .expect("a valid response")
+        .into_response()
+}
+
+/// What a person is told about GitHub's answer `status` to `action`.
+pub fn explain(
+    action: Action,
+    status: u16,
+    github_message: &str,
+) -> (StatusCode, &'static str, String) {
+    let theirs = if github_message.is_empty() {
+        String::new()
+    } else {
+        format!(" (GitHub: {github_message})")
+    };
+    match status {
+        200..=299 => (
+            StatusCode::ACCEPTED,
+            "requested",
+            match action {
+                Action::Cancel => "Cancel requested; the new state arrives by webhook".to_owned(),
+                _ => "Re-run requested; the new state arrives by webhook".to_owned(),
+            },
+        ),
+        401 => (
+            StatusCode::BAD_GATEWAY,
+            "github_unauthorized",
+            format!("GitHub rejected the server's token (--github-token){theirs}"),
+        ),
+        403 => (
+            StatusCode::FORBIDDEN,
+            "github_forbidden",
+            format!(
+                "the GitHub token may not act on this repository (needs Actions: write){theirs}"
+            ),
+        ),
+        404 => (
+            StatusCode::NOT_FOUND,
+            "github_not_found",
+            format!("GitHub does not know this run{theirs}"),
+        ),
+        409 | 422 => (
+            StatusCode::CONFLICT,
+            "github_refused",
+            match action {
+                Action::Cancel => {
+                    format!("GitHub will not cancel this run: it is not running{theirs}")
+                }
+                _ => format!(
+                    "GitHub will not re-run this run: older than 30 days or 50 attempts{theirs}"
+                ),
+            },
+        ),
+        _ => (
+            StatusCode::BAD_GATEWAY,
+            "github_error",
+            format!("GitHub answered {status}{theirs}"),
+        ),
+    }
+}
+
+/// Looks the run up and asks GitHub to act on it.
+async fn perform(state: &AppState, operator: &str, id: i64, action: Action) -> Reply {
+    let build = match state
+        .store
+        .read(move |conn| crate::store::read::build(conn, id))
+        .await
+    {
+        Ok(Some(build)) => build,
+        Ok(None) => {
+            return json_error(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                &format!("no run {id} on this board"),
+            )
+        }
+        Err(err) => return super::Error::from(err).into_response(),
+    };
+    if build.source != crate::source::Source::Actions.as_str() {
+        return json_error(
+            StatusCode::CONFLICT,
+            "not_actions",
+            &format!(
+                "only GitHub Actions runs can be re-run or cancelled from the board; this one is \
+                 reported by {} ({})",
+                build.source,
+                build.provider.as_deref().unwrap_or("unknown provider")
+            ),
+        );
+    }
+    let Some(github) = &state.act.0.github else {
+        return json_error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "no_github_token",
+            "the server has no GitHub token (--github-token with Actions: write) to act with",
+        );
+    };
+    let repo = build.repo.as_str();
+    let url = github.url(
+        &format!("/repos/{repo}/actions/runs/{id}/{}", action.as_str()),
+        &[],
+    );
+    let (status, github_status, code, message) = match github.post(&url, GITHUB_QUEUE).await {
+        Ok(posted) => {
+            let (status, code, message) = explain(action, posted.status, &posted.message);
+            (status, Some(posted.status), code, message)
+        }
+        Err(client::Error::Status {
+            status: 503,
+            message,
+            ..
+        }) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            None,
+            "github_busy",
+            message,
+        ),
+        Err(err) => (
+            StatusCode::BAD_GATEWAY,
+            None,
+            "github_unreachable",
+            format!("cannot reach GitHub: {err}"),
+        ),
+    };
+    tracing::info!(
+        operator,
+        action = action.as_str(),
+        run = id,
+        repo,
+        github_status,
+        %message,
+        "operator action"
+    );
+    if status == StatusCode::ACCEPTED {
+        warp::reply::with_status(
+            warp::reply::json(&json!({
+                "action": action.as_str(),
+                "run": id,
+                "repo": repo,
+                "github_status": github_status,
+                "message": message,
+            })),
+            status,
+        )
+        .into_response()
+    } else {
+        json_error(status, code, &message)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn operator_tokens_parse_with_and_without_names() {
+        let act = Act::new(Some(&Secret::new("alice:s3cr3t, bob:hunter2")), None, 0).unwrap();
+        assert_eq!(act.by_token("s3cr3t"), Some("alice"));
+        assert_eq!(act.by_token("hunter2"), Some("bob"));
+        assert_eq!(act.by_token("alice:s3cr3t"), None);
+        let act = Act::new(Some(&Secret::new("plain-token")), None, 0).unwrap();
+        assert_eq!(act.by_token("plain-token"), Some("operator"));
+        assert!(Act::new(Some(&Secret::new("alice:")), None, 0).is_err());
+        assert!(Act::new(Some(&Secret::new("a b:x")), None, 0).is_err());
+        assert!(!Act::default().is_on());
+    }
+
+    #[test]
+    fn the_cookie_is_not_the_token_and_each_session_has_its_csrf_token() {
+        let act = Act::new(Some(&Secret::new("alice:s3cr3t,bob:other")), None, 0).unwrap();
+        let alice = act.0.operators[0].cookie.clone();
+        assert!(!alice.contains("s3cr3t"));
+        assert_eq!(act.by_cookie(&alice), Some("alice"));
+        assert_ne!(
+            act.csrf_for(&alice),
+            act.csrf_for(&act.0.operators[1].cookie)
+        );
+    }
+
+    #[test]
+    fn refusals_are_explained() {
+        let (status, _, message) = explain(Action::Rerun, 422, "Unable to retry this workflow run");
+        assert_eq!(status, StatusCode::CONFLICT);
+        assert!(message.contains("older than 30 days or 50 attempts"));
+        assert!(message.contains("Unable to retry"));
+        let (status, _, message) = explain(Action::RerunFailedJobs, 403, "");
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        assert!(message.contains("needs Actions: write"));
+        let (_, _, message) = explain(Action::Rerun, 201, "");
+        assert_eq!(
+            message,
+            "Re-run requested; the new state arrives by webhook"
+        );
+    }
+}
