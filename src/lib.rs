@@ -30,6 +30,7 @@ pub mod hub;
 pub mod ingest;
 pub mod log_fetch;
 pub mod metrics;
+pub mod notify;
 pub mod privacy;
 pub mod run_state;
 pub mod secret;
@@ -94,6 +95,8 @@ pub struct App {
     reconciler: Option<Reconciler>,
     /// The GitHub client, shared by the reconciler and the log fetcher; `None` without a token.
     github: Option<Arc<Client>>,
+    /// The notification targets and the sender's wake-up, shared with the writer's detector.
+    notify: (notify::Targets, Arc<tokio::sync::Notify>),
 }
 
 impl App {
@@ -138,8 +141,23 @@ impl App {
             ghes_host: views::ghes_host(&config.github_api_url)
                 .map(|host| &*Box::leak(host.into_boxed_str())),
         };
-        let (ingest, writer) =
-            Ingest::start(&store, hub.clone(), opts).context("starting the ingest writer")?;
+        let targets = notify::Targets::load(
+            config.notify_config.as_deref(),
+            config.notify_slack.as_ref().map(|url| url.expose()),
+        )?;
+        let wake = Arc::new(tokio::sync::Notify::new());
+        let detector = notify::detect::Detector {
+            targets: targets.clone(),
+            watched: config.watch_branches.clone(),
+            opts,
+            board_url: config
+                .public_url
+                .as_ref()
+                .map(|url| url.origin().to_owned()),
+            wake: wake.clone(),
+        };
+        let (ingest, writer) = Ingest::start_with(&store, hub.clone(), opts, Some(detector))
+            .context("starting the ingest writer")?;
         let listener =
             listen(config.listen).with_context(|| format!("binding {}", config.listen))?;
         let limits = web::limit::Limits {
@@ -199,6 +217,7 @@ impl App {
             serving,
             reconciler,
             github,
+            notify: (targets, wake),
         })
     }
 
@@ -225,6 +244,7 @@ impl App {
             serving,
             reconciler,
             github,
+            notify: (targets, wake),
         } = self;
         let hub = state.hub.clone();
         let token = hub.shutdown_token();
@@ -242,6 +262,19 @@ impl App {
         // The reconciler holds an `Ingest` handle, so it must end before the writer can drain.
         let reconciling = reconciler.map(|reconciler| {
             tokio::spawn(reconciler.run(state.store.clone(), state.ingest.clone(), token.clone()))
+        });
+        // The sender holds an `Ingest` handle (it marks rows sent through the writer).
+        let notifying = (!targets.is_empty()).then(|| {
+            tokio::spawn(
+                notify::sender::Sender {
+                    targets,
+                    store: state.store.clone(),
+                    ingest: state.ingest.clone(),
+                    wake,
+                    retry: state.config.notify_retry,
+                }
+                .run(token.clone()),
+            )
         });
         let housekeeping = tokio::spawn(housekeeping::run(
             state.ingest.clone(),
@@ -265,6 +298,9 @@ impl App {
         // The fetcher holds an `Ingest` handle too.
         if let Some(explaining) = explaining {
             explaining.await?;
+        }
+        if let Some(notifying) = notifying {
+            notifying.await?;
         }
         // Stops between two batches; a batch in progress commits or rolls back whole.
         housekeeping.await?;

@@ -995,7 +995,7 @@ mod tests {
         let hidden = run_fragments(
             &b,
             Opts {
-                hide_authors: true,
+                privacy: crate::privacy::Privacy { hide_authors: true },
                 ..Opts::default()
             },
         )

@@ -4,6 +4,7 @@ pub mod access;
 pub mod api;
 pub mod board;
 pub mod body;
+pub mod cctray;
 pub mod error;
 pub mod host;
 pub mod limit;
@@ -204,6 +205,11 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = I
     webhook::routes(state.clone())
         .boxed()
         .or(operations(state.clone()).boxed())
+        // Before the sign-in redirect: CCTray clients give `?token=` on every request.
+        .or(for_this_host
+            .clone()
+            .and(cctray::routes(state.clone()))
+            .boxed())
         .or(for_this_host.clone().and(sign_in).boxed())
         .or(for_this_host.clone().and(ws::routes(state.clone())).boxed())
         .or(for_this_host.clone().and(api::routes(state)).boxed())
