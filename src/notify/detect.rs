@@ -247,3 +247,180 @@ const fn plain(red: bool) -> Transition {
         Transition::Fixed
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::github::event::{self, EventKind};
+    use crate::notify::Target;
+    use crate::store::{write, Store};
+
+    /// A completed run `id` of the fixture's workflow on its default branch, created at `created`.
+    fn run(id: i64, created: i64, conclusion: &str) -> crate::github::event::Event {
+        let mut payload: serde_json::Value = serde_json::from_slice(include_bytes!(
+            "../../tests/fixtures/github/webhooks/workflow_run/completed.payload.json"
+        ))
+        .unwrap();
+        let time = chrono::DateTime::from_timestamp(created, 0)
+            .unwrap()
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        let r = &mut payload["workflow_run"];
+        r["id"] = serde_json::json!(id);
+        r["conclusion"] = serde_json::json!(conclusion);
+        for field in ["created_at", "run_started_at", "updated_at"] {
+            r[field] = serde_json::json!(time);
+        }
+        event::parse(
+            EventKind::WorkflowRun,
+            &serde_json::to_vec(&payload).unwrap(),
+        )
+        .unwrap()
+    }
+
+    fn detector(targets: usize) -> Detector {
+        let targets = (0..targets)
+            .map(|i| Target {
+                name: format!("t{i}"),
+                kind: crate::notify::Kind::Slack,
+                url: "https://chat.example/hook".into(),
+                secret: None,
+                repos: Vec::new(),
+                branches: Vec::new(),
+                workflows: Vec::new(),
+            })
+            .collect();
+        Detector {
+            targets: Targets::new(targets).unwrap(),
+            watched: WatchedBranches::default(),
+            opts: Opts::default(),
+            board_url: Some("https://board.example".into()),
+            wake: Arc::default(),
+        }
+    }
+
+    fn setup() -> (tempfile::TempDir, Connection) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("db.sqlite")).unwrap();
+        let conn = store.open_writer().unwrap();
+        (dir, conn)
+    }
+
+    /// Applies `event` and detects, as the writer does; returns the messages queued.
+    fn apply(conn: &Connection, detector: &Detector, event: &crate::github::event::Event) -> usize {
+        let changes = write::apply_event(conn, event, 1_000).unwrap();
+        detector.on_changes(conn, &changes, 1_000).unwrap()
+    }
+
+    fn kinds(conn: &Connection) -> Vec<String> {
+        conn.prepare("SELECT kind FROM transitions ORDER BY id")
+            .unwrap()
+            .query_map([], |row| row.get(0))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap()
+    }
+
+    #[test]
+    fn a_late_delivery_of_an_old_run_makes_no_transition() {
+        let (_dir, conn) = setup();
+        let d = detector(1);
+        assert_eq!(
+            apply(&conn, &d, &run(1, 100, "success")),
+            0,
+            "first state: silent"
+        );
+        assert_eq!(
+            apply(&conn, &d, &run(2, 200, "failure")),
+            1,
+            "started failing"
+        );
+        assert_eq!(apply(&conn, &d, &run(3, 300, "success")), 1, "fixed");
+        // Run 0 failed long before all of them and arrives last: the state is still green.
+        assert_eq!(apply(&conn, &d, &run(0, 50, "failure")), 0);
+        // A cancelled run says nothing either.
+        assert_eq!(apply(&conn, &d, &run(4, 400, "cancelled")), 0);
+        assert_eq!(kinds(&conn), ["failing", "fixed"]);
+        let payload: String = conn
+            .query_row(
+                "SELECT payload FROM outbox ORDER BY id DESC LIMIT 1",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        let message: Message = serde_json::from_str(&payload).unwrap();
+        assert_eq!(message.transition, Transition::Fixed);
+        assert_eq!(message.run.id, 3);
+        assert!(message.red_for_s.is_some());
+        assert!(message
+            .board_url
+            .unwrap()
+            .starts_with("https://board.example/?repo=octo-org%2Focto-repo"));
+    }
+
+    #[test]
+    fn the_first_red_run_of_the_streak_is_named_and_authors_can_be_hidden() {
+        let (_dir, conn) = setup();
+        let mut d = detector(1);
+        d.opts.privacy.hide_authors = true;
+        apply(&conn, &d, &run(1, 100, "success"));
+        // Two red runs stored in one transaction, the later first.
+        let mut changes = write::apply_event(&conn, &run(3, 300, "failure"), 1_000).unwrap();
+        changes.extend(write::apply_event(&conn, &run(2, 200, "failure"), 1_000).unwrap());
+        assert_eq!(
+            d.on_changes(&conn, &changes, 1_000).unwrap(),
+            1,
+            "one transition, one message"
+        );
+        let payload: String = conn
+            .query_row("SELECT payload FROM outbox", [], |r| r.get(0))
+            .unwrap();
+        let message: Message = serde_json::from_str(&payload).unwrap();
+        assert_eq!(message.first_red.as_ref().unwrap().id, 2);
+        assert_eq!(message.run.id, 3);
+        assert!(message.run.author.is_none() && message.first_red.unwrap().author.is_none());
+    }
+
+    #[test]
+    fn transitions_are_recorded_without_targets_too() {
+        let (_dir, conn) = setup();
+        let d = detector(0);
+        apply(&conn, &d, &run(1, 100, "success"));
+        assert_eq!(apply(&conn, &d, &run(2, 200, "failure")), 0);
+        assert_eq!(kinds(&conn), ["failing"]);
+    }
+
+    /// `cargo test --release --lib detection_cost -- --ignored --nocapture`: the writer's time per
+    /// completed run on a watched branch, with and without detection, in one transaction.
+    #[test]
+    #[ignore = "a measurement"]
+    fn detection_cost() {
+        for with in [false, true] {
+            let (_dir, mut conn) = setup();
+            let d = detector(2);
+            let events: Vec<_> = (1..=5_000)
+                .map(|i| {
+                    run(
+                        i,
+                        1_000 + i,
+                        if i % 10 == 0 { "failure" } else { "success" },
+                    )
+                })
+                .collect();
+            let tx = conn.transaction().unwrap();
+            let started = std::time::Instant::now();
+            for event in &events {
+                let changes = write::apply_event(&tx, event, 1_000).unwrap();
+                if with {
+                    d.on_changes(&tx, &changes, 1_000).unwrap();
+                }
+            }
+            let elapsed = started.elapsed();
+            tx.commit().unwrap();
+            println!(
+                "detection {}: {:.1} µs per completed run",
+                if with { "on " } else { "off" },
+                elapsed.as_secs_f64() * 1e6 / events.len() as f64
+            );
+        }
+    }
+}
