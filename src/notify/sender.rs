@@ -24,6 +24,10 @@ pub const MAX_ATTEMPTS: u32 = 12;
 pub const MAX_BACKOFF: Duration = Duration::from_secs(600);
 /// How often the outbox is looked at when nothing wakes the sender.
 const POLL: Duration = Duration::from_secs(5);
+/// Transitions (and their messages, once sent or given up on) are kept this long (seconds).
+pub const KEEP: i64 = 30 * 86_400;
+/// How often old transitions are pruned.
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 /// Rows taken per look.
 const BATCH: u32 = 32;
 /// The whole request, connection included.
@@ -86,7 +90,21 @@ impl Sender {
             targets = self.targets.iter().count(),
             "sending notifications"
         );
+        let mut pruned_at: Option<std::time::Instant> = None;
         while !shutdown.is_cancelled() {
+            if pruned_at.is_none_or(|at| at.elapsed() >= PRUNE_EVERY) {
+                pruned_at = Some(std::time::Instant::now());
+                let before = chrono::Utc::now().timestamp() - KEEP;
+                match self
+                    .ingest
+                    .write(move |conn| outbox::prune(conn, before))
+                    .await
+                {
+                    Ok(0) => {}
+                    Ok(n) => info!(transitions = n, "pruned transitions older than 30 days"),
+                    Err(err) => warn!(cause = %err, "pruning old transitions failed"),
+                }
+            }
             let due = self
                 .store
                 .read(|conn| outbox::due(conn, now_ms(), BATCH))

@@ -282,6 +282,25 @@ pub fn mark_failed(
     Ok(())
 }
 
+/// Forgets transitions recorded before `before` (epoch seconds) whose messages are all sent or
+/// given up on, with those messages. Returns the transitions deleted.
+///
+/// # Errors
+/// On a database error.
+pub fn prune(conn: &Connection, before: i64) -> Result<usize> {
+    conn.execute(
+        "DELETE FROM outbox WHERE transition_id IN
+             (SELECT id FROM transitions WHERE createtime < ?1)
+           AND (senttime IS NOT NULL OR failedtime IS NOT NULL)",
+        [before],
+    )?;
+    Ok(conn.execute(
+        "DELETE FROM transitions WHERE createtime < ?1
+           AND NOT EXISTS (SELECT 1 FROM outbox WHERE outbox.transition_id = transitions.id)",
+        [before],
+    )?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -307,5 +326,13 @@ mod tests {
         mark_sent(&conn, id, 106).unwrap();
         assert!(due(&conn, i64::MAX, 10).unwrap().is_empty());
         assert_eq!(next_due(&conn).unwrap(), None);
+        let pending = insert_transition(&conn, 1, 2, "fixed", 4, true, 100).unwrap();
+        enqueue(&conn, pending, "slack", "{}", 100).unwrap();
+        assert_eq!(
+            prune(&conn, 101).unwrap(),
+            1,
+            "the sent one goes, the pending one stays"
+        );
+        assert_eq!(due(&conn, i64::MAX, 10).unwrap().len(), 1);
     }
 }
