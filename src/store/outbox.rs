@@ -301,6 +301,82 @@ pub fn prune(conn: &Connection, before: i64) -> Result<usize> {
     )?)
 }
 
+/// A recorded transition, as `GET /api/transitions` lists it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct TransitionRow {
+    /// Increases with every transition: poll with `after=<the largest seen>`.
+    pub id: i64,
+    /// `failing`, `fixed` or `flapping`.
+    pub kind: String,
+    pub repo: String,
+    pub workflow: String,
+    pub branch: String,
+    pub run_id: i64,
+    /// Whether a message was sent for it (`false` while it was flapping).
+    pub notified: bool,
+    #[serde(serialize_with = "super::model::rfc3339")]
+    pub at: Option<i64>,
+}
+
+/// Up to `limit` transitions with an id above `after`, matching `filter`'s repositories, branches
+/// and workflows, newest first.
+///
+/// # Errors
+/// On a database error.
+pub fn transitions(
+    conn: &Connection,
+    filter: &super::query::RunFilter,
+    after: i64,
+    limit: u32,
+) -> Result<Vec<TransitionRow>> {
+    use rusqlite::types::Value;
+    let mut conditions = vec!["t.id > ?".to_owned()];
+    let mut values = vec![Value::Integer(after)];
+    if !filter.repo.is_empty() {
+        conditions.push(format!(
+            "repos.fullname IN ({})",
+            vec!["?"; filter.repo.len()].join(", ")
+        ));
+        values.extend(filter.repo.iter().cloned().map(Value::Text));
+    }
+    if !filter.branch.is_empty() {
+        let (condition, more) = super::query::branch_names("b.name", &filter.branch);
+        conditions.push(condition);
+        values.extend(more);
+    }
+    if !filter.workflow.is_empty() {
+        let (condition, more) = super::query::workflow_names("w.name", &filter.workflow);
+        conditions.push(condition);
+        values.extend(more);
+    }
+    values.push(Value::Integer(i64::from(limit)));
+    let sql = format!(
+        "SELECT t.id, t.kind, repos.fullname, w.name, b.name, t.run_id, t.notified, t.createtime
+         FROM transitions t
+         JOIN workflows w ON w.id = t.workflow_id
+         JOIN repos ON repos.id = w.repo_id
+         JOIN branches b ON b.id = t.branch_id
+         WHERE {} ORDER BY t.id DESC LIMIT ?",
+        conditions.join(" AND ")
+    );
+    let mut stmt = conn.prepare(&sql)?;
+    let rows = stmt
+        .query_map(rusqlite::params_from_iter(values), |row| {
+            Ok(TransitionRow {
+                id: row.get(0)?,
+                kind: row.get(1)?,
+                repo: row.get(2)?,
+                workflow: row.get(3)?,
+                branch: row.get(4)?,
+                run_id: row.get(5)?,
+                notified: row.get(6)?,
+                at: row.get(7)?,
+            })
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(rows)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,6 +10,7 @@ pub mod host;
 pub mod limit;
 pub mod params;
 pub mod socket;
+pub mod transitions;
 pub mod webhook;
 pub mod ws;
 
@@ -211,6 +212,10 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = I
             .and(cctray::routes(state.clone()))
             .boxed())
         .or(for_this_host.clone().and(sign_in).boxed())
+        .or(for_this_host
+            .clone()
+            .and(transitions::routes(state.clone()))
+            .boxed())
         .or(for_this_host.clone().and(ws::routes(state.clone())).boxed())
         .or(for_this_host.clone().and(api::routes(state)).boxed())
         .or(for_this_host.and(board).boxed())

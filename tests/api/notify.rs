@@ -549,3 +549,46 @@ async fn exactly_one_message_per_transition_across_a_sigkill_between_commit_and_
         assert!(!log.contains("panicked"), "{log}");
     });
 }
+
+#[tokio::test]
+async fn the_board_reads_the_same_transitions_from_the_api() {
+    // No targets at all: transitions are recorded all the same.
+    let app = spawn_app_with(|_| {}).await;
+    deliver_run(&app, 1, Some("success")).await;
+    deliver_run(&app, 2, Some("failure")).await;
+    deliver_run(&app, 3, Some("failure")).await;
+    deliver_run(&app, 4, Some("success")).await;
+    let list = |query: &'static str| {
+        let http = app.http.clone();
+        let url = app.url(&format!("/api/transitions{query}"));
+        async move {
+            let response = http.get(url).send().await.unwrap();
+            assert_eq!(response.status(), 200);
+            response.json::<Value>().await.unwrap()["transitions"].clone()
+        }
+    };
+    let all = list("").await;
+    let kinds: Vec<&str> = all
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["fixed", "failing"], "newest first: {all}");
+    assert_eq!(all[1]["repo"], "octo-org/octo-repo");
+    assert_eq!(all[1]["branch"], "master");
+    assert_eq!(all[1]["run_id"], 2);
+    let first = all[1]["id"].as_i64().unwrap();
+    let newer = list(Box::leak(format!("?after={first}").into_boxed_str())).await;
+    assert_eq!(newer.as_array().unwrap().len(), 1);
+    assert_eq!(newer[0]["kind"], "fixed");
+    assert_eq!(
+        list("?workflow=nothing-like-it")
+            .await
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
+    app.stop().await;
+}
