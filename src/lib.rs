@@ -263,19 +263,18 @@ impl App {
         let reconciling = reconciler.map(|reconciler| {
             tokio::spawn(reconciler.run(state.store.clone(), state.ingest.clone(), token.clone()))
         });
-        // The sender holds an `Ingest` handle (it marks rows sent through the writer).
-        let notifying = (!targets.is_empty()).then(|| {
-            tokio::spawn(
-                notify::sender::Sender {
-                    targets,
-                    store: state.store.clone(),
-                    ingest: state.ingest.clone(),
-                    wake,
-                    retry: state.config.notify_retry,
-                }
-                .run(token.clone()),
-            )
-        });
+        // The sender holds an `Ingest` handle (it marks rows sent through the writer). It runs
+        // without targets too, to prune old transitions.
+        let notifying = tokio::spawn(
+            notify::sender::Sender {
+                targets,
+                store: state.store.clone(),
+                ingest: state.ingest.clone(),
+                wake,
+                retry: state.config.notify_retry,
+            }
+            .run(token.clone()),
+        );
         let housekeeping = tokio::spawn(housekeeping::run(
             state.ingest.clone(),
             store::maintenance::Retention::from_days(state.config.retention_days),
@@ -299,9 +298,7 @@ impl App {
         if let Some(explaining) = explaining {
             explaining.await?;
         }
-        if let Some(notifying) = notifying {
-            notifying.await?;
-        }
+        notifying.await?;
         // Stops between two batches; a batch in progress commits or rolls back whole.
         housekeeping.await?;
         // The last `Ingest` handle went with the routes; the writer drains and exits.

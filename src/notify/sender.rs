@@ -86,10 +86,12 @@ impl Sender {
                 return;
             }
         };
-        info!(
-            targets = self.targets.iter().count(),
-            "sending notifications"
-        );
+        if !self.targets.is_empty() {
+            info!(
+                targets = self.targets.iter().count(),
+                "sending notifications"
+            );
+        }
         let mut pruned_at: Option<std::time::Instant> = None;
         while !shutdown.is_cancelled() {
             if pruned_at.is_none_or(|at| at.elapsed() >= PRUNE_EVERY) {
