@@ -4,6 +4,8 @@
 //!   read `text` (which says everything, links included) and ignore `blocks`.
 //! - Teams: an Office 365 connector `MessageCard` (`@type`, `@context`, `summary`, `themeColor`,
 //!   `title`, `text`, `potentialAction` with `OpenUri`), which Teams incoming webhooks accept.
+//! - Teams Workflows (`teams-adaptive`): `{"type": "message", "attachments": [{"contentType":
+//!   "application/vnd.microsoft.card.adaptive", "content": <an AdaptiveCard 1.4>}]}`.
 //! - JSON: the message itself with `"delivery"` (the outbox id, also `X-Buildboard-Delivery`)
 //!   and `"version": 1`; the body is signed by the sender.
 
@@ -16,6 +18,7 @@ pub fn body(kind: Kind, message: &Message, delivery: i64) -> Value {
     match kind {
         Kind::Slack => slack(message),
         Kind::Teams => teams(message),
+        Kind::TeamsAdaptive => teams_adaptive(message),
         Kind::Json => {
             let mut value = serde_json::to_value(message).expect("a message serialises");
             if let Value::Object(map) = &mut value {
@@ -167,6 +170,45 @@ fn teams(message: &Message) -> Value {
     })
 }
 
+/// A Teams Workflows webhook's message: one Adaptive Card (its TextBlocks take Markdown links).
+fn teams_adaptive(message: &Message) -> Value {
+    let lines = details(
+        message,
+        |text, url| format!("[{text}]({url})"),
+        markdown_escape,
+    );
+    let colour = match message.transition {
+        Transition::Failing => "Attention",
+        Transition::Fixed => "Good",
+        Transition::Flapping => "Warning",
+    };
+    let mut actions = Vec::new();
+    if let Some(url) = &message.run.url {
+        actions.push(json!({"type": "Action.OpenUrl", "title": "Open the run", "url": url}));
+    }
+    if let Some(url) = &message.board_url {
+        actions.push(json!({"type": "Action.OpenUrl", "title": "Open the board", "url": url}));
+    }
+    json!({
+        "type": "message",
+        "attachments": [{
+            "contentType": "application/vnd.microsoft.card.adaptive",
+            "contentUrl": null,
+            "content": {
+                "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+                "type": "AdaptiveCard",
+                "version": "1.4",
+                "body": [
+                    {"type": "TextBlock", "text": format!("{} {}", icon(message), headline(message)),
+                     "weight": "Bolder", "size": "Medium", "wrap": true, "color": colour},
+                    {"type": "TextBlock", "text": lines.join("\n\n"), "wrap": true},
+                ],
+                "actions": actions,
+            },
+        }],
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::{FailedAt, RunRef};
@@ -226,6 +268,23 @@ mod tests {
             .unwrap()
             .ends_with("is fixed, red for 2 h 14 min"));
         assert_eq!(body["potentialAction"][0]["@type"], "OpenUri");
+    }
+
+    #[test]
+    fn teams_workflows_get_an_adaptive_card_in_a_message() {
+        let body = body(Kind::TeamsAdaptive, &message(Transition::Failing), 1);
+        assert_eq!(body["type"], "message");
+        let card = &body["attachments"][0];
+        assert_eq!(
+            card["contentType"],
+            "application/vnd.microsoft.card.adaptive"
+        );
+        assert_eq!(card["content"]["type"], "AdaptiveCard");
+        assert!(card["content"]["body"][0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("started failing"));
+        assert_eq!(card["content"]["actions"][0]["type"], "Action.OpenUrl");
     }
 
     #[test]

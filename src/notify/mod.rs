@@ -35,6 +35,10 @@ pub enum Kind {
     Slack,
     /// A Microsoft Teams incoming webhook (an Office 365 connector MessageCard).
     Teams,
+    /// A Microsoft Teams "Workflows" webhook (Power Automate), which takes an Adaptive Card in a
+    /// message: the successor of the Office 365 connectors.
+    #[serde(rename = "teams-adaptive")]
+    TeamsAdaptive,
     /// buildboard's own JSON, signed with the target's secret.
     Json,
 }
@@ -44,6 +48,7 @@ impl Kind {
         match self {
             Self::Slack => "slack",
             Self::Teams => "teams",
+            Self::TeamsAdaptive => "teams-adaptive",
             Self::Json => "json",
         }
     }

@@ -241,6 +241,7 @@ async fn each_transition_reaches_each_target_once_and_runs_in_between_say_nothin
         json!([
             {"name": "chat", "kind": "slack", "url": format!("{}/slack", receiver.url)},
             {"name": "teams", "kind": "teams", "url": format!("{}/teams", receiver.url)},
+            {"name": "flow", "kind": "teams-adaptive", "url": format!("{}/flow", receiver.url)},
             {"name": "hook", "kind": "json", "url": format!("{}/json", receiver.url), "secret": JSON_SECRET},
             {"name": "elsewhere", "kind": "slack", "url": format!("{}/other", receiver.url), "repos": ["someone/else"]},
         ]),
@@ -253,19 +254,19 @@ async fn each_transition_reaches_each_target_once_and_runs_in_between_say_nothin
     deliver_run(&app, 3, Some("failure")).await; // still red: nothing
     deliver_run(&app, 4, Some("cancelled")).await; // neutral: nothing
     receiver
-        .wait_for(Duration::from_secs(10), |r| r.len() >= 3)
+        .wait_for(Duration::from_secs(10), |r| r.len() >= 4)
         .await;
     deliver_run(&app, 5, Some("success")).await; // fixed
     receiver
-        .wait_for(Duration::from_secs(10), |r| r.len() >= 6)
+        .wait_for(Duration::from_secs(10), |r| r.len() >= 8)
         .await;
     tokio::time::sleep(Duration::from_millis(500)).await;
 
     let all = receiver.all();
     assert_eq!(
         all.len(),
-        6,
-        "two transitions × three matching targets: {all:#?}"
+        8,
+        "two transitions × four matching targets: {all:#?}"
     );
     assert!(
         all.iter().all(|r| r.path != "/other"),
@@ -294,6 +295,8 @@ async fn each_transition_reaches_each_target_once_and_runs_in_between_say_nothin
             .contains("is fixed, red for"),
         "{teams}"
     );
+    let flow = of("/flow", "failing").json();
+    assert_eq!(flow["attachments"][0]["content"]["type"], "AdaptiveCard");
     let hook = of("/json", "failing").json();
     assert_eq!(hook["transition"], "failing");
     assert_eq!(hook["repo"], "octo-org/octo-repo");
@@ -313,7 +316,7 @@ async fn each_transition_reaches_each_target_once_and_runs_in_between_say_nothin
             |row| Ok((row.get(0)?, row.get(1)?)),
         )
         .unwrap();
-    assert_eq!((sent, transitions), (6, 2));
+    assert_eq!((sent, transitions), (8, 2));
     app.stop().await;
 }
 
