@@ -491,7 +491,7 @@ fn apply_one(
     let changes = write::apply_event_with(conn, &submission.event, now, known)?;
     if let Some(detector) = detector {
         // In the delivery's transaction: the transition and its messages are stored with the run.
-        detector.on_changes(conn, &changes, now)?;
+        detector.on_changes_isolated(conn, &changes, now)?;
     }
     Ok((
         Outcome::Applied {

@@ -66,6 +66,38 @@ impl Detector {
         Ok(queued)
     }
 
+    /// [`Self::on_changes`] in a savepoint of its own: should detection fail, its writes are
+    /// rolled back and logged, and the delivery is stored all the same (a lost notification is
+    /// better than a lost delivery).
+    ///
+    /// # Errors
+    /// Only when the savepoint itself cannot be made or ended.
+    pub fn on_changes_isolated(
+        &self,
+        conn: &Connection,
+        changes: &[Change],
+        now: i64,
+    ) -> Result<usize> {
+        let relevant = changes.iter().any(
+            |c| matches!(c, Change::Run { build } if build.status == Status::Completed.as_str()),
+        );
+        if !relevant {
+            return Ok(0);
+        }
+        conn.execute_batch("SAVEPOINT notify_detect")?;
+        match self.on_changes(conn, changes, now) {
+            Ok(queued) => {
+                conn.execute_batch("RELEASE notify_detect")?;
+                Ok(queued)
+            }
+            Err(err) => {
+                tracing::error!(cause = %err, "detecting a transition failed; the delivery is stored without it");
+                conn.execute_batch("ROLLBACK TO notify_detect; RELEASE notify_detect")?;
+                Ok(0)
+            }
+        }
+    }
+
     fn on_run(&self, conn: &Connection, build: &Build, now: i64) -> Result<usize> {
         let pair: Option<(i64, String, Option<String>)> = conn
             .prepare_cached(
@@ -381,6 +413,33 @@ mod tests {
     }
 
     #[test]
+    fn a_failing_detection_is_rolled_back_alone() {
+        let (_dir, conn) = setup();
+        let d = detector(1);
+        apply(&conn, &d, &run(1, 100, "success"));
+        conn.execute_batch(
+            "CREATE TRIGGER refuse BEFORE INSERT ON transitions BEGIN SELECT RAISE(ABORT, 'no'); END;",
+        )
+        .unwrap();
+        conn.execute_batch("BEGIN").unwrap();
+        let changes = write::apply_event(&conn, &run(2, 200, "failure"), 1_000).unwrap();
+        assert_eq!(d.on_changes_isolated(&conn, &changes, 1_000).unwrap(), 0);
+        conn.execute_batch("COMMIT").unwrap();
+        let (runs, state): (i64, String) = conn
+            .query_row(
+                "SELECT (SELECT COUNT(*) FROM workflowruns), (SELECT state FROM pairstates)",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        assert_eq!(
+            (runs, state.as_str()),
+            (2, "green"),
+            "the run is stored, the detection undone"
+        );
+    }
+
+    #[test]
     fn transitions_are_recorded_without_targets_too() {
         let (_dir, conn) = setup();
         let d = detector(0);
@@ -411,7 +470,7 @@ mod tests {
             for event in &events {
                 let changes = write::apply_event(&tx, event, 1_000).unwrap();
                 if with {
-                    d.on_changes(&tx, &changes, 1_000).unwrap();
+                    d.on_changes_isolated(&tx, &changes, 1_000).unwrap();
                 }
             }
             let elapsed = started.elapsed();
