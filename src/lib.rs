@@ -11,6 +11,8 @@
 //! - [`backfill`] — history from GitHub's REST API (`init_db`) and the server's reconciliation.
 //! - [`failure`] — why a job failed, from its log: rules, signatures, excerpts (pure).
 //! - [`log_fetch`] — failed jobs' logs fetched in the background (bounded queue) and explained.
+//! - [`notify`] — transitions of watched workflows detected in the writer's transaction, queued in
+//!   an outbox and sent to chat and webhook targets in the background.
 //! - [`hub`] — fan-out of committed changes to WebSocket clients; shutdown signal.
 //! - [`serve`] — accepting and driving connections: timeouts, the connection cap.
 //! - [`web`] — HTTP routes: `/webhook`, `/ws`, `/api/...`, the board.
