@@ -1,4 +1,4 @@
--- buildboard database schema, version 5 (see `PRAGMA user_version`).
+-- buildboard database schema, version 6 (see `PRAGMA user_version`).
 --
 -- The server applies this file on every start (every statement is idempotent) and then runs the
 -- forward migrations in `src/store/migrate.rs` for databases made by an older version. `init_db -i`
@@ -250,3 +250,50 @@ CREATE TABLE IF NOT EXISTS jobfailures (
 CREATE INDEX IF NOT EXISTS jobfailures_signature ON jobfailures (signature, fetchedtime DESC)
     WHERE signature IS NOT NULL;
 CREATE INDEX IF NOT EXISTS jobfailures_run ON jobfailures (run_id);
+
+-- Version 6: notifications on transitions (`src/notify/`). The same statements are migration step
+-- 5 -> 6 in `src/store/migrate.rs`.
+
+-- The last known state of each workflow on each watched branch, recomputed from the stored runs
+-- (the latest completed run whose conclusion is not neutral) whenever one of its runs is stored.
+CREATE TABLE IF NOT EXISTS pairstates (
+    workflow_id   INTEGER NOT NULL,
+    branch_id     INTEGER NOT NULL,
+    state         TEXT    NOT NULL,             -- red or green
+    since         INTEGER NOT NULL,             -- when it went into this state (epoch seconds)
+    run_id        INTEGER NOT NULL,             -- the run that decides the state now
+    firstredrun   INTEGER,                      -- while red: the first red run of the streak
+    flapping      INTEGER NOT NULL DEFAULT 0,   -- 1 while its flips are summarised, not sent
+    PRIMARY KEY (workflow_id, branch_id)
+) WITHOUT ROWID;
+
+-- Every change of a pair's state (`failing`, `fixed`; `flapping` when the summary was sent), in
+-- the transaction that stored the run that changed it.
+CREATE TABLE IF NOT EXISTS transitions (
+    id          INTEGER PRIMARY KEY,
+    workflow_id INTEGER NOT NULL,
+    branch_id   INTEGER NOT NULL,
+    kind        TEXT    NOT NULL,               -- failing, fixed or flapping
+    run_id      INTEGER NOT NULL,               -- the run that made it
+    notified    INTEGER NOT NULL,               -- 0 when suppressed (flapping)
+    createtime  INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS transitions_pair ON transitions (workflow_id, branch_id, createtime);
+
+-- Notifications to send, one per transition and target, written in the same transaction as the
+-- transition; the sender (`src/notify/sender.rs`) marks them sent after a 2xx.
+CREATE TABLE IF NOT EXISTS outbox (
+    id            INTEGER PRIMARY KEY,          -- also the X-Buildboard-Delivery header
+    transition_id INTEGER NOT NULL REFERENCES transitions(id) ON DELETE CASCADE,
+    target        TEXT    NOT NULL,             -- the target's name in the notification config
+    payload       TEXT    NOT NULL,             -- the message (JSON), rendered per target kind when sent
+    createtime    INTEGER NOT NULL,
+    attempts      INTEGER NOT NULL DEFAULT 0,
+    nextattempt   INTEGER NOT NULL,             -- epoch milliseconds
+    senttime      INTEGER,                      -- NULL until a 2xx
+    failedtime    INTEGER,                      -- set when given up
+    lasterror     TEXT,
+    UNIQUE (transition_id, target)
+);
+CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (nextattempt)
+    WHERE senttime IS NULL AND failedtime IS NULL;

@@ -79,6 +79,8 @@ pub enum Command {
     Demo(crate::demo::DemoArgs),
 }
 
+/// How long a failed notification waits before its first retry by default.
+pub const DEFAULT_NOTIFY_RETRY: Duration = Duration::from_secs(5);
 /// How long a client has to send a request's headers by default, counted from the moment the
 /// server waits for them: after connecting, and again after each response on a kept-alive
 /// connection (so it is also how long an idle keep-alive connection stays open).
@@ -252,6 +254,21 @@ pub struct Config {
     #[arg(long, env = "BUILDBOARD_TIMEZONE", value_parser = parse_timezone)]
     pub timezone: Option<String>,
 
+    /// A JSON file of notification targets (Slack-compatible, Teams, signed JSON webhooks) and
+    /// their filters; see the README's "Notifications".
+    #[arg(long, env = "BUILDBOARD_NOTIFY_CONFIG")]
+    pub notify_config: Option<PathBuf>,
+
+    /// A Slack-compatible incoming webhook URL (Slack, Mattermost, Rocket.Chat) told of every
+    /// transition on a watched branch; a quick alternative to `--notify-config`.
+    #[arg(long, env = "BUILDBOARD_NOTIFY_SLACK", hide_env_values = true)]
+    pub notify_slack: Option<Secret>,
+
+    /// How long a failed notification waits before its first retry; the wait doubles with each
+    /// attempt, up to 10 minutes (`5s`, `500ms`).
+    #[arg(long, env = "BUILDBOARD_NOTIFY_RETRY", default_value = "5s", value_parser = parse_duration)]
+    pub notify_retry: Duration,
+
     #[arg(skip)]
     pub ws_timing: WsTiming,
 }
@@ -309,6 +326,9 @@ impl Config {
             webhook_body_budget: DEFAULT_WEBHOOK_BODY_BUDGET,
             max_connections: None,
             timezone: None,
+            notify_config: None,
+            notify_slack: None,
+            notify_retry: DEFAULT_NOTIFY_RETRY,
             ws_timing: WsTiming::default(),
         }
     }

@@ -23,6 +23,7 @@ use crate::feed;
 use crate::github::event::{Event, EventKind};
 use crate::hub::Hub;
 use crate::log_fetch::{FailedJob, LogFetcher};
+use crate::notify::detect::Detector;
 use crate::run_state::{self, Status};
 use crate::store::{self, model::Change, write, write::Known, Store};
 use crate::views::Opts;
@@ -154,6 +155,20 @@ impl Ingest {
     /// # Errors
     /// When the database cannot be opened for writing.
     pub fn start(store: &Store, hub: Hub, opts: Opts) -> Result<(Self, Writer), Error> {
+        Self::start_with(store, hub, opts, None)
+    }
+
+    /// [`Ingest::start`], detecting transitions of watched pairs in each delivery's transaction
+    /// and queueing their notifications when `detector` is given (see [`crate::notify`]).
+    ///
+    /// # Errors
+    /// When the database cannot be opened for writing.
+    pub fn start_with(
+        store: &Store,
+        hub: Hub,
+        opts: Opts,
+        detector: Option<Detector>,
+    ) -> Result<(Self, Writer), Error> {
         let conn = store.open_writer()?;
         let (queue, receiver) = mpsc::channel(QUEUE_DEPTH);
         let (changes, published) = std::sync::mpsc::sync_channel(PUBLISH_DEPTH);
@@ -173,7 +188,7 @@ impl Ingest {
         let health = failing.clone();
         let writer = spawn(
             "ingest-writer",
-            Box::new(move || run_writer(conn, receiver, changes, &health)),
+            Box::new(move || run_writer(conn, receiver, changes, &health, detector.as_ref())),
         );
         Ok((
             Self {
@@ -270,6 +285,7 @@ fn run_writer(
     mut receiver: mpsc::Receiver<Job>,
     publisher: std::sync::mpsc::SyncSender<Vec<Change>>,
     failing: &AtomicBool,
+    detector: Option<&Detector>,
 ) {
     let mut group = Vec::with_capacity(MAX_GROUP);
     let mut known = Known::default();
@@ -290,7 +306,10 @@ fn run_writer(
                         Err(_) => break,
                     }
                 }
-                let stored = commit_group(&mut conn, &mut group, &publisher, &mut known);
+                let stored = commit_group(&mut conn, &mut group, &publisher, &mut known, detector);
+                if let Some(detector) = detector {
+                    detector.wake.notify_one(); // the sender looks at the outbox
+                }
                 failing.store(!stored, Ordering::Relaxed);
                 task
             }
@@ -334,16 +353,24 @@ fn commit_group(
     group: &mut Vec<Submission>,
     publisher: &std::sync::mpsc::SyncSender<Vec<Change>>,
     known: &mut Known,
+    detector: Option<&Detector>,
 ) -> bool {
     let started = std::time::Instant::now();
     let now = chrono::Utc::now().timestamp();
     // A panic while applying (a bug) must not take the writer, and with it every later delivery,
     // down: the transaction rolls back as it unwinds and the group gets an error.
     let committed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        match apply_group(conn, group, now, Isolation::None, known) {
+        match apply_group(conn, group, now, Isolation::None, known, detector) {
             Ok(Some(outcomes)) => Ok(outcomes),
-            Ok(None) => apply_group(conn, group, now, Isolation::SavepointPerDelivery, known)
-                .map(|outcomes| outcomes.expect("with savepoints every outcome is kept")),
+            Ok(None) => apply_group(
+                conn,
+                group,
+                now,
+                Isolation::SavepointPerDelivery,
+                known,
+                detector,
+            )
+            .map(|outcomes| outcomes.expect("with savepoints every outcome is kept")),
             Err(err) => Err(err),
         }
     }))
@@ -414,6 +441,7 @@ fn apply_group(
     now: i64,
     isolation: Isolation,
     known: &mut Known,
+    detector: Option<&Detector>,
 ) -> Result<Option<Outcomes>, store::Error> {
     let mut outcomes: Outcomes = Vec::with_capacity(group.len());
     let mut tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -423,13 +451,13 @@ fn apply_group(
     for submission in group {
         let applied = if isolation == Isolation::SavepointPerDelivery {
             let savepoint = tx.savepoint()?;
-            let applied = apply_one(&savepoint, submission, now, known);
+            let applied = apply_one(&savepoint, submission, now, known, detector);
             if applied.is_ok() {
                 savepoint.commit()?;
             } // else dropping the savepoint rolls back this delivery only
             applied
         } else {
-            apply_one(&tx, submission, now, known)
+            apply_one(&tx, submission, now, known, detector)
         };
         if let Err(err) = &applied {
             // What it learnt from this delivery was rolled back with it.
@@ -453,6 +481,7 @@ fn apply_one(
     submission: &Submission,
     now: i64,
     known: &mut Known,
+    detector: Option<&Detector>,
 ) -> Result<(Outcome, Vec<Change>), store::Error> {
     if let Some(delivery_id) = &submission.delivery_id {
         if !write::record_delivery(conn, delivery_id, submission.kind.as_str(), now)? {
@@ -460,6 +489,10 @@ fn apply_one(
         }
     }
     let changes = write::apply_event_with(conn, &submission.event, now, known)?;
+    if let Some(detector) = detector {
+        // In the delivery's transaction: the transition and its messages are stored with the run.
+        detector.on_changes_isolated(conn, &changes, now)?;
+    }
     Ok((
         Outcome::Applied {
             changes: changes.len(),

@@ -18,6 +18,8 @@
 //! - [`backfill`] — history from GitHub's REST API (`init_db`) and the server's reconciliation.
 //! - [`failure`] — why a job failed, from its log: rules, signatures, excerpts (pure).
 //! - [`log_fetch`] — failed jobs' logs fetched in the background (bounded queue) and explained.
+//! - [`notify`] — transitions of watched workflows detected in the writer's transaction, queued in
+//!   an outbox and sent to chat and webhook targets in the background.
 //! - [`serve`] — accepting and driving connections: timeouts, the connection cap.
 //! - [`web`] — HTTP routes: `/webhook`, `/ws`, `/api/...`, the board.
 //! - [`views`] — HTML templates: the board's pages and the fragments live updates carry.
@@ -39,6 +41,7 @@ pub mod housekeeping;
 pub mod hub;
 pub mod ingest;
 pub mod log_fetch;
+pub mod notify;
 pub mod privacy;
 pub mod run_state;
 pub mod secret;
@@ -103,6 +106,8 @@ pub struct App {
     reconciler: Option<Reconciler>,
     /// The GitHub client, shared by the reconciler and the log fetcher; `None` without a token.
     github: Option<Arc<Client>>,
+    /// The notification targets and the sender's wake-up, shared with the writer's detector.
+    notify: (notify::Targets, Arc<tokio::sync::Notify>),
 }
 
 impl App {
@@ -151,8 +156,23 @@ impl App {
             ghes_host: views::ghes_host(&config.github_api_url)
                 .map(|host| &*Box::leak(host.into_boxed_str())),
         };
-        let (ingest, writer) =
-            Ingest::start(&store, hub.clone(), opts).context("starting the ingest writer")?;
+        let targets = notify::Targets::load(
+            config.notify_config.as_deref(),
+            config.notify_slack.as_ref().map(|url| url.expose()),
+        )?;
+        let wake = Arc::new(tokio::sync::Notify::new());
+        let detector = notify::detect::Detector {
+            targets: targets.clone(),
+            watched: config.watch_branches.clone(),
+            opts,
+            board_url: config
+                .public_url
+                .as_ref()
+                .map(|url| url.origin().to_owned()),
+            wake: wake.clone(),
+        };
+        let (ingest, writer) = Ingest::start_with(&store, hub.clone(), opts, Some(detector))
+            .context("starting the ingest writer")?;
         let listener =
             listen(config.listen).with_context(|| format!("binding {}", config.listen))?;
         let limits = web::limit::Limits {
@@ -225,6 +245,7 @@ impl App {
             serving,
             reconciler,
             github,
+            notify: (targets, wake),
         })
     }
 
@@ -251,6 +272,7 @@ impl App {
             serving,
             reconciler,
             github,
+            notify: (targets, wake),
         } = self;
         let hub = state.hub.clone();
         let token = hub.shutdown_token();
@@ -269,6 +291,18 @@ impl App {
         let reconciling = reconciler.map(|reconciler| {
             tokio::spawn(reconciler.run(state.store.clone(), state.ingest.clone(), token.clone()))
         });
+        // The sender holds an `Ingest` handle (it marks rows sent through the writer). It runs
+        // without targets too, to prune old transitions.
+        let notifying = tokio::spawn(
+            notify::sender::Sender {
+                targets,
+                store: state.store.clone(),
+                ingest: state.ingest.clone(),
+                wake,
+                retry: state.config.notify_retry,
+            }
+            .run(token.clone()),
+        );
         let housekeeping = tokio::spawn(housekeeping::run(
             state.ingest.clone(),
             store::maintenance::Retention::from_days(state.config.retention_days),
@@ -292,6 +326,7 @@ impl App {
         if let Some(explaining) = explaining {
             explaining.await?;
         }
+        notifying.await?;
         // Stops between two batches; a batch in progress commits or rolls back whole.
         housekeeping.await?;
         // The last `Ingest` handle went with the routes; the writer drains and exits.

@@ -76,6 +76,42 @@ pub const MIGRATIONS: &[&str] = &[
      CREATE INDEX IF NOT EXISTS jobfailures_signature ON jobfailures (signature, fetchedtime DESC)
          WHERE signature IS NOT NULL;
      CREATE INDEX IF NOT EXISTS jobfailures_run ON jobfailures (run_id);",
+    // 5 -> 6: notifications on transitions: pair states, transitions, the outbox (see schema.sql).
+    "CREATE TABLE IF NOT EXISTS pairstates (
+         workflow_id   INTEGER NOT NULL,
+         branch_id     INTEGER NOT NULL,
+         state         TEXT    NOT NULL,
+         since         INTEGER NOT NULL,
+         run_id        INTEGER NOT NULL,
+         firstredrun   INTEGER,
+         flapping      INTEGER NOT NULL DEFAULT 0,
+         PRIMARY KEY (workflow_id, branch_id)
+     ) WITHOUT ROWID;
+     CREATE TABLE IF NOT EXISTS transitions (
+         id          INTEGER PRIMARY KEY,
+         workflow_id INTEGER NOT NULL,
+         branch_id   INTEGER NOT NULL,
+         kind        TEXT    NOT NULL,
+         run_id      INTEGER NOT NULL,
+         notified    INTEGER NOT NULL,
+         createtime  INTEGER NOT NULL
+     );
+     CREATE INDEX IF NOT EXISTS transitions_pair ON transitions (workflow_id, branch_id, createtime);
+     CREATE TABLE IF NOT EXISTS outbox (
+         id            INTEGER PRIMARY KEY,
+         transition_id INTEGER NOT NULL REFERENCES transitions(id) ON DELETE CASCADE,
+         target        TEXT    NOT NULL,
+         payload       TEXT    NOT NULL,
+         createtime    INTEGER NOT NULL,
+         attempts      INTEGER NOT NULL DEFAULT 0,
+         nextattempt   INTEGER NOT NULL,
+         senttime      INTEGER,
+         failedtime    INTEGER,
+         lasterror     TEXT,
+         UNIQUE (transition_id, target)
+     );
+     CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (nextattempt)
+         WHERE senttime IS NULL AND failedtime IS NULL;",
 ];
 
 /// Migration 3 -> 4. Runs by sha find their commits through the (repository, hash) key, so the
@@ -178,7 +214,8 @@ mod tests {
             .pragma_query_value(None, "user_version", |row| row.get(0))
             .unwrap();
         assert_eq!(version, LATEST_VERSION);
-        assert_eq!(LATEST_VERSION, 5);
+        assert_eq!(LATEST_VERSION, 6);
+        assert!(tables(&conn).contains(&"outbox".to_owned()));
         assert!(tables(&conn).contains(&"jobfailures".to_owned()));
         let all = tables(&conn);
         let indexes = indexes(&conn);

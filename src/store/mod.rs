@@ -5,12 +5,14 @@
 //! an r2d2 pool of read-only connections ([`Store::read`]); under WAL they never wait for the writer.
 
 pub mod board;
+pub mod cctray;
 pub mod failures;
 pub mod figures;
 pub mod maintenance;
 pub mod migrate;
 pub mod model;
 pub mod names;
+pub mod outbox;
 pub mod query;
 pub mod read;
 pub mod reports;

@@ -5,11 +5,13 @@ pub mod act;
 pub mod api;
 pub mod board;
 pub mod body;
+pub mod cctray;
 pub mod error;
 pub mod host;
 pub mod limit;
 pub mod params;
 pub mod socket;
+pub mod transitions;
 pub mod webhook;
 pub mod ws;
 
@@ -208,7 +210,16 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = I
     webhook::routes(state.clone())
         .boxed()
         .or(operations(state.clone()).boxed())
+        // Before the sign-in redirect: CCTray clients give `?token=` on every request.
+        .or(for_this_host
+            .clone()
+            .and(cctray::routes(state.clone()))
+            .boxed())
         .or(for_this_host.clone().and(sign_in).boxed())
+        .or(for_this_host
+            .clone()
+            .and(transitions::routes(state.clone()))
+            .boxed())
         .or(for_this_host.clone().and(ws::routes(state.clone())).boxed())
         .or(for_this_host
             .clone()
