@@ -3,7 +3,6 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use subtle::ConstantTimeEq;
 use warp::http::StatusCode;
 use warp::reply::Response;
 use warp::{Filter, Rejection, Reply};
@@ -480,7 +479,7 @@ fn authorize(state: &AppState, header: Option<&str>) -> Result<(), Error> {
     let given = header
         .and_then(|value| value.strip_prefix("Bearer "))
         .unwrap_or_default();
-    if bool::from(given.as_bytes().ct_eq(token.expose().as_bytes())) {
+    if super::access::same(given, token.expose()) {
         Ok(())
     } else {
         Err(Error::Unauthorized(
