@@ -36,6 +36,9 @@ use crate::watch::WatchedBranches;
 /// Completed runs of one workflow on one branch that triage walks back through to find the last
 /// green run; a red streak longer than this is reported as "at least" this long.
 pub const TRIAGE_HISTORY: u32 = 200;
+/// The slice of a red workflow's history read first (see [`TRIAGE_HISTORY`]); at least
+/// [`FLAKY_WINDOW`].
+const FIRST_HISTORY: u32 = 20;
 /// Completed runs of a workflow on a branch looked at for evidence of flakiness.
 pub const FLAKY_WINDOW: usize = 10;
 /// Changes between red and green within [`FLAKY_WINDOW`] that make a workflow flaky.
@@ -341,17 +344,23 @@ fn reds(conn: &Connection, request: &Request<'_>) -> Result<Vec<Red>> {
         let Some(failing) = read::build(conn, id)? else {
             continue;
         };
-        let runs: Vec<Build> = history
-            .query_map(
-                rusqlite::params![
-                    failing.workflow_id,
-                    failing.created_at,
-                    failing.id,
-                    TRIAGE_HISTORY
-                ],
-                build_from_row,
-            )?
-            .collect::<rusqlite::Result<_>>()?;
+        // Most red streaks are short: read a first slice of the history, and all of it only when
+        // no green run is in that slice (at 1M runs, reading 200 runs per red was most of the cost).
+        let mut runs: Vec<Build> = Vec::new();
+        for limit in [FIRST_HISTORY, TRIAGE_HISTORY] {
+            runs = history
+                .query_map(
+                    rusqlite::params![failing.workflow_id, failing.created_at, failing.id, limit],
+                    build_from_row,
+                )?
+                .collect::<rusqlite::Result<_>>()?;
+            let found_green = runs
+                .iter()
+                .any(|run| run_state::is_green(run.conclusion.as_deref()));
+            if found_green || runs.len() < limit as usize {
+                break;
+            }
+        }
         let capped = runs.len() >= TRIAGE_HISTORY as usize;
         let mut red_runs: Vec<&Build> = Vec::new();
         let mut last_green = None;
@@ -410,6 +419,11 @@ fn reds(conn: &Connection, request: &Request<'_>) -> Result<Vec<Red>> {
 
 /// The conclusions of every attempt of `run` (the run's own, for the latest attempt, included).
 fn attempt_conclusions(conn: &Connection, run: &Build) -> Result<Vec<Conclusion>> {
+    let own = run.conclusion.as_deref().and_then(Conclusion::parse);
+    if run.run_attempt <= 1 {
+        // One attempt: the run's own conclusion is all there is.
+        return Ok(own.into_iter().collect());
+    }
     let mut stmt = conn.prepare_cached(
         "SELECT conclusion FROM workflowrunattempts WHERE run_id = ?1 AND conclusion IS NOT NULL",
     )?;
@@ -417,7 +431,7 @@ fn attempt_conclusions(conn: &Connection, run: &Build) -> Result<Vec<Conclusion>
         .query_map([run.id], |row| row.get::<_, String>(0))?
         .filter_map(|c| c.ok().and_then(|c| Conclusion::parse(&c)))
         .collect();
-    conclusions.extend(run.conclusion.as_deref().and_then(Conclusion::parse));
+    conclusions.extend(own);
     Ok(conclusions)
 }
 
