@@ -208,7 +208,7 @@ CREATE TABLE IF NOT EXISTS backfillwindows (
     PRIMARY KEY (repo_id, windowstart)
 ) WITHOUT ROWID;
 
--- Version 5: the steps of each job, from `workflow_job` deliveries (and backfill with `--jobs`),
+-- Version 5: the steps of each completed job, from `workflow_job` deliveries (and backfill with `--jobs`),
 -- so that the board can say where a run failed ("failed at: build › Run tests"). A job's steps are
 -- replaced whole whenever a newer state of the job is stored. The same statement is migration
 -- step 4 -> 5 in `src/store/migrate.rs`, with the workflows' `source` and `provider` and `checkruns`.

@@ -722,7 +722,9 @@ fn queue_time_sql(run: &str, attempt: &str, start: &str, created: &str) -> Strin
 /// On a database error.
 pub fn upsert_job(conn: &Connection, repo_id: i64, job: &WorkflowJob) -> Result<bool> {
     let changed = upsert_job_row(conn, repo_id, job)?;
-    if changed && !job.steps.is_empty() {
+    // Only a completed job's steps are kept: they say where it failed; a running job's steps
+    // change with every delivery and would cost writes for nothing the board shows.
+    if changed && job.status.is_done() && !job.steps.is_empty() {
         replace_steps(conn, job)?;
     }
     Ok(changed)
