@@ -1,6 +1,7 @@
-//! A small GitHub REST client for the backfill (`init_db`) and the server's reconciliation.
+//! A small GitHub REST client for the backfill (`init_db`), the server's reconciliation, the log
+//! fetcher and operators' actions.
 //!
-//! It does what GitHub asks of API clients (see `NOTES.md` §4): one request at a time; the token
+//! It does what GitHub's REST documentation asks of API clients: one request at a time; the token
 //! in an `Authorization` header that is marked sensitive and never logged; conditional requests
 //! (`If-None-Match`), whose `304` answers cost no rate limit; the `Link` header's `rel="next"` for
 //! pagination; and the rate limits. It reads `x-ratelimit-remaining`/`x-ratelimit-reset` on every
@@ -51,7 +52,7 @@ pub enum Error {
         status: u16,
     },
     /// The request could not be sent or its answer not read.
-    #[error("cannot reach {url} ({cause}): check the network connection, and --api-url for GitHub Enterprise Server")]
+    #[error("cannot reach {url} ({cause}): check the network connection, and the API URL for GitHub Enterprise Server (init_db --api-url, buildboard --github-api-url)")]
     Network { url: String, cause: String },
     /// The answer was not the JSON we expected.
     #[error("unexpected answer from {url} at `{path}`: {message}")]
