@@ -703,27 +703,32 @@ async fn show_wall(
     pairs: Vec<(String, String)>,
     state: AppState,
 ) -> Result<warp::reply::Response, Error> {
-    let query = BoardQuery::parse(&pairs)?;
-    let chrome = query.chrome("wall", "/wall", "Wall".into(), &state);
+    let query = BoardQuery::parse_for(&pairs, &state)?;
+    let chrome = query
+        .page_chrome(query.chrome("wall", "/wall", "Wall".into(), &state), &state)
+        .await?;
     let opts = state.opts;
     let (q, s) = (query.clone(), state.clone());
     respond(&state, &query, "/wall", move || async move {
+        let mut chrome = chrome;
         let filter = q.filter();
         let scope = q.triage_scope(&s, now());
         let state = s.clone();
-        let mut wall = s
+        let (mut wall, unknown) = s
             .store
             .read(move |conn| {
-                wall::wall(
+                let wall = wall::wall(
                     conn,
                     &wall::Request {
                         filter: &filter,
                         watched: &state.config.watch_branches,
                         scope,
                     },
-                )
+                )?;
+                Ok((wall, names::unknown(conn, &filter)?))
             })
             .await?;
+        chrome.unknown = q.notices("/wall", &unknown);
         opts.privacy.redact_wall(&mut wall);
         let model = views::WallView::of(wall, scope != triage::Scope::Watched);
         match q.part {

@@ -424,7 +424,7 @@ async fn tv_mode_names_the_next_view_and_keeps_its_settings() {
 
 /// The views that show an empty state ("All green", "No runs yet") when a filter selects nothing.
 /// A view with such a state joins this list (the Wall, once it exists: `"/wall"`).
-const VIEWS_WITH_AN_EMPTY_STATE: &[&str] = &["/", "/triage"];
+const VIEWS_WITH_AN_EMPTY_STATE: &[&str] = &["/", "/triage", "/wall"];
 
 /// Asserts that `path` (a view with a filter naming something unknown) says so, names the
 /// closest known name, and shows no empty state: on the page, its live part and on a TV.
