@@ -200,13 +200,21 @@ pub fn is_green(conclusion: Option<&str>) -> bool {
     conclusion == Some(Conclusion::Success.as_str())
 }
 
-/// The conclusions for which `keep` holds, as a quoted SQL list for `IN (...)`:
-/// `'failure', 'timed_out', 'startup_failure'`.
-pub fn sql_list(keep: fn(Conclusion) -> bool) -> String {
+/// GitHub's names of the conclusions for which `keep` holds, in [`Conclusion::ALL`]'s order.
+pub fn names(keep: fn(Conclusion) -> bool) -> Vec<&'static str> {
     Conclusion::ALL
         .into_iter()
         .filter(|c| keep(*c))
-        .map(|c| format!("'{}'", c.as_str()))
+        .map(Conclusion::as_str)
+        .collect()
+}
+
+/// The conclusions for which `keep` holds, as a quoted SQL list for `IN (...)`:
+/// `'failure', 'timed_out', 'startup_failure'`.
+pub fn sql_list(keep: fn(Conclusion) -> bool) -> String {
+    names(keep)
+        .into_iter()
+        .map(|name| format!("'{name}'"))
         .collect::<Vec<_>>()
         .join(", ")
 }

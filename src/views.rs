@@ -122,12 +122,7 @@ pub struct Notice {
 /// The conclusions that make a run red, comma-separated, for the page to tell which run
 /// messages can change the board's state (from [`run_state`], their one home).
 pub fn red_conclusions() -> String {
-    run_state::Conclusion::ALL
-        .into_iter()
-        .filter(|c| c.is_red())
-        .map(run_state::Conclusion::as_str)
-        .collect::<Vec<_>>()
-        .join(",")
+    run_state::names(run_state::Conclusion::is_red).join(",")
 }
 
 impl Chrome {

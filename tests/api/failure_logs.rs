@@ -577,15 +577,7 @@ async fn the_server_explains_a_failed_job_from_its_log_and_triage_says_why() {
     // Act: wait for the fetcher (it runs beside ingest, never in its way).
     let mut triage = Value::Null;
     for _ in 0..100 {
-        triage = app
-            .http
-            .get(app.url("/api/triage"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        triage = app.get_json("/api/triage").await;
         if !triage["incidents"][0]["reds"][0]["failure"].is_null() {
             break;
         }

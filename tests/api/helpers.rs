@@ -133,6 +133,13 @@ impl TestApp {
         .expect("the server answers")
     }
 
+    /// `GET path`, asserted to answer 200, as JSON.
+    pub async fn get_json(&self, path: &str) -> Value {
+        let response = self.http.get(self.url(path)).send().await.unwrap();
+        assert_eq!(response.status(), 200, "{path}");
+        response.json().await.unwrap()
+    }
+
     /// Posts a fixture and asserts it was accepted with `status`.
     pub async fn deliver(&self, event: &str, delivery: &str, body: &[u8]) {
         let response = self.post_webhook(event, delivery, body).await;

@@ -38,15 +38,7 @@ fn status(state: &str, sha: &str, updated: &str) -> Value {
 }
 
 async fn builds(app: &TestApp) -> Vec<Value> {
-    let body: Value = app
-        .http
-        .get(app.url("/api/builds"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let body = app.get_json("/api/builds").await;
     body["builds"].as_array().unwrap().clone()
 }
 
@@ -86,15 +78,7 @@ async fn a_check_run_is_a_run_of_its_apps_pipeline_and_a_late_created_never_regr
     );
 
     // A red check on a watched branch is in triage like a red workflow.
-    let triage: Value = app
-        .http
-        .get(app.url("/api/triage"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let triage = app.get_json("/api/triage").await;
     assert_eq!(triage["count"], 1, "{triage}");
     assert_eq!(
         triage["incidents"][0]["reds"][0]["workflow"],

@@ -12,12 +12,6 @@ async fn page(app: &TestApp, path: &str) -> String {
     response.text().await.unwrap()
 }
 
-async fn api(app: &TestApp, path: &str) -> Value {
-    let response = app.http.get(app.url(path)).send().await.unwrap();
-    assert_eq!(response.status(), 200, "{path}");
-    response.json().await.unwrap()
-}
-
 /// A run of workflow `workflow_id` (named `workflow`) on `branch`.
 fn run_of(
     id: i64,
@@ -49,8 +43,8 @@ async fn triage_shows_watched_branches_unless_asked_for_all_and_never_stale_ones
     insert(&app.db(), &[main, release, feature, abandoned]);
 
     // Act
-    let watched = api(&app, "/api/triage").await;
-    let all = api(&app, "/api/triage?branches=all").await;
+    let watched = app.get_json("/api/triage").await;
+    let all = app.get_json("/api/triage?branches=all").await;
     let html = page(&app, "/triage").await;
 
     // Assert
@@ -104,7 +98,7 @@ async fn more_than_a_hundred_reds_are_all_counted_newest_first_and_the_api_agree
     insert(&app.db(), &runs);
 
     // Act
-    let body = api(&app, "/api/triage").await;
+    let body = app.get_json("/api/triage").await;
     let html = page(&app, "/triage").await;
 
     // Assert
@@ -143,7 +137,7 @@ async fn one_bad_commit_failing_several_workflows_is_one_item() {
     }
     insert(&app.db(), &runs);
 
-    let body = api(&app, "/api/triage").await;
+    let body = app.get_json("/api/triage").await;
     let html = page(&app, "/triage").await;
 
     assert_eq!(body["count"], 1);
@@ -222,7 +216,7 @@ async fn broken_and_flaky_are_told_apart_on_a_labelled_scenario() {
     insert(&app.db(), &labelled_scenario(now()));
 
     // Act
-    let body = api(&app, "/api/triage?sort=oldest").await;
+    let body = app.get_json("/api/triage?sort=oldest").await;
 
     // Assert: count each (truth, verdict).
     let mut matrix = std::collections::BTreeMap::new();
@@ -310,8 +304,8 @@ async fn the_failing_job_and_step_are_stored_from_workflow_job_and_shown() {
         .await;
 
     // Act
-    let build = api(&app, &format!("/api/builds/{run_id}")).await;
-    let triage = api(&app, "/api/triage").await;
+    let build = app.get_json(&format!("/api/builds/{run_id}")).await;
+    let triage = app.get_json("/api/triage").await;
     let html = page(&app, "/triage").await;
 
     // Assert
@@ -336,7 +330,7 @@ async fn hidden_authors_hide_culprits_and_refuse_filters_by_person() {
     red.author = "mallory".into();
     insert(&app.db(), &[red]);
 
-    let triage = api(&app, "/api/triage").await;
+    let triage = app.get_json("/api/triage").await;
     let html = page(&app, "/triage").await;
     let by_author = app
         .http
