@@ -9,7 +9,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use crate::privacy::Privacy;
-use crate::store::model::{Build, Change};
+use crate::store::model::{Change, Run};
 use crate::views::{self, Opts};
 
 /// `hello`: the first message on a connection, with the server's version and the hub's
@@ -25,8 +25,8 @@ pub fn hello(generation: u64) -> String {
 
 /// `snapshot`: the newest runs, on connect (`reason` `connect`) or after the client fell behind
 /// (`lagged`, with how many messages it `missed`).
-pub fn snapshot(reason: &str, missed: u64, mut builds: Vec<Build>, privacy: Privacy) -> String {
-    privacy.redact_builds(&mut builds);
+pub fn snapshot(reason: &str, missed: u64, mut builds: Vec<Run>, privacy: Privacy) -> String {
+    privacy.redact_runs(&mut builds);
     json!({"type": "snapshot", "reason": reason, "missed": missed, "builds": builds}).to_string()
 }
 
@@ -35,14 +35,14 @@ pub fn snapshot(reason: &str, missed: u64, mut builds: Vec<Build>, privacy: Priv
 pub fn change(change: &Change, opts: Opts) -> String {
     let mut change = change.clone();
     opts.privacy.redact_change(&mut change);
-    let Change::Run { build } = &change else {
+    let Change::Run { run: build } = &change else {
         return serde_json::to_string(&change).expect("changes serialise to JSON");
     };
     /// A `run` message: the change's own fields, in order (`type` first), then the fragments.
     #[derive(Serialize)]
     struct RunMessage<'a> {
         r#type: &'static str,
-        build: &'a Build,
+        build: &'a Run,
         #[serde(skip_serializing_if = "Option::is_none")]
         html: Option<views::RunFragments>,
     }

@@ -3,7 +3,7 @@
 //! name; data handed out whole (builds, feed changes, triage incidents) goes through the
 //! `redact_*` methods here first.
 
-use crate::store::model::{Build, Change};
+use crate::store::model::{Change, Run};
 use crate::store::query::RunFilter;
 use crate::store::triage::Incident;
 use crate::store::wall::Wall;
@@ -17,16 +17,16 @@ pub struct Privacy {
 
 impl Privacy {
     /// Removes the names and avatars of people from `build`.
-    pub fn redact_build(self, build: &mut Build) {
+    pub fn redact_run(self, build: &mut Run) {
         if self.hide_authors {
             build.author = None;
             build.author_avatar = None;
         }
     }
 
-    /// [`Self::redact_build`] for each of `builds`.
-    pub fn redact_builds(self, builds: &mut [Build]) {
-        builds.iter_mut().for_each(|build| self.redact_build(build));
+    /// [`Self::redact_run`] for each of `builds`.
+    pub fn redact_runs(self, builds: &mut [Run]) {
+        builds.iter_mut().for_each(|build| self.redact_run(build));
     }
 
     /// Removes people from a feed change.
@@ -35,7 +35,7 @@ impl Privacy {
             return;
         }
         match change {
-            Change::Run { build } => self.redact_build(build),
+            Change::Run { run: build } => self.redact_run(build),
             Change::Commit { commit } => {
                 commit.author = None;
                 commit.author_login = None;
@@ -53,10 +53,10 @@ impl Privacy {
         incident.pushers.clear();
         for red in &mut incident.reds {
             red.authors.clear();
-            self.redact_build(&mut red.failing);
-            self.redact_build(&mut red.first_red);
+            self.redact_run(&mut red.failing);
+            self.redact_run(&mut red.first_red);
             if let Some(green) = &mut red.last_green {
-                self.redact_build(green);
+                self.redact_run(green);
             }
         }
     }

@@ -16,7 +16,7 @@ use crate::privacy::Privacy;
 use crate::run_state::{self, Kind};
 use crate::store::board::{CommitRuns, Person};
 use crate::store::figures::Metrics;
-use crate::store::model::Build;
+use crate::store::model::Run;
 use crate::store::names::KnownNames;
 use crate::store::triage::Incident;
 use crate::store::wall::{Tile, TileState, Wall};
@@ -168,7 +168,7 @@ pub const CHART_H: u32 = 100;
 
 impl Chart {
     /// Bars for `recent` (newest first, as the store returns them), drawn oldest to newest.
-    pub fn of(recent: &[Build]) -> Self {
+    pub fn of(recent: &[Run]) -> Self {
         let max_s = recent
             .iter()
             .filter_map(|b| b.duration_s)
@@ -237,7 +237,7 @@ pub struct Row {
     /// The row's time: its first run's creation.
     pub time: i64,
     /// The run whose commit details (sha, message, author) the row shows.
-    pub head: Build,
+    pub head: Run,
     pub cells: Vec<Cells>,
     /// The TV page it is shown on: its repository's (0 off a TV).
     pub page: usize,
@@ -247,7 +247,7 @@ pub struct Row {
 #[derive(Debug, Clone)]
 pub struct Cells {
     pub workflow_id: i64,
-    pub builds: Vec<Build>,
+    pub builds: Vec<Run>,
     /// The lane's TV page.
     pub page: usize,
 }
@@ -276,7 +276,7 @@ pub struct Waterfall {
     pub rows: Vec<Row>,
     pub hud: Hud,
     /// The live stream's first entries, newest first.
-    pub stream: Vec<Build>,
+    pub stream: Vec<Run>,
     /// Whether more than one repository is shown (then rows, stream entries and a header row
     /// name the repository).
     pub many_repos: bool,
@@ -291,7 +291,7 @@ pub struct Waterfall {
 impl Waterfall {
     /// Lays the commits (newest first) out in lanes, one per workflow seen, grouped by
     /// repository: by name on one page, most recently active first on TV pages.
-    pub fn of(commits: Vec<CommitRuns>, hud: Hud, stream: Vec<Build>, layout: Layout) -> Self {
+    pub fn of(commits: Vec<CommitRuns>, hud: Hud, stream: Vec<Run>, layout: Layout) -> Self {
         // Repositories in the order of their newest row, with their workflows by name.
         let mut repos: Vec<(String, Vec<(String, i64)>)> = Vec::new();
         for build in commits.iter().flat_map(|c| &c.builds) {
@@ -544,11 +544,11 @@ pub struct Developer {
     pub login: String,
     pub metrics: Metrics,
     /// Their runs still queued or running.
-    pub active: Vec<Build>,
+    pub active: Vec<Run>,
     /// Incidents they caused or pushed into.
     pub incidents: Vec<Incident>,
     /// Their latest runs.
-    pub recent: Vec<Build>,
+    pub recent: Vec<Run>,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -646,7 +646,7 @@ struct PeoplePage<'a> {
 #[derive(Template)]
 #[template(path = "cell.html")]
 struct CellFragment<'a> {
-    build: &'a Build,
+    build: &'a Run,
     opts: Opts,
 }
 
@@ -666,7 +666,7 @@ struct LaneFragment<'a> {
 #[derive(Template)]
 #[template(path = "stream_item.html")]
 struct StreamFragment<'a> {
-    build: &'a Build,
+    build: &'a Run,
 }
 
 /// The waterfall page (`/`).
@@ -793,7 +793,7 @@ pub struct RunFragments {
 ///
 /// # Errors
 /// As [`waterfall`].
-pub fn run_fragments(build: &Build, opts: Opts) -> askama::Result<RunFragments> {
+pub fn run_fragments(build: &Run, opts: Opts) -> askama::Result<RunFragments> {
     let row = Row {
         time: build.created_at.unwrap_or_default(),
         head: build.clone(),
@@ -843,7 +843,7 @@ pub fn opt_name(text: &Option<String>) -> String {
 }
 
 /// The first line of a run's commit message, cut for display.
-pub fn message(build: &Build) -> String {
+pub fn message(build: &Run) -> String {
     build
         .message
         .as_deref()
@@ -852,23 +852,23 @@ pub fn message(build: &Build) -> String {
 }
 
 /// The state a cell shows: the conclusion once completed, else the status.
-pub fn state_of(build: &Build) -> &str {
+pub fn state_of(build: &Run) -> &str {
     build.conclusion.as_deref().unwrap_or(&build.status)
 }
 
 /// The class of state a run is in, which picks its colour and shape: `success`, `failure`,
 /// `cancelled`, `running`, `queued` or `skipped`.
-pub fn kind(build: &Build) -> &'static str {
+pub fn kind(build: &Run) -> &'static str {
     Kind::of(&build.status, build.conclusion.as_deref()).as_str()
 }
 
 /// The icon beside the colour, so a state never depends on colour alone.
-pub fn icon(build: &Build) -> &'static str {
+pub fn icon(build: &Run) -> &'static str {
     Kind::of(&build.status, build.conclusion.as_deref()).icon()
 }
 
 /// The state in words.
-pub fn label(build: &Build) -> &'static str {
+pub fn label(build: &Run) -> &'static str {
     run_state::label(&build.status, build.conclusion.as_deref())
 }
 
@@ -908,7 +908,7 @@ pub fn clock(secs: &i64) -> String {
 }
 
 /// A run's hover text: workflow, number, state and duration.
-pub fn tip(build: &Build) -> String {
+pub fn tip(build: &Run) -> String {
     format!(
         "{} #{} · {} · {}",
         name(&build.workflow),
@@ -919,17 +919,17 @@ pub fn tip(build: &Build) -> String {
 }
 
 /// [`clock`] of [`event_time`].
-pub fn event_clock(build: &Build) -> String {
+pub fn event_clock(build: &Run) -> String {
     clock(&event_time(build))
 }
 
 /// [`iso`] of [`event_time`].
-pub fn event_iso(build: &Build) -> String {
+pub fn event_iso(build: &Run) -> String {
     iso(&event_time(build))
 }
 
 /// [`clock`] of a run's creation.
-pub fn created_clock(build: &Build) -> String {
+pub fn created_clock(build: &Run) -> String {
     clock(&build.created_at.unwrap_or_default())
 }
 
@@ -966,7 +966,7 @@ pub fn failing_names(tile: &Tile) -> String {
 }
 
 /// [`iso`] of a run's creation.
-pub fn created_iso(build: &Build) -> String {
+pub fn created_iso(build: &Run) -> String {
     iso(&build.created_at.unwrap_or_default())
 }
 
@@ -978,7 +978,7 @@ pub fn iso(secs: &i64) -> String {
 }
 
 /// When a run last changed: completion, else start, else creation.
-pub fn event_time(build: &Build) -> i64 {
+pub fn event_time(build: &Run) -> i64 {
     build
         .completed_at
         .or(build.started_at)
@@ -1047,7 +1047,7 @@ pub fn repo_name(repo: &str) -> &str {
 
 /// The repository's web address, from the run's URL (so GitHub Enterprise works too) when that
 /// is a [`safe_link`].
-pub fn repo_url(build: &Build, opts: &Opts) -> String {
+pub fn repo_url(build: &Run, opts: &Opts) -> String {
     safe_link(build.url.as_deref(), opts)
         .and_then(|url| url.split_once("/actions/runs/"))
         .map(|(base, _)| base.to_owned())
@@ -1055,17 +1055,17 @@ pub fn repo_url(build: &Build, opts: &Opts) -> String {
 }
 
 /// The commit on GitHub.
-pub fn commit_url(build: &Build, opts: &Opts) -> String {
+pub fn commit_url(build: &Run, opts: &Opts) -> String {
     format!("{}/commit/{}", repo_url(build, opts), build.sha)
 }
 
 /// The changes between two commits on GitHub.
-pub fn compare_url(from: &Build, to: &Build, opts: &Opts) -> String {
+pub fn compare_url(from: &Run, to: &Run, opts: &Opts) -> String {
     format!("{}/compare/{}...{}", repo_url(to, opts), from.sha, to.sha)
 }
 
 /// The key the page finds a commit's row by.
-pub fn commit_key(build: &Build) -> String {
+pub fn commit_key(build: &Run) -> String {
     format!("{}@{}", build.repo, build.sha)
 }
 
@@ -1086,8 +1086,8 @@ pub fn developer_url(login: &str) -> String {
 mod tests {
     use super::*;
 
-    fn build(conclusion: Option<&str>, status: &str) -> Build {
-        Build {
+    fn build(conclusion: Option<&str>, status: &str) -> Run {
+        Run {
             id: 7,
             repo: "o/r".into(),
             branch: Some("main".into()),
@@ -1203,7 +1203,7 @@ mod tests {
             first_created: time,
             builds: workflows
                 .iter()
-                .map(|(id, name)| Build {
+                .map(|(id, name)| Run {
                     repo: repo.into(),
                     workflow_id: *id,
                     workflow: (*name).into(),

@@ -21,7 +21,7 @@ use rusqlite::{Connection, OptionalExtension};
 
 use super::{FailedAt, Message, RunRef, Targets, Transition};
 use crate::run_state::Status;
-use crate::store::model::{Build, Change};
+use crate::store::model::{Change, Run};
 use crate::store::outbox::{self, PairState};
 use crate::store::{read, triage, Result};
 use crate::views::{self, Opts};
@@ -55,7 +55,7 @@ impl Detector {
         let mut seen = HashSet::new();
         let mut queued = 0;
         for change in changes {
-            let Change::Run { build } = change else {
+            let Change::Run { run: build } = change else {
                 continue;
             };
             if build.status != Status::Completed.as_str() || !seen.insert(build.id) {
@@ -79,7 +79,7 @@ impl Detector {
         now: i64,
     ) -> Result<usize> {
         let relevant = changes.iter().any(
-            |c| matches!(c, Change::Run { build } if build.status == Status::Completed.as_str()),
+            |c| matches!(c, Change::Run { run: build } if build.status == Status::Completed.as_str()),
         );
         if !relevant {
             return Ok(0);
@@ -98,7 +98,7 @@ impl Detector {
         }
     }
 
-    fn on_run(&self, conn: &Connection, build: &Build, now: i64) -> Result<usize> {
+    fn on_run(&self, conn: &Connection, build: &Run, now: i64) -> Result<usize> {
         let pair: Option<(i64, String, Option<String>)> = conn
             .prepare_cached(
                 "SELECT r.branch_id, b.name, repos.defaultbranch FROM workflowruns r
@@ -164,7 +164,7 @@ impl Detector {
         let first_red_run = first_red(conn)?;
         let since = if now_state.red {
             match first_red_run {
-                Some(id) if id != now_state.run_id => read::build(conn, id)?
+                Some(id) if id != now_state.run_id => read::run(conn, id)?
                     .and_then(|b| b.completed_at.or(b.created_at))
                     .unwrap_or(now_state.time),
                 _ => now_state.time,
@@ -198,7 +198,7 @@ impl Detector {
             tracing::debug!(repo = %build.repo, workflow = %build.workflow, %branch, "flapping: change recorded, not sent");
             return Ok(0);
         };
-        let Some(run) = read::build(conn, now_state.run_id)? else {
+        let Some(run) = read::run(conn, now_state.run_id)? else {
             return Ok(0);
         };
         let targets: Vec<&str> = self
@@ -212,7 +212,7 @@ impl Detector {
         }
         let first_red_build = match first_red_run {
             Some(id) if id == run.id => Some(run.clone()),
-            Some(id) => read::build(conn, id)?,
+            Some(id) => read::run(conn, id)?,
             None => None,
         };
         let failed_at = if now_state.red {
@@ -245,7 +245,7 @@ impl Detector {
         Ok(targets.len())
     }
 
-    fn run_ref(&self, build: &Build) -> RunRef {
+    fn run_ref(&self, build: &Run) -> RunRef {
         RunRef {
             id: build.id,
             number: build.run_number,

@@ -7,14 +7,14 @@
 use rusqlite::types::Value;
 use rusqlite::Connection;
 
-use super::model::Build;
+use super::model::Run;
 use super::query::{self, RunFilter};
-use super::read::{build_from_row, BUILD_SELECT};
+use super::read::{run_from_row, RUN_SELECT};
 use super::Result;
 use crate::run_state::{RUN_ACTIVE_SQL, RUN_DONE_SQL};
 
 /// The joins the filter's aliases (`r`, `repos`, `w`, `c`, `b`) need, for queries that do not
-/// select a whole [`Build`].
+/// select a whole [`Run`].
 const RUN_JOINS: &str = "
     FROM workflowruns r
     JOIN repos ON repos.id = r.repo_id
@@ -41,7 +41,7 @@ pub struct CommitRuns {
     /// When the commit's first run was created (the row's time, and its sort key).
     pub first_created: i64,
     /// Runs of the commit, newest first; never empty.
-    pub builds: Vec<Build>,
+    pub builds: Vec<Run>,
 }
 
 /// The newest `limit` commits with runs matching `filter`, newest first (by their first run).
@@ -58,7 +58,7 @@ pub fn waterfall(conn: &Connection, filter: &RunFilter, limit: u32) -> Result<Ve
              ORDER BY r.createtime DESC, r.id DESC LIMIT ?),
          top AS (
              SELECT commit_id FROM recent GROUP BY commit_id ORDER BY MIN(created) DESC, commit_id LIMIT ?)
-         {BUILD_SELECT}{}
+         {RUN_SELECT}{}
          ORDER BY r.commit_id, r.createtime DESC, r.id DESC",
         and(&clause, "r.commit_id IN (SELECT commit_id FROM top)")
     );
@@ -67,8 +67,8 @@ pub fn waterfall(conn: &Connection, filter: &RunFilter, limit: u32) -> Result<Ve
     all.push(Value::Integer(i64::from(limit)));
     all.extend(params);
     let mut stmt = conn.prepare_cached(&sql)?;
-    let builds: Vec<Build> = stmt
-        .query_map(rusqlite::params_from_iter(all), build_from_row)?
+    let builds: Vec<Run> = stmt
+        .query_map(rusqlite::params_from_iter(all), run_from_row)?
         .collect::<rusqlite::Result<_>>()?;
     let mut rows: Vec<CommitRuns> = Vec::new();
     for build in builds {
@@ -97,9 +97,9 @@ pub fn waterfall(conn: &Connection, filter: &RunFilter, limit: u32) -> Result<Ve
 ///
 /// # Errors
 /// On a database error.
-pub fn recent_completed(conn: &Connection, filter: &RunFilter, limit: u32) -> Result<Vec<Build>> {
+pub fn recent_completed(conn: &Connection, filter: &RunFilter, limit: u32) -> Result<Vec<Run>> {
     let condition = format!("{RUN_DONE_SQL} AND r.runtime IS NOT NULL");
-    query::builds_where(conn, filter, Some(&condition), None, None, limit)
+    query::runs_where(conn, filter, Some(&condition), None, None, limit)
 }
 
 /// Runs matching `filter` that have not completed yet (queued, waiting, running), newest first.
@@ -111,8 +111,8 @@ pub fn recent_completed(conn: &Connection, filter: &RunFilter, limit: u32) -> Re
 ///
 /// # Errors
 /// On a database error.
-pub fn active(conn: &Connection, filter: &RunFilter, limit: u32) -> Result<Vec<Build>> {
-    query::builds_where(
+pub fn active(conn: &Connection, filter: &RunFilter, limit: u32) -> Result<Vec<Run>> {
+    query::runs_where(
         conn,
         filter,
         Some(RUN_ACTIVE_SQL),

@@ -4,9 +4,9 @@
 use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension};
 
-use super::model::Build;
+use super::model::Run;
 use super::query::{branch_names, workflow_names, RunFilter};
-use super::read::{build_from_row, BUILD_SELECT};
+use super::read::{run_from_row, RUN_SELECT};
 use super::Result;
 use crate::run_state::{Status, NEUTRAL_SQL, RUN_DONE_SQL};
 use crate::watch::WatchedBranches;
@@ -25,9 +25,9 @@ pub struct Project {
     /// Its latest run is not completed.
     pub building: bool,
     /// The latest completed run whose conclusion is not neutral: the state it is in.
-    pub decisive: Option<Build>,
+    pub decisive: Option<Run>,
     /// The latest run of any state.
-    pub latest: Option<Build>,
+    pub latest: Option<Run>,
 }
 
 /// The projects for `filter` (repositories, branches, workflows): on watched branches unless
@@ -87,21 +87,21 @@ pub fn projects(
         .collect::<rusqlite::Result<_>>()?;
     let neutral = &*NEUTRAL_SQL;
     let mut decisive = conn.prepare_cached(&format!(
-        "{BUILD_SELECT} WHERE r.workflow_id = ?1 AND r.branch_id = ?2 AND {RUN_DONE_SQL}
+        "{RUN_SELECT} WHERE r.workflow_id = ?1 AND r.branch_id = ?2 AND {RUN_DONE_SQL}
            AND r.conclusion IS NOT NULL AND r.conclusion NOT IN ({neutral})
          ORDER BY r.createtime DESC, r.id DESC LIMIT 1"
     ))?;
     let mut latest = conn.prepare_cached(&format!(
-        "{BUILD_SELECT} WHERE r.workflow_id = ?1 AND r.branch_id = ?2
+        "{RUN_SELECT} WHERE r.workflow_id = ?1 AND r.branch_id = ?2
          ORDER BY r.createtime DESC, r.id DESC LIMIT 1"
     ))?;
     let mut projects = Vec::with_capacity(pairs.len());
     for (workflow_id, branch_id, repo, workflow, branch, default_branch) in pairs {
         let latest = latest
-            .query_row((workflow_id, branch_id), build_from_row)
+            .query_row((workflow_id, branch_id), run_from_row)
             .optional()?;
         let decisive = decisive
-            .query_row((workflow_id, branch_id), build_from_row)
+            .query_row((workflow_id, branch_id), run_from_row)
             .optional()?;
         projects.push(Project {
             building: latest

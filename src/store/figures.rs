@@ -1,4 +1,4 @@
-//! Build figures over a set of runs: rates, durations, queue times, recovery, red time, flakiness.
+//! Figures over a set of runs: rates, durations, queue times, recovery, red time, flakiness.
 //!
 //! One definition serves the JSON API (`/api/metrics`) and the board's HUD. The definitions (also
 //! in the README):

@@ -15,7 +15,7 @@ pub fn rfc3339<S: Serializer>(time: &Option<i64>, serializer: S) -> Result<S::Ok
 
 /// One workflow run (its latest attempt): `GET /api/builds` and the `run` WebSocket message.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Build {
+pub struct Run {
     /// GitHub's run id.
     pub id: i64,
     /// "owner/name".
@@ -106,10 +106,20 @@ pub struct BranchInfo {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Change {
-    Run { build: Build },
-    Job { job: Job },
-    Commit { commit: CommitInfo },
-    Branch { branch: BranchInfo },
+    Run {
+        /// Sent as `build`, the name the feed has always used.
+        #[serde(rename = "build")]
+        run: Run,
+    },
+    Job {
+        job: Job,
+    },
+    Commit {
+        commit: CommitInfo,
+    },
+    Branch {
+        branch: BranchInfo,
+    },
 }
 
 /// The first line of a commit message, cut to `max` characters.

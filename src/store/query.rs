@@ -7,8 +7,8 @@
 use rusqlite::types::Value;
 use rusqlite::Connection;
 
-use super::model::Build;
-use super::read::{build_from_row, BUILD_SELECT};
+use super::model::Run;
+use super::read::{run_from_row, RUN_SELECT};
 use super::Result;
 
 /// Which runs to look at. `None` or an empty list means "any"; a list matches any of its values.
@@ -114,7 +114,7 @@ impl Cursor {
 
 impl RunFilter {
     /// SQL conditions (joined with AND, prefixed by `WHERE` when any) over the aliases of
-    /// `BUILD_SELECT` (`r`, `repos`, `w`, `c`, `b`), and their parameters.
+    /// `RUN_SELECT` (`r`, `repos`, `w`, `c`, `b`), and their parameters.
     pub fn sql(&self) -> (String, Vec<Value>) {
         let mut conditions: Vec<String> = Vec::new();
         let mut params: Vec<Value> = Vec::new();
@@ -207,29 +207,29 @@ impl RunFilter {
 ///
 /// # Errors
 /// On a database error.
-pub fn builds(
+pub fn runs(
     conn: &Connection,
     filter: &RunFilter,
     after: Option<Cursor>,
     limit: u32,
-) -> Result<Vec<Build>> {
-    builds_where(conn, filter, None, None, after, limit)
+) -> Result<Vec<Run>> {
+    runs_where(conn, filter, None, None, after, limit)
 }
 
-/// Like [`builds`], with `condition` (SQL over the `BUILD_SELECT` aliases, no parameters) AND-ed on,
+/// Like [`runs`], with `condition` (SQL over the `RUN_SELECT` aliases, no parameters) AND-ed on,
 /// and the runs read through `index` when given: for a condition the planner cannot weigh, such as
 /// one that only a small partial index covers (a constant, as it is spliced into the SQL).
 ///
 /// # Errors
 /// On a database error.
-pub fn builds_where(
+pub fn runs_where(
     conn: &Connection,
     filter: &RunFilter,
     condition: Option<&str>,
     index: Option<&'static str>,
     after: Option<Cursor>,
     limit: u32,
-) -> Result<Vec<Build>> {
+) -> Result<Vec<Run>> {
     let (mut clause, mut params) = filter.sql();
     let and = |condition: &str, clause: &mut String| {
         clause.push_str(if clause.is_empty() {
@@ -251,22 +251,19 @@ pub fn builds_where(
     let select = match index {
         Some(index) => {
             const FROM: &str = "FROM workflowruns r\n";
-            debug_assert!(
-                BUILD_SELECT.contains(FROM),
-                "BUILD_SELECT reads runs as `r`"
-            );
-            BUILD_SELECT.replacen(
+            debug_assert!(RUN_SELECT.contains(FROM), "RUN_SELECT reads runs as `r`");
+            RUN_SELECT.replacen(
                 FROM,
                 &format!("FROM workflowruns r INDEXED BY {index}\n"),
                 1,
             )
         }
-        None => BUILD_SELECT.to_owned(),
+        None => RUN_SELECT.to_owned(),
     };
     let sql = format!("{select}{clause} ORDER BY r.createtime DESC, r.id DESC LIMIT ?");
     let mut stmt = conn.prepare_cached(&sql)?;
     let builds = stmt
-        .query_map(rusqlite::params_from_iter(params), build_from_row)?
+        .query_map(rusqlite::params_from_iter(params), run_from_row)?
         .collect::<rusqlite::Result<_>>()?;
     Ok(builds)
 }

@@ -3,17 +3,17 @@
 
 use rusqlite::{Connection, OptionalExtension, Row};
 
-use super::model::{Build, CachedPage, CommitInfo, Job, Window};
+use super::model::{CachedPage, CommitInfo, Job, Run, Window};
 use super::Result;
 use crate::github::event::Repository;
 
-/// Characters of a commit message's first line kept in a [`Build`].
+/// Characters of a commit message's first line kept in a [`Run`].
 const MESSAGE_CHARS: usize = 200;
 
-/// The columns of a [`Build`], in the order [`build_from_row`] reads them. `CROSS JOIN` keeps
+/// The columns of a [`Run`], in the order [`run_from_row`] reads them. `CROSS JOIN` keeps
 /// `workflowruns` the outer loop (SQLite does not reorder it), so the filters and `ORDER BY
 /// createtime` use a `workflowruns` index instead of sorting every run of a small joined table.
-pub const BUILD_SELECT: &str = "
+pub const RUN_SELECT: &str = "
     SELECT r.id, repos.fullname, COALESCE(b.name, r.archivedbranchname), w.name, r.workflow_id,
            r.status, r.conclusion, r.headsha, c.message, r.actor, r.actoravatar, r.url, r.event,
            r.runnumber, r.runattempt, r.createtime, r.starttime, r.endtime, r.runtime, r.queuetime,
@@ -24,10 +24,10 @@ pub const BUILD_SELECT: &str = "
     CROSS JOIN commits c ON c.id = r.commit_id
     LEFT JOIN branches b ON b.id = r.branch_id";
 
-/// Maps a row of [`BUILD_SELECT`].
-pub fn build_from_row(row: &Row<'_>) -> rusqlite::Result<Build> {
+/// Maps a row of [`RUN_SELECT`].
+pub fn run_from_row(row: &Row<'_>) -> rusqlite::Result<Run> {
     let message: Option<String> = row.get(8)?;
-    Ok(Build {
+    Ok(Run {
         id: row.get(0)?,
         repo: row.get(1)?,
         branch: row.get(2)?,
@@ -57,21 +57,21 @@ pub fn build_from_row(row: &Row<'_>) -> rusqlite::Result<Build> {
 ///
 /// # Errors
 /// On a database error.
-pub fn build(conn: &Connection, run_id: i64) -> Result<Option<Build>> {
-    let mut stmt = conn.prepare_cached(&format!("{BUILD_SELECT} WHERE r.id = ?1"))?;
-    Ok(stmt.query_row([run_id], build_from_row).optional()?)
+pub fn run(conn: &Connection, run_id: i64) -> Result<Option<Run>> {
+    let mut stmt = conn.prepare_cached(&format!("{RUN_SELECT} WHERE r.id = ?1"))?;
+    Ok(stmt.query_row([run_id], run_from_row).optional()?)
 }
 
 /// The newest `limit` runs, newest first.
 ///
 /// # Errors
 /// On a database error.
-pub fn recent_builds(conn: &Connection, limit: u32) -> Result<Vec<Build>> {
+pub fn recent_runs(conn: &Connection, limit: u32) -> Result<Vec<Run>> {
     let mut stmt = conn.prepare_cached(&format!(
-        "{BUILD_SELECT} ORDER BY r.createtime DESC, r.id DESC LIMIT ?1"
+        "{RUN_SELECT} ORDER BY r.createtime DESC, r.id DESC LIMIT ?1"
     ))?;
     let builds = stmt
-        .query_map([limit], build_from_row)?
+        .query_map([limit], run_from_row)?
         .collect::<rusqlite::Result<_>>()?;
     Ok(builds)
 }
@@ -332,11 +332,11 @@ pub fn workflow(conn: &Connection, id: i64) -> Result<Option<super::model::Workf
 ///
 /// # Errors
 /// On a database error.
-pub fn latest_build_of_workflow(conn: &Connection, workflow_id: i64) -> Result<Option<Build>> {
+pub fn latest_run_of_workflow(conn: &Connection, workflow_id: i64) -> Result<Option<Run>> {
     let mut stmt = conn.prepare_cached(&format!(
-        "{BUILD_SELECT} WHERE r.workflow_id = ?1 ORDER BY r.createtime DESC, r.id DESC LIMIT 1"
+        "{RUN_SELECT} WHERE r.workflow_id = ?1 ORDER BY r.createtime DESC, r.id DESC LIMIT 1"
     ))?;
-    Ok(stmt.query_row([workflow_id], build_from_row).optional()?)
+    Ok(stmt.query_row([workflow_id], run_from_row).optional()?)
 }
 
 /// Every repository with its run count and latest run time.

@@ -160,8 +160,8 @@ pub fn apply_report(
     }
     let mut changes = Vec::new();
     if changed {
-        if let Some(build) = read::build(conn, run_id)? {
-            changes.push(Change::Run { build });
+        if let Some(build) = read::run(conn, run_id)? {
+            changes.push(Change::Run { run: build });
         }
     }
     Ok(changes)

@@ -26,9 +26,9 @@ use rusqlite::{Connection, OptionalExtension};
 use serde::Serialize;
 
 use super::failures::{self, JobFailureRow};
-use super::model::Build;
+use super::model::Run;
 use super::query::RunFilter;
-use super::read::{self, build_from_row, BUILD_SELECT};
+use super::read::{self, run_from_row, RUN_SELECT};
 use super::Result;
 use crate::run_state::{self, Conclusion, RED_SQL, RUN_DONE_SQL};
 use crate::watch::WatchedBranches;
@@ -132,11 +132,11 @@ impl FailedAt {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Red {
     /// The latest (failing) run.
-    pub failing: Build,
+    pub failing: Run,
     /// The oldest failing run of the streak: the first red commit.
-    pub first_red: Build,
+    pub first_red: Run,
     /// The last successful run before the streak, if buildboard knows one.
-    pub last_green: Option<Build>,
+    pub last_green: Option<Run>,
     /// Failed runs in a row (neutral conclusions such as `cancelled` are looked past).
     pub streak: u32,
     /// `true` when the streak reaches [`TRIAGE_HISTORY`] runs without finding a green one.
@@ -180,12 +180,12 @@ pub struct Incident {
 
 impl Incident {
     /// The first red run (the same commit for every red of the incident).
-    pub fn first_red(&self) -> &Build {
+    pub fn first_red(&self) -> &Run {
         &self.reds[0].first_red
     }
 
     /// The newest failing run among the incident's reds.
-    pub fn latest(&self) -> &Build {
+    pub fn latest(&self) -> &Run {
         self.reds
             .iter()
             .map(|red| &red.failing)
@@ -334,24 +334,24 @@ fn red_runs(conn: &Connection, request: &Request<'_>) -> Result<Vec<i64>> {
 fn reds(conn: &Connection, request: &Request<'_>) -> Result<Vec<Red>> {
     let latest = red_runs(conn, request)?;
     let mut history = conn.prepare_cached(&format!(
-        "{BUILD_SELECT}
+        "{RUN_SELECT}
          WHERE r.workflow_id = ?1 AND r.branch_id IS (SELECT branch_id FROM workflowruns WHERE id = ?3)
            AND {RUN_DONE_SQL} AND (r.createtime, r.id) <= (?2, ?3)
          ORDER BY r.createtime DESC, r.id DESC LIMIT ?4"
     ))?;
     let mut reds = Vec::with_capacity(latest.len());
     for id in latest {
-        let Some(failing) = read::build(conn, id)? else {
+        let Some(failing) = read::run(conn, id)? else {
             continue;
         };
         // Most red streaks are short: read a first slice of the history, and all of it only when
         // no green run is in that slice (at 1M runs, reading 200 runs per red was most of the cost).
-        let mut runs: Vec<Build> = Vec::new();
+        let mut runs: Vec<Run> = Vec::new();
         for limit in [FIRST_HISTORY, TRIAGE_HISTORY] {
             runs = history
                 .query_map(
                     rusqlite::params![failing.workflow_id, failing.created_at, failing.id, limit],
-                    build_from_row,
+                    run_from_row,
                 )?
                 .collect::<rusqlite::Result<_>>()?;
             let found_green = runs
@@ -362,7 +362,7 @@ fn reds(conn: &Connection, request: &Request<'_>) -> Result<Vec<Red>> {
             }
         }
         let capped = runs.len() >= TRIAGE_HISTORY as usize;
-        let mut red_runs: Vec<&Build> = Vec::new();
+        let mut red_runs: Vec<&Run> = Vec::new();
         let mut last_green = None;
         for run in &runs {
             if run_state::is_green(run.conclusion.as_deref()) {
@@ -418,7 +418,7 @@ fn reds(conn: &Connection, request: &Request<'_>) -> Result<Vec<Red>> {
 }
 
 /// The conclusions of every attempt of `run` (the run's own, for the latest attempt, included).
-fn attempt_conclusions(conn: &Connection, run: &Build) -> Result<Vec<Conclusion>> {
+fn attempt_conclusions(conn: &Connection, run: &Run) -> Result<Vec<Conclusion>> {
     let own = run.conclusion.as_deref().and_then(Conclusion::parse);
     if run.run_attempt <= 1 {
         // One attempt: the run's own conclusion is all there is.
@@ -437,7 +437,7 @@ fn attempt_conclusions(conn: &Connection, run: &Build) -> Result<Vec<Conclusion>
 
 /// The verdict on a red workflow and branch, from `runs` (its completed runs, newest first, from
 /// the failing one back) and `streak` (the red ones of them since the last green, newest first).
-fn verdict(conn: &Connection, runs: &[Build], streak: &[&Build]) -> Result<Verdict> {
+fn verdict(conn: &Connection, runs: &[Run], streak: &[&Run]) -> Result<Verdict> {
     // Broken: two or more runs of the streak (two commits, or the same commit run again, as a
     // schedule does) failed on every attempt.
     let mut failed_every_attempt = 0;
@@ -451,7 +451,7 @@ fn verdict(conn: &Connection, runs: &[Build], streak: &[&Build]) -> Result<Verdi
         return Ok(Verdict::Broken);
     }
     // Flaky: the same commit both failed and passed, or results flip back and forth.
-    let recent: Vec<&Build> = runs
+    let recent: Vec<&Run> = runs
         .iter()
         .filter(|run| {
             let c = run.conclusion.as_deref();

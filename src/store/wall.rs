@@ -336,11 +336,11 @@ fn active_runs(conn: &Connection) -> Result<HashMap<(i64, i64), usize>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::model::Build;
+    use crate::store::model::Run;
     use crate::store::triage::{Red, Verdict};
 
-    fn build(repo: &str, workflow_id: i64, workflow: &str) -> Build {
-        Build {
+    fn build(repo: &str, workflow_id: i64, workflow: &str) -> Run {
+        Run {
             id: workflow_id * 100,
             repo: repo.into(),
             branch: Some("main".into()),

@@ -595,7 +595,7 @@ pub fn explain(
 async fn perform(state: &AppState, operator: &str, id: i64, action: Action) -> Reply {
     let build = match state
         .store
-        .read(move |conn| crate::store::read::build(conn, id))
+        .read(move |conn| crate::store::read::run(conn, id))
         .await
     {
         Ok(Some(build)) => build,

@@ -10,7 +10,7 @@ use warp::{Filter, Rejection, Reply};
 use super::params::{Params, RUN_FILTERS};
 use super::{with_state, AppState, Error};
 use crate::store::figures::{self, GroupBy, Metrics};
-use crate::store::model::{Build, WorkflowInfo};
+use crate::store::model::{Run, WorkflowInfo};
 use crate::store::names::{self, UnknownName};
 use crate::store::query::{self, Cursor, RunFilter};
 use crate::store::{read, triage, write};
@@ -35,11 +35,11 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = R
         .and(query())
         .and(host())
         .and(with_state(state.clone()))
-        .then(list_builds);
+        .then(list_runs);
     let build = warp::path!("builds" / i64)
         .and(warp::get())
         .and(with_state(state.clone()))
-        .then(show_build);
+        .then(show_run);
     let metrics = warp::path!("metrics")
         .and(warp::get())
         .and(query())
@@ -120,7 +120,7 @@ fn now() -> i64 {
 /// A page of builds plus the cursor of the next page, if there is one.
 #[derive(Serialize)]
 struct BuildsPage {
-    builds: Vec<Build>,
+    builds: Vec<Run>,
     next_cursor: Option<String>,
 }
 
@@ -133,9 +133,9 @@ async fn page(
 ) -> Result<BuildsPage, Error> {
     let mut builds = state
         .store
-        .read(move |conn| query::builds(conn, &filter, after, per_page + 1))
+        .read(move |conn| query::runs(conn, &filter, after, per_page + 1))
         .await?;
-    state.opts.privacy.redact_builds(&mut builds);
+    state.opts.privacy.redact_runs(&mut builds);
     let next_cursor = (builds.len() > per_page as usize).then(|| {
         builds.truncate(per_page as usize);
         let last = builds.last().expect("a full page has a last build");
@@ -179,7 +179,7 @@ fn page_reply(
     }
 }
 
-async fn list_builds(query: Query, host: Option<String>, state: AppState) -> Reply_ {
+async fn list_runs(query: Query, host: Option<String>, state: AppState) -> Reply_ {
     let params = Params::parse(query, &[RUN_FILTERS, &["per_page", "cursor"]])?;
     let filter = run_filter(&params, &state)?;
     let per_page = params
@@ -196,11 +196,11 @@ async fn list_builds(query: Query, host: Option<String>, state: AppState) -> Rep
     ))
 }
 
-async fn show_build(id: i64, state: AppState) -> Reply_ {
+async fn show_run(id: i64, state: AppState) -> Reply_ {
     let found = state
         .store
         .read(move |conn| {
-            let Some(build) = read::build(conn, id)? else {
+            let Some(build) = read::run(conn, id)? else {
                 return Ok(None);
             };
             let failed_at = triage::failed_at(conn, id, build.run_attempt)?;
@@ -209,7 +209,7 @@ async fn show_build(id: i64, state: AppState) -> Reply_ {
         .await?;
     let (mut build, jobs, failed_at) =
         found.ok_or_else(|| Error::NotFound(format!("no build with id {id}")))?;
-    state.opts.privacy.redact_build(&mut build);
+    state.opts.privacy.redact_run(&mut build);
     let mut body = serde_json::to_value(build).expect("builds serialise");
     body["jobs"] = serde_json::to_value(jobs).expect("jobs serialise");
     body["failed_at"] = serde_json::to_value(failed_at).expect("a place serialises");
@@ -394,7 +394,7 @@ fn rfc3339(secs: i64) -> String {
 struct WorkflowSummary {
     #[serde(flatten)]
     workflow: WorkflowInfo,
-    latest_build: Option<Build>,
+    latest_build: Option<Run>,
     metrics: Metrics,
 }
 
@@ -422,9 +422,9 @@ async fn list_workflows(query: Query, state: AppState) -> Reply_ {
             read::workflows(conn, repo.as_deref())?
                 .into_iter()
                 .map(|workflow| {
-                    let mut latest_build = read::latest_build_of_workflow(conn, workflow.id)?;
+                    let mut latest_build = read::latest_run_of_workflow(conn, workflow.id)?;
                     if let Some(build) = &mut latest_build {
-                        privacy.redact_build(build);
+                        privacy.redact_run(build);
                     }
                     Ok(WorkflowSummary {
                         latest_build,

@@ -784,7 +784,7 @@ async fn show_waterfall(
                     board::waterfall(conn, &filter, rows)?,
                     metrics,
                     recent,
-                    query::builds(conn, &filter, None, stream)?,
+                    query::runs(conn, &filter, None, stream)?,
                     names::unknown(conn, &filter)?,
                 ))
             })
@@ -798,7 +798,7 @@ async fn show_waterfall(
         }
         chrome.unknown = q.notices("/", &unknown);
         let mut stream = stream;
-        opts.privacy.redact_builds(&mut stream);
+        opts.privacy.redact_runs(&mut stream);
         let model = views::Waterfall::of(commits, hud, stream, layout);
         rendered(match part {
             Part::Live => views::waterfall_live(&chrome, &model, opts),
@@ -948,7 +948,7 @@ async fn show_developer(
             Ok((
                 figures::compute(conn, &windowed, now)?,
                 board::active(conn, &author_filter, 20)?,
-                query::builds(conn, &author_filter, None, DEVELOPER_RUNS)?,
+                query::runs(conn, &author_filter, None, DEVELOPER_RUNS)?,
             ))
         });
         let (incidents, (metrics, active, recent)): (_, (Metrics, _, _)) =

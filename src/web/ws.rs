@@ -99,7 +99,7 @@ fn same_origin(hosts: Hosts) -> impl Filter<Extract = (), Error = Rejection> + C
 async fn snapshot(state: &AppState, reason: &str, missed: u64) -> Option<String> {
     match state
         .store
-        .read(|conn| read::recent_builds(conn, SNAPSHOT_RUNS))
+        .read(|conn| read::recent_runs(conn, SNAPSHOT_RUNS))
         .await
     {
         Ok(builds) => Some(crate::feed::snapshot(

@@ -9,7 +9,7 @@ use crate::helpers::webhook_json;
 /// The repository seeded runs belong to.
 pub const REPO: &str = "acme/widgets";
 
-/// One run to write. Build with [`run`] and adjust the fields.
+/// One run to write. Build it with [`run`] and adjust the fields.
 #[derive(Debug, Clone)]
 pub struct Run {
     pub id: i64,
