@@ -21,7 +21,8 @@
 //! - [`notify`] — transitions of watched workflows detected in the writer's transaction, queued in
 //!   an outbox and sent to chat and webhook targets in the background.
 //! - [`serve`] — accepting and driving connections: timeouts, the connection cap.
-//! - [`web`] — HTTP routes: `/webhook`, `/ws`, `/api/...`, the board.
+//! - [`web`] — HTTP routes: `/webhook`, `/ws`, `/api/...`, the board; one query parser for the
+//!   API (strict) and the pages (lenient).
 //! - [`views`] — HTML templates: the board's pages and the fragments live updates carry.
 //! - [`counters`] — Prometheus counters for operators (`GET /metrics`).
 //! - [`telemetry`] — logging.

@@ -179,6 +179,11 @@ pub struct Incident {
 }
 
 impl Incident {
+    /// Did `login` cause it (the first red commit's author) or push into it since?
+    pub fn involves(&self, login: &str) -> bool {
+        self.culprit.as_deref() == Some(login) || self.pushers.iter().any(|p| p == login)
+    }
+
     /// The first red run (the same commit for every red of the incident).
     pub fn first_red(&self) -> &Run {
         &self.reds[0].first_red
@@ -212,6 +217,8 @@ pub fn is_bot(login: &str) -> bool {
 /// What triage looks at.
 #[derive(Debug, Clone, Copy)]
 pub struct Request<'a> {
+    /// The runs in question. Its `author` list selects incidents, not runs: those a person
+    /// caused or pushed into (see [`Incident::involves`]).
     pub filter: &'a RunFilter,
     pub watched: &'a WatchedBranches,
     pub scope: Scope,
@@ -223,6 +230,22 @@ pub struct Request<'a> {
 /// # Errors
 /// On a database error.
 pub fn triage(conn: &Connection, request: &Request<'_>) -> Result<Vec<Incident>> {
+    let authors = &request.filter.author;
+    if !authors.is_empty() {
+        let anyone = RunFilter {
+            author: Vec::new(),
+            ..request.filter.clone()
+        };
+        let mut incidents = triage(
+            conn,
+            &Request {
+                filter: &anyone,
+                ..*request
+            },
+        )?;
+        incidents.retain(|incident| authors.iter().any(|login| incident.involves(login)));
+        return Ok(incidents);
+    }
     let reds = reds(conn, request)?;
     let mut incidents: Vec<Incident> = Vec::new();
     let mut by_cause: HashMap<(String, String), usize> = HashMap::new();

@@ -7,8 +7,8 @@ use warp::http::StatusCode;
 use warp::reply::Response;
 use warp::{Filter, Rejection, Reply};
 
-use super::params::{Params, RUN_FILTERS};
-use super::{with_state, AppState, Error};
+use super::params::{Params, Window, RUN_FILTERS};
+use super::{now, with_state, AppState, Error};
 use crate::store::figures::{self, GroupBy, Metrics};
 use crate::store::model::{Run, WorkflowInfo};
 use crate::store::names::{self, UnknownName};
@@ -113,10 +113,6 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = R
 
 type Reply_ = Result<Response, Error>;
 
-fn now() -> i64 {
-    chrono::Utc::now().timestamp()
-}
-
 /// A page of builds plus the cursor of the next page, if there is one.
 #[derive(Serialize)]
 struct BuildsPage {
@@ -220,7 +216,7 @@ async fn show_metrics(query: Query, state: AppState) -> Reply_ {
     let params = Params::parse(query, &[RUN_FILTERS, &["window", "group_by"]])?;
     let mut filter = run_filter(&params, &state)?;
     let now = now();
-    params.apply_window(&mut filter, "24h", now)?;
+    params.apply_window(&mut filter, Window::Day, now)?;
     let window = json!({
         "since": filter.since.map(rfc3339),
         "until": filter.until.map(rfc3339),
@@ -297,43 +293,16 @@ fn warning_json(unknown: &UnknownName) -> serde_json::Value {
 }
 
 /// `GET /api/triage`: what is red, grouped by cause; the same items, count and order as the
-/// Triage page for the same parameters.
+/// Triage page for the same parameters (both read through [`super::SharedState::triage`]).
 async fn show_triage(query: Query, state: AppState) -> Reply_ {
     let params = Params::parse(
         query,
-        &[&["repo", "branch", "workflow", "branches", "sort"]],
+        &[&["repo", "branch", "workflow", "author", "branches", "sort"]],
     )?;
     let filter = run_filter(&params, &state)?;
-    let all_branches = params.one_of("branches", &["watched", "all"])?.as_deref() == Some("all");
-    let order = match params.one_of("sort", &["newest", "oldest"])?.as_deref() {
-        Some("oldest") => triage::Order::OldestFirst,
-        _ => triage::Order::NewestFirst,
-    };
-    let scope = triage::Scope::choose(
-        all_branches,
-        !filter.branch.is_empty(),
-        state.config.stale_after,
-        now(),
-    );
+    let (all_branches, order) = (params.all_branches()?, params.triage_order()?);
     let warnings = warnings(&state, &filter).await?;
-    let s = state.clone();
-    let mut incidents = state
-        .store
-        .read(move |conn| {
-            triage::triage(
-                conn,
-                &triage::Request {
-                    filter: &filter,
-                    watched: &s.config.watch_branches,
-                    scope,
-                    order,
-                },
-            )
-        })
-        .await?;
-    incidents
-        .iter_mut()
-        .for_each(|incident| state.opts.privacy.redact_incident(incident));
+    let (incidents, scope) = state.triage(filter, all_branches, order).await?;
     let red_workflows: usize = incidents.iter().map(|i| i.reds.len()).sum();
     let items: Vec<_> = incidents.iter().map(incident_json).collect();
     Ok(warp::reply::json(&json!({
@@ -413,7 +382,7 @@ async fn list_workflows(query: Query, state: AppState) -> Reply_ {
         ..RunFilter::default()
     };
     let now = now();
-    params.apply_window(&mut window, "7d", now)?;
+    params.apply_window(&mut window, Window::Week, now)?;
     let privacy = state.opts.privacy;
     let workflows = state
         .store

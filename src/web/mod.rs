@@ -1,4 +1,6 @@
 //! HTTP routes. Each submodule exposes `routes(state)`; [`routes`] joins them and maps rejections.
+//! The state every handler shares lives here, with the reads more than one route makes the same
+//! way ([`SharedState::triage`]).
 
 pub mod access;
 pub mod act;
@@ -73,6 +75,60 @@ pub struct SharedState {
     pub webhook_bodies: body::Budget,
     /// The board's rendered live parts, shared by every viewer until the next change.
     pub board_cache: board::Cache,
+}
+
+/// Now, in epoch seconds: the end of every window and the age of every red.
+pub fn now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+impl SharedState {
+    /// What is red for `filter` (its authors select incidents they caused or pushed into), in
+    /// `order`, on the watched branches unless `all_branches` or a branch is named; with the
+    /// scope it looked at. People are redacted as `--hide-authors` says. The Triage page,
+    /// `/api/triage` and nothing else read triage this way, so the two always agree.
+    ///
+    /// # Errors
+    /// On a database error.
+    pub async fn triage(
+        &self,
+        filter: crate::store::query::RunFilter,
+        all_branches: bool,
+        order: crate::store::triage::Order,
+    ) -> Result<
+        (
+            Vec<crate::store::triage::Incident>,
+            crate::store::triage::Scope,
+        ),
+        Error,
+    > {
+        use crate::store::triage;
+        let scope = triage::Scope::choose(
+            all_branches,
+            !filter.branch.is_empty(),
+            self.config.stale_after,
+            now(),
+        );
+        let config = self.config.clone();
+        let mut incidents = self
+            .store
+            .read(move |conn| {
+                triage::triage(
+                    conn,
+                    &triage::Request {
+                        filter: &filter,
+                        watched: &config.watch_branches,
+                        scope,
+                        order,
+                    },
+                )
+            })
+            .await?;
+        for incident in &mut incidents {
+            self.opts.privacy.redact_incident(incident);
+        }
+        Ok((incidents, scope))
+    }
 }
 
 /// How long one readiness answer serves later probes.

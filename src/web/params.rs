@@ -1,11 +1,18 @@
-//! Query-string parameters for the API and the board: strict parsing with errors that say which
-//! parameter is wrong and what it accepts.
+//! Query-string parameters, for the API and the board alike: one parser, one set of names and
+//! limits, one [`Window`] type, errors that say which parameter is wrong and what it accepts.
+//!
+//! The API is strict ([`Params::parse`]): an unknown parameter or a repeated one (other than the
+//! [`LIST_FILTERS`]) is a `400` naming it. Pages are lenient ([`Params::lenient`]): a bookmarked
+//! TV address with a stray parameter still shows the board, so unknown parameters are ignored, a
+//! repeated one takes its last value and values are trimmed; a bad *value* is still refused, as
+//! the board's readable error page (see `web::error`).
 
 use std::collections::HashMap;
 
 use super::Error;
 use crate::run_state::{Conclusion, Status};
 use crate::store::query::{is_glob, Cursor, RunFilter};
+use crate::store::triage::Order;
 
 /// Run statuses accepted by `status=`.
 pub const STATUSES: [&str; Status::ALL.len()] = {
@@ -27,8 +34,45 @@ pub const CONCLUSIONS: [&str; Conclusion::ALL.len()] = {
     }
     names
 };
-/// Named windows accepted by `window=`, with their length in seconds.
-pub const WINDOWS: &[(&str, i64)] = &[("24h", 86_400), ("7d", 7 * 86_400), ("30d", 30 * 86_400)];
+/// The span figures cover: `window=24h` (also `1d`), `7d` or `30d`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Window {
+    Day,
+    Week,
+    Month,
+}
+
+impl Window {
+    pub const ALL: [Window; 3] = [Window::Day, Window::Week, Window::Month];
+    /// The names `window=` accepts, as error messages list them.
+    pub const NAMES: [&'static str; 3] = ["24h", "7d", "30d"];
+
+    /// A window by its name; `None` for a name it does not have.
+    pub fn parse(text: &str) -> Option<Self> {
+        Some(match text {
+            "24h" | "1d" => Self::Day,
+            "7d" => Self::Week,
+            "30d" => Self::Month,
+            _ => return None,
+        })
+    }
+
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Day => "24h",
+            Self::Week => "7d",
+            Self::Month => "30d",
+        }
+    }
+
+    pub const fn seconds(self) -> i64 {
+        match self {
+            Self::Day => 24 * 3600,
+            Self::Week => 7 * 24 * 3600,
+            Self::Month => 30 * 24 * 3600,
+        }
+    }
+}
 
 /// The filters every run listing accepts.
 pub const RUN_FILTERS: &[&str] = &[
@@ -51,8 +95,12 @@ pub const LIST_FILTERS: &[&str] = &["repo", "branch", "workflow", "author"];
 /// Most values a list filter takes.
 pub const MAX_LIST_VALUES: usize = 50;
 
-/// Parsed query parameters, each given at most once except the [`LIST_FILTERS`].
-#[derive(Debug, Default)]
+/// Longest value a list filter takes, in characters: no repository, branch, workflow or login is
+/// longer.
+pub const MAX_FILTER_CHARS: usize = 200;
+
+/// Parsed query parameters: each value of a [`LIST_FILTERS`] parameter, one value of any other.
+#[derive(Debug, Default, Clone)]
 pub struct Params(HashMap<String, Vec<String>>);
 
 /// The values of a list filter: every value split at commas, trimmed, blanks and repeats dropped.
@@ -96,6 +144,20 @@ impl Params {
         Ok(Self(map))
     }
 
+    /// Every parameter, as a page takes them: unknown ones ignored, a repeated one (other than
+    /// the [`LIST_FILTERS`]) taking its last value, values trimmed.
+    pub fn lenient(pairs: &[(String, String)]) -> Self {
+        let mut map: HashMap<String, Vec<String>> = HashMap::with_capacity(pairs.len());
+        for (key, value) in pairs {
+            let values = map.entry(key.clone()).or_default();
+            if !LIST_FILTERS.contains(&key.as_str()) {
+                values.clear();
+            }
+            values.push(value.trim().to_owned());
+        }
+        Self(map)
+    }
+
     /// A free-text value; empty counts as absent. (For a list filter, its first value.)
     pub fn text(&self, name: &str) -> Option<String> {
         self.0
@@ -108,12 +170,17 @@ impl Params {
     /// A list filter's values (see [`split_list`]); empty when absent.
     ///
     /// # Errors
-    /// `400` for more than [`MAX_LIST_VALUES`] values.
+    /// `400` for more than [`MAX_LIST_VALUES`] values or one longer than [`MAX_FILTER_CHARS`].
     pub fn list(&self, name: &str) -> Result<Vec<String>, Error> {
         let list = split_list(self.0.get(name).into_iter().flatten().map(String::as_str));
         if list.len() > MAX_LIST_VALUES {
             return Err(invalid(format!(
                 "parameter `{name}` takes at most {MAX_LIST_VALUES} values"
+            )));
+        }
+        if list.iter().any(|v| v.chars().count() > MAX_FILTER_CHARS) {
+            return Err(invalid(format!(
+                "parameter `{name}`: a value is longer than {MAX_FILTER_CHARS} characters"
             )));
         }
         Ok(list)
@@ -183,6 +250,51 @@ impl Params {
         }
     }
 
+    /// A page's switch (`tv=1`, `sound=on`): on for `1`, `true`, `yes` or `on`, off otherwise.
+    pub fn switch(&self, name: &str) -> bool {
+        matches!(
+            self.text(name).as_deref(),
+            Some("1" | "true" | "yes" | "on")
+        )
+    }
+
+    /// `branches=all` (triage looks at every branch) rather than `watched` (the default).
+    ///
+    /// # Errors
+    /// `400` for anything else.
+    pub fn all_branches(&self) -> Result<bool, Error> {
+        Ok(self.one_of("branches", &["watched", "all"])?.as_deref() == Some("all"))
+    }
+
+    /// `sort=newest` (the default) or `oldest`: the order of triage's incidents.
+    ///
+    /// # Errors
+    /// `400` for anything else.
+    pub fn triage_order(&self) -> Result<Order, Error> {
+        Ok(
+            match self.one_of("sort", &["newest", "oldest"])?.as_deref() {
+                Some("oldest") => Order::OldestFirst,
+                _ => Order::NewestFirst,
+            },
+        )
+    }
+
+    /// `window=`, or `default` when absent.
+    ///
+    /// # Errors
+    /// `400` for a window not in [`Window::NAMES`].
+    pub fn window(&self, default: Window) -> Result<Window, Error> {
+        match self.text("window") {
+            None => Ok(default),
+            Some(name) => Window::parse(&name).ok_or_else(|| {
+                invalid(format!(
+                    "parameter `window`: unknown value {name:?}; allowed: {}",
+                    Window::NAMES.join(", ")
+                ))
+            }),
+        }
+    }
+
     /// The page cursor (`cursor=`), as sent in a previous `Link` header.
     ///
     /// # Errors
@@ -228,7 +340,7 @@ impl Params {
     ///
     /// # Errors
     /// `400` for a malformed glob (`release/[`) or too many values.
-    fn branches(&self) -> Result<Vec<String>, Error> {
+    pub fn branches(&self) -> Result<Vec<String>, Error> {
         let branches = self.list("branch")?;
         for branch in branches.iter().filter(|b| is_glob(b)) {
             glob::Pattern::new(branch).map_err(|err| {
@@ -248,23 +360,18 @@ impl Params {
     pub fn apply_window(
         &self,
         filter: &mut RunFilter,
-        default: &str,
+        default: Window,
         now: i64,
     ) -> Result<(), Error> {
         let explicit = filter.since.is_some() || filter.until.is_some();
-        let names: Vec<&str> = WINDOWS.iter().map(|(name, _)| *name).collect();
-        match self.one_of("window", &names)? {
+        let window = self.window(default)?;
+        match self.text("window") {
             Some(_) if explicit => {
                 Err(invalid("give either `window` or `since`/`until`, not both"))
             }
             None if explicit => Ok(()),
-            window => {
-                let name = window.as_deref().unwrap_or(default);
-                let seconds = WINDOWS
-                    .iter()
-                    .find(|(n, _)| *n == name)
-                    .map_or(86_400, |(_, s)| *s);
-                filter.since = Some(now - seconds);
+            _ => {
+                filter.since = Some(now - window.seconds());
                 filter.until = Some(now);
                 Ok(())
             }
@@ -288,6 +395,7 @@ impl Params {
     }
 }
 
-fn invalid(message: impl Into<String>) -> Error {
+/// `400 invalid_parameter` with `message`.
+pub fn invalid(message: impl Into<String>) -> Error {
     Error::bad_request("invalid_parameter", message)
 }

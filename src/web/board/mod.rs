@@ -1,0 +1,195 @@
+//! The board: the Wall (`/wall`), Waterfall (`/`), Triage (`/triage`) and Developer
+//! (`/developer`, `/developer/<login>`) views, their static assets (embedded in the binary, so it
+//! runs from anywhere), and the HTML error page every other board address gets.
+//!
+//! Here: the routes and how a view answers ([`respond`]). [`query`] parses what a view is asked
+//! for and builds its links back; [`pages`] reads and renders each view; [`cache`] shares renders
+//! between viewers; [`assets`] serves `static/`.
+//!
+//! Every view takes the same query parameters, so a view can be bookmarked and shared:
+//! - `repo`, `branch`, `workflow`, `author`: filters, each taking several values (repeated or
+//!   comma-separated); branches also take globs (`release/*`), workflow names any case. A name
+//!   that matches nothing known is said so on the page, with the closest known name;
+//! - `window`: `24h` (default), `7d` or `30d`, the span the figures cover;
+//! - `tv=1`: TV mode; `rotate=N` seconds per view (default 30, `0` stays put); `views=` the
+//!   rotation (default `wall,waterfall,triage`; `developer` too); `page=N` seconds per page of a
+//!   long list (default 8); `sound=1` a short sound on a new break and on a fix;
+//! - `part=live` / `part=hud`: only the live part of the page, which the page fetches to refresh
+//!   itself; `part=state` (on `/wall`): the Wall's counts and red tiles as JSON, which every page
+//!   reads for its title, its icon and to notice a new break. Parts are rendered once per published change and shared by every viewer of the same
+//!   URL (see [`Cache`]), so a hundred screens on one view cost one render per change.
+
+mod assets;
+mod cache;
+mod pages;
+mod query;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use warp::http::header::{CACHE_CONTROL, CONTENT_TYPE};
+use warp::{Filter, Rejection, Reply};
+
+pub use cache::Cache;
+use query::{BoardQuery, Part};
+
+use super::{with_state, AppState, Error};
+use crate::views;
+
+/// `GET /`, `/triage`, `/developer`, `/developer/<login>`, `/static/...`.
+pub fn routes(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = Rejection> + Clone {
+    let query = warp::query::<Vec<(String, String)>>();
+    // After the path filters: only requests for these pages spend the read budget, and then show
+    // the board token when there is one.
+    let gate = state
+        .limits
+        .reads
+        .filter()
+        .and(super::access::reader(state.access.clone()));
+    let waterfall = warp::path::end()
+        .and(warp::get())
+        .and(gate.clone())
+        .and(query)
+        .and(with_state(state.clone()))
+        .then(pages::show_waterfall)
+        .map(as_page);
+    let triage = warp::path!("triage")
+        .and(warp::get())
+        .and(gate.clone())
+        .and(query)
+        .and(with_state(state.clone()))
+        .then(pages::show_triage)
+        .map(as_page);
+    let people = warp::path!("developer")
+        .and(warp::get())
+        .and(gate.clone())
+        .and(query)
+        .and(with_state(state.clone()))
+        .then(pages::show_people)
+        .map(as_page);
+    let developer = warp::path!("developer" / String)
+        .and(warp::get())
+        .and(gate.clone())
+        .and(query)
+        .and(with_state(state.clone()))
+        .then(pages::show_developer)
+        .map(as_page);
+    let wall = warp::path!("wall")
+        .and(warp::get())
+        .and(gate.clone())
+        .and(query)
+        .and(with_state(state))
+        .then(pages::show_wall)
+        .map(as_page);
+    let assets = warp::path!("static" / String)
+        .and(warp::get())
+        .and_then(assets::serve_asset);
+    // Last: any other address a person might type gets the HTML error page, not JSON.
+    let unknown = warp::get()
+        .and(warp::path::full())
+        .and_then(|path: warp::path::FullPath| async move {
+            if is_known_path(path.as_str()) {
+                Err(warp::reject::not_found())
+            } else {
+                Ok(path)
+            }
+        })
+        .and(gate)
+        .map(unknown_page);
+    waterfall
+        .or(triage)
+        .or(people)
+        .or(developer)
+        .or(wall)
+        .or(assets)
+        .or(unknown)
+}
+
+fn rendered(result: askama::Result<String>) -> Result<String, Error> {
+    result.map_err(|err| Error::Internal(anyhow::Error::new(err).context("rendering a view")))
+}
+
+/// Answers with a page, or with a part from the shared cache.
+async fn respond<F, Fut>(
+    state: &AppState,
+    query: &BoardQuery,
+    path: &str,
+    render: F,
+) -> Result<warp::reply::Response, Error>
+where
+    F: FnOnce() -> Fut,
+    Fut: Future<Output = Result<String, Error>>,
+{
+    let html: Arc<str> = if query.part == Part::Page {
+        Arc::from(render().await?)
+    } else {
+        let key = query.url(path, query.window, query.part);
+        state
+            .board_cache
+            .get_or_render(key, state.hub.generation(), render)
+            .await?
+    };
+    let mut reply = warp::reply::html(html.to_string()).into_response();
+    if query.part == Part::State {
+        reply.headers_mut().insert(
+            CONTENT_TYPE,
+            warp::http::HeaderValue::from_static("application/json"),
+        );
+    }
+    Ok(warp::reply::with_header(reply, CACHE_CONTROL, "no-store").into_response())
+}
+
+/// A page's answer, its error as the HTML error page (the API answers errors in JSON).
+fn as_page(result: Result<warp::reply::Response, Error>) -> warp::reply::Response {
+    result.unwrap_or_else(Error::into_page)
+}
+
+/// Paths the board's own routes, the API, the feed and operations answer: not "unknown".
+fn is_known_path(path: &str) -> bool {
+    let first = path.trim_start_matches('/').split('/').next().unwrap_or("");
+    path == "/"
+        || matches!(
+            first,
+            "wall"
+                | "triage"
+                | "developer"
+                | "static"
+                | "api"
+                | "ws"
+                | "webhook"
+                | "healthz"
+                | "readyz"
+                | "metrics"
+        )
+}
+
+/// Any other address: the HTML error page, `404`.
+fn unknown_page(path: warp::path::FullPath) -> warp::reply::Response {
+    Error::NotFound(format!(
+        "There is no board page at {}.",
+        views::cut(path.as_str(), 80)
+    ))
+    .into_page()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_addresses_nothing_answers_get_the_error_page() {
+        for known in [
+            "/",
+            "/wall",
+            "/triage",
+            "/developer/bob",
+            "/api/nope",
+            "/static/x.js",
+        ] {
+            assert!(is_known_path(known), "{known}");
+        }
+        for unknown in ["/wal", "/favicon.ico", "/tv/wall"] {
+            assert!(!is_known_path(unknown), "{unknown}");
+        }
+    }
+}

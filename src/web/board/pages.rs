@@ -1,0 +1,291 @@
+//! Each view of the board: what it reads and which template renders it. Every view starts the
+//! same way ([`view`]): its query, its chrome, then one render for a page or a shared one for a
+//! live part.
+
+use std::future::Future;
+
+use warp::Reply;
+
+use super::query::{BoardQuery, Part};
+use super::{rendered, respond};
+use crate::store::figures::{self, Metrics};
+use crate::store::names;
+use crate::store::query::{self, RunFilter};
+use crate::store::{board, triage, wall};
+use crate::views::{self, Chrome};
+use crate::web::params::MAX_FILTER_CHARS;
+use crate::web::{now, AppState, Error};
+
+/// Runs behind the duration chart.
+const CHART_RUNS: u32 = 40;
+/// Red workflows listed at most.
+const MAX_DEVELOPER_INCIDENTS: usize = 100;
+/// People listed at most on `/developer`.
+const MAX_PEOPLE: u32 = 200;
+/// A person's latest runs listed.
+const DEVELOPER_RUNS: u32 = 30;
+/// Workflow columns a TV page of the waterfall shows: what fits beside the commit column at
+/// 1920 pixels wide in TV type.
+const TV_LANES_PER_PAGE: usize = 6;
+/// TV pages of the waterfall at most; the least recently active repositories beyond them are
+/// counted, not drawn.
+const TV_PAGES: usize = 8;
+
+type Response = Result<warp::reply::Response, Error>;
+
+/// The common start of every view, by its name (in the navigation and `views=`), path and
+/// title: its query (refusing a filter by person on a board that hides people), its chrome (with the filter form's names on a desktop page), then [`respond`] with
+/// what `render` makes of the three.
+async fn view<F, Fut>(
+    pairs: &[(String, String)],
+    state: AppState,
+    (name, path, title): (&'static str, &str, String),
+    render: F,
+) -> Response
+where
+    F: FnOnce(BoardQuery, Chrome, AppState) -> Fut,
+    Fut: Future<Output = Result<String, Error>>,
+{
+    let query = BoardQuery::parse_for(pairs, &state)?;
+    let chrome = query
+        .page_chrome(query.chrome(name, path, title, &state), &state)
+        .await?;
+    let (q, s) = (query.clone(), state.clone());
+    respond(&state, &query, path, move || render(q, chrome, s)).await
+}
+
+pub(super) async fn show_wall(pairs: Vec<(String, String)>, state: AppState) -> Response {
+    view(
+        &pairs,
+        state,
+        ("wall", "/wall", "Wall".into()),
+        |q, mut chrome, s| async move {
+            let filter = q.filter();
+            let scope = q.triage_scope(&s, now());
+            let config = s.config.clone();
+            let (mut wall, unknown) = s
+                .store
+                .read(move |conn| {
+                    let wall = wall::wall(
+                        conn,
+                        &wall::Request {
+                            filter: &filter,
+                            watched: &config.watch_branches,
+                            scope,
+                        },
+                    )?;
+                    Ok((wall, names::unknown(conn, &filter)?))
+                })
+                .await?;
+            chrome.unknown = q.notices("/wall", &unknown);
+            s.opts.privacy.redact_wall(&mut wall);
+            let model = views::WallView::of(wall, scope != triage::Scope::Watched);
+            match q.part {
+                Part::State => Ok(model.state_json()),
+                Part::Page => rendered(views::wall(&chrome, &model, s.opts)),
+                _ => rendered(views::wall_live(&chrome, &model, s.opts)),
+            }
+        },
+    )
+    .await
+}
+
+pub(super) async fn show_waterfall(pairs: Vec<(String, String)>, state: AppState) -> Response {
+    view(
+        &pairs,
+        state,
+        ("waterfall", "/", "Waterfall".into()),
+        |q, mut chrome, s| async move {
+            let now = now();
+            let (filter, windowed) = (q.filter(), q.windowed(now));
+            let layout = if q.tv {
+                views::Layout::Pages {
+                    lanes: TV_LANES_PER_PAGE,
+                    rows: chrome.max_rows,
+                    pages: TV_PAGES,
+                }
+            } else {
+                views::Layout::Scroll {
+                    rows: chrome.max_rows,
+                }
+            };
+            // A TV shows a page of rows per page of repositories.
+            let rows = (chrome.max_rows * if q.tv { TV_PAGES } else { 1 }) as u32;
+            let stream = chrome.max_stream as u32;
+            let part = q.part;
+            let (commits, metrics, recent, mut stream, unknown) = s
+                .store
+                .read(move |conn| {
+                    let metrics = figures::compute(conn, &windowed, now)?;
+                    let recent = board::recent_completed(conn, &windowed, CHART_RUNS)?;
+                    if part == Part::Hud {
+                        return Ok((Vec::new(), metrics, recent, Vec::new(), Vec::new()));
+                    }
+                    Ok((
+                        board::waterfall(conn, &filter, rows)?,
+                        metrics,
+                        recent,
+                        query::runs(conn, &filter, None, stream)?,
+                        names::unknown(conn, &filter)?,
+                    ))
+                })
+                .await?;
+            let hud = views::Hud {
+                metrics,
+                chart: views::Chart::of(&recent),
+            };
+            if part == Part::Hud {
+                return rendered(views::hud(&chrome, &hud));
+            }
+            chrome.unknown = q.notices("/", &unknown);
+            s.opts.privacy.redact_runs(&mut stream);
+            let model = views::Waterfall::of(commits, hud, stream, layout);
+            rendered(match part {
+                Part::Live => views::waterfall_live(&chrome, &model, s.opts),
+                _ => views::waterfall(&chrome, &model, s.opts),
+            })
+        },
+    )
+    .await
+}
+
+pub(super) async fn show_triage(pairs: Vec<(String, String)>, state: AppState) -> Response {
+    view(
+        &pairs,
+        state,
+        ("triage", "/triage", "Triage".into()),
+        |q, mut chrome, s| async move {
+            let filter = q.filter();
+            let asked = filter.clone();
+            let unknown = async {
+                Ok::<_, Error>(
+                    s.store
+                        .read(move |conn| names::unknown(conn, &asked))
+                        .await?,
+                )
+            };
+            let incidents = s.triage(filter, q.all_branches, q.order);
+            let (unknown, (incidents, scope)) = tokio::try_join!(unknown, incidents)?;
+            chrome.unknown = q.notices("/triage", &unknown);
+            let model = views::Triage::of(incidents, scope != triage::Scope::Watched);
+            rendered(match q.part {
+                Part::Page => views::triage(&chrome, &model, s.opts),
+                _ => views::triage_live(&chrome, &model, s.opts),
+            })
+        },
+    )
+    .await
+}
+
+pub(super) async fn show_people(pairs: Vec<(String, String)>, state: AppState) -> Response {
+    let query = BoardQuery::parse_for(&pairs, &state)?;
+    let chrome = query.chrome("people", "/developer", "Developers".into(), &state);
+    let opts = state.opts;
+    let people = if opts.hide_authors() {
+        Vec::new()
+    } else {
+        let filter = query.windowed(now());
+        state
+            .store
+            .read(move |conn| board::people(conn, &filter, MAX_PEOPLE))
+            .await?
+    };
+    let html = rendered(views::people(&chrome, &people, opts))?;
+    Ok(warp::reply::html(html).into_response())
+}
+
+pub(super) async fn show_developer(
+    login: String,
+    pairs: Vec<(String, String)>,
+    state: AppState,
+) -> Response {
+    if state.opts.hide_authors() {
+        return Err(Error::NotFound("names are hidden on this board".into()));
+    }
+    let login = percent_decode(&login)
+        .filter(|login| !login.is_empty() && login.chars().count() <= MAX_FILTER_CHARS)
+        .ok_or_else(|| Error::bad_request("invalid_parameter", "not a login"))?;
+    let path = views::developer_url(&login);
+    let title = format!("{} · Developer", views::name(&login));
+    view(
+        &pairs,
+        state,
+        ("developer", &path, title),
+        |q, mut chrome, s| async move {
+            chrome.author = login.clone();
+            let now = now();
+            let own_filter = RunFilter {
+                author: vec![login.clone()],
+                ..q.filter()
+            };
+            let windowed = RunFilter {
+                author: vec![login.clone()],
+                ..q.windowed(now)
+            };
+            // Two reads on two pooled connections at once: the whole board's triage (the slowest
+            // part), every branch, for what this person caused or pushed into, beside the person's
+            // own figures and runs.
+            let incidents = s.triage(own_filter.clone(), true, triage::Order::NewestFirst);
+            let own = async {
+                Ok::<_, Error>(
+                    s.store
+                        .read(move |conn| {
+                            Ok((
+                                figures::compute(conn, &windowed, now)?,
+                                board::active(conn, &own_filter, 20)?,
+                                query::runs(conn, &own_filter, None, DEVELOPER_RUNS)?,
+                            ))
+                        })
+                        .await?,
+                )
+            };
+            let ((mut incidents, _), (metrics, active, recent)): (_, (Metrics, _, _)) =
+                tokio::try_join!(incidents, own)?;
+            incidents.truncate(MAX_DEVELOPER_INCIDENTS);
+            let model = views::Developer {
+                login,
+                metrics,
+                active,
+                incidents,
+                recent,
+            };
+            rendered(match q.part {
+                Part::Page => views::developer(&chrome, &model, s.opts),
+                _ => views::developer_live(&chrome, &model, s.opts),
+            })
+        },
+    )
+    .await
+}
+
+/// Decodes `%XX` escapes in a path segment; `None` for a bad escape or invalid UTF-8.
+fn percent_decode(segment: &str) -> Option<String> {
+    let bytes = segment.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = segment.get(i + 1..i + 3)?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::percent_decode;
+
+    #[test]
+    fn logins_decode_from_the_path() {
+        assert_eq!(
+            percent_decode("dependabot%5Bbot%5D").as_deref(),
+            Some("dependabot[bot]")
+        );
+        assert_eq!(percent_decode("%zz"), None);
+    }
+}
