@@ -286,6 +286,20 @@ pub struct Commit {
     pub author: Option<GitPerson>,
 }
 
+impl Commit {
+    /// A commit known only by its hash (a check run's or a status's head, a run without
+    /// `head_commit`).
+    pub fn bare(sha: String) -> Self {
+        Self {
+            id: sha,
+            message: None,
+            timestamp: None,
+            url: None,
+            author: None,
+        }
+    }
+}
+
 /// `push`: commits pushed to a ref; also how branch creation and deletion show up.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Push {

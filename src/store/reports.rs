@@ -61,13 +61,7 @@ pub fn apply_report(
         report.source.as_str(),
         report.provider
     ])?;
-    let head = Commit {
-        id: report.sha.clone(),
-        message: None,
-        timestamp: None,
-        url: None,
-        author: None,
-    };
+    let head = Commit::bare(report.sha.clone());
     let commit_id = upsert_commit(conn, repo, &head, None)?;
     let branch_id = match &report.branch {
         Some(branch) => Some(known.branch(conn, repo.id, branch, now)?),

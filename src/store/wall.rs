@@ -160,6 +160,26 @@ pub fn wall(conn: &Connection, request: &Request<'_>) -> Result<Wall> {
     Ok(assemble(pairs, &incidents, request.filter.repo.len() == 1))
 }
 
+impl Tile {
+    /// A tile of `state` with nothing counted yet.
+    fn new(key: String, repo: &str, workflow: Option<&String>, state: TileState) -> Self {
+        Self {
+            key,
+            repo: repo.to_owned(),
+            workflow: workflow.cloned(),
+            state,
+            pairs: 0,
+            active: 0,
+            failing: Vec::new(),
+            since: None,
+            newest_break: None,
+            culprit: None,
+            fix_running: false,
+            latest: 0,
+        }
+    }
+}
+
 /// Tiles from the pairs' states and triage's incidents.
 fn assemble(pairs: Vec<Pair>, incidents: &[Incident], per_workflow: bool) -> Wall {
     let key_of = |repo: &str, workflow: &str| {
@@ -177,19 +197,13 @@ fn assemble(pairs: Vec<Pair>, incidents: &[Incident], per_workflow: bool) -> Wal
             let build = &red.failing;
             red_pairs.push((build.workflow_id, build.branch.clone()));
             let key = key_of(&build.repo, &build.workflow);
-            let tile = tiles.entry(key.clone()).or_insert_with(|| Tile {
-                key,
-                repo: build.repo.clone(),
-                workflow: per_workflow.then(|| build.workflow.clone()),
-                state: TileState::Red,
-                pairs: 0,
-                active: 0,
-                failing: Vec::new(),
-                since: None,
-                newest_break: None,
-                culprit: None,
-                fix_running: false,
-                latest: 0,
+            let tile = tiles.entry(key.clone()).or_insert_with(|| {
+                Tile::new(
+                    key,
+                    &build.repo,
+                    per_workflow.then_some(&build.workflow),
+                    TileState::Red,
+                )
             });
             tile.failing.push(Failing {
                 workflow: build.workflow.clone(),
@@ -210,19 +224,13 @@ fn assemble(pairs: Vec<Pair>, incidents: &[Incident], per_workflow: bool) -> Wal
             && red_pairs.iter().any(|(id, branch)| {
                 *id == pair.workflow_id && branch.as_deref() == Some(&pair.branch)
             });
-        let tile = tiles.entry(key.clone()).or_insert_with(|| Tile {
-            key,
-            repo: pair.repo.clone(),
-            workflow: per_workflow.then(|| pair.workflow.clone()),
-            state: TileState::Green,
-            pairs: 0,
-            active: 0,
-            failing: Vec::new(),
-            since: None,
-            newest_break: None,
-            culprit: None,
-            fix_running: false,
-            latest: 0,
+        let tile = tiles.entry(key.clone()).or_insert_with(|| {
+            Tile::new(
+                key,
+                &pair.repo,
+                per_workflow.then_some(&pair.workflow),
+                TileState::Green,
+            )
         });
         tile.pairs += 1;
         tile.active += pair.active_count;

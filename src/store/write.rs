@@ -605,13 +605,10 @@ fn upsert_run(
             strip_ref(run.path.as_deref().unwrap_or_default())
         ])?;
     }
-    let head = run.head_commit.clone().unwrap_or_else(|| Commit {
-        id: run.head_sha.clone(),
-        message: None,
-        timestamp: None,
-        url: None,
-        author: None,
-    });
+    let head = run
+        .head_commit
+        .clone()
+        .unwrap_or_else(|| Commit::bare(run.head_sha.clone()));
     let commit_id = upsert_commit(conn, repo, &head, None)?;
     let branch_id = match &run.head_branch {
         Some(branch) => Some(known.branch(conn, repo.id, branch, now)?),
