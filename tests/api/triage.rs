@@ -358,3 +358,47 @@ async fn hidden_authors_hide_culprits_and_refuse_filters_by_person() {
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_person_filter_keeps_the_incidents_they_caused_or_pushed_into_on_page_and_api_alike() {
+    // Arrange: CI went red with carol's commit and dave pushed into it (still red); Lint went red
+    // with erin's commit alone.
+    let app = spawn_app().await;
+    let now = now();
+    let mut carol = run_of(1, now - 300, 10, "CI", "main");
+    carol.conclusion = Some("failure");
+    carol.author = "carol".into();
+    let mut dave = run_of(2, now - 200, 10, "CI", "main");
+    dave.conclusion = Some("failure");
+    dave.author = "dave".into();
+    let mut erin = run_of(3, now - 100, 11, "Lint", "main");
+    erin.conclusion = Some("failure");
+    erin.author = "erin".into();
+    insert(&app.db(), &[carol, dave, erin]);
+
+    // Act
+    let everyone = app.get_json("/api/triage").await;
+    let by_carol = app.get_json("/api/triage?author=carol").await;
+    let by_dave = app.get_json("/api/triage?author=dave").await;
+    let by_erin = app.get_json("/api/triage?author=erin").await;
+    let dave_page = page(&app, "/triage?author=dave").await;
+
+    // Assert
+    assert_eq!(everyone["count"], 2);
+    let culprits = |body: &Value| -> Vec<Value> {
+        body["incidents"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["culprit"].clone())
+            .collect()
+    };
+    assert_eq!(culprits(&by_carol), [json!("carol")], "she caused it");
+    assert_eq!(culprits(&by_dave), [json!("carol")], "he pushed into it");
+    assert_eq!(culprits(&by_erin), [json!("erin")]);
+    assert!(
+        dave_page.contains("data-red=\"1\""),
+        "one red workflow: {dave_page}"
+    );
+    app.stop().await;
+}
