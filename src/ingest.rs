@@ -22,7 +22,7 @@ use tracing::{debug, error, warn};
 use crate::feed;
 use crate::github::event::{Event, EventKind};
 use crate::hub::Hub;
-use crate::log_fetch::{FailedJob, LogFetcher};
+use crate::log_fetch::{FailedJob, FailureSink, JobFailure, LogFetcher};
 use crate::notify::detect::Detector;
 use crate::run_state::{self, Status};
 use crate::store::{self, model::Change, write, write::Known, Store};
@@ -139,6 +139,20 @@ fn run_publisher(
         }));
         if published.is_err() {
             error!("publishing a change panicked; the publisher carries on");
+        }
+    }
+}
+
+/// The server's sink for explained failures: each is stored in `jobfailures` through the writer.
+impl FailureSink for Ingest {
+    async fn record(&mut self, failure: JobFailure) {
+        let row = failure.to_row();
+        let job_id = row.job_id;
+        if let Err(err) = self
+            .write(move |conn| store::failures::record(conn, &row))
+            .await
+        {
+            warn!(job_id, cause = %err, "storing why a job failed failed");
         }
     }
 }

@@ -281,7 +281,7 @@ impl App {
         let explaining = github.map(|client| {
             let (fetcher, task) = log_fetch::LogFetcher::spawn(
                 client,
-                log_fetch::StoreSink(state.ingest.clone()),
+                state.ingest.clone(),
                 log_fetch::FetchConfig::default(),
                 token.clone(),
             );

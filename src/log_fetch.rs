@@ -26,9 +26,9 @@
 //! ```ignore
 //! // App::build, with a GitHub token: one client for the reconciler and the fetcher.
 //! let client = Arc::new(Client::new(ClientConfig::new(api_url, Some(token)))?);
-//! // App::run: the sink writes through the ingest writer; stop it with the hub's shutdown token.
+//! // App::run: the sink is the ingest writer; stop it with the hub's shutdown token.
 //! let (fetcher, fetching) = LogFetcher::spawn(
-//!     client, StoreSink(state.ingest.clone()), FetchConfig::default(), token.clone());
+//!     client, state.ingest.clone(), FetchConfig::default(), token.clone());
 //! // Ingest, after a workflow_job `completed` with conclusion `failure` is committed:
 //! fetcher.enqueue(FailedJob { repo: full_name, repo_id, run_id, job_id });
 //! // Shutdown: the fetcher holds an `Ingest` clone, so await it before the writer drains.
@@ -51,8 +51,7 @@ use tracing::{debug, info, warn};
 
 use crate::failure::{self, Failure};
 use crate::github::client::{self, Client, Fetched, TailLimits};
-use crate::ingest::Ingest;
-use crate::store::failures::{self as stored, JobFailureRow};
+use crate::store::failures::JobFailureRow;
 
 /// A failed job to explain.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -121,7 +120,8 @@ impl JobFailure {
     }
 }
 
-/// Where the fetcher hands each [`JobFailure`].
+/// Where the fetcher hands each [`JobFailure`]. The server's sink is its ingest writer, which
+/// stores them in `jobfailures` (`impl FailureSink for Ingest`, in `crate::ingest`).
 pub trait FailureSink: Send + 'static {
     /// Takes one result. Errors are the sink's to log: the fetcher goes on with the next job.
     fn record(&mut self, failure: JobFailure) -> impl Future<Output = ()> + Send;
@@ -132,20 +132,6 @@ impl FailureSink for mpsc::Sender<JobFailure> {
     async fn record(&mut self, failure: JobFailure) {
         if self.send(failure).await.is_err() {
             debug!("the job failure receiver is gone");
-        }
-    }
-}
-
-/// Stores each result in `jobfailures` through the ingest writer ([`Ingest::write`]).
-#[derive(Clone)]
-pub struct StoreSink(pub Ingest);
-
-impl FailureSink for StoreSink {
-    async fn record(&mut self, failure: JobFailure) {
-        let row = failure.to_row();
-        let job_id = row.job_id;
-        if let Err(err) = self.0.write(move |conn| stored::record(conn, &row)).await {
-            warn!(job_id, cause = %err, "storing why a job failed failed");
         }
     }
 }

@@ -9,9 +9,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 use sha2::{Digest, Sha256};
 
 use super::model::Change;
-use super::write::{upsert_commit, Known};
 use super::{read, Result};
-use crate::github::event::Commit;
 use crate::run_state::{Conclusion, Status};
 use crate::source::{Report, Source};
 
@@ -36,15 +34,17 @@ pub fn ids(report: &Report) -> (i64, i64) {
     (pipeline, run)
 }
 
-/// Stores `report` unless what is stored is newer, returning the changes to publish.
+/// Stores `report` unless what is stored is newer, returning the changes to publish. Its commit
+/// is row `commit_id`, and its branch row `branch_id` when the report names one (the writer
+/// stores both as it does for every source; see `write::apply_event`).
 ///
 /// # Errors
 /// On a database error; the caller rolls back.
 pub fn apply_report(
     conn: &Connection,
     report: &Report,
-    now: i64,
-    known: &mut Known,
+    commit_id: i64,
+    branch_id: Option<i64>,
 ) -> Result<Vec<Change>> {
     let repo = &report.repository;
     let (pipeline_id, run_id) = ids(report);
@@ -61,10 +61,8 @@ pub fn apply_report(
         report.source.as_str(),
         report.provider
     ])?;
-    let head = Commit::bare(report.sha.clone());
-    let commit_id = upsert_commit(conn, repo, &head, None)?;
-    let branch_id = match &report.branch {
-        Some(branch) => Some(known.branch(conn, repo.id, branch, now)?),
+    let branch_id = match branch_id {
+        Some(id) => Some(id),
         // The branch of the commit's known runs, if any.
         None => conn
             .prepare_cached(

@@ -97,12 +97,12 @@ pub fn apply_event_with(
         }
         Event::CheckRun(delivery) => {
             if let Some(report) = crate::source::from_check_run(delivery) {
-                changes.extend(super::reports::apply_report(conn, &report, now, known)?);
+                changes.extend(apply_report(conn, &report, now, known)?);
             }
         }
         Event::Status(delivery) => {
             let report = crate::source::from_status(delivery);
-            changes.extend(super::reports::apply_report(conn, &report, now, known)?);
+            changes.extend(apply_report(conn, &report, now, known)?);
         }
         Event::WorkflowJob(delivery) => {
             let job = &delivery.workflow_job;
@@ -119,6 +119,23 @@ pub fn apply_event_with(
         }
     }
     Ok(changes)
+}
+
+/// Stores a check run's or a commit status's commit and branch as every source's are, then the
+/// report itself ([`super::reports::apply_report`]).
+fn apply_report(
+    conn: &Connection,
+    report: &crate::source::Report,
+    now: i64,
+    known: &mut Known,
+) -> Result<Vec<Change>> {
+    let repo = &report.repository;
+    let commit_id = upsert_commit(conn, repo, &Commit::bare(report.sha.clone()), None)?;
+    let branch_id = match &report.branch {
+        Some(branch) => Some(known.branch(conn, repo.id, branch, now)?),
+        None => None,
+    };
+    super::reports::apply_report(conn, report, commit_id, branch_id)
 }
 
 /// Rows the ingest writer knows are stored as a delivery would write them again, so that
@@ -245,13 +262,7 @@ impl Known {
     }
 
     /// [`ensure_branch`], remembering the id.
-    pub(super) fn branch(
-        &mut self,
-        conn: &Connection,
-        repo_id: i64,
-        name: &str,
-        now: i64,
-    ) -> Result<i64> {
+    fn branch(&mut self, conn: &Connection, repo_id: i64, name: &str, now: i64) -> Result<i64> {
         if let Some(id) = self
             .branches
             .get(&repo_id)

@@ -13,7 +13,7 @@ use std::time::Duration;
 use buildboard::config::Secret;
 use buildboard::failure::Rule;
 use buildboard::github::client::{Client, ClientConfig, TailLimits};
-use buildboard::log_fetch::{FailedJob, FetchConfig, JobFailure, LogError, LogFetcher, StoreSink};
+use buildboard::log_fetch::{FailedJob, FetchConfig, JobFailure, LogError, LogFetcher};
 use buildboard::store::{failures, Store};
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
@@ -413,12 +413,8 @@ async fn logs_without_access_or_expired_are_stored_as_such_and_annotations_stand
     )
     .await;
     let shutdown = CancellationToken::new();
-    let (fetcher, task) = LogFetcher::spawn(
-        fake.client(),
-        StoreSink(ingest.clone()),
-        config(),
-        shutdown.clone(),
-    );
+    let (fetcher, task) =
+        LogFetcher::spawn(fake.client(), ingest.clone(), config(), shutdown.clone());
 
     // Act
     for id in [401, 402, 403] {
