@@ -435,7 +435,7 @@ async fn a_tv_waterfall_of_many_repositories_pages_by_repository_and_draws_nothi
 ) {
     // Arrange: 22 repositories, 55 workflows, far more than one screen's columns.
     let app = spawn_app().await;
-    seed::organisation(&app.db(), 22, 4);
+    seed::organisation(&app.db(), &seed::Org::northwind(22, 4));
 
     // Act: a TV that stays on the waterfall and turns a page every 2 s.
     open(browser, &app, "/?tv=1&rotate=0&page=2").await;

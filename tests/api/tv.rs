@@ -14,7 +14,7 @@ use serde_json::Value;
 
 use crate::browser::{js, open, open_browser, start_driver, until};
 use crate::helpers::{spawn_app_with, TestApp};
-use crate::seed::{self, org_run_delivery, OrgRepo};
+use crate::seed::{self, org_run_delivery, Org, OrgRepo};
 
 /// A server without rate limits (the browser and the trickle share one address).
 async fn spawn() -> TestApp {
@@ -118,6 +118,44 @@ fn readable(selector: &str, min_px: u32) -> String {
     )
 }
 
+/// Posts run `run_id` of `repo`'s first workflow on `branch`, of a commit of its own.
+async fn post_run(
+    app: &TestApp,
+    repo: &OrgRepo,
+    branch: &str,
+    run_id: i64,
+    conclusion: Option<&str>,
+) {
+    let body = org_run_delivery(
+        repo,
+        0,
+        branch,
+        run_id,
+        &format!("{run_id:040x}"),
+        conclusion,
+    );
+    app.deliver("workflow_run", &format!("run-{run_id}"), &body)
+        .await;
+}
+
+/// Waits until the title says `title` (and the board's name), then checks the icon is `icon`.
+async fn until_title_and_icon(browser: &Client, title: &str, icon: &str) {
+    until(
+        browser,
+        &format!("document.title === '{title} · buildboard'"),
+        Duration::from_secs(5),
+    )
+    .await;
+    assert_eq!(
+        js(
+            browser,
+            "return document.getElementById('favicon').getAttribute('href')"
+        )
+        .await,
+        icon
+    );
+}
+
 /// A failure on `main` of one repository of a busy organisation reaches a TV that is showing
 /// another view (the default rotation), readable from across the room, and stays there.
 async fn a_new_failure_interrupts_the_rotation_readably(width: u32, height: u32, watch: Duration) {
@@ -125,7 +163,7 @@ async fn a_new_failure_interrupts_the_rotation_readably(width: u32, height: u32,
     let browser = open_browser(&driver).await;
     viewport(&browser, width, height).await;
     let app = spawn().await;
-    let repos = seed::organisation_with_reds(&app.db(), 24, 4, 8, &[3, 11], &[5]);
+    let repos = seed::organisation(&app.db(), &Org::acme(24, 4, 8, &[3, 11], &[5]));
     let target = 17;
     let trickle = Trickle::start(&app, &repos, &[3, 11, target]);
 
@@ -134,19 +172,7 @@ async fn a_new_failure_interrupts_the_rotation_readably(width: u32, height: u32,
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let key = repos[target].name.clone();
     let failed = Instant::now();
-    app.deliver(
-        "workflow_run",
-        "the-break",
-        &org_run_delivery(
-            &repos[target],
-            0,
-            "main",
-            777_000_001,
-            &"b".repeat(40),
-            Some("failure"),
-        ),
-    )
-    .await;
+    post_run(&app, &repos[target], "main", 777_000_001, Some("failure")).await;
     let tile = format!(".tile.t-red[data-key=\"{key}\"]");
     let name = format!("{tile} .tile-name .name");
     let workflows = format!("{tile} .tile-wfs");
@@ -221,7 +247,7 @@ async fn tv_mode_shows_every_page_of_every_view_and_nothing_outside_the_screen()
     let app = spawn().await;
     // Enough repositories for several pages of tiles, and reds for more than a page of triage.
     let reds: Vec<usize> = (0..70).step_by(5).collect();
-    seed::organisation_with_reds(&app.db(), 70, 3, 4, &reds, &[2, 7]);
+    seed::organisation(&app.db(), &Org::acme(70, 3, 4, &reds, &[2, 7]));
 
     open(
         &browser,
@@ -291,99 +317,23 @@ async fn title_and_icon_follow_the_reds_and_a_tv_shows_breaks_on_triage_and_leav
     let driver = start_driver();
     let browser = open_browser(&driver).await;
     let app = spawn().await;
-    let repos = seed::organisation_with_reds(&app.db(), 20, 3, 4, &[], &[]);
-    let icon = "document.getElementById('favicon').getAttribute('href')";
+    let repos = seed::organisation(&app.db(), &Org::acme(20, 3, 4, &[], &[]));
 
     open(&browser, &app, "/triage").await;
-    until(
-        &browser,
-        "document.title === 'all green · buildboard'",
-        Duration::from_secs(5),
-    )
-    .await;
-    assert_eq!(
-        js(&browser, &format!("return {icon}")).await,
-        "/static/green.svg"
-    );
+    until_title_and_icon(&browser, "all green", "/static/green.svg").await;
 
-    app.deliver(
-        "workflow_run",
-        "red-1",
-        &org_run_delivery(
-            &repos[4],
-            0,
-            "main",
-            555_000_001,
-            &"c".repeat(40),
-            Some("failure"),
-        ),
-    )
-    .await;
-    until(
-        &browser,
-        "document.title === '1 red · buildboard'",
-        Duration::from_secs(5),
-    )
-    .await;
-    assert_eq!(
-        js(&browser, &format!("return {icon}")).await,
-        "/static/red.svg"
-    );
+    post_run(&app, &repos[4], "main", 555_000_001, Some("failure")).await;
+    until_title_and_icon(&browser, "1 red", "/static/red.svg").await;
 
     // A red on a feature branch is not the Wall's business.
-    app.deliver(
-        "workflow_run",
-        "red-feature",
-        &org_run_delivery(
-            &repos[6],
-            0,
-            "feature/x",
-            555_000_002,
-            &"d".repeat(40),
-            Some("failure"),
-        ),
-    )
-    .await;
-    app.deliver(
-        "workflow_run",
-        "green-1",
-        &org_run_delivery(
-            &repos[4],
-            0,
-            "main",
-            555_000_003,
-            &"e".repeat(40),
-            Some("success"),
-        ),
-    )
-    .await;
-    until(
-        &browser,
-        "document.title === 'all green · buildboard'",
-        Duration::from_secs(5),
-    )
-    .await;
-    assert_eq!(
-        js(&browser, &format!("return {icon}")).await,
-        "/static/green.svg"
-    );
+    post_run(&app, &repos[6], "feature/x", 555_000_002, Some("failure")).await;
+    post_run(&app, &repos[4], "main", 555_000_003, Some("success")).await;
+    until_title_and_icon(&browser, "all green", "/static/green.svg").await;
 
     // A rotation without the Wall shows a new break on Triage, marked.
     open(&browser, &app, "/?tv=1&views=waterfall,triage").await;
     tokio::time::sleep(Duration::from_millis(1000)).await;
-    app.deliver(
-        "workflow_run",
-        "red-2",
-        &org_run_delivery(
-            &repos[9],
-            0,
-            "main",
-            555_000_004,
-            &"f".repeat(40),
-            Some("failure"),
-        ),
-    )
-    .await;
+    post_run(&app, &repos[9], "main", 555_000_004, Some("failure")).await;
     let item = format!(
         "#reds > li.fresh[data-key=\"{}\"] .red-head .repo",
         repos[9].name
@@ -412,23 +362,14 @@ async fn title_and_icon_follow_the_reds_and_a_tv_shows_breaks_on_triage_and_leav
 #[tokio::test]
 async fn the_wall_counts_tiles_and_pages_get_html_errors_while_the_api_keeps_json() {
     let app = spawn().await;
-    let repos = seed::organisation_with_reds(&app.db(), 25, 3, 3, &[2, 9], &[4]);
+    let repos = seed::organisation(&app.db(), &Org::acme(25, 3, 3, &[2, 9], &[4]));
 
-    let state: Value = app
-        .http
-        .get(app.url("/wall?part=state"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let state: Value = app.get_json("/wall?part=state").await;
     assert_eq!(state["total"], 25);
     assert_eq!(state["red"], 2);
     assert_eq!(state["green"], 23);
     assert_eq!(state["running"], 1);
-    let page = app.http.get(app.url("/wall")).send().await.unwrap();
-    let html = page.text().await.unwrap();
+    let html = app.get_text("/wall").await;
     assert!(html.contains("23 of 25 green"), "the headline");
     let first_tile = html.find("class=\"tile ").unwrap();
     assert!(
@@ -439,14 +380,8 @@ async fn the_wall_counts_tiles_and_pages_get_html_errors_while_the_api_keeps_jso
 
     // One repository: a tile per workflow.
     let one = app
-        .http
-        .get(app.url(&format!("/wall?part=state&repo={}", repos[2].name)))
-        .send()
-        .await
-        .unwrap()
-        .json::<Value>()
-        .await
-        .unwrap();
+        .get_json(&format!("/wall?part=state&repo={}", repos[2].name))
+        .await;
     assert_eq!(one["total"], 3);
     assert_eq!(one["red"], 1);
 
@@ -455,7 +390,7 @@ async fn the_wall_counts_tiles_and_pages_get_html_errors_while_the_api_keeps_jso
         ("/wall?window=1y", 400),
         ("/triage?views=x", 400),
     ] {
-        let response = app.http.get(app.url(path)).send().await.unwrap();
+        let response = app.get(path).await;
         assert_eq!(response.status().as_u16(), status, "{path}");
         let kind = response.headers()["content-type"]
             .to_str()
@@ -465,7 +400,7 @@ async fn the_wall_counts_tiles_and_pages_get_html_errors_while_the_api_keeps_jso
         let text = response.text().await.unwrap();
         assert!(text.contains("class=\"error-message\""), "{path}");
     }
-    let api = app.http.get(app.url("/api/nope")).send().await.unwrap();
+    let api = app.get("/api/nope").await;
     assert_eq!(api.status().as_u16(), 404);
     assert!(api.headers()["content-type"]
         .to_str()
@@ -482,7 +417,7 @@ async fn wall_screenshots() {
     let driver = start_driver();
     let browser = open_browser(&driver).await;
     let app = spawn().await;
-    seed::organisation_with_reds(&app.db(), 26, 4, 6, &[1, 8, 14], &[4, 20]);
+    seed::organisation(&app.db(), &Org::acme(26, 4, 6, &[1, 8, 14], &[4, 20]));
     let out = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     for (w, h) in [(1920, 1080), (1366, 768), (3840, 2160)] {
         viewport(&browser, w, h).await;
@@ -532,7 +467,7 @@ async fn wall_at_a_million_runs() {
     let filled = Instant::now();
     let repos = if refill {
         let red: Vec<usize> = (0..100).step_by(10).collect();
-        seed::organisation_with_reds(&app.db(), 100, 5, 1, &red, &[])
+        seed::organisation(&app.db(), &Org::acme(100, 5, 1, &red, &[]))
     } else {
         seed::organisation_repos(&app.db())
     };
@@ -609,7 +544,7 @@ async fn wall_at_a_million_runs() {
     let mut pages = Vec::new();
     for _ in 0..60 {
         let t = Instant::now();
-        let response = app.http.get(app.url("/wall")).send().await.unwrap();
+        let response = app.get("/wall").await;
         assert!(response.status().is_success());
         response.text().await.unwrap();
         pages.push(t.elapsed());
@@ -630,12 +565,7 @@ async fn wall_at_a_million_runs() {
         )
         .await;
         let t = Instant::now();
-        let response = app
-            .http
-            .get(app.url("/wall?part=state"))
-            .send()
-            .await
-            .unwrap();
+        let response = app.get("/wall?part=state").await;
         let state: Value = response.json().await.unwrap();
         states.push(t.elapsed());
         assert_eq!(state["total"], 100);
@@ -697,7 +627,7 @@ async fn tv_page_costs() {
     let driver = start_driver();
     let browser = open_browser(&driver).await;
     let app = spawn().await;
-    let repos = seed::organisation_with_reds(&app.db(), 24, 4, 6, &[3], &[5]);
+    let repos = seed::organisation(&app.db(), &Org::acme(24, 4, 6, &[3], &[5]));
     for (path, base) in [("/?tv=1&rotate=0", 0), ("/wall?tv=1&rotate=0", 1)] {
         open(&browser, &app, path).await;
         cdp(&driver.url, &browser, "Performance.enable").await;
