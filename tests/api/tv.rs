@@ -707,17 +707,20 @@ const AUDIO_PROBE: &str = "(() => {
   addEventListener('pagehide', () => sessionStorage.setItem('probe.left', String(Date.now())));
 })();";
 
-/// The notes started in this page so far, as frequencies (Hz), and their contexts' states.
-async fn notes(browser: &Client) -> (Vec<f64>, Vec<String>) {
-    let notes = js(browser, "return window.__audio.notes").await;
-    let notes = notes.as_array().unwrap();
-    (
-        notes.iter().map(|n| n["hz"].as_f64().unwrap()).collect(),
-        notes
-            .iter()
-            .map(|n| n["state"].as_str().unwrap().to_owned())
-            .collect(),
-    )
+/// The frequencies (Hz) of `notes` (as [`AUDIO_PROBE`] keeps them), asserted audible.
+fn audible(notes: &Value) -> Vec<f64> {
+    let notes = notes.as_array().expect("notes were started");
+    for note in notes {
+        assert_eq!(note["state"], "running", "audible: {notes:?}");
+    }
+    notes.iter().map(|n| n["hz"].as_f64().unwrap()).collect()
+}
+
+/// Waits until this page has started `count` notes; their frequencies, asserted audible.
+async fn audible_notes(browser: &Client, count: usize) -> Vec<f64> {
+    let enough = format!("window.__audio.notes.length >= {count}");
+    until(browser, &enough, Duration::from_secs(10)).await;
+    audible(&js(browser, "return window.__audio.notes").await)
 }
 
 /// Opens `path` and waits until the page has read the board's state once (a first state is no
@@ -760,25 +763,10 @@ async fn sound_1_plays_a_whole_sound_on_a_new_break_and_on_a_fix_and_none_withou
     // With sound=1, on the Wall: three falling notes on the break, three rising ones on the fix.
     open_and_wait_for_state(&browser, &app, "/wall?tv=1&rotate=0&sound=1").await;
     post_run(&app, &repos[3], "main", 666_000_001, Some("failure")).await;
-    until(
-        &browser,
-        "window.__audio.notes.length >= 3",
-        Duration::from_secs(10),
-    )
-    .await;
-    let (hz, states) = notes(&browser).await;
-    assert_eq!(hz, BREAK, "the break's sound");
-    assert!(states.iter().all(|s| s == "running"), "audible: {states:?}");
+    assert_eq!(audible_notes(&browser, 3).await, BREAK, "the break's sound");
     post_run(&app, &repos[3], "main", 666_000_002, Some("success")).await;
-    until(
-        &browser,
-        "window.__audio.notes.length >= 6",
-        Duration::from_secs(10),
-    )
-    .await;
-    let (hz, states) = notes(&browser).await;
-    assert_eq!(hz, [BREAK, FIX].concat(), "the fix's sound");
-    assert!(states.iter().all(|s| s == "running"), "audible: {states:?}");
+    let both = [BREAK, FIX].concat();
+    assert_eq!(audible_notes(&browser, 6).await, both, "the fix's sound");
 
     // The default rotation, showing the Waterfall: the break's whole sound (0.48 s), then the Wall.
     open_and_wait_for_state(&browser, &app, "/?tv=1&sound=1").await;
@@ -800,13 +788,11 @@ async fn sound_1_plays_a_whole_sound_on_a_new_break_and_on_a_fix_and_none_withou
         "return [JSON.parse(sessionStorage.getItem('probe.notes')), Number(sessionStorage.getItem('probe.left'))]",
     )
     .await;
-    let started: Vec<f64> = kept[0]
-        .as_array()
-        .expect("the Waterfall started a sound")
-        .iter()
-        .map(|n| n["hz"].as_f64().unwrap())
-        .collect();
-    assert_eq!(started, BREAK, "the break's sound, on the Waterfall");
+    assert_eq!(
+        audible(&kept[0]),
+        BREAK,
+        "the break's sound, on the Waterfall"
+    );
     let played = kept[1].as_f64().unwrap() - kept[0][0]["at"].as_f64().unwrap();
     assert!(played >= 480.0, "the page left {played} ms into the sound");
 
