@@ -144,9 +144,10 @@
     stateTimer = setTimeout(function () { stateTimer = 0; fetchState(); }, wait);
   }
 
+  // Plays the sound for `kind` if `sound=1`; returns how long it lasts (ms), 0 for none.
   let audio = null;
   function sound(kind) {
-    if (ds.sound !== "1") return;
+    if (ds.sound !== "1") return 0;
     try {
       audio = audio || new (window.AudioContext || window.webkitAudioContext)();
       const notes = kind === "break" ? [660, 440, 330] : [440, 554, 660];
@@ -161,18 +162,21 @@
         osc.start(at);
         osc.stop(at + 0.16);
       });
-    } catch (err) { /* no audio: the screen still shows it */ }
+      return 500; // the last note ends 0.48 s in
+    } catch (err) { return 0; /* no audio: the screen still shows it */ }
   }
 
   // A new break: a sound, and on a TV the view that shows it, highlighted for a minute.
   function newBreak(keys) {
-    sound("break");
+    const playing = sound("break");
     if (!tv) return;
     save("bb.highlight", { keys: keys, until: Date.now() + HOLD_MS });
     if (view === "wall" && window.buildboard) {
       window.buildboard.resync();
     } else if (ds.alertUrl) {
-      location.replace(ds.alertUrl);
+      // Leaving the page would cut the sound short: go once it has played.
+      const go = function () { location.replace(ds.alertUrl); };
+      if (playing) setTimeout(go, playing); else go();
     }
   }
 

@@ -12,7 +12,7 @@ use serde_json::Value;
 use tokio::task::JoinHandle;
 use warp::Filter;
 
-use crate::helpers::{spawn_app_with, webhook_fixture, TestApp};
+use crate::helpers::{spawn_app_with, TestApp};
 
 const GITHUB_TOKEN: &str = "ghp_actions_write_token";
 const OPERATORS: &str = "alice:alice-operator-token-123,bob:bob-operator-token-456";
@@ -112,10 +112,10 @@ async fn app_limited(github: &FakeGitHub, board_token: bool, per_minute: u32) ->
         }
     })
     .await;
-    app.deliver(
+    app.deliver_fixture(
         "workflow_run",
         "act-1",
-        &webhook_fixture("workflow_run/completed.payload.json"),
+        "workflow_run/completed.payload.json",
     )
     .await;
     app
@@ -142,6 +142,26 @@ async fn post_bearer(app: &TestApp, path: &str, token: &str) -> (StatusCode, Val
     (status, response.json().await.unwrap())
 }
 
+/// The run of the fixture, failed later: a red for Triage.
+async fn deliver_red(app: &TestApp) {
+    let mut failed = crate::helpers::webhook_json("workflow_run/completed.payload.json");
+    failed["workflow_run"]["conclusion"] = serde_json::json!("failure");
+    failed["workflow_run"]["updated_at"] = serde_json::json!("2030-01-01T00:00:00Z");
+    app.deliver_json("workflow_run", "act-red", &failed).await;
+}
+
+/// `/api/operator` as `http` sees it with `cookie`.
+async fn operator_session(http: &reqwest::Client, app: &TestApp, cookie: &str) -> Value {
+    http.get(app.url("/api/operator"))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
 /// Signs in at `/operator` like the form does; returns the cookie pair and the CSRF token.
 async fn sign_in(app: &TestApp, token: &str) -> (String, String) {
     let http = reqwest::Client::builder()
@@ -163,16 +183,7 @@ async fn sign_in(app: &TestApp, token: &str) -> (String, String) {
     assert!(set_cookie.contains("SameSite=Strict"), "{set_cookie}");
     assert!(!set_cookie.contains(token), "the cookie is not the token");
     let cookie = set_cookie.split(';').next().unwrap().to_owned();
-    let session: Value = app
-        .http
-        .get(app.url("/api/operator"))
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let session = operator_session(&app.http, app, &cookie).await;
     assert_eq!(session["operator"], "alice");
     (cookie, session["csrf"].as_str().unwrap().to_owned())
 }
@@ -349,15 +360,7 @@ async fn the_tv_token_cannot_act() {
         .next()
         .unwrap()
         .to_owned();
-    let session: Value = tv
-        .get(app.url("/api/operator"))
-        .header("cookie", &board_cookie)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let session = operator_session(&tv, &app, &board_cookie).await;
     assert_eq!(session["operator"], Value::Null, "the TV is no operator");
     let response = tv
         .post(app.url(&path))
@@ -388,17 +391,8 @@ async fn only_github_actions_runs_can_be_acted_on() {
     let app = app_with(&github, false).await;
     let mut check = crate::helpers::webhook_json("check_run/completed.payload.json");
     check["check_run"]["check_suite"]["head_branch"] = serde_json::json!("master");
-    app.deliver("check_run", "act-check", check.to_string().as_bytes())
-        .await;
-    let builds: Value = app
-        .http
-        .get(app.url("/api/builds"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    app.deliver_json("check_run", "act-check", &check).await;
+    let builds: Value = app.get_json("/api/builds").await;
     let check = builds["builds"]
         .as_array()
         .unwrap()
@@ -420,51 +414,26 @@ async fn only_github_actions_runs_can_be_acted_on() {
 async fn triage_marks_where_the_buttons_go_the_same_for_every_viewer() {
     let github = FakeGitHub::start().await;
     let app = app_with(&github, false).await;
-    let mut failed = crate::helpers::webhook_json("workflow_run/completed.payload.json");
-    failed["workflow_run"]["conclusion"] = serde_json::json!("failure");
-    failed["workflow_run"]["updated_at"] = serde_json::json!("2030-01-01T00:00:00Z");
-    app.deliver("workflow_run", "act-red", failed.to_string().as_bytes())
-        .await;
+    deliver_red(&app).await;
     let spot = format!(
         "<span class=\"act\" data-run-id=\"{RUN}\" data-source=\"actions\" \
          data-status=\"completed\" data-conclusion=\"failure\"></span>"
     );
     for path in ["/triage", "/triage?part=live", "/triage?tv=1"] {
-        let page = app
-            .http
-            .get(app.url(path))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let page = app.get_text(path).await;
         assert!(page.contains(&spot), "{path}: {page}");
         assert!(
             !page.contains("act-button"),
             "{path}: buttons are added by the script"
         );
     }
-    let script = app
-        .http
-        .get(app.url("/static/act.js"))
-        .send()
-        .await
-        .unwrap();
+    let script = app.get("/static/act.js").await;
     assert!(script.headers()["content-type"]
         .to_str()
         .unwrap()
         .starts_with("text/javascript"));
     assert!(script.text().await.unwrap().contains("X-CSRF-Token"));
-    let session: Value = app
-        .http
-        .get(app.url("/api/operator"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let session: Value = app.get_json("/api/operator").await;
     assert_eq!(session, serde_json::json!({ "operator": null }));
     app.stop().await;
 }
@@ -479,11 +448,7 @@ async fn an_operator_re_runs_from_triage_in_a_real_browser() {
 
     let github = FakeGitHub::start().await;
     let app = app_with(&github, false).await;
-    let mut failed = crate::helpers::webhook_json("workflow_run/completed.payload.json");
-    failed["workflow_run"]["conclusion"] = serde_json::json!("failure");
-    failed["workflow_run"]["updated_at"] = serde_json::json!("2030-01-01T00:00:00Z");
-    app.deliver("workflow_run", "act-red", failed.to_string().as_bytes())
-        .await;
+    deliver_red(&app).await;
     let driver = start_driver();
     let browser = open_browser(&driver).await;
     let wait = Duration::from_secs(5);
@@ -578,7 +543,7 @@ async fn actions_have_their_own_rate_limit() {
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
     assert_eq!(actions(&github).len(), 2);
     // Reading the board is another budget.
-    let response = app.http.get(app.url("/api/builds")).send().await.unwrap();
+    let response = app.get("/api/builds").await;
     assert_eq!(response.status(), StatusCode::OK);
     app.stop().await;
 }

@@ -82,12 +82,6 @@ async fn deliver_runs(app: &TestApp, runs: &[Run]) {
     }
 }
 
-async fn get(app: &TestApp, path: &str) -> (u16, Value) {
-    let response = app.http.get(app.url(path)).send().await.unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap())
-}
-
 fn ids(body: &Value) -> Vec<i64> {
     body["builds"]
         .as_array()
@@ -151,7 +145,7 @@ async fn every_filter_selects_exactly_the_matching_builds() {
         ("branch=master&conclusion=success".into(), vec![3, 1]),
     ];
     for (query, expected) in cases {
-        let (status, body) = get(&app, &format!("/api/builds?{query}")).await;
+        let (status, body) = app.get_status_json(&format!("/api/builds?{query}")).await;
         assert_eq!(status, 200, "{query}: {body}");
         assert_eq!(ids(&body), expected, "{query}");
     }
@@ -172,12 +166,7 @@ async fn paging_while_new_runs_arrive_neither_skips_nor_repeats() {
     deliver_runs(&app, &first).await;
 
     let mut seen = Vec::new();
-    let response = app
-        .http
-        .get(app.url("/api/builds?per_page=10"))
-        .send()
-        .await
-        .unwrap();
+    let response = app.get("/api/builds?per_page=10").await;
     let mut link = response
         .headers()
         .get("link")
@@ -223,18 +212,13 @@ async fn paging_while_new_runs_arrive_neither_skips_nor_repeats() {
 #[tokio::test]
 async fn one_build_comes_with_its_jobs() {
     let app = spawn_app().await;
-    app.deliver(
-        "workflow_run",
-        "r",
-        &crate::helpers::webhook_fixture("workflow_run/completed.payload.json"),
-    )
-    .await;
+    app.deliver_fixture("workflow_run", "r", "workflow_run/completed.payload.json")
+        .await;
     let mut job = webhook_json("workflow_job/completed.success.with-organization.payload.json");
     job["workflow_job"]["run_id"] = json!(289782451);
-    app.deliver("workflow_job", "j", &serde_json::to_vec(&job).unwrap())
-        .await;
+    app.deliver_json("workflow_job", "j", &job).await;
 
-    let (status, body) = get(&app, "/api/builds/289782451").await;
+    let (status, body) = app.get_status_json("/api/builds/289782451").await;
     assert_eq!(status, 200);
     assert_eq!(body["id"], 289782451);
     let jobs = body["jobs"].as_array().unwrap();
@@ -244,7 +228,7 @@ async fn one_build_comes_with_its_jobs() {
     assert_eq!(jobs[0]["conclusion"], "success");
     assert_eq!(jobs[0]["queue_s"], 60, "10:33:58 created, 10:34:58 started");
     assert_eq!(jobs[0]["duration_s"], 198, "10:34:58 to 10:38:16");
-    let (status, body) = get(&app, "/api/builds/1").await;
+    let (status, body) = app.get_status_json("/api/builds/1").await;
     assert_eq!(
         (status, body["error"]["code"].as_str()),
         (404, Some("not_found"))
@@ -304,7 +288,7 @@ async fn metrics_match_hand_checked_rows_and_a_rate_over_zero_runs_is_null() {
     ];
     deliver_runs(&app, &runs).await;
     let window = format!("since={}&until={}", rfc3339(t), rfc3339(t + 5000));
-    let (status, body) = get(&app, &format!("/api/metrics?{window}")).await;
+    let (status, body) = app.get_status_json(&format!("/api/metrics?{window}")).await;
     assert_eq!(status, 200, "{body}");
     let m = &body["metrics"];
     assert_eq!(m["total_runs"], 5);
@@ -324,15 +308,15 @@ async fn metrics_match_hand_checked_rows_and_a_rate_over_zero_runs_is_null() {
     assert_eq!(m["default_branch_red_share"], 0.444);
     assert_eq!(m["flaky_rate"], 0.0);
 
-    let (_, grouped) = get(&app, &format!("/api/metrics?{window}&group_by=author")).await;
+    let (_, grouped) = app
+        .get_status_json(&format!("/api/metrics?{window}&group_by=author"))
+        .await;
     assert_eq!(grouped["groups"][0]["key"], "octocat");
     assert_eq!(grouped["groups"][0]["metrics"]["total_runs"], 5);
 
-    let (status, empty) = get(
-        &app,
-        "/api/metrics?since=1990-01-01T00:00:00Z&until=1990-01-02T00:00:00Z",
-    )
-    .await;
+    let (status, empty) = app
+        .get_status_json("/api/metrics?since=1990-01-01T00:00:00Z&until=1990-01-02T00:00:00Z")
+        .await;
     assert_eq!(status, 200);
     assert_eq!(empty["metrics"]["total_runs"], 0);
     assert_eq!(empty["metrics"]["success_rate"], Value::Null);
@@ -359,9 +343,10 @@ async fn a_failure_then_a_green_rerun_counts_as_flaky() {
     )
     .unwrap();
     rerun["workflow_run"]["run_attempt"] = json!(2);
-    app.deliver("workflow_run", "a2", &serde_json::to_vec(&rerun).unwrap())
+    app.deliver_json("workflow_run", "a2", &rerun).await;
+    let (_, body) = app
+        .get_status_json("/api/metrics?since=2023-01-01T00:00:00Z")
         .await;
-    let (_, body) = get(&app, "/api/metrics?since=2023-01-01T00:00:00Z").await;
     assert_eq!(body["metrics"]["flaky_runs"], 1);
     assert_eq!(body["metrics"]["flaky_rate"], 1.0);
     app.stop().await;
@@ -386,19 +371,21 @@ async fn workflows_list_their_latest_run_and_history() {
         ],
     )
     .await;
-    let (status, body) = get(&app, "/api/workflows?window=30d").await;
+    let (status, body) = app.get_status_json("/api/workflows?window=30d").await;
     assert_eq!(status, 200);
     let workflow = &body["workflows"][0];
     assert_eq!(workflow["id"], 2823525);
     assert_eq!(workflow["name"], "test");
     assert_eq!(workflow["latest_build"]["id"], 2);
     assert!(workflow["metrics"]["total_runs"].is_u64());
-    let (status, history) = get(&app, "/api/workflows/2823525?per_page=1").await;
+    let (status, history) = app
+        .get_status_json("/api/workflows/2823525?per_page=1")
+        .await;
     assert_eq!(status, 200);
     assert_eq!(ids(&history), vec![2]);
     assert_eq!(history["workflow"]["path"], ".github/workflows/test.yml");
     assert!(history["next_cursor"].is_string());
-    assert_eq!(get(&app, "/api/workflows/999").await.0, 404);
+    assert_eq!(app.get_status_json("/api/workflows/999").await.0, 404);
     app.stop().await;
 }
 
@@ -426,13 +413,13 @@ async fn bad_parameters_get_a_400_that_says_what_is_allowed() {
         ),
     ];
     for (path, needle) in cases {
-        let (status, body) = get(&app, path).await;
+        let (status, body) = app.get_status_json(path).await;
         assert_eq!(status, 400, "{path}");
         assert_eq!(body["error"]["code"], "invalid_parameter", "{path}");
         let message = body["error"]["message"].as_str().unwrap();
         assert!(message.contains(needle), "{path}: {message}");
     }
-    assert_eq!(get(&app, "/api/nothing-here").await.0, 404);
+    assert_eq!(app.get_status_json("/api/nothing-here").await.0, 404);
     app.stop().await;
 }
 
@@ -494,7 +481,7 @@ async fn repository_mutations_need_the_admin_token() {
 
     // The first delivery adopts the placeholder; the repository keeps one row.
     deliver_runs(&app, &[Run::default()]).await;
-    let (_, repos) = get(&app, "/api/repos").await;
+    let (_, repos) = app.get_status_json("/api/repos").await;
     assert_eq!(repos["repos"].as_array().unwrap().len(), 1);
     assert_eq!(repos["repos"][0]["id"], 300029405);
     assert_eq!(repos["repos"][0]["runs"], 1);
@@ -566,7 +553,7 @@ async fn a_client_over_its_budget_gets_429_with_retry_after_and_webhooks_have_th
     .await;
     let mut statuses = Vec::new();
     for _ in 0..5 {
-        let response = app.http.get(app.url("/api/repos")).send().await.unwrap();
+        let response = app.get("/api/repos").await;
         statuses.push(response.status().as_u16());
         if response.status() == 429 {
             let retry: u64 = response.headers()["retry-after"]
@@ -629,17 +616,17 @@ async fn runs_created_in_the_same_second_are_paged_by_id_without_repeats() {
 async fn with_hide_authors_the_api_shows_no_names_either() {
     let app = spawn_app_with(|config| config.hide_authors = true).await;
     deliver_runs(&app, &[Run::default()]).await;
-    let (_, list) = get(&app, "/api/builds").await;
+    let (_, list) = app.get_status_json("/api/builds").await;
     assert_eq!(list["builds"][0]["author"], Value::Null);
     assert_eq!(list["builds"][0]["author_avatar"], Value::Null);
-    let (_, one) = get(&app, "/api/builds/1").await;
+    let (_, one) = app.get_status_json("/api/builds/1").await;
     assert_eq!(one["author"], Value::Null);
-    let (_, workflows) = get(&app, "/api/workflows?window=30d").await;
+    let (_, workflows) = app.get_status_json("/api/workflows?window=30d").await;
     assert_eq!(
         workflows["workflows"][0]["latest_build"]["author"],
         Value::Null
     );
-    let (status, _) = get(&app, "/api/metrics?group_by=author").await;
+    let (status, _) = app.get_status_json("/api/metrics?group_by=author").await;
     assert_eq!(status, 400);
     app.stop().await;
 }
@@ -648,7 +635,7 @@ async fn with_hide_authors_the_api_shows_no_names_either() {
 async fn list_filters_take_several_values_and_an_unknown_name_comes_back_as_a_warning() {
     // Arrange: four repositories, three commits each.
     let app = spawn_app().await;
-    crate::seed::organisation(&app.db(), 4, 3);
+    crate::seed::organisation(&app.db(), &crate::seed::Org::northwind(4, 3));
     let repos_of = |body: &Value| -> HashSet<String> {
         body["builds"]
             .as_array()
@@ -666,13 +653,17 @@ async fn list_filters_take_several_values_and_an_unknown_name_comes_back_as_a_wa
         "repo=northwind-labs/web&repo=northwind-labs/billing-api",
         "repo=northwind-labs/web,northwind-labs/billing-api",
     ] {
-        let (status, body) = get(&app, &format!("/api/builds?per_page=100&{query}")).await;
+        let (status, body) = app
+            .get_status_json(&format!("/api/builds?per_page=100&{query}"))
+            .await;
         assert_eq!(status, 200, "{body}");
         assert_eq!(repos_of(&body), two, "{query}");
         assert_eq!(ids(&body).len(), (2 + 3) * 3, "{query}");
         assert_eq!(body["warnings"], json!([]));
     }
-    let (_, globbed) = get(&app, "/api/builds?per_page=100&branch=feature/*").await;
+    let (_, globbed) = app
+        .get_status_json("/api/builds?per_page=100&branch=feature/*")
+        .await;
     assert_eq!(
         ids(&globbed).len(),
         1 + 2 + 3 + 4,
@@ -683,11 +674,9 @@ async fn list_filters_take_several_values_and_an_unknown_name_comes_back_as_a_wa
         .unwrap()
         .iter()
         .all(|b| b["branch"].as_str().unwrap().starts_with("feature/")));
-    let (_, lint) = get(
-        &app,
-        "/api/builds?per_page=100&workflow=lint&author=dev3,dev4",
-    )
-    .await;
+    let (_, lint) = app
+        .get_status_json("/api/builds?per_page=100&workflow=lint&author=dev3,dev4")
+        .await;
     assert!(!ids(&lint).is_empty());
     assert!(lint["builds"]
         .as_array()
@@ -697,7 +686,9 @@ async fn list_filters_take_several_values_and_an_unknown_name_comes_back_as_a_wa
             && ["dev3", "dev4"].contains(&b["author"].as_str().unwrap())));
 
     // An unknown name: still a 200 with nothing, and a warning that says why.
-    let (status, body) = get(&app, "/api/builds?repo=northwind-labs/paymnts").await;
+    let (status, body) = app
+        .get_status_json("/api/builds?repo=northwind-labs/paymnts")
+        .await;
     assert_eq!(status, 200);
     assert_eq!(ids(&body), Vec::<i64>::new());
     assert_eq!(
@@ -710,9 +701,9 @@ async fn list_filters_take_several_values_and_an_unknown_name_comes_back_as_a_wa
             "did_you_mean": "northwind-labs/payments-service",
         }])
     );
-    let (_, triage) = get(&app, "/api/triage?branch=master").await;
+    let (_, triage) = app.get_status_json("/api/triage?branch=master").await;
     assert_eq!(triage["warnings"][0]["did_you_mean"], "main");
-    let (_, metrics) = get(&app, "/api/metrics?workflow=Lnit").await;
+    let (_, metrics) = app.get_status_json("/api/metrics?workflow=Lnit").await;
     assert_eq!(metrics["warnings"][0]["did_you_mean"], "Lint");
 
     // Only the name filters take several values.
@@ -721,7 +712,7 @@ async fn list_filters_take_several_values_and_an_unknown_name_comes_back_as_a_wa
         "/api/workflows?repo=northwind-labs/web&repo=northwind-labs/billing-api",
         "/api/builds?branch=release/[",
     ] {
-        let (status, body) = get(&app, bad).await;
+        let (status, body) = app.get_status_json(bad).await;
         assert_eq!(status, 400, "{bad}: {body}");
     }
     app.stop().await;

@@ -12,7 +12,7 @@ use rusqlite::Connection;
 use serde_json::{json, Value};
 
 use crate::fake_github::{self, history, run, FakeGitHub, Fault, Logged, REPO, REPO_ID};
-use crate::helpers::{dump_database, next_json, spawn_app_with, webhook_json};
+use crate::helpers::{dump_database, next_json, spawn_app_with, webhook_json, TestApp};
 
 /// A fresh database in a temporary directory.
 struct TestDb {
@@ -317,12 +317,8 @@ async fn a_backfill_over_webhook_data_reuses_its_rows_and_never_regresses_them()
     let github = FakeGitHub::start(Vec::new()).await;
     let app = spawn_app_with(|_| {}).await;
     let delivery = webhook_json("workflow_run/completed.payload.json");
-    app.deliver(
-        "workflow_run",
-        "delivery-1",
-        &serde_json::to_vec(&delivery).unwrap(),
-    )
-    .await;
+    app.deliver_json("workflow_run", "delivery-1", &delivery)
+        .await;
     let created = chrono::DateTime::parse_from_rfc3339("2020-10-05T16:33:24Z")
         .unwrap()
         .timestamp();
@@ -510,10 +506,8 @@ async fn init_db_backfills_from_the_command_line_and_reports_a_summary() {
     assert!(!stderr.contains("not-the-token"), "{stderr}");
 }
 
-#[tokio::test]
-async fn the_server_reconciles_a_run_that_no_webhook_announced() {
-    // Arrange: the server knows the repository from a webhook; GitHub has one more run.
-    let github = FakeGitHub::start(Vec::new()).await;
+/// A server that reconciles with `github` every 100 ms, knowing the repository from a delivery.
+async fn reconciling_app(github: &FakeGitHub) -> TestApp {
     let api_url = github.url();
     let app = spawn_app_with(|config| {
         config.github_token = Some(Secret::new(fake_github::TOKEN));
@@ -521,13 +515,16 @@ async fn the_server_reconciles_a_run_that_no_webhook_announced() {
         config.reconcile_interval = Duration::from_millis(100);
     })
     .await;
-    let delivery = webhook_json("workflow_run/completed.payload.json");
-    app.deliver(
-        "workflow_run",
-        "d-1",
-        &serde_json::to_vec(&delivery).unwrap(),
-    )
-    .await;
+    app.deliver_fixture("workflow_run", "d-1", "workflow_run/completed.payload.json")
+        .await;
+    app
+}
+
+#[tokio::test]
+async fn the_server_reconciles_a_run_that_no_webhook_announced() {
+    // Arrange: the server knows the repository from a webhook; GitHub has one more run.
+    let github = FakeGitHub::start(Vec::new()).await;
+    let app = reconciling_app(&github).await;
     let mut socket = app.connect_ws().await;
     let now = chrono::Utc::now().timestamp();
 
@@ -593,20 +590,7 @@ async fn reconciliation_picks_up_check_runs_and_statuses_of_watched_branches() {
             "created_at": "2026-11-29T10:00:00Z", "updated_at": "2026-11-29T10:01:00Z"
         }));
     }
-    let api_url = github.url();
-    let app = spawn_app_with(|config| {
-        config.github_token = Some(Secret::new(fake_github::TOKEN));
-        config.github_api_url = api_url;
-        config.reconcile_interval = Duration::from_millis(100);
-    })
-    .await;
-    let delivery = webhook_json("workflow_run/completed.payload.json");
-    app.deliver(
-        "workflow_run",
-        "d-1",
-        &serde_json::to_vec(&delivery).unwrap(),
-    )
-    .await;
+    let app = reconciling_app(&github).await;
 
     // Act: wait for a poll.
     let deadline = Instant::now() + Duration::from_secs(10);

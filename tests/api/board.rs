@@ -4,12 +4,6 @@
 use crate::helpers::{next_of_type, spawn_app, spawn_app_with, TestApp};
 use crate::seed::{self, insert, now, run, run_delivery};
 
-async fn page(app: &TestApp, path: &str) -> String {
-    let response = app.http.get(app.url(path)).send().await.unwrap();
-    assert_eq!(response.status(), 200, "GET {path}");
-    response.text().await.unwrap()
-}
-
 /// The text of the HUD figure `id` (`<span class="value" id="…">TEXT</span>`).
 fn figure(html: &str, id: &str) -> String {
     let start = html
@@ -44,9 +38,9 @@ async fn the_hud_shows_the_figures_of_known_rows_for_the_chosen_window() {
     insert(&app.db(), &runs);
 
     // Act
-    let day = page(&app, "/").await;
-    let week = page(&app, "/?window=7d").await;
-    let hud_part = page(&app, "/?window=7d&part=hud").await;
+    let day = app.page("/").await;
+    let week = app.page("/?window=7d").await;
+    let hud_part = app.page("/?window=7d&part=hud").await;
 
     // Assert: 2 of 3 completed passed; (60+120+300)/3 s; (10+20+30+40)/4 s queue; 1 running.
     assert_eq!(figure(&day, "fig-success"), "67%");
@@ -87,7 +81,7 @@ async fn the_waterfall_has_a_row_per_commit_and_a_cell_per_run_with_link_and_dur
     later.conclusion = None;
     insert(&app.db(), &[run(1, now - 110), lint, later]);
 
-    let html = page(&app, "/").await;
+    let html = app.page("/").await;
 
     assert_eq!(html.matches("<tr class=\"commit\"").count(), 2);
     assert_eq!(html.matches("class=\"lane-head\"").count(), 2);
@@ -126,10 +120,10 @@ async fn payload_text_is_escaped_and_cut_everywhere_it_is_shown() {
 
     // Assert: in the pages, the parts and the live fragments, the message is text.
     let mut shown = vec![
-        page(&app, "/").await,
-        page(&app, "/?part=live").await,
-        page(&app, "/triage").await,
-        page(&app, "/developer/Codertocat").await,
+        app.page("/").await,
+        app.page("/?part=live").await,
+        app.page("/triage").await,
+        app.page("/developer/Codertocat").await,
     ];
     for part in ["cell", "row", "lane", "stream"] {
         shown.push(message["html"][part].as_str().unwrap().to_owned());
@@ -159,9 +153,9 @@ async fn filters_narrow_every_view_and_are_kept_in_its_links() {
     main_red.conclusion = Some("failure");
     insert(&app.db(), &[run(1, now - 100), feature, main_red]);
 
-    let waterfall = page(&app, "/?branch=feature%2Fx").await;
-    let triage = page(&app, "/triage?branch=feature%2Fx&workflow=CI").await;
-    let none = page(&app, "/triage?branch=main&workflow=CI").await;
+    let waterfall = app.page("/?branch=feature%2Fx").await;
+    let triage = app.page("/triage?branch=feature%2Fx&workflow=CI").await;
+    let none = app.page("/triage?branch=main&workflow=CI").await;
 
     assert!(waterfall.contains("data-run-id=\"2\""));
     assert!(!waterfall.contains("data-run-id=\"1\"") && !waterfall.contains("data-run-id=\"3\""));
@@ -176,7 +170,7 @@ async fn filters_narrow_every_view_and_are_kept_in_its_links() {
     assert_eq!(triage.matches("<li class=\"red").count(), 1);
     assert!(triage.contains("data-run-id=\"2\""));
     assert!(none.contains("All green"), "CI on main is green");
-    let bad = app.http.get(app.url("/?window=1y")).send().await.unwrap();
+    let bad = app.get("/?window=1y").await;
     assert_eq!(bad.status(), 400);
     app.stop().await;
 }
@@ -210,8 +204,8 @@ async fn triage_shows_newest_first_since_when_the_streak_the_range_who_pushed_br
     );
 
     // Act
-    let html = page(&app, "/triage").await;
-    let oldest_first = page(&app, "/triage?sort=oldest").await;
+    let html = app.page("/triage").await;
+    let oldest_first = app.page("/triage?sort=oldest").await;
 
     // Assert: the newest break first by default, the longest red first when asked.
     assert_eq!(html.matches("<li class=\"red").count(), 2);
@@ -252,7 +246,7 @@ async fn triage_shows_newest_first_since_when_the_streak_the_range_who_pushed_br
 async fn when_nothing_is_red_triage_says_so() {
     let app = spawn_app().await;
     insert(&app.db(), &[run(1, now() - 10)]);
-    let html = page(&app, "/triage").await;
+    let html = app.page("/triage").await;
     assert!(html.contains("id=\"all-green\"") && html.contains("All green"));
     app.stop().await;
 }
@@ -292,8 +286,8 @@ async fn the_developer_view_shows_a_persons_figures_and_what_of_theirs_is_runnin
         ],
     );
 
-    let bob = page(&app, "/developer/bob").await;
-    let people = page(&app, "/developer").await;
+    let bob = app.page("/developer/bob").await;
+    let people = app.page("/developer").await;
 
     assert_eq!(figure(&bob, "fig-success"), "50%");
     assert_eq!(figure(&bob, "fig-duration"), "1m 00s");
@@ -341,7 +335,7 @@ async fn hide_authors_removes_names_from_every_view_and_from_the_feed() {
         "/developer",
         "/?tv=1",
     ] {
-        let html = page(&app, path).await;
+        let html = app.page(path).await;
         assert!(
             !html.contains("secret-") && !html.contains("Codertocat"),
             "{path}"
@@ -351,12 +345,7 @@ async fn hide_authors_removes_names_from_every_view_and_from_the_feed() {
             "{path}: no developer link"
         );
     }
-    let hidden = app
-        .http
-        .get(app.url("/developer/secret-bob"))
-        .send()
-        .await
-        .unwrap();
+    let hidden = app.get("/developer/secret-bob").await;
     assert_eq!(hidden.status(), 404);
     let feed = format!("{snapshot}{message}");
     assert!(!feed.contains("secret-") && !feed.contains("Codertocat") && !feed.contains("avatars"));
@@ -408,8 +397,8 @@ async fn a_run_message_carries_the_waterfall_fragments_for_that_run() {
 async fn tv_mode_names_the_next_view_and_keeps_its_settings() {
     let app = spawn_app().await;
     seed::realistic(&app.db());
-    let waterfall = page(&app, "/?tv=1&rotate=20&repo=acme%2Fwidgets").await;
-    let triage = page(&app, "/triage?tv=1&rotate=20&repo=acme%2Fwidgets").await;
+    let waterfall = app.page("/?tv=1&rotate=20&repo=acme%2Fwidgets").await;
+    let triage = app.page("/triage?tv=1&rotate=20&repo=acme%2Fwidgets").await;
     let next = "/triage?repo=acme%2Fwidgets&#38;tv=1&#38;rotate=20&#38;views=wall%2Cwaterfall%2Ctriage&#38;page=8";
     assert!(waterfall.contains(&format!("data-next-url=\"{next}\"")));
     assert!(triage.contains("data-next-url=\"/wall?repo=acme%2Fwidgets&#38;tv=1"));
@@ -436,7 +425,7 @@ async fn assert_says_unknown(app: &TestApp, path: &str, says: &str, suggests: &s
         } else {
             format!("{path}{joiner}{variant}")
         };
-        let html = page(app, &url).await;
+        let html = app.page(&url).await;
         assert!(html.contains("id=\"filter-unknown\""), "{url}: a notice");
         assert!(html.contains(says), "{url}: says {says:?}");
         assert!(
@@ -459,7 +448,7 @@ async fn a_filter_naming_an_unknown_repository_branch_or_workflow_never_shows_al
 ) {
     // Arrange: an organisation on `main`, with nothing red on the default branches of most.
     let app = spawn_app().await;
-    seed::organisation(&app.db(), 6, 3);
+    seed::organisation(&app.db(), &seed::Org::northwind(6, 3));
     let cases = [
         (
             "repo=northwind-labs%2Fpaymnts",
@@ -487,11 +476,9 @@ async fn a_filter_naming_an_unknown_repository_branch_or_workflow_never_shows_al
         }
     }
     // A known name that selects nothing still says what it is, not "No runs yet".
-    let quiet = page(
-        &app,
-        "/?repo=northwind-labs%2Fweb&branch=feature%2Fnothing*",
-    )
-    .await;
+    let quiet = app
+        .page("/?repo=northwind-labs%2Fweb&branch=feature%2Fnothing*")
+        .await;
     assert!(quiet.contains("No branch matches feature/nothing*"));
     assert!(!quiet.contains("No runs yet"));
     app.stop().await;
@@ -501,30 +488,21 @@ async fn a_filter_naming_an_unknown_repository_branch_or_workflow_never_shows_al
 async fn filters_take_several_values_branch_globs_and_workflow_names_in_any_case() {
     // Arrange
     let app = spawn_app().await;
-    seed::organisation(&app.db(), 4, 3);
+    seed::organisation(&app.db(), &seed::Org::northwind(4, 3));
     let shown = |html: &str, repo_id: i64| {
         html.contains(&format!("/actions/runs/{}", 1_000_000 + repo_id * 10_000))
     };
 
     // Act
-    let repeated = page(
-        &app,
-        "/?repo=northwind-labs%2Fweb&repo=northwind-labs%2Fbilling-api",
-    )
-    .await;
-    let commas = page(
-        &app,
-        "/?repo=northwind-labs%2Fweb,northwind-labs%2Fbilling-api",
-    )
-    .await;
-    let glob = page(&app, "/?branch=feature%2F*").await;
-    let any_case = page(&app, "/?workflow=LINT,deploy").await;
-    let bad_glob = app
-        .http
-        .get(app.url("/?branch=release%2F%5B"))
-        .send()
-        .await
-        .unwrap();
+    let repeated = app
+        .page("/?repo=northwind-labs%2Fweb&repo=northwind-labs%2Fbilling-api")
+        .await;
+    let commas = app
+        .page("/?repo=northwind-labs%2Fweb,northwind-labs%2Fbilling-api")
+        .await;
+    let glob = app.page("/?branch=feature%2F*").await;
+    let any_case = app.page("/?workflow=LINT,deploy").await;
+    let bad_glob = app.get("/?branch=release%2F%5B").await;
 
     // Assert: repositories 102 and 103, not 101 or 104; runs of feature branches only (commit 2
     // of each); Lint and Deploy only (workflows 2 and 3, in repositories 103 and 104).
@@ -559,11 +537,11 @@ async fn filters_take_several_values_branch_globs_and_workflow_names_in_any_case
 #[tokio::test]
 async fn the_filter_form_offers_known_names_and_an_author() {
     let app = spawn_app().await;
-    let names = seed::organisation(&app.db(), 3, 2);
+    let repos = seed::organisation(&app.db(), &seed::Org::northwind(3, 2));
 
-    let html = page(&app, "/triage").await;
+    let html = app.page("/triage").await;
 
-    for name in &names {
+    for name in repos.iter().map(|repo| &repo.name) {
         assert!(
             html.contains(&format!("<option value=\"{name}\">")),
             "{name}"
@@ -572,7 +550,7 @@ async fn the_filter_form_offers_known_names_and_an_author() {
     assert!(html.contains("list=\"known-branches\"") && html.contains("<option value=\"main\">"));
     assert!(html.contains("<option value=\"Build and test / linux\">"));
     assert!(html.contains("name=\"author\""));
-    let by_author = page(&app, "/?author=dev1").await;
+    let by_author = app.page("/?author=dev1").await;
     assert!(by_author.contains("value=\"dev1\""));
     assert!(
         by_author.contains("href=\"/triage?author=dev1\""),

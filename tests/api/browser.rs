@@ -73,21 +73,31 @@ pub(crate) fn start_driver() -> Driver {
 }
 
 pub(crate) async fn open_browser(driver: &Driver) -> Client {
+    open_browser_with(driver, &[]).await
+}
+
+/// [`open_browser`] with `extra` command-line switches for chromium.
+pub(crate) async fn open_browser_with(driver: &Driver, extra: &[&str]) -> Client {
     let profile = tempfile::tempdir_in(driver.profiles.path()).unwrap().keep();
     let binary = ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
         .into_iter()
         .find(|path| std::path::Path::new(path).exists())
         .expect("Debian's chromium is installed (tests/all.sh installs it)");
+    let mut args = vec![
+        "--headless".to_owned(),
+        "--no-sandbox".into(),
+        "--disable-gpu".into(),
+        "--disable-background-networking".into(),
+        "--disable-component-update".into(),
+        "--disable-sync".into(),
+        "--no-first-run".into(),
+        "--window-size=1920,1080".into(),
+        format!("--user-data-dir={}", profile.display()),
+    ];
+    args.extend(extra.iter().map(|arg| arg.to_string()));
     let capabilities = json!({
         "browserName": "chrome",
-        "goog:chromeOptions": {
-            "binary": binary,
-            "args": [
-                "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                "--disable-component-update", "--disable-sync", "--no-first-run",
-                "--window-size=1920,1080", format!("--user-data-dir={}", profile.display()),
-            ],
-        },
+        "goog:chromeOptions": { "binary": binary, "args": args },
     });
     let serde_json::Value::Object(capabilities) = capabilities else {
         unreachable!("a JSON object literal")
@@ -435,7 +445,7 @@ async fn a_tv_waterfall_of_many_repositories_pages_by_repository_and_draws_nothi
 ) {
     // Arrange: 22 repositories, 55 workflows, far more than one screen's columns.
     let app = spawn_app().await;
-    seed::organisation(&app.db(), 22, 4);
+    seed::organisation(&app.db(), &seed::Org::northwind(22, 4));
 
     // Act: a TV that stays on the waterfall and turns a page every 2 s.
     open(browser, &app, "/?tv=1&rotate=0&page=2").await;

@@ -35,10 +35,6 @@ fn projects(xml: &str) -> Vec<(String, String, String, String, bool, String)> {
         .collect()
 }
 
-async fn get(app: &TestApp, path: &str) -> reqwest::Response {
-    app.http.get(app.url(path)).send().await.unwrap()
-}
-
 async fn deliver(app: &TestApp, id: i64, conclusion: Option<&str>, workflow: (i64, &str)) {
     app.deliver(
         "workflow_run",
@@ -53,12 +49,8 @@ async fn deliver_on_branch(app: &TestApp, id: i64, branch: &str) {
     let mut payload: serde_json::Value =
         serde_json::from_slice(&run(id, Some("failure"), Some((1, "Green & <Good>")))).unwrap();
     payload["workflow_run"]["head_branch"] = serde_json::json!(branch);
-    app.deliver(
-        "workflow_run",
-        &format!("d-{id}"),
-        &serde_json::to_vec(&payload).unwrap(),
-    )
-    .await;
+    app.deliver_json("workflow_run", &format!("d-{id}"), &payload)
+        .await;
 }
 
 #[tokio::test]
@@ -75,7 +67,7 @@ async fn cc_xml_is_well_formed_with_one_project_per_workflow_and_the_right_state
     deliver_on_branch(&app, 61, "feature/x").await; // not watched: not listed
     deliver_on_branch(&app, 71, "release/1.0").await; // watched by glob
 
-    let response = get(&app, "/cc.xml").await;
+    let response = app.get("/cc.xml").await;
     assert_eq!(response.status(), 200);
     assert_eq!(
         response.headers()["content-type"],
@@ -131,33 +123,15 @@ async fn cc_xml_is_well_formed_with_one_project_per_workflow_and_the_right_state
     );
 
     // Filters as on the board.
-    let red = projects(
-        &get(&app, "/cc.xml?workflow=red")
-            .await
-            .text()
-            .await
-            .unwrap(),
-    );
+    let red = projects(&app.get_text("/cc.xml?workflow=red").await);
     assert_eq!(red.len(), 1);
     assert_eq!(red[0].2, "Failure");
-    let feature = projects(
-        &get(&app, "/cc.xml?branch=feature/*")
-            .await
-            .text()
-            .await
-            .unwrap(),
-    );
+    let feature = projects(&app.get_text("/cc.xml?branch=feature/*").await);
     assert_eq!(feature.len(), 1, "naming a branch lists it, watched or not");
     assert!(feature[0].0.ends_with("[feature/x]"));
-    let none = projects(
-        &get(&app, "/cc.xml?repo=someone/else")
-            .await
-            .text()
-            .await
-            .unwrap(),
-    );
+    let none = projects(&app.get_text("/cc.xml?repo=someone/else").await);
     assert!(none.is_empty());
-    assert_eq!(get(&app, "/cc.xml?colour=red").await.status(), 400);
+    assert_eq!(app.get("/cc.xml?colour=red").await.status(), 400);
     app.stop().await;
 }
 
@@ -168,9 +142,9 @@ async fn cc_xml_honours_the_board_token() {
     app.deliver("workflow_run", "d-1", &run(1, Some("success"), None))
         .await;
 
-    assert_eq!(get(&app, "/cc.xml").await.status(), 401);
-    assert_eq!(get(&app, "/cc.xml?token=wrong").await.status(), 401);
-    let with_query = get(&app, &format!("/cc.xml?token={TOKEN}")).await;
+    assert_eq!(app.get("/cc.xml").await.status(), 401);
+    assert_eq!(app.get("/cc.xml?token=wrong").await.status(), 401);
+    let with_query = app.get(&format!("/cc.xml?token={TOKEN}")).await;
     assert_eq!(
         with_query.status(),
         200,

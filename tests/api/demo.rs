@@ -13,20 +13,12 @@ use crate::helpers::{spawn_app_with, TestApp, SECRET};
 /// Every build the API lists, following `next_cursor` 100 at a time.
 async fn all_builds(app: &TestApp) -> Vec<Value> {
     let mut builds = Vec::new();
-    let mut url = app.url("/api/builds?per_page=100");
+    let mut path = "/api/builds?per_page=100".to_owned();
     loop {
-        let page: Value = app
-            .http
-            .get(&url)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let page = app.get_json(&path).await;
         builds.extend(page["builds"].as_array().unwrap().iter().cloned());
         match page["next_cursor"].as_str() {
-            Some(cursor) => url = app.url(&format!("/api/builds?per_page=100&cursor={cursor}")),
+            Some(cursor) => path = format!("/api/builds?per_page=100&cursor={cursor}"),
             None => return builds,
         }
     }
@@ -85,15 +77,7 @@ async fn the_demo_history_goes_through_the_webhook_and_fills_the_api() {
     assert_eq!(posted.ok + posted.accepted, count);
     assert!(runs.len() >= 3_000, "{} runs", runs.len());
     // Every repository is listed, with all its runs.
-    let repos: Value = app
-        .http
-        .get(app.url("/api/repos"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let repos: Value = app.get_json("/api/repos").await;
     let repos = repos["repos"].as_array().unwrap();
     let names: BTreeSet<&str> = repos.iter().map(|r| r["repo"].as_str().unwrap()).collect();
     let expected: BTreeSet<&str> = org.repos.iter().map(|r| r.full_name.as_str()).collect();

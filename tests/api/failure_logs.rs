@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use buildboard::config::Secret;
 use buildboard::failure::Rule;
-use buildboard::github::client::{Client, ClientConfig, TailLimits};
+use buildboard::github::client::{Client, TailLimits};
 use buildboard::log_fetch::{FailedJob, FetchConfig, JobFailure, LogError, LogFetcher};
 use buildboard::store::{failures, Store};
 use serde_json::{json, Value};
@@ -21,6 +21,8 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use warp::http::{HeaderMap, Response};
 use warp::Filter;
+
+use crate::fake_github::quick_client_config;
 
 const TOKEN: &str = "log-test-token";
 const REPO: &str = "octo-org/octo-repo";
@@ -175,14 +177,7 @@ impl FakeLogs {
     }
 
     fn client(&self) -> Arc<Client> {
-        let mut config =
-            ClientConfig::new(format!("http://{}", self.api), Some(Secret::new(TOKEN)));
-        config.max_retries = 1;
-        config.backoff = Duration::from_millis(5);
-        config.secondary_wait = Duration::from_millis(5);
-        config.max_wait = Duration::from_millis(50);
-        config.reset_margin = Duration::ZERO;
-        config.reserve = 0;
+        let config = quick_client_config(format!("http://{}", self.api), TOKEN, 1);
         Arc::new(Client::new(config).unwrap())
     }
 
@@ -534,8 +529,8 @@ async fn the_client_keeps_only_the_tail_of_a_long_log() {
 
 #[tokio::test]
 async fn the_server_explains_a_failed_job_from_its_log_and_triage_says_why() {
-    use crate::helpers::{spawn_app_with, webhook_json};
-    use crate::seed::run_delivery;
+    use crate::helpers::spawn_app_with;
+    use crate::seed::{failed_job_delivery, run_delivery};
 
     // Arrange: a server with a token for the fake GitHub; GitHub's documented failed job.
     let job_id = 289_782_451;
@@ -563,11 +558,7 @@ async fn the_server_explains_a_failed_job_from_its_log_and_triage_says_why() {
         &run_delivery(run_id, &"d".repeat(40), "Break a test", Some("failure")),
     )
     .await;
-    let mut job: Value =
-        webhook_json("workflow_job/completed.failure.with-organization.payload.json");
-    job["workflow_job"]["run_id"] = json!(run_id);
-    job["repository"] = webhook_json("workflow_run/completed.payload.json")["repository"].clone();
-    app.deliver("workflow_job", "job-1", &serde_json::to_vec(&job).unwrap())
+    app.deliver("workflow_job", "job-1", &failed_job_delivery(run_id))
         .await;
 
     // Act: wait for the fetcher (it runs beside ingest, never in its way).
@@ -579,15 +570,7 @@ async fn the_server_explains_a_failed_job_from_its_log_and_triage_says_why() {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let html = app
-        .http
-        .get(app.url("/triage"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = app.get_text("/triage").await;
 
     // Assert
     let failure = &triage["incidents"][0]["reds"][0]["failure"];

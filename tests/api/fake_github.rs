@@ -131,14 +131,7 @@ impl FakeGitHub {
     }
 
     pub fn client_config(&self) -> ClientConfig {
-        let mut config = ClientConfig::new(self.url(), Some(Secret::new(TOKEN)));
-        config.max_retries = 3;
-        config.backoff = Duration::from_millis(5);
-        config.secondary_wait = Duration::from_millis(5);
-        config.max_wait = Duration::from_millis(50);
-        config.reset_margin = Duration::ZERO;
-        config.reserve = 0;
-        config
+        quick_client_config(self.url(), TOKEN, 3)
     }
 
     pub fn inject(&self, number: usize, fault: Fault) {
@@ -443,4 +436,17 @@ fn route(
         ),
         _ => not_found,
     }
+}
+
+/// A client config for a fake GitHub at `url` with `token`, `max_retries` retries and every wait
+/// cut to milliseconds.
+pub fn quick_client_config(url: String, token: &str, max_retries: u32) -> ClientConfig {
+    let mut config = ClientConfig::new(url, Some(Secret::new(token)));
+    config.max_retries = max_retries;
+    config.backoff = Duration::from_millis(5);
+    config.secondary_wait = Duration::from_millis(5);
+    config.max_wait = Duration::from_millis(50);
+    config.reset_margin = Duration::ZERO;
+    config.reserve = 0;
+    config
 }

@@ -66,6 +66,16 @@ pub fn signed_delivery(
         .body(body)
 }
 
+/// `GET url` with `http`: the body as text, whatever the status.
+pub async fn text_at(http: &reqwest::Client, url: &str) -> String {
+    http.get(url).send().await.unwrap().text().await.unwrap()
+}
+
+/// `GET url` with `http`: the body as JSON, whatever the status.
+pub async fn json_at(http: &reqwest::Client, url: &str) -> Value {
+    http.get(url).send().await.unwrap().json().await.unwrap()
+}
+
 pub struct TestApp {
     pub addr: SocketAddr,
     pub db_path: PathBuf,
@@ -133,19 +143,54 @@ impl TestApp {
         .expect("the server answers")
     }
 
+    /// `GET path`.
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.http.get(self.url(path)).send().await.unwrap()
+    }
+
     /// `GET path`, asserted to answer 200, as JSON.
     pub async fn get_json(&self, path: &str) -> Value {
-        let response = self.http.get(self.url(path)).send().await.unwrap();
+        let response = self.get(path).await;
         assert_eq!(response.status(), 200, "{path}");
         response.json().await.unwrap()
     }
 
-    /// Posts a fixture and asserts it was accepted with `status`.
+    /// `GET path`: the status, and the body as JSON.
+    pub async fn get_status_json(&self, path: &str) -> (u16, Value) {
+        let response = self.get(path).await;
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap())
+    }
+
+    /// `GET path`, asserted to answer 200, as text: a page.
+    pub async fn page(&self, path: &str) -> String {
+        let response = self.get(path).await;
+        assert_eq!(response.status(), 200, "GET {path}");
+        response.text().await.unwrap()
+    }
+
+    /// `GET path`'s body as text, whatever the status.
+    pub async fn get_text(&self, path: &str) -> String {
+        text_at(&self.http, &self.url(path)).await
+    }
+
+    /// Posts `body` as a correctly signed delivery and asserts it was accepted (2xx).
     pub async fn deliver(&self, event: &str, delivery: &str, body: &[u8]) {
         let response = self.post_webhook(event, delivery, body).await;
         let status = response.status();
         let text = response.text().await.unwrap();
         assert!(status.is_success(), "{event} {delivery}: {status} {text}");
+    }
+
+    /// [`TestApp::deliver`] of the webhook fixture `name` (see [`webhook_fixture`]).
+    pub async fn deliver_fixture(&self, event: &str, delivery: &str, name: &str) {
+        self.deliver(event, delivery, &webhook_fixture(name)).await;
+    }
+
+    /// [`TestApp::deliver`] of `payload` as JSON.
+    pub async fn deliver_json(&self, event: &str, delivery: &str, payload: &Value) {
+        self.deliver(event, delivery, &serde_json::to_vec(payload).unwrap())
+            .await;
     }
 
     /// A read-write connection to the test database, for checking rows.

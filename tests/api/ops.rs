@@ -2,17 +2,17 @@
 
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
-use crate::helpers::{spawn_app, webhook_fixture};
+use crate::helpers::spawn_app;
 
 #[tokio::test]
 async fn health_and_readiness_answer() {
     let app = spawn_app().await;
-    let health = app.http.get(app.url("/healthz")).send().await.unwrap();
+    let health = app.get("/healthz").await;
     assert_eq!(
         (health.status().as_u16(), health.text().await.unwrap()),
         (200, "ok".into())
     );
-    let ready = app.http.get(app.url("/readyz")).send().await.unwrap();
+    let ready = app.get("/readyz").await;
     assert_eq!(
         (ready.status().as_u16(), ready.text().await.unwrap()),
         (200, "ready".into())
@@ -23,19 +23,11 @@ async fn health_and_readiness_answer() {
 #[tokio::test]
 async fn prometheus_metrics_count_deliveries_by_event_and_outcome() {
     let app = spawn_app().await;
-    app.deliver(
-        "workflow_run",
-        "m1",
-        &webhook_fixture("workflow_run/completed.payload.json"),
-    )
-    .await;
-    app.deliver(
-        "workflow_run",
-        "m1",
-        &webhook_fixture("workflow_run/completed.payload.json"),
-    )
-    .await;
-    let response = app.http.get(app.url("/metrics")).send().await.unwrap();
+    app.deliver_fixture("workflow_run", "m1", "workflow_run/completed.payload.json")
+        .await;
+    app.deliver_fixture("workflow_run", "m1", "workflow_run/completed.payload.json")
+        .await;
+    let response = app.get("/metrics").await;
     assert_eq!(response.status(), 200);
     let text = response.text().await.unwrap();
     // Counters are process-wide (tests share a process), so check presence and shape.
@@ -64,7 +56,7 @@ async fn prometheus_metrics_count_deliveries_by_event_and_outcome() {
 async fn pages_and_api_carry_security_headers() {
     let app = spawn_app().await;
     for path in ["/", "/api/builds", "/static/app.js"] {
-        let response = app.http.get(app.url(path)).send().await.unwrap();
+        let response = app.get(path).await;
         let headers = response.headers();
         let csp = headers["content-security-policy"].to_str().unwrap();
         assert!(

@@ -188,6 +188,15 @@ pub fn run_delivery(id: i64, sha: &str, message: &str, conclusion: Option<&str>)
     serde_json::to_vec(&payload).unwrap()
 }
 
+/// GitHub's documented failed job (`linters`, failing at `Run yarn run format-check`) as a
+/// `workflow_job` delivery for run `run_id` of the repository [`run_delivery`]'s runs are in.
+pub fn failed_job_delivery(run_id: i64) -> Vec<u8> {
+    let mut job = webhook_json("workflow_job/completed.failure.with-organization.payload.json");
+    job["workflow_job"]["run_id"] = json!(run_id);
+    job["repository"] = webhook_json("workflow_run/completed.payload.json")["repository"].clone();
+    serde_json::to_vec(&job).unwrap()
+}
+
 /// A realistic few hours of a team's builds: three workflows, a broken and a flaky one, people,
 /// runs in flight. For the screenshots and the browser tests.
 pub fn realistic(conn: &Connection) {
@@ -274,8 +283,8 @@ pub fn realistic(conn: &Connection) {
     insert(conn, &runs);
 }
 
-/// The repositories of [`organisation`], in order; past these it names them `service-<n>`.
-const ORG_REPOS: [&str; 25] = [
+/// The repositories of [`Org::northwind`], in order.
+const NORTHWIND_REPOS: &[&str] = &[
     "payments-service",
     "billing-api",
     "web",
@@ -303,132 +312,16 @@ const ORG_REPOS: [&str; 25] = [
     "status-page",
 ];
 
-/// The owner of [`organisation`]'s repositories.
-pub const ORG: &str = "northwind-labs";
-
-/// Workflows of an [`organisation`]'s repositories: repository `i` has the first `1 + i % 4`.
-/// The first two share the prefix a header strips.
-pub const ORG_WORKFLOWS: [&str; 4] = [
+/// Workflows of [`Org::northwind`]'s repositories. The first two share the prefix a header strips.
+const NORTHWIND_WORKFLOWS: &[&str] = &[
     "Build and test / linux",
     "Build and test / macos",
     "Lint",
     "Deploy",
 ];
 
-/// An organisation at scale, written straight into `conn`: `repos` repositories
-/// (`northwind-labs/payments-service`, …; ids 101…), each with 1 to 4 workflows (ids
-/// `repo_id * 100 + k`), `main` and a `feature/…` branch, and `commits` commits, each with a run
-/// per workflow. Commits of all repositories interleave in time (the newest rows of the
-/// waterfall span many repositories); every fifth repository's newest Lint run failed.
-/// Returns the repositories' full names.
-pub fn organisation(conn: &Connection, repos: usize, commits: usize) -> Vec<String> {
-    let now = now();
-    let mut names = Vec::new();
-    for r in 0..repos {
-        let repo_id = 101 + r as i64;
-        let name = match ORG_REPOS.get(r) {
-            Some(name) => format!("{ORG}/{name}"),
-            None => format!("{ORG}/service-{r}"),
-        };
-        conn.execute(
-            "INSERT INTO repos (id, fullname, url, defaultbranch, createtime)
-             VALUES (?1, ?2, ?3, 'main', 0)",
-            params![repo_id, name, format!("https://github.com/{name}")],
-        )
-        .unwrap();
-        let workflows = &ORG_WORKFLOWS[..1 + r % ORG_WORKFLOWS.len()];
-        for (k, workflow) in workflows.iter().enumerate() {
-            conn.execute(
-                "INSERT INTO workflows (id, repo_id, name, path) VALUES (?1, ?2, ?3, ?4)",
-                params![
-                    repo_id * 100 + k as i64,
-                    repo_id,
-                    workflow,
-                    format!(".github/workflows/w{k}.yml")
-                ],
-            )
-            .unwrap();
-        }
-        let feature = format!("feature/change-{r}");
-        for branch in ["main", feature.as_str()] {
-            conn.execute(
-                "INSERT INTO branches (repo_id, name, createtime) VALUES (?1, ?2, 0)",
-                params![repo_id, branch],
-            )
-            .unwrap();
-        }
-        for c in 0..commits {
-            let created = now - ((c * repos + r) as i64 + 1) * 60;
-            let sha = format!("{:08x}{:032x}", repo_id, c);
-            let branch = if c % 3 == 2 { feature.as_str() } else { "main" };
-            let branch_id: i64 = conn
-                .query_row(
-                    "SELECT id FROM branches WHERE repo_id = ?1 AND name = ?2",
-                    params![repo_id, branch],
-                    |row| row.get(0),
-                )
-                .unwrap();
-            let author = format!("dev{}", (r + c) % 7);
-            conn.execute(
-                "INSERT INTO commits (repo_id, gitid, message, authorname, authorlogin, committime)
-                 VALUES (?1, ?2, ?3, ?4, ?4, ?5)",
-                params![
-                    repo_id,
-                    sha,
-                    format!("Change {c} to {name}"),
-                    author,
-                    created - 30
-                ],
-            )
-            .unwrap();
-            let commit_id = conn.last_insert_rowid();
-            for (k, workflow) in workflows.iter().enumerate() {
-                let id = 1_000_000 + repo_id * 10_000 + (c * 10 + k) as i64;
-                let failed = c == 0 && r % 5 == 0 && *workflow == "Lint";
-                conn.execute(
-                    "INSERT INTO workflowruns (id, repo_id, workflow_id, commit_id, branch_id,
-                         runnumber, runattempt, event, headsha, title, status, statusrank,
-                         conclusion, actor, url, createtime, starttime, updatetime, endtime,
-                         runtime, queuetime)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1, 'push', ?7, ?8, 'completed', 3, ?9, ?10,
-                         ?11, ?12, ?13, ?14, ?14, 50, 5)",
-                    params![
-                        id,
-                        repo_id,
-                        repo_id * 100 + k as i64,
-                        commit_id,
-                        branch_id,
-                        (commits - c) as i64,
-                        sha,
-                        format!("Change {c} to {name}"),
-                        if failed { "failure" } else { "success" },
-                        author,
-                        format!("https://github.com/{name}/actions/runs/{id}"),
-                        created + k as i64,
-                        created + k as i64 + 5,
-                        created + k as i64 + 55,
-                    ],
-                )
-                .unwrap();
-            }
-        }
-        names.push(name);
-    }
-    names
-}
-
-/// A repository of [`organisation_with_reds`].
-#[derive(Debug, Clone)]
-pub struct OrgRepo {
-    pub id: i64,
-    /// "acme/<name>".
-    pub name: String,
-    /// Workflow ids and names.
-    pub workflows: Vec<(i64, String)>,
-}
-
-/// Names the organisation's repositories are drawn from (numbered past the end of the list).
-const REPO_NAMES: &[&str] = &[
+/// The repositories of [`Org::acme`], in order.
+const ACME_REPOS: &[&str] = &[
     "payments-api",
     "checkout-web",
     "identity",
@@ -461,34 +354,129 @@ const REPO_NAMES: &[&str] = &[
     "email-service",
 ];
 
-/// Workflow names, in the order each repository gets them.
-const WORKFLOW_NAMES: &[&str] = &["CI", "Lint", "Deploy", "Security scan", "E2E", "Docs"];
+/// Workflows of [`Org::acme`]'s repositories, in the order each gets them.
+const ACME_WORKFLOWS: &[&str] = &["CI", "Lint", "Deploy", "Security scan", "E2E", "Docs"];
 
-/// An organisation at work, written straight into `conn`: `repos` repositories under `acme/`,
-/// `workflows` workflows each, `commits` commits of history on `main` (every workflow ran on each,
-/// the newest a few minutes ago, green), feature branches with red and running runs (not watched:
-/// they must not turn a tile red), and a `release/1.x` branch. Repositories whose index is in
-/// `red` have their first workflow failing on `main` for the last two commits; those in
-/// `running` have a run in progress on `main`.
-pub fn organisation_with_reds(
-    conn: &Connection,
-    repos: usize,
-    workflows: usize,
-    commits: usize,
-    red: &[usize],
-    running: &[usize],
-) -> Vec<OrgRepo> {
+/// What [`organisation`] writes. Start from [`Org::northwind`] or [`Org::acme`].
+#[derive(Debug, Clone)]
+pub struct Org {
+    /// The owner's login.
+    pub owner: &'static str,
+    /// Repository names, in order; past the end they come round again, numbered (`gateway-2`).
+    pub names: &'static [&'static str],
+    /// The first repository's id; the others follow.
+    pub first_id: i64,
+    pub repos: usize,
+    /// Workflow names, in the order each repository gets them (round again past the end).
+    pub workflow_names: &'static [&'static str],
+    /// Workflows per repository; with `fewer_workflows`, repository `r` has `1 + r % workflows`.
+    pub workflows: usize,
+    pub fewer_workflows: bool,
+    /// The branches of repository `r`, `main` first.
+    pub branches: fn(usize) -> Vec<String>,
+    /// Commits of history per repository, numbered 0 (the oldest) up. Commit `n` is on branch
+    /// `b` when `on(b, n, commits)`. The newest is about 3 minutes old, older ones 20 minutes
+    /// apart (on branch `b`, `b` x 97 s and on repository `r`, `r` s earlier still). Every workflow
+    /// ran on each, for 2 minutes, green, but for what follows.
+    pub commits: usize,
+    pub on: fn(usize, usize, usize) -> bool,
+    /// Authors, taken in turn by commit, repository and branch.
+    pub people: &'static [&'static str],
+    /// Repositories whose workflow `red_workflow` failed on `main` for the newest `red_commits`
+    /// commits.
+    pub red: Vec<usize>,
+    pub red_workflow: usize,
+    pub red_commits: usize,
+    /// Repositories whose second workflow is still running on `main`'s newest commit.
+    pub running: Vec<usize>,
+}
+
+impl Org {
+    /// `repos` repositories of `northwind-labs` (`northwind-labs/payments-service`, …; ids
+    /// 101…), repository `r` with the first `1 + r % 4` of its 4 workflows, `main` and a
+    /// `feature/change-<r>` branch, and `commits` commits: the newest on `main`, then every third
+    /// on the feature branch (so each commit is on one branch). Authors `dev0` to `dev6`. Every
+    /// fifth repository's newest Lint run failed.
+    pub fn northwind(repos: usize, commits: usize) -> Self {
+        Org {
+            owner: "northwind-labs",
+            names: NORTHWIND_REPOS,
+            first_id: 101,
+            repos,
+            workflow_names: NORTHWIND_WORKFLOWS,
+            workflows: NORTHWIND_WORKFLOWS.len(),
+            fewer_workflows: true,
+            branches: |r| vec!["main".into(), format!("feature/change-{r}")],
+            commits,
+            on: |b, n, commits| (b == 1) == ((commits - 1 - n) % 3 == 2),
+            people: &["dev0", "dev1", "dev2", "dev3", "dev4", "dev5", "dev6"],
+            red: (0..repos).step_by(5).collect(),
+            red_workflow: 2,
+            red_commits: 1,
+            running: Vec::new(),
+        }
+    }
+
+    /// An organisation at work: `repos` repositories of `acme` (ids 1000…), `workflows`
+    /// workflows each, branches `main`, `release/1.x`, `feature/login` and `fix/flaky-test`, and
+    /// `commits` commits on `main`, every third (from the oldest) also on each other branch.
+    /// Repositories in `red` have their first workflow failing on `main` for the last two commits,
+    /// those in `running` a run in progress there. On the feature and fix branches the newest
+    /// commit has a red and a running run (not watched: they must not turn a tile red).
+    pub fn acme(
+        repos: usize,
+        workflows: usize,
+        commits: usize,
+        red: &[usize],
+        running: &[usize],
+    ) -> Self {
+        Org {
+            owner: "acme",
+            names: ACME_REPOS,
+            first_id: 1000,
+            repos,
+            workflow_names: ACME_WORKFLOWS,
+            workflows,
+            fewer_workflows: false,
+            branches: |_| {
+                ["main", "release/1.x", "feature/login", "fix/flaky-test"]
+                    .map(String::from)
+                    .into()
+            },
+            commits,
+            on: |b, n, _| b == 0 || n % 3 == 0,
+            people: &["alice", "bob", "carol", "dmitri", "erin", "farah", "gus"],
+            red: red.to_vec(),
+            red_workflow: 0,
+            red_commits: 2,
+            running: running.to_vec(),
+        }
+    }
+}
+
+/// A repository [`organisation`] wrote.
+#[derive(Debug, Clone)]
+pub struct OrgRepo {
+    pub id: i64,
+    /// "<owner>/<name>".
+    pub name: String,
+    /// Workflow ids (`id * 100 + k` for the `k`th) and names.
+    pub workflows: Vec<(i64, String)>,
+}
+
+/// Writes `org` straight into `conn` and returns its repositories. Run ids are
+/// `1_000_000 + repo_id * 10_000 + b * 1000 + age * 10 + k` for workflow `k` on commit `age` (0
+/// the newest) of branch `b`.
+pub fn organisation(conn: &Connection, org: &Org) -> Vec<OrgRepo> {
     let now = now();
-    let people = ["alice", "bob", "carol", "dmitri", "erin", "farah", "gus"];
     let mut out = Vec::new();
     let tx = conn.unchecked_transaction().unwrap();
-    for r in 0..repos {
-        let repo_id = 1000 + r as i64;
-        let base = REPO_NAMES[r % REPO_NAMES.len()];
-        let name = if r < REPO_NAMES.len() {
-            format!("acme/{base}")
-        } else {
-            format!("acme/{base}-{}", r / REPO_NAMES.len() + 1)
+    for r in 0..org.repos {
+        let repo_id = org.first_id + r as i64;
+        let base = org.names[r % org.names.len()];
+        let name = match r / org.names.len() {
+            0 => format!("{}/{base}", org.owner),
+            round => format!("{}/{base}-{}", org.owner, round + 1),
         };
         tx.execute(
             "INSERT INTO repos (id, fullname, url, defaultbranch, createtime)
@@ -496,10 +484,15 @@ pub fn organisation_with_reds(
             params![repo_id, name, format!("https://github.com/{name}")],
         )
         .unwrap();
+        let count = if org.fewer_workflows {
+            1 + r % org.workflows
+        } else {
+            org.workflows
+        };
         let mut flows = Vec::new();
-        for w in 0..workflows {
+        for w in 0..count {
             let id = repo_id * 100 + w as i64;
-            let wname = WORKFLOW_NAMES[w % WORKFLOW_NAMES.len()].to_owned();
+            let wname = org.workflow_names[w % org.workflow_names.len()].to_owned();
             tx.execute(
                 "INSERT INTO workflows (id, repo_id, name, path) VALUES (?1, ?2, ?3, ?4)",
                 params![id, repo_id, wname, format!(".github/workflows/w{w}.yml")],
@@ -508,7 +501,7 @@ pub fn organisation_with_reds(
             flows.push((id, wname));
         }
         let mut branch_ids = Vec::new();
-        for branch in ["main", "release/1.x", "feature/login", "fix/flaky-test"] {
+        for branch in (org.branches)(r) {
             tx.execute(
                 "INSERT INTO branches (repo_id, name, createtime) VALUES (?1, ?2, 0)",
                 params![repo_id, branch],
@@ -516,40 +509,43 @@ pub fn organisation_with_reds(
             .unwrap();
             branch_ids.push((branch, tx.last_insert_rowid()));
         }
-        let mut run_id = repo_id * 100_000;
-        for c in 0..commits {
-            // Newest commit about 3 minutes ago, older ones 20 minutes apart, per branch.
+        for n in 0..org.commits {
+            let age = org.commits - 1 - n;
             for (b, (branch, branch_id)) in branch_ids.iter().enumerate() {
-                if b > 0 && c % 3 != 0 {
+                if !(org.on)(b, n, org.commits) {
                     continue;
                 }
-                let created =
-                    now - 180 - ((commits - 1 - c) as i64) * 1200 - b as i64 * 97 - r as i64;
-                let sha = format!("{:08x}{:08x}{:024x}", repo_id, b, c);
-                let author = people[(c + r + b) % people.len()];
+                let created = now - 180 - age as i64 * 1200 - b as i64 * 97 - r as i64;
+                let sha = format!("{:08x}{:08x}{:024x}", repo_id, b, n);
+                let author = org.people[(n + r + b) % org.people.len()];
                 tx.execute(
                     "INSERT INTO commits (repo_id, gitid, message, authorname, authorlogin, committime)
                      VALUES (?1, ?2, ?3, ?4, ?4, ?5)",
-                    params![repo_id, sha, format!("Change {c} on {branch}"), author, created - 30],
+                    params![repo_id, sha, format!("Change {n} on {branch}"), author, created - 30],
                 )
                 .unwrap();
                 let commit_id = tx.last_insert_rowid();
-                let newest = c + 1 == commits;
                 for (w, (workflow_id, _)) in flows.iter().enumerate() {
-                    run_id += 1;
+                    let run_id =
+                        1_000_000 + repo_id * 10_000 + b as i64 * 1000 + age as i64 * 10 + w as i64;
                     let mut status = "completed";
                     let mut conclusion = Some("success");
-                    if *branch == "main" && w == 0 && red.contains(&r) && c + 2 >= commits {
+                    let main = b == 0;
+                    if main
+                        && w == org.red_workflow
+                        && org.red.contains(&r)
+                        && age < org.red_commits
+                    {
                         conclusion = Some("failure");
                     }
-                    if *branch == "main" && w == 1 && newest && running.contains(&r) {
+                    if main && w == 1 && age == 0 && org.running.contains(&r) {
                         status = "in_progress";
                         conclusion = None;
                     }
-                    if branch.starts_with("feature") && newest && w == 0 {
+                    if branch.starts_with("feature") && age == 0 && w == 0 {
                         conclusion = Some("failure");
                     }
-                    if branch.starts_with("fix") && newest && w == 1 {
+                    if branch.starts_with("fix") && age == 0 && w == 1 {
                         status = "in_progress";
                         conclusion = None;
                     }
@@ -571,9 +567,9 @@ pub fn organisation_with_reds(
                             workflow_id,
                             commit_id,
                             branch_id,
-                            c as i64 + 1,
+                            n as i64 + 1,
                             sha,
-                            format!("Change {c} on {branch}"),
+                            format!("Change {n} on {branch}"),
                             status,
                             rank,
                             conclusion,
@@ -646,7 +642,7 @@ pub fn org_run_delivery(
     serde_json::to_vec(&payload).unwrap()
 }
 
-/// The repositories [`organisation_with_reds`] wrote into `conn` earlier.
+/// The repositories [`organisation`] wrote into `conn` earlier for an [`Org::acme`].
 pub fn organisation_repos(conn: &Connection) -> Vec<OrgRepo> {
     let mut repos: Vec<OrgRepo> = conn
         .prepare("SELECT id, fullname FROM repos WHERE id >= 1000 ORDER BY id")

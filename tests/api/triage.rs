@@ -3,14 +3,8 @@
 
 use serde_json::{json, Value};
 
-use crate::helpers::{spawn_app, spawn_app_with, webhook_json, TestApp};
-use crate::seed::{insert, now, run, run_delivery, Run};
-
-async fn page(app: &TestApp, path: &str) -> String {
-    let response = app.http.get(app.url(path)).send().await.unwrap();
-    assert_eq!(response.status(), 200, "{path}");
-    response.text().await.unwrap()
-}
+use crate::helpers::{spawn_app, spawn_app_with};
+use crate::seed::{failed_job_delivery, insert, now, run, run_delivery, Run};
 
 /// A run of workflow `workflow_id` (named `workflow`) on `branch`.
 fn run_of(
@@ -45,7 +39,7 @@ async fn triage_shows_watched_branches_unless_asked_for_all_and_never_stale_ones
     // Act
     let watched = app.get_json("/api/triage").await;
     let all = app.get_json("/api/triage?branches=all").await;
-    let html = page(&app, "/triage").await;
+    let html = app.page("/triage").await;
 
     // Assert
     let branches = |body: &Value| -> Vec<String> {
@@ -99,7 +93,7 @@ async fn more_than_a_hundred_reds_are_all_counted_newest_first_and_the_api_agree
 
     // Act
     let body = app.get_json("/api/triage").await;
-    let html = page(&app, "/triage").await;
+    let html = app.page("/triage").await;
 
     // Assert
     assert_eq!(body["count"], 130);
@@ -138,7 +132,7 @@ async fn one_bad_commit_failing_several_workflows_is_one_item() {
     insert(&app.db(), &runs);
 
     let body = app.get_json("/api/triage").await;
-    let html = page(&app, "/triage").await;
+    let html = app.page("/triage").await;
 
     assert_eq!(body["count"], 1);
     assert_eq!(body["red_workflows"], 3);
@@ -296,17 +290,13 @@ async fn the_failing_job_and_step_are_stored_from_workflow_job_and_shown() {
         &run_delivery(run_id, &"c".repeat(40), "Break the linter", Some("failure")),
     )
     .await;
-    let mut job: Value =
-        webhook_json("workflow_job/completed.failure.with-organization.payload.json");
-    job["workflow_job"]["run_id"] = json!(run_id);
-    job["repository"] = webhook_json("workflow_run/completed.payload.json")["repository"].clone();
-    app.deliver("workflow_job", "job-1", &serde_json::to_vec(&job).unwrap())
+    app.deliver("workflow_job", "job-1", &failed_job_delivery(run_id))
         .await;
 
     // Act
     let build = app.get_json(&format!("/api/builds/{run_id}")).await;
     let triage = app.get_json("/api/triage").await;
-    let html = page(&app, "/triage").await;
+    let html = app.page("/triage").await;
 
     // Assert
     assert_eq!(
@@ -331,19 +321,9 @@ async fn hidden_authors_hide_culprits_and_refuse_filters_by_person() {
     insert(&app.db(), &[red]);
 
     let triage = app.get_json("/api/triage").await;
-    let html = page(&app, "/triage").await;
-    let by_author = app
-        .http
-        .get(app.url("/api/builds?author=mallory"))
-        .send()
-        .await
-        .unwrap();
-    let triage_by_author = app
-        .http
-        .get(app.url("/api/triage?author=mallory"))
-        .send()
-        .await
-        .unwrap();
+    let html = app.page("/triage").await;
+    let by_author = app.get("/api/builds?author=mallory").await;
+    let triage_by_author = app.get("/api/triage?author=mallory").await;
 
     assert_eq!(triage["count"], 1);
     assert!(triage["incidents"][0]["culprit"].is_null());
@@ -381,7 +361,7 @@ async fn a_person_filter_keeps_the_incidents_they_caused_or_pushed_into_on_page_
     let by_carol = app.get_json("/api/triage?author=carol").await;
     let by_dave = app.get_json("/api/triage?author=dave").await;
     let by_erin = app.get_json("/api/triage?author=erin").await;
-    let dave_page = page(&app, "/triage?author=dave").await;
+    let dave_page = app.page("/triage?author=dave").await;
 
     // Assert
     assert_eq!(everyone["count"], 2);

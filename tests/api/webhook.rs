@@ -49,7 +49,7 @@ async fn a_push_that_creates_a_branch_stores_the_branch_and_its_commits() {
         "push/with-new-branch.payload.json",
         "push/with-no-username-committer.payload.json",
     ] {
-        app.deliver("push", name, &webhook_fixture(name)).await;
+        app.deliver_fixture("push", name, name).await;
     }
     let (branch, deleted): (String, Option<i64>) = app
         .db()
@@ -91,7 +91,7 @@ async fn tag_pushes_and_tag_create_and_delete_events_store_no_branch() {
         ("delete", "delete/with-organization.payload.json"),
     ];
     for (event, name) in tag_events {
-        app.deliver(event, name, &webhook_fixture(name)).await;
+        app.deliver_fixture(event, name, name).await;
     }
     assert_eq!(app.count("repos"), 1);
     assert_eq!(app.count("branches"), 0);
@@ -150,15 +150,7 @@ async fn deleting_a_branch_keeps_its_runs_with_the_name_archived() {
         query_row::<String>(&app, "SELECT archivedbranchname FROM workflowruns"),
         "feature"
     );
-    let builds: Value = app
-        .http
-        .get(app.url("/api/builds"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let builds: Value = app.get_json("/api/builds").await;
     assert_eq!(builds["builds"][0]["branch"], "feature");
 
     // A late event for a run on the deleted branch does not bring the branch back.
@@ -175,12 +167,8 @@ async fn deleting_a_branch_keeps_its_runs_with_the_name_archived() {
 #[tokio::test]
 async fn a_push_with_deleted_true_deletes_the_branch() {
     let app = spawn_app().await;
-    app.deliver(
-        "push",
-        "p1",
-        &webhook_fixture("push/with-new-branch.payload.json"),
-    )
-    .await;
+    app.deliver_fixture("push", "p1", "push/with-new-branch.payload.json")
+        .await;
     let mut deletion = webhook_json("push/with-new-branch.payload.json");
     deletion["created"] = json!(false);
     deletion["deleted"] = json!(true);
@@ -204,8 +192,7 @@ async fn workflow_run_fixtures_make_one_run_with_the_workflow_named_from_workflo
         "workflow_run/completed.payload.json",
         "workflow_run/completed.with-pull-requests.payload.json",
     ] {
-        app.deliver("workflow_run", name, &webhook_fixture(name))
-            .await;
+        app.deliver_fixture("workflow_run", name, name).await;
     }
     assert_eq!(app.count("repos"), 1);
     assert_eq!(app.count("workflows"), 1);
@@ -224,15 +211,7 @@ async fn workflow_run_fixtures_make_one_run_with_the_workflow_named_from_workflo
     );
     assert_eq!(path, ".github/workflows/test.yml");
 
-    let builds: Value = app
-        .http
-        .get(app.url("/api/builds"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let builds: Value = app.get_json("/api/builds").await;
     let build = &builds["builds"][0];
     assert_eq!(build["id"], RUN_ID);
     assert_eq!(build["repo"], "octo-org/octo-repo");
@@ -279,8 +258,7 @@ async fn workflow_job_fixtures_are_stored_and_a_started_job_sets_its_runs_queue_
         "workflow_job/completed.success.with-organization.payload.json",
     ];
     for name in names {
-        app.deliver("workflow_job", name, &webhook_fixture(name))
-            .await;
+        app.deliver_fixture("workflow_job", name, name).await;
     }
     let jobs: Vec<(i64, String, Option<i64>)> = app
         .db()
@@ -300,12 +278,8 @@ async fn workflow_job_fixtures_are_stored_and_a_started_job_sets_its_runs_queue_
     );
 
     // A job of the run in the workflow_run fixtures, started 40 s after the run was created.
-    app.deliver(
-        "workflow_run",
-        "run",
-        &webhook_fixture("workflow_run/requested.payload.json"),
-    )
-    .await;
+    app.deliver_fixture("workflow_run", "run", "workflow_run/requested.payload.json")
+        .await;
     let mut job = webhook_json("workflow_job/in_progress.payload.json");
     job["workflow_job"]["id"] = json!(1);
     job["workflow_job"]["run_id"] = json!(RUN_ID);
@@ -358,12 +332,8 @@ struct BadCase {
 #[tokio::test]
 async fn bad_deliveries_get_their_4xx_and_change_nothing() {
     let app = spawn_app_with(|config| config.max_body_bytes = 64 * 1024).await;
-    app.deliver(
-        "push",
-        "seed",
-        &webhook_fixture("push/with-new-branch.payload.json"),
-    )
-    .await;
+    app.deliver_fixture("push", "seed", "push/with-new-branch.payload.json")
+        .await;
     let before = app.dump();
     let deliveries_before = app.count("deliveries");
 
@@ -540,10 +510,10 @@ async fn a_newer_attempt_supersedes_an_older_one_and_a_late_old_event_does_not_r
         .await;
     app.deliver("workflow_run", "a2-requested", &bytes(&rerun))
         .await;
-    app.deliver(
+    app.deliver_fixture(
         "workflow_run",
         "a1-late",
-        &webhook_fixture("workflow_run/requested.payload.json"),
+        "workflow_run/requested.payload.json",
     )
     .await;
 

@@ -5,7 +5,7 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::helpers::{next_json, next_of_type, spawn_app, webhook_fixture};
+use crate::helpers::{next_json, next_of_type, spawn_app};
 
 #[tokio::test]
 async fn two_clients_both_receive_a_delivery_posted_after_they_connected() {
@@ -22,12 +22,8 @@ async fn two_clients_both_receive_a_delivery_posted_after_they_connected() {
         assert_eq!(snapshot["builds"].as_array().unwrap().len(), 0);
     }
 
-    app.deliver(
-        "workflow_run",
-        "r1",
-        &webhook_fixture("workflow_run/completed.payload.json"),
-    )
-    .await;
+    app.deliver_fixture("workflow_run", "r1", "workflow_run/completed.payload.json")
+        .await;
 
     for client in [&mut first, &mut second] {
         let update = next_of_type(client, "run").await;
@@ -41,22 +37,14 @@ async fn two_clients_both_receive_a_delivery_posted_after_they_connected() {
 #[tokio::test]
 async fn a_new_client_gets_a_snapshot_of_existing_runs_and_push_updates_as_commit_messages() {
     let app = spawn_app().await;
-    app.deliver(
-        "workflow_run",
-        "r1",
-        &webhook_fixture("workflow_run/requested.payload.json"),
-    )
-    .await;
+    app.deliver_fixture("workflow_run", "r1", "workflow_run/requested.payload.json")
+        .await;
     let mut client = app.connect_ws().await;
     let snapshot = next_of_type(&mut client, "snapshot").await;
     assert_eq!(snapshot["builds"][0]["status"], "queued");
 
-    app.deliver(
-        "push",
-        "p1",
-        &webhook_fixture("push/with-new-branch.payload.json"),
-    )
-    .await;
+    app.deliver_fixture("push", "p1", "push/with-new-branch.payload.json")
+        .await;
     let branch = next_of_type(&mut client, "branch").await;
     assert_eq!(branch["branch"]["name"], "master");
     assert_eq!(branch["branch"]["deleted"], false);

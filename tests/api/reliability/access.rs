@@ -9,7 +9,7 @@ use reqwest::StatusCode;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 use super::Server;
-use crate::helpers::{next_of_type, spawn_app_with, webhook_fixture, TestApp};
+use crate::helpers::{next_of_type, spawn_app_with, TestApp};
 
 const BOARD_TOKEN: &str = "board-token-0123456789abcdef";
 const ADMIN_TOKEN: &str = "admin-token-fedcba9876543210";
@@ -52,12 +52,8 @@ async fn ws_status(app: &TestApp, cookie: Option<&str>) -> u16 {
 #[tokio::test]
 async fn without_the_board_token_nothing_about_the_builds_is_readable() {
     let app = private_app().await;
-    app.deliver(
-        "workflow_run",
-        "a1",
-        &webhook_fixture("workflow_run/completed.payload.json"),
-    )
-    .await;
+    app.deliver_fixture("workflow_run", "a1", "workflow_run/completed.payload.json")
+        .await;
     let http = no_redirects();
 
     let page = http
@@ -181,12 +177,8 @@ async fn a_browser_signs_in_once_and_its_cookie_opens_pages_api_and_feed() {
     assert!(added.status().is_success(), "{}", added.status());
 
     // The webhook needs its signature, not the board token.
-    app.deliver(
-        "workflow_run",
-        "a2",
-        &webhook_fixture("workflow_run/completed.payload.json"),
-    )
-    .await;
+    app.deliver_fixture("workflow_run", "a2", "workflow_run/completed.payload.json")
+        .await;
     app.stop().await;
 }
 

@@ -5,7 +5,7 @@
 use serde_json::{json, Value};
 
 use super::{post, Server};
-use crate::helpers::{dump_database, webhook_json};
+use crate::helpers::{dump_database, json_at, webhook_json};
 use buildboard::github::event::MAX_TEXT_BYTES;
 
 /// 2020-10-05T16:33:24Z, the fixture's `created_at`.
@@ -315,14 +315,7 @@ async fn absurd_deliveries_are_accepted_or_refused_precisely_without_a_panic_or_
     assert_eq!(stored, 3 + timestamps.len() as i64, "only accepted runs");
 
     // The API and the board render the strange rows.
-    let builds: Value = http
-        .get(server.url("/api/builds?per_page=100"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let builds = json_at(&http, &server.url("/api/builds?per_page=100")).await;
     let strange_build = builds["builds"]
         .as_array()
         .unwrap()

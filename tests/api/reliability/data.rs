@@ -220,12 +220,8 @@ async fn a_database_made_by_the_first_released_schema_keeps_every_row_and_is_mig
 
     // The migrated database serves: a new delivery lands beside the old rows.
     let app = spawn_app_with(|config| config.db = db.clone()).await;
-    app.deliver(
-        "workflow_run",
-        "new",
-        &webhook_fixture("workflow_run/completed.payload.json"),
-    )
-    .await;
+    app.deliver_fixture("workflow_run", "new", "workflow_run/completed.payload.json")
+        .await;
     let after = app.dump();
     for line in rows.lines() {
         assert!(after.contains(line), "{line} kept");

@@ -9,7 +9,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use super::{post, Server};
-use crate::helpers::webhook_json;
+use crate::helpers::{text_at, webhook_json};
 
 /// The body size the attackers declared: GitHub's cap, 25 MiB.
 const DECLARED: usize = 25 * 1024 * 1024;
@@ -550,14 +550,7 @@ async fn a_javascript_html_url_never_becomes_an_href_but_the_api_returns_it_as_r
         .unwrap();
         fragments.push_str(message.to_text().unwrap());
     }
-    let api = http
-        .get(server.url("/api/builds/7"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let api = text_at(&http, &server.url("/api/builds/7")).await;
 
     // Assert
     for (what, html) in [("pages", &pages), ("feed", &fragments)] {

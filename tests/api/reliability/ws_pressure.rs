@@ -9,9 +9,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 use tokio_tungstenite::tungstenite::{self, Message};
 
-use crate::helpers::{
-    next_json, next_of_type, spawn_app_with, webhook_fixture, webhook_json, TestApp, WsClient,
-};
+use crate::helpers::{next_json, next_of_type, spawn_app_with, webhook_json, TestApp, WsClient};
 use buildboard::config::WsTiming;
 
 /// A WebSocket upgrade written by hand, for clients that then misbehave at the byte level.
@@ -125,10 +123,10 @@ async fn a_client_that_never_reads_does_not_hold_up_another_and_is_dropped() {
     drop(third);
     read_until_closed(&mut stuck, Duration::from_secs(10), "stuck client").await;
     // And the reader is still served.
-    app.deliver(
+    app.deliver_fixture(
         "workflow_run",
         "after",
-        &webhook_fixture("workflow_run/completed.payload.json"),
+        "workflow_run/completed.payload.json",
     )
     .await;
     assert_eq!(
@@ -200,12 +198,8 @@ async fn a_client_that_does_not_answer_pings_is_dropped_and_one_that_does_stays(
     tokio::time::sleep(Duration::from_millis(1500)).await;
 
     expect_closed(&mut silent, Duration::from_secs(5), "silent client").await;
-    app.deliver(
-        "workflow_run",
-        "r1",
-        &webhook_fixture("workflow_run/completed.payload.json"),
-    )
-    .await;
+    app.deliver_fixture("workflow_run", "r1", "workflow_run/completed.payload.json")
+        .await;
     let update = tokio::time::timeout(Duration::from_secs(5), received.recv())
         .await
         .expect("the live client is still served")
@@ -236,12 +230,8 @@ async fn an_oversized_or_malformed_client_frame_closes_that_connection_only() {
 
     expect_closed(&mut oversized, Duration::from_secs(5), "oversized frame").await;
     read_until_closed(&mut malformed, Duration::from_secs(5), "malformed frame").await;
-    app.deliver(
-        "workflow_run",
-        "r1",
-        &webhook_fixture("workflow_run/completed.payload.json"),
-    )
-    .await;
+    app.deliver_fixture("workflow_run", "r1", "workflow_run/completed.payload.json")
+        .await;
     assert_eq!(
         next_of_type(&mut bystander, "run").await["build"]["id"],
         289782451
