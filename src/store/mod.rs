@@ -4,6 +4,7 @@
 //! commits deliveries in groups; [`write`] holds what it runs inside a transaction. Reads go through
 //! an r2d2 pool of read-only connections ([`Store::read`]); under WAL they never wait for the writer.
 
+pub mod attempts;
 pub mod board;
 pub mod cctray;
 pub mod failures;

@@ -8,6 +8,7 @@
 use rusqlite::{params, Connection, OptionalExtension};
 use sha2::{Digest, Sha256};
 
+use super::attempts::Attempt;
 use super::model::Change;
 use super::{read, Result};
 use crate::run_state::{Conclusion, Status};
@@ -125,24 +126,17 @@ pub fn apply_report(
             runtime
         ])?
         == 1;
-    conn.prepare_cached(
-        "INSERT INTO workflowrunattempts (run_id, runattempt, status, statusrank, conclusion, starttime, updatetime)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
-         ON CONFLICT (run_id, runattempt) DO UPDATE SET
-             status = excluded.status, statusrank = excluded.statusrank, conclusion = excluded.conclusion,
-             starttime = COALESCE(excluded.starttime, starttime), updatetime = excluded.updatetime
-         WHERE (excluded.statusrank, COALESCE(excluded.updatetime, 0))
-            >= (workflowrunattempts.statusrank, COALESCE(workflowrunattempts.updatetime, 0))",
-    )?
-    .execute(params![
-        run_id,
-        attempt,
-        report.status.as_str(),
-        rank,
-        conclusion,
-        report.started,
-        report.updated
-    ])?;
+    super::attempts::upsert(
+        conn,
+        &Attempt {
+            run_id,
+            attempt,
+            status: report.status,
+            conclusion,
+            started: report.started,
+            updated: Some(report.updated),
+        },
+    )?;
     if let Some(check_id) = report.attempt_id {
         conn.prepare_cached(
             "INSERT INTO checkruns (id, run_id, attempt) VALUES (?1, ?2, ?3)

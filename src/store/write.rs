@@ -10,6 +10,7 @@ use std::sync::LazyLock;
 
 use rusqlite::{params, Connection, OptionalExtension};
 
+use super::attempts::Attempt;
 use super::model::{BranchInfo, CachedPage, Change, Window};
 use super::{read, Result};
 use crate::github::event::{Commit, Event, Repository, Workflow, WorkflowJob, WorkflowRun};
@@ -659,16 +660,17 @@ fn upsert_run(
         ended,
         runtime
     ])? == 1;
-    conn.prepare_cached(
-        "INSERT INTO workflowrunattempts (run_id, runattempt, status, statusrank, conclusion, starttime, updatetime)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
-         ON CONFLICT (run_id, runattempt) DO UPDATE SET
-             status = excluded.status, statusrank = excluded.statusrank, conclusion = excluded.conclusion,
-             starttime = COALESCE(excluded.starttime, starttime), updatetime = excluded.updatetime
-         WHERE (excluded.statusrank, COALESCE(excluded.updatetime, 0))
-            >= (workflowrunattempts.statusrank, COALESCE(workflowrunattempts.updatetime, 0))",
-    )?
-    .execute(params![run.id, run.run_attempt, run.status.as_str(), rank, run.conclusion, started, updated])?;
+    super::attempts::upsert(
+        conn,
+        &Attempt {
+            run_id: run.id,
+            attempt: run.run_attempt,
+            status: run.status,
+            conclusion: run.conclusion.as_deref(),
+            started,
+            updated,
+        },
+    )?;
     Ok(changed)
 }
 
