@@ -56,7 +56,8 @@ fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
 
-/// The wait after `attempts` failed attempts (1 for the first failure).
+/// The wait after `attempts` failed attempts (1 for the first failure). The retry itself is the
+/// outbox's `nextattempt`, which survives a restart: no in-process retry crate keeps that.
 pub fn backoff(base: Duration, attempts: u32) -> Duration {
     let factor = 1u32 << attempts.saturating_sub(1).min(20);
     base.saturating_mul(factor).min(MAX_BACKOFF)
