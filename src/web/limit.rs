@@ -1,6 +1,7 @@
 //! Per-client-IP rate limits (governor): one budget for the board, `/ws` and `/api`, a separate
-//! one for `/webhook`, and one a minute for operators' actions (see `web::act`). Over the limit a request gets `429 Too Many Requests` with `Retry-After`.
-//! Each IP has its own bucket, so one noisy client does not slow the others.
+//! one for `/webhook`, and one a minute for operators' actions (see `web::act`). Over the limit
+//! a request gets `429 Too Many Requests` with `Retry-After`. Each IP has its own bucket, so one
+//! noisy client does not slow the others.
 
 use std::net::IpAddr;
 use std::num::NonZeroU32;
