@@ -1,7 +1,7 @@
 -- buildboard database schema, version 6 (see `PRAGMA user_version`).
 --
--- The server applies this file on every start (every statement is idempotent) and then runs the
--- forward migrations in `src/store/migrate.rs` for databases made by an older version. `init_db -i`
+-- The server applies this file on every start (every statement is idempotent), after running the
+-- forward migrations in `src/store/migrate.rs` on a database made by an older version. `init_db -i`
 -- applies the same file.
 --
 -- Conventions

@@ -16,8 +16,9 @@
 //! unchanged.
 //!
 //! **Reconciliation** ([`Reconciler`]): the server polls each monitored repository's newest page of
-//! runs with conditional requests and submits what is new or newer to the ingest writer, which
-//! commits it and publishes it to the board like a webhook delivery.
+//! runs, and the check runs and commit statuses of its watched branches' head commits, with
+//! conditional requests and submits what is new or newer to the ingest writer, which commits it
+//! and publishes it to the board like a webhook delivery.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -129,7 +130,6 @@ pub trait Progress: Send + Sync {
 pub struct Quiet;
 impl Progress for Quiet {}
 
-/// A page of `GET /repos/{owner}/{repo}/actions/runs`.
 /// `GET /repos/{o}/{r}/commits/{ref}/check-runs`.
 #[derive(Debug, Deserialize)]
 struct CheckRunsPage {
@@ -160,6 +160,7 @@ struct CombinedStatus {
     statuses: Vec<RestStatus>,
 }
 
+/// A page of `GET /repos/{owner}/{repo}/actions/runs`.
 #[derive(Debug, Deserialize)]
 struct RunsPage {
     total_count: i64,
@@ -751,8 +752,9 @@ pub struct Reconciler {
     interval: Duration,
     /// Whose head commits' check runs and statuses are read.
     watched: WatchedBranches,
-    /// ETags of the last page applied per URL. In memory: after a restart the first poll is
-    /// a full request, which is one per repository.
+    /// ETags of the last page applied per URL. In memory: after a restart the first poll asks
+    /// for everything in full (each repository's runs, and its watched branches' check runs and
+    /// statuses).
     etags: HashMap<String, String>,
 }
 

@@ -18,8 +18,8 @@ pub const DEFAULT_STALE_AFTER: Duration = Duration::from_secs(7 * 86_400);
 /// How often the server asks GitHub for runs its webhooks may have missed.
 pub const DEFAULT_RECONCILE_INTERVAL: Duration = Duration::from_secs(5 * 60);
 
-/// Parses a duration: plain seconds (`300`) or a number with a unit, `ms`, `s`, `m` or `h`
-/// (`500ms`, `90s`, `5m`, `1h`).
+/// Parses a duration: plain seconds (`300`) or a number with a unit, `ms`, `s`, `m`, `h` or `d`
+/// (`500ms`, `90s`, `5m`, `1h`, `7d`).
 ///
 /// # Errors
 /// A message for clap when the text is neither.
@@ -186,7 +186,8 @@ pub struct Config {
     pub github_token: Option<Secret>,
 
     /// How often to reconcile with GitHub (needs --github-token): seconds, or 90s, 5m, 1h. Each
-    /// poll is one conditional request per repository, free when nothing changed.
+    /// poll makes conditional requests, free when nothing changed: one per repository for its
+    /// runs, and two per watched branch (at most 10 a repository) for its check runs and statuses.
     #[arg(long, env = "BUILDBOARD_RECONCILE_INTERVAL", default_value = "5m", value_parser = parse_duration)]
     pub reconcile_interval: Duration,
 
@@ -238,7 +239,6 @@ pub struct Config {
     #[arg(long, env = "BUILDBOARD_MAX_CONNECTIONS")]
     pub max_connections: Option<usize>,
 
-    /// WebSocket timings; not flags, so that only tests change them.
     /// Branches watched besides each repository's default branch, as comma-separated globs
     /// (`release/*,develop`). The Wall, Triage, notifications and cc.xml show watched branches
     /// unless asked for all.
@@ -269,6 +269,7 @@ pub struct Config {
     #[arg(long, env = "BUILDBOARD_NOTIFY_RETRY", default_value = "5s", value_parser = parse_duration)]
     pub notify_retry: Duration,
 
+    /// WebSocket timings; not flags, so that only tests change them.
     #[arg(skip)]
     pub ws_timing: WsTiming,
 }

@@ -10,7 +10,7 @@ use prometheus::{
 };
 
 /// Deliveries by `event` (ours, or `other`) and `outcome` (processed, duplicate, ignored,
-/// unauthorized, invalid, error).
+/// unauthorized, invalid, busy, timeout, error).
 pub static DELIVERIES: LazyLock<IntCounterVec> = LazyLock::new(|| {
     register_int_counter_vec!(
         "buildboard_deliveries_total",
@@ -58,7 +58,7 @@ pub static BROADCAST_LAGS: LazyLock<IntCounter> = LazyLock::new(|| {
     .expect("the metric is registered once")
 });
 
-/// Requests refused by a rate limit, by `budget` (reads or webhook).
+/// Requests refused by a rate limit, by `budget` (reads, webhook or actions).
 pub static RATE_LIMITED: LazyLock<IntCounterVec> = LazyLock::new(|| {
     register_int_counter_vec!(
         "buildboard_rate_limited_total",

@@ -105,7 +105,8 @@ pub struct App {
     serving: serve::Options,
     /// Polls GitHub for runs the webhooks missed; `None` without a GitHub token.
     reconciler: Option<Reconciler>,
-    /// The GitHub client, shared by the reconciler and the log fetcher; `None` without a token.
+    /// The GitHub client, shared by the reconciler, the log fetcher and operators' actions; `None`
+    /// without a token.
     github: Option<Arc<Client>>,
     /// The notification targets and the sender's wake-up, shared with the writer's detector.
     notify: (notify::Targets, Arc<tokio::sync::Notify>),
@@ -129,15 +130,15 @@ impl App {
         let store = Store::open(&config.db)
             .with_context(|| format!("opening the database {}", config.db.display()))?;
         let webhook_key = resolve_webhook_key(&config, &store)?;
-        // One client for the reconciler and the log fetcher, so that its one-request-at-a-time
-        // gate and its rate-limit waits cover both.
+        // One client for the reconciler, the log fetcher and operators' actions, so that its
+        // one-request-at-a-time gate and its rate-limit waits cover all three.
         let github = match &config.github_token {
             Some(token) => Some(Arc::new(
                 Client::new(ClientConfig::new(
                     config.github_api_url.clone(),
                     Some(token.clone()),
                 ))
-                .context("setting up the GitHub client for reconciliation")?,
+                .context("setting up the GitHub client")?,
             )),
             None => None,
         };
@@ -313,7 +314,8 @@ impl App {
         let signal = async move {
             shutdown.await;
             info!("shutting down: finishing in-flight requests");
-            // Wake the WebSocket tasks too: their upgraded connections are not tracked by warp.
+            // Wake the WebSocket tasks too (their upgraded connections have left hyper, so
+            // `serve::run` does not wait for them), and stop the background tasks.
             token.cancel();
         };
         let service =

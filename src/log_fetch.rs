@@ -5,8 +5,8 @@
 //! **Never blocking ingest.** [`LogFetcher::enqueue`] is a `try_send` on a bounded queue
 //! ([`FetchConfig::queue`]): when the queue is full the job is dropped and counted
 //! ([`FetchStats::dropped`]), never waited for. One worker task takes jobs one at a time through
-//! the shared GitHub [`Client`], whose gate serialises requests with the backfill and the
-//! reconciler and waits out rate limits.
+//! the shared GitHub [`Client`], whose gate serialises requests with the reconciler and
+//! operators' actions and waits out rate limits.
 //!
 //! **Per job.** `GET /repos/{o}/{r}/actions/jobs/{job_id}/logs` answers `302` to a short-lived URL
 //! on another host; the client follows it without the token and keeps the last
@@ -29,7 +29,7 @@
 //! // App::run: the sink is the ingest writer; stop it with the hub's shutdown token.
 //! let (fetcher, fetching) = LogFetcher::spawn(
 //!     client, state.ingest.clone(), FetchConfig::default(), token.clone());
-//! // Ingest, after a workflow_job `completed` with conclusion `failure` is committed:
+//! // Ingest's publisher, after a completed workflow_job with a red conclusion is committed:
 //! fetcher.enqueue(FailedJob { repo: full_name, repo_id, run_id, job_id });
 //! // Shutdown: the fetcher holds an `Ingest` clone, so await it before the writer drains.
 //! fetching.await?;

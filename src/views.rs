@@ -3,8 +3,9 @@
 //! shows as text; names and messages are also cut to a sane length here.
 //!
 //! Pages are rendered per request. Live updates are rendered once per change, not per client:
-//! [`run_fragments`] renders the waterfall's pieces for a changed run (called by the hub, which
-//! sends the same text to every client), and the `*_live` / [`hud`] renderers produce the parts a
+//! [`run_fragments`] renders the waterfall's pieces for a changed run (called once per change by
+//! the ingest publisher, through [`crate::feed::change`]; the hub sends the same text to every
+//! client), and the `*_live` / [`hud`] renderers produce the parts a
 //! page re-fetches, which the web layer caches per change (see `web::board`).
 
 use std::sync::Arc;

@@ -1,6 +1,6 @@
 //! Fuzzes payload parsing: the first byte picks the `X-GitHub-Event` kind, the rest is the body.
-//! Parsing must never panic, whatever the bytes; a parsed event must hold only valid statuses and
-//! names and texts within their caps.
+//! Parsing must never panic, whatever the bytes; a parsed event must hold names and texts within
+//! their caps (its statuses are `run_state::Status` values, valid by type).
 #![no_main]
 
 use buildboard::github::event::{self, Event, EventKind, MAX_NAME_BYTES, MAX_TEXT_BYTES};
@@ -29,7 +29,6 @@ fuzz_target!(|data: &[u8]| {
     match parsed {
         Event::WorkflowRun(run) => {
             let run = &run.workflow_run;
-            assert!(event::status_rank(&run.status).is_some());
             assert!(run
                 .display_title
                 .as_ref()
@@ -43,7 +42,6 @@ fuzz_target!(|data: &[u8]| {
         }
         Event::WorkflowJob(job) => {
             let job = &job.workflow_job;
-            assert!(event::status_rank(&job.status).is_some());
             assert!(job.name.len() <= MAX_NAME_BYTES);
         }
         Event::Push(push) => {
@@ -54,6 +52,10 @@ fuzz_target!(|data: &[u8]| {
                     .is_none_or(|m| m.len() <= MAX_TEXT_BYTES));
             }
         }
-        Event::Ping(_) | Event::Create(_) | Event::Delete(_) => {}
+        Event::Ping(_)
+        | Event::Create(_)
+        | Event::Delete(_)
+        | Event::CheckRun(_)
+        | Event::Status(_) => {}
     }
 });

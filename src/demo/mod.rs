@@ -3,8 +3,8 @@
 //! and screenshots get an organisation rather than one repository.
 //!
 //! # Layout
-//! - [`org`]: [`Organisation::generate`] — 25 repositories, about 100 workflows, 30 people, from a
-//!   seed.
+//! - [`org`]: [`Organisation::generate`] — 25 repositories, about 100 workflows, 28 people and 3
+//!   bots, from a seed.
 //! - [`sim`]: [`Simulation`] — a week of history (pushes, branches, runs, jobs with steps, re-runs,
 //!   incidents on default branches) and then a live trickle, as webhook [`Delivery`]s.
 //! - [`payload`]: the JSON bodies, shaped like GitHub's (the fixtures under

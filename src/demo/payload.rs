@@ -7,6 +7,7 @@ use std::sync::Arc;
 use serde_json::{json, Value};
 
 use super::org::{Organisation, Person, Repository, Runner, Workflow};
+use crate::run_state::{Conclusion, Status};
 
 /// The parts of payloads that never change (people, the organisation, repositories, workflows),
 /// built once and cloned into each body.
@@ -103,8 +104,8 @@ pub struct JobRun {
     pub queued_at: i64,
     pub started_at: i64,
     pub completed_at: i64,
-    /// `success`, `failure` or `skipped` (skipped jobs never start).
-    pub conclusion: &'static str,
+    /// `Success`, `Failure` or `Skipped` (skipped jobs never start).
+    pub conclusion: Conclusion,
     pub steps: Vec<StepRun>,
 }
 
@@ -115,7 +116,7 @@ pub struct StepRun {
     pub number: i64,
     pub started_at: i64,
     pub completed_at: i64,
-    pub conclusion: &'static str,
+    pub conclusion: Conclusion,
 }
 
 /// `2026-11-05T10:34:58Z`, as in run and job timestamps.
@@ -356,13 +357,14 @@ fn workflow_object(repo: &Repository, workflow: &Workflow) -> Value {
     })
 }
 
-/// A `workflow_run` delivery: `action` is `requested`, `in_progress` or `completed`.
+/// A `workflow_run` delivery. GitHub names its `action` after the status the run reached:
+/// `requested` (the run's `status` then says `queued`), `in_progress` or `completed`.
 pub fn workflow_run(
     parts: &Parts,
     r: usize,
     run: &Run<'_>,
-    action: &str,
-    conclusion: Option<&str>,
+    action: Status,
+    conclusion: Option<Conclusion>,
     updated_at: i64,
 ) -> Value {
     let org = &*parts.org;
@@ -373,7 +375,7 @@ pub fn workflow_run(
         .position(|workflow| workflow.id == run.workflow.id)
         .expect("the run's workflow is the repository's");
     let status = match action {
-        "requested" => "queued",
+        Status::Requested => Status::Queued,
         other => other,
     };
     let api = format!(
@@ -392,8 +394,8 @@ pub fn workflow_run(
         "display_title": if run.event == "schedule" { run.workflow.name.as_str() } else { title },
         "run_number": run.number,
         "event": run.event,
-        "status": status,
-        "conclusion": conclusion,
+        "status": status.as_str(),
+        "conclusion": conclusion.map(Conclusion::as_str),
         "workflow_id": run.workflow.id,
         "check_suite_id": run.check_suite_id,
         "check_suite_node_id": node_id("CS", run.check_suite_id),
@@ -432,7 +434,7 @@ pub fn workflow_run(
         fields.extend(more);
     }
     json!({
-        "action": action,
+        "action": action.as_str(),
         "workflow_run": workflow_run,
         "workflow": parts.repos[r].2[w].clone(),
         "repository": parts.repository(r, run.created_at, false),
@@ -441,30 +443,31 @@ pub fn workflow_run(
     })
 }
 
-/// A `workflow_job` delivery: `action` is `queued`, `in_progress` or `completed`.
-pub fn workflow_job(parts: &Parts, r: usize, run: &Run<'_>, job: &JobRun, action: &str) -> Value {
+/// A `workflow_job` delivery. Its `action` is the status the job reached: `queued`,
+/// `in_progress` or `completed`.
+pub fn workflow_job(parts: &Parts, r: usize, run: &Run<'_>, job: &JobRun, action: Status) -> Value {
     let org = &*parts.org;
     let repo = &org.repos[r];
     let (status, conclusion, started_at, completed_at) = match action {
-        "queued" => ("queued", None, job.queued_at, None),
-        "in_progress" => ("in_progress", None, job.started_at, None),
+        Status::Queued => (Status::Queued, None, job.queued_at, None),
+        Status::InProgress => (Status::InProgress, None, job.started_at, None),
         _ => (
-            "completed",
+            Status::Completed,
             Some(job.conclusion),
             job.started_at,
             Some(job.completed_at),
         ),
     };
     let steps: Vec<Value> = match action {
-        "queued" => Vec::new(),
-        "in_progress" => job
+        Status::Queued => Vec::new(),
+        Status::InProgress => job
             .steps
             .iter()
             .enumerate()
             .map(|(i, step)| {
                 json!({
                     "name": step.name,
-                    "status": if i == 0 { "in_progress" } else { "queued" },
+                    "status": if i == 0 { Status::InProgress } else { Status::Queued }.as_str(),
                     "conclusion": null,
                     "number": step.number,
                     "started_at": (i == 0).then(|| step_time(step.started_at)),
@@ -478,8 +481,8 @@ pub fn workflow_job(parts: &Parts, r: usize, run: &Run<'_>, job: &JobRun, action
             .map(|step| {
                 json!({
                     "name": step.name,
-                    "status": "completed",
-                    "conclusion": step.conclusion,
+                    "status": Status::Completed.as_str(),
+                    "conclusion": step.conclusion.as_str(),
                     "number": step.number,
                     "started_at": step_time(step.started_at),
                     "completed_at": step_time(step.completed_at),
@@ -487,7 +490,7 @@ pub fn workflow_job(parts: &Parts, r: usize, run: &Run<'_>, job: &JobRun, action
             })
             .collect(),
     };
-    let started = action != "queued" && job.conclusion != "skipped";
+    let started = action != Status::Queued && job.conclusion != Conclusion::Skipped;
     let (runner_id, runner_name, group_id, group_name) = if !started {
         (None, None, None, None)
     } else if job.runner == Runner::SelfHosted {
@@ -507,7 +510,7 @@ pub fn workflow_job(parts: &Parts, r: usize, run: &Run<'_>, job: &JobRun, action
     };
     let api = format!("https://api.github.com/repos/{}/actions", repo.full_name);
     json!({
-        "action": action,
+        "action": action.as_str(),
         "workflow_job": {
             "id": job.id,
             "run_id": run.id,
@@ -519,8 +522,8 @@ pub fn workflow_job(parts: &Parts, r: usize, run: &Run<'_>, job: &JobRun, action
             "head_sha": run.head.sha,
             "url": format!("{api}/jobs/{}", job.id),
             "html_url": format!("https://github.com/{}/actions/runs/{}/job/{}", repo.full_name, run.id, job.id),
-            "status": status,
-            "conclusion": conclusion,
+            "status": status.as_str(),
+            "conclusion": conclusion.map(Conclusion::as_str),
             "created_at": time(job.queued_at),
             "started_at": time(started_at),
             "completed_at": completed_at.map(time),

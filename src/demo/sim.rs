@@ -20,6 +20,7 @@ use serde_json::Value;
 use super::org::{actions_bot, Kind, Organisation, Repository};
 use super::payload::{self, Commit, JobRun, Parts, Run, StepRun};
 use super::{delivery_guid, Delivery, Rng};
+use crate::run_state::{Conclusion, Status};
 
 const DAY: i64 = 86_400;
 const ZERO_SHA: &str = "0000000000000000000000000000000000000000";
@@ -894,7 +895,7 @@ impl Simulation {
                 }
                 _ => start + self.rng.between(1, 5),
             };
-            if job.needs_previous && previous.is_some_and(|p| p.conclusion != "success") {
+            if job.needs_previous && previous.is_some_and(|p| p.conclusion != Conclusion::Success) {
                 jobs.push(JobRun {
                     id: self.next_job_id,
                     name: job.name.clone(),
@@ -903,7 +904,7 @@ impl Simulation {
                     queued_at: ready,
                     started_at: ready,
                     completed_at: ready,
-                    conclusion: "skipped",
+                    conclusion: Conclusion::Skipped,
                     steps: Vec::new(),
                 });
                 continue;
@@ -939,17 +940,17 @@ impl Simulation {
                     number += self.rng.between(0, 5); // post steps are numbered after a gap
                 }
                 let conclusion = if failed && !step.always {
-                    "skipped"
+                    Conclusion::Skipped
                 } else if fails && s == job.failing_step {
-                    "failure"
+                    Conclusion::Failure
                 } else {
-                    "success"
+                    Conclusion::Success
                 };
                 let duration = match conclusion {
-                    "skipped" => 0,
+                    Conclusion::Skipped => 0,
                     _ if step.main => {
                         let share = main_total / main_count * (0.6 + 0.8 * self.rng.unit());
-                        if conclusion == "failure" {
+                        if conclusion == Conclusion::Failure {
                             (share * (0.3 + 0.7 * self.rng.unit())) as i64
                         } else {
                             share as i64
@@ -966,7 +967,7 @@ impl Simulation {
                 });
                 clock += duration;
                 number += 1;
-                failed |= conclusion == "failure";
+                failed |= conclusion == Conclusion::Failure;
             }
             self.stats.jobs += 1;
             self.stats.steps += steps.len();
@@ -978,13 +979,17 @@ impl Simulation {
                 queued_at: ready,
                 started_at: started,
                 completed_at: clock.max(started + 1),
-                conclusion: if failed { "failure" } else { "success" },
+                conclusion: if failed {
+                    Conclusion::Failure
+                } else {
+                    Conclusion::Success
+                },
                 steps,
             });
         }
         let first_start = jobs
             .iter()
-            .filter(|job| job.conclusion != "skipped")
+            .filter(|job| job.conclusion != Conclusion::Skipped)
             .map(|job| job.started_at)
             .min()
             .unwrap_or(start);
@@ -994,44 +999,51 @@ impl Simulation {
             .max()
             .unwrap_or(start)
             + 1;
-        let conclusion = if jobs.iter().any(|job| job.conclusion == "failure") {
-            "failure"
+        let conclusion = if jobs.iter().any(|job| job.conclusion == Conclusion::Failure) {
+            Conclusion::Failure
         } else {
-            "success"
+            Conclusion::Success
         };
         self.emit(
             start,
             "workflow_run",
-            payload::workflow_run(&self.parts, r, run, "requested", None, start),
+            payload::workflow_run(&self.parts, r, run, Status::Requested, None, start),
         );
         self.emit(
             first_start,
             "workflow_run",
-            payload::workflow_run(&self.parts, r, run, "in_progress", None, first_start),
+            payload::workflow_run(&self.parts, r, run, Status::InProgress, None, first_start),
         );
         for job in &jobs {
-            if job.conclusion != "skipped" {
+            if job.conclusion != Conclusion::Skipped {
                 self.emit(
                     job.queued_at,
                     "workflow_job",
-                    payload::workflow_job(&self.parts, r, run, job, "queued"),
+                    payload::workflow_job(&self.parts, r, run, job, Status::Queued),
                 );
                 self.emit(
                     job.started_at,
                     "workflow_job",
-                    payload::workflow_job(&self.parts, r, run, job, "in_progress"),
+                    payload::workflow_job(&self.parts, r, run, job, Status::InProgress),
                 );
             }
             self.emit(
                 job.completed_at,
                 "workflow_job",
-                payload::workflow_job(&self.parts, r, run, job, "completed"),
+                payload::workflow_job(&self.parts, r, run, job, Status::Completed),
             );
         }
         self.emit(
             end,
             "workflow_run",
-            payload::workflow_run(&self.parts, r, run, "completed", Some(conclusion), end),
+            payload::workflow_run(
+                &self.parts,
+                r,
+                run,
+                Status::Completed,
+                Some(conclusion),
+                end,
+            ),
         );
         end
     }

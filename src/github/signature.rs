@@ -41,7 +41,8 @@ pub fn verify(secret: &[u8], body: &[u8], header: Option<&str>) -> Result<(), Si
         .map_err(|_| SignatureError::Mismatch)
 }
 
-/// The `X-Hub-Signature-256` header value GitHub would send for `body` (used by tests and the load tool).
+/// The `X-Hub-Signature-256` header value GitHub would send for `body` (used by tests, the load
+/// tool and the demo; the notification sender signs `json` targets' bodies the same way).
 pub fn sign(secret: &[u8], body: &[u8]) -> String {
     let mut mac =
         HmacSha256::new_from_slice(secret).expect("HMAC-SHA256 accepts a key of any length");

@@ -9,8 +9,8 @@
 //! - [`sender`] is a background task that posts due rows, marks them sent after a 2xx, and
 //!   retries others with exponential backoff. Rows survive a restart.
 //! - [`format`] renders a [`Message`] for each kind of target: Slack-compatible (Slack,
-//!   Mattermost, Rocket.Chat), Microsoft Teams (a MessageCard), or buildboard's own JSON, signed
-//!   with HMAC-SHA256 (`X-Buildboard-Signature-256`).
+//!   Mattermost, Rocket.Chat), Microsoft Teams (a MessageCard), Teams Workflows (an Adaptive
+//!   Card), or buildboard's own JSON, signed with HMAC-SHA256 (`X-Buildboard-Signature-256`).
 //!
 //! Targets come from `--notify-config FILE` (JSON, see [`Targets::load`]) and `--notify-slack URL`.
 

@@ -1,6 +1,7 @@
 //! Sends what the outbox holds: one POST per row, in order, with timeouts; a 2xx marks the row
-//! sent, anything else (or no answer) schedules a retry after `base · 2^attempts`, at most
-//! [`MAX_BACKOFF`], and after [`MAX_ATTEMPTS`] the row is given up on (logged).
+//! sent, anything else (or no answer) schedules a retry after `base · 2^(attempts - 1)` (or the
+//! receiver's `Retry-After`, if longer), at most [`MAX_BACKOFF`], and after [`MAX_ATTEMPTS`] the
+//! row is given up on (logged).
 //!
 //! Delivery is at least once per (transition, target), and once in practice: a row is marked sent
 //! right after its 2xx, so only a crash in the moment between the receiver's answer and that
@@ -55,7 +56,8 @@ fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
 
-/// The wait after `attempts` failed attempts (1 for the first failure).
+/// The wait after `attempts` failed attempts (1 for the first failure). The retry itself is the
+/// outbox's `nextattempt`, which survives a restart: no in-process retry crate keeps that.
 pub fn backoff(base: Duration, attempts: u32) -> Duration {
     let factor = 1u32 << attempts.saturating_sub(1).min(20);
     base.saturating_mul(factor).min(MAX_BACKOFF)

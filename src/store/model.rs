@@ -26,7 +26,8 @@ pub struct Run {
     pub workflow_id: i64,
     /// requested, queued, waiting, pending, in_progress or completed.
     pub status: String,
-    /// success, failure, cancelled, skipped, timed_out, action_required, neutral, stale; null until completed.
+    /// success, failure, cancelled, skipped, timed_out, action_required, neutral, stale,
+    /// startup_failure; null until completed.
     pub conclusion: Option<String>,
     /// The head commit's hash.
     pub sha: String,

@@ -386,7 +386,7 @@ pub fn record_delivery(
 /// the index, and a group of deliveries rewrites as many pages as it has deliveries. Stored with
 /// the timestamp's fields from most to least significant (`1e3cc7872d3162e-81ab-4c9367dc0958`),
 /// new ids append to the index's last page. Any other id is stored as it came.
-/// `schema.sql` migration 3 -> 4 rewrites the ids stored before in the same way.
+/// Migration 3 -> 4 (`migrate::MIGRATIONS`) rewrites the ids stored before in the same way.
 pub fn delivery_key(id: &str) -> std::borrow::Cow<'_, str> {
     let bytes = id.as_bytes();
     let is_v1_uuid = bytes.len() == 36

@@ -16,6 +16,8 @@
 
 use std::sync::Arc;
 
+use cookie::time::Duration;
+use cookie::{Cookie, SameSite};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
@@ -30,7 +32,7 @@ pub const COOKIE: &str = "buildboard_token";
 /// The query parameter a browser signs in with.
 pub const TOKEN_PARAM: &str = "token";
 /// How long a browser keeps the cookie: 400 days, the most Chromium allows.
-const COOKIE_MAX_AGE_SECS: u64 = 400 * 24 * 60 * 60;
+const COOKIE_MAX_AGE: Duration = Duration::days(400);
 /// What the cookie's HMAC is computed over, with the token as the key.
 const COOKIE_CONTEXT: &[u8] = b"buildboard board cookie v1";
 
@@ -75,6 +77,23 @@ pub(crate) fn mac_hex(key: &[u8], message: &[u8]) -> String {
     hex::encode(mac.finalize().into_bytes())
 }
 
+/// The `Set-Cookie` value of a sign-in cookie (the board's here, the operators' in `web::act`):
+/// for the whole site, kept for `max_age` (zero signs out), `HttpOnly` so that no script reads it.
+pub(crate) fn set_cookie(
+    name: &str,
+    value: &str,
+    max_age: Duration,
+    same_site: SameSite,
+) -> String {
+    Cookie::build((name, value))
+        .path("/")
+        .max_age(max_age)
+        .http_only(true)
+        .same_site(same_site)
+        .build()
+        .to_string()
+}
+
 impl Access {
     /// Reading needs `board_token` when there is one; `admin_token` also opens it.
     pub fn new(board_token: Option<&Secret>, admin_token: Option<&Secret>) -> Self {
@@ -115,12 +134,8 @@ impl Access {
     /// The `Set-Cookie` value that signs a browser in, when `given` is the board token.
     fn sign_in_cookie(&self, given: &str) -> Option<String> {
         let keys = self.keys.as_ref()?;
-        same(given, keys.board_token.expose()).then(|| {
-            format!(
-                "{COOKIE}={}; Path=/; Max-Age={COOKIE_MAX_AGE_SECS}; HttpOnly; SameSite=Lax",
-                keys.cookie
-            )
-        })
+        same(given, keys.board_token.expose())
+            .then(|| set_cookie(COOKIE, &keys.cookie, COOKIE_MAX_AGE, SameSite::Lax))
     }
 }
 

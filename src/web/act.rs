@@ -20,6 +20,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use cookie::SameSite;
 use rand::RngCore;
 use serde_json::json;
 use warp::http::header::{CACHE_CONTROL, LOCATION, SET_COOKIE};
@@ -27,7 +28,7 @@ use warp::http::{Response, StatusCode};
 use warp::Reply as _;
 use warp::{Filter, Rejection};
 
-use super::access::{mac_hex, same};
+use super::access::{mac_hex, same, set_cookie};
 use super::error::json_error;
 use super::host::Hosts;
 use super::limit::Limiter;
@@ -45,7 +46,7 @@ pub const CSRF_HEADER: &str = "x-csrf-token";
 /// What the cookie's HMAC is computed over, with the operator's token as the key.
 const COOKIE_CONTEXT: &[u8] = b"buildboard operator cookie v1";
 /// How long an operator stays signed in: a working week and then some.
-const COOKIE_MAX_AGE_SECS: u64 = 8 * 24 * 60 * 60;
+const COOKIE_MAX_AGE: cookie::time::Duration = cookie::time::Duration::days(8);
 /// The name a bare operator token is logged under.
 const UNNAMED: &str = "operator";
 /// How long an action waits for the GitHub client (the reconciler may hold it).
@@ -502,10 +503,7 @@ fn sign_in(state: &AppState, caller: &Caller, form: &[(String, String)]) -> Repl
         .header(LOCATION, "/triage")
         .header(
             SET_COOKIE,
-            format!(
-                "{COOKIE}={cookie}; Path=/; Max-Age={COOKIE_MAX_AGE_SECS}; HttpOnly; \
-                 SameSite=Strict"
-            ),
+            set_cookie(COOKIE, &cookie, COOKIE_MAX_AGE, SameSite::Strict),
         )
         .header(CACHE_CONTROL, "no-store")
         .body(String::new())
@@ -526,7 +524,7 @@ fn sign_out(state: &AppState, caller: &Caller) -> Reply {
         .header(LOCATION, "/")
         .header(
             SET_COOKIE,
-            format!("{COOKIE}=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict"),
+            set_cookie(COOKIE, "", cookie::time::Duration::ZERO, SameSite::Strict),
         )
         .header(CACHE_CONTROL, "no-store")
         .body(String::new())

@@ -1,4 +1,4 @@
-//! The JSON API: builds, metrics, workflows, repositories. See the README for every parameter
+//! The JSON API: builds, metrics, workflows, triage, repositories. See the README for every parameter
 //! and field. Errors are `{"error": {"code", "message"}}` with the matching status.
 
 use serde::{Deserialize, Serialize};
@@ -25,7 +25,8 @@ const MAX_MUTATION_BODY: u64 = 4096;
 
 type Query = Vec<(String, String)>;
 
-/// Every `/api/...` route, behind the read rate limit.
+/// The API's builds, metrics, workflows, triage and repository routes, behind the read rate limit
+/// (`/api/transitions` is `web::transitions`; `/api/operator` and `/api/runs/...` are `web::act`).
 pub fn routes(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = Rejection> + Clone {
     let query = || warp::query::<Query>();
     let host = || warp::header::optional::<String>("host");

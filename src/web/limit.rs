@@ -1,6 +1,7 @@
 //! Per-client-IP rate limits (governor): one budget for the board, `/ws` and `/api`, a separate
-//! one for `/webhook`. Over the limit a request gets `429 Too Many Requests` with `Retry-After`.
-//! Each IP has its own bucket, so one noisy client does not slow the others.
+//! one for `/webhook`, and one a minute for operators' actions (see `web::act`). Over the limit
+//! a request gets `429 Too Many Requests` with `Retry-After`. Each IP has its own bucket, so one
+//! noisy client does not slow the others.
 
 use std::net::IpAddr;
 use std::num::NonZeroU32;
@@ -21,7 +22,7 @@ const RETAIN_EVERY: u64 = 4096;
 #[derive(Debug)]
 pub struct RateLimited {
     pub retry_after: Duration,
-    /// Which budget: `reads` or `webhook`.
+    /// Which budget: `reads`, `webhook` or `actions`.
     pub budget: &'static str,
 }
 

@@ -36,7 +36,8 @@ use query::{BoardQuery, Part};
 use super::{with_state, AppState, Error};
 use crate::views;
 
-/// `GET /`, `/triage`, `/developer`, `/developer/<login>`, `/static/...`.
+/// `GET /wall`, `/`, `/triage`, `/developer`, `/developer/<login>`, `/static/...`, and the HTML
+/// error page for any other address.
 pub fn routes(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = Rejection> + Clone {
     let query = warp::query::<Vec<(String, String)>>();
     // After the path filters: only requests for these pages spend the read budget, and then show

@@ -258,22 +258,22 @@ pub(super) async fn show_developer(
     .await
 }
 
-/// Decodes `%XX` escapes in a path segment; `None` for a bad escape or invalid UTF-8.
+/// Decodes `%XX` escapes in a path segment; `None` for a malformed escape or invalid UTF-8.
 fn percent_decode(segment: &str) -> Option<String> {
-    let bytes = segment.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = segment.get(i + 1..i + 3)?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
+    // `percent-encoding` leaves a malformed escape as it is: refuse one first.
+    let well_formed = segment.split('%').skip(1).all(|rest| {
+        rest.as_bytes()
+            .get(..2)
+            .is_some_and(|hex| hex.iter().all(u8::is_ascii_hexdigit))
+    });
+    well_formed
+        .then(|| {
+            percent_encoding::percent_decode_str(segment)
+                .decode_utf8()
+                .ok()
+        })
+        .flatten()
+        .map(std::borrow::Cow::into_owned)
 }
 
 #[cfg(test)]
@@ -287,5 +287,7 @@ mod tests {
             Some("dependabot[bot]")
         );
         assert_eq!(percent_decode("%zz"), None);
+        assert_eq!(percent_decode("%+f"), None, "a sign is not a hex digit");
+        assert_eq!(percent_decode("a%2"), None);
     }
 }

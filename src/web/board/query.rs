@@ -116,7 +116,6 @@ impl BoardQuery {
         })
     }
 
-    /// The filter for the grid, triage and lists.
     /// What triage looks at for this query: watched branches unless `branches=all` or a branch
     /// is named (naming one asks for it, watched or not).
     pub(super) fn triage_scope(&self, state: &AppState, now: i64) -> triage::Scope {
@@ -128,6 +127,7 @@ impl BoardQuery {
         )
     }
 
+    /// The filter for the grid, triage and lists.
     pub(super) fn filter(&self) -> RunFilter {
         RunFilter {
             repo: self.repo.clone(),
