@@ -177,19 +177,11 @@ fn owner(org: &Organisation) -> Value {
     })
 }
 
-/// The top-level `repository`, without its times (see [`Parts::repository`]).
+/// The top-level `repository`, without its times (see [`Parts::repository`]): the short one
+/// and more.
 fn repository(org: &Organisation, repo: &Repository) -> Value {
-    json!({
-        "id": repo.id,
-        "node_id": node_id("R", repo.id),
-        "name": repo.name,
-        "full_name": repo.full_name,
-        "private": true,
-        "owner": owner(org),
-        "html_url": format!("https://github.com/{}", repo.full_name),
-        "description": repo.description,
-        "fork": false,
-        "url": format!("https://api.github.com/repos/{}", repo.full_name),
+    let mut full = short_repository(org, repo);
+    let more = json!({
         "created_at": null,
         "updated_at": null,
         "pushed_at": null,
@@ -203,7 +195,11 @@ fn repository(org: &Organisation, repo: &Repository) -> Value {
         "disabled": false,
         "visibility": "private",
         "default_branch": repo.default_branch,
-    })
+    });
+    if let (Value::Object(full), Value::Object(more)) = (&mut full, more) {
+        full.extend(more);
+    }
+    full
 }
 
 /// The short `repository` inside `workflow_run`.
