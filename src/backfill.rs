@@ -864,7 +864,8 @@ impl Reconciler {
         }
         let mut applied = 0;
         for branch in branches.into_iter().take(MAX_RECONCILED_BRANCHES) {
-            let path = format!("/repos/{}/commits/{branch}/check-runs", repo.full_name);
+            let segment = ref_segment(&branch);
+            let path = format!("/repos/{}/commits/{segment}/check-runs", repo.full_name);
             let url = self.client.url(&path, &[("per_page", PER_PAGE)]);
             if let Some((body, etag)) = self.fresh(&url).await? {
                 let page: CheckRunsPage = Client::decode(&url, &body)?;
@@ -890,7 +891,7 @@ impl Reconciler {
                     self.etags.insert(url, etag);
                 }
             }
-            let path = format!("/repos/{}/commits/{branch}/status", repo.full_name);
+            let path = format!("/repos/{}/commits/{segment}/status", repo.full_name);
             let url = self.client.url(&path, &[]);
             if let Some((body, etag)) = self.fresh(&url).await? {
                 let combined: CombinedStatus = Client::decode(&url, &body)?;
@@ -924,12 +925,36 @@ impl Reconciler {
     }
 }
 
+/// What a branch name escapes to be one path segment: all but RFC 3986's unreserved characters.
+const REF_SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// A branch name as one path segment of `commits/{ref}`, as GitHub's own clients send it:
+/// `release/1.2` is `release%2F1.2`.
+fn ref_segment(branch: &str) -> String {
+    percent_encoding::utf8_percent_encode(branch, REF_SEGMENT).to_string()
+}
+
 /// Most branches of one repository whose checks and statuses reconciliation reads per poll.
 const MAX_RECONCILED_BRANCHES: usize = 10;
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_branch_name_is_one_path_segment() {
+        assert_eq!(ref_segment("main"), "main");
+        assert_eq!(ref_segment("release/1.2"), "release%2F1.2");
+        assert_eq!(ref_segment("fix#12?x"), "fix%2312%3Fx");
+        assert_eq!(
+            ref_segment("dependabot/npm_and_yarn/a-b~1"),
+            "dependabot%2Fnpm_and_yarn%2Fa-b~1"
+        );
+    }
 
     #[test]
     fn a_window_splits_into_two_halves_that_cover_it() {
