@@ -133,31 +133,13 @@ pub struct Request<'a> {
 
 /// The latest state of one workflow on one branch.
 #[derive(Debug)]
-struct Pair {
+pub struct Pair {
     repo: String,
     workflow_id: i64,
     workflow: String,
     branch: String,
     latest_created: i64,
     active_count: usize,
-}
-
-/// The Wall for `request`. Reds and their details come from [`triage::triage`].
-///
-/// # Errors
-/// On a database error.
-pub fn wall(conn: &Connection, request: &Request<'_>) -> Result<Wall> {
-    let pairs = pairs(conn, request)?;
-    let incidents = triage::triage(
-        conn,
-        &triage::Request {
-            filter: request.filter,
-            watched: request.watched,
-            scope: request.scope,
-            order: triage::Order::NewestFirst,
-        },
-    )?;
-    Ok(assemble(pairs, &incidents, request.filter.repo.len() == 1))
 }
 
 impl Tile {
@@ -180,8 +162,15 @@ impl Tile {
     }
 }
 
-/// Tiles from the pairs' states and triage's incidents.
-fn assemble(pairs: Vec<Pair>, incidents: &[Incident], per_workflow: bool) -> Wall {
+/// Whether the Wall for `filter` has a tile per workflow (one repository named) rather than one
+/// per repository.
+pub fn per_workflow(filter: &RunFilter) -> bool {
+    filter.repo.len() == 1
+}
+
+/// The Wall from the pairs' states ([`pairs`]) and [`triage::triage`]'s incidents for the same
+/// filter and scope, newest first (two reads, which the server makes on two connections at once).
+pub fn assemble(pairs: Vec<Pair>, incidents: &[Incident], per_workflow: bool) -> Wall {
     let key_of = |repo: &str, workflow: &str| {
         if per_workflow {
             format!("{repo} {workflow}")
@@ -259,7 +248,10 @@ fn assemble(pairs: Vec<Pair>, incidents: &[Incident], per_workflow: bool) -> Wal
 }
 
 /// The latest run of each workflow on each branch in scope, and how many runs are active there.
-fn pairs(conn: &Connection, request: &Request<'_>) -> Result<Vec<Pair>> {
+///
+/// # Errors
+/// On a database error.
+pub fn pairs(conn: &Connection, request: &Request<'_>) -> Result<Vec<Pair>> {
     let mut conditions = vec!["p.monitored = 1".to_owned()];
     let mut params: Vec<Value> = Vec::new();
     let filter = request.filter;
