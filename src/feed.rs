@@ -25,9 +25,9 @@ pub fn hello(generation: u64) -> String {
 
 /// `snapshot`: the newest runs, on connect (`reason` `connect`) or after the client fell behind
 /// (`lagged`, with how many messages it `missed`).
-pub fn snapshot(reason: &str, missed: u64, mut builds: Vec<Run>, privacy: Privacy) -> String {
-    privacy.redact_runs(&mut builds);
-    json!({"type": "snapshot", "reason": reason, "missed": missed, "builds": builds}).to_string()
+pub fn snapshot(reason: &str, missed: u64, mut runs: Vec<Run>, privacy: Privacy) -> String {
+    privacy.redact_runs(&mut runs);
+    json!({"type": "snapshot", "reason": reason, "missed": missed, "builds": runs}).to_string()
 }
 
 /// The message for a committed change: the change itself (`type` plus its payload, unchanged in
@@ -35,23 +35,26 @@ pub fn snapshot(reason: &str, missed: u64, mut builds: Vec<Run>, privacy: Privac
 pub fn change(change: &Change, opts: Opts) -> String {
     let mut change = change.clone();
     opts.privacy.redact_change(&mut change);
-    let Change::Run { run: build } = &change else {
+    let Change::Run { run } = &change else {
         return serde_json::to_string(&change).expect("changes serialise to JSON");
     };
     /// A `run` message: the change's own fields, in order (`type` first), then the fragments.
     #[derive(Serialize)]
     struct RunMessage<'a> {
         r#type: &'static str,
+        /// The run, under the feed's name for it.
         build: &'a Run,
         #[serde(skip_serializing_if = "Option::is_none")]
         html: Option<views::RunFragments>,
     }
-    let html = views::run_fragments(build, opts)
-        .map_err(|err| tracing::error!(cause = %err, run = build.id, "could not render a run's fragments"))
+    let html = views::run_fragments(run, opts)
+        .map_err(
+            |err| tracing::error!(cause = %err, run = run.id, "could not render a run's fragments"),
+        )
         .ok();
     serde_json::to_string(&RunMessage {
         r#type: "run",
-        build,
+        build: run,
         html,
     })
     .expect("changes serialise to JSON")

@@ -16,17 +16,17 @@ pub struct Privacy {
 }
 
 impl Privacy {
-    /// Removes the names and avatars of people from `build`.
-    pub fn redact_run(self, build: &mut Run) {
+    /// Removes the names and avatars of people from `run`.
+    pub fn redact_run(self, run: &mut Run) {
         if self.hide_authors {
-            build.author = None;
-            build.author_avatar = None;
+            run.author = None;
+            run.author_avatar = None;
         }
     }
 
-    /// [`Self::redact_run`] for each of `builds`.
-    pub fn redact_runs(self, builds: &mut [Run]) {
-        builds.iter_mut().for_each(|build| self.redact_run(build));
+    /// [`Self::redact_run`] for each of `runs`.
+    pub fn redact_runs(self, runs: &mut [Run]) {
+        runs.iter_mut().for_each(|run| self.redact_run(run));
     }
 
     /// Removes people from a feed change.
@@ -35,7 +35,7 @@ impl Privacy {
             return;
         }
         match change {
-            Change::Run { run: build } => self.redact_run(build),
+            Change::Run { run } => self.redact_run(run),
             Change::Commit { commit } => {
                 commit.author = None;
                 commit.author_login = None;

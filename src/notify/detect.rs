@@ -55,13 +55,13 @@ impl Detector {
         let mut seen = HashSet::new();
         let mut queued = 0;
         for change in changes {
-            let Change::Run { run: build } = change else {
+            let Change::Run { run } = change else {
                 continue;
             };
-            if build.status != Status::Completed.as_str() || !seen.insert(build.id) {
+            if run.status != Status::Completed.as_str() || !seen.insert(run.id) {
                 continue;
             }
-            queued += self.on_run(conn, build, now)?;
+            queued += self.on_run(conn, run, now)?;
         }
         Ok(queued)
     }
@@ -78,9 +78,9 @@ impl Detector {
         changes: &[Change],
         now: i64,
     ) -> Result<usize> {
-        let relevant = changes.iter().any(
-            |c| matches!(c, Change::Run { run: build } if build.status == Status::Completed.as_str()),
-        );
+        let relevant = changes
+            .iter()
+            .any(|c| matches!(c, Change::Run { run } if run.status == Status::Completed.as_str()));
         if !relevant {
             return Ok(0);
         }
@@ -98,14 +98,14 @@ impl Detector {
         }
     }
 
-    fn on_run(&self, conn: &Connection, build: &Run, now: i64) -> Result<usize> {
+    fn on_run(&self, conn: &Connection, completed: &Run, now: i64) -> Result<usize> {
         let pair: Option<(i64, String, Option<String>)> = conn
             .prepare_cached(
                 "SELECT r.branch_id, b.name, repos.defaultbranch FROM workflowruns r
                  JOIN branches b ON b.id = r.branch_id JOIN repos ON repos.id = r.repo_id
                  WHERE r.id = ?1",
             )?
-            .query_row([build.id], |row| {
+            .query_row([completed.id], |row| {
                 Ok((row.get(0)?, row.get(1)?, row.get(2)?))
             })
             .optional()?;
@@ -115,7 +115,7 @@ impl Detector {
         if !self.watched.contains(&branch, default_branch.as_deref()) {
             return Ok(0);
         }
-        let workflow_id = build.workflow_id;
+        let workflow_id = completed.workflow_id;
         let Some(now_state) = outbox::decisive_run(conn, workflow_id, branch_id)? else {
             return Ok(0);
         };
@@ -195,7 +195,7 @@ impl Detector {
             now,
         )?;
         let Some(kind) = send else {
-            tracing::debug!(repo = %build.repo, workflow = %build.workflow, %branch, "flapping: change recorded, not sent");
+            tracing::debug!(repo = %completed.repo, workflow = %completed.workflow, %branch, "flapping: change recorded, not sent");
             return Ok(0);
         };
         let Some(run) = read::run(conn, now_state.run_id)? else {
@@ -245,19 +245,19 @@ impl Detector {
         Ok(targets.len())
     }
 
-    fn run_ref(&self, build: &Run) -> RunRef {
+    fn run_ref(&self, run: &Run) -> RunRef {
         RunRef {
-            id: build.id,
-            number: build.run_number,
-            conclusion: build.conclusion.clone(),
-            sha: build.sha.clone(),
-            message: build.message.clone(),
+            id: run.id,
+            number: run.run_number,
+            conclusion: run.conclusion.clone(),
+            sha: run.sha.clone(),
+            message: run.message.clone(),
             author: if self.opts.privacy.hide_authors {
                 None
             } else {
-                build.author.clone()
+                run.author.clone()
             },
-            url: views::safe_link(build.url.as_deref(), &self.opts).map(str::to_owned),
+            url: views::safe_link(run.url.as_deref(), &self.opts).map(str::to_owned),
         }
     }
 

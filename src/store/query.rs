@@ -262,10 +262,10 @@ pub fn runs_where(
     };
     let sql = format!("{select}{clause} ORDER BY r.createtime DESC, r.id DESC LIMIT ?");
     let mut stmt = conn.prepare_cached(&sql)?;
-    let builds = stmt
+    let runs = stmt
         .query_map(rusqlite::params_from_iter(params), run_from_row)?
         .collect::<rusqlite::Result<_>>()?;
-    Ok(builds)
+    Ok(runs)
 }
 
 #[cfg(test)]

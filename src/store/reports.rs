@@ -146,8 +146,8 @@ pub fn apply_report(
     }
     let mut changes = Vec::new();
     if changed {
-        if let Some(build) = read::run(conn, run_id)? {
-            changes.push(Change::Run { run: build });
+        if let Some(run) = read::run(conn, run_id)? {
+            changes.push(Change::Run { run });
         }
     }
     Ok(changes)

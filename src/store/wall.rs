@@ -183,21 +183,21 @@ pub fn assemble(pairs: Vec<Pair>, incidents: &[Incident], per_workflow: bool) ->
     let mut red_pairs: Vec<(i64, Option<String>)> = Vec::new();
     for incident in incidents {
         for red in &incident.reds {
-            let build = &red.failing;
-            red_pairs.push((build.workflow_id, build.branch.clone()));
-            let key = key_of(&build.repo, &build.workflow);
+            let failing = &red.failing;
+            red_pairs.push((failing.workflow_id, failing.branch.clone()));
+            let key = key_of(&failing.repo, &failing.workflow);
             let tile = tiles.entry(key.clone()).or_insert_with(|| {
                 Tile::new(
                     key,
-                    &build.repo,
-                    per_workflow.then_some(&build.workflow),
+                    &failing.repo,
+                    per_workflow.then_some(&failing.workflow),
                     TileState::Red,
                 )
             });
             tile.failing.push(Failing {
-                workflow: build.workflow.clone(),
-                branch: build.branch.clone(),
-                url: build.url.clone(),
+                workflow: failing.workflow.clone(),
+                branch: failing.branch.clone(),
+                url: failing.url.clone(),
                 failed_at: red.failed_at.as_ref().map(triage::FailedAt::describe),
             });
             if tile.since.is_none_or(|since| red.since < since) {

@@ -91,8 +91,8 @@ pub fn apply_event_with(
                 now,
                 known,
             )? {
-                if let Some(build) = read::run(conn, delivery.workflow_run.id)? {
-                    changes.push(Change::Run { run: build });
+                if let Some(run) = read::run(conn, delivery.workflow_run.id)? {
+                    changes.push(Change::Run { run });
                 }
             }
         }
@@ -112,8 +112,8 @@ pub fn apply_event_with(
                     changes.push(Change::Job { job });
                 }
                 if update_queue_time(conn, job.run_id)? {
-                    if let Some(build) = read::run(conn, job.run_id)? {
-                        changes.push(Change::Run { run: build });
+                    if let Some(run) = read::run(conn, job.run_id)? {
+                        changes.push(Change::Run { run });
                     }
                 }
             }

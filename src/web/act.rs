@@ -591,12 +591,12 @@ pub fn explain(
 
 /// Looks the run up and asks GitHub to act on it.
 async fn perform(state: &AppState, operator: &str, id: i64, action: Action) -> Reply {
-    let build = match state
+    let run = match state
         .store
         .read(move |conn| crate::store::read::run(conn, id))
         .await
     {
-        Ok(Some(build)) => build,
+        Ok(Some(run)) => run,
         Ok(None) => {
             return json_error(
                 StatusCode::NOT_FOUND,
@@ -606,15 +606,15 @@ async fn perform(state: &AppState, operator: &str, id: i64, action: Action) -> R
         }
         Err(err) => return super::Error::from(err).into_response(),
     };
-    if build.source != crate::source::Source::Actions.as_str() {
+    if run.source != crate::source::Source::Actions.as_str() {
         return json_error(
             StatusCode::CONFLICT,
             "not_actions",
             &format!(
                 "only GitHub Actions runs can be re-run or cancelled from the board; this one is \
                  reported by {} ({})",
-                build.source,
-                build.provider.as_deref().unwrap_or("unknown provider")
+                run.source,
+                run.provider.as_deref().unwrap_or("unknown provider")
             ),
         );
     }
@@ -625,7 +625,7 @@ async fn perform(state: &AppState, operator: &str, id: i64, action: Action) -> R
             "the server has no GitHub token (--github-token with Actions: write) to act with",
         );
     };
-    let repo = build.repo.as_str();
+    let repo = run.repo.as_str();
     let url = github.url(
         &format!("/repos/{repo}/actions/runs/{id}/{}", action.as_str()),
         &[],
