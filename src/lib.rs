@@ -78,6 +78,8 @@ pub const WEBHOOK_SECRET_SETTING: &str = "webhook_secret";
 const MIN_BOARD_TOKEN_CHARS: usize = 16;
 /// How long shutdown waits for WebSocket clients to take their close frames.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+/// The newest jobs looked through at start-up for failures the last run never explained.
+const UNEXPLAINED_SCAN: u32 = 20_000;
 
 /// Binds `addr` for serving. Accepted connections inherit `TCP_NODELAY` from the listener (on
 /// Linux), so a feed message or a response goes out at once instead of waiting, under Nagle's
@@ -286,7 +288,32 @@ impl App {
                 log_fetch::FetchConfig::default(),
                 token.clone(),
             );
-            state.ingest.explain_failures_with(fetcher);
+            state.ingest.explain_failures_with(fetcher.clone());
+            // What the last run queued but never fetched (the queue lives in memory).
+            let store = state.store.clone();
+            tokio::spawn(async move {
+                let (scan, limit) = (UNEXPLAINED_SCAN, log_fetch::FetchConfig::default().queue);
+                let limit = u32::try_from(limit).unwrap_or(u32::MAX);
+                match store
+                    .read(move |conn| store::failures::unexplained(conn, scan, limit))
+                    .await
+                {
+                    Ok(jobs) => {
+                        if !jobs.is_empty() {
+                            tracing::info!(
+                                jobs = jobs.len(),
+                                "explaining failed jobs left from before the restart"
+                            );
+                        }
+                        for job in jobs {
+                            fetcher.enqueue(job.into());
+                        }
+                    }
+                    Err(err) => {
+                        tracing::warn!(cause = %err, "could not read unexplained failed jobs")
+                    }
+                }
+            });
             task
         });
         // The reconciler holds an `Ingest` handle, so it must end before the writer can drain.

@@ -51,7 +51,7 @@ use tracing::{debug, info, warn};
 
 use crate::failure::{self, Failure};
 use crate::github::client::{self, Client, Fetched, TailLimits};
-use crate::store::failures::JobFailureRow;
+use crate::store::failures::{self as stored, JobFailureRow};
 
 /// A failed job to explain.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,6 +62,17 @@ pub struct FailedJob {
     pub run_id: i64,
     /// GitHub's job id, which is also its check run's id.
     pub job_id: i64,
+}
+
+impl From<stored::Unexplained> for FailedJob {
+    fn from(job: stored::Unexplained) -> Self {
+        Self {
+            repo: job.repo,
+            repo_id: job.repo_id,
+            run_id: job.run_id,
+            job_id: job.job_id,
+        }
+    }
 }
 
 /// Why a job's log could not be read.

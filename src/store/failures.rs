@@ -114,6 +114,47 @@ pub fn with_signature(
     Ok(rows)
 }
 
+/// A failed job with no row here yet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unexplained {
+    pub job_id: i64,
+    pub run_id: i64,
+    pub repo_id: i64,
+    /// `owner/name`.
+    pub repo: String,
+}
+
+/// Failed jobs among the newest `scan` jobs that have no row here: what a restart left
+/// unexplained (the log fetcher's queue lives in memory), newest first, at most `limit`. The scan
+/// is bounded, so this costs the same at any size; older failures stay unexplained.
+///
+/// # Errors
+/// On a database error.
+pub fn unexplained(conn: &Connection, scan: u32, limit: u32) -> Result<Vec<Unexplained>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT j.id, j.run_id, j.repo_id, p.fullname
+         FROM (SELECT id, run_id, repo_id, statusrank, conclusion FROM workflowjobs
+               ORDER BY id DESC LIMIT ?1) j
+         JOIN repos p ON p.id = j.repo_id
+         WHERE j.statusrank = {completed} AND j.conclusion IN ({red})
+           AND NOT EXISTS (SELECT 1 FROM jobfailures f WHERE f.job_id = j.id)
+         ORDER BY j.id DESC LIMIT ?2",
+        completed = crate::run_state::Status::Completed.rank(),
+        red = *crate::run_state::RED_SQL,
+    ))?;
+    let rows = stmt
+        .query_map((scan, limit), |row| {
+            Ok(Unexplained {
+                job_id: row.get(0)?,
+                run_id: row.get(1)?,
+                repo_id: row.get(2)?,
+                repo: row.get(3)?,
+            })
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(rows)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -586,3 +586,62 @@ async fn the_server_explains_a_failed_job_from_its_log_and_triage_says_why() {
         .any(|seen| seen.path == format!("/repos/{REPO}/actions/jobs/{job_id}/logs")));
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_failed_job_left_unexplained_by_a_server_without_a_token_is_explained_after_a_restart_with_one(
+) {
+    use crate::helpers::spawn_app_with;
+    use crate::seed::{failed_job_delivery, run_delivery};
+
+    // Arrange: a first server, with no token to read logs, stores a failed job; it stops.
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("kept.db");
+    let job_id = 289_782_451;
+    let run_id = 7003;
+    let first = spawn_app_with(|config| config.db = db.clone()).await;
+    first
+        .deliver(
+            "workflow_run",
+            "run-1",
+            &run_delivery(run_id, &"e".repeat(40), "Break a test", Some("failure")),
+        )
+        .await;
+    first
+        .deliver("workflow_job", "job-1", &failed_job_delivery(run_id))
+        .await;
+    first.stop().await;
+    let fake = FakeLogs::start(
+        vec![(
+            job_id,
+            LogAnswer::Redirect {
+                not_ready: 0,
+                fixture: "pytest.log",
+            },
+        )],
+        Vec::new(),
+    )
+    .await;
+
+    // Act: the same database, now with a token; no delivery arrives.
+    let api = format!("http://{}", fake.api);
+    let second = spawn_app_with(|config| {
+        config.db = db.clone();
+        config.github_token = Some(Secret::new(TOKEN));
+        config.github_api_url = api;
+    })
+    .await;
+    let mut stored = None;
+    for _ in 0..100 {
+        stored = failures::for_job(&second.db(), job_id).unwrap();
+        if stored.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // Assert
+    let stored = stored.expect("the failed job is explained after the restart");
+    assert_eq!(stored.rule.as_deref(), Some("pytest"), "{stored:?}");
+    assert_eq!(stored.run_id, run_id);
+    second.stop().await;
+}
