@@ -330,7 +330,8 @@ async fn a_new_failure_interrupts_the_rotation_readably(width: u32, height: u32)
     );
 
     // It stays on screen for the next minute (the rotation moves on every 30 s), looked at every
-    // second: at least 90 % of the looks.
+    // second: at least 90 % of the looks. Nothing that carries a run, a tile or a red item is ever
+    // outside the screen meanwhile, whatever the trickle brings.
     let (mut seen, mut looks) = (0, 0);
     while appeared.elapsed() < Duration::from_secs(60) {
         tokio::time::sleep(Duration::from_secs(1)).await;
@@ -338,11 +339,20 @@ async fn a_new_failure_interrupts_the_rotation_readably(width: u32, height: u32)
         if js(&browser, &format!("return {}", readable(&name, 24))).await == Value::Bool(true) {
             seen += 1;
         }
+        let outside = js(&browser, OUTSIDE).await;
+        let path = js(&browser, "return location.pathname").await;
+        assert_eq!(
+            outside,
+            serde_json::json!([]),
+            "outside the screen on {path}"
+        );
     }
+    let reds = red_repos(&app).await;
     eprintln!(
         "{width}x{height}: {workflow_name} of {key} failed, readable after {shown_after:?}, \
-         on screen {seen} of {looks} looks"
+         on screen {seen} of {looks} looks; red now: {reds:?}"
     );
+    assert!(reds.contains(&key), "{key} is still red: {reds:?}");
     assert!(seen * 10 >= looks * 9, "on screen {seen} of {looks} looks");
     let simulation = trickle.stop().await;
     let new_runs = runs_on_server(&app).await - runs_before;
@@ -351,8 +361,6 @@ async fn a_new_failure_interrupts_the_rotation_readably(width: u32, height: u32)
         "the trickle ran: {new_runs} new runs on the server ({:?})",
         simulation.stats()
     );
-    let reds = red_repos(&app).await;
-    assert!(reds.contains(&key), "{key} is still red: {reds:?}");
     app.stop().await;
     browser.close().await.unwrap();
 }
