@@ -363,6 +363,10 @@ async fn a_new_failure_interrupts_the_rotation_readably(width: u32, height: u32)
     assert!(seen * 10 >= looks * 9, "on screen {seen} of {looks} looks");
     let simulation = trickle.stop().await;
     let new_runs = runs_on_server(&app).await - runs_before;
+    eprintln!(
+        "{width}x{height}: the trickle brought {new_runs} new runs ({} pushes planned in all)",
+        simulation.stats().pushes
+    );
     assert!(
         new_runs > 20,
         "the trickle ran: {new_runs} new runs on the server ({:?})",
