@@ -1,19 +1,24 @@
-//! The Wall and TV mode in a real Chromium, against a real server holding an organisation at work
-//! (24+ repositories, several workflows each, feature branches, history) while a trickle of
-//! deliveries keeps arriving through the signed webhook: a new failure on a watched branch must
-//! reach the TV, readable from across the room, and stay there; nothing that carries a run, a tile
-//! or a red item may lie outside the screen; every page of every view is shown in a rotation; the
-//! title and icon follow the first red and the last green; a bad address gets an HTML page.
+//! The Wall and TV mode in a real Chromium, against a real server holding an organisation at work:
+//! a new failure on a watched branch must reach the TV, readable from across the room, and stay
+//! there, with the demo organisation (`buildboard demo`'s: 25 repositories, about 100 workflows,
+//! jobs, steps, re-runs, feature branches, incidents) posted through the signed webhook and its
+//! live trickle running; nothing that carries a run, a tile or a red item may lie outside the
+//! screen; every page of every view is shown in a rotation (a seeded organisation of 70
+//! repositories, enough for several pages of each); the title and icon follow the first red and
+//! the last green; a bad address gets an HTML page.
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use buildboard::demo::payload::{self, Commit, Parts, Run};
+use buildboard::demo::{self, Options, Organisation, Simulation};
+use buildboard::run_state::{Conclusion, Status};
 use fantoccini::Client;
 use serde_json::Value;
+use tokio::sync::oneshot;
 
 use crate::browser::{js, open, open_browser, open_browser_with, start_driver, until};
-use crate::helpers::{spawn_app_with, TestApp};
+use crate::helpers::{spawn_app_with, TestApp, SECRET};
 use crate::seed::{self, org_run_delivery, Org, OrgRepo};
 
 /// A server without rate limits (the browser and the trickle share one address).
@@ -42,63 +47,168 @@ async fn viewport(browser: &Client, width: u32, height: u32) {
         .unwrap();
 }
 
-/// Deliveries every 150 ms until dropped: runs starting and passing on `main` of the green
-/// repositories and on feature branches everywhere, as an organisation's webhooks bring them.
+/// The demo organisation's seed: `buildboard demo`'s default.
+const DEMO_SEED: u64 = 1;
+
+/// Days of demo history loaded for the TV tests: about 1,000 runs and 8,000 deliveries, generated
+/// and posted in about 15 s in a debug build while the other TV test does the same. `buildboard
+/// demo`'s week (3,300 runs, 26,000 deliveries) took 46 s there, and the TV reads the latest state
+/// per workflow and branch, which two days give as a week would.
+const DEMO_DAYS: u32 = 2;
+
+/// Mean seconds between the live trickle's pushes (`buildboard demo --trickle-every`; 10 s by
+/// default): 2 s keeps the TV as busy as a big organisation's (several deliveries a second, and
+/// now and then another break).
+const TRICKLE_EVERY: f64 = 2.0;
+
+/// `buildboard demo` in a test: its organisation's history posted to `app` through the signed
+/// `/webhook` path, every delivery accepted. The simulation, to go on live.
+async fn load_demo(app: &TestApp) -> Simulation {
+    let options = Options {
+        days: DEMO_DAYS,
+        trickle_every: TRICKLE_EVERY,
+        ..Options::default()
+    };
+    let mut simulation = Simulation::new(Organisation::generate(DEMO_SEED), DEMO_SEED, options);
+    let started = Instant::now();
+    let history = simulation.history(chrono::Utc::now().timestamp());
+    let (count, generated) = (history.len(), started.elapsed());
+    let posted = demo::post_all(
+        &app.http,
+        &app.url("/webhook"),
+        SECRET.as_bytes(),
+        history,
+        8,
+        |_| {},
+    )
+    .await;
+    assert!(
+        posted.failed.is_empty(),
+        "{:?}",
+        &posted.failed[..posted.failed.len().min(5)]
+    );
+    assert_eq!(posted.ok + posted.accepted, count);
+    eprintln!(
+        "demo organisation: {count} deliveries ({} runs, {DEMO_DAYS} days) generated in {:.1} s, \
+         posted in {:.1} s",
+        simulation.stats().runs,
+        generated.as_secs_f64(),
+        posted.elapsed.as_secs_f64()
+    );
+    simulation
+}
+
+/// The demo's own live trickle (`demo::trickle`, as `buildboard demo` runs it once the history is
+/// in), posting to the test server until stopped.
 struct Trickle {
-    stop: Arc<AtomicBool>,
-    task: tokio::task::JoinHandle<usize>,
+    stop: oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<Simulation>,
 }
 
 impl Trickle {
-    fn start(app: &TestApp, repos: &[OrgRepo], quiet: &[usize]) -> Self {
-        let stop = Arc::new(AtomicBool::new(false));
+    fn start(app: &TestApp, mut simulation: Simulation) -> Self {
+        let (stop, stopped) = oneshot::channel::<()>();
         let (http, url) = (app.http.clone(), app.url("/webhook"));
-        let repos: Vec<OrgRepo> = repos
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| !quiet.contains(i))
-            .map(|(_, r)| r.clone())
-            .collect();
-        let flag = stop.clone();
         let task = tokio::spawn(async move {
-            let mut sent = 0;
-            let mut n: i64 = 0;
-            while !flag.load(Ordering::Relaxed) {
-                n += 1;
-                let repo = &repos[n as usize % repos.len()];
-                let branch = if n % 2 == 0 {
-                    "main"
-                } else {
-                    "feature/trickle"
-                };
-                let run_id = 900_000_000 + n / 2;
-                let sha = format!("{:040x}", 0xface_0000_u64 + (n / 2) as u64);
-                let conclusion = if n % 4 < 2 { None } else { Some("success") };
-                let body = org_run_delivery(repo, 1, branch, run_id, &sha, conclusion);
-                let response = crate::helpers::signed_delivery(
-                    &http,
-                    &url,
-                    crate::helpers::SECRET,
-                    "workflow_run",
-                    &format!("trickle-{n}"),
-                    body,
-                )
-                .send()
-                .await;
-                if response.is_ok_and(|r| r.status().is_success()) {
-                    sent += 1;
-                }
-                tokio::time::sleep(Duration::from_millis(150)).await;
-            }
-            sent
+            let stopped = async {
+                let _ = stopped.await;
+            };
+            demo::trickle(&mut simulation, &http, &url, SECRET.as_bytes(), stopped).await;
+            simulation
         });
         Self { stop, task }
     }
 
-    async fn stop(self) -> usize {
-        self.stop.store(true, Ordering::Relaxed);
+    async fn stop(self) -> Simulation {
+        let _ = self.stop.send(());
         self.task.await.unwrap()
     }
+}
+
+/// The runs the server holds, over every repository.
+async fn runs_on_server(app: &TestApp) -> i64 {
+    let repos = app.get_json("/api/repos").await;
+    repos["repos"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["runs"].as_i64().unwrap())
+        .sum()
+}
+
+/// The repositories the server's Wall shows red now (`/wall?part=state`, what the TV reads).
+async fn red_repos(app: &TestApp) -> Vec<String> {
+    let state = app.get_json("/wall?part=state").await;
+    state["reds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["repo"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// A repository of `org` that the server's Wall shows green now, and one of its workflows that
+/// only a schedule starts, on the default branch (`Nightly`, `Drift detection`): the live trickle
+/// only pushes, so it never runs that workflow, and cannot fix or hide a failure of it. The first
+/// such repository by name, as (repository, workflow) indices.
+async fn green_repo_with_a_scheduled_workflow(app: &TestApp, org: &Organisation) -> (usize, usize) {
+    let reds = red_repos(app).await;
+    let mut candidates: Vec<(usize, usize)> = org
+        .repos
+        .iter()
+        .enumerate()
+        .filter(|(_, repo)| !reds.contains(&repo.full_name))
+        .filter_map(|(r, repo)| {
+            let w = repo.workflows.iter().position(|w| {
+                w.on.schedule_hour.is_some()
+                    && !w.on.default_branch
+                    && w.on.feature.is_none()
+                    && !w.on.release
+            })?;
+            Some((r, w))
+        })
+        .collect();
+    candidates.sort_by_key(|(r, _)| org.repos[*r].full_name.clone());
+    *candidates
+        .first()
+        .unwrap_or_else(|| panic!("a green repository with a scheduled workflow; reds: {reds:?}"))
+}
+
+/// A `workflow_run` delivery, shaped as the demo's: workflow `w` of repository `r` of `org` ran
+/// on its default branch at `now` (created then) and failed.
+fn demo_failure(org: &Organisation, r: usize, w: usize, run_id: i64, now: i64) -> Vec<u8> {
+    let parts = Parts::new(Arc::new(org.clone()));
+    let repo = &org.repos[r];
+    let head = Commit {
+        sha: format!("{run_id:040x}"),
+        tree: format!("{:040x}", run_id + 1),
+        message: "Bump the pipeline's schema to v7".to_owned(),
+        author: repo.team[0],
+        at: now - 300,
+    };
+    let run = Run {
+        workflow: &repo.workflows[w],
+        id: run_id,
+        number: run_id % 100_000,
+        attempt: 1,
+        check_suite_id: run_id,
+        branch: &repo.default_branch,
+        head: &head,
+        event: "schedule",
+        actor: repo.team[0],
+        triggering_actor: repo.team[0],
+        created_at: now,
+        run_started_at: now,
+    };
+    let body = payload::workflow_run(
+        &parts,
+        r,
+        &run,
+        Status::Completed,
+        Some(Conclusion::Failure),
+        now,
+    );
+    serde_json::to_vec(&body).unwrap()
 }
 
 /// JS: whether the element `selector` is shown, wholly inside the viewport and inside its tile
@@ -156,7 +266,8 @@ async fn until_title_and_icon(browser: &Client, title: &str, icon: &str) {
     );
 }
 
-/// A failure on `main` of one repository of a busy organisation reaches a TV that is showing
+/// With the demo organisation loaded (through the signed webhook path) and its live trickle
+/// running, a failure on the default branch of one green repository reaches a TV that is showing
 /// another view (the default rotation) within 10 s, readable from across the room, and stays on
 /// screen for most of the minute after it appears (issue 13).
 async fn a_new_failure_interrupts_the_rotation_readably(width: u32, height: u32) {
@@ -164,16 +275,27 @@ async fn a_new_failure_interrupts_the_rotation_readably(width: u32, height: u32)
     let browser = open_browser(&driver).await;
     viewport(&browser, width, height).await;
     let app = spawn().await;
-    let repos = seed::organisation(&app.db(), &Org::acme(24, 4, 8, &[3, 11], &[5]));
-    let target = 17;
-    let trickle = Trickle::start(&app, &repos, &[3, 11, target]);
+    let simulation = load_demo(&app).await;
+    let org = simulation.organisation().clone();
+    let runs_before = runs_on_server(&app).await;
+    let trickle = Trickle::start(&app, simulation);
 
     // The TV shows the Waterfall, the second view of the default rotation, then the Wall.
     open(&browser, &app, "/?tv=1").await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    let key = repos[target].name.clone();
+    // The repository to break: one the server shows green now.
+    let (target, workflow) = green_repo_with_a_scheduled_workflow(&app, &org).await;
+    let key = org.repos[target].full_name.clone();
+    let workflow_name = org.repos[target].workflows[workflow].name.clone();
     let failed = Instant::now();
-    post_run(&app, &repos[target], "main", 777_000_001, Some("failure")).await;
+    let body = demo_failure(
+        &org,
+        target,
+        workflow,
+        99_000_000_001,
+        chrono::Utc::now().timestamp(),
+    );
+    app.deliver("workflow_run", "tv-failure", &body).await;
     let tile = format!(".tile.t-red[data-key=\"{key}\"]");
     let name = format!("{tile} .tile-name .name");
     let workflows = format!("{tile} .tile-wfs");
@@ -203,9 +325,19 @@ async fn a_new_failure_interrupts_the_rotation_readably(width: u32, height: u32)
     .as_str()
     .unwrap()
     .contains("red"));
+    let names = js(
+        &browser,
+        &format!("return document.querySelector('{workflows}').textContent"),
+    )
+    .await;
+    assert!(
+        names.as_str().unwrap().contains(&workflow_name),
+        "the tile names the failed workflow {workflow_name}: {names}"
+    );
 
     // It stays on screen for the next minute (the rotation moves on every 30 s), looked at every
-    // second: at least 90 % of the looks.
+    // second: at least 90 % of the looks. Nothing that carries a run, a tile or a red item is ever
+    // outside the screen meanwhile, whatever the trickle brings.
     let (mut seen, mut looks) = (0, 0);
     while appeared.elapsed() < Duration::from_secs(60) {
         tokio::time::sleep(Duration::from_secs(1)).await;
@@ -213,20 +345,42 @@ async fn a_new_failure_interrupts_the_rotation_readably(width: u32, height: u32)
         if js(&browser, &format!("return {}", readable(&name, 24))).await == Value::Bool(true) {
             seen += 1;
         }
+        let outside = js(&browser, OUTSIDE).await;
+        let path = js(&browser, "return location.pathname").await;
+        assert_eq!(
+            outside,
+            serde_json::json!([]),
+            "outside the screen on {path}"
+        );
     }
+    let reds = red_repos(&app).await;
+    eprintln!(
+        "{width}x{height}: {workflow_name} of {key} failed, readable after {shown_after:?}, \
+         on screen {seen} of {looks} looks; red now: {reds:?}"
+    );
+    assert!(reds.contains(&key), "{key} is still red: {reds:?}");
     assert!(seen * 10 >= looks * 9, "on screen {seen} of {looks} looks");
-    let sent = trickle.stop().await;
-    assert!(sent > 20, "the trickle ran ({sent} deliveries)");
+    let simulation = trickle.stop().await;
+    let new_runs = runs_on_server(&app).await - runs_before;
+    eprintln!(
+        "{width}x{height}: the trickle brought {new_runs} new runs ({} pushes planned in all)",
+        simulation.stats().pushes
+    );
+    assert!(
+        new_runs > 20,
+        "the trickle ran: {new_runs} new runs on the server ({:?})",
+        simulation.stats()
+    );
     app.stop().await;
     browser.close().await.unwrap();
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_new_failure_reaches_a_1080p_tv_within_10_s_and_stays_past_the_rotation() {
     a_new_failure_interrupts_the_rotation_readably(1920, 1080).await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_new_failure_reaches_a_1366x768_tv_within_10_s_readably() {
     a_new_failure_interrupts_the_rotation_readably(1366, 768).await;
 }
