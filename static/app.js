@@ -45,7 +45,9 @@
 
   function tick() {
     if (lastUpdate) {
-      updated.textContent = "last update " + ago(Math.round((Date.now() - lastUpdate) / 1000));
+      // Written only when it reads differently: a burst of messages costs no layout here.
+      const text = "last update " + ago(Math.round((Date.now() - lastUpdate) / 1000));
+      if (updated.textContent !== text) updated.textContent = text;
     }
     if (conn.dataset.state === "closed" && retryAt) {
       const left = Math.max(0, Math.ceil((retryAt - Date.now()) / 1000));
@@ -83,22 +85,29 @@
   }
 
   // Everything on the page again, from the shared server-side render.
+  let lastResync = 0;
   function resync() {
     needResync = false;
+    lastResync = Date.now();
     return refresh(ds.liveUrl, "live");
   }
 
   // Bursts of changes cost one fetch; the jitter spreads many screens over a second.
-  function later(fn) { return setTimeout(fn, 200 + Math.random() * 500); }
+  function later(fn, wait) { return setTimeout(fn, (wait || 200) + Math.random() * 500); }
 
   function scheduleHud() {
     if (hudTimer) return;
-    hudTimer = later(function () { hudTimer = 0; refresh(ds.hudUrl, "hud"); });
+    // A TV, read from across the room, redraws its figures at most every second or two.
+    hudTimer = later(function () { hudTimer = 0; refresh(ds.hudUrl, "hud"); }, tv ? 1200 : 200);
   }
 
+  // A TV's waterfall draws the runs of the repositories it shows as they come; one it does not show
+  // yet (which then becomes the most recently active) costs a redraw of the whole grid, at most
+  // every 10 s.
   function scheduleLive() {
     if (liveTimer) return;
-    liveTimer = later(function () { liveTimer = 0; resync(); });
+    const gap = tv && view === "waterfall" ? lastResync + 10000 - Date.now() : 0;
+    liveTimer = later(function () { liveTimer = 0; resync(); }, Math.max(200, gap));
   }
 
   // ---- the waterfall --------------------------------------------------------------------------
@@ -204,28 +213,42 @@
       }
     }
     if (!placed) grid.appendChild(row);
-    while (grid.rows.length > maxRows) grid.deleteRow(-1);
+    // A TV keeps rows per page of repositories (static/tv.js trims them); a desktop the newest.
+    while (!tv && grid.rows.length > maxRows) grid.deleteRow(-1);
     const empty = document.getElementById("grid-empty");
     if (empty) empty.remove();
   }
 
+  // A TV, read from across the room, redraws runs at most four times a second: a burst of
+  // deliveries costs one redraw per quarter second, not one per frame.
+  const TV_REDRAW_MS = 250;
+  let lastFlush = 0;
   function queueRun(message) {
     pendingRuns.push(message);
-    if (!frame) frame = requestAnimationFrame(flushRuns);
+    if (frame) return;
+    const wait = tv ? TV_REDRAW_MS - (performance.now() - lastFlush) : 0;
+    if (wait > 0) {
+      frame = setTimeout(function () { frame = requestAnimationFrame(flushRuns); }, wait);
+    } else frame = requestAnimationFrame(flushRuns);
   }
 
   // One frame's runs, applied together; a run seen twice in the burst is applied once, newest.
   function flushRuns() {
     frame = 0;
+    lastFlush = performance.now();
     const runs = pendingRuns;
     pendingRuns = [];
     const last = new Map();
     for (const message of runs) last.set(message.build && message.build.id, message);
-    for (const message of last.values()) applyRun(message);
+    // Only the burst's last entries of the stream would stay: the others are not parsed at all.
+    const shown = Array.from(last.values()).filter(function (message) {
+      return message.html && message.build && matches(message.build);
+    });
+    shown.forEach(function (message, i) { applyRun(message, i >= shown.length - maxStream); });
     updated_("runs");
   }
 
-  function applyRun(message) {
+  function applyRun(message, streamed) {
     const build = message.build;
     const html = message.html;
     if (!html || !matches(build)) return;
@@ -238,7 +261,7 @@
       const row = grid.querySelector('tr[data-commit="' + CSS.escape(key) + '"]');
       if (existing) {
         existing.replaceWith(fragment(html.cell));
-      } else if ((tv && !row) || !ensureLane(head, grid, build, html.lane)) {
+      } else if (!ensureLane(head, grid, build, html.lane)) {
         scheduleLive();
       } else if (row) {
         laneCell(row, lane).appendChild(fragment(html.cell));
@@ -249,7 +272,7 @@
       }
     }
     const stream = document.getElementById("stream");
-    if (stream) {
+    if (stream && streamed) {
       stream.prepend(fragment(html.stream));
       while (stream.children.length > maxStream) stream.lastElementChild.remove();
     }

@@ -687,6 +687,8 @@ async fn metrics(driver_url: &str, browser: &Client) -> std::collections::HashMa
 /// What a TV page costs the browser: main-thread time per live update and per idle second, and
 /// its JS heap and DOM node count before and after `TV_UPDATES` (default 3,000) deliveries, for the
 /// Waterfall and the Wall in TV mode. Prints the figures (DevTools' Performance.getMetrics).
+/// `TV_EVERY_MS=N` waits N ms between deliveries: the cost of an update at a steady rate, where
+/// the default (as fast as the server takes them) measures bursts.
 #[tokio::test]
 #[ignore = "takes minutes; run with --ignored tv_page_costs --nocapture"]
 async fn tv_page_costs() {
@@ -694,6 +696,13 @@ async fn tv_page_costs() {
         .ok()
         .and_then(|n| n.parse().ok())
         .unwrap_or(3000);
+    // TV_EVERY_MS: a pause between deliveries (default none: as fast as the server takes them).
+    let every = Duration::from_millis(
+        std::env::var("TV_EVERY_MS")
+            .ok()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0),
+    );
     let driver = start_driver();
     let browser = open_browser(&driver).await;
     let app = spawn().await;
@@ -716,6 +725,9 @@ async fn tv_page_costs() {
                 &org_run_delivery(repo, 1, branch, run, &format!("{run:040x}"), conclusion),
             )
             .await;
+            if !every.is_zero() {
+                tokio::time::sleep(every).await;
+            }
         }
         let sending = started.elapsed();
         tokio::time::sleep(Duration::from_secs(3)).await;
