@@ -97,8 +97,8 @@
 
   function scheduleHud() {
     if (hudTimer) return;
-    // A TV, read from across the room, redraws its figures at most every second or two.
-    hudTimer = later(function () { hudTimer = 0; refresh(ds.hudUrl, "hud"); }, tv ? 1200 : 200);
+    // A TV, read from across the room, redraws its figures at most every 2.5 to 3 s.
+    hudTimer = later(function () { hudTimer = 0; refresh(ds.hudUrl, "hud"); }, tv ? 2500 : 200);
   }
 
   // A TV's waterfall draws the runs of the repositories it shows as they come; one it does not show

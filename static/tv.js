@@ -543,7 +543,9 @@
     if (!tv) { markFresh(); return; }
     if (view === "wall") layoutWall();
     else if (view === "waterfall" && document.getElementById("grid-head")) {
-      pages = layoutWaterfall(part !== "runs");
+      // Runs and figures redrawn: only what changed; the whole grid redrawn, a resize or a new
+      // page: packed and fitted again.
+      pages = layoutWaterfall(part !== "runs" && part !== "hud");
       showPager(pages > 1 ? "page " + (page % pages + 1) + " of " + pages : "");
     } else pages = layoutLists();
   }
