@@ -164,10 +164,19 @@
     return null;
   }
 
-  // Puts a row's lane cells in the header's column order, adding empty ones where it has none.
-  function alignRow(head, row) {
+  // Puts a row's lane cells in the header's column order, adding empty ones where it has none. On a
+  // TV only its repository's page's columns (static/tv.js keeps a row no other cells).
+  function alignRow(head, row, repo) {
+    const cells = new Map();
+    for (const cell of row.children) if (cell.dataset.lane) cells.set(cell.dataset.lane, cell);
+    let page = null;
+    if (tv && repo) {
+      const own = head.querySelector('th[data-lane][data-repo="' + CSS.escape(repo) + '"]');
+      if (own) page = own.dataset.page;
+    }
     for (const th of head.querySelectorAll("th[data-lane]")) {
-      let cell = laneCell(row, th.dataset.lane);
+      if (page !== null && th.dataset.page !== page) continue;
+      let cell = cells.get(th.dataset.lane);
       if (!cell) {
         cell = document.createElement("td");
         cell.className = "lane";
@@ -264,10 +273,12 @@
       } else if (!ensureLane(head, grid, build, html.lane)) {
         scheduleLive();
       } else if (row) {
-        laneCell(row, lane).appendChild(fragment(html.cell));
+        // A TV leaves a column out that does not fit its screen: its runs are not drawn.
+        const cell = laneCell(row, lane);
+        if (cell) cell.appendChild(fragment(html.cell));
       } else {
         const fresh = fragment(html.row);
-        alignRow(head, fresh);
+        alignRow(head, fresh, build.repo);
         insertRow(grid, fresh);
       }
     }

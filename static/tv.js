@@ -370,6 +370,7 @@
   // its page and cells, and the shown page is checked against the bottom edge with one read of the
   // layout, after every write of the frame (no forced extra layout).
   let wf = null;
+  let measures = null;
 
   function rowRepo(tr) {
     const key = tr.dataset.commit || "";
@@ -407,10 +408,16 @@
       if (!group) { group = { repo: th.dataset.repo, lanes: [] }; byRepo.set(group.repo, group); repos.push(group); }
       group.lanes.push(th);
     }
-    const rem = parseFloat(getComputedStyle(document.documentElement).fontSize) || 16;
-    const laneW = lanes.length ? parseFloat(getComputedStyle(lanes[0]).width) || 7 * rem : 7 * rem;
+    // The screen's measures, read once per size of window: a redrawn grid (whose new rows are
+    // not drawn until placed here, see app.css) is packed without laying anything out.
+    if (!measures) {
+      const rem = parseFloat(getComputedStyle(document.documentElement).fontSize) || 16;
+      // A column is 7rem wide (app.css).
+      measures = { rem: rem, laneW: 7 * rem, width: wrap.clientWidth };
+    }
+    const rem = measures.rem, laneW = measures.laneW, width = measures.width;
     // The commit column keeps room for its time, repository, branch and the start of a message.
-    const room = wrap.clientWidth - Math.max(18 * rem, wrap.clientWidth * 0.22);
+    const room = width - Math.max(18 * rem, width * 0.22);
     const fits = Math.max(1, Math.floor((room + 1) / (laneW + 1)));
     const repoPage = new Map();
     const lanePage = new Map();
@@ -642,7 +649,7 @@
     showTimes(false);
     layout(event.detail);
   });
-  window.addEventListener("resize", function () { fittedLanes = -1; layout(); });
+  window.addEventListener("resize", function () { fittedLanes = -1; measures = null; layout(); });
 
   showTimes(true);
   setInterval(function () { showTimes(true); }, TIMES_EVERY);
