@@ -101,12 +101,14 @@
     hudTimer = later(function () { hudTimer = 0; refresh(ds.hudUrl, "hud"); }, tv ? 2500 : 200);
   }
 
-  // A TV's waterfall draws the runs of the repositories it shows as they come; one it does not show
-  // yet (which then becomes the most recently active) costs a redraw of the whole grid, at most
-  // every 10 s.
+  // A TV redraws its view from the server at most every 2.5 s (a new break does not wait: see
+  // static/tv.js). Its waterfall draws the runs of the repositories it shows as they come; one it
+  // does not show yet (which then becomes the most recently active) costs a redraw of the whole
+  // grid, at most every 10 s.
   function scheduleLive() {
     if (liveTimer) return;
-    const gap = tv && view === "waterfall" ? lastResync + 10000 - Date.now() : 0;
+    const every = !tv ? 0 : view === "waterfall" ? 10000 : 2500;
+    const gap = lastResync + every - Date.now();
     liveTimer = later(function () { liveTimer = 0; resync(); }, Math.max(200, gap));
   }
 
@@ -228,10 +230,11 @@
     if (empty) empty.remove();
   }
 
-  // A TV, read from across the room, redraws runs at most four times a second: a burst of
-  // deliveries costs one redraw per quarter second, not one per frame.
-  const TV_REDRAW_MS = 250;
-  let lastFlush = 0;
+  // A TV, read from across the room, redraws runs at most once a second: a busy organisation's
+  // stream of deliveries costs one redraw a second, not one per frame (the first run after a quiet
+  // second is drawn in the next frame).
+  const TV_REDRAW_MS = 1000;
+  let lastFlush = -Infinity;
   function queueRun(message) {
     pendingRuns.push(message);
     if (frame) return;
