@@ -45,7 +45,9 @@
 
   function tick() {
     if (lastUpdate) {
-      updated.textContent = "last update " + ago(Math.round((Date.now() - lastUpdate) / 1000));
+      // Written only when it reads differently: a burst of messages costs no layout here.
+      const text = "last update " + ago(Math.round((Date.now() - lastUpdate) / 1000));
+      if (updated.textContent !== text) updated.textContent = text;
     }
     if (conn.dataset.state === "closed" && retryAt) {
       const left = Math.max(0, Math.ceil((retryAt - Date.now()) / 1000));
@@ -83,22 +85,31 @@
   }
 
   // Everything on the page again, from the shared server-side render.
+  let lastResync = 0;
   function resync() {
     needResync = false;
+    lastResync = Date.now();
     return refresh(ds.liveUrl, "live");
   }
 
   // Bursts of changes cost one fetch; the jitter spreads many screens over a second.
-  function later(fn) { return setTimeout(fn, 200 + Math.random() * 500); }
+  function later(fn, wait) { return setTimeout(fn, (wait || 200) + Math.random() * 500); }
 
   function scheduleHud() {
     if (hudTimer) return;
-    hudTimer = later(function () { hudTimer = 0; refresh(ds.hudUrl, "hud"); });
+    // A TV, read from across the room, redraws its figures at most every 2.5 to 3 s.
+    hudTimer = later(function () { hudTimer = 0; refresh(ds.hudUrl, "hud"); }, tv ? 2500 : 200);
   }
 
+  // A TV redraws its view from the server at most every 2.5 s (a new break does not wait: see
+  // static/tv.js). Its waterfall draws the runs of the repositories it shows as they come; one it
+  // does not show yet (which then becomes the most recently active) costs a redraw of the whole
+  // grid, at most every 10 s.
   function scheduleLive() {
     if (liveTimer) return;
-    liveTimer = later(function () { liveTimer = 0; resync(); });
+    const every = !tv ? 0 : view === "waterfall" ? 10000 : 2500;
+    const gap = lastResync + every - Date.now();
+    liveTimer = later(function () { liveTimer = 0; resync(); }, Math.max(200, gap));
   }
 
   // ---- the waterfall --------------------------------------------------------------------------
@@ -155,10 +166,19 @@
     return null;
   }
 
-  // Puts a row's lane cells in the header's column order, adding empty ones where it has none.
-  function alignRow(head, row) {
+  // Puts a row's lane cells in the header's column order, adding empty ones where it has none. On a
+  // TV only its repository's page's columns (static/tv.js keeps a row no other cells).
+  function alignRow(head, row, repo) {
+    const cells = new Map();
+    for (const cell of row.children) if (cell.dataset.lane) cells.set(cell.dataset.lane, cell);
+    let page = null;
+    if (tv && repo) {
+      const own = head.querySelector('th[data-lane][data-repo="' + CSS.escape(repo) + '"]');
+      if (own) page = own.dataset.page;
+    }
     for (const th of head.querySelectorAll("th[data-lane]")) {
-      let cell = laneCell(row, th.dataset.lane);
+      if (page !== null && th.dataset.page !== page) continue;
+      let cell = cells.get(th.dataset.lane);
       if (!cell) {
         cell = document.createElement("td");
         cell.className = "lane";
@@ -204,28 +224,43 @@
       }
     }
     if (!placed) grid.appendChild(row);
-    while (grid.rows.length > maxRows) grid.deleteRow(-1);
+    // A TV keeps rows per page of repositories (static/tv.js trims them); a desktop the newest.
+    while (!tv && grid.rows.length > maxRows) grid.deleteRow(-1);
     const empty = document.getElementById("grid-empty");
     if (empty) empty.remove();
   }
 
+  // A TV, read from across the room, redraws runs at most once a second: a busy organisation's
+  // stream of deliveries costs one redraw a second, not one per frame (the first run after a quiet
+  // second is drawn in the next frame).
+  const TV_REDRAW_MS = 1000;
+  let lastFlush = -Infinity;
   function queueRun(message) {
     pendingRuns.push(message);
-    if (!frame) frame = requestAnimationFrame(flushRuns);
+    if (frame) return;
+    const wait = tv ? TV_REDRAW_MS - (performance.now() - lastFlush) : 0;
+    if (wait > 0) {
+      frame = setTimeout(function () { frame = requestAnimationFrame(flushRuns); }, wait);
+    } else frame = requestAnimationFrame(flushRuns);
   }
 
   // One frame's runs, applied together; a run seen twice in the burst is applied once, newest.
   function flushRuns() {
     frame = 0;
+    lastFlush = performance.now();
     const runs = pendingRuns;
     pendingRuns = [];
     const last = new Map();
     for (const message of runs) last.set(message.build && message.build.id, message);
-    for (const message of last.values()) applyRun(message);
+    // Only the burst's last entries of the stream would stay: the others are not parsed at all.
+    const shown = Array.from(last.values()).filter(function (message) {
+      return message.html && message.build && matches(message.build);
+    });
+    shown.forEach(function (message, i) { applyRun(message, i >= shown.length - maxStream); });
     updated_("runs");
   }
 
-  function applyRun(message) {
+  function applyRun(message, streamed) {
     const build = message.build;
     const html = message.html;
     if (!html || !matches(build)) return;
@@ -238,18 +273,20 @@
       const row = grid.querySelector('tr[data-commit="' + CSS.escape(key) + '"]');
       if (existing) {
         existing.replaceWith(fragment(html.cell));
-      } else if ((tv && !row) || !ensureLane(head, grid, build, html.lane)) {
+      } else if (!ensureLane(head, grid, build, html.lane)) {
         scheduleLive();
       } else if (row) {
-        laneCell(row, lane).appendChild(fragment(html.cell));
+        // A TV leaves a column out that does not fit its screen: its runs are not drawn.
+        const cell = laneCell(row, lane);
+        if (cell) cell.appendChild(fragment(html.cell));
       } else {
         const fresh = fragment(html.row);
-        alignRow(head, fresh);
+        alignRow(head, fresh, build.repo);
         insertRow(grid, fresh);
       }
     }
     const stream = document.getElementById("stream");
-    if (stream) {
+    if (stream && streamed) {
       stream.prepend(fragment(html.stream));
       while (stream.children.length > maxStream) stream.lastElementChild.remove();
     }

@@ -16,6 +16,7 @@
   const view = ds.view;
   const tv = ds.tv === "1";
   const HOLD_MS = 60 * 1000;
+  const maxRows = Number(ds.maxRows) || 10;
   const TIMES_EVERY = 30 * 1000;
   const STATE_EVERY = 60 * 1000;
   const store = window.sessionStorage;
@@ -294,25 +295,11 @@
       const from = starts[shown], to = shown + 1 < count ? starts[shown + 1] : items.length;
       for (let i = 0; i < items.length; i++) items[i].classList.toggle("off", i < from || i >= to);
     }
-    // The waterfall pages by repository: the server marks each repository's header, columns,
-    // cells and rows with their page (`data-page`); what does not fit is still left out whole.
-    const paged = document.querySelector("#grid-head [data-page]");
-    if (paged) {
-      const lists = "#grid-groups, #grid-head, #grid-body, #grid-body > tr";
-      for (const list of document.querySelectorAll(lists)) {
-        const items = list.querySelectorAll(":scope > [data-page]");
-        let count = 0;
-        for (const item of items) count = Math.max(count, Number(item.dataset.page) + 1);
-        if (!count) continue;
-        most = Math.max(most, count);
-        const shown = page % count;
-        for (const item of items) item.classList.toggle("off", Number(item.dataset.page) !== shown);
-      }
-    } else {
-      const grid = document.getElementById("grid-body");
-      if (grid) fitRows(grid, bottom);
-      fitLanes();
-    }
+    // The waterfall off a TV page by repository (one repository, too many columns): columns that
+    // do not fit are left out, whole.
+    const grid = document.getElementById("grid-body");
+    if (grid) fitRows(grid, bottom);
+    fitLanes();
     const stream = document.getElementById("stream");
     if (stream) fitRows(stream, bottom);
     const pager = document.getElementById("pager");
@@ -374,9 +361,204 @@
     }
   }
 
-  function layout() {
+  // ---- TV: the waterfall, as many whole repositories as the screen's width holds -----------------
+
+  // The server sends the most recently active repositories, each with its newest rows, every row
+  // with a cell per column of the page. Here they are packed, in the server's order, into pages of
+  // as many whole repositories as fit beside the commit column; each page's `data-page` (groups,
+  // columns, rows) is rewritten to its page here. A row keeps only its own page's cells (the others
+  // are never shown: fewer nodes for every frame's style, layout and paint). Of a page's rows, the
+  // newest that fit above the screen's bottom edge are shown.
+  //
+  // Live updates (`bb:updated` "runs", at most one a frame) cost only what changed: a new row gets
+  // its page and cells, and the shown page is checked against the bottom edge with one read of the
+  // layout, after every write of the frame (no forced extra layout).
+  let wf = null;
+  let measures = null;
+
+  function rowRepo(tr) {
+    const key = tr.dataset.commit || "";
+    const at = key.lastIndexOf("@");
+    return at < 0 ? key : key.slice(0, at);
+  }
+
+  // A new or redrawn row: its page, its page's cells only.
+  function placeRow(tr) {
+    const p = wf.repoPage.get(rowRepo(tr));
+    const page = p === undefined ? -1 : p;
+    tr.dataset.page = String(page);
+    tr.dataset.tvPage = String(page);
+    for (const td of Array.prototype.slice.call(tr.cells)) {
+      if (!td.classList.contains("lane")) continue;
+      const lp = wf.lanePage.get(td.dataset.lane);
+      if (lp !== page) td.remove(); else td.dataset.page = String(page);
+    }
+    return page;
+  }
+
+  function packWaterfall() {
+    const head = document.getElementById("grid-head");
+    const body = document.getElementById("grid-body");
+    const wrap = document.querySelector(".grid-wrap");
+    if (!head || !body || !wrap) { wf = null; return 1; }
+    const lanes = Array.prototype.slice.call(head.querySelectorAll("th[data-lane]"));
+    const groupHeads = new Map();
+    for (const th of document.querySelectorAll("#grid-groups th.repo-head")) groupHeads.set(th.dataset.repo, th);
+    // Repositories in the server's order, with their columns.
+    const repos = [];
+    const byRepo = new Map();
+    for (const th of lanes) {
+      let group = byRepo.get(th.dataset.repo);
+      if (!group) { group = { repo: th.dataset.repo, lanes: [] }; byRepo.set(group.repo, group); repos.push(group); }
+      group.lanes.push(th);
+    }
+    // The screen's measures, read once per size of window: a redrawn grid (whose new rows are
+    // not drawn until placed here, see app.css) is packed without laying anything out.
+    if (!measures) {
+      const rem = parseFloat(getComputedStyle(document.documentElement).fontSize) || 16;
+      // A column is 7rem wide (app.css).
+      measures = { rem: rem, laneW: 7 * rem, width: wrap.clientWidth };
+    }
+    const rem = measures.rem, laneW = measures.laneW, width = measures.width;
+    // The commit column keeps room for its time, repository, branch and the start of a message.
+    const room = width - Math.max(18 * rem, width * 0.22);
+    const fits = Math.max(1, Math.floor((room + 1) / (laneW + 1)));
+    const repoPage = new Map();
+    const lanePage = new Map();
+    let page = 0, used = 0;
+    for (const group of repos) {
+      const span = group.lanes.length;
+      if (used > 0 && used + span > fits) { page += 1; used = 0; }
+      repoPage.set(group.repo, page);
+      // A repository wider than the screen: its columns that do not fit are left out, whole.
+      const shown = Math.min(span, fits);
+      group.lanes.forEach(function (th, i) {
+        const p = i < shown ? page : -1;
+        lanePage.set(th.dataset.lane, p);
+        th.dataset.page = String(p);
+      });
+      const gh = groupHeads.get(group.repo);
+      if (gh) {
+        gh.dataset.page = String(page);
+        if (gh.colSpan !== shown) gh.colSpan = shown;
+        if (gh.style.getPropertyValue("--span") !== String(shown)) gh.style.setProperty("--span", String(shown));
+      }
+      used += shown;
+    }
+    const count = repos.length ? page + 1 : 1;
+    wf = { repoPage: repoPage, lanePage: lanePage, count: count, shown: -1, fit: Infinity };
+    for (const tr of Array.prototype.slice.call(body.rows)) placeRow(tr);
+    return count;
+  }
+
+  // Shows page `shown` of the waterfall: its groups, columns and rows, the rows that fit.
+  function showWaterfallPage(bottom) {
+    const body = document.getElementById("grid-body");
+    const shown = page % wf.count;
+    wf.shown = shown;
+    for (const el of document.querySelectorAll("#grid-groups th[data-page], #grid-head th[data-page]")) {
+      const off = Number(el.dataset.page) !== shown;
+      if (el.classList.contains("off") !== off) el.classList.toggle("off", off);
+    }
+    const rows = [];
+    for (const tr of body.rows) {
+      const mine = Number(tr.dataset.page) === shown;
+      if (mine) rows.push(tr);
+      if (tr.classList.contains("off") === mine) tr.classList.toggle("off", !mine);
+    }
+    // One read of the layout: the rows past the bottom edge are left out, whole.
+    wf.fit = rows.length;
+    let height = 0;
+    for (let i = 0; i < rows.length; i++) {
+      const rect = rows[i].getBoundingClientRect();
+      if (!height) height = rect.height;
+      if (rect.bottom > bottom) { wf.fit = i; break; }
+    }
+    for (let i = wf.fit; i < rows.length; i++) rows[i].classList.add("off");
+    // Rows kept per page: what fits, and a few to spare when a row is cut short by a re-run.
+    const first = rows.length ? rows[0].getBoundingClientRect().top : 0;
+    const room = height > 0 ? Math.floor((bottom - first) / height) : 0;
+    wf.keep = Math.max(maxRows, room + 2);
+  }
+
+  // A frame's live runs: new rows placed, each page's rows trimmed, the shown page fitted again.
+  function liveWaterfall(bottom) {
+    const body = document.getElementById("grid-body");
+    if (!body) return;
+    const shown = wf.shown;
+    const perPage = new Map();
+    const rows = [];
+    let changed = false;
+    for (const tr of Array.prototype.slice.call(body.rows)) {
+      if (tr.dataset.tvPage === undefined) { placeRow(tr); changed = true; }
+      const p = Number(tr.dataset.page);
+      const n = (perPage.get(p) || 0) + 1;
+      perPage.set(p, n);
+      if (n > wf.keep || p < 0) { tr.remove(); continue; }
+      if (p === shown) rows.push(tr);
+      else if (!tr.classList.contains("off")) tr.classList.add("off");
+    }
+    if (!changed && !rows.length) return;
+    // Newest first: as many as fitted before, then one read to cut what a taller row pushed out.
+    for (let i = 0; i < rows.length; i++) {
+      const off = i >= wf.fit;
+      if (rows[i].classList.contains("off") !== off) rows[i].classList.toggle("off", off);
+    }
+    let last = Math.min(wf.fit, rows.length) - 1;
+    while (last >= 0 && rows[last].getBoundingClientRect().bottom > bottom) {
+      rows[last].classList.add("off");
+      last -= 1;
+    }
+  }
+
+  // The waterfall on a TV: `full` packs and shows the page; otherwise only the frame's changes.
+  function layoutWaterfall(full) {
+    const bottom = window.innerHeight - 4;
+    if (full || !wf) {
+      wf = null;
+      const count = packWaterfall();
+      if (wf) showWaterfallPage(bottom);
+      fitStream(bottom, true);
+      return count;
+    }
+    liveWaterfall(bottom);
+    fitStream(bottom, false);
+    return wf.count;
+  }
+
+  // The stream's entries are one line each: as many as fitted at the last full layout are shown.
+  let streamFit = -1;
+  function fitStream(bottom, measure) {
+    const stream = document.getElementById("stream");
+    if (!stream) return;
+    if (measure || streamFit < 0) {
+      fitRows(stream, bottom);
+      streamFit = 0;
+      for (const item of stream.children) { if (item.classList.contains("off")) break; streamFit += 1; }
+      return;
+    }
+    let i = 0;
+    for (const item of stream.children) {
+      const out = i >= streamFit;
+      if (item.classList.contains("off") !== out) item.classList.toggle("off", out);
+      i += 1;
+    }
+  }
+
+  function showPager(text) {
+    const pager = document.getElementById("pager");
+    if (pager && pager.textContent !== text) pager.textContent = text;
+  }
+
+  function layout(part) {
     if (!tv) { markFresh(); return; }
-    if (view === "wall") layoutWall(); else pages = layoutLists();
+    if (view === "wall") layoutWall();
+    else if (view === "waterfall" && document.getElementById("grid-head")) {
+      // Runs and figures redrawn: only what changed; the whole grid redrawn, a resize or a new
+      // page: packed and fitted again.
+      pages = layoutWaterfall(part !== "runs" && part !== "hud");
+      showPager(pages > 1 ? "page " + (page % pages + 1) + " of " + pages : "");
+    } else pages = layoutLists();
   }
 
   // ---- TV: the rotation --------------------------------------------------------------------------
@@ -469,9 +651,9 @@
   document.addEventListener("bb:updated", function (event) {
     if (event.detail === "live") fittedLanes = -1;
     showTimes(false);
-    layout();
+    layout(event.detail);
   });
-  window.addEventListener("resize", function () { fittedLanes = -1; layout(); });
+  window.addEventListener("resize", function () { fittedLanes = -1; measures = null; layout(); });
 
   showTimes(true);
   setInterval(function () { showTimes(true); }, TIMES_EVERY);

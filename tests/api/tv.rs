@@ -778,6 +778,9 @@ async fn metrics(driver_url: &str, browser: &Client) -> std::collections::HashMa
 /// What a TV page costs the browser: main-thread time per live update and per idle second, and
 /// its JS heap and DOM node count before and after `TV_UPDATES` (default 3,000) deliveries, for the
 /// Waterfall and the Wall in TV mode. Prints the figures (DevTools' Performance.getMetrics).
+/// `TV_EVERY_MS=N` waits N ms between deliveries: the cost of an update at a steady rate, where
+/// the default (as fast as the server takes them) measures bursts. The heap and node count are
+/// also taken (after a collection) a tenth of the way through.
 #[tokio::test]
 #[ignore = "takes minutes; run with --ignored tv_page_costs --nocapture"]
 async fn tv_page_costs() {
@@ -785,6 +788,13 @@ async fn tv_page_costs() {
         .ok()
         .and_then(|n| n.parse().ok())
         .unwrap_or(3000);
+    // TV_EVERY_MS: a pause between deliveries (default none: as fast as the server takes them).
+    let every = Duration::from_millis(
+        std::env::var("TV_EVERY_MS")
+            .ok()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0),
+    );
     let driver = start_driver();
     let browser = open_browser(&driver).await;
     let app = spawn().await;
@@ -796,7 +806,15 @@ async fn tv_page_costs() {
         cdp(&driver.url, &browser, "HeapProfiler.collectGarbage").await;
         let before = metrics(&driver.url, &browser).await;
         let started = Instant::now();
+        // The heap and nodes again once warm (a tenth of the way: the page's code compiled, its
+        // live state built), so that growth over the run shows apart from the first minutes'.
+        let warm_at = updates / 10;
+        let mut warm = before.clone();
         for n in 0..updates {
+            if n == warm_at && n > 0 {
+                cdp(&driver.url, &browser, "HeapProfiler.collectGarbage").await;
+                warm = metrics(&driver.url, &browser).await;
+            }
             let repo = &repos[(n % 24) as usize];
             let run = 800_000_000 + base * 10_000_000 + n / 2;
             let conclusion = (n % 2 == 1).then_some("success");
@@ -807,6 +825,9 @@ async fn tv_page_costs() {
                 &org_run_delivery(repo, 1, branch, run, &format!("{run:040x}"), conclusion),
             )
             .await;
+            if !every.is_zero() {
+                tokio::time::sleep(every).await;
+            }
         }
         let sending = started.elapsed();
         tokio::time::sleep(Duration::from_secs(3)).await;
@@ -818,7 +839,7 @@ async fn tv_page_costs() {
         eprintln!(
             "{path}: {updates} updates in {sending:?}: main thread {:.3} ms per update \
              (script {:.3}, layout {:.3}, style {:.3}); idle {:.1} ms/s; \
-             JS heap {:.1} -> {:.1} MB; DOM nodes {} -> {}",
+             JS heap {:.2} -> {:.2} (after {warm_at}) -> {:.2} MB; DOM nodes {} -> {} -> {}",
             busy * 1000.0 / updates as f64,
             (after["ScriptDuration"] - before["ScriptDuration"]) * 1000.0 / updates as f64,
             (after["LayoutDuration"] - before["LayoutDuration"]) * 1000.0 / updates as f64,
@@ -826,8 +847,10 @@ async fn tv_page_costs() {
                 / updates as f64,
             (idle["TaskDuration"] - after["TaskDuration"]) * 100.0,
             before["JSHeapUsedSize"] / 1e6,
+            warm["JSHeapUsedSize"] / 1e6,
             after["JSHeapUsedSize"] / 1e6,
             before["Nodes"],
+            warm["Nodes"],
             after["Nodes"],
         );
     }
