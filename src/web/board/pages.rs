@@ -24,11 +24,12 @@ const MAX_DEVELOPER_INCIDENTS: usize = 100;
 const MAX_PEOPLE: u32 = 200;
 /// A person's latest runs listed.
 const DEVELOPER_RUNS: u32 = 30;
-/// Workflow columns a TV page of the waterfall shows: what fits beside the commit column at
-/// 1920 pixels wide in TV type.
+/// Workflow columns of one server-side TV page of the waterfall. The TV itself (`static/tv.js`)
+/// packs whole repositories into pages as wide as its screen, so this only sets, with
+/// [`TV_PAGES`], how many columns a TV is sent: 48, the busiest repositories first.
 const TV_LANES_PER_PAGE: usize = 6;
-/// TV pages of the waterfall at most; the least recently active repositories beyond them are
-/// counted, not drawn.
+/// Server-side TV pages of the waterfall at most; the least recently active repositories beyond
+/// them are counted ("+N more repositories"), not drawn.
 const TV_PAGES: usize = 8;
 
 type Response = Result<warp::reply::Response, Error>;
