@@ -183,8 +183,8 @@ impl Chart {
             .iter()
             .rev()
             .enumerate()
-            .map(|(i, build)| {
-                let secs = build.duration_s.unwrap_or(0).max(0);
+            .map(|(i, run)| {
+                let secs = run.duration_s.unwrap_or(0).max(0);
                 let height = ((secs as f64 / max_s as f64) * f64::from(CHART_H)).round() as u32;
                 let height = height.clamp(1, CHART_H);
                 Bar {
@@ -192,12 +192,12 @@ impl Chart {
                     y: CHART_H - height,
                     width,
                     height,
-                    kind: kind(build),
+                    kind: kind(run),
                     tip: format!(
                         "{} #{} · {} · {}",
-                        cut(&build.workflow, NAME_CHARS),
-                        build.run_number,
-                        label(build),
+                        cut(&run.workflow, NAME_CHARS),
+                        run.run_number,
+                        label(run),
                         duration(&Some(secs))
                     ),
                 }
@@ -248,7 +248,7 @@ pub struct Row {
 #[derive(Debug, Clone)]
 pub struct Cells {
     pub workflow_id: i64,
-    pub builds: Vec<Run>,
+    pub runs: Vec<Run>,
     /// The lane's TV page.
     pub page: usize,
 }
@@ -295,17 +295,17 @@ impl Waterfall {
     pub fn of(commits: Vec<CommitRuns>, hud: Hud, stream: Vec<Run>, layout: Layout) -> Self {
         // Repositories in the order of their newest row, with their workflows by name.
         let mut repos: Vec<(String, Vec<(String, i64)>)> = Vec::new();
-        for build in commits.iter().flat_map(|c| &c.builds) {
-            let at = match repos.iter().position(|(repo, _)| *repo == build.repo) {
+        for run in commits.iter().flat_map(|c| &c.runs) {
+            let at = match repos.iter().position(|(repo, _)| *repo == run.repo) {
                 Some(at) => at,
                 None => {
-                    repos.push((build.repo.clone(), Vec::new()));
+                    repos.push((run.repo.clone(), Vec::new()));
                     repos.len() - 1
                 }
             };
             let lanes = &mut repos[at].1;
-            if !lanes.iter().any(|(_, id)| *id == build.workflow_id) {
-                lanes.push((build.workflow.clone(), build.workflow_id));
+            if !lanes.iter().any(|(_, id)| *id == run.workflow_id) {
+                lanes.push((run.workflow.clone(), run.workflow_id));
             }
         }
         for (_, lanes) in &mut repos {
@@ -369,7 +369,7 @@ impl Waterfall {
         let rows = commits
             .into_iter()
             .filter_map(|commit| {
-                let head = commit.builds[0].clone();
+                let head = commit.runs[0].clone();
                 let page = groups.iter().find(|g| g.repo == head.repo)?.page;
                 if per_page[page] >= rows_per_page {
                     return None;
@@ -379,8 +379,8 @@ impl Waterfall {
                     .iter()
                     .map(|lane| Cells {
                         workflow_id: lane.workflow_id,
-                        builds: commit
-                            .builds
+                        runs: commit
+                            .runs
                             .iter()
                             .filter(|b| b.workflow_id == lane.workflow_id)
                             .cloned()
@@ -647,7 +647,7 @@ struct PeoplePage<'a> {
 #[derive(Template)]
 #[template(path = "cell.html")]
 struct CellFragment<'a> {
-    build: &'a Run,
+    run: &'a Run,
     opts: Opts,
 }
 
@@ -667,7 +667,7 @@ struct LaneFragment<'a> {
 #[derive(Template)]
 #[template(path = "stream_item.html")]
 struct StreamFragment<'a> {
-    build: &'a Run,
+    run: &'a Run,
 }
 
 /// The waterfall page (`/`).
@@ -790,33 +790,33 @@ pub struct RunFragments {
     pub stream: String,
 }
 
-/// Renders [`RunFragments`] for `build`.
+/// Renders [`RunFragments`] for `run`.
 ///
 /// # Errors
 /// As [`waterfall`].
-pub fn run_fragments(build: &Run, opts: Opts) -> askama::Result<RunFragments> {
+pub fn run_fragments(run: &Run, opts: Opts) -> askama::Result<RunFragments> {
     let row = Row {
-        time: build.created_at.unwrap_or_default(),
-        head: build.clone(),
+        time: run.created_at.unwrap_or_default(),
+        head: run.clone(),
         cells: vec![Cells {
-            workflow_id: build.workflow_id,
-            builds: vec![build.clone()],
+            workflow_id: run.workflow_id,
+            runs: vec![run.clone()],
             page: 0,
         }],
         page: 0,
     };
     let lane = Lane {
-        workflow_id: build.workflow_id,
-        workflow: build.workflow.clone(),
-        repo: build.repo.clone(),
-        label: build.workflow.clone(),
+        workflow_id: run.workflow_id,
+        workflow: run.workflow.clone(),
+        repo: run.repo.clone(),
+        label: run.workflow.clone(),
         page: 0,
     };
     Ok(RunFragments {
-        cell: CellFragment { build, opts }.render()?,
+        cell: CellFragment { run, opts }.render()?,
         row: RowFragment { row: &row, opts }.render()?,
         lane: LaneFragment { lane: &lane }.render()?,
-        stream: StreamFragment { build }.render()?,
+        stream: StreamFragment { run }.render()?,
     })
 }
 
@@ -844,8 +844,8 @@ pub fn opt_name(text: &Option<String>) -> String {
 }
 
 /// The first line of a run's commit message, cut for display.
-pub fn message(build: &Run) -> String {
-    build
+pub fn message(run: &Run) -> String {
+    run
         .message
         .as_deref()
         .map(|m| cut(m, MESSAGE_CHARS))
@@ -853,24 +853,24 @@ pub fn message(build: &Run) -> String {
 }
 
 /// The state a cell shows: the conclusion once completed, else the status.
-pub fn state_of(build: &Run) -> &str {
-    build.conclusion.as_deref().unwrap_or(&build.status)
+pub fn state_of(run: &Run) -> &str {
+    run.conclusion.as_deref().unwrap_or(&run.status)
 }
 
 /// The class of state a run is in, which picks its colour and shape: `success`, `failure`,
 /// `cancelled`, `running`, `queued` or `skipped`.
-pub fn kind(build: &Run) -> &'static str {
-    Kind::of(&build.status, build.conclusion.as_deref()).as_str()
+pub fn kind(run: &Run) -> &'static str {
+    Kind::of(&run.status, run.conclusion.as_deref()).as_str()
 }
 
 /// The icon beside the colour, so a state never depends on colour alone.
-pub fn icon(build: &Run) -> &'static str {
-    Kind::of(&build.status, build.conclusion.as_deref()).icon()
+pub fn icon(run: &Run) -> &'static str {
+    Kind::of(&run.status, run.conclusion.as_deref()).icon()
 }
 
 /// The state in words.
-pub fn label(build: &Run) -> &'static str {
-    run_state::label(&build.status, build.conclusion.as_deref())
+pub fn label(run: &Run) -> &'static str {
+    run_state::label(&run.status, run.conclusion.as_deref())
 }
 
 /// Seconds as `45s`, `4m 05s` or `2h 03m`; `—` when unknown.
@@ -909,29 +909,29 @@ pub fn clock(secs: &i64) -> String {
 }
 
 /// A run's hover text: workflow, number, state and duration.
-pub fn tip(build: &Run) -> String {
+pub fn tip(run: &Run) -> String {
     format!(
         "{} #{} · {} · {}",
-        name(&build.workflow),
-        build.run_number,
-        label(build),
-        duration(&build.duration_s)
+        name(&run.workflow),
+        run.run_number,
+        label(run),
+        duration(&run.duration_s)
     )
 }
 
 /// [`clock`] of [`event_time`].
-pub fn event_clock(build: &Run) -> String {
-    clock(&event_time(build))
+pub fn event_clock(run: &Run) -> String {
+    clock(&event_time(run))
 }
 
 /// [`iso`] of [`event_time`].
-pub fn event_iso(build: &Run) -> String {
-    iso(&event_time(build))
+pub fn event_iso(run: &Run) -> String {
+    iso(&event_time(run))
 }
 
 /// [`clock`] of a run's creation.
-pub fn created_clock(build: &Run) -> String {
-    clock(&build.created_at.unwrap_or_default())
+pub fn created_clock(run: &Run) -> String {
+    clock(&run.created_at.unwrap_or_default())
 }
 
 /// A span of seconds for people, to the two largest units: `45 s`, `3 min`, `2 h 5 min`,
@@ -967,8 +967,8 @@ pub fn failing_names(tile: &Tile) -> String {
 }
 
 /// [`iso`] of a run's creation.
-pub fn created_iso(build: &Run) -> String {
-    iso(&build.created_at.unwrap_or_default())
+pub fn created_iso(run: &Run) -> String {
+    iso(&run.created_at.unwrap_or_default())
 }
 
 /// Epoch seconds as RFC 3339, for `<time datetime>`.
@@ -979,11 +979,11 @@ pub fn iso(secs: &i64) -> String {
 }
 
 /// When a run last changed: completion, else start, else creation.
-pub fn event_time(build: &Run) -> i64 {
-    build
+pub fn event_time(run: &Run) -> i64 {
+    run
         .completed_at
-        .or(build.started_at)
-        .or(build.created_at)
+        .or(run.started_at)
+        .or(run.created_at)
         .unwrap_or_default()
 }
 
@@ -1048,16 +1048,16 @@ pub fn repo_name(repo: &str) -> &str {
 
 /// The repository's web address, from the run's URL (so GitHub Enterprise works too) when that
 /// is a [`safe_link`].
-pub fn repo_url(build: &Run, opts: &Opts) -> String {
-    safe_link(build.url.as_deref(), opts)
+pub fn repo_url(run: &Run, opts: &Opts) -> String {
+    safe_link(run.url.as_deref(), opts)
         .and_then(|url| url.split_once("/actions/runs/"))
         .map(|(base, _)| base.to_owned())
-        .unwrap_or_else(|| format!("https://github.com/{}", build.repo))
+        .unwrap_or_else(|| format!("https://github.com/{}", run.repo))
 }
 
 /// The commit on GitHub.
-pub fn commit_url(build: &Run, opts: &Opts) -> String {
-    format!("{}/commit/{}", repo_url(build, opts), build.sha)
+pub fn commit_url(run: &Run, opts: &Opts) -> String {
+    format!("{}/commit/{}", repo_url(run, opts), run.sha)
 }
 
 /// The changes between two commits on GitHub.
@@ -1066,8 +1066,8 @@ pub fn compare_url(from: &Run, to: &Run, opts: &Opts) -> String {
 }
 
 /// The key the page finds a commit's row by.
-pub fn commit_key(build: &Run) -> String {
-    format!("{}@{}", build.repo, build.sha)
+pub fn commit_key(run: &Run) -> String {
+    format!("{}@{}", run.repo, run.sha)
 }
 
 /// The developer page of `login`.
@@ -1087,7 +1087,7 @@ pub fn developer_url(login: &str) -> String {
 mod tests {
     use super::*;
 
-    fn build(conclusion: Option<&str>, status: &str) -> Run {
+    fn a_run(conclusion: Option<&str>, status: &str) -> Run {
         Run {
             id: 7,
             repo: "o/r".into(),
@@ -1143,7 +1143,7 @@ mod tests {
         ];
         let mut icons = std::collections::HashSet::new();
         for (conclusion, status, expected) in cases {
-            let b = build(conclusion, status);
+            let b = a_run(conclusion, status);
             assert_eq!(kind(&b), expected);
             icons.insert(icon(&b));
         }
@@ -1152,7 +1152,7 @@ mod tests {
 
     #[test]
     fn fragments_escape_payload_text_and_can_leave_out_authors() {
-        let b = build(Some("failure"), "completed");
+        let b = a_run(Some("failure"), "completed");
         let shown = run_fragments(&b, Opts::default()).unwrap();
         assert!(
             shown.row.contains("&#60;img src=x onerror=alert(1)&#62;")
@@ -1202,14 +1202,14 @@ mod tests {
     fn commit(repo: &str, workflows: &[(i64, &str)], time: i64) -> CommitRuns {
         CommitRuns {
             first_created: time,
-            builds: workflows
+            runs: workflows
                 .iter()
                 .map(|(id, name)| Run {
                     repo: repo.into(),
                     workflow_id: *id,
                     workflow: (*name).into(),
                     sha: format!("{repo}{time}"),
-                    ..build(Some("success"), "completed")
+                    ..a_run(Some("success"), "completed")
                 })
                 .collect(),
         }
@@ -1256,7 +1256,7 @@ mod tests {
 
     #[test]
     fn links_to_github_are_derived_from_the_run_url() {
-        let b = build(None, "queued");
+        let b = a_run(None, "queued");
         assert_eq!(
             commit_url(&b, &Opts::default()),
             "https://github.com/o/r/commit/0123456789abcdef"
@@ -1295,7 +1295,7 @@ mod tests {
 
     #[test]
     fn a_javascript_run_url_becomes_no_link_and_no_commit_link() {
-        let mut b = build(Some("failure"), "completed");
+        let mut b = a_run(Some("failure"), "completed");
         b.url = Some("javascript:alert(1)//x/actions/runs/7".into());
         let fragments = run_fragments(&b, Opts::default()).unwrap();
         assert!(

@@ -41,7 +41,7 @@ pub struct CommitRuns {
     /// When the commit's first run was created (the row's time, and its sort key).
     pub first_created: i64,
     /// Runs of the commit, newest first; never empty.
-    pub builds: Vec<Run>,
+    pub runs: Vec<Run>,
 }
 
 /// The newest `limit` commits with runs matching `filter`, newest first (by their first run).
@@ -67,28 +67,28 @@ pub fn waterfall(conn: &Connection, filter: &RunFilter, limit: u32) -> Result<Ve
     all.push(Value::Integer(i64::from(limit)));
     all.extend(params);
     let mut stmt = conn.prepare_cached(&sql)?;
-    let builds: Vec<Run> = stmt
+    let runs: Vec<Run> = stmt
         .query_map(rusqlite::params_from_iter(all), run_from_row)?
         .collect::<rusqlite::Result<_>>()?;
     let mut rows: Vec<CommitRuns> = Vec::new();
-    for build in builds {
-        let created = build.created_at.unwrap_or_default();
+    for run in runs {
+        let created = run.created_at.unwrap_or_default();
         match rows.last_mut() {
-            Some(row) if row.builds[0].repo == build.repo && row.builds[0].sha == build.sha => {
+            Some(row) if row.runs[0].repo == run.repo && row.runs[0].sha == run.sha => {
                 row.first_created = row.first_created.min(created);
-                row.builds.push(build);
+                row.runs.push(run);
             }
             _ => rows.push(CommitRuns {
                 first_created: created,
-                builds: vec![build],
+                runs: vec![run],
             }),
         }
     }
     rows.sort_by(|a, b| {
         b.first_created
             .cmp(&a.first_created)
-            .then_with(|| a.builds[0].repo.cmp(&b.builds[0].repo))
-            .then_with(|| a.builds[0].sha.cmp(&b.builds[0].sha))
+            .then_with(|| a.runs[0].repo.cmp(&b.runs[0].repo))
+            .then_with(|| a.runs[0].sha.cmp(&b.runs[0].sha))
     });
     Ok(rows)
 }
