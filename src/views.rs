@@ -845,8 +845,7 @@ pub fn opt_name(text: &Option<String>) -> String {
 
 /// The first line of a run's commit message, cut for display.
 pub fn message(run: &Run) -> String {
-    run
-        .message
+    run.message
         .as_deref()
         .map(|m| cut(m, MESSAGE_CHARS))
         .unwrap_or_default()
@@ -980,8 +979,7 @@ pub fn iso(secs: &i64) -> String {
 
 /// When a run last changed: completion, else start, else creation.
 pub fn event_time(run: &Run) -> i64 {
-    run
-        .completed_at
+    run.completed_at
         .or(run.started_at)
         .or(run.created_at)
         .unwrap_or_default()

@@ -169,7 +169,8 @@ pub fn per_workflow(filter: &RunFilter) -> bool {
 }
 
 /// The Wall from the pairs' states ([`pairs`]) and [`triage::triage`]'s incidents for the same
-/// filter and scope, newest first (two reads, which the server makes on two connections at once).
+/// filter and scope, newest first. (Reading the two on two pooled connections at once was
+/// measured slower at 1M runs than one after the other on one: 46 against 29 ms p50.)
 pub fn assemble(pairs: Vec<Pair>, incidents: &[Incident], per_workflow: bool) -> Wall {
     let key_of = |repo: &str, workflow: &str| {
         if per_workflow {

@@ -86,7 +86,8 @@ impl SharedState {
     /// What is red for `filter` (its authors select incidents they caused or pushed into), in
     /// `order`, on the watched branches unless `all_branches` or a branch is named; with the
     /// scope it looked at. People are redacted as `--hide-authors` says. The Triage page,
-    /// `/api/triage` and nothing else read triage this way, so the two always agree.
+    /// `/api/triage` and the Developer view read triage this way, so they always agree (the Wall
+    /// reads it in the same transaction as its tiles, with the same scope rule).
     ///
     /// # Errors
     /// On a database error.

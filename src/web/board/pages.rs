@@ -63,26 +63,29 @@ pub(super) async fn show_wall(pairs: Vec<(String, String)>, state: AppState) -> 
         |q, mut chrome, s| async move {
             let filter = q.filter();
             let scope = q.triage_scope(&s, now());
-            // The workflows' states and triage's reds, on two pooled connections at once.
-            let (config, asked) = (s.config.clone(), filter.clone());
-            let states = async {
-                Ok::<_, Error>(
-                    s.store
-                        .read(move |conn| {
-                            let request = wall::Request {
-                                filter: &asked,
-                                watched: &config.watch_branches,
-                                scope,
-                            };
-                            Ok((wall::pairs(conn, &request)?, names::unknown(conn, &asked)?))
-                        })
-                        .await?,
-                )
-            };
-            let per_workflow = wall::per_workflow(&filter);
-            let reds = s.triage(filter, q.all_branches, triage::Order::NewestFirst);
-            let ((states, unknown), (incidents, _)) = tokio::try_join!(states, reds)?;
-            let mut wall = wall::assemble(states, &incidents, per_workflow);
+            let config = s.config.clone();
+            let (mut wall, unknown) = s
+                .store
+                .read(move |conn| {
+                    let request = wall::Request {
+                        filter: &filter,
+                        watched: &config.watch_branches,
+                        scope,
+                    };
+                    let states = wall::pairs(conn, &request)?;
+                    let incidents = triage::triage(
+                        conn,
+                        &triage::Request {
+                            filter: &filter,
+                            watched: &config.watch_branches,
+                            scope,
+                            order: triage::Order::NewestFirst,
+                        },
+                    )?;
+                    let wall = wall::assemble(states, &incidents, wall::per_workflow(&filter));
+                    Ok((wall, names::unknown(conn, &filter)?))
+                })
+                .await?;
             chrome.unknown = q.notices("/wall", &unknown);
             s.opts.privacy.redact_wall(&mut wall);
             let model = views::WallView::of(wall, scope != triage::Scope::Watched);
