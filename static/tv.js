@@ -511,17 +511,23 @@
     }
   }
 
+  // The height of the "+N more repositories" line, read at each full layout.
+  let moreHeight = 0;
+
   // The waterfall on a TV: `full` packs and shows the page; otherwise only the frame's changes.
   function layoutWaterfall(full) {
     const bottom = window.innerHeight - 4;
     if (full || !wf) {
       wf = null;
       const count = packWaterfall();
-      if (wf) showWaterfallPage(bottom);
+      // The "+N more repositories" line stays on screen below the rows: they stop above it.
+      const more = document.getElementById("more-repos");
+      moreHeight = more ? more.getBoundingClientRect().height + 4 : 0;
+      if (wf) showWaterfallPage(bottom - moreHeight);
       fitStream(bottom, true);
       return count;
     }
-    liveWaterfall(bottom);
+    liveWaterfall(bottom - moreHeight);
     fitStream(bottom, false);
     return wf.count;
   }

@@ -28,6 +28,9 @@ const DEVELOPER_RUNS: u32 = 30;
 /// packs whole repositories into pages as wide as its screen, so this only sets, with
 /// [`TV_PAGES`], how many columns a TV is sent: 48, the busiest repositories first.
 const TV_LANES_PER_PAGE: usize = 6;
+/// Commit rows of one server-side TV page of the waterfall: more than a 4K screen shows, since a
+/// TV page may join two server pages; `tv.js` shows those that fit above the bottom edge.
+const TV_ROWS_PER_PAGE: usize = 20;
 /// Server-side TV pages of the waterfall at most; the least recently active repositories beyond
 /// them are counted ("+N more repositories"), not drawn.
 const TV_PAGES: usize = 8;
@@ -110,7 +113,7 @@ pub(super) async fn show_waterfall(pairs: Vec<(String, String)>, state: AppState
             let layout = if q.tv {
                 views::Layout::Pages {
                     lanes: TV_LANES_PER_PAGE,
-                    rows: chrome.max_rows,
+                    rows: TV_ROWS_PER_PAGE,
                     pages: TV_PAGES,
                 }
             } else {
@@ -119,7 +122,11 @@ pub(super) async fn show_waterfall(pairs: Vec<(String, String)>, state: AppState
                 }
             };
             // A TV shows a page of rows per page of repositories.
-            let rows = (chrome.max_rows * if q.tv { TV_PAGES } else { 1 }) as u32;
+            let rows = if q.tv {
+                TV_ROWS_PER_PAGE * TV_PAGES
+            } else {
+                chrome.max_rows
+            } as u32;
             let stream = chrome.max_stream as u32;
             let part = q.part;
             let (commits, metrics, recent, mut stream, unknown) = s
