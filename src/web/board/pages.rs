@@ -28,9 +28,6 @@ const DEVELOPER_RUNS: u32 = 30;
 /// packs whole repositories into pages as wide as its screen, so this only sets, with
 /// [`TV_PAGES`], how many columns a TV is sent: 48, the busiest repositories first.
 const TV_LANES_PER_PAGE: usize = 6;
-/// Commit rows of one server-side TV page of the waterfall: more than a 4K screen shows, since a
-/// TV page may join two server pages; `tv.js` shows those that fit above the bottom edge.
-const TV_ROWS_PER_PAGE: usize = 20;
 /// Server-side TV pages of the waterfall at most; the least recently active repositories beyond
 /// them are counted ("+N more repositories"), not drawn.
 const TV_PAGES: usize = 8;
@@ -113,7 +110,7 @@ pub(super) async fn show_waterfall(pairs: Vec<(String, String)>, state: AppState
             let layout = if q.tv {
                 views::Layout::Pages {
                     lanes: TV_LANES_PER_PAGE,
-                    rows: TV_ROWS_PER_PAGE,
+                    rows: chrome.max_rows,
                     pages: TV_PAGES,
                 }
             } else {
@@ -121,9 +118,12 @@ pub(super) async fn show_waterfall(pairs: Vec<(String, String)>, state: AppState
                     rows: chrome.max_rows,
                 }
             };
-            // A TV shows a page of rows per page of repositories.
+            // A TV reads two pages' worth of commits per page of repositories, newest first, each
+            // server page keeping at most `max_rows` of them: the busiest repositories' pages
+            // fill, and a TV page that joins two server pages (`tv.js` packs them to the screen's
+            // width) fills the screen rather than its top two thirds.
             let rows = if q.tv {
-                TV_ROWS_PER_PAGE * TV_PAGES
+                2 * chrome.max_rows * TV_PAGES
             } else {
                 chrome.max_rows
             } as u32;
