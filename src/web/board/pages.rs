@@ -35,8 +35,9 @@ const TV_PAGES: usize = 8;
 type Response = Result<warp::reply::Response, Error>;
 
 /// The common start of every view, by its name (in the navigation and `views=`), path and
-/// title: its query (refusing a filter by person on a board that hides people), its chrome (with the filter form's names on a desktop page), then [`respond`] with
-/// what `render` makes of the three.
+/// title: its query (refusing a filter by person on a board that hides people), its chrome (with
+/// the filter form's names on a desktop page), then [`respond`] with what `render` makes of the
+/// three.
 async fn view<F, Fut>(
     pairs: &[(String, String)],
     state: AppState,
