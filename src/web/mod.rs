@@ -27,7 +27,8 @@ pub use error::Error;
 use crate::config::Config;
 use crate::hub::Hub;
 use crate::ingest::Ingest;
-use crate::store::Store;
+use crate::store::query::RunFilter;
+use crate::store::{triage, Store};
 
 /// Everything a handler needs, behind one reference count: every request clones the state of
 /// its route, and one atomic increment is cheaper than one per field (the store's path, the hub's
@@ -83,6 +84,18 @@ pub fn now() -> i64 {
 }
 
 impl SharedState {
+    /// What triage (and the Wall) look at for `filter`: the watched branches, unless
+    /// `all_branches` or a branch is named (naming one asks for it, watched or not); then every
+    /// branch with a run within `--stale-after`.
+    pub fn triage_scope(&self, all_branches: bool, filter: &RunFilter) -> triage::Scope {
+        triage::Scope::choose(
+            all_branches,
+            !filter.branch.is_empty(),
+            self.config.stale_after,
+            now(),
+        )
+    }
+
     /// What is red for `filter` (its authors select incidents they caused or pushed into), in
     /// `order`, on the watched branches unless `all_branches` or a branch is named; with the
     /// scope it looked at. People are redacted as `--hide-authors` says. The Triage page,
@@ -93,23 +106,11 @@ impl SharedState {
     /// On a database error.
     pub async fn triage(
         &self,
-        filter: crate::store::query::RunFilter,
+        filter: RunFilter,
         all_branches: bool,
-        order: crate::store::triage::Order,
-    ) -> Result<
-        (
-            Vec<crate::store::triage::Incident>,
-            crate::store::triage::Scope,
-        ),
-        Error,
-    > {
-        use crate::store::triage;
-        let scope = triage::Scope::choose(
-            all_branches,
-            !filter.branch.is_empty(),
-            self.config.stale_after,
-            now(),
-        );
+        order: triage::Order,
+    ) -> Result<(Vec<triage::Incident>, triage::Scope), Error> {
+        let scope = self.triage_scope(all_branches, &filter);
         let config = self.config.clone();
         let mut incidents = self
             .store

@@ -63,7 +63,7 @@ pub(super) async fn show_wall(pairs: Vec<(String, String)>, state: AppState) -> 
         ("wall", "/wall", "Wall".into()),
         |q, mut chrome, s| async move {
             let filter = q.filter();
-            let scope = q.triage_scope(&s, now());
+            let scope = s.triage_scope(q.all_branches, &filter);
             let config = s.config.clone();
             let (mut wall, unknown) = s
                 .store

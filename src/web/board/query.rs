@@ -116,17 +116,6 @@ impl BoardQuery {
         })
     }
 
-    /// What triage looks at for this query: watched branches unless `branches=all` or a branch
-    /// is named (naming one asks for it, watched or not).
-    pub(super) fn triage_scope(&self, state: &AppState, now: i64) -> triage::Scope {
-        triage::Scope::choose(
-            self.all_branches,
-            !self.branch.is_empty(),
-            state.config.stale_after,
-            now,
-        )
-    }
-
     /// The filter for the grid, triage and lists.
     pub(super) fn filter(&self) -> RunFilter {
         RunFilter {
