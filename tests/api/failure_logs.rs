@@ -90,6 +90,21 @@ fn error_body(status: u16, message: &str) -> Response<String> {
 }
 
 impl FakeLogs {
+    /// A fake GitHub with one job's log, `fixture`, behind the redirect, and no annotations.
+    async fn serving(job_id: i64, fixture: &'static str) -> Self {
+        Self::start(
+            vec![(
+                job_id,
+                LogAnswer::Redirect {
+                    not_ready: 0,
+                    fixture,
+                },
+            )],
+            Vec::new(),
+        )
+        .await
+    }
+
     async fn start(logs: Vec<(i64, LogAnswer)>, annotations: Vec<(i64, Value)>) -> Self {
         let state = Arc::new(Mutex::new(State {
             logs: logs.into_iter().collect(),
@@ -481,17 +496,7 @@ async fn a_full_queue_drops_jobs_instead_of_blocking_ingest() {
 
 #[tokio::test]
 async fn the_client_keeps_only_the_tail_of_a_long_log() {
-    let fake = FakeLogs::start(
-        vec![(
-            501,
-            LogAnswer::Redirect {
-                not_ready: 0,
-                fixture: "maven.log",
-            },
-        )],
-        vec![],
-    )
-    .await;
+    let fake = FakeLogs::serving(501, "maven.log").await;
     let client = fake.client();
     let url = client.url(&format!("/repos/{REPO}/actions/jobs/501/logs"), &[]);
     let whole = fixture_log("maven.log");
@@ -534,17 +539,7 @@ async fn the_server_explains_a_failed_job_from_its_log_and_triage_says_why() {
 
     // Arrange: a server with a token for the fake GitHub; GitHub's documented failed job.
     let job_id = 289_782_451;
-    let fake = FakeLogs::start(
-        vec![(
-            job_id,
-            LogAnswer::Redirect {
-                not_ready: 0,
-                fixture: "pytest.log",
-            },
-        )],
-        Vec::new(),
-    )
-    .await;
+    let fake = FakeLogs::serving(job_id, "pytest.log").await;
     let api = format!("http://{}", fake.api);
     let app = spawn_app_with(|config| {
         config.github_token = Some(Secret::new(TOKEN));
@@ -610,17 +605,7 @@ async fn a_failed_job_left_unexplained_by_a_server_without_a_token_is_explained_
         .deliver("workflow_job", "job-1", &failed_job_delivery(run_id))
         .await;
     first.stop().await;
-    let fake = FakeLogs::start(
-        vec![(
-            job_id,
-            LogAnswer::Redirect {
-                not_ready: 0,
-                fixture: "pytest.log",
-            },
-        )],
-        Vec::new(),
-    )
-    .await;
+    let fake = FakeLogs::serving(job_id, "pytest.log").await;
 
     // Act: the same database, now with a token; no delivery arrives.
     let api = format!("http://{}", fake.api);
