@@ -289,31 +289,8 @@ impl App {
                 token.clone(),
             );
             state.ingest.explain_failures_with(fetcher.clone());
-            // What the last run queued but never fetched (the queue lives in memory).
             let store = state.store.clone();
-            tokio::spawn(async move {
-                let (scan, limit) = (UNEXPLAINED_SCAN, log_fetch::FetchConfig::default().queue);
-                let limit = u32::try_from(limit).unwrap_or(u32::MAX);
-                match store
-                    .read(move |conn| store::failures::unexplained(conn, scan, limit))
-                    .await
-                {
-                    Ok(jobs) => {
-                        if !jobs.is_empty() {
-                            tracing::info!(
-                                jobs = jobs.len(),
-                                "explaining failed jobs left from before the restart"
-                            );
-                        }
-                        for job in jobs {
-                            fetcher.enqueue(job.into());
-                        }
-                    }
-                    Err(err) => {
-                        tracing::warn!(cause = %err, "could not read unexplained failed jobs")
-                    }
-                }
-            });
+            tokio::spawn(async move { fetcher.catch_up(&store, UNEXPLAINED_SCAN).await });
             task
         });
         // The reconciler holds an `Ingest` handle, so it must end before the writer can drain.

@@ -52,6 +52,7 @@ use tracing::{debug, info, warn};
 use crate::failure::{self, Failure};
 use crate::github::client::{self, Client, Fetched, TailLimits};
 use crate::store::failures::{self as stored, JobFailureRow};
+use crate::store::Store;
 
 /// A failed job to explain.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -233,6 +234,35 @@ impl LogFetcher {
     /// The counters.
     pub fn stats(&self) -> &FetchStats {
         &self.stats
+    }
+
+    /// Queues again the failed jobs among the newest `scan` that have no stored explanation
+    /// (what a restart, or a server without a token, left behind: the queue lives in memory), at
+    /// most a queue's worth, newest first. Returns how many were queued.
+    pub async fn catch_up(&self, store: &Store, scan: u32) -> usize {
+        let limit = u32::try_from(self.queue.max_capacity()).unwrap_or(u32::MAX);
+        match store
+            .read(move |conn| stored::unexplained(conn, scan, limit))
+            .await
+        {
+            Ok(jobs) => {
+                let mut queued = 0;
+                for job in jobs {
+                    queued += usize::from(self.enqueue(job.into()));
+                }
+                if queued > 0 {
+                    info!(
+                        jobs = queued,
+                        "explaining failed jobs left from before the restart"
+                    );
+                }
+                queued
+            }
+            Err(err) => {
+                warn!(cause = %err, "could not read unexplained failed jobs");
+                0
+            }
+        }
     }
 }
 
