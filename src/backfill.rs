@@ -208,13 +208,13 @@ pub fn run_event(repo: &Repository, run: &WorkflowRun) -> Event {
         // Never seen from REST; the file name is better than nothing.
         _ => path.rsplit('/').next().unwrap_or_default().to_owned(),
     };
+    // A delivery's action is named after the status the run reached.
     let action = match run.status {
-        Status::Completed => "completed",
-        Status::InProgress => "in_progress",
-        _ => "requested",
+        Status::Completed | Status::InProgress => run.status,
+        _ => Status::Requested,
     };
     Event::WorkflowRun(Box::new(WorkflowRunEvent {
-        action: action.to_owned(),
+        action: action.as_str().to_owned(),
         workflow: Workflow {
             id: run.workflow_id,
             name,

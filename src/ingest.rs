@@ -124,8 +124,7 @@ fn run_publisher(
             for change in &group {
                 hub.publish(|| feed::change(change, opts));
                 if let (Change::Job { job }, Some(fetcher)) = (change, explainer.get()) {
-                    if job.status == Status::Completed.as_str()
-                        && run_state::is_red(job.conclusion.as_deref())
+                    if job.status == Status::Completed && run_state::is_red(job.conclusion.as_ref())
                     {
                         fetcher.enqueue(FailedJob {
                             repo: job.repo.clone(),

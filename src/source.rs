@@ -98,7 +98,7 @@ pub fn from_check_run(event: &CheckRunEvent) -> Option<Report> {
     let (status, conclusion) = if rerequested {
         (Status::Queued, None)
     } else {
-        let conclusion = check.conclusion.as_deref().and_then(Conclusion::parse);
+        let conclusion = check.conclusion.clone();
         (check.status, conclusion.filter(|_| check.status.is_done()))
     };
     Some(Report {

@@ -14,7 +14,7 @@ use askama::Template;
 use serde::Serialize;
 
 use crate::privacy::Privacy;
-use crate::run_state::{self, Kind};
+use crate::run_state::{self, Conclusion, Kind};
 use crate::store::board::{CommitRuns, Person};
 use crate::store::figures::Metrics;
 use crate::store::model::Run;
@@ -853,23 +853,25 @@ pub fn message(run: &Run) -> String {
 
 /// The state a cell shows: the conclusion once completed, else the status.
 pub fn state_of(run: &Run) -> &str {
-    run.conclusion.as_deref().unwrap_or(&run.status)
+    run.conclusion
+        .as_ref()
+        .map_or(run.status.as_str(), Conclusion::as_str)
 }
 
 /// The class of state a run is in, which picks its colour and shape: `success`, `failure`,
 /// `cancelled`, `running`, `queued` or `skipped`.
 pub fn kind(run: &Run) -> &'static str {
-    Kind::of(&run.status, run.conclusion.as_deref()).as_str()
+    Kind::of(run.status, run.conclusion.as_ref()).as_str()
 }
 
 /// The icon beside the colour, so a state never depends on colour alone.
 pub fn icon(run: &Run) -> &'static str {
-    Kind::of(&run.status, run.conclusion.as_deref()).icon()
+    Kind::of(run.status, run.conclusion.as_ref()).icon()
 }
 
 /// The state in words.
-pub fn label(run: &Run) -> &'static str {
-    run_state::label(&run.status, run.conclusion.as_deref())
+pub fn label(run: &Run) -> &str {
+    run_state::label(run.status, run.conclusion.as_ref())
 }
 
 /// Seconds as `45s`, `4m 05s` or `2h 03m`; `—` when unknown.
@@ -1084,16 +1086,17 @@ pub fn developer_url(login: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::run_state::Status;
 
-    fn a_run(conclusion: Option<&str>, status: &str) -> Run {
+    fn a_run(conclusion: Option<Conclusion>, status: Status) -> Run {
         Run {
             id: 7,
             repo: "o/r".into(),
             branch: Some("main".into()),
             workflow: "CI".into(),
             workflow_id: 1,
-            status: status.into(),
-            conclusion: conclusion.map(Into::into),
+            status,
+            conclusion,
             sha: "0123456789abcdef".into(),
             message: Some("<img src=x onerror=alert(1)>".into()),
             author: Some("mona".into()),
@@ -1132,25 +1135,26 @@ mod tests {
     #[test]
     fn every_state_has_a_kind_an_icon_and_words() {
         let cases = [
-            (Some("success"), "completed", "success"),
-            (Some("timed_out"), "completed", "failure"),
-            (Some("cancelled"), "completed", "cancelled"),
-            (Some("skipped"), "completed", "skipped"),
-            (None, "in_progress", "running"),
-            (None, "queued", "queued"),
+            (Some(Conclusion::Success), Status::Completed, "success"),
+            (Some(Conclusion::TimedOut), Status::Completed, "failure"),
+            (Some(Conclusion::Cancelled), Status::Completed, "cancelled"),
+            (Some(Conclusion::Skipped), Status::Completed, "skipped"),
+            (None, Status::InProgress, "running"),
+            (None, Status::Queued, "queued"),
         ];
         let mut icons = std::collections::HashSet::new();
+        let states = cases.len();
         for (conclusion, status, expected) in cases {
             let b = a_run(conclusion, status);
             assert_eq!(kind(&b), expected);
             icons.insert(icon(&b));
         }
-        assert_eq!(icons.len(), cases.len(), "each state has its own icon");
+        assert_eq!(icons.len(), states, "each state has its own icon");
     }
 
     #[test]
     fn fragments_escape_payload_text_and_can_leave_out_authors() {
-        let b = a_run(Some("failure"), "completed");
+        let b = a_run(Some(Conclusion::Failure), Status::Completed);
         let shown = run_fragments(&b, Opts::default()).unwrap();
         assert!(
             shown.row.contains("&#60;img src=x onerror=alert(1)&#62;")
@@ -1207,7 +1211,7 @@ mod tests {
                     workflow_id: *id,
                     workflow: (*name).into(),
                     sha: format!("{repo}{time}"),
-                    ..a_run(Some("success"), "completed")
+                    ..a_run(Some(Conclusion::Success), Status::Completed)
                 })
                 .collect(),
         }
@@ -1254,7 +1258,7 @@ mod tests {
 
     #[test]
     fn links_to_github_are_derived_from_the_run_url() {
-        let b = a_run(None, "queued");
+        let b = a_run(None, Status::Queued);
         assert_eq!(
             commit_url(&b, &Opts::default()),
             "https://github.com/o/r/commit/0123456789abcdef"
@@ -1293,7 +1297,7 @@ mod tests {
 
     #[test]
     fn a_javascript_run_url_becomes_no_link_and_no_commit_link() {
-        let mut b = a_run(Some("failure"), "completed");
+        let mut b = a_run(Some(Conclusion::Failure), Status::Completed);
         b.url = Some("javascript:alert(1)//x/actions/runs/7".into());
         let fragments = run_fragments(&b, Opts::default()).unwrap();
         assert!(

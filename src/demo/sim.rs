@@ -946,6 +946,7 @@ impl Simulation {
                 } else {
                     Conclusion::Success
                 };
+                failed |= conclusion == Conclusion::Failure;
                 let duration = match conclusion {
                     Conclusion::Skipped => 0,
                     _ if step.main => {
@@ -967,7 +968,6 @@ impl Simulation {
                 });
                 clock += duration;
                 number += 1;
-                failed |= conclusion == Conclusion::Failure;
             }
             self.stats.jobs += 1;
             self.stats.steps += steps.len();

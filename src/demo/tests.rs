@@ -6,7 +6,7 @@ use serde_json::Value;
 
 use super::*;
 use crate::github::event::{self, Event, EventKind};
-use crate::run_state::Status;
+use crate::run_state::{Conclusion, Status};
 
 /// Monday 2026-11-30 09:46:40 UTC: the week before it holds a weekend and five working days.
 const NOW: i64 = 1_796_032_000;
@@ -121,7 +121,7 @@ fn a_week_of_history_looks_like_an_organisation() {
     let mut reruns = BTreeSet::new();
     let mut branches = BTreeSet::new();
     // (repo, workflow) on the default branch → conclusions of attempt 1... in run order.
-    let mut default_history: BTreeMap<(String, i64), Vec<(i64, String)>> = BTreeMap::new();
+    let mut default_history: BTreeMap<(String, i64), Vec<(i64, Conclusion)>> = BTreeMap::new();
     let mut steps_seen = 0;
     for (event, json) in &events {
         if let Some(repo) = event.repository() {
@@ -154,7 +154,7 @@ fn a_week_of_history_looks_like_an_organisation() {
             Event::WorkflowJob(job) => {
                 let steps = json["workflow_job"]["steps"].as_array().unwrap();
                 if job.action == "completed"
-                    && job.workflow_job.conclusion.as_deref() != Some("skipped")
+                    && job.workflow_job.conclusion != Some(Conclusion::Skipped)
                 {
                     assert!(!steps.is_empty(), "a completed job has steps");
                     for step in steps {
@@ -203,20 +203,20 @@ fn a_week_of_history_looks_like_an_organisation() {
     assert!(stats.branches_abandoned >= 5, "{stats:?}");
     // Incidents: a default branch red for several runs in a row, then green again.
     for history in default_history.values_mut() {
-        history.sort();
+        history.sort_by_key(|(number, _)| *number);
     }
     let incidents = default_history
         .values()
         .filter(|history| {
             history
                 .windows(3)
-                .any(|w| w[0].1 == "failure" && w[1].1 == "failure" && w[2].1 == "success")
+                .any(|w| w[0].1.is_red() && w[1].1.is_red() && w[2].1.is_green())
         })
         .count();
     assert!(incidents >= 3, "{incidents} incidents seen; {stats:?}");
     let red_now = default_history
         .values()
-        .filter(|history| history.last().is_some_and(|(_, c)| c == "failure"))
+        .filter(|history| history.last().is_some_and(|(_, c)| c.is_red()))
         .count();
     assert!(red_now >= 1, "a default branch is red at now");
     // Some runs are still going at `now`, and finish in the trickle.

@@ -7,7 +7,7 @@
 
 use serde::{Deserialize, Deserializer};
 
-use crate::run_state::Status;
+use crate::run_state::{Conclusion, Status};
 
 /// The longest commit message or title kept, in bytes; longer text is cut at a character boundary.
 pub const MAX_TEXT_BYTES: usize = 64 * 1024;
@@ -218,6 +218,12 @@ fn optional_name<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<St
     Ok(Option::<String>::deserialize(deserializer)?.map(|text| truncate(text, MAX_NAME_BYTES)))
 }
 
+/// A conclusion from a payload: a documented one, or any other name (cut as a name) kept as
+/// [`Conclusion::Other`].
+fn conclusion<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Conclusion>, D::Error> {
+    Ok(optional_name(deserializer)?.map(Conclusion::from_name))
+}
+
 /// Cuts `text` to at most `max` bytes without splitting a character.
 pub fn truncate(mut text: String, max: usize) -> String {
     if text.len() > max {
@@ -373,8 +379,8 @@ pub struct WorkflowRun {
     #[serde(default, deserialize_with = "long_text")]
     pub display_title: Option<String>,
     pub status: Status,
-    #[serde(default, deserialize_with = "optional_name")]
-    pub conclusion: Option<String>,
+    #[serde(default, deserialize_with = "conclusion")]
+    pub conclusion: Option<Conclusion>,
     #[serde(default)]
     pub html_url: Option<String>,
     pub created_at: Timestamp,
@@ -413,8 +419,8 @@ pub struct WorkflowJob {
     #[serde(default, deserialize_with = "optional_name")]
     pub workflow_name: Option<String>,
     pub status: Status,
-    #[serde(default, deserialize_with = "optional_name")]
-    pub conclusion: Option<String>,
+    #[serde(default, deserialize_with = "conclusion")]
+    pub conclusion: Option<Conclusion>,
     #[serde(default)]
     pub created_at: Option<Timestamp>,
     #[serde(default)]
@@ -441,8 +447,8 @@ pub struct Step {
     pub name: String,
     pub number: i64,
     pub status: Status,
-    #[serde(default, deserialize_with = "optional_name")]
-    pub conclusion: Option<String>,
+    #[serde(default, deserialize_with = "conclusion")]
+    pub conclusion: Option<Conclusion>,
     #[serde(default)]
     pub started_at: Option<Timestamp>,
     #[serde(default)]
@@ -484,8 +490,8 @@ pub struct CheckRun {
     pub name: String,
     pub head_sha: String,
     pub status: Status,
-    #[serde(default, deserialize_with = "optional_name")]
-    pub conclusion: Option<String>,
+    #[serde(default, deserialize_with = "conclusion")]
+    pub conclusion: Option<Conclusion>,
     #[serde(default)]
     pub started_at: Option<Timestamp>,
     #[serde(default)]

@@ -58,7 +58,7 @@ impl Detector {
             let Change::Run { run } = change else {
                 continue;
             };
-            if run.status != Status::Completed.as_str() || !seen.insert(run.id) {
+            if run.status != Status::Completed || !seen.insert(run.id) {
                 continue;
             }
             queued += self.on_run(conn, run, now)?;
@@ -80,7 +80,7 @@ impl Detector {
     ) -> Result<usize> {
         let relevant = changes
             .iter()
-            .any(|c| matches!(c, Change::Run { run } if run.status == Status::Completed.as_str()));
+            .any(|c| matches!(c, Change::Run { run } if run.status == Status::Completed));
         if !relevant {
             return Ok(0);
         }

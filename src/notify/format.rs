@@ -213,12 +213,13 @@ fn teams_adaptive(message: &Message) -> Value {
 mod tests {
     use super::super::{FailedAt, RunRef};
     use super::*;
+    use crate::run_state::Conclusion;
 
     fn message(transition: Transition) -> Message {
         let run = RunRef {
             id: 7,
             number: 42,
-            conclusion: Some("failure".into()),
+            conclusion: Some(Conclusion::Failure),
             sha: "0123456789abcdef".into(),
             message: Some("Fix <script> & stuff".into()),
             author: Some("alice".into()),

@@ -25,6 +25,8 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
+
+use crate::run_state::Conclusion;
 use sha2::Digest;
 
 /// What a target speaks.
@@ -230,7 +232,7 @@ impl Transition {
 pub struct RunRef {
     pub id: i64,
     pub number: i64,
-    pub conclusion: Option<String>,
+    pub conclusion: Option<Conclusion>,
     pub sha: String,
     /// First line of the head commit's message.
     pub message: Option<String>,

@@ -5,7 +5,7 @@
 use rusqlite::{params, Connection};
 
 use super::Result;
-use crate::run_state::Status;
+use crate::run_state::{Conclusion, Status};
 
 /// One attempt of a run, as a delivery reports it.
 #[derive(Debug, Clone, Copy)]
@@ -13,7 +13,7 @@ pub struct Attempt<'a> {
     pub run_id: i64,
     pub attempt: i64,
     pub status: Status,
-    pub conclusion: Option<&'a str>,
+    pub conclusion: Option<&'a Conclusion>,
     pub started: Option<i64>,
     pub updated: Option<i64>,
 }
@@ -35,7 +35,7 @@ pub fn upsert(conn: &Connection, attempt: &Attempt<'_>) -> Result<()> {
     .execute(params![
         attempt.run_id,
         attempt.attempt,
-        attempt.status.as_str(),
+        attempt.status,
         attempt.status.rank(),
         attempt.conclusion,
         attempt.started,

@@ -106,7 +106,7 @@ pub fn projects(
         projects.push(Project {
             building: latest
                 .as_ref()
-                .is_some_and(|b| b.status != Status::Completed.as_str()),
+                .is_some_and(|b| b.status != Status::Completed),
             repo,
             workflow,
             branch,

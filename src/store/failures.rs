@@ -136,10 +136,10 @@ pub fn unexplained(conn: &Connection, scan: u32, limit: u32) -> Result<Vec<Unexp
          FROM (SELECT id, run_id, repo_id, statusrank, conclusion FROM workflowjobs
                ORDER BY id DESC LIMIT ?1) j
          JOIN repos p ON p.id = j.repo_id
-         WHERE j.statusrank = {completed} AND j.conclusion IN ({red})
+         WHERE {done} AND j.conclusion IN ({red})
            AND NOT EXISTS (SELECT 1 FROM jobfailures f WHERE f.job_id = j.id)
          ORDER BY j.id DESC LIMIT ?2",
-        completed = crate::run_state::Status::Completed.rank(),
+        done = crate::run_state::done_sql("j"),
         red = *crate::run_state::RED_SQL,
     ))?;
     let rows = stmt

@@ -26,7 +26,7 @@ use serde::Serialize;
 
 use super::query::RunFilter;
 use super::Result;
-use crate::run_state::{RED_SQL, RUN_DONE_SQL};
+use crate::run_state::{GREEN_SQL, RED_SQL, RUN_DONE_SQL};
 
 /// `avg`, `p50` and `p95` of a set of durations in seconds; all `null` for an empty set.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
@@ -138,16 +138,16 @@ struct Sample {
 fn samples(conn: &Connection, filter: &RunFilter, with_author: bool) -> Result<Vec<Sample>> {
     let (clause, params) = filter.sql();
     let author = if with_author { "r.actor" } else { "NULL" };
-    let (done, red) = (RUN_DONE_SQL, &*RED_SQL);
+    let (done, red, green) = (RUN_DONE_SQL, &*RED_SQL, &*GREEN_SQL);
     let sql = format!(
         "SELECT r.id, r.repo_id, r.workflow_id, r.branch_id, {author}, {done},
-                r.conclusion = 'success', r.conclusion IN ({red}),
+                r.conclusion IN ({green}), r.conclusion IN ({red}),
                 r.runtime, r.queuetime, r.createtime, r.endtime,
                 CASE WHEN r.runattempt > 1 THEN EXISTS (
                     SELECT 1 FROM workflowrunattempts red JOIN workflowrunattempts green
                       ON green.run_id = red.run_id AND green.runattempt > red.runattempt
                     WHERE red.run_id = r.id AND red.conclusion IN ({red})
-                      AND green.conclusion = 'success') ELSE 0 END
+                      AND green.conclusion IN ({green})) ELSE 0 END
          FROM workflowruns r{clause}"
     );
     let mut stmt = conn.prepare_cached(&sql)?;

@@ -3,6 +3,8 @@
 
 use serde::{Serialize, Serializer};
 
+use crate::run_state::{Conclusion, Status};
+
 /// Serialises epoch seconds as RFC 3339 UTC (`2020-10-05T16:33:24Z`).
 pub fn rfc3339<S: Serializer>(time: &Option<i64>, serializer: S) -> Result<S::Ok, S::Error> {
     match time.and_then(|secs| chrono::DateTime::from_timestamp(secs, 0)) {
@@ -25,10 +27,10 @@ pub struct Run {
     pub workflow: String,
     pub workflow_id: i64,
     /// requested, queued, waiting, pending, in_progress or completed.
-    pub status: String,
+    pub status: Status,
     /// success, failure, cancelled, skipped, timed_out, action_required, neutral, stale,
-    /// startup_failure; null until completed.
-    pub conclusion: Option<String>,
+    /// startup_failure (or a name GitHub added since); null until completed.
+    pub conclusion: Option<Conclusion>,
     /// The head commit's hash.
     pub sha: String,
     /// First line of the head commit's message.
@@ -70,8 +72,8 @@ pub struct Job {
     pub run_attempt: i64,
     pub name: String,
     pub workflow: Option<String>,
-    pub status: String,
-    pub conclusion: Option<String>,
+    pub status: Status,
+    pub conclusion: Option<Conclusion>,
     pub runner: Option<String>,
     pub url: Option<String>,
     #[serde(serialize_with = "rfc3339")]
@@ -166,8 +168,8 @@ pub struct JobSummary {
     pub id: i64,
     pub name: String,
     pub run_attempt: i64,
-    pub status: String,
-    pub conclusion: Option<String>,
+    pub status: Status,
+    pub conclusion: Option<Conclusion>,
     pub runner: Option<String>,
     pub runner_group: Option<String>,
     pub url: Option<String>,

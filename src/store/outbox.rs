@@ -37,10 +37,10 @@ pub fn decisive_run(
     ))?;
     Ok(stmt
         .query_row((workflow_id, branch_id), |row| {
-            let conclusion: Option<String> = row.get(1)?;
+            let conclusion: Option<Conclusion> = row.get(1)?;
             Ok(Decisive {
                 run_id: row.get(0)?,
-                red: run_state::is_red(conclusion.as_deref()),
+                red: run_state::is_red(conclusion.as_ref()),
                 time: row.get(2)?,
             })
         })

@@ -10,6 +10,7 @@ use rusqlite::Connection;
 use super::model::Run;
 use super::read::{run_from_row, RUN_SELECT};
 use super::Result;
+use crate::run_state::{Conclusion, Status};
 
 /// Which runs to look at. `None` or an empty list means "any"; a list matches any of its values.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -23,8 +24,9 @@ pub struct RunFilter {
     pub workflow: Vec<String>,
     /// GitHub workflow id.
     pub workflow_id: Option<i64>,
-    pub status: Option<String>,
-    pub conclusion: Option<String>,
+    pub status: Option<Status>,
+    /// A documented conclusion (the filter takes no other).
+    pub conclusion: Option<Conclusion>,
     /// Logins of the run's actor.
     pub author: Vec<String>,
     pub event: Option<String>,
@@ -170,8 +172,11 @@ impl RunFilter {
                 params.push(Value::Text(value.clone()));
             }
         };
-        text("r.status = ?", &self.status);
-        text("r.conclusion = ?", &self.conclusion);
+        text("r.status = ?", &self.status.map(|s| s.as_str().to_owned()));
+        text(
+            "r.conclusion = ?",
+            &self.conclusion.as_ref().map(|c| c.as_str().to_owned()),
+        );
         text("r.event = ?", &self.event);
         if let Some(sha) = &self.sha {
             // Through the commits (a run's commit is its head sha) and `workflowruns_commit`:

@@ -6,6 +6,7 @@ use rusqlite::{Connection, OptionalExtension, Row};
 use super::model::{CachedPage, CommitInfo, Job, Run, Window};
 use super::Result;
 use crate::github::event::Repository;
+use crate::run_state::{self, RUN_DONE_SQL};
 
 /// Characters of a commit message's first line kept in a [`Run`].
 const MESSAGE_CHARS: usize = 200;
@@ -206,14 +207,15 @@ pub fn backfill_windows(conn: &Connection, repo_id: i64) -> Result<Vec<Window>> 
 /// # Errors
 /// On a database error.
 pub fn runs_missing_jobs(conn: &Connection, repo_id: i64, since: i64) -> Result<Vec<i64>> {
-    let mut stmt = conn.prepare_cached(
+    let job_active = run_state::active_sql("j");
+    let mut stmt = conn.prepare_cached(&format!(
         "SELECT r.id FROM workflowruns r
          WHERE r.repo_id = ?1 AND r.createtime >= ?2 AND (
              NOT EXISTS (SELECT 1 FROM workflowjobs j WHERE j.run_id = r.id AND j.runattempt = r.runattempt)
-             OR (r.statusrank = 3 AND EXISTS (SELECT 1 FROM workflowjobs j WHERE j.run_id = r.id
-                     AND j.runattempt = r.runattempt AND j.statusrank < 3)))
+             OR ({RUN_DONE_SQL} AND EXISTS (SELECT 1 FROM workflowjobs j WHERE j.run_id = r.id
+                     AND j.runattempt = r.runattempt AND {job_active})))
          ORDER BY r.createtime DESC, r.id DESC",
-    )?;
+    ))?;
     let ids = stmt
         .query_map(rusqlite::params![repo_id, since], |row| row.get(0))?
         .collect::<rusqlite::Result<_>>()?;

@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 use super::attempts::Attempt;
 use super::model::Change;
 use super::{read, Result};
-use crate::run_state::{Conclusion, Status};
+use crate::run_state::Status;
 use crate::source::{Report, Source};
 
 /// A stable negative id for the row keyed by `parts`.
@@ -75,7 +75,7 @@ pub fn apply_report(
     };
     let attempt = attempt(conn, run_id, report)?;
     let rank = report.status.rank();
-    let conclusion = report.conclusion.map(Conclusion::as_str);
+    let conclusion = report.conclusion.as_ref();
     let created = report
         .started
         .unwrap_or(report.updated)
@@ -115,7 +115,7 @@ pub fn apply_report(
             attempt,
             event,
             report.sha,
-            report.status.as_str(),
+            report.status,
             rank,
             conclusion,
             report.url,

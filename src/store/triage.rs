@@ -379,7 +379,7 @@ fn reds(conn: &Connection, request: &Request<'_>) -> Result<Vec<Red>> {
                 .collect::<rusqlite::Result<_>>()?;
             let found_green = runs
                 .iter()
-                .any(|run| run_state::is_green(run.conclusion.as_deref()));
+                .any(|run| run_state::is_green(run.conclusion.as_ref()));
             if found_green || runs.len() < limit as usize {
                 break;
             }
@@ -388,11 +388,11 @@ fn reds(conn: &Connection, request: &Request<'_>) -> Result<Vec<Red>> {
         let mut red_runs: Vec<&Run> = Vec::new();
         let mut last_green = None;
         for run in &runs {
-            if run_state::is_green(run.conclusion.as_deref()) {
+            if run_state::is_green(run.conclusion.as_ref()) {
                 last_green = Some(run.clone());
                 break;
             }
-            if run_state::is_red(run.conclusion.as_deref()) {
+            if run_state::is_red(run.conclusion.as_ref()) {
                 red_runs.push(run);
             }
         }
@@ -442,7 +442,7 @@ fn reds(conn: &Connection, request: &Request<'_>) -> Result<Vec<Red>> {
 
 /// The conclusions of every attempt of `run` (the run's own, for the latest attempt, included).
 fn attempt_conclusions(conn: &Connection, run: &Run) -> Result<Vec<Conclusion>> {
-    let own = run.conclusion.as_deref().and_then(Conclusion::parse);
+    let own = run.conclusion.clone();
     if run.run_attempt <= 1 {
         // One attempt: the run's own conclusion is all there is.
         return Ok(own.into_iter().collect());
@@ -451,9 +451,8 @@ fn attempt_conclusions(conn: &Connection, run: &Run) -> Result<Vec<Conclusion>> 
         "SELECT conclusion FROM workflowrunattempts WHERE run_id = ?1 AND conclusion IS NOT NULL",
     )?;
     let mut conclusions: Vec<Conclusion> = stmt
-        .query_map([run.id], |row| row.get::<_, String>(0))?
-        .filter_map(|c| c.ok().and_then(|c| Conclusion::parse(&c)))
-        .collect();
+        .query_map([run.id], |row| row.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
     conclusions.extend(own);
     Ok(conclusions)
 }
@@ -477,7 +476,7 @@ fn verdict(conn: &Connection, runs: &[Run], streak: &[&Run]) -> Result<Verdict> 
     let recent: Vec<&Run> = runs
         .iter()
         .filter(|run| {
-            let c = run.conclusion.as_deref();
+            let c = run.conclusion.as_ref();
             run_state::is_red(c) || run_state::is_green(c)
         })
         .take(FLAKY_WINDOW)
@@ -494,8 +493,8 @@ fn verdict(conn: &Connection, runs: &[Run], streak: &[&Run]) -> Result<Verdict> 
     let flips = recent
         .windows(2)
         .filter(|pair| {
-            run_state::is_red(pair[0].conclusion.as_deref())
-                != run_state::is_red(pair[1].conclusion.as_deref())
+            run_state::is_red(pair[0].conclusion.as_ref())
+                != run_state::is_red(pair[1].conclusion.as_ref())
         })
         .count();
     Ok(if same_commit_both || flips >= FLAKY_FLIPS {

@@ -92,8 +92,7 @@ pub fn render(projects: &[Project], opts: &views::Opts) -> String {
         let status = match project
             .decisive
             .as_ref()
-            .and_then(|b| b.conclusion.as_deref())
-            .and_then(Conclusion::parse)
+            .and_then(|b| b.conclusion.as_ref())
         {
             Some(c) if c.is_green() => "Success",
             Some(Conclusion::StartupFailure) => "Exception",

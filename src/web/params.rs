@@ -8,9 +8,10 @@
 //! the board's readable error page (see `web::error`).
 
 use std::collections::HashMap;
+use std::sync::LazyLock;
 
 use super::Error;
-use crate::run_state::{Conclusion, Status};
+use crate::run_state::{self, Conclusion, Status};
 use crate::store::query::{is_glob, Cursor, RunFilter};
 use crate::store::triage::Order;
 
@@ -24,16 +25,8 @@ pub const STATUSES: [&str; Status::ALL.len()] = {
     }
     names
 };
-/// Run conclusions accepted by `conclusion=`.
-pub const CONCLUSIONS: [&str; Conclusion::ALL.len()] = {
-    let mut names = [""; Conclusion::ALL.len()];
-    let mut i = 0;
-    while i < names.len() {
-        names[i] = Conclusion::ALL[i].as_str();
-        i += 1;
-    }
-    names
-};
+/// Run conclusions accepted by `conclusion=`: the documented ones.
+pub static CONCLUSIONS: LazyLock<Vec<&'static str>> = LazyLock::new(|| run_state::names(|_| true));
 /// The span figures cover: `window=24h` (also `1d`), `7d` or `30d`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Window {
@@ -191,13 +184,31 @@ impl Params {
     /// # Errors
     /// `400` listing the allowed values.
     pub fn one_of(&self, name: &str, allowed: &[&str]) -> Result<Option<String>, Error> {
-        match self.text(name) {
-            Some(value) if !allowed.contains(&value.as_str()) => Err(invalid(format!(
-                "parameter `{name}`: unknown value {value:?}; allowed: {}",
-                allowed.join(", ")
-            ))),
-            other => Ok(other),
-        }
+        self.parsed(name, allowed, |value| {
+            allowed.contains(&value).then(|| value.to_owned())
+        })
+    }
+
+    /// A value that `parse` reads, which takes the names in `allowed` only.
+    ///
+    /// # Errors
+    /// `400` listing the allowed values.
+    pub fn parsed<T>(
+        &self,
+        name: &str,
+        allowed: &[&str],
+        parse: impl Fn(&str) -> Option<T>,
+    ) -> Result<Option<T>, Error> {
+        self.text(name)
+            .map(|value| {
+                parse(&value).ok_or_else(|| {
+                    invalid(format!(
+                        "parameter `{name}`: unknown value {value:?}; allowed: {}",
+                        allowed.join(", ")
+                    ))
+                })
+            })
+            .transpose()
     }
 
     /// An RFC 3339 date-time, as epoch seconds.
@@ -326,8 +337,8 @@ impl Params {
             branch: self.branches()?,
             workflow: self.list("workflow")?,
             workflow_id: None,
-            status: self.one_of("status", &STATUSES)?,
-            conclusion: self.one_of("conclusion", &CONCLUSIONS)?,
+            status: self.parsed("status", &STATUSES, Status::parse)?,
+            conclusion: self.parsed("conclusion", &CONCLUSIONS, Conclusion::parse)?,
             author: self.list("author")?,
             event: self.text("event"),
             sha,

@@ -153,6 +153,33 @@ async fn every_filter_selects_exactly_the_matching_builds() {
 }
 
 #[tokio::test]
+async fn a_conclusion_github_has_not_documented_is_kept_and_served_as_it_came() {
+    // Arrange: a run that ended in a conclusion this server does not know.
+    let app = spawn_app().await;
+    let run = Run {
+        conclusion: Some("exploded"),
+        ..Run::default()
+    };
+
+    // Act
+    deliver_runs(&app, &[run]).await;
+
+    // Assert: stored and served verbatim, neither red nor green, and the page shows its name.
+    let body = app.get_json("/api/builds").await;
+    assert_eq!(body["builds"][0]["conclusion"], "exploded", "{body}");
+    let body = app.get_json("/api/builds?conclusion=failure").await;
+    assert_eq!(ids(&body), Vec::<i64>::new());
+    let (status, body) = app.get_status_json("/api/builds?conclusion=exploded").await;
+    assert_eq!(
+        status, 400,
+        "filters take documented conclusions only: {body}"
+    );
+    let page = app.get_text("/").await;
+    assert!(page.contains("exploded"), "the board names it");
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn paging_while_new_runs_arrive_neither_skips_nor_repeats() {
     let app = spawn_app().await;
     let base = Run::default();
