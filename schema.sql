@@ -1,4 +1,4 @@
--- buildboard database schema, version 6 (see `PRAGMA user_version`).
+-- buildboard database schema, version 7 (see `PRAGMA user_version`).
 --
 -- The server applies this file on every start (every statement is idempotent), after running the
 -- forward migrations in `src/store/migrate.rs` on a database made by an older version. `init_db -i`
@@ -297,3 +297,16 @@ CREATE TABLE IF NOT EXISTS outbox (
 );
 CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (nextattempt)
     WHERE senttime IS NULL AND failedtime IS NULL;
+
+-- Display and API tokens (version 7): named, scoped, revocable. Only hashes are kept: the
+-- token's, for `Authorization: Bearer`, and its browser sign-in cookie's. See docs/access.md.
+CREATE TABLE IF NOT EXISTS accesstokens (
+    id         INTEGER PRIMARY KEY,
+    name       TEXT    NOT NULL,
+    kind       TEXT    NOT NULL,                -- display or api
+    repos      TEXT,                            -- JSON array of "owner/name"; NULL: every repository
+    tokenhash  TEXT    NOT NULL UNIQUE,         -- hex SHA-256 of the token
+    cookiehash TEXT    NOT NULL UNIQUE,         -- hex SHA-256 of its sign-in cookie's value
+    createtime INTEGER NOT NULL,
+    revoketime INTEGER                          -- NULL while it works
+);

@@ -8,7 +8,7 @@
 use serde::Serialize;
 use serde_json::json;
 
-use crate::privacy::Privacy;
+use crate::scope::Privacy;
 use crate::store::model::{Change, Run};
 use crate::views::{self, Opts};
 

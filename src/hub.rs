@@ -1,8 +1,9 @@
 //! Fan-out of committed changes to every WebSocket client, and the shutdown signal they obey.
 //!
 //! The hub only moves bytes: the publisher (see [`crate::ingest`]) hands it each committed
-//! change's message, built once by [`crate::feed`], and the shared text goes to all subscribers
-//! through a bounded `broadcast` channel. A slow client does not hold anyone up: it lags, and when
+//! change's message, built once by [`crate::feed`] and tagged with the repository it is about,
+//! and the shared text goes to all subscribers through a bounded `broadcast` channel; each
+//! client's task (`web::ws`) sends on only what its viewer may read. A slow client does not hold anyone up: it lags, and when
 //! it next reads it is told how many messages it missed and sent a fresh snapshot (see `web::ws`).
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -15,8 +16,13 @@ use tokio_util::task::TaskTracker;
 /// Messages buffered per hub before the slowest subscribers start to lag.
 pub const CHANNEL_CAPACITY: usize = 1024;
 
-/// A serialised message, shared by every subscriber.
-pub type Message = tokio_tungstenite::tungstenite::Utf8Bytes;
+/// A serialised message, shared by every subscriber, and the repository ("owner/name") it is
+/// about; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Message {
+    pub repo: Arc<str>,
+    pub text: tokio_tungstenite::tungstenite::Utf8Bytes,
+}
 
 /// One admitted WebSocket client (see [`Hub::admit`]); frees its slot when dropped.
 #[derive(Debug)]
@@ -62,10 +68,11 @@ impl Hub {
         }
     }
 
-    /// Sends the message `build` makes (called once, not per client) to every subscriber.
+    /// Sends the message `build` makes (called once, not per client) about `repo` to every
+    /// subscriber.
     /// Call it after the change is committed: the generation moves first, so a client that reads
     /// the message and then asks for a view gets one rendered after the change.
-    pub fn publish(&self, build: impl FnOnce() -> String) {
+    pub fn publish(&self, repo: &str, build: impl FnOnce() -> String) {
         self.generation.fetch_add(1, Ordering::SeqCst);
         // Nobody to tell: rendering would be wasted. A client that subscribes from now on reads
         // its snapshot after subscribing, and this change was committed before, so it is in it.
@@ -73,7 +80,10 @@ impl Hub {
             return;
         }
         // An error only means nobody is listening.
-        let _ = self.sender.send(Message::from(build()));
+        let _ = self.sender.send(Message {
+            repo: Arc::from(repo),
+            text: build().into(),
+        });
     }
 
     /// How many changes have been published; see the field's documentation.
@@ -149,20 +159,21 @@ mod tests {
     #[test]
     fn a_change_nobody_watches_still_moves_the_generation() {
         let hub = Hub::default();
-        hub.publish(branch_change);
+        hub.publish("octo-org/octo-repo", branch_change);
         assert_eq!(hub.generation(), 1);
     }
 
     #[test]
     fn a_subscriber_gets_the_change_after_one_went_unwatched() {
         let hub = Hub::default();
-        hub.publish(branch_change);
+        hub.publish("octo-org/octo-repo", branch_change);
         let mut feed = hub.subscribe();
-        hub.publish(branch_change);
+        hub.publish("octo-org/octo-repo", branch_change);
         let message = feed
             .try_recv()
             .expect("the second change reaches the subscriber");
-        assert!(message.as_str().contains(r#""type":"branch""#));
+        assert!(message.text.as_str().contains(r#""type":"branch""#));
+        assert_eq!(&*message.repo, "octo-org/octo-repo");
         assert!(feed.try_recv().is_err(), "only what came after subscribing");
         assert_eq!(hub.generation(), 2);
     }

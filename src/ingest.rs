@@ -122,7 +122,7 @@ fn run_publisher(
     for group in changes {
         let published = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             for change in &group {
-                hub.publish(|| feed::change(change, opts));
+                hub.publish(change.repo(), || feed::change(change, opts));
                 if let (Change::Job { job }, Some(fetcher)) = (change, explainer.get()) {
                     if job.status == Status::Completed && run_state::is_red(job.conclusion.as_ref())
                     {

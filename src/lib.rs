@@ -6,7 +6,8 @@
 //! - [`source`] — where runs come from (Actions, check runs, commit statuses) and how a source
 //!   plugs in.
 //! - [`watch`] — watched branches: each default branch and `--watch-branches` globs.
-//! - [`privacy`] — `--hide-authors`, applied in one place for pages, feed and API.
+//! - [`scope`] — the per-request [`scope::Viewer`]: the repositories a reader may see and the
+//!   authors rule (`--hide-authors`), applied where data leaves the store, the feed and the cache.
 //! - [`github`] — webhook signatures and payloads; the REST client.
 //! - [`store`] — the SQLite database: schema, migrations, every SQL statement (writes, reads,
 //!   filters, figures, triage, reports of other sources, log failures).
@@ -43,8 +44,8 @@ pub mod hub;
 pub mod ingest;
 pub mod log_fetch;
 pub mod notify;
-pub mod privacy;
 pub mod run_state;
+pub mod scope;
 pub mod secret;
 pub mod serve;
 pub mod source;
@@ -153,7 +154,7 @@ impl App {
         });
         let hub = Hub::new();
         let opts = views::Opts {
-            privacy: privacy::Privacy {
+            privacy: scope::Privacy {
                 hide_authors: config.hide_authors,
             },
             // Once per server start (see `Opts::ghes_host`).
@@ -209,7 +210,15 @@ impl App {
             }
         }
         let access =
-            web::access::Access::new(config.board_token.as_ref(), config.admin_token.as_ref());
+            web::access::Access::new(config.board_token.as_ref(), config.admin_token.as_ref())
+                .with_privacy(opts.privacy);
+        for token in store
+            .read(store::tokens::active)
+            .await
+            .context("reading the display and API tokens")?
+        {
+            access.add_token(&token);
+        }
         let act = web::act::Act::new(
             config.operator_token.as_ref(),
             github.clone(),

@@ -13,8 +13,8 @@ use std::sync::Arc;
 use askama::Template;
 use serde::Serialize;
 
-use crate::privacy::Privacy;
 use crate::run_state::{self, Conclusion, Kind};
+use crate::scope::Privacy;
 use crate::store::board::{CommitRuns, Person};
 use crate::store::figures::Metrics;
 use crate::store::model::Run;

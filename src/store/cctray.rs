@@ -56,6 +56,11 @@ pub fn projects(
         ));
         params.extend(filter.repo.iter().cloned().map(Value::Text));
     }
+    if let Some(scope) = &filter.scope {
+        let (condition, values) = scope.condition("repos.fullname");
+        conditions.push(condition);
+        params.extend(values);
+    }
     if !filter.workflow.is_empty() {
         let (condition, values) = workflow_names("w.name", &filter.workflow);
         conditions.push(condition);

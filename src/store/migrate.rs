@@ -112,6 +112,17 @@ pub const MIGRATIONS: &[&str] = &[
      );
      CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (nextattempt)
          WHERE senttime IS NULL AND failedtime IS NULL;",
+    // 6 -> 7: display and API tokens (see schema.sql).
+    "CREATE TABLE IF NOT EXISTS accesstokens (
+         id         INTEGER PRIMARY KEY,
+         name       TEXT    NOT NULL,
+         kind       TEXT    NOT NULL,
+         repos      TEXT,
+         tokenhash  TEXT    NOT NULL UNIQUE,
+         cookiehash TEXT    NOT NULL UNIQUE,
+         createtime INTEGER NOT NULL,
+         revoketime INTEGER
+     );",
 ];
 
 /// Migration 3 -> 4. Runs by sha find their commits through the (repository, hash) key, so the
@@ -214,7 +225,8 @@ mod tests {
             .pragma_query_value(None, "user_version", |row| row.get(0))
             .unwrap();
         assert_eq!(version, LATEST_VERSION);
-        assert_eq!(LATEST_VERSION, 6);
+        assert_eq!(LATEST_VERSION, 7);
+        assert!(tables(&conn).contains(&"accesstokens".to_owned()));
         assert!(tables(&conn).contains(&"outbox".to_owned()));
         assert!(tables(&conn).contains(&"jobfailures".to_owned()));
         let all = tables(&conn);

@@ -17,6 +17,7 @@ pub mod outbox;
 pub mod query;
 pub mod read;
 pub mod reports;
+pub mod tokens;
 pub mod triage;
 pub mod wall;
 pub mod write;

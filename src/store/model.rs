@@ -125,6 +125,19 @@ pub enum Change {
     },
 }
 
+impl Change {
+    /// The repository ("owner/name") the change is about: the feed sends it only to readers of
+    /// that repository.
+    pub fn repo(&self) -> &str {
+        match self {
+            Self::Run { run } => &run.repo,
+            Self::Job { job } => &job.repo,
+            Self::Commit { commit } => &commit.repo,
+            Self::Branch { branch } => &branch.repo,
+        }
+    }
+}
+
 /// The first line of a commit message, cut to `max` characters.
 pub fn first_line(message: &str, max: usize) -> String {
     let line = message.lines().next().unwrap_or_default();

@@ -11,7 +11,7 @@ use std::fmt;
 use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension};
 
-use super::query::{self, RunFilter};
+use super::query::{self, RepoScope, RunFilter};
 use super::Result;
 use crate::watch::WatchedBranches;
 
@@ -95,10 +95,14 @@ pub fn unknown(conn: &Connection, filter: &RunFilter) -> Result<Vec<UnknownName>
     let mut unknown = Vec::new();
     let mut known_repos: Vec<(i64, String)> = Vec::new();
     if !filter.repo.is_empty() {
-        let all: Vec<(i64, String)> = conn
+        let mut all: Vec<(i64, String)> = conn
             .prepare_cached("SELECT id, fullname FROM repos ORDER BY fullname")?
             .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?
             .collect::<rusqlite::Result<_>>()?;
+        // A repository the reader may not read is unknown to them, as one that does not exist.
+        if let Some(scope) = &filter.scope {
+            all.retain(|(_, name)| scope.contains(name));
+        }
         for name in &filter.repo {
             match all.iter().find(|(_, known)| known == name) {
                 Some(repo) => known_repos.push(repo.clone()),
@@ -116,16 +120,22 @@ pub fn unknown(conn: &Connection, filter: &RunFilter) -> Result<Vec<UnknownName>
     if !filter.repo.is_empty() && known_repos.is_empty() {
         return Ok(unknown);
     }
-    let ids: Vec<Value> = known_repos
+    let mut ids: Vec<Value> = known_repos
         .iter()
         .map(|(id, _)| Value::Integer(*id))
         .collect();
     let within: Vec<String> = known_repos.into_iter().map(|(_, name)| name).collect();
-    let in_repos = if ids.is_empty() {
+    let mut in_repos = if ids.is_empty() {
         String::new()
     } else {
         format!(" AND repo_id IN ({})", vec!["?"; ids.len()].join(", "))
     };
+    // Without repositories named, names are looked up (and suggested) within the reader's scope.
+    if let (true, Some(scope)) = (ids.is_empty(), &filter.scope) {
+        let (condition, values) = scope.condition("fullname");
+        in_repos = format!(" AND repo_id IN (SELECT id FROM repos WHERE {condition})");
+        ids = values;
+    }
     let lookups = [
         (NameKind::Branch, "branches", &filter.branch),
         (NameKind::Workflow, "workflows", &filter.workflow),
@@ -174,10 +184,23 @@ pub fn unknown(conn: &Connection, filter: &RunFilter) -> Result<Vec<UnknownName>
         }
     }
     for name in &filter.author {
-        // One probe of the `workflowruns_actor` index.
+        // One probe of the `workflowruns_actor` index (then of the runs the reader may read).
+        let (within_scope, mut params) = filter.scope.as_ref().map_or_else(
+            || (String::new(), Vec::new()),
+            |scope| {
+                let (condition, values) = scope.condition("fullname");
+                (
+                    format!(" AND repo_id IN (SELECT id FROM repos WHERE {condition})"),
+                    values,
+                )
+            },
+        );
+        params.insert(0, Value::Text(name.clone()));
         let found = conn
-            .prepare_cached("SELECT 1 FROM workflowruns WHERE actor = ? LIMIT 1")?
-            .query_row([name], |_| Ok(()))
+            .prepare_cached(&format!(
+                "SELECT 1 FROM workflowruns WHERE actor = ?{within_scope} LIMIT 1"
+            ))?
+            .query_row(rusqlite::params_from_iter(params), |_| Ok(()))
             .optional()?
             .is_some();
         if !found {
@@ -241,7 +264,11 @@ pub struct KnownNames {
 ///
 /// # Errors
 /// On a database error.
-pub fn known(conn: &Connection, watched: &WatchedBranches) -> Result<KnownNames> {
+pub fn known(
+    conn: &Connection,
+    watched: &WatchedBranches,
+    scope: Option<&RepoScope>,
+) -> Result<KnownNames> {
     let strings = |sql: &str, params: Vec<Value>| -> Result<Vec<String>> {
         Ok(conn
             .prepare_cached(sql)?
@@ -249,43 +276,63 @@ pub fn known(conn: &Connection, watched: &WatchedBranches) -> Result<KnownNames>
             .collect::<rusqlite::Result<_>>()?)
     };
     let limit = Value::Integer(MAX_OFFERED as i64);
+    // Only what the reader may read: a repository (`fullname`), or a row of one (`repo_id`).
+    let (named, scoped) = scope.map_or_else(
+        || ("1".to_owned(), Vec::new()),
+        |scope| scope.condition("fullname"),
+    );
+    let of_scope = format!("repo_id IN (SELECT id FROM repos WHERE {named})");
+    let with = |mut params: Vec<Value>, rest: &[Value]| {
+        params.extend_from_slice(rest);
+        params
+    };
     let repos = strings(
-        "SELECT fullname FROM repos WHERE monitored = 1 ORDER BY fullname LIMIT ?",
-        vec![limit.clone()],
+        &format!(
+            "SELECT fullname FROM repos WHERE monitored = 1 AND {named} ORDER BY fullname LIMIT ?"
+        ),
+        with(scoped.clone(), std::slice::from_ref(&limit)),
     )?;
     // Watched first (each repository's default branch, the globs themselves, the branches they
     // match), then the branches of the newest runs, newest first.
     let mut branches = strings(
-        "SELECT DISTINCT defaultbranch FROM repos WHERE defaultbranch IS NOT NULL
-         ORDER BY defaultbranch LIMIT ?",
-        vec![limit.clone()],
+        &format!(
+            "SELECT DISTINCT defaultbranch FROM repos WHERE defaultbranch IS NOT NULL AND {named}
+             ORDER BY defaultbranch LIMIT ?"
+        ),
+        with(scoped.clone(), std::slice::from_ref(&limit)),
     )?;
     branches.extend(watched.globs().iter().cloned());
     if !watched.globs().is_empty() {
-        let (condition, mut params) = watched.sql("name", "NULL");
-        params.push(limit.clone());
+        let (condition, params) = watched.sql("name", "NULL");
         branches.extend(strings(
             &format!(
                 "SELECT DISTINCT name FROM branches WHERE deletedtime IS NULL AND {condition}
-                 ORDER BY name LIMIT ?"
+                 AND {of_scope} ORDER BY name LIMIT ?"
             ),
-            params,
+            with(with(params, &scoped), std::slice::from_ref(&limit)),
         )?);
     }
     branches.extend(strings(
-        "SELECT b.name FROM (SELECT branch_id, createtime FROM workflowruns
-                             ORDER BY createtime DESC, id DESC LIMIT ?) recent
-         JOIN branches b ON b.id = recent.branch_id
-         GROUP BY b.name ORDER BY MAX(recent.createtime) DESC LIMIT ?",
-        vec![Value::Integer(RECENT_RUNS.into()), limit.clone()],
+        &format!(
+            "SELECT b.name FROM (SELECT branch_id, createtime FROM workflowruns WHERE {of_scope}
+                                 ORDER BY createtime DESC, id DESC LIMIT ?) recent
+             JOIN branches b ON b.id = recent.branch_id
+             GROUP BY b.name ORDER BY MAX(recent.createtime) DESC LIMIT ?"
+        ),
+        with(
+            scoped.clone(),
+            &[Value::Integer(RECENT_RUNS.into()), limit.clone()],
+        ),
     )?);
     let mut seen = std::collections::HashSet::new();
     branches.retain(|branch| seen.insert(branch.clone()));
     branches.truncate(MAX_OFFERED);
     let workflows = strings(
-        "SELECT name FROM workflows GROUP BY name COLLATE NOCASE ORDER BY name COLLATE NOCASE
-         LIMIT ?",
-        vec![limit],
+        &format!(
+            "SELECT name FROM workflows WHERE {of_scope} GROUP BY name COLLATE NOCASE
+             ORDER BY name COLLATE NOCASE LIMIT ?"
+        ),
+        with(scoped, &[limit]),
     )?;
     Ok(KnownNames {
         repos,

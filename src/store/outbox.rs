@@ -339,6 +339,11 @@ pub fn transitions(
         ));
         values.extend(filter.repo.iter().cloned().map(Value::Text));
     }
+    if let Some(scope) = &filter.scope {
+        let (condition, more) = scope.condition("repos.fullname");
+        conditions.push(condition);
+        values.extend(more);
+    }
     if !filter.branch.is_empty() {
         let (condition, more) = super::query::branch_names("b.name", &filter.branch);
         conditions.push(condition);

@@ -4,6 +4,8 @@
 //! keyset cursor on `(createtime, id)`, so a page boundary stays put while new runs arrive: paging
 //! neither skips nor repeats a build.
 
+use std::sync::Arc;
+
 use rusqlite::types::Value;
 use rusqlite::Connection;
 
@@ -36,6 +38,58 @@ pub struct RunFilter {
     pub since: Option<i64>,
     /// Created before (epoch seconds).
     pub until: Option<i64>,
+    /// The repositories the reader may see (`None`: every one). Unlike `repo`, which the reader
+    /// asks for, this is decided for them (see `crate::scope::Viewer`), and every read of runs
+    /// through this filter honours it.
+    pub scope: Option<RepoScope>,
+}
+
+/// A set of repositories by full name, compared regardless of ASCII case (GitHub's names are);
+/// cheap to clone. The store's side of a reader's scope: [`RepoScope::condition`] is the SQL
+/// every read that is not through [`RunFilter::sql`] adds for it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct RepoScope(Arc<[String]>);
+
+impl RepoScope {
+    /// The set of `names` (lowercased, sorted, without repeats).
+    pub fn new(names: impl IntoIterator<Item = String>) -> Self {
+        let mut names: Vec<String> = names.into_iter().map(|n| n.to_ascii_lowercase()).collect();
+        names.sort();
+        names.dedup();
+        Self(names.into())
+    }
+
+    /// Whether `repo` ("owner/name", any case) is in the set.
+    pub fn contains(&self, repo: &str) -> bool {
+        self.0
+            .binary_search_by(|name| cmp_ignore_case(name, repo))
+            .is_ok()
+    }
+
+    /// The names, lowercased and sorted.
+    pub fn names(&self) -> &[String] {
+        &self.0
+    }
+
+    /// `column COLLATE NOCASE IN (?, ...)` over a full-name column (`0`, false, for an empty
+    /// set), and its parameters.
+    pub fn condition(&self, column: &str) -> (String, Vec<Value>) {
+        if self.0.is_empty() {
+            return ("0".to_owned(), Vec::new());
+        }
+        (
+            format!(
+                "{column} COLLATE NOCASE IN ({})",
+                vec!["?"; self.0.len()].join(", ")
+            ),
+            texts(&self.0),
+        )
+    }
+}
+
+/// `a` (lowercase) against `b` (any case), as if both were lowercase.
+fn cmp_ignore_case(a: &str, b: &str) -> std::cmp::Ordering {
+    a.bytes().cmp(b.bytes().map(|c| c.to_ascii_lowercase()))
 }
 
 /// Whether a branch filter value is a glob pattern rather than a name.
@@ -135,6 +189,13 @@ impl RunFilter {
         if let Some((select, values)) = &repos {
             conditions.push(format!("r.repo_id IN ({select})"));
             params.extend(values.iter().cloned());
+        }
+        if let Some(scope) = &self.scope {
+            let (condition, values) = scope.condition("fullname");
+            conditions.push(format!(
+                "r.repo_id IN (SELECT id FROM repos WHERE {condition})"
+            ));
+            params.extend(values);
         }
         // With repositories, branch and workflow names resolve within them: the ids then select
         // exactly the runs wanted, even where other repositories use the same names.
@@ -349,5 +410,31 @@ mod tests {
             })
             .collect();
         assert_eq!(texts, ["o/r", "main", "o/r", "CI", "o/r"]);
+    }
+
+    #[test]
+    fn a_scope_limits_every_read_to_its_repositories_in_any_case() {
+        let scope = RepoScope::new(["Octo/B".to_owned(), "octo/a".to_owned()]);
+        assert!(scope.contains("octo/a") && scope.contains("OCTO/b"));
+        assert!(!scope.contains("octo/c") && !scope.contains("octo"));
+        let (clause, params) = RunFilter {
+            scope: Some(scope),
+            ..RunFilter::default()
+        }
+        .sql();
+        assert_eq!(
+            clause,
+            " WHERE r.repo_id IN (SELECT id FROM repos WHERE fullname COLLATE NOCASE IN (?, ?))"
+        );
+        assert_eq!(params.len(), 2);
+        let (nothing, _) = RunFilter {
+            scope: Some(RepoScope::new([])),
+            ..RunFilter::default()
+        }
+        .sql();
+        assert_eq!(
+            nothing,
+            " WHERE r.repo_id IN (SELECT id FROM repos WHERE 0)"
+        );
     }
 }

@@ -63,20 +63,6 @@ pub fn run(conn: &Connection, run_id: i64) -> Result<Option<Run>> {
     Ok(stmt.query_row([run_id], run_from_row).optional()?)
 }
 
-/// The newest `limit` runs, newest first.
-///
-/// # Errors
-/// On a database error.
-pub fn recent_runs(conn: &Connection, limit: u32) -> Result<Vec<Run>> {
-    let mut stmt = conn.prepare_cached(&format!(
-        "{RUN_SELECT} ORDER BY r.createtime DESC, r.id DESC LIMIT ?1"
-    ))?;
-    let builds = stmt
-        .query_map([limit], run_from_row)?
-        .collect::<rusqlite::Result<_>>()?;
-    Ok(builds)
-}
-
 /// One job by GitHub job id.
 ///
 /// # Errors

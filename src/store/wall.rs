@@ -260,6 +260,11 @@ pub fn pairs(conn: &Connection, request: &Request<'_>) -> Result<Vec<Pair>> {
         conditions.push(query::one_of("p.fullname", filter.repo.len()));
         params.extend(query::texts(&filter.repo));
     }
+    if let Some(scope) = &filter.scope {
+        let (condition, values) = scope.condition("p.fullname");
+        conditions.push(condition);
+        params.extend(values);
+    }
     if !filter.workflow.is_empty() {
         let (condition, values) = query::workflow_names("w.name", &filter.workflow);
         conditions.push(condition);

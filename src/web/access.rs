@@ -1,31 +1,43 @@
-//! Read access. With `--board-token`, the board pages, the JSON API and the live feed answer only
-//! a reader who shows the token; without one they are open to anyone who can reach the server.
+//! Read access: who a request is, decided once, as a [`Viewer`] ([`with_viewer`]). With
+//! `--board-token`, the board pages, the JSON API and the live feed answer only a reader who shows
+//! a token; without one they are open to anyone who can reach the server (who reads everything).
 //!
-//! - A browser shows the token once, in the address: `/?token=<board token>` (any page, any other
+//! - A browser shows a token once, in the address: `/?token=<token>` (any page, any other
 //!   parameters). The server answers `303 See Other` to the same address without the token and
 //!   sets a cookie, so the token leaves the address bar, the history and every later `Referer`.
 //!   From then on the cookie is enough, for the pages, their refreshes and `/ws`: a TV is set up
 //!   once and stays signed in (the cookie lasts 400 days, the longest browsers keep one).
-//! - Tools send `Authorization: Bearer <board token>`; the admin token is accepted too, so a
+//! - Tools send `Authorization: Bearer <token>`; the admin token is accepted too, so a
 //!   mutation needs one header.
+//! - The tokens: the board token and the admin token read every repository; display and API
+//!   tokens (created through `/api/tokens`, stored as hashes, see `store::tokens`) read the
+//!   repositories they were made for. A revoked token, and its cookie, are refused at once, and
+//!   the feed's sockets opened with it are closed ([`Access::revoked`]).
 //!
-//! The cookie holds an HMAC of the token, not the token, and changing the token signs every
-//! browser out. Every comparison is constant-time. `/webhook` (signed), `/healthz`, `/readyz`,
-//! `/metrics` and `/static/` stay open: they are for GitHub, load balancers and scrapers, and
-//! hold nothing about the builds.
+//! A cookie holds an HMAC of its token, not the token; changing the board token signs every
+//! browser out. Comparisons with the board and admin tokens are constant-time; a stored token is
+//! found by the SHA-256 of what was shown. `/webhook` (signed), `/healthz`, `/readyz`, `/metrics`
+//! and `/static/` stay open: they are for GitHub, load balancers and scrapers, and hold nothing
+//! about the builds.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
 
 use cookie::time::Duration;
 use cookie::{Cookie, SameSite};
 use hmac::{Hmac, Mac};
-use sha2::Sha256;
+use rand::RngCore;
+use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
+use tokio_util::sync::CancellationToken;
 use warp::http::header::{CACHE_CONTROL, LOCATION, SET_COOKIE};
 use warp::http::{Response, StatusCode};
 use warp::{Filter, Rejection};
 
+use crate::scope::{Privacy, Repos, Viewer, Who};
 use crate::secret::Secret;
+use crate::store::query::RepoScope;
+use crate::store::tokens::{ActiveToken, TokenInfo};
 
 /// The cookie a signed-in browser carries.
 pub const COOKIE: &str = "buildboard_token";
@@ -36,21 +48,41 @@ const COOKIE_MAX_AGE: Duration = Duration::days(400);
 /// What the cookie's HMAC is computed over, with the token as the key.
 const COOKIE_CONTEXT: &[u8] = b"buildboard board cookie v1";
 
-/// Who may read; cheap to clone.
+/// Who may read, and what; cheap to clone.
 #[derive(Clone, Default)]
 pub struct Access {
     /// `None`: reading is open.
     keys: Option<Arc<Keys>>,
+    /// The admin token, which also reads an open board as [`Who::Admin`].
+    admin_token: Option<Secret>,
+    /// The display and API tokens that work, shared with every clone.
+    tokens: Arc<RwLock<Tokens>>,
+    /// The authors rule every viewer carries.
+    privacy: Privacy,
 }
 
 struct Keys {
     board_token: Secret,
-    admin_token: Option<Secret>,
-    /// The value a signed-in browser's cookie holds.
+    /// The value a browser signed in with the board token carries.
     cookie: String,
 }
 
-/// A read refused for want of the board token.
+/// The active stored tokens, by the hashes they are recognised by.
+#[derive(Default)]
+struct Tokens {
+    by_token: HashMap<String, Arc<Stored>>,
+    by_cookie: HashMap<String, Arc<Stored>>,
+    by_id: HashMap<i64, Arc<Stored>>,
+}
+
+/// One active stored token.
+struct Stored {
+    viewer: Viewer,
+    /// Cancelled when it is revoked: open sockets of its viewer close.
+    revoked: CancellationToken,
+}
+
+/// A read refused for want of a token.
 #[derive(Debug)]
 pub struct Denied {
     /// The client asked for a page (sent `Accept: text/html`), so it gets one that explains how
@@ -65,7 +97,6 @@ impl warp::reject::Reject for Denied {}
 /// The one constant-time comparison of secrets in the codebase (the operator tokens and the CSRF
 /// tokens of `web::act` use it too).
 pub(crate) fn same(a: &str, b: &str) -> bool {
-    use sha2::Digest;
     bool::from(Sha256::digest(a.as_bytes()).ct_eq(&Sha256::digest(b.as_bytes())))
 }
 
@@ -75,6 +106,11 @@ pub(crate) fn mac_hex(key: &[u8], message: &[u8]) -> String {
     let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes a key of any length");
     mac.update(message);
     hex::encode(mac.finalize().into_bytes())
+}
+
+/// Hex SHA-256 of `text`: how a stored token and its cookie are found.
+fn digest_hex(text: &str) -> String {
+    hex::encode(Sha256::digest(text.as_bytes()))
 }
 
 /// The `Set-Cookie` value of a sign-in cookie (the board's here, the operators' in `web::act`):
@@ -94,17 +130,58 @@ pub(crate) fn set_cookie(
         .to_string()
 }
 
+/// A new display or API token: the secret to show once, and its row to store (id 0 until then).
+///
+/// # Panics
+/// Never: `kind` is checked by the caller.
+pub fn new_token(
+    name: &str,
+    kind: &str,
+    repos: Option<Vec<String>>,
+    now: i64,
+) -> (String, ActiveToken) {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    let prefix = if kind == "api" { "bba_" } else { "bbd_" };
+    let token = format!("{prefix}{}", hex::encode(bytes));
+    let cookie = mac_hex(token.as_bytes(), COOKIE_CONTEXT);
+    let row = ActiveToken {
+        info: TokenInfo {
+            id: 0,
+            name: name.to_owned(),
+            kind: kind.to_owned(),
+            repos,
+            created: now,
+            revoked: None,
+        },
+        token_hash: digest_hex(&token),
+        cookie_hash: digest_hex(&cookie),
+    };
+    (token, row)
+}
+
 impl Access {
-    /// Reading needs `board_token` when there is one; `admin_token` also opens it.
+    /// Reading needs `board_token` (or a stored token) when there is one; `admin_token` also
+    /// opens it.
     pub fn new(board_token: Option<&Secret>, admin_token: Option<&Secret>) -> Self {
         let keys = board_token.map(|token| {
             Arc::new(Keys {
                 board_token: token.clone(),
-                admin_token: admin_token.cloned(),
                 cookie: mac_hex(token.expose().as_bytes(), COOKIE_CONTEXT),
             })
         });
-        Self { keys }
+        Self {
+            keys,
+            admin_token: admin_token.cloned(),
+            ..Self::default()
+        }
+    }
+
+    /// The same access with the server's authors rule (`--hide-authors`) on every viewer.
+    #[must_use]
+    pub fn with_privacy(mut self, privacy: Privacy) -> Self {
+        self.privacy = privacy;
+        self
     }
 
     /// Whether a token is required at all.
@@ -114,50 +191,165 @@ impl Access {
 
     /// Whether a request with this cookie value and `Authorization` header may read.
     pub fn allows(&self, cookie: Option<&str>, authorization: Option<&str>) -> bool {
-        let Some(keys) = &self.keys else {
-            return true;
-        };
-        let cookie_ok = cookie.is_some_and(|value| same(value, &keys.cookie));
+        self.viewer(cookie, authorization).is_some()
+    }
+
+    /// Who a request with this cookie value and `Authorization` header is, and what they may
+    /// read; `None` when they may read nothing (a private board, and no token that works).
+    pub fn viewer(&self, cookie: Option<&str>, authorization: Option<&str>) -> Option<Viewer> {
+        let all = |who| Some(Viewer::all(who, self.privacy));
         let bearer = authorization.and_then(|value| value.strip_prefix("Bearer "));
-        let bearer_ok = bearer.is_some_and(|given| {
+        if let Some(given) = bearer {
             // Both comparisons always run, so timing does not tell which token was close.
-            let board = same(given, keys.board_token.expose());
-            let admin = keys
+            let board = self
+                .keys
+                .as_ref()
+                .is_some_and(|keys| same(given, keys.board_token.expose()));
+            let admin = self
                 .admin_token
                 .as_ref()
                 .is_some_and(|admin| same(given, admin.expose()));
-            board | admin
-        });
-        cookie_ok || bearer_ok
+            if admin {
+                return all(Who::Admin);
+            }
+            if board {
+                return all(Who::BoardToken);
+            }
+            if let Some(stored) = self.stored(|tokens| &tokens.by_token, given) {
+                return Some(stored);
+            }
+        }
+        if let Some(cookie) = cookie {
+            if self
+                .keys
+                .as_ref()
+                .is_some_and(|keys| same(cookie, &keys.cookie))
+            {
+                return all(Who::BoardToken);
+            }
+            if let Some(stored) = self.stored(|tokens| &tokens.by_cookie, cookie) {
+                return Some(stored);
+            }
+        }
+        if self.is_private() {
+            None
+        } else {
+            all(Who::Anonymous)
+        }
     }
 
-    /// The `Set-Cookie` value that signs a browser in, when `given` is the board token.
+    fn stored(
+        &self,
+        index: impl FnOnce(&Tokens) -> &HashMap<String, Arc<Stored>>,
+        shown: &str,
+    ) -> Option<Viewer> {
+        let tokens = self
+            .tokens
+            .read()
+            .expect("the tokens lock is never poisoned");
+        index(&tokens)
+            .get(&digest_hex(shown))
+            .map(|stored| stored.viewer.clone())
+    }
+
+    /// Makes `token` work from now on.
+    pub fn add_token(&self, token: &ActiveToken) {
+        let info = &token.info;
+        let repos = match &info.repos {
+            None => Repos::All,
+            Some(names) => Repos::Only(RepoScope::new(names.iter().cloned())),
+        };
+        let who = Who::Token {
+            id: info.id,
+            name: info.name.clone(),
+        };
+        let stored = Arc::new(Stored {
+            viewer: Viewer::new(who, repos, self.privacy),
+            revoked: CancellationToken::new(),
+        });
+        let mut tokens = self
+            .tokens
+            .write()
+            .expect("the tokens lock is never poisoned");
+        tokens
+            .by_token
+            .insert(token.token_hash.clone(), stored.clone());
+        tokens
+            .by_cookie
+            .insert(token.cookie_hash.clone(), stored.clone());
+        tokens.by_id.insert(info.id, stored);
+    }
+
+    /// Stops token `id` working, at once: its next request is refused and its sockets close.
+    pub fn revoke(&self, id: i64) {
+        let mut tokens = self
+            .tokens
+            .write()
+            .expect("the tokens lock is never poisoned");
+        if let Some(stored) = tokens.by_id.remove(&id) {
+            tokens.by_token.retain(|_, s| !Arc::ptr_eq(s, &stored));
+            tokens.by_cookie.retain(|_, s| !Arc::ptr_eq(s, &stored));
+            stored.revoked.cancel();
+        }
+    }
+
+    /// Cancelled when `viewer`'s token is revoked; never, for a viewer of another kind (and at
+    /// once, for a token already revoked).
+    pub fn revoked(&self, viewer: &Viewer) -> CancellationToken {
+        let Who::Token { id, .. } = viewer.who() else {
+            return CancellationToken::new();
+        };
+        let tokens = self
+            .tokens
+            .read()
+            .expect("the tokens lock is never poisoned");
+        tokens.by_id.get(id).map_or_else(
+            || {
+                let gone = CancellationToken::new();
+                gone.cancel();
+                gone
+            },
+            |stored| stored.revoked.clone(),
+        )
+    }
+
+    /// The `Set-Cookie` value that signs a browser in, when `given` is the board token or a
+    /// stored token that works.
     fn sign_in_cookie(&self, given: &str) -> Option<String> {
-        let keys = self.keys.as_ref()?;
-        same(given, keys.board_token.expose())
-            .then(|| set_cookie(COOKIE, &keys.cookie, COOKIE_MAX_AGE, SameSite::Lax))
+        let board = self
+            .keys
+            .as_ref()
+            .filter(|keys| same(given, keys.board_token.expose()))
+            .map(|keys| keys.cookie.clone());
+        let value = board.or_else(|| {
+            self.stored(|tokens| &tokens.by_token, given)
+                .map(|_| mac_hex(given.as_bytes(), COOKIE_CONTEXT))
+        })?;
+        Some(set_cookie(COOKIE, &value, COOKIE_MAX_AGE, SameSite::Lax))
     }
 }
 
-/// Passes a request that may read; otherwise rejects it with [`Denied`].
-pub fn reader(access: Access) -> impl Filter<Extract = (), Error = Rejection> + Clone {
+/// The request's [`Viewer`]; a request that may read nothing is rejected with [`Denied`].
+pub fn with_viewer(access: Access) -> impl Filter<Extract = (Viewer,), Error = Rejection> + Clone {
     warp::cookie::optional::<String>(COOKIE)
         .and(warp::header::optional::<String>("authorization"))
         .and(warp::header::optional::<String>("accept"))
         .and_then(
             move |cookie: Option<String>, authorization: Option<String>, accept: Option<String>| {
-                let allowed = access.allows(cookie.as_deref(), authorization.as_deref());
+                let viewer = access.viewer(cookie.as_deref(), authorization.as_deref());
                 async move {
-                    if allowed {
-                        Ok(())
-                    } else {
+                    viewer.ok_or_else(|| {
                         let wants_page = accept.is_some_and(|accept| accept.contains("text/html"));
-                        Err(warp::reject::custom(Denied { wants_page }))
-                    }
+                        warp::reject::custom(Denied { wants_page })
+                    })
                 }
             },
         )
-        .untuple_one()
+}
+
+/// Passes a request that may read; otherwise rejects it with [`Denied`].
+pub fn reader(access: Access) -> impl Filter<Extract = (), Error = Rejection> + Clone {
+    with_viewer(access).map(|_: Viewer| ()).untuple_one()
 }
 
 /// A request that carries `token`: where it asked for, and its other query parameters.
@@ -167,7 +359,7 @@ struct SignInAttempt {
     rest: Vec<(String, String)>,
 }
 
-/// `GET <any page>?token=<board token>&...`: sets the cookie and redirects to the same address
+/// `GET <any page>?token=<token>&...`: sets the cookie and redirects to the same address
 /// without `token`. A wrong token is [`Denied`]. A request without `token`, or to a server without
 /// a board token, is not this route's and does not spend `limit`.
 pub fn sign_in(
@@ -208,7 +400,7 @@ fn sign_in_attempt(path: &str, query: &str) -> Option<SignInAttempt> {
 fn sign_in_answer(access: &Access, attempt: SignInAttempt) -> Result<Response<String>, Rejection> {
     let path = attempt.path.as_str();
     let Some(cookie) = access.sign_in_cookie(&attempt.given) else {
-        tracing::info!(path, "sign-in refused: wrong board token");
+        tracing::info!(path, "sign-in refused: not a token that works");
         return Err(warp::reject::custom(Denied { wants_page: true }));
     };
     // `//host` would send the browser to another site: keep the target a path on this one.
@@ -219,7 +411,7 @@ fn sign_in_answer(access: &Access, attempt: SignInAttempt) -> Result<Response<St
             &serde_urlencoded::to_string(&attempt.rest).expect("pairs of strings encode"),
         );
     }
-    tracing::info!(path, "browser signed in with the board token");
+    tracing::info!(path, "browser signed in with a token");
     Ok(Response::builder()
         .status(StatusCode::SEE_OTHER)
         .header(LOCATION, location)

@@ -9,6 +9,7 @@ use warp::{Filter, Rejection, Reply};
 
 use super::params::{Params, Window, RUN_FILTERS};
 use super::{now, with_state, AppState, Error};
+use crate::scope::Viewer;
 use crate::store::figures::{self, GroupBy, Metrics};
 use crate::store::model::{Run, WorkflowInfo};
 use crate::store::names::{self, UnknownName};
@@ -31,39 +32,47 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = R
     let query = || warp::query::<Query>();
     let host = || warp::header::optional::<String>("host");
     let auth = || warp::header::optional::<String>("authorization");
+    let viewer = || super::access::with_viewer(state.access.clone());
     let builds = warp::path!("builds")
         .and(warp::get())
+        .and(viewer())
         .and(query())
         .and(host())
         .and(with_state(state.clone()))
         .then(list_runs);
     let build = warp::path!("builds" / i64)
         .and(warp::get())
+        .and(viewer())
         .and(with_state(state.clone()))
         .then(show_run);
     let metrics = warp::path!("metrics")
         .and(warp::get())
+        .and(viewer())
         .and(query())
         .and(with_state(state.clone()))
         .then(show_metrics);
     let workflows = warp::path!("workflows")
         .and(warp::get())
+        .and(viewer())
         .and(query())
         .and(with_state(state.clone()))
         .then(list_workflows);
     let workflow = warp::path!("workflows" / i64)
         .and(warp::get())
+        .and(viewer())
         .and(query())
         .and(host())
         .and(with_state(state.clone()))
         .then(show_workflow);
     let triage = warp::path!("triage")
         .and(warp::get())
+        .and(viewer())
         .and(query())
         .and(with_state(state.clone()))
         .then(show_triage);
     let repos = warp::path!("repos")
         .and(warp::get())
+        .and(viewer())
         .and(with_state(state.clone()))
         .then(list_repos);
     let add_repo = warp::path!("repos")
@@ -124,6 +133,7 @@ struct BuildsPage {
 /// Reads one page (asking for one more row to know whether another page follows).
 async fn page(
     state: &AppState,
+    viewer: &Viewer,
     filter: RunFilter,
     after: Option<Cursor>,
     per_page: u32,
@@ -132,7 +142,7 @@ async fn page(
         .store
         .read(move |conn| query::runs(conn, &filter, after, per_page + 1))
         .await?;
-    state.opts.privacy.redact_runs(&mut builds);
+    viewer.redact_runs(&mut builds);
     let next_cursor = (builds.len() > per_page as usize).then(|| {
         builds.truncate(per_page as usize);
         let last = builds.last().expect("a full page has a last build");
@@ -176,14 +186,14 @@ fn page_reply(
     }
 }
 
-async fn list_runs(query: Query, host: Option<String>, state: AppState) -> Reply_ {
+async fn list_runs(viewer: Viewer, query: Query, host: Option<String>, state: AppState) -> Reply_ {
     let params = Params::parse(query, &[RUN_FILTERS, &["per_page", "cursor"]])?;
-    let filter = run_filter(&params, &state)?;
+    let filter = run_filter(&params, &viewer)?;
     let per_page = params
         .number("per_page", 1, MAX_PER_PAGE)?
         .unwrap_or(DEFAULT_PER_PAGE);
     let warnings = warnings(&state, &filter).await?;
-    let page = page(&state, filter, params.cursor()?, per_page).await?;
+    let page = page(&state, &viewer, filter, params.cursor()?, per_page).await?;
     Ok(page_reply(
         &page,
         "/api/builds",
@@ -193,7 +203,7 @@ async fn list_runs(query: Query, host: Option<String>, state: AppState) -> Reply
     ))
 }
 
-async fn show_run(id: i64, state: AppState) -> Reply_ {
+async fn show_run(id: i64, viewer: Viewer, state: AppState) -> Reply_ {
     let found = state
         .store
         .read(move |conn| {
@@ -204,18 +214,21 @@ async fn show_run(id: i64, state: AppState) -> Reply_ {
             Ok(Some((build, read::jobs_of_run(conn, id)?, failed_at)))
         })
         .await?;
+    // A build of a repository the viewer may not read answers as one that does not exist.
     let (mut build, jobs, failed_at) =
-        found.ok_or_else(|| Error::NotFound(format!("no build with id {id}")))?;
-    state.opts.privacy.redact_run(&mut build);
+        found
+            .filter(|(build, _, _)| viewer.may_read(&build.repo))
+            .ok_or_else(|| Error::NotFound(format!("no build with id {id}")))?;
+    viewer.redact_run(&mut build);
     let mut body = serde_json::to_value(build).expect("builds serialise");
     body["jobs"] = serde_json::to_value(jobs).expect("jobs serialise");
     body["failed_at"] = serde_json::to_value(failed_at).expect("a place serialises");
     Ok(warp::reply::json(&body).into_response())
 }
 
-async fn show_metrics(query: Query, state: AppState) -> Reply_ {
+async fn show_metrics(viewer: Viewer, query: Query, state: AppState) -> Reply_ {
     let params = Params::parse(query, &[RUN_FILTERS, &["window", "group_by"]])?;
-    let mut filter = run_filter(&params, &state)?;
+    let mut filter = run_filter(&params, &viewer)?;
     let now = now();
     params.apply_window(&mut filter, Window::Day, now)?;
     let window = json!({
@@ -236,7 +249,7 @@ async fn show_metrics(query: Query, state: AppState) -> Reply_ {
         }
         Some(name) => {
             let group_by = GroupBy::parse(&name).expect("validated against GroupBy::NAMES");
-            if group_by == GroupBy::Author && state.opts.privacy.hide_authors {
+            if group_by == GroupBy::Author && viewer.hide_authors() {
                 return Err(Error::bad_request(
                     "invalid_parameter",
                     "group_by=author is unavailable: this server hides authors (--hide-authors)",
@@ -261,12 +274,11 @@ async fn show_metrics(query: Query, state: AppState) -> Reply_ {
     }
 }
 
-/// The run filter of `params`, refused when it names a person on a board that hides them.
-fn run_filter(params: &Params, state: &AppState) -> Result<RunFilter, Error> {
-    let filter = params.run_filter()?;
-    state
-        .opts
-        .privacy
+/// The run filter of `params` within what `viewer` may read, refused when it names a person on
+/// a board that hides them.
+fn run_filter(params: &Params, viewer: &Viewer) -> Result<RunFilter, Error> {
+    let filter = viewer.restrict(params.run_filter()?);
+    viewer
         .check_filter(&filter)
         .map_err(|reason| Error::bad_request("invalid_parameter", reason))?;
     Ok(filter)
@@ -295,15 +307,15 @@ fn warning_json(unknown: &UnknownName) -> serde_json::Value {
 
 /// `GET /api/triage`: what is red, grouped by cause; the same items, count and order as the
 /// Triage page for the same parameters (both read through [`super::SharedState::triage`]).
-async fn show_triage(query: Query, state: AppState) -> Reply_ {
+async fn show_triage(viewer: Viewer, query: Query, state: AppState) -> Reply_ {
     let params = Params::parse(
         query,
         &[&["repo", "branch", "workflow", "author", "branches", "sort"]],
     )?;
-    let filter = run_filter(&params, &state)?;
+    let filter = run_filter(&params, &viewer)?;
     let (all_branches, order) = (params.all_branches()?, params.triage_order()?);
     let warnings = warnings(&state, &filter).await?;
-    let (incidents, scope) = state.triage(filter, all_branches, order).await?;
+    let (incidents, scope) = state.triage(&viewer, filter, all_branches, order).await?;
     let red_workflows: usize = incidents.iter().map(|i| i.reds.len()).sum();
     let items: Vec<_> = incidents.iter().map(incident_json).collect();
     Ok(warp::reply::json(&json!({
@@ -368,7 +380,7 @@ struct WorkflowSummary {
     metrics: Metrics,
 }
 
-async fn list_workflows(query: Query, state: AppState) -> Reply_ {
+async fn list_workflows(viewer: Viewer, query: Query, state: AppState) -> Reply_ {
     let params = Params::parse(query, &[&["repo", "window"]])?;
     let mut repos = params.list("repo")?;
     if repos.len() > 1 {
@@ -378,23 +390,24 @@ async fn list_workflows(query: Query, state: AppState) -> Reply_ {
         ));
     }
     let repo = repos.pop();
-    let mut window = RunFilter {
+    let mut window = viewer.restrict(RunFilter {
         repo: repo.iter().cloned().collect(),
         ..RunFilter::default()
-    };
+    });
     let now = now();
     params.apply_window(&mut window, Window::Week, now)?;
-    let privacy = state.opts.privacy;
+    let shown = viewer.clone();
     let workflows = state
         .store
         .read(move |conn| {
             let mut figures = figures::compute_per_workflow(conn, &window, now)?;
             read::workflows(conn, repo.as_deref())?
                 .into_iter()
+                .filter(|workflow| shown.may_read(&workflow.repo))
                 .map(|workflow| {
                     let mut latest_build = read::latest_run_of_workflow(conn, workflow.id)?;
                     if let Some(build) = &mut latest_build {
-                        privacy.redact_run(build);
+                        shown.redact_run(build);
                     }
                     Ok(WorkflowSummary {
                         latest_build,
@@ -408,7 +421,13 @@ async fn list_workflows(query: Query, state: AppState) -> Reply_ {
     Ok(warp::reply::json(&json!({ "workflows": workflows })).into_response())
 }
 
-async fn show_workflow(id: i64, query: Query, host: Option<String>, state: AppState) -> Reply_ {
+async fn show_workflow(
+    id: i64,
+    viewer: Viewer,
+    query: Query,
+    host: Option<String>,
+    state: AppState,
+) -> Reply_ {
     let params = Params::parse(query, &[&["per_page", "cursor"]])?;
     let per_page = params
         .number("per_page", 1, MAX_PER_PAGE)?
@@ -417,12 +436,13 @@ async fn show_workflow(id: i64, query: Query, host: Option<String>, state: AppSt
         .store
         .read(move |conn| read::workflow(conn, id))
         .await?
+        .filter(|workflow| viewer.may_read(&workflow.repo))
         .ok_or_else(|| Error::NotFound(format!("no workflow with id {id}")))?;
-    let filter = RunFilter {
+    let filter = viewer.restrict(RunFilter {
         workflow_id: Some(id),
         ..RunFilter::default()
-    };
-    let page = page(&state, filter, params.cursor()?, per_page).await?;
+    });
+    let page = page(&state, &viewer, filter, params.cursor()?, per_page).await?;
     let path = format!("/api/workflows/{id}");
     Ok(page_reply(
         &page,
@@ -433,8 +453,9 @@ async fn show_workflow(id: i64, query: Query, host: Option<String>, state: AppSt
     ))
 }
 
-async fn list_repos(state: AppState) -> Reply_ {
-    let repos = state.store.read(read::repos).await?;
+async fn list_repos(viewer: Viewer, state: AppState) -> Reply_ {
+    let mut repos = state.store.read(read::repos).await?;
+    repos.retain(|repo| viewer.may_read(&repo.repo));
     Ok(warp::reply::json(&json!({ "repos": repos })).into_response())
 }
 
@@ -464,7 +485,7 @@ struct NewRepo {
 }
 
 /// `owner/name` as GitHub allows them.
-fn valid_repo_name(name: &str) -> bool {
+pub(super) fn valid_repo_name(name: &str) -> bool {
     let Some((owner, repo)) = name.split_once('/') else {
         return false;
     };

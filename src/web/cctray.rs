@@ -26,6 +26,7 @@ use super::access::{Denied, COOKIE, TOKEN_PARAM};
 use super::params::Params;
 use super::{with_state, AppState, Error};
 use crate::run_state::Conclusion;
+use crate::scope::{Viewer, Who};
 use crate::store::cctray::{self, Project};
 use crate::views;
 
@@ -46,14 +47,16 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = R
                     .iter()
                     .find(|(key, _)| key == TOKEN_PARAM)
                     .map(|(_, value)| format!("Bearer {value}"));
-                let allowed = state.access.allows(cookie.as_deref(), auth.as_deref())
-                    || token
-                        .as_deref()
-                        .is_some_and(|bearer| state.access.allows(None, Some(bearer)));
-                if !allowed {
+                // The address's token first: a CCTray client that gives one means it.
+                let viewer = token
+                    .as_deref()
+                    .and_then(|bearer| state.access.viewer(None, Some(bearer)))
+                    .filter(|viewer| !matches!(viewer.who(), Who::Anonymous))
+                    .or_else(|| state.access.viewer(cookie.as_deref(), auth.as_deref()));
+                let Some(viewer) = viewer else {
                     return Err(warp::reject::custom(Denied { wants_page: false }));
-                }
-                Ok::<_, Rejection>(feed(query, state).await.map_or_else(
+                };
+                Ok::<_, Rejection>(feed(&viewer, query, state).await.map_or_else(
                     |err| err.into_response(),
                     |body| {
                         Response::builder()
@@ -69,9 +72,9 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = R
         )
 }
 
-async fn feed(query: Query, state: AppState) -> Result<String, Error> {
+async fn feed(viewer: &Viewer, query: Query, state: AppState) -> Result<String, Error> {
     let params = Params::parse(query, &[&["repo", "branch", "workflow", TOKEN_PARAM]])?;
-    let filter = params.run_filter()?;
+    let filter = viewer.restrict(params.run_filter()?);
     let s = state.clone();
     let projects = state
         .store

@@ -13,6 +13,7 @@ pub mod host;
 pub mod limit;
 pub mod params;
 pub mod socket;
+pub mod tokens;
 pub mod transitions;
 pub mod webhook;
 pub mod ws;
@@ -27,6 +28,7 @@ pub use error::Error;
 use crate::config::Config;
 use crate::hub::Hub;
 use crate::ingest::Ingest;
+use crate::scope::Viewer;
 use crate::store::query::RunFilter;
 use crate::store::{triage, Store};
 
@@ -65,7 +67,8 @@ pub struct SharedState {
     pub readiness: Readiness,
     /// Which `Host` the board, the API and the feed answer (`--public-url`; DNS rebinding).
     pub hosts: host::Hosts,
-    /// Who may read the board, the API and the feed (`--board-token`).
+    /// Who may read the board, the API and the feed, and what (`--board-token`, display and API
+    /// tokens): each request's [`Viewer`].
     pub access: access::Access,
     /// Per-IP rate limits.
     pub limits: limit::Limits,
@@ -96,9 +99,10 @@ impl SharedState {
         )
     }
 
-    /// What is red for `filter` (its authors select incidents they caused or pushed into), in
-    /// `order`, on the watched branches unless `all_branches` or a branch is named; with the
-    /// scope it looked at. People are redacted as `--hide-authors` says. The Triage page,
+    /// What is red for `filter` (its authors select incidents they caused or pushed into) within
+    /// what `viewer` may read, in `order`, on the watched branches unless `all_branches` or a
+    /// branch is named; with the scope it looked at. People are redacted as the viewer's authors
+    /// rule says. The Triage page,
     /// `/api/triage` and the Developer view read triage this way, so they always agree (the Wall
     /// reads it in the same transaction as its tiles, with the same scope rule).
     ///
@@ -106,10 +110,12 @@ impl SharedState {
     /// On a database error.
     pub async fn triage(
         &self,
+        viewer: &Viewer,
         filter: RunFilter,
         all_branches: bool,
         order: triage::Order,
     ) -> Result<(Vec<triage::Incident>, triage::Scope), Error> {
+        let filter = viewer.restrict(filter);
         let scope = self.triage_scope(all_branches, &filter);
         let config = self.config.clone();
         let mut incidents = self
@@ -127,7 +133,7 @@ impl SharedState {
             })
             .await?;
         for incident in &mut incidents {
-            self.opts.privacy.redact_incident(incident);
+            viewer.redact_incident(incident);
         }
         Ok((incidents, scope))
     }
@@ -282,6 +288,10 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = I
         .or(for_this_host
             .clone()
             .and(act::routes(state.clone()))
+            .boxed())
+        .or(for_this_host
+            .clone()
+            .and(tokens::routes(state.clone()))
             .boxed())
         .or(for_this_host.clone().and(api::routes(state)).boxed())
         .or(for_this_host.and(board).boxed())

@@ -344,6 +344,7 @@ impl Params {
             sha,
             since: self.time("since")?,
             until: self.time("until")?,
+            scope: None,
         })
     }
 

@@ -10,20 +10,22 @@ use warp::{Filter, Rejection, Reply};
 
 use super::params::Params;
 use super::{with_state, AppState, Error};
+use crate::scope::Viewer;
 use crate::store::outbox;
 
 type Query = Vec<(String, String)>;
 
-/// `GET /api/transitions`, behind the read rate limit and the board token.
+/// `GET /api/transitions`, behind the read rate limit and the board token; only transitions of
+/// repositories the viewer may read.
 pub fn routes(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = Rejection> + Clone {
     warp::path!("api" / "transitions")
         .and(warp::get())
         .and(state.limits.reads.filter())
-        .and(super::access::reader(state.access.clone()))
+        .and(super::access::with_viewer(state.access.clone()))
         .and(warp::query::<Query>())
         .and(with_state(state))
-        .then(|query: Query, state: AppState| async move {
-            list(query, state).await.map_or_else(
+        .then(|viewer: Viewer, query: Query, state: AppState| async move {
+            list(&viewer, query, state).await.map_or_else(
                 |err| err.into_response(),
                 |reply| {
                     warp::reply::with_header(reply, "cache-control", "private, no-store")
@@ -33,9 +35,9 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = R
         })
 }
 
-async fn list(query: Query, state: AppState) -> Result<warp::reply::Json, Error> {
+async fn list(viewer: &Viewer, query: Query, state: AppState) -> Result<warp::reply::Json, Error> {
     let params = Params::parse(query, &[&["repo", "branch", "workflow", "after", "limit"]])?;
-    let filter = params.run_filter()?;
+    let filter = viewer.restrict(params.run_filter()?);
     let limit = params.number("limit", 1, 100)?.unwrap_or(20);
     let after = params.number("after", 0, u32::MAX)?.unwrap_or(0);
     let rows = state

@@ -10,6 +10,11 @@
 //! at most one message and never delays the others (the hub's channel is bounded, and a client
 //! that falls behind it lags); a client frame over [`MAX_CLIENT_MESSAGE`] bytes closes that
 //! connection only.
+//!
+//! Each client reads as the request's [`Viewer`]: its snapshots hold only runs of repositories it
+//! may read, and a message about any other repository is never sent to it (the hub's messages
+//! carry their repository). A client signed in with a display or API token is closed (1008,
+//! policy violation) the moment that token is revoked.
 
 use futures_util::{SinkExt, StreamExt};
 use tokio::sync::broadcast::{
@@ -20,7 +25,6 @@ use tokio::time::{timeout, Instant};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::Utf8Bytes;
 use tracing::debug;
 use warp::http::StatusCode;
 use warp::{Filter, Rejection, Reply};
@@ -30,7 +34,9 @@ use super::host::Hosts;
 use super::socket::{self, Socket};
 use super::{with_state, AppState};
 use crate::config::WsTiming;
-use crate::store::read;
+use crate::hub;
+use crate::scope::Viewer;
+use crate::store::query::{self, RunFilter};
 
 /// Runs in a snapshot.
 pub const SNAPSHOT_RUNS: u32 = 50;
@@ -42,33 +48,35 @@ pub use super::socket::MAX_CLIENT_MESSAGE;
 pub fn routes(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = Rejection> + Clone {
     warp::path!("ws")
         .and(state.limits.reads.filter())
-        .and(super::access::reader(state.access.clone()))
+        .and(super::access::with_viewer(state.access.clone()))
         .and(same_origin(state.hosts.clone()))
         .and(socket::upgrade())
         .and(with_state(state))
-        .map(|upgrade: socket::Upgrade, state: AppState| {
-            // Take the slot before upgrading: concurrent upgrades cannot overshoot the cap.
-            let Some(slot) = state.hub.admit(state.config.max_ws_clients) else {
-                tracing::warn!(
-                    max = state.config.max_ws_clients,
-                    "WebSocket client refused: too many clients"
-                );
-                let reply = json_error(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "too_many_clients",
-                    "too many WebSocket clients; try again later",
-                );
-                return warp::reply::with_header(reply, "retry-after", "30").into_response();
-            };
-            let (response, socket) = upgrade.accept();
-            let hub = state.hub.clone();
-            hub.spawn_client(slot, async move {
-                if let Some(socket) = socket.await {
-                    serve_client(socket, state).await;
-                }
-            });
-            response
-        })
+        .map(
+            |viewer: Viewer, upgrade: socket::Upgrade, state: AppState| {
+                // Take the slot before upgrading: concurrent upgrades cannot overshoot the cap.
+                let Some(slot) = state.hub.admit(state.config.max_ws_clients) else {
+                    tracing::warn!(
+                        max = state.config.max_ws_clients,
+                        "WebSocket client refused: too many clients"
+                    );
+                    let reply = json_error(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "too_many_clients",
+                        "too many WebSocket clients; try again later",
+                    );
+                    return warp::reply::with_header(reply, "retry-after", "30").into_response();
+                };
+                let (response, socket) = upgrade.accept();
+                let hub = state.hub.clone();
+                hub.spawn_client(slot, async move {
+                    if let Some(socket) = socket.await {
+                        serve_client(socket, state, viewer).await;
+                    }
+                });
+                response
+            },
+        )
 }
 
 /// A page from another site must not open the feed (cross-site WebSocket hijacking): a browser
@@ -95,18 +103,19 @@ fn same_origin(hosts: Hosts) -> impl Filter<Extract = (), Error = Rejection> + C
         .untuple_one()
 }
 
-/// The `snapshot` message: the newest runs.
-async fn snapshot(state: &AppState, reason: &str, missed: u64) -> Option<String> {
+/// The `snapshot` message: the newest runs `viewer` may read.
+async fn snapshot(state: &AppState, viewer: &Viewer, reason: &str, missed: u64) -> Option<String> {
+    let filter = viewer.restrict(RunFilter::default());
     match state
         .store
-        .read(|conn| read::recent_runs(conn, SNAPSHOT_RUNS))
+        .read(move |conn| query::runs(conn, &filter, None, SNAPSHOT_RUNS))
         .await
     {
         Ok(builds) => Some(crate::feed::snapshot(
             reason,
             missed,
             builds,
-            state.opts.privacy,
+            viewer.privacy(),
         )),
         Err(err) => {
             tracing::error!(cause = %err, "could not read a snapshot for a WebSocket client");
@@ -133,24 +142,31 @@ async fn send(
 }
 
 /// What a client is sent next: the update it woke for, and every update already waiting behind it
-/// (up to [`MAX_BATCH`]), so that a client served late catches up in one write. A lag anywhere
+/// (up to [`MAX_BATCH`]), so that a client served late catches up in one write; updates about
+/// repositories `viewer` may not read are dropped (the batch may then be empty). A lag anywhere
 /// turns into a fresh snapshot; `None` when the hub closed or the snapshot could not be read.
 async fn next_batch(
-    first: Result<Utf8Bytes, RecvError>,
-    updates: &mut broadcast::Receiver<Utf8Bytes>,
+    first: Result<hub::Message, RecvError>,
+    updates: &mut broadcast::Receiver<hub::Message>,
     state: &AppState,
+    viewer: &Viewer,
 ) -> Option<Vec<Message>> {
     let mut batch = Vec::new();
     let mut next = first;
     loop {
         match next {
             // Shared bytes: no copy per client.
-            Ok(text) => batch.push(Message::Text(text)),
+            Ok(message) if viewer.may_read(&message.repo) => {
+                batch.push(Message::Text(message.text));
+            }
+            Ok(_) => {}
             Err(RecvError::Lagged(missed)) => {
                 debug!(missed, "WebSocket client lagged; sending a fresh snapshot");
                 crate::counters::BROADCAST_LAGS.inc();
                 batch.clear();
-                batch.push(Message::text(snapshot(state, "lagged", missed).await?));
+                batch.push(Message::text(
+                    snapshot(state, viewer, "lagged", missed).await?,
+                ));
                 return Some(batch);
             }
             Err(RecvError::Closed) => return (!batch.is_empty()).then_some(batch),
@@ -167,7 +183,7 @@ async fn next_batch(
     }
 }
 
-async fn serve_client(socket: Socket, state: AppState) {
+async fn serve_client(socket: Socket, state: AppState, viewer: Viewer) {
     let WsTiming {
         ping_interval,
         idle_timeout,
@@ -177,11 +193,12 @@ async fn serve_client(socket: Socket, state: AppState) {
     // Subscribe before reading the snapshot, so no change falls between the two.
     let mut updates = state.hub.subscribe();
     let shutdown = state.hub.shutdown_token();
+    let revoked = state.access.revoked(&viewer);
     let hello = crate::feed::hello(state.hub.generation());
     if !send(&mut sink, [Message::text(hello)], send_timeout).await {
         return;
     }
-    let Some(first) = snapshot(&state, "connect", 0).await else {
+    let Some(first) = snapshot(&state, &viewer, "connect", 0).await else {
         return;
     };
     if !send(&mut sink, [Message::text(first)], send_timeout).await {
@@ -195,10 +212,18 @@ async fn serve_client(socket: Socket, state: AppState) {
                 let _ = timeout(send_timeout, sink.send(Message::Close(Some(CloseFrame { code: CloseCode::Away, reason: "server shutting down".into() })))).await;
                 break;
             }
+            () = revoked.cancelled() => {
+                debug!("closing a WebSocket client whose token was revoked");
+                let _ = timeout(send_timeout, sink.send(Message::Close(Some(CloseFrame { code: CloseCode::Policy, reason: "token revoked".into() })))).await;
+                break;
+            }
             update = updates.recv() => {
-                let Some(batch) = next_batch(update, &mut updates, &state).await else {
+                let Some(batch) = next_batch(update, &mut updates, &state, &viewer).await else {
                     break;
                 };
+                if batch.is_empty() {
+                    continue;
+                }
                 if !send(&mut sink, batch, send_timeout).await {
                     debug!("dropping a WebSocket client that does not read");
                     break;

@@ -13,6 +13,7 @@ mod helpers;
 mod notify;
 mod ops;
 mod reliability;
+mod scope;
 mod seed;
 mod sources;
 mod triage;

@@ -1,5 +1,6 @@
 //! The board's shared renders: every live part, rendered once per published change for every
-//! viewer of the same URL, and the filter form's names, read at most once a minute.
+//! viewer of the same URL who may read the same repositories, and the filter form's names (per
+//! such scope too), read at most once a minute.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -8,23 +9,25 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::OnceCell;
 
+use crate::scope::Viewer;
 use crate::store::names::{self, KnownNames};
 use crate::web::{AppState, Error};
 
 /// Cached parts kept before old ones are dropped.
 const CACHE_ENTRIES: usize = 256;
 
-/// Rendered parts shared by every viewer: one render per URL per published change.
+/// Rendered parts shared by viewers: one render per scope per URL per published change.
 ///
-/// An entry is keyed by the URL and the hub's generation when it was rendered; once a change is
+/// An entry is keyed by the viewer's scope (see [`Viewer::scope_key`]) with the URL, and the
+/// hub's generation when it was rendered; once a change is
 /// published the generation moves and the next request renders afresh. Concurrent requests for a
 /// missing entry wait for the same render.
 #[derive(Clone, Default)]
 pub struct Cache {
     entries: Arc<Mutex<HashMap<CacheKey, Slot>>>,
-    /// The names the filter form offers, and when they were read: kept for [`NAMES_TTL`], as
-    /// they change with the organisation, not with every run.
-    names: Arc<Mutex<Option<ReadNames>>>,
+    /// The names the filter form offers per scope, and when they were read: kept for
+    /// [`NAMES_TTL`], as they change with the organisation, not with every run.
+    names: Arc<Mutex<HashMap<String, ReadNames>>>,
 }
 
 /// The filter form's names and when they were read.
@@ -33,32 +36,46 @@ type ReadNames = (Instant, Arc<KnownNames>);
 /// How long the filter form's names are reused before they are read again.
 const NAMES_TTL: Duration = Duration::from_secs(60);
 
-/// A part's URL and the generation it was rendered at.
+/// Scopes whose names are kept at most.
+const NAMES_SCOPES: usize = 256;
+
+/// A part's scope and URL, and the generation it was rendered at.
 type CacheKey = (String, u64);
 /// A rendered part, or the render in progress that concurrent requests wait for.
 type Slot = Arc<OnceCell<Arc<str>>>;
 
 impl Cache {
-    /// The filter form's names, read at most once per [`NAMES_TTL`].
-    pub(super) async fn known_names(&self, state: &AppState) -> Result<Arc<KnownNames>, Error> {
-        let fresh = |names: &Option<ReadNames>| {
-            names
-                .as_ref()
-                .filter(|(at, _)| at.elapsed() < NAMES_TTL)
-                .map(|(_, names)| names.clone())
-        };
-        if let Some(names) = fresh(&self.names.lock().expect("the cache lock is never poisoned")) {
+    /// The filter form's names for `viewer` (only what they may read), read at most once per
+    /// [`NAMES_TTL`] for each scope.
+    pub(super) async fn known_names(
+        &self,
+        state: &AppState,
+        viewer: &Viewer,
+    ) -> Result<Arc<KnownNames>, Error> {
+        let key = viewer.scope_key().to_owned();
+        let fresh = self
+            .names
+            .lock()
+            .expect("the cache lock is never poisoned")
+            .get(&key)
+            .filter(|(at, _)| at.elapsed() < NAMES_TTL)
+            .map(|(_, names)| names.clone());
+        if let Some(names) = fresh {
             return Ok(names);
         }
         let watched = state.config.watch_branches.clone();
+        let scope = viewer.scope().cloned();
         let names = Arc::new(
             state
                 .store
-                .read(move |conn| names::known(conn, &watched))
+                .read(move |conn| names::known(conn, &watched, scope.as_ref()))
                 .await?,
         );
-        *self.names.lock().expect("the cache lock is never poisoned") =
-            Some((Instant::now(), names.clone()));
+        let mut kept = self.names.lock().expect("the cache lock is never poisoned");
+        if kept.len() >= NAMES_SCOPES {
+            kept.clear();
+        }
+        kept.insert(key, (Instant::now(), names.clone()));
         Ok(names)
     }
 

@@ -16,8 +16,12 @@
 //!   long list (default 8); `sound=1` a short sound on a new break and on a fix;
 //! - `part=live` / `part=hud`: only the live part of the page, which the page fetches to refresh
 //!   itself; `part=state` (on `/wall`): the Wall's counts and red tiles as JSON, which every page
-//!   reads for its title, its icon and to notice a new break. Parts are rendered once per published change and shared by every viewer of the same
-//!   URL (see [`Cache`]), so a hundred screens on one view cost one render per change.
+//!   reads for its title, its icon and to notice a new break. Parts are rendered once per
+//!   published change and shared by every viewer of the same URL who may read the same
+//!   repositories (see [`Cache`]), so a hundred screens on one view cost one render per change.
+//!
+//! Every view reads through the request's [`crate::scope::Viewer`]: its filter carries the
+//! viewer's repositories, so a view shows (and counts) only what they may read.
 
 mod assets;
 mod cache;
@@ -46,7 +50,7 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = R
         .limits
         .reads
         .filter()
-        .and(super::access::reader(state.access.clone()));
+        .and(super::access::with_viewer(state.access.clone()));
     let waterfall = warp::path::end()
         .and(warp::get())
         .and(gate.clone())
@@ -96,7 +100,7 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = R
             }
         })
         .and(gate)
-        .map(unknown_page);
+        .map(|path, _: crate::scope::Viewer| unknown_page(path));
     waterfall
         .or(triage)
         .or(people)
@@ -124,7 +128,12 @@ where
     let html: Arc<str> = if query.part == Part::Page {
         Arc::from(render().await?)
     } else {
-        let key = query.url(path, query.window, query.part);
+        // One render per scope: viewers who may read the same repositories share it.
+        let key = format!(
+            "{} {}",
+            query.viewer.scope_key(),
+            query.url(path, query.window, query.part)
+        );
         state
             .board_cache
             .get_or_render(key, state.hub.generation(), render)

@@ -8,6 +8,7 @@ use warp::Reply;
 
 use super::query::{BoardQuery, Part};
 use super::{rendered, respond};
+use crate::scope::Viewer;
 use crate::store::figures::{self, Metrics};
 use crate::store::names;
 use crate::store::query::{self, RunFilter};
@@ -39,6 +40,7 @@ type Response = Result<warp::reply::Response, Error>;
 /// the filter form's names on a desktop page), then [`respond`] with what `render` makes of the
 /// three.
 async fn view<F, Fut>(
+    viewer: Viewer,
     pairs: &[(String, String)],
     state: AppState,
     (name, path, title): (&'static str, &str, String),
@@ -48,7 +50,7 @@ where
     F: FnOnce(BoardQuery, Chrome, AppState) -> Fut,
     Fut: Future<Output = Result<String, Error>>,
 {
-    let query = BoardQuery::parse_for(pairs, &state)?;
+    let query = BoardQuery::parse_for(pairs, viewer)?;
     let chrome = query
         .page_chrome(query.chrome(name, path, title, &state), &state)
         .await?;
@@ -56,8 +58,13 @@ where
     respond(&state, &query, path, move || render(q, chrome, s)).await
 }
 
-pub(super) async fn show_wall(pairs: Vec<(String, String)>, state: AppState) -> Response {
+pub(super) async fn show_wall(
+    viewer: Viewer,
+    pairs: Vec<(String, String)>,
+    state: AppState,
+) -> Response {
     view(
+        viewer,
         &pairs,
         state,
         ("wall", "/wall", "Wall".into()),
@@ -88,7 +95,7 @@ pub(super) async fn show_wall(pairs: Vec<(String, String)>, state: AppState) -> 
                 })
                 .await?;
             chrome.unknown = q.notices("/wall", &unknown);
-            s.opts.privacy.redact_wall(&mut wall);
+            q.viewer.redact_wall(&mut wall);
             let model = views::WallView::of(wall, scope != triage::Scope::Watched);
             match q.part {
                 Part::State => Ok(model.state_json()),
@@ -100,8 +107,13 @@ pub(super) async fn show_wall(pairs: Vec<(String, String)>, state: AppState) -> 
     .await
 }
 
-pub(super) async fn show_waterfall(pairs: Vec<(String, String)>, state: AppState) -> Response {
+pub(super) async fn show_waterfall(
+    viewer: Viewer,
+    pairs: Vec<(String, String)>,
+    state: AppState,
+) -> Response {
     view(
+        viewer,
         &pairs,
         state,
         ("waterfall", "/", "Waterfall".into()),
@@ -155,7 +167,7 @@ pub(super) async fn show_waterfall(pairs: Vec<(String, String)>, state: AppState
                 return rendered(views::hud(&chrome, &hud));
             }
             chrome.unknown = q.notices("/", &unknown);
-            s.opts.privacy.redact_runs(&mut stream);
+            q.viewer.redact_runs(&mut stream);
             let model = views::Waterfall::of(commits, hud, stream, layout);
             rendered(match part {
                 Part::Live => views::waterfall_live(&chrome, &model, s.opts),
@@ -166,8 +178,13 @@ pub(super) async fn show_waterfall(pairs: Vec<(String, String)>, state: AppState
     .await
 }
 
-pub(super) async fn show_triage(pairs: Vec<(String, String)>, state: AppState) -> Response {
+pub(super) async fn show_triage(
+    viewer: Viewer,
+    pairs: Vec<(String, String)>,
+    state: AppState,
+) -> Response {
     view(
+        viewer,
         &pairs,
         state,
         ("triage", "/triage", "Triage".into()),
@@ -181,7 +198,7 @@ pub(super) async fn show_triage(pairs: Vec<(String, String)>, state: AppState) -
                         .await?,
                 )
             };
-            let incidents = s.triage(filter, q.all_branches, q.order);
+            let incidents = s.triage(&q.viewer, filter, q.all_branches, q.order);
             let (unknown, (incidents, scope)) = tokio::try_join!(unknown, incidents)?;
             chrome.unknown = q.notices("/triage", &unknown);
             let model = views::Triage::of(incidents, scope != triage::Scope::Watched);
@@ -194,11 +211,15 @@ pub(super) async fn show_triage(pairs: Vec<(String, String)>, state: AppState) -
     .await
 }
 
-pub(super) async fn show_people(pairs: Vec<(String, String)>, state: AppState) -> Response {
-    let query = BoardQuery::parse_for(&pairs, &state)?;
+pub(super) async fn show_people(
+    viewer: Viewer,
+    pairs: Vec<(String, String)>,
+    state: AppState,
+) -> Response {
+    let query = BoardQuery::parse_for(&pairs, viewer)?;
     let chrome = query.chrome("people", "/developer", "Developers".into(), &state);
     let opts = state.opts;
-    let people = if opts.hide_authors() {
+    let people = if query.viewer.hide_authors() {
         Vec::new()
     } else {
         let filter = query.windowed(now());
@@ -213,10 +234,11 @@ pub(super) async fn show_people(pairs: Vec<(String, String)>, state: AppState) -
 
 pub(super) async fn show_developer(
     login: String,
+    viewer: Viewer,
     pairs: Vec<(String, String)>,
     state: AppState,
 ) -> Response {
-    if state.opts.hide_authors() {
+    if viewer.hide_authors() {
         return Err(Error::NotFound("names are hidden on this board".into()));
     }
     let login = percent_decode(&login)
@@ -225,6 +247,7 @@ pub(super) async fn show_developer(
     let path = views::developer_url(&login);
     let title = format!("{} · Developer", views::name(&login));
     view(
+        viewer,
         &pairs,
         state,
         ("developer", &path, title),
@@ -242,7 +265,12 @@ pub(super) async fn show_developer(
             // Two reads on two pooled connections at once: the whole board's triage (the slowest
             // part), every branch, for what this person caused or pushed into, beside the person's
             // own figures and runs.
-            let incidents = s.triage(own_filter.clone(), true, triage::Order::NewestFirst);
+            let incidents = s.triage(
+                &q.viewer,
+                own_filter.clone(),
+                true,
+                triage::Order::NewestFirst,
+            );
             let own = async {
                 Ok::<_, Error>(
                     s.store

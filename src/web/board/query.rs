@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use crate::scope::Viewer;
 use crate::store::names::{NameKind, UnknownName};
 use crate::store::query::RunFilter;
 use crate::store::triage;
@@ -50,15 +51,17 @@ pub(super) struct BoardQuery {
     pub(super) order: triage::Order,
     /// `sound=1`: a short sound on a new break and on a fix.
     pub(super) sound: bool,
+    /// Who asks: what they may read, and whether names of people are hidden from them.
+    pub(super) viewer: Viewer,
 }
 
 impl BoardQuery {
-    /// [`BoardQuery::parse`], refusing a filter by person on a board that hides people.
-    pub(super) fn parse_for(pairs: &[(String, String)], state: &AppState) -> Result<Self, Error> {
-        let query = Self::parse(pairs)?;
-        state
-            .opts
-            .privacy
+    /// [`BoardQuery::parse`] for `viewer`, refusing a filter by person on a board that hides
+    /// people.
+    pub(super) fn parse_for(pairs: &[(String, String)], viewer: Viewer) -> Result<Self, Error> {
+        let query = Self::parse(pairs, viewer)?;
+        query
+            .viewer
             .check_filter(&query.filter())
             .map_err(|reason| Error::bad_request("invalid_parameter", reason))?;
         Ok(query)
@@ -68,7 +71,7 @@ impl BoardQuery {
     ///
     /// # Errors
     /// `400` for a bad value, which the board shows as its error page.
-    pub(super) fn parse(pairs: &[(String, String)]) -> Result<Self, Error> {
+    pub(super) fn parse(pairs: &[(String, String)], viewer: Viewer) -> Result<Self, Error> {
         let params = Params::lenient(pairs);
         let seconds = |name: &str, default: u32| match params.number(name, 0, 86_400) {
             Ok(Some(1)) | Err(_) => Err(invalid(format!(
@@ -113,18 +116,19 @@ impl BoardQuery {
             part,
             all_branches: params.all_branches()?,
             order: params.triage_order()?,
+            viewer,
         })
     }
 
-    /// The filter for the grid, triage and lists.
+    /// The filter for the grid, triage and lists, within what the viewer may read.
     pub(super) fn filter(&self) -> RunFilter {
-        RunFilter {
+        self.viewer.restrict(RunFilter {
             repo: self.repo.clone(),
             branch: self.branch.clone(),
             workflow: self.workflow.clone(),
             author: self.author.clone(),
             ..RunFilter::default()
-        }
+        })
     }
 
     /// The filter for the figures: the same, limited to the window ending `now`.
@@ -194,7 +198,7 @@ impl BoardQuery {
         title: String,
         state: &AppState,
     ) -> Chrome {
-        let hide_authors = state.config.hide_authors;
+        let hide_authors = self.viewer.hide_authors();
         let mut nav = vec![
             Link {
                 label: "Wall".into(),
@@ -322,7 +326,7 @@ impl BoardQuery {
         state: &AppState,
     ) -> Result<Chrome, Error> {
         if self.part == Part::Page && !self.tv {
-            chrome.known = state.board_cache.known_names(state).await?;
+            chrome.known = state.board_cache.known_names(state, &self.viewer).await?;
         }
         Ok(chrome)
     }
@@ -332,6 +336,13 @@ impl BoardQuery {
 mod tests {
     use super::*;
 
+    fn anyone() -> Viewer {
+        Viewer::all(
+            crate::scope::Who::Anonymous,
+            crate::scope::Privacy::default(),
+        )
+    }
+
     fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
         list.iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
@@ -340,13 +351,16 @@ mod tests {
 
     #[test]
     fn filters_parse_into_a_run_filter_and_round_trip_through_the_url() {
-        let query = BoardQuery::parse(&pairs(&[
-            ("repo", "o/r"),
-            ("branch", "main"),
-            ("window", "7d"),
-            ("tv", "1"),
-            ("rotate", "20"),
-        ]))
+        let query = BoardQuery::parse(
+            &pairs(&[
+                ("repo", "o/r"),
+                ("branch", "main"),
+                ("window", "7d"),
+                ("tv", "1"),
+                ("rotate", "20"),
+            ]),
+            anyone(),
+        )
         .unwrap();
         assert_eq!(query.filter().repo, ["o/r"]);
         assert_eq!(query.filter().branch, ["main"]);
@@ -367,15 +381,21 @@ mod tests {
             ("views", "nope"),
             ("part", "states"),
         ] {
-            assert!(BoardQuery::parse(&pairs(&[bad])).is_err(), "{bad:?}");
+            assert!(
+                BoardQuery::parse(&pairs(&[bad]), anyone()).is_err(),
+                "{bad:?}"
+            );
         }
     }
 
     #[test]
     fn every_view_rotates_and_the_wall_comes_first_by_default() {
-        let query = BoardQuery::parse(&pairs(&[])).unwrap();
+        let query = BoardQuery::parse(&pairs(&[]), anyone()).unwrap();
         assert_eq!(query.views, ["wall", "waterfall", "triage"]);
-        let all = BoardQuery::parse(&pairs(&[("views", "wall,waterfall,triage,developer")]));
+        let all = BoardQuery::parse(
+            &pairs(&[("views", "wall,waterfall,triage,developer")]),
+            anyone(),
+        );
         assert_eq!(all.unwrap().views.len(), 4);
     }
 }
