@@ -436,7 +436,7 @@ impl Backfill<'_> {
     }
 
     async fn repository(&mut self, full_name: &str) -> Result<(Repository, i64), Error> {
-        let url = self.client.url(&format!("/repos/{full_name}"), &[]);
+        let url = self.client.url(&client::repo_path(full_name, &[]), &[]);
         let fetched = match self.fetch(&url).await {
             Err(Error::GitHub(client::Error::NotFound { .. })) => {
                 return Err(Error::RepoNotFound(full_name.to_owned()))
@@ -475,7 +475,7 @@ impl Backfill<'_> {
 
     async fn workflows(&mut self, repo: &Repository) -> Result<(), Error> {
         let mut url = Some(self.client.url(
-            &format!("/repos/{}/actions/workflows", repo.full_name),
+            &client::repo_path(&repo.full_name, &["actions", "workflows"]),
             &[("per_page", PER_PAGE)],
         ));
         while let Some(current) = url.take() {
@@ -510,7 +510,7 @@ impl Backfill<'_> {
 
     async fn branches(&mut self, repo: &Repository) -> Result<(), Error> {
         let mut url = Some(self.client.url(
-            &format!("/repos/{}/branches", repo.full_name),
+            &client::repo_path(&repo.full_name, &["branches"]),
             &[("per_page", PER_PAGE)],
         ));
         while let Some(current) = url.take() {
@@ -591,7 +591,7 @@ impl Backfill<'_> {
             let first_page = window.next.is_none();
             let url = window.next.clone().unwrap_or_else(|| {
                 self.client.url(
-                    &format!("/repos/{}/actions/runs", repo.full_name),
+                    &client::repo_path(&repo.full_name, &["actions", "runs"]),
                     &[
                         ("per_page", PER_PAGE),
                         ("created", &created_query(window.start, window.end)),
@@ -686,7 +686,10 @@ impl Backfill<'_> {
         self.progress.found(runs.len() as u64);
         for run_id in runs {
             let mut url = Some(self.client.url(
-                &format!("/repos/{}/actions/runs/{run_id}/jobs", repo.full_name),
+                &client::repo_path(
+                    &repo.full_name,
+                    &["actions", "runs", &run_id.to_string(), "jobs"],
+                ),
                 &[("per_page", PER_PAGE)],
             ));
             while let Some(current) = url.take() {
@@ -801,7 +804,7 @@ impl Reconciler {
         let mut applied = 0;
         for repo in repos {
             let url = self.client.url(
-                &format!("/repos/{}/actions/runs", repo.full_name),
+                &client::repo_path(&repo.full_name, &["actions", "runs"]),
                 &[("per_page", PER_PAGE)],
             );
             let etag = self.etags.get(&url).map(String::as_str);
@@ -864,8 +867,7 @@ impl Reconciler {
         }
         let mut applied = 0;
         for branch in branches.into_iter().take(MAX_RECONCILED_BRANCHES) {
-            let segment = ref_segment(&branch);
-            let path = format!("/repos/{}/commits/{segment}/check-runs", repo.full_name);
+            let path = client::repo_path(&repo.full_name, &["commits", &branch, "check-runs"]);
             let url = self.client.url(&path, &[("per_page", PER_PAGE)]);
             if let Some((body, etag)) = self.fresh(&url).await? {
                 let page: CheckRunsPage = Client::decode(&url, &body)?;
@@ -891,7 +893,7 @@ impl Reconciler {
                     self.etags.insert(url, etag);
                 }
             }
-            let path = format!("/repos/{}/commits/{segment}/status", repo.full_name);
+            let path = client::repo_path(&repo.full_name, &["commits", &branch, "status"]);
             let url = self.client.url(&path, &[]);
             if let Some((body, etag)) = self.fresh(&url).await? {
                 let combined: CombinedStatus = Client::decode(&url, &body)?;
@@ -925,19 +927,6 @@ impl Reconciler {
     }
 }
 
-/// What a branch name escapes to be one path segment: all but RFC 3986's unreserved characters.
-const REF_SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'.')
-    .remove(b'_')
-    .remove(b'~');
-
-/// A branch name as one path segment of `commits/{ref}`, as GitHub's own clients send it:
-/// `release/1.2` is `release%2F1.2`.
-fn ref_segment(branch: &str) -> String {
-    percent_encoding::utf8_percent_encode(branch, REF_SEGMENT).to_string()
-}
-
 /// Most branches of one repository whose checks and statuses reconciliation reads per poll.
 const MAX_RECONCILED_BRANCHES: usize = 10;
 
@@ -947,11 +936,12 @@ mod tests {
 
     #[test]
     fn a_branch_name_is_one_path_segment() {
-        assert_eq!(ref_segment("main"), "main");
-        assert_eq!(ref_segment("release/1.2"), "release%2F1.2");
-        assert_eq!(ref_segment("fix#12?x"), "fix%2312%3Fx");
+        let segment = client::segment;
+        assert_eq!(segment("main"), "main");
+        assert_eq!(segment("release/1.2"), "release%2F1.2");
+        assert_eq!(segment("fix#12?x"), "fix%2312%3Fx");
         assert_eq!(
-            ref_segment("dependabot/npm_and_yarn/a-b~1"),
+            segment("dependabot/npm_and_yarn/a-b~1"),
             "dependabot%2Fnpm_and_yarn%2Fa-b~1"
         );
     }

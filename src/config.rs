@@ -85,8 +85,10 @@ pub const DEFAULT_NOTIFY_RETRY: Duration = Duration::from_secs(5);
 /// server waits for them: after connecting, and again after each response on a kept-alive
 /// connection (so it is also how long an idle keep-alive connection stays open).
 pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
-/// How long a webhook body may take to arrive by default; GitHub itself gives up after 10 s.
+/// How long a request body may take to arrive by default; GitHub itself gives up after 10 s.
 pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a request may take to be answered by default, its body included.
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// Webhook body bytes held at once by default, over every connection (see `web::body`).
 pub const DEFAULT_WEBHOOK_BODY_BUDGET: u64 = 64 * 1024 * 1024;
 
@@ -224,9 +226,15 @@ pub struct Config {
     #[arg(long, env = "BUILDBOARD_HEADER_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
     pub header_timeout: Duration,
 
-    /// Time a webhook body has to arrive once its headers have; a slower one gets 408.
+    /// Time a request's body has to arrive once its headers have; a slower one gets 408.
     #[arg(long, env = "BUILDBOARD_BODY_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
     pub body_timeout: Duration,
+
+    /// Time a request has to be answered once its headers have arrived, its body included; a
+    /// later one gets 408 (body still awaited) or 503, and its connection closes. WebSocket
+    /// connections are not limited by it once upgraded.
+    #[arg(long, env = "BUILDBOARD_REQUEST_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
+    pub request_timeout: Duration,
 
     /// Webhook body bytes held at once, over all connections, before signatures are checked; a
     /// delivery that would exceed it gets 503 with Retry-After. At least --max-body-bytes.
@@ -324,6 +332,7 @@ impl Config {
             public_url: None,
             header_timeout: DEFAULT_HEADER_TIMEOUT,
             body_timeout: DEFAULT_BODY_TIMEOUT,
+            request_timeout: DEFAULT_REQUEST_TIMEOUT,
             webhook_body_budget: DEFAULT_WEBHOOK_BODY_BUDGET,
             max_connections: None,
             timezone: None,

@@ -77,8 +77,8 @@ pub struct Ingest {
     /// Where committed failed jobs go to be explained from their logs, once set.
     explainer: Explainer,
     /// Whether the latest delivery group failed (its commit, or a delivery in it), e.g. on a full
-    /// disk; `/readyz` reports not ready while it is set. The next group that commits whole, or a
-    /// readiness probe that commits, clears it.
+    /// disk; `/readyz` reports not ready while it is set. Only the next group that commits whole
+    /// clears it (a readiness probe's small write can commit where deliveries cannot).
     failing: Arc<AtomicBool>,
 }
 
@@ -216,11 +216,6 @@ impl Ingest {
     /// Whether the latest delivery group failed to store (see `failing`).
     pub fn last_group_failed(&self) -> bool {
         self.failing.load(Ordering::Relaxed)
-    }
-
-    /// Clears the mark of a failed group: a write committed since (the readiness probe's).
-    pub fn mark_writable(&self) {
-        self.failing.store(false, Ordering::Relaxed);
     }
 
     /// Stores `event` (delivery `delivery_id`) and returns once it is committed.

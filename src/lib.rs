@@ -375,6 +375,8 @@ fn serving_options(config: &mut Config) -> serve::Options {
     }
     serve::Options {
         header_timeout: config.header_timeout,
+        body_timeout: config.body_timeout,
+        request_timeout: config.request_timeout,
         max_connections,
     }
 }

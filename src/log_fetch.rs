@@ -361,7 +361,10 @@ impl<S: FailureSink> Worker<S> {
 /// The end of the job's log, as text.
 async fn fetch_log(client: &Client, job: &FailedJob, tail: TailLimits) -> Result<String, LogError> {
     let url = client.url(
-        &format!("/repos/{}/actions/jobs/{}/logs", job.repo, job.job_id),
+        &client::repo_path(
+            &job.repo,
+            &["actions", "jobs", &job.job_id.to_string(), "logs"],
+        ),
         &[],
     );
     let page = client
@@ -375,7 +378,10 @@ async fn fetch_log(client: &Client, job: &FailedJob, tail: TailLimits) -> Result
 /// are only logged: this is a fallback.
 async fn first_failure_annotation(client: &Client, job: &FailedJob) -> Option<Failure> {
     let url = client.url(
-        &format!("/repos/{}/check-runs/{}/annotations", job.repo, job.job_id),
+        &client::repo_path(
+            &job.repo,
+            &["check-runs", &job.job_id.to_string(), "annotations"],
+        ),
         &[],
     );
     let page = match client.get(&url, None).await {

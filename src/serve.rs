@@ -8,11 +8,17 @@
 //!   starts that clock when it waits for a request, after connecting and again after each response,
 //!   so the same timeout closes idle keep-alive connections. Upgraded WebSocket connections have
 //!   left hyper and keep their own ping and idle timers (see `web::ws`).
+//! - **Deadlines for every request.** Every request's body must arrive within `--body-timeout` of
+//!   its head (reading it later fails with [`BodyTimeout`], which the routes answer with `408`),
+//!   and every request must be answered within `--request-timeout`: a later one gets `408` (its
+//!   body never came) or `503`, and its connection is closed.
 //! - **A cap on connections.** At most `max_connections` are open at once (WebSocket clients
 //!   included: their slot goes with the socket). At the cap, the oldest connection with no request
-//!   in flight (idle, or still dribbling its headers) is closed to make room, so `/healthz` and
-//!   deliveries get through while a client piles up idle sockets; connections that are answering
-//!   a request are never closed for room.
+//!   in flight (idle, or still dribbling its headers) is closed to make room; when every one has a
+//!   request in flight, the one whose request body has waited longest for a byte (at least
+//!   [`STALLED_AFTER`]) is closed instead, so `/healthz` and deliveries get through while a client
+//!   piles up idle sockets or stalled uploads. A connection whose request is being answered (its
+//!   body whole, or still arriving) is never closed for room.
 //! - **File limit.** [`raise_file_limit`] raises the soft `RLIMIT_NOFILE` to the hard limit, and
 //!   the default cap leaves [`RESERVED_FILES`] below it for the database, logs and the runtime, so
 //!   the cap is reached before `accept` fails with "Too many open files".
@@ -25,10 +31,10 @@ use std::error::Error as StdError;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, LazyLock, Mutex};
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use hyper::body::{Body, Incoming};
 use hyper::rt::{Read, ReadBufCursor, Write};
@@ -51,6 +57,10 @@ const ROOM_RETRY: Duration = Duration::from_millis(100);
 /// How long the accept loop pauses after `accept` itself fails (e.g. the file limit was reached
 /// anyway), instead of spinning.
 const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(100);
+
+/// A request body waiting this long for its next byte counts as stalled: its connection may be
+/// closed for room at the cap.
+pub const STALLED_AFTER: Duration = Duration::from_secs(1);
 
 /// The client's address, in every request's extensions (warp's own is private to `warp::serve`).
 #[derive(Debug, Clone, Copy)]
@@ -84,6 +94,33 @@ pub struct Options {
     pub header_timeout: Duration,
     /// See `--max-connections`.
     pub max_connections: usize,
+    /// See `--body-timeout`.
+    pub body_timeout: Duration,
+    /// See `--request-timeout`.
+    pub request_timeout: Duration,
+}
+
+/// A request body that did not arrive within `--body-timeout`.
+#[derive(Debug, thiserror::Error)]
+#[error("the request body did not arrive within {} ms", .0.as_millis())]
+pub struct BodyTimeout(pub Duration);
+
+/// Whether `err`, or an error it wraps, is a [`BodyTimeout`].
+pub fn is_body_timeout(err: &(dyn StdError + 'static)) -> bool {
+    let mut cause = Some(err);
+    while let Some(err) = cause {
+        if err.is::<BodyTimeout>() {
+            return true;
+        }
+        cause = err.source();
+    }
+    false
+}
+
+/// Milliseconds since the first call: the clock of [`Conn::last_byte`].
+fn now_ms() -> u64 {
+    static START: LazyLock<Instant> = LazyLock::new(Instant::now);
+    u64::try_from(START.elapsed().as_millis()).unwrap_or(u64::MAX)
 }
 
 /// One open connection, as the accept loop sees it.
@@ -92,8 +129,101 @@ struct Conn {
     /// Requests being answered, until their responses are sent; while 0 the connection waits for
     /// (the rest of) a request and may be closed for room.
     in_flight: AtomicUsize,
+    /// Whether a request in flight still waits for its body.
+    receiving: AtomicBool,
+    /// When the body being received last got a byte (or its head arrived), in [`now_ms`].
+    last_byte: AtomicU64,
     /// Tells the connection's task to close it for room.
     evict: Notify,
+}
+
+impl Conn {
+    /// How long the body of the request in flight has waited for a byte; `None` when no request
+    /// waits for its body.
+    fn stalled_for(&self, now: u64) -> Option<Duration> {
+        self.receiving.load(Ordering::Acquire).then(|| {
+            Duration::from_millis(now.saturating_sub(self.last_byte.load(Ordering::Acquire)))
+        })
+    }
+
+    /// Whether the connection may be closed for room: no request in flight, or one whose body has
+    /// stalled for [`STALLED_AFTER`].
+    fn closable(&self, now: u64) -> bool {
+        self.in_flight.load(Ordering::Acquire) == 0
+            || self
+                .stalled_for(now)
+                .is_some_and(|stalled| stalled >= STALLED_AFTER)
+    }
+}
+
+/// A request's body, watched: each byte that arrives is noted on its connection (see
+/// [`Conn::stalled_for`]), and reading it after its deadline fails with [`BodyTimeout`].
+pub struct Watched {
+    body: Incoming,
+    conn: Arc<Conn>,
+    deadline: Pin<Box<tokio::time::Sleep>>,
+    timeout: Duration,
+}
+
+impl Watched {
+    fn new(body: Incoming, conn: Arc<Conn>, timeout: Duration) -> Self {
+        if !body.is_end_stream() {
+            conn.last_byte.store(now_ms(), Ordering::Release);
+            conn.receiving.store(true, Ordering::Release);
+        }
+        Self {
+            body,
+            conn,
+            deadline: Box::pin(tokio::time::sleep(timeout)),
+            timeout,
+        }
+    }
+
+    fn finished(&self) {
+        self.conn.receiving.store(false, Ordering::Release);
+    }
+}
+
+impl Drop for Watched {
+    fn drop(&mut self) {
+        self.finished();
+    }
+}
+
+impl Body for Watched {
+    type Data = bytes::Bytes;
+    type Error = Box<dyn StdError + Send + Sync>;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<hyper::body::Frame<Self::Data>, Self::Error>>> {
+        match Pin::new(&mut self.body).poll_frame(cx) {
+            Poll::Ready(Some(Ok(frame))) => {
+                self.conn.last_byte.store(now_ms(), Ordering::Release);
+                Poll::Ready(Some(Ok(frame)))
+            }
+            Poll::Ready(other) => {
+                self.finished();
+                Poll::Ready(other.map(|result| result.map_err(Into::into)))
+            }
+            Poll::Pending => match self.deadline.as_mut().poll(cx) {
+                Poll::Ready(()) => {
+                    self.finished();
+                    Poll::Ready(Some(Err(BodyTimeout(self.timeout).into())))
+                }
+                Poll::Pending => Poll::Pending,
+            },
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.body.size_hint()
+    }
 }
 
 /// Counts a request in flight on its connection while it lives.
@@ -154,14 +284,23 @@ impl Open {
         (id, conn)
     }
 
-    /// Asks the oldest connection with no request in flight to close; `false` if there is none.
-    fn evict_oldest_idle(&mut self) -> bool {
+    /// Asks the oldest connection with no request in flight to close, else the one whose request
+    /// body has stalled longest (at least [`STALLED_AFTER`]); `false` if there is none.
+    fn evict_for_room(&mut self, now: u64) -> bool {
         let idle = self
             .conns
             .iter()
             .find(|(_, conn)| conn.in_flight.load(Ordering::Acquire) == 0)
             .map(|(id, _)| *id);
-        match idle.and_then(|id| self.conns.remove(&id)) {
+        let stalled = || {
+            self.conns
+                .iter()
+                .filter_map(|(id, conn)| Some((conn.stalled_for(now)?, *id)))
+                .filter(|(stalled, _)| *stalled >= STALLED_AFTER)
+                .max()
+                .map(|(_, id)| id)
+        };
+        match idle.or_else(stalled).and_then(|id| self.conns.remove(&id)) {
             Some(conn) => {
                 conn.evict.notify_one();
                 true
@@ -226,14 +365,14 @@ pub async fn run<S, B>(
     options: Options,
     shutdown: impl Future<Output = ()>,
 ) where
-    S: hyper::service::Service<Request<Incoming>, Response = Response<B>>
+    S: hyper::service::Service<Request<Watched>, Response = Response<B>>
         + Clone
         + Send
         + Sync
         + 'static,
     S::Future: Send + 'static,
     S::Error: Into<Box<dyn StdError + Send + Sync>>,
-    B: Body + Send + Unpin + 'static,
+    B: Body + From<String> + Send + Unpin + 'static,
     B::Data: Send,
     B::Error: Into<Box<dyn StdError + Send + Sync>>,
 {
@@ -272,7 +411,7 @@ pub async fn run<S, B>(
         let open = open.clone();
         let closing = closing.clone();
         connections.spawn(async move {
-            serve_connection(&http, io, remote, service, &conn, &closing).await;
+            serve_connection(&http, io, (remote, options), service, &conn, &closing).await;
             open.lock()
                 .expect("no panic while holding the lock")
                 .conns
@@ -290,7 +429,8 @@ pub async fn run<S, B>(
 }
 
 /// A slot for the next connection: at once under the cap; at the cap, after closing the oldest
-/// idle connection (looking again every [`ROOM_RETRY`] while every connection is busy).
+/// idle (or a stalled) connection (looking again every [`ROOM_RETRY`] while every connection is
+/// busy).
 async fn room(slots: &Arc<Semaphore>, open: &Mutex<Open>) -> OwnedSemaphorePermit {
     loop {
         if let Ok(slot) = slots.clone().try_acquire_owned() {
@@ -299,15 +439,47 @@ async fn room(slots: &Arc<Semaphore>, open: &Mutex<Open>) -> OwnedSemaphorePermi
         let evicted = open
             .lock()
             .expect("no panic while holding the lock")
-            .evict_oldest_idle();
+            .evict_for_room(now_ms());
         if evicted {
-            debug!("at the connection cap: closing the oldest idle connection");
+            debug!("at the connection cap: closing the oldest idle or stalled connection");
         }
         if let Ok(Ok(slot)) = tokio::time::timeout(ROOM_RETRY, slots.clone().acquire_owned()).await
         {
             return slot;
         }
     }
+}
+
+/// The answer to a request not answered within `timeout`: `408` when its body is still awaited,
+/// else `503`; the connection closes after it.
+fn too_late<B: From<String>>(conn: &Conn, timeout: Duration, remote: SocketAddr) -> Response<B> {
+    let (status, code, message) = if conn.receiving.load(Ordering::Acquire) {
+        (
+            hyper::StatusCode::REQUEST_TIMEOUT,
+            "request_timeout",
+            "the request body did not arrive in time",
+        )
+    } else {
+        (
+            hyper::StatusCode::SERVICE_UNAVAILABLE,
+            "request_timeout",
+            "the request took too long to answer; retry shortly or ask for less",
+        )
+    };
+    info!(
+        status = status.as_u16(),
+        %remote,
+        timeout_ms = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX),
+        "request not answered within --request-timeout"
+    );
+    let body = serde_json::json!({ "error": { "code": code, "message": message } });
+    Response::builder()
+        .status(status)
+        .header(hyper::header::CONTENT_TYPE, "application/json")
+        .header(hyper::header::CONNECTION, "close")
+        .header(hyper::header::RETRY_AFTER, "5")
+        .body(B::from(body.to_string()))
+        .expect("a valid response")
 }
 
 async fn accept_failed(err: &std::io::Error) {
@@ -327,27 +499,33 @@ async fn accept_failed(err: &std::io::Error) {
 async fn serve_connection<S, B>(
     http: &hyper::server::conn::http1::Builder,
     io: Slotted,
-    remote: SocketAddr,
+    (remote, options): (SocketAddr, Options),
     inner: S,
     conn: &Arc<Conn>,
     closing: &CancellationToken,
 ) where
-    S: hyper::service::Service<Request<Incoming>, Response = Response<B>> + Send + 'static,
+    S: hyper::service::Service<Request<Watched>, Response = Response<B>> + Send + 'static,
     S::Future: Send + 'static,
     S::Error: Into<Box<dyn StdError + Send + Sync>>,
-    B: Body + Send + Unpin + 'static,
+    B: Body + From<String> + Send + Unpin + 'static,
     B::Data: Send,
     B::Error: Into<Box<dyn StdError + Send + Sync>>,
 {
     let tracked = conn.clone();
-    let service = hyper::service::service_fn(move |mut request: Request<Incoming>| {
+    let service = hyper::service::service_fn(move |request: Request<Incoming>| {
+        let mut request =
+            request.map(|body| Watched::new(body, tracked.clone(), options.body_timeout));
         request.extensions_mut().insert(ClientAddr(remote));
         let in_flight = InFlight::new(&tracked);
         let response = inner.call(request);
+        let conn = tracked.clone();
         async move {
+            let response = match tokio::time::timeout(options.request_timeout, response).await {
+                Ok(response) => response?,
+                Err(_) => too_late(&conn, options.request_timeout, remote),
+            };
             // The response's body carries the count until it is sent: a connection still writing
             // a page to a slow reader is not idle.
-            let response = response.await?;
             Ok::<_, S::Error>(response.map(|body| Tracked {
                 body,
                 _in_flight: in_flight,
@@ -371,8 +549,8 @@ async fn serve_connection<S, B>(
                 connection.as_mut().graceful_shutdown();
             }
             () = conn.evict.notified() => {
-                if conn.in_flight.load(Ordering::Acquire) == 0 {
-                    debug!(%remote, "closed an idle connection to make room for a new one");
+                if conn.closable(now_ms()) {
+                    debug!(%remote, "closed an idle or stalled connection to make room for a new one");
                     return;
                 }
             }
@@ -396,15 +574,34 @@ mod tests {
 
     #[test]
     fn the_oldest_connection_without_a_request_in_flight_is_closed_for_room() {
+        let now = now_ms();
         let mut open = Open::default();
         let (_, busy) = open.add();
         let (idle_id, _idle) = open.add();
         let (_, _newer) = open.add();
         let _request = InFlight::new(&busy);
-        assert!(open.evict_oldest_idle());
+        assert!(open.evict_for_room(now));
         assert!(!open.conns.contains_key(&idle_id));
         assert_eq!(open.conns.len(), 2);
-        assert!(open.evict_oldest_idle());
-        assert!(!open.evict_oldest_idle(), "the busy one stays");
+        assert!(open.evict_for_room(now));
+        assert!(!open.evict_for_room(now), "the busy one stays");
+    }
+
+    #[test]
+    fn at_the_cap_a_request_whose_body_stalled_is_closed_but_one_still_receiving_is_not() {
+        let mut open = Open::default();
+        let (answering_id, answering) = open.add();
+        let (stalled_id, stalled) = open.add();
+        let (receiving_id, receiving) = open.add();
+        let _requests = [&answering, &stalled, &receiving].map(InFlight::new);
+        let now = now_ms() + 10_000;
+        stalled.receiving.store(true, Ordering::Release);
+        stalled.last_byte.store(now - 5_000, Ordering::Release);
+        receiving.receiving.store(true, Ordering::Release);
+        receiving.last_byte.store(now, Ordering::Release);
+        assert!(stalled.closable(now) && !receiving.closable(now) && !answering.closable(now));
+        assert!(open.evict_for_room(now));
+        assert!(!open.conns.contains_key(&stalled_id));
+        assert!(open.conns.contains_key(&receiving_id) && open.conns.contains_key(&answering_id));
     }
 }

@@ -262,7 +262,8 @@ impl Client {
         })
     }
 
-    /// `path` (which starts with `/`) under the API's base URL, with `query` encoded.
+    /// `path` (which starts with `/`) under the API's base URL, with `query` encoded. A path
+    /// built from stored or received names comes from [`repo_path`], which encodes them.
     pub fn url(&self, path: &str, query: &[(&str, &str)]) -> String {
         let base = format!("{}{path}", self.config.api_url);
         if query.is_empty() {
@@ -602,6 +603,37 @@ fn error_message(body: String) -> String {
     }
 }
 
+/// What a path segment escapes to stay one segment: all but RFC 3986's unreserved characters.
+const SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// `text` as one path segment, whatever it holds: `release/1.2` is `release%2F1.2`, as GitHub's own
+/// clients send a ref. `.` and `..` (which a URL parser would resolve, encoded or not) become a
+/// segment GitHub answers 404 for, instead of climbing out of the path.
+pub fn segment(text: &str) -> String {
+    match text {
+        "." => "%252E".to_owned(),
+        ".." => "%252E%252E".to_owned(),
+        text => percent_encoding::utf8_percent_encode(text, SEGMENT).to_string(),
+    }
+}
+
+/// `/repos/{owner}/{name}` then `rest`, each one path segment (see [`segment`]): nothing stored
+/// or received (a repository's `full_name`, a branch) can steer the request elsewhere in the API.
+/// Names are checked at ingest (`github::event::valid_full_name`) too.
+pub fn repo_path(full_name: &str, rest: &[&str]) -> String {
+    let (owner, name) = full_name.split_once('/').unwrap_or((full_name, ""));
+    let mut path = format!("/repos/{}/{}", segment(owner), segment(name));
+    for part in rest {
+        path.push('/');
+        path.push_str(&segment(part));
+    }
+    path
+}
+
 /// The `rel="next"` target of a `Link` header (RFC 8288), e.g.
 /// `<https://api.github.com/...&page=2>; rel="next", <...&page=5>; rel="last"`.
 ///
@@ -687,6 +719,29 @@ mod tests {
             ),
             "https://ghe.example/api/v3/repos/o/r/actions/runs?per_page=100&created=%3E%3D2020-01-01T00%3A00%3A00Z"
         );
+    }
+
+    #[test]
+    fn paths_from_names_encode_every_segment_and_never_climb() {
+        assert_eq!(
+            repo_path("o/r", &["actions", "runs", "556", "rerun"]),
+            "/repos/o/r/actions/runs/556/rerun"
+        );
+        assert_eq!(
+            repo_path(
+                "o/r/../../../../user/repos?x=",
+                &["actions", "runs", "556", "rerun"]
+            ),
+            "/repos/o/r%2F..%2F..%2F..%2F..%2Fuser%2Frepos%3Fx%3D/actions/runs/556/rerun"
+        );
+        assert_eq!(repo_path("../..", &["x"]), "/repos/%252E%252E/%252E%252E/x");
+        assert_eq!(
+            repo_path("o/r", &["commits", "release/1.2#x"]),
+            "/repos/o/r/commits/release%2F1.2%23x"
+        );
+        let client = Client::new(ClientConfig::new("https://api.example", None)).unwrap();
+        let url = reqwest::Url::parse(&client.url(&repo_path("o/..", &["x"]), &[])).unwrap();
+        assert!(url.path().starts_with("/repos/o/"), "{url}");
     }
 
     #[test]

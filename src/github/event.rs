@@ -236,11 +236,41 @@ pub fn truncate(mut text: String, max: usize) -> String {
     text
 }
 
+/// Whether `full_name` is `owner/name` as GitHub allows them: each part 1 to 100 letters, digits,
+/// `.`, `-` or `_`, and neither `.` nor `..`. Nothing else reaches a URL path or the database.
+pub fn valid_full_name(full_name: &str) -> bool {
+    let part = |part: &str| {
+        (1..=100).contains(&part.len())
+            && part != "."
+            && part != ".."
+            && part
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+    };
+    full_name
+        .split_once('/')
+        .is_some_and(|(owner, name)| part(owner) && part(name))
+}
+
+/// A repository's `full_name`, refused (the delivery gets 400 naming the field) unless
+/// [`valid_full_name`]: a name such as `o/r/../../user` would otherwise steer the GitHub API paths
+/// built from it.
+fn full_name<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+    let text = String::deserialize(deserializer)?;
+    if valid_full_name(&text) {
+        Ok(text)
+    } else {
+        Err(serde::de::Error::custom(
+            "not a GitHub repository name (owner/name of letters, digits, `.`, `-` and `_`)",
+        ))
+    }
+}
+
 /// `repository` in every payload.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Repository {
     pub id: i64,
-    #[serde(deserialize_with = "name")]
+    #[serde(deserialize_with = "full_name")]
     pub full_name: String,
     #[serde(default)]
     pub html_url: Option<String>,
@@ -613,6 +643,28 @@ mod tests {
         assert_eq!(err.path, "workflow_run.id");
         let err = parse(EventKind::Push, b"{not json").unwrap_err();
         assert!(err.message.contains("key must be a string"), "{err}");
+    }
+
+    #[test]
+    fn a_repository_name_outside_githubs_rules_is_refused_naming_the_field() {
+        let payload = |name: &str| {
+            format!(
+                r#"{{"ref":"refs/heads/main","before":"0","after":"1","commits":[],"repository":{{"id":1,"full_name":"{name}"}},"sender":{{"login":"a"}}}}"#
+            )
+        };
+        assert!(parse(EventKind::Push, payload("o/r.x_y-z").as_bytes()).is_ok());
+        for bad in [
+            "o/r/../../../../user/repos?x=",
+            "o",
+            "o/..",
+            "<b>/x",
+            "o/r x",
+            "/r",
+            "o/",
+        ] {
+            let err = parse(EventKind::Push, payload(bad).as_bytes()).unwrap_err();
+            assert_eq!(err.path, "repository.full_name", "{bad}: {err}");
+        }
     }
 
     #[test]

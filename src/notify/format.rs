@@ -8,6 +8,10 @@
 //!   "application/vnd.microsoft.card.adaptive", "content": <an AdaptiveCard 1.4>}]}`.
 //! - JSON: the message itself with `"delivery"` (the outbox id, also `X-Buildboard-Delivery`)
 //!   and `"version": 1`; the body is signed by the sender.
+//!
+//! Everything from a payload (names, commit messages, URLs) is escaped for the markup it goes
+//! into, links included: no workflow name becomes a link of its own, no URL splits a link in two
+//! (`slack_link`, `markdown_link`).
 
 use serde_json::{json, Value};
 
@@ -113,9 +117,15 @@ fn slack_escape(text: &str) -> String {
         .replace('>', "&gt;")
 }
 
+/// `<url|text>`, with `text` already escaped: the URL is escaped too, and its `|` (which would
+/// end the URL there) is percent-encoded, so that it stays one link to where it points.
+fn slack_link(text: &str, url: &str) -> String {
+    format!("<{}|{text}>", slack_escape(url).replace('|', "%7C"))
+}
+
 fn slack(message: &Message) -> Value {
     let headline = format!("{} {}", icon(message), slack_escape(&headline(message)));
-    let lines = details(message, |text, url| format!("<{url}|{text}>"), slack_escape);
+    let lines = details(message, slack_link, slack_escape);
     let text = format!("{headline}\n{}", lines.join("\n"));
     json!({
         "text": text,
@@ -126,11 +136,15 @@ fn slack(message: &Message) -> Value {
     })
 }
 
-/// Teams' MessageCard text is Markdown.
+/// Teams' MessageCard text and Adaptive Cards' TextBlocks are Markdown: every character with a
+/// meaning there is backslash-escaped.
 fn markdown_escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
-        if matches!(c, '\\' | '*' | '_' | '[' | ']' | '<' | '>' | '`' | '#') {
+        if matches!(
+            c,
+            '\\' | '*' | '_' | '[' | ']' | '(' | ')' | '<' | '>' | '`' | '#' | '!' | '~' | '|'
+        ) {
             out.push('\\');
         }
         out.push(c);
@@ -138,13 +152,28 @@ fn markdown_escape(text: &str) -> String {
     out
 }
 
+/// `[text](url)`, with `text` already escaped; the characters that would end or break the URL
+/// (parentheses, spaces, angle brackets) are percent-encoded.
+fn markdown_link(text: &str, url: &str) -> String {
+    let mut target = String::with_capacity(url.len());
+    for c in url.chars() {
+        match c {
+            '(' => target.push_str("%28"),
+            ')' => target.push_str("%29"),
+            ' ' => target.push_str("%20"),
+            '<' => target.push_str("%3C"),
+            '>' => target.push_str("%3E"),
+            '\\' => target.push_str("%5C"),
+            c if c.is_control() => {}
+            c => target.push(c),
+        }
+    }
+    format!("[{text}]({target})")
+}
+
 fn teams(message: &Message) -> Value {
-    let headline = headline(message);
-    let lines = details(
-        message,
-        |text, url| format!("[{text}]({url})"),
-        markdown_escape,
-    );
+    let headline = markdown_escape(&headline(message));
+    let lines = details(message, markdown_link, markdown_escape);
     let colour = match (message.transition, message.state.as_str()) {
         (Transition::Failing, _) => "D73A49",
         (Transition::Fixed, _) => "28A745",
@@ -162,7 +191,8 @@ fn teams(message: &Message) -> Value {
     json!({
         "@type": "MessageCard",
         "@context": "https://schema.org/extensions",
-        "summary": headline,
+        // Plain text, shown in notifications' previews: as it is.
+        "summary": self::headline(message),
         "themeColor": colour,
         "title": format!("{} {}", icon(message), headline),
         "text": lines.join("\n\n"),
@@ -172,11 +202,7 @@ fn teams(message: &Message) -> Value {
 
 /// A Teams Workflows webhook's message: one Adaptive Card (its TextBlocks take Markdown links).
 fn teams_adaptive(message: &Message) -> Value {
-    let lines = details(
-        message,
-        |text, url| format!("[{text}]({url})"),
-        markdown_escape,
-    );
+    let lines = details(message, markdown_link, markdown_escape);
     let colour = match message.transition {
         Transition::Failing => "Attention",
         Transition::Fixed => "Good",
@@ -199,7 +225,7 @@ fn teams_adaptive(message: &Message) -> Value {
                 "type": "AdaptiveCard",
                 "version": "1.4",
                 "body": [
-                    {"type": "TextBlock", "text": format!("{} {}", icon(message), headline(message)),
+                    {"type": "TextBlock", "text": format!("{} {}", icon(message), markdown_escape(&headline(message))),
                      "weight": "Bolder", "size": "Medium", "wrap": true, "color": colour},
                     {"type": "TextBlock", "text": lines.join("\n\n"), "wrap": true},
                 ],
@@ -286,6 +312,59 @@ mod tests {
             .unwrap()
             .contains("started failing"));
         assert_eq!(card["content"]["actions"][0]["type"], "Action.OpenUrl");
+    }
+
+    /// A message whose workflow name is a Markdown link and whose run URL would split a Slack
+    /// link, as an attacker's workflow file and payload could make them.
+    fn hostile() -> Message {
+        let mut message = message(Transition::Failing);
+        message.workflow = "Deploy [Re-authenticate](https://evil.example/login)".into();
+        message.run.url = Some(
+            "https://github.com/o/r/actions/runs/7|evil>click <https://evil.example|here>".into(),
+        );
+        message
+    }
+
+    #[test]
+    fn teams_cards_escape_markdown_from_payloads_links_included() {
+        let card = body(Kind::Teams, &hostile(), 1);
+        let adaptive = body(Kind::TeamsAdaptive, &hostile(), 1);
+        let content = &adaptive["attachments"][0]["content"]["body"];
+        for text in [
+            card["title"].as_str().unwrap(),
+            card["text"].as_str().unwrap(),
+            content[0]["text"].as_str().unwrap(),
+            content[1]["text"].as_str().unwrap(),
+        ] {
+            assert!(!text.contains("[Re-authenticate]("), "{text}");
+            assert!(!text.contains("<https://evil"), "{text}");
+        }
+        assert!(card["title"]
+            .as_str()
+            .unwrap()
+            .contains("Deploy \\[Re-authenticate\\]\\(https://evil.example/login\\)"));
+        // The run's link is one link, to the URL as received (its `<` and `>` encoded).
+        let text = card["text"].as_str().unwrap();
+        assert!(
+            text.contains("[run #42](https://github.com/o/r/actions/runs/7|evil%3Eclick%20%3Chttps://evil.example|here%3E)"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_slack_link_stays_one_link_whatever_its_url_holds() {
+        let body = body(Kind::Slack, &hostile(), 1);
+        let text = body["text"].as_str().unwrap();
+        assert!(
+            text.contains("<https://github.com/o/r/actions/runs/7%7Cevil&gt;click &lt;https://evil.example%7Chere&gt;|run #42>"),
+            "{text}"
+        );
+        assert!(!text.contains("<https://evil"), "{text}");
+        assert_eq!(
+            text.matches('<').count(),
+            text.matches('>').count(),
+            "{text}"
+        );
     }
 
     #[test]

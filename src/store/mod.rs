@@ -3,6 +3,8 @@
 //! Writes go through one dedicated connection owned by the ingest writer ([`crate::ingest`]), which
 //! commits deliveries in groups; [`write`] holds what it runs inside a transaction. Reads go through
 //! an r2d2 pool of read-only connections ([`Store::read`]); under WAL they never wait for the writer.
+//! A read runs for at most [`READ_TIME_LIMIT`] (SQLite interrupts it, [`Error::TooSlow`]), so that
+//! no request, whatever its parameters, holds a pooled connection from the others for longer.
 
 pub mod attempts;
 pub mod board;
@@ -22,14 +24,26 @@ pub mod triage;
 pub mod wall;
 pub mod write;
 
+use std::cell::Cell;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::{Connection, OpenFlags};
 
 /// How long a connection waits for a lock before `SQLITE_BUSY`.
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// The longest a read may run before SQLite interrupts it.
+pub const READ_TIME_LIMIT: Duration = Duration::from_secs(5);
+/// SQLite virtual-machine steps between two looks at the clock of a read.
+const PROGRESS_STEPS: i32 = 10_000;
+
+thread_local! {
+    /// When the read running on this thread must stop (set by [`Store::read`] around its closure;
+    /// the pool's connections are used on the thread that took them).
+    static READ_DEADLINE: Cell<Option<Instant>> = const { Cell::new(None) };
+}
+
 /// Read connections in the pool.
 const READ_POOL_SIZE: u32 = 8;
 /// Threads the server's runtime keeps for blocking work, which is nearly all database reads: a
@@ -53,6 +67,9 @@ pub enum Error {
     },
     #[error("database task failed: {0}")]
     Task(String),
+    /// A read interrupted after [`READ_TIME_LIMIT`].
+    #[error("the read took longer than {} s and was stopped; ask for less (a shorter window, fewer names)", .0.as_secs())]
+    TooSlow(Duration),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -78,6 +95,14 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
     Ok(())
 }
 
+/// The progress handler of pooled connections: `true` (interrupt) once the read running on this
+/// thread is past its deadline.
+fn past_read_deadline() -> bool {
+    READ_DEADLINE
+        .get()
+        .is_some_and(|deadline| Instant::now() >= deadline)
+}
+
 /// WAL pages between two automatic checkpoints of the writer (see `Store::open_writer`).
 const WAL_CHECKPOINT_PAGES: i64 = 8_192;
 
@@ -98,6 +123,7 @@ impl Store {
             )
             .with_init(|conn| {
                 configure(conn)?;
+                conn.progress_handler(PROGRESS_STEPS, Some(past_read_deadline));
                 conn.pragma_update(None, "query_only", true)
             });
         let pool = r2d2::Pool::builder()
@@ -156,7 +182,17 @@ impl Store {
         let pool = self.pool.clone();
         crate::telemetry::spawn_blocking_in_span(move || {
             let conn = pool.get()?;
-            f(&conn)
+            READ_DEADLINE.set(Some(Instant::now() + READ_TIME_LIMIT));
+            let result = f(&conn);
+            READ_DEADLINE.set(None);
+            result.map_err(|err| match err {
+                Error::Sqlite(rusqlite::Error::SqliteFailure(failure, _))
+                    if failure.code == rusqlite::ErrorCode::OperationInterrupted =>
+                {
+                    Error::TooSlow(READ_TIME_LIMIT)
+                }
+                other => other,
+            })
         })
         .await
         .map_err(|err| Error::Task(err.to_string()))?

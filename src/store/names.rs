@@ -4,9 +4,13 @@
 //!
 //! Every lookup reads the small name tables (`repos`, `branches`, `workflows`) or one indexed probe
 //! of the runs, never a scan of the run history; the conditions on names come from
-//! [`super::query`], so a name found here is a name the filter matches.
+//! [`super::query`], so a name found here is a name the filter matches. What one filter costs is
+//! bounded whatever its values and the size of the organisation (see [`unknown`]).
 
+use std::collections::HashMap;
 use std::fmt;
+use std::sync::Arc;
+use std::time::Instant;
 
 use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension};
@@ -15,8 +19,17 @@ use super::query::{self, RepoScope, RunFilter};
 use super::Result;
 use crate::watch::WatchedBranches;
 
-/// Branch names read to find the closest one to an unknown name.
-const SUGGESTION_CANDIDATES: u32 = 5000;
+/// Known names of one kind read (and cached, see [`Candidates`]) to find the closest one to an
+/// unknown name: a bound on the work of one suggestion, whatever the size of the organisation.
+const SUGGESTION_CANDIDATES: u32 = 2000;
+/// Unknown values of one filter that get a suggestion; the others are reported without one.
+pub const MAX_SUGGESTED: usize = 3;
+/// Longest value (in characters) a suggestion is looked for: GitHub's own names are at most 100.
+const MAX_SUGGESTED_LEN: usize = 100;
+/// How long a candidate set serves before it is read again (a new name also reads it again).
+const CANDIDATES_TTL: std::time::Duration = std::time::Duration::from_secs(60);
+/// Candidate sets kept at once (each one database, kind and set of repositories).
+const CANDIDATE_SETS: usize = 32;
 /// Newest runs whose branches count as recently active for the filter form.
 const RECENT_RUNS: u32 = 5000;
 /// Most names of each kind offered in the filter form.
@@ -89,30 +102,39 @@ impl fmt::Display for UnknownName {
 /// The values of `filter`'s repo, branch, workflow and author lists that match nothing known,
 /// in that order. Branches and workflows are looked up within the filter's known repositories.
 ///
+/// The work is bounded whatever the filter: each value costs one indexed probe, and only the
+/// first [`MAX_SUGGESTED`] unknown values get a suggestion, computed against at most
+/// [`SUGGESTION_CANDIDATES`] known names that are read once and cached (see [`Candidates`]).
+///
 /// # Errors
 /// On a database error.
 pub fn unknown(conn: &Connection, filter: &RunFilter) -> Result<Vec<UnknownName>> {
     let mut unknown = Vec::new();
+    let mut suggest = Suggester::new(conn);
+    // The repositories the reader may read, by id (`None`: all of them). Names are looked up,
+    // and suggested, only among these: a repository outside the scope is unknown to the reader,
+    // as one that does not exist.
+    let readable = readable_ids(conn, filter)?;
     let mut known_repos: Vec<(i64, String)> = Vec::new();
-    if !filter.repo.is_empty() {
-        let mut all: Vec<(i64, String)> = conn
-            .prepare_cached("SELECT id, fullname FROM repos ORDER BY fullname")?
-            .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?
-            .collect::<rusqlite::Result<_>>()?;
-        // A repository the reader may not read is unknown to them, as one that does not exist.
-        if let Some(scope) = &filter.scope {
-            all.retain(|(_, name)| scope.contains(name));
-        }
-        for name in &filter.repo {
-            match all.iter().find(|(_, known)| known == name) {
-                Some(repo) => known_repos.push(repo.clone()),
-                None => unknown.push(UnknownName {
-                    kind: NameKind::Repository,
-                    name: name.clone(),
-                    within: Vec::new(),
-                    suggestion: closest(name, all.iter().map(|(_, n)| n.as_str())),
-                }),
-            }
+    for name in &filter.repo {
+        // One probe of the `fullname` unique index.
+        let found: Option<(i64, String)> = conn
+            .prepare_cached("SELECT id, fullname FROM repos WHERE fullname = ?")?
+            .query_row([name], |row| Ok((row.get(0)?, row.get(1)?)))
+            .optional()?
+            .filter(|(id, _)| readable.as_ref().is_none_or(|ids| ids.contains(id)));
+        match found {
+            Some(repo) => known_repos.push(repo),
+            None => unknown.push(UnknownName {
+                kind: NameKind::Repository,
+                name: name.clone(),
+                within: Vec::new(),
+                suggestion: suggest.closest(
+                    NameKind::Repository,
+                    readable.as_deref().unwrap_or(&[]),
+                    name,
+                )?,
+            }),
         }
     }
     // Where every repository named is unknown, say so once: a branch or workflow cannot be
@@ -120,60 +142,31 @@ pub fn unknown(conn: &Connection, filter: &RunFilter) -> Result<Vec<UnknownName>
     if !filter.repo.is_empty() && known_repos.is_empty() {
         return Ok(unknown);
     }
-    let mut ids: Vec<Value> = known_repos
-        .iter()
-        .map(|(id, _)| Value::Integer(*id))
-        .collect();
+    let mut ids: Vec<i64> = known_repos.iter().map(|(id, _)| *id).collect();
     let within: Vec<String> = known_repos.into_iter().map(|(_, name)| name).collect();
-    let mut in_repos = if ids.is_empty() {
-        String::new()
-    } else {
-        format!(" AND repo_id IN ({})", vec!["?"; ids.len()].join(", "))
-    };
-    // Without repositories named, names are looked up (and suggested) within the reader's scope.
-    if let (true, Some(scope)) = (ids.is_empty(), &filter.scope) {
-        let (condition, values) = scope.condition("fullname");
-        in_repos = format!(" AND repo_id IN (SELECT id FROM repos WHERE {condition})");
-        ids = values;
+    // Without repositories named, branches and workflows are looked up within the scope.
+    if ids.is_empty() {
+        if let Some(readable) = &readable {
+            if readable.is_empty() {
+                ids.push(NO_REPOSITORY);
+            } else {
+                ids.clone_from(readable);
+            }
+        }
     }
     let lookups = [
-        (NameKind::Branch, "branches", &filter.branch),
-        (NameKind::Workflow, "workflows", &filter.workflow),
+        (NameKind::Branch, &filter.branch),
+        (NameKind::Workflow, &filter.workflow),
     ];
-    for (kind, table, values) in lookups {
-        let mut candidates: Option<Vec<String>> = None;
+    for (kind, values) in lookups {
         for name in values {
-            let one = std::slice::from_ref(name);
-            let (condition, mut params) = match kind {
-                NameKind::Branch => query::branch_names("name", one),
-                _ => query::workflow_names("name", one),
-            };
-            params.extend(ids.iter().cloned());
-            let found = conn
-                .prepare_cached(&format!(
-                    "SELECT 1 FROM {table} WHERE {condition}{in_repos} LIMIT 1"
-                ))?
-                .query_row(rusqlite::params_from_iter(params), |_| Ok(()))
-                .optional()?
-                .is_some();
-            if found {
+            if exists(conn, kind, name, &ids)? {
                 continue;
             }
             let suggestion = if query::is_glob(name) {
                 None
             } else {
-                if candidates.is_none() {
-                    let mut stmt = conn.prepare_cached(&format!(
-                        "SELECT name FROM {table} WHERE 1{in_repos} GROUP BY name LIMIT ?"
-                    ))?;
-                    let mut params = ids.clone();
-                    params.push(Value::Integer(SUGGESTION_CANDIDATES.into()));
-                    candidates = Some(
-                        stmt.query_map(rusqlite::params_from_iter(params), |row| row.get(0))?
-                            .collect::<rusqlite::Result<_>>()?,
-                    );
-                }
-                closest(name, candidates.iter().flatten().map(String::as_str))
+                suggest.closest(kind, &ids, name)?
             };
             unknown.push(UnknownName {
                 kind,
@@ -215,6 +208,167 @@ pub fn unknown(conn: &Connection, filter: &RunFilter) -> Result<Vec<UnknownName>
     Ok(unknown)
 }
 
+/// The table of a kind of name that has one.
+fn table(kind: NameKind) -> &'static str {
+    match kind {
+        NameKind::Repository => "repos",
+        NameKind::Workflow => "workflows",
+        _ => "branches",
+    }
+}
+
+/// ` AND repo_id IN (?, …)` for `ids` (` AND id IN …` in `repos` itself), nothing for none.
+fn in_repos(table: &str, ids: &[i64]) -> String {
+    let column = if table == "repos" { "id" } else { "repo_id" };
+    if ids.is_empty() {
+        String::new()
+    } else {
+        format!(" AND {column} IN ({})", vec!["?"; ids.len()].join(", "))
+    }
+}
+
+/// A repository id no repository has: the lookups' scope when the reader may read none.
+const NO_REPOSITORY: i64 = -1;
+
+/// The ids of the repositories `filter`'s scope allows, sorted; `None` without a scope.
+fn readable_ids(conn: &Connection, filter: &RunFilter) -> Result<Option<Vec<i64>>> {
+    let Some(scope) = &filter.scope else {
+        return Ok(None);
+    };
+    let (condition, params) = scope.condition("fullname");
+    let ids = conn
+        .prepare_cached(&format!(
+            "SELECT id FROM repos WHERE {condition} ORDER BY id"
+        ))?
+        .query_map(rusqlite::params_from_iter(params), |row| row.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(Some(ids))
+}
+
+/// Whether a branch or workflow `name` (a branch may be a glob) is known within `ids`.
+fn exists(conn: &Connection, kind: NameKind, name: &str, ids: &[i64]) -> Result<bool> {
+    let one = [name.to_owned()];
+    let (condition, mut params) = match kind {
+        NameKind::Branch => query::branch_names("name", &one),
+        _ => query::workflow_names("name", &one),
+    };
+    params.extend(ids.iter().map(|id| Value::Integer(*id)));
+    Ok(conn
+        .prepare_cached(&format!(
+            "SELECT 1 FROM {} WHERE {condition}{} LIMIT 1",
+            table(kind),
+            in_repos(table(kind), ids)
+        ))?
+        .query_row(rusqlite::params_from_iter(params), |_| Ok(()))
+        .optional()?
+        .is_some())
+}
+
+/// Suggestions for one filter: at most [`MAX_SUGGESTED`] of them.
+struct Suggester<'c> {
+    conn: &'c Connection,
+    left: usize,
+}
+
+impl<'c> Suggester<'c> {
+    fn new(conn: &'c Connection) -> Self {
+        Self {
+            conn,
+            left: MAX_SUGGESTED,
+        }
+    }
+
+    /// The known name of `kind` (within `ids`) closest to `name`, while suggestions are left.
+    fn closest(&mut self, kind: NameKind, ids: &[i64], name: &str) -> Result<Option<String>> {
+        if self.left == 0 || name.chars().count() > MAX_SUGGESTED_LEN {
+            return Ok(None);
+        }
+        self.left -= 1;
+        let candidates = Candidates::get(self.conn, kind, ids)?;
+        Ok(closest(name, candidates.iter().map(String::as_str)))
+    }
+}
+
+/// The key of a cached candidate set: the database, the table, the repositories, and the
+/// table's largest row id and row count (a name added or removed since reads the set again).
+type CandidateKey = (String, &'static str, Vec<i64>, (i64, i64));
+
+/// Known names to compare unknown ones against, at most [`SUGGESTION_CANDIDATES`] per set, read
+/// once per [`CANDIDATES_TTL`] and shared by every request (a page that names the same typo for
+/// each viewer costs one read a minute, not one each).
+struct Candidates;
+
+/// Each cached set, with when it was read.
+type CandidateSets = HashMap<CandidateKey, (Instant, Arc<Vec<String>>)>;
+
+static CANDIDATES: std::sync::LazyLock<std::sync::Mutex<CandidateSets>> =
+    std::sync::LazyLock::new(Default::default);
+
+impl Candidates {
+    fn get(conn: &Connection, kind: NameKind, ids: &[i64]) -> Result<Arc<Vec<String>>> {
+        let table = table(kind);
+        let newest: (i64, i64) = conn
+            .prepare_cached(&format!(
+                "SELECT COALESCE(MAX(rowid), 0), COUNT(*) FROM {table}"
+            ))?
+            .query_row([], |row| Ok((row.get(0)?, row.get(1)?)))?;
+        let key = (
+            conn.path().unwrap_or_default().to_owned(),
+            table,
+            ids.to_vec(),
+            newest,
+        );
+        let cache = || CANDIDATES.lock().expect("no panic while holding the lock");
+        if let Some((at, names)) = cache().get(&key) {
+            if at.elapsed() < CANDIDATES_TTL {
+                return Ok(names.clone());
+            }
+        }
+        let column = if kind == NameKind::Repository {
+            "fullname"
+        } else {
+            "name"
+        };
+        let mut params: Vec<Value> = ids.iter().map(|id| Value::Integer(*id)).collect();
+        params.push(Value::Integer(SUGGESTION_CANDIDATES.into()));
+        let names: Vec<String> = conn
+            .prepare_cached(&format!(
+                "SELECT {column} FROM {table} WHERE 1{} GROUP BY {column} LIMIT ?",
+                in_repos(table, ids)
+            ))?
+            .query_map(rusqlite::params_from_iter(params), |row| row.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        let names = Arc::new(names);
+        let mut cache = cache();
+        if cache.len() >= CANDIDATE_SETS {
+            cache.retain(|_, (at, _)| at.elapsed() < CANDIDATES_TTL);
+            if cache.len() >= CANDIDATE_SETS {
+                cache.clear();
+            }
+        }
+        cache.insert(key, (Instant::now(), names.clone()));
+        Ok(names)
+    }
+}
+
+/// How alike two names are, from 0 to 1: one minus their edit distance (with transpositions) over
+/// the longer length. Names too different in length to reach [`CLOSE_ENOUGH`] are not compared
+/// (the distance is at least the difference in length), so most candidates cost nothing.
+fn similarity(a: &str, b: &str) -> f64 {
+    let (la, lb) = (a.chars().count(), b.chars().count());
+    let longer = la.max(lb);
+    if longer == 0 {
+        return 1.0;
+    }
+    if (la.abs_diff(lb) as f64) > (1.0 - CLOSE_ENOUGH) * longer as f64 {
+        return 0.0;
+    }
+    1.0 - strsim::osa_distance(a, b) as f64 / longer as f64
+}
+
+/// The least [`similarity`] of a suggestion.
+const CLOSE_ENOUGH: f64 = 0.5;
+
 /// The usual names of a default branch: one asked for where another is used is a likely mix-up
 /// (`branch=master` in an organisation on `main`), however far apart they are spelled.
 const DEFAULT_BRANCH_NAMES: [&str; 3] = ["main", "master", "trunk"];
@@ -230,8 +384,7 @@ pub fn closest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) ->
             return 2.0;
         }
         let short = candidate.rsplit('/').next().unwrap_or(&candidate);
-        let mut best = strsim::normalized_damerau_levenshtein(&wanted, &candidate)
-            .max(strsim::normalized_damerau_levenshtein(&wanted, short));
+        let mut best = similarity(&wanted, &candidate).max(similarity(&wanted, short));
         if wanted.chars().count() >= 3 && candidate.contains(&wanted) {
             best = best.max(0.8);
         }
@@ -245,7 +398,7 @@ pub fn closest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) ->
     candidates
         .into_iter()
         .map(|candidate| (score(candidate), candidate))
-        .filter(|(score, _)| *score >= 0.5)
+        .filter(|(score, _)| *score >= CLOSE_ENOUGH)
         .max_by(|a, b| a.0.total_cmp(&b.0).then_with(|| b.1.cmp(a.1)))
         .map(|(_, candidate)| candidate.to_owned())
 }

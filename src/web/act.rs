@@ -325,13 +325,19 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (Reply,), Error = Reject
         .and(limit.filter())
         .and(caller())
         .and(warp::body::content_length_limit(MAX_FORM_BYTES))
-        .and(warp::body::form::<Vec<(String, String)>>())
+        .and(warp::body::stream())
         .and(with_state(state.clone()))
-        .map(
-            |caller: Caller, form: Vec<(String, String)>, state: AppState| {
-                sign_in(&state, &caller, &form)
-            },
-        );
+        .then(|caller: Caller, body, state: AppState| async move {
+            // Whatever can be refused without the form is refused before it is read.
+            if let Some(refused) = refuse_sign_in(&state, &caller) {
+                return refused;
+            }
+            let timeout = state.config.body_timeout;
+            match super::body::read_small(body, MAX_FORM_BYTES, timeout).await {
+                Ok(form) => sign_in(&state, &form),
+                Err(err) => err.into_response(),
+            }
+        });
     let sign_out = warp::path!("operator" / "sign-out")
         .and(warp::post())
         .and(caller())
@@ -470,24 +476,35 @@ fn sign_in_page(state: &AppState, caller: &Caller) -> Reply {
     }
 }
 
-/// `POST /operator` with `token=<operator token>`: sets the cookie and goes to Triage.
-fn sign_in(state: &AppState, caller: &Caller, form: &[(String, String)]) -> Reply {
+/// The answer to a sign-in that fails whatever its form says: from another site, or on a board
+/// without operators (no token can match).
+fn refuse_sign_in(state: &AppState, caller: &Caller) -> Option<Reply> {
     if !caller.same_origin(&state.hosts) {
-        return page(
+        return Some(page(
             StatusCode::FORBIDDEN,
             "<h1>Refused</h1><p>Sign in from this board's own page.</p>",
-        );
+        ));
     }
-    let given = form
-        .iter()
+    (!state.act.is_on()).then(wrong_token)
+}
+
+fn wrong_token() -> Reply {
+    tracing::info!("operator sign-in refused: wrong operator token");
+    page(
+        StatusCode::UNAUTHORIZED,
+        &format!("<h1>Wrong operator token</h1>{SIGN_IN_FORM}"),
+    )
+}
+
+/// `POST /operator` with `token=<operator token>` (form-encoded): sets the cookie and goes to
+/// Triage. [`refuse_sign_in`] was asked first.
+fn sign_in(state: &AppState, form: &[u8]) -> Reply {
+    let given = form_urlencoded::parse(form)
         .find(|(name, _)| name == "token")
-        .map_or("", |(_, value)| value.as_str());
-    let Some(name) = state.act.by_token(given) else {
-        tracing::info!("operator sign-in refused: wrong operator token");
-        return page(
-            StatusCode::UNAUTHORIZED,
-            &format!("<h1>Wrong operator token</h1>{SIGN_IN_FORM}"),
-        );
+        .map(|(_, value)| value.into_owned())
+        .unwrap_or_default();
+    let Some(name) = state.act.by_token(&given) else {
+        return wrong_token();
     };
     let cookie = state
         .act
@@ -626,10 +643,8 @@ async fn perform(state: &AppState, operator: &str, id: i64, action: Action) -> R
         );
     };
     let repo = run.repo.as_str();
-    let url = github.url(
-        &format!("/repos/{repo}/actions/runs/{id}/{}", action.as_str()),
-        &[],
-    );
+    let path = client::repo_path(repo, &["actions", "runs", &id.to_string(), action.as_str()]);
+    let url = github.url(&path, &[]);
     let (status, github_status, code, message) = match github.post(&url, GITHUB_QUEUE).await {
         Ok(posted) => {
             let (status, code, message) = explain(action, posted.status, &posted.message);

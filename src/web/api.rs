@@ -79,9 +79,9 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = R
         .and(warp::post())
         .and(auth())
         .and(warp::body::content_length_limit(MAX_MUTATION_BODY))
-        // Read as bytes and parsed by the handler: a bad body is its 400, not a rejection that
-        // warp would rank below the other routes' 405.
-        .and(warp::body::bytes())
+        // Read by the handler once the admin token is checked, and parsed there: a bad body is
+        // its 400, not a rejection that warp would rank below the other routes' 405.
+        .and(warp::body::stream())
         .and(with_state(state.clone()))
         .then(add_repo);
     // Any segment, parsed by the handler: a non-numeric id is a 404, not another route's 405.
@@ -484,31 +484,21 @@ struct NewRepo {
     repo: String,
 }
 
-/// `owner/name` as GitHub allows them.
-pub(super) fn valid_repo_name(name: &str) -> bool {
-    let Some((owner, repo)) = name.split_once('/') else {
-        return false;
-    };
-    let owner_ok = (1..=39).contains(&owner.len())
-        && owner.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
-    let repo_ok = (1..=100).contains(&repo.len())
-        && repo != "."
-        && repo != ".."
-        && repo
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
-    owner_ok && repo_ok
-}
-
-async fn add_repo(auth: Option<String>, body: bytes::Bytes, state: AppState) -> Reply_ {
+async fn add_repo<B: bytes::Buf>(
+    auth: Option<String>,
+    body: impl futures_util::Stream<Item = Result<B, warp::Error>>,
+    state: AppState,
+) -> Reply_ {
+    // The token first: a client without it never makes the server wait for a body.
     authorize(&state, auth.as_deref())?;
+    let body = super::body::read_small(body, MAX_MUTATION_BODY, state.config.body_timeout).await?;
     let body: NewRepo = serde_json::from_slice(&body).map_err(|err| {
         Error::bad_request(
             "invalid_body",
             format!("the body must be {{\"repo\": \"owner/name\"}}: {err}"),
         )
     })?;
-    if !valid_repo_name(&body.repo) {
+    if !crate::github::event::valid_full_name(&body.repo) {
         return Err(Error::bad_request(
             "invalid_body",
             "`repo` must be \"owner/name\"",
@@ -561,7 +551,7 @@ async fn remove_repo(id: String, auth: Option<String>, query: Query, state: AppS
 
 #[cfg(test)]
 mod tests {
-    use super::valid_repo_name;
+    use crate::github::event::valid_full_name as valid_repo_name;
 
     #[test]
     fn repository_names_follow_github_rules() {

@@ -27,7 +27,7 @@ pub enum Error {
     #[error("{0}")]
     Unavailable(String),
     /// Return `503 Service Unavailable` with `Retry-After` and `Connection: close` (too much is in
-    /// flight: try again shortly).
+    /// flight, or a read ran past its time limit: try again shortly, or ask for less).
     #[error("{0}")]
     Busy(String),
     /// Return `408 Request Timeout` with `Connection: close` (the body did not arrive in time).
@@ -40,7 +40,11 @@ pub enum Error {
 
 impl From<crate::store::Error> for Error {
     fn from(err: crate::store::Error) -> Self {
-        Self::Internal(err.into())
+        match err {
+            // The client's parameters asked for too much: a 503 it may retry, not a 500.
+            crate::store::Error::TooSlow(_) => Self::Busy(err.to_string()),
+            err => Self::Internal(err.into()),
+        }
     }
 }
 

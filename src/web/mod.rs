@@ -149,9 +149,11 @@ const READINESS_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5)
 /// proves the writer thread alive and the file writable: taking the write lock alone succeeds on
 /// a full disk. It asks at most once per [`READINESS_TTL`]: concurrent and repeated probes share
 /// the answer, so a flood of probes (the route is open and unlimited, for load balancers) cannot
-/// break delivery groups apart or queue behind each other. Between probes, a delivery group that
-/// failed to store turns the answer to "not ready" at once; a later probe or group that commits
-/// turns it back.
+/// break delivery groups apart or queue behind each other.
+///
+/// The probe only ever makes the answer worse: a delivery group that failed to store turns it to
+/// "not ready" until a delivery group commits again, whatever the probes say meanwhile (a one-row
+/// probe commits on a disk too full for a 20 KB delivery).
 #[derive(Clone, Default)]
 pub struct Readiness(Arc<tokio::sync::Mutex<Option<(std::time::Instant, bool)>>>);
 
@@ -176,10 +178,7 @@ impl Readiness {
             Ok(())
         });
         let ready = match tokio::time::timeout(READINESS_TIMEOUT, probe).await {
-            Ok(Ok(())) => {
-                ingest.mark_writable();
-                true
-            }
+            Ok(Ok(())) => true,
             Ok(Err(err)) => {
                 tracing::error!(cause = %err, "readiness check failed: the database takes no writes");
                 false
@@ -190,7 +189,7 @@ impl Readiness {
             }
         };
         *last = Some((std::time::Instant::now(), ready));
-        // A group that failed after the probe committed still counts.
+        // A failed group counts until a group commits, whatever the probe did.
         ready && !ingest.last_group_failed()
     }
 }

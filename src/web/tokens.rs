@@ -103,7 +103,7 @@ fn parse_new(body: &[u8]) -> Result<NewToken, Error> {
         }
         if let Some(bad) = repos
             .iter()
-            .position(|repo| !super::api::valid_repo_name(repo))
+            .position(|repo| !crate::github::event::valid_full_name(repo))
         {
             return Err(invalid(format!("`repos[{bad}]` must be \"owner/name\"")));
         }
