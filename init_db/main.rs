@@ -81,8 +81,26 @@ fn parse_since(text: &str) -> Result<i64, String> {
         .ok_or_else(|| format!("{text:?} is not a date: use YYYY-MM-DD or 2024-01-31T12:00:00Z"))
 }
 
+/// The arguments with `-db` (the spelling of the design this project grew from, which clap would
+/// read as `-d -b`) turned into `--db`, with a note on stderr.
+fn compatible_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    args.into_iter()
+        .map(|arg| match arg.to_str() {
+            Some("-db") => {
+                eprintln!("init_db: note: reading `-db` as `--db`");
+                "--db".into()
+            }
+            Some(text) if text.starts_with("-db=") => {
+                eprintln!("init_db: note: reading `-db=` as `--db=`");
+                format!("-{text}").into()
+            }
+            _ => arg,
+        })
+        .collect()
+}
+
 fn main() -> ExitCode {
-    let args = Args::parse();
+    let args = Args::parse_from(compatible_args(std::env::args_os()));
     buildboard::telemetry::init();
     match run(args) {
         Ok(code) => code,
@@ -249,6 +267,19 @@ mod tests {
         assert_eq!(parse_since("2020-01-22"), Ok(1_579_651_200));
         assert_eq!(parse_since("2020-01-22T19:33:08Z"), Ok(1_579_721_588));
         assert!(parse_since("last week").is_err());
+    }
+
+    #[test]
+    fn the_old_single_dash_db_spelling_is_read_as_db() {
+        let args = Args::try_parse_from(compatible_args(
+            ["init_db", "-db", "builds.db", "-r", "o/r", "-i"].map(Into::into),
+        ))
+        .unwrap();
+        assert_eq!(args.db, PathBuf::from("builds.db"));
+        assert!(args.init);
+        let args =
+            Args::try_parse_from(compatible_args(["init_db", "-db=x.db"].map(Into::into))).unwrap();
+        assert_eq!(args.db, PathBuf::from("x.db"));
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! commits deliveries in groups; [`write`] holds what it runs inside a transaction. Reads go through
 //! an r2d2 pool of read-only connections ([`Store::read`]); under WAL they never wait for the writer.
 
+pub mod app;
 pub mod attempts;
 pub mod board;
 pub mod cctray;
@@ -52,6 +53,11 @@ pub enum Error {
     },
     #[error("database task failed: {0}")]
     Task(String),
+    #[error("cannot create the database file {path}: {cause}")]
+    Create {
+        path: PathBuf,
+        cause: std::io::Error,
+    },
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -77,6 +83,32 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
     Ok(())
 }
 
+/// Creates the database file readable and writable by its owner only (mode 0600), when it does
+/// not exist yet: it may come to hold the GitHub App's private key and sign-in tokens. SQLite gives
+/// its `-wal` and `-shm` files the same mode.
+fn create_private(path: &Path) -> Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        let created = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path);
+        match created {
+            Ok(_) => {}
+            Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(cause) => {
+                return Err(Error::Create {
+                    path: path.to_owned(),
+                    cause,
+                })
+            }
+        }
+    }
+    Ok(())
+}
+
 /// WAL pages between two automatic checkpoints of the writer (see `Store::open_writer`).
 const WAL_CHECKPOINT_PAGES: i64 = 8_192;
 
@@ -86,6 +118,7 @@ impl Store {
     /// # Errors
     /// When the file cannot be opened, is not a database, or was made by a newer buildboard.
     pub fn open(path: &Path) -> Result<Self> {
+        create_private(path)?;
         let mut conn = Self::open_writer_at(path)?;
         migrate::apply(&mut conn, path)?;
         drop(conn);
