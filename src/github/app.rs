@@ -288,8 +288,8 @@ impl GitHubApp {
             .await?;
         let status = response.status().as_u16();
         let answer: AccessToken = decode(WHAT, status, response).await?;
-        let expires_at = super::event::Timestamp::parse(&answer.expires_at)
-            .map_or(now + 3600, |t| t.0);
+        let expires_at =
+            super::event::Timestamp::parse(&answer.expires_at).map_or(now + 3600, |t| t.0);
         info!(
             installation = id,
             expires_in_s = expires_at - now,
@@ -403,7 +403,10 @@ mod tests {
     #[test]
     fn the_manifest_asks_for_what_the_board_needs() {
         let manifest = manifest("buildboard", "https://board.example.com", false);
-        assert_eq!(manifest["hook_attributes"]["url"], "https://board.example.com/webhook");
+        assert_eq!(
+            manifest["hook_attributes"]["url"],
+            "https://board.example.com/webhook"
+        );
         assert_eq!(manifest["public"], false);
         assert_eq!(manifest["default_permissions"]["actions"], "read");
         assert_eq!(manifest["default_events"].as_array().unwrap().len(), 9);
@@ -418,7 +421,10 @@ mod tests {
             repo_of_url(api, "https://api.github.com/repos/o/r/actions/runs?x=1"),
             Some("o/r")
         );
-        assert_eq!(repo_of_url(api, "https://api.github.com/repos/o/r"), Some("o/r"));
+        assert_eq!(
+            repo_of_url(api, "https://api.github.com/repos/o/r"),
+            Some("o/r")
+        );
         assert_eq!(repo_of_url(api, "https://api.github.com/user"), None);
         assert_eq!(repo_of_url(api, "https://evil.example/repos/o/r"), None);
     }

@@ -367,7 +367,10 @@ impl Client {
                 .await
                 .map_err(|err| network_error(url, &err))?;
             if response.status() == StatusCode::UNAUTHORIZED && auth.is_some() && !renewed {
-                warn!(url, "GitHub refused the installation token (401): renewing it once");
+                warn!(
+                    url,
+                    "GitHub refused the installation token (401): renewing it once"
+                );
                 renewed = true;
                 auth = self.provided_auth(url, true).await?;
                 continue;
@@ -494,7 +497,10 @@ impl Client {
                     if renewed {
                         return Err(Error::TokenRefused { message });
                     }
-                    warn!(url, "GitHub refused the installation token (401): renewing it once");
+                    warn!(
+                        url,
+                        "GitHub refused the installation token (401): renewing it once"
+                    );
                     renewed = true;
                     auth = self.provided_auth(url, true).await?;
                 }

@@ -223,11 +223,13 @@ pub async fn user_repos(
         .filter_map(|i| i["id"].as_i64());
     for id in ids {
         for page in 1..=MAX_PAGES {
-            let url = format!(
-                "{api_url}/user/installations/{id}/repositories?per_page=100&page={page}"
-            );
+            let url =
+                format!("{api_url}/user/installations/{id}/repositories?per_page=100&page={page}");
             let answer = get_user(http, url, token, WHAT).await?;
-            let list = answer["repositories"].as_array().cloned().unwrap_or_default();
+            let list = answer["repositories"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
             repos.extend(
                 list.iter()
                     .filter_map(|r| r["full_name"].as_str().map(str::to_owned)),
@@ -256,7 +258,13 @@ mod tests {
 
     #[test]
     fn the_authorize_url_carries_state_and_the_challenge() {
-        let url = authorize_url("https://github.com/", "Iv1.abc", "http://b/auth/callback", "st", "v");
+        let url = authorize_url(
+            "https://github.com/",
+            "Iv1.abc",
+            "http://b/auth/callback",
+            "st",
+            "v",
+        );
         assert!(url.starts_with("https://github.com/login/oauth/authorize?client_id=Iv1.abc"));
         assert!(url.contains("state=st"));
         assert!(url.contains("code_challenge_method=S256"));

@@ -193,6 +193,20 @@ pub fn installation_of(conn: &Connection, fullname: &str) -> Result<Option<i64>>
         .optional()?)
 }
 
+/// Every repository an active installation gives, with its installation.
+///
+/// # Errors
+/// On a database error.
+pub fn installation_map(conn: &Connection) -> Result<Vec<(String, i64)>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT r.fullname, r.installation_id FROM installationrepos r
+         JOIN installations i ON i.id = r.installation_id
+         WHERE i.deletedtime IS NULL AND i.suspended = 0",
+    )?;
+    let rows = stmt.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
 /// A repository's background backfill, as `GET /api/repos` shows it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct BackfillState {

@@ -434,7 +434,27 @@ async fn show_workflow(id: i64, query: Query, host: Option<String>, state: AppSt
 }
 
 async fn list_repos(state: AppState) -> Reply_ {
-    let repos = state.store.read(read::repos).await?;
+    let (repos, backfills) = state
+        .store
+        .read(|conn| {
+            Ok((
+                read::repos(conn)?,
+                crate::store::app::backfill_states(conn)?,
+            ))
+        })
+        .await?;
+    // Repositories an App installation gave carry their background backfill's progress.
+    let repos: Vec<serde_json::Value> = repos
+        .into_iter()
+        .map(|repo| {
+            let backfill = backfills.get(&repo.repo).cloned();
+            let mut value = json!(repo);
+            if let Some(backfill) = backfill {
+                value["backfill"] = json!(backfill);
+            }
+            value
+        })
+        .collect();
     Ok(warp::reply::json(&json!({ "repos": repos })).into_response())
 }
 
