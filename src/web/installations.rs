@@ -157,6 +157,7 @@ async fn add(state: &AppState, id: i64, account: &str, repos: Vec<String>) -> Re
             for repo in &given {
                 write::monitor_repo(conn, repo, now)?;
                 rows::add_installation_repo(conn, id, repo)?;
+                rows::set_backfill(conn, repo, "queued", 0, None, None)?;
             }
             // Every repository of the installation (an unsuspended one lists none).
             rows::installation_repos(conn, id)
