@@ -146,16 +146,16 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = R
         .with(warp::reply::with::header(header::CACHE_CONTROL, "no-store"))
 }
 
-/// Refuses unless setup is open and `code` is the setup code.
-fn check_code(state: &AppState, code: Option<&String>) -> Result<(), Response> {
+/// The refusal, unless setup is open and `code` is the setup code.
+fn refuse_code(state: &AppState, code: Option<&String>) -> Option<Response> {
     if state.github_app.credentials().is_some() {
-        return Err(closed());
+        return Some(closed());
     }
     if code.is_some_and(|code| state.setup_code.matches(code)) {
-        return Ok(());
+        return None;
     }
     tracing::info!("setup refused: a missing or wrong setup code");
-    Err(message(
+    Some(message(
         StatusCode::FORBIDDEN,
         "Setup needs its code",
         "Open the full setup address the server printed in its log at start (…/setup?code=…).",
@@ -189,7 +189,7 @@ fn public_url(state: &AppState, host: Option<&str>) -> String {
 }
 
 fn show_setup(query: Query, host: Option<String>, state: AppState) -> Response {
-    if let Err(refused) = check_code(&state, query.get("code")) {
+    if let Some(refused) = refuse_code(&state, query.get("code")) {
         return refused;
     }
     let public_url = public_url(&state, host.as_deref());
@@ -235,7 +235,7 @@ fn bad(text: &str, code: &str) -> Response {
 }
 
 fn show_manifest(query: Query, host: Option<String>, state: AppState) -> Response {
-    if let Err(refused) = check_code(&state, query.get("code")) {
+    if let Some(refused) = refuse_code(&state, query.get("code")) {
         return refused;
     }
     let code = &query["code"];
