@@ -148,3 +148,50 @@ fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
         let _ = tokio::signal::ctrl_c().await;
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> anyhow::Result<Cli> {
+        let matches = Cli::command().try_get_matches_from(args)?;
+        let mut cli = Cli::from_arg_matches(&matches)?;
+        settle_flags_before_subcommand(&mut cli, &matches)?;
+        Ok(cli)
+    }
+
+    fn demo_listen(cli: &Cli) -> std::net::SocketAddr {
+        match &cli.command {
+            Some(Command::Demo(args)) => args.listen,
+            other => panic!("not the demo: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_listen_flag_before_demo_is_honoured_not_dropped() {
+        let cli = parse(&["buildboard", "--listen", "0.0.0.0:5050", "demo"]).unwrap();
+        assert_eq!(demo_listen(&cli), "0.0.0.0:5050".parse().unwrap());
+        // The demo's own flag wins when both are given.
+        let cli = parse(&[
+            "buildboard",
+            "--listen",
+            "0.0.0.0:5050",
+            "demo",
+            "--listen",
+            "127.0.0.1:6000",
+        ])
+        .unwrap();
+        assert_eq!(demo_listen(&cli), "127.0.0.1:6000".parse().unwrap());
+        let cli = parse(&["buildboard", "demo"]).unwrap();
+        assert_eq!(demo_listen(&cli), "127.0.0.1:5000".parse().unwrap());
+    }
+
+    #[test]
+    fn a_db_flag_before_demo_is_refused_with_the_right_spelling() {
+        let err = parse(&["buildboard", "--db", "mine.db", "demo"]).unwrap_err();
+        assert!(
+            err.to_string().contains("buildboard demo --db FILE"),
+            "{err}"
+        );
+    }
+}
