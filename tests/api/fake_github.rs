@@ -376,6 +376,10 @@ fn route(
     target: &str,
 ) -> (u16, Value, Option<String>) {
     let not_found = (404, json!({"message": "Not Found"}), None);
+    if path == "/orgs/octo-org/repos" {
+        let archived = json!({"id": 1, "full_name": "octo-org/old-repo", "archived": true});
+        return (200, json!([repository(), archived]), None);
+    }
     let Some(rest) = path.strip_prefix(&format!("/repos/{REPO}")) else {
         return not_found;
     };

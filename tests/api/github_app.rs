@@ -720,3 +720,17 @@ async fn signing_in_with_github_uses_state_and_pkce_refreshes_and_ends_on_revoca
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn init_db_org_lists_every_unarchived_repository_of_an_organisation() {
+    let fake = FakeGitHub::start(vec![]).await;
+    let client = fake.client();
+    let repos = buildboard::backfill::org_repos(&client, "octo-org")
+        .await
+        .unwrap();
+    assert_eq!(repos, vec![REPO.to_owned()]);
+    let err = buildboard::backfill::org_repos(&client, "nobody")
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("organisation nobody"), "{err}");
+}
