@@ -172,13 +172,7 @@ impl App {
             .context("starting the ingest writer")?;
         let listener =
             listen(config.listen).with_context(|| format!("binding {}", config.listen))?;
-        let origin = match &config.public_url {
-            Some(url) => url.origin().to_owned(),
-            None => format!("http://{}", listener.local_addr()?),
-        };
-        if let Some(address) = setup_code.address(&origin) {
-            info!("no GitHub App is configured: connect GitHub at {address}");
-        }
+        announce_setup(&setup_code, &config, &listener)?;
         let sessions = web::signin::Sessions::new(
             store.clone(),
             ingest.clone(),
@@ -353,6 +347,22 @@ impl App {
         info!("stopped");
         Ok(())
     }
+}
+
+/// While no App is configured, logs the full setup address with its one-time code.
+fn announce_setup(
+    code: &web::setup::SetupCode,
+    config: &Config,
+    listener: &TcpListener,
+) -> anyhow::Result<()> {
+    let origin = match &config.public_url {
+        Some(url) => url.origin().to_owned(),
+        None => format!("http://{}", listener.local_addr()?),
+    };
+    if let Some(address) = code.address(&origin) {
+        info!("no GitHub App is configured: connect GitHub at {address}");
+    }
+    Ok(())
 }
 
 /// One client for the reconciler, the log fetcher and operators' actions, so that its
