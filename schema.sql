@@ -310,3 +310,46 @@ CREATE TABLE IF NOT EXISTS accesstokens (
     createtime INTEGER NOT NULL,
     revoketime INTEGER                          -- NULL while it works
 );
+-- The GitHub App made through /setup (at most one row). Its secrets (client secret, webhook secret,
+-- private key) are read only by `src/github/app.rs` and never leave the process; the database file
+-- is created readable by its owner only (mode 0600).
+CREATE TABLE IF NOT EXISTS githubapp (
+    slot          INTEGER PRIMARY KEY CHECK (slot = 1),
+    app_id        INTEGER NOT NULL,
+    slug          TEXT    NOT NULL,
+    clientid      TEXT    NOT NULL,
+    clientsecret  TEXT    NOT NULL,
+    webhooksecret TEXT    NOT NULL,
+    privatekey    TEXT    NOT NULL,             -- PEM (PKCS#1) as GitHub issued it
+    htmlurl       TEXT,
+    createtime    INTEGER NOT NULL
+);
+
+-- Installations of the App, from `installation` deliveries (and checked through the API).
+CREATE TABLE IF NOT EXISTS installations (
+    id          INTEGER PRIMARY KEY,            -- GitHub's installation id
+    account     TEXT    NOT NULL,               -- the user or organisation login
+    suspended   INTEGER NOT NULL DEFAULT 0,
+    createtime  INTEGER NOT NULL,
+    deletedtime INTEGER                         -- NULL while installed
+);
+
+-- Repositories an installation gives access to, and their background backfill's progress.
+CREATE TABLE IF NOT EXISTS installationrepos (
+    fullname        TEXT    PRIMARY KEY,        -- owner/name
+    installation_id INTEGER NOT NULL,
+    backfillstate   TEXT    NOT NULL DEFAULT 'queued', -- queued, running, done, failed
+    backfillruns    INTEGER NOT NULL DEFAULT 0,
+    backfilldone    INTEGER,                    -- when the backfill finished
+    backfillerror   TEXT
+) WITHOUT ROWID;
+
+-- Signed-in people (sign in with GitHub). The cookie holds a random id; only its SHA-256 is kept.
+CREATE TABLE IF NOT EXISTS sessions (
+    idhash        TEXT    PRIMARY KEY,
+    login         TEXT    NOT NULL,
+    usertoken     TEXT    NOT NULL,
+    refreshtoken  TEXT,
+    expiretime    INTEGER,                      -- when the user token expires (8 h)
+    createtime    INTEGER NOT NULL
+) WITHOUT ROWID;

@@ -17,7 +17,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 /// Create a buildboard database, and fill it with the history of GitHub repositories.
 ///
-/// Without -r it only creates (-i) or migrates the database. With -r it backfills each repository
+/// Without -r or --org it only creates (-i) or migrates the database. With -r (or --org, every
+/// repository of an organisation) it backfills each repository
 /// from GitHub's REST API: workflows, branches, workflow runs with their head commits, and with
 /// --jobs each run's jobs. Backfilled rows are the rows webhooks write, so running it again, or
 /// beside a running server, changes only what GitHub changed. Stopped halfway (Ctrl-C, network
@@ -45,6 +46,11 @@ struct Args {
     /// Repository to backfill, as owner/name. Repeat for several: -r a/b -r a/c.
     #[arg(short = 'r', long = "repo", value_name = "OWNER/NAME")]
     repos: Vec<String>,
+
+    /// Organisation whose repositories to backfill, every one the token can see (archived ones
+    /// left out), besides any -r. Repeat for several.
+    #[arg(long = "org", value_name = "ORG")]
+    orgs: Vec<String>,
 
     /// GitHub token (classic with `repo` scope for private repositories, or fine-grained with read
     /// access to Actions and Contents). Prefer the GITHUB_TOKEN environment variable: a token on
@@ -81,8 +87,26 @@ fn parse_since(text: &str) -> Result<i64, String> {
         .ok_or_else(|| format!("{text:?} is not a date: use YYYY-MM-DD or 2024-01-31T12:00:00Z"))
 }
 
+/// The arguments with `-db` (the spelling of the design this project grew from, which clap would
+/// read as `-d -b`) turned into `--db`, with a note on stderr.
+fn compatible_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    args.into_iter()
+        .map(|arg| match arg.to_str() {
+            Some("-db") => {
+                eprintln!("init_db: note: reading `-db` as `--db`");
+                "--db".into()
+            }
+            Some(text) if text.starts_with("-db=") => {
+                eprintln!("init_db: note: reading `-db=` as `--db=`");
+                format!("-{text}").into()
+            }
+            _ => arg,
+        })
+        .collect()
+}
+
 fn main() -> ExitCode {
-    let args = Args::parse();
+    let args = Args::parse_from(compatible_args(std::env::args_os()));
     buildboard::telemetry::init();
     match run(args) {
         Ok(code) => code,
@@ -105,7 +129,7 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
     );
     let store = Store::open(&args.db).with_context(|| format!("opening {}", args.db.display()))?;
     tracing::info!(db = %store.path().display(), version = migrate::LATEST_VERSION, "database ready");
-    if args.repos.is_empty() {
+    if args.repos.is_empty() && args.orgs.is_empty() {
         return Ok(ExitCode::SUCCESS);
     }
     if args.token.is_none() {
@@ -124,9 +148,17 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(async {
+        let mut repos = args.repos.clone();
+        for org in &args.orgs {
+            let found = backfill::org_repos(&client, org)
+                .await
+                .with_context(|| format!("listing the repositories of {org}"))?;
+            tracing::info!(org, repos = found.len(), "backfilling an organisation");
+            repos.extend(found.into_iter().filter(|repo| !args.repos.contains(repo)));
+        }
         let progress = Report::new();
         let mut total = Summary::default();
-        for repo in &args.repos {
+        for repo in &repos {
             let work = backfill::backfill_repo(&client, &db, repo, &options, &progress);
             let summary = tokio::select! {
                 result = work => result.with_context(|| format!("backfilling {repo}"))?,
@@ -252,6 +284,19 @@ mod tests {
     }
 
     #[test]
+    fn the_old_single_dash_db_spelling_is_read_as_db() {
+        let args = Args::try_parse_from(compatible_args(
+            ["init_db", "-db", "builds.db", "-r", "o/r", "-i"].map(Into::into),
+        ))
+        .unwrap();
+        assert_eq!(args.db, PathBuf::from("builds.db"));
+        assert!(args.init);
+        let args =
+            Args::try_parse_from(compatible_args(["init_db", "-db=x.db"].map(Into::into))).unwrap();
+        assert_eq!(args.db, PathBuf::from("x.db"));
+    }
+
+    #[test]
     fn the_progress_bar_template_is_valid() {
         assert!(ProgressStyle::with_template(BAR_TEMPLATE).is_ok());
     }
@@ -265,6 +310,7 @@ mod tests {
             "--init",
             "--wipe",
             "--repo",
+            "--org",
             "--token",
             "--since",
             "--jobs",

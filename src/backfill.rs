@@ -930,6 +930,50 @@ impl Reconciler {
 /// Most branches of one repository whose checks and statuses reconciliation reads per poll.
 const MAX_RECONCILED_BRANCHES: usize = 10;
 
+/// Most pages of an organisation's repositories read by [`org_repos`] (100 each).
+const MAX_ORG_PAGES: usize = 100;
+
+/// Every repository of organisation `org` the token can see (`GET /orgs/{org}/repos`), as
+/// `owner/name`, archived ones left out: what `init_db --org` backfills.
+///
+/// # Errors
+/// [`Error::RepoNotFound`] (naming the organisation) for a 404; any [`client::Error`].
+pub async fn org_repos(client: &Client, org: &str) -> Result<Vec<String>, Error> {
+    #[derive(serde::Deserialize)]
+    struct OrgRepo {
+        full_name: String,
+        #[serde(default)]
+        archived: bool,
+    }
+    let mut url = client.url(
+        &format!("/orgs/{}/repos", client::segment(org)),
+        &[("per_page", PER_PAGE), ("type", "all")],
+    );
+    let mut names = Vec::new();
+    for _ in 0..MAX_ORG_PAGES {
+        let page = match client.get(&url, None).await {
+            Ok(client::Fetched::Fresh(page)) => page,
+            Ok(client::Fetched::NotModified) => break,
+            Err(client::Error::NotFound { .. }) => {
+                return Err(Error::RepoNotFound(format!("organisation {org}")))
+            }
+            Err(err) => return Err(err.into()),
+        };
+        let repos: Vec<OrgRepo> = Client::decode(&url, &page.body)?;
+        names.extend(
+            repos
+                .into_iter()
+                .filter(|r| !r.archived)
+                .map(|r| r.full_name),
+        );
+        match page.next {
+            Some(next) => url = next,
+            None => break,
+        }
+    }
+    Ok(names)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -73,6 +73,13 @@ pub enum Command {
         /// Where to write the copy.
         file: PathBuf,
     },
+    /// GitHub App setup: `buildboard setup --reset` forgets the App made through /setup (its
+    /// credentials are deleted from the database), so that /setup opens again at the next start.
+    Setup {
+        /// Forget the configured App and reopen /setup.
+        #[arg(long)]
+        reset: bool,
+    },
     /// A living demo: a simulated organisation (25 repositories, about 100 workflows) with a week
     /// of history and live events, posted through the real /webhook path. Uses its own database,
     /// buildboard-demo.db by default, which it DELETES and recreates at every start.
@@ -197,6 +204,21 @@ pub struct Config {
     #[arg(long, env = "GITHUB_API_URL", default_value = crate::github::client::DEFAULT_API_URL)]
     pub github_api_url: String,
 
+    /// GitHub's web address, where people are sent to create and install the App and to sign in;
+    /// for GitHub Enterprise Server, https://HOST.
+    #[arg(long, env = "GITHUB_URL", default_value = DEFAULT_GITHUB_URL)]
+    pub github_url: String,
+
+    /// Who may read the board: `public` (anyone who reaches it, or the board token when one is
+    /// set), `token` (the board token is required), `github` (people sign in with GitHub; needs
+    /// the App made at /setup). Default: `github` once an App is configured, else `public`.
+    #[arg(long, env = "BUILDBOARD_ACCESS", value_enum)]
+    pub access: Option<AccessMode>,
+
+    /// Log lines as `text` (coloured only on a terminal) or `json` (one object a line).
+    #[arg(long, env = "BUILDBOARD_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
     /// Privacy switch: show no names or avatars anywhere on the board (pages, live fragments and
     /// the WebSocket feed), for workplaces that do not allow blame on a wall.
     #[arg(long, env = "BUILDBOARD_HIDE_AUTHORS")]
@@ -282,6 +304,30 @@ pub struct Config {
     pub ws_timing: WsTiming,
 }
 
+/// GitHub.com's web address (`--github-url`).
+pub const DEFAULT_GITHUB_URL: &str = "https://github.com";
+
+/// `--access`: who may read the board.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum AccessMode {
+    /// Anyone who can reach the server (or who shows the board token, when one is set).
+    Public,
+    /// Only readers with the board token (or the admin token).
+    Token,
+    /// Only people signed in with GitHub (the App's user authorisation); the admin and board
+    /// tokens keep working for tools.
+    Github,
+}
+
+/// `--log-format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines, coloured only when stderr is a terminal.
+    Text,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
 /// How the server keeps WebSocket connections alive and drops dead or stuck ones.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WsTiming {
@@ -324,6 +370,9 @@ impl Config {
             github_token: None,
             reconcile_interval: DEFAULT_RECONCILE_INTERVAL,
             github_api_url: crate::github::client::DEFAULT_API_URL.to_owned(),
+            github_url: DEFAULT_GITHUB_URL.to_owned(),
+            access: None,
+            log_format: LogFormat::Text,
             hide_authors: false,
             max_ws_clients: DEFAULT_MAX_WS_CLIENTS,
             retention_days: None,

@@ -133,18 +133,11 @@ impl App {
         let store = Store::open(&config.db)
             .with_context(|| format!("opening the database {}", config.db.display()))?;
         let webhook_key = resolve_webhook_key(&config, &store)?;
-        // One client for the reconciler, the log fetcher and operators' actions, so that its
-        // one-request-at-a-time gate and its rate-limit waits cover all three.
-        let github = match &config.github_token {
-            Some(token) => Some(Arc::new(
-                Client::new(ClientConfig::new(
-                    config.github_api_url.clone(),
-                    Some(token.clone()),
-                ))
-                .context("setting up the GitHub client")?,
-            )),
-            None => None,
-        };
+        let app_row = store.read(store::app::load_app).await?;
+        check_access_mode(&config, app_row.is_some())?;
+        let setup_code = web::setup::SetupCode::new(app_row.is_none());
+        let github_app = github::app::GitHubApp::new(&config.github_api_url, app_row);
+        let github = github_client(&config, &github_app)?;
         let reconciler = github.clone().map(|client| {
             Reconciler::new(
                 client,
@@ -180,6 +173,13 @@ impl App {
             .context("starting the ingest writer")?;
         let listener =
             listen(config.listen).with_context(|| format!("binding {}", config.listen))?;
+        announce_setup(&setup_code, &config, &listener)?;
+        let sessions = web::signin::Sessions::new(
+            store.clone(),
+            ingest.clone(),
+            github_app.clone(),
+            &config.github_url,
+        );
         let limits = web::limit::Limits {
             reads: web::limit::Limiter::new("reads", config.rate_limit, config.rate_limit_burst),
             webhook: web::limit::Limiter::new(
@@ -250,6 +250,9 @@ impl App {
             act,
             board_cache: web::board::Cache::default(),
             webhook_bodies,
+            github_app,
+            setup_code,
+            sessions,
         });
         Ok(Self {
             listener,
@@ -289,6 +292,9 @@ impl App {
         } = self;
         let hub = state.hub.clone();
         let token = hub.shutdown_token();
+        web::installations::resume(&state)
+            .await
+            .map_err(|err| anyhow::anyhow!("resuming the App's installations: {err}"))?;
         // Failed jobs are explained from their logs when there is a token to read them with.
         let explaining = github.map(|client| {
             let (fetcher, task) = log_fetch::LogFetcher::spawn(
@@ -350,6 +356,54 @@ impl App {
         info!("stopped");
         Ok(())
     }
+}
+
+/// While no App is configured, logs the full setup address with its one-time code.
+fn announce_setup(
+    code: &web::setup::SetupCode,
+    config: &Config,
+    listener: &TcpListener,
+) -> anyhow::Result<()> {
+    let origin = match &config.public_url {
+        Some(url) => url.origin().to_owned(),
+        None => format!("http://{}", listener.local_addr()?),
+    };
+    if let Some(address) = code.address(&origin) {
+        info!("no GitHub App is configured: connect GitHub at {address}");
+    }
+    Ok(())
+}
+
+/// One client for the reconciler, the log fetcher and operators' actions, so that its
+/// one-request-at-a-time gate and its rate-limit waits cover all three: with `--github-token`, or
+/// once the GitHub App is configured (its installation tokens then serve its repositories).
+fn github_client(
+    config: &Config,
+    app: &github::app::GitHubApp,
+) -> anyhow::Result<Option<Arc<Client>>> {
+    if config.github_token.is_none() && app.credentials().is_none() {
+        return Ok(None);
+    }
+    let mut client = ClientConfig::new(config.github_api_url.clone(), config.github_token.clone());
+    client.tokens = Some(Arc::new(app.clone()));
+    Ok(Some(Arc::new(
+        Client::new(client).context("setting up the GitHub client")?,
+    )))
+}
+
+/// `--access token` needs a board token; `--access github` works once the App is set up.
+fn check_access_mode(config: &Config, app_configured: bool) -> anyhow::Result<()> {
+    match config.access {
+        Some(config::AccessMode::Token) => anyhow::ensure!(
+            config.board_token.is_some(),
+            "--access token needs --board-token (BUILDBOARD_BOARD_TOKEN)"
+        ),
+        Some(config::AccessMode::Github) if !app_configured => {
+            warn!("--access github: nobody can sign in until the GitHub App is set up at /setup")
+        }
+        _ => {}
+    }
+    Ok(())
 }
 
 /// Raises the open-file limit, settles the connection cap, and keeps WebSocket clients below it

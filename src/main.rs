@@ -4,22 +4,51 @@ use anyhow::Context;
 use buildboard::config::{Cli, Command};
 use buildboard::store::{self, maintenance, Store};
 use buildboard::{telemetry, App};
-use clap::Parser;
+use clap::parser::ValueSource;
+use clap::{ArgMatches, CommandFactory, FromArgMatches};
 
 fn main() -> anyhow::Result<()> {
+    let matches = Cli::command().get_matches();
+    let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|err| err.exit());
+    settle_flags_before_subcommand(&mut cli, &matches)?;
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .max_blocking_threads(store::BLOCKING_THREADS)
         .build()
         .context("starting the async runtime")?
-        .block_on(run(Cli::parse()))
+        .block_on(run(cli))
+}
+
+/// A server flag given before a subcommand is honoured or refused, never silently dropped:
+/// `buildboard --listen A demo` serves the demo on A (unless `demo --listen` says otherwise), and
+/// `buildboard --db F demo` is refused, since the demo keeps its own database (`demo --db`).
+///
+/// # Errors
+/// For a flag the subcommand cannot honour.
+fn settle_flags_before_subcommand(cli: &mut Cli, matches: &ArgMatches) -> anyhow::Result<()> {
+    let given = |id: &str| matches.value_source(id) == Some(ValueSource::CommandLine);
+    if let Some(Command::Demo(args)) = &mut cli.command {
+        let demo = matches
+            .subcommand_matches("demo")
+            .expect("the demo subcommand was parsed");
+        if given("listen") && demo.value_source("listen") != Some(ValueSource::CommandLine) {
+            args.listen = cli.config.listen;
+        }
+        anyhow::ensure!(
+            !given("db"),
+            "`buildboard --db FILE demo`: the demo keeps a database of its own, which it deletes \
+             and recreates at every start; name it with `buildboard demo --db FILE`"
+        );
+    }
+    Ok(())
 }
 
 /// Runs the command `cli` asks for (the server by default).
 async fn run(cli: Cli) -> anyhow::Result<()> {
+    let format = cli.config.log_format;
     match &cli.command {
-        Some(Command::Demo(_)) => telemetry::init_with_default(buildboard::demo::LOG_FILTER),
-        _ => telemetry::init(),
+        Some(Command::Demo(_)) => telemetry::init_with(format, buildboard::demo::LOG_FILTER),
+        _ => telemetry::init_with(format, "info,warp=warn"),
     }
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => {
@@ -42,6 +71,28 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let store = Store::open(&cli.config.db)
                 .with_context(|| format!("opening {}", cli.config.db.display()))?;
             println!("{}", buildboard::stored_or_generated_secret(&store)?);
+            Ok(())
+        }
+        Command::Setup { reset } => {
+            let store = Store::open(&cli.config.db)
+                .with_context(|| format!("opening {}", cli.config.db.display()))?;
+            let conn = store.open_writer()?;
+            if !reset {
+                let app = store::app::load_app(&conn)?;
+                match app {
+                    Some(app) => println!(
+                        "GitHub App {} (id {}) is configured; `buildboard setup --reset` forgets it",
+                        app.slug, app.app_id
+                    ),
+                    None => println!("no GitHub App is configured: start the server and open the /setup address it logs"),
+                }
+                return Ok(());
+            }
+            if store::app::delete_app(&conn)? {
+                println!("the GitHub App was forgotten; /setup opens at the next start (delete the App itself on GitHub, under Settings → Developer settings → GitHub Apps)");
+            } else {
+                println!("no GitHub App was configured; /setup is open");
+            }
             Ok(())
         }
         Command::Check => {
@@ -96,4 +147,51 @@ fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
     Ok(async {
         let _ = tokio::signal::ctrl_c().await;
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> anyhow::Result<Cli> {
+        let matches = Cli::command().try_get_matches_from(args)?;
+        let mut cli = Cli::from_arg_matches(&matches)?;
+        settle_flags_before_subcommand(&mut cli, &matches)?;
+        Ok(cli)
+    }
+
+    fn demo_listen(cli: &Cli) -> std::net::SocketAddr {
+        match &cli.command {
+            Some(Command::Demo(args)) => args.listen,
+            other => panic!("not the demo: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_listen_flag_before_demo_is_honoured_not_dropped() {
+        let cli = parse(&["buildboard", "--listen", "0.0.0.0:5050", "demo"]).unwrap();
+        assert_eq!(demo_listen(&cli), "0.0.0.0:5050".parse().unwrap());
+        // The demo's own flag wins when both are given.
+        let cli = parse(&[
+            "buildboard",
+            "--listen",
+            "0.0.0.0:5050",
+            "demo",
+            "--listen",
+            "127.0.0.1:6000",
+        ])
+        .unwrap();
+        assert_eq!(demo_listen(&cli), "127.0.0.1:6000".parse().unwrap());
+        let cli = parse(&["buildboard", "demo"]).unwrap();
+        assert_eq!(demo_listen(&cli), "127.0.0.1:5000".parse().unwrap());
+    }
+
+    #[test]
+    fn a_db_flag_before_demo_is_refused_with_the_right_spelling() {
+        let err = parse(&["buildboard", "--db", "mine.db", "demo"]).unwrap_err();
+        assert!(
+            err.to_string().contains("buildboard demo --db FILE"),
+            "{err}"
+        );
+    }
 }

@@ -72,11 +72,14 @@ pub async fn run(
     let store = Store::open(&args.db)
         .with_context(|| format!("creating the demo database {}", args.db.display()))?;
     store.set_setting(DEMO_SETTING, &args.seed.to_string())?;
-    drop(store);
-
     let mut key = [0u8; 24];
     rand::rng().fill_bytes(&mut key);
     let secret = hex::encode(key);
+    // Kept as the database's own secret too, so `buildboard --db DEMO.db show-secret` prints the
+    // one the demo checks.
+    store.set_setting(crate::WEBHOOK_SECRET_SETTING, &secret)?;
+    drop(store);
+    announce_secret(&args.db, &secret)?;
     config.db = args.db.clone();
     config.listen = args.listen;
     config.webhook_secret = Some(Secret::new(secret.clone()));
@@ -167,6 +170,33 @@ pub async fn run(
     drop(client);
     stop_server.cancel();
     server.await.context("the server task")?
+}
+
+/// Where the demo writes its webhook secret: next to its database, `DB.secret`.
+pub fn secret_file(db: &Path) -> PathBuf {
+    let mut name = db.as_os_str().to_owned();
+    name.push(".secret");
+    PathBuf::from(name)
+}
+
+/// Prints the demo's webhook secret and writes it next to the database (mode 0600), so that
+/// anyone may post a delivery of their own into the demo (a test failure, say).
+fn announce_secret(db: &Path, secret: &str) -> anyhow::Result<()> {
+    let path = secret_file(db);
+    let _ = std::fs::remove_file(&path);
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options
+        .open(&path)
+        .with_context(|| format!("writing the demo's webhook secret to {}", path.display()))?;
+    std::io::Write::write_all(&mut file, format!("{secret}\n").as_bytes())?;
+    println!(
+        "demo webhook secret: {secret} (also in {}); sign your own deliveries with it",
+        path.display()
+    );
+    Ok(())
 }
 
 /// Deletes `db` (and its WAL files) if it is a demo database; refuses any other file.

@@ -10,6 +10,11 @@
 //! secondary limit); a `5xx` or a network error is retried with exponential backoff. Every wait is
 //! capped by [`ClientConfig::max_wait`], which tests shorten so nothing sleeps for real minutes.
 //!
+//! A [`TokenProvider`] (the GitHub App, `github::app`) may supply the token per request: a request
+//! about a repository the App is installed on goes with that installation's token, others with
+//! [`ClientConfig::token`]. A `401` on a provided token renews it once; a second `401` is
+//! [`Error::TokenRefused`].
+//!
 //! The retry loop is hand-written rather than `backon`'s: three of its four waits are GitHub's
 //! (`retry-after`, the reset time, the secondary limit's doubling minute), one retry budget covers
 //! all four, the one-request-at-a-time gate and the rate-limit state it guards are held across
@@ -66,6 +71,9 @@ pub enum Error {
         path: String,
         message: String,
     },
+    /// `401` on a provided (installation) token, even after renewing it.
+    #[error("GitHub refused the GitHub App's installation token even after renewing it (401 {message}): check that the App is still installed on the repository and not suspended")]
+    TokenRefused { message: String },
     /// The client could not be built (for example, an invalid header value in the token).
     #[error("cannot set up the GitHub client: {0}")]
     Setup(String),
@@ -78,6 +86,9 @@ pub struct ClientConfig {
     pub api_url: String,
     /// Sent as `Authorization: Bearer ...`; `None` makes anonymous requests (60 per hour).
     pub token: Option<Secret>,
+    /// Supplies the token per request (the GitHub App's installation tokens); where it has none,
+    /// [`ClientConfig::token`] is used.
+    pub tokens: Option<std::sync::Arc<dyn TokenProvider>>,
     /// Retries after a `5xx`, a network error or a rate-limit refusal, before giving up.
     pub max_retries: u32,
     /// First wait after a `5xx` or network error; doubles with each retry.
@@ -102,6 +113,7 @@ impl ClientConfig {
         Self {
             api_url: api_url.into().trim_end_matches('/').to_owned(),
             token,
+            tokens: None,
             max_retries: 5,
             backoff: Duration::from_secs(1),
             secondary_wait: Duration::from_secs(60),
@@ -111,6 +123,17 @@ impl ClientConfig {
             timeout: Duration::from_secs(30),
         }
     }
+}
+
+/// Supplies a token per request, by URL: `None` when it has none for that URL (the client then
+/// uses [`ClientConfig::token`]), `Some(Err(why))` when it should have one but cannot get it.
+pub trait TokenProvider: Send + Sync + std::fmt::Debug {
+    /// The token for a request to `url`; with `renew`, a fresh one (the last was refused).
+    fn token<'a>(
+        &'a self,
+        url: &'a str,
+        renew: bool,
+    ) -> futures_util::future::BoxFuture<'a, Option<Result<Secret, String>>>;
 }
 
 /// Why the client waited.
@@ -262,6 +285,23 @@ impl Client {
         })
     }
 
+    /// The `Authorization` value the [`TokenProvider`] gives for `url`, if any.
+    async fn provided_auth(&self, url: &str, renew: bool) -> Result<Option<HeaderValue>, Error> {
+        let Some(tokens) = &self.config.tokens else {
+            return Ok(None);
+        };
+        match tokens.token(url, renew).await {
+            None => Ok(None),
+            Some(Err(message)) => Err(Error::TokenRefused { message }),
+            Some(Ok(token)) => {
+                let mut value = HeaderValue::from_str(&format!("Bearer {}", token.expose().trim()))
+                    .map_err(|_| Error::Setup("the token contains invalid characters".into()))?;
+                value.set_sensitive(true);
+                Ok(Some(value))
+            }
+        }
+    }
+
     /// `path` (which starts with `/`) under the API's base URL, with `query` encoded. A path
     /// built from stored or received names comes from [`repo_path`], which encodes them.
     pub fn url(&self, path: &str, query: &[(&str, &str)]) -> String {
@@ -314,14 +354,30 @@ impl Client {
                     .into(),
             });
         };
-        self.count(|s| s.requests += 1);
-        debug!(url, "GitHub POST");
-        let response = self
-            .http
-            .post(url)
-            .send()
-            .await
-            .map_err(|err| network_error(url, &err))?;
+        let mut auth = self.provided_auth(url, false).await?;
+        let mut renewed = false;
+        let response = loop {
+            self.count(|s| s.requests += 1);
+            debug!(url, "GitHub POST");
+            let mut request = self.http.post(url);
+            if let Some(auth) = &auth {
+                request = request.header(header::AUTHORIZATION, auth.clone());
+            }
+            let response = request
+                .send()
+                .await
+                .map_err(|err| network_error(url, &err))?;
+            if response.status() == StatusCode::UNAUTHORIZED && auth.is_some() && !renewed {
+                warn!(
+                    url,
+                    "GitHub refused the installation token (401): renewing it once"
+                );
+                renewed = true;
+                auth = self.provided_auth(url, true).await?;
+                continue;
+            }
+            break response;
+        };
         limits.observe(response.headers());
         let status = response.status().as_u16();
         let body = response.text().await.unwrap_or_default();
@@ -364,6 +420,8 @@ impl Client {
     ) -> Result<Fetched, Error> {
         let mut limits = self.gate.lock().await;
         let mut failures = 0u32;
+        let mut auth = self.provided_auth(url, false).await?;
+        let mut renewed = false;
         loop {
             if let (Some(remaining), Some(reset)) = (limits.remaining, limits.reset) {
                 if remaining <= self.config.reserve {
@@ -378,6 +436,9 @@ impl Client {
                 }
             }
             let mut request = self.http.get(url);
+            if let Some(auth) = &auth {
+                request = request.header(header::AUTHORIZATION, auth.clone());
+            }
             if let Some(etag) = etag {
                 request = request.header(header::IF_NONE_MATCH, etag);
             }
@@ -433,6 +494,17 @@ impl Client {
             let headers = response.headers().clone();
             let message = error_message(response.text().await.unwrap_or_default());
             match status {
+                StatusCode::UNAUTHORIZED if auth.is_some() => {
+                    if renewed {
+                        return Err(Error::TokenRefused { message });
+                    }
+                    warn!(
+                        url,
+                        "GitHub refused the installation token (401): renewing it once"
+                    );
+                    renewed = true;
+                    auth = self.provided_auth(url, true).await?;
+                }
                 StatusCode::UNAUTHORIZED => return Err(Error::Unauthorized { message }),
                 StatusCode::NOT_FOUND => {
                     return Err(Error::NotFound {

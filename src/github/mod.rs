@@ -1,5 +1,8 @@
-//! GitHub: webhook signature checks, payload parsing, and the REST client.
+//! GitHub: webhook signature checks, payload parsing, the REST client, the GitHub App (manifest,
+//! JWT, installation tokens) and sign-in with GitHub (the App's user authorisation).
 
+pub mod app;
 pub mod client;
 pub mod event;
+pub mod oauth;
 pub mod signature;

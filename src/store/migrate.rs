@@ -112,18 +112,66 @@ pub const MIGRATIONS: &[&str] = &[
      );
      CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (nextattempt)
          WHERE senttime IS NULL AND failedtime IS NULL;",
-    // 6 -> 7: display and API tokens (see schema.sql).
-    "CREATE TABLE IF NOT EXISTS accesstokens (
-         id         INTEGER PRIMARY KEY,
-         name       TEXT    NOT NULL,
-         kind       TEXT    NOT NULL,
-         repos      TEXT,
-         tokenhash  TEXT    NOT NULL UNIQUE,
-         cookiehash TEXT    NOT NULL UNIQUE,
-         createtime INTEGER NOT NULL,
-         revoketime INTEGER
-     );",
+    // 6 -> 7: display and API tokens; the GitHub App, its installations and their repositories,
+    // sign-in sessions (see schema.sql).
+    MIGRATION_6_TO_7,
 ];
+
+/// Migration 6 -> 7: new tables only, the same statements as in `schema.sql`.
+const MIGRATION_6_TO_7: &str = "CREATE TABLE IF NOT EXISTS accesstokens (
+    id         INTEGER PRIMARY KEY,
+    name       TEXT    NOT NULL,
+    kind       TEXT    NOT NULL,
+    repos      TEXT,
+    tokenhash  TEXT    NOT NULL UNIQUE,
+    cookiehash TEXT    NOT NULL UNIQUE,
+    createtime INTEGER NOT NULL,
+    revoketime INTEGER
+);
+
+-- The GitHub App made through /setup (at most one row). Its secrets (client secret, webhook secret,
+-- private key) are read only by `src/github/app.rs` and never leave the process; the database file
+-- is created readable by its owner only (mode 0600).
+CREATE TABLE IF NOT EXISTS githubapp (
+    slot          INTEGER PRIMARY KEY CHECK (slot = 1),
+    app_id        INTEGER NOT NULL,
+    slug          TEXT    NOT NULL,
+    clientid      TEXT    NOT NULL,
+    clientsecret  TEXT    NOT NULL,
+    webhooksecret TEXT    NOT NULL,
+    privatekey    TEXT    NOT NULL,             -- PEM (PKCS#1) as GitHub issued it
+    htmlurl       TEXT,
+    createtime    INTEGER NOT NULL
+);
+
+-- Installations of the App, from `installation` deliveries (and checked through the API).
+CREATE TABLE IF NOT EXISTS installations (
+    id          INTEGER PRIMARY KEY,            -- GitHub's installation id
+    account     TEXT    NOT NULL,               -- the user or organisation login
+    suspended   INTEGER NOT NULL DEFAULT 0,
+    createtime  INTEGER NOT NULL,
+    deletedtime INTEGER                         -- NULL while installed
+);
+
+-- Repositories an installation gives access to, and their background backfill's progress.
+CREATE TABLE IF NOT EXISTS installationrepos (
+    fullname        TEXT    PRIMARY KEY,        -- owner/name
+    installation_id INTEGER NOT NULL,
+    backfillstate   TEXT    NOT NULL DEFAULT 'queued', -- queued, running, done, failed
+    backfillruns    INTEGER NOT NULL DEFAULT 0,
+    backfilldone    INTEGER,                    -- when the backfill finished
+    backfillerror   TEXT
+) WITHOUT ROWID;
+
+-- Signed-in people (sign in with GitHub). The cookie holds a random id; only its SHA-256 is kept.
+CREATE TABLE IF NOT EXISTS sessions (
+    idhash        TEXT    PRIMARY KEY,
+    login         TEXT    NOT NULL,
+    usertoken     TEXT    NOT NULL,
+    refreshtoken  TEXT,
+    expiretime    INTEGER,                      -- when the user token expires (8 h)
+    createtime    INTEGER NOT NULL
+) WITHOUT ROWID;";
 
 /// Migration 3 -> 4. Runs by sha find their commits through the (repository, hash) key, so the
 /// hash-only index goes: its random inserts rewrote a page per new commit. Version-1 UUID delivery

@@ -6,6 +6,7 @@
 //! A read runs for at most [`READ_TIME_LIMIT`] (SQLite interrupts it, [`Error::TooSlow`]), so that
 //! no request, whatever its parameters, holds a pooled connection from the others for longer.
 
+pub mod app;
 pub mod attempts;
 pub mod board;
 pub mod cctray;
@@ -70,6 +71,11 @@ pub enum Error {
     /// A read interrupted after [`READ_TIME_LIMIT`].
     #[error("the read took longer than {} s and was stopped; ask for less (a shorter window, fewer names)", .0.as_secs())]
     TooSlow(Duration),
+    #[error("cannot create the database file {path}: {cause}")]
+    Create {
+        path: PathBuf,
+        cause: std::io::Error,
+    },
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -103,6 +109,32 @@ fn past_read_deadline() -> bool {
         .is_some_and(|deadline| Instant::now() >= deadline)
 }
 
+/// Creates the database file readable and writable by its owner only (mode 0600), when it does
+/// not exist yet: it may come to hold the GitHub App's private key and sign-in tokens. SQLite gives
+/// its `-wal` and `-shm` files the same mode.
+fn create_private(path: &Path) -> Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        let created = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path);
+        match created {
+            Ok(_) => {}
+            Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(cause) => {
+                return Err(Error::Create {
+                    path: path.to_owned(),
+                    cause,
+                })
+            }
+        }
+    }
+    Ok(())
+}
+
 /// WAL pages between two automatic checkpoints of the writer (see `Store::open_writer`).
 const WAL_CHECKPOINT_PAGES: i64 = 8_192;
 
@@ -112,6 +144,7 @@ impl Store {
     /// # Errors
     /// When the file cannot be opened, is not a database, or was made by a newer buildboard.
     pub fn open(path: &Path) -> Result<Self> {
+        create_private(path)?;
         let mut conn = Self::open_writer_at(path)?;
         migrate::apply(&mut conn, path)?;
         drop(conn);

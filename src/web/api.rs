@@ -454,8 +454,28 @@ async fn show_workflow(
 }
 
 async fn list_repos(viewer: Viewer, state: AppState) -> Reply_ {
-    let mut repos = state.store.read(read::repos).await?;
-    repos.retain(|repo| viewer.may_read(&repo.repo));
+    let (repos, backfills) = state
+        .store
+        .read(|conn| {
+            Ok((
+                read::repos(conn)?,
+                crate::store::app::backfill_states(conn)?,
+            ))
+        })
+        .await?;
+    // Repositories an App installation gave carry their background backfill's progress.
+    let repos: Vec<serde_json::Value> = repos
+        .into_iter()
+        .filter(|repo| viewer.may_read(&repo.repo))
+        .map(|repo| {
+            let backfill = backfills.get(&repo.repo).cloned();
+            let mut value = json!(repo);
+            if let Some(backfill) = backfill {
+                value["backfill"] = json!(backfill);
+            }
+            value
+        })
+        .collect();
     Ok(warp::reply::json(&json!({ "repos": repos })).into_response())
 }
 

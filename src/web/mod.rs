@@ -10,8 +10,11 @@ pub mod body;
 pub mod cctray;
 pub mod error;
 pub mod host;
+pub mod installations;
 pub mod limit;
 pub mod params;
+pub mod setup;
+pub mod signin;
 pub mod socket;
 pub mod tokens;
 pub mod transitions;
@@ -79,6 +82,12 @@ pub struct SharedState {
     pub webhook_bodies: body::Budget,
     /// The board's rendered live parts, shared by every viewer until the next change.
     pub board_cache: board::Cache,
+    /// The GitHub App (once `/setup` made it): credentials, installation tokens.
+    pub github_app: crate::github::app::GitHubApp,
+    /// The one-time code `/setup` asks for while no App is configured.
+    pub setup_code: setup::SetupCode,
+    /// Sign-in sessions (`/login`).
+    pub sessions: signin::Sessions,
 }
 
 /// Now, in epoch seconds: the end of every window and the age of every red.
@@ -208,14 +217,12 @@ pub const CONTENT_SECURITY_POLICY: &str =
      img-src 'self' data: https://*.githubusercontent.com; connect-src 'self'; font-src 'self'; \
      base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
-/// Security headers added to every response.
+/// Security headers added to every response (the Content-Security-Policy separately).
 fn security_headers() -> warp::http::HeaderMap {
     use warp::http::header::{self, HeaderValue};
     let mut headers = warp::http::HeaderMap::new();
-    headers.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(CONTENT_SECURITY_POLICY),
-    );
+    // The Content-Security-Policy is a default header (see `routes`): `/setup`'s manifest page
+    // widens `form-action` to GitHub's host.
     headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
@@ -270,31 +277,37 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = I
         "cache-control",
         "no-store",
     ));
+    // Setup and sign-in come before the sign-in gate, which `--access github` closes to readers
+    // without a session.
+    let setup = for_this_host
+        .clone()
+        .and(setup::routes(state.clone()).or(signin::routes(state.clone())))
+        .boxed();
+    let readers = transitions::routes(state.clone())
+        .boxed()
+        .or(ws::routes(state.clone()).boxed())
+        .or(act::routes(state.clone()).boxed())
+        .or(tokens::routes(state.clone()).boxed())
+        .or(api::routes(state.clone()).boxed())
+        .or(board.boxed());
     webhook::routes(state.clone())
         .boxed()
         .or(operations(state.clone()).boxed())
+        .or(setup)
         // Before the sign-in redirect: CCTray clients give `?token=` on every request.
         .or(for_this_host
             .clone()
+            .and(signin::gate(state.clone()))
             .and(cctray::routes(state.clone()))
             .boxed())
         .or(for_this_host.clone().and(sign_in).boxed())
-        .or(for_this_host
-            .clone()
-            .and(transitions::routes(state.clone()))
-            .boxed())
-        .or(for_this_host.clone().and(ws::routes(state.clone())).boxed())
-        .or(for_this_host
-            .clone()
-            .and(act::routes(state.clone()))
-            .boxed())
-        .or(for_this_host
-            .clone()
-            .and(tokens::routes(state.clone()))
-            .boxed())
-        .or(for_this_host.clone().and(api::routes(state)).boxed())
-        .or(for_this_host.and(board).boxed())
+        .or(for_this_host.and(signin::gate(state)).and(readers).boxed())
+        .recover(signin::recover)
         .recover(error::handle_rejection)
+        .with(warp::reply::with::default_header(
+            warp::http::header::CONTENT_SECURITY_POLICY,
+            CONTENT_SECURITY_POLICY,
+        ))
         .with(warp::reply::with::headers(security_headers()))
         .with(warp::trace::request())
 }

@@ -1,10 +1,12 @@
 //! `POST /webhook`: GitHub deliveries.
 //!
 //! Order of checks: body size (413), room in the budget of bodies in flight (503), the body arriving
-//! within its deadline (408; see [`super::body`]), then the signature over the raw bytes (401)
-//! before anything else is looked at, then content type (415), the event and delivery headers
+//! within its deadline (408; see [`super::body`]), then the signature over the raw bytes (401;
+//! the GitHub App's deliveries with the App's secret, hand-made hooks with the server's) before
+//! anything else is looked at, then content type (415), the event and delivery headers
 //! (400) and the payload (400, naming the field). A stored event is acknowledged with 200 only once it is committed;
-//! events buildboard does not handle get 202 and are not stored.
+//! events buildboard does not handle get 202 and are not stored. The App's `installation` and
+//! `installation_repositories` events go to [`super::installations`].
 
 use bytes::Bytes;
 use serde::Serialize;
@@ -77,10 +79,7 @@ async fn process_delivery(
     body: Bytes,
     state: &AppState,
 ) -> Result<(warp::reply::Response, &'static str), Error> {
-    if let Some(key) = &state.webhook_key {
-        signature::verify(key, &body, header(headers, "x-hub-signature-256"))
-            .map_err(|err| Error::Unauthorized(err.to_string()))?;
-    }
+    verify_signature(headers, &body, state)?;
     let json = payload_json(header(headers, "content-type"), &body)?;
     let event_name = header(headers, "x-github-event")
         .filter(|name| !name.is_empty())
@@ -97,6 +96,15 @@ async fn process_delivery(
     span.record("event", event_name);
     span.record("delivery", delivery);
 
+    if super::installations::is_installation_event(event_name) {
+        let outcome = super::installations::handle(state, event_name, &json).await?;
+        let ack = Ack {
+            status: outcome,
+            event: event_name,
+            delivery,
+        };
+        return Ok((warp::reply::json(&ack).into_response(), outcome));
+    }
     let Some(kind) = EventKind::from_header(event_name) else {
         info!("ignored an event buildboard does not handle");
         let ack = Ack {
@@ -129,6 +137,29 @@ async fn process_delivery(
         delivery,
     };
     Ok((warp::reply::json(&ack).into_response(), status))
+}
+
+/// Checks the signature over the raw body: the App's deliveries
+/// (`X-GitHub-Hook-Installation-Target-Type: integration`) with the App's webhook secret, hooks
+/// made by hand with the server's.
+fn verify_signature(headers: &HeaderMap, body: &[u8], state: &AppState) -> Result<(), Error> {
+    let signature = header(headers, "x-hub-signature-256");
+    let from_app = header(headers, "x-github-hook-installation-target-type")
+        .is_some_and(|target| target.eq_ignore_ascii_case("integration"));
+    if from_app {
+        let Some(secret) = state.github_app.webhook_secret() else {
+            return Err(Error::Unauthorized(
+                "a GitHub App delivery, but no App is configured here (see /setup)".into(),
+            ));
+        };
+        return signature::verify(secret.expose().as_bytes(), body, signature)
+            .map_err(|err| Error::Unauthorized(format!("{err} (checked with the App's secret)")));
+    }
+    if let Some(key) = &state.webhook_key {
+        signature::verify(key, body, signature)
+            .map_err(|err| Error::Unauthorized(err.to_string()))?;
+    }
+    Ok(())
 }
 
 /// The JSON payload of a delivery: the body itself (`application/json`), or the `payload` field of a

@@ -94,3 +94,53 @@ async fn the_demo_history_goes_through_the_webhook_and_fills_the_api() {
     assert!(builds.iter().any(|b| b["branch"] == "master"));
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_writes_its_webhook_secret_next_to_its_database_and_show_secret_prints_it() {
+    // Arrange
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("demo.db");
+    let args = demo::DemoArgs {
+        db: db.clone(),
+        listen: "127.0.0.1:0".parse().unwrap(),
+        seed: 1,
+        runs_per_day: 2,
+        trickle_every: std::time::Duration::from_secs(60),
+        no_trickle: true,
+        concurrency: 2,
+    };
+    let config = buildboard::config::Config::new(&db, "127.0.0.1:0".parse().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+
+    // Act
+    let demo = tokio::spawn(demo::run(args, config, async move {
+        let _ = stopped.await;
+    }));
+    let file = demo::run::secret_file(&db);
+    let mut secret = String::new();
+    for _ in 0..200 {
+        if let Ok(text) = std::fs::read_to_string(&file) {
+            secret = text.trim().to_owned();
+            if !secret.is_empty() {
+                break;
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let _ = stop.send(());
+    demo.await.unwrap().unwrap();
+
+    // Assert: the file holds the secret the demo's database keeps (what `show-secret` prints).
+    assert_eq!(secret.len(), 48, "{secret:?}");
+    let store = buildboard::store::Store::open(&db).unwrap();
+    assert_eq!(
+        buildboard::stored_or_generated_secret(&store).unwrap(),
+        secret
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+}

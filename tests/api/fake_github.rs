@@ -3,6 +3,13 @@
 //! generated runs. It paginates with `Link` headers, filters runs on `created` with GitHub's
 //! 1,000-result cap, answers `If-None-Match` with `304`, sends rate-limit headers, logs every
 //! request, and injects faults by request number.
+//!
+//! It is also GitHub's side of a GitHub App ([`FakeApp`]): it takes a manifest form and sends the
+//! browser back with a code, converts the code into an App whose private key is the test key in
+//! `tests/fixtures/app-private-key.pem`, verifies the App's JWTs with the public half, issues
+//! installation tokens (which the repository endpoints accept until they expire), and runs the
+//! OAuth web flow: authorisation with PKCE S256, the token endpoint (code + verifier, refresh),
+//! `GET /user`, the user's installations and repositories, and revocation.
 
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
@@ -78,6 +85,8 @@ pub struct State {
     pub check_runs: Vec<Value>,
     /// Commit statuses of every branch's head commit (`GET .../commits/{ref}/status`).
     pub statuses: Vec<Value>,
+    /// GitHub's side of the GitHub App.
+    pub app: FakeApp,
 }
 
 /// The head commit the fake's check runs and statuses are about.
@@ -109,9 +118,17 @@ impl FakeGitHub {
             .and(warp::path::full())
             .and(warp::query::raw().or(warp::any().map(String::new)).unify())
             .and(warp::header::headers_cloned())
-            .map(move |path: warp::path::FullPath, query: String, headers| {
-                answer(&shared, addr, path.as_str(), &query, &headers)
-            });
+            .and(warp::body::bytes())
+            .map(
+                move |path: warp::path::FullPath, query: String, headers, body: bytes::Bytes| {
+                    if let Some(answer) =
+                        app_answer(&shared, addr, path.as_str(), &query, &headers, &body)
+                    {
+                        return answer;
+                    }
+                    answer(&shared, addr, path.as_str(), &query, &headers)
+                },
+            );
         let handle = tokio::spawn(warp::serve(routes).incoming(listener).run());
         Self {
             addr,
@@ -296,9 +313,16 @@ fn answer(
             } else {
                 4000
             };
-            let authorized = headers
+            let given = headers
                 .get("authorization")
-                .is_some_and(|v| v.to_str().unwrap() == format!("Bearer {TOKEN}"));
+                .map(|v| v.to_str().unwrap().trim_start_matches("Bearer ").to_owned());
+            let by_installation = given
+                .as_deref()
+                .is_some_and(|token| state.app.installation_token_valid(token, now));
+            if by_installation {
+                state.app.installation_requests += 1;
+            }
+            let authorized = given.as_deref() == Some(TOKEN) || by_installation;
             if !authorized {
                 (401, json!({"message": "Bad credentials"}), None, remaining)
             } else {
@@ -352,6 +376,10 @@ fn route(
     target: &str,
 ) -> (u16, Value, Option<String>) {
     let not_found = (404, json!({"message": "Not Found"}), None);
+    if path == "/orgs/octo-org/repos" {
+        let archived = json!({"id": 1, "full_name": "octo-org/old-repo", "archived": true});
+        return (200, json!([repository(), archived]), None);
+    }
     let Some(rest) = path.strip_prefix(&format!("/repos/{REPO}")) else {
         return not_found;
     };
@@ -449,4 +477,388 @@ pub fn quick_client_config(url: String, token: &str, max_retries: u32) -> Client
     config.reset_margin = Duration::ZERO;
     config.reserve = 0;
     config
+}
+
+/// The test App's private key (PKCS#1, as GitHub issues them) and its public half.
+pub fn app_private_key() -> String {
+    std::fs::read_to_string(fixtures().join("../app-private-key.pem")).unwrap()
+}
+
+fn app_public_key() -> String {
+    std::fs::read_to_string(fixtures().join("../app-public-key.pem")).unwrap()
+}
+
+/// The App the fake issued from a manifest.
+#[derive(Debug, Clone)]
+pub struct Issued {
+    pub id: i64,
+    pub slug: String,
+    pub client_id: String,
+    pub client_secret: String,
+    pub webhook_secret: String,
+    /// The manifest it was made from.
+    pub manifest: Value,
+}
+
+/// An OAuth authorisation code waiting to be exchanged.
+#[derive(Debug, Clone)]
+struct Authorization {
+    login: String,
+    challenge: String,
+    redirect_uri: String,
+}
+
+/// GitHub's side of the GitHub App.
+#[derive(Default)]
+pub struct FakeApp {
+    /// Manifest codes not converted yet, with their manifests.
+    pub codes: HashMap<String, Value>,
+    pub issued: Option<Issued>,
+    /// How long installation tokens last (seconds); 3600 unless set.
+    pub token_ttl: Option<i64>,
+    /// Installation tokens issued: token, installation id, expiry.
+    pub installation_tokens: Vec<(String, i64, i64)>,
+    /// Requests to repository endpoints authorised by an installation token.
+    pub installation_requests: usize,
+    /// JWTs checked, and why each refused one was refused.
+    pub jwt_accepted: usize,
+    pub jwt_refused: Vec<String>,
+    /// Installations: id → account.
+    pub installations: HashMap<i64, String>,
+    /// Who approves at the authorisation page.
+    pub user: Option<String>,
+    /// Repositories each user reads through installation id (`(login, installation)` → names).
+    pub user_repos: HashMap<String, Vec<(i64, String)>>,
+    authorizations: HashMap<String, Authorization>,
+    /// User token → (login, expiry).
+    user_tokens: HashMap<String, (String, i64)>,
+    /// Refresh token → login.
+    refresh_tokens: HashMap<String, String>,
+    /// How long user tokens last (seconds); 8 h unless set.
+    pub user_ttl: Option<i64>,
+    /// Users whose authorisation was revoked.
+    pub revoked: std::collections::HashSet<String>,
+    /// Token endpoint answers: (grant, error or "ok").
+    pub token_calls: Vec<(String, String)>,
+    /// The next authorisation code is recorded with a wrong PKCE challenge.
+    pub corrupt_next_challenge: bool,
+    counter: u64,
+}
+
+impl FakeApp {
+    fn next(&mut self, prefix: &str) -> String {
+        self.counter += 1;
+        format!("{prefix}{}{:08x}", self.counter, rand_u32())
+    }
+
+    fn installation_token_valid(&self, token: &str, now: i64) -> bool {
+        self.installation_tokens
+            .iter()
+            .any(|(t, _, expires)| t == token && *expires > now)
+    }
+
+    /// Expires every installation token now (GitHub refuses them from here on).
+    pub fn expire_installation_tokens(&mut self) {
+        for token in &mut self.installation_tokens {
+            token.2 = 0;
+        }
+    }
+
+    /// Revokes `login`'s authorisation: their user and refresh tokens stop working.
+    pub fn revoke(&mut self, login: &str) {
+        self.revoked.insert(login.to_owned());
+        self.user_tokens.retain(|_, (user, _)| user != login);
+        self.refresh_tokens.retain(|_, user| user != login);
+    }
+
+    fn user_of(&self, token: &str, now: i64) -> Option<String> {
+        let (login, expires) = self.user_tokens.get(token)?;
+        (*expires > now && !self.revoked.contains(login)).then(|| login.clone())
+    }
+
+    /// Checks an App JWT against the public half of the issued key.
+    fn check_jwt(&mut self, headers: &HeaderMap, now: i64) -> bool {
+        match self.verify_jwt(headers, now) {
+            Ok(()) => {
+                self.jwt_accepted += 1;
+                true
+            }
+            Err(why) => {
+                self.jwt_refused.push(why);
+                false
+            }
+        }
+    }
+
+    fn verify_jwt(&self, headers: &HeaderMap, now: i64) -> Result<(), String> {
+        let issued = self.issued.as_ref().ok_or("no App issued")?;
+        let jwt = headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .ok_or("no bearer JWT")?;
+        let key = jsonwebtoken::DecodingKey::from_rsa_pem(app_public_key().as_bytes())
+            .map_err(|e| e.to_string())?;
+        let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
+        validation.set_issuer(&[issued.client_id.as_str()]);
+        validation.leeway = 0;
+        let claims = jsonwebtoken::decode::<Value>(jwt, &key, &validation)
+            .map_err(|e| e.to_string())?
+            .claims;
+        let (iat, exp) = (
+            claims["iat"].as_i64().unwrap(),
+            claims["exp"].as_i64().unwrap(),
+        );
+        if exp - now > 600 || iat > now - 30 || exp - iat > 660 {
+            return Err(format!("bad times iat {iat} exp {exp} now {now}"));
+        }
+        Ok(())
+    }
+}
+
+fn rand_u32() -> u32 {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static SEED: AtomicU32 = AtomicU32::new(0x9e37_79b9);
+    let x = SEED.fetch_add(0x6d2b_79f5, Ordering::Relaxed);
+    x ^ (x >> 15).wrapping_mul(0x2c1b_3c6d)
+}
+
+fn reply(status: u16, body: Value) -> Response<String> {
+    Response::builder()
+        .status(status)
+        .header("content-type", "application/json; charset=utf-8")
+        .body(body.to_string())
+        .unwrap()
+}
+
+fn redirect(location: &str) -> Response<String> {
+    Response::builder()
+        .status(302)
+        .header("location", location)
+        .body(String::new())
+        .unwrap()
+}
+
+fn form(body: &[u8], query: &str) -> HashMap<String, String> {
+    form_urlencoded::parse(body)
+        .into_owned()
+        .chain(form_urlencoded::parse(query.as_bytes()).into_owned())
+        .collect()
+}
+
+/// The App's and sign-in endpoints; `None` for everything else.
+fn app_answer(
+    state: &Mutex<State>,
+    addr: SocketAddr,
+    path: &str,
+    query: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Option<Response<String>> {
+    let mut state = state.lock().unwrap();
+    let app = &mut state.app;
+    let now = chrono::Utc::now().timestamp();
+    let params = form(body, query);
+    if path.ends_with("/settings/apps/new") {
+        // The browser posts the manifest form; GitHub makes the App and sends it back.
+        let manifest: Value = serde_json::from_str(params.get("manifest")?).ok()?;
+        let code = app.next("manifest-code-");
+        app.codes.insert(code.clone(), manifest.clone());
+        let back = format!(
+            "{}?code={code}&state={}",
+            manifest["redirect_url"].as_str()?,
+            params.get("state")?
+        );
+        return Some(redirect(&back));
+    }
+    if let Some(code) = path
+        .strip_prefix("/app-manifests/")
+        .and_then(|rest| rest.strip_suffix("/conversions"))
+    {
+        let Some(manifest) = app.codes.remove(code) else {
+            return Some(reply(404, json!({"message": "Not Found"})));
+        };
+        let slug = manifest["name"].as_str().unwrap().to_ascii_lowercase();
+        let issued = Issued {
+            id: 4_100,
+            slug: slug.clone(),
+            client_id: "Iv1.fakeclient".into(),
+            client_secret: app.next("client-secret-value-"),
+            webhook_secret: app.next("webhook-secret-value-"),
+            manifest,
+        };
+        let mut answer = rest_fixture(
+            "app.integration-from-manifest.POST_app-manifests_code_conversions.201.json",
+        );
+        answer["id"] = json!(issued.id);
+        answer["slug"] = json!(slug);
+        answer["client_id"] = json!(issued.client_id);
+        answer["client_secret"] = json!(issued.client_secret);
+        answer["webhook_secret"] = json!(issued.webhook_secret);
+        answer["pem"] = json!(app_private_key());
+        answer["html_url"] = json!(format!("http://{addr}/apps/{slug}"));
+        app.issued = Some(issued);
+        return Some(reply(201, answer));
+    }
+    if let Some(rest) = path.strip_prefix("/app/installations/") {
+        if !app.check_jwt(headers, now) {
+            return Some(reply(
+                401,
+                json!({"message": "A JSON web token could not be decoded"}),
+            ));
+        }
+        let id: i64 = rest.split('/').next()?.parse().ok()?;
+        let Some(account) = app.installations.get(&id).cloned() else {
+            return Some(reply(404, json!({"message": "Not Found"})));
+        };
+        if rest.ends_with("/access_tokens") {
+            let token = app.next("ghs_fakeinstallation");
+            let expires = now + app.token_ttl.unwrap_or(3600);
+            app.installation_tokens.push((token.clone(), id, expires));
+            return Some(reply(
+                201,
+                json!({"token": token, "expires_at": iso(expires)}),
+            ));
+        }
+        return Some(reply(200, json!({"id": id, "account": {"login": account}})));
+    }
+    oauth_answer(app, path, &params, headers, now)
+}
+
+/// Sign-in: the authorisation page, the token endpoint, and the user's endpoints.
+fn oauth_answer(
+    app: &mut FakeApp,
+    path: &str,
+    params: &HashMap<String, String>,
+    headers: &HeaderMap,
+    now: i64,
+) -> Option<Response<String>> {
+    let bearer = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::to_owned);
+    match path {
+        "/login/oauth/authorize" => {
+            let issued = app.issued.as_ref()?;
+            assert_eq!(params.get("client_id"), Some(&issued.client_id));
+            assert_eq!(
+                params.get("code_challenge_method").map(String::as_str),
+                Some("S256")
+            );
+            let mut challenge = params.get("code_challenge")?.clone();
+            if std::mem::take(&mut app.corrupt_next_challenge) {
+                challenge = "not-the-challenge".into();
+            }
+            let redirect_uri = params.get("redirect_uri")?.clone();
+            let code = app.next("oauth-code-");
+            app.authorizations.insert(
+                code.clone(),
+                Authorization {
+                    login: app.user.clone()?,
+                    challenge,
+                    redirect_uri: redirect_uri.clone(),
+                },
+            );
+            let state = params.get("state")?;
+            Some(redirect(&format!(
+                "{redirect_uri}?code={code}&state={state}"
+            )))
+        }
+        "/login/oauth/access_token" => Some(token_endpoint(app, params, now)),
+        "/user" => {
+            let login = app.user_of(bearer.as_deref()?, now);
+            Some(match login {
+                Some(login) => reply(200, json!({"login": login, "id": 1})),
+                None => reply(401, json!({"message": "Bad credentials"})),
+            })
+        }
+        user_path if user_path.starts_with("/user/installations") => {
+            let Some(login) = app.user_of(bearer.as_deref()?, now) else {
+                return Some(reply(401, json!({"message": "Bad credentials"})));
+            };
+            let repos = app.user_repos.get(&login).cloned().unwrap_or_default();
+            if user_path == "/user/installations" {
+                let mut ids: Vec<i64> = repos.iter().map(|(id, _)| *id).collect();
+                ids.dedup();
+                let list: Vec<Value> = ids.iter().map(|id| json!({"id": id})).collect();
+                return Some(reply(
+                    200,
+                    json!({"total_count": list.len(), "installations": list}),
+                ));
+            }
+            let id: i64 = user_path
+                .trim_start_matches("/user/installations/")
+                .trim_end_matches("/repositories")
+                .parse()
+                .ok()?;
+            let list: Vec<Value> = repos
+                .iter()
+                .filter(|(i, _)| *i == id)
+                .map(|(_, name)| json!({"full_name": name, "permissions": {"pull": true}}))
+                .collect();
+            Some(reply(
+                200,
+                json!({"total_count": list.len(), "repositories": list}),
+            ))
+        }
+        _ => None,
+    }
+}
+
+fn token_endpoint(
+    app: &mut FakeApp,
+    params: &HashMap<String, String>,
+    now: i64,
+) -> Response<String> {
+    let issued = app.issued.clone().expect("an App was issued");
+    let grant = params
+        .get("grant_type")
+        .cloned()
+        .unwrap_or_else(|| "authorization_code".into());
+    let client_ok = params.get("client_id") == Some(&issued.client_id)
+        && params.get("client_secret") == Some(&issued.client_secret);
+    let login = if !client_ok {
+        Err("incorrect_client_credentials")
+    } else if grant == "refresh_token" {
+        params
+            .get("refresh_token")
+            .and_then(|rt| app.refresh_tokens.remove(rt))
+            .ok_or("bad_refresh_token")
+    } else {
+        let code = params.get("code").cloned().unwrap_or_default();
+        match app.authorizations.remove(&code) {
+            None => Err("bad_verification_code"),
+            Some(auth) => {
+                let verifier = params.get("code_verifier").cloned().unwrap_or_default();
+                let challenge = buildboard::github::oauth::challenge(&verifier);
+                if challenge != auth.challenge {
+                    Err("invalid_grant")
+                } else if params.get("redirect_uri") != Some(&auth.redirect_uri) {
+                    Err("redirect_uri_mismatch")
+                } else {
+                    Ok(auth.login)
+                }
+            }
+        }
+    };
+    let login = match login {
+        Ok(login) => login,
+        Err(error) => {
+            app.token_calls.push((grant, error.to_owned()));
+            return reply(200, json!({"error": error}));
+        }
+    };
+    app.token_calls.push((grant, "ok".to_owned()));
+    let ttl = app.user_ttl.unwrap_or(8 * 3600);
+    let token = app.next("ghu_fakeuser");
+    let refresh = app.next("ghr_fakerefresh");
+    app.user_tokens
+        .insert(token.clone(), (login.clone(), now + ttl));
+    app.refresh_tokens.insert(refresh.clone(), login);
+    reply(
+        200,
+        json!({"access_token": token, "expires_in": ttl, "refresh_token": refresh,
+               "refresh_token_expires_in": 15_897_600, "token_type": "bearer", "scope": ""}),
+    )
 }

@@ -22,14 +22,54 @@ pub const SECRET: &str = "test-webhook-secret";
 pub type WsClient = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 static TRACING: Once = Once::new();
+/// Every log line the servers of this test binary wrote (at `info`), for tests that check what
+/// reaches the log (see [`captured_log`]).
+static LOG: std::sync::Mutex<String> = std::sync::Mutex::new(String::new());
+/// The captured log is cut to its newer half beyond this many bytes.
+const LOG_CAP: usize = 64 * 1024 * 1024;
 
-/// Logs stay quiet unless `TEST_LOG` is set.
+/// Appends what the subscriber writes to [`LOG`], and to stderr when `TEST_LOG` is set.
+struct Capture;
+
+impl std::io::Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let text = String::from_utf8_lossy(buf);
+        if std::env::var_os("TEST_LOG").is_some() {
+            eprint!("{text}");
+        }
+        let mut log = LOG.lock().unwrap();
+        if log.len() > LOG_CAP {
+            let mut cut = log.len() / 2;
+            while !log.is_char_boundary(cut) {
+                cut += 1;
+            }
+            log.drain(..cut);
+        }
+        log.push_str(&text);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Logs are captured (see [`captured_log`]) and stay quiet unless `TEST_LOG` is set.
 fn init_tracing() {
     TRACING.call_once(|| {
-        if std::env::var_os("TEST_LOG").is_some() {
-            buildboard::telemetry::init();
-        }
+        let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,warp=warn"));
+        tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_ansi(false)
+            .with_writer(|| Capture)
+            .init();
     });
+}
+
+/// The log lines every server of this test binary has written so far.
+pub fn captured_log() -> String {
+    LOG.lock().unwrap().clone()
 }
 
 /// The directory with the GitHub fixtures copied into `tests/`.

@@ -9,6 +9,7 @@ mod cctray;
 mod demo;
 mod failure_logs;
 mod fake_github;
+mod github_app;
 mod helpers;
 mod notify;
 mod ops;
