@@ -734,3 +734,68 @@ async fn init_db_org_lists_every_unarchived_repository_of_an_organisation() {
         .unwrap_err();
     assert!(err.to_string().contains("organisation nobody"), "{err}");
 }
+
+/// Polls the browser's address until `predicate` holds (10 s at most).
+async fn until_url(browser: &fantoccini::Client, predicate: impl Fn(&str) -> bool) -> String {
+    for _ in 0..200 {
+        let url = browser.current_url().await.unwrap().to_string();
+        if predicate(&url) {
+            return url;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the browser is at {}", browser.current_url().await.unwrap());
+}
+
+#[tokio::test]
+async fn the_setup_pages_create_the_app_in_a_real_browser() {
+    use fantoccini::Locator;
+    // Arrange
+    let fake = FakeGitHub::start(vec![]).await;
+    let app = server_for(&fake).await;
+    let setup = logged_setup_url(&app);
+    let driver = crate::browser::start_driver();
+    let browser = crate::browser::open_browser(&driver).await;
+
+    // Act: an admin picks an organisation, names the App, and posts the manifest to GitHub.
+    browser.goto(&setup).await.unwrap();
+    let find = |css: &'static str| browser.find(Locator::Css(css));
+    find("input[name=account][value=org]")
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    find("input[name=org]")
+        .await
+        .unwrap()
+        .send_keys("octo-org")
+        .await
+        .unwrap();
+    let name = find("input[name=name]").await.unwrap();
+    name.clear().await.unwrap();
+    name.send_keys("Board-In-Chromium").await.unwrap();
+    find("button[type=submit]")
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    until_url(&browser, |url| url.contains("/setup/manifest?")).await;
+    find("form[method=post] button")
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+
+    // Assert: through GitHub and back (the page's policy lets the form post to GitHub), to the
+    // App's install page, with the App stored.
+    let install = format!("{}/apps/board-in-chromium/installations/new", fake.url());
+    until_url(&browser, |url| url == install).await;
+    assert_eq!(app.count("githubapp"), 1);
+    let issued = fake.state.lock().unwrap().app.issued.clone().unwrap();
+    assert_eq!(issued.manifest["name"], "Board-In-Chromium");
+    browser.close().await.unwrap();
+    app.stop().await;
+}
