@@ -452,47 +452,58 @@ pub struct SignInRequired {
 
 impl warp::reject::Reject for SignInRequired {}
 
-/// With `--access github` (see [`access_mode`]): lets through requests with a live session or the
-/// admin token; pages without one are redirected to `/login`, `/api`, `/ws` and the rest get 401
-/// JSON (see [`recover`]). In the other modes it lets everything through (the board token's
-/// `access` filter decides).
+/// With `--access github` (see [`access_mode`]): lets through requests with a live session, the
+/// admin token or the board token (TVs); pages without one are redirected to `/login`, `/api`,
+/// `/ws` and `cc.xml` get 401 JSON (see [`recover`]). In the other modes it lets everything
+/// through (the board token's `access` filter decides).
 pub fn gate(state: AppState) -> impl Filter<Extract = (), Error = Rejection> + Clone {
     warp::path::full()
         .and(warp::cookie::optional::<String>(SESSION_COOKIE))
+        .and(warp::cookie::optional::<String>(super::access::COOKIE))
         .and(warp::header::optional::<String>("authorization"))
         .and(with_state(state))
-        .and_then(
-            |path: warp::path::FullPath,
-             cookie: Option<String>,
-             authorization: Option<String>,
-             state: AppState| async move {
-                if access_mode(&state) != AccessMode::Github
-                    || path.as_str().starts_with("/static/")
-                {
-                    return Ok(());
-                }
-                let bearer = authorization
-                    .as_deref()
-                    .and_then(|a| a.strip_prefix("Bearer "));
-                if let (Some(given), Some(admin)) = (bearer, &state.config.admin_token) {
-                    if super::access::same(given.trim(), admin.expose()) {
-                        return Ok(());
-                    }
-                }
-                if let Some(id) = cookie {
-                    if state.sessions.lookup(&id).await.is_some() {
-                        return Ok(());
-                    }
-                }
-                let path = path.as_str();
-                let page = !(path.starts_with("/api") || path == "/ws" || path.ends_with(".xml"));
-                Err(warp::reject::custom(SignInRequired {
-                    return_to: path.to_owned(),
-                    api: !page,
-                }))
-            },
-        )
+        .and_then(admit)
         .untuple_one()
+}
+
+/// [`gate`]'s decision for one request.
+async fn admit(
+    path: warp::path::FullPath,
+    session: Option<String>,
+    board_cookie: Option<String>,
+    authorization: Option<String>,
+    state: AppState,
+) -> Result<(), Rejection> {
+    let path = path.as_str();
+    if access_mode(&state) != AccessMode::Github || path.starts_with("/static/") {
+        return Ok(());
+    }
+    let bearer = authorization
+        .as_deref()
+        .and_then(|a| a.strip_prefix("Bearer "));
+    if let (Some(given), Some(admin)) = (bearer, &state.config.admin_token) {
+        if super::access::same(given.trim(), admin.expose()) {
+            return Ok(());
+        }
+    }
+    // A TV or a tool with the board token (`--board-token`), as before sign-in.
+    if state.access.is_private()
+        && state
+            .access
+            .allows(board_cookie.as_deref(), authorization.as_deref())
+    {
+        return Ok(());
+    }
+    if let Some(id) = session {
+        if state.sessions.lookup(&id).await.is_some() {
+            return Ok(());
+        }
+    }
+    let page = !(path.starts_with("/api") || path == "/ws" || path.ends_with(".xml"));
+    Err(warp::reject::custom(SignInRequired {
+        return_to: path.to_owned(),
+        api: !page,
+    }))
 }
 
 /// Answers [`SignInRequired`]; passes every other rejection on.
