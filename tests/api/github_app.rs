@@ -799,3 +799,40 @@ async fn the_setup_pages_create_the_app_in_a_real_browser() {
     browser.close().await.unwrap();
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_revoked_authorisation_delivery_ends_that_persons_sessions_at_once() {
+    // Arrange: alice signed in.
+    let fake = FakeGitHub::start(vec![]).await;
+    {
+        let mut state = fake.state.lock().unwrap();
+        state.app.user = Some("alice".into());
+        state
+            .app
+            .user_repos
+            .insert("alice".into(), vec![(4242, REPO.to_owned())]);
+    }
+    let app = server_for(&fake).await;
+    let (issued, _) = set_up_app(&app, &fake).await;
+    let (callback, _) = authorize(&app, &fake).await;
+    let cookie = session_cookie(&browser().get(&callback).send().await.unwrap()).unwrap();
+    assert_eq!(get_with(&app, "/api/repos", &cookie).await.status(), 200);
+
+    // Act: GitHub tells the App that alice revoked its authorisation.
+    let mut payload = webhook_json("github_app_authorization/revoked.example1.payload.json");
+    payload["sender"]["login"] = json!("alice");
+    let response = deliver_as_app(
+        &app,
+        &issued.webhook_secret,
+        "github_app_authorization",
+        "rev-1",
+        &payload,
+    )
+    .await;
+
+    // Assert: her session ends at once, cached scope or not.
+    assert_eq!(response.status(), 200);
+    assert_eq!(app.count("sessions"), 0);
+    assert_eq!(get_with(&app, "/api/repos", &cookie).await.status(), 401);
+    app.stop().await;
+}
