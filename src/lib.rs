@@ -7,7 +7,8 @@
 //!   plugs in.
 //! - [`watch`] — watched branches: each default branch and `--watch-branches` globs.
 //! - [`privacy`] — `--hide-authors`, applied in one place for pages, feed and API.
-//! - [`github`] — webhook signatures and payloads; the REST client.
+//! - [`github`] — webhook signatures and payloads; the REST client; the GitHub App (manifest,
+//!   JWT, installation tokens) and sign-in with GitHub.
 //! - [`store`] — the SQLite database: schema, migrations, every SQL statement (writes, reads,
 //!   filters, figures, triage, reports of other sources, log failures).
 //! - [`ingest`] — verified events → one group-committing writer → publisher → [`hub`]; other
@@ -22,7 +23,8 @@
 //!   an outbox and sent to chat and webhook targets in the background.
 //! - [`serve`] — accepting and driving connections: timeouts, the connection cap.
 //! - [`web`] — HTTP routes: `/webhook`, `/ws`, `/api/...`, the board; one query parser for the
-//!   API (strict) and the pages (lenient).
+//!   API (strict) and the pages (lenient); `/setup` (the App from a manifest), installation
+//!   deliveries, `/login` and sessions.
 //! - [`views`] — HTML templates: the board's pages and the fragments live updates carry.
 //! - [`counters`] — Prometheus counters for operators (`GET /metrics`).
 //! - [`telemetry`] — logging.

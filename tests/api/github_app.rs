@@ -243,6 +243,25 @@ async fn the_manifest_flow_creates_the_app_stores_its_credentials_out_of_the_log
     }
     let repos = app.get_text("/api/repos").await;
     assert!(!repos.contains(&issued.client_secret));
+    // GitHub's setup URL names an installation: believed only once GitHub confirms it.
+    let spoofed = http
+        .get(app.url("/setup/installed?installation_id=999&setup_action=install"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(spoofed.status(), 400);
+    fake.state
+        .lock()
+        .unwrap()
+        .app
+        .installations
+        .insert(4242, "octo-org".into());
+    let confirmed = http
+        .get(app.url("/setup/installed?installation_id=4242&setup_action=install"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(confirmed.status(), 303);
     // Setup is closed.
     let again = http.get(&setup).send().await.unwrap();
     assert_eq!(again.status(), 410);
