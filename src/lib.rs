@@ -8,7 +8,8 @@
 //! - [`watch`] — watched branches: each default branch and `--watch-branches` globs.
 //! - [`scope`] — the per-request [`scope::Viewer`]: the repositories a reader may see and the
 //!   authors rule (`--hide-authors`), applied where data leaves the store, the feed and the cache.
-//! - [`github`] — webhook signatures and payloads; the REST client.
+//! - [`github`] — webhook signatures and payloads; the REST client; the GitHub App (manifest,
+//!   JWT, installation tokens) and sign-in with GitHub.
 //! - [`store`] — the SQLite database: schema, migrations, every SQL statement (writes, reads,
 //!   filters, figures, triage, reports of other sources, log failures).
 //! - [`ingest`] — verified events → one group-committing writer → publisher → [`hub`]; other
@@ -23,7 +24,8 @@
 //!   an outbox and sent to chat and webhook targets in the background.
 //! - [`serve`] — accepting and driving connections: timeouts, the connection cap.
 //! - [`web`] — HTTP routes: `/webhook`, `/ws`, `/api/...`, the board; one query parser for the
-//!   API (strict) and the pages (lenient).
+//!   API (strict) and the pages (lenient); `/setup` (the App from a manifest), installation
+//!   deliveries, `/login` and sessions.
 //! - [`views`] — HTML templates: the board's pages and the fragments live updates carry.
 //! - [`counters`] — Prometheus counters for operators (`GET /metrics`).
 //! - [`telemetry`] — logging.
@@ -211,7 +213,8 @@ impl App {
         }
         let access =
             web::access::Access::new(config.board_token.as_ref(), config.admin_token.as_ref())
-                .with_privacy(opts.privacy);
+                .with_privacy(opts.privacy)
+                .with_sign_in(config.access, github_app.clone(), sessions.clone());
         for token in store
             .read(store::tokens::active)
             .await

@@ -19,6 +19,15 @@ fn main() -> anyhow::Result<()> {
         .block_on(run(cli))
 }
 
+/// Server settings `buildboard demo` sets itself, by clap id and flag.
+const DEMO_OWN_SETTINGS: &[(&str, &str)] = &[
+    ("webhook_secret", "--webhook-secret"),
+    ("webhook_secret_file", "--webhook-secret-file"),
+    ("insecure_allow_unsigned", "--insecure-allow-unsigned"),
+    ("github_token", "--github-token"),
+    ("webhook_rate_limit", "--webhook-rate-limit"),
+];
+
 /// A server flag given before a subcommand is honoured or refused, never silently dropped:
 /// `buildboard --listen A demo` serves the demo on A (unless `demo --listen` says otherwise), and
 /// `buildboard --db F demo` is refused, since the demo keeps its own database (`demo --db`).
@@ -39,6 +48,14 @@ fn settle_flags_before_subcommand(cli: &mut Cli, matches: &ArgMatches) -> anyhow
             "`buildboard --db FILE demo`: the demo keeps a database of its own, which it deletes \
              and recreates at every start; name it with `buildboard demo --db FILE`"
         );
+        // Settings the demo sets itself: refused rather than silently replaced.
+        for (id, flag) in DEMO_OWN_SETTINGS {
+            anyhow::ensure!(
+                !given(id),
+                "`buildboard {flag} ... demo`: the demo sets {flag} itself (it makes and prints \
+                 its own webhook secret, and reconciles with nothing); leave it out"
+            );
+        }
     }
     Ok(())
 }

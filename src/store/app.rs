@@ -344,6 +344,14 @@ pub fn delete_session(conn: &Connection, id_hash: &str) -> Result<()> {
     Ok(())
 }
 
+/// Ends every session of `login` (they revoked the App's authorisation); returns how many.
+///
+/// # Errors
+/// On a database error.
+pub fn delete_sessions_of(conn: &Connection, login: &str) -> Result<usize> {
+    Ok(conn.execute("DELETE FROM sessions WHERE login = ?1", [login])?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

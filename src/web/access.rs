@@ -34,6 +34,9 @@ use warp::http::header::{CACHE_CONTROL, LOCATION, SET_COOKIE};
 use warp::http::{Response, StatusCode};
 use warp::{Filter, Rejection};
 
+use super::signin::{Sessions, SignInRequired, SESSION_COOKIE};
+use crate::config::AccessMode;
+use crate::github::app::GitHubApp;
 use crate::scope::{Privacy, Repos, Viewer, Who};
 use crate::secret::Secret;
 use crate::store::query::RepoScope;
@@ -59,6 +62,18 @@ pub struct Access {
     tokens: Arc<RwLock<Tokens>>,
     /// The authors rule every viewer carries.
     privacy: Privacy,
+    /// Sign-in with GitHub, once the server has an App: `--access` and the sessions.
+    signin: Option<SignIn>,
+}
+
+/// What [`Access`] needs of sign-in with GitHub.
+#[derive(Clone)]
+struct SignIn {
+    /// `--access`, when given.
+    mode: Option<AccessMode>,
+    /// Whether an App is configured (it may be set up while the server runs).
+    app: GitHubApp,
+    sessions: Sessions,
 }
 
 struct Keys {
@@ -231,10 +246,86 @@ impl Access {
                 return Some(stored);
             }
         }
-        if self.is_private() {
-            None
-        } else {
+        if self.anyone_may_read() {
             all(Who::Anonymous)
+        } else {
+            None
+        }
+    }
+
+    /// Sign-in with GitHub: `--access` (`None`: decided by whether an App is configured) and the
+    /// sessions people sign in to.
+    #[must_use]
+    pub fn with_sign_in(
+        mut self,
+        mode: Option<AccessMode>,
+        app: GitHubApp,
+        sessions: Sessions,
+    ) -> Self {
+        self.signin = Some(SignIn {
+            mode,
+            app,
+            sessions,
+        });
+        self
+    }
+
+    /// Who may read, now: `--access`, else `github` once an App is configured, else `token`
+    /// with a board token, else `public`.
+    pub fn mode(&self) -> AccessMode {
+        let given = self.signin.as_ref().and_then(|signin| signin.mode);
+        let app = self
+            .signin
+            .as_ref()
+            .is_some_and(|signin| signin.app.credentials().is_some());
+        given.unwrap_or(if app {
+            AccessMode::Github
+        } else if self.is_private() {
+            AccessMode::Token
+        } else {
+            AccessMode::Public
+        })
+    }
+
+    /// Whether a request that shows nothing may read (everything).
+    fn anyone_may_read(&self) -> bool {
+        self.mode() == AccessMode::Public && !self.is_private()
+    }
+
+    /// The viewer of a request: a token it shows (header or cookie), else its signed-in
+    /// session (the repositories that person may read through the App), else anyone's, where
+    /// anyone may read. `None`: it may read nothing.
+    pub async fn viewer_of(
+        &self,
+        cookie: Option<&str>,
+        session: Option<&str>,
+        authorization: Option<&str>,
+    ) -> Option<Viewer> {
+        let anyone = self.anyone_may_read();
+        let shown = self.viewer(cookie, authorization);
+        if shown.as_ref().is_some_and(|v| *v.who() != Who::Anonymous) {
+            return shown;
+        }
+        if let (Some(signin), Some(id)) = (&self.signin, session) {
+            if let Some(person) = signin.sessions.lookup(id).await {
+                let who = Who::User {
+                    login: person.login.clone(),
+                };
+                return Some(
+                    Viewer::scoped(who, person.repos.iter().cloned()).with_privacy(self.privacy),
+                );
+            }
+        }
+        shown.filter(|_| anyone)
+    }
+
+    /// The rejection for a request that may read nothing: sign in with GitHub (`--access
+    /// github`), or show a token.
+    fn refusal(&self, path: &str, wants_page: bool) -> Rejection {
+        if self.mode() == AccessMode::Github {
+            warp::reject::custom(SignInRequired::new(path))
+        } else {
+            warp::reject::custom(Denied { wants_page })
         }
     }
 
@@ -329,18 +420,33 @@ impl Access {
     }
 }
 
-/// The request's [`Viewer`]; a request that may read nothing is rejected with [`Denied`].
+/// The request's [`Viewer`] ([`Access::viewer_of`]); a request that may read nothing is
+/// rejected: with [`SignInRequired`] under `--access github` (a page goes to `/login`), else
+/// with [`Denied`].
 pub fn with_viewer(access: Access) -> impl Filter<Extract = (Viewer,), Error = Rejection> + Clone {
-    warp::cookie::optional::<String>(COOKIE)
+    warp::path::full()
+        .and(warp::cookie::optional::<String>(COOKIE))
+        .and(warp::cookie::optional::<String>(SESSION_COOKIE))
         .and(warp::header::optional::<String>("authorization"))
         .and(warp::header::optional::<String>("accept"))
         .and_then(
-            move |cookie: Option<String>, authorization: Option<String>, accept: Option<String>| {
-                let viewer = access.viewer(cookie.as_deref(), authorization.as_deref());
+            move |path: warp::path::FullPath,
+                  cookie: Option<String>,
+                  session: Option<String>,
+                  authorization: Option<String>,
+                  accept: Option<String>| {
+                let access = access.clone();
                 async move {
+                    let viewer = access
+                        .viewer_of(
+                            cookie.as_deref(),
+                            session.as_deref(),
+                            authorization.as_deref(),
+                        )
+                        .await;
                     viewer.ok_or_else(|| {
                         let wants_page = accept.is_some_and(|accept| accept.contains("text/html"));
-                        warp::reject::custom(Denied { wants_page })
+                        access.refusal(path.as_str(), wants_page)
                     })
                 }
             },

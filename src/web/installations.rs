@@ -12,6 +12,9 @@
 //! installation's token, one repository at a time; its progress is logged and kept in
 //! `installationrepos` (shown by `GET /api/repos` as `backfill: {state, runs, done_at}`).
 //! Unfinished backfills resume at the next start (the backfill itself resumes page by page).
+//!
+//! `github_app_authorization` `revoked` (a person withdrew the App's authorisation) ends every
+//! session of theirs at once.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -55,9 +58,37 @@ struct Repo {
     full_name: String,
 }
 
-/// Whether `event` is one of the App's installation events.
+/// Whether `event` is one of the App's own events: installations, and `github_app_authorization`
+/// (a person revoked the App's authorisation: their sessions end).
 pub fn is_installation_event(event: &str) -> bool {
-    matches!(event, "installation" | "installation_repositories")
+    matches!(
+        event,
+        "installation" | "installation_repositories" | "github_app_authorization"
+    )
+}
+
+#[derive(Deserialize)]
+struct Authorization {
+    action: String,
+    sender: Account,
+}
+
+/// `github_app_authorization` `revoked`: every session of the sender ends at once.
+async fn revoked(state: &AppState, json: &[u8]) -> Result<&'static str, Error> {
+    let payload: Authorization = serde_json::from_slice(json)
+        .map_err(|err| Error::bad_request("invalid_payload", err.to_string()))?;
+    if payload.action != "revoked" {
+        return Ok("ignored");
+    }
+    let login = payload.sender.login;
+    let who = login.clone();
+    let ended = state
+        .ingest
+        .write(move |conn| rows::delete_sessions_of(conn, &who))
+        .await?;
+    state.sessions.forget_scopes();
+    info!(login = %login, sessions = ended, "authorisation revoked: sessions ended");
+    Ok("processed")
 }
 
 /// Handles one installation delivery (already verified with the App's secret); returns the
@@ -67,6 +98,9 @@ pub fn is_installation_event(event: &str) -> bool {
 /// 400 for a payload that is not an installation event or names an installation GitHub does not
 /// confirm; database errors.
 pub async fn handle(state: &AppState, event: &str, json: &[u8]) -> Result<&'static str, Error> {
+    if event == "github_app_authorization" {
+        return revoked(state, json).await;
+    }
     let payload: Payload = serde_json::from_slice(json)
         .map_err(|err| Error::bad_request("invalid_payload", err.to_string()))?;
     let id = payload.installation.id;

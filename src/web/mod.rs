@@ -277,8 +277,8 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = I
         "cache-control",
         "no-store",
     ));
-    // Setup and sign-in come before the sign-in gate, which `--access github` closes to readers
-    // without a session.
+    // Setup and sign-in are open: every reader route decides its viewer itself
+    // (`access::with_viewer`), which `--access github` refuses without a session or a token.
     let setup = for_this_host
         .clone()
         .and(setup::routes(state.clone()).or(signin::routes(state.clone())))
@@ -294,14 +294,13 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = I
         .boxed()
         .or(operations(state.clone()).boxed())
         .or(setup)
-        // Before the sign-in redirect: CCTray clients give `?token=` on every request.
+        // Before the token sign-in redirect: CCTray clients give `?token=` on every request.
         .or(for_this_host
             .clone()
-            .and(signin::gate(state.clone()))
             .and(cctray::routes(state.clone()))
             .boxed())
         .or(for_this_host.clone().and(sign_in).boxed())
-        .or(for_this_host.and(signin::gate(state)).and(readers).boxed())
+        .or(for_this_host.and(readers).boxed())
         .recover(signin::recover)
         .recover(error::handle_rejection)
         .with(warp::reply::with::default_header(

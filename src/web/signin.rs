@@ -450,50 +450,19 @@ pub struct SignInRequired {
     api: bool,
 }
 
-impl warp::reject::Reject for SignInRequired {}
-
-/// With `--access github` (see [`access_mode`]): lets through requests with a live session or the
-/// admin token; pages without one are redirected to `/login`, `/api`, `/ws` and the rest get 401
-/// JSON (see [`recover`]). In the other modes it lets everything through (the board token's
-/// `access` filter decides).
-pub fn gate(state: AppState) -> impl Filter<Extract = (), Error = Rejection> + Clone {
-    warp::path::full()
-        .and(warp::cookie::optional::<String>(SESSION_COOKIE))
-        .and(warp::header::optional::<String>("authorization"))
-        .and(with_state(state))
-        .and_then(
-            |path: warp::path::FullPath,
-             cookie: Option<String>,
-             authorization: Option<String>,
-             state: AppState| async move {
-                if access_mode(&state) != AccessMode::Github
-                    || path.as_str().starts_with("/static/")
-                {
-                    return Ok(());
-                }
-                let bearer = authorization
-                    .as_deref()
-                    .and_then(|a| a.strip_prefix("Bearer "));
-                if let (Some(given), Some(admin)) = (bearer, &state.config.admin_token) {
-                    if super::access::same(given.trim(), admin.expose()) {
-                        return Ok(());
-                    }
-                }
-                if let Some(id) = cookie {
-                    if state.sessions.lookup(&id).await.is_some() {
-                        return Ok(());
-                    }
-                }
-                let path = path.as_str();
-                let page = !(path.starts_with("/api") || path == "/ws" || path.ends_with(".xml"));
-                Err(warp::reject::custom(SignInRequired {
-                    return_to: path.to_owned(),
-                    api: !page,
-                }))
-            },
-        )
-        .untuple_one()
+impl SignInRequired {
+    /// A refusal of `path`: an API, feed or `cc.xml` request is answered 401 JSON, a page is
+    /// redirected to `/login`.
+    pub fn new(path: &str) -> Self {
+        let api = path.starts_with("/api") || path == "/ws" || path.ends_with(".xml");
+        Self {
+            return_to: path.to_owned(),
+            api,
+        }
+    }
 }
+
+impl warp::reject::Reject for SignInRequired {}
 
 /// Answers [`SignInRequired`]; passes every other rejection on.
 ///

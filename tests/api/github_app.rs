@@ -243,6 +243,25 @@ async fn the_manifest_flow_creates_the_app_stores_its_credentials_out_of_the_log
     }
     let repos = app.get_text("/api/repos").await;
     assert!(!repos.contains(&issued.client_secret));
+    // GitHub's setup URL names an installation: believed only once GitHub confirms it.
+    let spoofed = http
+        .get(app.url("/setup/installed?installation_id=999&setup_action=install"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(spoofed.status(), 400);
+    fake.state
+        .lock()
+        .unwrap()
+        .app
+        .installations
+        .insert(4242, "octo-org".into());
+    let confirmed = http
+        .get(app.url("/setup/installed?installation_id=4242&setup_action=install"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(confirmed.status(), 303);
     // Setup is closed.
     let again = http.get(&setup).send().await.unwrap();
     assert_eq!(again.status(), 410);
@@ -733,4 +752,106 @@ async fn init_db_org_lists_every_unarchived_repository_of_an_organisation() {
         .await
         .unwrap_err();
     assert!(err.to_string().contains("organisation nobody"), "{err}");
+}
+
+/// Polls the browser's address until `predicate` holds (10 s at most).
+async fn until_url(browser: &fantoccini::Client, predicate: impl Fn(&str) -> bool) -> String {
+    for _ in 0..200 {
+        let url = browser.current_url().await.unwrap().to_string();
+        if predicate(&url) {
+            return url;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the browser is at {}", browser.current_url().await.unwrap());
+}
+
+#[tokio::test]
+async fn the_setup_pages_create_the_app_in_a_real_browser() {
+    use fantoccini::Locator;
+    // Arrange
+    let fake = FakeGitHub::start(vec![]).await;
+    let app = server_for(&fake).await;
+    let setup = logged_setup_url(&app);
+    let driver = crate::browser::start_driver();
+    let browser = crate::browser::open_browser(&driver).await;
+
+    // Act: an admin picks an organisation, names the App, and posts the manifest to GitHub.
+    browser.goto(&setup).await.unwrap();
+    let find = |css: &'static str| browser.find(Locator::Css(css));
+    find("input[name=account][value=org]")
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    find("input[name=org]")
+        .await
+        .unwrap()
+        .send_keys("octo-org")
+        .await
+        .unwrap();
+    let name = find("input[name=name]").await.unwrap();
+    name.clear().await.unwrap();
+    name.send_keys("Board-In-Chromium").await.unwrap();
+    find("button[type=submit]")
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    until_url(&browser, |url| url.contains("/setup/manifest?")).await;
+    find("form[method=post] button")
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+
+    // Assert: through GitHub and back (the page's policy lets the form post to GitHub), to the
+    // App's install page, with the App stored.
+    let install = format!("{}/apps/board-in-chromium/installations/new", fake.url());
+    until_url(&browser, |url| url == install).await;
+    assert_eq!(app.count("githubapp"), 1);
+    let issued = fake.state.lock().unwrap().app.issued.clone().unwrap();
+    assert_eq!(issued.manifest["name"], "Board-In-Chromium");
+    browser.close().await.unwrap();
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_revoked_authorisation_delivery_ends_that_persons_sessions_at_once() {
+    // Arrange: alice signed in.
+    let fake = FakeGitHub::start(vec![]).await;
+    {
+        let mut state = fake.state.lock().unwrap();
+        state.app.user = Some("alice".into());
+        state
+            .app
+            .user_repos
+            .insert("alice".into(), vec![(4242, REPO.to_owned())]);
+    }
+    let app = server_for(&fake).await;
+    let (issued, _) = set_up_app(&app, &fake).await;
+    let (callback, _) = authorize(&app, &fake).await;
+    let cookie = session_cookie(&browser().get(&callback).send().await.unwrap()).unwrap();
+    assert_eq!(get_with(&app, "/api/repos", &cookie).await.status(), 200);
+
+    // Act: GitHub tells the App that alice revoked its authorisation.
+    let mut payload = webhook_json("github_app_authorization/revoked.example1.payload.json");
+    payload["sender"]["login"] = json!("alice");
+    let response = deliver_as_app(
+        &app,
+        &issued.webhook_secret,
+        "github_app_authorization",
+        "rev-1",
+        &payload,
+    )
+    .await;
+
+    // Assert: her session ends at once, cached scope or not.
+    assert_eq!(response.status(), 200);
+    assert_eq!(app.count("sessions"), 0);
+    assert_eq!(get_with(&app, "/api/repos", &cookie).await.status(), 401);
+    app.stop().await;
 }
