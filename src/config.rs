@@ -76,7 +76,45 @@ pub enum Command {
     /// A living demo: a simulated organisation (25 repositories, about 100 workflows) with a week
     /// of history and live events, posted through the real /webhook path. Uses its own database,
     /// buildboard-demo.db by default, which it DELETES and recreates at every start.
-    Demo(crate::demo::DemoArgs),
+    Demo(DemoArgs),
+}
+
+/// Runs per day in the demo's week of history by default (about 3,400 runs, 27,000 deliveries).
+pub const DEFAULT_DEMO_RUNS_PER_DAY: u32 = 480;
+
+/// Settings of `buildboard demo`.
+#[derive(Debug, Clone, Args)]
+pub struct DemoArgs {
+    /// The demo's database. It is DELETED and created afresh at every start, so it must be a
+    /// file the demo made (anything else there is refused). The server's --db and BUILDBOARD_DB
+    /// are not used.
+    #[arg(long, default_value = "buildboard-demo.db")]
+    pub db: PathBuf,
+
+    /// Address and port to serve the board on.
+    #[arg(long, default_value = "127.0.0.1:5000")]
+    pub listen: SocketAddr,
+
+    /// Seed of the organisation and its history: the same seed, the same organisation.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+
+    /// Runs per day in the week of history (the default makes about 3,400 runs, 27,000
+    /// deliveries).
+    #[arg(long, default_value_t = DEFAULT_DEMO_RUNS_PER_DAY)]
+    pub runs_per_day: u32,
+
+    /// Mean time between live pushes once the history is in: seconds, or 500ms, 30s, 2m.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    pub trickle_every: Duration,
+
+    /// Post the history, then serve it without live events.
+    #[arg(long)]
+    pub no_trickle: bool,
+
+    /// Deliveries posted at once.
+    #[arg(long, default_value_t = 8)]
+    pub concurrency: usize,
 }
 
 /// How long a failed notification waits before its first retry by default.

@@ -10,8 +10,8 @@
 //! - [`github`] — webhook signatures and payloads; the REST client.
 //! - [`store`] — the SQLite database: schema, migrations, every SQL statement (writes, reads,
 //!   filters, figures, triage, reports of other sources, log failures).
-//! - [`ingest`] — verified events → one group-committing writer → publisher → [`hub`]; other
-//!   writes queue behind deliveries on the same writer.
+//! - [`ingest`] — verified events → one group-committing writer → publisher; other writes queue
+//!   behind deliveries on the same writer. It knows the store; the rest plugs in via its traits.
 //! - [`feed`] — the WebSocket feed's protocol: what each message is and how it is built.
 //! - [`hub`] — fan-out of built messages to WebSocket clients; shutdown signal.
 //! - [`housekeeping`] — planner statistics and retention, in the background.
@@ -26,6 +26,8 @@
 //! - [`views`] — HTML templates: the board's pages and the fragments live updates carry.
 //! - [`counters`] — Prometheus counters for operators (`GET /metrics`).
 //! - [`telemetry`] — logging.
+//! - [`wiring`] — how the writer, the feed, the log fetcher and the notifier plug into each
+//!   other through their own traits, so that none imports the others.
 //! - [`demo`] — a simulated organisation posting realistic deliveries (`buildboard demo`).
 //!
 //! [`App::build`] opens everything and binds the listener; [`App::run`] serves until shutdown.
@@ -53,6 +55,7 @@ pub mod telemetry;
 pub mod views;
 pub mod watch;
 pub mod web;
+pub mod wiring;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -112,6 +115,8 @@ pub struct App {
     github: Option<Arc<Client>>,
     /// The notification targets and the sender's wake-up, shared with the writer's detector.
     notify: (notify::Targets, Arc<tokio::sync::Notify>),
+    /// Where the writer hands failed jobs, once `run` has a log fetcher.
+    explainer: wiring::Explainer,
 }
 
 impl App {
@@ -175,8 +180,19 @@ impl App {
                 .map(|url| url.origin().to_owned()),
             wake: wake.clone(),
         };
-        let (ingest, writer) = Ingest::start_with(&store, hub.clone(), opts, Some(detector))
-            .context("starting the ingest writer")?;
+        let explainer = wiring::Explainer::default();
+        let hooks = ingest::Hooks {
+            in_transaction: Some(Box::new(detector)),
+            after_commit: vec![
+                Box::new(wiring::Feed {
+                    hub: hub.clone(),
+                    opts,
+                }),
+                Box::new(explainer.clone()),
+            ],
+        };
+        let (ingest, writer) =
+            Ingest::start(&store, hooks).context("starting the ingest writer")?;
         let listener =
             listen(config.listen).with_context(|| format!("binding {}", config.listen))?;
         let limits = web::limit::Limits {
@@ -250,6 +266,7 @@ impl App {
             reconciler,
             github,
             notify: (targets, wake),
+            explainer,
         })
     }
 
@@ -277,6 +294,7 @@ impl App {
             reconciler,
             github,
             notify: (targets, wake),
+            explainer,
         } = self;
         let hub = state.hub.clone();
         let token = hub.shutdown_token();
@@ -288,7 +306,7 @@ impl App {
                 log_fetch::FetchConfig::default(),
                 token.clone(),
             );
-            state.ingest.explain_failures_with(fetcher.clone());
+            explainer.explain_with(fetcher.clone());
             let store = state.store.clone();
             tokio::spawn(async move { fetcher.catch_up(&store, UNEXPLAINED_SCAN).await });
             task
@@ -303,7 +321,7 @@ impl App {
             notify::sender::Sender {
                 targets,
                 store: state.store.clone(),
-                ingest: state.ingest.clone(),
+                writer: state.ingest.clone(),
                 wake,
                 retry: state.config.notify_retry,
             }

@@ -3,8 +3,7 @@
 
 use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::path::Path;
 
 use anyhow::Context;
 use rand::RngCore;
@@ -12,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use super::{post_all, trickle, Options, Organisation, Simulation};
-use crate::config::{parse_duration, Config, Secret};
+use crate::config::{Config, DemoArgs, Secret};
 use crate::store::Store;
 use crate::App;
 
@@ -22,41 +21,6 @@ pub const LOG_FILTER: &str = "info,warp=warn,buildboard::web::webhook=warn";
 
 /// The setting that marks a database as the demo's, so that the demo never deletes another one.
 pub const DEMO_SETTING: &str = "demo_seed";
-
-/// Settings of `buildboard demo`.
-#[derive(Debug, Clone, clap::Args)]
-pub struct DemoArgs {
-    /// The demo's database. It is DELETED and created afresh at every start, so it must be a
-    /// file the demo made (anything else there is refused). The server's --db and BUILDBOARD_DB
-    /// are not used.
-    #[arg(long, default_value = "buildboard-demo.db")]
-    pub db: PathBuf,
-
-    /// Address and port to serve the board on.
-    #[arg(long, default_value = "127.0.0.1:5000")]
-    pub listen: SocketAddr,
-
-    /// Seed of the organisation and its history: the same seed, the same organisation.
-    #[arg(long, default_value_t = 1)]
-    pub seed: u64,
-
-    /// Runs per day in the week of history (the default makes about 3,400 runs, 27,000
-    /// deliveries).
-    #[arg(long, default_value_t = Options::default().runs_per_day)]
-    pub runs_per_day: u32,
-
-    /// Mean time between live pushes once the history is in: seconds, or 500ms, 30s, 2m.
-    #[arg(long, default_value = "10s", value_parser = parse_duration)]
-    pub trickle_every: Duration,
-
-    /// Post the history, then serve it without live events.
-    #[arg(long)]
-    pub no_trickle: bool,
-
-    /// Deliveries posted at once.
-    #[arg(long, default_value_t = 8)]
-    pub concurrency: usize,
-}
 
 /// Runs the demo until `shutdown` completes. `config` supplies the server settings the demo does
 /// not set itself (`--hide-authors`, `--board-token`, ...).

@@ -16,8 +16,7 @@ use tracing::{debug, info, warn};
 
 use super::{format, Kind, Message, Targets};
 use crate::github::signature;
-use crate::ingest::Ingest;
-use crate::store::{outbox, Store};
+use crate::store::{outbox, Store, Writes};
 
 /// Attempts before a message is given up on.
 pub const MAX_ATTEMPTS: u32 = 12;
@@ -43,10 +42,11 @@ pub const DELIVERY_HEADER: &str = "x-buildboard-delivery";
 pub const EVENT_HEADER: &str = "x-buildboard-event";
 
 /// The background sender.
-pub struct Sender {
+pub struct Sender<W> {
     pub targets: Targets,
     pub store: Store,
-    pub ingest: Ingest,
+    /// Where it records what it sent (the server's one writer).
+    pub writer: W,
     pub wake: Arc<tokio::sync::Notify>,
     /// The wait before the first retry (`--notify-retry`).
     pub retry: Duration,
@@ -71,7 +71,7 @@ enum Outcome {
     },
 }
 
-impl Sender {
+impl<W: Writes> Sender<W> {
     /// Sends until `shutdown`; a request in flight is finished (or times out) first, so that
     /// what it did is recorded.
     pub async fn run(self, shutdown: CancellationToken) {
@@ -100,7 +100,7 @@ impl Sender {
                 pruned_at = Some(std::time::Instant::now());
                 let before = chrono::Utc::now().timestamp() - KEEP;
                 match self
-                    .ingest
+                    .writer
                     .write(move |conn| outbox::prune(conn, before))
                     .await
                 {
@@ -203,7 +203,7 @@ impl Sender {
                 debug!(delivery = id, target = %target.name, "notification sent");
                 let now = chrono::Utc::now().timestamp();
                 if let Err(err) = self
-                    .ingest
+                    .writer
                     .write(move |conn| outbox::mark_sent(conn, id, now))
                     .await
                 {
@@ -231,7 +231,7 @@ impl Sender {
         let error = error.to_owned();
         let now = chrono::Utc::now().timestamp();
         if let Err(err) = self
-            .ingest
+            .writer
             .write(move |conn| outbox::mark_failed(conn, id, &error, next_ms, now))
             .await
         {
