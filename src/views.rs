@@ -751,6 +751,44 @@ pub fn error_page(status: u16, reason: &str, message: &str) -> askama::Result<St
     .render()
 }
 
+/// The sign-in pages: a private board's, and the operators' (`/operator`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignIn<'a> {
+    /// A private board opened without its token or cookie.
+    PrivateBoard,
+    /// `/operator` on a board with no operator tokens.
+    ActingOff,
+    /// `/operator` for the signed-in operator of this name.
+    SignedIn(&'a str),
+    /// `/operator`'s form.
+    Form,
+    /// A sign-in or sign-out (the words) posted from another site's page.
+    Refused(&'a str),
+    /// A sign-in with a wrong operator token, and the form again.
+    WrongToken,
+}
+
+impl SignIn<'_> {
+    /// The board's page rather than the operators'.
+    pub fn is_private_board(&self) -> bool {
+        matches!(self, Self::PrivateBoard)
+    }
+}
+
+#[derive(Template)]
+#[template(path = "signin.html")]
+struct SignInPage<'a> {
+    page: SignIn<'a>,
+}
+
+/// A sign-in page.
+///
+/// # Errors
+/// As [`waterfall`].
+pub fn sign_in(page: SignIn<'_>) -> askama::Result<String> {
+    SignInPage { page }.render()
+}
+
 /// The developer page (`/developer/<login>`).
 ///
 /// # Errors
@@ -1130,6 +1168,24 @@ mod tests {
         assert_eq!(span(2 * 86_400 + 3 * 3600 + 59), "2 d 3 h");
         assert_eq!(span(86_400 + 60), "1 d");
         assert_eq!(red_conclusions(), "failure,timed_out,startup_failure");
+    }
+
+    #[test]
+    fn sign_in_pages_escape_the_operators_name() {
+        let page = sign_in(SignIn::SignedIn("<b>eve</b>")).unwrap();
+        assert!(
+            page.contains("Signed in as &#60;b&#62;eve&#60;/b&#62;") || page.contains("&lt;b&gt;")
+        );
+        assert!(!page.contains("<b>"), "{page}");
+        assert!(page.contains("<title>buildboard: operators</title>"));
+        let private = sign_in(SignIn::PrivateBoard).unwrap();
+        assert!(private.contains("<title>buildboard: sign in</title>"));
+        assert!(private.contains("/?token=&lt;board token&gt;"));
+        let wrong = sign_in(SignIn::WrongToken).unwrap();
+        assert!(
+            wrong.contains(r#"<form method="post" action="/operator">"#),
+            "{wrong}"
+        );
     }
 
     #[test]

@@ -35,6 +35,7 @@ use super::limit::Limiter;
 use super::{with_state, AppState};
 use crate::github::client::{self, Client};
 use crate::secret::Secret;
+use crate::views::SignIn;
 
 /// Every answer here.
 type Reply = warp::reply::Response;
@@ -418,12 +419,12 @@ fn session(state: &AppState, caller: &Caller) -> Reply {
     no_store(warp::reply::json(&body).into_response())
 }
 
-fn page(status: StatusCode, body: &str) -> Reply {
-    let html = format!(
-        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <title>buildboard: operators</title><link rel=\"stylesheet\" href=\"/static/app.css\">\
-         </head><body class=\"signin\"><main>{body}</main></body></html>\n"
-    );
+/// An operators' page (`templates/signin.html`), never cached.
+fn page(status: StatusCode, page: SignIn<'_>) -> Reply {
+    let html = crate::views::sign_in(page).unwrap_or_else(|err| {
+        tracing::error!(cause = %err, "could not render an operators' page");
+        String::new()
+    });
     let mut reply = warp::reply::with_status(warp::reply::html(html), status).into_response();
     reply.headers_mut().insert(
         CACHE_CONTROL,
@@ -432,51 +433,25 @@ fn page(status: StatusCode, body: &str) -> Reply {
     reply
 }
 
-const SIGN_IN_FORM: &str = "<form method=\"post\" action=\"/operator\">\
-<label>Operator token <input type=\"password\" name=\"token\" autocomplete=\"current-password\" \
-required></label> <button type=\"submit\">Sign in</button></form>";
-
 /// `GET /operator`: the sign-in form, or who is signed in.
 fn sign_in_page(state: &AppState, caller: &Caller) -> Reply {
     if !state.act.is_on() {
-        return page(
-            StatusCode::NOT_FOUND,
-            "<h1>Acting is off</h1><p>This board has no operator tokens \
-             (<code>--operator-token</code>).</p>",
-        );
+        return page(StatusCode::NOT_FOUND, SignIn::ActingOff);
     }
     match caller
         .cookie
         .as_deref()
         .and_then(|cookie| state.act.by_cookie(cookie))
     {
-        Some(name) => page(
-            StatusCode::OK,
-            &format!(
-                "<h1>Signed in as {}</h1><p>Triage, the Wall and the Developer view show \
-                 re-run and cancel buttons in this browser. <a href=\"/triage\">Triage</a></p>\
-                 <form method=\"post\" action=\"/operator/sign-out\">\
-                 <button type=\"submit\">Sign out</button></form>",
-                crate::views::name(name)
-            ),
-        ),
-        None => page(
-            StatusCode::OK,
-            &format!(
-                "<h1>Operators</h1><p>Sign in to re-run and cancel runs from the board. The \
-                 board token does not act.</p>{SIGN_IN_FORM}"
-            ),
-        ),
+        Some(name) => page(StatusCode::OK, SignIn::SignedIn(name)),
+        None => page(StatusCode::OK, SignIn::Form),
     }
 }
 
 /// `POST /operator` with `token=<operator token>`: sets the cookie and goes to Triage.
 fn sign_in(state: &AppState, caller: &Caller, form: &[(String, String)]) -> Reply {
     if !caller.same_origin(&state.hosts) {
-        return page(
-            StatusCode::FORBIDDEN,
-            "<h1>Refused</h1><p>Sign in from this board's own page.</p>",
-        );
+        return page(StatusCode::FORBIDDEN, SignIn::Refused("Sign in"));
     }
     let given = form
         .iter()
@@ -484,10 +459,7 @@ fn sign_in(state: &AppState, caller: &Caller, form: &[(String, String)]) -> Repl
         .map_or("", |(_, value)| value.as_str());
     let Some(name) = state.act.by_token(given) else {
         tracing::info!("operator sign-in refused: wrong operator token");
-        return page(
-            StatusCode::UNAUTHORIZED,
-            &format!("<h1>Wrong operator token</h1>{SIGN_IN_FORM}"),
-        );
+        return page(StatusCode::UNAUTHORIZED, SignIn::WrongToken);
     };
     let cookie = state
         .act
@@ -514,10 +486,7 @@ fn sign_in(state: &AppState, caller: &Caller, form: &[(String, String)]) -> Repl
 /// `POST /operator/sign-out`: forgets the cookie.
 fn sign_out(state: &AppState, caller: &Caller) -> Reply {
     if !caller.same_origin(&state.hosts) {
-        return page(
-            StatusCode::FORBIDDEN,
-            "<h1>Refused</h1><p>Sign out from this board's own page.</p>",
-        );
+        return page(StatusCode::FORBIDDEN, SignIn::Refused("Sign out"));
     }
     Response::builder()
         .status(StatusCode::SEE_OTHER)

@@ -151,6 +151,14 @@ impl Error {
     }
 }
 
+/// The page a browser without the board's cookie gets.
+fn sign_in_page() -> String {
+    crate::views::sign_in(crate::views::SignIn::PrivateBoard).unwrap_or_else(|err| {
+        tracing::error!(cause = %err, "could not render the sign-in page");
+        String::new()
+    })
+}
+
 /// Turns warp's own rejections into the JSON error shape; anything unexpected is a logged 500.
 pub async fn handle_rejection(err: Rejection) -> Result<Response, std::convert::Infallible> {
     use warp::reject;
@@ -176,11 +184,8 @@ pub async fn handle_rejection(err: Rejection) -> Result<Response, std::convert::
     if let Some(denied) = err.find::<super::access::Denied>() {
         tracing::info!(status = 401, "read refused: no valid board token");
         let reply = if denied.wants_page {
-            warp::reply::with_status(
-                warp::reply::html(super::access::SIGN_IN_PAGE),
-                StatusCode::UNAUTHORIZED,
-            )
-            .into_response()
+            warp::reply::with_status(warp::reply::html(sign_in_page()), StatusCode::UNAUTHORIZED)
+                .into_response()
         } else {
             json_error(
                 StatusCode::UNAUTHORIZED,
