@@ -1,5 +1,6 @@
 //! Configuration: every setting is a command-line flag with an environment variable beside it.
-//! Only [`Cli::parse`] (in the binary) reads the environment; tests build a [`Config`] literal.
+//! Only [`Cli::parse`] (in the binary) reads the environment; tests start from [`Config::new`]
+//! (defaults, a database and an address) and set the fields they need.
 
 use std::net::SocketAddr;
 use std::num::NonZeroU32;
@@ -18,30 +19,19 @@ pub const DEFAULT_STALE_AFTER: Duration = Duration::from_secs(7 * 86_400);
 /// How often the server asks GitHub for runs its webhooks may have missed.
 pub const DEFAULT_RECONCILE_INTERVAL: Duration = Duration::from_secs(5 * 60);
 
-/// Parses a duration: plain seconds (`300`) or a number with a unit, `ms`, `s`, `m`, `h` or `d`
-/// (`500ms`, `90s`, `5m`, `1h`, `7d`).
+/// Parses a duration: plain seconds (`300`, as the flags always took) or `humantime`'s forms, a
+/// number with a unit such as `ms`, `s`, `m`, `h` or `d` (`500ms`, `90s`, `5m`, `1h 30m`, `7d`).
 ///
 /// # Errors
 /// A message for clap when the text is neither.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let value: u64 = number.parse().map_err(|_| {
-        format!("{text:?} is not a duration: use seconds (300) or 500ms, 90s, 5m, 1h, 7d")
-    })?;
-    match unit.trim() {
-        "ms" => Ok(Duration::from_millis(value)),
-        "" | "s" => Ok(Duration::from_secs(value)),
-        "m" => Ok(Duration::from_secs(value * 60)),
-        "h" => Ok(Duration::from_secs(value * 3600)),
-        "d" => Ok(Duration::from_secs(value * 86_400)),
-        other => Err(format!(
-            "unknown unit {other:?} in {text:?}: use ms, s, m, h or d"
-        )),
+    if let Ok(secs) = text.parse::<u64>() {
+        return Ok(Duration::from_secs(secs));
     }
+    humantime::parse_duration(text).map_err(|err| {
+        format!("{text:?} is not a duration ({err}): use seconds (300) or 500ms, 90s, 5m, 1h, 7d")
+    })
 }
 
 /// buildboard: a realtime build board for GitHub Actions.
@@ -474,7 +464,11 @@ mod tests {
         assert_eq!(parse_duration("5m"), Ok(Duration::from_secs(300)));
         assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
         assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
-        assert!(parse_duration("5 minutes").is_err());
+        assert_eq!(parse_duration("5 minutes"), Ok(Duration::from_secs(300)));
+        assert_eq!(parse_duration("1h 30m"), Ok(Duration::from_secs(5400)));
+        assert_eq!(parse_duration("7d"), Ok(Duration::from_secs(7 * 86_400)));
+        assert!(parse_duration("5 parsecs").is_err());
+        assert!(parse_duration("-5s").is_err());
         assert!(parse_duration("m").is_err());
         assert!(parse_duration("").is_err());
     }

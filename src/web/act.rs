@@ -1,4 +1,4 @@
-//! Acting from the board: operators re-run and cancel GitHub Actions runs (issue 17, item 1).
+//! Acting from the board: operators re-run and cancel GitHub Actions runs.
 //!
 //! - Operators hold `--operator-token` (`name:token`, comma-separated; a bare token is named
 //!   "operator"). A browser signs in at `/operator` (a form that POSTs the token) and gets the
