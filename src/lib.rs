@@ -137,18 +137,7 @@ impl App {
         let store = Store::open(&config.db)
             .with_context(|| format!("opening the database {}", config.db.display()))?;
         let webhook_key = resolve_webhook_key(&config, &store)?;
-        // One client for the reconciler, the log fetcher and operators' actions, so that its
-        // one-request-at-a-time gate and its rate-limit waits cover all three.
-        let github = match &config.github_token {
-            Some(token) => Some(Arc::new(
-                Client::new(ClientConfig::new(
-                    config.github_api_url.clone(),
-                    Some(token.clone()),
-                ))
-                .context("setting up the GitHub client")?,
-            )),
-            None => None,
-        };
+        let github = github_client(&config)?;
         let reconciler = github.clone().map(|client| {
             Reconciler::new(
                 client,
@@ -157,106 +146,37 @@ impl App {
             )
         });
         let hub = Hub::new();
-        let opts = views::Opts {
-            privacy: privacy::Privacy {
-                hide_authors: config.hide_authors,
-            },
-            // Once per server start (see `Opts::ghes_host`).
-            ghes_host: views::ghes_host(&config.github_api_url)
-                .map(|host| &*Box::leak(host.into_boxed_str())),
-        };
-        let targets = notify::Targets::load(
-            config.notify_config.as_deref(),
-            config.notify_slack.as_ref().map(|url| url.expose()),
-        )?;
-        let wake = Arc::new(tokio::sync::Notify::new());
-        let detector = notify::detect::Detector {
-            targets: targets.clone(),
-            watched: config.watch_branches.clone(),
-            opts,
-            board_url: config
-                .public_url
-                .as_ref()
-                .map(|url| url.origin().to_owned()),
-            wake: wake.clone(),
-        };
+        let opts = view_options(&config);
+        let notify = notify_parts(&config)?;
         let explainer = wiring::Explainer::default();
-        let hooks = ingest::Hooks {
-            in_transaction: Some(Box::new(detector)),
-            after_commit: vec![
-                Box::new(wiring::Feed {
-                    hub: hub.clone(),
-                    opts,
-                }),
-                Box::new(explainer.clone()),
-            ],
-        };
+        let hooks = writer_hooks(&config, &hub, opts, &notify, &explainer);
         let (ingest, writer) =
             Ingest::start(&store, hooks).context("starting the ingest writer")?;
         let listener =
             listen(config.listen).with_context(|| format!("binding {}", config.listen))?;
-        let limits = web::limit::Limits {
-            reads: web::limit::Limiter::new("reads", config.rate_limit, config.rate_limit_burst),
-            webhook: web::limit::Limiter::new(
-                "webhook",
-                config.webhook_rate_limit,
-                config.webhook_rate_limit_burst,
-            ),
-        };
-        if config.board_token.is_none() && !config.listen.ip().is_loopback() {
-            tracing::info!(
-                "the board and API are readable by anyone who can reach {}; set --board-token to require a token",
-                config.listen
-            );
-            if config.public_url.is_none() {
-                tracing::warn!(
-                    "listening on {} without --board-token or --public-url: a web page the board's \
-                     viewers open elsewhere can read the board through DNS rebinding; set \
-                     --public-url to the address the board is reached at (or --board-token)",
-                    config.listen
-                );
-            }
-        }
-        if let Some(token) = &config.board_token {
-            if token.expose().len() < MIN_BOARD_TOKEN_CHARS {
-                tracing::warn!(
-                    "the board token is shorter than {MIN_BOARD_TOKEN_CHARS} characters; a longer random one resists guessing"
-                );
-            }
-        }
-        let access =
-            web::access::Access::new(config.board_token.as_ref(), config.admin_token.as_ref());
-        let act = web::act::Act::new(
-            config.operator_token.as_ref(),
-            github.clone(),
-            config.action_rate_limit,
-        )
-        .map_err(anyhow::Error::msg)?;
-        if act.is_on() && github.is_none() {
-            tracing::warn!(
-                "--operator-token without --github-token: operators can sign in, but every \
-                 re-run or cancel will be refused"
-            );
-        }
-        let webhook_bodies = web::body::Budget::new(
-            config.webhook_body_budget,
-            config.max_body_bytes,
-            config.body_timeout,
-        );
+        warn_about_access(&config);
+        let act = operators(&config, github.clone())?;
         let state = AppState::new(web::SharedState {
             readiness: web::Readiness::default(),
             hosts: web::host::Hosts::new(config.public_url.as_ref(), config.listen),
-            access,
+            access: web::access::Access::new(
+                config.board_token.as_ref(),
+                config.admin_token.as_ref(),
+            ),
             store,
             hub,
             ingest,
-            config: Arc::new(config),
             opts,
             webhook_key,
-            limits,
+            limits: rate_limits(&config),
             act,
             board_cache: web::board::Cache::default(),
-            webhook_bodies,
+            webhook_bodies: web::body::Budget::new(
+                config.webhook_body_budget,
+                config.max_body_bytes,
+                config.body_timeout,
+            ),
+            config: Arc::new(config),
         });
         Ok(Self {
             listener,
@@ -265,7 +185,7 @@ impl App {
             serving,
             reconciler,
             github,
-            notify: (targets, wake),
+            notify,
             explainer,
         })
     }
@@ -358,6 +278,127 @@ impl App {
         tokio::task::spawn_blocking(move || writer.join()).await?;
         info!("stopped");
         Ok(())
+    }
+}
+
+/// One GitHub client for the reconciler, the log fetcher and operators' actions, so that its
+/// one-request-at-a-time gate and its rate-limit waits cover all three; `None` without a token.
+fn github_client(config: &Config) -> anyhow::Result<Option<Arc<Client>>> {
+    let Some(token) = &config.github_token else {
+        return Ok(None);
+    };
+    let client = Client::new(ClientConfig::new(
+        config.github_api_url.clone(),
+        Some(token.clone()),
+    ))
+    .context("setting up the GitHub client")?;
+    Ok(Some(Arc::new(client)))
+}
+
+/// How pages, the feed and notifications show things: `--hide-authors`, and which links are safe.
+fn view_options(config: &Config) -> views::Opts {
+    views::Opts {
+        privacy: privacy::Privacy {
+            hide_authors: config.hide_authors,
+        },
+        // Once per server start (see `Opts::ghes_host`).
+        ghes_host: views::ghes_host(&config.github_api_url)
+            .map(|host| &*Box::leak(host.into_boxed_str())),
+    }
+}
+
+/// The notification targets, and the wake-up the writer gives the sender after each group.
+fn notify_parts(config: &Config) -> anyhow::Result<(notify::Targets, Arc<tokio::sync::Notify>)> {
+    let targets = notify::Targets::load(
+        config.notify_config.as_deref(),
+        config.notify_slack.as_ref().map(|url| url.expose()),
+    )?;
+    Ok((targets, Arc::new(tokio::sync::Notify::new())))
+}
+
+/// What plugs into the writer: transition detection in each delivery's transaction; after each
+/// commit, the live feed and the log fetcher (once `App::run` has one).
+fn writer_hooks(
+    config: &Config,
+    hub: &Hub,
+    opts: views::Opts,
+    (targets, wake): &(notify::Targets, Arc<tokio::sync::Notify>),
+    explainer: &wiring::Explainer,
+) -> ingest::Hooks {
+    let detector = notify::detect::Detector {
+        targets: targets.clone(),
+        watched: config.watch_branches.clone(),
+        opts,
+        board_url: config
+            .public_url
+            .as_ref()
+            .map(|url| url.origin().to_owned()),
+        wake: wake.clone(),
+    };
+    ingest::Hooks {
+        in_transaction: Some(Box::new(detector)),
+        after_commit: vec![
+            Box::new(wiring::Feed {
+                hub: hub.clone(),
+                opts,
+            }),
+            Box::new(explainer.clone()),
+        ],
+    }
+}
+
+/// Warns about a board anyone can read, or one open to DNS rebinding, and about a short token.
+fn warn_about_access(config: &Config) {
+    if config.board_token.is_none() && !config.listen.ip().is_loopback() {
+        tracing::info!(
+            "the board and API are readable by anyone who can reach {}; set --board-token to require a token",
+            config.listen
+        );
+        if config.public_url.is_none() {
+            tracing::warn!(
+                "listening on {} without --board-token or --public-url: a web page the board's \
+                 viewers open elsewhere can read the board through DNS rebinding; set \
+                 --public-url to the address the board is reached at (or --board-token)",
+                config.listen
+            );
+        }
+    }
+    if let Some(token) = &config.board_token {
+        if token.expose().len() < MIN_BOARD_TOKEN_CHARS {
+            tracing::warn!(
+                "the board token is shorter than {MIN_BOARD_TOKEN_CHARS} characters; a longer random one resists guessing"
+            );
+        }
+    }
+}
+
+/// Operators' re-runs and cancels, through the shared GitHub client.
+fn operators(config: &Config, github: Option<Arc<Client>>) -> anyhow::Result<web::act::Act> {
+    let has_github = github.is_some();
+    let act = web::act::Act::new(
+        config.operator_token.as_ref(),
+        github,
+        config.action_rate_limit,
+    )
+    .map_err(anyhow::Error::msg)?;
+    if act.is_on() && !has_github {
+        tracing::warn!(
+            "--operator-token without --github-token: operators can sign in, but every \
+             re-run or cancel will be refused"
+        );
+    }
+    Ok(act)
+}
+
+/// The readers' and the webhook's rate limits.
+fn rate_limits(config: &Config) -> web::limit::Limits {
+    web::limit::Limits {
+        reads: web::limit::Limiter::new("reads", config.rate_limit, config.rate_limit_burst),
+        webhook: web::limit::Limiter::new(
+            "webhook",
+            config.webhook_rate_limit,
+            config.webhook_rate_limit_burst,
+        ),
     }
 }
 
