@@ -71,6 +71,35 @@ enum Outcome {
     },
 }
 
+impl Outcome {
+    /// What the receiver's answer (or its absence) means.
+    fn of(answer: reqwest::Result<reqwest::Response>) -> Self {
+        match answer {
+            Ok(response) if response.status().is_success() => Self::Sent,
+            Ok(response) => Self::Failed {
+                error: format!("HTTP {}", response.status().as_u16()),
+                retry_after: response
+                    .headers()
+                    .get("retry-after")
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.trim().parse::<u64>().ok())
+                    .map(Duration::from_secs),
+            },
+            // Without the URL, which is a credential for Slack and Teams.
+            Err(err) => Self::Failed {
+                error: if err.is_timeout() {
+                    "timed out".to_owned()
+                } else if err.is_connect() {
+                    "could not connect".to_owned()
+                } else {
+                    "request failed".to_owned()
+                },
+                retry_after: None,
+            },
+        }
+    }
+}
+
 impl<W: Writes> Sender<W> {
     /// Sends until `shutdown`; a request in flight is finished (or times out) first, so that
     /// what it did is recorded.
@@ -175,29 +204,7 @@ impl<W: Writes> Sender<W> {
                     request.header(SIGNATURE_HEADER, signature::sign(secret.as_bytes(), &body));
             }
         }
-        let outcome = match request.body(body).send().await {
-            Ok(response) if response.status().is_success() => Outcome::Sent,
-            Ok(response) => Outcome::Failed {
-                error: format!("HTTP {}", response.status().as_u16()),
-                retry_after: response
-                    .headers()
-                    .get("retry-after")
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(|v| v.trim().parse::<u64>().ok())
-                    .map(Duration::from_secs),
-            },
-            // Without the URL, which is a credential for Slack and Teams.
-            Err(err) => Outcome::Failed {
-                error: if err.is_timeout() {
-                    "timed out".to_owned()
-                } else if err.is_connect() {
-                    "could not connect".to_owned()
-                } else {
-                    "request failed".to_owned()
-                },
-                retry_after: None,
-            },
-        };
+        let outcome = Outcome::of(request.body(body).send().await);
         match outcome {
             Outcome::Sent => {
                 debug!(delivery = id, target = %target.name, "notification sent");
