@@ -10,7 +10,7 @@ use rand::RngCore;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-use super::{post_all, trickle, Options, Organisation, Simulation};
+use super::{post_all, trickle, Options, Organisation, Posted, Simulation};
 use crate::config::{Config, DemoArgs, Secret};
 use crate::store::Store;
 use crate::App;
@@ -21,6 +21,48 @@ pub const LOG_FILTER: &str = "info,warp=warn,buildboard::web::webhook=warn";
 
 /// The setting that marks a database as the demo's, so that the demo never deletes another one.
 pub const DEMO_SETTING: &str = "demo_seed";
+
+/// Sets the server settings the demo owns in `config`: its database and address, a fresh webhook
+/// secret (returned, to sign the deliveries with), no GitHub token and no webhook rate limit.
+fn demo_config(args: &DemoArgs, config: &mut Config) -> String {
+    let mut key = [0u8; 24];
+    rand::rng().fill_bytes(&mut key);
+    let secret = hex::encode(key);
+    config.db = args.db.clone();
+    config.listen = args.listen;
+    config.webhook_secret = Some(Secret::new(secret.clone()));
+    config.webhook_secret_file = None;
+    config.insecure_allow_unsigned = false;
+    // Nothing to reconcile: the organisation exists only here.
+    config.github_token = None;
+    config.webhook_rate_limit = 0;
+    secret
+}
+
+/// A token cancelled once `shutdown` completes.
+fn cancelled_by(shutdown: impl Future<Output = ()> + Send + 'static) -> CancellationToken {
+    let token = CancellationToken::new();
+    let on_signal = token.clone();
+    tokio::spawn(async move {
+        shutdown.await;
+        on_signal.cancel();
+    });
+    token
+}
+
+/// Logs how posting the history went.
+fn report_history(posted: &Posted) {
+    for line in posted.failed.iter().take(5) {
+        warn!("demo delivery refused: {line}");
+    }
+    info!(
+        failed = posted.failed.len(),
+        "demo: history posted, {} deliveries in {:.1} s ({:.0}/s)",
+        posted.posted(),
+        posted.elapsed.as_secs_f64(),
+        posted.rate()
+    );
+}
 
 /// Runs the demo until `shutdown` completes. `config` supplies the server settings the demo does
 /// not set itself (`--hide-authors`, `--board-token`, ...).
@@ -37,30 +79,13 @@ pub async fn run(
         .with_context(|| format!("creating the demo database {}", args.db.display()))?;
     store.set_setting(DEMO_SETTING, &args.seed.to_string())?;
     drop(store);
-
-    let mut key = [0u8; 24];
-    rand::rng().fill_bytes(&mut key);
-    let secret = hex::encode(key);
-    config.db = args.db.clone();
-    config.listen = args.listen;
-    config.webhook_secret = Some(Secret::new(secret.clone()));
-    config.webhook_secret_file = None;
-    config.insecure_allow_unsigned = false;
-    // Nothing to reconcile: the organisation exists only here.
-    config.github_token = None;
-    config.webhook_rate_limit = 0;
-
+    let secret = demo_config(&args, &mut config);
     let app = App::build(config).await?;
     let addr = app.local_addr();
     // Ctrl-C stops the posting first, then the server, so that no post is cut off.
-    let stop = CancellationToken::new();
+    let stop = cancelled_by(shutdown);
     let stop_server = CancellationToken::new();
     let server = tokio::spawn(app.run(stop_server.clone().cancelled_owned()));
-    let on_signal = stop.clone();
-    tokio::spawn(async move {
-        shutdown.await;
-        on_signal.cancel();
-    });
 
     let org = Organisation::generate(args.seed);
     let options = Options {
@@ -97,18 +122,7 @@ pub async fn run(
         },
     );
     tokio::select! {
-        posted = posting => {
-            for line in posted.failed.iter().take(5) {
-                warn!("demo delivery refused: {line}");
-            }
-            info!(
-                failed = posted.failed.len(),
-                "demo: history posted, {} deliveries in {:.1} s ({:.0}/s)",
-                posted.posted(),
-                posted.elapsed.as_secs_f64(),
-                posted.rate()
-            );
-        }
+        posted = posting => report_history(&posted),
         () = stop.cancelled() => {}
     }
     if args.no_trickle {
