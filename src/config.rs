@@ -1,5 +1,6 @@
 //! Configuration: every setting is a command-line flag with an environment variable beside it.
-//! Only [`Cli::parse`] (in the binary) reads the environment; tests build a [`Config`] literal.
+//! Only [`Cli::parse`] (in the binary) reads the environment; tests start from [`Config::new`]
+//! (defaults, a database and an address) and set the fields they need.
 
 use std::net::SocketAddr;
 use std::num::NonZeroU32;
@@ -18,30 +19,19 @@ pub const DEFAULT_STALE_AFTER: Duration = Duration::from_secs(7 * 86_400);
 /// How often the server asks GitHub for runs its webhooks may have missed.
 pub const DEFAULT_RECONCILE_INTERVAL: Duration = Duration::from_secs(5 * 60);
 
-/// Parses a duration: plain seconds (`300`) or a number with a unit, `ms`, `s`, `m`, `h` or `d`
-/// (`500ms`, `90s`, `5m`, `1h`, `7d`).
+/// Parses a duration: plain seconds (`300`, as the flags always took) or `humantime`'s forms, a
+/// number with a unit such as `ms`, `s`, `m`, `h` or `d` (`500ms`, `90s`, `5m`, `1h 30m`, `7d`).
 ///
 /// # Errors
 /// A message for clap when the text is neither.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let value: u64 = number.parse().map_err(|_| {
-        format!("{text:?} is not a duration: use seconds (300) or 500ms, 90s, 5m, 1h, 7d")
-    })?;
-    match unit.trim() {
-        "ms" => Ok(Duration::from_millis(value)),
-        "" | "s" => Ok(Duration::from_secs(value)),
-        "m" => Ok(Duration::from_secs(value * 60)),
-        "h" => Ok(Duration::from_secs(value * 3600)),
-        "d" => Ok(Duration::from_secs(value * 86_400)),
-        other => Err(format!(
-            "unknown unit {other:?} in {text:?}: use ms, s, m, h or d"
-        )),
+    if let Ok(secs) = text.parse::<u64>() {
+        return Ok(Duration::from_secs(secs));
     }
+    humantime::parse_duration(text).map_err(|err| {
+        format!("{text:?} is not a duration ({err}): use seconds (300) or 500ms, 90s, 5m, 1h, 7d")
+    })
 }
 
 /// buildboard: a realtime build board for GitHub Actions.
@@ -83,7 +73,45 @@ pub enum Command {
     /// A living demo: a simulated organisation (25 repositories, about 100 workflows) with a week
     /// of history and live events, posted through the real /webhook path. Uses its own database,
     /// buildboard-demo.db by default, which it DELETES and recreates at every start.
-    Demo(crate::demo::DemoArgs),
+    Demo(DemoArgs),
+}
+
+/// Runs per day in the demo's week of history by default (about 3,400 runs, 27,000 deliveries).
+pub const DEFAULT_DEMO_RUNS_PER_DAY: u32 = 480;
+
+/// Settings of `buildboard demo`.
+#[derive(Debug, Clone, Args)]
+pub struct DemoArgs {
+    /// The demo's database. It is DELETED and created afresh at every start, so it must be a
+    /// file the demo made (anything else there is refused). The server's --db and BUILDBOARD_DB
+    /// are not used.
+    #[arg(long, default_value = "buildboard-demo.db")]
+    pub db: PathBuf,
+
+    /// Address and port to serve the board on.
+    #[arg(long, default_value = "127.0.0.1:5000")]
+    pub listen: SocketAddr,
+
+    /// Seed of the organisation and its history: the same seed, the same organisation.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+
+    /// Runs per day in the week of history (the default makes about 3,400 runs, 27,000
+    /// deliveries).
+    #[arg(long, default_value_t = DEFAULT_DEMO_RUNS_PER_DAY)]
+    pub runs_per_day: u32,
+
+    /// Mean time between live pushes once the history is in: seconds, or 500ms, 30s, 2m.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    pub trickle_every: Duration,
+
+    /// Post the history, then serve it without live events.
+    #[arg(long)]
+    pub no_trickle: bool,
+
+    /// Deliveries posted at once.
+    #[arg(long, default_value_t = 8)]
+    pub concurrency: usize,
 }
 
 /// How long a failed notification waits before its first retry by default.
@@ -494,7 +522,11 @@ mod tests {
         assert_eq!(parse_duration("5m"), Ok(Duration::from_secs(300)));
         assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
         assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
-        assert!(parse_duration("5 minutes").is_err());
+        assert_eq!(parse_duration("5 minutes"), Ok(Duration::from_secs(300)));
+        assert_eq!(parse_duration("1h 30m"), Ok(Duration::from_secs(5400)));
+        assert_eq!(parse_duration("7d"), Ok(Duration::from_secs(7 * 86_400)));
+        assert!(parse_duration("5 parsecs").is_err());
+        assert!(parse_duration("-5s").is_err());
         assert!(parse_duration("m").is_err());
         assert!(parse_duration("").is_err());
     }

@@ -6,27 +6,28 @@
 //! delivery is on disk. One fsync serves the whole group, which is what makes thousands of durable
 //! deliveries per second possible. A delivery that fails is rolled back without touching the
 //! others (the group is applied again with a savepoint per delivery; see [`commit_group`]). After the
-//! commit, a publisher thread hands the changes to the [`Hub`], in commit order, while the writer
-//! goes on with the next group.
+//! commit, a publisher thread hands the changes to what listens after commits, in commit order,
+//! while the writer goes on with the next group.
+//!
+//! The writer knows the store and nothing above it: what reacts to a delivery plugs in through
+//! this module's own traits, given to [`Ingest::start`] as [`Hooks`]. [`InTransaction`] runs in
+//! each delivery's transaction (the notifier's transition detection); [`AfterCommit`] sees each
+//! committed change on the publisher thread (the live feed, log fetching). The server wires them
+//! in `crate::wiring`.
+//!
 //! The server's reconciler ([`crate::backfill::Reconciler`]) feeds runs it found through the REST
 //! API into the same writer with [`Ingest::apply`], so they are published like deliveries.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use rusqlite::{Connection, TransactionBehavior};
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, error, warn};
 
-use crate::feed;
 use crate::github::event::{Event, EventKind};
-use crate::hub::Hub;
-use crate::log_fetch::{FailedJob, FailureSink, JobFailure, LogFetcher};
-use crate::notify::detect::Detector;
-use crate::run_state::{self, Status};
 use crate::store::{self, model::Change, write, write::Known, Store};
-use crate::views::Opts;
 
 /// Most deliveries committed in one transaction.
 pub const MAX_GROUP: usize = 512;
@@ -40,6 +41,34 @@ pub enum Outcome {
     Applied { changes: usize },
     /// This delivery id was processed before: nothing was done.
     Duplicate,
+}
+
+/// Runs in each delivery's own transaction, right after its rows are written, so that what it
+/// writes commits or rolls back with them.
+pub trait InTransaction: Send + 'static {
+    /// Reacts to the `changes` one delivery made, on its transaction's connection.
+    ///
+    /// # Errors
+    /// A database error, which fails (and rolls back) that delivery.
+    fn on_changes(&self, conn: &Connection, changes: &[Change], now: i64) -> store::Result<()>;
+
+    /// Called on the writer thread after each group is committed (or failed).
+    fn after_group(&self) {}
+}
+
+/// Sees every committed change, in commit order, on the publisher thread. A panic is logged, and
+/// the publisher carries on with the next group.
+pub trait AfterCommit: Send + 'static {
+    fn committed(&self, change: &Change);
+}
+
+/// What plugs into the writer; [`Hooks::default`] has nothing.
+#[derive(Default)]
+pub struct Hooks {
+    /// Run in each delivery's transaction.
+    pub in_transaction: Option<Box<dyn InTransaction>>,
+    /// Called for every committed change, in this order.
+    pub after_commit: Vec<Box<dyn AfterCommit>>,
 }
 
 /// Errors from ingest. `Store` maps to 500, `Closed` to 503.
@@ -74,17 +103,11 @@ enum Job {
 #[derive(Clone)]
 pub struct Ingest {
     queue: mpsc::Sender<Job>,
-    /// Where committed failed jobs go to be explained from their logs, once set.
-    explainer: Explainer,
     /// Whether the latest delivery group failed (its commit, or a delivery in it), e.g. on a full
     /// disk; `/readyz` reports not ready while it is set. Only the next group that commits whole
     /// clears it (a readiness probe's small write can commit where deliveries cannot).
     failing: Arc<AtomicBool>,
 }
-
-/// The log fetcher the publisher hands failed jobs to; set once the server has one (it needs a
-/// GitHub token, and an `Ingest` of its own to store what it finds).
-type Explainer = Arc<OnceLock<LogFetcher>>;
 
 /// The writer thread and its publisher; join them after every [`Ingest`] handle is dropped to
 /// drain the queue.
@@ -110,29 +133,15 @@ impl Writer {
 /// Committed groups' changes waiting for the publisher; past this the writer waits for it.
 const PUBLISH_DEPTH: usize = 1024;
 
-/// Hands committed changes to the hub, in commit order, on a thread of its own: rendering a run's
+/// Hands committed changes to `hooks`, in commit order, on a thread of its own: rendering a run's
 /// fragments and serialising the messages took an eighth of the writer's time, which the next
 /// group waited for.
-fn run_publisher(
-    changes: std::sync::mpsc::Receiver<Vec<Change>>,
-    hub: Hub,
-    opts: Opts,
-    explainer: Explainer,
-) {
+fn run_publisher(changes: std::sync::mpsc::Receiver<Vec<Change>>, hooks: &[Box<dyn AfterCommit>]) {
     for group in changes {
         let published = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             for change in &group {
-                hub.publish(change.repo(), || feed::change(change, opts));
-                if let (Change::Job { job }, Some(fetcher)) = (change, explainer.get()) {
-                    if job.status == Status::Completed && run_state::is_red(job.conclusion.as_ref())
-                    {
-                        fetcher.enqueue(FailedJob {
-                            repo: job.repo.clone(),
-                            repo_id: job.repo_id,
-                            run_id: job.run_id,
-                            job_id: job.id,
-                        });
-                    }
+                for hook in hooks {
+                    hook.committed(change);
                 }
             }
         }));
@@ -142,75 +151,39 @@ fn run_publisher(
     }
 }
 
-/// The server's sink for explained failures: each is stored in `jobfailures` through the writer.
-impl FailureSink for Ingest {
-    async fn record(&mut self, failure: JobFailure) {
-        let row = failure.to_row();
-        let job_id = row.job_id;
-        if let Err(err) = self
-            .write(move |conn| store::failures::record(conn, &row))
-            .await
-        {
-            warn!(job_id, cause = %err, "storing why a job failed failed");
-        }
-    }
-}
-
 impl Ingest {
-    /// From now on, every committed job that failed is handed to `fetcher` to be explained from
-    /// its log. Only the first call takes effect.
-    pub fn explain_failures_with(&self, fetcher: LogFetcher) {
-        let _ = self.explainer.set(fetcher);
-    }
-
-    /// Starts the writer thread on its own read-write connection.
+    /// Starts the writer thread on its own read-write connection, and its publisher, with `hooks`
+    /// plugged in.
     ///
     /// # Errors
     /// When the database cannot be opened for writing.
-    pub fn start(store: &Store, hub: Hub, opts: Opts) -> Result<(Self, Writer), Error> {
-        Self::start_with(store, hub, opts, None)
-    }
-
-    /// [`Ingest::start`], detecting transitions of watched pairs in each delivery's transaction
-    /// and queueing their notifications when `detector` is given (see [`crate::notify`]).
-    ///
-    /// # Errors
-    /// When the database cannot be opened for writing.
-    pub fn start_with(
-        store: &Store,
-        hub: Hub,
-        opts: Opts,
-        detector: Option<Detector>,
-    ) -> Result<(Self, Writer), Error> {
+    pub fn start(store: &Store, hooks: Hooks) -> Result<(Self, Writer), Error> {
         let conn = store.open_writer()?;
         let (queue, receiver) = mpsc::channel(QUEUE_DEPTH);
         let (changes, published) = std::sync::mpsc::sync_channel(PUBLISH_DEPTH);
-        let explainer = Explainer::default();
-        let publisher_explainer = explainer.clone();
         let spawn = |name: &str, run: Box<dyn FnOnce() + Send>| {
             std::thread::Builder::new()
                 .name(name.into())
                 .spawn(run)
                 .expect("spawning a thread only fails when the OS is out of resources")
         };
+        let Hooks {
+            in_transaction,
+            after_commit,
+        } = hooks;
         let publisher = spawn(
             "ingest-publisher",
-            Box::new(move || run_publisher(published, hub, opts, publisher_explainer)),
+            Box::new(move || run_publisher(published, &after_commit)),
         );
         let failing = Arc::new(AtomicBool::new(false));
         let health = failing.clone();
         let writer = spawn(
             "ingest-writer",
-            Box::new(move || run_writer(conn, receiver, changes, &health, detector.as_ref())),
+            Box::new(move || {
+                run_writer(conn, receiver, changes, &health, in_transaction.as_deref())
+            }),
         );
-        Ok((
-            Self {
-                queue,
-                explainer,
-                failing,
-            },
-            Writer { writer, publisher },
-        ))
+        Ok((Self { queue, failing }, Writer { writer, publisher }))
     }
 
     /// Whether the latest delivery group failed to store (see `failing`).
@@ -286,6 +259,19 @@ impl Ingest {
     }
 }
 
+/// Background tasks' writes, through the writer (see [`Ingest::write`]).
+impl store::Writes for Ingest {
+    type Error = Error;
+
+    async fn write<T, F>(&self, f: F) -> Result<T, Error>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> store::Result<T> + Send + 'static,
+    {
+        Ingest::write(self, f).await
+    }
+}
+
 /// Takes every delivery queued at the moment into a group (up to [`MAX_GROUP`]) and commits it; a
 /// task ends the group and runs after it, so everything runs in the order it was submitted.
 fn run_writer(
@@ -293,7 +279,7 @@ fn run_writer(
     mut receiver: mpsc::Receiver<Job>,
     publisher: std::sync::mpsc::SyncSender<Vec<Change>>,
     failing: &AtomicBool,
-    detector: Option<&Detector>,
+    hook: Option<&dyn InTransaction>,
 ) {
     let mut group = Vec::with_capacity(MAX_GROUP);
     let mut known = Known::default();
@@ -314,9 +300,9 @@ fn run_writer(
                         Err(_) => break,
                     }
                 }
-                let stored = commit_group(&mut conn, &mut group, &publisher, &mut known, detector);
-                if let Some(detector) = detector {
-                    detector.wake.notify_one(); // the sender looks at the outbox
+                let stored = commit_group(&mut conn, &mut group, &publisher, &mut known, hook);
+                if let Some(hook) = hook {
+                    hook.after_group();
                 }
                 failing.store(!stored, Ordering::Relaxed);
                 task
@@ -361,14 +347,14 @@ fn commit_group(
     group: &mut Vec<Submission>,
     publisher: &std::sync::mpsc::SyncSender<Vec<Change>>,
     known: &mut Known,
-    detector: Option<&Detector>,
+    hook: Option<&dyn InTransaction>,
 ) -> bool {
     let started = std::time::Instant::now();
     let now = chrono::Utc::now().timestamp();
     // A panic while applying (a bug) must not take the writer, and with it every later delivery,
     // down: the transaction rolls back as it unwinds and the group gets an error.
     let committed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        match apply_group(conn, group, now, Isolation::None, known, detector) {
+        match apply_group(conn, group, now, Isolation::None, known, hook) {
             Ok(Some(outcomes)) => Ok(outcomes),
             Ok(None) => apply_group(
                 conn,
@@ -376,7 +362,7 @@ fn commit_group(
                 now,
                 Isolation::SavepointPerDelivery,
                 known,
-                detector,
+                hook,
             )
             .map(|outcomes| outcomes.expect("with savepoints every outcome is kept")),
             Err(err) => Err(err),
@@ -449,7 +435,7 @@ fn apply_group(
     now: i64,
     isolation: Isolation,
     known: &mut Known,
-    detector: Option<&Detector>,
+    hook: Option<&dyn InTransaction>,
 ) -> Result<Option<Outcomes>, store::Error> {
     let mut outcomes: Outcomes = Vec::with_capacity(group.len());
     let mut tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -459,13 +445,13 @@ fn apply_group(
     for submission in group {
         let applied = if isolation == Isolation::SavepointPerDelivery {
             let savepoint = tx.savepoint()?;
-            let applied = apply_one(&savepoint, submission, now, known, detector);
+            let applied = apply_one(&savepoint, submission, now, known, hook);
             if applied.is_ok() {
                 savepoint.commit()?;
             } // else dropping the savepoint rolls back this delivery only
             applied
         } else {
-            apply_one(&tx, submission, now, known, detector)
+            apply_one(&tx, submission, now, known, hook)
         };
         if let Err(err) = &applied {
             // What it learnt from this delivery was rolled back with it.
@@ -489,7 +475,7 @@ fn apply_one(
     submission: &Submission,
     now: i64,
     known: &mut Known,
-    detector: Option<&Detector>,
+    hook: Option<&dyn InTransaction>,
 ) -> Result<(Outcome, Vec<Change>), store::Error> {
     if let Some(delivery_id) = &submission.delivery_id {
         if !write::record_delivery(conn, delivery_id, submission.kind.as_str(), now)? {
@@ -497,9 +483,9 @@ fn apply_one(
         }
     }
     let changes = write::apply_event_with(conn, &submission.event, now, known)?;
-    if let Some(detector) = detector {
-        // In the delivery's transaction: the transition and its messages are stored with the run.
-        detector.on_changes_isolated(conn, &changes, now)?;
+    if let Some(hook) = hook {
+        // In the delivery's transaction: what it writes is stored with the delivery's rows.
+        hook.on_changes(conn, &changes, now)?;
     }
     Ok((
         Outcome::Applied {
@@ -553,7 +539,7 @@ mod tests {
             "CREATE TRIGGER refuse_666 BEFORE INSERT ON workflowruns
              WHEN NEW.id = 666 BEGIN SELECT RAISE(ABORT, 'refused'); END;",
         );
-        let (ingest, writer) = Ingest::start(&store, Hub::new(), Opts::default()).unwrap();
+        let (ingest, writer) = Ingest::start(&store, Hooks::default()).unwrap();
         (dir, store, ingest, writer)
     }
 
@@ -589,7 +575,7 @@ mod tests {
     async fn rows_another_connection_changed_are_read_again_not_remembered() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().join("db.sqlite")).unwrap();
-        let (ingest, writer) = Ingest::start(&store, Hub::new(), Opts::default()).unwrap();
+        let (ingest, writer) = Ingest::start(&store, Hooks::default()).unwrap();
         let first = ingest
             .submit("d-1".into(), EventKind::WorkflowRun, run_event(1))
             .await;

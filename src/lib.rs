@@ -12,8 +12,8 @@
 //!   JWT, installation tokens) and sign-in with GitHub.
 //! - [`store`] — the SQLite database: schema, migrations, every SQL statement (writes, reads,
 //!   filters, figures, triage, reports of other sources, log failures).
-//! - [`ingest`] — verified events → one group-committing writer → publisher → [`hub`]; other
-//!   writes queue behind deliveries on the same writer.
+//! - [`ingest`] — verified events → one group-committing writer → publisher; other writes queue
+//!   behind deliveries on the same writer. It knows the store; the rest plugs in via its traits.
 //! - [`feed`] — the WebSocket feed's protocol: what each message is and how it is built.
 //! - [`hub`] — fan-out of built messages to WebSocket clients; shutdown signal.
 //! - [`housekeeping`] — planner statistics and retention, in the background.
@@ -29,6 +29,8 @@
 //! - [`views`] — HTML templates: the board's pages and the fragments live updates carry.
 //! - [`counters`] — Prometheus counters for operators (`GET /metrics`).
 //! - [`telemetry`] — logging.
+//! - [`wiring`] — how the writer, the feed, the log fetcher and the notifier plug into each
+//!   other through their own traits, so that none imports the others.
 //! - [`demo`] — a simulated organisation posting realistic deliveries (`buildboard demo`).
 //!
 //! [`App::build`] opens everything and binds the listener; [`App::run`] serves until shutdown.
@@ -56,6 +58,7 @@ pub mod telemetry;
 pub mod views;
 pub mod watch;
 pub mod web;
+pub mod wiring;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -115,6 +118,8 @@ pub struct App {
     github: Option<Arc<Client>>,
     /// The notification targets and the sender's wake-up, shared with the writer's detector.
     notify: (notify::Targets, Arc<tokio::sync::Notify>),
+    /// Where the writer hands failed jobs, once `run` has a log fetcher.
+    explainer: wiring::Explainer,
 }
 
 impl App {
@@ -148,31 +153,12 @@ impl App {
             )
         });
         let hub = Hub::new();
-        let opts = views::Opts {
-            privacy: scope::Privacy {
-                hide_authors: config.hide_authors,
-            },
-            // Once per server start (see `Opts::ghes_host`).
-            ghes_host: views::ghes_host(&config.github_api_url)
-                .map(|host| &*Box::leak(host.into_boxed_str())),
-        };
-        let targets = notify::Targets::load(
-            config.notify_config.as_deref(),
-            config.notify_slack.as_ref().map(|url| url.expose()),
-        )?;
-        let wake = Arc::new(tokio::sync::Notify::new());
-        let detector = notify::detect::Detector {
-            targets: targets.clone(),
-            watched: config.watch_branches.clone(),
-            opts,
-            board_url: config
-                .public_url
-                .as_ref()
-                .map(|url| url.origin().to_owned()),
-            wake: wake.clone(),
-        };
-        let (ingest, writer) = Ingest::start_with(&store, hub.clone(), opts, Some(detector))
-            .context("starting the ingest writer")?;
+        let opts = view_options(&config);
+        let notify = notify_parts(&config)?;
+        let explainer = wiring::Explainer::default();
+        let hooks = writer_hooks(&config, &hub, opts, &notify, &explainer);
+        let (ingest, writer) =
+            Ingest::start(&store, hooks).context("starting the ingest writer")?;
         let listener =
             listen(config.listen).with_context(|| format!("binding {}", config.listen))?;
         announce_setup(&setup_code, &config, &listener)?;
@@ -182,35 +168,7 @@ impl App {
             github_app.clone(),
             &config.github_url,
         );
-        let limits = web::limit::Limits {
-            reads: web::limit::Limiter::new("reads", config.rate_limit, config.rate_limit_burst),
-            webhook: web::limit::Limiter::new(
-                "webhook",
-                config.webhook_rate_limit,
-                config.webhook_rate_limit_burst,
-            ),
-        };
-        if config.board_token.is_none() && !config.listen.ip().is_loopback() {
-            tracing::info!(
-                "the board and API are readable by anyone who can reach {}; set --board-token to require a token",
-                config.listen
-            );
-            if config.public_url.is_none() {
-                tracing::warn!(
-                    "listening on {} without --board-token or --public-url: a web page the board's \
-                     viewers open elsewhere can read the board through DNS rebinding; set \
-                     --public-url to the address the board is reached at (or --board-token)",
-                    config.listen
-                );
-            }
-        }
-        if let Some(token) = &config.board_token {
-            if token.expose().len() < MIN_BOARD_TOKEN_CHARS {
-                tracing::warn!(
-                    "the board token is shorter than {MIN_BOARD_TOKEN_CHARS} characters; a longer random one resists guessing"
-                );
-            }
-        }
+        warn_about_access(&config);
         let access =
             web::access::Access::new(config.board_token.as_ref(), config.admin_token.as_ref())
                 .with_privacy(opts.privacy)
@@ -222,23 +180,7 @@ impl App {
         {
             access.add_token(&token);
         }
-        let act = web::act::Act::new(
-            config.operator_token.as_ref(),
-            github.clone(),
-            config.action_rate_limit,
-        )
-        .map_err(anyhow::Error::msg)?;
-        if act.is_on() && github.is_none() {
-            tracing::warn!(
-                "--operator-token without --github-token: operators can sign in, but every \
-                 re-run or cancel will be refused"
-            );
-        }
-        let webhook_bodies = web::body::Budget::new(
-            config.webhook_body_budget,
-            config.max_body_bytes,
-            config.body_timeout,
-        );
+        let act = operators(&config, github.clone())?;
         let state = AppState::new(web::SharedState {
             readiness: web::Readiness::default(),
             hosts: web::host::Hosts::new(config.public_url.as_ref(), config.listen),
@@ -246,16 +188,20 @@ impl App {
             store,
             hub,
             ingest,
-            config: Arc::new(config),
             opts,
             webhook_key,
-            limits,
+            limits: rate_limits(&config),
             act,
             board_cache: web::board::Cache::default(),
-            webhook_bodies,
+            webhook_bodies: web::body::Budget::new(
+                config.webhook_body_budget,
+                config.max_body_bytes,
+                config.body_timeout,
+            ),
             github_app,
             setup_code,
             sessions,
+            config: Arc::new(config),
         });
         Ok(Self {
             listener,
@@ -264,7 +210,8 @@ impl App {
             serving,
             reconciler,
             github,
-            notify: (targets, wake),
+            notify,
+            explainer,
         })
     }
 
@@ -292,6 +239,7 @@ impl App {
             reconciler,
             github,
             notify: (targets, wake),
+            explainer,
         } = self;
         let hub = state.hub.clone();
         let token = hub.shutdown_token();
@@ -306,7 +254,7 @@ impl App {
                 log_fetch::FetchConfig::default(),
                 token.clone(),
             );
-            state.ingest.explain_failures_with(fetcher.clone());
+            explainer.explain_with(fetcher.clone());
             let store = state.store.clone();
             tokio::spawn(async move { fetcher.catch_up(&store, UNEXPLAINED_SCAN).await });
             task
@@ -321,7 +269,7 @@ impl App {
             notify::sender::Sender {
                 targets,
                 store: state.store.clone(),
-                ingest: state.ingest.clone(),
+                writer: state.ingest.clone(),
                 wake,
                 retry: state.config.notify_retry,
             }
@@ -407,6 +355,113 @@ fn check_access_mode(config: &Config, app_configured: bool) -> anyhow::Result<()
         _ => {}
     }
     Ok(())
+}
+
+/// How pages, the feed and notifications show things: `--hide-authors`, and which links are safe.
+fn view_options(config: &Config) -> views::Opts {
+    views::Opts {
+        privacy: scope::Privacy {
+            hide_authors: config.hide_authors,
+        },
+        // Once per server start (see `Opts::ghes_host`).
+        ghes_host: views::ghes_host(&config.github_api_url)
+            .map(|host| &*Box::leak(host.into_boxed_str())),
+    }
+}
+
+/// The notification targets, and the wake-up the writer gives the sender after each group.
+fn notify_parts(config: &Config) -> anyhow::Result<(notify::Targets, Arc<tokio::sync::Notify>)> {
+    let targets = notify::Targets::load(
+        config.notify_config.as_deref(),
+        config.notify_slack.as_ref().map(|url| url.expose()),
+    )?;
+    Ok((targets, Arc::new(tokio::sync::Notify::new())))
+}
+
+/// What plugs into the writer: transition detection in each delivery's transaction; after each
+/// commit, the live feed and the log fetcher (once `App::run` has one).
+fn writer_hooks(
+    config: &Config,
+    hub: &Hub,
+    opts: views::Opts,
+    (targets, wake): &(notify::Targets, Arc<tokio::sync::Notify>),
+    explainer: &wiring::Explainer,
+) -> ingest::Hooks {
+    let detector = notify::detect::Detector {
+        targets: targets.clone(),
+        watched: config.watch_branches.clone(),
+        opts,
+        board_url: config
+            .public_url
+            .as_ref()
+            .map(|url| url.origin().to_owned()),
+        wake: wake.clone(),
+    };
+    ingest::Hooks {
+        in_transaction: Some(Box::new(detector)),
+        after_commit: vec![
+            Box::new(wiring::Feed {
+                hub: hub.clone(),
+                opts,
+            }),
+            Box::new(explainer.clone()),
+        ],
+    }
+}
+
+/// Warns about a board anyone can read, or one open to DNS rebinding, and about a short token.
+fn warn_about_access(config: &Config) {
+    if config.board_token.is_none() && !config.listen.ip().is_loopback() {
+        tracing::info!(
+            "the board and API are readable by anyone who can reach {}; set --board-token to require a token",
+            config.listen
+        );
+        if config.public_url.is_none() {
+            tracing::warn!(
+                "listening on {} without --board-token or --public-url: a web page the board's \
+                 viewers open elsewhere can read the board through DNS rebinding; set \
+                 --public-url to the address the board is reached at (or --board-token)",
+                config.listen
+            );
+        }
+    }
+    if let Some(token) = &config.board_token {
+        if token.expose().len() < MIN_BOARD_TOKEN_CHARS {
+            tracing::warn!(
+                "the board token is shorter than {MIN_BOARD_TOKEN_CHARS} characters; a longer random one resists guessing"
+            );
+        }
+    }
+}
+
+/// Operators' re-runs and cancels, through the shared GitHub client.
+fn operators(config: &Config, github: Option<Arc<Client>>) -> anyhow::Result<web::act::Act> {
+    let has_github = github.is_some();
+    let act = web::act::Act::new(
+        config.operator_token.as_ref(),
+        github,
+        config.action_rate_limit,
+    )
+    .map_err(anyhow::Error::msg)?;
+    if act.is_on() && !has_github {
+        tracing::warn!(
+            "--operator-token without --github-token: operators can sign in, but every \
+             re-run or cancel will be refused"
+        );
+    }
+    Ok(act)
+}
+
+/// The readers' and the webhook's rate limits.
+fn rate_limits(config: &Config) -> web::limit::Limits {
+    web::limit::Limits {
+        reads: web::limit::Limiter::new("reads", config.rate_limit, config.rate_limit_burst),
+        webhook: web::limit::Limiter::new(
+            "webhook",
+            config.webhook_rate_limit,
+            config.webhook_rate_limit_burst,
+        ),
+    }
 }
 
 /// Raises the open-file limit, settles the connection cap, and keeps WebSocket clients below it

@@ -29,8 +29,8 @@
 //! // App::run: the sink is the ingest writer; stop it with the hub's shutdown token.
 //! let (fetcher, fetching) = LogFetcher::spawn(
 //!     client, state.ingest.clone(), FetchConfig::default(), token.clone());
-//! // Ingest's publisher, after a completed workflow_job with a red conclusion is committed:
-//! fetcher.enqueue(FailedJob { repo: full_name, repo_id, run_id, job_id });
+//! // After a job that failed (`Job::failed`) is committed (`wiring::Explainer`):
+//! fetcher.enqueue(FailedJob::from(&job));
 //! // Shutdown: the fetcher holds an `Ingest` clone, so await it before the writer drains.
 //! fetching.await?;
 //! ```
@@ -52,6 +52,7 @@ use tracing::{debug, info, warn};
 use crate::failure::{self, Failure};
 use crate::github::client::{self, Client, Fetched, TailLimits};
 use crate::store::failures::{self as stored, JobFailureRow};
+use crate::store::model::Job;
 use crate::store::Store;
 
 /// A failed job to explain.
@@ -72,6 +73,17 @@ impl From<stored::Unexplained> for FailedJob {
             repo_id: job.repo_id,
             run_id: job.run_id,
             job_id: job.job_id,
+        }
+    }
+}
+
+impl From<&Job> for FailedJob {
+    fn from(job: &Job) -> Self {
+        Self {
+            repo: job.repo.clone(),
+            repo_id: job.repo_id,
+            run_id: job.run_id,
+            job_id: job.id,
         }
     }
 }

@@ -293,64 +293,7 @@ impl Waterfall {
     /// Lays the commits (newest first) out in lanes, one per workflow seen, grouped by
     /// repository: by name on one page, most recently active first on TV pages.
     pub fn of(commits: Vec<CommitRuns>, hud: Hud, stream: Vec<Run>, layout: Layout) -> Self {
-        // Repositories in the order of their newest row, with their workflows by name.
-        let mut repos: Vec<(String, Vec<(String, i64)>)> = Vec::new();
-        for run in commits.iter().flat_map(|c| &c.runs) {
-            let at = match repos.iter().position(|(repo, _)| *repo == run.repo) {
-                Some(at) => at,
-                None => {
-                    repos.push((run.repo.clone(), Vec::new()));
-                    repos.len() - 1
-                }
-            };
-            let lanes = &mut repos[at].1;
-            if !lanes.iter().any(|(_, id)| *id == run.workflow_id) {
-                lanes.push((run.workflow.clone(), run.workflow_id));
-            }
-        }
-        for (_, lanes) in &mut repos {
-            lanes.sort();
-        }
-        let (lanes_per_page, max_pages) = match layout {
-            Layout::Scroll { .. } => {
-                repos.sort_by(|a, b| a.0.cmp(&b.0));
-                (usize::MAX, 1)
-            }
-            Layout::Pages { lanes, pages, .. } => (lanes.max(1), pages.max(1)),
-        };
-        let mut groups: Vec<Group> = Vec::new();
-        let mut lanes: Vec<Lane> = Vec::new();
-        let (mut page, mut on_page) = (0, 0);
-        let mut more_repos = 0;
-        for (repo, workflows) in repos {
-            let span = workflows.len().min(lanes_per_page);
-            if on_page > 0 && on_page + span > lanes_per_page {
-                page += 1;
-                on_page = 0;
-            }
-            if page >= max_pages {
-                more_repos += 1;
-                continue;
-            }
-            on_page += span;
-            let names: Vec<&str> = workflows.iter().map(|(name, _)| name.as_str()).collect();
-            let labels = distinct_parts(&names);
-            for ((workflow, workflow_id), label) in workflows.iter().zip(labels).take(span) {
-                lanes.push(Lane {
-                    workflow_id: *workflow_id,
-                    workflow: workflow.clone(),
-                    repo: repo.clone(),
-                    label,
-                    page,
-                });
-            }
-            groups.push(Group {
-                more_lanes: workflows.len() - span,
-                repo,
-                span,
-                page,
-            });
-        }
+        let (groups, lanes, more_repos) = lay_out_lanes(repositories(&commits), layout);
         let pages = groups.last().map_or(1, |g| g.page + 1);
         let many_repos = groups.len() > 1
             || stream
@@ -365,37 +308,7 @@ impl Waterfall {
         let rows_per_page = match layout {
             Layout::Scroll { rows } | Layout::Pages { rows, .. } => rows,
         };
-        let mut per_page = vec![0; pages];
-        let rows = commits
-            .into_iter()
-            .filter_map(|commit| {
-                let head = commit.runs[0].clone();
-                let page = groups.iter().find(|g| g.repo == head.repo)?.page;
-                if per_page[page] >= rows_per_page {
-                    return None;
-                }
-                per_page[page] += 1;
-                let cells = lanes
-                    .iter()
-                    .map(|lane| Cells {
-                        workflow_id: lane.workflow_id,
-                        runs: commit
-                            .runs
-                            .iter()
-                            .filter(|b| b.workflow_id == lane.workflow_id)
-                            .cloned()
-                            .collect(),
-                        page: lane.page,
-                    })
-                    .collect();
-                Some(Row {
-                    time: commit.first_created,
-                    head,
-                    cells,
-                    page,
-                })
-            })
-            .collect();
+        let rows = rows_of(commits, &groups, &lanes, pages, rows_per_page);
         Self {
             lanes,
             groups,
@@ -408,6 +321,120 @@ impl Waterfall {
             more_repos,
         }
     }
+}
+
+/// The repositories of `commits` in the order of their newest row, each with its workflows
+/// (name, id) by name.
+fn repositories(commits: &[CommitRuns]) -> Vec<(String, Vec<(String, i64)>)> {
+    let mut repos: Vec<(String, Vec<(String, i64)>)> = Vec::new();
+    for run in commits.iter().flat_map(|c| &c.runs) {
+        let at = match repos.iter().position(|(repo, _)| *repo == run.repo) {
+            Some(at) => at,
+            None => {
+                repos.push((run.repo.clone(), Vec::new()));
+                repos.len() - 1
+            }
+        };
+        let lanes = &mut repos[at].1;
+        if !lanes.iter().any(|(_, id)| *id == run.workflow_id) {
+            lanes.push((run.workflow.clone(), run.workflow_id));
+        }
+    }
+    for (_, lanes) in &mut repos {
+        lanes.sort();
+    }
+    repos
+}
+
+/// The repositories' groups and lanes, placed on pages as `layout` asks (by name on one page,
+/// most recently active first on TV pages), and how many repositories did not fit.
+fn lay_out_lanes(
+    mut repos: Vec<(String, Vec<(String, i64)>)>,
+    layout: Layout,
+) -> (Vec<Group>, Vec<Lane>, usize) {
+    let (lanes_per_page, max_pages) = match layout {
+        Layout::Scroll { .. } => {
+            repos.sort_by(|a, b| a.0.cmp(&b.0));
+            (usize::MAX, 1)
+        }
+        Layout::Pages { lanes, pages, .. } => (lanes.max(1), pages.max(1)),
+    };
+    let mut groups: Vec<Group> = Vec::new();
+    let mut lanes: Vec<Lane> = Vec::new();
+    let (mut page, mut on_page) = (0, 0);
+    let mut more_repos = 0;
+    for (repo, workflows) in repos {
+        let span = workflows.len().min(lanes_per_page);
+        if on_page > 0 && on_page + span > lanes_per_page {
+            page += 1;
+            on_page = 0;
+        }
+        if page >= max_pages {
+            more_repos += 1;
+            continue;
+        }
+        on_page += span;
+        let names: Vec<&str> = workflows.iter().map(|(name, _)| name.as_str()).collect();
+        let labels = distinct_parts(&names);
+        for ((workflow, workflow_id), label) in workflows.iter().zip(labels).take(span) {
+            lanes.push(Lane {
+                workflow_id: *workflow_id,
+                workflow: workflow.clone(),
+                repo: repo.clone(),
+                label,
+                page,
+            });
+        }
+        groups.push(Group {
+            more_lanes: workflows.len() - span,
+            repo,
+            span,
+            page,
+        });
+    }
+    (groups, lanes, more_repos)
+}
+
+/// The rows of `commits` whose repository is on a page, at most `rows_per_page` a page, each
+/// with its runs in `lanes`.
+fn rows_of(
+    commits: Vec<CommitRuns>,
+    groups: &[Group],
+    lanes: &[Lane],
+    pages: usize,
+    rows_per_page: usize,
+) -> Vec<Row> {
+    let mut per_page = vec![0; pages];
+    commits
+        .into_iter()
+        .filter_map(|commit| {
+            let head = commit.runs[0].clone();
+            let page = groups.iter().find(|g| g.repo == head.repo)?.page;
+            if per_page[page] >= rows_per_page {
+                return None;
+            }
+            per_page[page] += 1;
+            let cells = lanes
+                .iter()
+                .map(|lane| Cells {
+                    workflow_id: lane.workflow_id,
+                    runs: commit
+                        .runs
+                        .iter()
+                        .filter(|b| b.workflow_id == lane.workflow_id)
+                        .cloned()
+                        .collect(),
+                    page: lane.page,
+                })
+                .collect();
+            Some(Row {
+                time: commit.first_created,
+                head,
+                cells,
+                page,
+            })
+        })
+        .collect()
 }
 
 /// Separators after which a shared prefix of workflow names is cut.
@@ -749,6 +776,44 @@ pub fn error_page(status: u16, reason: &str, message: &str) -> askama::Result<St
         message,
     }
     .render()
+}
+
+/// The sign-in pages: a private board's, and the operators' (`/operator`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignIn<'a> {
+    /// A private board opened without its token or cookie.
+    PrivateBoard,
+    /// `/operator` on a board with no operator tokens.
+    ActingOff,
+    /// `/operator` for the signed-in operator of this name.
+    SignedIn(&'a str),
+    /// `/operator`'s form.
+    Form,
+    /// A sign-in or sign-out (the words) posted from another site's page.
+    Refused(&'a str),
+    /// A sign-in with a wrong operator token, and the form again.
+    WrongToken,
+}
+
+impl SignIn<'_> {
+    /// The board's page rather than the operators'.
+    pub fn is_private_board(&self) -> bool {
+        matches!(self, Self::PrivateBoard)
+    }
+}
+
+#[derive(Template)]
+#[template(path = "signin.html")]
+struct SignInPage<'a> {
+    page: SignIn<'a>,
+}
+
+/// A sign-in page.
+///
+/// # Errors
+/// As [`waterfall`].
+pub fn sign_in(page: SignIn<'_>) -> askama::Result<String> {
+    SignInPage { page }.render()
 }
 
 /// The developer page (`/developer/<login>`).
@@ -1130,6 +1195,24 @@ mod tests {
         assert_eq!(span(2 * 86_400 + 3 * 3600 + 59), "2 d 3 h");
         assert_eq!(span(86_400 + 60), "1 d");
         assert_eq!(red_conclusions(), "failure,timed_out,startup_failure");
+    }
+
+    #[test]
+    fn sign_in_pages_escape_the_operators_name() {
+        let page = sign_in(SignIn::SignedIn("<b>eve</b>")).unwrap();
+        assert!(
+            page.contains("Signed in as &#60;b&#62;eve&#60;/b&#62;") || page.contains("&lt;b&gt;")
+        );
+        assert!(!page.contains("<b>"), "{page}");
+        assert!(page.contains("<title>buildboard: operators</title>"));
+        let private = sign_in(SignIn::PrivateBoard).unwrap();
+        assert!(private.contains("<title>buildboard: sign in</title>"));
+        assert!(private.contains("/?token=&lt;board token&gt;"));
+        let wrong = sign_in(SignIn::WrongToken).unwrap();
+        assert!(
+            wrong.contains(r#"<form method="post" action="/operator">"#),
+            "{wrong}"
+        );
     }
 
     #[test]

@@ -23,7 +23,7 @@ pub mod sim;
 
 pub use org::Organisation;
 pub use post::{post_all, trickle, Posted};
-pub use run::{run, DemoArgs, LOG_FILTER};
+pub use run::{run, LOG_FILTER};
 pub use sim::{history, Options, Simulation, Stats};
 
 use bytes::Bytes;

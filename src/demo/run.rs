@@ -4,15 +4,14 @@
 use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use anyhow::Context;
 use rand::RngCore;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-use super::{post_all, trickle, Options, Organisation, Simulation};
-use crate::config::{parse_duration, Config, Secret};
+use super::{post_all, trickle, Options, Organisation, Posted, Simulation};
+use crate::config::{Config, DemoArgs, Secret};
 use crate::store::Store;
 use crate::App;
 
@@ -23,39 +22,46 @@ pub const LOG_FILTER: &str = "info,warp=warn,buildboard::web::webhook=warn";
 /// The setting that marks a database as the demo's, so that the demo never deletes another one.
 pub const DEMO_SETTING: &str = "demo_seed";
 
-/// Settings of `buildboard demo`.
-#[derive(Debug, Clone, clap::Args)]
-pub struct DemoArgs {
-    /// The demo's database. It is DELETED and created afresh at every start, so it must be a
-    /// file the demo made (anything else there is refused). The server's --db and BUILDBOARD_DB
-    /// are not used.
-    #[arg(long, default_value = "buildboard-demo.db")]
-    pub db: PathBuf,
+/// Sets the server settings the demo owns in `config`: its database and address, a fresh webhook
+/// secret (returned, to sign the deliveries with), no GitHub token and no webhook rate limit.
+fn demo_config(args: &DemoArgs, config: &mut Config) -> String {
+    let mut key = [0u8; 24];
+    rand::rng().fill_bytes(&mut key);
+    let secret = hex::encode(key);
+    config.db = args.db.clone();
+    config.listen = args.listen;
+    config.webhook_secret = Some(Secret::new(secret.clone()));
+    config.webhook_secret_file = None;
+    config.insecure_allow_unsigned = false;
+    // Nothing to reconcile: the organisation exists only here.
+    config.github_token = None;
+    config.webhook_rate_limit = 0;
+    secret
+}
 
-    /// Address and port to serve the board on.
-    #[arg(long, default_value = "127.0.0.1:5000")]
-    pub listen: SocketAddr,
+/// A token cancelled once `shutdown` completes.
+fn cancelled_by(shutdown: impl Future<Output = ()> + Send + 'static) -> CancellationToken {
+    let token = CancellationToken::new();
+    let on_signal = token.clone();
+    tokio::spawn(async move {
+        shutdown.await;
+        on_signal.cancel();
+    });
+    token
+}
 
-    /// Seed of the organisation and its history: the same seed, the same organisation.
-    #[arg(long, default_value_t = 1)]
-    pub seed: u64,
-
-    /// Runs per day in the week of history (the default makes about 3,400 runs, 27,000
-    /// deliveries).
-    #[arg(long, default_value_t = Options::default().runs_per_day)]
-    pub runs_per_day: u32,
-
-    /// Mean time between live pushes once the history is in: seconds, or 500ms, 30s, 2m.
-    #[arg(long, default_value = "10s", value_parser = parse_duration)]
-    pub trickle_every: Duration,
-
-    /// Post the history, then serve it without live events.
-    #[arg(long)]
-    pub no_trickle: bool,
-
-    /// Deliveries posted at once.
-    #[arg(long, default_value_t = 8)]
-    pub concurrency: usize,
+/// Logs how posting the history went.
+fn report_history(posted: &Posted) {
+    for line in posted.failed.iter().take(5) {
+        warn!("demo delivery refused: {line}");
+    }
+    info!(
+        failed = posted.failed.len(),
+        "demo: history posted, {} deliveries in {:.1} s ({:.0}/s)",
+        posted.posted(),
+        posted.elapsed.as_secs_f64(),
+        posted.rate()
+    );
 }
 
 /// Runs the demo until `shutdown` completes. `config` supplies the server settings the demo does
@@ -72,34 +78,18 @@ pub async fn run(
     let store = Store::open(&args.db)
         .with_context(|| format!("creating the demo database {}", args.db.display()))?;
     store.set_setting(DEMO_SETTING, &args.seed.to_string())?;
-    let mut key = [0u8; 24];
-    rand::rng().fill_bytes(&mut key);
-    let secret = hex::encode(key);
+    let secret = demo_config(&args, &mut config);
     // Kept as the database's own secret too, so `buildboard --db DEMO.db show-secret` prints the
     // one the demo checks.
     store.set_setting(crate::WEBHOOK_SECRET_SETTING, &secret)?;
     drop(store);
     announce_secret(&args.db, &secret)?;
-    config.db = args.db.clone();
-    config.listen = args.listen;
-    config.webhook_secret = Some(Secret::new(secret.clone()));
-    config.webhook_secret_file = None;
-    config.insecure_allow_unsigned = false;
-    // Nothing to reconcile: the organisation exists only here.
-    config.github_token = None;
-    config.webhook_rate_limit = 0;
-
     let app = App::build(config).await?;
     let addr = app.local_addr();
     // Ctrl-C stops the posting first, then the server, so that no post is cut off.
-    let stop = CancellationToken::new();
+    let stop = cancelled_by(shutdown);
     let stop_server = CancellationToken::new();
     let server = tokio::spawn(app.run(stop_server.clone().cancelled_owned()));
-    let on_signal = stop.clone();
-    tokio::spawn(async move {
-        shutdown.await;
-        on_signal.cancel();
-    });
 
     let org = Organisation::generate(args.seed);
     let options = Options {
@@ -136,18 +126,7 @@ pub async fn run(
         },
     );
     tokio::select! {
-        posted = posting => {
-            for line in posted.failed.iter().take(5) {
-                warn!("demo delivery refused: {line}");
-            }
-            info!(
-                failed = posted.failed.len(),
-                "demo: history posted, {} deliveries in {:.1} s ({:.0}/s)",
-                posted.posted(),
-                posted.elapsed.as_secs_f64(),
-                posted.rate()
-            );
-        }
+        posted = posting => report_history(&posted),
         () = stop.cancelled() => {}
     }
     if args.no_trickle {

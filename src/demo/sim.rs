@@ -43,7 +43,7 @@ impl Default for Options {
     /// real duration (most finish within two minutes).
     fn default() -> Self {
         Self {
-            runs_per_day: 480,
+            runs_per_day: crate::config::DEFAULT_DEMO_RUNS_PER_DAY,
             days: 7,
             trickle_every: 10.0,
             live_speed: 0.25,

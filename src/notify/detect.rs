@@ -22,7 +22,7 @@ use rusqlite::{Connection, OptionalExtension};
 use super::{FailedAt, Message, RunRef, Targets, Transition};
 use crate::run_state::Status;
 use crate::store::model::{Change, Run};
-use crate::store::outbox::{self, PairState};
+use crate::store::outbox::{self, Decisive, PairState};
 use crate::store::{read, triage, Result};
 use crate::views::{self, Opts};
 use crate::watch::WatchedBranches;
@@ -99,42 +99,25 @@ impl Detector {
     }
 
     fn on_run(&self, conn: &Connection, completed: &Run, now: i64) -> Result<usize> {
-        let pair: Option<(i64, String, Option<String>)> = conn
-            .prepare_cached(
-                "SELECT r.branch_id, b.name, repos.defaultbranch FROM workflowruns r
-                 JOIN branches b ON b.id = r.branch_id JOIN repos ON repos.id = r.repo_id
-                 WHERE r.id = ?1",
-            )?
-            .query_row([completed.id], |row| {
-                Ok((row.get(0)?, row.get(1)?, row.get(2)?))
-            })
-            .optional()?;
-        let Some((branch_id, branch, default_branch)) = pair else {
+        let Some((branch_id, branch)) = self.watched_branch(conn, completed)? else {
             return Ok(0);
         };
-        if !self.watched.contains(&branch, default_branch.as_deref()) {
-            return Ok(0);
-        }
-        let workflow_id = completed.workflow_id;
-        let Some(now_state) = outbox::decisive_run(conn, workflow_id, branch_id)? else {
+        let pair = Pair {
+            workflow_id: completed.workflow_id,
+            branch_id,
+        };
+        let Some(now_state) = outbox::decisive_run(conn, pair.workflow_id, branch_id)? else {
             return Ok(0);
         };
-        let first_red = |conn| -> Result<Option<i64>> {
-            if now_state.red {
-                Ok(outbox::first_red_run(conn, workflow_id, branch_id)?.or(Some(now_state.run_id)))
-            } else {
-                Ok(None)
-            }
-        };
-        let Some(before) = outbox::pair_state(conn, workflow_id, branch_id)? else {
+        let Some(before) = outbox::pair_state(conn, pair.workflow_id, branch_id)? else {
             let state = PairState {
                 red: now_state.red,
                 since: now_state.time,
                 run_id: now_state.run_id,
-                first_red_run: first_red(conn)?,
+                first_red_run: pair.first_red(conn, &now_state)?,
                 flapping: false,
             };
-            outbox::put_pair_state(conn, workflow_id, branch_id, &state)?;
+            outbox::put_pair_state(conn, pair.workflow_id, branch_id, &state)?;
             return Ok(0);
         };
         if before.red == now_state.red {
@@ -143,74 +126,57 @@ impl Detector {
                     run_id: now_state.run_id,
                     ..before
                 };
-                outbox::put_pair_state(conn, workflow_id, branch_id, &state)?;
+                outbox::put_pair_state(conn, pair.workflow_id, branch_id, &state)?;
             }
             return Ok(0);
         }
-        // A change of state.
-        let recent = outbox::transitions_since(conn, workflow_id, branch_id, now - FLAP_WINDOW)?;
-        let changes = recent + 1;
-        let (send, flapping) = if before.flapping {
-            if recent == 0 {
-                (Some(plain(now_state.red)), false) // settled: back to one message per change
-            } else {
-                (None, true)
-            }
-        } else if changes > FLAP_LIMIT {
-            (Some(Transition::Flapping), true)
-        } else {
-            (Some(plain(now_state.red)), false)
-        };
-        let first_red_run = first_red(conn)?;
-        let since = if now_state.red {
-            match first_red_run {
-                Some(id) if id != now_state.run_id => read::run(conn, id)?
-                    .and_then(|b| b.completed_at.or(b.created_at))
-                    .unwrap_or(now_state.time),
-                _ => now_state.time,
-            }
-        } else {
-            now_state.time
-        };
-        outbox::put_pair_state(
-            conn,
-            workflow_id,
-            branch_id,
-            &PairState {
-                red: now_state.red,
-                since,
-                run_id: now_state.run_id,
-                first_red_run,
-                flapping,
-            },
-        )?;
-        let kind = send.unwrap_or(plain(now_state.red));
-        let transition = outbox::insert_transition(
-            conn,
-            workflow_id,
-            branch_id,
-            kind.as_str(),
-            now_state.run_id,
-            send.is_some(),
-            now,
-        )?;
-        let Some(kind) = send else {
+        let change = pair.record_change(conn, &before, &now_state, now)?;
+        let Some(kind) = change.send else {
             tracing::debug!(repo = %completed.repo, workflow = %completed.workflow, %branch, "flapping: change recorded, not sent");
             return Ok(0);
         };
+        self.queue_messages(conn, &branch, &now_state, &change, kind, now)
+    }
+
+    /// The run's branch (id and name) when it is watched.
+    fn watched_branch(&self, conn: &Connection, run: &Run) -> Result<Option<(i64, String)>> {
+        let pair: Option<(i64, String, Option<String>)> = conn
+            .prepare_cached(
+                "SELECT r.branch_id, b.name, repos.defaultbranch FROM workflowruns r
+                 JOIN branches b ON b.id = r.branch_id JOIN repos ON repos.id = r.repo_id
+                 WHERE r.id = ?1",
+            )?
+            .query_row([run.id], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
+            .optional()?;
+        Ok(pair
+            .filter(|(_, branch, default)| self.watched.contains(branch, default.as_deref()))
+            .map(|(id, branch, _)| (id, branch)))
+    }
+
+    /// Queues the message of a change sent as `kind` for every target that wants it; returns
+    /// how many were queued.
+    fn queue_messages(
+        &self,
+        conn: &Connection,
+        branch: &str,
+        now_state: &Decisive,
+        change: &Recorded,
+        kind: Transition,
+        now: i64,
+    ) -> Result<usize> {
         let Some(run) = read::run(conn, now_state.run_id)? else {
             return Ok(0);
         };
         let targets: Vec<&str> = self
             .targets
             .iter()
-            .filter(|t| t.matches(&run.repo, &branch, &run.workflow))
+            .filter(|t| t.matches(&run.repo, branch, &run.workflow))
             .map(|t| t.name.as_str())
             .collect();
         if targets.is_empty() {
             return Ok(0);
         }
-        let first_red_build = match first_red_run {
+        let first_red_build = match change.first_red_run {
             Some(id) if id == run.id => Some(run.clone()),
             Some(id) => read::run(conn, id)?,
             None => None,
@@ -227,19 +193,19 @@ impl Detector {
             transition: kind,
             repo: run.repo.clone(),
             workflow: run.workflow.clone(),
-            branch: branch.clone(),
+            branch: branch.to_owned(),
             state: if now_state.red { "red" } else { "green" }.to_owned(),
             run: self.run_ref(&run),
             first_red: first_red_build.as_ref().map(|b| self.run_ref(b)),
             failed_at,
-            red_for_s: (!now_state.red).then(|| (now_state.time - before.since).max(0)),
-            changes: (kind == Transition::Flapping).then_some(changes),
-            board_url: self.board_link(&run.repo, &branch, &run.workflow),
+            red_for_s: change.red_for_s,
+            changes: (kind == Transition::Flapping).then_some(change.changes),
+            board_url: self.board_link(&run.repo, branch, &run.workflow),
             at: now,
         };
         let payload = serde_json::to_string(&message).expect("a message serialises");
         for target in &targets {
-            outbox::enqueue(conn, transition, target, &payload, now)?;
+            outbox::enqueue(conn, change.transition, target, &payload, now)?;
         }
         tracing::info!(repo = %run.repo, workflow = %run.workflow, %branch, transition = kind.as_str(), targets = targets.len(), "transition queued for notification");
         Ok(targets.len())
@@ -269,6 +235,96 @@ impl Detector {
             .append_pair("workflow", workflow)
             .finish();
         Some(format!("{}/?{query}", origin.trim_end_matches('/')))
+    }
+}
+
+/// A workflow on a branch, whose state notifications follow.
+#[derive(Clone, Copy)]
+struct Pair {
+    workflow_id: i64,
+    branch_id: i64,
+}
+
+/// A change of a pair's state, as recorded.
+struct Recorded {
+    /// The `transitions` row.
+    transition: i64,
+    /// What to send; `None` while the pair flaps.
+    send: Option<Transition>,
+    /// Changes within [`FLAP_WINDOW`], this one included.
+    changes: u32,
+    first_red_run: Option<i64>,
+    /// How long the pair was red, when it has just turned green.
+    red_for_s: Option<i64>,
+}
+
+impl Pair {
+    /// The first run of the red streak `now_state` is in; `None` when it is green.
+    fn first_red(self, conn: &Connection, now_state: &Decisive) -> Result<Option<i64>> {
+        if !now_state.red {
+            return Ok(None);
+        }
+        Ok(
+            outbox::first_red_run(conn, self.workflow_id, self.branch_id)?
+                .or(Some(now_state.run_id)),
+        )
+    }
+
+    /// Records the change from `before` to `now_state`: the pair's new state and the transition,
+    /// and decides whether it is sent (flapping: see the module's doc).
+    fn record_change(
+        self,
+        conn: &Connection,
+        before: &PairState,
+        now_state: &Decisive,
+        now: i64,
+    ) -> Result<Recorded> {
+        let (workflow_id, branch_id) = (self.workflow_id, self.branch_id);
+        let recent = outbox::transitions_since(conn, workflow_id, branch_id, now - FLAP_WINDOW)?;
+        let changes = recent + 1;
+        let (send, flapping) = if before.flapping {
+            if recent == 0 {
+                (Some(plain(now_state.red)), false) // settled: back to one message per change
+            } else {
+                (None, true)
+            }
+        } else if changes > FLAP_LIMIT {
+            (Some(Transition::Flapping), true)
+        } else {
+            (Some(plain(now_state.red)), false)
+        };
+        let first_red_run = self.first_red(conn, now_state)?;
+        let since = match first_red_run {
+            Some(id) if now_state.red && id != now_state.run_id => read::run(conn, id)?
+                .and_then(|b| b.completed_at.or(b.created_at))
+                .unwrap_or(now_state.time),
+            _ => now_state.time,
+        };
+        let state = PairState {
+            red: now_state.red,
+            since,
+            run_id: now_state.run_id,
+            first_red_run,
+            flapping,
+        };
+        outbox::put_pair_state(conn, workflow_id, branch_id, &state)?;
+        let kind = send.unwrap_or(plain(now_state.red));
+        let transition = outbox::insert_transition(
+            conn,
+            workflow_id,
+            branch_id,
+            kind.as_str(),
+            now_state.run_id,
+            send.is_some(),
+            now,
+        )?;
+        Ok(Recorded {
+            transition,
+            send,
+            changes,
+            first_red_run,
+            red_for_s: (!now_state.red).then(|| (now_state.time - before.since).max(0)),
+        })
     }
 }
 

@@ -16,8 +16,7 @@ use tracing::{debug, info, warn};
 
 use super::{format, Kind, Message, Targets};
 use crate::github::signature;
-use crate::ingest::Ingest;
-use crate::store::{outbox, Store};
+use crate::store::{outbox, Store, Writes};
 
 /// Attempts before a message is given up on.
 pub const MAX_ATTEMPTS: u32 = 12;
@@ -43,10 +42,11 @@ pub const DELIVERY_HEADER: &str = "x-buildboard-delivery";
 pub const EVENT_HEADER: &str = "x-buildboard-event";
 
 /// The background sender.
-pub struct Sender {
+pub struct Sender<W> {
     pub targets: Targets,
     pub store: Store,
-    pub ingest: Ingest,
+    /// Where it records what it sent (the server's one writer).
+    pub writer: W,
     pub wake: Arc<tokio::sync::Notify>,
     /// The wait before the first retry (`--notify-retry`).
     pub retry: Duration,
@@ -71,7 +71,36 @@ enum Outcome {
     },
 }
 
-impl Sender {
+impl Outcome {
+    /// What the receiver's answer (or its absence) means.
+    fn of(answer: reqwest::Result<reqwest::Response>) -> Self {
+        match answer {
+            Ok(response) if response.status().is_success() => Self::Sent,
+            Ok(response) => Self::Failed {
+                error: format!("HTTP {}", response.status().as_u16()),
+                retry_after: response
+                    .headers()
+                    .get("retry-after")
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.trim().parse::<u64>().ok())
+                    .map(Duration::from_secs),
+            },
+            // Without the URL, which is a credential for Slack and Teams.
+            Err(err) => Self::Failed {
+                error: if err.is_timeout() {
+                    "timed out".to_owned()
+                } else if err.is_connect() {
+                    "could not connect".to_owned()
+                } else {
+                    "request failed".to_owned()
+                },
+                retry_after: None,
+            },
+        }
+    }
+}
+
+impl<W: Writes> Sender<W> {
     /// Sends until `shutdown`; a request in flight is finished (or times out) first, so that
     /// what it did is recorded.
     pub async fn run(self, shutdown: CancellationToken) {
@@ -100,7 +129,7 @@ impl Sender {
                 pruned_at = Some(std::time::Instant::now());
                 let before = chrono::Utc::now().timestamp() - KEEP;
                 match self
-                    .ingest
+                    .writer
                     .write(move |conn| outbox::prune(conn, before))
                     .await
                 {
@@ -175,35 +204,13 @@ impl Sender {
                     request.header(SIGNATURE_HEADER, signature::sign(secret.as_bytes(), &body));
             }
         }
-        let outcome = match request.body(body).send().await {
-            Ok(response) if response.status().is_success() => Outcome::Sent,
-            Ok(response) => Outcome::Failed {
-                error: format!("HTTP {}", response.status().as_u16()),
-                retry_after: response
-                    .headers()
-                    .get("retry-after")
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(|v| v.trim().parse::<u64>().ok())
-                    .map(Duration::from_secs),
-            },
-            // Without the URL, which is a credential for Slack and Teams.
-            Err(err) => Outcome::Failed {
-                error: if err.is_timeout() {
-                    "timed out".to_owned()
-                } else if err.is_connect() {
-                    "could not connect".to_owned()
-                } else {
-                    "request failed".to_owned()
-                },
-                retry_after: None,
-            },
-        };
+        let outcome = Outcome::of(request.body(body).send().await);
         match outcome {
             Outcome::Sent => {
                 debug!(delivery = id, target = %target.name, "notification sent");
                 let now = chrono::Utc::now().timestamp();
                 if let Err(err) = self
-                    .ingest
+                    .writer
                     .write(move |conn| outbox::mark_sent(conn, id, now))
                     .await
                 {
@@ -231,7 +238,7 @@ impl Sender {
         let error = error.to_owned();
         let now = chrono::Utc::now().timestamp();
         if let Err(err) = self
-            .ingest
+            .writer
             .write(move |conn| outbox::mark_failed(conn, id, &error, next_ms, now))
             .await
         {

@@ -30,16 +30,12 @@ pub struct Project {
     pub latest: Option<Run>,
 }
 
-/// The projects for `filter` (repositories, branches, workflows): on watched branches unless
-/// branches are named, sorted by repository, workflow, branch.
-///
-/// # Errors
-/// On a database error.
-pub fn projects(
-    conn: &Connection,
-    filter: &RunFilter,
-    watched: &WatchedBranches,
-) -> Result<Vec<Project>> {
+/// A workflow on a branch: workflow id, branch id, repository, workflow, branch, and whether the
+/// branch is the repository's default.
+type Pair = (i64, i64, String, String, String, bool);
+
+/// The pairs of [`projects`], at most [`MAX_PROJECTS`].
+fn pairs(conn: &Connection, filter: &RunFilter, watched: &WatchedBranches) -> Result<Vec<Pair>> {
     let mut conditions = Vec::new();
     let mut params: Vec<Value> = Vec::new();
     let (branches, values) = if filter.branch.is_empty() {
@@ -78,7 +74,7 @@ pub fn projects(
         conditions.join(" AND ")
     );
     let mut stmt = conn.prepare(&sql)?;
-    let pairs: Vec<(i64, i64, String, String, String, bool)> = stmt
+    let pairs = stmt
         .query_map(rusqlite::params_from_iter(params), |row| {
             Ok((
                 row.get(0)?,
@@ -90,6 +86,20 @@ pub fn projects(
             ))
         })?
         .collect::<rusqlite::Result<_>>()?;
+    Ok(pairs)
+}
+
+/// The projects for `filter` (repositories, branches, workflows): on watched branches unless
+/// branches are named, sorted by repository, workflow, branch.
+///
+/// # Errors
+/// On a database error.
+pub fn projects(
+    conn: &Connection,
+    filter: &RunFilter,
+    watched: &WatchedBranches,
+) -> Result<Vec<Project>> {
+    let pairs = pairs(conn, filter, watched)?;
     let neutral = &*NEUTRAL_SQL;
     let mut decisive = conn.prepare_cached(&format!(
         "{RUN_SELECT} WHERE r.workflow_id = ?1 AND r.branch_id = ?2 AND {RUN_DONE_SQL}

@@ -80,6 +80,20 @@ pub enum Error {
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// Runs a write on the server's one write connection, in turn with everything else written there
+/// (the ingest writer implements it). Background tasks that write a little (the notification
+/// sender) take this rather than the writer itself, which they need not know.
+pub trait Writes: Send + Sync + 'static {
+    /// Why a write did not happen.
+    type Error: std::fmt::Display + Send;
+
+    /// Runs `f` on the write connection and returns its result.
+    fn write<T, F>(&self, f: F) -> impl std::future::Future<Output = Result<T, Self::Error>> + Send
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T> + Send + 'static;
+}
+
 /// A handle on the database: cheap to clone (the pool is shared).
 #[derive(Clone)]
 pub struct Store {

@@ -84,6 +84,13 @@ pub struct Job {
     pub completed_at: Option<i64>,
 }
 
+impl Job {
+    /// Finished red: a job whose log can say why it failed.
+    pub fn failed(&self) -> bool {
+        self.status.is_done() && crate::run_state::is_red(self.conclusion.as_ref())
+    }
+}
+
 /// A commit: the `commit` WebSocket message.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CommitInfo {

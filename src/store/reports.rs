@@ -35,6 +35,22 @@ pub fn ids(report: &Report) -> (i64, i64) {
     (pipeline, run)
 }
 
+/// The run of a report, unless the stored one is newer (by attempt, status rank, update time).
+const UPSERT_RUN: &str = "INSERT INTO workflowruns (id, repo_id, workflow_id, commit_id, branch_id, archivedworkflowname,
+             runnumber, runattempt, event, headsha, status, statusrank, conclusion, url,
+             createtime, starttime, updatetime, endtime, runtime)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)
+         ON CONFLICT (id) DO UPDATE SET
+             branch_id = COALESCE(excluded.branch_id, branch_id),
+             archivedworkflowname = excluded.archivedworkflowname,
+             runattempt = excluded.runattempt, status = excluded.status,
+             statusrank = excluded.statusrank, conclusion = excluded.conclusion,
+             url = COALESCE(excluded.url, url), createtime = MIN(createtime, excluded.createtime),
+             starttime = COALESCE(excluded.starttime, starttime), updatetime = excluded.updatetime,
+             endtime = excluded.endtime, runtime = excluded.runtime
+         WHERE (excluded.runattempt, excluded.statusrank, COALESCE(excluded.updatetime, 0))
+            >= (workflowruns.runattempt, workflowruns.statusrank, COALESCE(workflowruns.updatetime, 0))";
+
 /// Stores `report` unless what is stored is newer, returning the changes to publish. Its commit
 /// is row `commit_id`, and its branch row `branch_id` when the report names one (the writer
 /// stores both as it does for every source; see `write::apply_event`).
@@ -49,29 +65,10 @@ pub fn apply_report(
 ) -> Result<Vec<Change>> {
     let repo = &report.repository;
     let (pipeline_id, run_id) = ids(report);
-    conn.prepare_cached(
-        "INSERT INTO workflows (id, repo_id, name, path, source, provider) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-         ON CONFLICT (id) DO UPDATE SET name = excluded.name, provider = excluded.provider
-         WHERE name IS NOT excluded.name OR provider IS NOT excluded.provider",
-    )?
-    .execute(params![
-        pipeline_id,
-        repo.id,
-        report.pipeline,
-        report.key,
-        report.source.as_str(),
-        report.provider
-    ])?;
+    upsert_pipeline(conn, report, pipeline_id)?;
     let branch_id = match branch_id {
         Some(id) => Some(id),
-        // The branch of the commit's known runs, if any.
-        None => conn
-            .prepare_cached(
-                "SELECT branch_id FROM workflowruns
-                 WHERE commit_id = ?1 AND branch_id IS NOT NULL LIMIT 1",
-            )?
-            .query_row([commit_id], |row| row.get::<_, i64>(0))
-            .optional()?,
+        None => branch_of_commit(conn, commit_id)?,
     };
     let attempt = attempt(conn, run_id, report)?;
     let rank = report.status.rank();
@@ -88,44 +85,26 @@ pub fn apply_report(
         Source::Check => "check_run",
         Source::Status | Source::Actions => "status",
     };
-    let changed = conn
-        .prepare_cached(
-            "INSERT INTO workflowruns (id, repo_id, workflow_id, commit_id, branch_id, archivedworkflowname,
-                 runnumber, runattempt, event, headsha, status, statusrank, conclusion, url,
-                 createtime, starttime, updatetime, endtime, runtime)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)
-             ON CONFLICT (id) DO UPDATE SET
-                 branch_id = COALESCE(excluded.branch_id, branch_id),
-                 archivedworkflowname = excluded.archivedworkflowname,
-                 runattempt = excluded.runattempt, status = excluded.status,
-                 statusrank = excluded.statusrank, conclusion = excluded.conclusion,
-                 url = COALESCE(excluded.url, url), createtime = MIN(createtime, excluded.createtime),
-                 starttime = COALESCE(excluded.starttime, starttime), updatetime = excluded.updatetime,
-                 endtime = excluded.endtime, runtime = excluded.runtime
-             WHERE (excluded.runattempt, excluded.statusrank, COALESCE(excluded.updatetime, 0))
-                >= (workflowruns.runattempt, workflowruns.statusrank, COALESCE(workflowruns.updatetime, 0))",
-        )?
-        .execute(params![
-            run_id,
-            repo.id,
-            pipeline_id,
-            commit_id,
-            branch_id,
-            report.pipeline,
-            attempt,
-            event,
-            report.sha,
-            report.status,
-            rank,
-            conclusion,
-            report.url,
-            created,
-            report.started,
-            report.updated,
-            report.completed,
-            runtime
-        ])?
-        == 1;
+    let changed = conn.prepare_cached(UPSERT_RUN)?.execute(params![
+        run_id,
+        repo.id,
+        pipeline_id,
+        commit_id,
+        branch_id,
+        report.pipeline,
+        attempt,
+        event,
+        report.sha,
+        report.status,
+        rank,
+        conclusion,
+        report.url,
+        created,
+        report.started,
+        report.updated,
+        report.completed,
+        runtime
+    ])? == 1;
     super::attempts::upsert(
         conn,
         &Attempt {
@@ -138,11 +117,7 @@ pub fn apply_report(
         },
     )?;
     if let Some(check_id) = report.attempt_id {
-        conn.prepare_cached(
-            "INSERT INTO checkruns (id, run_id, attempt) VALUES (?1, ?2, ?3)
-             ON CONFLICT (id) DO UPDATE SET attempt = excluded.attempt WHERE attempt <> excluded.attempt",
-        )?
-        .execute(params![check_id, run_id, attempt])?;
+        record_check_run(conn, check_id, run_id, attempt)?;
     }
     let mut changes = Vec::new();
     if changed {
@@ -151,6 +126,45 @@ pub fn apply_report(
         }
     }
     Ok(changes)
+}
+
+/// The report's pipeline, as a workflow row of its source.
+fn upsert_pipeline(conn: &Connection, report: &Report, pipeline_id: i64) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO workflows (id, repo_id, name, path, source, provider) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+         ON CONFLICT (id) DO UPDATE SET name = excluded.name, provider = excluded.provider
+         WHERE name IS NOT excluded.name OR provider IS NOT excluded.provider",
+    )?
+    .execute(params![
+        pipeline_id,
+        report.repository.id,
+        report.pipeline,
+        report.key,
+        report.source.as_str(),
+        report.provider
+    ])?;
+    Ok(())
+}
+
+/// The branch of the commit's known runs, if any.
+fn branch_of_commit(conn: &Connection, commit_id: i64) -> Result<Option<i64>> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT branch_id FROM workflowruns
+             WHERE commit_id = ?1 AND branch_id IS NOT NULL LIMIT 1",
+        )?
+        .query_row([commit_id], |row| row.get::<_, i64>(0))
+        .optional()?)
+}
+
+/// Which run and attempt check run `check_id` is.
+fn record_check_run(conn: &Connection, check_id: i64, run_id: i64, attempt: i64) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO checkruns (id, run_id, attempt) VALUES (?1, ?2, ?3)
+         ON CONFLICT (id) DO UPDATE SET attempt = excluded.attempt WHERE attempt <> excluded.attempt",
+    )?
+    .execute(params![check_id, run_id, attempt])?;
+    Ok(())
 }
 
 /// The attempt `report` belongs to. A check run keeps the attempt it was first seen as; a new

@@ -13,7 +13,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 use super::attempts::Attempt;
 use super::model::{BranchInfo, CachedPage, Change, Window};
 use super::{read, Result};
-use crate::github::event::{Commit, Event, Repository, Workflow, WorkflowJob, WorkflowRun};
+use crate::github::event::{Commit, Event, Push, Repository, Workflow, WorkflowJob, WorkflowRun};
 use crate::run_state::Status;
 
 /// Applies `event` and returns what changed, for the hub to publish.
@@ -43,33 +43,7 @@ pub fn apply_event_with(
     }
     match event {
         Event::Ping(_) => {} // the repository, if any, was stored above
-        Event::Push(push) => {
-            let Some(branch) = push.branch() else {
-                return Ok(changes); // tag pushes carry nothing we show
-            };
-            if push.deleted {
-                delete_branch(conn, push.repository.id, branch, now)?;
-                changes.push(branch_change(&push.repository, branch, true));
-                return Ok(changes);
-            }
-            if push.created {
-                create_branch(conn, push.repository.id, branch, now)?;
-                changes.push(branch_change(&push.repository, branch, false));
-            } else {
-                known.branch(conn, push.repository.id, branch, now)?;
-            }
-            let head = push
-                .head_commit
-                .iter()
-                .filter(|head| !push.commits.iter().any(|c| c.id == head.id));
-            for commit in push.commits.iter().chain(head) {
-                let login = commit.author.as_ref().and_then(|a| a.username.as_deref());
-                let commit_id = upsert_commit(conn, &push.repository, commit, login)?;
-                if let Some(info) = read::commit(conn, commit_id)? {
-                    changes.push(Change::Commit { commit: info });
-                }
-            }
-        }
+        Event::Push(push) => apply_push(conn, push, now, known, &mut changes)?,
         Event::Create(change) | Event::Delete(change) => {
             if let Some(branch) = change.branch() {
                 let deleted = matches!(event, Event::Delete(_));
@@ -120,6 +94,43 @@ pub fn apply_event_with(
         }
     }
     Ok(changes)
+}
+
+/// A push to a branch: the branch created, deleted or touched, and the pushed commits; a tag
+/// push carries nothing the board shows.
+fn apply_push(
+    conn: &Connection,
+    push: &Push,
+    now: i64,
+    known: &mut Known,
+    changes: &mut Vec<Change>,
+) -> Result<()> {
+    let Some(branch) = push.branch() else {
+        return Ok(());
+    };
+    if push.deleted {
+        delete_branch(conn, push.repository.id, branch, now)?;
+        changes.push(branch_change(&push.repository, branch, true));
+        return Ok(());
+    }
+    if push.created {
+        create_branch(conn, push.repository.id, branch, now)?;
+        changes.push(branch_change(&push.repository, branch, false));
+    } else {
+        known.branch(conn, push.repository.id, branch, now)?;
+    }
+    let head = push
+        .head_commit
+        .iter()
+        .filter(|head| !push.commits.iter().any(|c| c.id == head.id));
+    for commit in push.commits.iter().chain(head) {
+        let login = commit.author.as_ref().and_then(|a| a.username.as_deref());
+        let commit_id = upsert_commit(conn, &push.repository, commit, login)?;
+        if let Some(info) = read::commit(conn, commit_id)? {
+            changes.push(Change::Commit { commit: info });
+        }
+    }
+    Ok(())
 }
 
 /// Stores a check run's or a commit status's commit and branch as every source's are, then the

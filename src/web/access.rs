@@ -527,14 +527,6 @@ fn sign_in_answer(access: &Access, attempt: SignInAttempt) -> Result<Response<St
         .expect("a valid response"))
 }
 
-/// The page a browser without the cookie gets.
-pub const SIGN_IN_PAGE: &str = "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
-<title>buildboard: sign in</title><link rel=\"stylesheet\" href=\"/static/app.css\"></head>\
-<body class=\"signin\"><main><h1>This board is private</h1>\
-<p>Open it once with its board token in the address, for example \
-<code>/?token=&lt;board token&gt;</code>. The browser then keeps a cookie and the address \
-without the token.</p></main></body></html>\n";
-
 #[cfg(test)]
 mod tests {
     use super::*;

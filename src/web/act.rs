@@ -1,4 +1,4 @@
-//! Acting from the board: operators re-run and cancel GitHub Actions runs (issue 17, item 1).
+//! Acting from the board: operators re-run and cancel GitHub Actions runs.
 //!
 //! - Operators hold `--operator-token` (`name:token`, comma-separated; a bare token is named
 //!   "operator"). A browser signs in at `/operator` (a form that POSTs the token) and gets the
@@ -35,6 +35,7 @@ use super::limit::Limiter;
 use super::{with_state, AppState};
 use crate::github::client::{self, Client};
 use crate::secret::Secret;
+use crate::views::SignIn;
 
 /// Every answer here.
 type Reply = warp::reply::Response;
@@ -424,12 +425,12 @@ fn session(state: &AppState, caller: &Caller) -> Reply {
     no_store(warp::reply::json(&body).into_response())
 }
 
-fn page(status: StatusCode, body: &str) -> Reply {
-    let html = format!(
-        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <title>buildboard: operators</title><link rel=\"stylesheet\" href=\"/static/app.css\">\
-         </head><body class=\"signin\"><main>{body}</main></body></html>\n"
-    );
+/// An operators' page (`templates/signin.html`), never cached.
+fn page(status: StatusCode, page: SignIn<'_>) -> Reply {
+    let html = crate::views::sign_in(page).unwrap_or_else(|err| {
+        tracing::error!(cause = %err, "could not render an operators' page");
+        String::new()
+    });
     let mut reply = warp::reply::with_status(warp::reply::html(html), status).into_response();
     reply.headers_mut().insert(
         CACHE_CONTROL,
@@ -438,41 +439,18 @@ fn page(status: StatusCode, body: &str) -> Reply {
     reply
 }
 
-const SIGN_IN_FORM: &str = "<form method=\"post\" action=\"/operator\">\
-<label>Operator token <input type=\"password\" name=\"token\" autocomplete=\"current-password\" \
-required></label> <button type=\"submit\">Sign in</button></form>";
-
 /// `GET /operator`: the sign-in form, or who is signed in.
 fn sign_in_page(state: &AppState, caller: &Caller) -> Reply {
     if !state.act.is_on() {
-        return page(
-            StatusCode::NOT_FOUND,
-            "<h1>Acting is off</h1><p>This board has no operator tokens \
-             (<code>--operator-token</code>).</p>",
-        );
+        return page(StatusCode::NOT_FOUND, SignIn::ActingOff);
     }
     match caller
         .cookie
         .as_deref()
         .and_then(|cookie| state.act.by_cookie(cookie))
     {
-        Some(name) => page(
-            StatusCode::OK,
-            &format!(
-                "<h1>Signed in as {}</h1><p>Triage, the Wall and the Developer view show \
-                 re-run and cancel buttons in this browser. <a href=\"/triage\">Triage</a></p>\
-                 <form method=\"post\" action=\"/operator/sign-out\">\
-                 <button type=\"submit\">Sign out</button></form>",
-                crate::views::name(name)
-            ),
-        ),
-        None => page(
-            StatusCode::OK,
-            &format!(
-                "<h1>Operators</h1><p>Sign in to re-run and cancel runs from the board. The \
-                 board token does not act.</p>{SIGN_IN_FORM}"
-            ),
-        ),
+        Some(name) => page(StatusCode::OK, SignIn::SignedIn(name)),
+        None => page(StatusCode::OK, SignIn::Form),
     }
 }
 
@@ -480,20 +458,14 @@ fn sign_in_page(state: &AppState, caller: &Caller) -> Reply {
 /// without operators (no token can match).
 fn refuse_sign_in(state: &AppState, caller: &Caller) -> Option<Reply> {
     if !caller.same_origin(&state.hosts) {
-        return Some(page(
-            StatusCode::FORBIDDEN,
-            "<h1>Refused</h1><p>Sign in from this board's own page.</p>",
-        ));
+        return Some(page(StatusCode::FORBIDDEN, SignIn::Refused("Sign in")));
     }
     (!state.act.is_on()).then(wrong_token)
 }
 
 fn wrong_token() -> Reply {
     tracing::info!("operator sign-in refused: wrong operator token");
-    page(
-        StatusCode::UNAUTHORIZED,
-        &format!("<h1>Wrong operator token</h1>{SIGN_IN_FORM}"),
-    )
+    page(StatusCode::UNAUTHORIZED, SignIn::WrongToken)
 }
 
 /// `POST /operator` with `token=<operator token>` (form-encoded): sets the cookie and goes to
@@ -531,10 +503,7 @@ fn sign_in(state: &AppState, form: &[u8]) -> Reply {
 /// `POST /operator/sign-out`: forgets the cookie.
 fn sign_out(state: &AppState, caller: &Caller) -> Reply {
     if !caller.same_origin(&state.hosts) {
-        return page(
-            StatusCode::FORBIDDEN,
-            "<h1>Refused</h1><p>Sign out from this board's own page.</p>",
-        );
+        return page(StatusCode::FORBIDDEN, SignIn::Refused("Sign out"));
     }
     Response::builder()
         .status(StatusCode::SEE_OTHER)

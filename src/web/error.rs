@@ -155,52 +155,70 @@ impl Error {
     }
 }
 
+/// The page a browser without the board's cookie gets.
+fn sign_in_page() -> String {
+    crate::views::sign_in(crate::views::SignIn::PrivateBoard).unwrap_or_else(|err| {
+        tracing::error!(cause = %err, "could not render the sign-in page");
+        String::new()
+    })
+}
+
 /// Turns warp's own rejections into the JSON error shape; anything unexpected is a logged 500.
 pub async fn handle_rejection(err: Rejection) -> Result<Response, std::convert::Infallible> {
-    use warp::reject;
     if let Some(limited) = err.find::<super::limit::RateLimited>() {
-        let seconds = limited.retry_after.as_secs_f64().ceil().max(1.0) as u64;
-        tracing::info!(
-            retry_after = seconds,
-            budget = limited.budget,
-            "rate limited"
-        );
-        crate::counters::RATE_LIMITED
-            .with_label_values(&[limited.budget])
-            .inc();
-        let reply = json_error(
-            StatusCode::TOO_MANY_REQUESTS,
-            "rate_limited",
-            &format!("too many requests; retry after {seconds} s"),
-        );
-        return Ok(
-            warp::reply::with_header(reply, "retry-after", seconds.to_string()).into_response(),
-        );
+        return Ok(rate_limited(limited));
     }
     if let Some(denied) = err.find::<super::access::Denied>() {
-        tracing::info!(status = 401, "read refused: no valid board token");
-        let reply = if denied.wants_page {
-            warp::reply::with_status(
-                warp::reply::html(super::access::SIGN_IN_PAGE),
-                StatusCode::UNAUTHORIZED,
-            )
-            .into_response()
-        } else {
-            json_error(
-                StatusCode::UNAUTHORIZED,
-                "unauthorized",
-                "this board needs its read token: send Authorization: Bearer <board token>, \
-                 or open a page once with ?token=<board token>",
-            )
-        };
-        return Ok(warp::reply::with_header(
-            reply,
-            "www-authenticate",
-            "Bearer realm=\"buildboard\"",
-        )
-        .into_response());
+        return Ok(unauthorized(denied));
     }
-    let (status, code, message) = if err.find::<super::host::Misdirected>().is_some() {
+    let (status, code, message) = status_of(&err);
+    if status != StatusCode::NOT_FOUND {
+        tracing::info!(status = status.as_u16(), %message, "request rejected");
+    }
+    Ok(json_error(status, code, &message))
+}
+
+/// `429 Too Many Requests` with `Retry-After`.
+fn rate_limited(limited: &super::limit::RateLimited) -> Response {
+    let seconds = limited.retry_after.as_secs_f64().ceil().max(1.0) as u64;
+    tracing::info!(
+        retry_after = seconds,
+        budget = limited.budget,
+        "rate limited"
+    );
+    crate::counters::RATE_LIMITED
+        .with_label_values(&[limited.budget])
+        .inc();
+    let reply = json_error(
+        StatusCode::TOO_MANY_REQUESTS,
+        "rate_limited",
+        &format!("too many requests; retry after {seconds} s"),
+    );
+    warp::reply::with_header(reply, "retry-after", seconds.to_string()).into_response()
+}
+
+/// `401 Unauthorized`: the sign-in page for a browser, the JSON error for anything else.
+fn unauthorized(denied: &super::access::Denied) -> Response {
+    tracing::info!(status = 401, "read refused: no valid board token");
+    let reply = if denied.wants_page {
+        warp::reply::with_status(warp::reply::html(sign_in_page()), StatusCode::UNAUTHORIZED)
+            .into_response()
+    } else {
+        json_error(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "this board needs its read token: send Authorization: Bearer <board token>, \
+             or open a page once with ?token=<board token>",
+        )
+    };
+    warp::reply::with_header(reply, "www-authenticate", "Bearer realm=\"buildboard\"")
+        .into_response()
+}
+
+/// The status, code and message of every other rejection; an unknown one is a logged 500.
+fn status_of(err: &Rejection) -> (StatusCode, &'static str, String) {
+    use warp::reject;
+    if err.find::<super::host::Misdirected>().is_some() {
         (
             StatusCode::MISDIRECTED_REQUEST,
             "misdirected_request",
@@ -275,9 +293,5 @@ pub async fn handle_rejection(err: Rejection) -> Result<Response, std::convert::
             "internal",
             "internal server error".to_owned(),
         )
-    };
-    if status != StatusCode::NOT_FOUND {
-        tracing::info!(status = status.as_u16(), %message, "request rejected");
     }
-    Ok(json_error(status, code, &message))
 }

@@ -1,4 +1,6 @@
-//! HTTP routes. Each submodule exposes `routes(state)`; [`routes`] joins them and maps rejections.
+//! HTTP routes. The submodules that answer requests (`webhook`, `ws`, `api`, `board`, `act`,
+//! `cctray`, `transitions`) each expose `routes(state)`; the others serve them (`access`, `body`,
+//! `error`, `host`, `limit`, `params`, `socket`). [`routes`] joins the routes and maps rejections.
 //! The state every handler shares lives here, with the reads more than one route makes the same
 //! way ([`SharedState::triage`]).
 
@@ -193,7 +195,10 @@ impl Readiness {
                 false
             }
             Err(_) => {
-                tracing::warn!("readiness check: the writer did not answer within 5 s");
+                tracing::warn!(
+                    timeout_s = READINESS_TIMEOUT.as_secs(),
+                    "readiness check: the writer did not answer in time"
+                );
                 false
             }
         };

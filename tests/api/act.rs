@@ -1,4 +1,4 @@
-//! Acting from the board (issue 17, item 1): operators re-run and cancel runs through the real
+//! Acting from the board: operators re-run and cancel runs through the real
 //! server, which asks a fake GitHub on loopback; refusals are explained; cross-site requests and
 //! the board (TV) token cannot act.
 

@@ -1,4 +1,4 @@
-//! `GET /cc.xml` (issue 17, item 3): well-formed CCTray XML with the right states, one project
+//! `GET /cc.xml`: well-formed CCTray XML with the right states, one project
 //! per repository × workflow on watched branches, filters as on the board, and the board token.
 
 use std::time::Duration;

@@ -100,7 +100,7 @@ async fn the_demo_writes_its_webhook_secret_next_to_its_database_and_show_secret
     // Arrange
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("demo.db");
-    let args = demo::DemoArgs {
+    let args = buildboard::config::DemoArgs {
         db: db.clone(),
         listen: "127.0.0.1:0".parse().unwrap(),
         seed: 1,

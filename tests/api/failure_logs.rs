@@ -393,9 +393,7 @@ async fn logs_without_access_or_expired_are_stored_as_such_and_annotations_stand
     // Arrange: a store with the ingest writer, and the fetcher writing through it.
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(&dir.path().join("board.db")).unwrap();
-    let hub = buildboard::hub::Hub::new();
-    let (ingest, writer) =
-        buildboard::ingest::Ingest::start(&store, hub, Default::default()).unwrap();
+    let (ingest, writer) = buildboard::ingest::Ingest::start(&store, Default::default()).unwrap();
     let fake = FakeLogs::start(
         vec![
             (401, LogAnswer::Status(403, "Resource not accessible by integration")),

@@ -1,4 +1,4 @@
-//! Notifications on transitions (issue 17, item 2), against the real server and fake chat
+//! Notifications on transitions, against the real server and fake chat
 //! receivers on loopback: one message per transition and target, the formats, the HMAC of the
 //! generic webhook, retries with backoff, and exactly one message per transition across a SIGKILL
 //! between the commit of the transition and its send.

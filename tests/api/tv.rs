@@ -269,7 +269,7 @@ async fn until_title_and_icon(browser: &Client, title: &str, icon: &str) {
 /// With the demo organisation loaded (through the signed webhook path) and its live trickle
 /// running, a failure on the default branch of one green repository reaches a TV that is showing
 /// another view (the default rotation) within 10 s, readable from across the room, and stays on
-/// screen for most of the minute after it appears (issue 13).
+/// screen for most of the minute after it appears.
 async fn a_new_failure_interrupts_the_rotation_readably(width: u32, height: u32) {
     let driver = start_driver();
     let browser = open_browser(&driver).await;
@@ -912,7 +912,7 @@ async fn open_and_wait_for_state(browser: &Client, app: &TestApp, path: &str) {
     .await;
 }
 
-/// `sound=1` (issue 13), in a real Chromium that may play sound without a click (as a TV's browser
+/// `sound=1`, in a real Chromium that may play sound without a click (as a TV's browser
 /// must be set up to; see below): a short sound on a new break on a watched branch and another on
 /// its fix, through Web Audio, audible (its context running); on the default rotation, the break's
 /// sound is played to its end before the TV leaves for the view that shows the break; without

@@ -1,4 +1,4 @@
-//! Access (issue 6, part 5): with `--board-token` the board, the API and the live feed answer only
+//! Access: with `--board-token` the board, the API and the live feed answer only
 //! the token holder; a browser signs in once with `?token=` and keeps a cookie; the webhook and
 //! the operations endpoints stay open; no token ever reaches the log or `--help`.
 

@@ -1,4 +1,4 @@
-//! Hardening (issue 15): each finding of the attack run against the release binary, replayed
+//! Hardening: each finding of an attack run against the release binary, replayed
 //! against the real binary on loopback, bounded in time and in the number of connections.
 
 use std::net::SocketAddr;

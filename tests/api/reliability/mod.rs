@@ -1,4 +1,4 @@
-//! Reliability and security (issue 6): bad input, crash safety, order and duplicates, WebSocket
+//! Reliability and security: bad input, crash safety, order and duplicates, WebSocket
 //! pressure, and data safety (check, backup, migration, retention).
 //!
 //! Some tests run the real `buildboard` binary ([`Server`]) instead of the in-process app: to kill
