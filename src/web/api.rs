@@ -11,7 +11,7 @@ use super::params::{Params, Window, RUN_FILTERS};
 use super::{now, with_state, AppState, Error};
 use crate::store::figures::{self, GroupBy, Metrics};
 use crate::store::model::{Run, WorkflowInfo};
-use crate::store::names::{self, UnknownName};
+use crate::store::names::UnknownName;
 use crate::store::query::{self, Cursor, RunFilter};
 use crate::store::{read, triage, write};
 
@@ -275,11 +275,7 @@ fn run_filter(params: &Params, state: &AppState) -> Result<RunFilter, Error> {
 /// The filter's names that match nothing known, as the `warnings` member of a response: an
 /// empty answer to a typo then says why it is empty.
 async fn warnings(state: &AppState, filter: &RunFilter) -> Result<Vec<serde_json::Value>, Error> {
-    let filter = filter.clone();
-    let unknown = state
-        .store
-        .read(move |conn| names::unknown(conn, &filter))
-        .await?;
+    let unknown = state.unknown_names(filter).await?;
     Ok(unknown.iter().map(warning_json).collect())
 }
 
