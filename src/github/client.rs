@@ -10,6 +10,10 @@
 //! secondary limit); a `5xx` or a network error is retried with exponential backoff. Every wait is
 //! capped by [`ClientConfig::max_wait`], which tests shorten so nothing sleeps for real minutes.
 //!
+//! Every body it reads is bounded: an answer is read up to [`ClientConfig::max_body`] (default
+//! [`MAX_BODY_BYTES`]; longer is [`Error::TooLarge`], not retried), an error answer up to
+//! [`MAX_ERROR_BYTES`], a log's end by [`TailLimits`]; all through [`read_bounded`].
+//!
 //! The retry loop is hand-written rather than `backon`'s: three of its four waits are GitHub's
 //! (`retry-after`, the reset time, the secondary limit's doubling minute), one retry budget covers
 //! all four, the one-request-at-a-time gate and the rate-limit state it guards are held across
@@ -27,6 +31,10 @@ use crate::secret::Secret;
 
 /// GitHub.com's REST API. GitHub Enterprise Server serves it at `https://HOST/api/v3`.
 pub const DEFAULT_API_URL: &str = "https://api.github.com";
+/// Most bytes of one answer read by default: a page of 100 runs or jobs is a few hundred KiB.
+pub const MAX_BODY_BYTES: u64 = 16 * 1024 * 1024;
+/// Most bytes of an error answer read (for GitHub's `message`).
+pub const MAX_ERROR_BYTES: u64 = 64 * 1024;
 /// The REST API version requested (`X-GitHub-Api-Version`).
 const API_VERSION: &str = "2022-11-28";
 
@@ -66,6 +74,9 @@ pub enum Error {
         path: String,
         message: String,
     },
+    /// The answer was longer than the most the client reads ([`ClientConfig::max_body`]).
+    #[error("{url} answered more than {limit} bytes, the most buildboard reads of one answer")]
+    TooLarge { url: String, limit: u64 },
     /// The client could not be built (for example, an invalid header value in the token).
     #[error("cannot set up the GitHub client: {0}")]
     Setup(String),
@@ -94,6 +105,8 @@ pub struct ClientConfig {
     pub reserve: u64,
     /// Timeout of one request.
     pub timeout: Duration,
+    /// Most bytes of one answer read (see [`MAX_BODY_BYTES`]).
+    pub max_body: u64,
 }
 
 impl ClientConfig {
@@ -109,6 +122,7 @@ impl ClientConfig {
             reset_margin: Duration::from_secs(1),
             reserve: 10,
             timeout: Duration::from_secs(30),
+            max_body: MAX_BODY_BYTES,
         }
     }
 }
@@ -324,13 +338,12 @@ impl Client {
             .map_err(|err| network_error(url, &err))?;
         limits.observe(response.headers());
         let status = response.status().as_u16();
-        let body = response.text().await.unwrap_or_default();
         Ok(Posted {
             status,
             message: if (200..300).contains(&status) {
                 String::new()
             } else {
-                error_message(body)
+                error_body(response).await
             },
         })
     }
@@ -405,7 +418,16 @@ impl Client {
             if status.is_success() {
                 let headers = response.headers().clone();
                 let body = match tail {
-                    None => response.bytes().await.map(|body| (body, 0)),
+                    None => match read_bounded(response, self.config.max_body).await {
+                        Ok(body) => Ok((body, 0)),
+                        Err(Read::Network(err)) => Err(err),
+                        Err(Read::TooLarge) => {
+                            return Err(Error::TooLarge {
+                                url: url.to_owned(),
+                                limit: self.config.max_body,
+                            })
+                        }
+                    },
                     Some(tail) => read_tail(response, tail).await,
                 };
                 match body {
@@ -431,7 +453,7 @@ impl Client {
                 }
             }
             let headers = response.headers().clone();
-            let message = error_message(response.text().await.unwrap_or_default());
+            let message = error_body(response).await;
             match status {
                 StatusCode::UNAUTHORIZED => return Err(Error::Unauthorized { message }),
                 StatusCode::NOT_FOUND => {
@@ -577,6 +599,42 @@ async fn read_tail(
         skipped += cut as u64;
     }
     Ok((Bytes::from(kept), skipped))
+}
+
+/// Why [`read_bounded`] stopped.
+#[derive(Debug)]
+enum Read {
+    Network(reqwest::Error),
+    TooLarge,
+}
+
+/// The whole body of `response`, unless it is longer than `max` bytes (by its `Content-Length`,
+/// before anything is read, or as it arrives): the one way the client reads a body whole.
+async fn read_bounded(mut response: reqwest::Response, max: u64) -> Result<Bytes, Read> {
+    if response.content_length().is_some_and(|length| length > max) {
+        return Err(Read::TooLarge);
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(Read::Network)? {
+        if (body.len() + chunk.len()) as u64 > max {
+            warn!(
+                max,
+                "a GitHub answer was longer than the most the client reads"
+            );
+            return Err(Read::TooLarge);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(Bytes::from(body))
+}
+
+/// GitHub's `message` from an error answer, reading at most [`MAX_ERROR_BYTES`] of it.
+async fn error_body(response: reqwest::Response) -> String {
+    match read_bounded(response, MAX_ERROR_BYTES).await {
+        Ok(body) => error_message(String::from_utf8_lossy(&body).into_owned()),
+        Err(Read::TooLarge) => format!("(an error answer over {MAX_ERROR_BYTES} bytes)"),
+        Err(Read::Network(_)) => String::new(),
+    }
 }
 
 fn network_error(url: &str, err: &reqwest::Error) -> Error {
