@@ -200,7 +200,21 @@ pub async fn handle_rejection(err: Rejection) -> Result<Response, std::convert::
         )
         .into_response());
     }
-    let (status, code, message) = if err.find::<super::host::Misdirected>().is_some() {
+    // A body refused by `/webhook` (which answers any host) before the other routes' host check:
+    // a sender is told what is wrong with its request, not that the host is another's.
+    let (status, code, message) = if err.find::<reject::PayloadTooLarge>().is_some() {
+        (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            "the request body is larger than the configured limit".to_owned(),
+        )
+    } else if err.find::<reject::LengthRequired>().is_some() {
+        (
+            StatusCode::LENGTH_REQUIRED,
+            "length_required",
+            "a Content-Length header is required".to_owned(),
+        )
+    } else if err.find::<super::host::Misdirected>().is_some() {
         (
             StatusCode::MISDIRECTED_REQUEST,
             "misdirected_request",
@@ -219,18 +233,6 @@ pub async fn handle_rejection(err: Rejection) -> Result<Response, std::convert::
             StatusCode::NOT_FOUND,
             "not_found",
             "no such route".to_owned(),
-        )
-    } else if err.find::<reject::PayloadTooLarge>().is_some() {
-        (
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "payload_too_large",
-            "the request body is larger than the configured limit".to_owned(),
-        )
-    } else if err.find::<reject::LengthRequired>().is_some() {
-        (
-            StatusCode::LENGTH_REQUIRED,
-            "length_required",
-            "a Content-Length header is required".to_owned(),
         )
     } else if err.find::<reject::MethodNotAllowed>().is_some() {
         (

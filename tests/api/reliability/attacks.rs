@@ -409,3 +409,77 @@ async fn answers_from_github_longer_than_the_bound_are_refused_without_reading_t
     }
     assert!(client.get(&client.url("/small", &[]), None).await.is_ok());
 }
+
+#[tokio::test]
+async fn lists_that_grow_with_the_organisation_come_in_pages_with_a_link_to_the_next() {
+    // Arrange: 250 repositories with a workflow each, written straight into the database.
+    let app = spawn_app_with(|config| config.rate_limit = 0).await;
+    {
+        let mut db = app.db();
+        let tx = db.transaction().unwrap();
+        for id in 1..=250 {
+            tx.execute(
+                "INSERT INTO repos (id, fullname, createtime) VALUES (?1, 'o/r' || ?1, 0)",
+                [id],
+            )
+            .unwrap();
+            tx.execute(
+                "INSERT INTO workflows (id, repo_id, name, path) VALUES (?1, ?1, 'CI', 'ci.yml')",
+                [id],
+            )
+            .unwrap();
+        }
+        tx.commit().unwrap();
+    }
+
+    for (list, path) in [("repos", "/api/repos"), ("workflows", "/api/workflows")] {
+        // Act: the first page by default, then the last one.
+        let first = app.get(path).await;
+        let link = first.headers()["link"].to_str().unwrap().to_owned();
+        let first: Value = first.json().await.unwrap();
+        let last = app.get_json(&format!("{path}?per_page=200&page=2")).await;
+
+        // Assert
+        assert_eq!(first[list].as_array().unwrap().len(), 100, "{path}");
+        assert_eq!(
+            (&first["total"], &first["page"], &first["next_page"]),
+            (&json!(250), &json!(1), &json!(2)),
+            "{path}"
+        );
+        assert!(
+            link.ends_with(&format!("{path}?page=2>; rel=\"next\"")),
+            "{link}"
+        );
+        assert_eq!(last[list].as_array().unwrap().len(), 50, "{path}");
+        assert!(last["next_page"].is_null(), "{path}");
+        let (status, _) = app.get_status_json(&format!("{path}?per_page=501")).await;
+        assert_eq!(status, 400, "{path}");
+    }
+    let grouped = app.get_json("/api/metrics?group_by=repo&per_page=10").await;
+    assert_eq!(grouped["per_page"], 10);
+    assert!(grouped["groups"].as_array().unwrap().len() <= 10);
+}
+
+#[tokio::test]
+async fn a_refused_webhook_body_gets_413_or_411_whatever_its_host() {
+    // Arrange: a loopback server, which refuses names such as evil.example on its other routes.
+    let app = spawn_app_with(|_| {}).await;
+    let requests = [
+        (
+            "POST /webhook HTTP/1.1\r\nHost: evil.example\r\nContent-Length: 999999999\r\n\r\n",
+            413,
+        ),
+        (
+            "POST /webhook HTTP/1.1\r\nHost: evil.example\r\nTransfer-Encoding: chunked\r\n\r\n",
+            411,
+        ),
+        ("GET /api/repos HTTP/1.1\r\nHost: evil.example\r\n\r\n", 421),
+    ];
+    for (request, want) in requests {
+        // Act
+        let mut stream = send_head(app.addr, request, b"").await;
+        // Assert
+        let status = status_within(&mut stream, Duration::from_secs(5)).await;
+        assert_eq!(status, Some(want), "{request}");
+    }
+}
