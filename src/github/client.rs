@@ -417,19 +417,7 @@ impl Client {
             }
             if status.is_success() {
                 let headers = response.headers().clone();
-                let body = match tail {
-                    None => match read_bounded(response, self.config.max_body).await {
-                        Ok(body) => Ok((body, 0)),
-                        Err(Read::Network(err)) => Err(err),
-                        Err(Read::TooLarge) => {
-                            return Err(Error::TooLarge {
-                                url: url.to_owned(),
-                                limit: self.config.max_body,
-                            })
-                        }
-                    },
-                    Some(tail) => read_tail(response, tail).await,
-                };
+                let body = self.read_success(url, response, tail).await?;
                 match body {
                     Ok((body, skipped)) => {
                         return Ok(Fetched::Fresh(Page {
@@ -507,6 +495,28 @@ impl Client {
                     })
                 }
             }
+        }
+    }
+
+    /// The body of a successful answer: whole, up to [`ClientConfig::max_body`] (longer is
+    /// [`Error::TooLarge`]), or with `tail` only its end. A network error is returned inside, for
+    /// the caller to retry.
+    async fn read_success(
+        &self,
+        url: &str,
+        response: reqwest::Response,
+        tail: Option<TailLimits>,
+    ) -> Result<Result<(Bytes, u64), reqwest::Error>, Error> {
+        match tail {
+            Some(tail) => Ok(read_tail(response, tail).await),
+            None => match read_bounded(response, self.config.max_body).await {
+                Ok(body) => Ok(Ok((body, 0))),
+                Err(Read::Network(err)) => Ok(Err(err)),
+                Err(Read::TooLarge) => Err(Error::TooLarge {
+                    url: url.to_owned(),
+                    limit: self.config.max_body,
+                }),
+            },
         }
     }
 
