@@ -2,7 +2,7 @@
 //!
 //! ```sh
 //! cargo bench --bench load                      # everything, defaults below
-//! cargo bench --bench load -- --only ingest     # one phase: ingest, fanout, reads
+//! cargo bench --bench load -- --only ingest     # one phase: ingest, fanout, reads, names
 //! ```
 //!
 //! Phases (each against the release `buildboard` binary, run as its own process on loopback with a
@@ -20,6 +20,8 @@
 //! - **fan-out**: N WebSocket clients; deliveries posted at a steady rate; from each delivery's 2xx
 //!   to its message at each client: p50/p99/max, messages lost; server RSS per idle client.
 //! - **reads**: a database of `--runs` runs; server start time; p50/p99 of the API and board pages.
+//! - **names**: 20,000 repositories and branches; the slowest read with 50 unknown names per list,
+//!   and a plain read's latency while 8 clients send such reads (issue 26).
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -97,7 +99,7 @@ fn main() -> anyhow::Result<()> {
 }
 
 /// The phases, in the order a full run measures them.
-const PHASES: [&str; 3] = ["ingest", "fanout", "reads"];
+const PHASES: [&str; 4] = ["ingest", "fanout", "reads", "names"];
 
 async fn run(args: Args) -> anyhow::Result<()> {
     if !args.phase_process {
@@ -133,6 +135,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
             }
         }
         "reads" => reads_phase(&args, dir.path()).await?,
+        "names" => names_phase(&args, dir.path()).await?,
         other => bail!("unknown phase {other:?}: use one of {PHASES:?}"),
     }
     Ok(())
@@ -1019,6 +1022,104 @@ async fn reads_phase(args: &Args, dir: &Path) -> anyhow::Result<()> {
 /// `runs` runs over the last 30 days: an organisation of 100 repositories with 5 workflows each
 /// (500), their default branch `main` (a third of the runs) and 50 feature branches, 200 authors;
 /// one run in seven fails.
+/// A name of about 90 characters: alike enough to each other that every comparison runs in full.
+fn long_name(kind: &str, n: usize) -> String {
+    format!("{kind}-{n:05}-{}", "abcdefghij".repeat(8))
+}
+
+/// Issue 26's read bound: with 20,000 repositories and 20,000 branches, the worst filters (50
+/// unknown names of each kind) alone, then eight clients sending them while a plain
+/// `/api/builds?per_page=5` is timed.
+async fn names_phase(args: &Args, dir: &Path) -> anyhow::Result<()> {
+    let db = dir.join("names.db");
+    {
+        let store = Store::open(&db)?;
+        let mut conn = store.open_writer()?;
+        conn.pragma_update(None, "synchronous", "OFF")?;
+        let tx = conn.transaction()?;
+        for n in 1..=20_000 {
+            tx.execute(
+                "INSERT INTO repos (id, fullname, defaultbranch, createtime) VALUES (?1, ?2, 'main', 0)",
+                (n, format!("org/{}", long_name("repo", n))),
+            )?;
+            tx.execute(
+                "INSERT INTO branches (repo_id, name, createtime) VALUES (?1, ?2, 0)",
+                (n, format!("feature/{}", long_name("branch", n))),
+            )?;
+        }
+        tx.commit()?;
+    }
+    let (server, _) = Server::start(&db).await?;
+    let unknown = |kind: &str, prefix: &str| -> String {
+        (0..50)
+            .map(|n| format!("{prefix}{}", long_name(kind, 30_000 + n)))
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    let worst = [
+        format!("/api/builds?repo={}", unknown("repo", "org/")),
+        format!(
+            "/api/builds?branch={}&workflow={}",
+            unknown("branch", "feature/"),
+            unknown("workflow", "")
+        ),
+    ];
+    let client = reqwest::Client::new();
+    let url = |path: &str| format!("http://{}{path}", server.addr);
+    println!("## Names: 20,000 repositories, 20,000 branches, 50 unknown names per list\n");
+    let mut alone = Duration::ZERO;
+    for path in &worst {
+        for _ in 0..5 {
+            let started = Instant::now();
+            let status = client.get(url(path)).send().await?.status();
+            alone = alone.max(started.elapsed());
+            anyhow::ensure!(status.is_success(), "{path}: {status}");
+        }
+    }
+    println!(
+        "slowest worst-case read alone (10 requests): {} ms",
+        alone.as_millis()
+    );
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let readers: Vec<_> = (0..8)
+        .map(|n| {
+            let (client, stop) = (client.clone(), stop.clone());
+            let target = url(&worst[n % 2]);
+            tokio::spawn(async move {
+                let mut done = 0u32;
+                while !stop.load(Ordering::Relaxed) {
+                    if client.get(&target).send().await.is_ok() {
+                        done += 1;
+                    }
+                }
+                done
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut latencies = Vec::new();
+    for _ in 0..args.requests {
+        let started = Instant::now();
+        client.get(url("/api/builds?per_page=5")).send().await?;
+        latencies.push(started.elapsed());
+    }
+    stop.store(true, Ordering::Relaxed);
+    let mut worst_done = 0;
+    for reader in readers {
+        worst_done += reader.await?;
+    }
+    latencies.sort_unstable();
+    println!(
+        "plain /api/builds?per_page=5 while 8 clients send them ({} requests; {worst_done} worst-case \
+         reads meanwhile): p50 {} ms, p99 {} ms, max {} ms\n",
+        latencies.len(),
+        percentile(&latencies, 0.5).as_millis(),
+        percentile(&latencies, 0.99).as_millis(),
+        latencies.last().copied().unwrap_or_default().as_millis(),
+    );
+    server.stop()
+}
+
 fn fill_database(db: &Path, runs: usize, now: i64) -> anyhow::Result<()> {
     let templates = Templates::load()?;
     let template: Value = serde_json::from_str(&templates.run)?;

@@ -123,7 +123,7 @@ pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a request body may take to arrive by default; GitHub itself gives up after 10 s.
 pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a request may take to be answered by default, its body included.
-pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 /// Webhook body bytes held at once by default, over every connection (see `web::body`).
 pub const DEFAULT_WEBHOOK_BODY_BUDGET: u64 = 64 * 1024 * 1024;
 
@@ -283,7 +283,7 @@ pub struct Config {
     /// Time a request has to be answered once its headers have arrived, its body included; a
     /// later one gets 408 (body still awaited) or 503, and its connection closes. WebSocket
     /// connections are not limited by it once upgraded.
-    #[arg(long, env = "BUILDBOARD_REQUEST_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
+    #[arg(long, env = "BUILDBOARD_REQUEST_TIMEOUT", default_value = "60s", value_parser = parse_duration)]
     pub request_timeout: Duration,
 
     /// Webhook body bytes held at once, over all connections, before signatures are checked; a

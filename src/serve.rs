@@ -14,11 +14,11 @@
 //!   body never came) or `503`, and its connection is closed.
 //! - **A cap on connections.** At most `max_connections` are open at once (WebSocket clients
 //!   included: their slot goes with the socket). At the cap, the oldest connection with no request
-//!   in flight (idle, or still dribbling its headers) is closed to make room; when every one has a
-//!   request in flight, the one whose request body has waited longest for a byte (at least
-//!   [`STALLED_AFTER`]) is closed instead, so `/healthz` and deliveries get through while a client
-//!   piles up idle sockets or stalled uploads. A connection whose request is being answered (its
-//!   body whole, or still arriving) is never closed for room.
+//!   in flight for [`IDLE_GRACE`] (idle, or still dribbling its headers) is closed to make room;
+//!   when every one has a request in flight, the one whose request body has waited longest for a
+//!   byte (at least [`STALLED_AFTER`]) is closed instead, so `/healthz` and deliveries get through
+//!   while a client piles up idle sockets or stalled uploads. A connection whose request is being
+//!   answered (its body whole, or still arriving) is never closed for room.
 //! - **File limit.** [`raise_file_limit`] raises the soft `RLIMIT_NOFILE` to the hard limit, and
 //!   the default cap leaves [`RESERVED_FILES`] below it for the database, logs and the runtime, so
 //!   the cap is reached before `accept` fails with "Too many open files".
@@ -61,6 +61,10 @@ const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(100);
 /// A request body waiting this long for its next byte counts as stalled: its connection may be
 /// closed for room at the cap.
 pub const STALLED_AFTER: Duration = Duration::from_secs(1);
+
+/// A connection idle for less than this (just accepted, or just answered) is not closed for room:
+/// its next request's head may be on its way.
+pub const IDLE_GRACE: Duration = Duration::from_millis(200);
 
 /// The client's address, in every request's extensions (warp's own is private to `warp::serve`).
 #[derive(Debug, Clone, Copy)]
@@ -129,6 +133,9 @@ struct Conn {
     /// Requests being answered, until their responses are sent; while 0 the connection waits for
     /// (the rest of) a request and may be closed for room.
     in_flight: AtomicUsize,
+    /// When the connection last became idle (accepted, or its last response sent), in
+    /// [`now_ms`].
+    idle_since: AtomicU64,
     /// Whether a request in flight still waits for its body.
     receiving: AtomicBool,
     /// When the body being received last got a byte (or its head arrived), in [`now_ms`].
@@ -146,10 +153,17 @@ impl Conn {
         })
     }
 
-    /// Whether the connection may be closed for room: no request in flight, or one whose body has
+    /// Whether the connection has had no request in flight for [`IDLE_GRACE`].
+    fn idle(&self, now: u64) -> bool {
+        self.in_flight.load(Ordering::Acquire) == 0
+            && now.saturating_sub(self.idle_since.load(Ordering::Acquire))
+                >= IDLE_GRACE.as_millis() as u64
+    }
+
+    /// Whether the connection may be closed for room: [`Conn::idle`], or its request's body has
     /// stalled for [`STALLED_AFTER`].
     fn closable(&self, now: u64) -> bool {
-        self.in_flight.load(Ordering::Acquire) == 0
+        self.idle(now)
             || self
                 .stalled_for(now)
                 .is_some_and(|stalled| stalled >= STALLED_AFTER)
@@ -238,6 +252,7 @@ impl InFlight {
 
 impl Drop for InFlight {
     fn drop(&mut self) {
+        self.0.idle_since.store(now_ms(), Ordering::Release);
         self.0.in_flight.fetch_sub(1, Ordering::AcqRel);
     }
 }
@@ -280,17 +295,18 @@ impl Open {
         let id = self.next_id;
         self.next_id += 1;
         let conn = Arc::new(Conn::default());
+        conn.idle_since.store(now_ms(), Ordering::Release);
         self.conns.insert(id, conn.clone());
         (id, conn)
     }
 
-    /// Asks the oldest connection with no request in flight to close, else the one whose request
+    /// Asks the oldest idle connection (see [`Conn::idle`]) to close, else the one whose request
     /// body has stalled longest (at least [`STALLED_AFTER`]); `false` if there is none.
     fn evict_for_room(&mut self, now: u64) -> bool {
         let idle = self
             .conns
             .iter()
-            .find(|(_, conn)| conn.in_flight.load(Ordering::Acquire) == 0)
+            .find(|(_, conn)| conn.idle(now))
             .map(|(id, _)| *id);
         let stalled = || {
             self.conns
@@ -574,12 +590,16 @@ mod tests {
 
     #[test]
     fn the_oldest_connection_without_a_request_in_flight_is_closed_for_room() {
-        let now = now_ms();
         let mut open = Open::default();
         let (_, busy) = open.add();
         let (idle_id, _idle) = open.add();
         let (_, _newer) = open.add();
         let _request = InFlight::new(&busy);
+        assert!(
+            !open.evict_for_room(now_ms()),
+            "none idle for long enough yet"
+        );
+        let now = now_ms() + 1000;
         assert!(open.evict_for_room(now));
         assert!(!open.conns.contains_key(&idle_id));
         assert_eq!(open.conns.len(), 2);

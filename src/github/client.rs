@@ -14,6 +14,9 @@
 //! about a repository the App is installed on goes with that installation's token, others with
 //! [`ClientConfig::token`]. A `401` on a provided token renews it once; a second `401` is
 //! [`Error::TokenRefused`].
+//! Every body it reads is bounded: an answer is read up to [`ClientConfig::max_body`] (default
+//! [`MAX_BODY_BYTES`]; longer is [`Error::TooLarge`], not retried), an error answer up to
+//! [`MAX_ERROR_BYTES`], a log's end by [`TailLimits`]; all through [`read_bounded`].
 //!
 //! The retry loop is hand-written rather than `backon`'s: three of its four waits are GitHub's
 //! (`retry-after`, the reset time, the secondary limit's doubling minute), one retry budget covers
@@ -32,6 +35,10 @@ use crate::secret::Secret;
 
 /// GitHub.com's REST API. GitHub Enterprise Server serves it at `https://HOST/api/v3`.
 pub const DEFAULT_API_URL: &str = "https://api.github.com";
+/// Most bytes of one answer read by default: a page of 100 runs or jobs is a few hundred KiB.
+pub const MAX_BODY_BYTES: u64 = 16 * 1024 * 1024;
+/// Most bytes of an error answer read (for GitHub's `message`).
+pub const MAX_ERROR_BYTES: u64 = 64 * 1024;
 /// The REST API version requested (`X-GitHub-Api-Version`).
 const API_VERSION: &str = "2022-11-28";
 
@@ -74,6 +81,9 @@ pub enum Error {
     /// `401` on a provided (installation) token, even after renewing it.
     #[error("GitHub refused the GitHub App's installation token even after renewing it (401 {message}): check that the App is still installed on the repository and not suspended")]
     TokenRefused { message: String },
+    /// The answer was longer than the most the client reads ([`ClientConfig::max_body`]).
+    #[error("{url} answered more than {limit} bytes, the most buildboard reads of one answer")]
+    TooLarge { url: String, limit: u64 },
     /// The client could not be built (for example, an invalid header value in the token).
     #[error("cannot set up the GitHub client: {0}")]
     Setup(String),
@@ -105,6 +115,8 @@ pub struct ClientConfig {
     pub reserve: u64,
     /// Timeout of one request.
     pub timeout: Duration,
+    /// Most bytes of one answer read (see [`MAX_BODY_BYTES`]).
+    pub max_body: u64,
 }
 
 impl ClientConfig {
@@ -121,6 +133,7 @@ impl ClientConfig {
             reset_margin: Duration::from_secs(1),
             reserve: 10,
             timeout: Duration::from_secs(30),
+            max_body: MAX_BODY_BYTES,
         }
     }
 }
@@ -380,13 +393,12 @@ impl Client {
         };
         limits.observe(response.headers());
         let status = response.status().as_u16();
-        let body = response.text().await.unwrap_or_default();
         Ok(Posted {
             status,
             message: if (200..300).contains(&status) {
                 String::new()
             } else {
-                error_message(body)
+                error_body(response).await
             },
         })
     }
@@ -465,10 +477,7 @@ impl Client {
             }
             if status.is_success() {
                 let headers = response.headers().clone();
-                let body = match tail {
-                    None => response.bytes().await.map(|body| (body, 0)),
-                    Some(tail) => read_tail(response, tail).await,
-                };
+                let body = self.read_success(url, response, tail).await?;
                 match body {
                     Ok((body, skipped)) => {
                         return Ok(Fetched::Fresh(Page {
@@ -492,7 +501,7 @@ impl Client {
                 }
             }
             let headers = response.headers().clone();
-            let message = error_message(response.text().await.unwrap_or_default());
+            let message = error_body(response).await;
             match status {
                 StatusCode::UNAUTHORIZED if auth.is_some() => {
                     if renewed {
@@ -557,6 +566,28 @@ impl Client {
                     })
                 }
             }
+        }
+    }
+
+    /// The body of a successful answer: whole, up to [`ClientConfig::max_body`] (longer is
+    /// [`Error::TooLarge`]), or with `tail` only its end. A network error is returned inside, for
+    /// the caller to retry.
+    async fn read_success(
+        &self,
+        url: &str,
+        response: reqwest::Response,
+        tail: Option<TailLimits>,
+    ) -> Result<Result<(Bytes, u64), reqwest::Error>, Error> {
+        match tail {
+            Some(tail) => Ok(read_tail(response, tail).await),
+            None => match read_bounded(response, self.config.max_body).await {
+                Ok(body) => Ok(Ok((body, 0))),
+                Err(Read::Network(err)) => Ok(Err(err)),
+                Err(Read::TooLarge) => Err(Error::TooLarge {
+                    url: url.to_owned(),
+                    limit: self.config.max_body,
+                }),
+            },
         }
     }
 
@@ -649,6 +680,42 @@ async fn read_tail(
         skipped += cut as u64;
     }
     Ok((Bytes::from(kept), skipped))
+}
+
+/// Why [`read_bounded`] stopped.
+#[derive(Debug)]
+enum Read {
+    Network(reqwest::Error),
+    TooLarge,
+}
+
+/// The whole body of `response`, unless it is longer than `max` bytes (by its `Content-Length`,
+/// before anything is read, or as it arrives): the one way the client reads a body whole.
+async fn read_bounded(mut response: reqwest::Response, max: u64) -> Result<Bytes, Read> {
+    if response.content_length().is_some_and(|length| length > max) {
+        return Err(Read::TooLarge);
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(Read::Network)? {
+        if (body.len() + chunk.len()) as u64 > max {
+            warn!(
+                max,
+                "a GitHub answer was longer than the most the client reads"
+            );
+            return Err(Read::TooLarge);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(Bytes::from(body))
+}
+
+/// GitHub's `message` from an error answer, reading at most [`MAX_ERROR_BYTES`] of it.
+async fn error_body(response: reqwest::Response) -> String {
+    match read_bounded(response, MAX_ERROR_BYTES).await {
+        Ok(body) => error_message(String::from_utf8_lossy(&body).into_owned()),
+        Err(Read::TooLarge) => format!("(an error answer over {MAX_ERROR_BYTES} bytes)"),
+        Err(Read::Network(_)) => String::new(),
+    }
 }
 
 fn network_error(url: &str, err: &reqwest::Error) -> Error {

@@ -4,7 +4,9 @@
 //! commits deliveries in groups; [`write`] holds what it runs inside a transaction. Reads go through
 //! an r2d2 pool of read-only connections ([`Store::read`]); under WAL they never wait for the writer.
 //! A read runs for at most [`READ_TIME_LIMIT`] (SQLite interrupts it, [`Error::TooSlow`]), so that
-//! no request, whatever its parameters, holds a pooled connection from the others for longer.
+//! no request, whatever its parameters, holds a pooled connection from the others for longer; the
+//! filters' "did you mean" lookups ([`names::unknown`], CPU-bound) have a small pool of their own
+//! ([`Store::read_names`]), so that any number of them leaves the main pool to the other reads.
 
 pub mod app;
 pub mod attempts;
@@ -27,6 +29,7 @@ pub mod write;
 
 use std::cell::Cell;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use r2d2_sqlite::SqliteConnectionManager;
@@ -45,6 +48,8 @@ thread_local! {
     static READ_DEADLINE: Cell<Option<Instant>> = const { Cell::new(None) };
 }
 
+/// Read connections of [`Store::read_names`].
+const NAMES_POOL_SIZE: u32 = 2;
 /// Read connections in the pool.
 const READ_POOL_SIZE: u32 = 8;
 /// Threads the server's runtime keeps for blocking work, which is nearly all database reads: a
@@ -99,6 +104,12 @@ pub trait Writes: Send + Sync + 'static {
 pub struct Store {
     path: PathBuf,
     pool: r2d2::Pool<SqliteConnectionManager>,
+    /// The pool of [`Store::read_names`], and a permit per connection taken before a blocking
+    /// thread is (waiting readers wait without holding a thread).
+    names: (
+        r2d2::Pool<SqliteConnectionManager>,
+        Arc<tokio::sync::Semaphore>,
+    ),
 }
 
 impl std::fmt::Debug for Store {
@@ -162,24 +173,34 @@ impl Store {
         let mut conn = Self::open_writer_at(path)?;
         migrate::apply(&mut conn, path)?;
         drop(conn);
-        let manager = SqliteConnectionManager::file(path)
-            .with_flags(
-                OpenFlags::SQLITE_OPEN_READ_ONLY
-                    | OpenFlags::SQLITE_OPEN_NO_MUTEX
-                    | OpenFlags::SQLITE_OPEN_URI,
-            )
-            .with_init(|conn| {
-                configure(conn)?;
-                conn.progress_handler(PROGRESS_STEPS, Some(past_read_deadline));
-                conn.pragma_update(None, "query_only", true)
-            });
+        let manager = || {
+            SqliteConnectionManager::file(path)
+                .with_flags(
+                    OpenFlags::SQLITE_OPEN_READ_ONLY
+                        | OpenFlags::SQLITE_OPEN_NO_MUTEX
+                        | OpenFlags::SQLITE_OPEN_URI,
+                )
+                .with_init(|conn| {
+                    configure(conn)?;
+                    conn.progress_handler(PROGRESS_STEPS, Some(past_read_deadline));
+                    conn.pragma_update(None, "query_only", true)
+                })
+        };
         let pool = r2d2::Pool::builder()
             .max_size(READ_POOL_SIZE)
             .min_idle(Some(1))
-            .build(manager)?;
+            .build(manager())?;
+        let names = r2d2::Pool::builder()
+            .max_size(NAMES_POOL_SIZE)
+            .min_idle(Some(0))
+            .build(manager())?;
         Ok(Self {
             path: path.to_owned(),
             pool,
+            names: (
+                names,
+                Arc::new(tokio::sync::Semaphore::new(NAMES_POOL_SIZE as usize)),
+            ),
         })
     }
 
@@ -226,7 +247,32 @@ impl Store {
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T> + Send + 'static,
     {
-        let pool = self.pool.clone();
+        Self::read_in(self.pool.clone(), f).await
+    }
+
+    /// [`Store::read`] on the small pool of the filters' name lookups ([`names::unknown`]), at
+    /// most [`NAMES_POOL_SIZE`] at once; the others wait without holding a thread.
+    ///
+    /// # Errors
+    /// Whatever `f` returns, or a pool error.
+    pub async fn read_names<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+    {
+        let (pool, permits) = &self.names;
+        let _permit = permits
+            .acquire()
+            .await
+            .map_err(|err| Error::Task(err.to_string()))?;
+        Self::read_in(pool.clone(), f).await
+    }
+
+    async fn read_in<T, F>(pool: r2d2::Pool<SqliteConnectionManager>, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+    {
         crate::telemetry::spawn_blocking_in_span(move || {
             let conn = pool.get()?;
             READ_DEADLINE.set(Some(Instant::now() + READ_TIME_LIMIT));
@@ -266,5 +312,37 @@ impl Store {
             (key, value),
         )?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_read_past_its_time_limit_is_stopped_and_the_connection_serves_the_next() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("t.db")).unwrap();
+        let started = Instant::now();
+        let endless = store
+            .read(|conn| {
+                Ok(conn.query_row(
+                    "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c)
+                     SELECT count(*) FROM c",
+                    [],
+                    |row| row.get::<_, i64>(0),
+                )?)
+            })
+            .await;
+        assert!(matches!(endless, Err(Error::TooSlow(_))), "{endless:?}");
+        let took = started.elapsed();
+        assert!(
+            took >= READ_TIME_LIMIT && took < READ_TIME_LIMIT * 2,
+            "{took:?}"
+        );
+        let next = store
+            .read(|conn| Ok(conn.query_row("SELECT 1", [], |row| row.get::<_, i64>(0))?))
+            .await;
+        assert_eq!(next.unwrap(), 1);
     }
 }

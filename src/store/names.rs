@@ -21,7 +21,10 @@ use crate::watch::WatchedBranches;
 
 /// Known names of one kind read (and cached, see [`Candidates`]) to find the closest one to an
 /// unknown name: a bound on the work of one suggestion, whatever the size of the organisation.
-const SUGGESTION_CANDIDATES: u32 = 2000;
+const SUGGESTION_CANDIDATES: u32 = 500;
+/// Known names read on either side of an unknown one in name order, besides the cached set: where
+/// a typo keeps the start of a name, its name is among them in any organisation.
+const NEIGHBOURS: i64 = 100;
 /// Unknown values of one filter that get a suggestion; the others are reported without one.
 pub const MAX_SUGGESTED: usize = 3;
 /// Longest value (in characters) a suggestion is looked for: GitHub's own names are at most 100.
@@ -104,7 +107,8 @@ impl fmt::Display for UnknownName {
 ///
 /// The work is bounded whatever the filter: each value costs one indexed probe, and only the
 /// first [`MAX_SUGGESTED`] unknown values get a suggestion, computed against at most
-/// [`SUGGESTION_CANDIDATES`] known names that are read once and cached (see [`Candidates`]).
+/// [`SUGGESTION_CANDIDATES`] known names that are read once and cached (see [`Candidates`]) and
+/// the [`NEIGHBOURS`] of the value in name order.
 ///
 /// # Errors
 /// On a database error.
@@ -217,13 +221,12 @@ fn table(kind: NameKind) -> &'static str {
     }
 }
 
-/// ` AND repo_id IN (?, …)` for `ids` (` AND id IN …` in `repos` itself), nothing for none.
-fn in_repos(table: &str, ids: &[i64]) -> String {
-    let column = if table == "repos" { "id" } else { "repo_id" };
+/// ` AND repo_id IN (?, …)` for `ids`, nothing for none.
+fn in_repos(ids: &[i64]) -> String {
     if ids.is_empty() {
         String::new()
     } else {
-        format!(" AND {column} IN ({})", vec!["?"; ids.len()].join(", "))
+        format!(" AND repo_id IN ({})", vec!["?"; ids.len()].join(", "))
     }
 }
 
@@ -257,7 +260,7 @@ fn exists(conn: &Connection, kind: NameKind, name: &str, ids: &[i64]) -> Result<
         .prepare_cached(&format!(
             "SELECT 1 FROM {} WHERE {condition}{} LIMIT 1",
             table(kind),
-            in_repos(table(kind), ids)
+            in_repos(ids)
         ))?
         .query_row(rusqlite::params_from_iter(params), |_| Ok(()))
         .optional()?
@@ -285,7 +288,39 @@ impl<'c> Suggester<'c> {
         }
         self.left -= 1;
         let candidates = Candidates::get(self.conn, kind, ids)?;
-        Ok(closest(name, candidates.iter().map(String::as_str)))
+        let neighbours = self.neighbours(kind, ids, name)?;
+        Ok(closest(
+            name,
+            candidates.iter().chain(&neighbours).map(String::as_str),
+        ))
+    }
+
+    /// The [`NEIGHBOURS`] names of `kind` (within `ids`) just before and just after `name`, by the
+    /// name indexes.
+    fn neighbours(&self, kind: NameKind, ids: &[i64], name: &str) -> Result<Vec<String>> {
+        let column = if kind == NameKind::Repository {
+            "fullname"
+        } else {
+            "name"
+        };
+        let mut names = Vec::new();
+        for (compare, order) in [(">=", "ASC"), ("<", "DESC")] {
+            let mut params = vec![Value::Text(name.to_owned())];
+            params.extend(ids.iter().map(|id| Value::Integer(*id)));
+            params.push(Value::Integer(NEIGHBOURS));
+            let sql = format!(
+                "SELECT DISTINCT {column} FROM {} WHERE {column} {compare} ?{} \
+                 ORDER BY {column} {order} LIMIT ?",
+                table(kind),
+                in_repos(ids)
+            );
+            let mut stmt = self.conn.prepare_cached(&sql)?;
+            let rows = stmt.query_map(rusqlite::params_from_iter(params), |row| row.get(0))?;
+            for row in rows {
+                names.push(row?);
+            }
+        }
+        Ok(names)
     }
 }
 
@@ -305,6 +340,49 @@ static CANDIDATES: std::sync::LazyLock<std::sync::Mutex<CandidateSets>> =
     std::sync::LazyLock::new(Default::default);
 
 impl Candidates {
+    /// At most [`SUGGESTION_CANDIDATES`] names of `kind` within `ids`; for branches, the default
+    /// branches first (a `mian` is meant for one), then the others in name order.
+    fn read(conn: &Connection, kind: NameKind, ids: &[i64]) -> Result<Vec<String>> {
+        let strings = |sql: String, limit: usize| -> Result<Vec<String>> {
+            let mut params: Vec<Value> = ids.iter().map(|id| Value::Integer(*id)).collect();
+            params.push(Value::Integer(i64::try_from(limit).unwrap_or(i64::MAX)));
+            Ok(conn
+                .prepare_cached(&sql)?
+                .query_map(rusqlite::params_from_iter(params), |row| row.get(0))?
+                .collect::<rusqlite::Result<_>>()?)
+        };
+        let limit = SUGGESTION_CANDIDATES as usize;
+        let in_ids = if ids.is_empty() {
+            String::new()
+        } else {
+            format!(" AND id IN ({})", vec!["?"; ids.len()].join(", "))
+        };
+        let mut names = match kind {
+            NameKind::Branch => strings(
+                format!(
+                    "SELECT DISTINCT defaultbranch FROM repos WHERE defaultbranch IS NOT NULL\
+                     {in_ids} LIMIT ?"
+                ),
+                limit / 5,
+            )?,
+            _ => Vec::new(),
+        };
+        let (column, filter) = if kind == NameKind::Repository {
+            ("fullname", in_ids)
+        } else {
+            ("name", in_repos(ids))
+        };
+        let rest = strings(
+            format!(
+                "SELECT {column} FROM {} WHERE 1{filter} GROUP BY {column} LIMIT ?",
+                table(kind)
+            ),
+            limit - names.len(),
+        )?;
+        names.extend(rest);
+        Ok(names)
+    }
+
     fn get(conn: &Connection, kind: NameKind, ids: &[i64]) -> Result<Arc<Vec<String>>> {
         let table = table(kind);
         let newest: (i64, i64) = conn
@@ -324,21 +402,7 @@ impl Candidates {
                 return Ok(names.clone());
             }
         }
-        let column = if kind == NameKind::Repository {
-            "fullname"
-        } else {
-            "name"
-        };
-        let mut params: Vec<Value> = ids.iter().map(|id| Value::Integer(*id)).collect();
-        params.push(Value::Integer(SUGGESTION_CANDIDATES.into()));
-        let names: Vec<String> = conn
-            .prepare_cached(&format!(
-                "SELECT {column} FROM {table} WHERE 1{} GROUP BY {column} LIMIT ?",
-                in_repos(table, ids)
-            ))?
-            .query_map(rusqlite::params_from_iter(params), |row| row.get(0))?
-            .collect::<rusqlite::Result<_>>()?;
-        let names = Arc::new(names);
+        let names = Arc::new(Self::read(conn, kind, ids)?);
         let mut cache = cache();
         if cache.len() >= CANDIDATE_SETS {
             cache.retain(|_, (at, _)| at.elapsed() < CANDIDATES_TTL);
@@ -383,8 +447,12 @@ pub fn closest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) ->
         if candidate == wanted {
             return 2.0;
         }
-        let short = candidate.rsplit('/').next().unwrap_or(&candidate);
-        let mut best = similarity(&wanted, &candidate).max(similarity(&wanted, short));
+        let mut best = similarity(&wanted, &candidate);
+        // A bare name (`payments`) may be meant for `owner/payments-service`.
+        if !wanted.contains('/') {
+            let short = candidate.rsplit('/').next().unwrap_or(&candidate);
+            best = best.max(similarity(&wanted, short));
+        }
         if wanted.chars().count() >= 3 && candidate.contains(&wanted) {
             best = best.max(0.8);
         }

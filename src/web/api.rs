@@ -1,5 +1,10 @@
 //! The JSON API: builds, metrics, workflows, triage, repositories. See the README for every parameter
 //! and field. Errors are `{"error": {"code", "message"}}` with the matching status.
+//!
+//! Lists that grow with the organisation are paged: builds by cursor, and the repositories, the
+//! workflows and the metrics' groups by `page`/`per_page` ([`ListPage`]: 100 by default, at most
+//! 500, with `total`, `next_page` and a `Link: rel="next"` header), so that no answer grows
+//! without bound (see docs/hardening.md).
 
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -12,13 +17,19 @@ use super::{now, with_state, AppState, Error};
 use crate::scope::Viewer;
 use crate::store::figures::{self, GroupBy, Metrics};
 use crate::store::model::{Run, WorkflowInfo};
-use crate::store::names::{self, UnknownName};
+use crate::store::names::UnknownName;
 use crate::store::query::{self, Cursor, RunFilter};
 use crate::store::{read, triage, write};
 
 /// Default and largest page size.
 const DEFAULT_PER_PAGE: u32 = 30;
 const MAX_PER_PAGE: u32 = 100;
+/// Default and largest page size of the lists that grow with the organisation (repositories,
+/// workflows, metrics groups): a page of them is a few hundred KB at most.
+const DEFAULT_LIST_PER_PAGE: u32 = 100;
+const MAX_LIST_PER_PAGE: u32 = 500;
+/// The parameters of a paged list.
+const LIST_PAGING: &[&str] = &["page", "per_page"];
 /// Runs deleted per writer task when a repository's history is purged.
 const PURGE_BATCH: usize = 500;
 /// Largest JSON body a mutation accepts.
@@ -49,12 +60,14 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = R
         .and(warp::get())
         .and(viewer())
         .and(query())
+        .and(host())
         .and(with_state(state.clone()))
         .then(show_metrics);
     let workflows = warp::path!("workflows")
         .and(warp::get())
         .and(viewer())
         .and(query())
+        .and(host())
         .and(with_state(state.clone()))
         .then(list_workflows);
     let workflow = warp::path!("workflows" / i64)
@@ -73,6 +86,8 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = R
     let repos = warp::path!("repos")
         .and(warp::get())
         .and(viewer())
+        .and(query())
+        .and(host())
         .and(with_state(state.clone()))
         .then(list_repos);
     let add_repo = warp::path!("repos")
@@ -226,8 +241,13 @@ async fn show_run(id: i64, viewer: Viewer, state: AppState) -> Reply_ {
     Ok(warp::reply::json(&body).into_response())
 }
 
-async fn show_metrics(viewer: Viewer, query: Query, state: AppState) -> Reply_ {
-    let params = Params::parse(query, &[RUN_FILTERS, &["window", "group_by"]])?;
+async fn show_metrics(
+    viewer: Viewer,
+    query: Query,
+    host: Option<String>,
+    state: AppState,
+) -> Reply_ {
+    let params = Params::parse(query, &[RUN_FILTERS, &["window", "group_by"], LIST_PAGING])?;
     let mut filter = run_filter(&params, &viewer)?;
     let now = now();
     params.apply_window(&mut filter, Window::Day, now)?;
@@ -236,42 +256,41 @@ async fn show_metrics(viewer: Viewer, query: Query, state: AppState) -> Reply_ {
         "until": filter.until.map(rfc3339),
     });
     let warnings = warnings(&state, &filter).await?;
-    match params.one_of("group_by", GroupBy::NAMES)? {
-        None => {
-            let metrics = state
-                .store
-                .read(move |conn| figures::compute(conn, &filter, now))
-                .await?;
-            Ok(warp::reply::json(
-                &json!({ "window": window, "metrics": metrics, "warnings": warnings }),
-            )
-            .into_response())
-        }
-        Some(name) => {
-            let group_by = GroupBy::parse(&name).expect("validated against GroupBy::NAMES");
-            if group_by == GroupBy::Author && viewer.hide_authors() {
-                return Err(Error::bad_request(
-                    "invalid_parameter",
-                    "group_by=author is unavailable: this server hides authors (--hide-authors)",
-                ));
-            }
-            let groups = state
-                .store
-                .read(move |conn| figures::compute_grouped(conn, &filter, group_by, now))
-                .await?;
-            let groups: Vec<_> = groups
-                .into_iter()
-                .map(|(key, metrics)| json!({ "key": key, "metrics": metrics }))
-                .collect();
-            Ok(warp::reply::json(&json!({
-                "window": window,
-                "group_by": name,
-                "groups": groups,
-                "warnings": warnings,
-            }))
-            .into_response())
-        }
+    let Some(name) = params.one_of("group_by", GroupBy::NAMES)? else {
+        let metrics = state
+            .store
+            .read(move |conn| figures::compute(conn, &filter, now))
+            .await?;
+        return Ok(warp::reply::json(
+            &json!({ "window": window, "metrics": metrics, "warnings": warnings }),
+        )
+        .into_response());
+    };
+    let group_by = GroupBy::parse(&name).expect("validated against GroupBy::NAMES");
+    if group_by == GroupBy::Author && viewer.hide_authors() {
+        return Err(Error::bad_request(
+            "invalid_parameter",
+            "group_by=author is unavailable: this server hides authors (--hide-authors)",
+        ));
     }
+    let list = ListPage::parse(&params)?;
+    let groups = state
+        .store
+        .read(move |conn| figures::compute_grouped(conn, &filter, group_by, now))
+        .await?;
+    let (groups, total) = list.of(groups.into_iter());
+    let groups: Vec<_> = groups
+        .into_iter()
+        .map(|(key, metrics)| json!({ "key": key, "metrics": metrics }))
+        .collect();
+    let body = json!({
+        "window": window,
+        "group_by": name,
+        "groups": groups,
+        "warnings": warnings,
+    });
+    let origin = state.hosts.origin(host.as_deref());
+    Ok(list.reply(body, total, ("/api/metrics", &params, origin)))
 }
 
 /// The run filter of `params` within what `viewer` may read, refused when it names a person on
@@ -287,11 +306,7 @@ fn run_filter(params: &Params, viewer: &Viewer) -> Result<RunFilter, Error> {
 /// The filter's names that match nothing known, as the `warnings` member of a response: an
 /// empty answer to a typo then says why it is empty.
 async fn warnings(state: &AppState, filter: &RunFilter) -> Result<Vec<serde_json::Value>, Error> {
-    let filter = filter.clone();
-    let unknown = state
-        .store
-        .read(move |conn| names::unknown(conn, &filter))
-        .await?;
+    let unknown = state.unknown_names(filter).await?;
     Ok(unknown.iter().map(warning_json).collect())
 }
 
@@ -365,6 +380,70 @@ fn incident_json(incident: &triage::Incident) -> serde_json::Value {
     })
 }
 
+/// Which page of a list that grows with the organisation (`page` from 1, `per_page` items).
+#[derive(Debug, Clone, Copy)]
+struct ListPage {
+    page: u32,
+    per_page: u32,
+}
+
+impl ListPage {
+    fn parse(params: &Params) -> Result<Self, Error> {
+        Ok(Self {
+            page: params.number("page", 1, u32::MAX)?.unwrap_or(1),
+            per_page: params
+                .number("per_page", 1, MAX_LIST_PER_PAGE)?
+                .unwrap_or(DEFAULT_LIST_PER_PAGE),
+        })
+    }
+
+    /// Where the page starts in the whole list.
+    fn offset(self) -> usize {
+        (self.page as usize - 1).saturating_mul(self.per_page as usize)
+    }
+
+    /// This page of `items`, and how many there are in all.
+    fn of<T>(self, items: impl ExactSizeIterator<Item = T>) -> (Vec<T>, usize) {
+        let total = items.len();
+        let page = items
+            .skip(self.offset())
+            .take(self.per_page as usize)
+            .collect();
+        (page, total)
+    }
+
+    /// `body` with `page`, `per_page`, `total` and `next_page` (null on the last page), and a
+    /// `Link: <…>; rel="next"` header when another page follows.
+    fn reply(
+        self,
+        mut body: serde_json::Value,
+        total: usize,
+        (path, params, origin): (&str, &Params, Option<String>),
+    ) -> Response {
+        let next = (self.offset().saturating_add(self.per_page as usize) < total)
+            .then(|| self.page.saturating_add(1));
+        if let Some(object) = body.as_object_mut() {
+            object.insert("page".into(), json!(self.page));
+            object.insert("per_page".into(), json!(self.per_page));
+            object.insert("total".into(), json!(total));
+            object.insert("next_page".into(), json!(next));
+        }
+        let reply = warp::reply::json(&body).into_response();
+        match next {
+            Some(next) => {
+                let mut query = params.without(&["page"]);
+                if !query.is_empty() {
+                    query.push('&');
+                }
+                let origin = origin.unwrap_or_default();
+                let link = format!("<{origin}{path}?{query}page={next}>; rel=\"next\"");
+                warp::reply::with_header(reply, "link", link).into_response()
+            }
+            None => reply,
+        }
+    }
+}
+
 fn rfc3339(secs: i64) -> String {
     chrono::DateTime::from_timestamp(secs, 0)
         .unwrap_or_default()
@@ -380,8 +459,13 @@ struct WorkflowSummary {
     metrics: Metrics,
 }
 
-async fn list_workflows(viewer: Viewer, query: Query, state: AppState) -> Reply_ {
-    let params = Params::parse(query, &[&["repo", "window"]])?;
+async fn list_workflows(
+    viewer: Viewer,
+    query: Query,
+    host: Option<String>,
+    state: AppState,
+) -> Reply_ {
+    let params = Params::parse(query, &[&["repo", "window"], LIST_PAGING])?;
     let mut repos = params.list("repo")?;
     if repos.len() > 1 {
         return Err(Error::bad_request(
@@ -396,14 +480,21 @@ async fn list_workflows(viewer: Viewer, query: Query, state: AppState) -> Reply_
     });
     let now = now();
     params.apply_window(&mut window, Window::Week, now)?;
+    let list = ListPage::parse(&params)?;
     let shown = viewer.clone();
-    let workflows = state
+    let (workflows, total) = state
         .store
         .read(move |conn| {
             let mut figures = figures::compute_per_workflow(conn, &window, now)?;
-            read::workflows(conn, repo.as_deref())?
+            // The newest run is read for this page's workflows only.
+            // Only what the reader may read is counted and paged.
+            let readable = read::workflows(conn, repo.as_deref())?
                 .into_iter()
                 .filter(|workflow| shown.may_read(&workflow.repo))
+                .collect::<Vec<_>>();
+            let (page, total) = list.of(readable.into_iter());
+            let page = page
+                .into_iter()
                 .map(|workflow| {
                     let mut latest_build = read::latest_run_of_workflow(conn, workflow.id)?;
                     if let Some(build) = &mut latest_build {
@@ -415,10 +506,16 @@ async fn list_workflows(viewer: Viewer, query: Query, state: AppState) -> Reply_
                         workflow,
                     })
                 })
-                .collect::<crate::store::Result<Vec<_>>>()
+                .collect::<crate::store::Result<Vec<_>>>()?;
+            Ok((page, total))
         })
         .await?;
-    Ok(warp::reply::json(&json!({ "workflows": workflows })).into_response())
+    let origin = state.hosts.origin(host.as_deref());
+    Ok(list.reply(
+        json!({ "workflows": workflows }),
+        total,
+        ("/api/workflows", &params, origin),
+    ))
 }
 
 async fn show_workflow(
@@ -453,7 +550,9 @@ async fn show_workflow(
     ))
 }
 
-async fn list_repos(viewer: Viewer, state: AppState) -> Reply_ {
+async fn list_repos(viewer: Viewer, query: Query, host: Option<String>, state: AppState) -> Reply_ {
+    let params = Params::parse(query, &[LIST_PAGING])?;
+    let list = ListPage::parse(&params)?;
     let (repos, backfills) = state
         .store
         .read(|conn| {
@@ -463,10 +562,15 @@ async fn list_repos(viewer: Viewer, state: AppState) -> Reply_ {
             ))
         })
         .await?;
+    // Only what the reader may read is counted and paged.
+    let readable: Vec<_> = repos
+        .into_iter()
+        .filter(|repo| viewer.may_read(&repo.repo))
+        .collect();
+    let (repos, total) = list.of(readable.into_iter());
     // Repositories an App installation gave carry their background backfill's progress.
     let repos: Vec<serde_json::Value> = repos
         .into_iter()
-        .filter(|repo| viewer.may_read(&repo.repo))
         .map(|repo| {
             let backfill = backfills.get(&repo.repo).cloned();
             let mut value = json!(repo);
@@ -476,7 +580,12 @@ async fn list_repos(viewer: Viewer, state: AppState) -> Reply_ {
             value
         })
         .collect();
-    Ok(warp::reply::json(&json!({ "repos": repos })).into_response())
+    let origin = state.hosts.origin(host.as_deref());
+    Ok(list.reply(
+        json!({ "repos": repos }),
+        total,
+        ("/api/repos", &params, origin),
+    ))
 }
 
 /// Checks `Authorization: Bearer <admin token>` in constant time.

@@ -218,7 +218,21 @@ fn unauthorized(denied: &super::access::Denied) -> Response {
 /// The status, code and message of every other rejection; an unknown one is a logged 500.
 fn status_of(err: &Rejection) -> (StatusCode, &'static str, String) {
     use warp::reject;
-    if err.find::<super::host::Misdirected>().is_some() {
+    // A body refused by `/webhook` (which answers any host) before the other routes' host check:
+    // a sender is told what is wrong with its request, not that the host is another's.
+    if err.find::<reject::PayloadTooLarge>().is_some() {
+        (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            "the request body is larger than the configured limit".to_owned(),
+        )
+    } else if err.find::<reject::LengthRequired>().is_some() {
+        (
+            StatusCode::LENGTH_REQUIRED,
+            "length_required",
+            "a Content-Length header is required".to_owned(),
+        )
+    } else if err.find::<super::host::Misdirected>().is_some() {
         (
             StatusCode::MISDIRECTED_REQUEST,
             "misdirected_request",
@@ -237,18 +251,6 @@ fn status_of(err: &Rejection) -> (StatusCode, &'static str, String) {
             StatusCode::NOT_FOUND,
             "not_found",
             "no such route".to_owned(),
-        )
-    } else if err.find::<reject::PayloadTooLarge>().is_some() {
-        (
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "payload_too_large",
-            "the request body is larger than the configured limit".to_owned(),
-        )
-    } else if err.find::<reject::LengthRequired>().is_some() {
-        (
-            StatusCode::LENGTH_REQUIRED,
-            "length_required",
-            "a Content-Length header is required".to_owned(),
         )
     } else if err.find::<reject::MethodNotAllowed>().is_some() {
         (

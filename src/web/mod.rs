@@ -98,6 +98,23 @@ pub fn now() -> i64 {
 }
 
 impl SharedState {
+    /// The names of `filter` that match nothing known, with suggestions (see
+    /// [`crate::store::names::unknown`]), read on the store's own small pool for them, so that
+    /// costly lookups never hold up the other reads.
+    ///
+    /// # Errors
+    /// On a database error.
+    pub async fn unknown_names(
+        &self,
+        filter: &RunFilter,
+    ) -> Result<Vec<crate::store::names::UnknownName>, Error> {
+        let filter = filter.clone();
+        Ok(self
+            .store
+            .read_names(move |conn| crate::store::names::unknown(conn, &filter))
+            .await?)
+    }
+
     /// What triage (and the Wall) look at for `filter`: the watched branches, unless
     /// `all_branches` or a branch is named (naming one asks for it, watched or not); then every
     /// branch with a run within `--stale-after`.

@@ -392,10 +392,15 @@ impl Params {
 
     /// The parameters other than `cursor`, URL-encoded, for building `Link` URLs.
     pub fn without_cursor(&self) -> String {
+        self.without(&["cursor"])
+    }
+
+    /// The parameters but `skip`, encoded in a stable order (for the links to other pages).
+    pub fn without(&self, skip: &[&str]) -> String {
         let mut pairs: Vec<(&String, &String)> = self
             .0
             .iter()
-            .filter(|(key, _)| *key != "cursor")
+            .filter(|(key, _)| !skip.contains(&key.as_str()))
             .flat_map(|(key, values)| values.iter().map(move |value| (key, value)))
             .collect();
         pairs.sort();

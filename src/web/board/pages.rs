@@ -10,7 +10,6 @@ use super::query::{BoardQuery, Part};
 use super::{rendered, respond};
 use crate::scope::Viewer;
 use crate::store::figures::{self, Metrics};
-use crate::store::names;
 use crate::store::query::{self, RunFilter};
 use crate::store::{board, triage, wall};
 use crate::views::{self, Chrome};
@@ -70,9 +69,10 @@ pub(super) async fn show_wall(
         ("wall", "/wall", "Wall".into()),
         |q, mut chrome, s| async move {
             let filter = q.filter();
+            let asked = filter.clone();
             let scope = s.triage_scope(q.all_branches, &filter);
             let config = s.config.clone();
-            let (mut wall, unknown) = s
+            let mut wall = s
                 .store
                 .read(move |conn| {
                     let request = wall::Request {
@@ -91,9 +91,10 @@ pub(super) async fn show_wall(
                         },
                     )?;
                     let wall = wall::assemble(states, &incidents, wall::per_workflow(&filter));
-                    Ok((wall, names::unknown(conn, &filter)?))
+                    Ok(wall)
                 })
                 .await?;
+            let unknown = s.unknown_names(&asked).await?;
             chrome.unknown = q.notices("/wall", &unknown);
             q.viewer.redact_wall(&mut wall);
             let model = views::WallView::of(wall, scope != triage::Scope::Watched);
@@ -120,6 +121,7 @@ pub(super) async fn show_waterfall(
         |q, mut chrome, s| async move {
             let now = now();
             let (filter, windowed) = (q.filter(), q.windowed(now));
+            let asked = filter.clone();
             let layout = if q.tv {
                 views::Layout::Pages {
                     lanes: TV_LANES_PER_PAGE,
@@ -142,23 +144,27 @@ pub(super) async fn show_waterfall(
             } as u32;
             let stream = chrome.max_stream as u32;
             let part = q.part;
-            let (commits, metrics, recent, mut stream, unknown) = s
+            let (commits, metrics, recent, mut stream) = s
                 .store
                 .read(move |conn| {
                     let metrics = figures::compute(conn, &windowed, now)?;
                     let recent = board::recent_completed(conn, &windowed, CHART_RUNS)?;
                     if part == Part::Hud {
-                        return Ok((Vec::new(), metrics, recent, Vec::new(), Vec::new()));
+                        return Ok((Vec::new(), metrics, recent, Vec::new()));
                     }
                     Ok((
                         board::waterfall(conn, &filter, rows)?,
                         metrics,
                         recent,
                         query::runs(conn, &filter, None, stream)?,
-                        names::unknown(conn, &filter)?,
                     ))
                 })
                 .await?;
+            let unknown = if part == Part::Hud {
+                Vec::new()
+            } else {
+                s.unknown_names(&asked).await?
+            };
             let hud = views::Hud {
                 metrics,
                 chart: views::Chart::of(&recent),
@@ -191,13 +197,7 @@ pub(super) async fn show_triage(
         |q, mut chrome, s| async move {
             let filter = q.filter();
             let asked = filter.clone();
-            let unknown = async {
-                Ok::<_, Error>(
-                    s.store
-                        .read(move |conn| names::unknown(conn, &asked))
-                        .await?,
-                )
-            };
+            let unknown = s.unknown_names(&asked);
             let incidents = s.triage(&q.viewer, filter, q.all_branches, q.order);
             let (unknown, (incidents, scope)) = tokio::try_join!(unknown, incidents)?;
             chrome.unknown = q.notices("/triage", &unknown);

@@ -5,6 +5,7 @@
 //! it with SIGKILL, and to read everything it logged (a panic in a request task is printed there).
 
 mod access;
+mod attacks;
 mod bad_input;
 mod crash;
 mod data;
