@@ -3,8 +3,9 @@
 //! name; data handed out whole (builds, feed changes, triage incidents) goes through the
 //! `redact_*` methods here first.
 
-use crate::store::model::{Change, Run};
+use crate::store::model::{Change, CommitInfo, Run};
 use crate::store::query::RunFilter;
+use crate::store::runpage::RunDetail;
 use crate::store::triage::Incident;
 use crate::store::wall::Wall;
 
@@ -36,11 +37,24 @@ impl Privacy {
         }
         match change {
             Change::Run { run } => self.redact_run(run),
-            Change::Commit { commit } => {
-                commit.author = None;
-                commit.author_login = None;
-            }
+            Change::Commit { commit } => self.redact_commit(commit),
             Change::Job { .. } | Change::Branch { .. } => {}
+        }
+    }
+
+    /// Removes the author's name and login from a commit.
+    pub fn redact_commit(self, commit: &mut CommitInfo) {
+        if self.hide_authors {
+            commit.author = None;
+            commit.author_login = None;
+        }
+    }
+
+    /// Removes people from a run in detail: its author and its commit's.
+    pub fn redact_detail(self, detail: &mut RunDetail) {
+        self.redact_run(&mut detail.run);
+        if let Some(commit) = &mut detail.commit {
+            self.redact_commit(commit);
         }
     }
 

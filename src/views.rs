@@ -8,6 +8,8 @@
 //! client), and the `*_live` / [`hud`] renderers produce the parts a
 //! page re-fetches, which the web layer caches per change (see `web::board`).
 
+mod run;
+
 use std::sync::Arc;
 
 use askama::Template;
@@ -21,6 +23,8 @@ use crate::store::model::Run;
 use crate::store::names::KnownNames;
 use crate::store::triage::Incident;
 use crate::store::wall::{Tile, TileState, Wall};
+
+pub use run::{run_live, run_page, RunView};
 
 /// Characters of a commit message's first line shown in a row.
 pub const MESSAGE_CHARS: usize = 100;
@@ -648,7 +652,6 @@ struct PeoplePage<'a> {
 #[template(path = "cell.html")]
 struct CellFragment<'a> {
     run: &'a Run,
-    opts: Opts,
 }
 
 #[derive(Template)]
@@ -813,7 +816,7 @@ pub fn run_fragments(run: &Run, opts: Opts) -> askama::Result<RunFragments> {
         page: 0,
     };
     Ok(RunFragments {
-        cell: CellFragment { run, opts }.render()?,
+        cell: CellFragment { run }.render()?,
         row: RowFragment { row: &row, opts }.render()?,
         lane: LaneFragment { lane: &lane }.render()?,
         stream: StreamFragment { run }.render()?,

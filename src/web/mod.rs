@@ -12,6 +12,7 @@ pub mod error;
 pub mod host;
 pub mod limit;
 pub mod params;
+pub mod runs;
 pub mod socket;
 pub mod transitions;
 pub mod webhook;
@@ -282,6 +283,10 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = I
         .or(for_this_host
             .clone()
             .and(act::routes(state.clone()))
+            .boxed())
+        .or(for_this_host
+            .clone()
+            .and(runs::routes(state.clone()))
             .boxed())
         .or(for_this_host.clone().and(api::routes(state)).boxed())
         .or(for_this_host.and(board).boxed())

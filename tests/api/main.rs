@@ -13,6 +13,7 @@ mod helpers;
 mod notify;
 mod ops;
 mod reliability;
+mod runs;
 mod seed;
 mod sources;
 mod triage;

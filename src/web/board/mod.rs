@@ -1,5 +1,5 @@
 //! The board: the Wall (`/wall`), Waterfall (`/`), Triage (`/triage`) and Developer
-//! (`/developer`, `/developer/<login>`) views, their static assets (embedded in the binary, so it
+//! (`/developer`, `/developer/<login>`) views, the run page (`/runs/<id>`), their static assets (embedded in the binary, so it
 //! runs from anywhere), and the HTML error page every other board address gets.
 //!
 //! Here: the routes and how a view answers ([`respond`]). [`query`] parses what a view is asked
@@ -75,6 +75,13 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = R
         .and(with_state(state.clone()))
         .then(pages::show_developer)
         .map(as_page);
+    let run = warp::path!("runs" / i64)
+        .and(warp::get())
+        .and(gate.clone())
+        .and(query)
+        .and(with_state(state.clone()))
+        .then(pages::show_run)
+        .map(as_page);
     let wall = warp::path!("wall")
         .and(warp::get())
         .and(gate.clone())
@@ -102,6 +109,7 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = R
         .or(people)
         .or(developer)
         .or(wall)
+        .or(run)
         .or(assets)
         .or(unknown)
 }
@@ -154,6 +162,7 @@ fn is_known_path(path: &str) -> bool {
             "wall"
                 | "triage"
                 | "developer"
+                | "runs"
                 | "static"
                 | "api"
                 | "ws"

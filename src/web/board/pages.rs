@@ -211,6 +211,32 @@ pub(super) async fn show_people(pairs: Vec<(String, String)>, state: AppState) -
     Ok(warp::reply::html(html).into_response())
 }
 
+/// The run page: the run's attempts, jobs, steps and failure (see `views::run`), read as
+/// `GET /api/runs/<id>` reads it.
+pub(super) async fn show_run(id: i64, pairs: Vec<(String, String)>, state: AppState) -> Response {
+    let path = format!("/runs/{id}");
+    view(
+        &pairs,
+        state,
+        ("run", &path, format!("Run {id}")),
+        move |q, mut chrome, s| async move {
+            let detail = crate::web::runs::read_run(&s, id).await?;
+            chrome.title = format!(
+                "{} #{} · {}",
+                views::name(&detail.run.workflow),
+                detail.run.run_number,
+                views::name(&detail.run.repo)
+            );
+            let model = views::RunView::of(detail, now());
+            match q.part {
+                Part::Page => rendered(views::run_page(&chrome, &model, s.opts)),
+                _ => rendered(views::run_live(&model, s.opts)),
+            }
+        },
+    )
+    .await
+}
+
 pub(super) async fn show_developer(
     login: String,
     pairs: Vec<(String, String)>,
