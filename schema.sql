@@ -159,6 +159,8 @@ CREATE TABLE IF NOT EXISTS workflowjobs (
     url          TEXT
 );
 CREATE INDEX IF NOT EXISTS workflowjobs_run ON workflowjobs (run_id, runattempt);
+-- Jobs not yet completed, for the runners' queues (`src/store/runners.rs`): a small partial index.
+CREATE INDEX IF NOT EXISTS workflowjobs_active ON workflowjobs (createtime) WHERE statusrank < 3;
 
 -- Delivery ids (X-GitHub-Delivery) already processed: a redelivery is acknowledged and ignored.
 -- GitHub's GUIDs are version-1 UUIDs; they are stored with their timestamp's fields most significant

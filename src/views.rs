@@ -9,6 +9,7 @@
 //! page re-fetches, which the web layer caches per change (see `web::board`).
 
 mod run;
+mod runners;
 
 use std::sync::Arc;
 
@@ -25,6 +26,9 @@ use crate::store::triage::Incident;
 use crate::store::wall::{Tile, TileState, Wall};
 
 pub use run::{run_live, run_page, RunView};
+pub use runners::{
+    alerting, queue_labels, queue_wait, runners_live, runners_page, RunnersView, QUEUE_ALERT_S,
+};
 
 /// Characters of a commit message's first line shown in a row.
 pub const MESSAGE_CHARS: usize = 100;
@@ -491,6 +495,8 @@ pub struct WallView {
     pub all_branches: bool,
     /// When it was rendered (epoch seconds), for the relative times' first text.
     pub now: i64,
+    /// Label sets waiting for a runner longer than [`QUEUE_ALERT_S`] (`templates/wall_queues.html`).
+    pub queues: Vec<crate::store::runners::Queue>,
 }
 
 impl WallView {
@@ -499,6 +505,7 @@ impl WallView {
             wall,
             all_branches,
             now: chrono::Utc::now().timestamp(),
+            queues: Vec::new(),
         }
     }
 

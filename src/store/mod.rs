@@ -17,6 +17,7 @@ pub mod outbox;
 pub mod query;
 pub mod read;
 pub mod reports;
+pub mod runners;
 pub mod runpage;
 pub mod triage;
 pub mod wall;

@@ -142,3 +142,67 @@ async fn a_board_that_hides_authors_shows_nobody_on_the_run_page() {
     assert!(!html.contains("Codertocat") && !html.contains("pushed by"));
     app.stop().await;
 }
+
+/// A `workflow_job` delivery of job `id` on `labels`, created `ago` seconds ago, in `action`'s
+/// state, taken by `runner` when running.
+fn job_on(id: i64, labels: &[&str], ago: i64, action: &str, runner: Option<&str>) -> Vec<u8> {
+    let mut job = webhook_json("workflow_job/queued.payload.json");
+    let created = chrono::DateTime::from_timestamp(now() - ago, 0)
+        .unwrap()
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    job["action"] = json!(action);
+    let body = &mut job["workflow_job"];
+    body["id"] = json!(id);
+    body["run_id"] = json!(8000 + id);
+    body["labels"] = json!(labels);
+    body["created_at"] = json!(created);
+    body["started_at"] = json!(created);
+    body["status"] = json!(action);
+    body["runner_name"] = json!(runner);
+    body["runner_group_name"] = json!(runner.map(|_| "gpu pool"));
+    serde_json::to_vec(&job).unwrap()
+}
+
+#[tokio::test]
+async fn runners_queues_come_from_workflow_job_deliveries_and_a_long_wait_gets_a_wall_tile() {
+    // Arrange: six gpu jobs waiting (the oldest for 14 minutes), one running on gpu-1; one
+    // ubuntu job waiting for a minute; one completed.
+    let app = spawn_app().await;
+    for i in 0..6 {
+        let body = job_on(i, &["self-hosted", "gpu"], 840 - i * 60, "queued", None);
+        app.deliver("workflow_job", &format!("q-{i}"), &body).await;
+    }
+    let running = job_on(
+        10,
+        &["gpu", "self-hosted"],
+        1200,
+        "in_progress",
+        Some("gpu-1"),
+    );
+    app.deliver("workflow_job", "r-10", &running).await;
+    let quick = job_on(11, &["ubuntu-latest"], 60, "queued", None);
+    app.deliver("workflow_job", "q-11", &quick).await;
+
+    // Act
+    let api = app.get_json("/api/runners").await;
+    let page = app.page("/runners").await;
+    let wall = app.page("/wall").await;
+
+    // Assert
+    let queues = api["queues"].as_array().unwrap();
+    assert_eq!(queues.len(), 2, "{api:#}");
+    assert_eq!(queues[0]["labels"], json!(["self-hosted", "gpu"]));
+    assert_eq!(queues[0]["queued"], 6);
+    assert_eq!(queues[0]["running"], 1);
+    let wait = queues[0]["longest_wait_s"].as_i64().unwrap();
+    assert!((840..850).contains(&wait), "{wait}");
+    assert_eq!(queues[0]["busy_runners"], json!(["gpu-1"]));
+    assert_eq!(queues[1]["labels"], json!(["ubuntu-latest"]));
+    assert!(page.contains("data-labels=\"self-hosted, gpu\""));
+    assert!(page.contains("class=\"queue alert\""));
+    assert!(page.contains(">gpu-1<"));
+    assert!(wall.contains("no runner for</span><span class=\"name\">self-hosted, gpu</span>"));
+    assert!(wall.contains("14 min, 6 jobs waiting"), "{wall}");
+    assert!(!wall.contains("ubuntu-latest"), "a short wait has no tile");
+    app.stop().await;
+}

@@ -11,7 +11,7 @@ use super::{rendered, respond};
 use crate::store::figures::{self, Metrics};
 use crate::store::names;
 use crate::store::query::{self, RunFilter};
-use crate::store::{board, triage, wall};
+use crate::store::{board, runners, triage, wall};
 use crate::views::{self, Chrome};
 use crate::web::params::MAX_FILTER_CHARS;
 use crate::web::{now, AppState, Error};
@@ -65,7 +65,7 @@ pub(super) async fn show_wall(pairs: Vec<(String, String)>, state: AppState) -> 
             let filter = q.filter();
             let scope = s.triage_scope(q.all_branches, &filter);
             let config = s.config.clone();
-            let (mut wall, unknown) = s
+            let (mut wall, unknown, queues) = s
                 .store
                 .read(move |conn| {
                     let request = wall::Request {
@@ -84,12 +84,14 @@ pub(super) async fn show_wall(pairs: Vec<(String, String)>, state: AppState) -> 
                         },
                     )?;
                     let wall = wall::assemble(states, &incidents, wall::per_workflow(&filter));
-                    Ok((wall, names::unknown(conn, &filter)?))
+                    let queues = runners::queues(conn, now())?;
+                    Ok((wall, names::unknown(conn, &filter)?, queues))
                 })
                 .await?;
             chrome.unknown = q.notices("/wall", &unknown);
             s.opts.privacy.redact_wall(&mut wall);
-            let model = views::WallView::of(wall, scope != triage::Scope::Watched);
+            let mut model = views::WallView::of(wall, scope != triage::Scope::Watched);
+            model.queues = views::alerting(queues);
             match q.part {
                 Part::State => Ok(model.state_json()),
                 Part::Page => rendered(views::wall(&chrome, &model, s.opts)),
@@ -231,6 +233,25 @@ pub(super) async fn show_run(id: i64, pairs: Vec<(String, String)>, state: AppSt
             match q.part {
                 Part::Page => rendered(views::run_page(&chrome, &model, s.opts)),
                 _ => rendered(views::run_live(&model, s.opts)),
+            }
+        },
+    )
+    .await
+}
+
+/// The Runners view: per label set, the jobs waiting and running, the longest wait.
+pub(super) async fn show_runners(pairs: Vec<(String, String)>, state: AppState) -> Response {
+    view(
+        &pairs,
+        state,
+        ("runners", "/runners", "Runners".into()),
+        |q, chrome, s| async move {
+            let model = views::RunnersView {
+                queues: crate::web::runs::read_queues(&s).await?,
+            };
+            match q.part {
+                Part::Page => rendered(views::runners_page(&chrome, &model, s.opts)),
+                _ => rendered(views::runners_live(&model)),
             }
         },
     )
