@@ -1,4 +1,4 @@
--- buildboard database schema, version 6 (see `PRAGMA user_version`).
+-- buildboard database schema, version 7 (see `PRAGMA user_version`).
 --
 -- The server applies this file on every start (every statement is idempotent), after running the
 -- forward migrations in `src/store/migrate.rs` on a database made by an older version. `init_db -i`
@@ -299,3 +299,21 @@ CREATE TABLE IF NOT EXISTS outbox (
 );
 CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (nextattempt)
     WHERE senttime IS NULL AND failedtime IS NULL;
+
+-- Version 7: runner telemetry (`POST /api/metrics`, `src/store/samples.rs`): one row per sample of
+-- a job, posted by the job itself. Integer columns in a table keyed (job_id, t) without a rowid
+-- keep a sample near 40 bytes on disk. The same statement is migration step 6 -> 7.
+CREATE TABLE IF NOT EXISTS jobsamples (
+    job_id     INTEGER NOT NULL,                -- GitHub job id (= the token's check_run_id)
+    t          INTEGER NOT NULL,                -- epoch seconds
+    cpu_user   INTEGER,                         -- CPU user %, in hundredths (1234 = 12.34 %)
+    cpu_system INTEGER,                         -- CPU system %, in hundredths
+    mem_used   INTEGER,                         -- bytes
+    mem_total  INTEGER,                         -- bytes
+    disk_read  INTEGER,                         -- bytes since the sampler started
+    disk_write INTEGER,
+    net_rx     INTEGER,
+    net_tx     INTEGER,
+    extra      TEXT,                            -- other fields of the sample, JSON; NULL when none
+    PRIMARY KEY (job_id, t)
+) WITHOUT ROWID;

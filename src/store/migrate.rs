@@ -112,6 +112,21 @@ pub const MIGRATIONS: &[&str] = &[
      );
      CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (nextattempt)
          WHERE senttime IS NULL AND failedtime IS NULL;",
+    // 6 -> 7: runner telemetry, the samples each job posts (see schema.sql).
+    "CREATE TABLE IF NOT EXISTS jobsamples (
+         job_id     INTEGER NOT NULL,                -- GitHub job id (= the token's check_run_id)
+         t          INTEGER NOT NULL,                -- epoch seconds
+         cpu_user   INTEGER,                         -- CPU user %, in hundredths (1234 = 12.34 %)
+         cpu_system INTEGER,                         -- CPU system %, in hundredths
+         mem_used   INTEGER,                         -- bytes
+         mem_total  INTEGER,                         -- bytes
+         disk_read  INTEGER,                         -- bytes since the sampler started
+         disk_write INTEGER,
+         net_rx     INTEGER,
+         net_tx     INTEGER,
+         extra      TEXT,                            -- other fields of the sample, JSON; NULL when none
+         PRIMARY KEY (job_id, t)
+     ) WITHOUT ROWID;",
 ];
 
 /// Migration 3 -> 4. Runs by sha find their commits through the (repository, hash) key, so the
@@ -214,7 +229,7 @@ mod tests {
             .pragma_query_value(None, "user_version", |row| row.get(0))
             .unwrap();
         assert_eq!(version, LATEST_VERSION);
-        assert_eq!(LATEST_VERSION, 6);
+        assert_eq!(LATEST_VERSION, 7);
         assert!(tables(&conn).contains(&"outbox".to_owned()));
         assert!(tables(&conn).contains(&"jobfailures".to_owned()));
         let all = tables(&conn);

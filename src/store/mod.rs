@@ -19,6 +19,7 @@ pub mod read;
 pub mod reports;
 pub mod runners;
 pub mod runpage;
+pub mod samples;
 pub mod triage;
 pub mod wall;
 pub mod write;

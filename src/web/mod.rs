@@ -13,6 +13,7 @@ pub mod host;
 pub mod limit;
 pub mod params;
 pub mod runs;
+pub mod samples;
 pub mod socket;
 pub mod transitions;
 pub mod webhook;
@@ -77,6 +78,10 @@ pub struct SharedState {
     pub webhook_bodies: body::Budget,
     /// The board's rendered live parts, shared by every viewer until the next change.
     pub board_cache: board::Cache,
+    /// Checks the Actions OIDC tokens of `POST /api/metrics` (`--actions-oidc-issuer`).
+    pub oidc: crate::oidc::Verifier,
+    /// Posts of samples per job in the current minute.
+    pub post_limits: samples::PostLimits,
 }
 
 /// Now, in epoch seconds: the end of every window and the age of every red.
@@ -268,6 +273,9 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = I
     ));
     webhook::routes(state.clone())
         .boxed()
+        // Jobs post from runners, which name the board by --public-url: authenticated by
+        // their own tokens, not the board token.
+        .or(samples::posts(state.clone()).boxed())
         .or(operations(state.clone()).boxed())
         // Before the sign-in redirect: CCTray clients give `?token=` on every request.
         .or(for_this_host
@@ -287,6 +295,10 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = I
         .or(for_this_host
             .clone()
             .and(runs::routes(state.clone()))
+            .boxed())
+        .or(for_this_host
+            .clone()
+            .and(samples::reads(state.clone()))
             .boxed())
         .or(for_this_host.clone().and(api::routes(state)).boxed())
         .or(for_this_host.and(board).boxed())

@@ -16,6 +16,7 @@ mod reliability;
 mod runs;
 mod seed;
 mod sources;
+mod telemetry;
 mod triage;
 mod tv;
 mod webhook;
