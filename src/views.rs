@@ -8,6 +8,7 @@
 //! client), and the `*_live` / [`hud`] renderers produce the parts a
 //! page re-fetches, which the web layer caches per change (see `web::board`).
 
+mod chart;
 mod run;
 mod runners;
 

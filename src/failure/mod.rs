@@ -1,4 +1,5 @@
-//! Why a job failed, read from its log: a pure extractor with no I/O.
+//! Why a job failed, read from its log: a pure extractor with no I/O. ([`evidence`] adds the
+//! rules that look beyond the log: runner samples, conclusions, tell-tale lines.)
 //!
 //! [`extract`] takes a job's raw log as GitHub serves it (every line prefixed with a timestamp,
 //! `##[group]`/`##[error]` workflow commands, ANSI colours) and returns the failure it finds: the
@@ -28,6 +29,8 @@
 //! [`MAX_EXCERPT_BYTES`] bytes: the matched lines and a little context, ending where the step of
 //! its first line ends (the next step's header, the post-job cleanup, or the line after the
 //! runner's exit code), so the job's cleanup never shows as part of a failure.
+
+pub mod evidence;
 
 use std::borrow::Cow;
 use std::sync::LazyLock;

@@ -7,7 +7,9 @@ use serde::Serialize;
 
 use super::failures::{self, JobFailureRow};
 use super::model::{rfc3339, CommitInfo, Run};
+use super::samples::{self, Sample};
 use super::{read, Result};
+use crate::failure::evidence::{self, Evidence, Why};
 use crate::run_state::Conclusion;
 
 /// How far back "the same failure in N runs" looks, in days.
@@ -61,6 +63,12 @@ pub struct JobDetail {
     pub completed_at: Option<i64>,
     pub steps: Vec<StepDetail>,
     pub failure: Option<FailureDetail>,
+    /// Why it failed, from evidence (`failure::evidence`): one sentence and its rule.
+    pub why: Option<Why>,
+    /// Its runner samples, in time order (drawn on the run page; the API serves them at
+    /// `/api/jobs/<id>/metrics`).
+    #[serde(skip)]
+    pub samples: Vec<Sample>,
 }
 
 /// One step of a job.
@@ -133,9 +141,11 @@ pub fn detail(conn: &Connection, run_id: i64, now: i64) -> Result<Option<RunDeta
     for job in jobs(conn, run_id)? {
         let (attempt, mut job) = job;
         job.steps = steps(conn, job.id)?;
+        job.samples = samples::for_job(conn, job.id)?;
         if let Some(row) = failures.iter().find(|f| f.job_id == job.id) {
             job.failure = Some(failure_detail(conn, row, since)?);
         }
+        job.why = why(&job);
         match attempts.iter_mut().find(|a| a.attempt == attempt) {
             Some(found) => found.jobs.push(job),
             None => attempts.push(AttemptDetail {
@@ -156,6 +166,42 @@ pub fn detail(conn: &Connection, run_id: i64, now: i64) -> Result<Option<RunDeta
         attempts,
         expected_s,
     }))
+}
+
+/// Why a failed job failed, from its conclusion, its failed step's samples and its excerpt.
+fn why(job: &JobDetail) -> Option<Why> {
+    if !crate::run_state::is_red(job.conclusion.as_deref()) {
+        return None;
+    }
+    let failed = job.steps.iter().find(|s| s.failed());
+    let (from, to) = failed.map_or((job.started_at, job.completed_at), |s| {
+        (s.started_at, s.completed_at)
+    });
+    let during: Vec<&Sample> = job
+        .samples
+        .iter()
+        .filter(|s| from.is_none_or(|f| s.t >= f) && to.is_none_or(|t| s.t <= t))
+        .collect();
+    let log = job.failure.as_ref().map_or(String::new(), |f| {
+        format!(
+            "{}\n{}",
+            f.signature.as_deref().unwrap_or_default(),
+            f.excerpt.as_deref().unwrap_or_default()
+        )
+    });
+    evidence::explain(&Evidence {
+        conclusion: job.conclusion.as_deref(),
+        step: failed.map(|s| s.name.as_str()),
+        log: &log,
+        memory: during
+            .iter()
+            .filter_map(|s| s.mem_used.zip(s.mem_total))
+            .collect(),
+        cpu: during
+            .iter()
+            .filter_map(|s| Some(s.cpu_user? + s.cpu_system.unwrap_or(0.0)))
+            .collect(),
+    })
 }
 
 fn attempts(conn: &Connection, run_id: i64) -> Result<Vec<AttemptDetail>> {
@@ -207,6 +253,8 @@ fn jobs(conn: &Connection, run_id: i64) -> Result<Vec<(i64, JobDetail)>> {
                     completed_at: row.get(11)?,
                     steps: Vec::new(),
                     failure: None,
+                    why: None,
+                    samples: Vec::new(),
                 },
             ))
         })?

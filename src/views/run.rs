@@ -48,6 +48,8 @@ pub struct JobView {
     pub steps: Vec<StepView>,
     pub queue_s: Option<i64>,
     pub duration_s: Option<i64>,
+    /// Its runner samples drawn: CPU, memory, disk, network.
+    pub charts: super::chart::JobCharts,
 }
 
 /// A part of a bar, in SVG units.
@@ -192,6 +194,7 @@ impl JobView {
                 .started_at
                 .zip(job.completed_at)
                 .map(|(s, e)| (e - s).max(0)),
+            charts: super::chart::charts(job),
             job: job.clone(),
         }
     }
@@ -258,6 +261,8 @@ mod tests {
             created_at: Some(created),
             started_at: started,
             completed_at: ended,
+            why: None,
+            samples: Vec::new(),
             steps: vec![StepDetail {
                 number: 1,
                 name: "Run tests".into(),

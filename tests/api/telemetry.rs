@@ -433,3 +433,96 @@ async fn a_job_that_finished_long_ago_or_posts_too_often_is_refused() {
     assert_eq!(answer["error"]["code"], "job_finished");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn the_run_page_draws_the_samples_and_says_why_from_the_memory_at_its_limit() {
+    // Arrange: a running job posts samples whose memory climbs to its total, then fails.
+    let issuer = issuer().await;
+    let app = spawn(&issuer).await;
+    let run = crate::seed::run_delivery(RUN, &"c".repeat(40), "Load the big file", Some("failure"));
+    app.deliver("workflow_run", "run", &run).await;
+    running_job(&app).await;
+    let t = now();
+    let samples: Vec<Value> = (0..30)
+        .map(|i| {
+            json!({"t": t - 300 + i * 10, "cpu_user": 50, "cpu_system": 5,
+                   "mem_used": 2_000_000_000_i64 + i * 200_000_000, "mem_total": 7_800_000_000_i64,
+                   "disk_read": i * 1_000_000, "disk_write": 0, "net_rx": i * 500_000, "net_tx": 0})
+        })
+        .collect();
+    let token = token(&issuer.url, "key-1", json!({}));
+    let (status, _) = post(&app, Some(&token), &json!({ "samples": samples })).await;
+    assert_eq!(status, 202);
+    let mut done = webhook_json("workflow_job/completed.failure.with-organization.payload.json");
+    let iso = |s: i64| {
+        chrono::DateTime::from_timestamp(s, 0)
+            .unwrap()
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    };
+    let job = &mut done["workflow_job"];
+    job["id"] = json!(JOB);
+    job["run_id"] = json!(RUN);
+    job["created_at"] = json!(iso(t - 330));
+    job["started_at"] = json!(iso(t - 320));
+    job["completed_at"] = json!(iso(t));
+    for (i, step) in job["steps"].as_array_mut().unwrap().iter_mut().enumerate() {
+        let (from, to) = match i {
+            0..=6 => (t - 320 + i as i64 * 20, t - 300 + i as i64 * 20),
+            7 => (t - 180, t - 10),
+            _ => (t - 10, t),
+        };
+        step["started_at"] = json!(iso(from));
+        step["completed_at"] = json!(iso(to));
+    }
+    done["repository"] = webhook_json("workflow_run/completed.payload.json")["repository"].clone();
+    app.deliver(
+        "workflow_job",
+        "job-done",
+        &serde_json::to_vec(&done).unwrap(),
+    )
+    .await;
+
+    // Act
+    let html = app
+        .http
+        .get(app.url(&format!("/runs/{RUN}")))
+        .header("host", "board.test")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let api: Value = app
+        .http
+        .get(app.url(&format!("/api/runs/{RUN}")))
+        .header("host", "board.test")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+
+    // Assert
+    let why = "out of memory in &#39;Run yarn run format-check&#39; (memory 7.8 of 7.8 GB)";
+    assert!(
+        html.contains(why) || html.contains(&why.replace("&#39;", "&#x27;")),
+        "{html}"
+    );
+    assert_eq!(
+        api["attempts"][0]["jobs"][0]["why"]["sentence"],
+        "out of memory in 'Run yarn run format-check' (memory 7.8 of 7.8 GB)"
+    );
+    assert_eq!(
+        html.matches("<figure class=\"chart ").count(),
+        4,
+        "CPU, memory, disk, network"
+    );
+    assert!(html.contains("class=\"chart c-memory at-limit\""));
+    assert!(html.contains("at the limit"));
+    assert!(html.contains("<line class=\"limit\""));
+    assert!(html.contains("<rect class=\"failed-step\""));
+    assert!(html.matches("<line class=\"step-mark\"").count() >= 4 * 7);
+    app.stop().await;
+}
