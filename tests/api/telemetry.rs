@@ -66,7 +66,23 @@ async fn issuer() -> Issuer {
             warp::reply::json(&json!({ "keys": *keys.lock().unwrap() }))
         })
     };
-    let routes = discovery.or(jwks);
+    // Actions' token endpoint: a key-1 token for the audience asked, to the runner's bearer.
+    let issued = {
+        let url = url.clone();
+        warp::path!("token")
+            .and(warp::query::<std::collections::HashMap<String, String>>())
+            .and(warp::header::<String>("authorization"))
+            .map(
+                move |query: std::collections::HashMap<String, String>, auth: String| {
+                    assert_eq!(auth, "Bearer runner-request-token");
+                    let audience = query.get("audience").cloned().unwrap_or_default();
+                    warp::reply::json(
+                        &json!({ "value": token(&url, "key-1", json!({"aud": audience})) }),
+                    )
+                },
+            )
+    };
+    let routes = discovery.or(jwks).or(issued);
     let handle = tokio::spawn(warp::serve(routes).incoming(listener).run());
     Issuer {
         url,
@@ -524,5 +540,56 @@ async fn the_run_page_draws_the_samples_and_says_why_from_the_memory_at_its_limi
     assert!(html.contains("<line class=\"limit\""));
     assert!(html.contains("<rect class=\"failed-step\""));
     assert!(html.matches("<line class=\"step-mark\"").count() >= 4 * 7);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_contrib_sampler_posts_the_runners_samples_with_its_oidc_token() {
+    // Arrange: the real sampler under node, the fake issuer's token endpoint, the real server.
+    let issuer = issuer().await;
+    let app = spawn(&issuer).await;
+    running_job(&app).await;
+    let mut sampler = std::process::Command::new("node")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("contrib/telemetry-action/sampler.js"))
+        .env("BUILDBOARD_URL", app.url(""))
+        .env("BUILDBOARD_AUDIENCE", BOARD)
+        .env("BUILDBOARD_INTERVAL", "1")
+        .env("BUILDBOARD_BATCH", "2")
+        .env(
+            "ACTIONS_ID_TOKEN_REQUEST_URL",
+            format!("{}/token?api-version=2.0", issuer.url),
+        )
+        .env("ACTIONS_ID_TOKEN_REQUEST_TOKEN", "runner-request-token")
+        .spawn()
+        .expect("node runs (Debian's nodejs)");
+
+    // Act: a few samples, a batch or two, then the post step's SIGTERM flushes the rest.
+    tokio::time::sleep(std::time::Duration::from_millis(4500)).await;
+    std::process::Command::new("kill")
+        .args(["-TERM", &sampler.id().to_string()])
+        .status()
+        .unwrap();
+    let exited = tokio::task::spawn_blocking(move || sampler.wait().unwrap())
+        .await
+        .unwrap();
+
+    // Assert
+    assert!(exited.success());
+    let read = job_samples(&app).await;
+    let samples = read["samples"].as_array().unwrap();
+    assert!(samples.len() >= 4, "{read:#}");
+    let first = &samples[0];
+    assert!(first["mem_total"].as_i64().unwrap() > 0);
+    assert!(first["mem_used"].as_i64().unwrap() > 0);
+    for field in [
+        "cpu_user",
+        "cpu_system",
+        "disk_read",
+        "disk_write",
+        "net_rx",
+        "net_tx",
+    ] {
+        assert!(first[field].is_number(), "{field} in {first}");
+    }
     app.stop().await;
 }
