@@ -206,3 +206,92 @@ async fn runners_queues_come_from_workflow_job_deliveries_and_a_long_wait_gets_a
     assert!(!wall.contains("ubuntu-latest"), "a short wait has no tile");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn the_run_page_works_in_a_real_browser_and_goes_live() {
+    use crate::browser::{js, open, open_browser, start_driver, until};
+    use std::time::Duration;
+
+    // Arrange
+    let app = spawn_app().await;
+    two_failed_runs(&app).await;
+    let driver = start_driver();
+    let browser = open_browser(&driver).await;
+
+    // Act: open the run page from its cell on the Waterfall.
+    open(&browser, &app, "/").await;
+    js(
+        &browser,
+        "document.querySelector('a.run[data-run-id=\"7001\"]').click();",
+    )
+    .await;
+    until(&browser, "location.pathname === '/runs/7001' && document.getElementById('conn').dataset.state === 'open'", Duration::from_secs(5)).await;
+
+    // Assert: steps, the failed one marked, the excerpt as text, the same failure elsewhere.
+    let steps = js(
+        &browser,
+        "return document.querySelectorAll('svg.timeline rect.step').length;",
+    )
+    .await;
+    assert_eq!(steps, 12);
+    let failed = js(
+        &browser,
+        "return document.querySelector('.steps .failed').textContent;",
+    )
+    .await;
+    assert!(failed
+        .as_str()
+        .unwrap()
+        .contains("Run yarn run format-check"));
+    let excerpt = js(
+        &browser,
+        "return document.querySelector('pre.excerpt').textContent;",
+    )
+    .await;
+    assert!(
+        excerpt
+            .as_str()
+            .unwrap()
+            .contains("<script>alert(1)</script>"),
+        "shown as text"
+    );
+    let scripts = js(
+        &browser,
+        "return document.querySelectorAll('pre.excerpt script').length;",
+    )
+    .await;
+    assert_eq!(scripts, 0);
+    let width = js(
+        &browser,
+        "return document.querySelector('svg.timeline').getBoundingClientRect().width;",
+    )
+    .await;
+    assert!(
+        width.as_f64().unwrap() > 200.0,
+        "the timeline is drawn wide: {width}"
+    );
+    let elsewhere = js(
+        &browser,
+        "return document.querySelector('.elsewhere a').getAttribute('href');",
+    )
+    .await;
+    assert_eq!(elsewhere, "/runs/7002");
+
+    // Live: a new attempt's job arrives and the page shows it without a reload.
+    let mut again = webhook_json("workflow_job/in_progress.payload.json");
+    again["workflow_job"]["id"] = json!(JOB + 10);
+    again["workflow_job"]["run_id"] = json!(7001);
+    again["workflow_job"]["run_attempt"] = json!(2);
+    again["workflow_job"]["name"] = json!("retry-job");
+    again["repository"] = webhook_json("workflow_run/completed.payload.json")["repository"].clone();
+    app.deliver(
+        "workflow_job",
+        "job-3",
+        &serde_json::to_vec(&again).unwrap(),
+    )
+    .await;
+    until(&browser, "document.querySelectorAll('section.attempt').length === 2 && document.body.textContent.includes('retry-job')", Duration::from_secs(5)).await;
+
+    browser.close().await.unwrap();
+    app.stop().await;
+}
