@@ -159,6 +159,8 @@ CREATE TABLE IF NOT EXISTS workflowjobs (
     url          TEXT
 );
 CREATE INDEX IF NOT EXISTS workflowjobs_run ON workflowjobs (run_id, runattempt);
+-- Jobs not yet completed, for the runners' queues (`src/store/runners.rs`): a small partial index.
+CREATE INDEX IF NOT EXISTS workflowjobs_active ON workflowjobs (createtime) WHERE statusrank < 3;
 
 -- Delivery ids (X-GitHub-Delivery) already processed: a redelivery is acknowledged and ignored.
 -- GitHub's GUIDs are version-1 UUIDs; they are stored with their timestamp's fields most significant
@@ -352,4 +354,20 @@ CREATE TABLE IF NOT EXISTS sessions (
     refreshtoken  TEXT,
     expiretime    INTEGER,                      -- when the user token expires (8 h)
     createtime    INTEGER NOT NULL
+-- Version 7: runner telemetry (`POST /api/metrics`, `src/store/samples.rs`): one row per sample of
+-- a job, posted by the job itself. Integer columns in a table keyed (job_id, t) without a rowid
+-- keep a sample near 40 bytes on disk. The same statement is migration step 6 -> 7.
+CREATE TABLE IF NOT EXISTS jobsamples (
+    job_id     INTEGER NOT NULL,                -- GitHub job id (= the token's check_run_id)
+    t          INTEGER NOT NULL,                -- epoch seconds
+    cpu_user   INTEGER,                         -- CPU user %, in hundredths (1234 = 12.34 %)
+    cpu_system INTEGER,                         -- CPU system %, in hundredths
+    mem_used   INTEGER,                         -- bytes
+    mem_total  INTEGER,                         -- bytes
+    disk_read  INTEGER,                         -- bytes since the sampler started
+    disk_write INTEGER,
+    net_rx     INTEGER,
+    net_tx     INTEGER,
+    extra      TEXT,                            -- other fields of the sample, JSON; NULL when none
+    PRIMARY KEY (job_id, t)
 ) WITHOUT ROWID;

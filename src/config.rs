@@ -263,6 +263,16 @@ pub struct Config {
     #[arg(long, env = "BUILDBOARD_RETENTION_DAYS")]
     pub retention_days: Option<NonZeroU32>,
 
+    /// The issuer of the GitHub Actions OIDC tokens that `POST /api/metrics` accepts (GitHub
+    /// Enterprise Server: https://HOST/_services/token). http:// only for a loopback issuer.
+    #[arg(long, env = "BUILDBOARD_ACTIONS_OIDC_ISSUER", default_value = crate::oidc::DEFAULT_ISSUER, value_parser = crate::oidc::parse_issuer)]
+    pub actions_oidc_issuer: String,
+
+    /// Runner samples older than this are downsampled to one a minute rather than dropped.
+    /// Seconds, or 12h, 30d.
+    #[arg(long, env = "BUILDBOARD_TELEMETRY_RETENTION", default_value = "30d", value_parser = parse_duration)]
+    pub telemetry_retention: Duration,
+
     /// The address the board is reached at, e.g. https://board.example.com. With it, requests
     /// naming another host are refused (421), which defeats DNS rebinding; the WebSocket origin
     /// check and the links the server builds (the API's `Link` header) use it. Without it the
@@ -407,6 +417,8 @@ impl Config {
             watch_branches: WatchedBranches::default(),
             stale_after: DEFAULT_STALE_AFTER,
             public_url: None,
+            actions_oidc_issuer: crate::oidc::DEFAULT_ISSUER.to_owned(),
+            telemetry_retention: Duration::from_secs(30 * 86_400),
             header_timeout: DEFAULT_HEADER_TIMEOUT,
             body_timeout: DEFAULT_BODY_TIMEOUT,
             request_timeout: DEFAULT_REQUEST_TIMEOUT,

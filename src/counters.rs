@@ -68,6 +68,25 @@ pub static RATE_LIMITED: LazyLock<IntCounterVec> = LazyLock::new(|| {
     .expect("the metric is registered once")
 });
 
+/// Refused posts of runner samples (`POST /api/metrics`), by `reason` (the error code).
+pub static TELEMETRY_REFUSED: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    register_int_counter_vec!(
+        "buildboard_telemetry_refused_total",
+        "Posts of runner samples refused, by reason",
+        &["reason"]
+    )
+    .expect("the metric is registered once")
+});
+
+/// Runner samples stored.
+pub static TELEMETRY_SAMPLES: LazyLock<IntCounter> = LazyLock::new(|| {
+    register_int_counter!(
+        "buildboard_telemetry_samples_total",
+        "Runner samples stored"
+    )
+    .expect("the metric is registered once")
+});
+
 /// Every registered metric in the text exposition format.
 pub fn render() -> String {
     // Touch each metric so it is exported even before its first event.
@@ -77,6 +96,8 @@ pub fn render() -> String {
     LazyLock::force(&WS_CLIENTS);
     LazyLock::force(&BROADCAST_LAGS);
     LazyLock::force(&RATE_LIMITED);
+    LazyLock::force(&TELEMETRY_REFUSED);
+    LazyLock::force(&TELEMETRY_SAMPLES);
     let mut buffer = Vec::new();
     TextEncoder::new()
         .encode(&prometheus::gather(), &mut buffer)

@@ -61,6 +61,15 @@ async fn prune_periodically(
                 () = tokio::time::sleep(PRUNE_PAUSE) => {}
             }
         };
+        let before = chrono::Utc::now().timestamp() - retention.telemetry_s;
+        match ingest
+            .write(move |conn| crate::store::samples::downsample(conn, before))
+            .await
+        {
+            Ok(0) => {}
+            Ok(deleted) => info!(deleted, "retention: downsampled old runner samples"),
+            Err(err) => error!(cause = %err, "retention: downsampling samples failed"),
+        }
         match result {
             Ok(()) if total.is_empty() => {}
             Ok(()) => info!(

@@ -20,6 +20,7 @@
 //! - [`backfill`] — history from GitHub's REST API (`init_db`) and the server's reconciliation.
 //! - [`failure`] — why a job failed, from its log: rules, signatures, excerpts (pure).
 //! - [`log_fetch`] — failed jobs' logs fetched in the background (bounded queue) and explained.
+//! - [`oidc`] — GitHub Actions OIDC tokens: the issuer's keys, checking a job's token.
 //! - [`notify`] — transitions of watched workflows detected in the writer's transaction, queued in
 //!   an outbox and sent to chat and webhook targets in the background.
 //! - [`serve`] — accepting and driving connections: timeouts, the connection cap.
@@ -48,6 +49,7 @@ pub mod hub;
 pub mod ingest;
 pub mod log_fetch;
 pub mod notify;
+pub mod oidc;
 pub mod run_state;
 pub mod scope;
 pub mod secret;
@@ -181,6 +183,8 @@ impl App {
             access.add_token(&token);
         }
         let act = operators(&config, github.clone())?;
+        let config_issuer = config.actions_oidc_issuer.clone();
+        let config_audience = config.public_url.as_ref().map(|u| u.origin().to_owned());
         let state = AppState::new(web::SharedState {
             readiness: web::Readiness::default(),
             hosts: web::host::Hosts::new(config.public_url.as_ref(), config.listen),
@@ -201,6 +205,8 @@ impl App {
             github_app,
             setup_code,
             sessions,
+            oidc: oidc::Verifier::new(&config_issuer, config_audience.as_deref()),
+            post_limits: web::samples::PostLimits::default(),
             config: Arc::new(config),
         });
         Ok(Self {
@@ -277,7 +283,10 @@ impl App {
         );
         let housekeeping = tokio::spawn(housekeeping::run(
             state.ingest.clone(),
-            store::maintenance::Retention::from_days(state.config.retention_days),
+            store::maintenance::Retention {
+                telemetry_s: state.config.telemetry_retention.as_secs() as i64,
+                ..store::maintenance::Retention::from_days(state.config.retention_days)
+            },
             housekeeping::PRUNE_INTERVAL,
             token.clone(),
         ));

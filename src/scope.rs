@@ -11,8 +11,9 @@
 
 use std::sync::Arc;
 
-use crate::store::model::{Change, Run};
+use crate::store::model::{Change, CommitInfo, Run};
 use crate::store::query::{RepoScope, RunFilter};
+use crate::store::runpage::RunDetail;
 use crate::store::triage::Incident;
 use crate::store::wall::Wall;
 
@@ -176,6 +177,21 @@ impl Viewer {
         self.0.privacy.redact_wall(wall);
     }
 
+    /// Removes people from a run in detail, and the other repositories where its failure was
+    /// seen that this viewer may not read.
+    pub fn redact_detail(&self, detail: &mut RunDetail) {
+        self.0.privacy.redact_detail(detail);
+        let failures = detail
+            .attempts
+            .iter_mut()
+            .flat_map(|attempt| attempt.jobs.iter_mut())
+            .filter_map(|job| job.failure.as_mut())
+            .filter_map(|failure| failure.elsewhere.as_mut());
+        for elsewhere in failures {
+            elsewhere.workflows.retain(|seen| self.may_read(&seen.repo));
+        }
+    }
+
     /// Refuses a filter by person while names are hidden: its answer would reveal who started
     /// which run.
     ///
@@ -207,11 +223,24 @@ impl Privacy {
         }
         match change {
             Change::Run { run } => self.redact_run(run),
-            Change::Commit { commit } => {
-                commit.author = None;
-                commit.author_login = None;
-            }
+            Change::Commit { commit } => self.redact_commit(commit),
             Change::Job { .. } | Change::Branch { .. } => {}
+        }
+    }
+
+    /// Removes the author's name and login from a commit.
+    pub fn redact_commit(self, commit: &mut CommitInfo) {
+        if self.hide_authors {
+            commit.author = None;
+            commit.author_login = None;
+        }
+    }
+
+    /// Removes people from a run in detail: its author and its commit's.
+    pub fn redact_detail(self, detail: &mut RunDetail) {
+        self.redact_run(&mut detail.run);
+        if let Some(commit) = &mut detail.commit {
+            self.redact_commit(commit);
         }
     }
 

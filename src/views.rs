@@ -8,6 +8,10 @@
 //! client), and the `*_live` / [`hud`] renderers produce the parts a
 //! page re-fetches, which the web layer caches per change (see `web::board`).
 
+mod chart;
+mod run;
+mod runners;
+
 use std::sync::Arc;
 
 use askama::Template;
@@ -21,6 +25,11 @@ use crate::store::model::Run;
 use crate::store::names::KnownNames;
 use crate::store::triage::Incident;
 use crate::store::wall::{Tile, TileState, Wall};
+
+pub use run::{run_live, run_page, RunView};
+pub use runners::{
+    alerting, queue_labels, queue_wait, runners_live, runners_page, RunnersView, QUEUE_ALERT_S,
+};
 
 /// Characters of a commit message's first line shown in a row.
 pub const MESSAGE_CHARS: usize = 100;
@@ -514,6 +523,8 @@ pub struct WallView {
     pub all_branches: bool,
     /// When it was rendered (epoch seconds), for the relative times' first text.
     pub now: i64,
+    /// Label sets waiting for a runner longer than [`QUEUE_ALERT_S`] (`templates/wall_queues.html`).
+    pub queues: Vec<crate::store::runners::Queue>,
 }
 
 impl WallView {
@@ -522,6 +533,7 @@ impl WallView {
             wall,
             all_branches,
             now: chrono::Utc::now().timestamp(),
+            queues: Vec::new(),
         }
     }
 
@@ -675,7 +687,6 @@ struct PeoplePage<'a> {
 #[template(path = "cell.html")]
 struct CellFragment<'a> {
     run: &'a Run,
-    opts: Opts,
 }
 
 #[derive(Template)]
@@ -878,7 +889,7 @@ pub fn run_fragments(run: &Run, opts: Opts) -> askama::Result<RunFragments> {
         page: 0,
     };
     Ok(RunFragments {
-        cell: CellFragment { run, opts }.render()?,
+        cell: CellFragment { run }.render()?,
         row: RowFragment { row: &row, opts }.render()?,
         lane: LaneFragment { lane: &lane }.render()?,
         stream: StreamFragment { run }.render()?,

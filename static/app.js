@@ -312,7 +312,7 @@
         if (view === "waterfall") queueRun(message); else if (view !== "people") scheduleLive();
         break;
       case "job":
-        if (view === "waterfall") scheduleHud(); else if (view === "developer") scheduleLive();
+        if (view === "waterfall") scheduleHud(); else if (view === "developer" || view === "run") scheduleLive();
         break;
       default:
         break;

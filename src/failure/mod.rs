@@ -1,4 +1,5 @@
-//! Why a job failed, read from its log: a pure extractor with no I/O.
+//! Why a job failed, read from its log: a pure extractor with no I/O. ([`evidence`] adds the
+//! rules that look beyond the log: runner samples, conclusions, tell-tale lines.)
 //!
 //! [`extract`] takes a job's raw log as GitHub serves it (every line prefixed with a timestamp,
 //! `##[group]`/`##[error]` workflow commands, ANSI colours) and returns the failure it finds: the
@@ -25,7 +26,11 @@
 //! is what triage groups on and what the flaky/broken call compares across runs.
 //!
 //! **Excerpt.** At most [`MAX_EXCERPT_LINES`] cleaned (not normalised) lines and
-//! [`MAX_EXCERPT_BYTES`] bytes: the matched lines and a little context.
+//! [`MAX_EXCERPT_BYTES`] bytes: the matched lines and a little context, ending where the step of
+//! its first line ends (the next step's header, the post-job cleanup, or the line after the
+//! runner's exit code), so the job's cleanup never shows as part of a failure.
+
+pub mod evidence;
 
 use std::borrow::Cow;
 use std::sync::LazyLock;
@@ -152,16 +157,28 @@ pub fn rules() -> impl Iterator<Item = Rule> {
 
 /// The failure explained by the end of `log`, or `None` when no rule matches.
 pub fn extract(log: &str) -> Option<Failure> {
-    let lines = clean_lines(log);
+    let (lines, step_starts) = clean_lines_with_steps(log);
     RULES.iter().find_map(|(rule, find)| {
         let hit = find(&lines)?;
         let signature = normalise(&hit.signature);
         (!signature.is_empty()).then(|| Failure {
             rule: *rule,
             signature,
-            excerpt: excerpt(&lines, hit.lines),
+            excerpt: excerpt(&lines, within_step(hit.lines, &step_starts)),
         })
     })
+}
+
+/// `indices` cut where the step of the first of them ends: an excerpt never runs into the next
+/// step or the job's post-job cleanup. `step_starts` are the (sorted) first lines of steps.
+fn within_step(indices: Vec<usize>, step_starts: &[usize]) -> Vec<usize> {
+    let Some(first) = indices.iter().min().copied() else {
+        return indices;
+    };
+    match step_starts.iter().find(|start| **start > first) {
+        Some(end) => indices.into_iter().filter(|i| i < end).collect(),
+        None => indices,
+    }
 }
 
 /// A failure from a check-run annotation (`path`, `title`, `message`), or `None` for the
@@ -188,6 +205,20 @@ pub fn from_annotation(path: &str, title: Option<&str>, message: &str) -> Option
 
 /// The cleaned lines of the end of `log` (see the module doc).
 pub fn clean_lines(log: &str) -> Vec<String> {
+    clean_lines_with_steps(log).0
+}
+
+/// Whether a raw line (its timestamp stripped) begins a step or the job's post-job cleanup.
+fn starts_step(line: &str) -> bool {
+    line.starts_with("##[group]Run ")
+        || line.starts_with("##[group]Post ")
+        || line.starts_with("Post job cleanup.")
+}
+
+/// [`clean_lines`], with the indices of the lines that begin a step: a step's header, the job's
+/// post-job cleanup, or whatever follows the runner's `Process completed with exit code N.`
+/// (which closes the failed step).
+pub fn clean_lines_with_steps(log: &str) -> (Vec<String>, Vec<usize>) {
     let mut start = log.len().saturating_sub(MAX_SCAN_BYTES);
     while !log.is_char_boundary(start) {
         start += 1;
@@ -197,14 +228,30 @@ pub fn clean_lines(log: &str) -> Vec<String> {
         // Drop the partial first line.
         window = window.split_once('\n').map_or("", |(_, rest)| rest);
     }
-    let mut lines: Vec<String> = window
-        .lines()
-        .rev()
-        .filter_map(clean_line)
-        .take(MAX_SCAN_LINES)
+    // Backwards, so that the scan keeps the end: each line with whether a step begins there.
+    let mut kept: Vec<(String, bool)> = Vec::new();
+    for raw in window.lines().rev() {
+        if kept.len() == MAX_SCAN_LINES {
+            break;
+        }
+        let bare = TIMESTAMP.replace(raw.strip_suffix('\r').unwrap_or(raw), "");
+        if EXIT_CODE.is_match(bare.trim_end()) {
+            // The line after it (pushed just before) begins whatever comes next.
+            if let Some(next) = kept.last_mut() {
+                next.1 = true;
+            }
+        }
+        if let Some(line) = clean_line(raw) {
+            kept.push((line, starts_step(&bare)));
+        }
+    }
+    kept.reverse();
+    let starts = kept
+        .iter()
+        .enumerate()
+        .filter_map(|(i, (_, start))| start.then_some(i))
         .collect();
-    lines.reverse();
-    lines
+    (kept.into_iter().map(|(line, _)| line).collect(), starts)
 }
 
 static TIMESTAMP: LazyLock<Regex> = LazyLock::new(|| {

@@ -375,3 +375,41 @@ fn a_failure_annotation_explains_unless_it_is_the_exit_code() {
     );
     assert_eq!(Rule::parse("annotation"), Some(Rule::Annotation));
 }
+
+#[test]
+fn an_excerpt_ends_where_its_step_ends() {
+    // Arrange: pytest -q prints its result line without `=`, so the rule's own end is not found;
+    // the runner's exit code, then the post-job cleanup, follow.
+    let log = "\u{feff}2026-11-24T08:45:10.0000000Z ##[group]Run pytest -q\n\
+        2026-11-24T08:45:10.1000000Z pytest -q\n\
+        2026-11-24T08:45:10.2000000Z ##[endgroup]\n\
+        2026-11-24T08:45:16.0000000Z E       assert 2000 == 2001\n\
+        2026-11-24T08:45:17.0000000Z =========================== short test summary info ============================\n\
+        2026-11-24T08:45:17.1000000Z FAILED tests/test_money.py::test_adds_cents - assert 2000 == 2001\n\
+        2026-11-24T08:45:17.2000000Z 1 failed, 11 passed in 0.41s\n\
+        2026-11-24T08:45:17.3000000Z ##[error]Process completed with exit code 1.\n\
+        2026-11-24T08:45:18.1000000Z Post job cleanup.\n\
+        2026-11-24T08:45:18.2000000Z [command]/usr/bin/git version\n\
+        2026-11-24T08:45:18.3000000Z git version 2.47.1\n\
+        2026-11-24T08:45:18.4000000Z Temporarily overriding HOME='/home/runner/work/_temp/1' before making global git config changes\n\
+        2026-11-24T08:45:18.5000000Z [command]/usr/bin/git config --global --add safe.directory /home/runner/work/r/r\n\
+        2026-11-24T08:45:18.6000000Z Cleaning up orphan processes\n";
+
+    // Act
+    let found = failure(log);
+
+    // Assert
+    assert_eq!(found.rule, Rule::Pytest);
+    assert!(found.excerpt.contains("1 failed, 11 passed"), "{found:#?}");
+    for cleanup in [
+        "Post job cleanup",
+        "git version",
+        "safe.directory",
+        "orphan",
+    ] {
+        assert!(
+            !found.excerpt.contains(cleanup),
+            "{cleanup:?} in {found:#?}"
+        );
+    }
+}

@@ -69,7 +69,13 @@ pub struct Retention {
     pub run_days: Option<u32>,
     /// Processed delivery ids received more than this many days ago are forgotten.
     pub delivery_days: u32,
+    /// Runner samples older than this many seconds are downsampled to one a minute
+    /// (`--telemetry-retention`).
+    pub telemetry_s: i64,
 }
+
+/// Runner samples are kept whole for 30 days by default, then downsampled.
+pub const DEFAULT_TELEMETRY_RETENTION_S: i64 = 30 * 86_400;
 
 impl Retention {
     /// The policy for `--retention-days`: runs and delivery ids for `days`, or runs forever and
@@ -79,10 +85,12 @@ impl Retention {
             Some(days) => Self {
                 run_days: Some(days.get()),
                 delivery_days: days.get(),
+                telemetry_s: DEFAULT_TELEMETRY_RETENTION_S,
             },
             None => Self {
                 run_days: None,
                 delivery_days: DEFAULT_DELIVERY_RETENTION_DAYS,
+                telemetry_s: DEFAULT_TELEMETRY_RETENTION_S,
             },
         }
     }

@@ -171,6 +171,22 @@ CREATE TABLE IF NOT EXISTS sessions (
     refreshtoken  TEXT,
     expiretime    INTEGER,                      -- when the user token expires (8 h)
     createtime    INTEGER NOT NULL
+) WITHOUT ROWID;
+
+-- Runner telemetry: the samples each job posts.
+CREATE TABLE IF NOT EXISTS jobsamples (
+    job_id     INTEGER NOT NULL,                -- GitHub job id (= the token's check_run_id)
+    t          INTEGER NOT NULL,                -- epoch seconds
+    cpu_user   INTEGER,                         -- CPU user %, in hundredths (1234 = 12.34 %)
+    cpu_system INTEGER,                         -- CPU system %, in hundredths
+    mem_used   INTEGER,                         -- bytes
+    mem_total  INTEGER,                         -- bytes
+    disk_read  INTEGER,                         -- bytes since the sampler started
+    disk_write INTEGER,
+    net_rx     INTEGER,
+    net_tx     INTEGER,
+    extra      TEXT,                            -- other fields of the sample, JSON; NULL when none
+    PRIMARY KEY (job_id, t)
 ) WITHOUT ROWID;";
 
 /// Migration 3 -> 4. Runs by sha find their commits through the (repository, hash) key, so the
@@ -275,6 +291,7 @@ mod tests {
         assert_eq!(version, LATEST_VERSION);
         assert_eq!(LATEST_VERSION, 7);
         assert!(tables(&conn).contains(&"accesstokens".to_owned()));
+        assert!(tables(&conn).contains(&"jobsamples".to_owned()));
         assert!(tables(&conn).contains(&"outbox".to_owned()));
         assert!(tables(&conn).contains(&"jobfailures".to_owned()));
         let all = tables(&conn);

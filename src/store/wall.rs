@@ -53,6 +53,8 @@ impl TileState {
 /// A red workflow of a tile.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Failing {
+    /// The failing run's id, for its run page.
+    pub run_id: i64,
     pub workflow: String,
     pub branch: Option<String>,
     /// The failing run on GitHub.
@@ -91,6 +93,11 @@ pub struct Tile {
 }
 
 impl Tile {
+    /// The run page of its first failing run, while red.
+    pub fn run_link(&self) -> Option<String> {
+        self.failing.first().map(|f| format!("/runs/{}", f.run_id))
+    }
+
     /// The repository's name without its owner: the big text on the tile.
     pub fn short_name(&self) -> &str {
         self.repo.rsplit_once('/').map_or(&self.repo, |(_, n)| n)
@@ -196,6 +203,7 @@ pub fn assemble(pairs: Vec<Pair>, incidents: &[Incident], per_workflow: bool) ->
                 )
             });
             tile.failing.push(Failing {
+                run_id: failing.id,
                 workflow: failing.workflow.clone(),
                 branch: failing.branch.clone(),
                 url: failing.url.clone(),

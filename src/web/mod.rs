@@ -15,6 +15,8 @@ pub mod host;
 pub mod installations;
 pub mod limit;
 pub mod params;
+pub mod runs;
+pub mod samples;
 pub mod setup;
 pub mod signin;
 pub mod socket;
@@ -90,6 +92,10 @@ pub struct SharedState {
     pub setup_code: setup::SetupCode,
     /// Sign-in sessions (`/login`).
     pub sessions: signin::Sessions,
+    /// Checks the Actions OIDC tokens of `POST /api/metrics` (`--actions-oidc-issuer`).
+    pub oidc: crate::oidc::Verifier,
+    /// Posts of samples per job in the current minute.
+    pub post_limits: samples::PostLimits,
 }
 
 /// Now, in epoch seconds: the end of every window and the age of every red.
@@ -310,10 +316,15 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = I
         .or(ws::routes(state.clone()).boxed())
         .or(act::routes(state.clone()).boxed())
         .or(tokens::routes(state.clone()).boxed())
+        .or(runs::routes(state.clone()).boxed())
+        .or(samples::reads(state.clone()).boxed())
         .or(api::routes(state.clone()).boxed())
         .or(board.boxed());
     webhook::routes(state.clone())
         .boxed()
+        // Jobs post from runners, which name the board by --public-url: authenticated by
+        // their own tokens, not the board token.
+        .or(samples::posts(state.clone()).boxed())
         .or(operations(state.clone()).boxed())
         .or(setup)
         // Before the token sign-in redirect: CCTray clients give `?token=` on every request.

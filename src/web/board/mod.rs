@@ -1,5 +1,5 @@
 //! The board: the Wall (`/wall`), Waterfall (`/`), Triage (`/triage`) and Developer
-//! (`/developer`, `/developer/<login>`) views, their static assets (embedded in the binary, so it
+//! (`/developer`, `/developer/<login>`) views, the run page (`/runs/<id>`), Runners (`/runners`), their static assets (embedded in the binary, so it
 //! runs from anywhere), and the HTML error page every other board address gets.
 //!
 //! Here: the routes and how a view answers ([`respond`]). [`query`] parses what a view is asked
@@ -79,6 +79,20 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = R
         .and(with_state(state.clone()))
         .then(pages::show_developer)
         .map(as_page);
+    let run = warp::path!("runs" / i64)
+        .and(warp::get())
+        .and(gate.clone())
+        .and(query)
+        .and(with_state(state.clone()))
+        .then(pages::show_run)
+        .map(as_page);
+    let runners = warp::path!("runners")
+        .and(warp::get())
+        .and(gate.clone())
+        .and(query)
+        .and(with_state(state.clone()))
+        .then(pages::show_runners)
+        .map(as_page);
     let wall = warp::path!("wall")
         .and(warp::get())
         .and(gate.clone())
@@ -106,6 +120,8 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = R
         .or(people)
         .or(developer)
         .or(wall)
+        .or(run)
+        .or(runners)
         .or(assets)
         .or(unknown)
 }
@@ -163,6 +179,8 @@ fn is_known_path(path: &str) -> bool {
             "wall"
                 | "triage"
                 | "developer"
+                | "runs"
+                | "runners"
                 | "static"
                 | "api"
                 | "ws"

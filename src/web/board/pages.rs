@@ -11,7 +11,7 @@ use super::{rendered, respond};
 use crate::scope::Viewer;
 use crate::store::figures::{self, Metrics};
 use crate::store::query::{self, RunFilter};
-use crate::store::{board, triage, wall};
+use crate::store::{board, runners, triage, wall};
 use crate::views::{self, Chrome};
 use crate::web::params::MAX_FILTER_CHARS;
 use crate::web::{now, AppState, Error};
@@ -72,7 +72,8 @@ pub(super) async fn show_wall(
             let asked = filter.clone();
             let scope = s.triage_scope(q.all_branches, &filter);
             let config = s.config.clone();
-            let mut wall = s
+            let readable = q.viewer.clone();
+            let (mut wall, queues) = s
                 .store
                 .read(move |conn| {
                     let request = wall::Request {
@@ -91,13 +92,21 @@ pub(super) async fn show_wall(
                         },
                     )?;
                     let wall = wall::assemble(states, &incidents, wall::per_workflow(&filter));
-                    Ok(wall)
+                    // The runners' queues only for a reader of every repository: a queue mixes
+                    // the jobs of all of them.
+                    let queues = if readable.reads_all() {
+                        runners::queues(conn, now())?
+                    } else {
+                        Vec::new()
+                    };
+                    Ok((wall, queues))
                 })
                 .await?;
             let unknown = s.unknown_names(&asked).await?;
             chrome.unknown = q.notices("/wall", &unknown);
             q.viewer.redact_wall(&mut wall);
-            let model = views::WallView::of(wall, scope != triage::Scope::Watched);
+            let mut model = views::WallView::of(wall, scope != triage::Scope::Watched);
+            model.queues = views::alerting(queues);
             match q.part {
                 Part::State => Ok(model.state_json()),
                 Part::Page => rendered(views::wall(&chrome, &model, s.opts)),
@@ -230,6 +239,62 @@ pub(super) async fn show_people(
     };
     let html = rendered(views::people(&chrome, &people, opts))?;
     Ok(warp::reply::html(html).into_response())
+}
+
+/// The run page: the run's attempts, jobs, steps and failure (see `views::run`), read as
+/// `GET /api/runs/<id>` reads it.
+pub(super) async fn show_run(
+    id: i64,
+    viewer: Viewer,
+    pairs: Vec<(String, String)>,
+    state: AppState,
+) -> Response {
+    let path = format!("/runs/{id}");
+    view(
+        viewer,
+        &pairs,
+        state,
+        ("run", &path, format!("Run {id}")),
+        move |q, mut chrome, s| async move {
+            let detail = crate::web::runs::read_run(&s, &q.viewer, id).await?;
+            chrome.title = format!(
+                "{} #{} · {}",
+                views::name(&detail.run.workflow),
+                detail.run.run_number,
+                views::name(&detail.run.repo)
+            );
+            let model = views::RunView::of(detail, now());
+            match q.part {
+                Part::Page => rendered(views::run_page(&chrome, &model, s.opts)),
+                _ => rendered(views::run_live(&model, s.opts)),
+            }
+        },
+    )
+    .await
+}
+
+/// The Runners view: per label set, the jobs waiting and running, the longest wait.
+pub(super) async fn show_runners(
+    viewer: Viewer,
+    pairs: Vec<(String, String)>,
+    state: AppState,
+) -> Response {
+    view(
+        viewer,
+        &pairs,
+        state,
+        ("runners", "/runners", "Runners".into()),
+        |q, chrome, s| async move {
+            let model = views::RunnersView {
+                queues: crate::web::runs::read_queues(&s, &q.viewer).await?,
+            };
+            match q.part {
+                Part::Page => rendered(views::runners_page(&chrome, &model, s.opts)),
+                _ => rendered(views::runners_live(&model)),
+            }
+        },
+    )
+    .await
 }
 
 pub(super) async fn show_developer(

@@ -1,0 +1,72 @@
+//! The Runners view (`/runners`) and the Wall's queue tiles: per label set, the jobs waiting for
+//! a runner, the jobs running, the longest wait, the busy runners.
+
+use askama::Template;
+
+use super::{Chrome, Opts};
+use crate::store::runners::Queue;
+
+/// A label set whose longest wait reaches this many seconds gets a tile on the Wall ("no runner
+/// for self-hosted, gpu: 14 min, 6 jobs waiting").
+pub const QUEUE_ALERT_S: i64 = 10 * 60;
+
+/// The queues that the Wall shows as tiles: those waiting at least [`QUEUE_ALERT_S`].
+pub fn alerting(queues: Vec<Queue>) -> Vec<Queue> {
+    queues
+        .into_iter()
+        .filter(|q| q.queued > 0 && q.longest_wait_s >= QUEUE_ALERT_S)
+        .collect()
+}
+
+/// A queue's label set for display: "self-hosted, gpu", cut.
+pub fn queue_labels(queue: &Queue) -> String {
+    super::cut(&queue.label_text(), 80)
+}
+
+/// A queue's longest wait for people: "14 min".
+pub fn queue_wait(queue: &Queue) -> String {
+    super::span(queue.longest_wait_s)
+}
+
+/// The Runners view's model.
+#[derive(Debug, Clone)]
+pub struct RunnersView {
+    pub queues: Vec<Queue>,
+}
+
+impl RunnersView {
+    /// Whether a queue waits long enough to be on the Wall.
+    pub fn alert(queue: &Queue) -> bool {
+        queue.queued > 0 && queue.longest_wait_s >= QUEUE_ALERT_S
+    }
+}
+
+#[derive(Template)]
+#[template(path = "runners.html")]
+struct RunnersPage<'a> {
+    c: &'a Chrome,
+    v: &'a RunnersView,
+    opts: Opts,
+}
+
+#[derive(Template)]
+#[template(path = "runners_live.html")]
+struct RunnersLive<'a> {
+    v: &'a RunnersView,
+}
+
+/// The Runners page (`/runners`).
+///
+/// # Errors
+/// When a template fails to render (a bug: templates are checked at compile time).
+pub fn runners_page(c: &Chrome, v: &RunnersView, opts: Opts) -> askama::Result<String> {
+    RunnersPage { c, v, opts }.render()
+}
+
+/// The Runners view's live part.
+///
+/// # Errors
+/// As [`runners_page`].
+pub fn runners_live(v: &RunnersView) -> askama::Result<String> {
+    RunnersLive { v }.render()
+}
