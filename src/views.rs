@@ -20,7 +20,7 @@ use crate::store::figures::Metrics;
 use crate::store::model::Run;
 use crate::store::names::KnownNames;
 use crate::store::triage::Incident;
-use crate::store::wall::{Tile, TileState, Wall};
+use crate::store::wall::{Progress, Tile, TileState, Wall};
 
 /// Characters of a commit message's first line shown in a row.
 pub const MESSAGE_CHARS: usize = 100;
@@ -61,12 +61,14 @@ pub struct Chrome {
     pub view: &'static str,
     pub title: String,
     pub tv: bool,
-    /// TV mode: seconds before moving on to [`Chrome::next_url`] (0: never).
+    /// TV mode: seconds a view other than the answer view stays up before the next view of
+    /// [`Chrome::rotation`] (0: never; the Wall, or Triage without it, stays four times as long).
     pub rotate_s: u32,
     /// TV mode: seconds each page of a long list stays up.
     pub page_s: u32,
-    /// TV mode: the next view in the rotation.
-    pub next_url: String,
+    /// TV mode: the rotation as JSON, `[["wall", "/wall?tv=1&…"], …]`, in order; empty when
+    /// the view stays put (`rotate=0`).
+    pub rotation: String,
     /// This view's live part (`part=live`), fetched to resync after a reconnect.
     pub live_url: String,
     /// The waterfall's HUD part (`part=hud`).
@@ -109,6 +111,8 @@ pub struct Chrome {
     pub sound: bool,
     /// `--timezone`: the IANA zone absolute times are shown in; empty for the browser's own.
     pub timezone: String,
+    /// What the watched branches are, named: "watched: main, master, release/*".
+    pub watched: String,
 }
 
 /// A filter value that matches nothing known, as a page shows it.
@@ -487,14 +491,26 @@ pub struct WallView {
     pub all_branches: bool,
     /// When it was rendered (epoch seconds), for the relative times' first text.
     pub now: i64,
+    /// The owner every tile's repository shares, said once in the headline and left off the
+    /// tiles; none when they differ (or the Wall has a tile per workflow).
+    pub one_owner: Option<String>,
+    /// The filter names something that does not exist: the state must never read as green.
+    pub unknown: bool,
 }
 
 impl WallView {
     pub fn of(wall: Wall, all_branches: bool) -> Self {
+        let mut owners = wall.tiles.iter().map(Tile::owner);
+        let first = owners.next().filter(|o| !o.is_empty());
+        let one_owner = first
+            .filter(|first| owners.all(|o| o == *first) && !wall.per_workflow)
+            .map(str::to_owned);
         Self {
             wall,
             all_branches,
             now: chrono::Utc::now().timestamp(),
+            one_owner,
+            unknown: false,
         }
     }
 
@@ -506,8 +522,9 @@ impl WallView {
         self.wall.count(TileState::Red)
     }
 
+    /// Tiles with a run queued or in progress ("◔ 3 building"), whatever their colour.
     pub fn running(&self) -> usize {
-        self.wall.count(TileState::Running)
+        self.wall.tiles.iter().filter(|t| t.progress.is_some()).count()
     }
 
     /// `part=state`: the counts and the red tiles, which every page reads for its title and icon
@@ -533,6 +550,7 @@ impl WallView {
             "running": self.running(),
             "green": self.wall.not_red(),
             "total": self.total(),
+            "unknown": self.unknown,
             "reds": reds,
         })
         .to_string()
@@ -639,6 +657,14 @@ struct DeveloperLive<'a> {
 #[derive(Template)]
 #[template(path = "people.html")]
 struct PeoplePage<'a> {
+    c: &'a Chrome,
+    people: &'a [Person],
+    opts: Opts,
+}
+
+#[derive(Template)]
+#[template(path = "people_live.html")]
+struct PeopleLive<'a> {
     c: &'a Chrome,
     people: &'a [Person],
     opts: Opts,
@@ -773,6 +799,11 @@ pub fn developer_live(c: &Chrome, v: &Developer, opts: Opts) -> askama::Result<S
 /// As [`waterfall`].
 pub fn people(c: &Chrome, people: &[Person], opts: Opts) -> askama::Result<String> {
     PeoplePage { c, people, opts }.render()
+}
+
+/// The people list's live part (`/developer?part=live`): the list without the page around it.
+pub fn people_live(c: &Chrome, people: &[Person], opts: Opts) -> askama::Result<String> {
+    PeopleLive { c, people, opts }.render()
 }
 
 /// The waterfall's pieces for one changed run, rendered once and sent to every client in the
@@ -953,16 +984,14 @@ pub fn span_since(then: &i64, now: &i64) -> String {
     span(now - then)
 }
 
-/// The tile's failing workflows, by name, for one line: `CI · Deploy`.
-pub fn failing_names(tile: &Tile) -> String {
-    let mut names: Vec<String> = Vec::new();
-    for failing in &tile.failing {
-        let name = name(&failing.workflow);
-        if !names.contains(&name) {
-            names.push(name);
-        }
+/// A running run's expected time left, as a TV shows it at first (`static/tv.js` keeps it
+/// current): "~4 min left", "longer than usual" past its expected end, "running" without one.
+pub fn time_left(progress: &Progress, now: &i64) -> String {
+    match progress.expected_end() {
+        Some(end) if end > *now => format!("~{} left", span(end - now)),
+        Some(_) => "longer than usual".to_owned(),
+        None => "running".to_owned(),
     }
-    names.join(" · ")
 }
 
 /// [`iso`] of a run's creation.

@@ -8,9 +8,11 @@
 //! - **Red** when any of them is red by triage's rule (its latest completed, non-neutral run
 //!   failed); the red details (since when, failing workflows, first red commit's author, where it
 //!   failed) come from [`triage`], so the Wall and Triage never disagree.
-//! - Else **running** when any of them has a run queued or in progress; else **green**.
+//! - Else **green**: a tile's colour is the last completed result. A run queued or in progress
+//!   is not a colour but a [`Progress`] bar, with its expected time ([`expected_runtimes`]: the
+//!   median of that workflow's recent successful runs on that branch).
 //! - A red tile's **fix is running** when a run is in progress on one of its red workflows.
-//! - Order: red (newest break first), running, green; names alphabetical within a colour.
+//! - Order: red (newest break first), green; names alphabetical within a colour.
 //!
 //! The states come from one indexed probe per workflow and watched branch (`workflowruns_pair`),
 //! like triage's, so the Wall costs the same at a thousand runs as at a million.
@@ -24,7 +26,7 @@ use serde::Serialize;
 use super::query::{self, RunFilter};
 use super::triage::{self, Incident};
 use super::Result;
-use crate::run_state::RUN_ACTIVE_SQL;
+use crate::run_state::{Conclusion, RUN_ACTIVE_SQL};
 use crate::watch::WatchedBranches;
 
 /// The colour of a tile.
@@ -33,9 +35,8 @@ use crate::watch::WatchedBranches;
 pub enum TileState {
     /// A workflow's latest completed run on a watched branch failed.
     Red,
-    /// Nothing red, and a run is queued or in progress.
-    Running,
-    /// Every workflow's latest completed run passed.
+    /// No workflow's latest completed run failed (runs in progress are a [`Progress`], not a
+    /// colour).
     Green,
 }
 
@@ -44,7 +45,6 @@ impl TileState {
     pub const fn as_str(self) -> &'static str {
         match self {
             Self::Red => "red",
-            Self::Running => "running",
             Self::Green => "green",
         }
     }
@@ -59,6 +59,27 @@ pub struct Failing {
     pub url: Option<String>,
     /// "build › Run tests", when the failing run's steps are known.
     pub failed_at: Option<String>,
+    /// Since when this workflow is red (its first red run), epoch seconds.
+    pub since: i64,
+    /// Who started its first red run (none while `--hide-authors`).
+    pub culprit: Option<String>,
+}
+
+/// The run in progress on a tile that is expected to finish last.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Progress {
+    /// When it started (or was created, while queued), epoch seconds.
+    pub started: i64,
+    /// How long it is expected to take: the median of the workflow's recent successful runs
+    /// on that branch, none without any.
+    pub expected_s: Option<i64>,
+}
+
+impl Progress {
+    /// When it is expected to end, epoch seconds.
+    pub fn expected_end(&self) -> Option<i64> {
+        self.expected_s.map(|s| self.started + s)
+    }
 }
 
 /// One tile of the Wall.
@@ -76,13 +97,15 @@ pub struct Tile {
     pub pairs: usize,
     /// Runs queued or in progress now.
     pub active: usize,
-    /// Red: the workflows whose latest completed run failed, by name.
+    /// Red: the workflows whose latest completed run failed, the newest break first.
     pub failing: Vec<Failing>,
+    /// A run is queued or in progress: the one expected to end last.
+    pub progress: Option<Progress>,
     /// Red: since when (the earliest first red run of its incidents), epoch seconds.
     pub since: Option<i64>,
     /// Red: the newest break (the latest first red run), the order of red tiles.
     pub newest_break: Option<i64>,
-    /// Red: who started the first red run (none while `--hide-authors`).
+    /// Red: who started the newest break's first red run (none while `--hide-authors`).
     pub culprit: Option<String>,
     /// Red: a run is queued or in progress on a red workflow.
     pub fix_running: bool,
@@ -137,9 +160,14 @@ pub struct Pair {
     repo: String,
     workflow_id: i64,
     workflow: String,
+    branch_id: i64,
     branch: String,
     latest_created: i64,
     active_count: usize,
+    /// The earliest start of its active runs.
+    active_since: Option<i64>,
+    /// See [`Progress::expected_s`].
+    expected_s: Option<i64>,
 }
 
 impl Tile {
@@ -153,6 +181,7 @@ impl Tile {
             pairs: 0,
             active: 0,
             failing: Vec::new(),
+            progress: None,
             since: None,
             newest_break: None,
             culprit: None,
@@ -200,12 +229,14 @@ pub fn assemble(pairs: Vec<Pair>, incidents: &[Incident], per_workflow: bool) ->
                 branch: failing.branch.clone(),
                 url: failing.url.clone(),
                 failed_at: red.failed_at.as_ref().map(triage::FailedAt::describe),
+                since: red.since,
+                culprit: red.first_red.author.clone(),
             });
-            if tile.since.is_none_or(|since| red.since < since) {
-                tile.since = Some(red.since);
-                tile.culprit = incident.culprit.clone();
+            tile.since = Some(tile.since.map_or(red.since, |since| since.min(red.since)));
+            if tile.newest_break.is_none_or(|newest| red.since > newest) {
+                tile.newest_break = Some(red.since);
+                tile.culprit = red.first_red.author.clone();
             }
-            tile.newest_break = tile.newest_break.max(Some(red.since));
         }
     }
     for pair in pairs {
@@ -226,15 +257,29 @@ pub fn assemble(pairs: Vec<Pair>, incidents: &[Incident], per_workflow: bool) ->
         tile.active += pair.active_count;
         tile.fix_running |= fixing;
         tile.latest = tile.latest.max(pair.latest_created);
-        if tile.state == TileState::Green && pair.active_count > 0 {
-            tile.state = TileState::Running;
+        if let Some(started) = pair.active_since {
+            let progress = Progress {
+                started,
+                expected_s: pair.expected_s,
+            };
+            let ends_later = |shown: &Progress| {
+                progress.expected_end().unwrap_or(i64::MAX) > shown.expected_end().unwrap_or(i64::MAX)
+            };
+            if tile.progress.as_ref().is_none_or(ends_later) {
+                tile.progress = Some(progress);
+            }
         }
     }
     let mut tiles: Vec<Tile> = tiles.into_values().collect();
     for tile in &mut tiles {
-        tile.failing.sort_by(|a, b| a.workflow.cmp(&b.workflow));
-        tile.failing
-            .dedup_by(|a, b| a.workflow == b.workflow && a.branch == b.branch);
+        // The newest break leads; the same workflow red on two branches is listed once.
+        tile.failing.sort_by(|a, b| {
+            b.since
+                .cmp(&a.since)
+                .then_with(|| a.workflow.cmp(&b.workflow))
+        });
+        let mut seen = std::collections::HashSet::new();
+        tile.failing.retain(|f| seen.insert(f.workflow.clone()));
     }
     tiles.sort_by(|a, b| {
         a.state
@@ -303,23 +348,100 @@ pub fn pairs(conn: &Connection, request: &Request<'_>) -> Result<Vec<Pair>> {
     let rows = stmt.query_map(rusqlite::params_from_iter(params), |row| {
         let workflow_id: i64 = row.get(1)?;
         let branch_id: i64 = row.get(3)?;
+        let (active_count, active_since) = active
+            .get(&(workflow_id, branch_id))
+            .map_or((0, None), |&(count, since)| (count, Some(since)));
         Ok(Pair {
             repo: row.get(0)?,
             workflow_id,
             workflow: row.get(2)?,
+            branch_id,
             branch: row.get(4)?,
             latest_created: row.get(5)?,
-            active_count: active.get(&(workflow_id, branch_id)).copied().unwrap_or(0),
+            active_count,
+            active_since,
+            expected_s: None,
         })
     })?;
+    let mut pairs: Vec<Pair> = rows.collect::<rusqlite::Result<_>>()?;
+    for pair in pairs.iter_mut().filter(|p| p.active_count > 0) {
+        pair.expected_s = expected_runtime(conn, pair.workflow_id, pair.branch_id)?;
+    }
+    Ok(pairs)
+}
+
+/// Default branches shown by name in "watched: main, master, release/*"; beyond, "…".
+const NAMED_DEFAULTS: u32 = 6;
+
+/// The distinct default branches of the monitored repositories, by name (at most
+/// [`NAMED_DEFAULTS`] + 1, the last one standing for "more"): what "watched" means here.
+///
+/// # Errors
+/// On a database error.
+pub fn default_branches(conn: &Connection) -> Result<Vec<String>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT DISTINCT defaultbranch FROM repos
+         WHERE monitored = 1 AND defaultbranch IS NOT NULL ORDER BY 1 LIMIT ?1",
+    )?;
+    let rows = stmt.query_map([NAMED_DEFAULTS + 1], |row| row.get(0))?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
-/// Runs queued or in progress, per workflow and branch: read through the small partial index
-/// `workflowruns_active`, never the history.
-fn active_runs(conn: &Connection) -> Result<HashMap<(i64, i64), usize>> {
+/// "watched: main, master, release/*": the scope of a view of the watched branches, named.
+pub fn watched_label(defaults: &[String], watched: &WatchedBranches) -> String {
+    let mut names: Vec<&str> = defaults
+        .iter()
+        .take(NAMED_DEFAULTS as usize)
+        .map(String::as_str)
+        .collect();
+    if defaults.len() > NAMED_DEFAULTS as usize {
+        names.push("…");
+    }
+    if names.is_empty() {
+        names.push("default branches");
+    }
+    names.extend(watched.globs().iter().map(String::as_str));
+    format!("watched: {}", names.join(", "))
+}
+
+/// Successful runs whose median is a running run's expected time.
+const EXPECTED_FROM_RUNS: u32 = 9;
+
+/// How long a run of `workflow_id` on `branch_id` is expected to take: the median runtime of
+/// its [`EXPECTED_FROM_RUNS`] latest successful runs there (one probe of `workflowruns_pair`),
+/// none without any.
+///
+/// # Errors
+/// On a database error.
+pub fn expected_runtime(conn: &Connection, workflow_id: i64, branch_id: i64) -> Result<Option<i64>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT r.runtime FROM workflowruns r INDEXED BY workflowruns_pair
+         WHERE r.workflow_id = ?1 AND r.branch_id = ?2 AND r.conclusion = ?3
+           AND r.runtime IS NOT NULL
+         ORDER BY r.createtime DESC LIMIT ?4",
+    )?;
+    let mut runtimes = stmt
+        .query_map(
+            (
+                workflow_id,
+                branch_id,
+                Conclusion::Success.as_str(),
+                EXPECTED_FROM_RUNS,
+            ),
+            |row| row.get::<_, i64>(0),
+        )?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    runtimes.sort_unstable();
+    Ok(runtimes.get(runtimes.len() / 2).copied())
+}
+
+/// Runs queued or in progress, per workflow and branch, with the earliest one's start (its
+/// creation while queued): read through the small partial index `workflowruns_active`, never
+/// the history.
+fn active_runs(conn: &Connection) -> Result<HashMap<(i64, i64), (usize, i64)>> {
     let mut stmt = conn.prepare_cached(&format!(
-        "SELECT r.workflow_id, r.branch_id, COUNT(*) FROM workflowruns r
+        "SELECT r.workflow_id, r.branch_id, COUNT(*), MIN(COALESCE(r.starttime, r.createtime))
+         FROM workflowruns r
          INDEXED BY workflowruns_active
          WHERE {RUN_ACTIVE_SQL} AND r.branch_id IS NOT NULL
          GROUP BY r.workflow_id, r.branch_id"
@@ -328,7 +450,7 @@ fn active_runs(conn: &Connection) -> Result<HashMap<(i64, i64), usize>> {
         let count: i64 = row.get(2)?;
         Ok((
             (row.get(0)?, row.get(1)?),
-            usize::try_from(count).unwrap_or(0),
+            (usize::try_from(count).unwrap_or(0), row.get(3)?),
         ))
     })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
@@ -372,9 +494,12 @@ mod tests {
             repo: repo.into(),
             workflow_id,
             workflow: format!("wf{workflow_id}"),
+            branch_id: 1,
             branch: "main".into(),
             latest_created: 10,
             active_count: active,
+            active_since: (active > 0).then_some(20 + workflow_id),
+            expected_s: (active > 0).then_some(100 * workflow_id),
         }
     }
 
@@ -402,7 +527,7 @@ mod tests {
     }
 
     #[test]
-    fn red_tiles_come_first_newest_break_first_then_running_then_green() {
+    fn red_tiles_come_first_newest_break_first_and_a_running_run_is_progress_not_a_colour() {
         let pairs = vec![
             pair("o/a-green", 1, 0),
             pair("o/b-running", 2, 1),
@@ -425,17 +550,42 @@ mod tests {
             [
                 ("d-new-red", TileState::Red),
                 ("c-old-red", TileState::Red),
-                ("b-running", TileState::Running),
                 ("a-green", TileState::Green),
+                ("b-running", TileState::Green),
             ]
         );
+        assert_eq!(
+            wall.tiles[3].progress,
+            Some(Progress {
+                started: 22,
+                expected_s: Some(200)
+            })
+        );
+        assert_eq!(wall.tiles[3].progress.unwrap().expected_end(), Some(222));
+        assert_eq!(wall.tiles[2].progress, None);
         let new_red = &wall.tiles[0];
         assert!(new_red.fix_running, "a run is going on the red workflow");
         assert!(!wall.tiles[1].fix_running);
         assert_eq!(new_red.since, Some(500));
-        assert_eq!(new_red.culprit.as_deref(), Some("culprit-500"));
+        assert_eq!(new_red.culprit.as_deref(), Some("mona"));
         assert_eq!(new_red.pairs, 2);
         assert_eq!(wall.not_red(), 2);
+    }
+
+    #[test]
+    fn the_watched_scope_names_its_branches() {
+        let globs: WatchedBranches = "release/*".parse().unwrap();
+        let defaults = vec!["main".to_owned(), "master".to_owned()];
+        assert_eq!(
+            watched_label(&defaults, &globs),
+            "watched: main, master, release/*"
+        );
+        assert_eq!(
+            watched_label(&[], &WatchedBranches::default()),
+            "watched: default branches"
+        );
+        let many: Vec<String> = (0..7).map(|i| format!("b{i}")).collect();
+        assert!(watched_label(&many, &globs).ends_with("b5, …, release/*"));
     }
 
     #[test]

@@ -65,7 +65,7 @@ pub(super) async fn show_wall(pairs: Vec<(String, String)>, state: AppState) -> 
             let filter = q.filter();
             let scope = s.triage_scope(q.all_branches, &filter);
             let config = s.config.clone();
-            let (mut wall, unknown) = s
+            let (mut wall, unknown, defaults) = s
                 .store
                 .read(move |conn| {
                     let request = wall::Request {
@@ -84,12 +84,15 @@ pub(super) async fn show_wall(pairs: Vec<(String, String)>, state: AppState) -> 
                         },
                     )?;
                     let wall = wall::assemble(states, &incidents, wall::per_workflow(&filter));
-                    Ok((wall, names::unknown(conn, &filter)?))
+                    let defaults = wall::default_branches(conn)?;
+                    Ok((wall, names::unknown(conn, &filter)?, defaults))
                 })
                 .await?;
             chrome.unknown = q.notices("/wall", &unknown);
+            chrome.watched = wall::watched_label(&defaults, &s.config.watch_branches);
             s.opts.privacy.redact_wall(&mut wall);
-            let model = views::WallView::of(wall, scope != triage::Scope::Watched);
+            let mut model = views::WallView::of(wall, scope != triage::Scope::Watched);
+            model.unknown = !chrome.unknown.is_empty();
             match q.part {
                 Part::State => Ok(model.state_json()),
                 Part::Page => rendered(views::wall(&chrome, &model, s.opts)),
@@ -177,13 +180,16 @@ pub(super) async fn show_triage(pairs: Vec<(String, String)>, state: AppState) -
             let unknown = async {
                 Ok::<_, Error>(
                     s.store
-                        .read(move |conn| names::unknown(conn, &asked))
+                        .read(move |conn| {
+                            Ok((names::unknown(conn, &asked)?, wall::default_branches(conn)?))
+                        })
                         .await?,
                 )
             };
             let incidents = s.triage(filter, q.all_branches, q.order);
-            let (unknown, (incidents, scope)) = tokio::try_join!(unknown, incidents)?;
+            let ((unknown, defaults), (incidents, scope)) = tokio::try_join!(unknown, incidents)?;
             chrome.unknown = q.notices("/triage", &unknown);
+            chrome.watched = wall::watched_label(&defaults, &s.config.watch_branches);
             let model = views::Triage::of(incidents, scope != triage::Scope::Watched);
             rendered(match q.part {
                 Part::Page => views::triage(&chrome, &model, s.opts),
@@ -207,7 +213,11 @@ pub(super) async fn show_people(pairs: Vec<(String, String)>, state: AppState) -
             .read(move |conn| board::people(conn, &filter, MAX_PEOPLE))
             .await?
     };
-    let html = rendered(views::people(&chrome, &people, opts))?;
+    let html = rendered(if query.part == Part::Page {
+        views::people(&chrome, &people, opts)
+    } else {
+        views::people_live(&chrome, &people, opts)
+    })?;
     Ok(warp::reply::html(html).into_response())
 }
 
