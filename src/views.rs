@@ -524,7 +524,11 @@ impl WallView {
 
     /// Tiles with a run queued or in progress ("◔ 3 building"), whatever their colour.
     pub fn running(&self) -> usize {
-        self.wall.tiles.iter().filter(|t| t.progress.is_some()).count()
+        self.wall
+            .tiles
+            .iter()
+            .filter(|t| t.progress.is_some())
+            .count()
     }
 
     /// `part=state`: the counts and the red tiles, which every page reads for its title and icon

@@ -263,7 +263,8 @@ pub fn assemble(pairs: Vec<Pair>, incidents: &[Incident], per_workflow: bool) ->
                 expected_s: pair.expected_s,
             };
             let ends_later = |shown: &Progress| {
-                progress.expected_end().unwrap_or(i64::MAX) > shown.expected_end().unwrap_or(i64::MAX)
+                progress.expected_end().unwrap_or(i64::MAX)
+                    > shown.expected_end().unwrap_or(i64::MAX)
             };
             if tile.progress.as_ref().is_none_or(ends_later) {
                 tile.progress = Some(progress);
@@ -413,7 +414,11 @@ const EXPECTED_FROM_RUNS: u32 = 9;
 ///
 /// # Errors
 /// On a database error.
-pub fn expected_runtime(conn: &Connection, workflow_id: i64, branch_id: i64) -> Result<Option<i64>> {
+pub fn expected_runtime(
+    conn: &Connection,
+    workflow_id: i64,
+    branch_id: i64,
+) -> Result<Option<i64>> {
     let mut stmt = conn.prepare_cached(
         "SELECT r.runtime FROM workflowruns r INDEXED BY workflowruns_pair
          WHERE r.workflow_id = ?1 AND r.branch_id = ?2 AND r.conclusion = ?3

@@ -237,7 +237,8 @@ async fn triage_shows_newest_first_since_when_the_streak_the_range_who_pushed_br
     assert!(ci_item.contains("href=\"https://github.com/acme/widgets/actions/runs/4\""));
     assert!(!ci_item.contains("likely flaky"));
     assert!(
-        ci_item.contains("class=\"verdict broken-tag\"") && ci_item.contains(">verdict: broken</span>"),
+        ci_item.contains("class=\"verdict broken-tag\"")
+            && ci_item.contains(">verdict: broken</span>"),
         "two commits in a row failed on every attempt: broken"
     );
     assert!(lint_item.contains("likely flaky"));
@@ -409,7 +410,10 @@ async fn tv_mode_names_the_rotation_and_keeps_its_settings() {
         stop("wall", "/wall"),
         stop("triage", "/triage")
     );
-    assert!(waterfall.contains(&rotation), "the default rotation, in order");
+    assert!(
+        waterfall.contains(&rotation),
+        "the default rotation, in order"
+    );
     assert!(triage.contains(&rotation));
     let pinned = app.page("/?tv=1&rotate=0").await;
     assert!(pinned.contains("data-rotation=\"\""), "rotate=0 stays put");

@@ -1072,7 +1072,12 @@ fn deuteranopic_luminance(css: &str) -> f64 {
         .collect();
     let seen: Vec<f64> = MACHADO
         .iter()
-        .map(|row| (0..3).map(|i| row[i] * channels[i]).sum::<f64>().clamp(0.0, 1.0))
+        .map(|row| {
+            (0..3)
+                .map(|i| row[i] * channels[i])
+                .sum::<f64>()
+                .clamp(0.0, 1.0)
+        })
         .collect();
     0.2126 * seen[0] + 0.7152 * seen[1] + 0.0722 * seen[2]
 }
@@ -1129,7 +1134,12 @@ async fn the_answer_stays_up_readable_uncut_and_colour_blind_safe_on_the_demo_or
             for key in &settled {
                 let entry = shown.entry((height, key.clone())).or_default();
                 entry.1 += 1;
-                if on_screen.as_array().unwrap().iter().any(|k| k == key.as_str()) {
+                if on_screen
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|k| k == key.as_str())
+                {
                     entry.0 += 1;
                 }
             }
@@ -1153,7 +1163,9 @@ async fn the_answer_stays_up_readable_uncut_and_colour_blind_safe_on_the_demo_or
         }
     }
     assert!(
-        shown.keys().any(|(_, key)| *key == org.repos[target].full_name),
+        shown
+            .keys()
+            .any(|(_, key)| *key == org.repos[target].full_name),
         "the broken repository was sampled"
     );
     assert!(bad.is_empty(), "cut or small TV text: {bad:?}");
@@ -1171,7 +1183,10 @@ async fn the_answer_stays_up_readable_uncut_and_colour_blind_safe_on_the_demo_or
     );
     let ratio = contrast(red, green);
     eprintln!("glance: tiles {colours}, deuteranopic contrast {ratio:.2}:1");
-    assert!(ratio >= 3.0, "deuteranopic contrast {ratio:.2}:1 of {colours}");
+    assert!(
+        ratio >= 3.0,
+        "deuteranopic contrast {ratio:.2}:1 of {colours}"
+    );
 
     // A second break in the red repository: its tile leads with the new workflow and author.
     let repo = &org.repos[target];
@@ -1240,7 +1255,14 @@ async fn breaks_every_20_s_never_hold_the_wall_past_two_minutes_and_a_pinned_vie
             "still on the Wall after {:?} of breaks",
             arrived.elapsed()
         );
-        post_run(&app, &repos[next], "main", 556_000_000 + next as i64, Some("failure")).await;
+        post_run(
+            &app,
+            &repos[next],
+            "main",
+            556_000_000 + next as i64,
+            Some("failure"),
+        )
+        .await;
         next += 1;
         tokio::time::sleep(Duration::from_secs(5)).await;
     };
@@ -1297,7 +1319,37 @@ async fn a_typo_never_reads_as_green() {
     let green = app.get_json("/wall?part=state").await;
     assert_eq!(green["unknown"], false, "{green}");
     let page = app.get_text("/triage?author=nobdoy").await;
-    assert!(page.contains("href=\"/static/grey.svg\""), "no green icon before the state");
+    assert!(
+        page.contains("href=\"/static/grey.svg\""),
+        "no green icon before the state"
+    );
     assert!(!page.contains("All green"));
     app.stop().await;
+}
+
+/// The newcomer's first page, `/` on a laptop (1440x900) with the demo organisation loaded:
+/// nothing on it is wider than the window, so it never scrolls sideways.
+#[tokio::test]
+async fn the_first_page_at_1440x900_never_scrolls_sideways_on_the_demo_organisation() {
+    let driver = start_driver();
+    let browser = open_browser(&driver).await;
+    viewport(&browser, 1440, 900).await;
+    let app = spawn().await;
+    load_demo(&app).await;
+    for path in ["/", "/wall", "/triage"] {
+        open(&browser, &app, path).await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let widths = js(
+            &browser,
+            "return [document.documentElement.scrollWidth, window.innerWidth, \
+             Array.from(document.querySelectorAll('body *')).filter(e => e.getBoundingClientRect().right > window.innerWidth + 1 && !e.closest('table') && !e.closest('.event')).slice(0, 8).map(e => e.tagName + '.' + e.className + ' ' + Math.round(e.getBoundingClientRect().right))]",
+        )
+        .await;
+        assert!(
+            widths[0].as_f64().unwrap() <= widths[1].as_f64().unwrap(),
+            "{path} scrolls sideways: {widths}"
+        );
+    }
+    app.stop().await;
+    browser.close().await.unwrap();
 }
