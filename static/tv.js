@@ -766,13 +766,12 @@
     // (the Wall's red tiles are on every page, Triage stays on the held item's).
     const held = holding();
     if (held) startedAt = Math.min(startedAt, now - dwellMs);
-    // A rotating view's pages all fit in its time (page=N seconds at most, 2 s at least); and
-    // however many pages a view grows while shown, it leaves at twice its time.
+    // A rotating view's pages all fit in its time when they can (page=N seconds at most, 2 s at
+    // least); every page is shown before the next view.
     const perPage = rotateMs > 0 && pages > 1 ? Math.max(2000, Math.min(pageMs, dwellMs / pages)) : pageMs;
     const pageDone = now - pageShownAt >= perPage;
     const seenAll = shownPages + 1 >= pages && (pages === 1 || pageDone);
-    const due = now - startedAt >= dwellMs && (seenAll || now - startedAt >= 2 * dwellMs);
-    if (!held && rotateMs > 0 && due) {
+    if (!held && rotateMs > 0 && seenAll && now - startedAt >= dwellMs) {
       if (!rotating) { rotating = true; rotate(); }
       return;
     }
