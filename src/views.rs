@@ -113,6 +113,9 @@ pub struct Chrome {
     pub timezone: String,
     /// What the watched branches are, named: "watched: main, master, release/*".
     pub watched: String,
+    /// A branch filter that only some repositories match, said so (see
+    /// [`crate::store::wall::Coverage`]).
+    pub partial: Option<String>,
 }
 
 /// A filter value that matches nothing known, as a page shows it.

@@ -371,6 +371,79 @@ pub fn pairs(conn: &Connection, request: &Request<'_>) -> Result<Vec<Pair>> {
     Ok(pairs)
 }
 
+/// Which monitored repositories (of those the filter names, or all) have a branch the filter
+/// names: a branch filter that matches only some of them is said so ("⎇ master is in 2 of 25
+/// repositories: …"). `None` when the filter names no branch.
+///
+/// # Errors
+/// On a database error.
+pub fn branch_coverage(conn: &Connection, filter: &RunFilter) -> Result<Option<Coverage>> {
+    if filter.branch.is_empty() {
+        return Ok(None);
+    }
+    let mut scope = "p.monitored = 1".to_owned();
+    let mut params: Vec<Value> = Vec::new();
+    if !filter.repo.is_empty() {
+        scope.push_str(&format!(
+            " AND {}",
+            query::one_of("p.fullname", filter.repo.len())
+        ));
+        params.extend(query::texts(&filter.repo));
+    }
+    let (branches, values) = query::branch_names("b.name", &filter.branch);
+    let total: i64 = conn.query_row(
+        &format!("SELECT COUNT(*) FROM repos p WHERE {scope}"),
+        rusqlite::params_from_iter(params.clone()),
+        |row| row.get(0),
+    )?;
+    params.extend(values);
+    let mut stmt = conn.prepare(&format!(
+        "SELECT p.fullname FROM repos p WHERE {scope} AND EXISTS (
+             SELECT 1 FROM branches b WHERE b.repo_id = p.id AND b.deletedtime IS NULL AND {branches})
+         ORDER BY p.fullname"
+    ))?;
+    let having = stmt
+        .query_map(rusqlite::params_from_iter(params), |row| row.get(0))?
+        .collect::<rusqlite::Result<Vec<String>>>()?;
+    Ok(Some(Coverage {
+        branches: filter.branch.join(", "),
+        having,
+        total: usize::try_from(total).unwrap_or(0),
+    }))
+}
+
+/// See [`branch_coverage`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Coverage {
+    /// The branches asked for, as typed.
+    pub branches: String,
+    /// The repositories that have one of them, by name.
+    pub having: Vec<String>,
+    /// The repositories in scope.
+    pub total: usize,
+}
+
+impl Coverage {
+    /// "⎇ master is in 2 of 25 repositories: acme/a, acme/b; the other 23 have none", when only
+    /// some have it (none at all is an unknown name, said elsewhere).
+    pub fn describe(&self) -> Option<String> {
+        let (have, total) = (self.having.len(), self.total);
+        if have == 0 || have >= total {
+            return None;
+        }
+        let mut names: Vec<&str> = self.having.iter().take(8).map(String::as_str).collect();
+        if have > names.len() {
+            names.push("…");
+        }
+        Some(format!(
+            "⎇ {} is in {have} of {total} repositories: {}; the other {} have none",
+            self.branches,
+            names.join(", "),
+            total - have
+        ))
+    }
+}
+
 /// Default branches shown by name in "watched: main, master, release/*"; beyond, "…".
 const NAMED_DEFAULTS: u32 = 6;
 
@@ -575,6 +648,24 @@ mod tests {
         assert_eq!(new_red.culprit.as_deref(), Some("mona"));
         assert_eq!(new_red.pairs, 2);
         assert_eq!(wall.not_red(), 2);
+    }
+
+    #[test]
+    fn a_branch_in_only_some_repositories_says_which() {
+        let coverage = Coverage {
+            branches: "master".into(),
+            having: vec!["o/a".into(), "o/b".into()],
+            total: 25,
+        };
+        assert_eq!(
+            coverage.describe().as_deref(),
+            Some("⎇ master is in 2 of 25 repositories: o/a, o/b; the other 23 have none")
+        );
+        let everywhere = Coverage {
+            total: 2,
+            ..coverage.clone()
+        };
+        assert_eq!(everywhere.describe(), None);
     }
 
     #[test]

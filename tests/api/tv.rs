@@ -1353,3 +1353,21 @@ async fn the_first_page_at_1440x900_never_scrolls_sideways_on_the_demo_organisat
     app.stop().await;
     browser.close().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_branch_filter_that_only_some_repositories_match_says_which() {
+    let app = spawn().await;
+    let repos = seed::organisation(&app.db(), &Org::acme(5, 2, 2, &[], &[]));
+    post_run(&app, &repos[3], "master", 557_000_001, Some("success")).await;
+    for path in ["/triage?branch=master", "/wall?branch=master&part=live"] {
+        let html = app.get_text(path).await;
+        let says = format!(
+            "⎇ master is in 1 of 5 repositories: {}; the other 4 have none",
+            repos[3].name
+        );
+        assert!(html.contains(&says), "{path} says which: {html}");
+    }
+    let everywhere = app.get_text("/triage?branch=main").await;
+    assert!(!everywhere.contains("filter-partial"), "main is everywhere");
+    app.stop().await;
+}

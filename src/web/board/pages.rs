@@ -65,7 +65,7 @@ pub(super) async fn show_wall(pairs: Vec<(String, String)>, state: AppState) -> 
             let filter = q.filter();
             let scope = s.triage_scope(q.all_branches, &filter);
             let config = s.config.clone();
-            let (mut wall, unknown, defaults) = s
+            let (mut wall, unknown, defaults, coverage) = s
                 .store
                 .read(move |conn| {
                     let request = wall::Request {
@@ -85,9 +85,11 @@ pub(super) async fn show_wall(pairs: Vec<(String, String)>, state: AppState) -> 
                     )?;
                     let wall = wall::assemble(states, &incidents, wall::per_workflow(&filter));
                     let defaults = wall::default_branches(conn)?;
-                    Ok((wall, names::unknown(conn, &filter)?, defaults))
+                    let coverage = wall::branch_coverage(conn, &filter)?;
+                    Ok((wall, names::unknown(conn, &filter)?, defaults, coverage))
                 })
                 .await?;
+            chrome.partial = coverage.and_then(|c| c.describe());
             chrome.unknown = q.notices("/wall", &unknown);
             chrome.watched = wall::watched_label(&defaults, &s.config.watch_branches);
             s.opts.privacy.redact_wall(&mut wall);
@@ -181,13 +183,19 @@ pub(super) async fn show_triage(pairs: Vec<(String, String)>, state: AppState) -
                 Ok::<_, Error>(
                     s.store
                         .read(move |conn| {
-                            Ok((names::unknown(conn, &asked)?, wall::default_branches(conn)?))
+                            Ok((
+                                names::unknown(conn, &asked)?,
+                                wall::default_branches(conn)?,
+                                wall::branch_coverage(conn, &asked)?,
+                            ))
                         })
                         .await?,
                 )
             };
             let incidents = s.triage(filter, q.all_branches, q.order);
-            let ((unknown, defaults), (incidents, scope)) = tokio::try_join!(unknown, incidents)?;
+            let ((unknown, defaults, coverage), (incidents, scope)) =
+                tokio::try_join!(unknown, incidents)?;
+            chrome.partial = coverage.and_then(|c| c.describe());
             chrome.unknown = q.notices("/triage", &unknown);
             chrome.watched = wall::watched_label(&defaults, &s.config.watch_branches);
             let model = views::Triage::of(incidents, scope != triage::Scope::Watched);

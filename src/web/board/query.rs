@@ -290,6 +290,7 @@ impl BoardQuery {
             sound: self.sound,
             timezone: state.config.timezone.clone().unwrap_or_default(),
             watched: crate::store::wall::watched_label(&[], &state.config.watch_branches),
+            partial: None,
         }
     }
 
