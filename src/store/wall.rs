@@ -189,6 +189,56 @@ impl Tile {
             latest: 0,
         }
     }
+
+    /// Adds a red workflow of the tile.
+    fn add_red(&mut self, red: &triage::Red) {
+        let failing = &red.failing;
+        self.failing.push(Failing {
+            workflow: failing.workflow.clone(),
+            branch: failing.branch.clone(),
+            url: failing.url.clone(),
+            failed_at: red.failed_at.as_ref().map(triage::FailedAt::describe),
+            since: red.since,
+            culprit: red.first_red.author.clone(),
+        });
+        self.since = Some(self.since.map_or(red.since, |since| since.min(red.since)));
+        if self.newest_break.is_none_or(|newest| red.since > newest) {
+            self.newest_break = Some(red.since);
+            self.culprit = red.first_red.author.clone();
+        }
+    }
+
+    /// Adds a workflow x branch pair's state; `fixing`: a run is going on a red workflow.
+    fn add_pair(&mut self, pair: &Pair, fixing: bool) {
+        self.pairs += 1;
+        self.active += pair.active_count;
+        self.fix_running |= fixing;
+        self.latest = self.latest.max(pair.latest_created);
+        if let Some(started) = pair.active_since {
+            let progress = Progress {
+                started,
+                expected_s: pair.expected_s,
+            };
+            let ends_later = |shown: &Progress| {
+                progress.expected_end().unwrap_or(i64::MAX)
+                    > shown.expected_end().unwrap_or(i64::MAX)
+            };
+            if self.progress.as_ref().is_none_or(ends_later) {
+                self.progress = Some(progress);
+            }
+        }
+    }
+
+    /// The newest break first; the same workflow red on two branches listed once.
+    fn order_failing(&mut self) {
+        self.failing.sort_by(|a, b| {
+            b.since
+                .cmp(&a.since)
+                .then_with(|| a.workflow.cmp(&b.workflow))
+        });
+        let mut seen = std::collections::HashSet::new();
+        self.failing.retain(|f| seen.insert(f.workflow.clone()));
+    }
 }
 
 /// Whether the Wall for `filter` has a tile per workflow (one repository named) rather than one
@@ -216,27 +266,17 @@ pub fn assemble(pairs: Vec<Pair>, incidents: &[Incident], per_workflow: bool) ->
             let failing = &red.failing;
             red_pairs.push((failing.workflow_id, failing.branch.clone()));
             let key = key_of(&failing.repo, &failing.workflow);
-            let tile = tiles.entry(key.clone()).or_insert_with(|| {
-                Tile::new(
-                    key,
-                    &failing.repo,
-                    per_workflow.then_some(&failing.workflow),
-                    TileState::Red,
-                )
-            });
-            tile.failing.push(Failing {
-                workflow: failing.workflow.clone(),
-                branch: failing.branch.clone(),
-                url: failing.url.clone(),
-                failed_at: red.failed_at.as_ref().map(triage::FailedAt::describe),
-                since: red.since,
-                culprit: red.first_red.author.clone(),
-            });
-            tile.since = Some(tile.since.map_or(red.since, |since| since.min(red.since)));
-            if tile.newest_break.is_none_or(|newest| red.since > newest) {
-                tile.newest_break = Some(red.since);
-                tile.culprit = red.first_red.author.clone();
-            }
+            tiles
+                .entry(key.clone())
+                .or_insert_with(|| {
+                    Tile::new(
+                        key,
+                        &failing.repo,
+                        per_workflow.then_some(&failing.workflow),
+                        TileState::Red,
+                    )
+                })
+                .add_red(red);
         }
     }
     for pair in pairs {
@@ -245,43 +285,20 @@ pub fn assemble(pairs: Vec<Pair>, incidents: &[Incident], per_workflow: bool) ->
             && red_pairs.iter().any(|(id, branch)| {
                 *id == pair.workflow_id && branch.as_deref() == Some(&pair.branch)
             });
-        let tile = tiles.entry(key.clone()).or_insert_with(|| {
-            Tile::new(
-                key,
-                &pair.repo,
-                per_workflow.then_some(&pair.workflow),
-                TileState::Green,
-            )
-        });
-        tile.pairs += 1;
-        tile.active += pair.active_count;
-        tile.fix_running |= fixing;
-        tile.latest = tile.latest.max(pair.latest_created);
-        if let Some(started) = pair.active_since {
-            let progress = Progress {
-                started,
-                expected_s: pair.expected_s,
-            };
-            let ends_later = |shown: &Progress| {
-                progress.expected_end().unwrap_or(i64::MAX)
-                    > shown.expected_end().unwrap_or(i64::MAX)
-            };
-            if tile.progress.as_ref().is_none_or(ends_later) {
-                tile.progress = Some(progress);
-            }
-        }
+        tiles
+            .entry(key.clone())
+            .or_insert_with(|| {
+                Tile::new(
+                    key,
+                    &pair.repo,
+                    per_workflow.then_some(&pair.workflow),
+                    TileState::Green,
+                )
+            })
+            .add_pair(&pair, fixing);
     }
     let mut tiles: Vec<Tile> = tiles.into_values().collect();
-    for tile in &mut tiles {
-        // The newest break leads; the same workflow red on two branches is listed once.
-        tile.failing.sort_by(|a, b| {
-            b.since
-                .cmp(&a.since)
-                .then_with(|| a.workflow.cmp(&b.workflow))
-        });
-        let mut seen = std::collections::HashSet::new();
-        tile.failing.retain(|f| seen.insert(f.workflow.clone()));
-    }
+    tiles.iter_mut().for_each(Tile::order_failing);
     tiles.sort_by(|a, b| {
         a.state
             .cmp(&b.state)
