@@ -1371,3 +1371,15 @@ async fn a_branch_filter_that_only_some_repositories_match_says_which() {
     assert!(!everywhere.contains("filter-partial"), "main is everywhere");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn the_figures_say_which_branches_they_cover() {
+    let app = spawn().await;
+    seed::organisation(&app.db(), &Org::acme(3, 2, 2, &[], &[]));
+    let all = app.get_text("/?part=hud").await;
+    assert!(all.contains(" runs · all branches</span>"), "{all}");
+    assert!(all.contains("· all branches</figcaption>"));
+    let main = app.get_text("/?part=hud&branch=main").await;
+    assert!(main.contains(" runs · ⎇ main</span>"), "{main}");
+    app.stop().await;
+}
