@@ -3,10 +3,13 @@
 //   icon), from the Wall's state part (`part=state`, rendered once per change for every screen);
 // - relative times ("3 min ago", "red 2 d 3 h"), with the absolute time, in the viewer's zone
 //   (or --timezone), as their hover text;
-// - TV mode: the Wall's tiles sized to the screen (paged past a readable minimum), long lists paged
-//   to what fits, every page of every view shown in turn, a new break on a watched branch
-//   interrupting the rotation to show it highlighted for a minute, `sound=1`, and a readable,
-//   self-retrying notice when the next view cannot be fetched.
+// - TV mode: the Wall's tiles sized to the screen (red tiles on every page, the others paged past
+//   a readable minimum, long names shrunk before they wrap), running runs' progress bars, long
+//   lists paged to what fits, the rotation (the answer view four times as long as the others,
+//   Triage skipped while nothing is red, every page shown), a new break on a watched branch
+//   interrupting it to show it highlighted and held (extended once at most; a pinned view shows a
+//   banner instead), `sound=1`, and a readable, self-retrying notice when the next view cannot be
+//   fetched. The rules: docs/board.md.
 // Like app.js it never builds markup from payload text: only textContent and classes.
 (function () {
   "use strict";
@@ -29,7 +32,8 @@
   // A new break holds the screen for the answer view's time; one later break during the hold
   // extends it, to at most 1.5 times that from its start; the rotation then moves on.
   const HOLD_MS = ANSWER_DWELL * (rotateMs || 15000);
-  const maxRows = Number(ds.maxRows) || 10;
+  // The server's number (BoardQuery::chrome), its one source.
+  const maxRows = Number(ds.maxRows);
   const TIMES_EVERY = 30 * 1000;
   const STATE_EVERY = 60 * 1000;
   const store = window.sessionStorage;
