@@ -133,6 +133,12 @@ pub fn red_conclusions() -> String {
     run_state::names(run_state::Conclusion::is_red).join(",")
 }
 
+/// The conclusions whose failed jobs GitHub re-runs (red, and cancelled), comma-separated, for
+/// `static/act.js`'s "Re-run failed jobs" button (from [`run_state`], their one home).
+pub fn rerun_failed_conclusions() -> String {
+    run_state::names(|c| c.is_red() || c == run_state::Conclusion::Cancelled).join(",")
+}
+
 impl Chrome {
     /// Whether any of repo, branch, workflow or author is set.
     pub fn filtered(&self) -> bool {
