@@ -467,6 +467,8 @@ pub struct Triage {
     pub red_workflows: usize,
     /// Every branch is in scope (`branches=all`), not only the watched ones.
     pub all_branches: bool,
+    /// The owner every red repository shares, said once in the heading and left off the items.
+    pub one_owner: Option<String>,
 }
 
 /// Most incidents a triage page draws; past that it says how many more there are.
@@ -478,11 +480,17 @@ impl Triage {
         let total = incidents.len();
         let red_workflows = incidents.iter().map(|i| i.reds.len()).sum();
         incidents.truncate(MAX_INCIDENTS);
+        let mut owners = incidents.iter().map(|i| owner_of(&i.first_red().repo));
+        let one_owner = owners
+            .next()
+            .filter(|first| !first.is_empty() && owners.all(|o| o == *first))
+            .map(|owner| owner.trim_end_matches('/').to_owned());
         Self {
             incidents,
             total,
             red_workflows,
             all_branches,
+            one_owner,
         }
     }
 
