@@ -264,7 +264,10 @@ impl Privacy {
     /// Removes the names of people from the Wall's tiles.
     pub fn redact_wall(self, wall: &mut Wall) {
         if self.hide_authors {
-            wall.tiles.iter_mut().for_each(|tile| tile.culprit = None);
+            for tile in &mut wall.tiles {
+                tile.culprit = None;
+                tile.failing.iter_mut().for_each(|f| f.culprit = None);
+            }
         }
     }
 

@@ -24,7 +24,7 @@ use crate::store::figures::Metrics;
 use crate::store::model::Run;
 use crate::store::names::KnownNames;
 use crate::store::triage::Incident;
-use crate::store::wall::{Tile, TileState, Wall};
+use crate::store::wall::{Progress, Tile, TileState, Wall};
 
 pub use run::{run_live, run_page, RunView};
 pub use runners::{
@@ -70,12 +70,14 @@ pub struct Chrome {
     pub view: &'static str,
     pub title: String,
     pub tv: bool,
-    /// TV mode: seconds before moving on to [`Chrome::next_url`] (0: never).
+    /// TV mode: seconds a view other than the answer view stays up before the next view of
+    /// [`Chrome::rotation`] (0: never; the Wall, or Triage without it, stays four times as long).
     pub rotate_s: u32,
     /// TV mode: seconds each page of a long list stays up.
     pub page_s: u32,
-    /// TV mode: the next view in the rotation.
-    pub next_url: String,
+    /// TV mode: the rotation as JSON, `[["wall", "/wall?tv=1&…"], …]`, in order; empty when
+    /// the view stays put (`rotate=0`).
+    pub rotation: String,
     /// This view's live part (`part=live`), fetched to resync after a reconnect.
     pub live_url: String,
     /// The waterfall's HUD part (`part=hud`).
@@ -118,6 +120,11 @@ pub struct Chrome {
     pub sound: bool,
     /// `--timezone`: the IANA zone absolute times are shown in; empty for the browser's own.
     pub timezone: String,
+    /// What the watched branches are, named: "watched: main, master, release/*".
+    pub watched: String,
+    /// A branch filter that only some repositories match, said so (see
+    /// [`crate::store::wall::Coverage`]).
+    pub partial: Option<String>,
 }
 
 /// A filter value that matches nothing known, as a page shows it.
@@ -133,6 +140,12 @@ pub struct Notice {
 /// messages can change the board's state (from [`run_state`], their one home).
 pub fn red_conclusions() -> String {
     run_state::names(run_state::Conclusion::is_red).join(",")
+}
+
+/// The conclusions whose failed jobs GitHub re-runs (red, and cancelled), comma-separated, for
+/// `static/act.js`'s "Re-run failed jobs" button (from [`run_state`], their one home).
+pub fn rerun_failed_conclusions() -> String {
+    run_state::names(|c| c.is_red() || *c == run_state::Conclusion::Cancelled).join(",")
 }
 
 impl Chrome {
@@ -490,6 +503,8 @@ pub struct Triage {
     pub red_workflows: usize,
     /// Every branch is in scope (`branches=all`), not only the watched ones.
     pub all_branches: bool,
+    /// The owner every red repository shares, said once in the heading and left off the items.
+    pub one_owner: Option<String>,
 }
 
 /// Most incidents a triage page draws; past that it says how many more there are.
@@ -501,11 +516,17 @@ impl Triage {
         let total = incidents.len();
         let red_workflows = incidents.iter().map(|i| i.reds.len()).sum();
         incidents.truncate(MAX_INCIDENTS);
+        let mut owners = incidents.iter().map(|i| owner_of(&i.first_red().repo));
+        let one_owner = owners
+            .next()
+            .filter(|first| !first.is_empty() && owners.all(|o| o == *first))
+            .map(|owner| owner.trim_end_matches('/').to_owned());
         Self {
             incidents,
             total,
             red_workflows,
             all_branches,
+            one_owner,
         }
     }
 
@@ -525,15 +546,27 @@ pub struct WallView {
     pub now: i64,
     /// Label sets waiting for a runner longer than [`QUEUE_ALERT_S`] (`templates/wall_queues.html`).
     pub queues: Vec<crate::store::runners::Queue>,
+    /// The owner every tile's repository shares, said once in the headline and left off the
+    /// tiles; none when they differ (or the Wall has a tile per workflow).
+    pub one_owner: Option<String>,
+    /// The filter names something that does not exist: the state must never read as green.
+    pub unknown: bool,
 }
 
 impl WallView {
     pub fn of(wall: Wall, all_branches: bool) -> Self {
+        let mut owners = wall.tiles.iter().map(Tile::owner);
+        let first = owners.next().filter(|o| !o.is_empty());
+        let one_owner = first
+            .filter(|first| owners.all(|o| o == *first) && !wall.per_workflow)
+            .map(str::to_owned);
         Self {
             wall,
             all_branches,
             now: chrono::Utc::now().timestamp(),
             queues: Vec::new(),
+            one_owner,
+            unknown: false,
         }
     }
 
@@ -545,8 +578,13 @@ impl WallView {
         self.wall.count(TileState::Red)
     }
 
+    /// Tiles with a run queued or in progress ("◔ 3 building"), whatever their colour.
     pub fn running(&self) -> usize {
-        self.wall.count(TileState::Running)
+        self.wall
+            .tiles
+            .iter()
+            .filter(|t| t.progress.is_some())
+            .count()
     }
 
     /// `part=state`: the counts and the red tiles, which every page reads for its title and icon
@@ -572,6 +610,7 @@ impl WallView {
             "running": self.running(),
             "green": self.wall.not_red(),
             "total": self.total(),
+            "unknown": self.unknown,
             "reds": reds,
         })
         .to_string()
@@ -678,6 +717,14 @@ struct DeveloperLive<'a> {
 #[derive(Template)]
 #[template(path = "people.html")]
 struct PeoplePage<'a> {
+    c: &'a Chrome,
+    people: &'a [Person],
+    opts: Opts,
+}
+
+#[derive(Template)]
+#[template(path = "people_live.html")]
+struct PeopleLive<'a> {
     c: &'a Chrome,
     people: &'a [Person],
     opts: Opts,
@@ -849,6 +896,11 @@ pub fn developer_live(c: &Chrome, v: &Developer, opts: Opts) -> askama::Result<S
 /// As [`waterfall`].
 pub fn people(c: &Chrome, people: &[Person], opts: Opts) -> askama::Result<String> {
     PeoplePage { c, people, opts }.render()
+}
+
+/// The people list's live part (`/developer?part=live`): the list without the page around it.
+pub fn people_live(c: &Chrome, people: &[Person], opts: Opts) -> askama::Result<String> {
+    PeopleLive { c, people, opts }.render()
 }
 
 /// The waterfall's pieces for one changed run, rendered once and sent to every client in the
@@ -1031,16 +1083,14 @@ pub fn span_since(then: &i64, now: &i64) -> String {
     span(now - then)
 }
 
-/// The tile's failing workflows, by name, for one line: `CI · Deploy`.
-pub fn failing_names(tile: &Tile) -> String {
-    let mut names: Vec<String> = Vec::new();
-    for failing in &tile.failing {
-        let name = name(&failing.workflow);
-        if !names.contains(&name) {
-            names.push(name);
-        }
+/// A running run's expected time left, as a TV shows it at first (`static/tv.js` keeps it
+/// current): "~4 min left", "longer than usual" past its expected end, "running" without one.
+pub fn time_left(progress: &Progress, now: &i64) -> String {
+    match progress.expected_end() {
+        Some(end) if end > *now => format!("~{} left", span(end - now)),
+        Some(_) => "longer than usual".to_owned(),
+        None => "running".to_owned(),
     }
-    names.join(" · ")
 }
 
 /// [`iso`] of a run's creation.

@@ -5,7 +5,8 @@
 (function () {
   'use strict';
 
-  var FAILED = ['failure', 'timed_out', 'startup_failure', 'cancelled'];
+  // Conclusions whose failed jobs can be re-run: the page's (src/views.rs), their one source.
+  var FAILED = (document.body.dataset.rerunConclusions || '').split(',');
   var LABELS = {
     'rerun-failed-jobs': 'Re-run failed jobs',
     rerun: 'Re-run',

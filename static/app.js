@@ -10,8 +10,9 @@
   const ds = body.dataset;
   const view = ds.view;
   const tv = ds.tv === "1";
-  const maxRows = Number(ds.maxRows) || 40;
-  const maxStream = Number(ds.maxStream) || 30;
+  // The server's numbers (BoardQuery::chrome), their one source: every page carries them.
+  const maxRows = Number(ds.maxRows);
+  const maxStream = Number(ds.maxStream);
   const conn = document.getElementById("conn");
   const updated = document.getElementById("updated");
   const MIN_BACKOFF = 1000;

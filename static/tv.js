@@ -3,10 +3,13 @@
 //   icon), from the Wall's state part (`part=state`, rendered once per change for every screen);
 // - relative times ("3 min ago", "red 2 d 3 h"), with the absolute time, in the viewer's zone
 //   (or --timezone), as their hover text;
-// - TV mode: the Wall's tiles sized to the screen (paged past a readable minimum), long lists paged
-//   to what fits, every page of every view shown in turn, a new break on a watched branch
-//   interrupting the rotation to show it highlighted for a minute, `sound=1`, and a readable,
-//   self-retrying notice when the next view cannot be fetched.
+// - TV mode: the Wall's tiles sized to the screen (red tiles on every page, the others paged past
+//   a readable minimum, long names shrunk before they wrap), running runs' progress bars, long
+//   lists paged to what fits, the rotation (the answer view four times as long as the others,
+//   Triage skipped while nothing is red, every page shown), a new break on a watched branch
+//   interrupting it to show it highlighted and held (extended once at most; a pinned view shows a
+//   banner instead), `sound=1`, and a readable, self-retrying notice when the next view cannot be
+//   fetched. The rules: docs/board.md.
 // Like app.js it never builds markup from payload text: only textContent and classes.
 (function () {
   "use strict";
@@ -15,8 +18,22 @@
   const ds = body.dataset;
   const view = ds.view;
   const tv = ds.tv === "1";
-  const HOLD_MS = 60 * 1000;
-  const maxRows = Number(ds.maxRows) || 10;
+  // The rotation, `[[view, url], ...]` in order (empty: this view stays put, `rotate=0`).
+  let rotation = [];
+  try { rotation = JSON.parse(ds.rotation || "[]"); } catch (err) { rotation = []; }
+  const rotateMs = (Number(ds.rotate) || 0) * 1000;
+  const has = function (name) { return rotation.some(function (stop) { return stop[0] === name; }); };
+  // The answer view (the Wall, or Triage in a rotation without it) stays ANSWER_DWELL times as
+  // long as the others: with the default rotation (Wall, Triage while something is red) the
+  // answer is up at least 80 % of the time.
+  const ANSWER_DWELL = 4;
+  const answer = has("wall") || !has("triage") ? "wall" : "triage";
+  const dwellMs = view === answer && rotation.length > 1 ? ANSWER_DWELL * rotateMs : rotateMs;
+  // A new break holds the screen for the answer view's time; one later break during the hold
+  // extends it, to at most 1.5 times that from its start; the rotation then moves on.
+  const HOLD_MS = ANSWER_DWELL * (rotateMs || 15000);
+  // The server's number (BoardQuery::chrome), its one source.
+  const maxRows = Number(ds.maxRows);
   const TIMES_EVERY = 30 * 1000;
   const STATE_EVERY = 60 * 1000;
   const store = window.sessionStorage;
@@ -90,6 +107,25 @@
     }
   }
 
+  // Running runs' bars: filled to now, filling on to their expected end by a transform
+  // animation (static/app.css), with the time left; set once per drawn bar.
+  function showProgress() {
+    const now = Date.now() / 1000;
+    for (const el of document.querySelectorAll(".tile-progress")) {
+      const started = Number(el.dataset.started);
+      const expected = Number(el.dataset.expected);
+      const left = el.querySelector(".left");
+      if (!expected) { if (left && left.textContent !== "◔ running") left.textContent = "◔ running"; continue; }
+      const remaining = started + expected - now;
+      const text = remaining > 0 ? "◔ ~" + span(remaining) + " left" : "◔ longer than usual";
+      if (left && left.textContent !== text) left.textContent = text;
+      if (el.dataset.set) continue;
+      el.dataset.set = "1";
+      el.style.setProperty("--done", String(Math.min(1, Math.max(0, (now - started) / expected))));
+      el.style.setProperty("--left", Math.max(0, remaining) + "s");
+    }
+  }
+
   // ---- the board's state: title, icon, new breaks, fixes ---------------------------------------
 
   const favicon = document.getElementById("favicon");
@@ -103,8 +139,10 @@
     redRepos = new Set((state.reds || []).map(function (red) { return red.repo; }));
     const red = Number(state.red) || 0;
     body.dataset.red = String(red);
-    document.title = (red > 0 ? red + " red" : state.total ? "all green" : "no runs yet") + " · buildboard";
-    const icon = red > 0 ? "/static/red.svg" : "/static/green.svg";
+    // A filter naming something unknown (a typo) never reads as green.
+    const green = !state.unknown && state.total > 0;
+    document.title = (red > 0 ? red + " red" : state.unknown ? "no such name" : green ? "all green" : "no runs yet") + " · buildboard";
+    const icon = red > 0 ? "/static/red.svg" : green ? "/static/green.svg" : "/static/grey.svg";
     if (favicon && favicon.getAttribute("href") !== icon) favicon.setAttribute("href", icon);
   }
 
@@ -113,14 +151,18 @@
   function compare(state) {
     const seen = load("bb.reds", null);
     const now = {};
-    for (const red of state.reds || []) now[red.key] = red.newest_break || red.since || 0;
+    const names = {};
+    for (const red of state.reds || []) {
+      now[red.key] = red.newest_break || red.since || 0;
+      names[red.key] = red.repo + (red.workflows && red.workflows.length ? " (" + red.workflows[0] + ")" : "");
+    }
     save("bb.reds", now);
     if (seen === null) return;
     const broke = Object.keys(now).filter(function (key) {
       return !(key in seen) || now[key] > seen[key];
     });
     const fixed = Object.keys(seen).filter(function (key) { return !(key in now); });
-    if (broke.length) newBreak(broke);
+    if (broke.length) newBreak(broke, broke.map(function (key) { return names[key]; }));
     else if (fixed.length) sound("fix");
   }
 
@@ -167,13 +209,23 @@
     } catch (err) { return 0; /* no audio: the screen still shows it */ }
   }
 
-  // A new break: a sound, and on a TV the view that shows it, highlighted for a minute.
-  function newBreak(keys) {
+  // A new break: a sound, and on a TV the view that shows it, highlighted for the hold. A pinned
+  // view (`rotate=0`) stays: the break shows there as a banner and the highlight.
+  function newBreak(keys, names) {
     const playing = sound("break");
     if (!tv) return;
-    save("bb.highlight", { keys: keys, until: Date.now() + HOLD_MS });
-    if (view === "wall" && window.buildboard) {
-      window.buildboard.resync();
+    const now = Date.now();
+    const before = highlight();
+    const known = before ? before.keys : [];
+    save("bb.highlight", {
+      keys: known.concat(keys.filter(function (key) { return known.indexOf(key) < 0; })),
+      names: names.concat(before && before.names ? before.names : []).slice(0, 4),
+      until: now + HOLD_MS,
+    });
+    if (rotateMs > 0) hold(now);
+    if (rotateMs === 0 || view === answer) {
+      banner();
+      if (window.buildboard) window.buildboard.resync();
     } else if (ds.alertUrl) {
       // Leaving the page would cut the sound short: go once it has played.
       const go = function () { location.replace(ds.alertUrl); };
@@ -187,25 +239,67 @@
     return held;
   }
 
+  // The hold of this visit of the rotation: the first break starts it, one later break extends
+  // it, and it is spent (no new hold) until the rotation moves on (rotate() forgets it).
+  function hold(now) {
+    const held = load("bb.hold", null);
+    if (!held) {
+      save("bb.hold", { started: now, until: now + HOLD_MS, extended: false });
+    } else if (held.until > now && !held.extended) {
+      held.until = Math.min(now + HOLD_MS, held.started + 1.5 * HOLD_MS);
+      held.extended = true;
+      save("bb.hold", held);
+    }
+  }
+
+  function holding() {
+    const held = load("bb.hold", null);
+    return !!held && held.until > Date.now();
+  }
+
+  // On a view that does not list the reds (the Waterfall, Developer), a new break being
+  // highlighted shows as a banner: "✖ new break: repo (workflow)".
+  function banner() {
+    const held = highlight();
+    let box = document.getElementById("tv-break");
+    if (!held || view === "wall" || view === "triage") { if (box) box.remove(); return; }
+    if (!box) {
+      box = document.createElement("div");
+      box.id = "tv-break";
+      box.className = "tv-break";
+      box.setAttribute("role", "alert");
+      body.appendChild(box);
+    }
+    const text = "✖ new break: " + (held.names || held.keys).join(" · ");
+    if (box.textContent !== text) box.textContent = text;
+  }
+
   // ---- TV: the Wall's tiles, sized to the screen -------------------------------------------------
 
   let page = 0;
   let pages = 1;
 
-  // The largest font (px) a grid of `count` tiles in w x h can give a tile's name, and its columns.
-  function bestGrid(count, w, h, gap) {
-    let best = { font: 0, cols: 1, rows: count };
-    for (let cols = 1; cols <= count; cols++) {
-      const rows = Math.ceil(count / cols);
+  // The largest font (px) a grid of `cells` cells in w x h gives its tiles, with its columns and
+  // rows. A red tile takes two cells, one above the other (`reds` of them, so two rows at least).
+  function bestGrid(cells, reds, w, h, gap) {
+    let best = { font: 0, cols: 1, rows: cells };
+    for (let cols = 1; cols <= cells; cols++) {
+      const rows = Math.max(reds ? 2 : 1, Math.ceil(cells / cols));
+      if (reds > cols * Math.floor(rows / 2)) continue;
       const tw = (w - gap * (cols - 1)) / cols;
       const th = (h - gap * (rows - 1)) / rows;
-      // A red tile holds about 7.5 lines of text at the name's size, and ~9 of its characters a line.
-      const font = Math.min(th / 7.5, tw / 9, window.innerHeight / 10);
+      // Every line of a tile is at the tile's size (28 px at 1080p at least). A cell holds about
+      // 4.4 lines (a green tile: name, when, a running run's bar and time left; a red one, in
+      // two: name, newest break, since, who, older reds, fix, progress), ~11 characters a line
+      // (longer names wrap).
+      const font = Math.min(th / 4.4, tw / 11, window.innerHeight / 10);
       if (font > best.font) best = { font: font, cols: cols, rows: rows };
     }
     return best;
   }
 
+  // The Wall on a TV: every red tile on every page (the answer never pages away), the others
+  // paged in the room left; if even the reds alone do not fit, pages of tiles as if all red.
   function layoutWall() {
     const tiles = document.getElementById("tiles");
     const pager = document.getElementById("wall-pager");
@@ -218,21 +312,26 @@
     const h = window.innerHeight - top - gap;
     // Names stay readable across a room: at least 28 px at 1080p, never under 25 px.
     const minFont = Math.max(25, 28 * window.innerHeight / 1080);
-    let perPage = count;
-    let grid = bestGrid(count, w, h, gap);
-    while (grid.font < minFont && perPage > 1) {
-      perPage -= 1;
-      grid = bestGrid(perPage, w, h, gap);
+    let reds = 0;
+    while (reds < count && items[reds].dataset.state === "red") reds += 1;
+    const others = count - reds;
+    let shown = others;
+    let grid = bestGrid(2 * reds + shown, reds, w, h, gap);
+    while (grid.font < minFont && shown > 1) {
+      shown -= 1;
+      grid = bestGrid(2 * reds + shown, reds, w, h, gap);
     }
-    pages = Math.ceil(count / perPage);
-    perPage = Math.ceil(count / pages);
-    grid = bestGrid(perPage, w, h, gap);
+    let pinned = reds;
+    let per = shown;
+    if (grid.font < minFont && reds > 1) {
+      pinned = 0;
+      per = count;
+      while (per > 1 && bestGrid(2 * per, per, w, h, gap).font < minFont) per -= 1;
+    }
+    pages = Math.max(1, Math.ceil((count - pinned) / Math.max(1, per)));
+    per = Math.ceil((count - pinned) / pages);
+    grid = pinned ? bestGrid(2 * pinned + per, pinned, w, h, gap) : bestGrid(2 * per, per, w, h, gap);
     const held = highlight();
-    if (held) {
-      for (let i = 0; i < count; i++) {
-        if (held.keys.indexOf(items[i].dataset.key) >= 0) { page = Math.floor(i / perPage); break; }
-      }
-    }
     page = page % pages;
     tiles.style.setProperty("--cols", String(grid.cols));
     tiles.style.setProperty("--rows", String(grid.rows));
@@ -241,10 +340,35 @@
     tiles.style.setProperty("height", Math.floor(h) + "px");
     for (let i = 0; i < count; i++) {
       const item = items[i];
-      item.classList.toggle("off", Math.floor(i / perPage) !== page);
+      const on = i < pinned || Math.floor((i - pinned) / per) === page;
+      item.classList.toggle("off", !on);
       item.classList.toggle("fresh", !!held && held.keys.indexOf(item.dataset.key) >= 0);
     }
     if (pager) pager.textContent = pages > 1 ? "page " + (page + 1) + " of " + pages : "";
+    fitTiles(items, minFont);
+  }
+
+  // A tile whose text does not fit (a name longer than a line, more lines than its cell) is
+  // shrunk, down to the floor; only then do its words wrap anywhere. Nothing is cut with "…".
+  function fitTiles(items, minFont) {
+    for (const item of items) {
+      if (item.style.fontSize) item.style.removeProperty("font-size");
+      item.classList.remove("squeezed");
+    }
+    for (const item of items) {
+      if (item.classList.contains("off")) continue;
+      const name = item.querySelector(".tile-name .name");
+      const over = function () {
+        return item.scrollHeight > item.clientHeight + 1 || (!!name && name.scrollWidth > name.clientWidth + 1);
+      };
+      if (!over()) continue;
+      let font = parseFloat(getComputedStyle(item).fontSize);
+      while (over() && font > minFont) {
+        font = Math.max(minFont, font * 0.92);
+        item.style.fontSize = font + "px";
+      }
+      if (over()) item.classList.add("squeezed");
+    }
   }
 
   // Outside TV mode the Wall scrolls; a new break is still marked.
@@ -570,7 +694,6 @@
   // ---- TV: the rotation --------------------------------------------------------------------------
 
   const pageMs = (Number(ds.pageSeconds) || 8) * 1000;
-  const rotateMs = (Number(ds.rotate) || 0) * 1000;
   const pageKey = "bb.page." + view;
   let shownPages = 0;
   let startedAt = Date.now();
@@ -591,14 +714,31 @@
 
   // The next view, once the server answers for it; a refusal (429, 5xx, a bad parameter) is shown
   // big, and asked again with backoff while this view stays live.
+  // The view after this one in the rotation; Triage is skipped while nothing is red. None when
+  // the rotation comes back to this view.
+  function nextUrl() {
+    const here = view === "people" ? "developer" : view;
+    const at = rotation.findIndex(function (stop) { return stop[0] === here; });
+    for (let i = 1; i <= rotation.length; i++) {
+      const stop = rotation[(at + i) % rotation.length];
+      if (stop[0] === here) return null;
+      if (stop[0] === "triage" && body.dataset.red === "0") continue;
+      return stop[1];
+    }
+    return null;
+  }
+
   function rotate() {
     const conn = document.getElementById("conn");
-    if (!ds.nextUrl || (conn && conn.dataset.state !== "open")) { setTimeout(rotate, 5000); return; }
-    fetch(ds.nextUrl, { method: "GET", cache: "no-store", credentials: "same-origin" })
+    const next = nextUrl();
+    if (!next) { rotating = false; startedAt = Date.now(); shownPages = 0; return; }
+    if (conn && conn.dataset.state !== "open") { setTimeout(rotate, 5000); return; }
+    fetch(next, { method: "GET", cache: "no-store", credentials: "same-origin" })
       .then(function (response) {
         if (response.ok) {
           save(pageKey, page + 1);
-          location.replace(ds.nextUrl);
+          store.removeItem("bb.hold");
+          location.replace(next);
           return;
         }
         rotateFailures += 1;
@@ -618,16 +758,24 @@
   }
 
   // Every page_s seconds the next page; once every page was shown and the view had its time
-  // (rotate=N seconds), the next view. A new break being held on screen waits for its minute.
+  // (rotate=N seconds, the answer view four times that), the next view. A new break being held
+  // on screen waits for its hold.
   let pageShownAt = Date.now();
   let rotating = false;
 
   function step() {
     const now = Date.now();
-    if (highlight()) { startedAt = Math.min(startedAt, now - rotateMs); return; }
-    const pageDone = now - pageShownAt >= pageMs;
+    banner();
+    // Held: the view has had its time once the hold ends; its pages go on turning meanwhile
+    // (the Wall's red tiles are on every page, Triage stays on the held item's).
+    const held = holding();
+    if (held) startedAt = Math.min(startedAt, now - dwellMs);
+    // A rotating view's pages all fit in its time when they can (page=N seconds at most, 2 s at
+    // least); every page is shown before the next view.
+    const perPage = rotateMs > 0 && pages > 1 ? Math.max(2000, Math.min(pageMs, dwellMs / pages)) : pageMs;
+    const pageDone = now - pageShownAt >= perPage;
     const seenAll = shownPages + 1 >= pages && (pages === 1 || pageDone);
-    if (rotateMs > 0 && seenAll && now - startedAt >= rotateMs) {
+    if (!held && rotateMs > 0 && seenAll && now - startedAt >= dwellMs) {
       if (!rotating) { rotating = true; rotate(); }
       return;
     }
@@ -657,12 +805,14 @@
   document.addEventListener("bb:updated", function (event) {
     if (event.detail === "live") fittedLanes = -1;
     showTimes(false);
+    showProgress();
     layout(event.detail);
   });
   window.addEventListener("resize", function () { fittedLanes = -1; measures = null; layout(); });
 
   showTimes(true);
-  setInterval(function () { showTimes(true); }, TIMES_EVERY);
+  showProgress();
+  setInterval(function () { showTimes(true); showProgress(); }, TIMES_EVERY);
   fetchState();
   setInterval(fetchState, STATE_EVERY);
   if (tv) {

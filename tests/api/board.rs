@@ -228,15 +228,18 @@ async fn triage_shows_newest_first_since_when_the_streak_the_range_who_pushed_br
         "first red <a class=\"sha\" href=\"https://github.com/acme/widgets/commit/{}\"",
         run(2, 0).sha
     )));
-    assert!(ci_item.contains(">bob</a>, <a href=\"/developer/carol\">carol</a>"));
+    assert!(ci_item.contains("also pushed since: <a href=\"/developer/carol\">carol</a>"));
     assert!(
-        ci_item.contains("likely cause</strong> <a class=\"culprit\" href=\"/developer/bob\">"),
-        "the first red commit's author is marked apart from the others"
+        ci_item.contains(
+            "likely cause:</span> <a class=\"culprit\" href=\"/developer/bob\">bob</a> <span class=\"quiet\">started the first red run</span>"
+        ),
+        "the first red commit's author is the likely cause, apart from the others who pushed"
     );
     assert!(ci_item.contains("href=\"https://github.com/acme/widgets/actions/runs/4\""));
     assert!(!ci_item.contains("likely flaky"));
     assert!(
-        ci_item.contains("class=\"broken-tag\""),
+        ci_item.contains("class=\"verdict broken-tag\"")
+            && ci_item.contains(">verdict: broken</span>"),
         "two commits in a row failed on every attempt: broken"
     );
     assert!(lint_item.contains("likely flaky"));
@@ -395,14 +398,26 @@ async fn a_run_message_carries_the_waterfall_fragments_for_that_run() {
 }
 
 #[tokio::test]
-async fn tv_mode_names_the_next_view_and_keeps_its_settings() {
+async fn tv_mode_names_the_rotation_and_keeps_its_settings() {
     let app = spawn_app().await;
     seed::realistic(&app.db());
     let waterfall = app.page("/?tv=1&rotate=20&repo=acme%2Fwidgets").await;
     let triage = app.page("/triage?tv=1&rotate=20&repo=acme%2Fwidgets").await;
-    let next = "/triage?repo=acme%2Fwidgets&#38;tv=1&#38;rotate=20&#38;views=wall%2Cwaterfall%2Ctriage&#38;page=8";
-    assert!(waterfall.contains(&format!("data-next-url=\"{next}\"")));
-    assert!(triage.contains("data-next-url=\"/wall?repo=acme%2Fwidgets&#38;tv=1"));
+    let stop = |view: &str, path: &str| {
+        format!("[&#34;{view}&#34;,&#34;{path}?repo=acme%2Fwidgets&#38;tv=1&#38;rotate=20&#38;views=wall%2Ctriage&#38;page=8&#34;]")
+    };
+    let rotation = format!(
+        "data-rotation=\"[{},{}]\"",
+        stop("wall", "/wall"),
+        stop("triage", "/triage")
+    );
+    assert!(
+        waterfall.contains(&rotation),
+        "the default rotation, in order"
+    );
+    assert!(triage.contains(&rotation));
+    let pinned = app.page("/?tv=1&rotate=0").await;
+    assert!(pinned.contains("data-rotation=\"\""), "rotate=0 stays put");
     assert!(waterfall.contains("class=\"view-waterfall tv\""));
     assert!(!waterfall.contains("<form"), "no form on a TV");
     assert!(

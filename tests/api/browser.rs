@@ -408,10 +408,18 @@ async fn tv_mode_fits_the_screen_and_rotates_views(browser: &Client) {
         true,
         "no scrolling in TV mode"
     );
+    // The Waterfall is not in the default rotation: it goes on to the Wall, which stays four
+    // times as long as Triage (something is red), then Triage, then the Wall again.
+    until(
+        browser,
+        "location.pathname === '/wall' && document.body.classList.contains('tv')",
+        Duration::from_secs(6),
+    )
+    .await;
     until(
         browser,
         "location.pathname === '/triage' && document.body.classList.contains('tv')",
-        Duration::from_secs(6),
+        Duration::from_secs(14),
     )
     .await;
     until(

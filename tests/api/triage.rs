@@ -61,7 +61,10 @@ async fn triage_shows_watched_branches_unless_asked_for_all_and_never_stale_ones
         ["feature/wip", "main", "release/2026.11"],
         "a branch with no run for --stale-after is not red any more"
     );
-    assert!(html.contains("on watched branches"));
+    assert!(
+        html.contains("watched: main, release/*"),
+        "the scope names its branches"
+    );
     assert_eq!(html.matches("<li class=\"red").count(), 2);
     app.stop().await;
 }

@@ -177,13 +177,25 @@ async fn green_repo_with_a_scheduled_workflow(app: &TestApp, org: &Organisation)
 /// A `workflow_run` delivery, shaped as the demo's: workflow `w` of repository `r` of `org` ran
 /// on its default branch at `now` (created then) and failed.
 fn demo_failure(org: &Organisation, r: usize, w: usize, run_id: i64, now: i64) -> Vec<u8> {
+    demo_failure_by(org, r, w, run_id, now, org.repos[r].team[0])
+}
+
+/// [`demo_failure`], pushed and started by person `who` of `org`.
+fn demo_failure_by(
+    org: &Organisation,
+    r: usize,
+    w: usize,
+    run_id: i64,
+    now: i64,
+    who: usize,
+) -> Vec<u8> {
     let parts = Parts::new(Arc::new(org.clone()));
     let repo = &org.repos[r];
     let head = Commit {
         sha: format!("{run_id:040x}"),
         tree: format!("{:040x}", run_id + 1),
         message: "Bump the pipeline's schema to v7".to_owned(),
-        author: repo.team[0],
+        author: who,
         at: now - 300,
     };
     let run = Run {
@@ -195,8 +207,8 @@ fn demo_failure(org: &Organisation, r: usize, w: usize, run_id: i64, now: i64) -
         branch: &repo.default_branch,
         head: &head,
         event: "schedule",
-        actor: repo.team[0],
-        triggering_actor: repo.team[0],
+        actor: who,
+        triggering_actor: who,
         created_at: now,
         run_started_at: now,
     };
@@ -565,38 +577,49 @@ async fn the_wall_counts_tiles_and_pages_get_html_errors_while_the_api_keeps_jso
     app.stop().await;
 }
 
-/// Screenshots of the Wall on a TV at 1920x1080, 1366x768 and 3840x2160, an organisation loaded:
-/// `docs/tv.png` (1080p) and `target/tv-<w>x<h>.png`, to look at as a person across the room would.
+/// Screenshots of the Wall, Triage and Waterfall on a TV at 1920x1080, 1366x768 and 3840x2160,
+/// the demo organisation loaded and a fresh break in it: `target/tv-<view>-<w>x<h>.png`, and
+/// `docs/tv.png`, `docs/triage.png`, `docs/waterfall.png` (1080p), to look at as a person
+/// across the room would.
 #[tokio::test]
-#[ignore = "writes docs/tv.png; run with --ignored wall_screenshots"]
+#[ignore = "writes docs/*.png; run with --ignored wall_screenshots"]
 async fn wall_screenshots() {
     let driver = start_driver();
     let browser = open_browser(&driver).await;
     let app = spawn().await;
-    seed::organisation(&app.db(), &Org::acme(26, 4, 6, &[1, 8, 14], &[4, 20]));
+    let simulation = load_demo(&app).await;
+    let org = simulation.organisation().clone();
+    let (target, workflow) = green_repo_with_a_scheduled_workflow(&app, &org).await;
+    let now = chrono::Utc::now().timestamp();
+    let body = demo_failure(&org, target, workflow, 99_200_000_001, now - 1800);
+    app.deliver("workflow_run", "shot-1", &body).await;
+    let trickle = Trickle::start(&app, simulation);
+    tokio::time::sleep(Duration::from_secs(6)).await;
     let out = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     for (w, h) in [(1920, 1080), (1366, 768), (3840, 2160)] {
         viewport(&browser, w, h).await;
-        open(&browser, &app, "/wall?tv=1&rotate=0").await;
-        tokio::time::sleep(Duration::from_millis(700)).await;
-        let png = browser.screenshot().await.unwrap();
-        std::fs::write(out.join(format!("target/tv-{w}x{h}.png")), &png).unwrap();
-        if w == 1920 {
-            std::fs::write(out.join("docs/tv.png"), &png).unwrap();
+        for (path, name, doc) in [
+            ("/wall?tv=1&rotate=0", "wall", "tv"),
+            ("/triage?tv=1&rotate=0", "triage", "triage"),
+            ("/?tv=1&rotate=0", "waterfall", "waterfall"),
+        ] {
+            open(&browser, &app, path).await;
+            tokio::time::sleep(Duration::from_millis(1500)).await;
+            let png = browser.screenshot().await.unwrap();
+            std::fs::write(out.join(format!("target/tv-{name}-{w}x{h}.png")), &png).unwrap();
+            if w == 1920 {
+                std::fs::write(out.join(format!("docs/{doc}.png")), &png).unwrap();
+            }
         }
     }
-    viewport(&browser, 1366, 768).await;
-    for (path, name) in [
-        ("/triage?tv=1&rotate=0", "triage"),
-        ("/?tv=1&rotate=0", "waterfall"),
-        ("/nope?x=1", "error"),
-        ("/wall", "desktop-wall"),
-    ] {
-        browser.goto(&app.url(path)).await.unwrap();
+    viewport(&browser, 1440, 900).await;
+    for (path, name) in [("/", "desktop-waterfall"), ("/wall", "desktop-wall")] {
+        open(&browser, &app, path).await;
         tokio::time::sleep(Duration::from_millis(1200)).await;
         let png = browser.screenshot().await.unwrap();
-        std::fs::write(out.join(format!("target/tv-{name}-1366x768.png")), &png).unwrap();
+        std::fs::write(out.join(format!("target/tv-{name}-1440x900.png")), &png).unwrap();
     }
+    trickle.stop().await;
     browser.close().await.unwrap();
     app.stop().await;
 }
@@ -986,4 +1009,377 @@ async fn sound_1_plays_a_whole_sound_on_a_new_break_and_on_a_fix_and_none_withou
     );
     app.stop().await;
     browser.close().await.unwrap();
+}
+
+/// JS: the red repositories `keys` (JSON array) whose tile or Triage item is on screen now
+/// (shown, not paged off, wholly inside the viewport).
+fn reds_on_screen(keys: &str) -> String {
+    format!(
+        "return {keys}.filter(key => Array.from(document.querySelectorAll(
+             '#tiles > .tile[data-key=\"' + CSS.escape(key) + '\"], #reds > li[data-key=\"' + CSS.escape(key) + '\"]'))
+           .some(el => {{
+             if (el.offsetParent === null || el.classList.contains('off')) return false;
+             const r = el.getBoundingClientRect();
+             return r.width > 0 && r.top >= 0 && r.left >= 0 && r.bottom <= window.innerHeight + 0.5
+               && r.right <= window.innerWidth + 0.5;
+           }}));"
+    )
+}
+
+/// JS: the TV text that carries a name, a culprit or a workflow and is cut (an ellipsis, or
+/// outside its tile, item or the screen) or smaller than `min_px`, as text.
+fn cut_or_small(min_px: f64) -> String {
+    format!(
+        "return Array.from(document.querySelectorAll(
+             '#tiles > .tile:not(.off) :is(.tile-name .name, .tile-name .owner, .tile-wfs, .culprit, .tile-older), \
+              #reds > li:not(.off) :is(.red-head .repo, .red-head .wf, .culprit, .wf-name)'))
+           .filter(el => el.offsetParent !== null)
+           .filter(el => {{
+             const r = el.getBoundingClientRect();
+             const box = (el.closest('.tile, #reds > li') || el).getBoundingClientRect();
+             const style = getComputedStyle(el);
+             const inside = r.top >= Math.max(0, box.top) - 1 && r.bottom <= Math.min(window.innerHeight, box.bottom) + 1
+               && r.left >= box.left - 1 && r.right <= Math.min(window.innerWidth, box.right) + 1;
+             return el.textContent.includes('…') || style.textOverflow === 'ellipsis' || !inside
+               || parseFloat(style.fontSize) < {min_px};
+           }})
+           .map(el => el.className + ' ' + el.textContent.trim() + ' ' + getComputedStyle(el).fontSize).slice(0, 5);"
+    )
+}
+
+/// The relative luminance of an sRGB colour `rgb(r, g, b)` as a browser computes it, seen
+/// through Machado et al.'s (2009) deuteranopia simulation at full severity.
+fn deuteranopic_luminance(css: &str) -> f64 {
+    const MACHADO: [[f64; 3]; 3] = [
+        [0.367_322, 0.860_646, -0.227_968],
+        [0.280_085, 0.672_501, 0.047_413],
+        [-0.011_820, 0.042_940, 0.968_881],
+    ];
+    let channels: Vec<f64> = css
+        .trim_start_matches("rgba(")
+        .trim_start_matches("rgb(")
+        .trim_end_matches(')')
+        .split(',')
+        .take(3)
+        .map(|c| c.trim().parse::<f64>().unwrap() / 255.0)
+        .map(|c| {
+            if c <= 0.040_45 {
+                c / 12.92
+            } else {
+                ((c + 0.055) / 1.055).powf(2.4)
+            }
+        })
+        .collect();
+    let seen: Vec<f64> = MACHADO
+        .iter()
+        .map(|row| {
+            (0..3)
+                .map(|i| row[i] * channels[i])
+                .sum::<f64>()
+                .clamp(0.0, 1.0)
+        })
+        .collect();
+    0.2126 * seen[0] + 0.7152 * seen[1] + 0.0722 * seen[2]
+}
+
+fn contrast(a: f64, b: f64) -> f64 {
+    (a.max(b) + 0.05) / (a.min(b) + 0.05)
+}
+
+/// The default TV address, on the demo organisation with its trickle, sampled every second for
+/// 60 s (the issue's three minutes cut to what CI affords: four cycles of a Wall-and-Triage
+/// rotation would take five) at 1920x1080 and 1366x768 at once: every red repository is on
+/// screen (its tile, or its Triage item) in at least 80 % of the samples; at 1080p no text with a
+/// name, culprit or workflow is cut or under 28 px; red and green tiles' backgrounds differ by
+/// 3:1 in luminance through a deuteranopia simulation; and a second break in a red repository
+/// leads its tile with the new workflow and its author.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_answer_stays_up_readable_uncut_and_colour_blind_safe_on_the_demo_organisation() {
+    let driver = start_driver();
+    let (big, small) = (open_browser(&driver).await, open_browser(&driver).await);
+    viewport(&big, 1920, 1080).await;
+    viewport(&small, 1366, 768).await;
+    let app = spawn().await;
+    let simulation = load_demo(&app).await;
+    let org = simulation.organisation().clone();
+    let trickle = Trickle::start(&app, simulation);
+    open(&big, &app, "/wall?tv=1").await;
+    open(&small, &app, "/wall?tv=1").await;
+
+    // Arrange: a red repository whatever the trickle did.
+    let (target, workflow) = green_repo_with_a_scheduled_workflow(&app, &org).await;
+    let now = chrono::Utc::now().timestamp();
+    let first = demo_failure(&org, target, workflow, 99_100_000_001, now);
+    app.deliver("workflow_run", "glance-1", &first).await;
+
+    // Act: sample both screens every second.
+    let mut shown: std::collections::HashMap<(u32, String), (u32, u32)> = Default::default();
+    let mut previous: Vec<String> = Vec::new();
+    let mut paths: Vec<String> = Vec::new();
+    let mut bad = Vec::new();
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(60) {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let reds = red_repos(&app).await;
+        // A repository that turned red this second may not have reached the screen yet.
+        let settled: Vec<String> = reds
+            .iter()
+            .filter(|r| previous.contains(r))
+            .cloned()
+            .collect();
+        previous = reds;
+        let keys = serde_json::to_string(&settled).unwrap();
+        for (height, browser) in [(1080, &big), (768, &small)] {
+            let on_screen = js(browser, &reds_on_screen(&keys)).await;
+            for key in &settled {
+                let entry = shown.entry((height, key.clone())).or_default();
+                entry.1 += 1;
+                if on_screen
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|k| k == key.as_str())
+                {
+                    entry.0 += 1;
+                }
+            }
+        }
+        paths.push(js(&big, "return location.pathname").await.to_string());
+        let cut = js(&big, &cut_or_small(28.0)).await;
+        if cut != serde_json::json!([]) {
+            bad.push(cut);
+        }
+    }
+
+    // Assert: the answer was up.
+    eprintln!("glance: views seen at 1080p {paths:?}");
+    for ((height, key), (seen, looks)) in &shown {
+        eprintln!("glance: {key} on screen at height {height}: {seen} of {looks} samples");
+        if *looks >= 10 {
+            assert!(
+                seen * 10 >= looks * 8,
+                "{key} on screen at height {height} in {seen} of {looks} samples"
+            );
+        }
+    }
+    assert!(
+        shown
+            .keys()
+            .any(|(_, key)| *key == org.repos[target].full_name),
+        "the broken repository was sampled"
+    );
+    assert!(bad.is_empty(), "cut or small TV text: {bad:?}");
+
+    // Colour: red against green tiles, through deuteranopic eyes.
+    open(&big, &app, "/wall?tv=1&rotate=0").await;
+    let colours = js(
+        &big,
+        "return ['.tile.t-red', '.tile.t-green'].map(s => getComputedStyle(document.querySelector(s)).backgroundColor)",
+    )
+    .await;
+    let (red, green) = (
+        deuteranopic_luminance(colours[0].as_str().unwrap()),
+        deuteranopic_luminance(colours[1].as_str().unwrap()),
+    );
+    let ratio = contrast(red, green);
+    eprintln!("glance: tiles {colours}, deuteranopic contrast {ratio:.2}:1");
+    assert!(
+        ratio >= 3.0,
+        "deuteranopic contrast {ratio:.2}:1 of {colours}"
+    );
+
+    // A second break in the red repository: its tile leads with the new workflow and author.
+    let repo = &org.repos[target];
+    let other = (0..repo.workflows.len())
+        .find(|&w| w != workflow)
+        .expect("a second workflow");
+    let who = *repo.team.last().unwrap();
+    let second = demo_failure_by(
+        &org,
+        target,
+        other,
+        99_100_000_002,
+        chrono::Utc::now().timestamp(),
+        who,
+    );
+    app.deliver("workflow_run", "glance-2", &second).await;
+    let tile = format!(".tile[data-key=\"{}\"]", repo.full_name);
+    let (new_workflow, author) = (&repo.workflows[other].name, &org.people[who].login);
+    until(
+        &big,
+        &format!(
+            "(document.querySelector('{tile} .tile-wfs') || {{}}).textContent.includes({new_workflow:?})
+             && (document.querySelector('{tile} .tile-who .culprit') || {{}}).textContent === {author:?}"
+        ),
+        Duration::from_secs(10),
+    )
+    .await;
+    let older = js(
+        &big,
+        &format!("return Array.from(document.querySelectorAll('{tile} .tile-older')).map(e => e.textContent)"),
+    )
+    .await;
+    assert!(
+        older.to_string().contains(&repo.workflows[workflow].name),
+        "the older red follows: {older}"
+    );
+    trickle.stop().await;
+    app.stop().await;
+    big.close().await.unwrap();
+    small.close().await.unwrap();
+}
+
+/// A break every 20 s, compressed with the rotation's own speed (`rotate=4`: the Wall 16 s, a
+/// hold 16 s, extended once to 24 s at most; the breaks every 5 s): the rotation still leaves
+/// the Wall within two minutes at that speed (32 s). A pinned view (`rotate=0`) never switches
+/// away: a break shows there as a banner.
+#[tokio::test]
+async fn breaks_every_20_s_never_hold_the_wall_past_two_minutes_and_a_pinned_view_stays() {
+    let driver = start_driver();
+    let browser = open_browser(&driver).await;
+    viewport(&browser, 1366, 768).await;
+    let app = spawn().await;
+    let repos = seed::organisation(&app.db(), &Org::acme(40, 2, 2, &[0], &[]));
+
+    open(&browser, &app, "/wall?tv=1&rotate=4").await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let arrived = Instant::now();
+    let mut next = 1;
+    let left = loop {
+        let path = js(&browser, "return location.pathname").await;
+        if path != "/wall" {
+            break arrived.elapsed();
+        }
+        assert!(
+            arrived.elapsed() < Duration::from_secs(32),
+            "still on the Wall after {:?} of breaks",
+            arrived.elapsed()
+        );
+        post_run(
+            &app,
+            &repos[next],
+            "main",
+            556_000_000 + next as i64,
+            Some("failure"),
+        )
+        .await;
+        next += 1;
+        tokio::time::sleep(Duration::from_secs(5)).await;
+    };
+    eprintln!("the rotation left the Wall after {left:?} under {next} breaks");
+
+    // Pinned on the Waterfall: a break is a banner there, and the view stays.
+    open(&browser, &app, "/?tv=1&rotate=0").await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    post_run(&app, &repos[39], "main", 556_100_000, Some("failure")).await;
+    until(
+        &browser,
+        &format!(
+            "(document.getElementById('tv-break') || {{}}).textContent.includes({:?})",
+            repos[39].name
+        ),
+        Duration::from_secs(10),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(js(&browser, "return location.pathname").await, "/");
+    app.stop().await;
+    browser.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn every_views_live_part_is_only_the_live_part() {
+    let app = spawn().await;
+    seed::organisation(&app.db(), &Org::acme(3, 2, 2, &[1], &[]));
+    for path in [
+        "/?part=live",
+        "/wall?part=live",
+        "/triage?part=live",
+        "/developer?part=live",
+        "/developer/nobody?part=live",
+        "/?tv=1&part=live",
+        "/developer?tv=1&part=live",
+    ] {
+        let html = app.get_text(path).await;
+        assert!(
+            !html.contains("<header") && !html.contains("id=\"conn\"") && !html.contains("<html"),
+            "{path} holds a page header: {}",
+            &html[..html.len().min(300)]
+        );
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_typo_never_reads_as_green() {
+    let app = spawn().await;
+    seed::organisation(&app.db(), &Org::acme(3, 2, 2, &[], &[]));
+    let state = app.get_json("/wall?part=state&author=nobdoy").await;
+    assert_eq!(state["unknown"], true, "{state}");
+    let green = app.get_json("/wall?part=state").await;
+    assert_eq!(green["unknown"], false, "{green}");
+    let page = app.get_text("/triage?author=nobdoy").await;
+    assert!(
+        page.contains("href=\"/static/grey.svg\""),
+        "no green icon before the state"
+    );
+    assert!(!page.contains("All green"));
+    app.stop().await;
+}
+
+/// The newcomer's first page, `/` on a laptop (1440x900) with the demo organisation loaded:
+/// nothing on it is wider than the window, so it never scrolls sideways.
+#[tokio::test]
+async fn the_first_page_at_1440x900_never_scrolls_sideways_on_the_demo_organisation() {
+    let driver = start_driver();
+    let browser = open_browser(&driver).await;
+    viewport(&browser, 1440, 900).await;
+    let app = spawn().await;
+    load_demo(&app).await;
+    for path in ["/", "/wall", "/triage"] {
+        open(&browser, &app, path).await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let widths = js(
+            &browser,
+            "return [document.documentElement.scrollWidth, window.innerWidth, \
+             Array.from(document.querySelectorAll('body *')).filter(e => e.getBoundingClientRect().right > window.innerWidth + 1 && !e.closest('table') && !e.closest('.event')).slice(0, 8).map(e => e.tagName + '.' + e.className + ' ' + Math.round(e.getBoundingClientRect().right))]",
+        )
+        .await;
+        assert!(
+            widths[0].as_f64().unwrap() <= widths[1].as_f64().unwrap(),
+            "{path} scrolls sideways: {widths}"
+        );
+    }
+    app.stop().await;
+    browser.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_branch_filter_that_only_some_repositories_match_says_which() {
+    let app = spawn().await;
+    let repos = seed::organisation(&app.db(), &Org::acme(5, 2, 2, &[], &[]));
+    post_run(&app, &repos[3], "master", 557_000_001, Some("success")).await;
+    for path in ["/triage?branch=master", "/wall?branch=master&part=live"] {
+        let html = app.get_text(path).await;
+        let says = format!(
+            "⎇ master is in 1 of 5 repositories: {}; the other 4 have none",
+            repos[3].name
+        );
+        assert!(html.contains(&says), "{path} says which: {html}");
+    }
+    let everywhere = app.get_text("/triage?branch=main").await;
+    assert!(!everywhere.contains("filter-partial"), "main is everywhere");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_figures_say_which_branches_they_cover() {
+    let app = spawn().await;
+    seed::organisation(&app.db(), &Org::acme(3, 2, 2, &[], &[]));
+    let all = app.get_text("/?part=hud").await;
+    assert!(all.contains(" runs · all branches</span>"), "{all}");
+    assert!(all.contains("· all branches</figcaption>"));
+    let main = app.get_text("/?part=hud&branch=main").await;
+    assert!(main.contains(" runs · ⎇ main</span>"), "{main}");
+    app.stop().await;
 }

@@ -27,6 +27,11 @@ const ASSETS: &[(&str, &str, &str)] = &[
         include_str!("../../../static/green.svg"),
     ),
     (
+        "grey.svg",
+        "image/svg+xml",
+        include_str!("../../../static/grey.svg"),
+    ),
+    (
         "app.js",
         "text/javascript; charset=utf-8",
         include_str!("../../../static/app.js"),

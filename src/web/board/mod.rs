@@ -11,9 +11,11 @@
 //!   comma-separated); branches also take globs (`release/*`), workflow names any case. A name
 //!   that matches nothing known is said so on the page, with the closest known name;
 //! - `window`: `24h` (default), `7d` or `30d`, the span the figures cover;
-//! - `tv=1`: TV mode; `rotate=N` seconds per view (default 30, `0` stays put); `views=` the
-//!   rotation (default `wall,waterfall,triage`; `developer` too); `page=N` seconds per page of a
-//!   long list (default 8); `sound=1` a short sound on a new break and on a fix;
+//! - `tv=1`: TV mode; `rotate=N` seconds per view (default 15; the Wall, the answer, four times
+//!   that; `0` stays put); `views=` the rotation (default `wall,triage`, Triage only while
+//!   something is red; `waterfall`, `developer` when asked); `page=N` seconds per page of a long
+//!   list (default 8); `sound=1` a short sound on a new break and on a fix (docs/board.md has
+//!   the rotation's rules);
 //! - `part=live` / `part=hud`: only the live part of the page, which the page fetches to refresh
 //!   itself; `part=state` (on `/wall`): the Wall's counts and red tiles as JSON, which every page
 //!   reads for its title, its icon and to notice a new break. Parts are rendered once per

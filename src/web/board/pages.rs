@@ -73,7 +73,7 @@ pub(super) async fn show_wall(
             let scope = s.triage_scope(q.all_branches, &filter);
             let config = s.config.clone();
             let readable = q.viewer.clone();
-            let (mut wall, queues) = s
+            let (mut wall, queues, defaults, coverage) = s
                 .store
                 .read(move |conn| {
                     let request = wall::Request {
@@ -99,14 +99,19 @@ pub(super) async fn show_wall(
                     } else {
                         Vec::new()
                     };
-                    Ok((wall, queues))
+                    let defaults = wall::default_branches(conn)?;
+                    let coverage = wall::branch_coverage(conn, &filter)?;
+                    Ok((wall, queues, defaults, coverage))
                 })
                 .await?;
             let unknown = s.unknown_names(&asked).await?;
+            chrome.partial = coverage.and_then(|c| c.describe());
             chrome.unknown = q.notices("/wall", &unknown);
+            chrome.watched = wall::watched_label(&defaults, &s.config.watch_branches);
             q.viewer.redact_wall(&mut wall);
             let mut model = views::WallView::of(wall, scope != triage::Scope::Watched);
             model.queues = views::alerting(queues);
+            model.unknown = !chrome.unknown.is_empty();
             match q.part {
                 Part::State => Ok(model.state_json()),
                 Part::Page => rendered(views::wall(&chrome, &model, s.opts)),
@@ -206,10 +211,26 @@ pub(super) async fn show_triage(
         |q, mut chrome, s| async move {
             let filter = q.filter();
             let asked = filter.clone();
+            let covered = asked.clone();
             let unknown = s.unknown_names(&asked);
+            let context = async {
+                Ok::<_, Error>(
+                    s.store
+                        .read(move |conn| {
+                            Ok((
+                                wall::default_branches(conn)?,
+                                wall::branch_coverage(conn, &covered)?,
+                            ))
+                        })
+                        .await?,
+                )
+            };
             let incidents = s.triage(&q.viewer, filter, q.all_branches, q.order);
-            let (unknown, (incidents, scope)) = tokio::try_join!(unknown, incidents)?;
+            let (unknown, (defaults, coverage), (incidents, scope)) =
+                tokio::try_join!(unknown, context, incidents)?;
+            chrome.partial = coverage.and_then(|c| c.describe());
             chrome.unknown = q.notices("/triage", &unknown);
+            chrome.watched = wall::watched_label(&defaults, &s.config.watch_branches);
             let model = views::Triage::of(incidents, scope != triage::Scope::Watched);
             rendered(match q.part {
                 Part::Page => views::triage(&chrome, &model, s.opts),
@@ -237,7 +258,11 @@ pub(super) async fn show_people(
             .read(move |conn| board::people(conn, &filter, MAX_PEOPLE))
             .await?
     };
-    let html = rendered(views::people(&chrome, &people, opts))?;
+    let html = rendered(if query.part == Part::Page {
+        views::people(&chrome, &people, opts)
+    } else {
+        views::people_live(&chrome, &people, opts)
+    })?;
     Ok(warp::reply::html(html).into_response())
 }
 

@@ -29,8 +29,13 @@ const ROTATABLE: &[(&str, &str)] = &[
     ("developer", "/developer"),
 ];
 
-/// The rotation when `views=` is not given.
-const DEFAULT_VIEWS: &[&str] = &["wall", "waterfall", "triage"];
+/// The rotation when `views=` is not given: the answer (the Wall), and the details of the reds
+/// (Triage, which `static/tv.js` skips while nothing is red). Other views only when asked for.
+const DEFAULT_VIEWS: &[&str] = &["wall", "triage"];
+
+/// Seconds each view other than the answer view stays up when `rotate=` is not given; the
+/// answer view (the Wall) stays four times as long (`static/tv.js`).
+const DEFAULT_ROTATE_S: u32 = 15;
 
 /// The board's query parameters, validated.
 #[derive(Debug, Clone)]
@@ -110,7 +115,7 @@ impl BoardQuery {
             window: params.window(Window::Day)?,
             tv: params.switch("tv"),
             sound: params.switch("sound"),
-            rotate_s: seconds("rotate", 30)?,
+            rotate_s: seconds("rotate", DEFAULT_ROTATE_S)?,
             views,
             page_s: seconds("page", 8)?.max(2),
             part,
@@ -231,18 +236,15 @@ impl BoardQuery {
                 active: window == self.window,
             })
             .collect();
-        let next_url = if self.tv && self.rotate_s > 0 {
-            let view = if view == "people" { "developer" } else { view };
-            let at = self.views.iter().position(|v| *v == view);
-            let next = match at {
-                Some(i) => self.views[(i + 1) % self.views.len()],
-                None => self.views[0],
-            };
-            let next_path = ROTATABLE
+        // The rotation, in order, each view with these parameters: `static/tv.js` picks the next.
+        let rotation = if self.tv && self.rotate_s > 0 {
+            let stops: Vec<(&str, String)> = self
+                .views
                 .iter()
-                .find(|(name, _)| *name == next)
-                .map_or("/", |(_, path)| *path);
-            self.url(next_path, self.window, Part::Page)
+                .filter_map(|name| ROTATABLE.iter().find(|(known, _)| known == name))
+                .map(|(name, path)| (*name, self.url(path, self.window, Part::Page)))
+                .collect();
+            serde_json::to_string(&stops).unwrap_or_default()
         } else {
             String::new()
         };
@@ -269,7 +271,7 @@ impl BoardQuery {
             tv: self.tv,
             rotate_s: self.rotate_s,
             page_s: self.page_s,
-            next_url,
+            rotation,
             live_url: self.url(path, self.window, Part::Live),
             hud_url: self.url(path, self.window, Part::Hud),
             repo: self.repo.join(","),
@@ -291,6 +293,8 @@ impl BoardQuery {
             state_url: untv.url("/wall", Window::Day, Part::State),
             sound: self.sound,
             timezone: state.config.timezone.clone().unwrap_or_default(),
+            watched: crate::store::wall::watched_label(&[], &state.config.watch_branches),
+            partial: None,
         }
     }
 
@@ -368,7 +372,7 @@ mod tests {
         let url = query.url("/triage", query.window, Part::Live);
         assert_eq!(
             url,
-            "/triage?repo=o%2Fr&branch=main&window=7d&tv=1&rotate=20&views=wall%2Cwaterfall%2Ctriage&page=8&part=live"
+            "/triage?repo=o%2Fr&branch=main&window=7d&tv=1&rotate=20&views=wall%2Ctriage&page=8&part=live"
         );
     }
 
@@ -389,9 +393,10 @@ mod tests {
     }
 
     #[test]
-    fn every_view_rotates_and_the_wall_comes_first_by_default() {
+    fn the_default_rotation_is_the_wall_and_triage_and_every_view_rotates_when_asked() {
         let query = BoardQuery::parse(&pairs(&[]), anyone()).unwrap();
-        assert_eq!(query.views, ["wall", "waterfall", "triage"]);
+        assert_eq!(query.views, ["wall", "triage"]);
+        assert_eq!(query.rotate_s, DEFAULT_ROTATE_S);
         let all = BoardQuery::parse(
             &pairs(&[("views", "wall,waterfall,triage,developer")]),
             anyone(),
