@@ -354,9 +354,11 @@ CREATE TABLE IF NOT EXISTS sessions (
     refreshtoken  TEXT,
     expiretime    INTEGER,                      -- when the user token expires (8 h)
     createtime    INTEGER NOT NULL
+) WITHOUT ROWID;
+
 -- Version 7: runner telemetry (`POST /api/metrics`, `src/store/samples.rs`): one row per sample of
 -- a job, posted by the job itself. Integer columns in a table keyed (job_id, t) without a rowid
--- keep a sample near 40 bytes on disk. The same statement is migration step 6 -> 7.
+-- keep a sample near 40 bytes on disk. Migration step 6 -> 7 creates it too.
 CREATE TABLE IF NOT EXISTS jobsamples (
     job_id     INTEGER NOT NULL,                -- GitHub job id (= the token's check_run_id)
     t          INTEGER NOT NULL,                -- epoch seconds

@@ -855,3 +855,80 @@ async fn a_revoked_authorisation_delivery_ends_that_persons_sessions_at_once() {
     assert_eq!(get_with(&app, "/api/repos", &cookie).await.status(), 401);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_signed_in_person_who_reads_two_of_three_repositories_never_receives_a_byte_of_the_third()
+{
+    use crate::scope::{deliver_all, drain, every_address, fetch, json_with, ws_with, HIDDEN};
+
+    // Arrange: alice may read two of the three repositories through the App.
+    let fake = FakeGitHub::start(vec![]).await;
+    {
+        let mut state = fake.state.lock().unwrap();
+        state.app.user = Some("alice".into());
+        state.app.user_repos.insert(
+            "alice".into(),
+            vec![(501, "acme/payments".into()), (502, "acme/gateway".into())],
+        );
+    }
+    let url = fake.url();
+    let app = spawn_app_with(move |config| {
+        config.github_api_url = url.clone();
+        config.github_url = url;
+        config.admin_token = Some(Secret::new(ADMIN));
+        config.rate_limit = 100_000;
+        config.rate_limit_burst = 100_000;
+    })
+    .await;
+    set_up_app(&app, &fake).await;
+    let (callback, _) = authorize(&app, &fake).await;
+    let signed_in = browser().get(&callback).send().await.unwrap();
+    assert_eq!(signed_in.status(), 303);
+    let session = session_cookie(&signed_in).expect("a session cookie");
+    let cookie = session.split(';').next().unwrap().to_owned();
+    let mut feed = ws_with(&app, ("cookie", &cookie)).await.unwrap();
+    crate::helpers::next_of_type(&mut feed, "snapshot").await;
+
+    // Act: deliveries for all three repositories while alice's feed is open.
+    deliver_all(&app, 1).await;
+    let messages = drain(&mut feed, Duration::from_millis(700)).await;
+
+    // Assert: the feed, every page, live part, API answer, cc.xml and suggestion.
+    let joined = messages.join("\n").to_lowercase();
+    assert!(
+        !joined.contains(HIDDEN),
+        "a feed message named it: {joined}"
+    );
+    assert!(joined.contains("acme/payments") && joined.contains("acme/gateway"));
+    for path in every_address() {
+        let (status, text) = fetch(&app, &cookie, &path).await;
+        assert!(status < 500, "{path}: {status}");
+        assert!(!text.contains(HIDDEN), "{path} ({status}) named it: {text}");
+    }
+    let (_, metrics) = json_with(&app, ("cookie", &cookie), "/api/metrics").await;
+    assert_eq!(metrics["metrics"]["total_runs"], 4, "{metrics}");
+    // The control: the admin token reads the third, so the search can fail.
+    let (_, all) = json_with(
+        &app,
+        ("authorization", &format!("Bearer {ADMIN}")),
+        "/api/repos",
+    )
+    .await;
+    assert!(all.to_string().contains(HIDDEN), "{all}");
+    // Signed out, the session reads nothing.
+    let out = browser()
+        .post(app.url("/logout"))
+        .header("cookie", &cookie)
+        .header("origin", app.url(""))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        out.status().is_redirection() || out.status().is_success(),
+        "{}",
+        out.status()
+    );
+    let (status, _) = fetch(&app, &cookie, "/api/repos").await;
+    assert_eq!(status, 401);
+    app.stop().await;
+}

@@ -19,9 +19,9 @@ const BOARD_TOKEN: &str = "board-token-0123456789abcdef";
 const ADMIN_TOKEN: &str = "admin-token-fedcba9876543210";
 /// What no byte sent to a viewer of the first two repositories may contain (compared in lower
 /// case): the third's name, so also its "owner/name".
-const HIDDEN: &str = "secret-vault";
+pub(crate) const HIDDEN: &str = "secret-vault";
 
-fn repos() -> [OrgRepo; 3] {
+pub(crate) fn repos() -> [OrgRepo; 3] {
     let repo = |id: i64, name: &str| OrgRepo {
         id,
         name: name.to_owned(),
@@ -84,7 +84,7 @@ async fn sign_in(app: &TestApp, token: &str) -> String {
 
 /// `GET path` with `cookie`: the status, and every byte of the headers and body as lower-case
 /// text.
-async fn fetch(app: &TestApp, cookie: &str, path: &str) -> (u16, String) {
+pub(crate) async fn fetch(app: &TestApp, cookie: &str, path: &str) -> (u16, String) {
     let response = no_redirects()
         .get(app.url(path))
         .header("cookie", cookie)
@@ -97,7 +97,7 @@ async fn fetch(app: &TestApp, cookie: &str, path: &str) -> (u16, String) {
     (status, text.to_lowercase())
 }
 
-async fn ws_with(app: &TestApp, header: (&'static str, &str)) -> Result<WsClient, u16> {
+pub(crate) async fn ws_with(app: &TestApp, header: (&'static str, &str)) -> Result<WsClient, u16> {
     let mut request = format!("ws://{}/ws", app.addr)
         .into_client_request()
         .unwrap();
@@ -114,7 +114,7 @@ async fn ws_with(app: &TestApp, header: (&'static str, &str)) -> Result<WsClient
 }
 
 /// Every text message until `quiet` passes without one.
-async fn drain(socket: &mut WsClient, quiet: Duration) -> Vec<String> {
+pub(crate) async fn drain(socket: &mut WsClient, quiet: Duration) -> Vec<String> {
     let mut texts = Vec::new();
     while let Ok(Some(Ok(message))) = tokio::time::timeout(quiet, socket.next()).await {
         if let Message::Text(text) = message {
@@ -125,7 +125,7 @@ async fn drain(socket: &mut WsClient, quiet: Duration) -> Vec<String> {
 }
 
 /// A success and a failure on `main` of each repository (a red for the Wall and Triage).
-async fn deliver_all(app: &TestApp, round: i64) {
+pub(crate) async fn deliver_all(app: &TestApp, round: i64) {
     for (i, repo) in repos().iter().enumerate() {
         for (k, conclusion) in ["success", "failure"].into_iter().enumerate() {
             let run_id = repo.id * 1000 + round * 10 + k as i64;
@@ -138,7 +138,7 @@ async fn deliver_all(app: &TestApp, round: i64) {
 }
 
 /// Every view, its live parts and TV form, every read of the API and `cc.xml`.
-fn every_address() -> Vec<String> {
+pub(crate) fn every_address() -> Vec<String> {
     let mut paths = Vec::new();
     for view in [
         "/",
@@ -246,7 +246,7 @@ async fn a_display_token_for_two_of_three_repositories_never_receives_a_byte_of_
 }
 
 /// The body of `GET path` as JSON with `header`, and its status.
-async fn json_with(app: &TestApp, header: (&str, &str), path: &str) -> (u16, Value) {
+pub(crate) async fn json_with(app: &TestApp, header: (&str, &str), path: &str) -> (u16, Value) {
     let response = app
         .http
         .get(app.url(path))
