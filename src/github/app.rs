@@ -255,7 +255,7 @@ impl GitHubApp {
     /// # Errors
     /// As [`GitHubApp::jwt`]; [`Error::Refused`] for a non-2xx answer.
     pub async fn get_as_app(&self, what: &'static str, path: &str) -> Result<Value> {
-        let jwt = self.jwt(crate::web::now())?;
+        let jwt = self.jwt(chrono::Utc::now().timestamp())?;
         let url = format!("{}{path}", self.0.api_url);
         let response = self
             .send(what, self.0.http.get(url).bearer_auth(jwt))
@@ -271,7 +271,7 @@ impl GitHubApp {
     /// As [`GitHubApp::jwt`]; [`Error::Refused`] when GitHub refuses (an uninstalled App, a
     /// suspended installation).
     pub async fn installation_token(&self, id: i64, renew: bool) -> Result<Secret> {
-        let now = crate::web::now();
+        let now = chrono::Utc::now().timestamp();
         if !renew {
             let tokens = self.0.tokens.lock().expect("tokens lock");
             if let Some(cached) = tokens.get(&id) {

@@ -102,7 +102,7 @@ async fn token_request(
         })?;
     let status = response.status().as_u16();
     let answer: TokenAnswer = decode(what, status, response).await?;
-    let now = crate::web::now();
+    let now = chrono::Utc::now().timestamp();
     match (answer.access_token, answer.error) {
         (Some(token), None) => Ok(UserToken {
             access_token: Secret::new(token),

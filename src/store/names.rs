@@ -303,6 +303,12 @@ impl<'c> Suggester<'c> {
         } else {
             "name"
         };
+        // A repository is one of `ids` itself; a branch or workflow belongs to one of them.
+        let within = if kind == NameKind::Repository {
+            in_repos(ids).replace("repo_id", "id")
+        } else {
+            in_repos(ids)
+        };
         let mut names = Vec::new();
         for (compare, order) in [(">=", "ASC"), ("<", "DESC")] {
             let mut params = vec![Value::Text(name.to_owned())];
@@ -312,7 +318,7 @@ impl<'c> Suggester<'c> {
                 "SELECT DISTINCT {column} FROM {} WHERE {column} {compare} ?{} \
                  ORDER BY {column} {order} LIMIT ?",
                 table(kind),
-                in_repos(ids)
+                within
             );
             let mut stmt = self.conn.prepare_cached(&sql)?;
             let rows = stmt.query_map(rusqlite::params_from_iter(params), |row| row.get(0))?;

@@ -28,7 +28,6 @@ use cookie::{Cookie, SameSite};
 use hmac::{Hmac, Mac};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
-use subtle::ConstantTimeEq;
 use tokio_util::sync::CancellationToken;
 use warp::http::header::{CACHE_CONTROL, LOCATION, SET_COOKIE};
 use warp::http::{Response, StatusCode};
@@ -97,23 +96,8 @@ struct Stored {
     revoked: CancellationToken,
 }
 
-/// A read refused for want of a token.
-#[derive(Debug)]
-pub struct Denied {
-    /// The client asked for a page (sent `Accept: text/html`), so it gets one that explains how
-    /// to sign in rather than JSON.
-    pub wants_page: bool,
-}
-
-impl warp::reject::Reject for Denied {}
-
-/// `a` equals `b`, compared in time that depends neither on where they differ nor on their
-/// lengths (their SHA-256 digests are compared, so a guess does not learn the token's length).
-/// The one constant-time comparison of secrets in the codebase (the operator tokens and the CSRF
-/// tokens of `web::act` use it too).
-pub(crate) fn same(a: &str, b: &str) -> bool {
-    bool::from(Sha256::digest(a.as_bytes()).ct_eq(&Sha256::digest(b.as_bytes())))
-}
+pub use super::error::Denied;
+pub(crate) use crate::secret::same;
 
 /// HMAC-SHA256 of `message` under `key`, in hex: what a sign-in cookie holds instead of its token
 /// (the board's here, the operators' in `web::act`), and the operators' CSRF tokens.

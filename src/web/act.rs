@@ -15,7 +15,7 @@
 //!   included. Each action is logged with who, what and GitHub's answer.
 //! - The run's new state arrives by webhook as any other change does.
 //!
-//! Tokens are compared with `access::same`, the one constant-time comparison.
+//! Tokens are compared with `secret::same`, the one constant-time comparison.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -28,7 +28,8 @@ use warp::http::{Response, StatusCode};
 use warp::Reply as _;
 use warp::{Filter, Rejection};
 
-use super::access::{mac_hex, same, set_cookie};
+use super::access::{mac_hex, set_cookie};
+use crate::secret::same;
 use super::error::json_error;
 use super::host::Hosts;
 use super::limit::Limiter;

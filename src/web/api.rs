@@ -599,7 +599,7 @@ fn authorize(state: &AppState, header: Option<&str>) -> Result<(), Error> {
     let given = header
         .and_then(|value| value.strip_prefix("Bearer "))
         .unwrap_or_default();
-    if super::access::same(given, token.expose()) {
+    if crate::secret::same(given, token.expose()) {
         Ok(())
     } else {
         Err(Error::Unauthorized(

@@ -163,12 +163,22 @@ fn sign_in_page() -> String {
     })
 }
 
+/// A read refused for want of a token.
+#[derive(Debug)]
+pub struct Denied {
+    /// The client asked for a page (sent `Accept: text/html`), so it gets one that explains how
+    /// to sign in rather than JSON.
+    pub wants_page: bool,
+}
+
+impl warp::reject::Reject for Denied {}
+
 /// Turns warp's own rejections into the JSON error shape; anything unexpected is a logged 500.
 pub async fn handle_rejection(err: Rejection) -> Result<Response, std::convert::Infallible> {
     if let Some(limited) = err.find::<super::limit::RateLimited>() {
         return Ok(rate_limited(limited));
     }
-    if let Some(denied) = err.find::<super::access::Denied>() {
+    if let Some(denied) = err.find::<Denied>() {
         return Ok(unauthorized(denied));
     }
     let (status, code, message) = status_of(&err);
@@ -198,7 +208,7 @@ fn rate_limited(limited: &super::limit::RateLimited) -> Response {
 }
 
 /// `401 Unauthorized`: the sign-in page for a browser, the JSON error for anything else.
-fn unauthorized(denied: &super::access::Denied) -> Response {
+fn unauthorized(denied: &Denied) -> Response {
     tracing::info!(status = 401, "read refused: no valid board token");
     let reply = if denied.wants_page {
         warp::reply::with_status(warp::reply::html(sign_in_page()), StatusCode::UNAUTHORIZED)

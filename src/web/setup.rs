@@ -42,7 +42,7 @@ impl SetupCode {
     pub fn matches(&self, given: &str) -> bool {
         self.0
             .as_ref()
-            .is_some_and(|code| super::access::same(given, code.expose()))
+            .is_some_and(|code| crate::secret::same(given, code.expose()))
     }
 
     /// The full setup address for `origin` (`http://HOST:PORT`), to log at start.

@@ -221,7 +221,7 @@ impl Sessions {
         let mut all = self.0.pending.lock().expect("pending lock");
         let key = all
             .keys()
-            .find(|key| super::access::same(key, state))
+            .find(|key| crate::secret::same(key, state))
             .cloned()?;
         all.remove(&key).filter(|p| p.at.elapsed() < PENDING_TTL)
     }
