@@ -36,24 +36,35 @@ struct NewToken {
 
 /// `POST /api/tokens`, `GET /api/tokens`, `DELETE /api/tokens/<id>`.
 pub fn routes(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = Rejection> + Clone {
-    let admin = || with_viewer(state.access.clone()).and(with_state(state.clone()));
-    let create = warp::path!("tokens")
+    // The read budget is spent only by requests for these routes, and the caller is known
+    // before a body is read.
+    let admin = || {
+        state
+            .limits
+            .reads
+            .filter()
+            .and(with_viewer(state.access.clone()))
+            .and(with_state(state.clone()))
+    };
+    let create = warp::path!("api" / "tokens")
         .and(warp::post())
-        .and(warp::body::content_length_limit(MAX_BODY))
-        .and(warp::body::bytes())
         .and(admin())
+        .and(warp::body::content_length_limit(MAX_BODY))
+        .and(warp::body::stream())
         .then(create_token);
-    let list = warp::path!("tokens")
+    let list = warp::path!("api" / "tokens")
         .and(warp::get())
         .and(admin())
         .then(list_tokens);
-    let revoke = warp::path!("tokens" / String)
+    let revoke = warp::path!("api" / "tokens" / String)
         .and(warp::delete())
         .and(admin())
         .then(revoke_token);
-    warp::path("api")
-        .and(state.limits.reads.filter())
-        .and(create.or(list).unify().or(revoke).unify())
+    create
+        .or(list)
+        .unify()
+        .or(revoke)
+        .unify()
         .map(|result: Result<Response, Error>| {
             let reply = result.unwrap_or_else(Error::into_response);
             warp::reply::with_header(reply, "cache-control", "no-store").into_response()
@@ -111,12 +122,13 @@ fn parse_new(body: &[u8]) -> Result<NewToken, Error> {
     Ok(new)
 }
 
-async fn create_token(
-    body: bytes::Bytes,
+async fn create_token<B: bytes::Buf>(
     viewer: Viewer,
     state: AppState,
+    body: impl futures_util::Stream<Item = Result<B, warp::Error>>,
 ) -> Result<Response, Error> {
     admin_only(&viewer, &state)?;
+    let body = super::body::read_small(body, MAX_BODY, state.config.body_timeout).await?;
     let new = parse_new(&body)?;
     let kind = new.kind.unwrap_or_else(|| "display".into());
     let (secret, row) = new_token(&new.name, &kind, new.repos, now());
