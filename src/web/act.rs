@@ -29,12 +29,12 @@ use warp::Reply as _;
 use warp::{Filter, Rejection};
 
 use super::access::{mac_hex, set_cookie};
-use crate::secret::same;
 use super::error::json_error;
 use super::host::Hosts;
 use super::limit::Limiter;
 use super::{with_state, AppState};
 use crate::github::client::{self, Client};
+use crate::secret::same;
 use crate::secret::Secret;
 use crate::views::SignIn;
 

@@ -3,7 +3,8 @@
 //! most of it and stall could hold as much memory as they have connections.
 //!
 //! - **A global budget of webhook bytes in flight** (`--webhook-body-budget`): room is reserved
-//!   as the bytes arrive, chunk by chunk, and released when the request is answered. A declared
+//!   as the bytes arrive, for the buffer they need (which doubles, up to the length declared),
+//!   and released when the request is answered. A declared
 //!   `Content-Length` reserves nothing: clients that send headers only (or declare a large body
 //!   and send a little) take no room from the deliveries posted meanwhile. A chunk that does not
 //!   fit gets `503` with `Retry-After`, at once (nothing waits for room). Bodies declared larger
@@ -175,12 +176,16 @@ impl Budget {
                         "the body is longer than its Content-Length",
                     ));
                 }
-                self.grow(&mut reserved, length, chunk.remaining() as u64)?;
-                // Doubling, as `Vec` does, but never past the length declared.
-                let wanted = (buffer.len() * 2)
-                    .max(buffer.len() + chunk.remaining())
-                    .min(capacity);
-                buffer.reserve_exact(wanted - buffer.len());
+                let needed = buffer.len() + chunk.remaining();
+                if needed > buffer.capacity() {
+                    // Doubling, as `Vec` does, but never past the length declared; the room
+                    // reserved is what is allocated, so the buffers never hold more than the
+                    // budget (reserving only the bytes received let doubled buffers hold twice
+                    // it).
+                    let wanted = (buffer.capacity() * 2).max(needed).min(capacity);
+                    self.grow(&mut reserved, length, (wanted - buffer.capacity()) as u64)?;
+                    buffer.reserve_exact(wanted - buffer.len());
+                }
                 buffer.put(chunk);
             }
             Ok(Bytes::from(buffer))
