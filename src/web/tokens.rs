@@ -36,12 +36,20 @@ struct NewToken {
 
 /// `POST /api/tokens`, `GET /api/tokens`, `DELETE /api/tokens/<id>`.
 pub fn routes(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = Rejection> + Clone {
-    let admin = || with_viewer(state.access.clone()).and(with_state(state.clone()));
+    // After the path filters: only requests for these routes spend the read budget.
+    let admin = || {
+        state
+            .limits
+            .reads
+            .filter()
+            .and(with_viewer(state.access.clone()))
+            .and(with_state(state.clone()))
+    };
     let create = warp::path!("tokens")
         .and(warp::post())
+        .and(admin())
         .and(warp::body::content_length_limit(MAX_BODY))
         .and(warp::body::bytes())
-        .and(admin())
         .then(create_token);
     let list = warp::path!("tokens")
         .and(warp::get())
@@ -52,7 +60,6 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = R
         .and(admin())
         .then(revoke_token);
     warp::path("api")
-        .and(state.limits.reads.filter())
         .and(create.or(list).unify().or(revoke).unify())
         .map(|result: Result<Response, Error>| {
             let reply = result.unwrap_or_else(Error::into_response);
@@ -112,9 +119,9 @@ fn parse_new(body: &[u8]) -> Result<NewToken, Error> {
 }
 
 async fn create_token(
-    body: bytes::Bytes,
     viewer: Viewer,
     state: AppState,
+    body: bytes::Bytes,
 ) -> Result<Response, Error> {
     admin_only(&viewer, &state)?;
     let new = parse_new(&body)?;
