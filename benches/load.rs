@@ -19,9 +19,11 @@
 //!   its `/metrics`.
 //! - **fan-out**: N WebSocket clients; deliveries posted at a steady rate; from each delivery's 2xx
 //!   to its message at each client: p50/p99/max, messages lost; server RSS per idle client.
-//! - **reads**: a database of `--runs` runs; server start time; p50/p99 of the API and board pages.
+//! - **reads**: a database of `--runs` runs; server start time; p50/p99 of the API and board pages
+//!   (with `--scope N`, read with a display token for N of the 100 repositories, as a person or a
+//!   TV who may read only those).
 //! - **names**: 20,000 repositories and branches; the slowest read with 50 unknown names per list,
-//!   and a plain read's latency while 8 clients send such reads (issue 26).
+//!   and a plain read's latency while 8 clients send such reads.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -76,6 +78,10 @@ struct Args {
     /// Requests per endpoint in the reads phase.
     #[arg(long, default_value_t = 100)]
     requests: usize,
+    /// Reads phase: read with a display token scoped to this many of the 100 repositories
+    /// (`org/repo-0` ...); 0 reads everything without a token.
+    #[arg(long, default_value_t = 0)]
+    scope: usize,
     /// Internal: this process runs one phase of a full run (which printed the header).
     #[arg(long, hide = true)]
     phase_process: bool,
@@ -266,10 +272,16 @@ impl Server {
     /// Starts the release server on `db` and waits until it answers; returns it and the time it
     /// took to answer.
     async fn start(db: &Path) -> anyhow::Result<(Self, Duration)> {
+        Self::start_with(db, &[]).await
+    }
+
+    /// [`Server::start`] with `extra` arguments.
+    async fn start_with(db: &Path, extra: &[&str]) -> anyhow::Result<(Self, Duration)> {
         let addr = free_addr()?;
         let started = Instant::now();
         let child = Command::new(env!("CARGO_BIN_EXE_buildboard"))
             .args(["--db", db.to_str().unwrap(), "--listen", &addr.to_string()])
+            .args(extra)
             .args(["--rate-limit", "0", "--webhook-rate-limit", "0"])
             .env("BUILDBOARD_WEBHOOK_SECRET", SECRET)
             .env("RUST_LOG", "warn")
@@ -946,8 +958,7 @@ async fn reads_phase(args: &Args, dir: &Path) -> anyhow::Result<()> {
             built.elapsed().as_secs_f64()
         );
     }
-    let (server, startup) = Server::start(&db).await?;
-    let client = reqwest::Client::new();
+    let (server, startup, client) = reads_server(&db, args.scope).await?;
     let endpoints = [
         "/api/builds",
         "/api/builds?repo=org/repo-3&branch=branch-7&per_page=100",
@@ -975,6 +986,12 @@ async fn reads_phase(args: &Args, dir: &Path) -> anyhow::Result<()> {
         "/developer/dev-42",
     ];
     println!("## Reads: {} runs in the database\n", args.runs);
+    if args.scope > 0 {
+        println!(
+            "read with a display token for {} of the 100 repositories\n",
+            args.scope
+        );
+    }
     println!(
         "server start (spawn to first answer): {} ms\n",
         startup.as_millis()
@@ -1017,6 +1034,42 @@ async fn reads_phase(args: &Args, dir: &Path) -> anyhow::Result<()> {
     println!();
     server.stop()?;
     Ok(())
+}
+
+/// The reads phase's server, and a client that reads as the phase says: with a display token for
+/// `scope` of the repositories (made through `/api/tokens`), or without a token when `scope` is 0.
+async fn reads_server(
+    db: &Path,
+    scope: usize,
+) -> anyhow::Result<(Server, Duration, reqwest::Client)> {
+    const BOARD: &str = "load-board-token-0123456789";
+    const ADMIN: &str = "load-admin-token-0123456789";
+    if scope == 0 {
+        let (server, startup) = Server::start(db).await?;
+        return Ok((server, startup, reqwest::Client::new()));
+    }
+    let (server, startup) =
+        Server::start_with(db, &["--board-token", BOARD, "--admin-token", ADMIN]).await?;
+    let repos: Vec<String> = (0..scope).map(|repo| format!("org/repo-{repo}")).collect();
+    let made: Value = reqwest::Client::new()
+        .post(format!("http://{}/api/tokens", server.addr))
+        .bearer_auth(ADMIN)
+        .json(&json!({ "name": "load", "repos": repos }))
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    let token = made["token"].as_str().context("a token in the answer")?;
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        reqwest::header::AUTHORIZATION,
+        format!("Bearer {token}").parse()?,
+    );
+    let client = reqwest::Client::builder()
+        .default_headers(headers)
+        .build()?;
+    Ok((server, startup, client))
 }
 
 /// `runs` runs over the last 30 days: an organisation of 100 repositories with 5 workflows each

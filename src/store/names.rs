@@ -539,9 +539,10 @@ pub fn known(
             with(with(params, &scoped), std::slice::from_ref(&limit)),
         )?);
     }
+    // `+`: the newest runs through the time index, not every run of the scope's repositories.
     branches.extend(strings(
         &format!(
-            "SELECT b.name FROM (SELECT branch_id, createtime FROM workflowruns WHERE {of_scope}
+            "SELECT b.name FROM (SELECT branch_id, createtime FROM workflowruns WHERE +{of_scope}
                                  ORDER BY createtime DESC, id DESC LIMIT ?) recent
              JOIN branches b ON b.id = recent.branch_id
              GROUP BY b.name ORDER BY MAX(recent.createtime) DESC LIMIT ?"

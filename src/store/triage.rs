@@ -305,7 +305,17 @@ pub fn triage(conn: &Connection, request: &Request<'_>) -> Result<Vec<Incident>>
 
 /// The latest failing run of each red workflow and branch in scope.
 fn red_runs(conn: &Connection, request: &Request<'_>) -> Result<Vec<i64>> {
-    let (clause, mut params) = request.filter.sql();
+    // The reader's scope selects the workflows probed (below), not the runs of each probe: in
+    // the probe its list would be read again for every workflow and branch.
+    let probe = RunFilter {
+        scope: None,
+        ..request.filter.clone()
+    };
+    let (clause, mut params) = probe.sql();
+    let (in_scope, scope_params) = request.filter.scope.as_ref().map_or_else(
+        || ("1".to_owned(), Vec::new()),
+        |scope| scope.condition("p.fullname"),
+    );
     let latest_done = format!(
         "r.workflow_id = w.id AND r.branch_id = b.id AND {RUN_DONE_SQL}
          AND COALESCE(r.conclusion, '') NOT IN ({})",
@@ -320,12 +330,14 @@ fn red_runs(conn: &Connection, request: &Request<'_>) -> Result<Vec<i64>> {
         Scope::Watched => {
             let (watched, globs) = request.watched.sql("b.name", "p.defaultbranch");
             params.extend(globs);
-            (format!("WHERE {watched}"), String::new())
+            params.extend(scope_params);
+            (format!("WHERE {watched} AND {in_scope}"), String::new())
         }
         Scope::AllBranches { active_since } => {
+            params.extend(scope_params);
             params.push(Value::Integer(active_since));
             (
-                String::new(),
+                format!("WHERE {in_scope}"),
                 "AND EXISTS (SELECT 1 FROM workflowruns x
                              WHERE x.branch_id = red.branch_id AND x.createtime >= ?)"
                     .to_owned(),

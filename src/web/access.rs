@@ -551,6 +551,37 @@ mod tests {
     }
 
     #[test]
+    fn a_stored_token_reads_its_scope_by_bearer_or_cookie_until_it_is_revoked() {
+        let access = private();
+        let (secret, mut row) = new_token("tv", "display", Some(vec!["o/a".into()]), 1);
+        row.info.id = 7;
+        assert!(!access.allows(None, Some(&format!("Bearer {secret}"))));
+        access.add_token(&row);
+        let viewer = access
+            .viewer(None, Some(&format!("Bearer {secret}")))
+            .expect("the token reads");
+        assert!(viewer.may_read("o/a") && !viewer.may_read("o/b"));
+        let cookie = access
+            .sign_in_cookie(&secret)
+            .expect("a TV signs in with it");
+        let value = cookie
+            .strip_prefix("buildboard_token=")
+            .and_then(|rest| rest.split(';').next())
+            .unwrap();
+        assert!(!value.contains(&secret[4..]) && !row.cookie_hash.contains(value));
+        let by_cookie = access.viewer(Some(value), None).expect("its cookie reads");
+        assert_eq!(by_cookie.scope_key(), viewer.scope_key());
+        let watch = access.revoked(&viewer);
+        assert!(!watch.is_cancelled());
+        access.revoke(7);
+        assert!(watch.is_cancelled(), "open sockets are told");
+        assert!(access.viewer(Some(value), None).is_none());
+        assert!(!access.allows(None, Some(&format!("Bearer {secret}"))));
+        assert!(access.sign_in_cookie(&secret).is_none());
+        assert!(access.revoked(&viewer).is_cancelled());
+    }
+
+    #[test]
     fn signing_in_redirects_to_the_same_page_without_the_token() {
         let access = private();
         let answer = |path: &str, query: &str| {

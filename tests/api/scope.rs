@@ -450,3 +450,58 @@ async fn tokens_are_made_listed_and_revoked_by_the_admin_only_and_stored_as_hash
     assert_eq!(missing.status(), 404);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_tv_signed_in_with_a_scoped_display_token_shows_and_receives_only_its_repositories() {
+    use crate::browser::{js, open, open_browser, start_driver, until};
+    // Arrange: a real Chromium, signed in once with a token for two of the three.
+    let app = private_app().await;
+    let (two, id) = make_token(&app, "lobby TV", &["acme/payments", "acme/gateway"]).await;
+    deliver_all(&app, 1).await;
+    let driver = start_driver();
+    let browser = open_browser(&driver).await;
+    open(&browser, &app, &format!("/?token={two}")).await;
+    assert_eq!(js(&browser, "return location.href").await, app.url("/"));
+
+    // Act: more deliveries for all three while the page is open.
+    deliver_all(&app, 2).await;
+
+    // Assert: theirs arrive live; the third's never shows, nor reaches the page's feed.
+    until(
+        &browser,
+        "document.querySelector('[data-run-id=\"502021\"]')",
+        Duration::from_secs(3),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    for path in ["/", "/wall", "/triage"] {
+        open(&browser, &app, path).await;
+        let html = js(&browser, "return document.documentElement.outerHTML").await;
+        let html = html.as_str().unwrap().to_lowercase();
+        assert!(
+            html.contains("acme/payments") || html.contains("payments"),
+            "{path}"
+        );
+        assert!(!html.contains(HIDDEN), "{path} shows the third: {html}");
+    }
+    let status = js(
+        &browser,
+        "return fetch('/api/builds/503021').then(r => r.status)",
+    )
+    .await;
+    assert_eq!(status, 404);
+
+    // Revoked: the page's next read is refused.
+    let revoked = app
+        .http
+        .delete(app.url(&format!("/api/tokens/{id}")))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoked.status(), 200);
+    let status = js(&browser, "return fetch('/?part=live').then(r => r.status)").await;
+    assert_eq!(status, 401);
+    browser.close().await.unwrap();
+    app.stop().await;
+}
