@@ -3,8 +3,8 @@
 //! most of it and stall could hold as much memory as they have connections.
 //!
 //! - **A global budget of webhook bytes in flight** (`--webhook-body-budget`): room is reserved
-//!   as the bytes arrive, for the buffer they need (which doubles, up to the length declared),
-//!   and released when the request is answered. A declared
+//!   as the bytes arrive, chunk by chunk (kept as they came, copied into one buffer once the body
+//!   is whole), and released when the request is answered. A declared
 //!   `Content-Length` reserves nothing: clients that send headers only (or declare a large body
 //!   and send a little) take no room from the deliveries posted meanwhile. A chunk that does not
 //!   fit gets `503` with `Retry-After`, at once (nothing waits for room). Bodies declared larger
@@ -18,8 +18,8 @@
 //!   request's body to the same deadline; [`read_small`] reads the small bodies of the other
 //!   routes (forms, JSON), after their credentials were checked.
 //!
-//! The peak of memory held by webhook bodies is therefore the budget (plus what a growing buffer
-//! rounds up to), whatever the number of senders; what the allocator keeps after a burst is
+//! The peak of memory held by webhook bodies is therefore the budget (plus the copies of bodies
+//! being completed), whatever the number of senders; what the allocator keeps after a burst is
 //! bounded by that peak.
 
 use std::sync::{Arc, Mutex};
@@ -165,28 +165,29 @@ impl Budget {
         })?;
         let mut reserved = Reserved::default();
         let read = async {
-            // Grows with the bytes received, not with the length declared.
-            let mut buffer = Vec::new();
+            // The chunks as they arrived, each reserved: memory follows the bytes received, with
+            // no buffer grown ahead of them (a doubling buffer held up to twice what it had
+            // received, and its freed sizes stayed with the allocator).
+            let mut chunks: Vec<Bytes> = Vec::new();
+            let mut received = 0usize;
             let mut body = std::pin::pin!(body);
             while let Some(chunk) = body.next().await {
-                let chunk = chunk.map_err(read_error)?;
-                if buffer.len() + chunk.remaining() > capacity {
+                let mut chunk = chunk.map_err(read_error)?;
+                let size = chunk.remaining();
+                if received + size > capacity {
                     return Err(Error::bad_request(
                         "invalid_body",
                         "the body is longer than its Content-Length",
                     ));
                 }
-                let needed = buffer.len() + chunk.remaining();
-                if needed > buffer.capacity() {
-                    // Doubling, as `Vec` does, but never past the length declared; the room
-                    // reserved is what is allocated, so the buffers never hold more than the
-                    // budget (reserving only the bytes received let doubled buffers hold twice
-                    // it).
-                    let wanted = (buffer.capacity() * 2).max(needed).min(capacity);
-                    self.grow(&mut reserved, length, (wanted - buffer.capacity()) as u64)?;
-                    buffer.reserve_exact(wanted - buffer.len());
-                }
-                buffer.put(chunk);
+                self.grow(&mut reserved, length, size as u64)?;
+                received += size;
+                chunks.push(chunk.copy_to_bytes(size));
+            }
+            // One contiguous copy once the whole body is here, for the signature and the parser.
+            let mut buffer = Vec::with_capacity(received);
+            for chunk in &chunks {
+                buffer.extend_from_slice(chunk);
             }
             Ok(Bytes::from(buffer))
         };
