@@ -474,62 +474,69 @@ impl Backfill<'_> {
     }
 
     async fn workflows(&mut self, repo: &Repository) -> Result<(), Error> {
-        let mut url = Some(self.client.url(
-            &client::repo_path(&repo.full_name, &["actions", "workflows"]),
-            &[("per_page", PER_PAGE)],
-        ));
-        while let Some(current) = url.take() {
-            match self.fetch(&current).await? {
-                Fetch::Unchanged(cached) => {
-                    self.summary.workflows += cached.items as u64;
-                    url = cached.next;
+        let repo_id = repo.id;
+        let path = client::repo_path(&repo.full_name, &["actions", "workflows"]);
+        self.listing(
+            &path,
+            |summary| &mut summary.workflows,
+            |page: &WorkflowsPage| page.workflows.len(),
+            move |conn, page, _now| {
+                for workflow in &page.workflows {
+                    write::upsert_workflow(conn, repo_id, workflow)?;
                 }
-                Fetch::Fresh { body, next, etag } => {
-                    let page: WorkflowsPage = Client::decode(&current, &body)?;
-                    self.summary.workflows += page.workflows.len() as u64;
-                    let entry = Fetch::entry(etag, next.clone(), None, page.workflows.len(), None);
-                    let repo_id = repo.id;
-                    self.db
-                        .transaction(move |conn| {
-                            for workflow in &page.workflows {
-                                write::upsert_workflow(conn, repo_id, workflow)?;
-                            }
-                            if let Some(entry) = entry {
-                                let now = chrono::Utc::now().timestamp();
-                                write::put_cached_page(conn, &current, &entry, now)?;
-                            }
-                            Ok(())
-                        })
-                        .await?;
-                    url = next;
-                }
-            }
-        }
-        Ok(())
+                Ok(())
+            },
+        )
+        .await
     }
 
     async fn branches(&mut self, repo: &Repository) -> Result<(), Error> {
-        let mut url = Some(self.client.url(
-            &client::repo_path(&repo.full_name, &["branches"]),
-            &[("per_page", PER_PAGE)],
-        ));
+        let repo_id = repo.id;
+        let path = client::repo_path(&repo.full_name, &["branches"]);
+        self.listing(
+            &path,
+            |summary| &mut summary.branches,
+            |branches: &Vec<BranchRef>| branches.len(),
+            move |conn, branches, now| {
+                for branch in branches {
+                    write::ensure_branch(conn, repo_id, &branch.name, now)?;
+                }
+                Ok(())
+            },
+        )
+        .await
+    }
+
+    /// Walks the listing at `path` page by page: a `304` counts the stored page's items into
+    /// `count`; a fresh page is decoded, counted, and written by `store` (given the time) in one
+    /// transaction with its cache entry.
+    async fn listing<P, F>(
+        &mut self,
+        path: &str,
+        count: fn(&mut Summary) -> &mut u64,
+        items: fn(&P) -> usize,
+        store: F,
+    ) -> Result<(), Error>
+    where
+        P: serde::de::DeserializeOwned + Send + 'static,
+        F: Fn(&Connection, &P, i64) -> store::Result<()> + Copy + Send + 'static,
+    {
+        let mut url = Some(self.client.url(path, &[("per_page", PER_PAGE)]));
         while let Some(current) = url.take() {
             match self.fetch(&current).await? {
                 Fetch::Unchanged(cached) => {
-                    self.summary.branches += cached.items as u64;
+                    *count(&mut self.summary) += cached.items as u64;
                     url = cached.next;
                 }
                 Fetch::Fresh { body, next, etag } => {
-                    let branches: Vec<BranchRef> = Client::decode(&current, &body)?;
-                    self.summary.branches += branches.len() as u64;
-                    let entry = Fetch::entry(etag, next.clone(), None, branches.len(), None);
-                    let repo_id = repo.id;
+                    let page: P = Client::decode(&current, &body)?;
+                    let len = items(&page);
+                    *count(&mut self.summary) += len as u64;
+                    let entry = Fetch::entry(etag, next.clone(), None, len, None);
                     self.db
                         .transaction(move |conn| {
                             let now = chrono::Utc::now().timestamp();
-                            for branch in &branches {
-                                write::ensure_branch(conn, repo_id, &branch.name, now)?;
-                            }
+                            store(conn, &page, now)?;
                             if let Some(entry) = entry {
                                 write::put_cached_page(conn, &current, &entry, now)?;
                             }

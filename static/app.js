@@ -3,13 +3,20 @@
 // and shows the connection state. TV mode (rotation, paging, the Wall's layout), the title and icon,
 // and relative times are static/tv.js's, which hears of every message and redraw through the
 // events `bb:message` and `bb:updated`. It never builds markup from payload text.
+
+// What every script of a page reads first: the body, its data attributes, the view and whether
+// it is in TV mode. Global (a classic script, loaded before tv.js), so tv.js reads it the same way.
+function boardPage() {
+  "use strict";
+  const body = document.body;
+  const ds = body.dataset;
+  return { body: body, ds: ds, view: ds.view, tv: ds.tv === "1" };
+}
+
 (function () {
   "use strict";
 
-  const body = document.body;
-  const ds = body.dataset;
-  const view = ds.view;
-  const tv = ds.tv === "1";
+  const { body, ds, view, tv } = boardPage();
   // The server's numbers (BoardQuery::chrome), their one source: every page carries them.
   const maxRows = Number(ds.maxRows);
   const maxStream = Number(ds.maxStream);

@@ -14,10 +14,8 @@
 (function () {
   "use strict";
 
-  const body = document.body;
-  const ds = body.dataset;
-  const view = ds.view;
-  const tv = ds.tv === "1";
+  // boardPage is app.js's, which every page loads before this script.
+  const { body, ds, view, tv } = boardPage();
   // The rotation, `[[view, url], ...]` in order (empty: this view stays put, `rotate=0`).
   let rotation = [];
   try { rotation = JSON.parse(ds.rotation || "[]"); } catch (err) { rotation = []; }

@@ -54,13 +54,50 @@ pub fn run_from_row(row: &Row<'_>) -> rusqlite::Result<Run> {
     })
 }
 
+/// The one row `sql` finds for `params`, mapped by `map`; `None` if there is none.
+fn optional<T, P: rusqlite::Params>(
+    conn: &Connection,
+    sql: &str,
+    params: P,
+    map: impl FnOnce(&Row<'_>) -> rusqlite::Result<T>,
+) -> Result<Option<T>> {
+    Ok(conn
+        .prepare_cached(sql)?
+        .query_row(params, map)
+        .optional()?)
+}
+
 /// One run by GitHub run id.
 ///
 /// # Errors
 /// On a database error.
 pub fn run(conn: &Connection, run_id: i64) -> Result<Option<Run>> {
-    let mut stmt = conn.prepare_cached(&format!("{RUN_SELECT} WHERE r.id = ?1"))?;
-    Ok(stmt.query_row([run_id], run_from_row).optional()?)
+    optional(
+        conn,
+        &format!("{RUN_SELECT} WHERE r.id = ?1"),
+        [run_id],
+        run_from_row,
+    )
+}
+
+/// Maps a row of the query in [`job`].
+fn job_from_row(row: &Row<'_>) -> rusqlite::Result<Job> {
+    Ok(Job {
+        id: row.get(0)?,
+        run_id: row.get(1)?,
+        repo: row.get(2)?,
+        run_attempt: row.get(3)?,
+        name: row.get(4)?,
+        workflow: row.get(5)?,
+        status: row.get(6)?,
+        conclusion: row.get(7)?,
+        runner: row.get(8)?,
+        url: row.get(9)?,
+        created_at: row.get(10)?,
+        started_at: row.get(11)?,
+        completed_at: row.get(12)?,
+        repo_id: row.get(13)?,
+    })
 }
 
 /// One job by GitHub job id.
@@ -68,31 +105,28 @@ pub fn run(conn: &Connection, run_id: i64) -> Result<Option<Run>> {
 /// # Errors
 /// On a database error.
 pub fn job(conn: &Connection, job_id: i64) -> Result<Option<Job>> {
-    let mut stmt = conn.prepare_cached(
+    optional(
+        conn,
         "SELECT j.id, j.run_id, repos.fullname, j.runattempt, j.name, j.workflowname, j.status,
                 j.conclusion, j.runnername, j.url, j.createtime, j.starttime, j.endtime, j.repo_id
          FROM workflowjobs j JOIN repos ON repos.id = j.repo_id WHERE j.id = ?1",
-    )?;
-    Ok(stmt
-        .query_row([job_id], |row| {
-            Ok(Job {
-                id: row.get(0)?,
-                run_id: row.get(1)?,
-                repo: row.get(2)?,
-                run_attempt: row.get(3)?,
-                name: row.get(4)?,
-                workflow: row.get(5)?,
-                status: row.get(6)?,
-                conclusion: row.get(7)?,
-                runner: row.get(8)?,
-                url: row.get(9)?,
-                created_at: row.get(10)?,
-                started_at: row.get(11)?,
-                completed_at: row.get(12)?,
-                repo_id: row.get(13)?,
-            })
-        })
-        .optional()?)
+        [job_id],
+        job_from_row,
+    )
+}
+
+/// Maps a row of the query in [`commit`].
+fn commit_from_row(row: &Row<'_>) -> rusqlite::Result<CommitInfo> {
+    let message: Option<String> = row.get(2)?;
+    Ok(CommitInfo {
+        repo: row.get(0)?,
+        sha: row.get(1)?,
+        message: message.map(|text| super::model::first_line(&text, MESSAGE_CHARS)),
+        author: row.get(3)?,
+        author_login: row.get(4)?,
+        committed_at: row.get(5)?,
+        url: row.get(6)?,
+    })
 }
 
 /// One commit by its row id.
@@ -100,24 +134,13 @@ pub fn job(conn: &Connection, job_id: i64) -> Result<Option<Job>> {
 /// # Errors
 /// On a database error.
 pub fn commit(conn: &Connection, commit_id: i64) -> Result<Option<CommitInfo>> {
-    let mut stmt = conn.prepare_cached(
+    optional(
+        conn,
         "SELECT repos.fullname, c.gitid, c.message, c.authorname, c.authorlogin, c.committime, c.url
          FROM commits c JOIN repos ON repos.id = c.repo_id WHERE c.id = ?1",
-    )?;
-    Ok(stmt
-        .query_row([commit_id], |row| {
-            let message: Option<String> = row.get(2)?;
-            Ok(CommitInfo {
-                repo: row.get(0)?,
-                sha: row.get(1)?,
-                message: message.map(|text| super::model::first_line(&text, MESSAGE_CHARS)),
-                author: row.get(3)?,
-                author_login: row.get(4)?,
-                committed_at: row.get(5)?,
-                url: row.get(6)?,
-            })
-        })
-        .optional()?)
+        [commit_id],
+        commit_from_row,
+    )
 }
 
 /// A value from the `settings` table.
@@ -125,11 +148,12 @@ pub fn commit(conn: &Connection, commit_id: i64) -> Result<Option<CommitInfo>> {
 /// # Errors
 /// On a database error.
 pub fn setting(conn: &Connection, key: &str) -> Result<Option<String>> {
-    Ok(conn
-        .query_row("SELECT value FROM settings WHERE key = ?1", [key], |row| {
-            row.get(0)
-        })
-        .optional()?)
+    optional(
+        conn,
+        "SELECT value FROM settings WHERE key = ?1",
+        [key],
+        |row| row.get(0),
+    )
 }
 
 /// The version of a stored run, `(runattempt, statusrank, updatetime)`: an incoming run replaces it
@@ -138,12 +162,12 @@ pub fn setting(conn: &Connection, key: &str) -> Result<Option<String>> {
 /// # Errors
 /// On a database error.
 pub fn run_version(conn: &Connection, run_id: i64) -> Result<Option<(i64, i64, i64)>> {
-    Ok(conn
-        .prepare_cached(
-            "SELECT runattempt, statusrank, COALESCE(updatetime, 0) FROM workflowruns WHERE id = ?1",
-        )?
-        .query_row([run_id], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
-        .optional()?)
+    optional(
+        conn,
+        "SELECT runattempt, statusrank, COALESCE(updatetime, 0) FROM workflowruns WHERE id = ?1",
+        [run_id],
+        |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+    )
 }
 
 /// The cached response for `url`, if one was stored.
@@ -151,9 +175,11 @@ pub fn run_version(conn: &Connection, run_id: i64) -> Result<Option<(i64, i64, i
 /// # Errors
 /// On a database error.
 pub fn cached_page(conn: &Connection, url: &str) -> Result<Option<CachedPage>> {
-    Ok(conn
-        .prepare_cached("SELECT etag, nexturl, total, items, body FROM httpcache WHERE url = ?1")?
-        .query_row([url], |row| {
+    optional(
+        conn,
+        "SELECT etag, nexturl, total, items, body FROM httpcache WHERE url = ?1",
+        [url],
+        |row| {
             Ok(CachedPage {
                 etag: row.get(0)?,
                 next: row.get(1)?,
@@ -161,8 +187,8 @@ pub fn cached_page(conn: &Connection, url: &str) -> Result<Option<CachedPage>> {
                 items: row.get(3)?,
                 body: row.get(4)?,
             })
-        })
-        .optional()?)
+        },
+    )
 }
 
 /// The backfill windows of a repository, oldest first.

@@ -44,38 +44,25 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = R
     let host = || warp::header::optional::<String>("host");
     let auth = || warp::header::optional::<String>("authorization");
     let viewer = || super::access::with_viewer(state.access.clone());
-    let builds = warp::path!("builds")
-        .and(warp::get())
-        .and(viewer())
-        .and(query())
-        .and(host())
-        .and(with_state(state.clone()))
-        .then(list_runs);
+    // What most reads take after their path: a GET with the viewer, the query and the `Host`
+    // (for the links an answer carries).
+    let read = || {
+        warp::get()
+            .and(viewer())
+            .and(query())
+            .and(host())
+            .and(with_state(state.clone()))
+    };
+    let builds = warp::path!("builds").and(read()).then(list_runs);
     let build = warp::path!("builds" / i64)
         .and(warp::get())
         .and(viewer())
         .and(with_state(state.clone()))
         .then(show_run);
-    let metrics = warp::path!("metrics")
-        .and(warp::get())
-        .and(viewer())
-        .and(query())
-        .and(host())
-        .and(with_state(state.clone()))
-        .then(show_metrics);
-    let workflows = warp::path!("workflows")
-        .and(warp::get())
-        .and(viewer())
-        .and(query())
-        .and(host())
-        .and(with_state(state.clone()))
-        .then(list_workflows);
+    let metrics = warp::path!("metrics").and(read()).then(show_metrics);
+    let workflows = warp::path!("workflows").and(read()).then(list_workflows);
     let workflow = warp::path!("workflows" / i64)
-        .and(warp::get())
-        .and(viewer())
-        .and(query())
-        .and(host())
-        .and(with_state(state.clone()))
+        .and(read())
         .then(show_workflow);
     let triage = warp::path!("triage")
         .and(warp::get())
@@ -83,13 +70,7 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = R
         .and(query())
         .and(with_state(state.clone()))
         .then(show_triage);
-    let repos = warp::path!("repos")
-        .and(warp::get())
-        .and(viewer())
-        .and(query())
-        .and(host())
-        .and(with_state(state.clone()))
-        .then(list_repos);
+    let repos = warp::path!("repos").and(read()).then(list_repos);
     let add_repo = warp::path!("repos")
         .and(warp::post())
         .and(auth())

@@ -53,55 +53,24 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = R
         .reads
         .filter()
         .and(super::access::with_viewer(state.access.clone()));
-    let waterfall = warp::path::end()
-        .and(warp::get())
+    // What every page route takes after its path: a GET, through the gate, with its query.
+    let page = warp::get()
         .and(gate.clone())
         .and(query)
-        .and(with_state(state.clone()))
-        .then(pages::show_waterfall)
-        .map(as_page);
-    let triage = warp::path!("triage")
-        .and(warp::get())
-        .and(gate.clone())
-        .and(query)
-        .and(with_state(state.clone()))
-        .then(pages::show_triage)
-        .map(as_page);
-    let people = warp::path!("developer")
-        .and(warp::get())
-        .and(gate.clone())
-        .and(query)
-        .and(with_state(state.clone()))
-        .then(pages::show_people)
-        .map(as_page);
+        .and(with_state(state));
+    let waterfall = page_route(warp::path::end(), page.clone(), pages::show_waterfall);
+    let triage = page_route(warp::path!("triage"), page.clone(), pages::show_triage);
+    let people = page_route(warp::path!("developer"), page.clone(), pages::show_people);
     let developer = warp::path!("developer" / String)
-        .and(warp::get())
-        .and(gate.clone())
-        .and(query)
-        .and(with_state(state.clone()))
+        .and(page.clone())
         .then(pages::show_developer)
         .map(as_page);
     let run = warp::path!("runs" / i64)
-        .and(warp::get())
-        .and(gate.clone())
-        .and(query)
-        .and(with_state(state.clone()))
+        .and(page.clone())
         .then(pages::show_run)
         .map(as_page);
-    let runners = warp::path!("runners")
-        .and(warp::get())
-        .and(gate.clone())
-        .and(query)
-        .and(with_state(state.clone()))
-        .then(pages::show_runners)
-        .map(as_page);
-    let wall = warp::path!("wall")
-        .and(warp::get())
-        .and(gate.clone())
-        .and(query)
-        .and(with_state(state))
-        .then(pages::show_wall)
-        .map(as_page);
+    let runners = page_route(warp::path!("runners"), page.clone(), pages::show_runners);
+    let wall = page_route(warp::path!("wall"), page.clone(), pages::show_wall);
     let assets = warp::path!("static" / String)
         .and(warp::get())
         .and_then(assets::serve_asset);
@@ -165,6 +134,24 @@ where
         );
     }
     Ok(warp::reply::with_header(reply, CACHE_CONTROL, "no-store").into_response())
+}
+
+/// The route of a page at `path` that takes no value from it: `handler` answers, as a page.
+fn page_route<P, A, H, Fut>(
+    path: P,
+    page: A,
+    handler: H,
+) -> impl Filter<Extract = (warp::reply::Response,), Error = Rejection> + Clone
+where
+    P: Filter<Extract = (), Error = Rejection> + Clone + Send + Sync,
+    A: Filter<Extract = (crate::scope::Viewer, Vec<(String, String)>, AppState), Error = Rejection>
+        + Clone
+        + Send
+        + Sync,
+    H: Fn(crate::scope::Viewer, Vec<(String, String)>, AppState) -> Fut + Clone + Send + Sync,
+    Fut: Future<Output = Result<warp::reply::Response, Error>> + Send,
+{
+    path.and(page).then(handler).map(as_page)
 }
 
 /// A page's answer, its error as the HTML error page (the API answers errors in JSON).
