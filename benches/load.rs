@@ -1080,7 +1080,7 @@ fn long_name(kind: &str, n: usize) -> String {
     format!("{kind}-{n:05}-{}", "abcdefghij".repeat(8))
 }
 
-/// Issue 26's read bound: with 20,000 repositories and 20,000 branches, the worst filters (50
+/// Reads do bounded work: with 20,000 repositories and 20,000 branches, the worst filters (50
 /// unknown names of each kind) alone, then eight clients sending them while a plain
 /// `/api/builds?per_page=5` is timed.
 async fn names_phase(args: &Args, dir: &Path) -> anyhow::Result<()> {

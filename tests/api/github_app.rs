@@ -905,8 +905,18 @@ async fn a_signed_in_person_who_reads_two_of_three_repositories_never_receives_a
         assert!(status < 500, "{path}: {status}");
         assert!(!text.contains(HIDDEN), "{path} ({status}) named it: {text}");
     }
-    let (_, metrics) = json_with(&app, ("cookie", &cookie), "/api/metrics").await;
+    // The figures count only hers (an explicit window: a run created in the second of the
+    // request is past the end of a window that ends now).
+    let hour = |offset: i64| {
+        let at = chrono::Utc::now() + chrono::Duration::seconds(offset);
+        at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    };
+    let window = format!("/api/metrics?since={}&until={}", hour(-3600), hour(3600));
+    let (status, metrics) = json_with(&app, ("cookie", &cookie), &window).await;
+    assert_eq!(status, 200, "{metrics}");
     assert_eq!(metrics["metrics"]["total_runs"], 4, "{metrics}");
+    let (_, repos) = json_with(&app, ("cookie", &cookie), "/api/repos").await;
+    assert_eq!(repos["repos"].as_array().map(Vec::len), Some(2), "{repos}");
     // The control: the admin token reads the third, so the search can fail.
     let (_, all) = json_with(
         &app,

@@ -1,5 +1,5 @@
-//! Hardening, second round (issue 26): each finding of the attack run, replayed at a scale a test
-//! runs in seconds. The first round's replays are in `hardening`.
+//! Hardening, second round: each finding of an attack run on the release binary, replayed at a
+//! scale a test runs in seconds. The first round's replays are in `hardening`.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};

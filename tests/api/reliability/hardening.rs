@@ -407,8 +407,8 @@ async fn readyz_turns_503_on_a_full_disk_and_ready_again_once_writes_succeed() {
     }
     assert!(failed, "a delivery failed on the full disk");
 
-    // Assert: not ready while writes fail, whatever the probes' own small writes do (issue 26:
-    // three probes 1.3 s apart, each past the shared answer's second, answered 200)...
+    // Assert: not ready while writes fail, whatever the probes' own small writes do (an attack
+    // run saw three probes 1.3 s apart, each past the shared answer's second, answered 200)...
     let full = readyz_becomes(&server, 503, Duration::from_secs(3)).await;
     assert_eq!(full, 503, "{}", server.log_text());
     for probe in 0..3 {
