@@ -223,10 +223,15 @@ fn table(kind: NameKind) -> &'static str {
 
 /// ` AND repo_id IN (?, …)` for `ids`, nothing for none.
 fn in_repos(ids: &[i64]) -> String {
+    in_ids("repo_id", ids)
+}
+
+/// ` AND column IN (?, …)` for `ids`, nothing for none.
+fn in_ids(column: &str, ids: &[i64]) -> String {
     if ids.is_empty() {
         String::new()
     } else {
-        format!(" AND repo_id IN ({})", vec!["?"; ids.len()].join(", "))
+        format!(" AND {column} IN ({})", vec!["?"; ids.len()].join(", "))
     }
 }
 
@@ -305,7 +310,7 @@ impl<'c> Suggester<'c> {
         };
         // A repository is one of `ids` itself; a branch or workflow belongs to one of them.
         let within = if kind == NameKind::Repository {
-            in_repos(ids).replace("repo_id", "id")
+            in_ids("id", ids)
         } else {
             in_repos(ids)
         };
@@ -358,11 +363,7 @@ impl Candidates {
                 .collect::<rusqlite::Result<_>>()?)
         };
         let limit = SUGGESTION_CANDIDATES as usize;
-        let in_ids = if ids.is_empty() {
-            String::new()
-        } else {
-            format!(" AND id IN ({})", vec!["?"; ids.len()].join(", "))
-        };
+        let in_ids = in_ids("id", ids);
         let mut names = match kind {
             NameKind::Branch => strings(
                 format!(

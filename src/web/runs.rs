@@ -46,14 +46,29 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = R
 /// # Errors
 /// On a database error.
 pub async fn read_queues(state: &AppState, viewer: &Viewer) -> Result<Vec<Queue>, Error> {
-    if !viewer.reads_all() {
-        return Ok(Vec::new());
-    }
+    let viewer = viewer.clone();
     let now = now();
     Ok(state
         .store
-        .read(move |conn| runners::queues(conn, now))
+        .read(move |conn| visible_queues(conn, &viewer, now))
         .await?)
+}
+
+/// The runners' queues at `now` that `viewer` may see: all of them for a reader of every
+/// repository, none otherwise (see [`read_queues`]); for reads that hold a connection already.
+///
+/// # Errors
+/// On a database error.
+pub fn visible_queues(
+    conn: &rusqlite::Connection,
+    viewer: &Viewer,
+    now: i64,
+) -> crate::store::Result<Vec<Queue>> {
+    if viewer.reads_all() {
+        runners::queues(conn, now)
+    } else {
+        Ok(Vec::new())
+    }
 }
 
 /// Run `id` in detail, with people removed as `--hide-authors` says.

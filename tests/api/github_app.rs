@@ -859,7 +859,9 @@ async fn a_revoked_authorisation_delivery_ends_that_persons_sessions_at_once() {
 #[tokio::test]
 async fn a_signed_in_person_who_reads_two_of_three_repositories_never_receives_a_byte_of_the_third()
 {
-    use crate::scope::{deliver_all, drain, every_address, fetch, json_with, ws_with, HIDDEN};
+    use crate::scope::{
+        deliver_all, drain, every_address, fetch, json_with, metrics_around_now, ws_with, HIDDEN,
+    };
 
     // Arrange: alice may read two of the three repositories through the App.
     let fake = FakeGitHub::start(vec![]).await;
@@ -905,14 +907,8 @@ async fn a_signed_in_person_who_reads_two_of_three_repositories_never_receives_a
         assert!(status < 500, "{path}: {status}");
         assert!(!text.contains(HIDDEN), "{path} ({status}) named it: {text}");
     }
-    // The figures count only hers (an explicit window: a run created in the second of the
-    // request is past the end of a window that ends now).
-    let hour = |offset: i64| {
-        let at = chrono::Utc::now() + chrono::Duration::seconds(offset);
-        at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-    };
-    let window = format!("/api/metrics?since={}&until={}", hour(-3600), hour(3600));
-    let (status, metrics) = json_with(&app, ("cookie", &cookie), &window).await;
+    // The figures count only hers.
+    let (status, metrics) = json_with(&app, ("cookie", &cookie), &metrics_around_now()).await;
     assert_eq!(status, 200, "{metrics}");
     assert_eq!(metrics["metrics"]["total_runs"], 4, "{metrics}");
     let (_, repos) = json_with(&app, ("cookie", &cookie), "/api/repos").await;

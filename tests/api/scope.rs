@@ -234,14 +234,7 @@ async fn a_display_token_for_two_of_three_repositories_never_receives_a_byte_of_
     assert!(wall.contains(HIDDEN), "the whole board shows the third");
 
     // The figures count only theirs: 4 runs, 2 of them red.
-    // (An explicit window: a run created in the second of the request is past the end of a
-    // window that ends now.)
-    let hour = |offset: i64| {
-        let at = chrono::Utc::now() + chrono::Duration::seconds(offset);
-        at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-    };
-    let window = format!("/api/metrics?since={}&until={}", hour(-3600), hour(3600));
-    let (_, metrics) = json_with(&app, ("cookie", &cookie), &window).await;
+    let (_, metrics) = json_with(&app, ("cookie", &cookie), &metrics_around_now()).await;
     assert_eq!(metrics["metrics"]["total_runs"], 4, "{metrics}");
     assert_eq!(metrics["metrics"]["failed_runs"], 2, "{metrics}");
     let (_, repos) = fetch(&app, &cookie, "/api/repos").await;
@@ -250,6 +243,16 @@ async fn a_display_token_for_two_of_three_repositories_never_receives_a_byte_of_
     let (_, page) = fetch(&app, &cookie, "/").await;
     assert!(page.contains("acme/payments") && page.contains("acme/gateway"));
     app.stop().await;
+}
+
+/// `/api/metrics` over the hour before and after now: an explicit window, as a run created in
+/// the second of the request is past the end of a window that ends now.
+pub(crate) fn metrics_around_now() -> String {
+    let at = |offset: i64| {
+        (chrono::Utc::now() + chrono::Duration::seconds(offset))
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    };
+    format!("/api/metrics?since={}&until={}", at(-3600), at(3600))
 }
 
 /// The body of `GET path` as JSON with `header`, and its status.

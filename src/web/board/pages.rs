@@ -11,7 +11,7 @@ use super::{rendered, respond};
 use crate::scope::Viewer;
 use crate::store::figures::{self, Metrics};
 use crate::store::query::{self, RunFilter};
-use crate::store::{board, runners, triage, wall};
+use crate::store::{board, triage, wall};
 use crate::views::{self, Chrome};
 use crate::web::params::MAX_FILTER_CHARS;
 use crate::web::{now, AppState, Error};
@@ -92,13 +92,7 @@ pub(super) async fn show_wall(
                         },
                     )?;
                     let wall = wall::assemble(states, &incidents, wall::per_workflow(&filter));
-                    // The runners' queues only for a reader of every repository: a queue mixes
-                    // the jobs of all of them.
-                    let queues = if readable.reads_all() {
-                        runners::queues(conn, now())?
-                    } else {
-                        Vec::new()
-                    };
+                    let queues = crate::web::runs::visible_queues(conn, &readable, now())?;
                     let defaults = wall::default_branches(conn)?;
                     let coverage = wall::branch_coverage(conn, &filter)?;
                     Ok((wall, queues, defaults, coverage))
