@@ -373,3 +373,41 @@ CREATE TABLE IF NOT EXISTS jobsamples (
     extra      TEXT,                            -- other fields of the sample, JSON; NULL when none
     PRIMARY KEY (job_id, t)
 ) WITHOUT ROWID;
+
+-- Version 8: the same statements are migration step 7 -> 8 in `src/store/migrate.rs`.
+-- Job logs fetched on demand for the run page, kept bounded in size and age.
+CREATE TABLE IF NOT EXISTS joblogs (
+    job_id    INTEGER PRIMARY KEY,              -- GitHub job id
+    fetchtime INTEGER NOT NULL,                 -- epoch seconds
+    status    INTEGER NOT NULL,                 -- GitHub's answer: 200, 403, 404 or 410
+    truncated INTEGER NOT NULL DEFAULT 0,       -- 1 when lines outside the failing step were cut
+    bytes     INTEGER NOT NULL DEFAULT 0,       -- length of body
+    body      BLOB                              -- the kept log text; NULL unless status is 200
+);
+CREATE INDEX IF NOT EXISTS joblogs_fetchtime ON joblogs (fetchtime);
+
+-- Claims on reds ("alice is on it"), keyed by the red's first red run: a claim ends by itself
+-- when its workflow is green again (the next red has another first red run).
+CREATE TABLE IF NOT EXISTS claims (
+    first_red_run INTEGER PRIMARY KEY,          -- workflowruns.id
+    login         TEXT    NOT NULL,
+    claimtime     INTEGER NOT NULL
+);
+
+-- Every change made on the settings page (values live in `settings`): who, what, when.
+CREATE TABLE IF NOT EXISTS settingslog (
+    id         INTEGER PRIMARY KEY,
+    key        TEXT    NOT NULL,
+    value      TEXT,                            -- NULL: reset to the default
+    changedby  TEXT    NOT NULL,
+    changetime INTEGER NOT NULL
+);
+
+-- Per-repository telemetry secrets for jobs that cannot get an Actions OIDC token. Only the
+-- SHA-256 of the secret is kept.
+CREATE TABLE IF NOT EXISTS telemetrysecrets (
+    repo_id    INTEGER PRIMARY KEY,             -- repos.id
+    secrethash TEXT    NOT NULL UNIQUE,         -- hex SHA-256
+    createdby  TEXT    NOT NULL,
+    createtime INTEGER NOT NULL
+);

@@ -115,7 +115,42 @@ pub const MIGRATIONS: &[&str] = &[
     // 6 -> 7: display and API tokens; the GitHub App, its installations and their repositories,
     // sign-in sessions (see schema.sql).
     MIGRATION_6_TO_7,
+    // 7 -> 8: job logs kept for the run page, claims on reds, the settings page's log,
+    // per-repository telemetry secrets (see schema.sql).
+    MIGRATION_7_TO_8,
 ];
+
+/// Migration 7 -> 8: new tables only, the same statements as in `schema.sql`.
+const MIGRATION_7_TO_8: &str = "CREATE TABLE IF NOT EXISTS joblogs (
+    job_id    INTEGER PRIMARY KEY,              -- GitHub job id
+    fetchtime INTEGER NOT NULL,                 -- epoch seconds
+    status    INTEGER NOT NULL,                 -- GitHub's answer: 200, 403, 404 or 410
+    truncated INTEGER NOT NULL DEFAULT 0,       -- 1 when lines outside the failing step were cut
+    bytes     INTEGER NOT NULL DEFAULT 0,       -- length of body
+    body      BLOB                              -- the kept log text; NULL unless status is 200
+);
+CREATE INDEX IF NOT EXISTS joblogs_fetchtime ON joblogs (fetchtime);
+
+CREATE TABLE IF NOT EXISTS claims (
+    first_red_run INTEGER PRIMARY KEY,          -- workflowruns.id
+    login         TEXT    NOT NULL,
+    claimtime     INTEGER NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS settingslog (
+    id         INTEGER PRIMARY KEY,
+    key        TEXT    NOT NULL,
+    value      TEXT,                            -- NULL: reset to the default
+    changedby  TEXT    NOT NULL,
+    changetime INTEGER NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS telemetrysecrets (
+    repo_id    INTEGER PRIMARY KEY,             -- repos.id
+    secrethash TEXT    NOT NULL UNIQUE,         -- hex SHA-256
+    createdby  TEXT    NOT NULL,
+    createtime INTEGER NOT NULL
+);";
 
 /// Migration 6 -> 7: new tables only, the same statements as in `schema.sql`.
 const MIGRATION_6_TO_7: &str = "CREATE TABLE IF NOT EXISTS accesstokens (
@@ -289,7 +324,9 @@ mod tests {
             .pragma_query_value(None, "user_version", |row| row.get(0))
             .unwrap();
         assert_eq!(version, LATEST_VERSION);
-        assert_eq!(LATEST_VERSION, 7);
+        assert_eq!(LATEST_VERSION, 8);
+        assert!(tables(&conn).contains(&"joblogs".to_owned()));
+        assert!(tables(&conn).contains(&"claims".to_owned()));
         assert!(tables(&conn).contains(&"accesstokens".to_owned()));
         assert!(tables(&conn).contains(&"jobsamples".to_owned()));
         assert!(tables(&conn).contains(&"outbox".to_owned()));
