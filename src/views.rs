@@ -82,6 +82,11 @@ pub struct Chrome {
     pub live_url: String,
     /// The waterfall's HUD part (`part=hud`).
     pub hud_url: String,
+    /// Whether every run the live feed sends this viewer belongs on the page (the page narrows
+    /// nothing beyond the viewer's scope, which the feed applies too): `static/runs.js` draws
+    /// them as they come; otherwise each run redraws the live part from the server, which alone
+    /// decides what matches the page's filter.
+    pub runs_belong: bool,
     /// Active filters, comma-separated as typed in the form; empty when unset.
     pub repo: String,
     pub branch: String,
@@ -1064,7 +1069,7 @@ pub fn created_clock(run: &Run) -> String {
 }
 
 /// A span of seconds for people, to the two largest units: `45 s`, `3 min`, `2 h 5 min`,
-/// `2 d 3 h`. The page keeps it current (static/tv.js does the same sum).
+/// `2 d 3 h`. The page keeps it current (static/times.js does the same sum).
 pub fn span(secs: i64) -> String {
     let s = secs.max(0);
     let (d, h, m) = (s / 86_400, (s % 86_400) / 3600, (s % 3600) / 60);
@@ -1083,7 +1088,7 @@ pub fn span_since(then: &i64, now: &i64) -> String {
     span(now - then)
 }
 
-/// A running run's expected time left, as a TV shows it at first (`static/tv.js` keeps it
+/// A running run's expected time left, as a TV shows it at first (`static/times.js` keeps it
 /// current): "~4 min left", "longer than usual" past its expected end, "running" without one.
 pub fn time_left(progress: &Progress, now: &i64) -> String {
     match progress.expected_end() {

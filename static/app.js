@@ -1,358 +1,154 @@
-// buildboard's live board. The server renders every piece of HTML (see src/views.rs); this script
-// only connects to /ws, swaps server-rendered fragments into place, re-fetches server-rendered parts,
-// and shows the connection state. TV mode (rotation, paging, the Wall's layout), the title and icon,
-// and relative times are static/tv.js's, which hears of every message and redraw through the
-// events `bb:message` and `bb:updated`. It never builds markup from payload text.
+// The connection and resync: connects to /ws, tells the page's other modules of every message
+// (`bb:message`), re-fetches the server-rendered parts (`part=live`, `part=hud`: rendered once per
+// change for every viewer of the same URL and scope) and says so (`bb:updated`), and shows the
+// connection state. Every board page loads it. The server renders all HTML (src/views.rs).
 
-// What every script of a page reads first: the body, its data attributes, the view and whether
-// it is in TV mode. Global (a classic script, loaded before tv.js), so tv.js reads it the same way.
-function boardPage() {
-  "use strict";
-  const body = document.body;
-  const ds = body.dataset;
-  return { body: body, ds: ds, view: ds.view, tv: ds.tv === "1" };
+import { body, ds, emit, forget, tv, view } from "./board.js";
+
+const conn = document.getElementById("conn");
+const updated = document.getElementById("updated");
+const MIN_BACKOFF = 1000;
+const MAX_BACKOFF = 30000;
+const RESYNC_EVERY = 10 * 60 * 1000;
+
+let socket = null;
+let backoff = MIN_BACKOFF;
+let retryAt = 0;
+let lastUpdate = 0;
+let needResync = false;
+let hudTimer = 0;
+let liveTimer = 0;
+let lastResync = 0;
+
+// ---- connection state, always visible ---------------------------------------------------------
+
+function setConn(state, text) {
+  conn.dataset.state = state;
+  conn.textContent = text;
+  body.classList.toggle("offline", state === "closed");
 }
 
-(function () {
-  "use strict";
+function ago(seconds) {
+  if (seconds < 60) return seconds + " s ago";
+  if (seconds < 3600) return Math.floor(seconds / 60) + " min ago";
+  return Math.floor(seconds / 3600) + " h ago";
+}
 
-  const { body, ds, view, tv } = boardPage();
-  // The server's numbers (BoardQuery::chrome), their one source: every page carries them.
-  const maxRows = Number(ds.maxRows);
-  const maxStream = Number(ds.maxStream);
-  const conn = document.getElementById("conn");
-  const updated = document.getElementById("updated");
-  const MIN_BACKOFF = 1000;
-  const MAX_BACKOFF = 30000;
-  const RESYNC_EVERY = 10 * 60 * 1000;
-
-  let socket = null;
-  let backoff = MIN_BACKOFF;
-  let retryAt = 0;
-  let lastUpdate = 0;
-  let needResync = false;
-  let hudTimer = 0;
-  let liveTimer = 0;
-  // Run messages wait here for the next frame: a burst costs one redraw, not one per message.
-  let pendingRuns = [];
-  let frame = 0;
-
-  // ---- connection state, always visible -------------------------------------------------------
-
-  function setConn(state, text) {
-    conn.dataset.state = state;
-    conn.textContent = text;
-    body.classList.toggle("offline", state === "closed");
+function tick() {
+  if (lastUpdate) {
+    // Written only when it reads differently: a burst of messages costs no layout here.
+    const text = "last update " + ago(Math.round((Date.now() - lastUpdate) / 1000));
+    if (updated.textContent !== text) updated.textContent = text;
   }
-
-  function ago(seconds) {
-    if (seconds < 60) return seconds + " s ago";
-    if (seconds < 3600) return Math.floor(seconds / 60) + " min ago";
-    return Math.floor(seconds / 3600) + " h ago";
+  if (conn.dataset.state === "closed" && retryAt) {
+    const left = Math.max(0, Math.ceil((retryAt - Date.now()) / 1000));
+    conn.textContent = "✖ disconnected, retrying in " + left + " s";
   }
+}
 
-  function tick() {
-    if (lastUpdate) {
-      // Written only when it reads differently: a burst of messages costs no layout here.
-      const text = "last update " + ago(Math.round((Date.now() - lastUpdate) / 1000));
-      if (updated.textContent !== text) updated.textContent = text;
-    }
-    if (conn.dataset.state === "closed" && retryAt) {
-      const left = Math.max(0, Math.ceil((retryAt - Date.now()) / 1000));
-      conn.textContent = "✖ disconnected, retrying in " + left + " s";
-    }
+// ---- parts --------------------------------------------------------------------------------------
+
+function refresh(url, id) {
+  if (!url) return Promise.resolve();
+  return fetch(url, { cache: "no-store", credentials: "same-origin" })
+    .then(function (response) {
+      if (!response.ok) throw new Error("HTTP " + response.status);
+      return response.text();
+    })
+    .then(function (html) {
+      const target = document.getElementById(id);
+      if (target) target.innerHTML = html;
+      emit("bb:updated", id);
+    })
+    .catch(function () { needResync = true; });
+}
+
+/** Everything on the page again, from the shared server-side render. */
+export function resync() {
+  needResync = false;
+  lastResync = Date.now();
+  return refresh(ds.liveUrl, "live");
+}
+
+// Bursts of changes cost one fetch; the jitter spreads many screens over a second.
+function later(fn, wait) { return setTimeout(fn, (wait || 200) + Math.random() * 500); }
+
+/** The figures again, soon: a TV, read from across the room, redraws them at most every 2.5-3 s. */
+export function scheduleHud() {
+  if (hudTimer) return;
+  hudTimer = later(function () { hudTimer = 0; refresh(ds.hudUrl, "hud"); }, tv ? 2500 : 200);
+}
+
+/**
+ * The live part again, soon. A TV redraws its view from the server at most every 2.5 s (a new
+ * break does not wait: see alerts.js); its waterfall draws the runs of the repositories it shows
+ * as they come (runs.js), and redraws the whole grid at most every 10 s.
+ */
+export function scheduleLive() {
+  if (liveTimer) return;
+  const every = !tv ? 0 : view === "waterfall" ? 10000 : 2500;
+  const gap = lastResync + every - Date.now();
+  liveTimer = later(function () { liveTimer = 0; resync(); }, Math.max(200, gap));
+}
+
+// ---- the feed -----------------------------------------------------------------------------------
+
+function onMessage(event) {
+  let message;
+  try { message = JSON.parse(event.data); } catch { return; }
+  lastUpdate = Date.now();
+  tick();
+  emit("bb:message", message);
+  switch (message.type) {
+    case "hello":
+      if (needResync || Number(message.generation) > Number(ds.generation)) resync();
+      break;
+    case "snapshot":
+      if (message.reason === "lagged") resync();
+      break;
+    case "run":
+      // The waterfall draws runs itself (runs.js); the people index shows no runs.
+      if (view !== "waterfall" && view !== "people") scheduleLive();
+      break;
+    case "job":
+      if (view === "waterfall") scheduleHud(); else if (view === "developer" || view === "run") scheduleLive();
+      break;
+    default:
+      break;
   }
+}
 
-  // ---- fragments ------------------------------------------------------------------------------
-
-  // Parses one server-rendered element; <template> parsing runs no script and loads nothing.
-  function fragment(html) {
-    const template = document.createElement("template");
-    template.innerHTML = html.trim();
-    return template.content.firstElementChild;
-  }
-
-  function refresh(url, id) {
-    if (!url) return Promise.resolve();
-    return fetch(url, { cache: "no-store", credentials: "same-origin" })
-      .then(function (response) {
-        if (!response.ok) throw new Error("HTTP " + response.status);
-        return response.text();
-      })
-      .then(function (html) {
-        const target = document.getElementById(id);
-        if (target) target.innerHTML = html;
-        updated_(id);
-      })
-      .catch(function () { needResync = true; });
-  }
-
-  // Tells static/tv.js that part of the page was redrawn.
-  function updated_(part) {
-    document.dispatchEvent(new CustomEvent("bb:updated", { detail: part }));
-  }
-
-  // Everything on the page again, from the shared server-side render.
-  let lastResync = 0;
-  function resync() {
-    needResync = false;
-    lastResync = Date.now();
-    return refresh(ds.liveUrl, "live");
-  }
-
-  // Bursts of changes cost one fetch; the jitter spreads many screens over a second.
-  function later(fn, wait) { return setTimeout(fn, (wait || 200) + Math.random() * 500); }
-
-  function scheduleHud() {
-    if (hudTimer) return;
-    // A TV, read from across the room, redraws its figures at most every 2.5 to 3 s.
-    hudTimer = later(function () { hudTimer = 0; refresh(ds.hudUrl, "hud"); }, tv ? 2500 : 200);
-  }
-
-  // A TV redraws its view from the server at most every 2.5 s (a new break does not wait: see
-  // static/tv.js). Its waterfall draws the runs of the repositories it shows as they come; one it
-  // does not show yet (which then becomes the most recently active) costs a redraw of the whole
-  // grid, at most every 10 s.
-  function scheduleLive() {
-    if (liveTimer) return;
-    const every = !tv ? 0 : view === "waterfall" ? 10000 : 2500;
-    const gap = lastResync + every - Date.now();
-    liveTimer = later(function () { liveTimer = 0; resync(); }, Math.max(200, gap));
-  }
-
-  // ---- the waterfall --------------------------------------------------------------------------
-
-  // The page's filters, as the server reads them (src/store/query.rs): each a comma-separated list
-  // matching any of its values; branches may be globs, workflow names match in any case.
-  function list(text) {
-    return (text || "").split(",").map(function (v) { return v.trim(); }).filter(Boolean);
-  }
-
-  // An SQLite GLOB pattern (`*`, `?`, `[...]`, `[^...]`) as a RegExp.
-  function globRegExp(glob) {
-    let source = "";
-    for (let i = 0; i < glob.length; i += 1) {
-      const c = glob[i];
-      if (c === "*") source += "[\\s\\S]*";
-      else if (c === "?") source += "[\\s\\S]";
-      else if (c === "[") {
-        const end = glob.indexOf("]", i + 2);
-        if (end < 0) { source += "\\["; continue; }
-        let set = glob.slice(i + 1, end);
-        const negate = set[0] === "^";
-        if (negate) set = set.slice(1);
-        source += "[" + (negate ? "^" : "") + set.replace(/[\\\]]/g, "\\$&") + "]";
-        i = end;
-      } else source += c.replace(/[.*+?^${}()|[\]\\\/]/g, "\\$&");
-    }
-    return new RegExp("^" + source + "$");
-  }
-
-  const filters = {
-    repo: list(ds.repo),
-    branch: list(ds.branch).map(function (b) {
-      return /[*?[]/.test(b) ? globRegExp(b) : b;
-    }),
-    workflow: list(ds.workflow).map(function (w) { return w.toLowerCase(); }),
-    author: list(ds.author),
+function connect() {
+  retryAt = 0;
+  const proto = location.protocol === "https:" ? "wss:" : "ws:";
+  socket = new WebSocket(proto + "//" + location.host + "/ws");
+  socket.onopen = function () {
+    backoff = MIN_BACKOFF;
+    setConn("open", "● live");
   };
-
-  function matches(build) {
-    const any = function (values, test) { return values.length === 0 || values.some(test); };
-    return any(filters.repo, function (r) { return build.repo === r; }) &&
-      any(filters.branch, function (b) {
-        return typeof b === "string" ? build.branch === b : b.test(build.branch || "");
-      }) &&
-      any(filters.workflow, function (w) { return (build.workflow || "").toLowerCase() === w; }) &&
-      any(filters.author, function (a) { return build.author === a; });
-  }
-
-  function laneCell(row, lane) {
-    for (const cell of row.children) {
-      if (cell.dataset.lane === lane) return cell;
-    }
-    return null;
-  }
-
-  // Puts a row's lane cells in the header's column order, adding empty ones where it has none. On a
-  // TV only its repository's page's columns (static/tv.js keeps a row no other cells).
-  function alignRow(head, row, repo) {
-    const cells = new Map();
-    for (const cell of row.children) if (cell.dataset.lane) cells.set(cell.dataset.lane, cell);
-    let page = null;
-    if (tv && repo) {
-      const own = head.querySelector('th[data-lane][data-repo="' + CSS.escape(repo) + '"]');
-      if (own) page = own.dataset.page;
-    }
-    for (const th of head.querySelectorAll("th[data-lane]")) {
-      if (page !== null && th.dataset.page !== page) continue;
-      let cell = cells.get(th.dataset.lane);
-      if (!cell) {
-        cell = document.createElement("td");
-        cell.className = "lane";
-        cell.dataset.lane = th.dataset.lane;
-        if (th.dataset.page) cell.dataset.page = th.dataset.page;
-      }
-      row.appendChild(cell);
-    }
-  }
-
-  // Adds the column for a workflow not on the page yet, inside its repository's group, in name
-  // order. Returns false when the server must lay the grid out again instead: a repository not on
-  // the page (its group and header row), or a TV (whose pages hold whole repositories).
-  function ensureLane(head, grid, build, html) {
-    const lane = String(build.workflow_id);
-    if (head.querySelector('th[data-lane="' + CSS.escape(lane) + '"]')) return true;
-    const lanes = head.querySelectorAll("th[data-lane]");
-    const siblings = Array.prototype.filter.call(lanes, function (th) {
-      return th.dataset.repo === build.repo;
-    });
-    if (tv || (lanes.length > 0 && siblings.length === 0)) return false;
-    const th = fragment(html);
-    const after = siblings.filter(function (other) {
-      return other.dataset.name <= build.workflow;
-    }).pop();
-    if (after) after.after(th);
-    else if (siblings.length) siblings[0].before(th);
-    else head.appendChild(th);
-    const group = document.querySelector('#grid-groups th[data-repo="' + CSS.escape(build.repo) + '"]');
-    if (group) group.colSpan += 1;
-    for (const row of grid.rows) alignRow(head, row);
-    return true;
-  }
-
-  function insertRow(grid, row) {
-    const time = Number(row.dataset.time);
-    let placed = false;
-    for (const other of grid.rows) {
-      if (Number(other.dataset.time) < time) {
-        grid.insertBefore(row, other);
-        placed = true;
-        break;
-      }
-    }
-    if (!placed) grid.appendChild(row);
-    // A TV keeps rows per page of repositories (static/tv.js trims them); a desktop the newest.
-    while (!tv && grid.rows.length > maxRows) grid.deleteRow(-1);
-    const empty = document.getElementById("grid-empty");
-    if (empty) empty.remove();
-  }
-
-  // A TV, read from across the room, redraws runs at most once a second: a busy organisation's
-  // stream of deliveries costs one redraw a second, not one per frame (the first run after a quiet
-  // second is drawn in the next frame).
-  const TV_REDRAW_MS = 1000;
-  let lastFlush = -Infinity;
-  function queueRun(message) {
-    pendingRuns.push(message);
-    if (frame) return;
-    const wait = tv ? TV_REDRAW_MS - (performance.now() - lastFlush) : 0;
-    if (wait > 0) {
-      frame = setTimeout(function () { frame = requestAnimationFrame(flushRuns); }, wait);
-    } else frame = requestAnimationFrame(flushRuns);
-  }
-
-  // One frame's runs, applied together; a run seen twice in the burst is applied once, newest.
-  function flushRuns() {
-    frame = 0;
-    lastFlush = performance.now();
-    const runs = pendingRuns;
-    pendingRuns = [];
-    const last = new Map();
-    for (const message of runs) last.set(message.build && message.build.id, message);
-    // Only the burst's last entries of the stream would stay: the others are not parsed at all.
-    const shown = Array.from(last.values()).filter(function (message) {
-      return message.html && message.build && matches(message.build);
-    });
-    shown.forEach(function (message, i) { applyRun(message, i >= shown.length - maxStream); });
-    updated_("runs");
-  }
-
-  function applyRun(message, streamed) {
-    const build = message.build;
-    const html = message.html;
-    if (!html || !matches(build)) return;
-    const grid = document.getElementById("grid-body");
-    const head = document.getElementById("grid-head");
-    if (grid && head) {
-      const existing = grid.querySelector('[data-run-id="' + CSS.escape(String(build.id)) + '"]');
-      const lane = String(build.workflow_id);
-      const key = build.repo + "@" + build.sha;
-      const row = grid.querySelector('tr[data-commit="' + CSS.escape(key) + '"]');
-      if (existing) {
-        existing.replaceWith(fragment(html.cell));
-      } else if (!ensureLane(head, grid, build, html.lane)) {
-        scheduleLive();
-      } else if (row) {
-        // A TV leaves a column out that does not fit its screen: its runs are not drawn.
-        const cell = laneCell(row, lane);
-        if (cell) cell.appendChild(fragment(html.cell));
-      } else {
-        const fresh = fragment(html.row);
-        alignRow(head, fresh, build.repo);
-        insertRow(grid, fresh);
-      }
-    }
-    const stream = document.getElementById("stream");
-    if (stream && streamed) {
-      stream.prepend(fragment(html.stream));
-      while (stream.children.length > maxStream) stream.lastElementChild.remove();
-    }
-    scheduleHud();
-  }
-
-  // ---- the feed -------------------------------------------------------------------------------
-
-  function onMessage(event) {
-    let message;
-    try { message = JSON.parse(event.data); } catch (err) { return; }
-    lastUpdate = Date.now();
+  socket.onmessage = onMessage;
+  socket.onclose = function () {
+    socket = null;
+    needResync = true;
+    const wait = backoff / 2 + Math.random() * backoff / 2;
+    backoff = Math.min(backoff * 2, MAX_BACKOFF);
+    retryAt = Date.now() + wait;
+    setConn("closed", "✖ disconnected");
     tick();
-    document.dispatchEvent(new CustomEvent("bb:message", { detail: message }));
-    switch (message.type) {
-      case "hello":
-        if (needResync || Number(message.generation) > Number(ds.generation)) resync();
-        break;
-      case "snapshot":
-        if (message.reason === "lagged") resync();
-        break;
-      case "run":
-        if (view === "waterfall") queueRun(message); else if (view !== "people") scheduleLive();
-        break;
-      case "job":
-        if (view === "waterfall") scheduleHud(); else if (view === "developer" || view === "run") scheduleLive();
-        break;
-      default:
-        break;
-    }
-  }
+    setTimeout(connect, wait);
+  };
+}
 
-  function connect() {
-    retryAt = 0;
-    const proto = location.protocol === "https:" ? "wss:" : "ws:";
-    socket = new WebSocket(proto + "//" + location.host + "/ws");
-    socket.onopen = function () {
-      backoff = MIN_BACKOFF;
-      setConn("open", "● live");
-    };
-    socket.onmessage = onMessage;
-    socket.onclose = function () {
-      socket = null;
-      needResync = true;
-      const wait = backoff / 2 + Math.random() * backoff / 2;
-      backoff = Math.min(backoff * 2, MAX_BACKOFF);
-      retryAt = Date.now() + wait;
-      setConn("closed", "✖ disconnected");
-      tick();
-      setTimeout(connect, wait);
-    };
-  }
+// A page that loaded is not an error any more; the error page (error.js) reads whether this tab
+// is a TV.
+forget("bb.errorAttempt");
+try {
+  if (tv) window.sessionStorage.setItem("bb.tv", "1"); else forget("bb.tv");
+} catch {
+  /* private mode: the error page reads the address only */
+}
 
-  // For static/tv.js: redraw the live part now (a new break is on its way to the screen).
-  window.buildboard = { resync: resync };
-
-  setConn("connecting", "◌ connecting…");
-  connect();
-  setInterval(tick, 1000);
-  setInterval(function () { if (socket) resync(); }, RESYNC_EVERY);
-})();
+setConn("connecting", "◌ connecting…");
+connect();
+setInterval(tick, 1000);
+setInterval(function () { if (socket) resync(); }, RESYNC_EVERY);

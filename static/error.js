@@ -1,15 +1,15 @@
 // buildboard's error page. On a TV nobody is there to press reload: a busy or failing server
 // (429, 5xx) is asked again with backoff; a bad address or parameter (other 4xx) goes back to
 // the default view after a few seconds. Elsewhere the page waits for a person, except that a
-// busy server is still retried.
-(function () {
-  "use strict";
-  const status = Number(document.body.dataset.status) || 500;
-  const params = new URLSearchParams(location.search);
-  const tv = params.get("tv") === "1" || sessionStorage.getItem("bb.tv") === "1";
-  const retry = document.getElementById("retry");
-  const transient = status === 429 || status >= 500;
-  if (!transient && !tv) return;
+// busy server is still retried. templates/error.html loads it.
+
+const status = Number(document.body.dataset.status) || 500;
+const params = new URLSearchParams(location.search);
+const tv = params.get("tv") === "1" || sessionStorage.getItem("bb.tv") === "1";
+const retry = document.getElementById("retry");
+const transient = status === 429 || status >= 500;
+// A person reads a bad address's page; anything else is asked again, or left, by itself.
+function retryLater() {
   const attempt = Number(sessionStorage.getItem("bb.errorAttempt") || 0);
   sessionStorage.setItem("bb.errorAttempt", String(attempt + 1));
   const seconds = transient ? Math.min(60, 5 * Math.pow(2, attempt)) : 10;
@@ -27,4 +27,6 @@
     setTimeout(tick, 1000);
   }
   tick();
-})();
+}
+
+if (transient || tv) retryLater();

@@ -2,10 +2,10 @@
 "use strict";
 const pid = Number(process.env.STATE_pid);
 if (pid > 0) {
-  try { process.kill(pid, "SIGTERM"); } catch (err) { console.log("sampler already gone"); }
+  try { process.kill(pid, "SIGTERM"); } catch { console.log("sampler already gone"); }
   const until = Date.now() + 10000;
   const wait = () => {
-    try { process.kill(pid, 0); } catch (err) { return; }
+    try { process.kill(pid, 0); } catch { return; }
     if (Date.now() < until) setTimeout(wait, 200);
   };
   wait();

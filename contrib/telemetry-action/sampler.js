@@ -11,7 +11,7 @@ const interval = Math.max(1, Number(process.env.BUILDBOARD_INTERVAL) || 5) * 100
 const every = Math.max(1, Number(process.env.BUILDBOARD_BATCH) || 15) * 1000;
 const log = (text) => process.stderr.write("buildboard telemetry: " + text + "\n");
 
-function read(file) { try { return fs.readFileSync(file, "utf8"); } catch (err) { return ""; } }
+function read(file) { try { return fs.readFileSync(file, "utf8"); } catch { return ""; } }
 
 function cpuTimes() {
   const f = read("/proc/stat").split("\n")[0].trim().split(/\s+/).slice(1).map(Number);

@@ -73,6 +73,7 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = R
     let wall = page_route(warp::path!("wall"), page.clone(), pages::show_wall);
     let assets = warp::path!("static" / String)
         .and(warp::get())
+        .and(warp::header::optional::<String>("if-none-match"))
         .and_then(assets::serve_asset);
     // Last: any other address a person might type gets the HTML error page, not JSON.
     let unknown = warp::get()

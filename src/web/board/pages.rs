@@ -24,7 +24,7 @@ const MAX_DEVELOPER_INCIDENTS: usize = 100;
 const MAX_PEOPLE: u32 = 200;
 /// A person's latest runs listed.
 const DEVELOPER_RUNS: u32 = 30;
-/// Workflow columns of one server-side TV page of the waterfall. The TV itself (`static/tv.js`)
+/// Workflow columns of one server-side TV page of the waterfall. The TV itself (`static/paging.js`)
 /// packs whole repositories into pages as wide as its screen, so this only sets, with
 /// [`TV_PAGES`], how many columns a TV is sent: 48, the busiest repositories first.
 const TV_LANES_PER_PAGE: usize = 6;
@@ -143,7 +143,7 @@ pub(super) async fn show_waterfall(
             };
             // A TV reads two pages' worth of commits per page of repositories, newest first, each
             // server page keeping at most `max_rows` of them: the busiest repositories' pages
-            // fill, and a TV page that joins two server pages (`tv.js` packs them to the screen's
+            // fill, and a TV page that joins two server pages (`static/paging.js` packs them to the screen's
             // width) fills the screen rather than its top two thirds.
             let rows = if q.tv {
                 2 * chrome.max_rows * TV_PAGES

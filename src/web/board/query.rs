@@ -30,11 +30,11 @@ const ROTATABLE: &[(&str, &str)] = &[
 ];
 
 /// The rotation when `views=` is not given: the answer (the Wall), and the details of the reds
-/// (Triage, which `static/tv.js` skips while nothing is red). Other views only when asked for.
+/// (Triage, which `static/rotation.js` skips while nothing is red). Other views only when asked for.
 const DEFAULT_VIEWS: &[&str] = &["wall", "triage"];
 
 /// Seconds each view other than the answer view stays up when `rotate=` is not given; the
-/// answer view (the Wall) stays four times as long (`static/tv.js`).
+/// answer view (the Wall) stays four times as long (`static/board.js`).
 const DEFAULT_ROTATE_S: u32 = 15;
 
 /// The board's query parameters, validated.
@@ -134,6 +134,15 @@ impl BoardQuery {
             author: self.author.clone(),
             ..RunFilter::default()
         })
+    }
+
+    /// Whether every run the feed sends this viewer is one of the page's: the page's filter
+    /// narrows nothing beyond the viewer's scope (which the feed applies to its messages too).
+    fn shows_every_run(&self) -> bool {
+        RunFilter {
+            scope: None,
+            ..self.filter()
+        } == RunFilter::default()
     }
 
     /// The filter for the figures: the same, limited to the window ending `now`.
@@ -236,7 +245,7 @@ impl BoardQuery {
                 active: window == self.window,
             })
             .collect();
-        // The rotation, in order, each view with these parameters: `static/tv.js` picks the next.
+        // The rotation, in order, each view with these parameters: `static/rotation.js` picks the next.
         let rotation = if self.tv && self.rotate_s > 0 {
             let stops: Vec<(&str, String)> = self
                 .views
@@ -274,6 +283,7 @@ impl BoardQuery {
             rotation,
             live_url: self.url(path, self.window, Part::Live),
             hud_url: self.url(path, self.window, Part::Hud),
+            runs_belong: self.shows_every_run(),
             repo: self.repo.join(","),
             branch: self.branch.join(","),
             workflow: self.workflow.join(","),

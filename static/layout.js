@@ -1,0 +1,118 @@
+// Layout on a TV: fitting what is shown to the screen. The Wall's grid of tiles sized to the
+// screen (long names shrunk before they wrap, never cut), rows and stream entries that do not fit
+// above the bottom edge left out whole. Which
+// page is shown is paging.js's; this module only measures and sizes. Imported by paging.js.
+
+/** The screen's bottom edge for lists, in px from the top of the viewport. */
+export function bottomEdge() {
+  return window.innerHeight - 4;
+}
+
+/** Names stay readable across a room: at least 28 px at 1080p, never under 25 px. */
+export function minFont() {
+  return Math.max(25, 28 * window.innerHeight / 1080);
+}
+
+/**
+ * The largest font (px) a grid of `cells` cells in w x h gives its tiles, with its columns and
+ * rows. A red tile takes two cells, one above the other (`reds` of them, so two rows at least).
+ */
+export function bestGrid(cells, reds, w, h, gap) {
+  let best = { font: 0, cols: 1, rows: cells };
+  for (let cols = 1; cols <= cells; cols++) {
+    const rows = Math.max(reds ? 2 : 1, Math.ceil(cells / cols));
+    if (reds > cols * Math.floor(rows / 2)) continue;
+    const tw = (w - gap * (cols - 1)) / cols;
+    const th = (h - gap * (rows - 1)) / rows;
+    // Every line of a tile is at the tile's size (28 px at 1080p at least). A cell holds about
+    // 4.4 lines (a green tile: name, when, a running run's bar and time left; a red one, in
+    // two: name, newest break, since, who, older reds, fix, progress), ~11 characters a line
+    // (longer names wrap).
+    const font = Math.min(th / 4.4, tw / 11, window.innerHeight / 10);
+    if (font > best.font) best = { font: font, cols: cols, rows: rows };
+  }
+  return best;
+}
+
+/** The room the Wall's tiles have: below their top, to the screen's bottom. */
+export function tileRoom(tiles) {
+  const gap = Math.max(6, window.innerHeight / 120);
+  const top = tiles.getBoundingClientRect().top;
+  return { gap: gap, w: tiles.clientWidth, h: window.innerHeight - top - gap };
+}
+
+/** Sizes the Wall's grid to `grid` (from bestGrid) in `room` (from tileRoom). */
+export function sizeTiles(tiles, grid, room) {
+  tiles.style.setProperty("--cols", String(grid.cols));
+  tiles.style.setProperty("--rows", String(grid.rows));
+  tiles.style.setProperty("--gap", room.gap + "px");
+  tiles.style.setProperty("--tile-font", Math.floor(grid.font) + "px");
+  tiles.style.setProperty("height", Math.floor(room.h) + "px");
+}
+
+/**
+ * A tile whose text does not fit (a name longer than a line, more lines than its cell) is
+ * shrunk, down to the floor; only then do its words wrap anywhere. Nothing is cut with "…".
+ */
+export function fitTiles(items, floor) {
+  for (const item of items) {
+    if (item.style.fontSize) item.style.removeProperty("font-size");
+    item.classList.remove("squeezed");
+  }
+  for (const item of items) {
+    if (item.classList.contains("off")) continue;
+    const name = item.querySelector(".tile-name .name");
+    const over = function () {
+      return item.scrollHeight > item.clientHeight + 1 || (!!name && name.scrollWidth > name.clientWidth + 1);
+    };
+    if (!over()) continue;
+    let font = parseFloat(getComputedStyle(item).fontSize);
+    while (over() && font > floor) {
+      font = Math.max(floor, font * 0.92);
+      item.style.fontSize = font + "px";
+    }
+    if (over()) item.classList.add("squeezed");
+  }
+}
+
+/**
+ * Rows (of the waterfall, of the stream) are as tall as each other: as many as fit above
+ * `bottom` are shown, the rest left out whole. One read of the layout, and a class changed only
+ * where the answer changed (a live update moves one row past the edge). Returns how many fit.
+ */
+function fitRows(list, bottom) {
+  const items = list.children;
+  let first = null;
+  for (const item of items) if (!item.classList.contains("off")) { first = item; break; }
+  if (!first) first = items[0];
+  if (!first) return 0;
+  first.classList.remove("off");
+  const rect = first.getBoundingClientRect();
+  const fit = rect.height > 0 ? Math.floor((bottom - rect.top) / rect.height) : items.length;
+  let i = 0;
+  for (const item of items) {
+    const out = i >= fit;
+    if (item.classList.contains("off") !== out) item.classList.toggle("off", out);
+    i += 1;
+  }
+  return Math.min(fit, items.length);
+}
+
+// The stream's entries are one line each: as many as fitted at the last measure are shown.
+let streamFit = -1;
+
+/** The stream of latest runs, to the bottom edge: measured when `measure`, else as before. */
+export function fitStream(bottom, measure) {
+  const stream = document.getElementById("stream");
+  if (!stream) return;
+  if (measure || streamFit < 0) {
+    streamFit = fitRows(stream, bottom);
+    return;
+  }
+  let i = 0;
+  for (const item of stream.children) {
+    const out = i >= streamFit;
+    if (item.classList.contains("off") !== out) item.classList.toggle("off", out);
+    i += 1;
+  }
+}
