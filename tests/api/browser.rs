@@ -150,6 +150,26 @@ pub(crate) async fn js(browser: &Client, script: &str) -> serde_json::Value {
         .expect("the script runs")
 }
 
+/// One Chrome DevTools command through chromedriver's `goog/cdp/execute`.
+pub(crate) async fn cdp_with(
+    driver_url: &str,
+    browser: &Client,
+    cmd: &str,
+    params: serde_json::Value,
+) -> serde_json::Value {
+    let session = browser.session_id().await.unwrap().unwrap();
+    let answer: serde_json::Value = reqwest::Client::new()
+        .post(format!("{driver_url}/session/{session}/goog/cdp/execute"))
+        .json(&json!({ "cmd": cmd, "params": params }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    answer["value"].clone()
+}
+
 /// Opens `path` and waits for the live feed to connect.
 pub(crate) async fn open(browser: &Client, app: &TestApp, path: &str) {
     browser.goto(&app.url(path)).await.expect("the page loads");

@@ -17,7 +17,7 @@ use fantoccini::Client;
 use serde_json::Value;
 use tokio::sync::oneshot;
 
-use crate::browser::{js, open, open_browser, open_browser_with, start_driver, until};
+use crate::browser::{cdp_with, js, open, open_browser, open_browser_with, start_driver, until};
 use crate::helpers::{spawn_app_with, TestApp, SECRET};
 use crate::seed::{self, org_run_delivery, Org, OrgRepo};
 
@@ -765,21 +765,6 @@ async fn wall_at_a_million_runs() {
 /// One Chrome DevTools command without parameters.
 async fn cdp(driver_url: &str, browser: &Client, cmd: &str) -> Value {
     cdp_with(driver_url, browser, cmd, serde_json::json!({})).await
-}
-
-/// One Chrome DevTools command through chromedriver's `goog/cdp/execute`.
-async fn cdp_with(driver_url: &str, browser: &Client, cmd: &str, params: Value) -> Value {
-    let session = browser.session_id().await.unwrap().unwrap();
-    let answer: Value = reqwest::Client::new()
-        .post(format!("{driver_url}/session/{session}/goog/cdp/execute"))
-        .json(&serde_json::json!({ "cmd": cmd, "params": params }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    answer["value"].clone()
 }
 
 /// `Performance.getMetrics` as name -> value.

@@ -1,0 +1,239 @@
+//! The browser code as ES modules: every page loads, in a real Chromium, exactly the modules it
+//! uses (no more: a TV loads no operator buttons, a desktop no rotation), each without an error
+//! in the console; the static route serves modules with their content type and revalidates them
+//! by ETag, and nothing outside `static/`; and a filtered page's live runs are the server's
+//! answer (no second filter in the browser).
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use fantoccini::Client;
+use serde_json::{json, Value};
+
+use crate::browser::{cdp_with, js, open, open_browser, start_driver, until};
+use crate::helpers::{spawn_app, TestApp};
+use crate::seed::{self, run_delivery};
+
+/// Records, from the first line of every document, what would show in the console as an error:
+/// scripts that fail to load or run, rejected promises, `console.error`, Content-Security-Policy
+/// refusals.
+const ERROR_PROBE: &str = "window.__errors = [];
+  addEventListener('error', (e) => window.__errors.push(e.message
+    || ('failed to load ' + (e.target && (e.target.src || e.target.href)))), true);
+  addEventListener('unhandledrejection', (e) => window.__errors.push('rejected: ' + e.reason));
+  addEventListener('securitypolicyviolation', (e) => window.__errors.push('CSP: ' + e.blockedURI));
+  const consoleError = console.error;
+  console.error = (...args) => { window.__errors.push(args.join(' ')); consoleError.apply(console, args); };";
+
+/// The modules (`/static/*.js`) the page fetched, by name.
+const LOADED: &str = "return performance.getEntriesByType('resource')
+  .map((e) => new URL(e.name).pathname)
+  .filter((p) => p.startsWith('/static/') && p.endsWith('.js'))
+  .map((p) => p.slice('/static/'.length));";
+
+/// What every board page loads: the connection, the shared settings, times, the title's state.
+const EVERY_PAGE: &[&str] = &["app.js", "board.js", "times.js", "state.js"];
+/// What a TV adds: the rotation, and what it imports.
+const TV: &[&str] = &["rotation.js", "paging.js", "layout.js", "alerts.js"];
+
+/// Opens `path`, waits for its modules to have run (the feed connected, the title from the
+/// state) and a second more, and returns the modules it loaded and the errors it had.
+async fn load(browser: &Client, app: &TestApp, path: &str) -> (BTreeSet<String>, Value) {
+    open(browser, app, path).await;
+    until(
+        browser,
+        "/ red|green|no runs/.test(document.title)",
+        Duration::from_secs(5),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let loaded = js(browser, LOADED).await;
+    let loaded = loaded
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|name| name.as_str().unwrap().to_owned())
+        .collect();
+    (loaded, js(browser, "return window.__errors").await)
+}
+
+fn names(lists: &[&[&str]]) -> BTreeSet<String> {
+    lists
+        .iter()
+        .flat_map(|list| list.iter())
+        .map(|name| name.to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn every_page_loads_the_modules_it_uses_and_no_other_without_an_error() {
+    // Arrange: a board with reds, and a browser that records every error from the first line.
+    let app = spawn_app().await;
+    seed::realistic(&app.db());
+    let driver = start_driver();
+    let browser = open_browser(&driver).await;
+    cdp_with(
+        &driver.url,
+        &browser,
+        "Page.addScriptToEvaluateOnNewDocument",
+        json!({ "source": ERROR_PROBE }),
+    )
+    .await;
+    open(&browser, &app, "/").await;
+    let run = js(
+        &browser,
+        "return document.querySelector('#grid-body [data-run-id]').dataset.runId",
+    )
+    .await;
+    let run_page = format!("/runs/{}", run.as_str().unwrap());
+    let pages: Vec<(&str, BTreeSet<String>)> = vec![
+        ("/", names(&[EVERY_PAGE, &["runs.js", "act.js"]])),
+        ("/wall", names(&[EVERY_PAGE, &["act.js"]])),
+        ("/triage", names(&[EVERY_PAGE, &["act.js"]])),
+        ("/developer", names(&[EVERY_PAGE, &["act.js"]])),
+        ("/developer/bob", names(&[EVERY_PAGE, &["act.js"]])),
+        ("/runners", names(&[EVERY_PAGE, &["act.js"]])),
+        (&run_page, names(&[EVERY_PAGE, &["act.js"]])),
+        (
+            "/triage?sound=1",
+            names(&[EVERY_PAGE, &["act.js", "alerts.js"]]),
+        ),
+        ("/wall?tv=1&rotate=0", names(&[EVERY_PAGE, TV])),
+        ("/triage?tv=1&rotate=0", names(&[EVERY_PAGE, TV])),
+        ("/developer?tv=1&rotate=0", names(&[EVERY_PAGE, TV])),
+        ("/?tv=1&rotate=0", names(&[EVERY_PAGE, TV, &["runs.js"]])),
+    ];
+    let mut used = BTreeSet::new();
+
+    // Act and assert: each page loads exactly its modules, and none of them fails.
+    for (path, expected) in &pages {
+        let (loaded, errors) = load(&browser, &app, path).await;
+        assert_eq!(&loaded, expected, "{path}: the modules it loads");
+        assert_eq!(errors, json!([]), "{path}: errors in the console");
+        used.extend(loaded);
+    }
+    // The error page loads its own module only, and it runs (a TV's bad address counts down).
+    browser.goto(&app.url("/no-such-view?tv=1")).await.unwrap();
+    until(
+        &browser,
+        "/Back to the Wall in/.test(document.getElementById('retry').textContent)",
+        Duration::from_secs(5),
+    )
+    .await;
+    let loaded = js(&browser, LOADED).await;
+    assert_eq!(loaded, json!(["error.js"]), "the error page's modules");
+    assert_eq!(js(&browser, "return window.__errors").await, json!([]));
+    used.insert("error.js".to_owned());
+    // Every module of static/ is used by some page: none is left behind, unloaded.
+    let shipped: BTreeSet<String> =
+        std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/static"))
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().into_string().unwrap())
+            .filter(|name| name.ends_with(".js"))
+            .collect();
+    assert_eq!(used, shipped, "modules no page loads");
+
+    browser.close().await.unwrap();
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn modules_are_served_as_javascript_revalidated_by_etag_and_nothing_outside_static() {
+    let app = spawn_app().await;
+    let http = reqwest::Client::new();
+
+    // A module: JavaScript (browsers refuse a module of another type), asked again on every page.
+    let first = app.get("/static/paging.js").await;
+    assert_eq!(first.status(), 200);
+    let headers = first.headers().clone();
+    assert_eq!(
+        headers["content-type"], "text/javascript; charset=utf-8",
+        "a module's content type"
+    );
+    assert_eq!(headers["cache-control"], "no-cache");
+    let etag = headers["etag"].to_str().unwrap().to_owned();
+    assert!(first.text().await.unwrap().contains("export function"));
+
+    // Unchanged: 304 and no body; another ETag gets the file.
+    let again = http
+        .get(app.url("/static/paging.js"))
+        .header("if-none-match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 304);
+    assert_eq!(again.headers()["etag"].to_str().unwrap(), etag);
+    assert!(again.text().await.unwrap().is_empty());
+    let other = http
+        .get(app.url("/static/paging.js"))
+        .header("if-none-match", "\"0000000000000000\"")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(other.status(), 200);
+
+    // Nothing but static/'s files: no way up, no script that is gone.
+    for path in [
+        "/static/..%2FCargo.toml",
+        "/static/%2e%2e%2fCargo.toml",
+        "/static/tv.js",
+        "/static/board",
+    ] {
+        assert_eq!(app.get(path).await.status(), 404, "{path}");
+    }
+    app.stop().await;
+}
+
+/// A run delivery of run `id` on `branch`.
+fn run_on(id: i64, branch: &str) -> Vec<u8> {
+    let mut payload: Value =
+        serde_json::from_slice(&run_delivery(id, &format!("{id:0>40}"), "Live", None)).unwrap();
+    payload["workflow_run"]["head_branch"] = json!(branch);
+    serde_json::to_vec(&payload).unwrap()
+}
+
+#[tokio::test]
+async fn a_filtered_waterfall_shows_the_live_runs_the_server_matches_and_no_other() {
+    // Arrange: a Waterfall filtered by a branch pattern, open in Chromium.
+    let app = spawn_app().await;
+    seed::realistic(&app.db());
+    let driver = start_driver();
+    let browser = open_browser(&driver).await;
+    open(&browser, &app, "/").await;
+    assert_eq!(
+        js(&browser, "return document.body.dataset.liveRuns").await,
+        "draw",
+        "an unfiltered page draws the feed's runs itself"
+    );
+    open(&browser, &app, "/?branch=release/*").await;
+    assert_eq!(
+        js(&browser, "return document.body.dataset.liveRuns").await,
+        "fetch",
+        "a filtered page asks the server"
+    );
+    js(&browser, "window.__sameDocument = true; return 1").await;
+
+    // Act: a run outside the filter, then one inside it.
+    app.deliver("workflow_run", "out", &run_on(901, "main"))
+        .await;
+    app.deliver("workflow_run", "in", &run_on(902, "release/2.0"))
+        .await;
+
+    // Assert: the matching run shows, live; the other never does.
+    until(
+        &browser,
+        "document.querySelector('#grid-body [data-run-id=\"902\"]')",
+        Duration::from_secs(3),
+    )
+    .await;
+    assert_eq!(
+        js(
+            &browser,
+            "return [!!document.querySelector('[data-run-id=\"901\"]'), window.__sameDocument === true]"
+        )
+        .await,
+        json!([false, true])
+    );
+    browser.close().await.unwrap();
+    app.stop().await;
+}
