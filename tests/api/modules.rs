@@ -1,8 +1,9 @@
 //! The browser code as ES modules: every page loads, in a real Chromium, exactly the modules it
 //! uses (no more: a TV loads no operator buttons, a desktop no rotation), each without an error
 //! in the console; the static route serves modules with their content type and revalidates them
-//! by ETag, and nothing outside `static/`; and a filtered page's live runs are the server's
-//! answer (no second filter in the browser).
+//! by ETag, and nothing outside `static/`; a filtered page's live runs are the server's answer
+//! (no second filter in the browser); a TV's pages of blocks (the Waterfall's repositories) stay
+//! as they were assigned while redrawn, and every one is shown.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -12,7 +13,7 @@ use serde_json::{json, Value};
 
 use crate::browser::{cdp_with, js, open, open_browser, start_driver, until};
 use crate::helpers::{spawn_app, TestApp};
-use crate::seed::{self, run_delivery};
+use crate::seed::{self, org_run_delivery, run_delivery, Org};
 
 /// Records, from the first line of every document, what would show in the console as an error:
 /// scripts that fail to load or run, rejected promises, `console.error`, Content-Security-Policy
@@ -234,6 +235,92 @@ async fn a_filtered_waterfall_shows_the_live_runs_the_server_matches_and_no_othe
         .await,
         json!([false, true])
     );
+    browser.close().await.unwrap();
+    app.stop().await;
+}
+
+/// Each block's page on the TV Waterfall, by its key (the repository).
+const BLOCK_PAGES: &str = "const pages = {};
+  for (const label of document.querySelectorAll('[data-block][data-block-label]')) pages[label.dataset.block] = label.dataset.page;
+  return pages;";
+
+/// What the connection does on a resync: the live part fetched, swapped in, and said so.
+const REDRAW: &str = "const response = await fetch(document.body.dataset.liveUrl);
+  document.getElementById('live').innerHTML = await response.text();
+  document.dispatchEvent(new CustomEvent('bb:updated', { detail: 'live' }));
+  return 1;";
+
+#[tokio::test]
+async fn a_tv_waterfalls_pages_stay_as_assigned_while_redrawn_and_every_page_is_shown() {
+    // Arrange: a TV Waterfall of 22 repositories (several pages), pinned, a page every 3 s.
+    let app = spawn_app().await;
+    let repos = seed::organisation(&app.db(), &Org::northwind(22, 4));
+    let driver = start_driver();
+    let browser = open_browser(&driver).await;
+    open(&browser, &app, "/?tv=1&rotate=0&page=3").await;
+    let before = js(&browser, BLOCK_PAGES).await;
+    let count = before
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|page| page.as_str().unwrap().parse::<i64>().unwrap())
+        .max()
+        .unwrap()
+        + 1;
+    assert!(count > 2, "22 repositories fill several pages: {before}");
+
+    // Act: the repositories of the last page become the most recently active (first in the
+    // server's order), and the whole grid is redrawn while a page is shown.
+    let last: Vec<&seed::OrgRepo> = repos
+        .iter()
+        .filter(|repo| before[&repo.name] == json!((count - 1).to_string()))
+        .collect();
+    assert!(!last.is_empty());
+    for (i, repo) in last.iter().enumerate() {
+        let id = 777_000_000 + i as i64;
+        let body = org_run_delivery(repo, 0, "main", id, &format!("{id:040x}"), Some("success"));
+        app.deliver("workflow_run", &format!("moved-{id}"), &body)
+            .await;
+    }
+    let pager = js(
+        &browser,
+        "return document.getElementById('pager').textContent",
+    )
+    .await;
+    js(&browser, REDRAW).await;
+
+    // Assert: every repository still on the page it had, the same page shown.
+    let after = js(&browser, BLOCK_PAGES).await;
+    for (repo, page) in before.as_object().unwrap() {
+        if let Some(now) = after.get(repo) {
+            assert_eq!(now, page, "{repo} moved pages while shown");
+        }
+    }
+    let shown = js(
+        &browser,
+        "return document.getElementById('pager').textContent",
+    )
+    .await;
+    assert_eq!(shown, pager, "the page shown");
+
+    // And every page comes up in turn.
+    let mut seen = BTreeSet::new();
+    let started = std::time::Instant::now();
+    while seen.len() < count as usize
+        && started.elapsed() < Duration::from_secs(3 * count as u64 + 6)
+    {
+        let text = js(
+            &browser,
+            "return document.getElementById('pager').textContent",
+        )
+        .await;
+        seen.insert(text.as_str().unwrap().to_owned());
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let all: BTreeSet<String> = (1..=count)
+        .map(|p| format!("page {p} of {count}"))
+        .collect();
+    assert_eq!(seen, all, "pages shown");
     browser.close().await.unwrap();
     app.stop().await;
 }
