@@ -153,28 +153,31 @@ function blocksOf(container) {
   return blocks;
 }
 
-// Pages for `blocks`: known blocks keep theirs, new ones go after the last page's.
+// Pages for `blocks`: known blocks keep theirs (first, so their room is theirs), new ones go
+// after the last page's blocks, on a page of their own when they do not fit there.
 function assign(blocks, fits) {
   if (!assigned) assigned = new Map();
   const used = new Map();
-  let last = -1;
-  for (const block of blocks) {
-    if (assigned.has(block.key)) last = Math.max(last, assigned.get(block.key));
-  }
   const place = new Map();
-  for (const block of blocks) {
-    const span = Math.min(block.cols.length, fits);
-    let p = assigned.has(block.key) ? assigned.get(block.key) : Math.max(0, last);
-    let taken = used.get(p) || 0;
-    if (taken > 0 && taken + span > fits) {
-      // A new block that does not fit the last page, or a known one that grew: a page after.
-      if (!assigned.has(block.key) || taken >= fits) { last += 1; p = last; taken = 0; }
-    }
+  let last = 0;
+  const put = function (block, p) {
+    const taken = used.get(p) || 0;
+    const shown = Math.max(0, Math.min(block.cols.length, fits - taken));
     assigned.set(block.key, p);
-    last = Math.max(last, p);
-    const shown = Math.min(span, fits - taken);
     used.set(p, taken + shown);
     place.set(block.key, { page: p, shown: shown });
+    last = Math.max(last, p);
+  };
+  for (const block of blocks) {
+    if (!assigned.has(block.key)) continue;
+    const p = assigned.get(block.key);
+    // A known block with no room left on its page (its page's others grew) is placed anew.
+    if ((used.get(p) || 0) < fits) put(block, p); else assigned.delete(block.key);
+  }
+  for (const block of blocks) {
+    if (assigned.has(block.key)) continue;
+    const taken = used.get(last) || 0;
+    put(block, taken > 0 && taken + Math.min(block.cols.length, fits) > fits ? last + 1 : last);
   }
   return place;
 }
