@@ -282,15 +282,6 @@ impl RunFilter {
         integer("r.workflow_id = ?", self.workflow_id);
         integer("r.createtime >= ?", self.since);
         integer("r.createtime < ?", self.until);
-        let mut integer = |condition: &str, value: Option<i64>| {
-            if let Some(value) = value {
-                conditions.push(condition.to_owned());
-                params.push(Value::Integer(value));
-            }
-        };
-        integer("r.workflow_id = ?", self.workflow_id);
-        integer("r.createtime >= ?", self.since);
-        integer("r.createtime < ?", self.until);
     }
 }
 
