@@ -190,7 +190,7 @@ fn why(job: &JobDetail) -> Option<Why> {
         )
     });
     evidence::explain(&Evidence {
-        conclusion: job.conclusion.as_ref().map(Conclusion::as_str),
+        conclusion: job.conclusion.as_ref(),
         step: failed.map(|s| s.name.as_str()),
         log: &log,
         memory: during
