@@ -113,7 +113,20 @@ pub async fn text_at(http: &reqwest::Client, url: &str) -> String {
 
 /// `GET url` with `http`: the body as JSON, whatever the status.
 pub async fn json_at(http: &reqwest::Client, url: &str) -> Value {
-    http.get(url).send().await.unwrap().json().await.unwrap()
+    json_of(http.get(url)).await
+}
+
+/// The answer to `request` as JSON, whatever the status.
+pub async fn json_of(request: reqwest::RequestBuilder) -> Value {
+    request.send().await.unwrap().json().await.unwrap()
+}
+
+/// An HTTP client that shows redirects instead of following them.
+pub fn no_redirects() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
 }
 
 pub struct TestApp {

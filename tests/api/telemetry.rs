@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use tokio::task::JoinHandle;
 use warp::Filter;
 
-use crate::helpers::{spawn_app_with, webhook_json, TestApp};
+use crate::helpers::{json_of, spawn_app_with, webhook_json, TestApp};
 use crate::seed::now;
 
 /// The board's public URL: the tokens' audience.
@@ -187,15 +187,12 @@ async fn refused(app: &TestApp) -> String {
 }
 
 async fn job_samples(app: &TestApp) -> Value {
-    app.http
-        .get(app.url(&format!("/api/jobs/{JOB}/metrics")))
-        .header("host", "board.test")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
+    json_of(
+        app.http
+            .get(app.url(&format!("/api/jobs/{JOB}/metrics")))
+            .header("host", "board.test"),
+    )
+    .await
 }
 
 #[tokio::test]
@@ -509,16 +506,12 @@ async fn the_run_page_draws_the_samples_and_says_why_from_the_memory_at_its_limi
         .text()
         .await
         .unwrap();
-    let api: Value = app
-        .http
-        .get(app.url(&format!("/api/runs/{RUN}")))
-        .header("host", "board.test")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let api: Value = json_of(
+        app.http
+            .get(app.url(&format!("/api/runs/{RUN}")))
+            .header("host", "board.test"),
+    )
+    .await;
 
     // Assert
     let why = "out of memory in &#39;Run yarn run format-check&#39; (memory 7.8 of 7.8 GB)";
