@@ -77,6 +77,16 @@ pub fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/github")
 }
 
+/// A text fixture, by path under `tests/fixtures/` (e.g. `logs/maven.log`).
+pub fn fixture_text(path: &str) -> String {
+    std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures")
+            .join(path),
+    )
+    .unwrap_or_else(|err| panic!("fixture {path}: {err}"))
+}
+
 /// A webhook fixture, by path under `webhooks/` (e.g. `push/with-new-branch.payload.json`).
 pub fn webhook_fixture(name: &str) -> Vec<u8> {
     std::fs::read(fixtures().join("webhooks").join(name))
