@@ -184,6 +184,28 @@ impl RunFilter {
         (clause, params)
     }
 
+    /// The conditions on a repository name `column` (as joined in, unlike [`RunFilter::sql`]'s
+    /// ids): the repositories asked for, then the reader's scope; pushed with their parameters.
+    pub(super) fn repo_conditions(
+        &self,
+        column: &str,
+        conditions: &mut Vec<String>,
+        params: &mut Vec<Value>,
+    ) {
+        if !self.repo.is_empty() {
+            conditions.push(format!(
+                "{column} IN ({})",
+                vec!["?"; self.repo.len()].join(", ")
+            ));
+            params.extend(texts(&self.repo));
+        }
+        if let Some(scope) = &self.scope {
+            let (condition, values) = scope.condition(column);
+            conditions.push(condition);
+            params.extend(values);
+        }
+    }
+
     /// The conditions on names (repositories, the reader's scope, branches, workflows), which
     /// resolve through their tables.
     fn name_conditions(&self, conditions: &mut Vec<String>, params: &mut Vec<Value>) {
