@@ -623,29 +623,8 @@ impl Backfill<'_> {
                 }
                 Fetch::Fresh { body, next, etag } => {
                     let page: RunsPage = Client::decode(&url, &body)?;
-                    if first_page && page.total_count > self.options.result_cap {
-                        let now = chrono::Utc::now().timestamp();
-                        if let Some((older, newer)) = split_window(window.start, window.end, now) {
-                            debug!(
-                                repo = %repo.full_name,
-                                total = page.total_count,
-                                start = window.start,
-                                "window holds more runs than GitHub returns: splitting it"
-                            );
-                            self.summary.splits += 1;
-                            self.db
-                                .transaction(move |conn| {
-                                    write::put_window(conn, repo_id, &older)?;
-                                    write::put_window(conn, repo_id, &newer)
-                                })
-                                .await?;
-                            return Ok(());
-                        }
-                        warn!(
-                            repo = %repo.full_name,
-                            total = page.total_count,
-                            "more runs created within one second than GitHub lists; some are skipped"
-                        );
+                    if first_page && self.split(repo, &window, page.total_count).await? {
+                        return Ok(());
                     }
                     if first_page {
                         let total = page.total_count.min(self.options.result_cap);
@@ -681,6 +660,44 @@ impl Backfill<'_> {
                 return Ok(());
             }
         }
+    }
+
+    /// When a window's first page says it holds `total` runs, more than GitHub lists
+    /// ([`Options::result_cap`]): splits it in two, stores both halves and returns `true`. A
+    /// window of one second cannot be split: it is fetched as far as GitHub lists it.
+    async fn split(
+        &mut self,
+        repo: &Repository,
+        window: &Window,
+        total: i64,
+    ) -> Result<bool, Error> {
+        if total <= self.options.result_cap {
+            return Ok(false);
+        }
+        let now = chrono::Utc::now().timestamp();
+        let Some((older, newer)) = split_window(window.start, window.end, now) else {
+            warn!(
+                repo = %repo.full_name,
+                total,
+                "more runs created within one second than GitHub lists; some are skipped"
+            );
+            return Ok(false);
+        };
+        debug!(
+            repo = %repo.full_name,
+            total,
+            start = window.start,
+            "window holds more runs than GitHub returns: splitting it"
+        );
+        self.summary.splits += 1;
+        let repo_id = repo.id;
+        self.db
+            .transaction(move |conn| {
+                write::put_window(conn, repo_id, &older)?;
+                write::put_window(conn, repo_id, &newer)
+            })
+            .await?;
+        Ok(true)
     }
 
     /// Jobs of the runs from `since` that lack them (`--jobs`).

@@ -170,21 +170,9 @@ impl App {
             github_app.clone(),
             &config.github_url,
         );
-        warn_about_access(&config);
-        let access =
-            web::access::Access::new(config.board_token.as_ref(), config.admin_token.as_ref())
-                .with_privacy(opts.privacy)
-                .with_sign_in(config.access, github_app.clone(), sessions.clone());
-        for token in store
-            .read(store::tokens::active)
-            .await
-            .context("reading the display and API tokens")?
-        {
-            access.add_token(&token);
-        }
+        let access = access(&config, &store, opts.privacy, &github_app, &sessions).await?;
         let act = operators(&config, github.clone())?;
-        let config_issuer = config.actions_oidc_issuer.clone();
-        let config_audience = config.public_url.as_ref().map(|u| u.origin().to_owned());
+        let oidc = oidc_verifier(&config);
         let state = AppState::new(web::SharedState {
             readiness: web::Readiness::default(),
             hosts: web::host::Hosts::new(config.public_url.as_ref(), config.listen),
@@ -205,7 +193,7 @@ impl App {
             github_app,
             setup_code,
             sessions,
-            oidc: oidc::Verifier::new(&config_issuer, config_audience.as_deref()),
+            oidc,
             post_limits: web::samples::PostLimits::default(),
             config: Arc::new(config),
         });
@@ -253,18 +241,7 @@ impl App {
             .await
             .map_err(|err| anyhow::anyhow!("resuming the App's installations: {err}"))?;
         // Failed jobs are explained from their logs when there is a token to read them with.
-        let explaining = github.map(|client| {
-            let (fetcher, task) = log_fetch::LogFetcher::spawn(
-                client,
-                state.ingest.clone(),
-                log_fetch::FetchConfig::default(),
-                token.clone(),
-            );
-            explainer.explain_with(fetcher.clone());
-            let store = state.store.clone();
-            tokio::spawn(async move { fetcher.catch_up(&store, UNEXPLAINED_SCAN).await });
-            task
-        });
+        let explaining = github.map(|client| explain_failures(client, &state, &explainer, &token));
         // The reconciler holds an `Ingest` handle, so it must end before the writer can drain.
         let reconciling = reconciler.map(|reconciler| {
             tokio::spawn(reconciler.run(state.store.clone(), state.ingest.clone(), token.clone()))
@@ -316,6 +293,56 @@ impl App {
         info!("stopped");
         Ok(())
     }
+}
+
+/// Who may read and act: the board and admin tokens, sign-in, and the display and API tokens
+/// stored by the tokens page. Warns about an open board first (see [`warn_about_access`]).
+async fn access(
+    config: &Config,
+    store: &Store,
+    privacy: scope::Privacy,
+    github_app: &github::app::GitHubApp,
+    sessions: &web::signin::Sessions,
+) -> anyhow::Result<web::access::Access> {
+    warn_about_access(config);
+    let access = web::access::Access::new(config.board_token.as_ref(), config.admin_token.as_ref())
+        .with_privacy(privacy)
+        .with_sign_in(config.access, github_app.clone(), sessions.clone());
+    for token in store
+        .read(store::tokens::active)
+        .await
+        .context("reading the display and API tokens")?
+    {
+        access.add_token(&token);
+    }
+    Ok(access)
+}
+
+/// The verifier of GitHub Actions OIDC tokens: the configured issuer, and the public origin as
+/// the audience.
+fn oidc_verifier(config: &Config) -> oidc::Verifier {
+    let audience = config.public_url.as_ref().map(|u| u.origin().to_owned());
+    oidc::Verifier::new(&config.actions_oidc_issuer, audience.as_deref())
+}
+
+/// Starts the log fetcher that explains failed jobs, hands it to the writer's `explainer`, and
+/// catches up on the failures stored unexplained. Returns the fetcher's task.
+fn explain_failures(
+    client: Arc<Client>,
+    state: &AppState,
+    explainer: &wiring::Explainer,
+    token: &tokio_util::sync::CancellationToken,
+) -> tokio::task::JoinHandle<()> {
+    let (fetcher, task) = log_fetch::LogFetcher::spawn(
+        client,
+        state.ingest.clone(),
+        log_fetch::FetchConfig::default(),
+        token.clone(),
+    );
+    explainer.explain_with(fetcher.clone());
+    let store = state.store.clone();
+    tokio::spawn(async move { fetcher.catch_up(&store, UNEXPLAINED_SCAN).await });
+    task
 }
 
 /// While no App is configured, logs the full setup address with its one-time code.

@@ -1,7 +1,9 @@
 //! The `buildboard` server binary: parse settings, start logging, build the app, serve.
 
+use std::path::Path;
+
 use anyhow::Context;
-use buildboard::config::{Cli, Command};
+use buildboard::config::{Cli, Command, Config};
 use buildboard::store::{self, maintenance, Store};
 use buildboard::{telemetry, App};
 use clap::parser::ValueSource;
@@ -90,57 +92,66 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{}", buildboard::stored_or_generated_secret(&store)?);
             Ok(())
         }
-        Command::Setup { reset } => {
-            let store = Store::open(&cli.config.db)
-                .with_context(|| format!("opening {}", cli.config.db.display()))?;
-            let conn = store.open_writer()?;
-            if !reset {
-                let app = store::app::load_app(&conn)?;
-                match app {
-                    Some(app) => println!(
-                        "GitHub App {} (id {}) is configured; `buildboard setup --reset` forgets it",
-                        app.slug, app.app_id
-                    ),
-                    None => println!("no GitHub App is configured: start the server and open the /setup address it logs"),
-                }
-                return Ok(());
-            }
-            if store::app::delete_app(&conn)? {
-                println!("the GitHub App was forgotten; /setup opens at the next start (delete the App itself on GitHub, under Settings → Developer settings → GitHub Apps)");
-            } else {
-                println!("no GitHub App was configured; /setup is open");
-            }
-            Ok(())
-        }
-        Command::Check => {
-            let db = &cli.config.db;
-            anyhow::ensure!(db.exists(), "no database at {}", db.display());
-            let lines = maintenance::integrity_check(db)
-                .with_context(|| format!("checking {}", db.display()))?;
-            for line in &lines {
-                println!("{line}");
-            }
-            anyhow::ensure!(
-                lines == ["ok"],
-                "{} failed its integrity check; restore a backup (`buildboard backup`)",
-                db.display()
-            );
-            Ok(())
-        }
-        Command::Backup { file } => {
-            let db = &cli.config.db;
-            anyhow::ensure!(db.exists(), "no database at {}", db.display());
-            anyhow::ensure!(
-                !file.exists(),
-                "{} already exists; choose a new file",
-                file.display()
-            );
-            maintenance::backup(db, &file)
-                .with_context(|| format!("backing up {} to {}", db.display(), file.display()))?;
-            println!("backed up {} to {}", db.display(), file.display());
-            Ok(())
-        }
+        Command::Setup { reset } => setup(&cli.config, reset),
+        Command::Check => check(&cli.config.db),
+        Command::Backup { file } => backup(&cli.config.db, &file),
     }
+}
+
+/// `buildboard setup`: says whether a GitHub App is configured, or with `reset` forgets it.
+fn setup(config: &Config, reset: bool) -> anyhow::Result<()> {
+    let store =
+        Store::open(&config.db).with_context(|| format!("opening {}", config.db.display()))?;
+    let conn = store.open_writer()?;
+    if !reset {
+        let app = store::app::load_app(&conn)?;
+        match app {
+            Some(app) => println!(
+                "GitHub App {} (id {}) is configured; `buildboard setup --reset` forgets it",
+                app.slug, app.app_id
+            ),
+            None => println!(
+                "no GitHub App is configured: start the server and open the /setup address it logs"
+            ),
+        }
+        return Ok(());
+    }
+    if store::app::delete_app(&conn)? {
+        println!("the GitHub App was forgotten; /setup opens at the next start (delete the App itself on GitHub, under Settings → Developer settings → GitHub Apps)");
+    } else {
+        println!("no GitHub App was configured; /setup is open");
+    }
+    Ok(())
+}
+
+/// `buildboard check`: SQLite's integrity check of `db`.
+fn check(db: &Path) -> anyhow::Result<()> {
+    anyhow::ensure!(db.exists(), "no database at {}", db.display());
+    let lines =
+        maintenance::integrity_check(db).with_context(|| format!("checking {}", db.display()))?;
+    for line in &lines {
+        println!("{line}");
+    }
+    anyhow::ensure!(
+        lines == ["ok"],
+        "{} failed its integrity check; restore a backup (`buildboard backup`)",
+        db.display()
+    );
+    Ok(())
+}
+
+/// `buildboard backup`: a consistent copy of `db` into `file`, which must not exist yet.
+fn backup(db: &Path, file: &Path) -> anyhow::Result<()> {
+    anyhow::ensure!(db.exists(), "no database at {}", db.display());
+    anyhow::ensure!(
+        !file.exists(),
+        "{} already exists; choose a new file",
+        file.display()
+    );
+    maintenance::backup(db, file)
+        .with_context(|| format!("backing up {} to {}", db.display(), file.display()))?;
+    println!("backed up {} to {}", db.display(), file.display());
+    Ok(())
 }
 
 /// Installs the SIGINT (Ctrl-C) and SIGTERM handlers now, and returns a future that completes on

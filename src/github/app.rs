@@ -322,16 +322,37 @@ impl GitHubApp {
         what: &'static str,
         request: reqwest::RequestBuilder,
     ) -> Result<reqwest::Response> {
-        request
-            .header("accept", "application/vnd.github+json")
-            .header("x-github-api-version", "2022-11-28")
-            .send()
-            .await
-            .map_err(|err| Error::Network {
-                what,
-                cause: err.without_url().to_string(),
-            })
+        send_api(what, request).await
     }
+}
+
+/// Sends `request`; when GitHub cannot be reached, the error names `what` was asked for (and not
+/// the URL, which may carry a code).
+///
+/// # Errors
+/// [`Error::Network`].
+pub(super) async fn send(
+    what: &'static str,
+    request: reqwest::RequestBuilder,
+) -> Result<reqwest::Response> {
+    request.send().await.map_err(|err| Error::Network {
+        what,
+        cause: err.without_url().to_string(),
+    })
+}
+
+/// [`send`] to the REST API, with its media type and version.
+///
+/// # Errors
+/// [`Error::Network`].
+pub(super) async fn send_api(
+    what: &'static str,
+    request: reqwest::RequestBuilder,
+) -> Result<reqwest::Response> {
+    let request = request
+        .header("accept", "application/vnd.github+json")
+        .header("x-github-api-version", "2022-11-28");
+    send(what, request).await
 }
 
 /// The JSON of a 2xx answer as `T`; a refusal with GitHub's `message`.

@@ -381,12 +381,8 @@ impl Client {
                 .await
                 .map_err(|err| network_error(url, &err))?;
             if response.status() == StatusCode::UNAUTHORIZED && auth.is_some() && !renewed {
-                warn!(
-                    url,
-                    "GitHub refused the installation token (401): renewing it once"
-                );
                 renewed = true;
-                auth = self.provided_auth(url, true).await?;
+                auth = self.renewed_auth(url).await?;
                 continue;
             }
             break response;
@@ -435,32 +431,8 @@ impl Client {
         let mut auth = self.provided_auth(url, false).await?;
         let mut renewed = false;
         loop {
-            if let (Some(remaining), Some(reset)) = (limits.remaining, limits.reset) {
-                if remaining <= self.config.reserve {
-                    let wait = self.until(reset);
-                    info!(
-                        remaining,
-                        wait_s = wait.as_secs(),
-                        "GitHub's rate limit is nearly spent: waiting for it to reset"
-                    );
-                    self.sleep(WaitReason::RateLimitReset, wait).await;
-                    limits.remaining = None;
-                }
-            }
-            let mut request = self.http.get(url);
-            if let Some(auth) = &auth {
-                request = request.header(header::AUTHORIZATION, auth.clone());
-            }
-            if let Some(etag) = etag {
-                request = request.header(header::IF_NONE_MATCH, etag);
-            }
-            self.count(|s| {
-                s.requests += 1;
-                if failures > 0 {
-                    s.retries += 1;
-                }
-            });
-            debug!(url, conditional = etag.is_some(), "GitHub request");
+            self.wait_for_reserve(&mut limits).await;
+            let request = self.get_request(url, auth.as_ref(), etag, failures > 0);
             let response = match request.send().await {
                 Ok(response) => response,
                 Err(err) => {
@@ -477,21 +449,9 @@ impl Client {
             }
             if status.is_success() {
                 let headers = response.headers().clone();
-                let body = self.read_success(url, response, tail).await?;
-                match body {
+                match self.read_success(url, response, tail).await? {
                     Ok((body, skipped)) => {
-                        return Ok(Fetched::Fresh(Page {
-                            body,
-                            skipped,
-                            etag: headers
-                                .get(header::ETAG)
-                                .and_then(|v| v.to_str().ok())
-                                .map(str::to_owned),
-                            next: headers
-                                .get(header::LINK)
-                                .and_then(|v| v.to_str().ok())
-                                .and_then(next_link),
-                        }))
+                        return Ok(Fetched::Fresh(page(body, skipped, &headers)))
                     }
                     Err(err) => {
                         self.retry_or(url, &mut failures, 0, network_error(url, &err))
@@ -507,51 +467,20 @@ impl Client {
                     if renewed {
                         return Err(Error::TokenRefused { message });
                     }
-                    warn!(
-                        url,
-                        "GitHub refused the installation token (401): renewing it once"
-                    );
                     renewed = true;
-                    auth = self.provided_auth(url, true).await?;
+                    auth = self.renewed_auth(url).await?;
                 }
                 StatusCode::UNAUTHORIZED => return Err(Error::Unauthorized { message }),
-                StatusCode::NOT_FOUND => {
-                    return Err(Error::NotFound {
-                        url: url.to_owned(),
-                    })
-                }
+                StatusCode::NOT_FOUND => return Err(Error::NotFound { url: url.into() }),
                 StatusCode::FORBIDDEN | StatusCode::TOO_MANY_REQUESTS => {
-                    let (reason, wait) =
-                        if let Some(secs) = header_number::<u64>(&headers, "retry-after") {
-                            (WaitReason::RetryAfter, Duration::from_secs(secs))
-                        } else if let (Some(0), Some(reset)) = (limits.remaining, limits.reset) {
-                            (WaitReason::RateLimitReset, self.until(reset))
-                        } else if status == StatusCode::TOO_MANY_REQUESTS
-                            || message.to_ascii_lowercase().contains("rate limit")
-                        {
-                            let doubling = 2u32.saturating_pow(failures.min(16));
-                            (
-                                WaitReason::SecondaryLimit,
-                                self.config.secondary_wait.saturating_mul(doubling),
-                            )
-                        } else {
-                            return Err(Error::Forbidden {
-                                url: url.to_owned(),
-                                message,
-                            });
-                        };
-                    if failures >= self.config.max_retries {
-                        return Err(self.gave_up(url, failures, status));
-                    }
-                    failures += 1;
-                    warn!(
-                        status = status.as_u16(),
-                        wait_s = wait.as_secs(),
-                        ?reason,
-                        "GitHub rate limit: waiting before retrying"
-                    );
-                    self.sleep(reason, wait).await;
-                    limits.remaining = None;
+                    let refused = Refused {
+                        url,
+                        status,
+                        headers: &headers,
+                        message,
+                    };
+                    self.wait_for_limit(refused, &mut limits, &mut failures)
+                        .await?;
                 }
                 status if status.is_server_error() => {
                     let err = self.gave_up(url, failures, status);
@@ -567,6 +496,109 @@ impl Client {
                 }
             }
         }
+    }
+
+    /// A GET of `url` with `auth` and `etag` as `If-None-Match`, counted in [`Stats`] (as a retry
+    /// when `retry`).
+    fn get_request(
+        &self,
+        url: &str,
+        auth: Option<&HeaderValue>,
+        etag: Option<&str>,
+        retry: bool,
+    ) -> reqwest::RequestBuilder {
+        let mut request = self.http.get(url);
+        if let Some(auth) = auth {
+            request = request.header(header::AUTHORIZATION, auth.clone());
+        }
+        if let Some(etag) = etag {
+            request = request.header(header::IF_NONE_MATCH, etag);
+        }
+        self.count(|s| {
+            s.requests += 1;
+            if retry {
+                s.retries += 1;
+            }
+        });
+        debug!(url, conditional = etag.is_some(), "GitHub request");
+        request
+    }
+
+    /// A fresh installation token for `url`, after GitHub refused the one sent (`401`).
+    async fn renewed_auth(&self, url: &str) -> Result<Option<HeaderValue>, Error> {
+        warn!(
+            url,
+            "GitHub refused the installation token (401): renewing it once"
+        );
+        self.provided_auth(url, true).await
+    }
+
+    /// Before a request: when the rate limit is down to [`ClientConfig::reserve`], waits for its
+    /// reset.
+    async fn wait_for_reserve(&self, limits: &mut Limits) {
+        if let (Some(remaining), Some(reset)) = (limits.remaining, limits.reset) {
+            if remaining <= self.config.reserve {
+                let wait = self.until(reset);
+                info!(
+                    remaining,
+                    wait_s = wait.as_secs(),
+                    "GitHub's rate limit is nearly spent: waiting for it to reset"
+                );
+                self.sleep(WaitReason::RateLimitReset, wait).await;
+                limits.remaining = None;
+            }
+        }
+    }
+
+    /// After a `403` or `429`: waits as a rate limit asks (`Retry-After`, the primary limit's
+    /// reset, or a doubling wait for a secondary limit) and returns `Ok` to retry.
+    ///
+    /// # Errors
+    /// [`Error::Forbidden`] for a `403` that is no rate limit; [`Error::GaveUp`] when the retries
+    /// are spent.
+    async fn wait_for_limit(
+        &self,
+        refused: Refused<'_>,
+        limits: &mut Limits,
+        failures: &mut u32,
+    ) -> Result<(), Error> {
+        let Refused {
+            url,
+            status,
+            headers,
+            message,
+        } = refused;
+        let (reason, wait) = if let Some(secs) = header_number::<u64>(headers, "retry-after") {
+            (WaitReason::RetryAfter, Duration::from_secs(secs))
+        } else if let (Some(0), Some(reset)) = (limits.remaining, limits.reset) {
+            (WaitReason::RateLimitReset, self.until(reset))
+        } else if status == StatusCode::TOO_MANY_REQUESTS
+            || message.to_ascii_lowercase().contains("rate limit")
+        {
+            let doubling = 2u32.saturating_pow((*failures).min(16));
+            (
+                WaitReason::SecondaryLimit,
+                self.config.secondary_wait.saturating_mul(doubling),
+            )
+        } else {
+            return Err(Error::Forbidden {
+                url: url.to_owned(),
+                message,
+            });
+        };
+        if *failures >= self.config.max_retries {
+            return Err(self.gave_up(url, *failures, status));
+        }
+        *failures += 1;
+        warn!(
+            status = status.as_u16(),
+            wait_s = wait.as_secs(),
+            ?reason,
+            "GitHub rate limit: waiting before retrying"
+        );
+        self.sleep(reason, wait).await;
+        limits.remaining = None;
+        Ok(())
     }
 
     /// The body of a successful answer: whole, up to [`ClientConfig::max_body`] (longer is
@@ -644,6 +676,31 @@ impl Client {
             path: err.path().to_string(),
             message: err.inner().to_string(),
         })
+    }
+}
+
+/// A refusing answer (`403` or `429`) as [`Client::wait_for_limit`] weighs it.
+struct Refused<'a> {
+    url: &'a str,
+    status: StatusCode,
+    headers: &'a HeaderMap,
+    /// GitHub's `message`.
+    message: String,
+}
+
+/// A successful answer's page: its body and the `ETag` and `Link` headers that come with it.
+fn page(body: Bytes, skipped: u64, headers: &HeaderMap) -> Page {
+    Page {
+        body,
+        skipped,
+        etag: headers
+            .get(header::ETAG)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
+        next: headers
+            .get(header::LINK)
+            .and_then(|v| v.to_str().ok())
+            .and_then(next_link),
     }
 }
 

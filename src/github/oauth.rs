@@ -15,7 +15,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use super::app::{decode, Error, Result};
+use super::app::{decode, send, send_api, Error, Result};
 use crate::secret::Secret;
 
 /// A random URL-safe string of `bytes` random bytes (for `state`, PKCE verifiers, session ids).
@@ -90,16 +90,11 @@ async fn token_request(
         ("client_secret", creds.client_secret.expose()),
     ];
     pairs.extend_from_slice(form);
-    let response = http
+    let request = http
         .post(url)
         .header("accept", "application/json")
-        .form(&pairs)
-        .send()
-        .await
-        .map_err(|err| Error::Network {
-            what,
-            cause: err.without_url().to_string(),
-        })?;
+        .form(&pairs);
+    let response = send(what, request).await?;
     let status = response.status().as_u16();
     let answer: TokenAnswer = decode(what, status, response).await?;
     let now = chrono::Utc::now().timestamp();
@@ -164,17 +159,7 @@ async fn get_user(
     token: &Secret,
     what: &'static str,
 ) -> Result<Value> {
-    let response = http
-        .get(url)
-        .bearer_auth(token.expose())
-        .header("accept", "application/vnd.github+json")
-        .header("x-github-api-version", "2022-11-28")
-        .send()
-        .await
-        .map_err(|err| Error::Network {
-            what,
-            cause: err.without_url().to_string(),
-        })?;
+    let response = send_api(what, http.get(url).bearer_auth(token.expose())).await?;
     let status = response.status().as_u16();
     decode(what, status, response).await
 }

@@ -357,9 +357,7 @@ mod tests {
     use super::*;
 
     fn db() -> Connection {
-        let conn = Connection::open_in_memory().unwrap();
-        conn.execute_batch(super::super::migrate::SCHEMA).unwrap();
-        conn
+        crate::store::memory_db()
     }
 
     fn app() -> AppRow {

@@ -45,18 +45,7 @@ fn pairs(conn: &Connection, filter: &RunFilter, watched: &WatchedBranches) -> Re
     };
     conditions.push(branches);
     params.extend(values);
-    if !filter.repo.is_empty() {
-        conditions.push(format!(
-            "repos.fullname IN ({})",
-            vec!["?"; filter.repo.len()].join(", ")
-        ));
-        params.extend(filter.repo.iter().cloned().map(Value::Text));
-    }
-    if let Some(scope) = &filter.scope {
-        let (condition, values) = scope.condition("repos.fullname");
-        conditions.push(condition);
-        params.extend(values);
-    }
+    filter.repo_conditions("repos.fullname", &mut conditions, &mut params);
     if !filter.workflow.is_empty() {
         let (condition, values) = workflow_names("w.name", &filter.workflow);
         conditions.push(condition);

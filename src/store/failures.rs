@@ -175,8 +175,7 @@ mod tests {
     #[test]
     fn failures_are_stored_replaced_and_found_by_job_run_and_signature() {
         // Arrange
-        let conn = Connection::open_in_memory().unwrap();
-        conn.execute_batch(super::super::migrate::SCHEMA).unwrap();
+        let conn = crate::store::memory_db();
         let sig = "test a panicked at src/a.rs:N:N: boom";
 
         // Act

@@ -318,6 +318,15 @@ impl Store {
     }
 }
 
+/// A database in memory with the current schema, for the store's unit tests.
+#[cfg(test)]
+pub(crate) fn memory_db() -> Connection {
+    let conn = Connection::open_in_memory().expect("SQLite opens a database in memory");
+    conn.execute_batch(migrate::SCHEMA)
+        .expect("the schema applies to an empty database");
+    conn
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -192,6 +192,9 @@ pub struct JobSummary {
     pub conclusion: Option<Conclusion>,
     pub runner: Option<String>,
     pub runner_group: Option<String>,
+    /// The runner labels the job asked for: shown on the run page, not in this answer.
+    #[serde(skip)]
+    pub labels: Vec<String>,
     pub url: Option<String>,
     #[serde(serialize_with = "rfc3339")]
     pub created_at: Option<i64>,

@@ -119,28 +119,13 @@ pub fn unknown(conn: &Connection, filter: &RunFilter) -> Result<Vec<UnknownName>
     // and suggested, only among these: a repository outside the scope is unknown to the reader,
     // as one that does not exist.
     let readable = readable_ids(conn, filter)?;
-    let mut known_repos: Vec<(i64, String)> = Vec::new();
-    for name in &filter.repo {
-        // One probe of the `fullname` unique index.
-        let found: Option<(i64, String)> = conn
-            .prepare_cached("SELECT id, fullname FROM repos WHERE fullname = ?")?
-            .query_row([name], |row| Ok((row.get(0)?, row.get(1)?)))
-            .optional()?
-            .filter(|(id, _)| readable.as_ref().is_none_or(|ids| ids.contains(id)));
-        match found {
-            Some(repo) => known_repos.push(repo),
-            None => unknown.push(UnknownName {
-                kind: NameKind::Repository,
-                name: name.clone(),
-                within: Vec::new(),
-                suggestion: suggest.closest(
-                    NameKind::Repository,
-                    readable.as_deref().unwrap_or(&[]),
-                    name,
-                )?,
-            }),
-        }
-    }
+    let known_repos = repositories(
+        conn,
+        filter,
+        readable.as_deref(),
+        &mut suggest,
+        &mut unknown,
+    )?;
     // Where every repository named is unknown, say so once: a branch or workflow cannot be
     // looked up in nothing, and is not named unknown because of the repository's typo.
     if !filter.repo.is_empty() && known_repos.is_empty() {
@@ -181,26 +166,7 @@ pub fn unknown(conn: &Connection, filter: &RunFilter) -> Result<Vec<UnknownName>
         }
     }
     for name in &filter.author {
-        // One probe of the `workflowruns_actor` index (then of the runs the reader may read).
-        let (within_scope, mut params) = filter.scope.as_ref().map_or_else(
-            || (String::new(), Vec::new()),
-            |scope| {
-                let (condition, values) = scope.condition("fullname");
-                (
-                    format!(" AND repo_id IN (SELECT id FROM repos WHERE {condition})"),
-                    values,
-                )
-            },
-        );
-        params.insert(0, Value::Text(name.clone()));
-        let found = conn
-            .prepare_cached(&format!(
-                "SELECT 1 FROM workflowruns WHERE actor = ?{within_scope} LIMIT 1"
-            ))?
-            .query_row(rusqlite::params_from_iter(params), |_| Ok(()))
-            .optional()?
-            .is_some();
-        if !found {
+        if !author_known(conn, filter, name)? {
             unknown.push(UnknownName {
                 kind: NameKind::Author,
                 name: name.clone(),
@@ -210,6 +176,60 @@ pub fn unknown(conn: &Connection, filter: &RunFilter) -> Result<Vec<UnknownName>
         }
     }
     Ok(unknown)
+}
+
+/// The repositories of `filter` that exist and are `readable` (`None`: all are), as `(id,
+/// fullname)`; each other one is pushed to `unknown`, with a suggestion among the readable ones.
+fn repositories(
+    conn: &Connection,
+    filter: &RunFilter,
+    readable: Option<&[i64]>,
+    suggest: &mut Suggester<'_>,
+    unknown: &mut Vec<UnknownName>,
+) -> Result<Vec<(i64, String)>> {
+    let mut known_repos = Vec::new();
+    for name in &filter.repo {
+        // One probe of the `fullname` unique index.
+        let found: Option<(i64, String)> = conn
+            .prepare_cached("SELECT id, fullname FROM repos WHERE fullname = ?")?
+            .query_row([name], |row| Ok((row.get(0)?, row.get(1)?)))
+            .optional()?
+            .filter(|(id, _)| readable.is_none_or(|ids| ids.contains(id)));
+        match found {
+            Some(repo) => known_repos.push(repo),
+            None => unknown.push(UnknownName {
+                kind: NameKind::Repository,
+                name: name.clone(),
+                within: Vec::new(),
+                suggestion: suggest.closest(NameKind::Repository, readable.unwrap_or(&[]), name)?,
+            }),
+        }
+    }
+    Ok(known_repos)
+}
+
+/// Whether `name` started a run in a repository the filter's reader may read.
+fn author_known(conn: &Connection, filter: &RunFilter, name: &str) -> Result<bool> {
+    // One probe of the `workflowruns_actor` index (then of the runs the reader may read).
+    let (within_scope, mut params) = filter.scope.as_ref().map_or_else(
+        || (String::new(), Vec::new()),
+        |scope| {
+            let (condition, values) = scope.condition("fullname");
+            (
+                format!(" AND repo_id IN (SELECT id FROM repos WHERE {condition})"),
+                values,
+            )
+        },
+    );
+    params.insert(0, Value::Text(name.to_owned()));
+    let found = conn
+        .prepare_cached(&format!(
+            "SELECT 1 FROM workflowruns WHERE actor = ?{within_scope} LIMIT 1"
+        ))?
+        .query_row(rusqlite::params_from_iter(params), |_| Ok(()))
+        .optional()?
+        .is_some();
+    Ok(found)
 }
 
 /// The table of a kind of name that has one.

@@ -332,18 +332,7 @@ pub fn transitions(
     use rusqlite::types::Value;
     let mut conditions = vec!["t.id > ?".to_owned()];
     let mut values = vec![Value::Integer(after)];
-    if !filter.repo.is_empty() {
-        conditions.push(format!(
-            "repos.fullname IN ({})",
-            vec!["?"; filter.repo.len()].join(", ")
-        ));
-        values.extend(filter.repo.iter().cloned().map(Value::Text));
-    }
-    if let Some(scope) = &filter.scope {
-        let (condition, more) = scope.condition("repos.fullname");
-        conditions.push(condition);
-        values.extend(more);
-    }
+    filter.repo_conditions("repos.fullname", &mut conditions, &mut values);
     if !filter.branch.is_empty() {
         let (condition, more) = super::query::branch_names("b.name", &filter.branch);
         conditions.push(condition);
@@ -387,9 +376,7 @@ mod tests {
     use super::*;
 
     fn db() -> Connection {
-        let conn = Connection::open_in_memory().unwrap();
-        conn.execute_batch(super::super::migrate::SCHEMA).unwrap();
-        conn
+        crate::store::memory_db()
     }
 
     #[test]

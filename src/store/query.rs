@@ -174,6 +174,41 @@ impl RunFilter {
     pub fn sql(&self) -> (String, Vec<Value>) {
         let mut conditions: Vec<String> = Vec::new();
         let mut params: Vec<Value> = Vec::new();
+        self.name_conditions(&mut conditions, &mut params);
+        self.value_conditions(&mut conditions, &mut params);
+        let clause = if conditions.is_empty() {
+            String::new()
+        } else {
+            format!(" WHERE {}", conditions.join(" AND "))
+        };
+        (clause, params)
+    }
+
+    /// The conditions on a repository name `column` (as joined in, unlike [`RunFilter::sql`]'s
+    /// ids): the repositories asked for, then the reader's scope; pushed with their parameters.
+    pub(super) fn repo_conditions(
+        &self,
+        column: &str,
+        conditions: &mut Vec<String>,
+        params: &mut Vec<Value>,
+    ) {
+        if !self.repo.is_empty() {
+            conditions.push(format!(
+                "{column} IN ({})",
+                vec!["?"; self.repo.len()].join(", ")
+            ));
+            params.extend(texts(&self.repo));
+        }
+        if let Some(scope) = &self.scope {
+            let (condition, values) = scope.condition(column);
+            conditions.push(condition);
+            params.extend(values);
+        }
+    }
+
+    /// The conditions on names (repositories, the reader's scope, branches, workflows), which
+    /// resolve through their tables.
+    fn name_conditions(&self, conditions: &mut Vec<String>, params: &mut Vec<Value>) {
         // Names are resolved to ids through their tables, so each filter can use its
         // `workflowruns (<id>, createtime)` index. Branches are only ever soft-deleted, so a run of a
         // deleted branch still has its `branch_id` (and the name also in `archivedbranchname`).
@@ -227,6 +262,11 @@ impl RunFilter {
                 workflow_names("name", &self.workflow),
             );
         }
+    }
+
+    /// The conditions on a run's own columns (author, status, conclusion, event, commit,
+    /// workflow id, creation time).
+    fn value_conditions(&self, conditions: &mut Vec<String>, params: &mut Vec<Value>) {
         if !self.author.is_empty() {
             conditions.push(one_of("r.actor", self.author.len()));
             params.extend(texts(&self.author));
@@ -264,12 +304,6 @@ impl RunFilter {
         integer("r.workflow_id = ?", self.workflow_id);
         integer("r.createtime >= ?", self.since);
         integer("r.createtime < ?", self.until);
-        let clause = if conditions.is_empty() {
-            String::new()
-        } else {
-            format!(" WHERE {}", conditions.join(" AND "))
-        };
-        (clause, params)
     }
 }
 

@@ -270,14 +270,15 @@ pub fn monitored_repos(conn: &Connection) -> Result<Vec<Repository>> {
     Ok(repos)
 }
 
-/// The jobs of a run, every attempt, oldest first.
+/// The jobs of a run, every attempt, in the order they started (the API's `/api/builds/<id>` and
+/// the run page).
 ///
 /// # Errors
 /// On a database error.
 pub fn jobs_of_run(conn: &Connection, run_id: i64) -> Result<Vec<super::model::JobSummary>> {
     let mut stmt = conn.prepare_cached(
         "SELECT id, name, runattempt, status, conclusion, runnername, runnergroup, url, createtime,
-                starttime, endtime
+                starttime, endtime, labels
          FROM workflowjobs WHERE run_id = ?1 ORDER BY runattempt, COALESCE(starttime, createtime), id",
     )?;
     let jobs = stmt
@@ -285,6 +286,7 @@ pub fn jobs_of_run(conn: &Connection, run_id: i64) -> Result<Vec<super::model::J
             let created: Option<i64> = row.get(8)?;
             let started: Option<i64> = row.get(9)?;
             let ended: Option<i64> = row.get(10)?;
+            let labels: Option<String> = row.get(11)?;
             Ok(super::model::JobSummary {
                 id: row.get(0)?,
                 name: row.get(1)?,
@@ -293,6 +295,9 @@ pub fn jobs_of_run(conn: &Connection, run_id: i64) -> Result<Vec<super::model::J
                 conclusion: row.get(4)?,
                 runner: row.get(5)?,
                 runner_group: row.get(6)?,
+                labels: labels
+                    .and_then(|text| serde_json::from_str(&text).ok())
+                    .unwrap_or_default(),
                 url: row.get(7)?,
                 created_at: created,
                 started_at: started,

@@ -101,8 +101,7 @@ mod tests {
     #[test]
     fn jobs_are_grouped_by_label_set_with_the_longest_wait() {
         // Arrange
-        let conn = Connection::open_in_memory().unwrap();
-        conn.execute_batch(super::super::migrate::SCHEMA).unwrap();
+        let conn = crate::store::memory_db();
         conn.execute(
             "INSERT INTO repos (id, fullname, createtime) VALUES (1, 'o/r', 0)",
             [],

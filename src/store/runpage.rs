@@ -190,7 +190,7 @@ fn why(job: &JobDetail) -> Option<Why> {
         )
     });
     evidence::explain(&Evidence {
-        conclusion: job.conclusion.as_ref().map(Conclusion::as_str),
+        conclusion: job.conclusion.as_ref(),
         step: failed.map(|s| s.name.as_str()),
         log: &log,
         memory: during
@@ -224,42 +224,32 @@ fn attempts(conn: &Connection, run_id: i64) -> Result<Vec<AttemptDetail>> {
     Ok(rows)
 }
 
-/// The run's jobs with their attempts, in the order they started.
+/// The run's jobs with their attempts, in the order they started ([`read::jobs_of_run`]).
 fn jobs(conn: &Connection, run_id: i64) -> Result<Vec<(i64, JobDetail)>> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT runattempt, id, name, status, conclusion, runnername, runnergroup, labels, url,
-                createtime, starttime, endtime
-         FROM workflowjobs WHERE run_id = ?1
-         ORDER BY runattempt, COALESCE(starttime, createtime), id",
-    )?;
-    let rows = stmt
-        .query_map([run_id], |row| {
-            let labels: Option<String> = row.get(7)?;
-            Ok((
-                row.get(0)?,
-                JobDetail {
-                    id: row.get(1)?,
-                    name: row.get(2)?,
-                    status: row.get(3)?,
-                    conclusion: row.get(4)?,
-                    runner: row.get(5)?,
-                    runner_group: row.get(6)?,
-                    labels: labels
-                        .and_then(|text| serde_json::from_str(&text).ok())
-                        .unwrap_or_default(),
-                    url: row.get(8)?,
-                    created_at: row.get(9)?,
-                    started_at: row.get(10)?,
-                    completed_at: row.get(11)?,
-                    steps: Vec::new(),
-                    failure: None,
-                    why: None,
-                    samples: Vec::new(),
-                },
-            ))
-        })?
-        .collect::<rusqlite::Result<_>>()?;
-    Ok(rows)
+    let jobs = read::jobs_of_run(conn, run_id)?;
+    Ok(jobs
+        .into_iter()
+        .map(|job| {
+            let detail = JobDetail {
+                id: job.id,
+                name: job.name,
+                status: job.status,
+                conclusion: job.conclusion,
+                runner: job.runner,
+                runner_group: job.runner_group,
+                labels: job.labels,
+                url: job.url,
+                created_at: job.created_at,
+                started_at: job.started_at,
+                completed_at: job.completed_at,
+                steps: Vec::new(),
+                failure: None,
+                why: None,
+                samples: Vec::new(),
+            };
+            (job.run_attempt, detail)
+        })
+        .collect())
 }
 
 fn steps(conn: &Connection, job_id: i64) -> Result<Vec<StepDetail>> {

@@ -189,8 +189,7 @@ mod tests {
     #[test]
     fn samples_round_trip_and_old_ones_are_downsampled_to_one_a_minute() {
         // Arrange
-        let conn = Connection::open_in_memory().unwrap();
-        conn.execute_batch(super::super::migrate::SCHEMA).unwrap();
+        let conn = crate::store::memory_db();
         let mut with_extra = sample(6000);
         with_extra.extra.insert("gpu".into(), serde_json::json!(55));
         let old: Vec<Sample> = (0..120).step_by(5).map(|t| sample(6000 + t)).collect();

@@ -22,7 +22,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
 
 use rusqlite::types::Value;
-use rusqlite::{Connection, OptionalExtension};
+use rusqlite::{CachedStatement, Connection, OptionalExtension};
 use serde::Serialize;
 
 use super::failures::{self, JobFailureRow};
@@ -379,66 +379,7 @@ fn reds(conn: &Connection, request: &Request<'_>) -> Result<Vec<Red>> {
         let Some(failing) = read::run(conn, id)? else {
             continue;
         };
-        // Most red streaks are short: read a first slice of the history, and all of it only when
-        // no green run is in that slice (at 1M runs, reading 200 runs per red was most of the cost).
-        let mut runs: Vec<Run> = Vec::new();
-        for limit in [FIRST_HISTORY, TRIAGE_HISTORY] {
-            runs = history
-                .query_map(
-                    rusqlite::params![failing.workflow_id, failing.created_at, failing.id, limit],
-                    run_from_row,
-                )?
-                .collect::<rusqlite::Result<_>>()?;
-            let found_green = runs
-                .iter()
-                .any(|run| run_state::is_green(run.conclusion.as_ref()));
-            if found_green || runs.len() < limit as usize {
-                break;
-            }
-        }
-        let capped = runs.len() >= TRIAGE_HISTORY as usize;
-        let mut red_runs: Vec<&Run> = Vec::new();
-        let mut last_green = None;
-        for run in &runs {
-            if run_state::is_green(run.conclusion.as_ref()) {
-                last_green = Some(run.clone());
-                break;
-            }
-            if run_state::is_red(run.conclusion.as_ref()) {
-                red_runs.push(run);
-            }
-        }
-        let first_red = red_runs
-            .last()
-            .map_or_else(|| failing.clone(), |r| (*r).clone());
-        let mut seen = BTreeSet::new();
-        let authors = red_runs
-            .iter()
-            .rev()
-            .filter_map(|run| run.author.clone())
-            .filter(|author| seen.insert(author.clone()))
-            .collect();
-        let verdict = verdict(conn, &runs, &red_runs)?;
-        let failed_at = failed_at(conn, failing.id, failing.run_attempt)?;
-        let mut explained = failures::for_run(conn, failing.id)?;
-        explained.sort_by_key(|row| row.signature.is_none());
-        let failure = explained.into_iter().next();
-        reds.push(Red {
-            since: first_red
-                .completed_at
-                .or(first_red.created_at)
-                .unwrap_or_default(),
-            streak: red_runs.len().max(1) as u32,
-            streak_capped: capped && last_green.is_none(),
-            verdict,
-            failed_at,
-            failure,
-            same_failure_elsewhere: 0,
-            failing,
-            first_red,
-            last_green,
-            authors,
-        });
+        reds.push(red(conn, &mut history, failing)?);
     }
     let mut signatures: HashMap<String, usize> = HashMap::new();
     for signature in reds.iter().filter_map(Red::signature) {
@@ -450,6 +391,71 @@ fn reds(conn: &Connection, request: &Request<'_>) -> Result<Vec<Red>> {
         }
     }
     Ok(reds)
+}
+
+/// The red of `failing`, the latest run of its workflow and branch: its streak back to the last
+/// green run in `history` (the [`reds`] statement), its verdict and why it failed.
+fn red(conn: &Connection, history: &mut CachedStatement<'_>, failing: Run) -> Result<Red> {
+    // Most red streaks are short: read a first slice of the history, and all of it only when
+    // no green run is in that slice (at 1M runs, reading 200 runs per red was most of the cost).
+    let mut runs: Vec<Run> = Vec::new();
+    for limit in [FIRST_HISTORY, TRIAGE_HISTORY] {
+        runs = history
+            .query_map(
+                rusqlite::params![failing.workflow_id, failing.created_at, failing.id, limit],
+                run_from_row,
+            )?
+            .collect::<rusqlite::Result<_>>()?;
+        let found_green = runs
+            .iter()
+            .any(|run| run_state::is_green(run.conclusion.as_ref()));
+        if found_green || runs.len() < limit as usize {
+            break;
+        }
+    }
+    let capped = runs.len() >= TRIAGE_HISTORY as usize;
+    let mut red_runs: Vec<&Run> = Vec::new();
+    let mut last_green = None;
+    for run in &runs {
+        if run_state::is_green(run.conclusion.as_ref()) {
+            last_green = Some(run.clone());
+            break;
+        }
+        if run_state::is_red(run.conclusion.as_ref()) {
+            red_runs.push(run);
+        }
+    }
+    let first_red = red_runs
+        .last()
+        .map_or_else(|| failing.clone(), |r| (*r).clone());
+    let mut seen = BTreeSet::new();
+    let authors = red_runs
+        .iter()
+        .rev()
+        .filter_map(|run| run.author.clone())
+        .filter(|author| seen.insert(author.clone()))
+        .collect();
+    let verdict = verdict(conn, &runs, &red_runs)?;
+    let failed_at = failed_at(conn, failing.id, failing.run_attempt)?;
+    let mut explained = failures::for_run(conn, failing.id)?;
+    explained.sort_by_key(|row| row.signature.is_none());
+    let failure = explained.into_iter().next();
+    Ok(Red {
+        since: first_red
+            .completed_at
+            .or(first_red.created_at)
+            .unwrap_or_default(),
+        streak: red_runs.len().max(1) as u32,
+        streak_capped: capped && last_green.is_none(),
+        verdict,
+        failed_at,
+        failure,
+        same_failure_elsewhere: 0,
+        failing,
+        first_red,
+        last_green,
+        authors,
+    })
 }
 
 /// The conclusions of every attempt of `run` (the run's own, for the latest attempt, included).

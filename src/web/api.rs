@@ -169,17 +169,29 @@ fn page_reply(
     let reply = warp::reply::json(&body).into_response();
     match &page.next_cursor {
         Some(cursor) => {
-            let mut query = params.without_cursor();
-            if !query.is_empty() {
-                query.push('&');
-            }
-            // From the public URL, or a `Host` that is a plain authority: never raw header text.
-            let origin = origin.unwrap_or_default();
-            let link = format!("<{origin}{path}?{query}cursor={cursor}>; rel=\"next\"");
-            warp::reply::with_header(reply, "link", link).into_response()
+            let next = format!("cursor={cursor}");
+            with_next_link(reply, origin, path, params.without_cursor(), &next)
         }
         None => reply,
     }
+}
+
+/// `reply` with a GitHub-style `Link: <…>; rel="next"` header: `origin` (from the public URL, or
+/// a `Host` that is a plain authority: never raw header text), `path`, the request's `query` less
+/// its position, and `next` (`cursor=…` or `page=…`).
+fn with_next_link(
+    reply: Response,
+    origin: Option<String>,
+    path: &str,
+    mut query: String,
+    next: &str,
+) -> Response {
+    if !query.is_empty() {
+        query.push('&');
+    }
+    let origin = origin.unwrap_or_default();
+    let link = format!("<{origin}{path}?{query}{next}>; rel=\"next\"");
+    warp::reply::with_header(reply, "link", link).into_response()
 }
 
 async fn list_runs(viewer: Viewer, query: Query, host: Option<String>, state: AppState) -> Reply_ {
@@ -412,13 +424,8 @@ impl ListPage {
         let reply = warp::reply::json(&body).into_response();
         match next {
             Some(next) => {
-                let mut query = params.without(&["page"]);
-                if !query.is_empty() {
-                    query.push('&');
-                }
-                let origin = origin.unwrap_or_default();
-                let link = format!("<{origin}{path}?{query}page={next}>; rel=\"next\"");
-                warp::reply::with_header(reply, "link", link).into_response()
+                let query = params.without(&["page"]);
+                with_next_link(reply, origin, path, query, &format!("page={next}"))
             }
             None => reply,
         }

@@ -225,12 +225,12 @@ fn unauthorized(denied: &Denied) -> Response {
         .into_response()
 }
 
-/// The status, code and message of every other rejection; an unknown one is a logged 500.
-fn status_of(err: &Rejection) -> (StatusCode, &'static str, String) {
+/// The status, code and message of a request refused for its body, host or origin.
+fn refused_request(err: &Rejection) -> Option<(StatusCode, &'static str, String)> {
     use warp::reject;
     // A body refused by `/webhook` (which answers any host) before the other routes' host check:
     // a sender is told what is wrong with its request, not that the host is another's.
-    if err.find::<reject::PayloadTooLarge>().is_some() {
+    let found = if err.find::<reject::PayloadTooLarge>().is_some() {
         (
             StatusCode::PAYLOAD_TOO_LARGE,
             "payload_too_large",
@@ -256,7 +256,19 @@ fn status_of(err: &Rejection) -> (StatusCode, &'static str, String) {
             "forbidden",
             "WebSocket connections from another origin are refused".to_owned(),
         )
-    } else if err.is_not_found() {
+    } else {
+        return None;
+    };
+    Some(found)
+}
+
+/// The status, code and message of every other rejection; an unknown one is a logged 500.
+fn status_of(err: &Rejection) -> (StatusCode, &'static str, String) {
+    use warp::reject;
+    if let Some(found) = refused_request(err) {
+        return found;
+    }
+    if err.is_not_found() {
         (
             StatusCode::NOT_FOUND,
             "not_found",

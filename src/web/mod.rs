@@ -25,10 +25,11 @@ pub mod transitions;
 pub mod webhook;
 pub mod ws;
 
+use std::collections::HashMap;
 use std::convert::Infallible;
 use std::sync::Arc;
 
-use warp::{Filter, Reply};
+use warp::{Filter, Rejection, Reply};
 
 pub use error::Error;
 
@@ -236,6 +237,18 @@ pub fn with_state(
     state: AppState,
 ) -> impl Filter<Extract = (AppState,), Error = Infallible> + Clone {
     warp::any().map(move || state.clone())
+}
+
+/// A GET with its query and `Host` header (for the links a page carries to itself), then the
+/// state: what the setup and sign-in pages take after their path.
+pub fn page_get(
+    state: AppState,
+) -> impl Filter<Extract = (HashMap<String, String>, Option<String>, AppState), Error = Rejection> + Clone
+{
+    warp::get()
+        .and(warp::query::<HashMap<String, String>>())
+        .and(warp::header::optional::<String>("host"))
+        .and(with_state(state))
 }
 
 /// The Content-Security-Policy of every response: no inline script or style, no framing, and

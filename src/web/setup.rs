@@ -113,18 +113,11 @@ type Query = HashMap<String, String>;
 /// `/setup`, `/setup/manifest`, `/setup/done`, `/setup/installed`.
 pub fn routes(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = Rejection> + Clone {
     let query = warp::query::<Query>();
-    let host = warp::header::optional::<String>("host");
     let start = warp::path!("setup")
-        .and(warp::get())
-        .and(query)
-        .and(host)
-        .and(with_state(state.clone()))
+        .and(super::page_get(state.clone()))
         .map(show_setup);
     let manifest = warp::path!("setup" / "manifest")
-        .and(warp::get())
-        .and(query)
-        .and(host)
-        .and(with_state(state.clone()))
+        .and(super::page_get(state.clone()))
         .map(show_manifest);
     let done = warp::path!("setup" / "done")
         .and(warp::get())

@@ -241,19 +241,11 @@ pub fn access_mode(state: &AppState) -> AccessMode {
 
 /// `/login`, `/auth/callback`, `/logout`.
 pub fn routes(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = Rejection> + Clone {
-    let query = warp::query::<HashMap<String, String>>();
-    let host = warp::header::optional::<String>("host");
     let login = warp::path!("login")
-        .and(warp::get())
-        .and(query)
-        .and(host)
-        .and(with_state(state.clone()))
+        .and(super::page_get(state.clone()))
         .map(start_sign_in);
     let callback = warp::path!("auth" / "callback")
-        .and(warp::get())
-        .and(query)
-        .and(host)
-        .and(with_state(state.clone()))
+        .and(super::page_get(state.clone()))
         .then(finish_sign_in);
     let logout = warp::path!("logout")
         .and(warp::get().or(warp::post()).unify())

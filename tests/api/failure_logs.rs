@@ -6,7 +6,6 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -23,6 +22,7 @@ use warp::http::{HeaderMap, Response};
 use warp::Filter;
 
 use crate::fake_github::quick_client_config;
+use crate::helpers::fixture_text;
 
 const TOKEN: &str = "log-test-token";
 const REPO: &str = "octo-org/octo-repo";
@@ -70,12 +70,7 @@ impl Drop for FakeLogs {
 }
 
 fn fixture_log(name: &str) -> String {
-    std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/fixtures/logs")
-            .join(name),
-    )
-    .unwrap()
+    fixture_text(&format!("logs/{name}"))
 }
 
 fn error_body(status: u16, message: &str) -> Response<String> {

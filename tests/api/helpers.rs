@@ -77,6 +77,16 @@ pub fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/github")
 }
 
+/// A text fixture, by path under `tests/fixtures/` (e.g. `logs/maven.log`).
+pub fn fixture_text(path: &str) -> String {
+    std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures")
+            .join(path),
+    )
+    .unwrap_or_else(|err| panic!("fixture {path}: {err}"))
+}
+
 /// A webhook fixture, by path under `webhooks/` (e.g. `push/with-new-branch.payload.json`).
 pub fn webhook_fixture(name: &str) -> Vec<u8> {
     std::fs::read(fixtures().join("webhooks").join(name))
@@ -113,7 +123,20 @@ pub async fn text_at(http: &reqwest::Client, url: &str) -> String {
 
 /// `GET url` with `http`: the body as JSON, whatever the status.
 pub async fn json_at(http: &reqwest::Client, url: &str) -> Value {
-    http.get(url).send().await.unwrap().json().await.unwrap()
+    json_of(http.get(url)).await
+}
+
+/// The answer to `request` as JSON, whatever the status.
+pub async fn json_of(request: reqwest::RequestBuilder) -> Value {
+    request.send().await.unwrap().json().await.unwrap()
+}
+
+/// An HTTP client that shows redirects instead of following them.
+pub fn no_redirects() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
 }
 
 pub struct TestApp {

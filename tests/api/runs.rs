@@ -284,12 +284,7 @@ async fn the_run_page_works_in_a_real_browser_and_goes_live() {
     again["workflow_job"]["run_attempt"] = json!(2);
     again["workflow_job"]["name"] = json!("retry-job");
     again["repository"] = webhook_json("workflow_run/completed.payload.json")["repository"].clone();
-    app.deliver(
-        "workflow_job",
-        "job-3",
-        &serde_json::to_vec(&again).unwrap(),
-    )
-    .await;
+    app.deliver_json("workflow_job", "job-3", &again).await;
     until(&browser, "document.querySelectorAll('section.attempt').length === 2 && document.body.textContent.includes('retry-job')", Duration::from_secs(5)).await;
 
     browser.close().await.unwrap();

@@ -7,12 +7,11 @@
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use reqwest::redirect::Policy;
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::helpers::{next_of_type, spawn_app_with, TestApp, WsClient};
+use crate::helpers::{next_of_type, no_redirects, spawn_app_with, TestApp, WsClient};
 use crate::seed::{org_run_delivery, OrgRepo};
 
 const BOARD_TOKEN: &str = "board-token-0123456789abcdef";
@@ -42,13 +41,6 @@ async fn private_app() -> TestApp {
         config.rate_limit_burst = 100_000;
     })
     .await
-}
-
-fn no_redirects() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(Policy::none())
-        .build()
-        .unwrap()
 }
 
 /// Makes a display token for `repos` with the admin token; its secret and id.

@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use tokio::task::JoinHandle;
 use warp::Filter;
 
-use crate::helpers::{spawn_app_with, webhook_json, TestApp};
+use crate::helpers::{fixture_text, json_of, spawn_app_with, webhook_json, TestApp};
 use crate::seed::now;
 
 /// The board's public URL: the tokens' audience.
@@ -22,12 +22,7 @@ const JOB: i64 = 5001;
 const RUN: i64 = 6001;
 
 fn fixture(name: &str) -> String {
-    std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/fixtures/oidc")
-            .join(name),
-    )
-    .unwrap()
+    fixture_text(&format!("oidc/{name}"))
 }
 
 /// A fake Actions OIDC issuer: its discovery document and its current keys.
@@ -132,12 +127,7 @@ async fn running_job(app: &TestApp) {
     job["workflow_job"]["created_at"] = json!(created);
     job["workflow_job"]["started_at"] = json!(created);
     job["repository"] = webhook_json("workflow_run/completed.payload.json")["repository"].clone();
-    app.deliver(
-        "workflow_job",
-        "job-running",
-        &serde_json::to_vec(&job).unwrap(),
-    )
-    .await;
+    app.deliver_json("workflow_job", "job-running", &job).await;
 }
 
 async fn spawn(issuer: &Issuer) -> TestApp {
@@ -187,15 +177,12 @@ async fn refused(app: &TestApp) -> String {
 }
 
 async fn job_samples(app: &TestApp) -> Value {
-    app.http
-        .get(app.url(&format!("/api/jobs/{JOB}/metrics")))
-        .header("host", "board.test")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
+    json_of(
+        app.http
+            .get(app.url(&format!("/api/jobs/{JOB}/metrics")))
+            .header("host", "board.test"),
+    )
+    .await
 }
 
 #[tokio::test]
@@ -491,12 +478,7 @@ async fn the_run_page_draws_the_samples_and_says_why_from_the_memory_at_its_limi
         step["completed_at"] = json!(iso(to));
     }
     done["repository"] = webhook_json("workflow_run/completed.payload.json")["repository"].clone();
-    app.deliver(
-        "workflow_job",
-        "job-done",
-        &serde_json::to_vec(&done).unwrap(),
-    )
-    .await;
+    app.deliver_json("workflow_job", "job-done", &done).await;
 
     // Act
     let html = app
@@ -509,16 +491,12 @@ async fn the_run_page_draws_the_samples_and_says_why_from_the_memory_at_its_limi
         .text()
         .await
         .unwrap();
-    let api: Value = app
-        .http
-        .get(app.url(&format!("/api/runs/{RUN}")))
-        .header("host", "board.test")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let api: Value = json_of(
+        app.http
+            .get(app.url(&format!("/api/runs/{RUN}")))
+            .header("host", "board.test"),
+    )
+    .await;
 
     // Assert
     let why = "out of memory in &#39;Run yarn run format-check&#39; (memory 7.8 of 7.8 GB)";

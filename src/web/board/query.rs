@@ -204,14 +204,8 @@ impl BoardQuery {
         }
     }
 
-    /// Everything around the view.
-    pub(super) fn chrome(
-        &self,
-        view: &'static str,
-        path: &str,
-        title: String,
-        state: &AppState,
-    ) -> Chrome {
+    /// The links between views, `view` marked active (Developer only where authors are shown).
+    fn nav(&self, view: &str) -> Vec<Link> {
         let hide_authors = self.viewer.hide_authors();
         let mut nav = vec![
             Link {
@@ -237,16 +231,13 @@ impl BoardQuery {
                 active: view == "developer" || view == "people",
             });
         }
-        let windows = Window::ALL
-            .iter()
-            .map(|&window| Link {
-                label: window.name().into(),
-                url: self.url(path, window, Part::Page),
-                active: window == self.window,
-            })
-            .collect();
-        // The rotation, in order, each view with these parameters: `static/rotation.js` picks the next.
-        let rotation = if self.tv && self.rotate_s > 0 {
+        nav
+    }
+
+    /// The rotation, in order, each view with these parameters (JSON; empty off the TV or without
+    /// rotating): `static/rotation.js` picks the next.
+    fn rotation(&self) -> String {
+        if self.tv && self.rotate_s > 0 {
             let stops: Vec<(&str, String)> = self
                 .views
                 .iter()
@@ -256,7 +247,27 @@ impl BoardQuery {
             serde_json::to_string(&stops).unwrap_or_default()
         } else {
             String::new()
-        };
+        }
+    }
+
+    /// Everything around the view.
+    pub(super) fn chrome(
+        &self,
+        view: &'static str,
+        path: &str,
+        title: String,
+        state: &AppState,
+    ) -> Chrome {
+        let nav = self.nav(view);
+        let windows = Window::ALL
+            .iter()
+            .map(|&window| Link {
+                label: window.name().into(),
+                url: self.url(path, window, Part::Page),
+                active: window == self.window,
+            })
+            .collect();
+        let rotation = self.rotation();
         // A new break shows on the Wall, or on Triage when the rotation has no Wall.
         let alert_path = if self.views.contains(&"wall") || !self.views.contains(&"triage") {
             "/wall"

@@ -4,12 +4,11 @@
 
 use std::process::Command;
 
-use reqwest::redirect::Policy;
 use reqwest::StatusCode;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 use super::Server;
-use crate::helpers::{next_of_type, spawn_app_with, TestApp};
+use crate::helpers::{next_of_type, no_redirects, spawn_app_with, TestApp};
 
 const BOARD_TOKEN: &str = "board-token-0123456789abcdef";
 const ADMIN_TOKEN: &str = "admin-token-fedcba9876543210";
@@ -20,14 +19,6 @@ async fn private_app() -> TestApp {
         config.admin_token = Some(buildboard::config::Secret::new(ADMIN_TOKEN));
     })
     .await
-}
-
-/// An HTTP client that shows redirects instead of following them.
-fn no_redirects() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(Policy::none())
-        .build()
-        .unwrap()
 }
 
 async fn ws_status(app: &TestApp, cookie: Option<&str>) -> u16 {
