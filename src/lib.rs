@@ -6,6 +6,8 @@
 //! - [`source`] — where runs come from (Actions, check runs, commit statuses) and how a source
 //!   plugs in.
 //! - [`watch`] — watched branches: each default branch and `--watch-branches` globs.
+//! - [`settings`] — what an admin changes at `/settings` while the server runs (watched branches,
+//!   author hiding, notification targets), carried to every reader by one watch channel.
 //! - [`scope`] — the per-request [`scope::Viewer`]: the repositories a reader may see and the
 //!   authors rule (`--hide-authors`), applied where data leaves the store, the feed and the cache.
 //! - [`github`] — webhook signatures and payloads; the REST client; the GitHub App (manifest,
@@ -54,6 +56,7 @@ pub mod run_state;
 pub mod scope;
 pub mod secret;
 pub mod serve;
+pub mod settings;
 pub mod source;
 pub mod store;
 pub mod telemetry;
@@ -122,6 +125,8 @@ pub struct App {
     notify: (notify::Targets, Arc<tokio::sync::Notify>),
     /// Where the writer hands failed jobs, once `run` has a log fetcher.
     explainer: wiring::Explainer,
+    /// What `/settings` changes while the server runs; the sender reads its targets.
+    settings: settings::Settings,
 }
 
 impl App {
@@ -147,18 +152,15 @@ impl App {
         let setup_code = web::setup::SetupCode::new(app_row.is_none());
         let github_app = github::app::GitHubApp::new(&config.github_api_url, app_row);
         let github = github_client(&config, &github_app)?;
-        let reconciler = github.clone().map(|client| {
-            Reconciler::new(
-                client,
-                config.reconcile_interval,
-                config.watch_branches.clone(),
-            )
-        });
         let hub = Hub::new();
         let opts = view_options(&config);
         let notify = notify_parts(&config)?;
+        let settings = live_settings(&config, &store, &notify.0).await?;
+        let reconciler = github
+            .clone()
+            .map(|client| Reconciler::new(client, config.reconcile_interval, settings.clone()));
         let explainer = wiring::Explainer::default();
-        let hooks = writer_hooks(&config, &hub, opts, &notify, &explainer);
+        let hooks = writer_hooks(&config, &hub, opts, &notify, &explainer, &settings);
         let (ingest, writer) =
             Ingest::start(&store, hooks).context("starting the ingest writer")?;
         let listener =
@@ -173,7 +175,7 @@ impl App {
         warn_about_access(&config);
         let access =
             web::access::Access::new(config.board_token.as_ref(), config.admin_token.as_ref())
-                .with_privacy(opts.privacy)
+                .with_settings(settings.clone())
                 .with_sign_in(config.access, github_app.clone(), sessions.clone());
         for token in store
             .read(store::tokens::active)
@@ -192,7 +194,8 @@ impl App {
             store,
             hub,
             ingest,
-            opts,
+            render_opts: opts,
+            settings: settings.clone(),
             webhook_key,
             limits: rate_limits(&config),
             act,
@@ -218,6 +221,7 @@ impl App {
             github,
             notify,
             explainer,
+            settings,
         })
     }
 
@@ -244,8 +248,9 @@ impl App {
             serving,
             reconciler,
             github,
-            notify: (targets, wake),
+            notify: (_, wake),
             explainer,
+            settings,
         } = self;
         let hub = state.hub.clone();
         let token = hub.shutdown_token();
@@ -273,7 +278,7 @@ impl App {
         // without targets too, to prune old transitions.
         let notifying = tokio::spawn(
             notify::sender::Sender {
-                targets,
+                targets: Box::new(move || settings.current().targets.clone()),
                 store: state.store.clone(),
                 writer: state.ingest.clone(),
                 wake,
@@ -378,6 +383,47 @@ fn view_options(config: &Config) -> views::Opts {
     }
 }
 
+/// The settings `/settings` changes: the flags' values, with the stored ones over those no flag
+/// fixes. A stored value that no longer parses is skipped with a warning.
+async fn live_settings(
+    config: &Config,
+    store: &Store,
+    targets: &notify::Targets,
+) -> anyhow::Result<settings::Settings> {
+    let live = settings::Settings::new(
+        settings::Current {
+            watched: config.watch_branches.clone(),
+            privacy: scope::Privacy {
+                hide_authors: config.hide_authors,
+            },
+            targets: targets.clone(),
+            generation: 0,
+        },
+        settings::Fixed::of(config),
+    );
+    let stored = store
+        .read(store::settings::load)
+        .await
+        .context("reading the settings")?;
+    for (key, text) in stored {
+        let Some(key) = settings::Key::ALL.into_iter().find(|k| k.as_str() == key) else {
+            continue;
+        };
+        match settings::Value::parse(key, &text) {
+            Ok(value) => {
+                if let Err(flag) = live.set(value) {
+                    info!(
+                        setting = key.as_str(),
+                        flag, "a flag overrides the stored setting"
+                    );
+                }
+            }
+            Err(err) => warn!(setting = key.as_str(), cause = %err, "stored setting skipped"),
+        }
+    }
+    Ok(live)
+}
+
 /// The notification targets, and the wake-up the writer gives the sender after each group.
 fn notify_parts(config: &Config) -> anyhow::Result<(notify::Targets, Arc<tokio::sync::Notify>)> {
     let targets = notify::Targets::load(
@@ -395,6 +441,7 @@ fn writer_hooks(
     opts: views::Opts,
     (targets, wake): &(notify::Targets, Arc<tokio::sync::Notify>),
     explainer: &wiring::Explainer,
+    settings: &settings::Settings,
 ) -> ingest::Hooks {
     let detector = notify::detect::Detector {
         targets: targets.clone(),
@@ -407,11 +454,15 @@ fn writer_hooks(
         wake: wake.clone(),
     };
     ingest::Hooks {
-        in_transaction: Some(Box::new(detector)),
+        in_transaction: Some(Box::new(wiring::LiveDetector {
+            detector,
+            settings: settings.clone(),
+        })),
         after_commit: vec![
             Box::new(wiring::Feed {
                 hub: hub.clone(),
                 opts,
+                settings: settings.clone(),
             }),
             Box::new(explainer.clone()),
         ],

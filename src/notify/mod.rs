@@ -56,8 +56,9 @@ impl Kind {
     }
 }
 
-/// One place notifications go, and which transitions it wants.
-#[derive(Clone, Deserialize)]
+/// One place notifications go, and which transitions it wants (serialised only to be stored
+/// by the settings page: the URL and the secret are credentials).
+#[derive(Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Target {
     /// The name the outbox refers to it by; derived from the kind and the URL when not given.

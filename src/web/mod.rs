@@ -65,9 +65,12 @@ pub struct SharedState {
     pub hub: Hub,
     pub ingest: Ingest,
     pub config: Arc<Config>,
-    /// How the board renders for everyone: what readers may see of people (`--hide-authors`),
-    /// which hosts' links are safe.
-    pub opts: crate::views::Opts,
+    /// How the board renders for everyone: which hosts' links are safe; the authors rule in it
+    /// is the flags' (read [`SharedState::opts`], which has the rule of the moment).
+    pub render_opts: crate::views::Opts,
+    /// What an admin changes at `/settings` while the server runs: the watched branches, the
+    /// authors rule, the notification targets.
+    pub settings: crate::settings::Settings,
     /// The HMAC key deliveries are checked against; `None` only with `--insecure-allow-unsigned`.
     pub webhook_key: Option<Arc<[u8]>>,
     /// The shared answer of `/readyz`.
@@ -104,6 +107,21 @@ pub fn now() -> i64 {
 }
 
 impl SharedState {
+    /// How the board renders now: [`SharedState::render_opts`] under the authors rule of the
+    /// moment.
+    pub fn opts(&self) -> crate::views::Opts {
+        crate::views::Opts {
+            privacy: self.settings.privacy(),
+            ..self.render_opts
+        }
+    }
+
+    /// The generation shared renders are keyed by: it moves with every published change and
+    /// every change of the settings, so no part rendered under old settings is served.
+    pub fn render_generation(&self) -> u64 {
+        self.hub.generation() + self.settings.generation()
+    }
+
     /// The names of `filter` that match nothing known, with suggestions (see
     /// [`crate::store::names::unknown`]), read on the store's own small pool for them, so that
     /// costly lookups never hold up the other reads.
@@ -151,7 +169,7 @@ impl SharedState {
     ) -> Result<(Vec<triage::Incident>, triage::Scope), Error> {
         let filter = viewer.restrict(filter);
         let scope = self.triage_scope(all_branches, &filter);
-        let config = self.config.clone();
+        let watched = self.settings.watched();
         let mut incidents = self
             .store
             .read(move |conn| {
@@ -159,7 +177,7 @@ impl SharedState {
                     conn,
                     &triage::Request {
                         filter: &filter,
-                        watched: &config.watch_branches,
+                        watched: &watched,
                         scope,
                         order,
                     },
