@@ -210,6 +210,7 @@ impl App {
             sessions,
             oidc: oidc::Verifier::new(&config_issuer, config_audience.as_deref()),
             post_limits: web::samples::PostLimits::default(),
+            admins: web::settings::Admins::default(),
             config: Arc::new(config),
         });
         Ok(Self {

@@ -35,13 +35,35 @@ pub fn load(conn: &Connection) -> Result<Vec<(String, String)>> {
     Ok(rows)
 }
 
-/// Stores `value` for `key` (`None` removes it) and logs the change as `by`'s, in one
-/// transaction (the writer's).
+/// What one change stores and what it logs.
+pub struct Save<'a> {
+    pub key: &'a str,
+    /// Stored; `None` removes the row (back to the flag's default).
+    pub value: Option<&'a str>,
+    /// Logged: the value, or a description of it without its secrets (webhook URLs).
+    pub logged: Option<&'a str>,
+    pub by: &'a str,
+    pub now: i64,
+}
+
+/// Stores a setting and logs the change as `by`'s, in one transaction.
 ///
 /// # Errors
-/// On a database error.
-pub fn save(conn: &Connection, key: &str, value: Option<&str>, by: &str, now: i64) -> Result<()> {
-    debug_assert!(key.starts_with(PREFIX), "a page setting's key");
+/// On a database error (nothing is stored then).
+pub fn save(conn: &Connection, change: &Save<'_>) -> Result<()> {
+    debug_assert!(change.key.starts_with(PREFIX), "a page setting's key");
+    conn.execute_batch("SAVEPOINT setting")?;
+    let saved = save_in(conn, change);
+    conn.execute_batch(if saved.is_ok() {
+        "RELEASE setting"
+    } else {
+        "ROLLBACK TO setting; RELEASE setting"
+    })?;
+    saved
+}
+
+fn save_in(conn: &Connection, change: &Save<'_>) -> Result<()> {
+    let (key, value) = (change.key, change.value);
     match value {
         Some(value) => conn
             .prepare_cached(
@@ -53,11 +75,53 @@ pub fn save(conn: &Connection, key: &str, value: Option<&str>, by: &str, now: i6
             .prepare_cached("DELETE FROM settings WHERE key = ?1")?
             .execute([key])?,
     };
+    log_change(conn, key, change.logged, change.by, change.now)
+}
+
+/// Records in `settingslog` that `by` changed `what` (a setting's key, or `token.create`,
+/// `token.revoke`, `telemetry_secret.create`...) to `value` (never a secret).
+///
+/// # Errors
+/// On a database error.
+pub fn log_change(
+    conn: &Connection,
+    what: &str,
+    value: Option<&str>,
+    by: &str,
+    now: i64,
+) -> Result<()> {
     conn.prepare_cached(
         "INSERT INTO settingslog (key, value, changedby, changetime) VALUES (?1, ?2, ?3, ?4)",
     )?
-    .execute(params![key, value, by, now])?;
+    .execute(params![what, value, by, now])?;
     Ok(())
+}
+
+/// The installations the App has now, `(id, account)`.
+///
+/// # Errors
+/// On a database error.
+pub fn installations(conn: &Connection) -> Result<Vec<(i64, String)>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, account FROM installations WHERE deletedtime IS NULL ORDER BY account",
+    )?;
+    let rows = stmt
+        .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(rows)
+}
+
+/// Every monitored repository's name, for the page's choices.
+///
+/// # Errors
+/// On a database error.
+pub fn repo_names(conn: &Connection) -> Result<Vec<String>> {
+    let mut stmt =
+        conn.prepare_cached("SELECT fullname FROM repos WHERE monitored = 1 ORDER BY fullname")?;
+    let rows = stmt
+        .query_map([], |row| row.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(rows)
 }
 
 /// The last `limit` changes, newest first.
@@ -129,17 +193,20 @@ pub fn delete_telemetry_secret(conn: &Connection, repo: &str) -> Result<bool> {
         > 0)
 }
 
-/// The repository (`owner/name`) whose secret hashes to `secret_hash`.
+/// The repository (id, `owner/name`) whose secret hashes to `secret_hash`.
 ///
 /// # Errors
 /// On a database error.
-pub fn telemetry_secret_repo(conn: &Connection, secret_hash: &str) -> Result<Option<String>> {
+pub fn telemetry_secret_repo(
+    conn: &Connection,
+    secret_hash: &str,
+) -> Result<Option<(i64, String)>> {
     Ok(conn
         .prepare_cached(
-            "SELECT repos.fullname FROM telemetrysecrets t JOIN repos ON repos.id = t.repo_id
-             WHERE t.secrethash = ?1",
+            "SELECT repos.id, repos.fullname FROM telemetrysecrets t
+             JOIN repos ON repos.id = t.repo_id WHERE t.secrethash = ?1",
         )?
-        .query_row([secret_hash], |row| row.get(0))
+        .query_row([secret_hash], |row| Ok((row.get(0)?, row.get(1)?)))
         .optional()?)
 }
 

@@ -1,5 +1,5 @@
 //! HTTP routes. The submodules that answer requests (`webhook`, `ws`, `api`, `board`, `act`,
-//! `cctray`, `transitions`) each expose `routes(state)`; the others serve them (`access`, `body`,
+//! `cctray`, `transitions`, `settings`, ...) each expose `routes(state)`; the others serve them (`access`, `body`,
 //! `error`, `host`, `limit`, `params`, `socket`). [`routes`] joins the routes and maps rejections.
 //! The state every handler shares lives here, with the reads more than one route makes the same
 //! way ([`SharedState::triage`]).
@@ -17,6 +17,7 @@ pub mod limit;
 pub mod params;
 pub mod runs;
 pub mod samples;
+pub mod settings;
 pub mod setup;
 pub mod signin;
 pub mod socket;
@@ -99,6 +100,8 @@ pub struct SharedState {
     pub oidc: crate::oidc::Verifier,
     /// Posts of samples per job in the current minute.
     pub post_limits: samples::PostLimits,
+    /// People's admin rights as GitHub last said them (`/settings`).
+    pub admins: settings::Admins,
 }
 
 /// Now, in epoch seconds: the end of every window and the age of every red.
@@ -327,7 +330,11 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = I
     // (`access::with_viewer`), which `--access github` refuses without a session or a token.
     let setup = for_this_host
         .clone()
-        .and(setup::routes(state.clone()).or(signin::routes(state.clone())))
+        .and(
+            setup::routes(state.clone())
+                .or(signin::routes(state.clone()))
+                .or(settings::routes(state.clone())),
+        )
         .boxed();
     let readers = transitions::routes(state.clone())
         .boxed()
