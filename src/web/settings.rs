@@ -529,7 +529,7 @@ async fn remove_target(state: &AppState, by: &str, name: &str) -> Result<Outcome
         .filter(|t| t.name != name)
         .cloned()
         .collect();
-    let targets = Targets::new(kept).map_err(|err| Error::Internal(err))?;
+    let targets = Targets::new(kept).map_err(Error::Internal)?;
     let logged = format!("removed {name}; targets: {}", names(&targets));
     change_setting(state, by, Value::NotifyTargets(targets), Some(logged)).await
 }
