@@ -12,7 +12,9 @@
 //!   Mattermost, Rocket.Chat), Microsoft Teams (a MessageCard), Teams Workflows (an Adaptive
 //!   Card), or buildboard's own JSON, signed with HMAC-SHA256 (`X-Buildboard-Signature-256`).
 //!
-//! Targets come from `--notify-config FILE` (JSON, see [`Targets::load`]) and `--notify-slack URL`.
+//! Targets come from `--notify-config FILE` (JSON, see [`Targets::load`]) and `--notify-slack URL`,
+//! or, without those flags, from the settings page (`crate::settings`); the sender and the
+//! detector read the targets of the moment.
 
 pub mod detect;
 pub mod format;

@@ -749,3 +749,61 @@ async fn an_admin_signs_in_and_changes_the_watched_branches_in_a_real_browser() 
     browser.close().await.unwrap();
     app.stop().await;
 }
+
+#[tokio::test]
+async fn stored_settings_survive_a_restart_and_a_flag_given_later_wins() {
+    // Arrange: an admin hides authors and watches release branches.
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("kept.db");
+    let at = |db: std::path::PathBuf, hide: bool| {
+        spawn(move |config| {
+            config.db = db;
+            config.hide_authors = hide;
+        })
+    };
+    let app = at(db.clone(), false).await;
+    let cookie = admin_cookie(&app).await;
+    let csrf = csrf_of(&page(&app, &cookie).await.1);
+    for (action, value) in [("hide_authors", "true"), ("watch_branches", "release/*")] {
+        let (status, _) = post(
+            &app,
+            &cookie,
+            &[("csrf", &csrf), ("action", action), ("value", value)],
+        )
+        .await;
+        assert_eq!(status, 200);
+    }
+    app.stop().await;
+
+    // Act: start again on the same database, then again with --watch-branches given.
+    let again = at(db.clone(), false).await;
+    let cookie = admin_cookie(&again).await;
+    let (_, html) = page(&again, &cookie).await;
+    again.stop().await;
+    let flagged = spawn(|config| {
+        config.db = db;
+        config.watch_branches = "develop".parse().unwrap();
+    })
+    .await;
+    let cookie = admin_cookie(&flagged).await;
+    let (_, flagged_html) = page(&flagged, &cookie).await;
+
+    // Assert
+    assert!(
+        html.contains("value=\"release/*\"") && html.contains("<strong>hidden</strong>"),
+        "{html}"
+    );
+    assert!(
+        flagged_html.contains("Fixed by <code>--watch-branches"),
+        "{flagged_html}"
+    );
+    assert!(
+        flagged_html.contains("<code>develop</code>")
+            && !flagged_html.contains("value=\"release/*\"")
+    );
+    assert!(
+        flagged_html.contains("<strong>hidden</strong>"),
+        "the stored setting no flag gives still applies"
+    );
+    flagged.stop().await;
+}
