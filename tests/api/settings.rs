@@ -807,3 +807,77 @@ async fn stored_settings_survive_a_restart_and_a_flag_given_later_wins() {
     );
     flagged.stop().await;
 }
+
+#[tokio::test]
+async fn a_notification_target_added_on_the_page_gets_the_next_transition_and_its_url_stays_masked()
+{
+    // Arrange
+    let app = spawn(|_| {}).await;
+    let cookie = admin_cookie(&app).await;
+    let csrf = csrf_of(&page(&app, &cookie).await.1);
+    let url = "http://127.0.0.1:9/services/T000/B000/SECRETPART";
+
+    // Act: add a target, then a workflow on main goes from green to red.
+    let (status, html) = post(
+        &app,
+        &cookie,
+        &[
+            ("csrf", &csrf),
+            ("action", "add_target"),
+            ("kind", "slack"),
+            ("url", url),
+            ("name", "ops-chat"),
+            ("repos", "acme/payments"),
+        ],
+    )
+    .await;
+    let payments = repo(501, "acme/payments");
+    for (k, conclusion) in ["success", "failure"].into_iter().enumerate() {
+        let id = 501_000 + k as i64;
+        let sha = format!("{:040x}", id);
+        app.deliver(
+            "workflow_run",
+            &format!("n-{k}"),
+            &org_run_delivery(&payments, 0, "main", id, &sha, Some(conclusion)),
+        )
+        .await;
+    }
+
+    // Assert: queued for the new target without a restart; its URL never shown or logged.
+    assert_eq!(status, 200, "{html}");
+    assert!(
+        html.contains("ops-chat") && html.contains("http://127.0.0.1:9/…"),
+        "{html}"
+    );
+    assert!(!html.contains("SECRETPART"));
+    let targets: Vec<String> = {
+        let db = app.db();
+        let mut stmt = db.prepare("SELECT target FROM outbox").unwrap();
+        stmt.query_map([], |row| row.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    };
+    assert_eq!(targets, ["ops-chat"]);
+    let log = settings_log(&app).await;
+    assert_eq!(log.len(), 1);
+    assert!(
+        !format!("{log:?}").contains("SECRETPART")
+            && !crate::helpers::captured_log().contains("SECRETPART")
+    );
+
+    // Removing it stops the next transitions going there.
+    let (removed, html) = post(
+        &app,
+        &cookie,
+        &[
+            ("csrf", &csrf),
+            ("action", "remove_target"),
+            ("name", "ops-chat"),
+        ],
+    )
+    .await;
+    assert_eq!(removed, 200, "{html}");
+    assert!(html.contains("No targets"));
+    app.stop().await;
+}
