@@ -125,8 +125,6 @@ pub struct App {
     notify: (notify::Targets, Arc<tokio::sync::Notify>),
     /// Where the writer hands failed jobs, once `run` has a log fetcher.
     explainer: wiring::Explainer,
-    /// What `/settings` changes while the server runs; the sender reads its targets.
-    settings: settings::Settings,
 }
 
 impl App {
@@ -195,7 +193,7 @@ impl App {
             hub,
             ingest,
             render_opts: opts,
-            settings: settings.clone(),
+            settings,
             webhook_key,
             limits: rate_limits(&config),
             act,
@@ -222,7 +220,6 @@ impl App {
             github,
             notify,
             explainer,
-            settings,
         })
     }
 
@@ -251,7 +248,6 @@ impl App {
             github,
             notify: (_, wake),
             explainer,
-            settings,
         } = self;
         let hub = state.hub.clone();
         let token = hub.shutdown_token();
@@ -275,18 +271,7 @@ impl App {
         let reconciling = reconciler.map(|reconciler| {
             tokio::spawn(reconciler.run(state.store.clone(), state.ingest.clone(), token.clone()))
         });
-        // The sender holds an `Ingest` handle (it marks rows sent through the writer). It runs
-        // without targets too, to prune old transitions.
-        let notifying = tokio::spawn(
-            notify::sender::Sender {
-                targets: Box::new(move || settings.current().targets.clone()),
-                store: state.store.clone(),
-                writer: state.ingest.clone(),
-                wake,
-                retry: state.config.notify_retry,
-            }
-            .run(token.clone()),
-        );
+        let notifying = tokio::spawn(sender(&state, wake).run(token.clone()));
         let housekeeping = tokio::spawn(housekeeping::run(
             state.ingest.clone(),
             store::maintenance::Retention {
@@ -321,6 +306,20 @@ impl App {
         tokio::task::spawn_blocking(move || writer.join()).await?;
         info!("stopped");
         Ok(())
+    }
+}
+
+/// The notification sender, sending to the targets of the moment (`/settings` may change them).
+/// It holds an `Ingest` handle (it marks rows sent through the writer), and runs without targets
+/// too, to prune old transitions.
+fn sender(state: &AppState, wake: Arc<tokio::sync::Notify>) -> notify::sender::Sender<Ingest> {
+    let settings = state.settings.clone();
+    notify::sender::Sender {
+        targets: Box::new(move || settings.current().targets.clone()),
+        store: state.store.clone(),
+        writer: state.ingest.clone(),
+        wake,
+        retry: state.config.notify_retry,
     }
 }
 

@@ -15,8 +15,9 @@
 //! may read, and a message about any other repository is never sent to it (the hub's messages
 //! carry their repository). A client signed in with a display or API token is closed (1008,
 //! policy violation) the moment that token is revoked, and one of a signed-in session the moment
-//! the session ends (logout included). A change of the authors rule at `/settings` closes the
-//! clients read under the old rule (1012, service restart); they reconnect under the new one.
+//! the session ends (logout included). A change at `/settings` closes every client (1012, service
+//! restart); they reconnect under the new settings and their pages resync (`hello`'s generation
+//! counts settings changes too).
 
 use futures_util::{SinkExt, StreamExt};
 use tokio::sync::broadcast::{
@@ -209,10 +210,12 @@ async fn serve_client(socket: Socket, state: AppState, viewer: Viewer, ended: Ca
     // Subscribe before reading the snapshot, so no change falls between the two.
     let mut updates = state.hub.subscribe();
     let shutdown = state.hub.shutdown_token();
-    // A change of the authors rule closes the socket: the client reconnects as a viewer under
-    // the new rule (its snapshots follow the viewer's).
+    // A change of the settings closes the socket: the client reconnects (as a viewer under the
+    // authors rule of the moment) and its page resyncs, as the generation moved.
     let mut settings = state.settings.subscribe();
-    let hello = crate::feed::hello(state.hub.generation());
+    // The generation pages carry too: a page rendered before a change or a settings change
+    // resyncs when its socket (re)connects.
+    let hello = crate::feed::hello(state.render_generation());
     if !send(&mut sink, [Message::text(hello)], send_timeout).await {
         return;
     }
@@ -236,10 +239,7 @@ async fn serve_client(socket: Socket, state: AppState, viewer: Viewer, ended: Ca
                 break;
             }
             Ok(()) = settings.changed() => {
-                if settings.borrow_and_update().privacy == viewer.privacy() {
-                    continue;
-                }
-                debug!("closing a WebSocket client: the authors rule changed");
+                debug!("closing a WebSocket client: the settings changed");
                 let _ = timeout(send_timeout, sink.send(Message::Close(Some(CloseFrame { code: CloseCode::Restart, reason: "settings changed".into() })))).await;
                 break;
             }

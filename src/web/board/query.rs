@@ -286,7 +286,7 @@ impl BoardQuery {
             max_rows: if self.tv { 10 } else { 40 },
             max_stream: if self.tv { 9 } else { 30 },
             per_page: if self.tv { 5 } else { usize::MAX },
-            generation: state.hub.generation(),
+            generation: state.render_generation(),
             unknown: Vec::new(),
             known: Arc::default(),
             alert_url: self.url(alert_path, self.window, Part::Page),
