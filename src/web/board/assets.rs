@@ -51,11 +51,6 @@ const ASSETS: &[(&str, &str, &str)] = &[
         "text/css; charset=utf-8",
         include_str!("../../../static/act.css"),
     ),
-    (
-        "settings.css",
-        "text/css; charset=utf-8",
-        include_str!("../../../static/settings.css"),
-    ),
 ];
 
 pub(super) async fn serve_asset(name: String) -> Result<impl Reply, Rejection> {
