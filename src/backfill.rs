@@ -37,9 +37,9 @@ use crate::github::event::{
 };
 use crate::ingest::{self, Ingest};
 use crate::run_state::Status;
+use crate::settings::Settings;
 use crate::store::model::{CachedPage, Window};
 use crate::store::{self, read, write, Store};
-use crate::watch::WatchedBranches;
 
 /// GitHub's cap on results of a filtered run listing ("up to 1,000 results for each search").
 pub const RESULT_CAP: i64 = 1000;
@@ -777,8 +777,8 @@ fn apply_runs(
 pub struct Reconciler {
     client: Arc<Client>,
     interval: Duration,
-    /// Whose head commits' check runs and statuses are read.
-    watched: WatchedBranches,
+    /// Whose head commits' check runs and statuses are read: the watched branches of the moment.
+    settings: Settings,
     /// ETags of the last page applied per URL. In memory: after a restart the first poll asks
     /// for everything in full (each repository's runs, and its watched branches' check runs and
     /// statuses).
@@ -787,11 +787,11 @@ pub struct Reconciler {
 
 impl Reconciler {
     /// A reconciler polling every `interval` through `client`.
-    pub fn new(client: Arc<Client>, interval: Duration, watched: WatchedBranches) -> Self {
+    pub fn new(client: Arc<Client>, interval: Duration, settings: Settings) -> Self {
         Self {
             client,
             interval,
-            watched,
+            settings,
             etags: HashMap::new(),
         }
     }
@@ -882,9 +882,9 @@ impl Reconciler {
             .read(move |conn| read::branch_names(conn, repo_id))
             .await?;
         let mut branches: Vec<String> = repo.default_branch.iter().cloned().collect();
+        let watched = self.settings.watched();
         for name in names {
-            if !branches.contains(&name)
-                && self.watched.contains(&name, repo.default_branch.as_deref())
+            if !branches.contains(&name) && watched.contains(&name, repo.default_branch.as_deref())
             {
                 branches.push(name);
             }

@@ -6,6 +6,8 @@
 //! - [`source`] — where runs come from (Actions, check runs, commit statuses) and how a source
 //!   plugs in.
 //! - [`watch`] — watched branches: each default branch and `--watch-branches` globs.
+//! - [`settings`] — what an admin changes at `/settings` while the server runs (watched branches,
+//!   author hiding, notification targets), carried to every reader by one watch channel.
 //! - [`scope`] — the per-request [`scope::Viewer`]: the repositories a reader may see and the
 //!   authors rule (`--hide-authors`), applied where data leaves the store, the feed and the cache.
 //! - [`github`] — webhook signatures and payloads; the REST client; the GitHub App (manifest,
@@ -54,6 +56,7 @@ pub mod run_state;
 pub mod scope;
 pub mod secret;
 pub mod serve;
+pub mod settings;
 pub mod source;
 pub mod store;
 pub mod telemetry;
@@ -147,18 +150,15 @@ impl App {
         let setup_code = web::setup::SetupCode::new(app_row.is_none());
         let github_app = github::app::GitHubApp::new(&config.github_api_url, app_row);
         let github = github_client(&config, &github_app)?;
-        let reconciler = github.clone().map(|client| {
-            Reconciler::new(
-                client,
-                config.reconcile_interval,
-                config.watch_branches.clone(),
-            )
-        });
         let hub = Hub::new();
         let opts = view_options(&config);
         let notify = notify_parts(&config)?;
+        let settings = live_settings(&config, &store, &notify.0).await?;
+        let reconciler = github
+            .clone()
+            .map(|client| Reconciler::new(client, config.reconcile_interval, settings.clone()));
         let explainer = wiring::Explainer::default();
-        let hooks = writer_hooks(&config, &hub, opts, &notify, &explainer);
+        let hooks = writer_hooks(&config, &hub, opts, &notify, &explainer, &settings);
         let (ingest, writer) =
             Ingest::start(&store, hooks).context("starting the ingest writer")?;
         let listener =
@@ -170,7 +170,7 @@ impl App {
             github_app.clone(),
             &config.github_url,
         );
-        let access = access(&config, &store, opts.privacy, &github_app, &sessions).await?;
+        let access = access(&config, &store, &settings, &github_app, &sessions).await?;
         let act = operators(&config, github.clone())?;
         let oidc = oidc_verifier(&config);
         let state = AppState::new(web::SharedState {
@@ -180,7 +180,8 @@ impl App {
             store,
             hub,
             ingest,
-            opts,
+            render_opts: opts,
+            settings,
             webhook_key,
             limits: rate_limits(&config),
             act,
@@ -195,6 +196,7 @@ impl App {
             sessions,
             oidc,
             post_limits: web::samples::PostLimits::default(),
+            admins: web::settings::Admins::default(),
             config: Arc::new(config),
         });
         Ok(Self {
@@ -232,7 +234,7 @@ impl App {
             serving,
             reconciler,
             github,
-            notify: (targets, wake),
+            notify: (_, wake),
             explainer,
         } = self;
         let hub = state.hub.clone();
@@ -246,18 +248,7 @@ impl App {
         let reconciling = reconciler.map(|reconciler| {
             tokio::spawn(reconciler.run(state.store.clone(), state.ingest.clone(), token.clone()))
         });
-        // The sender holds an `Ingest` handle (it marks rows sent through the writer). It runs
-        // without targets too, to prune old transitions.
-        let notifying = tokio::spawn(
-            notify::sender::Sender {
-                targets,
-                store: state.store.clone(),
-                writer: state.ingest.clone(),
-                wake,
-                retry: state.config.notify_retry,
-            }
-            .run(token.clone()),
-        );
+        let notifying = tokio::spawn(sender(&state, wake).run(token.clone()));
         let housekeeping = tokio::spawn(housekeeping::run(
             state.ingest.clone(),
             store::maintenance::Retention {
@@ -300,13 +291,13 @@ impl App {
 async fn access(
     config: &Config,
     store: &Store,
-    privacy: scope::Privacy,
+    settings: &settings::Settings,
     github_app: &github::app::GitHubApp,
     sessions: &web::signin::Sessions,
 ) -> anyhow::Result<web::access::Access> {
     warn_about_access(config);
     let access = web::access::Access::new(config.board_token.as_ref(), config.admin_token.as_ref())
-        .with_privacy(privacy)
+        .with_settings(settings.clone())
         .with_sign_in(config.access, github_app.clone(), sessions.clone());
     for token in store
         .read(store::tokens::active)
@@ -343,6 +334,20 @@ fn explain_failures(
     let store = state.store.clone();
     tokio::spawn(async move { fetcher.catch_up(&store, UNEXPLAINED_SCAN).await });
     task
+}
+
+/// The notification sender, sending to the targets of the moment (`/settings` may change them).
+/// It holds an `Ingest` handle (it marks rows sent through the writer), and runs without targets
+/// too, to prune old transitions.
+fn sender(state: &AppState, wake: Arc<tokio::sync::Notify>) -> notify::sender::Sender<Ingest> {
+    let settings = state.settings.clone();
+    notify::sender::Sender {
+        targets: Box::new(move || settings.current().targets.clone()),
+        store: state.store.clone(),
+        writer: state.ingest.clone(),
+        wake,
+        retry: state.config.notify_retry,
+    }
 }
 
 /// While no App is configured, logs the full setup address with its one-time code.
@@ -405,6 +410,47 @@ fn view_options(config: &Config) -> views::Opts {
     }
 }
 
+/// The settings `/settings` changes: the flags' values, with the stored ones over those no flag
+/// fixes. A stored value that no longer parses is skipped with a warning.
+async fn live_settings(
+    config: &Config,
+    store: &Store,
+    targets: &notify::Targets,
+) -> anyhow::Result<settings::Settings> {
+    let live = settings::Settings::new(
+        settings::Current {
+            watched: config.watch_branches.clone(),
+            privacy: scope::Privacy {
+                hide_authors: config.hide_authors,
+            },
+            targets: targets.clone(),
+            generation: 0,
+        },
+        settings::Fixed::of(config),
+    );
+    let stored = store
+        .read(store::settings::load)
+        .await
+        .context("reading the settings")?;
+    for (key, text) in stored {
+        let Some(key) = settings::Key::ALL.into_iter().find(|k| k.as_str() == key) else {
+            continue;
+        };
+        match settings::Value::parse(key, &text) {
+            Ok(value) => {
+                if let Err(flag) = live.set(value) {
+                    info!(
+                        setting = key.as_str(),
+                        flag, "a flag overrides the stored setting"
+                    );
+                }
+            }
+            Err(err) => warn!(setting = key.as_str(), cause = %err, "stored setting skipped"),
+        }
+    }
+    Ok(live)
+}
+
 /// The notification targets, and the wake-up the writer gives the sender after each group.
 fn notify_parts(config: &Config) -> anyhow::Result<(notify::Targets, Arc<tokio::sync::Notify>)> {
     let targets = notify::Targets::load(
@@ -422,6 +468,7 @@ fn writer_hooks(
     opts: views::Opts,
     (targets, wake): &(notify::Targets, Arc<tokio::sync::Notify>),
     explainer: &wiring::Explainer,
+    settings: &settings::Settings,
 ) -> ingest::Hooks {
     let detector = notify::detect::Detector {
         targets: targets.clone(),
@@ -434,11 +481,15 @@ fn writer_hooks(
         wake: wake.clone(),
     };
     ingest::Hooks {
-        in_transaction: Some(Box::new(detector)),
+        in_transaction: Some(Box::new(wiring::LiveDetector {
+            detector,
+            settings: settings.clone(),
+        })),
         after_commit: vec![
             Box::new(wiring::Feed {
                 hub: hub.clone(),
                 opts,
+                settings: settings.clone(),
             }),
             Box::new(explainer.clone()),
         ],

@@ -11,6 +11,7 @@
 mod chart;
 mod run;
 mod runners;
+pub mod settings;
 
 use std::sync::Arc;
 

@@ -8,6 +8,9 @@
 //! - The log fetcher stores what it finds through its [`FailureSink`], which is the writer.
 //! - The notification sender writes through [`crate::store::Writes`], which the writer implements
 //!   in `ingest` (a store trait: the arrow points down).
+//! - The settings an admin changes at run time ([`crate::settings`]) reach the feed and the
+//!   detector here: each commit reads the current snapshot ([`Feed`], [`LiveDetector`]), so
+//!   neither the notifier nor the feed knows the settings page.
 
 use std::sync::{Arc, OnceLock};
 
@@ -19,19 +22,26 @@ use crate::hub::Hub;
 use crate::ingest::{AfterCommit, InTransaction, Ingest};
 use crate::log_fetch::{FailedJob, FailureSink, JobFailure, LogFetcher};
 use crate::notify::detect::Detector;
+use crate::settings::Settings;
 use crate::store::{self, model::Change};
 use crate::views::Opts;
 
-/// Publishes every committed change to the WebSocket clients, as the feed's message.
+/// Publishes every committed change to the WebSocket clients, as the feed's message, under the
+/// authors rule of the moment.
 pub struct Feed {
     pub hub: Hub,
     pub opts: Opts,
+    pub settings: Settings,
 }
 
 impl AfterCommit for Feed {
     fn committed(&self, change: &Change) {
+        let opts = Opts {
+            privacy: self.settings.privacy(),
+            ..self.opts
+        };
         self.hub
-            .publish(change.repo(), || feed::change(change, self.opts));
+            .publish(change.repo(), || feed::change(change, opts));
     }
 }
 
@@ -58,16 +68,29 @@ impl AfterCommit for Explainer {
     }
 }
 
+/// A [`Detector`] that takes the watched branches, the targets and the authors rule of the
+/// moment from the live settings, once per delivery.
+pub struct LiveDetector {
+    pub detector: Detector,
+    pub settings: Settings,
+}
+
 /// Transitions are detected, and their notifications queued, in the delivery's transaction:
 /// they are stored with the run that made them.
-impl InTransaction for Detector {
+impl InTransaction for LiveDetector {
     fn on_changes(&self, conn: &Connection, changes: &[Change], now: i64) -> store::Result<()> {
-        self.on_changes_isolated(conn, changes, now)
+        let current = self.settings.current();
+        let mut detector = self.detector.clone();
+        detector.watched = current.watched.clone();
+        detector.targets = current.targets.clone();
+        detector.opts.privacy = current.privacy;
+        detector
+            .on_changes_isolated(conn, changes, now)
             .map(|_queued| ())
     }
 
     fn after_group(&self) {
-        self.wake.notify_one(); // the sender looks at the outbox
+        self.detector.wake.notify_one(); // the sender looks at the outbox
     }
 }
 

@@ -179,6 +179,29 @@ pub async fn user_login(http: &reqwest::Client, api_url: &str, token: &Secret) -
         })
 }
 
+/// Whether the person is an active admin of organisation `org`
+/// (`GET /user/memberships/orgs/{org}`: `role` "admin", `state` "active"); `false` for a
+/// member, or when GitHub says they are not one (404, 403).
+///
+/// # Errors
+/// [`Error::Refused`] (401 for a revoked token), [`Error::Network`], [`Error::Decode`].
+pub async fn is_org_admin(
+    http: &reqwest::Client,
+    api_url: &str,
+    token: &Secret,
+    org: &str,
+) -> Result<bool> {
+    let org: String = form_urlencoded::byte_serialize(org.as_bytes()).collect();
+    let url = format!("{api_url}/user/memberships/orgs/{org}");
+    match get_user(http, url, token, "the signed-in user's organisation role").await {
+        Ok(membership) => Ok(membership["role"] == "admin" && membership["state"] == "active"),
+        Err(Error::Refused {
+            status: 403 | 404, ..
+        }) => Ok(false),
+        Err(err) => Err(err),
+    }
+}
+
 /// Most pages read of one installation's repositories (100 each).
 const MAX_PAGES: u32 = 50;
 

@@ -12,7 +12,9 @@
 //!   Mattermost, Rocket.Chat), Microsoft Teams (a MessageCard), Teams Workflows (an Adaptive
 //!   Card), or buildboard's own JSON, signed with HMAC-SHA256 (`X-Buildboard-Signature-256`).
 //!
-//! Targets come from `--notify-config FILE` (JSON, see [`Targets::load`]) and `--notify-slack URL`.
+//! Targets come from `--notify-config FILE` (JSON, see [`Targets::load`]) and `--notify-slack URL`,
+//! or, without those flags, from the settings page (`crate::settings`); the sender and the
+//! detector read the targets of the moment.
 
 pub mod detect;
 pub mod format;
@@ -56,8 +58,9 @@ impl Kind {
     }
 }
 
-/// One place notifications go, and which transitions it wants.
-#[derive(Clone, Deserialize)]
+/// One place notifications go, and which transitions it wants (serialised only to be stored
+/// by the settings page: the URL and the secret are credentials).
+#[derive(Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Target {
     /// The name the outbox refers to it by; derived from the kind and the URL when not given.

@@ -43,7 +43,8 @@ pub const EVENT_HEADER: &str = "x-buildboard-event";
 
 /// The background sender.
 pub struct Sender<W> {
-    pub targets: Targets,
+    /// The targets of the moment (an admin may change them while the server runs).
+    pub targets: Box<dyn Fn() -> Targets + Send + Sync>,
     pub store: Store,
     /// Where it records what it sent (the server's one writer).
     pub writer: W,
@@ -117,11 +118,9 @@ impl<W: Writes> Sender<W> {
                 return;
             }
         };
-        if !self.targets.is_empty() {
-            info!(
-                targets = self.targets.iter().count(),
-                "sending notifications"
-            );
+        let targets = (self.targets)();
+        if !targets.is_empty() {
+            info!(targets = targets.iter().count(), "sending notifications");
         }
         let mut pruned_at: Option<std::time::Instant> = None;
         while !shutdown.is_cancelled() {
@@ -174,7 +173,8 @@ impl<W: Writes> Sender<W> {
 
     async fn send_one(&self, http: &reqwest::Client, pending: outbox::Pending) {
         let id = pending.id;
-        let Some(target) = self.targets.get(&pending.target) else {
+        let targets = (self.targets)();
+        let Some(target) = targets.get(&pending.target) else {
             warn!(
                 delivery = id,
                 target = %pending.target,

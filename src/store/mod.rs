@@ -25,6 +25,7 @@ pub mod reports;
 pub mod runners;
 pub mod runpage;
 pub mod samples;
+pub mod settings;
 pub mod tokens;
 pub mod triage;
 pub mod wall;

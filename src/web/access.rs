@@ -38,6 +38,7 @@ use crate::config::AccessMode;
 use crate::github::app::GitHubApp;
 use crate::scope::{Privacy, Repos, Viewer, Who};
 use crate::secret::Secret;
+use crate::settings::Settings;
 use crate::store::query::RepoScope;
 use crate::store::tokens::{ActiveToken, TokenInfo};
 
@@ -59,8 +60,8 @@ pub struct Access {
     admin_token: Option<Secret>,
     /// The display and API tokens that work, shared with every clone.
     tokens: Arc<RwLock<Tokens>>,
-    /// The authors rule every viewer carries.
-    privacy: Privacy,
+    /// The authors rule every viewer carries, as it is at the request (see `crate::settings`).
+    settings: Settings,
     /// Sign-in with GitHub, once the server has an App: `--access` and the sessions.
     signin: Option<SignIn>,
 }
@@ -176,11 +177,16 @@ impl Access {
         }
     }
 
-    /// The same access with the server's authors rule (`--hide-authors`) on every viewer.
+    /// The same access with the server's live settings: their authors rule (`--hide-authors`,
+    /// or the settings page) on every viewer, as it is when the request comes.
     #[must_use]
-    pub fn with_privacy(mut self, privacy: Privacy) -> Self {
-        self.privacy = privacy;
+    pub fn with_settings(mut self, settings: Settings) -> Self {
+        self.settings = settings;
         self
+    }
+
+    fn privacy(&self) -> Privacy {
+        self.settings.privacy()
     }
 
     /// Whether a token is required at all.
@@ -196,7 +202,7 @@ impl Access {
     /// Who a request with this cookie value and `Authorization` header is, and what they may
     /// read; `None` when they may read nothing (a private board, and no token that works).
     pub fn viewer(&self, cookie: Option<&str>, authorization: Option<&str>) -> Option<Viewer> {
-        let all = |who| Some(Viewer::all(who, self.privacy));
+        let all = |who| Some(Viewer::all(who, self.privacy()));
         let bearer = authorization.and_then(|value| value.strip_prefix("Bearer "));
         if let Some(given) = bearer {
             // Both comparisons always run, so timing does not tell which token was close.
@@ -296,7 +302,7 @@ impl Access {
                     login: person.login.clone(),
                 };
                 return Some(
-                    Viewer::scoped(who, person.repos.iter().cloned()).with_privacy(self.privacy),
+                    Viewer::scoped(who, person.repos.iter().cloned()).with_privacy(self.privacy()),
                 );
             }
         }
@@ -322,9 +328,14 @@ impl Access {
             .tokens
             .read()
             .expect("the tokens lock is never poisoned");
-        index(&tokens)
-            .get(&digest_hex(shown))
-            .map(|stored| stored.viewer.clone())
+        let privacy = self.privacy();
+        index(&tokens).get(&digest_hex(shown)).map(|stored| {
+            if stored.viewer.privacy() == privacy {
+                stored.viewer.clone()
+            } else {
+                stored.viewer.clone().with_privacy(privacy)
+            }
+        })
     }
 
     /// Makes `token` work from now on.
@@ -339,7 +350,7 @@ impl Access {
             name: info.name.clone(),
         };
         let stored = Arc::new(Stored {
-            viewer: Viewer::new(who, repos, self.privacy),
+            viewer: Viewer::new(who, repos, self.privacy()),
             revoked: CancellationToken::new(),
         });
         let mut tokens = self

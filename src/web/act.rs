@@ -195,8 +195,9 @@ impl Act {
         self.find(value, |operator| &operator.cookie)
     }
 
-    /// The CSRF token of the session whose cookie holds `cookie`.
-    fn csrf_for(&self, cookie: &str) -> String {
+    /// The CSRF token of the session whose cookie holds `cookie`: the operators' here, and the
+    /// settings page's (`web::settings`), one scheme for both.
+    pub(crate) fn csrf_for(&self, cookie: &str) -> String {
         let mut message = b"buildboard csrf v1 ".to_vec();
         message.extend_from_slice(cookie.as_bytes());
         mac_hex(&self.0.csrf_key, &message)
@@ -237,16 +238,27 @@ impl Caller {
     /// Whether a browser says the request comes from a page of this board. Clients that are not
     /// browsers send neither header and pass (they still need the CSRF token with the cookie).
     fn same_origin(&self, hosts: &Hosts) -> bool {
-        let site_ok = self
-            .fetch_site
-            .as_deref()
-            .is_none_or(|site| site == "same-origin");
-        let origin_ok = self
-            .origin
-            .as_deref()
-            .is_none_or(|origin| hosts.is_own_origin(origin, self.host.as_deref()));
-        site_ok && origin_ok
+        same_origin(
+            hosts,
+            self.origin.as_deref(),
+            self.fetch_site.as_deref(),
+            self.host.as_deref(),
+        )
     }
+}
+
+/// Whether a browser's `Origin` and `Sec-Fetch-Site` say a request comes from a page of this
+/// board (either header absent passes: clients that are not browsers send neither); used by
+/// the operators' actions here and by the settings page's forms.
+pub(crate) fn same_origin(
+    hosts: &Hosts,
+    origin: Option<&str>,
+    fetch_site: Option<&str>,
+    host: Option<&str>,
+) -> bool {
+    let site_ok = fetch_site.is_none_or(|site| site == "same-origin");
+    let origin_ok = origin.is_none_or(|origin| hosts.is_own_origin(origin, host));
+    site_ok && origin_ok
 }
 
 /// Who is acting, or the answer that refuses.

@@ -75,12 +75,12 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = R
 async fn feed(viewer: &Viewer, query: Query, state: AppState) -> Result<String, Error> {
     let params = Params::parse(query, &[&["repo", "branch", "workflow", TOKEN_PARAM]])?;
     let filter = viewer.restrict(params.run_filter()?);
-    let s = state.clone();
+    let watched = state.settings.watched();
     let projects = state
         .store
-        .read(move |conn| cctray::projects(conn, &filter, &s.config.watch_branches))
+        .read(move |conn| cctray::projects(conn, &filter, &watched))
         .await?;
-    Ok(render(&projects, &state.opts))
+    Ok(render(&projects, &state.opts()))
 }
 
 /// The XML document for `projects`.

@@ -86,7 +86,7 @@ async fn revoked(state: &AppState, json: &[u8]) -> Result<&'static str, Error> {
         .ingest
         .write(move |conn| rows::delete_sessions_of(conn, &who))
         .await?;
-    state.sessions.forget_scopes();
+    state.sessions.end_all_of(&login);
     info!(login = %login, sessions = ended, "authorisation revoked: sessions ended");
     Ok("processed")
 }

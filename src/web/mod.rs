@@ -1,5 +1,5 @@
 //! HTTP routes. The submodules that answer requests (`webhook`, `ws`, `api`, `board`, `act`,
-//! `cctray`, `transitions`) each expose `routes(state)`; the others serve them (`access`, `body`,
+//! `cctray`, `transitions`, `settings`, ...) each expose `routes(state)`; the others serve them (`access`, `body`,
 //! `error`, `host`, `limit`, `params`, `socket`). [`routes`] joins the routes and maps rejections.
 //! The state every handler shares lives here, with the reads more than one route makes the same
 //! way ([`SharedState::triage`]).
@@ -17,6 +17,7 @@ pub mod limit;
 pub mod params;
 pub mod runs;
 pub mod samples;
+pub mod settings;
 pub mod setup;
 pub mod signin;
 pub mod socket;
@@ -66,9 +67,12 @@ pub struct SharedState {
     pub hub: Hub,
     pub ingest: Ingest,
     pub config: Arc<Config>,
-    /// How the board renders for everyone: what readers may see of people (`--hide-authors`),
-    /// which hosts' links are safe.
-    pub opts: crate::views::Opts,
+    /// How the board renders for everyone: which hosts' links are safe; the authors rule in it
+    /// is the flags' (read [`SharedState::opts`], which has the rule of the moment).
+    pub render_opts: crate::views::Opts,
+    /// What an admin changes at `/settings` while the server runs: the watched branches, the
+    /// authors rule, the notification targets.
+    pub settings: crate::settings::Settings,
     /// The HMAC key deliveries are checked against; `None` only with `--insecure-allow-unsigned`.
     pub webhook_key: Option<Arc<[u8]>>,
     /// The shared answer of `/readyz`.
@@ -97,6 +101,8 @@ pub struct SharedState {
     pub oidc: crate::oidc::Verifier,
     /// Posts of samples per job in the current minute.
     pub post_limits: samples::PostLimits,
+    /// People's admin rights as GitHub last said them (`/settings`).
+    pub admins: settings::Admins,
 }
 
 /// Now, in epoch seconds: the end of every window and the age of every red.
@@ -105,6 +111,21 @@ pub fn now() -> i64 {
 }
 
 impl SharedState {
+    /// How the board renders now: [`SharedState::render_opts`] under the authors rule of the
+    /// moment.
+    pub fn opts(&self) -> crate::views::Opts {
+        crate::views::Opts {
+            privacy: self.settings.privacy(),
+            ..self.render_opts
+        }
+    }
+
+    /// The generation shared renders are keyed by: it moves with every published change and
+    /// every change of the settings, so no part rendered under old settings is served.
+    pub fn render_generation(&self) -> u64 {
+        self.hub.generation() + self.settings.generation()
+    }
+
     /// The names of `filter` that match nothing known, with suggestions (see
     /// [`crate::store::names::unknown`]), read on the store's own small pool for them, so that
     /// costly lookups never hold up the other reads.
@@ -152,7 +173,7 @@ impl SharedState {
     ) -> Result<(Vec<triage::Incident>, triage::Scope), Error> {
         let filter = viewer.restrict(filter);
         let scope = self.triage_scope(all_branches, &filter);
-        let config = self.config.clone();
+        let watched = self.settings.watched();
         let mut incidents = self
             .store
             .read(move |conn| {
@@ -160,7 +181,7 @@ impl SharedState {
                     conn,
                     &triage::Request {
                         filter: &filter,
-                        watched: &config.watch_branches,
+                        watched: &watched,
                         scope,
                         order,
                     },
@@ -322,7 +343,11 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = I
     // (`access::with_viewer`), which `--access github` refuses without a session or a token.
     let setup = for_this_host
         .clone()
-        .and(setup::routes(state.clone()).or(signin::routes(state.clone())))
+        .and(
+            setup::routes(state.clone())
+                .or(signin::routes(state.clone()))
+                .or(settings::routes(state.clone())),
+        )
         .boxed();
     let readers = transitions::routes(state.clone())
         .boxed()

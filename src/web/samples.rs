@@ -1,5 +1,8 @@
 //! Runner telemetry over HTTP: `POST /api/metrics` takes a batch of samples from the job that
-//! sends them, authenticated by the job's own Actions OIDC token ([`crate::oidc`]);
+//! sends them, authenticated by the job's own Actions OIDC token ([`crate::oidc`]), or, for jobs
+//! that cannot get one, by its repository's telemetry secret (made by an admin at `/settings`)
+//! with the job's id in [`JOB_HEADER`]: the secret ties the post to its repository, and the job
+//! must be one of that repository's, running or recent, as with a token;
 //! `GET /api/jobs/<id>/metrics` returns a job's samples. (`GET /api/metrics` is the API's
 //! figures, in `web::api`.)
 //!
@@ -22,6 +25,12 @@ use super::{now, with_state, AppState, Error};
 use crate::oidc::{JobClaims, Refusal as TokenRefusal};
 use crate::scope::Viewer;
 use crate::store::samples::{self, Sample};
+
+/// The header naming the job a post made with a telemetry secret is for (the job's id, its check
+/// run's id, as `${{ job.check_run_id }}` gives it).
+pub const JOB_HEADER: &str = "x-buildboard-job";
+/// How a telemetry secret starts (an OIDC token is a JWT, which never does).
+const SECRET_PREFIX: &str = "bbt_";
 
 /// Largest body accepted, bytes.
 pub const MAX_BODY_BYTES: u64 = 256 * 1024;
@@ -55,6 +64,10 @@ const NUMERIC: &[&str] = &[
 pub enum Refusal {
     #[error(transparent)]
     Token(#[from] TokenRefusal),
+    #[error("not a telemetry secret of this board")]
+    UnknownSecret,
+    #[error("a post with a telemetry secret names its job in the X-Buildboard-Job header (the job's id)")]
+    MissingJob,
     #[error("repository {0} is not monitored by this board")]
     Unmonitored(i64),
     #[error("job {0} is not known to this board (its workflow_job delivery has not arrived)")]
@@ -88,6 +101,8 @@ impl Refusal {
                 (StatusCode::SERVICE_UNAVAILABLE, "issuer_unavailable")
             }
             Refusal::Token(t) => (StatusCode::UNAUTHORIZED, t.code()),
+            Refusal::UnknownSecret => (StatusCode::UNAUTHORIZED, "unknown_secret"),
+            Refusal::MissingJob => (StatusCode::BAD_REQUEST, "missing_job"),
             Refusal::Unmonitored(_) => (StatusCode::FORBIDDEN, "unmonitored_repository"),
             Refusal::UnknownJob(_) => (StatusCode::NOT_FOUND, "unknown_job"),
             Refusal::JobMismatch(_) => (StatusCode::FORBIDDEN, "job_mismatch"),
@@ -142,12 +157,13 @@ pub fn posts(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = Re
     warp::path!("api" / "metrics")
         .and(warp::post())
         .and(warp::header::optional::<String>("authorization"))
+        .and(warp::header::optional::<String>(JOB_HEADER))
         .and(warp::body::content_length_limit(MAX_BODY_BYTES))
         .and(warp::body::bytes())
         .and(with_state(state.clone()))
         .then(
-            |auth: Option<String>, body: bytes::Bytes, state: AppState| async move {
-                match post_samples(auth, &body, &state).await {
+            |auth: Option<String>, job: Option<String>, body: bytes::Bytes, state: AppState| async move {
+                match post_samples(auth, job, &body, &state).await {
                     Ok(reply) => reply,
                     Err(PostError::Refused(refusal)) => refusal.into_response(),
                     Err(PostError::Server(err)) => err.into_response(),
@@ -215,18 +231,20 @@ impl From<crate::store::Error> for PostError {
 
 async fn post_samples(
     auth: Option<String>,
+    job: Option<String>,
     body: &[u8],
     state: &AppState,
 ) -> Result<Response, PostError> {
     let token = auth
         .as_deref()
         .and_then(|h| h.strip_prefix("Bearer "))
-        .ok_or(Refusal::Token(TokenRefusal::Missing))?;
-    let claims = state
-        .oidc
-        .verify(token.trim())
-        .await
-        .map_err(Refusal::Token)?;
+        .ok_or(Refusal::Token(TokenRefusal::Missing))?
+        .trim();
+    let claims = if token.starts_with(SECRET_PREFIX) {
+        secret_claims(state, token, job.as_deref()).await?
+    } else {
+        state.oidc.verify(token).await.map_err(Refusal::Token)?
+    };
     let now = now();
     let job = check_job(state, &claims, now).await?;
     let batch = parse_batch(body, job.created.unwrap_or(now) - FUTURE_SKEW_S, now)?;
@@ -248,6 +266,43 @@ async fn post_samples(
     crate::counters::TELEMETRY_SAMPLES.inc_by(stored as u64);
     let body = serde_json::json!({ "job": job_id, "stored": stored });
     Ok(warp::reply::with_status(warp::reply::json(&body), StatusCode::ACCEPTED).into_response())
+}
+
+/// What a telemetry secret vouches for: its repository, and the job the header names if it is
+/// one of that repository's (its run and attempt are the stored job's); [`check_job`] then judges
+/// the job as it judges a token's.
+async fn secret_claims(
+    state: &AppState,
+    secret: &str,
+    job: Option<&str>,
+) -> Result<JobClaims, PostError> {
+    let hash = super::settings::secret_hash(secret);
+    let repo = state
+        .store
+        .read(move |conn| crate::store::settings::telemetry_secret_repo(conn, &hash))
+        .await?;
+    let Some((repository_id, _)) = repo else {
+        return Err(Refusal::UnknownSecret.into());
+    };
+    let job_id: i64 = job
+        .and_then(|id| id.trim().parse().ok())
+        .ok_or(Refusal::MissingJob)?;
+    let stored = state
+        .store
+        .read(move |conn| samples::job_state(conn, job_id))
+        .await?;
+    let Some(stored) = stored else {
+        return Err(Refusal::UnknownJob(job_id).into());
+    };
+    if stored.repo_id != repository_id {
+        return Err(Refusal::JobMismatch(job_id).into());
+    }
+    Ok(JobClaims {
+        repository_id,
+        run_id: stored.run_id,
+        run_attempt: stored.run_attempt,
+        job_id,
+    })
 }
 
 /// The stored job the claims name, if samples may be tied to it now.

@@ -9,7 +9,9 @@
 //! public URL is https); the database keeps only the id's SHA-256, with the user token, its refresh
 //! token and expiry. [`Sessions::lookup`] refreshes a user token that is about to expire (they last
 //! 8 hours) and ends the session when GitHub refuses (the authorisation was revoked); it keeps each
-//! session's repositories for [`SCOPE_TTL`].
+//! session's repositories for [`SCOPE_TTL`]. `GET /logout` only shows a form; its `POST` (with the
+//! session's CSRF token, the operators' scheme of `web::act`) ends the session and closes its
+//! open feed sockets ([`Sessions::ended`]).
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
@@ -17,6 +19,7 @@ use std::time::{Duration, Instant};
 
 use cookie::{Cookie, SameSite};
 use sha2::{Digest, Sha256};
+use tokio_util::sync::CancellationToken;
 use warp::http::{header, StatusCode};
 use warp::reply::Response;
 use warp::{Filter, Rejection, Reply};
@@ -43,6 +46,8 @@ const MAX_PENDING: usize = 10_000;
 const REFRESH_BEFORE: i64 = 120;
 /// How long the browser keeps the session cookie.
 const COOKIE_DAYS: i64 = 30;
+/// Largest sign-out form accepted.
+const LOGOUT_FORM_BYTES: u64 = 1024;
 
 /// A signed-in person, as a request sees them.
 #[derive(Debug, Clone)]
@@ -78,6 +83,9 @@ struct Inner {
     github_url: String,
     pending: Mutex<HashMap<String, Pending>>,
     cache: Mutex<HashMap<String, Cached>>,
+    /// Cancelled when a session ends, by its id's hash, with its login: its open feed sockets
+    /// close. An entry is made by the first socket that asks ([`Sessions::ended`]).
+    ended: Mutex<HashMap<String, (String, CancellationToken)>>,
 }
 
 /// The SHA-256 of a session id, hex: what the database keeps.
@@ -94,6 +102,7 @@ impl Sessions {
             github_url: github_url.trim_end_matches('/').to_owned(),
             pending: Mutex::new(HashMap::new()),
             cache: Mutex::new(HashMap::new()),
+            ended: Mutex::new(HashMap::new()),
         }))
     }
 
@@ -189,8 +198,36 @@ impl Sessions {
         Ok(())
     }
 
+    /// Cancelled when the session of `session_id` (the cookie's value), signed in as `login`,
+    /// ends: at logout, when GitHub refuses its token, or when its authorisation is revoked.
+    pub fn ended(&self, session_id: &str, login: &str) -> CancellationToken {
+        let mut ended = self.0.ended.lock().expect("ended lock");
+        // Sessions whose sockets all closed leave entries behind; an ended one is dropped.
+        ended.retain(|_, (_, token)| !token.is_cancelled());
+        ended
+            .entry(id_hash(session_id))
+            .or_insert_with(|| (login.to_owned(), CancellationToken::new()))
+            .1
+            .clone()
+    }
+
+    /// Closes the feed sockets of every session of `login` (their rows are deleted by the
+    /// caller): the person's authorisation was revoked.
+    pub fn end_all_of(&self, login: &str) {
+        self.forget_scopes();
+        let ended = self.0.ended.lock().expect("ended lock");
+        for (who, token) in ended.values() {
+            if who.eq_ignore_ascii_case(login) {
+                token.cancel();
+            }
+        }
+    }
+
     async fn end(&self, hash: &str) {
         self.0.cache.lock().expect("cache lock").remove(hash);
+        if let Some((_, token)) = self.0.ended.lock().expect("ended lock").remove(hash) {
+            token.cancel();
+        }
         let hash = hash.to_owned();
         let deleted = self
             .0
@@ -247,13 +284,38 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = R
     let callback = warp::path!("auth" / "callback")
         .and(super::page_get(state.clone()))
         .then(finish_sign_in);
-    let logout = warp::path!("logout")
-        .and(warp::get().or(warp::post()).unify())
+    // A GET never signs out (a cross-site image could send one): it shows the form to confirm.
+    let confirm = warp::path!("logout")
+        .and(warp::get())
         .and(warp::cookie::optional::<String>(SESSION_COOKIE))
-        .and(with_state(state))
-        .then(sign_out);
+        .and(with_state(state.clone()))
+        .map(confirm_sign_out);
+    let logout =
+        warp::path!("logout")
+            .and(warp::post())
+            .and(warp::cookie::optional::<String>(SESSION_COOKIE))
+            .and(super::settings::form_origin())
+            .and(warp::body::content_length_limit(LOGOUT_FORM_BYTES))
+            .and(warp::body::stream())
+            .and(with_state(state))
+            .then(
+                |cookie: Option<String>,
+                 origin: super::settings::FormOrigin,
+                 body,
+                 state: AppState| async move {
+                    let form =
+                        super::body::read_small(body, LOGOUT_FORM_BYTES, state.config.body_timeout)
+                            .await;
+                    match form {
+                        Ok(form) => sign_out(cookie, &origin, &form, state).await,
+                        Err(err) => err.into_response(),
+                    }
+                },
+            );
     login
         .or(callback)
+        .unify()
+        .or(confirm)
         .unify()
         .or(logout)
         .unify()
@@ -409,8 +471,55 @@ async fn finish_sign_in(
     response
 }
 
-async fn sign_out(cookie: Option<String>, state: AppState) -> Response {
+/// `GET /logout`: the form that signs out (with the session's CSRF token), or a page that says
+/// nobody is signed in here.
+fn confirm_sign_out(cookie: Option<String>, state: AppState) -> Response {
+    match cookie {
+        Some(id) => {
+            let csrf = state.act.csrf_for(&id);
+            match crate::views::settings::logout(&csrf) {
+                Ok(html) => warp::reply::html(html).into_response(),
+                Err(err) => super::Error::Internal(err.into()).into_response(),
+            }
+        }
+        None => message(
+            StatusCode::OK,
+            "Not signed in",
+            "This browser is not signed in to the board.",
+            "/login",
+            "Sign in",
+        ),
+    }
+}
+
+/// `POST /logout` from the form of `GET /logout`: its CSRF token and `Origin` are checked (the
+/// session cookie is `SameSite=Lax`, which a cross-site POST does not carry, but older browsers
+/// do), then the session ends and its open feed sockets close.
+async fn sign_out(
+    cookie: Option<String>,
+    origin: &super::settings::FormOrigin,
+    form: &[u8],
+    state: AppState,
+) -> Response {
     if let Some(id) = cookie {
+        let given = form_urlencoded::parse(form)
+            .find(|(name, _)| name == "csrf")
+            .map(|(_, value)| value.into_owned())
+            .unwrap_or_default();
+        let csrf_ok = crate::secret::same(&given, &state.act.csrf_for(&id));
+        if !csrf_ok || !origin.is_own(&state.hosts) {
+            tracing::info!(
+                csrf = !given.is_empty(),
+                "sign-out refused: cross-site or without its CSRF token"
+            );
+            return message(
+                StatusCode::FORBIDDEN,
+                "Sign-out refused",
+                "This sign-out did not come from this board's own page.",
+                "/logout",
+                "Sign out from the board",
+            );
+        }
         state.sessions.end(&id_hash(&id)).await;
         tracing::info!("signed out");
     }

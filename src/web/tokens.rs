@@ -2,7 +2,9 @@
 //! admin only (`Authorization: Bearer <admin token>`). A token is made with a name and a scope
 //! (`repos`, a list of "owner/name"; absent or `null`: every repository), shown once in the
 //! answer to `POST`, and stored only as hashes. `DELETE /api/tokens/<id>` revokes it at once: its
-//! next request is refused and its open feed sockets close. See docs/access.md.
+//! next request is refused and its open feed sockets close. The settings page (`web::settings`)
+//! makes and revokes them through [`create`] and [`revoke`] too; both log to `settingslog`.
+//! See docs/access.md.
 
 use serde::Deserialize;
 use serde_json::json;
@@ -13,7 +15,7 @@ use warp::{Filter, Rejection, Reply};
 use super::access::{new_token, with_viewer};
 use super::{now, with_state, AppState, Error};
 use crate::scope::Viewer;
-use crate::store::tokens;
+use crate::store::{settings, tokens};
 
 /// Largest body `POST /api/tokens` accepts.
 const MAX_BODY: u64 = 64 * 1024;
@@ -90,23 +92,40 @@ fn admin_only(viewer: &Viewer, state: &AppState) -> Result<(), Error> {
 
 /// The checked body of `POST /api/tokens`.
 fn parse_new(body: &[u8]) -> Result<NewToken, Error> {
-    let invalid = |message: String| Error::bad_request("invalid_body", message);
     let new: NewToken = serde_json::from_slice(body).map_err(|err| {
-        invalid(format!(
-            "the body must be {{\"name\": \"...\", \"kind\": \"display\" or \"api\", \
-             \"repos\": [\"owner/name\", ...] or null}}: {err}"
-        ))
+        Error::bad_request(
+            "invalid_body",
+            format!(
+                "the body must be {{\"name\": \"...\", \"kind\": \"display\" or \"api\", \
+                 \"repos\": [\"owner/name\", ...] or null}}: {err}"
+            ),
+        )
     })?;
-    let name_chars = new.name.chars().count();
-    if name_chars == 0 || name_chars > MAX_NAME_CHARS || new.name.chars().any(char::is_control) {
+    check_new(&new.name, new.kind.as_deref(), new.repos.as_deref())?;
+    Ok(new)
+}
+
+/// Checks a new token's name, kind (`None`: display) and repositories (`None`: every one): the
+/// one rule for `/api/tokens` and the settings page.
+///
+/// # Errors
+/// [`Error::BadRequest`] naming what is wrong.
+pub(super) fn check_new(
+    name: &str,
+    kind: Option<&str>,
+    repos: Option<&[String]>,
+) -> Result<(), Error> {
+    let invalid = |message: String| Error::bad_request("invalid_body", message);
+    let name_chars = name.chars().count();
+    if name_chars == 0 || name_chars > MAX_NAME_CHARS || name.chars().any(char::is_control) {
         return Err(invalid(format!(
             "`name` must be 1 to {MAX_NAME_CHARS} characters, none of them control characters"
         )));
     }
-    if !matches!(new.kind.as_deref(), None | Some("display" | "api")) {
+    if !matches!(kind, None | Some("display" | "api")) {
         return Err(invalid("`kind` must be \"display\" or \"api\"".into()));
     }
-    if let Some(repos) = &new.repos {
+    if let Some(repos) = repos {
         if repos.len() > MAX_REPOS {
             return Err(invalid(format!(
                 "`repos` names at most {MAX_REPOS} repositories"
@@ -119,7 +138,66 @@ fn parse_new(body: &[u8]) -> Result<NewToken, Error> {
             return Err(invalid(format!("`repos[{bad}]` must be \"owner/name\"")));
         }
     }
-    Ok(new)
+    Ok(())
+}
+
+/// Creates a token (checked with [`check_new`]) that works from now on, logged as `by`'s;
+/// returns the secret to show once and the stored token.
+///
+/// # Errors
+/// On a database error.
+pub(super) async fn create(
+    state: &AppState,
+    name: &str,
+    kind: &str,
+    repos: Option<Vec<String>>,
+    by: &str,
+) -> Result<(String, tokens::TokenInfo), Error> {
+    let (secret, row) = new_token(name, kind, repos, now());
+    let by_row = by.to_owned();
+    let stored = state
+        .ingest
+        .write(move |conn| {
+            let stored = tokens::create(conn, &row)?;
+            let what = format!(
+                "{} {} ({})",
+                stored.info.kind, stored.info.id, stored.info.name
+            );
+            settings::log_change(conn, "token.create", Some(&what), &by_row, now())?;
+            Ok(stored)
+        })
+        .await?;
+    state.access.add_token(&stored);
+    tracing::info!(id = stored.info.id, name = %stored.info.name, kind = %stored.info.kind, by, "token created");
+    Ok((secret, stored.info))
+}
+
+/// Revokes token `id` at once (its sockets close), logged as `by`'s.
+///
+/// # Errors
+/// [`Error::NotFound`] for an unknown id; a database error.
+pub(super) async fn revoke(
+    state: &AppState,
+    id: i64,
+    by: &str,
+) -> Result<tokens::TokenInfo, Error> {
+    let now = now();
+    let by_row = by.to_owned();
+    let revoked = state
+        .ingest
+        .write(move |conn| {
+            let revoked = tokens::revoke(conn, id, now)?;
+            if let Some(token) = &revoked {
+                let what = format!("{} {} ({})", token.kind, token.id, token.name);
+                settings::log_change(conn, "token.revoke", Some(&what), &by_row, now)?;
+            }
+            Ok(revoked)
+        })
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("no token with id {id}")))?;
+    state.access.revoke(id);
+    tracing::info!(id, name = %revoked.name, by, "token revoked");
+    Ok(revoked)
 }
 
 async fn create_token<B: bytes::Buf>(
@@ -131,14 +209,8 @@ async fn create_token<B: bytes::Buf>(
     let body = super::body::read_small(body, MAX_BODY, state.config.body_timeout).await?;
     let new = parse_new(&body)?;
     let kind = new.kind.unwrap_or_else(|| "display".into());
-    let (secret, row) = new_token(&new.name, &kind, new.repos, now());
-    let stored = state
-        .ingest
-        .write(move |conn| tokens::create(conn, &row))
-        .await?;
-    state.access.add_token(&stored);
-    tracing::info!(id = stored.info.id, name = %stored.info.name, kind = %stored.info.kind, "token created");
-    let mut body = serde_json::to_value(&stored.info).expect("a token serialises");
+    let (secret, info) = create(&state, &new.name, &kind, new.repos, "admin token").await?;
+    let mut body = serde_json::to_value(&info).expect("a token serialises");
     body["token"] = json!(secret);
     Ok(warp::reply::with_status(warp::reply::json(&body), StatusCode::CREATED).into_response())
 }
@@ -151,15 +223,9 @@ async fn list_tokens(viewer: Viewer, state: AppState) -> Result<Response, Error>
 
 async fn revoke_token(id: String, viewer: Viewer, state: AppState) -> Result<Response, Error> {
     admin_only(&viewer, &state)?;
-    let not_found = || Error::NotFound(format!("no token with id {id}"));
-    let number: i64 = id.parse().map_err(|_| not_found())?;
-    let now = now();
-    let revoked = state
-        .ingest
-        .write(move |conn| tokens::revoke(conn, number, now))
-        .await?
-        .ok_or_else(not_found)?;
-    state.access.revoke(number);
-    tracing::info!(id = number, name = %revoked.name, "token revoked");
+    let number: i64 = id
+        .parse()
+        .map_err(|_| Error::NotFound(format!("no token with id {id}")))?;
+    let revoked = revoke(&state, number, "admin token").await?;
     Ok(warp::reply::json(&json!({ "token": revoked })).into_response())
 }

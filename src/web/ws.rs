@@ -14,7 +14,10 @@
 //! Each client reads as the request's [`Viewer`]: its snapshots hold only runs of repositories it
 //! may read, and a message about any other repository is never sent to it (the hub's messages
 //! carry their repository). A client signed in with a display or API token is closed (1008,
-//! policy violation) the moment that token is revoked.
+//! policy violation) the moment that token is revoked, and one of a signed-in session the moment
+//! the session ends (logout included). A change at `/settings` closes every client (1012, service
+//! restart); they reconnect under the new settings and their pages resync (`hello`'s generation
+//! counts settings changes too).
 
 use futures_util::{SinkExt, StreamExt};
 use tokio::sync::broadcast::{
@@ -31,12 +34,14 @@ use warp::{Filter, Rejection, Reply};
 
 use super::error::{json_error, CrossOrigin};
 use super::host::Hosts;
+use super::signin::SESSION_COOKIE;
 use super::socket::{self, Socket};
 use super::{with_state, AppState};
 use crate::config::WsTiming;
 use crate::hub;
-use crate::scope::Viewer;
+use crate::scope::{Viewer, Who};
 use crate::store::query::{self, RunFilter};
+use tokio_util::sync::CancellationToken;
 
 /// Runs in a snapshot.
 pub const SNAPSHOT_RUNS: u32 = 50;
@@ -50,10 +55,11 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = R
         .and(state.limits.reads.filter())
         .and(super::access::with_viewer(state.access.clone()))
         .and(same_origin(state.hosts.clone()))
+        .and(warp::cookie::optional::<String>(SESSION_COOKIE))
         .and(socket::upgrade())
         .and(with_state(state))
         .map(
-            |viewer: Viewer, upgrade: socket::Upgrade, state: AppState| {
+            |viewer: Viewer, session: Option<String>, upgrade: socket::Upgrade, state: AppState| {
                 // Take the slot before upgrading: concurrent upgrades cannot overshoot the cap.
                 let Some(slot) = state.hub.admit(state.config.max_ws_clients) else {
                     tracing::warn!(
@@ -67,11 +73,12 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = R
                     );
                     return warp::reply::with_header(reply, "retry-after", "30").into_response();
                 };
+                let ended = access_ended(&state, &viewer, session.as_deref());
                 let (response, socket) = upgrade.accept();
                 let hub = state.hub.clone();
                 hub.spawn_client(slot, async move {
                     if let Some(socket) = socket.await {
-                        serve_client(socket, state, viewer).await;
+                        serve_client(socket, state, viewer, ended).await;
                     }
                 });
                 response
@@ -101,6 +108,16 @@ fn same_origin(hosts: Hosts) -> impl Filter<Extract = (), Error = Rejection> + C
             })
         })
         .untuple_one()
+}
+
+/// Cancelled when the access the client connected with ends: its display or API token is
+/// revoked, or its signed-in session ends (logout, a token GitHub refuses, a revoked
+/// authorisation).
+fn access_ended(state: &AppState, viewer: &Viewer, session: Option<&str>) -> CancellationToken {
+    match (viewer.who(), session) {
+        (Who::User { login }, Some(id)) => state.sessions.ended(id, login),
+        _ => state.access.revoked(viewer),
+    }
 }
 
 /// The `snapshot` message: the newest runs `viewer` may read.
@@ -183,7 +200,7 @@ async fn next_batch(
     }
 }
 
-async fn serve_client(socket: Socket, state: AppState, viewer: Viewer) {
+async fn serve_client(socket: Socket, state: AppState, viewer: Viewer, ended: CancellationToken) {
     let WsTiming {
         ping_interval,
         idle_timeout,
@@ -193,8 +210,12 @@ async fn serve_client(socket: Socket, state: AppState, viewer: Viewer) {
     // Subscribe before reading the snapshot, so no change falls between the two.
     let mut updates = state.hub.subscribe();
     let shutdown = state.hub.shutdown_token();
-    let revoked = state.access.revoked(&viewer);
-    let hello = crate::feed::hello(state.hub.generation());
+    // A change of the settings closes the socket: the client reconnects (as a viewer under the
+    // authors rule of the moment) and its page resyncs, as the generation moved.
+    let mut settings = state.settings.subscribe();
+    // The generation pages carry too: a page rendered before a change or a settings change
+    // resyncs when its socket (re)connects.
+    let hello = crate::feed::hello(state.render_generation());
     if !send(&mut sink, [Message::text(hello)], send_timeout).await {
         return;
     }
@@ -212,9 +233,14 @@ async fn serve_client(socket: Socket, state: AppState, viewer: Viewer) {
                 let _ = timeout(send_timeout, sink.send(Message::Close(Some(CloseFrame { code: CloseCode::Away, reason: "server shutting down".into() })))).await;
                 break;
             }
-            () = revoked.cancelled() => {
-                debug!("closing a WebSocket client whose token was revoked");
-                let _ = timeout(send_timeout, sink.send(Message::Close(Some(CloseFrame { code: CloseCode::Policy, reason: "token revoked".into() })))).await;
+            () = ended.cancelled() => {
+                debug!("closing a WebSocket client whose token was revoked or session ended");
+                let _ = timeout(send_timeout, sink.send(Message::Close(Some(CloseFrame { code: CloseCode::Policy, reason: "access ended".into() })))).await;
+                break;
+            }
+            Ok(()) = settings.changed() => {
+                debug!("closing a WebSocket client: the settings changed");
+                let _ = timeout(send_timeout, sink.send(Message::Close(Some(CloseFrame { code: CloseCode::Restart, reason: "settings changed".into() })))).await;
                 break;
             }
             update = updates.recv() => {

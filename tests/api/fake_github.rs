@@ -538,6 +538,8 @@ pub struct FakeApp {
     pub user_ttl: Option<i64>,
     /// Users whose authorisation was revoked.
     pub revoked: std::collections::HashSet<String>,
+    /// Organisation admins, `(login, org)`; any other signed-in user is a member of every org.
+    pub org_admins: std::collections::HashSet<(String, String)>,
     /// Token endpoint answers: (grant, error or "ok").
     pub token_calls: Vec<(String, String)>,
     /// The next authorisation code is recorded with a wrong PKCE challenge.
@@ -772,6 +774,20 @@ fn oauth_answer(
                 Some(login) => reply(200, json!({"login": login, "id": 1})),
                 None => reply(401, json!({"message": "Bad credentials"})),
             })
+        }
+        user_path if user_path.starts_with("/user/memberships/orgs/") => {
+            let Some(login) = app.user_of(bearer.as_deref()?, now) else {
+                return Some(reply(401, json!({"message": "Bad credentials"})));
+            };
+            let org = user_path
+                .trim_start_matches("/user/memberships/orgs/")
+                .to_owned();
+            let role = if app.org_admins.contains(&(login, org)) {
+                "admin"
+            } else {
+                "member"
+            };
+            Some(reply(200, json!({"role": role, "state": "active"})))
         }
         user_path if user_path.starts_with("/user/installations") => {
             let Some(login) = app.user_of(bearer.as_deref()?, now) else {

@@ -619,6 +619,21 @@ async fn get_with(app: &TestApp, path: &str, cookie: &str) -> reqwest::Response 
         .unwrap()
 }
 
+/// Signs out as a browser does: `GET /logout`'s form, posted with its CSRF token.
+async fn logout(app: &TestApp, cookie: &str) -> reqwest::Response {
+    let value = cookie.split(';').next().unwrap().to_owned();
+    let form = get_with(app, "/logout", cookie).await.text().await.unwrap();
+    let csrf = attribute(&form, "name=\"csrf\"", "value");
+    browser()
+        .post(app.url("/logout"))
+        .header("cookie", value)
+        .header("origin", app.url(""))
+        .form(&[("csrf", csrf)])
+        .send()
+        .await
+        .unwrap()
+}
+
 #[tokio::test]
 async fn signing_in_with_github_uses_state_and_pkce_refreshes_and_ends_on_revocation() {
     // Arrange
@@ -726,10 +741,47 @@ async fn signing_in_with_github_uses_state_and_pkce_refreshes_and_ends_on_revoca
         "only the first (long-lived) session is left"
     );
 
-    // Logout ends the first session.
-    let out = get_with(&app, "/logout", &cookie).await;
+    // A GET of /logout (a cross-site image could send one) only shows the form; its POST,
+    // with the form's CSRF token, ends the first session and closes its open feed.
+    let value = cookie.split(';').next().unwrap().to_owned();
+    let mut feed = crate::scope::ws_with(&app, ("cookie", &value))
+        .await
+        .unwrap();
+    crate::helpers::next_of_type(&mut feed, "snapshot").await;
+    let confirm = get_with(&app, "/logout", &cookie).await;
+    assert_eq!(confirm.status(), 200);
+    assert_eq!(app.count("sessions"), 1, "a GET signs nobody out");
+    let without_csrf = browser()
+        .post(app.url("/logout"))
+        .header("cookie", &value)
+        .header("origin", app.url(""))
+        .form(&[("csrf", "")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(without_csrf.status(), 403);
+    assert_eq!(
+        app.count("sessions"),
+        1,
+        "a POST without the CSRF token signs nobody out"
+    );
+    let out = logout(&app, &cookie).await;
     assert_eq!(out.status(), 200);
     assert_eq!(app.count("sessions"), 0);
+    let closed = tokio::time::timeout(Duration::from_secs(3), async {
+        loop {
+            match futures_util::StreamExt::next(&mut feed).await {
+                Some(Ok(tokio_tungstenite::tungstenite::Message::Close(frame))) => {
+                    return frame.map(|f| u16::from(f.code))
+                }
+                None | Some(Err(_)) => return None,
+                Some(Ok(_)) => {}
+            }
+        }
+    })
+    .await
+    .expect("the session's feed closes at logout");
+    assert_eq!(closed, Some(1008));
     assert_eq!(get_with(&app, "/api/repos", &cookie).await.status(), 401);
     let log = captured_log();
     assert!(!log.contains(&issued.client_secret));
@@ -922,13 +974,7 @@ async fn a_signed_in_person_who_reads_two_of_three_repositories_never_receives_a
     .await;
     assert!(all.to_string().contains(HIDDEN), "{all}");
     // Signed out, the session reads nothing.
-    let out = browser()
-        .post(app.url("/logout"))
-        .header("cookie", &cookie)
-        .header("origin", app.url(""))
-        .send()
-        .await
-        .unwrap();
+    let out = logout(&app, &cookie).await;
     assert!(
         out.status().is_redirection() || out.status().is_success(),
         "{}",
@@ -936,5 +982,85 @@ async fn a_signed_in_person_who_reads_two_of_three_repositories_never_receives_a
     );
     let (status, _) = fetch(&app, &cookie, "/api/repos").await;
     assert_eq!(status, 401);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn an_organisation_admin_signed_in_with_github_opens_the_settings_and_a_member_gets_403() {
+    // Arrange: the App is installed on octo-org; alice administers it, bob is a member.
+    let fake = FakeGitHub::start(recent_runs(1)).await;
+    {
+        let mut state = fake.state.lock().unwrap();
+        state.app.installations.insert(4242, "octo-org".into());
+        for login in ["alice", "bob"] {
+            state
+                .app
+                .user_repos
+                .insert(login.into(), vec![(4242, REPO.to_owned())]);
+        }
+        state
+            .app
+            .org_admins
+            .insert(("alice".into(), "octo-org".into()));
+    }
+    let app = server_for(&fake).await;
+    let (issued, _) = set_up_app(&app, &fake).await;
+    let installed = deliver_as_app(
+        &app,
+        &issued.webhook_secret,
+        "installation",
+        "inst-1",
+        &installation_created(),
+    )
+    .await;
+    assert_eq!(installed.status(), 200);
+    let sign_in_as = |login: &'static str| {
+        let (app, fake) = (&app, &fake);
+        async move {
+            fake.state.lock().unwrap().app.user = Some(login.into());
+            let (callback, _) = authorize(app, fake).await;
+            session_cookie(&browser().get(&callback).send().await.unwrap()).unwrap()
+        }
+    };
+
+    // Act
+    let alice = sign_in_as("alice").await;
+    let bob = sign_in_as("bob").await;
+    let as_alice = get_with(&app, "/settings", &alice).await;
+    let as_bob = get_with(&app, "/settings", &bob).await;
+    let nobody = browser().get(app.url("/settings")).send().await.unwrap();
+
+    // Assert
+    assert_eq!(as_alice.status(), 200);
+    let page = as_alice.text().await.unwrap();
+    assert!(
+        page.contains("Signed in as <strong>alice</strong>"),
+        "{page}"
+    );
+    assert_eq!(as_bob.status(), 403);
+    let refused = as_bob.text().await.unwrap();
+    assert!(refused.contains("bob is not an admin"), "{refused}");
+    assert_eq!(nobody.status(), 403);
+    assert!(nobody.text().await.unwrap().contains("Sign in with GitHub"));
+    // Alice's change is logged as hers.
+    let csrf = attribute(&page, "name=\"csrf\"", "value");
+    let saved = browser()
+        .post(app.url("/settings"))
+        .header("cookie", alice.split(';').next().unwrap())
+        .header("origin", app.url(""))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("action", "watch_branches"),
+            ("value", "develop"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(saved.status(), 200);
+    let by: String = app
+        .db()
+        .query_row("SELECT changedby FROM settingslog", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(by, "alice");
     app.stop().await;
 }

@@ -18,6 +18,7 @@ mod reliability;
 mod runs;
 mod scope;
 mod seed;
+mod settings;
 mod sources;
 mod telemetry;
 mod triage;

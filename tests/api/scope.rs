@@ -62,7 +62,7 @@ async fn make_token(app: &TestApp, name: &str, repos: &[&str]) -> (String, i64) 
 }
 
 /// Signs a browser in with `token` as a TV does (`/?token=`): the cookie it is given.
-async fn sign_in(app: &TestApp, token: &str) -> String {
+pub(crate) async fn sign_in(app: &TestApp, token: &str) -> String {
     let response = no_redirects()
         .get(app.url(&format!("/?tv=1&token={token}")))
         .send()

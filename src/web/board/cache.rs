@@ -52,7 +52,8 @@ impl Cache {
         state: &AppState,
         viewer: &Viewer,
     ) -> Result<Arc<KnownNames>, Error> {
-        let key = viewer.scope_key().to_owned();
+        // Names depend on the watched branches: a change of the settings reads them afresh.
+        let key = format!("{} {}", viewer.scope_key(), state.settings.generation());
         let fresh = self
             .names
             .lock()
@@ -63,7 +64,7 @@ impl Cache {
         if let Some(names) = fresh {
             return Ok(names);
         }
-        let watched = state.config.watch_branches.clone();
+        let watched = state.settings.watched();
         let scope = viewer.scope().cloned();
         let names = Arc::new(
             state

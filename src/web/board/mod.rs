@@ -124,7 +124,7 @@ where
         );
         state
             .board_cache
-            .get_or_render(key, state.hub.generation(), render)
+            .get_or_render(key, state.render_generation(), render)
             .await?
     };
     let mut reply = warp::reply::html(html.to_string()).into_response();

@@ -71,14 +71,14 @@ pub(super) async fn show_wall(
             let filter = q.filter();
             let asked = filter.clone();
             let scope = s.triage_scope(q.all_branches, &filter);
-            let config = s.config.clone();
+            let watched = s.settings.watched();
             let readable = q.viewer.clone();
             let (mut wall, queues, defaults, coverage) = s
                 .store
                 .read(move |conn| {
                     let request = wall::Request {
                         filter: &filter,
-                        watched: &config.watch_branches,
+                        watched: &watched,
                         scope,
                     };
                     let states = wall::pairs(conn, &request)?;
@@ -86,7 +86,7 @@ pub(super) async fn show_wall(
                         conn,
                         &triage::Request {
                             filter: &filter,
-                            watched: &config.watch_branches,
+                            watched: &watched,
                             scope,
                             order: triage::Order::NewestFirst,
                         },
@@ -101,15 +101,15 @@ pub(super) async fn show_wall(
             let unknown = s.unknown_names(&asked).await?;
             chrome.partial = coverage.and_then(|c| c.describe());
             chrome.unknown = q.notices("/wall", &unknown);
-            chrome.watched = wall::watched_label(&defaults, &s.config.watch_branches);
+            chrome.watched = wall::watched_label(&defaults, &s.settings.watched());
             q.viewer.redact_wall(&mut wall);
             let mut model = views::WallView::of(wall, scope != triage::Scope::Watched);
             model.queues = views::alerting(queues);
             model.unknown = !chrome.unknown.is_empty();
             match q.part {
                 Part::State => Ok(model.state_json()),
-                Part::Page => rendered(views::wall(&chrome, &model, s.opts)),
-                _ => rendered(views::wall_live(&chrome, &model, s.opts)),
+                Part::Page => rendered(views::wall(&chrome, &model, s.opts())),
+                _ => rendered(views::wall_live(&chrome, &model, s.opts())),
             }
         },
     )
@@ -184,8 +184,8 @@ pub(super) async fn show_waterfall(
             q.viewer.redact_runs(&mut stream);
             let model = views::Waterfall::of(commits, hud, stream, layout);
             rendered(match part {
-                Part::Live => views::waterfall_live(&chrome, &model, s.opts),
-                _ => views::waterfall(&chrome, &model, s.opts),
+                Part::Live => views::waterfall_live(&chrome, &model, s.opts()),
+                _ => views::waterfall(&chrome, &model, s.opts()),
             })
         },
     )
@@ -224,11 +224,11 @@ pub(super) async fn show_triage(
                 tokio::try_join!(unknown, context, incidents)?;
             chrome.partial = coverage.and_then(|c| c.describe());
             chrome.unknown = q.notices("/triage", &unknown);
-            chrome.watched = wall::watched_label(&defaults, &s.config.watch_branches);
+            chrome.watched = wall::watched_label(&defaults, &s.settings.watched());
             let model = views::Triage::of(incidents, scope != triage::Scope::Watched);
             rendered(match q.part {
-                Part::Page => views::triage(&chrome, &model, s.opts),
-                _ => views::triage_live(&chrome, &model, s.opts),
+                Part::Page => views::triage(&chrome, &model, s.opts()),
+                _ => views::triage_live(&chrome, &model, s.opts()),
             })
         },
     )
@@ -242,7 +242,7 @@ pub(super) async fn show_people(
 ) -> Response {
     let query = BoardQuery::parse_for(&pairs, viewer)?;
     let chrome = query.chrome("people", "/developer", "Developers".into(), &state);
-    let opts = state.opts;
+    let opts = state.opts();
     let people = if query.viewer.hide_authors() {
         Vec::new()
     } else {
@@ -284,8 +284,8 @@ pub(super) async fn show_run(
             );
             let model = views::RunView::of(detail, now());
             match q.part {
-                Part::Page => rendered(views::run_page(&chrome, &model, s.opts)),
-                _ => rendered(views::run_live(&model, s.opts)),
+                Part::Page => rendered(views::run_page(&chrome, &model, s.opts())),
+                _ => rendered(views::run_live(&model, s.opts())),
             }
         },
     )
@@ -308,7 +308,7 @@ pub(super) async fn show_runners(
                 queues: crate::web::runs::read_queues(&s, &q.viewer).await?,
             };
             match q.part {
-                Part::Page => rendered(views::runners_page(&chrome, &model, s.opts)),
+                Part::Page => rendered(views::runners_page(&chrome, &model, s.opts())),
                 _ => rendered(views::runners_live(&model)),
             }
         },
@@ -379,8 +379,8 @@ pub(super) async fn show_developer(
                 recent,
             };
             rendered(match q.part {
-                Part::Page => views::developer(&chrome, &model, s.opts),
-                _ => views::developer_live(&chrome, &model, s.opts),
+                Part::Page => views::developer(&chrome, &model, s.opts()),
+                _ => views::developer_live(&chrome, &model, s.opts()),
             })
         },
     )

@@ -307,14 +307,14 @@ impl BoardQuery {
             max_rows: if self.tv { 10 } else { 40 },
             max_stream: if self.tv { 9 } else { 30 },
             per_page: if self.tv { 5 } else { usize::MAX },
-            generation: state.hub.generation(),
+            generation: state.render_generation(),
             unknown: Vec::new(),
             known: Arc::default(),
             alert_url: self.url(alert_path, self.window, Part::Page),
             state_url: untv.url("/wall", Window::Day, Part::State),
             sound: self.sound,
             timezone: state.config.timezone.clone().unwrap_or_default(),
-            watched: crate::store::wall::watched_label(&[], &state.config.watch_branches),
+            watched: crate::store::wall::watched_label(&[], &state.settings.watched()),
             partial: None,
         }
     }
