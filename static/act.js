@@ -1,7 +1,7 @@
 // Operators' buttons: re-run failed jobs, re-run, cancel (see README "Acting from the board").
 // The server renders the same markup for everyone (live parts are shared and cached); this script
-// asks /api/operator whether this browser is a signed-in operator and only then adds buttons,
-// never in TV mode. Each click POSTs with the session's CSRF token and shows GitHub's answer.
+// asks /api/operator whether this browser is a signed-in operator (or a signed-in person, and
+// where they may write) and only then adds buttons, never in TV mode. Each click POSTs with the session's CSRF token and shows GitHub's answer.
 (function () {
   'use strict';
 
@@ -13,6 +13,12 @@
     cancel: 'Cancel'
   };
   var csrf = null;
+  // For a signed-in person, the repositories they may write to; null: every one (an operator).
+  var writable = null;
+
+  function mayAct(repo) {
+    return writable === null || writable.indexOf((repo || '').toLowerCase()) >= 0;
+  }
   var toastTimer = null;
 
   function tv() {
@@ -72,7 +78,7 @@
   function decorate(root) {
     root.querySelectorAll('.act[data-run-id]:not([data-acted])').forEach(function (spot) {
       spot.dataset.acted = '1';
-      if (spot.dataset.source !== 'actions') return;
+      if (spot.dataset.source !== 'actions' || !mayAct(spot.dataset.repo)) return;
       if (spot.dataset.status !== 'completed') {
         buttons(spot, spot.dataset.runId, ['cancel']);
       } else if (FAILED.indexOf(spot.dataset.conclusion) >= 0) {
@@ -84,6 +90,7 @@
     root.querySelectorAll('.dev-active li.event[data-source="actions"]:not([data-acted])')
       .forEach(function (item) {
         item.dataset.acted = '1';
+        if (!mayAct(item.dataset.repo)) return;
         var spot = document.createElement('span');
         spot.className = 'act';
         item.appendChild(document.createTextNode(' '));
@@ -113,6 +120,8 @@
       .then(function (session) {
         if (session && session.operator && session.csrf) {
           csrf = session.csrf;
+          writable = Array.isArray(session.repos)
+            ? session.repos.map(function (r) { return r.toLowerCase(); }) : null;
           document.body.classList.add('operator');
           start();
         }

@@ -13,6 +13,7 @@ mod github_app;
 mod helpers;
 mod notify;
 mod ops;
+mod people_act;
 mod reliability;
 mod runs;
 mod scope;
