@@ -17,6 +17,7 @@
 //!   between red and green at least [`FLAKY_FLIPS`] times; else *new*.
 //! - **Blame.** The first red run's actor is the likely cause; others who started runs in the red
 //!   range are listed apart. Logins ending in `[bot]` are bots.
+//! - **Claims.** Each red carries its claim (`store::claims`), found by its first red run.
 
 use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
@@ -25,6 +26,7 @@ use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension};
 use serde::Serialize;
 
+use super::claims::{self, Claim};
 use super::failures::{self, JobFailureRow};
 use super::model::Run;
 use super::query::RunFilter;
@@ -153,6 +155,8 @@ pub struct Red {
     pub failure: Option<JobFailureRow>,
     /// Other red workflows (in scope) whose failure has the same signature.
     pub same_failure_elsewhere: usize,
+    /// Who said they are on it (`store::claims`), keyed by its first red run.
+    pub claim: Option<Claim>,
 }
 
 impl Red {
@@ -246,7 +250,12 @@ pub fn triage(conn: &Connection, request: &Request<'_>) -> Result<Vec<Incident>>
         incidents.retain(|incident| authors.iter().any(|login| incident.involves(login)));
         return Ok(incidents);
     }
-    let reds = reds(conn, request)?;
+    let mut reds = reds(conn, request)?;
+    let first_reds: Vec<i64> = reds.iter().map(|red| red.first_red.id).collect();
+    let mut claims = claims::of(conn, &first_reds)?;
+    for red in &mut reds {
+        red.claim = claims.remove(&red.first_red.id);
+    }
     let mut incidents: Vec<Incident> = Vec::new();
     let mut by_cause: HashMap<(String, String), usize> = HashMap::new();
     for red in reds {
@@ -434,6 +443,7 @@ fn reds(conn: &Connection, request: &Request<'_>) -> Result<Vec<Red>> {
             failed_at,
             failure,
             same_failure_elsewhere: 0,
+            claim: None,
             failing,
             first_red,
             last_green,

@@ -183,6 +183,11 @@ impl Act {
         })))
     }
 
+    /// The per-IP budget of actions (claims share it).
+    pub(crate) fn limiter(&self) -> &Limiter {
+        &self.0.limit
+    }
+
     /// Whether any operator token is configured.
     pub fn is_on(&self) -> bool {
         !self.0.operators.is_empty()

@@ -1,4 +1,4 @@
-//! HTTP routes. The submodules that answer requests (`webhook`, `ws`, `api`, `board`, `act`,
+//! HTTP routes. The submodules that answer requests (`webhook`, `ws`, `api`, `board`, `act`, `claims`,
 //! `cctray`, `transitions`) each expose `routes(state)`; the others serve them (`access`, `body`,
 //! `error`, `host`, `limit`, `params`, `socket`). [`routes`] joins the routes and maps rejections.
 //! The state every handler shares lives here, with the reads more than one route makes the same
@@ -10,6 +10,7 @@ pub mod api;
 pub mod board;
 pub mod body;
 pub mod cctray;
+pub mod claims;
 pub mod error;
 pub mod host;
 pub mod installations;
@@ -315,6 +316,7 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = I
         .boxed()
         .or(ws::routes(state.clone()).boxed())
         .or(act::routes(state.clone()).boxed())
+        .or(claims::routes(state.clone()).boxed())
         .or(tokens::routes(state.clone()).boxed())
         .or(runs::routes(state.clone()).boxed())
         .or(samples::reads(state.clone()).boxed())

@@ -2,13 +2,15 @@
 //! where GitHub lets them write, are refused with a 403 that says why where it does not, and
 //! claim reds. A real server against the fake GitHub, which records the token of every action.
 
+use std::time::Duration;
+
 use buildboard::config::Secret;
-use reqwest::StatusCode;
-use serde_json::Value;
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
 
 use crate::fake_github::{FakeGitHub, REPO};
 use crate::github_app::{authorize, browser, session_cookie, set_up_app};
-use crate::helpers::{spawn_app_with, TestApp};
+use crate::helpers::{spawn_app_with, webhook_json, TestApp};
 
 /// The run of `workflow_run/completed.payload.json` (in [`REPO`]).
 pub(crate) const RUN: i64 = 289_782_451;
@@ -91,7 +93,7 @@ pub(crate) async fn sign_in(app: &TestApp, fake: &FakeGitHub, login: &str) -> Pe
 pub(crate) async fn send_as(
     app: &TestApp,
     person: &Person,
-    method: reqwest::Method,
+    method: Method,
     path: &str,
     body: Option<&Value>,
 ) -> (StatusCode, Value) {
@@ -121,7 +123,7 @@ async fn a_person_with_write_access_acts_with_their_own_token_and_one_without_ge
     let (rerun, rerun_body) = send_as(
         &app,
         &alice,
-        reqwest::Method::POST,
+        Method::POST,
         &format!("/api/runs/{RUN}/rerun"),
         None,
     )
@@ -129,7 +131,7 @@ async fn a_person_with_write_access_acts_with_their_own_token_and_one_without_ge
     let (refused, refused_body) = send_as(
         &app,
         &bob,
-        reqwest::Method::POST,
+        Method::POST,
         &format!("/api/runs/{RUN}/cancel"),
         None,
     )
@@ -183,10 +185,8 @@ async fn a_persons_action_needs_the_csrf_token_and_a_run_they_cannot_read_is_mis
         .await
         .unwrap();
     let path = |run: i64| format!("/api/runs/{run}/rerun");
-    let (hidden, hidden_body) =
-        send_as(&app, &carol, reqwest::Method::POST, &path(RUN), None).await;
-    let (missing, missing_body) =
-        send_as(&app, &carol, reqwest::Method::POST, &path(1), None).await;
+    let (hidden, hidden_body) = send_as(&app, &carol, Method::POST, &path(RUN), None).await;
+    let (missing, missing_body) = send_as(&app, &carol, Method::POST, &path(1), None).await;
 
     // Assert
     assert_eq!(forged.status(), StatusCode::FORBIDDEN);
@@ -197,5 +197,152 @@ async fn a_persons_action_needs_the_csrf_token_and_a_run_they_cannot_read_is_mis
     let text = |body: &Value| body.to_string().replace(&RUN.to_string(), "1");
     assert_eq!(text(&hidden_body), text(&missing_body));
     assert!(fake.state.lock().unwrap().acted.is_empty());
+    app.stop().await;
+}
+
+/// The fixture's run, failed: a red that starts at [`RUN`].
+pub(crate) async fn deliver_red(app: &TestApp) {
+    let mut failed = webhook_json("workflow_run/completed.payload.json");
+    failed["workflow_run"]["conclusion"] = json!("failure");
+    failed["workflow_run"]["updated_at"] = json!("2030-01-01T00:00:00Z");
+    app.deliver_json("workflow_run", "people-red", &failed)
+        .await;
+}
+
+/// A later run of the same workflow, green: the red is over.
+async fn deliver_green(app: &TestApp) {
+    let mut green = webhook_json("workflow_run/completed.payload.json");
+    let run = &mut green["workflow_run"];
+    run["id"] = json!(RUN + 1);
+    run["run_number"] = json!(164);
+    run["conclusion"] = json!("success");
+    for field in ["created_at", "updated_at", "run_started_at"] {
+        run[field] = json!("2031-01-01T00:00:00Z");
+    }
+    app.deliver_json("workflow_run", "people-green", &green)
+        .await;
+}
+
+/// `path` as `person` reads it.
+async fn read_as(app: &TestApp, person: &Person, path: &str) -> String {
+    browser()
+        .get(app.url(path))
+        .header("cookie", &person.cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_claim_shows_on_the_wall_and_in_triage_for_another_viewer_until_the_workflow_is_green() {
+    use crate::scope::{drain, ws_with};
+
+    // Arrange: alice and bob read the repository; carol reads nothing. It is red.
+    let (fake, app) = server(&["alice", "bob"], &["alice"]).await;
+    deliver_red(&app).await;
+    let alice = sign_in(&app, &fake, "alice").await;
+    let bob = sign_in(&app, &fake, "bob").await;
+    let carol = sign_in(&app, &fake, "carol").await;
+    let mut bobs_feed = ws_with(&app, ("cookie", &bob.cookie)).await.unwrap();
+    crate::helpers::next_of_type(&mut bobs_feed, "snapshot").await;
+    let claim = format!("/api/reds/{RUN}/claim");
+
+    // Act: alice claims the red.
+    let (status, body) = send_as(&app, &alice, Method::POST, &claim, None).await;
+
+    // Assert: bob sees it on the feed, the Wall, Triage and the API; he cannot take or end it.
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["message"], "alice is on it");
+    let messages = drain(&mut bobs_feed, Duration::from_millis(500)).await;
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.contains(r#""type":"claim""#) && m.contains("alice")),
+        "{messages:?}"
+    );
+    for path in ["/wall", "/wall?part=live", "/triage", "/triage?part=live"] {
+        let page = read_as(&app, &bob, path).await;
+        assert!(page.contains("alice is on it"), "{path}: {page}");
+        assert!(
+            page.contains(&format!(r#"data-first-red="{RUN}""#)),
+            "{path}"
+        );
+    }
+    let triage = read_as(&app, &bob, "/api/triage").await;
+    assert!(
+        triage.contains(r#""claim":{"at""#) && triage.contains(r#""by":"alice""#),
+        "{triage}"
+    );
+    let (taken, _) = send_as(&app, &bob, Method::POST, &claim, None).await;
+    assert_eq!(taken, StatusCode::CONFLICT);
+    let (ended, ended_body) = send_as(&app, &bob, Method::DELETE, &claim, None).await;
+    assert_eq!(ended, StatusCode::FORBIDDEN, "{ended_body}");
+    assert_eq!(ended_body["error"]["code"], "not_your_claim");
+
+    // A red carol may not read is refused exactly as one that does not exist.
+    let (hidden, hidden_body) = send_as(&app, &carol, Method::POST, &claim, None).await;
+    let (missing, missing_body) =
+        send_as(&app, &carol, Method::POST, "/api/reds/1/claim", None).await;
+    assert_eq!(
+        (hidden, missing),
+        (StatusCode::NOT_FOUND, StatusCode::NOT_FOUND)
+    );
+    let text = |body: &Value| body.to_string().replace(&RUN.to_string(), "1");
+    assert_eq!(text(&hidden_body), text(&missing_body));
+
+    // Green again: the claim is gone from every screen.
+    deliver_green(&app).await;
+    for path in ["/wall?part=live", "/triage?part=live"] {
+        let page = read_as(&app, &bob, path).await;
+        assert!(!page.contains("is on it"), "{path}: {page}");
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_claim_is_released_by_its_claimer_and_its_name_is_hidden_with_hide_authors() {
+    // Arrange
+    let fake = FakeGitHub::start(vec![]).await;
+    {
+        let mut state = fake.state.lock().unwrap();
+        state
+            .app
+            .user_repos
+            .insert("alice".into(), vec![(INSTALLATION, REPO.to_owned())]);
+    }
+    let url = fake.url();
+    let app = spawn_app_with(move |config| {
+        config.github_api_url = url.clone();
+        config.github_url = url;
+        config.hide_authors = true;
+        config.reconcile_interval = std::time::Duration::from_secs(3600);
+    })
+    .await;
+    set_up_app(&app, &fake).await;
+    deliver_red(&app).await;
+    let alice = sign_in(&app, &fake, "alice").await;
+    let claim = format!("/api/reds/{RUN}/claim");
+
+    // Act
+    let (status, body) = send_as(&app, &alice, Method::POST, &claim, None).await;
+    let wall = read_as(&app, &alice, "/wall?part=live").await;
+    let triage = read_as(&app, &alice, "/api/triage").await;
+    let (released, _) = send_as(&app, &alice, Method::DELETE, &claim, None).await;
+    let after = read_as(&app, &alice, "/triage?part=live").await;
+
+    // Assert
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(!body.to_string().contains("alice"), "{body}");
+    assert!(wall.contains("someone is on it"), "{wall}");
+    assert!(!wall.contains("alice"), "{wall}");
+    assert!(
+        triage.contains(r#""claim":{"at""#) && !triage.contains("alice"),
+        "{triage}"
+    );
+    assert_eq!(released, StatusCode::OK);
+    assert!(!after.contains("is on it"), "{after}");
     app.stop().await;
 }
