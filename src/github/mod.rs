@@ -4,6 +4,7 @@
 
 pub mod app;
 pub mod client;
+pub mod dispatch;
 pub mod event;
 pub mod oauth;
 pub mod person;

@@ -302,9 +302,14 @@ impl Actor {
     pub(crate) fn may_write(&self, repo: &str) -> bool {
         match self {
             Self::Operator(_) => true,
-            Self::Person(person) => contains(&person.writable, repo),
+            Self::Person(person) => may_write(person, repo),
         }
     }
+}
+
+/// Whether `person` may write to `repo`, as GitHub said at their last look-up.
+pub(crate) fn may_write(person: &SignedIn, repo: &str) -> bool {
+    contains(&person.writable, repo)
 }
 
 /// Whether `names` holds `repo` (GitHub's names ignore case).

@@ -1,5 +1,5 @@
 //! HTTP routes. The submodules that answer requests (`webhook`, `ws`, `api`, `board`, `act`, `claims`,
-//! `cctray`, `transitions`) each expose `routes(state)`; the others serve them (`access`, `body`,
+//! `dispatch`, `cctray`, `transitions`) each expose `routes(state)`; the others serve them (`access`, `body`,
 //! `error`, `host`, `limit`, `params`, `socket`). [`routes`] joins the routes and maps rejections.
 //! The state every handler shares lives here, with the reads more than one route makes the same
 //! way ([`SharedState::triage`]).
@@ -11,6 +11,7 @@ pub mod board;
 pub mod body;
 pub mod cctray;
 pub mod claims;
+pub mod dispatch;
 pub mod error;
 pub mod host;
 pub mod installations;
@@ -317,6 +318,7 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = I
         .or(ws::routes(state.clone()).boxed())
         .or(act::routes(state.clone()).boxed())
         .or(claims::routes(state.clone()).boxed())
+        .or(dispatch::routes(state.clone()).boxed())
         .or(tokens::routes(state.clone()).boxed())
         .or(runs::routes(state.clone()).boxed())
         .or(samples::reads(state.clone()).boxed())

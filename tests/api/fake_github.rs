@@ -96,6 +96,8 @@ pub struct State {
     pub acted: Vec<Acted>,
     /// Workflow files by path in the repository (`.github/workflows/x.yml`), for any repository.
     pub workflow_files: HashMap<String, String>,
+    /// What a permitted workflow dispatch is answered, instead of `204`.
+    pub dispatch_answer: Option<(u16, Value)>,
 }
 
 /// One action request as the fake saw it.
@@ -961,7 +963,7 @@ fn acting_answer(
             json!({"message": "Must have admin rights to Repository."}),
         )
     } else if tail.ends_with("/dispatches") {
-        (204, Value::Null)
+        state.dispatch_answer.clone().unwrap_or((204, Value::Null))
     } else {
         (201, json!({}))
     };

@@ -346,3 +346,105 @@ async fn a_claim_is_released_by_its_claimer_and_its_name_is_hidden_with_hide_aut
     assert!(!after.contains("is on it"), "{after}");
     app.stop().await;
 }
+
+/// The fixture run's workflow.
+const WORKFLOW: i64 = 2_823_525;
+
+/// A workflow file with one input of each kind.
+const WORKFLOW_FILE: &str = r#"
+name: Test
+on:
+  push:
+  workflow_dispatch:
+    inputs:
+      environment:
+        description: Where to
+        type: choice
+        options: [staging, production]
+        required: true
+      dry_run:
+        type: boolean
+        default: true
+      replicas:
+        type: number
+      note:
+        description: Free text
+jobs:
+  test:
+    runs-on: ubuntu-latest
+    steps: [{run: echo}]
+"#;
+
+#[tokio::test]
+async fn a_workflow_is_started_with_its_inputs_as_the_person_and_githubs_refusals_are_explained() {
+    // Arrange
+    let (fake, app) = server(&["alice", "bob"], &["alice"]).await;
+    fake.state
+        .lock()
+        .unwrap()
+        .workflow_files
+        .insert(".github/workflows/test.yml".into(), WORKFLOW_FILE.into());
+    let alice = sign_in(&app, &fake, "alice").await;
+    let bob = sign_in(&app, &fake, "bob").await;
+    let path = format!("/api/workflows/{WORKFLOW}/dispatch");
+
+    // Act
+    let (status, form) = send_as(&app, &alice, Method::GET, &path, None).await;
+    let filled = json!({"ref": "master", "inputs": {"environment": "staging", "dry_run": false, "replicas": 3}});
+    let (started, started_body) = send_as(&app, &alice, Method::POST, &path, Some(&filled)).await;
+    let wrong = json!({"inputs": {"environment": "moon"}});
+    let (bad, bad_body) = send_as(&app, &alice, Method::POST, &path, Some(&wrong)).await;
+    let (refused, refused_body) = send_as(&app, &bob, Method::POST, &path, Some(&filled)).await;
+
+    // Assert: the form holds the file's inputs at the default branch.
+    assert_eq!(status, StatusCode::OK, "{form}");
+    assert_eq!(form["ref"], "master");
+    let names: Vec<&str> = form["inputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["environment", "dry_run", "replicas", "note"]);
+    assert_eq!(form["inputs"][0]["type"], "choice");
+    assert_eq!(
+        form["inputs"][0]["options"],
+        json!(["staging", "production"])
+    );
+    // The dispatch reached GitHub with alice's token and the right body.
+    assert_eq!(started, StatusCode::ACCEPTED, "{started_body}");
+    let acted = fake.state.lock().unwrap().acted.clone();
+    assert_eq!(acted.len(), 1, "{acted:?}");
+    assert_eq!(
+        acted[0].path,
+        format!("/repos/{REPO}/actions/workflows/{WORKFLOW}/dispatches")
+    );
+    assert_eq!(acted[0].by.as_deref(), Some("alice"));
+    assert_eq!(
+        acted[0].body,
+        json!({"ref": "master", "inputs": {"environment": "staging", "dry_run": "false", "replicas": "3"}})
+    );
+    // A wrong value is refused by the board, naming it; bob may not start it at all.
+    assert_eq!(bad, StatusCode::BAD_REQUEST, "{bad_body}");
+    assert!(bad_body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("environment must be one of staging, production"));
+    assert_eq!(refused, StatusCode::FORBIDDEN);
+    assert_eq!(refused_body["error"]["code"], "no_write_access");
+    assert_eq!(fake.state.lock().unwrap().acted.len(), 1);
+
+    // GitHub's own refusal comes back in words.
+    fake.state.lock().unwrap().dispatch_answer = Some((
+        422,
+        json!({"message": "Unexpected inputs provided: [\"note\"]"}),
+    ));
+    let (unprocessable, body) = send_as(&app, &alice, Method::POST, &path, Some(&filled)).await;
+    assert_eq!(unprocessable, StatusCode::UNPROCESSABLE_ENTITY);
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("GitHub refused to start it") && message.contains("Unexpected inputs"),
+        "{message}"
+    );
+    app.stop().await;
+}

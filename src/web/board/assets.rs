@@ -52,6 +52,11 @@ const ASSETS: &[(&str, &str, &str)] = &[
         include_str!("../../../static/claim.js"),
     ),
     (
+        "dispatch.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../../static/dispatch.js"),
+    ),
+    (
         "act.css",
         "text/css; charset=utf-8",
         include_str!("../../../static/act.css"),
