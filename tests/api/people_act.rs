@@ -448,3 +448,75 @@ async fn a_workflow_is_started_with_its_inputs_as_the_person_and_githubs_refusal
     );
     app.stop().await;
 }
+
+/// Signs `login` in in the browser, through the fake's authorisation page, and opens `path`.
+async fn sign_in_browser(
+    browser: &fantoccini::Client,
+    app: &TestApp,
+    fake: &FakeGitHub,
+    login: &str,
+    path: &str,
+) {
+    use crate::browser::until;
+    browser.delete_all_cookies().await.unwrap();
+    fake.state.lock().unwrap().app.user = Some(login.to_owned());
+    let start = format!("/login?return_to={path}");
+    browser.goto(&app.url(&start)).await.unwrap();
+    let script = format!(
+        "location.pathname === '{path}' && (document.getElementById('conn') || {{}}).dataset \
+         && document.getElementById('conn').dataset.state === 'open'"
+    );
+    until(browser, &script, Duration::from_secs(5)).await;
+}
+
+/// In Chromium: alice (who may write) gets the re-run buttons and claims the red from the Wall;
+/// bob (who may not) sees her claim, and no button to act or to take it.
+#[tokio::test]
+async fn a_red_is_claimed_from_the_wall_in_a_real_browser_and_another_person_sees_it() {
+    use crate::browser::{js, open_browser, start_driver, until};
+
+    // Arrange
+    let (fake, app) = server(&["alice", "bob"], &["alice"]).await;
+    deliver_red(&app).await;
+    let driver = start_driver();
+    let browser = open_browser(&driver).await;
+    let wait = Duration::from_secs(5);
+    let count = |selector: &str| format!("return document.querySelectorAll('{selector}').length");
+
+    // Act: alice claims the red on the Wall.
+    sign_in_browser(&browser, &app, &fake, "alice", "/triage").await;
+    until(&browser, "document.querySelector('button.act-rerun')", wait).await;
+    sign_in_browser(&browser, &app, &fake, "alice", "/wall").await;
+    until(
+        &browser,
+        "document.querySelector('button.claim-button')",
+        wait,
+    )
+    .await;
+    js(
+        &browser,
+        "document.querySelector('button.claim-button').click(); return true;",
+    )
+    .await;
+
+    // Assert: her Wall says so; bob's Triage too, with no button for him.
+    until(
+        &browser,
+        "(document.querySelector('.tile .claim-who') || {}).textContent === 'alice is on it'",
+        wait,
+    )
+    .await;
+    sign_in_browser(&browser, &app, &fake, "bob", "/triage").await;
+    until(
+        &browser,
+        "(document.querySelector('.reds .claim-who') || {}).textContent === 'alice is on it'",
+        wait,
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(js(&browser, &count("button.act-button")).await, 0);
+    assert_eq!(js(&browser, &count("button.claim-button")).await, 0);
+    browser.close().await.unwrap();
+    drop(driver);
+    app.stop().await;
+}
