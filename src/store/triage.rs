@@ -250,12 +250,7 @@ pub fn triage(conn: &Connection, request: &Request<'_>) -> Result<Vec<Incident>>
         incidents.retain(|incident| authors.iter().any(|login| incident.involves(login)));
         return Ok(incidents);
     }
-    let mut reds = reds(conn, request)?;
-    let first_reds: Vec<i64> = reds.iter().map(|red| red.first_red.id).collect();
-    let mut claims = claims::of(conn, &first_reds)?;
-    for red in &mut reds {
-        red.claim = claims.remove(&red.first_red.id);
-    }
+    let reds = reds(conn, request)?;
     let mut incidents: Vec<Incident> = Vec::new();
     let mut by_cause: HashMap<(String, String), usize> = HashMap::new();
     for red in reds {
@@ -450,16 +445,32 @@ fn reds(conn: &Connection, request: &Request<'_>) -> Result<Vec<Red>> {
             authors,
         });
     }
+    count_same_failures(&mut reds);
+    attach_claims(conn, &mut reds)?;
+    Ok(reds)
+}
+
+/// Sets each red's `same_failure_elsewhere`: the other reds with its failure's signature.
+fn count_same_failures(reds: &mut [Red]) {
     let mut signatures: HashMap<String, usize> = HashMap::new();
     for signature in reds.iter().filter_map(Red::signature) {
         *signatures.entry(signature.to_owned()).or_default() += 1;
     }
-    for red in &mut reds {
+    for red in reds {
         if let Some(signature) = red.signature() {
             red.same_failure_elsewhere = signatures[signature] - 1;
         }
     }
-    Ok(reds)
+}
+
+/// Sets each red's claim, found by its first red run.
+fn attach_claims(conn: &Connection, reds: &mut [Red]) -> Result<()> {
+    let first_reds: Vec<i64> = reds.iter().map(|red| red.first_red.id).collect();
+    let mut claims = claims::of(conn, &first_reds)?;
+    for red in reds {
+        red.claim = claims.remove(&red.first_red.id);
+    }
+    Ok(())
 }
 
 /// The conclusions of every attempt of `run` (the run's own, for the latest attempt, included).
