@@ -1,6 +1,7 @@
 //! Acting as yourself: people signed in with GitHub re-run and cancel with their own user token
-//! where GitHub lets them write, are refused with a 403 that says why where it does not, and
-//! claim reds. A real server against the fake GitHub, which records the token of every action.
+//! where GitHub lets them write, are refused with a 403 that says why where it does not, claim
+//! reds and start workflows with inputs. A real server against the fake GitHub, which records the
+//! token and body of every action.
 
 use std::time::Duration;
 
