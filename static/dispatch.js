@@ -1,7 +1,8 @@
 // Starting a workflow by hand (workflow_dispatch) from its run page: a "Run workflow…" button for
 // a person signed in with GitHub who may write to the repository (as /api/operator says), which
 // opens a form built from the workflow's inputs (GET /api/workflows/<id>/dispatch) and POSTs
-// {ref, inputs} back. The server checks the values and answers in words; never in TV mode.
+// {ref, inputs} back. The server checks the values and answers in words; never in TV mode. The
+// form is a modal <dialog> outside the page's live part, so a redraw does not take it away.
 
 const API = (id) => "/api/workflows/" + encodeURIComponent(id) + "/dispatch";
 
@@ -61,9 +62,14 @@ async function openForm(spot, me) {
   });
   const body = await response.json().catch(() => ({}));
   const status = element("output", { className: "dispatch-status" });
+  const close = element("button", { type: "button", textContent: "Close" });
+  const dialog = element("dialog", { className: "dispatch-dialog" });
+  close.addEventListener("click", () => dialog.remove());
+  document.body.append(dialog);
   if (!response.ok) {
     status.textContent = (body.error && body.error.message) || "the server answered " + response.status;
-    spot.append(status);
+    dialog.append(status, close);
+    dialog.showModal();
     return;
   }
   const refField = element("input", { name: "ref", value: body.ref, required: true });
@@ -71,6 +77,7 @@ async function openForm(spot, me) {
     element("label", {}, ["ref ", refField]),
     ...body.inputs.map(field),
     element("button", { type: "submit", textContent: "Run " + body.workflow.name }),
+    close,
     status,
   ]);
   form.addEventListener("submit", async (event) => {
@@ -87,7 +94,8 @@ async function openForm(spot, me) {
       "the server answered " + sent.status;
     status.className = "dispatch-status " + (sent.ok ? "ok" : "refused");
   });
-  spot.append(form);
+  dialog.append(form);
+  dialog.showModal();
 }
 
 function offer(me) {
@@ -98,10 +106,7 @@ function offer(me) {
     if (spot.dataset.source !== "actions" || writable.indexOf(repo) < 0) return;
     const button = element("button", { type: "button", className: "dispatch-button",
       textContent: "Run workflow…" });
-    button.addEventListener("click", () => {
-      button.remove();
-      openForm(spot, me);
-    });
+    button.addEventListener("click", () => openForm(spot, me));
     spot.append(button);
   });
 }
