@@ -529,3 +529,68 @@ async fn a_red_is_claimed_from_the_wall_in_a_real_browser_and_another_person_see
     drop(driver);
     app.stop().await;
 }
+
+/// In Chromium: alice opens the run page, starts its workflow with the form, and GitHub gets the
+/// values she picked.
+#[tokio::test]
+async fn a_workflow_is_started_from_the_run_page_form_in_a_real_browser() {
+    use crate::browser::{js, open_browser, start_driver, until};
+
+    // Arrange
+    let (fake, app) = server(&["alice"], &["alice"]).await;
+    fake.state
+        .lock()
+        .unwrap()
+        .workflow_files
+        .insert(".github/workflows/test.yml".into(), WORKFLOW_FILE.into());
+    let driver = start_driver();
+    let browser = open_browser(&driver).await;
+    let wait = Duration::from_secs(5);
+
+    // Act
+    sign_in_browser(&browser, &app, &fake, "alice", &format!("/runs/{RUN}")).await;
+    until(
+        &browser,
+        "document.querySelector('button.dispatch-button')",
+        wait,
+    )
+    .await;
+    js(
+        &browser,
+        "document.querySelector('button.dispatch-button').click(); return true;",
+    )
+    .await;
+    until(
+        &browser,
+        "document.querySelector('dialog select[name=environment]')",
+        wait,
+    )
+    .await;
+    js(
+        &browser,
+        "const form = document.querySelector('dialog form'); \
+         form.querySelector('select[name=environment]').value = 'production'; \
+         form.querySelector('input[name=replicas]').value = '2'; \
+         form.querySelector('button[type=submit]').click(); return true;",
+    )
+    .await;
+
+    // Assert
+    until(
+        &browser,
+        "(document.querySelector('.dispatch-status.ok') || {}).textContent === \
+         'Started test on master; its run arrives by webhook'",
+        wait,
+    )
+    .await;
+    let acted = fake.state.lock().unwrap().acted.clone();
+    assert_eq!(acted.len(), 1, "{acted:?}");
+    assert_eq!(acted[0].by.as_deref(), Some("alice"));
+    assert_eq!(
+        acted[0].body,
+        json!({"ref": "master", "inputs": {"environment": "production", "dry_run": "true", "replicas": "2", "note": ""}})
+    );
+    browser.close().await.unwrap();
+    drop(driver);
+    app.stop().await;
+}
