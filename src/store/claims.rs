@@ -9,6 +9,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
 
 use super::Result;
+use crate::run_state::{done_sql, NEUTRAL_SQL, RED_SQL};
 
 /// A claim on a red.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -90,6 +91,30 @@ pub fn release(conn: &Connection, first_red_run: i64, login: Option<&str>) -> Re
         )?,
     };
     Ok(ended > 0)
+}
+
+/// Whether run `id` starts a red: the run of its workflow on its branch completed just before it
+/// (neutral conclusions such as `cancelled` looked past, as triage does) is not red. Only such a
+/// run names a red (the caller checks that `id` is red itself).
+///
+/// # Errors
+/// On a database error.
+pub fn starts_a_red(conn: &Connection, id: i64) -> Result<bool> {
+    let sql = format!(
+        "SELECT p.conclusion IN ({red}) FROM workflowruns r
+         JOIN workflowruns p ON p.workflow_id = r.workflow_id AND p.branch_id IS r.branch_id
+         WHERE r.id = ?1 AND {done} AND (p.createtime, p.id) < (r.createtime, r.id)
+           AND (p.conclusion IS NULL OR p.conclusion NOT IN ({neutral}))
+         ORDER BY p.createtime DESC, p.id DESC LIMIT 1",
+        red = *RED_SQL,
+        neutral = *NEUTRAL_SQL,
+        done = done_sql("p"),
+    );
+    let previous_red: Option<bool> = conn
+        .prepare_cached(&sql)?
+        .query_row([id], |row| row.get(0))
+        .optional()?;
+    Ok(previous_red != Some(true))
 }
 
 /// Who holds the claim on the red that starts at `first_red_run`, if anyone.

@@ -118,15 +118,18 @@ fn store_change(
     })
 }
 
-/// The run `id` when it is a red's run (failed) of a repository `actor` may read; otherwise the
-/// `404` that a run that does not exist gets too.
+/// The run `id` when it starts a red (failed, after a run that did not) of a repository `actor`
+/// may read; otherwise the `404` that a run that does not exist gets too.
 async fn red(state: &AppState, actor: &Actor, id: i64) -> Result<Run, Box<Reply>> {
     let found = state
         .store
-        .read(move |conn| crate::store::read::run(conn, id))
+        .read(move |conn| {
+            let run = crate::store::read::run(conn, id)?;
+            Ok(run.zip(Some(claims::starts_a_red(conn, id)?)))
+        })
         .await;
     match found {
-        Ok(Some(run))
+        Ok(Some((run, true)))
             if actor.may_read(&run.repo) && run_state::is_red(run.conclusion.as_ref()) =>
         {
             Ok(run)

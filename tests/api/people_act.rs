@@ -294,6 +294,21 @@ async fn a_claim_shows_on_the_wall_and_in_triage_for_another_viewer_until_the_wo
     let text = |body: &Value| body.to_string().replace(&RUN.to_string(), "1");
     assert_eq!(text(&hidden_body), text(&missing_body));
 
+    // A later failing run of the same red does not name it.
+    let mut again = webhook_json("workflow_run/completed.payload.json");
+    let run = &mut again["workflow_run"];
+    run["id"] = json!(RUN + 2);
+    run["run_number"] = json!(165);
+    run["conclusion"] = json!("failure");
+    for field in ["created_at", "updated_at", "run_started_at"] {
+        run[field] = json!("2030-06-01T00:00:00Z");
+    }
+    app.deliver_json("workflow_run", "people-red-again", &again)
+        .await;
+    let later = format!("/api/reds/{}/claim", RUN + 2);
+    let (later, later_body) = send_as(&app, &alice, Method::POST, &later, None).await;
+    assert_eq!(later, StatusCode::NOT_FOUND, "{later_body}");
+
     // Green again: the claim is gone from every screen (once the delivery is published: shared
     // renders are redrawn when the hub's generation moves, just after the commit).
     deliver_green(&app).await;
