@@ -253,6 +253,9 @@ impl Privacy {
         incident.pushers.clear();
         for red in &mut incident.reds {
             red.authors.clear();
+            if let Some(claim) = &mut red.claim {
+                claim.by = None;
+            }
             self.redact_run(&mut red.failing);
             self.redact_run(&mut red.first_red);
             if let Some(green) = &mut red.last_green {
@@ -266,7 +269,12 @@ impl Privacy {
         if self.hide_authors {
             for tile in &mut wall.tiles {
                 tile.culprit = None;
-                tile.failing.iter_mut().for_each(|f| f.culprit = None);
+                for failing in &mut tile.failing {
+                    failing.culprit = None;
+                    if let Some(claim) = &mut failing.claim {
+                        claim.by = None;
+                    }
+                }
             }
         }
     }

@@ -1,7 +1,7 @@
 // Actions: operators' buttons to re-run failed jobs, re-run and cancel (see README "Acting from
 // the board"). The server renders the same markup for everyone (live parts are shared and
-// cached); this module asks /api/operator whether this browser is a signed-in operator and only
-// then adds buttons. Each click POSTs with the session's CSRF token and shows GitHub's answer.
+// cached); this module asks /api/operator whether this browser is a signed-in operator (or a
+// person signed in with GitHub, and where they may write) and only then adds buttons. Each click POSTs with the session's CSRF token and shows GitHub's answer.
 // Loaded by every board page but a TV's (nobody clicks a TV).
 
 // Conclusions whose failed jobs can be re-run: the page's (src/views.rs), their one source.
@@ -12,7 +12,13 @@ var LABELS = {
   cancel: 'Cancel'
 };
 var csrf = null;
+// For a signed-in person, the repositories they may write to; null: every one (an operator).
+var writable = null;
 var toastTimer = null;
+
+function mayAct(repo) {
+  return writable === null || writable.indexOf((repo || '').toLowerCase()) >= 0;
+}
 
 function toast(text, ok) {
   var box = document.getElementById('act-toast');
@@ -67,7 +73,7 @@ function buttons(into, runId, actions) {
 function decorate(root) {
   root.querySelectorAll('.act[data-run-id]:not([data-acted])').forEach(function (spot) {
     spot.dataset.acted = '1';
-    if (spot.dataset.source !== 'actions') return;
+    if (spot.dataset.source !== 'actions' || !mayAct(spot.dataset.repo)) return;
     if (spot.dataset.status !== 'completed') {
       buttons(spot, spot.dataset.runId, ['cancel']);
     } else if (FAILED.indexOf(spot.dataset.conclusion) >= 0) {
@@ -79,6 +85,7 @@ function decorate(root) {
   root.querySelectorAll('.dev-active li.event[data-source="actions"]:not([data-acted])')
     .forEach(function (item) {
       item.dataset.acted = '1';
+      if (!mayAct(item.dataset.repo)) return;
       var spot = document.createElement('span');
       spot.className = 'act';
       item.appendChild(document.createTextNode(' '));
@@ -107,6 +114,8 @@ document.addEventListener('DOMContentLoaded', function () {
     .then(function (session) {
       if (session && session.operator && session.csrf) {
         csrf = session.csrf;
+        writable = Array.isArray(session.repos)
+          ? session.repos.map(function (r) { return r.toLowerCase(); }) : null;
         document.body.classList.add('operator');
         start();
       }

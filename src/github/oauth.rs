@@ -4,7 +4,8 @@
 //! brings back (with the PKCE verifier) for a user token at `{github_url}/login/oauth/access_token`;
 //! [`refresh`] renews it (user tokens last 8 hours, refresh tokens 6 months). [`user_login`] and
 //! [`user_repos`] ask the API who the person is and which repositories they may read through the
-//! App (`GET /user/installations` and `GET /user/installations/{id}/repositories`). GitHub answers
+//! App (`GET /user/installations` and `GET /user/installations/{id}/repositories`), and, from the
+//! same answers' `permissions`, which of them they may write to (re-run, cancel, dispatch). GitHub answers
 //! a refused exchange or refresh with `200` and an `error` field; both map to [`Error::Refused`].
 
 use std::collections::BTreeSet;
@@ -205,8 +206,25 @@ pub async fn is_org_admin(
 /// Most pages read of one installation's repositories (100 each).
 const MAX_PAGES: u32 = 50;
 
-/// The repositories (`owner/name`) the person may read through the App: every installation they
-/// can see, every repository of each.
+/// The repositories (`owner/name`) a person may read through the App, and those of them they
+/// may write to.
+#[derive(Debug, Clone, Default)]
+pub struct UserRepos {
+    pub readable: BTreeSet<String>,
+    /// GitHub's `permissions` say `push` (or `maintain`, `admin`): they may re-run, cancel and
+    /// start workflows there.
+    pub writable: BTreeSet<String>,
+}
+
+/// Whether a repository's `permissions` (as GitHub lists them for a user) allow writing.
+fn may_write(permissions: &Value) -> bool {
+    ["push", "maintain", "admin"]
+        .iter()
+        .any(|p| permissions[p].as_bool() == Some(true))
+}
+
+/// The repositories the person may read through the App (every installation they can see, every
+/// repository of each), and which of them they may write to.
 ///
 /// # Errors
 /// [`Error::Refused`] (401 for a revoked token), [`Error::Decode`].
@@ -214,7 +232,7 @@ pub async fn user_repos(
     http: &reqwest::Client,
     api_url: &str,
     token: &Secret,
-) -> Result<BTreeSet<String>> {
+) -> Result<UserRepos> {
     const WHAT: &str = "the signed-in user's repositories";
     let installations = get_user(
         http,
@@ -223,7 +241,7 @@ pub async fn user_repos(
         WHAT,
     )
     .await?;
-    let mut repos = BTreeSet::new();
+    let mut repos = UserRepos::default();
     let ids = installations["installations"]
         .as_array()
         .into_iter()
@@ -238,10 +256,15 @@ pub async fn user_repos(
                 .as_array()
                 .cloned()
                 .unwrap_or_default();
-            repos.extend(
-                list.iter()
-                    .filter_map(|r| r["full_name"].as_str().map(str::to_owned)),
-            );
+            for repo in &list {
+                let Some(name) = repo["full_name"].as_str() else {
+                    continue;
+                };
+                if may_write(&repo["permissions"]) {
+                    repos.writable.insert(name.to_owned());
+                }
+                repos.readable.insert(name.to_owned());
+            }
             let total = answer["total_count"].as_u64().unwrap_or(0);
             if list.len() < 100 || u64::from(page) * 100 >= total {
                 break;

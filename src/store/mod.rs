@@ -12,6 +12,7 @@ pub mod app;
 pub mod attempts;
 pub mod board;
 pub mod cctray;
+pub mod claims;
 pub mod failures;
 pub mod figures;
 pub mod maintenance;

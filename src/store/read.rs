@@ -80,6 +80,43 @@ pub fn run(conn: &Connection, run_id: i64) -> Result<Option<Run>> {
     )
 }
 
+/// A workflow as starting it by hand needs it: where it lives and what it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkflowFile {
+    pub id: i64,
+    pub name: String,
+    /// `.github/workflows/ci.yml`.
+    pub path: String,
+    /// "owner/name".
+    pub repo: String,
+    pub default_branch: Option<String>,
+    /// `actions`, `check` or `status` (only `actions` ones can be started).
+    pub source: String,
+}
+
+/// The workflow `id`, with its repository.
+///
+/// # Errors
+/// On a database error.
+pub fn workflow_file(conn: &Connection, id: i64) -> Result<Option<WorkflowFile>> {
+    optional(
+        conn,
+        "SELECT w.id, w.name, w.path, p.fullname, p.defaultbranch, w.source
+         FROM workflows w JOIN repos p ON p.id = w.repo_id WHERE w.id = ?1",
+        [id],
+        |row| {
+            Ok(WorkflowFile {
+                id: row.get(0)?,
+                name: row.get(1)?,
+                path: row.get(2)?,
+                repo: row.get(3)?,
+                default_branch: row.get(4)?,
+                source: row.get(5)?,
+            })
+        },
+    )
+}
+
 /// Maps a row of the query in [`job`].
 fn job_from_row(row: &Row<'_>) -> rusqlite::Result<Job> {
     Ok(Job {

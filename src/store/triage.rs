@@ -17,6 +17,7 @@
 //!   between red and green at least [`FLAKY_FLIPS`] times; else *new*.
 //! - **Blame.** The first red run's actor is the likely cause; others who started runs in the red
 //!   range are listed apart. Logins ending in `[bot]` are bots.
+//! - **Claims.** Each red carries its claim (`store::claims`), found by its first red run.
 
 use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
@@ -25,6 +26,7 @@ use rusqlite::types::Value;
 use rusqlite::{CachedStatement, Connection, OptionalExtension};
 use serde::Serialize;
 
+use super::claims::{self, Claim};
 use super::failures::{self, JobFailureRow};
 use super::model::Run;
 use super::query::RunFilter;
@@ -153,6 +155,8 @@ pub struct Red {
     pub failure: Option<JobFailureRow>,
     /// Other red workflows (in scope) whose failure has the same signature.
     pub same_failure_elsewhere: usize,
+    /// Who said they are on it (`store::claims`), keyed by its first red run.
+    pub claim: Option<Claim>,
 }
 
 impl Red {
@@ -381,16 +385,32 @@ fn reds(conn: &Connection, request: &Request<'_>) -> Result<Vec<Red>> {
         };
         reds.push(red(conn, &mut history, failing)?);
     }
+    count_same_failures(&mut reds);
+    attach_claims(conn, &mut reds)?;
+    Ok(reds)
+}
+
+/// Sets each red's `same_failure_elsewhere`: the other reds with its failure's signature.
+fn count_same_failures(reds: &mut [Red]) {
     let mut signatures: HashMap<String, usize> = HashMap::new();
     for signature in reds.iter().filter_map(Red::signature) {
         *signatures.entry(signature.to_owned()).or_default() += 1;
     }
-    for red in &mut reds {
+    for red in reds {
         if let Some(signature) = red.signature() {
             red.same_failure_elsewhere = signatures[signature] - 1;
         }
     }
-    Ok(reds)
+}
+
+/// Sets each red's claim, found by its first red run.
+fn attach_claims(conn: &Connection, reds: &mut [Red]) -> Result<()> {
+    let first_reds: Vec<i64> = reds.iter().map(|red| red.first_red.id).collect();
+    let mut claims = claims::of(conn, &first_reds)?;
+    for red in reds {
+        red.claim = claims.remove(&red.first_red.id);
+    }
+    Ok(())
 }
 
 /// The red of `failing`, the latest run of its workflow and branch: its streak back to the last
@@ -451,6 +471,7 @@ fn red(conn: &Connection, history: &mut CachedStatement<'_>, failing: Run) -> Re
         failed_at,
         failure,
         same_failure_elsewhere: 0,
+        claim: None,
         failing,
         first_red,
         last_green,

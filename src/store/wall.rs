@@ -23,6 +23,7 @@ use rusqlite::types::Value;
 use rusqlite::Connection;
 use serde::Serialize;
 
+use super::claims::Claim;
 use super::query::{self, RunFilter};
 use super::triage::{self, Incident};
 use super::Result;
@@ -65,6 +66,10 @@ pub struct Failing {
     pub since: i64,
     /// Who started its first red run (none while `--hide-authors`).
     pub culprit: Option<String>,
+    /// Its first red run: what a claim on it names.
+    pub first_red_run: i64,
+    /// Who said they are on it (the name is removed while `--hide-authors`).
+    pub claim: Option<Claim>,
 }
 
 /// The run in progress on a tile that is expected to finish last.
@@ -208,6 +213,8 @@ impl Tile {
             failed_at: red.failed_at.as_ref().map(triage::FailedAt::describe),
             since: red.since,
             culprit: red.first_red.author.clone(),
+            first_red_run: red.first_red.id,
+            claim: red.claim.clone(),
         });
         self.since = Some(self.since.map_or(red.since, |since| since.min(red.since)));
         if self.newest_break.is_none_or(|newest| red.since > newest) {
@@ -632,6 +639,7 @@ mod tests {
                 failed_at: None,
                 failure: None,
                 same_failure_elsewhere: 0,
+                claim: None,
             }],
             since,
             culprit: Some(format!("culprit-{since}")),

@@ -1,14 +1,23 @@
-//! Acting from the board: operators re-run and cancel GitHub Actions runs.
+//! Acting from the board: operators, and people signed in with GitHub, re-run and cancel GitHub
+//! Actions runs.
 //!
+//! - A person signed in with GitHub (`web::signin`) acts as themselves: only on a repository
+//!   GitHub says they may write to (the `permissions` of their installations' repositories, asked
+//!   with their user token and kept with their session for a few minutes), and with their own user
+//!   token, so GitHub checks and records who acted. Anyone else signed in gets `403
+//!   no_write_access`, and the board's script offers them no button (`GET /api/operator` lists the
+//!   repositories they may write to). A run of a repository they may not read is answered as one
+//!   that does not exist.
 //! - Operators hold `--operator-token` (`name:token`, comma-separated; a bare token is named
 //!   "operator"). A browser signs in at `/operator` (a form that POSTs the token) and gets the
 //!   cookie `buildboard_operator`: an HMAC of the token, `HttpOnly; SameSite=Strict`. Tools send
 //!   `Authorization: Bearer <operator token>`. The board token (a TV's) never acts.
 //! - `POST /api/runs/<id>/rerun-failed-jobs`, `/rerun` and `/cancel` ask GitHub for the same on
-//!   the run's repository, with `--github-token`. Only runs of GitHub Actions can be acted on.
-//! - Against cross-site requests, a request that rides on the cookie must also carry
-//!   `X-CSRF-Token`: an HMAC, under a key drawn at start, of the session's cookie, which only a
-//!   page of the board can read (from `GET /api/operator`); and a browser's `Origin` and
+//!   the run's repository, with `--github-token` for an operator, with their own token for a
+//!   person. Only runs of GitHub Actions can be acted on.
+//! - Against cross-site requests, a request that rides on a cookie (the operator's, or the
+//!   sign-in session's) must also carry `X-CSRF-Token`: an HMAC, under a key drawn at start, of
+//!   that cookie, which only a page of the board can read (from `GET /api/operator`); and a browser's `Origin` and
 //!   `Sec-Fetch-Site` must name the board itself. A bearer token needs neither: browsers never
 //!   add one on their own.
 //! - The actions have their own per-IP budget (`--action-rate-limit` a minute), sign-in attempts
@@ -32,11 +41,15 @@ use super::access::{mac_hex, set_cookie};
 use super::error::json_error;
 use super::host::Hosts;
 use super::limit::Limiter;
+use super::signin::{SignedIn, SESSION_COOKIE};
 use super::{with_state, AppState};
 use crate::github::client::{self, Client};
+use crate::github::person;
 use crate::secret::same;
 use crate::secret::Secret;
+use crate::store::model::Run;
 use crate::views::SignIn;
+use reqwest::Method;
 
 /// Every answer here.
 type Reply = warp::reply::Response;
@@ -170,6 +183,11 @@ impl Act {
         })))
     }
 
+    /// The per-IP budget of actions (claims share it).
+    pub(crate) fn limiter(&self) -> &Limiter {
+        &self.0.limit
+    }
+
     /// Whether any operator token is configured.
     pub fn is_on(&self) -> bool {
         !self.0.operators.is_empty()
@@ -206,8 +224,10 @@ impl Act {
 
 /// The headers a request is judged by.
 #[derive(Debug, Default)]
-struct Caller {
+pub(crate) struct Caller {
     cookie: Option<String>,
+    /// The sign-in session's cookie (`web::signin`).
+    session: Option<String>,
     authorization: Option<String>,
     csrf: Option<String>,
     origin: Option<String>,
@@ -215,16 +235,19 @@ struct Caller {
     host: Option<String>,
 }
 
-fn caller() -> impl Filter<Extract = (Caller,), Error = Rejection> + Clone {
+/// The headers of a request that may act.
+pub(crate) fn caller() -> impl Filter<Extract = (Caller,), Error = Rejection> + Clone {
     warp::cookie::optional::<String>(COOKIE)
+        .and(warp::cookie::optional::<String>(SESSION_COOKIE))
         .and(warp::header::optional::<String>("authorization"))
         .and(warp::header::optional::<String>(CSRF_HEADER))
         .and(warp::header::optional::<String>("origin"))
         .and(warp::header::optional::<String>("sec-fetch-site"))
         .and(warp::header::optional::<String>("host"))
         .map(
-            |cookie, authorization, csrf, origin, fetch_site, host| Caller {
+            |cookie, session, authorization, csrf, origin, fetch_site, host| Caller {
                 cookie,
+                session,
                 authorization,
                 csrf,
                 origin,
@@ -261,13 +284,91 @@ pub(crate) fn same_origin(
     site_ok && origin_ok
 }
 
-/// Who is acting, or the answer that refuses.
-fn authenticate(act: &Act, hosts: &Hosts, caller: &Caller) -> Result<String, Box<Reply>> {
-    if !act.is_on() {
+/// Who acts: an operator, with the server's token, or a signed-in person, with their own.
+pub(crate) enum Actor {
+    /// An operator, by name (`--operator-token`).
+    Operator(String),
+    /// A person signed in with GitHub: acts only where GitHub lets them write.
+    Person(SignedIn),
+}
+
+impl Actor {
+    /// The name the logs and claims know them by.
+    pub(crate) fn name(&self) -> &str {
+        match self {
+            Self::Operator(name) => name,
+            Self::Person(person) => &person.login,
+        }
+    }
+
+    /// Whether they may read `repo`: an operator reads every repository on the board.
+    pub(crate) fn may_read(&self, repo: &str) -> bool {
+        match self {
+            Self::Operator(_) => true,
+            Self::Person(person) => contains(&person.repos, repo),
+        }
+    }
+
+    /// Whether they may change runs of `repo` on GitHub: an operator acts with the server's token
+    /// (GitHub decides), a person where GitHub says they may write.
+    pub(crate) fn may_write(&self, repo: &str) -> bool {
+        match self {
+            Self::Operator(_) => true,
+            Self::Person(person) => may_write(person, repo),
+        }
+    }
+}
+
+/// Whether `person` may write to `repo`, as GitHub said at their last look-up.
+pub(crate) fn may_write(person: &SignedIn, repo: &str) -> bool {
+    contains(&person.writable, repo)
+}
+
+/// Whether `names` holds `repo` (GitHub's names ignore case).
+fn contains(names: &std::collections::BTreeSet<String>, repo: &str) -> bool {
+    names.iter().any(|name| name.eq_ignore_ascii_case(repo))
+}
+
+/// The answer to a request whose CSRF token or origin is wrong, when one rides on a cookie.
+fn check_csrf(act: &Act, hosts: &Hosts, caller: &Caller, bound: &str) -> Result<(), Box<Reply>> {
+    let csrf_ok = caller
+        .csrf
+        .as_deref()
+        .is_some_and(|given| same(given, &act.csrf_for(bound)));
+    if csrf_ok && caller.same_origin(hosts) {
+        return Ok(());
+    }
+    tracing::info!(
+        origin = ?caller.origin,
+        fetch_site = ?caller.fetch_site,
+        csrf = caller.csrf.is_some(),
+        "refused an action: cross-site request or missing CSRF token"
+    );
+    Err(Box::new(json_error(
+        StatusCode::FORBIDDEN,
+        "cross_site",
+        "refused: this request did not come from a page of this board (the X-CSRF-Token \
+         header is missing or wrong, or the Origin is another site's); reload the board and \
+         try again",
+    )))
+}
+
+/// What a session's CSRF token is bound to (apart from an operator cookie's).
+fn session_binding(session: &str) -> String {
+    format!("session {session}")
+}
+
+/// Who is acting (an operator's token or cookie, else a signed-in session), or the answer that
+/// refuses.
+pub(crate) async fn authenticate(state: &AppState, caller: &Caller) -> Result<Actor, Box<Reply>> {
+    let act = &state.act;
+    let people = state.github_app.credentials().is_some();
+    if !act.is_on() && !people {
         return Err(Box::new(json_error(
             StatusCode::FORBIDDEN,
             "acting_off",
-            "acting from the board is off: start the server with --operator-token",
+            "acting from the board is off: start the server with --operator-token, or set up \
+             the GitHub App (/setup) so that people sign in and act as themselves",
         )));
     }
     if let Some(given) = caller
@@ -275,60 +376,63 @@ fn authenticate(act: &Act, hosts: &Hosts, caller: &Caller) -> Result<String, Box
         .as_deref()
         .and_then(|value| value.strip_prefix("Bearer "))
     {
-        return act.by_token(given).map(str::to_owned).ok_or_else(|| {
-            Box::new(json_error(
-                StatusCode::FORBIDDEN,
-                "not_an_operator",
-                "this token may not act (the board token only reads): send an operator token",
-            ))
-        });
+        return act
+            .by_token(given)
+            .map(|name| Actor::Operator(name.to_owned()))
+            .ok_or_else(|| {
+                Box::new(json_error(
+                    StatusCode::FORBIDDEN,
+                    "not_an_operator",
+                    "this token may not act (the board token only reads): send an operator \
+                     token, or sign in with GitHub",
+                ))
+            });
     }
-    let Some(name) = caller.cookie.as_deref().and_then(|c| act.by_cookie(c)) else {
-        let mut reply = json_error(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            "acting needs an operator: sign in at /operator, or send Authorization: Bearer \
-             <operator token>",
-        );
-        reply.headers_mut().insert(
-            "www-authenticate",
-            warp::http::HeaderValue::from_static("Bearer realm=\"buildboard operators\""),
-        );
-        return Err(Box::new(reply));
-    };
-    let cookie = caller.cookie.as_deref().unwrap_or_default();
-    let csrf_ok = caller
-        .csrf
+    if let Some((name, cookie)) = caller
+        .cookie
         .as_deref()
-        .is_some_and(|given| same(given, &act.csrf_for(cookie)));
-    if !csrf_ok || !caller.same_origin(hosts) {
-        tracing::info!(
-            operator = name,
-            origin = ?caller.origin,
-            fetch_site = ?caller.fetch_site,
-            csrf = caller.csrf.is_some(),
-            "refused an action: cross-site request or missing CSRF token"
-        );
-        return Err(Box::new(json_error(
-            StatusCode::FORBIDDEN,
-            "cross_site",
-            "refused: this request did not come from a page of this board (the X-CSRF-Token \
-             header is missing or wrong, or the Origin is another site's); reload the board and \
-             try again",
-        )));
+        .and_then(|c| act.by_cookie(c).map(|name| (name, c)))
+    {
+        check_csrf(act, &state.hosts, caller, cookie)?;
+        return Ok(Actor::Operator(name.to_owned()));
     }
-    Ok(name.to_owned())
+    if let Some(id) = caller.session.as_deref() {
+        if let Some(person) = state.sessions.lookup(id).await {
+            check_csrf(act, &state.hosts, caller, &session_binding(id))?;
+            return Ok(Actor::Person(person));
+        }
+    }
+    let mut reply = json_error(
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+        "acting needs a person signed in with GitHub (/login) or an operator (/operator), or \
+         Authorization: Bearer <operator token>",
+    );
+    reply.headers_mut().insert(
+        "www-authenticate",
+        warp::http::HeaderValue::from_static("Bearer realm=\"buildboard operators\""),
+    );
+    Err(Box::new(reply))
 }
 
 /// `GET /api/operator`, `GET`/`POST /operator`, `POST /operator/sign-out`,
 /// `POST /api/runs/<id>/<action>` (any other method there: 405).
 pub fn routes(state: AppState) -> impl Filter<Extract = (Reply,), Error = Rejection> + Clone {
-    let limit = state.act.0.limit.clone();
     let session = warp::path!("api" / "operator")
         .and(warp::get())
         .and(caller())
         .and(with_state(state.clone()))
-        .map(|caller: Caller, state: AppState| session(&state, &caller));
+        .then(|caller: Caller, state: AppState| async move { session(&state, &caller).await });
+    session
+        .or(operator_routes(state.clone()))
+        .unify()
+        .or(action_routes(state))
+        .unify()
+}
+
+/// `GET`/`POST /operator`, `POST /operator/sign-out`.
+fn operator_routes(state: AppState) -> impl Filter<Extract = (Reply,), Error = Rejection> + Clone {
+    let limit = state.act.0.limit.clone();
     let form = warp::path!("operator")
         .and(warp::get())
         .and(caller())
@@ -355,8 +459,14 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (Reply,), Error = Reject
     let sign_out = warp::path!("operator" / "sign-out")
         .and(warp::post())
         .and(caller())
-        .and(with_state(state.clone()))
+        .and(with_state(state))
         .map(|caller: Caller, state: AppState| sign_out(&state, &caller));
+    form.or(sign_in).unify().or(sign_out).unify()
+}
+
+/// `POST /api/runs/<id>/<action>`; any other method there: 405.
+fn action_routes(state: AppState) -> impl Filter<Extract = (Reply,), Error = Rejection> + Clone {
+    let limit = state.act.0.limit.clone();
     let action = warp::path!("api" / "runs" / i64 / String)
         .and_then(|id: i64, segment: String| {
             std::future::ready(
@@ -373,15 +483,20 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (Reply,), Error = Reject
         .and(with_state(state))
         .then(
             |id: i64, action: Action, caller: Caller, state: AppState| async move {
-                let reply = match authenticate(&state.act, &state.hosts, &caller) {
-                    Ok(operator) => perform(&state, &operator, id, action).await,
+                let reply = match authenticate(&state, &caller).await {
+                    Ok(actor) => perform(&state, &actor, id, action).await,
                     Err(refused) => *refused,
                 };
                 no_store(reply)
             },
         );
-    // Any method but POST (a POST refused above, e.g. over its budget, keeps its own answer).
-    let not_post = warp::method()
+    act.or(action.and(not_post()).map(|_, _| post_only()))
+        .unify()
+}
+
+/// Any method but POST (a POST refused on the way, e.g. over its budget, keeps its own answer).
+pub(crate) fn not_post() -> impl Filter<Extract = (), Error = Rejection> + Clone {
+    warp::method()
         .and_then(|method: warp::http::Method| {
             std::future::ready(if method == warp::http::Method::POST {
                 Err(warp::reject::not_found())
@@ -389,32 +504,24 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (Reply,), Error = Reject
                 Ok(())
             })
         })
-        .untuple_one();
-    let wrong_method = action.and(not_post).map(|_, _| {
-        let mut reply = json_error(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "method_not_allowed",
-            "actions are POST only",
-        );
-        reply
-            .headers_mut()
-            .insert("allow", warp::http::HeaderValue::from_static("POST"));
-        reply
-    });
-    session
-        .or(form)
-        .unify()
-        .or(sign_in)
-        .unify()
-        .or(sign_out)
-        .unify()
-        .or(act)
-        .unify()
-        .or(wrong_method)
-        .unify()
+        .untuple_one()
 }
 
-fn no_store(mut reply: Reply) -> Reply {
+/// `405`: actions are POST only.
+fn post_only() -> Reply {
+    let mut reply = json_error(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "actions are POST only",
+    );
+    reply
+        .headers_mut()
+        .insert("allow", warp::http::HeaderValue::from_static("POST"));
+    reply
+}
+
+/// The same answer, never cached.
+pub(crate) fn no_store(mut reply: Reply) -> Reply {
     reply.headers_mut().insert(
         CACHE_CONTROL,
         warp::http::HeaderValue::from_static("private, no-store"),
@@ -423,17 +530,30 @@ fn no_store(mut reply: Reply) -> Reply {
 }
 
 /// `GET /api/operator`: who the page's viewer acts as and the session's CSRF token, for the
-/// board's script; `{"operator": null}` for anyone else. Only a page of the board can read it
-/// (no CORS), and the cookie is `SameSite=Strict`.
-fn session(state: &AppState, caller: &Caller) -> Reply {
+/// board's script: an operator (`"repos": null`, every repository), a signed-in person (`"person":
+/// true` and `"repos"`, those they may write to), or `{"operator": null}` for anyone else. Only a
+/// page of the board can read it (no CORS); the operator cookie is `SameSite=Strict`, the
+/// session's `Lax`.
+async fn session(state: &AppState, caller: &Caller) -> Reply {
     let act = &state.act;
-    let signed_in = caller
+    let operator = caller
         .cookie
         .as_deref()
         .and_then(|cookie| act.by_cookie(cookie).map(|name| (name, cookie)));
-    let body = match signed_in {
-        Some((name, cookie)) => json!({ "operator": name, "csrf": act.csrf_for(cookie) }),
-        None => json!({ "operator": null }),
+    let body = if let Some((name, cookie)) = operator {
+        json!({ "operator": name, "csrf": act.csrf_for(cookie), "repos": null })
+    } else if let Some((id, person)) = match caller.session.as_deref() {
+        Some(id) => state.sessions.lookup(id).await.map(|p| (id, p)),
+        None => None,
+    } {
+        json!({
+            "operator": person.login,
+            "person": true,
+            "csrf": act.csrf_for(&session_binding(id)),
+            "repos": person.writable.iter().collect::<Vec<_>>(),
+        })
+    } else {
+        json!({ "operator": null })
     };
     no_store(warp::reply::json(&body).into_response())
 }
@@ -531,9 +651,19 @@ fn sign_out(state: &AppState, caller: &Caller) -> Reply {
         .into_response()
 }
 
-/// What a person is told about GitHub's answer `status` to `action`.
+/// Whose token an action went with, as a refusal names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Whose {
+    /// The server's (`--github-token`, or the App's installation token).
+    Server,
+    /// The signed-in person's own.
+    Person,
+}
+
+/// What a person is told about GitHub's answer `status` to `action`, made with `whose` token.
 pub fn explain(
     action: Action,
+    whose: Whose,
     status: u16,
     github_message: &str,
 ) -> (StatusCode, &'static str, String) {
@@ -541,6 +671,10 @@ pub fn explain(
         String::new()
     } else {
         format!(" (GitHub: {github_message})")
+    };
+    let token = match whose {
+        Whose::Server => "the server's token (--github-token)",
+        Whose::Person => "your GitHub sign-in (sign in again at /login)",
     };
     match status {
         200..=299 => (
@@ -554,14 +688,19 @@ pub fn explain(
         401 => (
             StatusCode::BAD_GATEWAY,
             "github_unauthorized",
-            format!("GitHub rejected the server's token (--github-token){theirs}"),
+            format!("GitHub rejected {token}{theirs}"),
         ),
         403 => (
             StatusCode::FORBIDDEN,
             "github_forbidden",
-            format!(
-                "the GitHub token may not act on this repository (needs Actions: write){theirs}"
-            ),
+            match whose {
+                Whose::Server => format!(
+                    "the GitHub token may not act on this repository (needs Actions: write){theirs}"
+                ),
+                Whose::Person => format!(
+                    "GitHub does not let you act on this repository (needs write access){theirs}"
+                ),
+            },
         ),
         404 => (
             StatusCode::NOT_FOUND,
@@ -588,25 +727,27 @@ pub fn explain(
     }
 }
 
-/// Looks the run up and asks GitHub to act on it.
-async fn perform(state: &AppState, operator: &str, id: i64, action: Action) -> Reply {
+/// The GitHub Actions run `id`, when `actor` may act on it; otherwise the answer that refuses. A
+/// run of a repository the actor may not read is answered exactly as one that does not exist.
+async fn actions_run(state: &AppState, actor: &Actor, id: i64) -> Result<Run, Box<Reply>> {
+    let missing = || {
+        Box::new(json_error(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            &format!("no run {id} on this board"),
+        ))
+    };
     let run = match state
         .store
         .read(move |conn| crate::store::read::run(conn, id))
         .await
     {
-        Ok(Some(run)) => run,
-        Ok(None) => {
-            return json_error(
-                StatusCode::NOT_FOUND,
-                "not_found",
-                &format!("no run {id} on this board"),
-            )
-        }
-        Err(err) => return super::Error::from(err).into_response(),
+        Ok(Some(run)) if actor.may_read(&run.repo) => run,
+        Ok(_) => return Err(missing()),
+        Err(err) => return Err(Box::new(super::Error::from(err).into_response())),
     };
     if run.source != crate::source::Source::Actions.as_str() {
-        return json_error(
+        return Err(Box::new(json_error(
             StatusCode::CONFLICT,
             "not_actions",
             &format!(
@@ -615,64 +756,107 @@ async fn perform(state: &AppState, operator: &str, id: i64, action: Action) -> R
                 run.source,
                 run.provider.as_deref().unwrap_or("unknown provider")
             ),
-        );
+        )));
+    }
+    if !actor.may_write(&run.repo) {
+        return Err(Box::new(no_write_access(actor.name(), &run.repo)));
+    }
+    Ok(run)
+}
+
+/// `403` for a person without write access to `repo`.
+pub(crate) fn no_write_access(login: &str, repo: &str) -> Reply {
+    json_error(
+        StatusCode::FORBIDDEN,
+        "no_write_access",
+        &format!(
+            "{login} has no write access to {repo} on GitHub: re-running, cancelling and \
+             starting workflows need it (ask one of its maintainers)"
+        ),
+    )
+}
+
+/// GitHub's answer to a POST of `path` as `actor`: the server's token for an operator, the
+/// person's own for a person.
+async fn post_as(
+    state: &AppState,
+    actor: &Actor,
+    path: &str,
+) -> Result<client::Posted, (StatusCode, &'static str, String)> {
+    let unreachable = |err: &dyn std::fmt::Display| {
+        (
+            StatusCode::BAD_GATEWAY,
+            "github_unreachable",
+            format!("cannot reach GitHub: {err}"),
+        )
+    };
+    if let Actor::Person(person) = actor {
+        let url = format!("{}{path}", state.github_app.api_url());
+        let http = state.github_app.http();
+        return person::send(http, Method::POST, &url, &person.user_token, None)
+            .await
+            .map(|answer| answer.posted())
+            .map_err(|err| unreachable(&err));
     }
     let Some(github) = &state.act.0.github else {
-        return json_error(
+        return Err((
             StatusCode::SERVICE_UNAVAILABLE,
             "no_github_token",
-            "the server has no GitHub token (--github-token with Actions: write) to act with",
-        );
+            "the server has no GitHub token (--github-token with Actions: write) to act with"
+                .to_owned(),
+        ));
     };
-    let repo = run.repo.as_str();
-    let path = client::repo_path(repo, &["actions", "runs", &id.to_string(), action.as_str()]);
-    let url = github.url(&path, &[]);
-    let (status, github_status, code, message) = match github.post(&url, GITHUB_QUEUE).await {
-        Ok(posted) => {
-            let (status, code, message) = explain(action, posted.status, &posted.message);
-            (status, Some(posted.status), code, message)
-        }
+    match github.post(&github.url(path, &[]), GITHUB_QUEUE).await {
+        Ok(posted) => Ok(posted),
         Err(client::Error::Status {
             status: 503,
             message,
             ..
-        }) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            None,
-            "github_busy",
-            message,
-        ),
-        Err(err) => (
-            StatusCode::BAD_GATEWAY,
-            None,
-            "github_unreachable",
-            format!("cannot reach GitHub: {err}"),
-        ),
+        }) => Err((StatusCode::SERVICE_UNAVAILABLE, "github_busy", message)),
+        Err(err) => Err(unreachable(&err)),
+    }
+}
+
+/// Looks the run up and asks GitHub to act on it, as `actor`.
+async fn perform(state: &AppState, actor: &Actor, id: i64, action: Action) -> Reply {
+    let run = match actions_run(state, actor, id).await {
+        Ok(run) => run,
+        Err(refused) => return *refused,
+    };
+    let repo = run.repo.as_str();
+    let path = client::repo_path(repo, &["actions", "runs", &id.to_string(), action.as_str()]);
+    let whose = match actor {
+        Actor::Operator(_) => Whose::Server,
+        Actor::Person(_) => Whose::Person,
+    };
+    let (status, github_status, code, message) = match post_as(state, actor, &path).await {
+        Ok(posted) => {
+            let (status, code, message) = explain(action, whose, posted.status, &posted.message);
+            (status, Some(posted.status), code, message)
+        }
+        Err((status, code, message)) => (status, None, code, message),
     };
     tracing::info!(
-        operator,
+        actor = actor.name(),
+        person = whose == Whose::Person,
         action = action.as_str(),
         run = id,
         repo,
         github_status,
         %message,
-        "operator action"
+        "action"
     );
-    if status == StatusCode::ACCEPTED {
-        warp::reply::with_status(
-            warp::reply::json(&json!({
-                "action": action.as_str(),
-                "run": id,
-                "repo": repo,
-                "github_status": github_status,
-                "message": message,
-            })),
-            status,
-        )
-        .into_response()
-    } else {
-        json_error(status, code, &message)
+    if status != StatusCode::ACCEPTED {
+        return json_error(status, code, &message);
     }
+    let body = json!({
+        "action": action.as_str(),
+        "run": id,
+        "repo": repo,
+        "github_status": github_status,
+        "message": message,
+    });
+    warp::reply::with_status(warp::reply::json(&body), status).into_response()
 }
 
 #[cfg(test)]
@@ -706,14 +890,21 @@ mod tests {
 
     #[test]
     fn refusals_are_explained() {
-        let (status, _, message) = explain(Action::Rerun, 422, "Unable to retry this workflow run");
+        let (status, _, message) = explain(
+            Action::Rerun,
+            Whose::Server,
+            422,
+            "Unable to retry this workflow run",
+        );
         assert_eq!(status, StatusCode::CONFLICT);
         assert!(message.contains("older than 30 days or 50 attempts"));
         assert!(message.contains("Unable to retry"));
-        let (status, _, message) = explain(Action::RerunFailedJobs, 403, "");
+        let (status, _, message) = explain(Action::RerunFailedJobs, Whose::Server, 403, "");
         assert_eq!(status, StatusCode::FORBIDDEN);
         assert!(message.contains("needs Actions: write"));
-        let (_, _, message) = explain(Action::Rerun, 201, "");
+        let (_, _, message) = explain(Action::Cancel, Whose::Person, 401, "Bad credentials");
+        assert!(message.contains("your GitHub sign-in"), "{message}");
+        let (_, _, message) = explain(Action::Rerun, Whose::Server, 201, "");
         assert_eq!(
             message,
             "Re-run requested; the new state arrives by webhook"

@@ -353,6 +353,7 @@ fn incident_json(incident: &triage::Incident) -> serde_json::Value {
                     "rule": f.rule, "signature": f.signature, "excerpt": f.excerpt, "error": f.error,
                 })),
                 "same_failure_elsewhere": red.same_failure_elsewhere,
+                "claim": red.claim,
                 "pushers": red.authors,
                 "failing": red.failing,
                 "first_red": red.first_red,

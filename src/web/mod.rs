@@ -1,5 +1,5 @@
 //! HTTP routes. The submodules that answer requests (`webhook`, `ws`, `api`, `board`, `act`,
-//! `cctray`, `transitions`, `settings`, ...) each expose `routes(state)`; the others serve them (`access`, `body`,
+//! `claims`, `dispatch`, `cctray`, `transitions`, `settings`, ...) each expose `routes(state)`; the others serve them (`access`, `body`,
 //! `error`, `host`, `limit`, `params`, `socket`). [`routes`] joins the routes and maps rejections.
 //! The state every handler shares lives here, with the reads more than one route makes the same
 //! way ([`SharedState::triage`]).
@@ -10,6 +10,8 @@ pub mod api;
 pub mod board;
 pub mod body;
 pub mod cctray;
+pub mod claims;
+pub mod dispatch;
 pub mod error;
 pub mod host;
 pub mod installations;
@@ -353,6 +355,8 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = I
         .boxed()
         .or(ws::routes(state.clone()).boxed())
         .or(act::routes(state.clone()).boxed())
+        .or(claims::routes(state.clone()).boxed())
+        .or(dispatch::routes(state.clone()).boxed())
         .or(tokens::routes(state.clone()).boxed())
         .or(runs::routes(state.clone()).boxed())
         .or(samples::reads(state.clone()).boxed())

@@ -9,9 +9,10 @@
 //! public URL is https); the database keeps only the id's SHA-256, with the user token, its refresh
 //! token and expiry. [`Sessions::lookup`] refreshes a user token that is about to expire (they last
 //! 8 hours) and ends the session when GitHub refuses (the authorisation was revoked); it keeps each
-//! session's repositories for [`SCOPE_TTL`]. `GET /logout` only shows a form; its `POST` (with the
-//! session's CSRF token, the operators' scheme of `web::act`) ends the session and closes its
-//! open feed sockets ([`Sessions::ended`]).
+//! session's repositories, and which of them the person may write to (re-run, cancel, dispatch
+//! as themselves, see `web::act`), for [`SCOPE_TTL`]. `GET /logout` only shows a form; its `POST`
+//! (with the session's CSRF token, the operators' scheme of `web::act`) ends the session and
+//! closes its open feed sockets ([`Sessions::ended`]).
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
@@ -56,6 +57,9 @@ pub struct SignedIn {
     pub login: String,
     /// The repositories (`owner/name`) they may read through the App.
     pub repos: Arc<BTreeSet<String>>,
+    /// Those of [`SignedIn::repos`] they may write to (GitHub's `permissions`), asked again with
+    /// them every [`SCOPE_TTL`].
+    pub writable: Arc<BTreeSet<String>>,
     /// Their user token, to act as themselves.
     pub user_token: Secret,
 }
@@ -175,7 +179,8 @@ impl Sessions {
         };
         let signed_in = SignedIn {
             login: row.login.clone(),
-            repos: Arc::new(repos),
+            repos: Arc::new(repos.readable),
+            writable: Arc::new(repos.writable),
             user_token: row.user_token.clone(),
         };
         self.0.cache.lock().expect("cache lock").insert(

@@ -416,7 +416,7 @@ async fn triage_marks_where_the_buttons_go_the_same_for_every_viewer() {
     let app = app_with(&github, false).await;
     deliver_red(&app).await;
     let spot = format!(
-        "<span class=\"act\" data-run-id=\"{RUN}\" data-source=\"actions\" \
+        "<span class=\"act\" data-run-id=\"{RUN}\" data-repo=\"{REPO}\" data-source=\"actions\" \
          data-status=\"completed\" data-conclusion=\"failure\"></span>"
     );
     for path in ["/triage", "/triage?part=live", "/triage?tv=1"] {

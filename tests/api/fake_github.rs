@@ -10,6 +10,11 @@
 //! installation tokens (which the repository endpoints accept until they expire), and runs the
 //! OAuth web flow: authorisation with PKCE S256, the token endpoint (code + verifier, refresh),
 //! `GET /user`, the user's installations and repositories, and revocation.
+//!
+//! Actions (re-run, cancel, workflow dispatch) are answered and recorded in [`State::acted`] with
+//! the token each carried and its body, so tests can see who GitHub would record; a user token
+//! acts only where [`FakeApp::user_writes`] lets its person write. Workflow files are served from
+//! [`State::workflow_files`] (`GET .../contents/{path}`).
 
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
@@ -87,6 +92,24 @@ pub struct State {
     pub statuses: Vec<Value>,
     /// GitHub's side of the GitHub App.
     pub app: FakeApp,
+    /// Every action request (POST under `/repos/.../actions/`), in order.
+    pub acted: Vec<Acted>,
+    /// Workflow files by path in the repository (`.github/workflows/x.yml`), for any repository.
+    pub workflow_files: HashMap<String, String>,
+    /// What a permitted workflow dispatch is answered, instead of `204`.
+    pub dispatch_answer: Option<(u16, Value)>,
+}
+
+/// One action request as the fake saw it.
+#[derive(Debug, Clone)]
+pub struct Acted {
+    pub path: String,
+    /// The bearer token it carried.
+    pub token: Option<String>,
+    /// Who that token belongs to (a user's login, or "server" for [`TOKEN`]).
+    pub by: Option<String>,
+    pub body: Value,
+    pub status: u16,
 }
 
 /// The head commit the fake's check runs and statuses are about.
@@ -114,13 +137,22 @@ impl FakeGitHub {
             ..State::default()
         }));
         let shared = state.clone();
-        let routes = warp::any()
+        let routes = warp::method()
             .and(warp::path::full())
             .and(warp::query::raw().or(warp::any().map(String::new)).unify())
             .and(warp::header::headers_cloned())
             .and(warp::body::bytes())
             .map(
-                move |path: warp::path::FullPath, query: String, headers, body: bytes::Bytes| {
+                move |method: warp::http::Method,
+                      path: warp::path::FullPath,
+                      query: String,
+                      headers,
+                      body: bytes::Bytes| {
+                    if let Some(answer) =
+                        acting_answer(&shared, &method, path.as_str(), &headers, &body)
+                    {
+                        return answer;
+                    }
                     if let Some(answer) =
                         app_answer(&shared, addr, path.as_str(), &query, &headers, &body)
                     {
@@ -529,6 +561,8 @@ pub struct FakeApp {
     pub user: Option<String>,
     /// Repositories each user reads through installation id (`(login, installation)` → names).
     pub user_repos: HashMap<String, Vec<(i64, String)>>,
+    /// Repositories each user may write to (their `permissions.push`), by login.
+    pub user_writes: HashMap<String, Vec<String>>,
     authorizations: HashMap<String, Authorization>,
     /// User token → (login, expiry).
     user_tokens: HashMap<String, (String, i64)>,
@@ -808,10 +842,14 @@ fn oauth_answer(
                 .trim_end_matches("/repositories")
                 .parse()
                 .ok()?;
+            let writes = app.user_writes.get(&login).cloned().unwrap_or_default();
             let list: Vec<Value> = repos
                 .iter()
                 .filter(|(i, _)| *i == id)
-                .map(|(_, name)| json!({"full_name": name, "permissions": {"pull": true}}))
+                .map(|(_, name)| {
+                    let push = writes.contains(name);
+                    json!({"full_name": name, "permissions": {"pull": true, "push": push}})
+                })
                 .collect();
             Some(reply(
                 200,
@@ -877,4 +915,84 @@ fn token_endpoint(
         json!({"access_token": token, "expires_in": ttl, "refresh_token": refresh,
                "refresh_token_expires_in": 15_897_600, "token_type": "bearer", "scope": ""}),
     )
+}
+
+/// Actions and workflow files, for the server's token and users' tokens; `None` for the rest.
+fn acting_answer(
+    state: &Mutex<State>,
+    method: &warp::http::Method,
+    path: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Option<Response<String>> {
+    let rest = path.strip_prefix("/repos/")?;
+    let mut parts = rest.splitn(3, '/');
+    let repo = format!("{}/{}", parts.next()?, parts.next()?);
+    let tail = parts.next()?;
+    let acting = method == warp::http::Method::POST && tail.starts_with("actions/");
+    let file = method == warp::http::Method::GET && tail.starts_with("contents/");
+    if !acting && !file {
+        return None;
+    }
+    let mut state = state.lock().unwrap();
+    let now = chrono::Utc::now().timestamp();
+    let token = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::to_owned);
+    let by = match token.as_deref() {
+        Some(TOKEN) => Some("server".to_owned()),
+        Some(token) => state.app.user_of(token, now),
+        None => None,
+    };
+    let may_write = by.as_deref().is_some_and(|login| {
+        login == "server"
+            || state
+                .app
+                .user_writes
+                .get(login)
+                .is_some_and(|repos| repos.contains(&repo))
+    });
+    if file {
+        // Reading needs any valid token here.
+        let name = tail.trim_start_matches("contents/");
+        let found = state.workflow_files.get(name).cloned();
+        return Some(match (by, found) {
+            (None, _) => reply(401, json!({"message": "Bad credentials"})),
+            (Some(_), None) => reply(404, json!({"message": "Not Found"})),
+            (Some(_), Some(text)) => {
+                use base64::Engine;
+                let content = base64::engine::general_purpose::STANDARD.encode(text);
+                reply(
+                    200,
+                    json!({"type": "file", "encoding": "base64", "content": content}),
+                )
+            }
+        });
+    }
+    let (status, answer) = if by.is_none() {
+        (401, json!({"message": "Bad credentials"}))
+    } else if !may_write {
+        (
+            403,
+            json!({"message": "Must have admin rights to Repository."}),
+        )
+    } else if tail.ends_with("/dispatches") {
+        state.dispatch_answer.clone().unwrap_or((204, Value::Null))
+    } else {
+        (201, json!({}))
+    };
+    state.acted.push(Acted {
+        path: path.to_owned(),
+        token,
+        by,
+        body: serde_json::from_slice(body).unwrap_or(Value::Null),
+        status,
+    });
+    Some(if status == 204 {
+        Response::builder().status(204).body(String::new()).unwrap()
+    } else {
+        reply(status, answer)
+    })
 }

@@ -11,7 +11,7 @@ use crate::fake_github::{self, app_private_key, FakeGitHub, Issued, REPO, REPO_I
 use crate::helpers::{captured_log, signed_delivery, spawn_app_with, webhook_json, TestApp};
 
 /// A client that shows redirects instead of following them, and keeps no cookies.
-fn browser() -> reqwest::Client {
+pub(crate) fn browser() -> reqwest::Client {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
@@ -77,7 +77,7 @@ fn location(response: &reqwest::Response) -> String {
 }
 
 /// Runs the manifest flow as an admin's browser would, and returns the App the fake issued.
-async fn set_up_app(app: &TestApp, fake: &FakeGitHub) -> (Issued, Value) {
+pub(crate) async fn set_up_app(app: &TestApp, fake: &FakeGitHub) -> (Issued, Value) {
     let http = browser();
     let setup = logged_setup_url(app);
     let code = setup.split("code=").nth(1).unwrap().to_owned();
@@ -578,7 +578,7 @@ fn query_of(url: &str) -> std::collections::HashMap<String, String> {
 }
 
 /// `/login` → GitHub's authorisation page → the callback URL GitHub sends the browser back to.
-async fn authorize(
+pub(crate) async fn authorize(
     app: &TestApp,
     fake: &FakeGitHub,
 ) -> (String, std::collections::HashMap<String, String>) {
@@ -600,7 +600,7 @@ async fn authorize(
     (location(&approved), params)
 }
 
-fn session_cookie(response: &reqwest::Response) -> Option<String> {
+pub(crate) fn session_cookie(response: &reqwest::Response) -> Option<String> {
     response
         .headers()
         .get_all("set-cookie")

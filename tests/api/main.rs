@@ -14,6 +14,7 @@ mod helpers;
 mod modules;
 mod notify;
 mod ops;
+mod people_act;
 mod reliability;
 mod runs;
 mod scope;

@@ -32,8 +32,9 @@ const LOADED: &str = "return performance.getEntriesByType('resource')
   .filter((p) => p.startsWith('/static/') && p.endsWith('.js'))
   .map((p) => p.slice('/static/'.length));";
 
-/// What every board page loads: the connection, the shared settings, times, the title's state.
-const EVERY_PAGE: &[&str] = &["app.js", "board.js", "times.js", "state.js"];
+/// What every board page loads: the connection, the shared settings, times, the title's state,
+/// claims on reds (buttons off a TV; a TV redraws when one changes).
+const EVERY_PAGE: &[&str] = &["app.js", "board.js", "times.js", "state.js", "claim.js"];
 /// What a TV adds: the rotation, and what it imports.
 const TV: &[&str] = &["rotation.js", "paging.js", "layout.js", "alerts.js"];
 
@@ -94,7 +95,7 @@ async fn every_page_loads_the_modules_it_uses_and_no_other_without_an_error() {
         ("/developer", names(&[EVERY_PAGE, &["act.js"]])),
         ("/developer/bob", names(&[EVERY_PAGE, &["act.js"]])),
         ("/runners", names(&[EVERY_PAGE, &["act.js"]])),
-        (&run_page, names(&[EVERY_PAGE, &["act.js"]])),
+        (&run_page, names(&[EVERY_PAGE, &["act.js", "dispatch.js"]])),
         (
             "/triage?sound=1",
             names(&[EVERY_PAGE, &["act.js", "alerts.js"]]),
