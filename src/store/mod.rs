@@ -14,6 +14,7 @@ pub mod board;
 pub mod cctray;
 pub mod failures;
 pub mod figures;
+pub mod logs;
 pub mod maintenance;
 pub mod migrate;
 pub mod model;

@@ -96,6 +96,8 @@ pub struct SharedState {
     pub oidc: crate::oidc::Verifier,
     /// Posts of samples per job in the current minute.
     pub post_limits: samples::PostLimits,
+    /// Job logs fetched on demand through the GitHub client, and cached (the run page's log).
+    pub logs: crate::joblog::Logs,
 }
 
 /// Now, in epoch seconds: the end of every window and the age of every red.

@@ -47,6 +47,11 @@ const ASSETS: &[(&str, &str, &str)] = &[
         include_str!("../../../static/act.js"),
     ),
     (
+        "log.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../../static/log.js"),
+    ),
+    (
         "act.css",
         "text/css; charset=utf-8",
         include_str!("../../../static/act.css"),
