@@ -238,3 +238,133 @@ async fn a_job_out_of_scope_answers_exactly_like_one_that_is_not_there() {
     assert_eq!(board, 200);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn the_run_page_shows_a_jobs_log_folded_searched_and_kept_across_live_redraws() {
+    use crate::browser::{js, open, open_browser, start_driver, until};
+    use crate::seed::run_delivery;
+    use std::time::Duration;
+
+    // Arrange: a failed run with one failed job whose log is the cargo fixture.
+    let fake = FakeLogs::start(vec![(540, redirect("cargo-markup.log"))], Vec::new()).await;
+    let app = app_reading(&fake, |_| {}).await;
+    let run = run_delivery(54, &"c".repeat(40), "Render names", Some("failure"));
+    app.deliver("workflow_run", "run-54", &run).await;
+    app.deliver(
+        "workflow_job",
+        "job-540",
+        &completed_job(54, 540, "failure"),
+    )
+    .await;
+    let driver = start_driver();
+    let browser = open_browser(&driver).await;
+    open(&browser, &app, "/runs/54").await;
+    let within = Duration::from_secs(10);
+
+    // Act: show the log.
+    js(
+        &browser,
+        "document.querySelector('a[data-log-job=\"540\"]').click();",
+    )
+    .await;
+    until(
+        &browser,
+        "document.querySelector('[data-log-slot=\"540\"] .joblog') !== null",
+        within,
+    )
+    .await;
+
+    // Assert: the failing step open, the others folded, its first error line in view.
+    let open_steps = js(
+        &browser,
+        "return [...document.querySelectorAll('.log-step')].map(d => d.open);",
+    )
+    .await;
+    assert_eq!(open_steps, json!([false, false, false, true, false]));
+    let in_view = js(&browser, "const r = document.querySelector('.first-error').getBoundingClientRect(); return r.top >= 0 && r.bottom <= innerHeight;").await;
+    assert_eq!(in_view, true);
+    // The log's HTML is text: no element came from it.
+    let text = js(
+        &browser,
+        "return document.querySelector('.joblog').textContent;",
+    )
+    .await;
+    assert!(text
+        .as_str()
+        .unwrap()
+        .contains("<script>alert(\"log\")</script>"));
+    let foreign = js(
+        &browser,
+        "return document.querySelectorAll('.joblog script, .joblog img').length;",
+    )
+    .await;
+    assert_eq!(foreign, 0);
+    // Timestamps hidden until asked for.
+    let ts = "getComputedStyle(document.querySelector('.joblog .ts')).display";
+    assert_eq!(js(&browser, &format!("return {ts};")).await, "none");
+    js(
+        &browser,
+        "document.querySelector('.log-ts-toggle').click();",
+    )
+    .await;
+    assert_ne!(js(&browser, &format!("return {ts};")).await, "none");
+
+    // Fold and unfold the failing step.
+    let failed = "document.querySelector('.log-step.failed')";
+    js(
+        &browser,
+        &format!("{failed}.querySelector('summary').click();"),
+    )
+    .await;
+    assert_eq!(js(&browser, &format!("return {failed}.open;")).await, false);
+    js(
+        &browser,
+        &format!("{failed}.querySelector('summary').click();"),
+    )
+    .await;
+    assert_eq!(js(&browser, &format!("return {failed}.open;")).await, true);
+
+    // Search: the folded build step opens on its hits.
+    js(&browser, "const box = document.querySelector('.log-search'); box.value = 'compiling'; box.dispatchEvent(new Event('input'));").await;
+    until(
+        &browser,
+        "document.querySelector('.log-hits').textContent === '4 lines'",
+        within,
+    )
+    .await;
+    let build_open = js(&browser, "return document.querySelectorAll('.log-step')[2].open && document.querySelectorAll('.ln.hit').length;").await;
+    assert_eq!(build_open, 4);
+
+    // A live redraw of the run page keeps the log as it was.
+    let mut other = webhook_json("workflow_job/in_progress.payload.json");
+    other["workflow_job"]["id"] = json!(541);
+    other["workflow_job"]["run_id"] = json!(54);
+    other["workflow_job"]["name"] = json!("second-job");
+    other["repository"] = webhook_json("workflow_run/completed.payload.json")["repository"].clone();
+    app.deliver(
+        "workflow_job",
+        "job-541",
+        &serde_json::to_vec(&other).unwrap(),
+    )
+    .await;
+    until(
+        &browser,
+        "document.body.textContent.includes('second-job')",
+        within,
+    )
+    .await;
+    let kept = js(
+        &browser,
+        "return document.querySelectorAll('[data-log-slot=\"540\"] .ln.hit').length;",
+    )
+    .await;
+    assert_eq!(kept, 4);
+    assert_eq!(
+        fake.log_requests(540),
+        2,
+        "one background fetch, one for the page"
+    );
+
+    browser.close().await.unwrap();
+    app.stop().await;
+}
