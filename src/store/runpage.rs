@@ -262,7 +262,11 @@ fn jobs(conn: &Connection, run_id: i64) -> Result<Vec<(i64, JobDetail)>> {
     Ok(rows)
 }
 
-fn steps(conn: &Connection, job_id: i64) -> Result<Vec<StepDetail>> {
+/// Job `job_id`'s steps in order.
+///
+/// # Errors
+/// On a database error.
+pub fn steps(conn: &Connection, job_id: i64) -> Result<Vec<StepDetail>> {
     let mut stmt = conn.prepare_cached(
         "SELECT number, name, status, conclusion, starttime, endtime
          FROM workflowsteps WHERE job_id = ?1 ORDER BY number",
