@@ -1,12 +1,15 @@
 //! Why a job failed, from evidence beyond the log's own error: its conclusion, its failed step's
 //! runner samples (memory at the limit), and tell-tale lines of its excerpt (an OOM kill, a full
-//! disk, network errors). Each rule says one sentence with its evidence, for the run page.
+//! disk, network errors). Each rule says one sentence with its evidence, for the run page and
+//! Triage.
+
+use crate::run_state::Conclusion;
 
 /// What the rules look at for one failed job.
 #[derive(Debug, Clone, Default)]
 pub struct Evidence<'a> {
-    /// The job's conclusion (`failure`, `timed_out`, `cancelled`...).
-    pub conclusion: Option<&'a str>,
+    /// The job's conclusion (failure, timed out, cancelled...).
+    pub conclusion: Option<&'a Conclusion>,
     /// The failed step's name.
     pub step: Option<&'a str>,
     /// The excerpt and signature of the log's failure.
@@ -97,13 +100,13 @@ pub fn explain(evidence: &Evidence<'_>) -> Option<Why> {
         });
     }
     match evidence.conclusion {
-        Some("timed_out") => {
+        Some(Conclusion::TimedOut) => {
             return Some(Why {
                 rule: "timed-out",
                 sentence: format!("timed out{}", step(evidence)),
             })
         }
-        Some("cancelled") => {
+        Some(Conclusion::Cancelled) => {
             return Some(Why {
                 rule: "cancelled",
                 sentence: format!(
@@ -141,7 +144,7 @@ mod tests {
     #[test]
     fn memory_at_the_limit_in_the_failed_step_is_out_of_memory() {
         let why = explain(&Evidence {
-            conclusion: Some("failure"),
+            conclusion: Some(&Conclusion::Failure),
             step: Some("Run tests"),
             log: "Error: tests failed",
             memory: vec![
@@ -160,9 +163,9 @@ mod tests {
 
     #[test]
     fn log_lines_and_conclusions_explain_the_rest() {
-        let with = |log, conclusion| {
+        let with = |log, conclusion: Conclusion| {
             explain(&Evidence {
-                conclusion: Some(conclusion),
+                conclusion: Some(&conclusion),
                 step: Some("Build"),
                 log,
                 ..Evidence::default()
@@ -170,20 +173,23 @@ mod tests {
             .map(|w| w.rule)
         };
         assert_eq!(
-            with("##[error]Process completed with exit code 137.", "failure"),
+            with(
+                "##[error]Process completed with exit code 137.",
+                Conclusion::Failure
+            ),
             Some("out-of-memory")
         );
         assert_eq!(
-            with("write /tmp/x: No space left on device", "failure"),
+            with("write /tmp/x: No space left on device", Conclusion::Failure),
             Some("disk-full")
         );
-        assert_eq!(with("", "timed_out"), Some("timed-out"));
-        assert_eq!(with("", "cancelled"), Some("cancelled"));
+        assert_eq!(with("", Conclusion::TimedOut), Some("timed-out"));
+        assert_eq!(with("", Conclusion::Cancelled), Some("cancelled"));
         assert_eq!(
-            with("curl: (6) Could not resolve host: x", "failure"),
+            with("curl: (6) Could not resolve host: x", Conclusion::Failure),
             Some("network")
         );
-        assert_eq!(with("assert 1 == 2", "failure"), None);
+        assert_eq!(with("assert 1 == 2", Conclusion::Failure), None);
         let memory_below = explain(&Evidence {
             memory: vec![(5, 10)],
             ..Evidence::default()

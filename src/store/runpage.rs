@@ -190,7 +190,7 @@ fn why(job: &JobDetail) -> Option<Why> {
         )
     });
     evidence::explain(&Evidence {
-        conclusion: job.conclusion.as_ref().map(Conclusion::as_str),
+        conclusion: job.conclusion.as_ref(),
         step: failed.map(|s| s.name.as_str()),
         log: &log,
         memory: during
@@ -202,6 +202,31 @@ fn why(job: &JobDetail) -> Option<Why> {
             .filter_map(|s| Some(s.cpu_user? + s.cpu_system.unwrap_or(0.0)))
             .collect(),
     })
+}
+
+/// Why job `job_id` of run `run_id` failed: the run page's sentence ([`why`]), for Triage, from
+/// the job's stored `failure` (its log's excerpt and signature), steps and samples. `None` when
+/// the job is not stored, not red, or nothing explains it.
+///
+/// # Errors
+/// On a database error.
+pub fn job_why(conn: &Connection, run_id: i64, failure: &JobFailureRow) -> Result<Option<Why>> {
+    let Some((_, mut job)) = jobs(conn, run_id)?
+        .into_iter()
+        .find(|(_, job)| job.id == failure.job_id)
+    else {
+        return Ok(None);
+    };
+    job.steps = steps(conn, job.id)?;
+    job.samples = samples::for_job(conn, job.id)?;
+    job.failure = Some(FailureDetail {
+        rule: failure.rule.clone(),
+        signature: failure.signature.clone(),
+        excerpt: failure.excerpt.clone(),
+        error: failure.error.clone(),
+        elsewhere: None,
+    });
+    Ok(why(&job))
 }
 
 fn attempts(conn: &Connection, run_id: i64) -> Result<Vec<AttemptDetail>> {

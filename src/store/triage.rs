@@ -153,6 +153,9 @@ pub struct Red {
     pub failure: Option<JobFailureRow>,
     /// Other red workflows (in scope) whose failure has the same signature.
     pub same_failure_elsewhere: usize,
+    /// Why, from evidence: the run page's sentence for the same job
+    /// ("out of memory in 'Run tests' (memory 7.8 of 7.8 GB)"), when there is evidence.
+    pub why: Option<crate::failure::evidence::Why>,
 }
 
 impl Red {
@@ -423,6 +426,10 @@ fn reds(conn: &Connection, request: &Request<'_>) -> Result<Vec<Red>> {
         let mut explained = failures::for_run(conn, failing.id)?;
         explained.sort_by_key(|row| row.signature.is_none());
         let failure = explained.into_iter().next();
+        let why = match &failure {
+            Some(row) => super::runpage::job_why(conn, failing.id, row)?,
+            None => None,
+        };
         reds.push(Red {
             since: first_red
                 .completed_at
@@ -434,6 +441,7 @@ fn reds(conn: &Connection, request: &Request<'_>) -> Result<Vec<Red>> {
             failed_at,
             failure,
             same_failure_elsewhere: 0,
+            why,
             failing,
             first_red,
             last_green,

@@ -632,6 +632,7 @@ mod tests {
                 failed_at: None,
                 failure: None,
                 same_failure_elsewhere: 0,
+                why: None,
             }],
             since,
             culprit: Some(format!("culprit-{since}")),

@@ -341,6 +341,7 @@ fn incident_json(incident: &triage::Incident) -> serde_json::Value {
                     "rule": f.rule, "signature": f.signature, "excerpt": f.excerpt, "error": f.error,
                 })),
                 "same_failure_elsewhere": red.same_failure_elsewhere,
+                "why": red.why,
                 "pushers": red.authors,
                 "failing": red.failing,
                 "first_red": red.first_red,
