@@ -209,7 +209,14 @@ impl App {
             sessions,
             oidc: oidc::Verifier::new(&config_issuer, config_audience.as_deref()),
             post_limits: web::samples::PostLimits::default(),
-            logs: joblog::Logs::new(github.clone(), joblog::LogLimits::default()),
+            logs: joblog::Logs::new(
+                github.clone(),
+                joblog::LogLimits {
+                    max_age_s: config.job_log_max_age.as_secs() as i64,
+                    cache_bytes: config.job_log_cache_mb.saturating_mul(1024 * 1024),
+                    ..joblog::LogLimits::default()
+                },
+            ),
             config: Arc::new(config),
         });
         Ok(Self {

@@ -2,8 +2,8 @@
 //! through the server's one GitHub client (so the App's installation token serves the
 //! repositories it is installed on, `--github-token` the others; see `github::client`), kept
 //! within a few MB ([`keep`]: the failing step in full, the rest cut with a note), and cached in
-//! `joblogs` ([`crate::store::logs`]), which the housekeeping bounds by total size and age
-//! (`--job-log-cache-mb`, `--job-log-max-age`).
+//! `joblogs` ([`crate::store::logs`]), bounded by total size and age (`--job-log-cache-mb`,
+//! `--job-log-max-age`) at each store and by the housekeeping.
 //!
 //! **GitHub's answers.** `GET /repos/{o}/{r}/actions/jobs/{job_id}/logs` answers `302` to a
 //! short-lived URL on another host (the client follows it without the token). `200`: the log;
@@ -46,6 +46,11 @@ pub struct LogLimits {
     pub read: TailLimits,
     /// The longest a person waits for GitHub.
     pub timeout: Duration,
+    /// The cache's bounds, applied at each store too (not only by the hourly housekeeping):
+    /// logs older than this many seconds go (`--job-log-max-age`)...
+    pub max_age_s: i64,
+    /// ...and the oldest until all together take at most this many bytes (`--job-log-cache-mb`).
+    pub cache_bytes: u64,
 }
 
 impl Default for LogLimits {
@@ -56,6 +61,8 @@ impl Default for LogLimits {
                 max_read: 64 * 1024 * 1024,
             },
             timeout: Duration::from_secs(30),
+            max_age_s: crate::store::maintenance::DEFAULT_JOB_LOG_RETENTION_S,
+            cache_bytes: crate::store::maintenance::DEFAULT_JOB_LOG_BYTES,
         }
     }
 }
@@ -278,7 +285,12 @@ impl Logs {
             }
         };
         let row = log.clone();
-        if let Err(err) = ingest.write(move |c| stored::store(c, &row)).await {
+        let (before, max_bytes) = (now - self.limits.max_age_s, self.limits.cache_bytes);
+        let stored = ingest.write(move |c| {
+            stored::store(c, &row)?;
+            stored::prune(c, before, max_bytes)
+        });
+        if let Err(err) = stored.await {
             warn!(job_id, cause = %err, "could not cache a job log");
         }
         Ok(JobLog::cached(job, log))

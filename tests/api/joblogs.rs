@@ -368,3 +368,29 @@ async fn the_run_page_shows_a_jobs_log_folded_searched_and_kept_across_live_redr
     browser.close().await.unwrap();
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_full_log_cache_drops_its_oldest_logs_at_once() {
+    // Arrange: a cache of 0 MB keeps no log.
+    let fake = FakeLogs::start(vec![(550, redirect("jest.log"))], Vec::new()).await;
+    let app = app_reading(&fake, |config| config.job_log_cache_mb = 0).await;
+    app.deliver(
+        "workflow_job",
+        "job-550",
+        &completed_job(55, 550, "success"),
+    )
+    .await;
+
+    // Act
+    let first: Value = app.get_json("/api/jobs/550/log").await;
+    let again: Value = app.get_json("/api/jobs/550/log").await;
+
+    // Assert: shown each time, never kept, so fetched each time.
+    assert_eq!(
+        (&first["state"], &again["state"]),
+        (&json!("ok"), &json!("ok"))
+    );
+    assert_eq!(app.count("joblogs"), 0);
+    assert_eq!(fake.log_requests(550), 2);
+    app.stop().await;
+}
