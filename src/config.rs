@@ -124,6 +124,8 @@ pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a request may take to be answered by default, its body included.
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+/// MB of job logs the run page's log cache holds at most (`--job-log-cache-mb`).
+pub const DEFAULT_JOB_LOG_CACHE_MB: u64 = 256;
 /// Webhook body bytes held at once by default, over every connection (see `web::body`).
 pub const DEFAULT_WEBHOOK_BODY_BUDGET: u64 = 64 * 1024 * 1024;
 
@@ -273,6 +275,16 @@ pub struct Config {
     #[arg(long, env = "BUILDBOARD_TELEMETRY_RETENTION", default_value = "30d", value_parser = parse_duration)]
     pub telemetry_retention: Duration,
 
+    /// Job logs kept for the run page (fetched on demand), all together at most this many MB;
+    /// the oldest go first.
+    #[arg(long, env = "BUILDBOARD_JOB_LOG_CACHE_MB", default_value_t = DEFAULT_JOB_LOG_CACHE_MB)]
+    pub job_log_cache_mb: u64,
+
+    /// Job logs kept for the run page are dropped this long after they were fetched (and fetched
+    /// again when asked for). Seconds, or 12h, 7d.
+    #[arg(long, env = "BUILDBOARD_JOB_LOG_MAX_AGE", default_value = "7d", value_parser = parse_duration)]
+    pub job_log_max_age: Duration,
+
     /// The address the board is reached at, e.g. https://board.example.com. With it, requests
     /// naming another host are refused (421), which defeats DNS rebinding; the WebSocket origin
     /// check and the links the server builds (the API's `Link` header) use it. Without it the
@@ -419,6 +431,8 @@ impl Config {
             public_url: None,
             actions_oidc_issuer: crate::oidc::DEFAULT_ISSUER.to_owned(),
             telemetry_retention: Duration::from_secs(30 * 86_400),
+            job_log_cache_mb: DEFAULT_JOB_LOG_CACHE_MB,
+            job_log_max_age: Duration::from_secs(7 * 86_400),
             header_timeout: DEFAULT_HEADER_TIMEOUT,
             body_timeout: DEFAULT_BODY_TIMEOUT,
             request_timeout: DEFAULT_REQUEST_TIMEOUT,

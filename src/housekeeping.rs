@@ -1,5 +1,6 @@
 //! Background upkeep of the database while the server runs: the query planner's statistics once
-//! after start, and the retention policy at start and every [`PRUNE_INTERVAL`]. Every write goes
+//! after start, and the retention policy at start and every [`PRUNE_INTERVAL`] (runs, deliveries,
+//! runner samples, and the job log cache's age and size bounds). Every write goes
 //! through the ingest writer ([`Ingest::write`]), between two groups of deliveries, in batches
 //! small enough that a delivery never waits long behind one.
 
@@ -70,6 +71,7 @@ async fn prune_periodically(
             Ok(deleted) => info!(deleted, "retention: downsampled old runner samples"),
             Err(err) => error!(cause = %err, "retention: downsampling samples failed"),
         }
+        prune_job_logs(ingest, &retention).await;
         match result {
             Ok(()) if total.is_empty() => {}
             Ok(()) => info!(
@@ -83,5 +85,19 @@ async fn prune_periodically(
                 error!(cause = %err, "retention: pruning failed; retrying at the next round")
             }
         }
+    }
+}
+
+/// Applies the job log cache's bounds: its age limit, then its total size.
+async fn prune_job_logs(ingest: &Ingest, retention: &Retention) {
+    let before = chrono::Utc::now().timestamp() - retention.job_log_s;
+    let max_bytes = retention.job_log_bytes;
+    match ingest
+        .write(move |conn| crate::store::logs::prune(conn, before, max_bytes))
+        .await
+    {
+        Ok(0) => {}
+        Ok(deleted) => info!(deleted, "retention: deleted cached job logs"),
+        Err(err) => error!(cause = %err, "retention: pruning job logs failed"),
     }
 }

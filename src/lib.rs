@@ -21,6 +21,7 @@
 //! - [`housekeeping`] — planner statistics and retention, in the background.
 //! - [`backfill`] — history from GitHub's REST API (`init_db`) and the server's reconciliation.
 //! - [`failure`] — why a job failed, from its log: rules, signatures, excerpts (pure).
+//! - [`joblog`] — a job's log on demand for the run page: fetched, kept within bounds, cached.
 //! - [`log_fetch`] — failed jobs' logs fetched in the background (bounded queue) and explained.
 //! - [`oidc`] — GitHub Actions OIDC tokens: the issuer's keys, checking a job's token.
 //! - [`notify`] — transitions of watched workflows detected in the writer's transaction, queued in
@@ -49,6 +50,7 @@ pub mod github;
 pub mod housekeeping;
 pub mod hub;
 pub mod ingest;
+pub mod joblog;
 pub mod log_fetch;
 pub mod notify;
 pub mod oidc;
@@ -197,6 +199,14 @@ impl App {
             oidc,
             post_limits: web::samples::PostLimits::default(),
             admins: web::settings::Admins::default(),
+            logs: joblog::Logs::new(
+                github.clone(),
+                joblog::LogLimits {
+                    max_age_s: config.job_log_max_age.as_secs() as i64,
+                    cache_bytes: config.job_log_cache_mb.saturating_mul(1024 * 1024),
+                    ..joblog::LogLimits::default()
+                },
+            ),
             config: Arc::new(config),
         });
         Ok(Self {
@@ -253,6 +263,8 @@ impl App {
             state.ingest.clone(),
             store::maintenance::Retention {
                 telemetry_s: state.config.telemetry_retention.as_secs() as i64,
+                job_log_s: state.config.job_log_max_age.as_secs() as i64,
+                job_log_bytes: state.config.job_log_cache_mb.saturating_mul(1024 * 1024),
                 ..store::maintenance::Retention::from_days(state.config.retention_days)
             },
             housekeeping::PRUNE_INTERVAL,

@@ -9,6 +9,7 @@
 //! page re-fetches, which the web layer caches per change (see `web::board`).
 
 mod chart;
+mod log;
 mod run;
 mod runners;
 pub mod settings;
@@ -27,6 +28,7 @@ use crate::store::names::KnownNames;
 use crate::store::triage::Incident;
 use crate::store::wall::{Progress, Tile, TileState, Wall};
 
+pub use log::{log_page, log_part, state_name, LogView};
 pub use run::{run_live, run_page, RunView};
 pub use runners::{
     alerting, queue_labels, queue_wait, runners_live, runners_page, RunnersView, QUEUE_ALERT_S,

@@ -10,11 +10,16 @@
 //! - [`payload`]: the JSON bodies, shaped like GitHub's (the fixtures under
 //!   `tests/fixtures/github/webhooks` are the templates).
 //! - [`post`]: signs and posts deliveries to a server, a few at a time; the live trickle.
+//! - [`logs`]: the jobs' logs, made from what the simulation chose (the failed step's tool says
+//!   why, as cargo, pytest, go test, Jest, Gradle or Docker would).
+//! - [`github`]: a fake of GitHub's log endpoint (and the reconciler's reads) on loopback.
 //! - [`run`]: `buildboard demo`: a fresh database, the server in-process, history, trickle.
 //!
 //! Everything is deterministic for a given seed and `now`: the same organisation, the same history
 //! and the same delivery GUIDs.
 
+pub mod github;
+pub mod logs;
 pub mod org;
 pub mod payload;
 pub mod post;

@@ -1,5 +1,6 @@
-//! `buildboard demo`: a fresh database, the real server in-process, the demo history posted
-//! through its `/webhook`, then the live trickle until Ctrl-C.
+//! `buildboard demo`: a fresh database, the real server in-process (reading its jobs' logs from
+//! the demo's own GitHub, [`super::github`]), the demo history posted through its `/webhook`, then
+//! the live trickle until Ctrl-C.
 
 use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -23,8 +24,9 @@ pub const LOG_FILTER: &str = "info,warp=warn,buildboard::web::webhook=warn";
 pub const DEMO_SETTING: &str = "demo_seed";
 
 /// Sets the server settings the demo owns in `config`: its database and address, a fresh webhook
-/// secret (returned, to sign the deliveries with), no GitHub token and no webhook rate limit.
-fn demo_config(args: &DemoArgs, config: &mut Config) -> String {
+/// secret (returned, to sign the deliveries with), its own GitHub (`github_api_url`, the fake of
+/// [`super::github`], with a token it takes) and no webhook rate limit.
+fn demo_config(args: &DemoArgs, config: &mut Config, github_api_url: String) -> String {
     let mut key = [0u8; 24];
     rand::rng().fill_bytes(&mut key);
     let secret = hex::encode(key);
@@ -33,8 +35,10 @@ fn demo_config(args: &DemoArgs, config: &mut Config) -> String {
     config.webhook_secret = Some(Secret::new(secret.clone()));
     config.webhook_secret_file = None;
     config.insecure_allow_unsigned = false;
-    // Nothing to reconcile: the organisation exists only here.
-    config.github_token = None;
+    // The demo's GitHub serves its jobs' logs (Triage's "failed at" and excerpt, the run page's
+    // log) and answers the reconciler with nothing: the organisation exists only here.
+    config.github_token = Some(Secret::new("demo-github-token"));
+    config.github_api_url = github_api_url;
     config.webhook_rate_limit = 0;
     secret
 }
@@ -78,11 +82,13 @@ pub async fn run(
     let store = Store::open(&args.db)
         .with_context(|| format!("creating the demo database {}", args.db.display()))?;
     store.set_setting(DEMO_SETTING, &args.seed.to_string())?;
-    let secret = demo_config(&args, &mut config);
+    let (github_api_url, fake_github) = super::github::start(store.clone())
+        .await
+        .context("starting the demo's GitHub on loopback")?;
+    let secret = demo_config(&args, &mut config, github_api_url);
     // Kept as the database's own secret too, so `buildboard --db DEMO.db show-secret` prints the
     // one the demo checks.
     store.set_setting(crate::WEBHOOK_SECRET_SETTING, &secret)?;
-    drop(store);
     announce_secret(&args.db, &secret)?;
     let app = App::build(config).await?;
     let addr = app.local_addr();
@@ -148,7 +154,9 @@ pub async fn run(
     }
     drop(client);
     stop_server.cancel();
-    server.await.context("the server task")?
+    let served = server.await.context("the server task")?;
+    fake_github.abort();
+    served
 }
 
 /// Where the demo writes its webhook secret: next to its database, `DB.secret`.

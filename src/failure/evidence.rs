@@ -1,13 +1,14 @@
 //! Why a job failed, from evidence beyond the log's own error: its conclusion, its failed step's
 //! runner samples (memory at the limit), and tell-tale lines of its excerpt (an OOM kill, a full
-//! disk, network errors). Each rule says one sentence with its evidence, for the run page.
+//! disk, network errors). Each rule says one sentence with its evidence, for the run page and
+//! Triage.
 
 use crate::run_state::Conclusion;
 
 /// What the rules look at for one failed job.
 #[derive(Debug, Clone, Default)]
 pub struct Evidence<'a> {
-    /// The job's conclusion.
+    /// The job's conclusion (failure, timed out, cancelled...).
     pub conclusion: Option<&'a Conclusion>,
     /// The failed step's name.
     pub step: Option<&'a str>,

@@ -209,7 +209,7 @@ pub fn clean_lines(log: &str) -> Vec<String> {
 }
 
 /// Whether a raw line (its timestamp stripped) begins a step or the job's post-job cleanup.
-fn starts_step(line: &str) -> bool {
+pub fn starts_step(line: &str) -> bool {
     line.starts_with("##[group]Run ")
         || line.starts_with("##[group]Post ")
         || line.starts_with("Post job cleanup.")
@@ -252,6 +252,20 @@ pub fn clean_lines_with_steps(log: &str) -> (Vec<String>, Vec<usize>) {
         .filter_map(|(i, (_, start))| start.then_some(i))
         .collect();
     (kept.into_iter().map(|(line, _)| line).collect(), starts)
+}
+
+/// A raw line split into GitHub's timestamp prefix (without its space; empty when there is none)
+/// and the rest.
+pub fn split_timestamp(line: &str) -> (&str, &str) {
+    match TIMESTAMP.find(line) {
+        Some(found) => (
+            line[found.range()]
+                .trim_start_matches('\u{feff}')
+                .trim_end(),
+            &line[found.end()..],
+        ),
+        None => ("", line),
+    }
 }
 
 static TIMESTAMP: LazyLock<Regex> = LazyLock::new(|| {

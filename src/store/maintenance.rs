@@ -72,7 +72,17 @@ pub struct Retention {
     /// Runner samples older than this many seconds are downsampled to one a minute
     /// (`--telemetry-retention`).
     pub telemetry_s: i64,
+    /// Job logs fetched more than this many seconds ago are deleted (`--job-log-max-age`).
+    pub job_log_s: i64,
+    /// Job logs together keep at most this many bytes, the oldest deleted first
+    /// (`--job-log-cache-mb`).
+    pub job_log_bytes: u64,
 }
+
+/// Job logs are kept for 7 days by default.
+pub const DEFAULT_JOB_LOG_RETENTION_S: i64 = 7 * 86_400;
+/// Job logs take at most 256 MB by default.
+pub const DEFAULT_JOB_LOG_BYTES: u64 = 256 * 1024 * 1024;
 
 /// Runner samples are kept whole for 30 days by default, then downsampled.
 pub const DEFAULT_TELEMETRY_RETENTION_S: i64 = 30 * 86_400;
@@ -86,11 +96,15 @@ impl Retention {
                 run_days: Some(days.get()),
                 delivery_days: days.get(),
                 telemetry_s: DEFAULT_TELEMETRY_RETENTION_S,
+                job_log_s: DEFAULT_JOB_LOG_RETENTION_S,
+                job_log_bytes: DEFAULT_JOB_LOG_BYTES,
             },
             None => Self {
                 run_days: None,
                 delivery_days: DEFAULT_DELIVERY_RETENTION_DAYS,
                 telemetry_s: DEFAULT_TELEMETRY_RETENTION_S,
+                job_log_s: DEFAULT_JOB_LOG_RETENTION_S,
+                job_log_bytes: DEFAULT_JOB_LOG_BYTES,
             },
         }
     }

@@ -15,6 +15,7 @@ pub mod cctray;
 pub mod claims;
 pub mod failures;
 pub mod figures;
+pub mod logs;
 pub mod maintenance;
 pub mod migrate;
 pub mod model;

@@ -204,6 +204,31 @@ fn why(job: &JobDetail) -> Option<Why> {
     })
 }
 
+/// Why job `job_id` of run `run_id` failed: the run page's sentence ([`why`]), for Triage, from
+/// the job's stored `failure` (its log's excerpt and signature), steps and samples. `None` when
+/// the job is not stored, not red, or nothing explains it.
+///
+/// # Errors
+/// On a database error.
+pub fn job_why(conn: &Connection, run_id: i64, failure: &JobFailureRow) -> Result<Option<Why>> {
+    let Some((_, mut job)) = jobs(conn, run_id)?
+        .into_iter()
+        .find(|(_, job)| job.id == failure.job_id)
+    else {
+        return Ok(None);
+    };
+    job.steps = steps(conn, job.id)?;
+    job.samples = samples::for_job(conn, job.id)?;
+    job.failure = Some(FailureDetail {
+        rule: failure.rule.clone(),
+        signature: failure.signature.clone(),
+        excerpt: failure.excerpt.clone(),
+        error: failure.error.clone(),
+        elsewhere: None,
+    });
+    Ok(why(&job))
+}
+
 fn attempts(conn: &Connection, run_id: i64) -> Result<Vec<AttemptDetail>> {
     let mut stmt = conn.prepare_cached(
         "SELECT runattempt, status, conclusion, starttime, updatetime
@@ -252,7 +277,11 @@ fn jobs(conn: &Connection, run_id: i64) -> Result<Vec<(i64, JobDetail)>> {
         .collect())
 }
 
-fn steps(conn: &Connection, job_id: i64) -> Result<Vec<StepDetail>> {
+/// Job `job_id`'s steps in order.
+///
+/// # Errors
+/// On a database error.
+pub fn steps(conn: &Connection, job_id: i64) -> Result<Vec<StepDetail>> {
     let mut stmt = conn.prepare_cached(
         "SELECT number, name, status, conclusion, starttime, endtime
          FROM workflowsteps WHERE job_id = ?1 ORDER BY number",

@@ -157,6 +157,9 @@ pub struct Red {
     pub same_failure_elsewhere: usize,
     /// Who said they are on it (`store::claims`), keyed by its first red run.
     pub claim: Option<Claim>,
+    /// Why, from evidence: the run page's sentence for the same job
+    /// ("out of memory in 'Run tests' (memory 7.8 of 7.8 GB)"), when there is evidence.
+    pub why: Option<crate::failure::evidence::Why>,
 }
 
 impl Red {
@@ -460,6 +463,10 @@ fn red(conn: &Connection, history: &mut CachedStatement<'_>, failing: Run) -> Re
     let mut explained = failures::for_run(conn, failing.id)?;
     explained.sort_by_key(|row| row.signature.is_none());
     let failure = explained.into_iter().next();
+    let why = match &failure {
+        Some(row) => super::runpage::job_why(conn, failing.id, row)?,
+        None => None,
+    };
     Ok(Red {
         since: first_red
             .completed_at
@@ -472,6 +479,7 @@ fn red(conn: &Connection, history: &mut CachedStatement<'_>, failing: Run) -> Re
         failure,
         same_failure_elsewhere: 0,
         claim: None,
+        why,
         failing,
         first_red,
         last_green,

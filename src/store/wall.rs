@@ -640,6 +640,7 @@ mod tests {
                 failure: None,
                 same_failure_elsewhere: 0,
                 claim: None,
+                why: None,
             }],
             since,
             culprit: Some(format!("culprit-{since}")),

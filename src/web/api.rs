@@ -354,6 +354,7 @@ fn incident_json(incident: &triage::Incident) -> serde_json::Value {
                 })),
                 "same_failure_elsewhere": red.same_failure_elsewhere,
                 "claim": red.claim,
+                "why": red.why,
                 "pushers": red.authors,
                 "failing": red.failing,
                 "first_red": red.first_red,

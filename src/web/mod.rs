@@ -105,6 +105,8 @@ pub struct SharedState {
     pub post_limits: samples::PostLimits,
     /// People's admin rights as GitHub last said them (`/settings`).
     pub admins: settings::Admins,
+    /// Job logs fetched on demand through the GitHub client, and cached (the run page's log).
+    pub logs: crate::joblog::Logs,
 }
 
 /// Now, in epoch seconds: the end of every window and the age of every red.

@@ -1,11 +1,13 @@
 //! A run in detail: `GET /api/runs/<id>`, the JSON of the run page (`/runs/<id>`, rendered by
 //! `web::board`). Both read the run through [`read_run`], so they always say the same. Also the
 //! runners' queues: `GET /api/runners`, which the Runners view and the Wall's queue tiles read
-//! through [`read_queues`].
+//! through [`read_queues`]. And a job's log: `GET /api/jobs/<id>/log`, read (as the run page's
+//! log, `/jobs/<id>/log`) through [`read_log`].
 
 use warp::{Filter, Rejection, Reply};
 
 use super::{now, with_state, AppState, Error};
+use crate::joblog::{ApiLog, JobLog};
 use crate::scope::Viewer;
 use crate::store::runners::{self, Queue};
 use crate::store::runpage::{self, RunDetail};
@@ -22,6 +24,16 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = R
                 .await
                 .map(|detail| warp::reply::json(&detail).into_response())
         });
+    let log = warp::path!("api" / "jobs" / i64 / "log")
+        .and(warp::get())
+        .and(state.limits.reads.filter())
+        .and(super::access::with_viewer(state.access.clone()))
+        .and(with_state(state.clone()))
+        .then(|id: i64, viewer: Viewer, state: AppState| async move {
+            read_log(&state, &viewer, id)
+                .await
+                .map(|log| warp::reply::json(&ApiLog::from(&log)).into_response())
+        });
     let queues = warp::path!("api" / "runners")
         .and(warp::get())
         .and(state.limits.reads.filter())
@@ -33,6 +45,8 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = R
             })
         });
     run.or(queues)
+        .unify()
+        .or(log)
         .unify()
         .with(warp::reply::with::default_header(
             "cache-control",
@@ -86,4 +100,22 @@ pub async fn read_run(state: &AppState, viewer: &Viewer, id: i64) -> Result<RunD
         .ok_or_else(|| Error::NotFound(format!("no run with id {id}")))?;
     viewer.redact_detail(&mut detail);
     Ok(detail)
+}
+
+/// Job `id`'s log, cached or fetched now (see [`crate::joblog`]).
+///
+/// # Errors
+/// `404` for a job that is not stored, or of a repository `viewer` may not read (the same
+/// answer, so that it says nothing of what is there); a database error.
+pub async fn read_log(state: &AppState, viewer: &Viewer, id: i64) -> Result<JobLog, Error> {
+    let job = state
+        .store
+        .read(move |conn| crate::store::logs::job(conn, id))
+        .await?
+        .filter(|job| viewer.may_read(&job.repo))
+        .ok_or_else(|| Error::NotFound(format!("no job with id {id}")))?;
+    Ok(state
+        .logs
+        .read(&state.store, &state.ingest, job, now())
+        .await?)
 }

@@ -144,3 +144,95 @@ async fn the_demo_writes_its_webhook_secret_next_to_its_database_and_show_secret
         assert_eq!(mode & 0o777, 0o600);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demos_github_serves_its_failed_jobs_logs_and_triage_shows_why() {
+    // Arrange: the demo's GitHub on loopback reading the server's database, as `buildboard demo`
+    // wires it (--github-api-url and a token), and two days of history.
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("demo.db");
+    let store = buildboard::store::Store::open(&db).unwrap();
+    let (github, fake) = demo::github::start(store).await.unwrap();
+    let app = spawn_app_with(move |config| {
+        config.db = db;
+        config.github_token = Some(buildboard::config::Secret::new("demo-github-token"));
+        config.github_api_url = github;
+        config.webhook_rate_limit = 0;
+        config.rate_limit = 0;
+    })
+    .await;
+    let options = Options {
+        runs_per_day: 120,
+        days: 2,
+        ..Options::default()
+    };
+    let mut simulation = Simulation::new(Organisation::generate(1), 1, options);
+    let deliveries = simulation.history(chrono::Utc::now().timestamp());
+
+    // Act: post the history; the server's log fetcher explains the failed jobs meanwhile.
+    let posted = demo::post_all(
+        &app.http,
+        &app.url("/webhook"),
+        SECRET.as_bytes(),
+        deliveries,
+        4,
+        |_| {},
+    )
+    .await;
+    assert!(
+        posted.failed.is_empty(),
+        "{:?}",
+        &posted.failed[..posted.failed.len().min(3)]
+    );
+    let mut explained = 0;
+    for _ in 0..100 {
+        explained = app
+            .db()
+            .query_row(
+                "SELECT COUNT(*) FROM jobfailures WHERE excerpt IS NOT NULL",
+                [],
+                |row| row.get::<_, i64>(0),
+            )
+            .unwrap();
+        let unexplained: i64 = app
+            .db()
+            .query_row(
+                "SELECT COUNT(*) FROM workflowjobs j WHERE j.conclusion = 'failure'
+             AND NOT EXISTS (SELECT 1 FROM jobfailures f WHERE f.job_id = j.id)",
+                [],
+                |row| row.get(0),
+            )
+            .unwrap();
+        if explained > 0 && unexplained == 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let triage = app.get_json("/api/triage").await;
+    let page = app.page("/triage").await;
+
+    // Assert: failed jobs were explained from the simulated logs, and a Triage item says why.
+    assert!(explained > 0, "no failed job was explained from its log");
+    let errors: i64 = app
+        .db()
+        .query_row(
+            "SELECT COUNT(*) FROM jobfailures WHERE error IS NOT NULL",
+            [],
+            |row| row.get(0),
+        )
+        .unwrap();
+    assert_eq!(errors, 0, "every log was read");
+    let text = triage.to_string();
+    assert!(text.contains("\"excerpt\""), "{triage:#}");
+    let excerpt = triage
+        .pointer("/incidents/0/reds/0/failure/excerpt")
+        .and_then(Value::as_str)
+        .unwrap_or_else(|| panic!("an excerpt on the first red: {triage:#}"));
+    assert!(!excerpt.is_empty());
+    assert!(
+        page.contains("<span class=\"why\" title=\""),
+        "the Triage page says why, the excerpt on hover: {page}"
+    );
+    fake.abort();
+    app.stop().await;
+}

@@ -24,12 +24,12 @@ use warp::Filter;
 use crate::fake_github::quick_client_config;
 use crate::helpers::fixture_text;
 
-const TOKEN: &str = "log-test-token";
-const REPO: &str = "octo-org/octo-repo";
+pub(crate) const TOKEN: &str = "log-test-token";
+pub(crate) const REPO: &str = "octo-org/octo-repo";
 
 /// How the fake answers one job's log.
 #[derive(Clone)]
-enum LogAnswer {
+pub(crate) enum LogAnswer {
     /// `404` this many times, then `302` to the fixture log.
     Redirect {
         not_ready: usize,
@@ -55,7 +55,7 @@ struct State {
     seen: Vec<Seen>,
 }
 
-struct FakeLogs {
+pub(crate) struct FakeLogs {
     api: SocketAddr,
     state: Arc<Mutex<State>>,
     handles: Vec<JoinHandle<()>>,
@@ -100,7 +100,7 @@ impl FakeLogs {
         .await
     }
 
-    async fn start(logs: Vec<(i64, LogAnswer)>, annotations: Vec<(i64, Value)>) -> Self {
+    pub(crate) async fn start(logs: Vec<(i64, LogAnswer)>, annotations: Vec<(i64, Value)>) -> Self {
         let state = Arc::new(Mutex::new(State {
             logs: logs.into_iter().collect(),
             annotations: annotations.into_iter().collect(),
@@ -184,6 +184,22 @@ impl FakeLogs {
             state,
             handles,
         }
+    }
+
+    /// The API's base URL, for `--github-api-url`.
+    pub(crate) fn url(&self) -> String {
+        format!("http://{}", self.api)
+    }
+
+    /// How many times job `id`'s log was asked for.
+    pub(crate) fn log_requests(&self, id: i64) -> usize {
+        self.state
+            .lock()
+            .unwrap()
+            .log_requests
+            .get(&id)
+            .copied()
+            .unwrap_or(0)
     }
 
     fn client(&self) -> Arc<Client> {

@@ -11,6 +11,7 @@ mod failure_logs;
 mod fake_github;
 mod github_app;
 mod helpers;
+mod joblogs;
 mod modules;
 mod notify;
 mod ops;

@@ -95,7 +95,7 @@ async fn every_page_loads_the_modules_it_uses_and_no_other_without_an_error() {
         ("/developer", names(&[EVERY_PAGE, &["act.js"]])),
         ("/developer/bob", names(&[EVERY_PAGE, &["act.js"]])),
         ("/runners", names(&[EVERY_PAGE, &["act.js"]])),
-        (&run_page, names(&[EVERY_PAGE, &["act.js", "dispatch.js"]])),
+        (&run_page, names(&[EVERY_PAGE, &["act.js", "dispatch.js", "log.js"]])),
         (
             "/triage?sound=1",
             names(&[EVERY_PAGE, &["act.js", "alerts.js"]]),

@@ -290,3 +290,40 @@ async fn the_run_page_works_in_a_real_browser_and_goes_live() {
     browser.close().await.unwrap();
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_triage_item_says_why_with_the_run_pages_sentence() {
+    // Arrange: a failed run whose job's log ended in a MemoryError.
+    let app = spawn_app().await;
+    let body = run_delivery(7101, &"d".repeat(40), "Load everything", Some("failure"));
+    app.deliver("workflow_run", "run-7101", &body).await;
+    app.deliver("workflow_job", "job-7101", &failed_job(7101, JOB))
+        .await;
+    record_failure(&app, JOB, 7101, "    rows = load_all()\nMemoryError");
+
+    // Act
+    let run: Value = app.get_json("/api/runs/7101").await;
+    let triage: Value = app.get_json("/api/triage?branches=all").await;
+    let page = app.page("/triage?branches=all").await;
+    let live = app.page("/triage?branches=all&part=live").await;
+
+    // Assert: the run page's sentence, in Triage's JSON, page and live part.
+    let sentence = run["attempts"][0]["jobs"][0]["why"]["sentence"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        sentence,
+        "out of memory in 'Run yarn run format-check' (the log says \"MemoryError\")"
+    );
+    let why = &triage["incidents"][0]["reds"][0]["why"];
+    assert_eq!(why["sentence"], sentence.as_str(), "{triage:#}");
+    assert_eq!(why["rule"], "out-of-memory");
+    let shown = format!(
+        "<span class=\"why-evidence\" data-rule=\"out-of-memory\">why: {}</span>",
+        sentence.replace('\'', "&#39;").replace('"', "&#34;")
+    );
+    assert!(page.contains(&shown), "{page}");
+    assert!(live.contains(&shown));
+    app.stop().await;
+}

@@ -1,5 +1,6 @@
 //! The board: the Wall (`/wall`), Waterfall (`/`), Triage (`/triage`) and Developer
-//! (`/developer`, `/developer/<login>`) views, the run page (`/runs/<id>`), Runners (`/runners`), their static assets (embedded in the binary, so it
+//! (`/developer`, `/developer/<login>`) views, the run page (`/runs/<id>`) and a job's log
+//! (`/jobs/<id>/log`), Runners (`/runners`), their static assets (embedded in the binary, so it
 //! runs from anywhere), and the HTML error page every other board address gets.
 //!
 //! Here: the routes and how a view answers ([`respond`]). [`query`] parses what a view is asked
@@ -69,6 +70,10 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = R
         .and(page.clone())
         .then(pages::show_run)
         .map(as_page);
+    let job_log = warp::path!("jobs" / i64 / "log")
+        .and(page.clone())
+        .then(pages::show_job_log)
+        .map(as_page);
     let runners = page_route(warp::path!("runners"), page.clone(), pages::show_runners);
     let wall = page_route(warp::path!("wall"), page.clone(), pages::show_wall);
     let assets = warp::path!("static" / String)
@@ -93,6 +98,7 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = R
         .or(developer)
         .or(wall)
         .or(run)
+        .or(job_log)
         .or(runners)
         .or(assets)
         .or(unknown)
@@ -170,6 +176,7 @@ fn is_known_path(path: &str) -> bool {
                 | "triage"
                 | "developer"
                 | "runs"
+                | "jobs"
                 | "runners"
                 | "static"
                 | "api"

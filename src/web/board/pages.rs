@@ -292,6 +292,40 @@ pub(super) async fn show_run(
     .await
 }
 
+/// A job's log (see `views::log`): a page, or with `part=live` the log alone, which the run page
+/// fetches into the job. `ts=1` shows timestamps. Not a shared render (see [`respond`]): a log
+/// is large and read by few, and the page is not refreshed (no live URL), so that a folded or
+/// searched log stays as its reader left it.
+pub(super) async fn show_job_log(
+    id: i64,
+    viewer: Viewer,
+    pairs: Vec<(String, String)>,
+    state: AppState,
+) -> Response {
+    let show_ts = pairs.iter().any(|(k, v)| k == "ts" && v == "1");
+    let query = BoardQuery::parse_for(&pairs, viewer)?;
+    let log = crate::web::runs::read_log(&state, &query.viewer, id).await?;
+    let model = views::LogView::of(&log, show_ts);
+    let html = if query.part == Part::Page {
+        let path = format!("/jobs/{id}/log");
+        let title = format!("Log · {}", views::cut(&log.job.name, 60));
+        let mut chrome = query
+            .page_chrome(query.chrome("run", &path, title, &state), &state)
+            .await?;
+        chrome.live_url.clear();
+        chrome.hud_url.clear();
+        rendered(views::log_page(&chrome, &model, state.opts()))?
+    } else {
+        rendered(views::log_part(&model))?
+    };
+    Ok(warp::reply::with_header(
+        warp::reply::html(html),
+        warp::http::header::CACHE_CONTROL,
+        "private, no-store",
+    )
+    .into_response())
+}
+
 /// The Runners view: per label set, the jobs waiting and running, the longest wait.
 pub(super) async fn show_runners(
     viewer: Viewer,
