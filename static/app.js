@@ -18,7 +18,6 @@ function boardPage() {
 
   const { body, ds, view, tv } = boardPage();
   // The server's numbers (BoardQuery::chrome), their one source: every page carries them.
-  const maxRows = Number(ds.maxRows);
   const maxStream = Number(ds.maxStream);
   const conn = document.getElementById("conn");
   const updated = document.getElementById("updated");
@@ -110,9 +109,8 @@ function boardPage() {
   }
 
   // A TV redraws its view from the server at most every 2.5 s (a new break does not wait: see
-  // static/tv.js). Its waterfall draws the runs of the repositories it shows as they come; one it
-  // does not show yet (which then becomes the most recently active) costs a redraw of the whole
-  // grid, at most every 10 s.
+  // static/tv.js). Its waterfall draws the runs of the commits it shows as they come; a new
+  // commit costs a redraw of the whole view, at most every 10 s.
   function scheduleLive() {
     if (liveTimer) return;
     const every = !tv ? 0 : view === "waterfall" ? 10000 : 2500;
@@ -174,70 +172,6 @@ function boardPage() {
     return null;
   }
 
-  // Puts a row's lane cells in the header's column order, adding empty ones where it has none. On a
-  // TV only its repository's page's columns (static/tv.js keeps a row no other cells).
-  function alignRow(head, row, repo) {
-    const cells = new Map();
-    for (const cell of row.children) if (cell.dataset.lane) cells.set(cell.dataset.lane, cell);
-    let page = null;
-    if (tv && repo) {
-      const own = head.querySelector('th[data-lane][data-repo="' + CSS.escape(repo) + '"]');
-      if (own) page = own.dataset.page;
-    }
-    for (const th of head.querySelectorAll("th[data-lane]")) {
-      if (page !== null && th.dataset.page !== page) continue;
-      let cell = cells.get(th.dataset.lane);
-      if (!cell) {
-        cell = document.createElement("td");
-        cell.className = "lane";
-        cell.dataset.lane = th.dataset.lane;
-        if (th.dataset.page) cell.dataset.page = th.dataset.page;
-      }
-      row.appendChild(cell);
-    }
-  }
-
-  // Adds the column for a workflow not on the page yet, inside its repository's group, in name
-  // order. Returns false when the server must lay the grid out again instead: a repository not on
-  // the page (its group and header row), or a TV (whose pages hold whole repositories).
-  function ensureLane(head, grid, build, html) {
-    const lane = String(build.workflow_id);
-    if (head.querySelector('th[data-lane="' + CSS.escape(lane) + '"]')) return true;
-    const lanes = head.querySelectorAll("th[data-lane]");
-    const siblings = Array.prototype.filter.call(lanes, function (th) {
-      return th.dataset.repo === build.repo;
-    });
-    if (tv || (lanes.length > 0 && siblings.length === 0)) return false;
-    const th = fragment(html);
-    const after = siblings.filter(function (other) {
-      return other.dataset.name <= build.workflow;
-    }).pop();
-    if (after) after.after(th);
-    else if (siblings.length) siblings[0].before(th);
-    else head.appendChild(th);
-    const group = document.querySelector('#grid-groups th[data-repo="' + CSS.escape(build.repo) + '"]');
-    if (group) group.colSpan += 1;
-    for (const row of grid.rows) alignRow(head, row);
-    return true;
-  }
-
-  function insertRow(grid, row) {
-    const time = Number(row.dataset.time);
-    let placed = false;
-    for (const other of grid.rows) {
-      if (Number(other.dataset.time) < time) {
-        grid.insertBefore(row, other);
-        placed = true;
-        break;
-      }
-    }
-    if (!placed) grid.appendChild(row);
-    // A TV keeps rows per page of repositories (static/tv.js trims them); a desktop the newest.
-    while (!tv && grid.rows.length > maxRows) grid.deleteRow(-1);
-    const empty = document.getElementById("grid-empty");
-    if (empty) empty.remove();
-  }
-
   // A TV, read from across the room, redraws runs at most once a second: a busy organisation's
   // stream of deliveries costs one redraw a second, not one per frame (the first run after a quiet
   // second is drawn in the next frame).
@@ -268,30 +202,24 @@ function boardPage() {
     updated_("runs");
   }
 
+  // A run already drawn is swapped in place; a new run of a commit and workflow drawn is added to
+  // its cell. Anything else (a new commit, workflow or repository) is laid out by the server: its
+  // block's rows, columns and branch marks are the server's (src/views.rs), fetched once for a
+  // burst.
   function applyRun(message, streamed) {
     const build = message.build;
     const html = message.html;
     if (!html || !matches(build)) return;
-    const grid = document.getElementById("grid-body");
-    const head = document.getElementById("grid-head");
-    if (grid && head) {
-      const existing = grid.querySelector('[data-run-id="' + CSS.escape(String(build.id)) + '"]');
-      const lane = String(build.workflow_id);
+    const repos = document.getElementById("repos");
+    if (repos) {
+      const existing = repos.querySelector('[data-run-id="' + CSS.escape(String(build.id)) + '"]');
+      const block = repos.querySelector('.repo-block[data-repo="' + CSS.escape(build.repo) + '"]');
       const key = build.repo + "@" + build.sha;
-      const row = grid.querySelector('tr[data-commit="' + CSS.escape(key) + '"]');
-      if (existing) {
-        existing.replaceWith(fragment(html.cell));
-      } else if (!ensureLane(head, grid, build, html.lane)) {
-        scheduleLive();
-      } else if (row) {
-        // A TV leaves a column out that does not fit its screen: its runs are not drawn.
-        const cell = laneCell(row, lane);
-        if (cell) cell.appendChild(fragment(html.cell));
-      } else {
-        const fresh = fragment(html.row);
-        alignRow(head, fresh, build.repo);
-        insertRow(grid, fresh);
-      }
+      const row = block && block.querySelector('tr[data-commit="' + CSS.escape(key) + '"]');
+      const cell = row && laneCell(row, String(build.workflow_id));
+      if (existing) existing.replaceWith(fragment(html.cell));
+      else if (cell) cell.prepend(fragment(html.cell));
+      else scheduleLive();
     }
     const stream = document.getElementById("stream");
     if (stream && streamed) {

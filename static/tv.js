@@ -137,6 +137,8 @@
     redRepos = new Set((state.reds || []).map(function (red) { return red.repo; }));
     const red = Number(state.red) || 0;
     body.dataset.red = String(red);
+    const backfill = document.getElementById("backfilling");
+    if (backfill && backfill.textContent !== (state.backfilling || "")) { backfill.textContent = state.backfilling || ""; backfill.hidden = !state.backfilling; }
     // A filter naming something unknown (a typo) never reads as green.
     const green = !state.unknown && state.total > 0;
     document.title = (red > 0 ? red + " red" : state.unknown ? "no such name" : green ? "all green" : "no runs yet") + " · buildboard";
@@ -384,7 +386,7 @@
   function layoutLists() {
     let most = 1;
     const bottom = window.innerHeight - 4;
-    for (const list of document.querySelectorAll("#reds, #people, .dev-recent tbody, .dev-now .stream-list")) {
+    for (const list of document.querySelectorAll("#reds, #people, #repos, .dev-recent tbody, .dev-now .stream-list")) {
       const items = Array.prototype.filter.call(list.children, function (el) { return el.tagName !== "SCRIPT"; });
       for (const item of items) item.classList.remove("off");
       if (!items.length) continue;
@@ -793,7 +795,7 @@
   const redConclusions = (ds.redConclusions || "").split(",");
   document.addEventListener("bb:message", function (event) {
     const message = event.detail;
-    if (message.type === "hello") { scheduleState(); return; }
+    if (message.type === "hello" || message.type === "backfill") { scheduleState(); return; }
     const build = message.type === "run" && message.build;
     if (!build || build.status !== "completed") return;
     if (redConclusions.indexOf(build.conclusion) >= 0 || redRepos.has(build.repo)) scheduleState();
