@@ -284,8 +284,41 @@ pub struct Block {
 pub enum Order {
     /// By name: a desktop page, where a person looks for theirs.
     ByName,
-    /// Most recently active first: a TV, where what happens now leads.
+    /// Most recently active first: a TV, where what happens now leads. There two narrow blocks
+    /// share a row (see [`Block::wide`]), so a narrow one waits for the next narrow one rather
+    /// than leave half a row empty before a wide one.
     RecentFirst,
+}
+
+/// Workflows from which a repository's block takes a TV's whole width: at 28 px (1080p) a
+/// workflow's column is about 150 px wide, and half a 1366 or 1920 px screen holds the commit
+/// column and three of them.
+pub const WIDE_LANES: usize = 4;
+
+impl Block {
+    /// Whether the block takes a TV's whole width rather than half of it.
+    pub fn wide(&self) -> bool {
+        self.lanes.len() >= WIDE_LANES
+    }
+}
+
+/// `blocks` in order, except that a narrow block waits for the next narrow one (wide ones go
+/// ahead of it), so narrow blocks come in pairs.
+fn pair_narrow(blocks: Vec<Block>) -> Vec<Block> {
+    let mut paired = Vec::with_capacity(blocks.len());
+    let mut waiting: Option<Block> = None;
+    for block in blocks {
+        if block.wide() {
+            paired.push(block);
+        } else if let Some(first) = waiting.take() {
+            paired.push(first);
+            paired.push(block);
+        } else {
+            waiting = Some(block);
+        }
+    }
+    paired.extend(waiting);
+    paired
 }
 
 /// The waterfall view's data.
@@ -362,8 +395,9 @@ impl Waterfall {
                 .map(|commit| row_of(commit, &block.lanes, &kind_of))
                 .collect();
         }
-        if order == Order::ByName {
-            blocks.sort_by(|a, b| a.repo.cmp(&b.repo));
+        match order {
+            Order::ByName => blocks.sort_by(|a, b| a.repo.cmp(&b.repo)),
+            Order::RecentFirst => blocks = pair_narrow(blocks),
         }
         let many_repos = blocks.len() > 1
             || stream
@@ -1366,6 +1400,7 @@ mod tests {
             .map(|b| (b.repo.as_str(), b.lanes.len(), b.rows.len()))
             .collect();
         assert_eq!(shape, [("o/b", 3, 2), ("o/a", 2, 1), ("o/c", 1, 1)]);
+        assert!(recent.blocks.iter().all(|b| !b.wide()));
         assert_eq!(
             recent.blocks[1].lanes[0].label, "x",
             "the shared prefix goes"
@@ -1381,6 +1416,33 @@ mod tests {
         let names: Vec<&str> = by_name.blocks.iter().map(|b| b.repo.as_str()).collect();
         assert_eq!(names, ["o/a", "o/b", "o/c"]);
         assert_eq!(by_name.blocks[1].rows.len(), 3);
+    }
+
+    #[test]
+    fn narrow_blocks_pair_up_and_wide_ones_go_ahead_of_a_lone_narrow_one() {
+        let block = |repo: &str, lanes: usize| Block {
+            repo: repo.into(),
+            link: String::new(),
+            lanes: (0..lanes)
+                .map(|i| Lane {
+                    workflow_id: i as i64,
+                    workflow: format!("w{i}"),
+                    repo: repo.into(),
+                    label: format!("w{i}"),
+                })
+                .collect(),
+            rows: Vec::new(),
+        };
+        let order = pair_narrow(vec![
+            block("a", 2),
+            block("b", 5),
+            block("c", 6),
+            block("d", 1),
+            block("e", 3),
+            block("f", 4),
+        ]);
+        let names: Vec<&str> = order.iter().map(|b| b.repo.as_str()).collect();
+        assert_eq!(names, ["b", "c", "a", "d", "f", "e"]);
     }
 
     #[test]

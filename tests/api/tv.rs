@@ -292,8 +292,8 @@ async fn a_new_failure_interrupts_the_rotation_readably(width: u32, height: u32)
     let runs_before = runs_on_server(&app).await;
     let trickle = Trickle::start(&app, simulation);
 
-    // The TV shows the Waterfall, the second view of the default rotation, then the Wall.
-    open(&browser, &app, "/?tv=1").await;
+    // The TV shows the Waterfall (not in the default rotation), then the Wall.
+    open(&browser, &app, "/waterfall?tv=1").await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
     // The repository to break: one the server shows green now.
     let (target, workflow) = green_repo_with_a_scheduled_workflow(&app, &org).await;
@@ -458,10 +458,12 @@ async fn tv_mode_shows_every_page_of_every_view_and_nothing_outside_the_screen()
         pages.insert(path.clone(), total);
         seen.entry(path).or_default().insert(pager);
         // Done once every view was seen with each of its pages, and the rotation came round.
-        let complete = ["/wall", "/", "/triage", "/developer"].iter().all(|p| {
-            seen.get(*p)
-                .is_some_and(|s| s.len() >= pages.get(*p).copied().unwrap_or(1))
-        });
+        let complete = ["/wall", "/waterfall", "/triage", "/developer"]
+            .iter()
+            .all(|p| {
+                seen.get(*p)
+                    .is_some_and(|s| s.len() >= pages.get(*p).copied().unwrap_or(1))
+            });
         if complete && visits > 4 {
             break;
         }
@@ -469,7 +471,7 @@ async fn tv_mode_shows_every_page_of_every_view_and_nothing_outside_the_screen()
     }
     assert!(pages["/wall"] >= 2, "the wall pages at 1366x768: {seen:?}");
     assert!(pages["/triage"] >= 2, "triage pages: {seen:?}");
-    for path in ["/wall", "/", "/triage", "/developer"] {
+    for path in ["/wall", "/waterfall", "/triage", "/developer"] {
         let want = pages.get(path).copied().unwrap_or(0);
         assert!(
             seen.get(path).is_some_and(|s| s.len() >= want) && want > 0,
@@ -499,7 +501,7 @@ async fn title_and_icon_follow_the_reds_and_a_tv_shows_breaks_on_triage_and_leav
     until_title_and_icon(&browser, "all green", "/static/green.svg").await;
 
     // A rotation without the Wall shows a new break on Triage, marked.
-    open(&browser, &app, "/?tv=1&views=waterfall,triage").await;
+    open(&browser, &app, "/waterfall?tv=1&views=waterfall,triage").await;
     tokio::time::sleep(Duration::from_millis(1000)).await;
     post_run(&app, &repos[9], "main", 555_000_004, Some("failure")).await;
     let item = format!(
@@ -601,7 +603,7 @@ async fn wall_screenshots() {
         for (path, name, doc) in [
             ("/wall?tv=1&rotate=0", "wall", "tv"),
             ("/triage?tv=1&rotate=0", "triage", "triage"),
-            ("/?tv=1&rotate=0", "waterfall", "waterfall"),
+            ("/waterfall?tv=1&rotate=0", "waterfall", "waterfall"),
         ] {
             open(&browser, &app, path).await;
             tokio::time::sleep(Duration::from_millis(1500)).await;
@@ -613,7 +615,7 @@ async fn wall_screenshots() {
         }
     }
     viewport(&browser, 1440, 900).await;
-    for (path, name) in [("/", "desktop-waterfall"), ("/wall", "desktop-wall")] {
+    for (path, name) in [("/waterfall", "desktop-waterfall"), ("/", "desktop-wall")] {
         open(&browser, &app, path).await;
         tokio::time::sleep(Duration::from_millis(1200)).await;
         let png = browser.screenshot().await.unwrap();
@@ -822,7 +824,7 @@ async fn tv_page_costs() {
     let browser = open_browser(&driver).await;
     let app = spawn().await;
     let repos = seed::organisation(&app.db(), &Org::acme(24, 4, 6, &[3], &[5]));
-    for (path, base) in [("/?tv=1&rotate=0", 0), ("/wall?tv=1&rotate=0", 1)] {
+    for (path, base) in [("/waterfall?tv=1&rotate=0", 0), ("/wall?tv=1&rotate=0", 1)] {
         open(&browser, &app, path).await;
         cdp(&driver.url, &browser, "Performance.enable").await;
         tokio::time::sleep(Duration::from_secs(2)).await;
@@ -969,8 +971,8 @@ async fn sound_1_plays_a_whole_sound_on_a_new_break_and_on_a_fix_and_none_withou
     assert_eq!(audible_notes(&browser, 6).await, both, "the fix's sound");
 
     // The default rotation, showing the Waterfall: the break's whole sound (0.48 s), then the Wall.
-    open_and_wait_for_state(&browser, &app, "/?tv=1&sound=1").await;
-    assert_eq!(js(&browser, "return location.pathname").await, "/");
+    open_and_wait_for_state(&browser, &app, "/waterfall?tv=1&sound=1").await;
+    assert_eq!(js(&browser, "return location.pathname").await, "/waterfall");
     js(
         &browser,
         "sessionStorage.removeItem('probe.notes'); sessionStorage.removeItem('probe.left')",
@@ -1269,7 +1271,7 @@ async fn breaks_every_20_s_never_hold_the_wall_past_two_minutes_and_a_pinned_vie
     eprintln!("the rotation left the Wall after {left:?} under {next} breaks");
 
     // Pinned on the Waterfall: a break is a banner there, and the view stays.
-    open(&browser, &app, "/?tv=1&rotate=0").await;
+    open(&browser, &app, "/waterfall?tv=1&rotate=0").await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
     post_run(&app, &repos[39], "main", 556_100_000, Some("failure")).await;
     until(
@@ -1282,7 +1284,7 @@ async fn breaks_every_20_s_never_hold_the_wall_past_two_minutes_and_a_pinned_vie
     )
     .await;
     tokio::time::sleep(Duration::from_secs(3)).await;
-    assert_eq!(js(&browser, "return location.pathname").await, "/");
+    assert_eq!(js(&browser, "return location.pathname").await, "/waterfall");
     app.stop().await;
     browser.close().await.unwrap();
 }
@@ -1292,11 +1294,13 @@ async fn every_views_live_part_is_only_the_live_part() {
     let app = spawn().await;
     seed::organisation(&app.db(), &Org::acme(3, 2, 2, &[1], &[]));
     for path in [
+        "/waterfall?part=live",
         "/?part=live",
         "/wall?part=live",
         "/triage?part=live",
         "/developer?part=live",
         "/developer/nobody?part=live",
+        "/waterfall?tv=1&part=live",
         "/?tv=1&part=live",
         "/developer?tv=1&part=live",
     ] {
@@ -1376,10 +1380,10 @@ async fn a_branch_filter_that_only_some_repositories_match_says_which() {
 async fn the_figures_say_which_branches_they_cover() {
     let app = spawn().await;
     seed::organisation(&app.db(), &Org::acme(3, 2, 2, &[], &[]));
-    let all = app.get_text("/?part=hud").await;
+    let all = app.get_text("/waterfall?part=hud").await;
     assert!(all.contains(" runs · all branches</span>"), "{all}");
     assert!(all.contains("· all branches</figcaption>"));
-    let main = app.get_text("/?part=hud&branch=main").await;
+    let main = app.get_text("/waterfall?part=hud&branch=main").await;
     assert!(main.contains(" runs · ⎇ main</span>"), "{main}");
     app.stop().await;
 }
