@@ -1331,31 +1331,186 @@ async fn a_typo_never_reads_as_green() {
     app.stop().await;
 }
 
-/// The newcomer's first page, `/` on a laptop (1440x900) with the demo organisation loaded:
-/// nothing on it is wider than the window, so it never scrolls sideways.
+/// JS: how far the page scrolls sideways (`[scrollWidth, innerWidth]`) and what sticks out.
+const SIDEWAYS: &str = "const page = document.scrollingElement;
+    return [page.scrollWidth, window.innerWidth,
+      Array.from(document.querySelectorAll('body *'))
+        .filter(e => e.getBoundingClientRect().right > window.innerWidth + 1 && !e.closest('.grid-wrap'))
+        .slice(0, 8).map(e => e.tagName + '.' + e.className + ' ' + Math.round(e.getBoundingClientRect().right))]";
+
+/// The newcomer's first page, `/` on a laptop (1440x900) with the demo organisation loaded, is
+/// the Wall, and no view scrolls sideways; the Waterfall shows every branch name whole, marked
+/// as the default branch or not.
 #[tokio::test]
-async fn the_first_page_at_1440x900_never_scrolls_sideways_on_the_demo_organisation() {
+async fn the_first_page_at_1440x900_is_the_wall_and_never_scrolls_sideways_on_the_demo_organisation(
+) {
     let driver = start_driver();
     let browser = open_browser(&driver).await;
     viewport(&browser, 1440, 900).await;
     let app = spawn().await;
     load_demo(&app).await;
-    for path in ["/", "/wall", "/triage"] {
+    for path in ["/", "/waterfall", "/wall", "/triage"] {
         open(&browser, &app, path).await;
         tokio::time::sleep(Duration::from_millis(500)).await;
-        let widths = js(
-            &browser,
-            "return [document.documentElement.scrollWidth, window.innerWidth, \
-             Array.from(document.querySelectorAll('body *')).filter(e => e.getBoundingClientRect().right > window.innerWidth + 1 && !e.closest('table') && !e.closest('.event')).slice(0, 8).map(e => e.tagName + '.' + e.className + ' ' + Math.round(e.getBoundingClientRect().right))]",
-        )
-        .await;
+        let widths = js(&browser, SIDEWAYS).await;
         assert!(
             widths[0].as_f64().unwrap() <= widths[1].as_f64().unwrap(),
             "{path} scrolls sideways: {widths}"
         );
     }
+    open(&browser, &app, "/").await;
+    assert_eq!(
+        js(&browser, "return document.body.dataset.view").await,
+        "wall"
+    );
+    assert!(js(
+        &browser,
+        "return document.getElementById('tiles').children.length"
+    )
+    .await
+    .as_u64()
+    .is_some_and(|n| n == 25));
+
+    // The Waterfall: every repository's block, every branch name whole (its text is the name
+    // its hover text gives, nothing cut), the default branch marked apart.
+    open(&browser, &app, "/waterfall").await;
+    let branches = js(
+        &browser,
+        "return Array.from(document.querySelectorAll('#repos .meta .branch')).map(b => [
+            b.textContent.replace(/^\\S+\\s/, ''), b.title.replace(/^[a-z ]+: /, ''),
+            b.classList.contains('b-default'), b.scrollWidth <= b.clientWidth + 1])",
+    )
+    .await;
+    let branches = branches.as_array().unwrap();
+    assert!(branches.len() > 25, "{branches:?}");
+    for branch in branches {
+        assert_eq!(branch[0], branch[1], "a whole branch name: {branch}");
+        assert_eq!(branch[3], true, "not cut: {branch}");
+        assert!(!branch[0].as_str().unwrap().contains('…'));
+    }
+    assert!(branches.iter().any(|b| b[2] == true && b[0] == "main"));
+    assert!(branches
+        .iter()
+        .any(|b| b[2] == false && b[0].as_str().unwrap().contains('/')));
+    let blocks = js(
+        &browser,
+        "return document.querySelectorAll('#repos > .repo-block').length",
+    )
+    .await;
+    assert_eq!(blocks, 25, "a block per repository");
+    let png = browser.screenshot().await.unwrap();
+    std::fs::write(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/waterfall-1440x900.png"),
+        png,
+    )
+    .unwrap();
     app.stop().await;
     browser.close().await.unwrap();
+}
+
+/// JS: on the shown page of a TV's Waterfall, the elements carrying a repository, workflow or
+/// branch name that are cut (text wider than their box, or an ellipsis), smaller than 28 px at
+/// 1080p (scaled with the screen's height), or outside the screen; the blocks' grids wider than
+/// their box; and how far the shown blocks stop above the screen's bottom and short of its right
+/// edge (px).
+const TV_NAMES: &str = "const floor = 28 * window.innerHeight / 1080 - 0.5;
+    const bad = [];
+    const blocks = Array.from(document.querySelectorAll('#repos > .repo-block:not(.off)'));
+    for (const block of blocks) {
+      const wrap = block.querySelector('.grid-wrap');
+      if (wrap.scrollWidth > wrap.clientWidth + 1) bad.push('grid wider than its block: ' + block.dataset.repo);
+      for (const el of block.querySelectorAll('.repo-name, .lane-head .wf, .meta .branch')) {
+        const r = el.getBoundingClientRect();
+        const size = parseFloat(getComputedStyle(el).fontSize);
+        if (el.scrollWidth > el.clientWidth + 1 || el.textContent.includes('…')) bad.push('cut: ' + el.textContent);
+        if (size < floor) bad.push('small ' + size + ': ' + el.textContent);
+        if (r.bottom > window.innerHeight + 0.5 || r.right > window.innerWidth + 0.5) bad.push('outside: ' + el.textContent);
+      }
+    }
+    const bottom = Math.max(...blocks.map(b => b.getBoundingClientRect().bottom));
+    const right = Math.max(...blocks.map(b => b.getBoundingClientRect().right));
+    return [bad.slice(0, 8), blocks.length, Math.round(window.innerHeight - bottom),
+      Math.round(window.innerWidth - right)];";
+
+/// A TV's Waterfall on the demo organisation at 1920x1080 and 1366x768: on every page no
+/// repository, workflow or branch name is cut or under 28 px at 1080p, the blocks reach the
+/// screen's bottom and right edge (no empty band), every repository is shown over the pages, and the figures
+/// say they cover the watched branches.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tv_waterfall_of_the_demo_organisation_cuts_no_name_and_fills_the_screen() {
+    let driver = start_driver();
+    let app = spawn().await;
+    load_demo(&app).await;
+    let hud = app.get_text("/waterfall?tv=1&part=hud").await;
+    assert!(hud.contains(" runs · watched: main"), "{hud}");
+    for (width, height) in [(1920, 1080), (1366, 768)] {
+        let browser = open_browser(&driver).await;
+        viewport(&browser, width, height).await;
+        open(&browser, &app, "/waterfall?tv=1&rotate=0&page=2").await;
+        tokio::time::sleep(Duration::from_millis(800)).await;
+        let pager = js(
+            &browser,
+            "return document.getElementById('pager').textContent",
+        )
+        .await;
+        let pages: u64 = pager
+            .as_str()
+            .unwrap()
+            .rsplit(" of ")
+            .next()
+            .and_then(|n| n.trim().parse().ok())
+            .unwrap_or(1);
+        let mut seen = std::collections::BTreeSet::new();
+        for page in 1..=pages {
+            if pages > 1 {
+                until(
+                    &browser,
+                    &format!(
+                        "document.getElementById('pager').textContent === 'page {page} of {pages}'"
+                    ),
+                    Duration::from_secs(6),
+                )
+                .await;
+            }
+            let check = js(&browser, TV_NAMES).await;
+            eprintln!("tv waterfall {width}x{height} page {page} of {pages}: {check}");
+            assert_eq!(
+                check[0],
+                serde_json::json!([]),
+                "{width}x{height} page {page}"
+            );
+            let (band, side) = (check[2].as_f64().unwrap(), check[3].as_f64().unwrap());
+            assert!(
+                band < 0.05 * f64::from(height),
+                "{width}x{height} page {page}: {band} px empty at the bottom"
+            );
+            assert!(
+                side < 0.05 * f64::from(width),
+                "{width}x{height} page {page}: {side} px empty on the right"
+            );
+            let shown = js(
+                &browser,
+                "return Array.from(document.querySelectorAll('#repos > .repo-block:not(.off)')).map(b => b.dataset.repo)",
+            )
+            .await;
+            for repo in shown.as_array().unwrap() {
+                seen.insert(repo.as_str().unwrap().to_owned());
+            }
+            if page == 1 {
+                let png = browser.screenshot().await.unwrap();
+                let out = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                    .join(format!("target/tv-waterfall-{width}x{height}.png"));
+                std::fs::write(out, png).unwrap();
+            }
+        }
+        assert_eq!(
+            seen.len(),
+            25,
+            "{width}x{height}: every repository over the pages"
+        );
+        browser.close().await.unwrap();
+    }
+    app.stop().await;
 }
 
 #[tokio::test]
