@@ -27,8 +27,8 @@ const DEVELOPER_RUNS: u32 = 30;
 /// Newest commits the Waterfall reads before keeping each repository's newest rows: about ten a
 /// repository in an organisation of 25, so a quiet repository still has its block.
 const WATERFALL_COMMITS: u32 = 250;
-/// Rows of each repository's block on a desktop page of several repositories (one repository
-/// alone gets the page's rows; its header links there).
+/// Rows of each repository's block on a desktop page at least (a few repositories share the
+/// page's rows; one alone gets them all, and each block's header links there).
 const DESKTOP_BLOCK_ROWS: usize = 5;
 /// Rows of each repository's block on a TV: blocks small enough that a screen holds several and
 /// its pages turn through every repository.
@@ -152,16 +152,15 @@ pub(super) async fn show_waterfall(
                 let branch = run.branch.as_deref().unwrap_or_default();
                 watched.kind(branch, defaults.get(&run.repo).map(String::as_str))
             };
+            // A desktop shares the page's rows among the repositories (one asked for gets them
+            // all), each keeping a few at least.
+            let repos: std::collections::HashSet<&str> =
+                commits.iter().map(|c| c.runs[0].repo.as_str()).collect();
             let (order, rows) = if q.tv {
                 (views::Order::RecentFirst, TV_BLOCK_ROWS)
             } else {
-                (views::Order::ByName, DESKTOP_BLOCK_ROWS)
-            };
-            // One repository asked for: its block has the page's rows.
-            let rows = if q.repo.len() == 1 {
-                chrome.max_rows
-            } else {
-                rows
+                let share = chrome.max_rows / repos.len().max(1);
+                (views::Order::ByName, share.max(DESKTOP_BLOCK_ROWS))
             };
             let mut model = views::Waterfall::of(commits, hud, stream, (order, rows), kind_of);
             for block in &mut model.blocks {
