@@ -98,7 +98,8 @@ pub struct Chrome {
     pub windows: Vec<Link>,
     /// The URL of this view without filters.
     pub clear_url: String,
-    /// Rows the waterfall keeps; the page trims live-inserted rows to this.
+    /// Rows of the waterfall: its rows in all on a desktop (shared among the repositories, a
+    /// few each at least), a repository alone on a TV.
     pub max_rows: usize,
     /// Entries the live stream keeps.
     pub max_stream: usize,
@@ -744,7 +745,7 @@ struct StreamFragment<'a> {
     run: &'a Run,
 }
 
-/// The waterfall page (`/`).
+/// The waterfall page (`/waterfall`).
 ///
 /// # Errors
 /// When a template fails to render (a bug: templates are checked at compile time).
