@@ -280,15 +280,15 @@ pub struct Block {
     pub rows: Vec<Row>,
 }
 
-/// How the waterfall's repositories are ordered.
+/// How the waterfall's repositories are ordered: always by name, so a person finds theirs and a
+/// redraw (a new commit) moves no block to another place or another TV page.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Order {
-    /// By name: a desktop page, where a person looks for theirs.
+    /// By name, one under another: a desktop page.
     ByName,
-    /// Most recently active first: a TV, where what happens now leads. There two narrow blocks
-    /// share a row (see [`Block::wide`]), so a narrow one waits for the next narrow one rather
-    /// than leave half a row empty before a wide one.
-    RecentFirst,
+    /// By name, except that a narrow block waits for the next narrow one (see [`Block::wide`]),
+    /// so two share a TV's row rather than leave half of it empty before a wide one.
+    ByNamePaired,
 }
 
 /// Workflows from which a repository's block takes a TV's whole width: at 28 px (1080p) a
@@ -396,9 +396,9 @@ impl Waterfall {
                 .map(|commit| row_of(commit, &block.lanes, &kind_of))
                 .collect();
         }
-        match order {
-            Order::ByName => blocks.sort_by(|a, b| a.repo.cmp(&b.repo)),
-            Order::RecentFirst => blocks = pair_narrow(blocks),
+        blocks.sort_by(|a, b| a.repo.cmp(&b.repo));
+        if order == Order::ByNamePaired {
+            blocks = pair_narrow(blocks);
         }
         let many_repos = blocks.len() > 1
             || stream
@@ -1392,7 +1392,7 @@ mod tests {
             commits.clone(),
             hud.clone(),
             Vec::new(),
-            (Order::RecentFirst, 2),
+            (Order::ByNamePaired, 2),
             kind,
         );
         let shape: Vec<(&str, usize, usize)> = recent
@@ -1400,16 +1400,16 @@ mod tests {
             .iter()
             .map(|b| (b.repo.as_str(), b.lanes.len(), b.rows.len()))
             .collect();
-        assert_eq!(shape, [("o/b", 3, 2), ("o/a", 2, 1), ("o/c", 1, 1)]);
+        assert_eq!(shape, [("o/a", 2, 1), ("o/b", 3, 2), ("o/c", 1, 1)]);
         assert!(recent.blocks.iter().all(|b| !b.wide()));
         assert_eq!(
-            recent.blocks[1].lanes[0].label, "x",
+            recent.blocks[0].lanes[0].label, "x",
             "the shared prefix goes"
         );
-        assert_eq!(recent.blocks[0].rows[0].branch_kind, BranchKind::Default);
-        assert_eq!(recent.blocks[0].rows[1].branch_kind, BranchKind::Feature);
+        assert_eq!(recent.blocks[1].rows[0].branch_kind, BranchKind::Default);
+        assert_eq!(recent.blocks[1].rows[1].branch_kind, BranchKind::Feature);
         assert!(
-            recent.blocks[0].rows.iter().all(|r| r.cells.len() == 3),
+            recent.blocks[1].rows.iter().all(|r| r.cells.len() == 3),
             "a row has a cell per column of its own repository"
         );
         assert!(recent.many_repos && recent.one_owner);

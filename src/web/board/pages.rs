@@ -157,7 +157,7 @@ pub(super) async fn show_waterfall(
             let repos: std::collections::HashSet<&str> =
                 commits.iter().map(|c| c.runs[0].repo.as_str()).collect();
             let (order, rows) = if q.tv {
-                (views::Order::RecentFirst, TV_BLOCK_ROWS)
+                (views::Order::ByNamePaired, TV_BLOCK_ROWS)
             } else {
                 let share = chrome.max_rows / repos.len().max(1);
                 (views::Order::ByName, share.max(DESKTOP_BLOCK_ROWS))
