@@ -30,6 +30,13 @@ pub fn snapshot(reason: &str, missed: u64, mut runs: Vec<Run>, privacy: Privacy)
     json!({"type": "snapshot", "reason": reason, "missed": missed, "builds": runs}).to_string()
 }
 
+/// `backfill`: the App's background backfill of `repo` moved to `state` (`running`, `done`,
+/// `failed`); pages then read the board's "backfilling 12 of 25 repositories" line again. Sent,
+/// like every message, only to those who may read `repo`.
+pub fn backfill(repo: &str, state: &str) -> String {
+    json!({"type": "backfill", "repo": repo, "state": state}).to_string()
+}
+
 /// The message for a committed change: the change itself (`type` plus its payload, unchanged in
 /// shape) and, for a run, `html` with the board's fragments ([`views::RunFragments`]).
 pub fn change(change: &Change, opts: Opts) -> String {

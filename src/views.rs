@@ -27,6 +27,7 @@ use crate::store::model::Run;
 use crate::store::names::KnownNames;
 use crate::store::triage::Incident;
 use crate::store::wall::{Progress, Tile, TileState, Wall};
+use crate::watch::BranchKind;
 
 pub use log::{log_page, log_part, state_name, LogView};
 pub use run::{run_live, run_page, RunView};
@@ -105,7 +106,8 @@ pub struct Chrome {
     pub windows: Vec<Link>,
     /// The URL of this view without filters.
     pub clear_url: String,
-    /// Rows the waterfall keeps; the page trims live-inserted rows to this.
+    /// Rows of the waterfall: its rows in all on a desktop (shared among the repositories, a
+    /// few each at least), a repository alone on a TV.
     pub max_rows: usize,
     /// Entries the live stream keeps.
     pub max_stream: usize,
@@ -133,6 +135,9 @@ pub struct Chrome {
     /// A branch filter that only some repositories match, said so (see
     /// [`crate::store::wall::Coverage`]).
     pub partial: Option<String>,
+    /// "backfilling 12 of 25 repositories" while the App's background backfill of the viewer's
+    /// repositories runs; empty otherwise (the Wall's state part carries it too, to keep it live).
+    pub backfilling: String,
 }
 
 /// A filter value that matches nothing known, as a page shows it.
@@ -171,6 +176,9 @@ impl Chrome {
 pub struct Hud {
     pub metrics: Metrics,
     pub chart: Chart,
+    /// Which branches the figures and the chart cover: "all branches", "⎇ main", or "watched:
+    /// main, release/*" (a TV's default).
+    pub branches: String,
 }
 
 /// A bar chart of recent runs' durations (an SVG drawn by the template).
@@ -246,20 +254,6 @@ pub struct Lane {
     /// What the header shows: the name without the prefix it shares with the other workflows of
     /// its repository ("linux" for "Build and test / linux"); the full name is its hover text.
     pub label: String,
-    /// The TV page it is shown on (0 off a TV).
-    pub page: usize,
-}
-
-/// The columns of one repository in the waterfall, under one header.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Group {
-    pub repo: String,
-    /// Lanes under this header.
-    pub span: usize,
-    /// The TV page it is shown on (0 off a TV).
-    pub page: usize,
-    /// Workflows of the repository left out on a TV page too narrow for all of them.
-    pub more_lanes: usize,
 }
 
 /// One row of the waterfall: a commit, and its runs per lane.
@@ -270,8 +264,8 @@ pub struct Row {
     /// The run whose commit details (sha, message, author) the row shows.
     pub head: Run,
     pub cells: Vec<Cells>,
-    /// The TV page it is shown on: its repository's (0 off a TV).
-    pub page: usize,
+    /// What the row's branch is: the default, a watched or a feature branch.
+    pub branch_kind: BranchKind,
 }
 
 /// The runs of one commit in one lane.
@@ -279,192 +273,184 @@ pub struct Row {
 pub struct Cells {
     pub workflow_id: i64,
     pub runs: Vec<Run>,
-    /// The lane's TV page.
-    pub page: usize,
 }
 
-/// How the waterfall is laid out: everything on one scrolling page, or TV pages that each fit
-/// the screen.
+/// One repository in the waterfall: its own columns (its workflows) and its newest commits, so
+/// no repository's columns widen another's and the page grows down, never sideways.
+#[derive(Debug, Clone)]
+pub struct Block {
+    pub repo: String,
+    /// The Waterfall of this repository alone (its picker's and header's link); the web layer
+    /// fills it in, keeping the page's other parameters.
+    pub link: String,
+    pub lanes: Vec<Lane>,
+    /// Newest first; at most the view's rows per repository.
+    pub rows: Vec<Row>,
+}
+
+/// How the waterfall's repositories are ordered: always by name, so a person finds theirs and a
+/// redraw (a new commit) moves no block to another place or another TV page.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Layout {
-    /// One page; `rows` at most.
-    Scroll { rows: usize },
-    /// Whole repositories per page, at most `lanes` columns and `rows` rows a page, at most
-    /// `pages` pages (the least recently active repositories beyond them are counted, not drawn).
-    Pages {
-        lanes: usize,
-        rows: usize,
-        pages: usize,
-    },
+pub enum Order {
+    /// By name, one under another: a desktop page.
+    ByName,
+    /// By name, except that a narrow block waits for the next narrow one (see [`Block::wide`]),
+    /// so two share a TV's row rather than leave half of it empty before a wide one.
+    ByNamePaired,
+}
+
+/// Workflows from which a repository's block takes a TV's whole width: at 28 px (1080p) a
+/// workflow's column is about 150 px wide, and half a 1366 or 1920 px screen holds the commit
+/// column and three of them.
+pub const WIDE_LANES: usize = 4;
+
+impl Block {
+    /// Whether the block takes a TV's whole width rather than half of it.
+    pub fn wide(&self) -> bool {
+        self.lanes.len() >= WIDE_LANES
+    }
+}
+
+/// `blocks` in order, except that a narrow block waits for the next narrow one (wide ones go
+/// ahead of it), so narrow blocks come in pairs.
+fn pair_narrow(blocks: Vec<Block>) -> Vec<Block> {
+    let mut paired = Vec::with_capacity(blocks.len());
+    let mut waiting: Option<Block> = None;
+    for block in blocks {
+        if block.wide() {
+            paired.push(block);
+        } else if let Some(first) = waiting.take() {
+            paired.push(first);
+            paired.push(block);
+        } else {
+            waiting = Some(block);
+        }
+    }
+    paired.extend(waiting);
+    paired
 }
 
 /// The waterfall view's data.
 #[derive(Debug, Clone)]
 pub struct Waterfall {
-    /// Columns, grouped by repository in the order of [`Waterfall::groups`].
-    pub lanes: Vec<Lane>,
-    pub groups: Vec<Group>,
-    pub rows: Vec<Row>,
+    /// One block per repository with runs, in the order asked for.
+    pub blocks: Vec<Block>,
     pub hud: Hud,
     /// The live stream's first entries, newest first.
     pub stream: Vec<Run>,
-    /// Whether more than one repository is shown (then rows, stream entries and a header row
-    /// name the repository).
+    /// Whether more than one repository is shown (then stream entries name the repository).
     pub many_repos: bool,
     /// Whether every repository shown has the same owner (then names leave it out).
     pub one_owner: bool,
-    /// TV pages.
-    pub pages: usize,
-    /// Repositories with runs that a TV leaves out (beyond its pages).
-    pub more_repos: usize,
+    /// Rows each block shows at most.
+    pub rows_per_block: usize,
 }
 
 impl Waterfall {
-    /// Lays the commits (newest first) out in lanes, one per workflow seen, grouped by
-    /// repository: by name on one page, most recently active first on TV pages.
-    pub fn of(commits: Vec<CommitRuns>, hud: Hud, stream: Vec<Run>, layout: Layout) -> Self {
-        let (groups, lanes, more_repos) = lay_out_lanes(repositories(&commits), layout);
-        let pages = groups.last().map_or(1, |g| g.page + 1);
-        let many_repos = groups.len() > 1
+    /// Lays the commits (newest first) out in one block per repository, each with a lane per
+    /// workflow seen (by name) and its newest `rows_per_block` commits; `kind_of` says what each
+    /// row's branch is.
+    pub fn of(
+        commits: Vec<CommitRuns>,
+        hud: Hud,
+        stream: Vec<Run>,
+        (order, rows_per_block): (Order, usize),
+        kind_of: impl Fn(&Run) -> BranchKind,
+    ) -> Self {
+        let mut blocks: Vec<Block> = Vec::new();
+        let mut lanes_of: Vec<Vec<(String, i64)>> = Vec::new();
+        let mut kept: Vec<Vec<CommitRuns>> = Vec::new();
+        for commit in commits {
+            let repo = &commit.runs[0].repo;
+            let at = blocks
+                .iter()
+                .position(|b| b.repo == *repo)
+                .unwrap_or_else(|| {
+                    blocks.push(Block {
+                        repo: repo.clone(),
+                        link: String::new(),
+                        lanes: Vec::new(),
+                        rows: Vec::new(),
+                    });
+                    lanes_of.push(Vec::new());
+                    kept.push(Vec::new());
+                    blocks.len() - 1
+                });
+            if kept[at].len() >= rows_per_block {
+                continue;
+            }
+            for run in &commit.runs {
+                if !lanes_of[at].iter().any(|(_, id)| *id == run.workflow_id) {
+                    lanes_of[at].push((run.workflow.clone(), run.workflow_id));
+                }
+            }
+            kept[at].push(commit);
+        }
+        for ((block, mut workflows), commits) in blocks.iter_mut().zip(lanes_of).zip(kept) {
+            workflows.sort();
+            let names: Vec<&str> = workflows.iter().map(|(name, _)| name.as_str()).collect();
+            block.lanes = workflows
+                .iter()
+                .zip(distinct_parts(&names))
+                .map(|((workflow, workflow_id), label)| Lane {
+                    workflow_id: *workflow_id,
+                    workflow: workflow.clone(),
+                    repo: block.repo.clone(),
+                    label,
+                })
+                .collect();
+            block.rows = commits
+                .into_iter()
+                .map(|commit| row_of(commit, &block.lanes, &kind_of))
+                .collect();
+        }
+        blocks.sort_by(|a, b| a.repo.cmp(&b.repo));
+        if order == Order::ByNamePaired {
+            blocks = pair_narrow(blocks);
+        }
+        let many_repos = blocks.len() > 1
             || stream
                 .iter()
-                .any(|b| groups.first().is_some_and(|g| g.repo != b.repo));
-        let owner = |repo: &str| repo.split_once('/').map(|(o, _)| o.to_owned());
-        let owners: std::collections::HashSet<Option<String>> = groups
+                .any(|b| blocks.first().is_some_and(|block| block.repo != b.repo));
+        let one_owner = blocks
             .iter()
-            .map(|g| owner(&g.repo))
-            .chain(stream.iter().map(|b| owner(&b.repo)))
-            .collect();
-        let rows_per_page = match layout {
-            Layout::Scroll { rows } | Layout::Pages { rows, .. } => rows,
-        };
-        let rows = rows_of(commits, &groups, &lanes, pages, rows_per_page);
+            .map(|b| owner_of(&b.repo))
+            .chain(stream.iter().map(|b| owner_of(&b.repo)))
+            .collect::<std::collections::HashSet<&str>>()
+            .len()
+            <= 1;
         Self {
-            lanes,
-            groups,
-            rows,
+            blocks,
             hud,
             stream,
             many_repos,
-            one_owner: owners.len() <= 1,
-            pages,
-            more_repos,
+            one_owner,
+            rows_per_block,
         }
     }
 }
 
-/// The repositories of `commits` in the order of their newest row, each with its workflows
-/// (name, id) by name.
-fn repositories(commits: &[CommitRuns]) -> Vec<(String, Vec<(String, i64)>)> {
-    let mut repos: Vec<(String, Vec<(String, i64)>)> = Vec::new();
-    for run in commits.iter().flat_map(|c| &c.runs) {
-        let at = match repos.iter().position(|(repo, _)| *repo == run.repo) {
-            Some(at) => at,
-            None => {
-                repos.push((run.repo.clone(), Vec::new()));
-                repos.len() - 1
-            }
-        };
-        let lanes = &mut repos[at].1;
-        if !lanes.iter().any(|(_, id)| *id == run.workflow_id) {
-            lanes.push((run.workflow.clone(), run.workflow_id));
-        }
-    }
-    for (_, lanes) in &mut repos {
-        lanes.sort();
-    }
-    repos
-}
-
-/// The repositories' groups and lanes, placed on pages as `layout` asks (by name on one page,
-/// most recently active first on TV pages), and how many repositories did not fit.
-fn lay_out_lanes(
-    mut repos: Vec<(String, Vec<(String, i64)>)>,
-    layout: Layout,
-) -> (Vec<Group>, Vec<Lane>, usize) {
-    let (lanes_per_page, max_pages) = match layout {
-        Layout::Scroll { .. } => {
-            repos.sort_by(|a, b| a.0.cmp(&b.0));
-            (usize::MAX, 1)
-        }
-        Layout::Pages { lanes, pages, .. } => (lanes.max(1), pages.max(1)),
-    };
-    let mut groups: Vec<Group> = Vec::new();
-    let mut lanes: Vec<Lane> = Vec::new();
-    let (mut page, mut on_page) = (0, 0);
-    let mut more_repos = 0;
-    for (repo, workflows) in repos {
-        let span = workflows.len().min(lanes_per_page);
-        if on_page > 0 && on_page + span > lanes_per_page {
-            page += 1;
-            on_page = 0;
-        }
-        if page >= max_pages {
-            more_repos += 1;
-            continue;
-        }
-        on_page += span;
-        let names: Vec<&str> = workflows.iter().map(|(name, _)| name.as_str()).collect();
-        let labels = distinct_parts(&names);
-        for ((workflow, workflow_id), label) in workflows.iter().zip(labels).take(span) {
-            lanes.push(Lane {
-                workflow_id: *workflow_id,
-                workflow: workflow.clone(),
-                repo: repo.clone(),
-                label,
-                page,
-            });
-        }
-        groups.push(Group {
-            more_lanes: workflows.len() - span,
-            repo,
-            span,
-            page,
-        });
-    }
-    (groups, lanes, more_repos)
-}
-
-/// The rows of `commits` whose repository is on a page, at most `rows_per_page` a page, each
-/// with its runs in `lanes`.
-fn rows_of(
-    commits: Vec<CommitRuns>,
-    groups: &[Group],
-    lanes: &[Lane],
-    pages: usize,
-    rows_per_page: usize,
-) -> Vec<Row> {
-    let mut per_page = vec![0; pages];
-    commits
-        .into_iter()
-        .filter_map(|commit| {
-            let head = commit.runs[0].clone();
-            let page = groups.iter().find(|g| g.repo == head.repo)?.page;
-            if per_page[page] >= rows_per_page {
-                return None;
-            }
-            per_page[page] += 1;
-            let cells = lanes
+/// A commit's row, with its runs in `lanes`.
+fn row_of(commit: CommitRuns, lanes: &[Lane], kind_of: impl Fn(&Run) -> BranchKind) -> Row {
+    let cells = lanes
+        .iter()
+        .map(|lane| Cells {
+            workflow_id: lane.workflow_id,
+            runs: commit
+                .runs
                 .iter()
-                .map(|lane| Cells {
-                    workflow_id: lane.workflow_id,
-                    runs: commit
-                        .runs
-                        .iter()
-                        .filter(|b| b.workflow_id == lane.workflow_id)
-                        .cloned()
-                        .collect(),
-                    page: lane.page,
-                })
-                .collect();
-            Some(Row {
-                time: commit.first_created,
-                head,
-                cells,
-                page,
-            })
+                .filter(|b| b.workflow_id == lane.workflow_id)
+                .cloned()
+                .collect(),
         })
-        .collect()
+        .collect();
+    let head = commit.runs[0].clone();
+    Row {
+        time: commit.first_created,
+        branch_kind: kind_of(&head),
+        head,
+        cells,
+    }
 }
 
 /// Separators after which a shared prefix of workflow names is cut.
@@ -559,6 +545,8 @@ pub struct WallView {
     pub one_owner: Option<String>,
     /// The filter names something that does not exist: the state must never read as green.
     pub unknown: bool,
+    /// The board's backfill line (see [`Chrome::backfilling`]), for `part=state`.
+    pub backfilling: String,
 }
 
 impl WallView {
@@ -575,6 +563,7 @@ impl WallView {
             queues: Vec::new(),
             one_owner,
             unknown: false,
+            backfilling: String::new(),
         }
     }
 
@@ -620,6 +609,7 @@ impl WallView {
             "total": self.total(),
             "unknown": self.unknown,
             "reds": reds,
+            "backfilling": self.backfilling,
         })
         .to_string()
     }
@@ -763,7 +753,7 @@ struct StreamFragment<'a> {
     run: &'a Run,
 }
 
-/// The waterfall page (`/`).
+/// The waterfall page (`/waterfall`).
 ///
 /// # Errors
 /// When a template fails to render (a bug: templates are checked at compile time).
@@ -937,16 +927,16 @@ pub fn run_fragments(run: &Run, opts: Opts) -> askama::Result<RunFragments> {
         cells: vec![Cells {
             workflow_id: run.workflow_id,
             runs: vec![run.clone()],
-            page: 0,
         }],
-        page: 0,
+        // The feed does not know the repository's default branch: the page marks a new row's
+        // branch when it redraws from the server.
+        branch_kind: BranchKind::Feature,
     };
     let lane = Lane {
         workflow_id: run.workflow_id,
         workflow: run.workflow.clone(),
         repo: run.repo.clone(),
         label: run.workflow.clone(),
-        page: 0,
     };
     Ok(RunFragments {
         cell: CellFragment { run }.render()?,
@@ -967,6 +957,22 @@ pub fn short_sha(sha: &str) -> &str {
 /// `text` cut to `max` characters, with an ellipsis when cut.
 pub fn cut(text: &str, max: usize) -> String {
     crate::store::model::first_line(text, max)
+}
+
+/// `name` in pieces that each end after a `/`, for a page to offer a line break there: a long
+/// branch name wraps at its slashes (and hyphens) rather than being cut.
+pub fn break_parts(name: &str) -> Vec<&str> {
+    name.split_inclusive('/').collect()
+}
+
+/// The board's quiet line while the App's background backfill runs: "backfilling 12 of 25
+/// repositories" (`pending` queued or running of `total`); empty when none is pending.
+pub fn backfilling(pending: usize, total: usize) -> String {
+    match (pending, total) {
+        (0, _) => String::new(),
+        (_, 1) => "backfilling 1 repository".to_owned(),
+        _ => format!("backfilling {pending} of {total} repositories"),
+    }
 }
 
 /// A name (repository, branch, workflow, login) cut for display.
@@ -1370,42 +1376,92 @@ mod tests {
     }
 
     #[test]
-    fn tv_pages_hold_whole_repositories_within_the_columns_that_fit() {
+    fn each_repository_is_a_block_of_its_own_columns_and_newest_rows() {
         let hud = Hud {
             metrics: Metrics::default(),
             chart: Chart::default(),
+            branches: "all branches".into(),
         };
         let commits = vec![
-            commit("o/a", &[(1, "CI / x"), (2, "CI / y")], 50),
-            commit("o/b", &[(3, "Lint"), (4, "Test"), (5, "Deploy")], 40),
-            commit("o/c", &[(6, "CI")], 30),
-            commit("o/a", &[(1, "CI / x")], 20),
-            commit("o/d", &[(7, "CI")], 10),
+            commit("o/b", &[(3, "Lint"), (4, "Test")], 50),
+            commit("o/a", &[(1, "CI / x"), (2, "CI / y")], 40),
+            commit("o/b", &[(5, "Deploy")], 30),
+            commit("o/b", &[(3, "Lint")], 20),
+            commit("o/c", &[(6, "CI")], 10),
         ];
-        let paged = Waterfall::of(
+        let kind = |run: &Run| {
+            if run.sha.ends_with("50") {
+                BranchKind::Default
+            } else {
+                BranchKind::Feature
+            }
+        };
+        let recent = Waterfall::of(
             commits.clone(),
             hud.clone(),
             Vec::new(),
-            Layout::Pages {
-                lanes: 4,
-                rows: 10,
-                pages: 2,
-            },
+            (Order::ByNamePaired, 2),
+            kind,
         );
-        let pages: Vec<(&str, usize, usize)> = paged
-            .groups
+        let shape: Vec<(&str, usize, usize)> = recent
+            .blocks
             .iter()
-            .map(|g| (g.repo.as_str(), g.span, g.page))
+            .map(|b| (b.repo.as_str(), b.lanes.len(), b.rows.len()))
             .collect();
-        assert_eq!(pages, [("o/a", 2, 0), ("o/b", 3, 1), ("o/c", 1, 1)]);
-        assert_eq!(paged.more_repos, 1, "o/d does not fit in two pages");
-        assert_eq!(paged.rows.len(), 4, "o/d's row is not drawn");
-        assert_eq!(paged.lanes[0].label, "x");
-        assert!(paged.many_repos && paged.one_owner);
-        let scroll = Waterfall::of(commits, hud, Vec::new(), Layout::Scroll { rows: 40 });
-        assert_eq!(scroll.groups.len(), 4);
-        assert_eq!(scroll.lanes.len(), 7);
-        assert!(scroll.lanes.iter().all(|l| l.page == 0));
+        assert_eq!(shape, [("o/a", 2, 1), ("o/b", 3, 2), ("o/c", 1, 1)]);
+        assert!(recent.blocks.iter().all(|b| !b.wide()));
+        assert_eq!(
+            recent.blocks[0].lanes[0].label, "x",
+            "the shared prefix goes"
+        );
+        assert_eq!(recent.blocks[1].rows[0].branch_kind, BranchKind::Default);
+        assert_eq!(recent.blocks[1].rows[1].branch_kind, BranchKind::Feature);
+        assert!(
+            recent.blocks[1].rows.iter().all(|r| r.cells.len() == 3),
+            "a row has a cell per column of its own repository"
+        );
+        assert!(recent.many_repos && recent.one_owner);
+        let by_name = Waterfall::of(commits, hud, Vec::new(), (Order::ByName, 40), kind);
+        let names: Vec<&str> = by_name.blocks.iter().map(|b| b.repo.as_str()).collect();
+        assert_eq!(names, ["o/a", "o/b", "o/c"]);
+        assert_eq!(by_name.blocks[1].rows.len(), 3);
+    }
+
+    #[test]
+    fn narrow_blocks_pair_up_and_wide_ones_go_ahead_of_a_lone_narrow_one() {
+        let block = |repo: &str, lanes: usize| Block {
+            repo: repo.into(),
+            link: String::new(),
+            lanes: (0..lanes)
+                .map(|i| Lane {
+                    workflow_id: i as i64,
+                    workflow: format!("w{i}"),
+                    repo: repo.into(),
+                    label: format!("w{i}"),
+                })
+                .collect(),
+            rows: Vec::new(),
+        };
+        let order = pair_narrow(vec![
+            block("a", 2),
+            block("b", 5),
+            block("c", 6),
+            block("d", 1),
+            block("e", 3),
+            block("f", 4),
+        ]);
+        let names: Vec<&str> = order.iter().map(|b| b.repo.as_str()).collect();
+        assert_eq!(names, ["b", "c", "a", "d", "f", "e"]);
+    }
+
+    #[test]
+    fn branch_names_break_after_each_slash() {
+        assert_eq!(
+            break_parts("dependabot/npm_and_yarn/react-3"),
+            ["dependabot/", "npm_and_yarn/", "react-3"]
+        );
+        assert_eq!(break_parts("main"), ["main"]);
+        assert_eq!(break_parts("a/"), ["a/"]);
     }
 
     #[test]

@@ -32,6 +32,18 @@ impl WatchedBranches {
                 .any(|glob| glob::Pattern::new(glob).is_ok_and(|pattern| pattern.matches(branch)))
     }
 
+    /// What `branch` is in a repository whose default branch is `default_branch`: the default
+    /// branch, another watched branch, or a feature branch (work in progress).
+    pub fn kind(&self, branch: &str, default_branch: Option<&str>) -> BranchKind {
+        if default_branch == Some(branch) {
+            BranchKind::Default
+        } else if self.contains(branch, default_branch) {
+            BranchKind::Watched
+        } else {
+            BranchKind::Feature
+        }
+    }
+
     /// An SQL condition that holds for watched branches, over a branch-name column and the
     /// repository's default-branch column, with its parameters.
     pub fn sql(&self, branch: &str, default_branch: &str) -> (String, Vec<Value>) {
@@ -42,6 +54,47 @@ impl WatchedBranches {
         condition.push(')');
         let params = self.globs.iter().cloned().map(Value::Text).collect();
         (condition, params)
+    }
+}
+
+/// What a branch is to the board, so a view can mark the default and watched branches apart from
+/// feature branches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BranchKind {
+    /// The repository's default branch (always watched).
+    Default,
+    /// A branch `--watch-branches` names.
+    Watched,
+    /// Any other branch: work in progress.
+    Feature,
+}
+
+impl BranchKind {
+    /// The name a page's class uses: `default`, `watched`, `feature`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Default => "default",
+            Self::Watched => "watched",
+            Self::Feature => "feature",
+        }
+    }
+
+    /// The mark shown before the branch's name, so the kinds differ without colour.
+    pub const fn mark(self) -> &'static str {
+        match self {
+            Self::Default => "★",
+            Self::Watched => "◆",
+            Self::Feature => "⎇",
+        }
+    }
+
+    /// What the mark means, for the hover text and screen readers.
+    pub const fn describe(self) -> &'static str {
+        match self {
+            Self::Default => "default branch",
+            Self::Watched => "watched branch",
+            Self::Feature => "feature branch",
+        }
     }
 }
 
@@ -83,6 +136,15 @@ mod tests {
         assert!(!watched.contains("feature/x", Some("main")));
         assert!(!watched.contains("main", Some("master")));
         assert!(WatchedBranches::default().contains("master", Some("master")));
+    }
+
+    #[test]
+    fn branches_are_default_watched_or_feature() {
+        let watched: WatchedBranches = "release/*".parse().unwrap();
+        assert_eq!(watched.kind("main", Some("main")), BranchKind::Default);
+        assert_eq!(watched.kind("release/1", Some("main")), BranchKind::Watched);
+        assert_eq!(watched.kind("feat/x", Some("main")), BranchKind::Feature);
+        assert_eq!(watched.kind("main", None), BranchKind::Feature);
     }
 
     #[test]

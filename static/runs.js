@@ -1,11 +1,12 @@
 // The Waterfall's live runs: each `run` message of the feed carries the server-rendered cell, row,
-// column head and stream entry for it (src/feed.rs), which are put in place here, a burst at once.
+// column head and stream entry for it (src/feed.rs), which are put in place here, a burst at once
+// (the repository blocks' layout is the server's: a run with no cell drawn yet redraws the part).
 // Whether a run belongs on this page is the server's answer, never a second filter here: the
 // page's `data-live-runs` is `draw` when the page shows every run the feed sends it (the feed
 // already holds only what this viewer may read), and `fetch` when the page's filter narrows it
 // (then each run redraws the live part from the server's shared render). The Waterfall loads it.
 
-import { ds, emit, fragment, maxRows, maxStream, tv } from "./board.js";
+import { ds, emit, fragment, maxStream, tv } from "./board.js";
 import { scheduleHud, scheduleLive } from "./app.js";
 
 const draws = ds.liveRuns === "draw";
@@ -20,94 +21,23 @@ function laneCell(row, lane) {
   return null;
 }
 
-// Puts a row's lane cells in the header's column order, adding empty ones where it has none. On a
-// TV only its block's page's columns (paging.js keeps a row no other cells).
-function alignRow(head, row, repo) {
-  const cells = new Map();
-  for (const cell of row.children) if (cell.dataset.lane) cells.set(cell.dataset.lane, cell);
-  let page = null;
-  if (tv && repo) {
-    const own = head.querySelector('th[data-lane][data-block="' + CSS.escape(repo) + '"]');
-    if (own) page = own.dataset.page;
-  }
-  for (const th of head.querySelectorAll("th[data-lane]")) {
-    if (page !== null && th.dataset.page !== page) continue;
-    let cell = cells.get(th.dataset.lane);
-    if (!cell) {
-      cell = document.createElement("td");
-      cell.className = "lane";
-      cell.dataset.lane = th.dataset.lane;
-      cell.dataset.col = th.dataset.col;
-      if (th.dataset.page) cell.dataset.page = th.dataset.page;
-    }
-    row.appendChild(cell);
-  }
-}
-
-// Adds the column for a workflow not on the page yet, inside its repository's group, in name
-// order. Returns false when the server must lay the grid out again instead: a repository not on
-// the page (its group and header row), or a TV (whose pages hold whole repositories).
-function ensureLane(head, grid, build, html) {
-  const lane = String(build.workflow_id);
-  if (head.querySelector('th[data-lane="' + CSS.escape(lane) + '"]')) return true;
-  const lanes = head.querySelectorAll("th[data-lane]");
-  const siblings = Array.prototype.filter.call(lanes, function (th) {
-    return th.dataset.block === build.repo;
-  });
-  if (tv || (lanes.length > 0 && siblings.length === 0)) return false;
-  const th = fragment(html);
-  const after = siblings.filter(function (other) {
-    return other.dataset.name <= build.workflow;
-  }).pop();
-  if (after) after.after(th);
-  else if (siblings.length) siblings[0].before(th);
-  else head.appendChild(th);
-  const group = document.querySelector('#grid-groups th[data-block="' + CSS.escape(build.repo) + '"]');
-  if (group) group.colSpan += 1;
-  for (const row of grid.rows) alignRow(head, row);
-  return true;
-}
-
-function insertRow(grid, row) {
-  const time = Number(row.dataset.time);
-  let placed = false;
-  for (const other of grid.rows) {
-    if (Number(other.dataset.time) < time) {
-      grid.insertBefore(row, other);
-      placed = true;
-      break;
-    }
-  }
-  if (!placed) grid.appendChild(row);
-  // A TV keeps rows per page of repositories (paging.js trims them); a desktop the newest.
-  while (!tv && grid.rows.length > maxRows) grid.deleteRow(-1);
-  const empty = document.getElementById("grid-empty");
-  if (empty) empty.remove();
-}
-
+// A run already drawn is swapped in place; a new run of a commit and workflow drawn is added to
+// its cell. Anything else (a new commit, workflow or repository) is laid out by the server: its
+// block's rows, columns and branch marks are the server's (src/views.rs), fetched once for a
+// burst.
 function applyRun(message, streamed) {
   const build = message.build;
   const html = message.html;
-  const grid = document.getElementById("grid-body");
-  const head = document.getElementById("grid-head");
-  if (grid && head) {
-    const existing = grid.querySelector('[data-run-id="' + CSS.escape(String(build.id)) + '"]');
-    const lane = String(build.workflow_id);
+  const repos = document.getElementById("repos");
+  if (repos) {
+    const existing = repos.querySelector('[data-run-id="' + CSS.escape(String(build.id)) + '"]');
+    const block = repos.querySelector('.repo-block[data-repo="' + CSS.escape(build.repo) + '"]');
     const key = build.repo + "@" + build.sha;
-    const row = grid.querySelector('tr[data-commit="' + CSS.escape(key) + '"]');
-    if (existing) {
-      existing.replaceWith(fragment(html.cell));
-    } else if (!ensureLane(head, grid, build, html.lane)) {
-      scheduleLive();
-    } else if (row) {
-      // A TV leaves a column out that does not fit its screen: its runs are not drawn.
-      const cell = laneCell(row, lane);
-      if (cell) cell.appendChild(fragment(html.cell));
-    } else {
-      const fresh = fragment(html.row);
-      alignRow(head, fresh, build.repo);
-      insertRow(grid, fresh);
-    }
+    const row = block && block.querySelector('tr[data-commit="' + CSS.escape(key) + '"]');
+    const cell = row && laneCell(row, String(build.workflow_id));
+    if (existing) existing.replaceWith(fragment(html.cell));
+    else if (cell) cell.prepend(fragment(html.cell));
+    else scheduleLive();
   }
   const stream = document.getElementById("stream");
   if (stream && streamed) {

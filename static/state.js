@@ -16,6 +16,12 @@ function showState(state) {
   redRepos = new Set((state.reds || []).map(function (red) { return red.repo; }));
   const red = Number(state.red) || 0;
   body.dataset.red = String(red);
+  // The App's background backfill, in the viewer's scope: "backfilling 12 of 25 repositories".
+  const backfill = document.getElementById("backfilling");
+  if (backfill && backfill.textContent !== (state.backfilling || "")) {
+    backfill.textContent = state.backfilling || "";
+    backfill.hidden = !state.backfilling;
+  }
   // A filter naming something unknown (a typo) never reads as green.
   const green = !state.unknown && state.total > 0;
   document.title = (red > 0 ? red + " red" : state.unknown ? "no such name" : green ? "all green" : "no runs yet") + " · buildboard";
@@ -70,7 +76,7 @@ function scheduleState() {
 const redConclusions = (ds.redConclusions || "").split(",");
 document.addEventListener("bb:message", function (event) {
   const message = event.detail;
-  if (message.type === "hello") { scheduleState(); return; }
+  if (message.type === "hello" || message.type === "backfill") { scheduleState(); return; }
   const build = message.type === "run" && message.build;
   if (!build || build.status !== "completed") return;
   if (redConclusions.indexOf(build.conclusion) >= 0 || redRepos.has(build.repo)) scheduleState();

@@ -155,3 +155,16 @@ pub fn people(conn: &Connection, filter: &RunFilter, limit: u32) -> Result<Vec<P
         .collect::<rusqlite::Result<_>>()?;
     Ok(people)
 }
+
+/// Each repository's default branch, by full name: what marks a waterfall row's branch as the
+/// default one.
+///
+/// # Errors
+/// On a database error.
+pub fn default_branches(conn: &Connection) -> Result<std::collections::HashMap<String, String>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT fullname, defaultbranch FROM repos WHERE defaultbranch IS NOT NULL",
+    )?;
+    let rows = stmt.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}

@@ -42,6 +42,9 @@ pub struct RunFilter {
     /// asks for, this is decided for them (see `crate::scope::Viewer`), and every read of runs
     /// through this filter honours it.
     pub scope: Option<RepoScope>,
+    /// Only runs on watched branches (each repository's default branch, and these globs): what a
+    /// TV's Waterfall shows unless a branch or `branches=all` is asked for.
+    pub watched: Option<crate::watch::WatchedBranches>,
 }
 
 /// A set of repositories by full name, compared regardless of ASCII case (GitHub's names are);
@@ -236,6 +239,16 @@ impl RunFilter {
             ));
             params.extend(values);
         }
+        if let Some(watched) = &self.watched {
+            // A restriction, as the scope's: `+` keeps the newest-first walk of the time index
+            // (the watched branches hold most runs; reading them by branch would sort them all).
+            let (condition, values) = watched.sql("wb.name", "wp.defaultbranch");
+            conditions.push(format!(
+                "+r.branch_id IN (SELECT wb.id FROM branches wb JOIN repos wp ON wp.id = wb.repo_id
+                                 WHERE {condition})"
+            ));
+            params.extend(values);
+        }
         // With repositories, branch and workflow names resolve within them: the ids then select
         // exactly the runs wanted, even where other repositories use the same names.
         let mut by_name = |table: &str, column: &str, (condition, values): (String, Vec<Value>)| {
@@ -401,6 +414,20 @@ mod tests {
             " WHERE r.repo_id IN (SELECT id FROM repos WHERE fullname = ?) AND r.createtime >= ?"
         );
         assert_eq!(params.len(), 2);
+    }
+
+    #[test]
+    fn watched_branches_are_the_default_branch_and_the_globs() {
+        let (clause, params) = RunFilter {
+            watched: Some("release/*".parse().unwrap()),
+            ..RunFilter::default()
+        }
+        .sql();
+        assert!(
+            clause.contains("(wb.name = wp.defaultbranch OR wb.name GLOB ?)"),
+            "{clause}"
+        );
+        assert_eq!(params, vec![Value::Text("release/*".into())]);
     }
 
     #[test]

@@ -294,6 +294,7 @@ async fn backfill_one(state: &AppState, client: &Client, db: &Db, repo: &str) {
     };
     let mark = |st: &'static str, runs: i64, error: Option<String>| {
         let (repo, ingest) = (repo.to_owned(), state.ingest.clone());
+        let repo_name = repo.clone();
         async move {
             let done_at = matches!(st, "done" | "failed").then(super::now);
             let result = ingest
@@ -301,8 +302,13 @@ async fn backfill_one(state: &AppState, client: &Client, db: &Db, repo: &str) {
                     rows::set_backfill(conn, &repo, st, runs, done_at, error.as_deref())
                 })
                 .await;
-            if let Err(err) = result {
-                warn!(cause = %err, "cannot record a backfill's progress");
+            match result {
+                // Pages read the backfill line again (and the generation moves, so the shared
+                // renders of it are made anew).
+                Ok(()) => state
+                    .hub
+                    .publish(&repo_name, || crate::feed::backfill(&repo_name, st)),
+                Err(err) => warn!(cause = %err, "cannot record a backfill's progress"),
             }
         }
     };

@@ -345,6 +345,7 @@ impl Params {
             since: self.time("since")?,
             until: self.time("until")?,
             scope: None,
+            watched: None,
         })
     }
 

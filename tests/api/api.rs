@@ -174,7 +174,7 @@ async fn a_conclusion_github_has_not_documented_is_kept_and_served_as_it_came() 
         status, 400,
         "filters take documented conclusions only: {body}"
     );
-    let page = app.get_text("/").await;
+    let page = app.get_text("/waterfall").await;
     assert!(page.contains("exploded"), "the board names it");
     app.stop().await;
 }

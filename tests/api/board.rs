@@ -38,9 +38,9 @@ async fn the_hud_shows_the_figures_of_known_rows_for_the_chosen_window() {
     insert(&app.db(), &runs);
 
     // Act
-    let day = app.page("/").await;
-    let week = app.page("/?window=7d").await;
-    let hud_part = app.page("/?window=7d&part=hud").await;
+    let day = app.page("/waterfall").await;
+    let week = app.page("/waterfall?window=7d").await;
+    let hud_part = app.page("/waterfall?window=7d&part=hud").await;
 
     // Assert: 2 of 3 completed passed; (60+120+300)/3 s; (10+20+30+40)/4 s queue; 1 running.
     assert_eq!(figure(&day, "fig-success"), "67%");
@@ -56,7 +56,7 @@ async fn the_hud_shows_the_figures_of_known_rows_for_the_chosen_window() {
         assert_eq!(figure(html, "fig-queue"), "40s");
     }
     assert!(
-        week.contains("href=\"/?window=30d\""),
+        week.contains("href=\"/waterfall?window=30d\""),
         "the window can be changed"
     );
     assert_eq!(
@@ -81,9 +81,9 @@ async fn the_waterfall_has_a_row_per_commit_and_a_cell_per_run_with_link_and_dur
     later.conclusion = None;
     insert(&app.db(), &[run(1, now - 110), lint, later]);
 
-    let html = app.page("/").await;
+    let html = app.page("/waterfall").await;
 
-    assert_eq!(html.matches("<tr class=\"commit\"").count(), 2);
+    assert_eq!(html.matches("<tr class=\"commit ").count(), 2);
     assert_eq!(html.matches("class=\"lane-head\"").count(), 2);
     let newest = html.find(&run(3, 0).sha).unwrap();
     let older = html.find(&run(1, 0).sha).unwrap();
@@ -121,8 +121,8 @@ async fn payload_text_is_escaped_and_cut_everywhere_it_is_shown() {
 
     // Assert: in the pages, the parts and the live fragments, the message is text.
     let mut shown = vec![
-        app.page("/").await,
-        app.page("/?part=live").await,
+        app.page("/waterfall").await,
+        app.page("/waterfall?part=live").await,
         app.page("/triage").await,
         app.page("/developer/Codertocat").await,
     ];
@@ -154,7 +154,7 @@ async fn filters_narrow_every_view_and_are_kept_in_its_links() {
     main_red.conclusion = Some("failure");
     insert(&app.db(), &[run(1, now - 100), feature, main_red]);
 
-    let waterfall = app.page("/?branch=feature%2Fx").await;
+    let waterfall = app.page("/waterfall?branch=feature%2Fx").await;
     let triage = app.page("/triage?branch=feature%2Fx&workflow=CI").await;
     let none = app.page("/triage?branch=main&workflow=CI").await;
 
@@ -171,7 +171,7 @@ async fn filters_narrow_every_view_and_are_kept_in_its_links() {
     assert_eq!(triage.matches("<li class=\"red").count(), 1);
     assert!(triage.contains("data-run-id=\"2\""));
     assert!(none.contains("All green"), "CI on main is green");
-    let bad = app.get("/?window=1y").await;
+    let bad = app.get("/waterfall?window=1y").await;
     assert_eq!(bad.status(), 400);
     app.stop().await;
 }
@@ -333,11 +333,12 @@ async fn hide_authors_removes_names_from_every_view_and_from_the_feed() {
     // Assert
     for path in [
         "/",
-        "/?part=live",
+        "/waterfall",
+        "/waterfall?part=live",
         "/triage",
         "/triage?part=live",
         "/developer",
-        "/?tv=1",
+        "/waterfall?tv=1",
     ] {
         let html = app.page(path).await;
         assert!(
@@ -385,7 +386,7 @@ async fn a_run_message_carries_the_waterfall_fragments_for_that_run() {
     assert!(html["row"]
         .as_str()
         .unwrap()
-        .starts_with("<tr class=\"commit\" data-commit=\"octo-org/octo-repo@aaaaaaa"));
+        .starts_with("<tr class=\"commit b-feature\" data-commit=\"octo-org/octo-repo@aaaaaaa"));
     assert!(html["lane"]
         .as_str()
         .unwrap()
@@ -401,7 +402,9 @@ async fn a_run_message_carries_the_waterfall_fragments_for_that_run() {
 async fn tv_mode_names_the_rotation_and_keeps_its_settings() {
     let app = spawn_app().await;
     seed::realistic(&app.db());
-    let waterfall = app.page("/?tv=1&rotate=20&repo=acme%2Fwidgets").await;
+    let waterfall = app
+        .page("/waterfall?tv=1&rotate=20&repo=acme%2Fwidgets")
+        .await;
     let triage = app.page("/triage?tv=1&rotate=20&repo=acme%2Fwidgets").await;
     let stop = |view: &str, path: &str| {
         format!("[&#34;{view}&#34;,&#34;{path}?repo=acme%2Fwidgets&#38;tv=1&#38;rotate=20&#38;views=wall%2Ctriage&#38;page=8&#34;]")
@@ -416,20 +419,20 @@ async fn tv_mode_names_the_rotation_and_keeps_its_settings() {
         "the default rotation, in order"
     );
     assert!(triage.contains(&rotation));
-    let pinned = app.page("/?tv=1&rotate=0").await;
+    let pinned = app.page("/waterfall?tv=1&rotate=0").await;
     assert!(pinned.contains("data-rotation=\"\""), "rotate=0 stays put");
     assert!(waterfall.contains("class=\"view-waterfall tv\""));
     assert!(!waterfall.contains("<form"), "no form on a TV");
     assert!(
-        waterfall.matches("<tr class=\"commit\"").count() <= 12,
+        waterfall.matches("<tr class=\"commit ").count() <= 12,
         "fits the screen"
     );
     app.stop().await;
 }
 
 /// The views that show an empty state ("All green", "No runs yet") when a filter selects nothing.
-/// A view with such a state joins this list (the Wall, once it exists: `"/wall"`).
-const VIEWS_WITH_AN_EMPTY_STATE: &[&str] = &["/", "/triage", "/wall"];
+/// A view with such a state joins this list (`/` is the Wall, as `/wall`).
+const VIEWS_WITH_AN_EMPTY_STATE: &[&str] = &["/waterfall", "/triage", "/wall"];
 
 /// Asserts that `path` (a view with a filter naming something unknown) says so, names the
 /// closest known name, and shows no empty state: on the page, its live part and on a TV.
@@ -493,7 +496,7 @@ async fn a_filter_naming_an_unknown_repository_branch_or_workflow_never_shows_al
     }
     // A known name that selects nothing still says what it is, not "No runs yet".
     let quiet = app
-        .page("/?repo=northwind-labs%2Fweb&branch=feature%2Fnothing*")
+        .page("/waterfall?repo=northwind-labs%2Fweb&branch=feature%2Fnothing*")
         .await;
     assert!(quiet.contains("No branch matches feature/nothing*"));
     assert!(!quiet.contains("No runs yet"));
@@ -511,14 +514,14 @@ async fn filters_take_several_values_branch_globs_and_workflow_names_in_any_case
 
     // Act
     let repeated = app
-        .page("/?repo=northwind-labs%2Fweb&repo=northwind-labs%2Fbilling-api")
+        .page("/waterfall?repo=northwind-labs%2Fweb&repo=northwind-labs%2Fbilling-api")
         .await;
     let commas = app
-        .page("/?repo=northwind-labs%2Fweb,northwind-labs%2Fbilling-api")
+        .page("/waterfall?repo=northwind-labs%2Fweb,northwind-labs%2Fbilling-api")
         .await;
-    let glob = app.page("/?branch=feature%2F*").await;
-    let any_case = app.page("/?workflow=LINT,deploy").await;
-    let bad_glob = app.get("/?branch=release%2F%5B").await;
+    let glob = app.page("/waterfall?branch=feature%2F*").await;
+    let any_case = app.page("/waterfall?workflow=LINT,deploy").await;
+    let bad_glob = app.get("/waterfall?branch=release%2F%5B").await;
 
     // Assert: repositories 102 and 103, not 101 or 104; runs of feature branches only (commit 2
     // of each); Lint and Deploy only (workflows 2 and 3, in repositories 103 and 104).
@@ -534,7 +537,7 @@ async fn filters_take_several_values_branch_globs_and_workflow_names_in_any_case
     }
     assert!(glob.contains("feature/change-0") && !glob.contains("data-run-id=\"2010000\""));
     assert_eq!(
-        glob.matches("<tr class=\"commit\"").count(),
+        glob.matches("<tr class=\"commit ").count(),
         4,
         "one feature commit each"
     );
@@ -566,7 +569,7 @@ async fn the_filter_form_offers_known_names_and_an_author() {
     assert!(html.contains("list=\"known-branches\"") && html.contains("<option value=\"main\">"));
     assert!(html.contains("<option value=\"Build and test / linux\">"));
     assert!(html.contains("name=\"author\""));
-    let by_author = app.page("/?author=dev1").await;
+    let by_author = app.page("/waterfall?author=dev1").await;
     assert!(by_author.contains("value=\"dev1\""));
     assert!(
         by_author.contains("href=\"/triage?author=dev1\""),

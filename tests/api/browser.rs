@@ -202,11 +202,11 @@ async fn every_view_loads_against_the_real_server(browser: &Client) {
     let app = spawn_app().await;
     seed::realistic(&app.db());
 
-    open(browser, &app, "/").await;
+    open(browser, &app, "/waterfall").await;
     assert!(
         js(
             browser,
-            "return document.querySelectorAll('#grid-body tr.commit').length"
+            "return document.querySelectorAll('#repos tr.commit').length"
         )
         .await
         .as_u64()
@@ -257,7 +257,7 @@ async fn deliveries_after_load_appear_without_a_reload(browser: &Client) {
     let sha = "1".repeat(40);
 
     // The waterfall: a new commit's row, then the same cell turning green, and the stream entry.
-    open(browser, &app, "/").await;
+    open(browser, &app, "/waterfall").await;
     js(browser, "window.__sameDocument = true; return 1").await;
     app.deliver(
         "workflow_run",
@@ -267,7 +267,7 @@ async fn deliveries_after_load_appear_without_a_reload(browser: &Client) {
     .await;
     until(
         browser,
-        "document.querySelector('#grid-body [data-run-id=\"555\"].s-running')",
+        "document.querySelector('#repos [data-run-id=\"555\"].s-running')",
         LIVE,
     )
     .await;
@@ -285,14 +285,14 @@ async fn deliveries_after_load_appear_without_a_reload(browser: &Client) {
     .await;
     until(
         browser,
-        "document.querySelector('#grid-body [data-run-id=\"555\"].s-success')",
+        "document.querySelector('#repos [data-run-id=\"555\"].s-success')",
         LIVE,
     )
     .await;
     assert_eq!(
         js(
             browser,
-            "return document.querySelectorAll('#grid-body [data-run-id=\"555\"]').length"
+            "return document.querySelectorAll('#repos [data-run-id=\"555\"]').length"
         )
         .await,
         1,
@@ -330,7 +330,7 @@ async fn deliveries_after_load_appear_without_a_reload(browser: &Client) {
 async fn a_hostile_commit_message_renders_as_text(browser: &Client) {
     let app = spawn_app().await;
     let hostile = "<img src=x onerror=\"document.body.dataset.pwned='yes'\">";
-    open(browser, &app, "/").await;
+    open(browser, &app, "/waterfall").await;
 
     app.deliver(
         "workflow_run",
@@ -340,14 +340,14 @@ async fn a_hostile_commit_message_renders_as_text(browser: &Client) {
     .await;
     until(
         browser,
-        "document.querySelector('#grid-body [data-run-id=\"666\"]')",
+        "document.querySelector('#repos [data-run-id=\"666\"]')",
         LIVE,
     )
     .await;
     for _ in 0..2 {
         let text = js(
             browser,
-            "return document.querySelector('#grid-body tr.commit .msg').textContent",
+            "return document.querySelector('#repos tr.commit .msg').textContent",
         )
         .await;
         assert_eq!(text, hostile);
@@ -363,7 +363,7 @@ async fn a_hostile_commit_message_renders_as_text(browser: &Client) {
         browser.refresh().await.unwrap();
         until(
             browser,
-            "document.querySelector('#grid-body [data-run-id=\"666\"]')",
+            "document.querySelector('#repos [data-run-id=\"666\"]')",
             LIVE,
         )
         .await;
@@ -376,7 +376,7 @@ async fn after_a_server_restart_the_page_reconnects_and_shows_new_deliveries(bro
     let db: PathBuf = dir.path().join("board.db");
     let first = spawn_app_with(|config| config.db = db.clone()).await;
     let addr: SocketAddr = first.addr;
-    open(browser, &first, "/").await;
+    open(browser, &first, "/waterfall").await;
 
     first.stop().await;
     until(
@@ -412,7 +412,7 @@ async fn after_a_server_restart_the_page_reconnects_and_shows_new_deliveries(bro
         .await;
     until(
         browser,
-        "document.querySelector('#grid-body [data-run-id=\"777\"]')",
+        "document.querySelector('#repos [data-run-id=\"777\"]')",
         LIVE,
     )
     .await;
@@ -422,7 +422,7 @@ async fn after_a_server_restart_the_page_reconnects_and_shows_new_deliveries(bro
 async fn tv_mode_fits_the_screen_and_rotates_views(browser: &Client) {
     let app = spawn_app().await;
     seed::realistic(&app.db());
-    open(browser, &app, "/?tv=1&rotate=2").await;
+    open(browser, &app, "/waterfall?tv=1&rotate=2").await;
     assert_eq!(
         js(browser, "return document.documentElement.scrollHeight <= window.innerHeight && document.documentElement.scrollWidth <= window.innerWidth").await,
         true,
@@ -460,7 +460,7 @@ async fn tv_mode_fits_the_screen_and_rotates_views(browser: &Client) {
 /// Cells, headers and runs of the grid drawn (not hidden by paging) that lie even partly outside
 /// the 1920x1080 viewport, as the start of their HTML.
 const OFF_SCREEN: &str = "const off = [];
-  for (const el of document.querySelectorAll('#grid th, #grid td, #grid .run')) {
+  for (const el of document.querySelectorAll('#repos th, #repos td, #repos .run')) {
     if (el.closest('.off') || el.getClientRects().length === 0) continue;
     const r = el.getBoundingClientRect();
     if (r.left < 0 || r.top < 0 || r.right > window.innerWidth + 0.5 || r.bottom > window.innerHeight + 0.5)
@@ -471,45 +471,54 @@ const OFF_SCREEN: &str = "const off = [];
 async fn a_tv_waterfall_of_many_repositories_pages_by_repository_and_draws_nothing_off_screen(
     browser: &Client,
 ) {
-    // Arrange: 22 repositories, 55 workflows, far more than one screen's columns.
+    // Arrange: 22 repositories, 55 workflows, far more than one screen's blocks.
     let app = spawn_app().await;
     seed::organisation(&app.db(), &seed::Org::northwind(22, 4));
 
     // Act: a TV that stays on the waterfall and turns a page every 2 s.
-    open(browser, &app, "/?tv=1&rotate=0&page=2").await;
+    open(browser, &app, "/waterfall?tv=1&rotate=0&page=2").await;
 
-    // Assert: on every page, every drawn cell is on screen, and every row names its repository.
-    let pages = js(
+    // Assert: on every page, every drawn cell is on screen, every shown block names its
+    // repository and has a run, and every repository is shown on some page.
+    let pager = js(
         browser,
-        "return 1 + Math.max(...[...document.querySelectorAll('#grid-groups th[data-page]')].map(th => Number(th.dataset.page)))",
+        "return document.getElementById('pager').textContent",
     )
-    .await
-    .as_u64()
-    .unwrap();
+    .await;
+    let pages: u64 = pager
+        .as_str()
+        .unwrap()
+        .rsplit(" of ")
+        .next()
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("a pager: {pager}"));
     assert!(pages > 1, "22 repositories need more than one page");
-    for page in 0..pages {
+    let mut seen = std::collections::BTreeSet::new();
+    for page in 1..=pages {
         until(
             browser,
-            &format!("document.querySelector('#grid-groups th.repo-head:not(.off)').dataset.page === '{page}'"),
+            &format!("document.getElementById('pager').textContent === 'page {page} of {pages}'"),
             Duration::from_secs(5),
         )
         .await;
         assert_eq!(js(browser, OFF_SCREEN).await, json!([]), "page {page}");
         let shown = js(
             browser,
-            "return [...document.querySelectorAll('#grid-body tr.commit')].filter(tr => !tr.classList.contains('off')).map(tr => [tr.querySelector('.row-repo').getClientRects().length > 0, tr.querySelectorAll('.run').length])",
+            "return [...document.querySelectorAll('#repos > .repo-block:not(.off)')].map(b => [b.dataset.repo, b.querySelector('.repo-name').getClientRects().length > 0, b.querySelectorAll('.run').length])",
         )
         .await;
-        let rows = shown.as_array().unwrap();
-        assert!(!rows.is_empty(), "page {page} has rows");
-        for row in rows {
-            assert_eq!(row[0], true, "page {page}: the row names its repository");
-            assert!(
-                row[1].as_u64().unwrap() > 0,
-                "page {page}: each row has a run on the page"
+        let blocks = shown.as_array().unwrap();
+        assert!(!blocks.is_empty(), "page {page} has blocks");
+        for block in blocks {
+            assert_eq!(
+                block[1], true,
+                "page {page}: the block names its repository"
             );
+            assert!(block[2].as_u64().unwrap() > 0, "page {page}: {block}");
+            seen.insert(block[0].as_str().unwrap().to_owned());
         }
     }
+    assert_eq!(seen.len(), 22, "every repository on some page: {seen:?}");
     app.stop().await;
 }
 
@@ -534,9 +543,13 @@ async fn a_private_board_signs_in_once_and_stays_live(browser: &Client) {
         .contains("private"));
 
     // Once with the token: the board, at an address without it, live.
-    open(browser, &app, &format!("/?tv=1&token={TOKEN}")).await;
+    open(browser, &app, &format!("/waterfall?tv=1&token={TOKEN}")).await;
     let href = js(browser, "return location.href").await;
-    assert_eq!(href, app.url("/?tv=1"), "the token leaves the address bar");
+    assert_eq!(
+        href,
+        app.url("/waterfall?tv=1"),
+        "the token leaves the address bar"
+    );
     assert_eq!(
         js(browser, "return document.cookie").await,
         "",
@@ -550,7 +563,7 @@ async fn a_private_board_signs_in_once_and_stays_live(browser: &Client) {
     .await;
     until(
         browser,
-        "document.querySelector('#grid-body [data-run-id=\"777\"].s-failure')",
+        "document.querySelector('#repos [data-run-id=\"777\"].s-failure')",
         LIVE,
     )
     .await;
@@ -576,7 +589,7 @@ async fn screenshots() {
     let docs = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs");
     std::fs::create_dir_all(&docs).unwrap();
     for (path, file) in [
-        ("/", "waterfall.png"),
+        ("/waterfall", "waterfall.png"),
         ("/triage", "triage.png"),
         ("/developer/alice", "developer.png"),
         ("/?tv=1&rotate=0", "tv.png"),

@@ -414,6 +414,8 @@ async fn an_installation_delivery_signed_with_the_apps_secret_adds_its_repositor
     )
     .await;
     assert_eq!(wrong.status(), 401);
+    let mut feed = app.connect_ws().await;
+    crate::helpers::next_of_type(&mut feed, "snapshot").await;
 
     // Act
     let response = deliver_as_app(
@@ -434,6 +436,17 @@ async fn an_installation_delivery_signed_with_the_apps_secret_adds_its_repositor
     let repo = backfill_done(&app).await;
     assert_eq!(repo["monitored"], true);
     assert!(repo["backfill"]["done_at"].is_i64(), "{repo}");
+    // The feed told the board as the backfill started and ended (pages then read the board's
+    // "backfilling N of M" line again), and the line is gone once it is done.
+    let mut states = Vec::new();
+    while states.last().is_none_or(|s| s != "done") {
+        let message = crate::helpers::next_of_type(&mut feed, "backfill").await;
+        assert_eq!(message["repo"], repo["repo"], "{message}");
+        states.push(message["state"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(states, ["running", "done"]);
+    let state = app.get_json("/wall?part=state").await;
+    assert_eq!(state["backfilling"], "", "{state}");
     let runs: Vec<i64> = {
         let db = app.db();
         let mut stmt = db

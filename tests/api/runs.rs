@@ -122,7 +122,7 @@ async fn the_run_page_shows_the_timeline_the_failed_step_and_the_excerpt_as_text
     assert!(html.contains("pushed by"));
     assert!(live.starts_with("\n<article") || live.contains("<article class=\"runpage\""));
     assert!(!live.contains("<html"));
-    let waterfall = app.page("/").await;
+    let waterfall = app.page("/waterfall").await;
     assert!(waterfall.contains("data-run-id=\"7001\" href=\"/runs/7001\""));
     let triage = app.page("/triage?branches=all").await;
     assert!(triage.contains("href=\"/runs/7002\""), "{triage}");
@@ -219,7 +219,7 @@ async fn the_run_page_works_in_a_real_browser_and_goes_live() {
     let browser = open_browser(&driver).await;
 
     // Act: open the run page from its cell on the Waterfall.
-    open(&browser, &app, "/").await;
+    open(&browser, &app, "/waterfall").await;
     js(
         &browser,
         "document.querySelector('a.run[data-run-id=\"7001\"]').click();",

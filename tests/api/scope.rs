@@ -134,6 +134,7 @@ pub(crate) fn every_address() -> Vec<String> {
     let mut paths = Vec::new();
     for view in [
         "/",
+        "/waterfall",
         "/wall",
         "/triage",
         "/developer",
@@ -462,8 +463,11 @@ async fn a_tv_signed_in_with_a_scoped_display_token_shows_and_receives_only_its_
     deliver_all(&app, 1).await;
     let driver = start_driver();
     let browser = open_browser(&driver).await;
-    open(&browser, &app, &format!("/?token={two}")).await;
-    assert_eq!(js(&browser, "return location.href").await, app.url("/"));
+    open(&browser, &app, &format!("/waterfall?token={two}")).await;
+    assert_eq!(
+        js(&browser, "return location.href").await,
+        app.url("/waterfall")
+    );
 
     // Act: more deliveries for all three while the page is open.
     deliver_all(&app, 2).await;
@@ -476,7 +480,7 @@ async fn a_tv_signed_in_with_a_scoped_display_token_shows_and_receives_only_its_
     )
     .await;
     tokio::time::sleep(Duration::from_millis(500)).await;
-    for path in ["/", "/wall", "/triage"] {
+    for path in ["/", "/waterfall", "/wall", "/triage"] {
         open(&browser, &app, path).await;
         let html = js(&browser, "return document.documentElement.outerHTML").await;
         let html = html.as_str().unwrap().to_lowercase();
@@ -505,5 +509,61 @@ async fn a_tv_signed_in_with_a_scoped_display_token_shows_and_receives_only_its_
     let status = js(&browser, "return fetch('/?part=live').then(r => r.status)").await;
     assert_eq!(status, 401);
     browser.close().await.unwrap();
+    app.stop().await;
+}
+
+/// The board's quiet line while the App's background backfill runs counts the viewer's
+/// repositories only: a backfill in their scope shows on every page and in the state part every
+/// page reads to keep it live; one outside it is neither shown nor counted.
+#[tokio::test]
+async fn the_backfilling_line_counts_only_the_viewers_repositories() {
+    // Arrange: the App gave three repositories; payments is backfilling, gateway is done, the
+    // third (out of both viewers' scope) is queued.
+    let app = private_app().await;
+    let (two, _) = make_token(&app, "lobby TV", &["acme/payments", "acme/gateway"]).await;
+    let (one, _) = make_token(&app, "gateway TV", &["acme/gateway"]).await;
+    let db = app.db();
+    db.execute(
+        "INSERT INTO installations (id, account, createtime) VALUES (7, 'acme', 0)",
+        [],
+    )
+    .unwrap();
+    for (repo, state) in [
+        ("acme/payments", "running"),
+        ("acme/gateway", "done"),
+        ("acme/secret-vault", "queued"),
+    ] {
+        db.execute(
+            "INSERT INTO installationrepos (fullname, installation_id, backfillstate)
+             VALUES (?1, 7, ?2)",
+            [repo, state],
+        )
+        .unwrap();
+    }
+    deliver_all(&app, 1).await;
+
+    // Act + Assert: in scope, "1 of 2" (the third is not counted), on a page and in the state.
+    let cookie = sign_in(&app, &two).await;
+    for path in ["/", "/waterfall?tv=1", "/triage"] {
+        let (status, page) = fetch(&app, &cookie, path).await;
+        assert_eq!(status, 200, "{path}");
+        assert!(
+            page.contains(">backfilling 1 of 2 repositories</span>"),
+            "{path}: {page}"
+        );
+    }
+    let (_, state) = fetch(&app, &cookie, "/wall?part=state").await;
+    assert!(
+        state.contains("\"backfilling\":\"backfilling 1 of 2 repositories\""),
+        "{state}"
+    );
+
+    // Out of scope: the gateway's viewer sees no line at all, though the third is queued.
+    let cookie = sign_in(&app, &one).await;
+    for path in ["/", "/waterfall", "/wall?part=state"] {
+        let (_, page) = fetch(&app, &cookie, path).await;
+        assert!(!page.contains("backfilling "), "{path}: {page}");
+        assert!(!page.contains(HIDDEN), "{path}");
+    }
     app.stop().await;
 }

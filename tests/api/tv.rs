@@ -292,8 +292,8 @@ async fn a_new_failure_interrupts_the_rotation_readably(width: u32, height: u32)
     let runs_before = runs_on_server(&app).await;
     let trickle = Trickle::start(&app, simulation);
 
-    // The TV shows the Waterfall, the second view of the default rotation, then the Wall.
-    open(&browser, &app, "/?tv=1").await;
+    // The TV shows the Waterfall (not in the default rotation), then the Wall.
+    open(&browser, &app, "/waterfall?tv=1").await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
     // The repository to break: one the server shows green now.
     let (target, workflow) = green_repo_with_a_scheduled_workflow(&app, &org).await;
@@ -429,7 +429,9 @@ async fn tv_mode_shows_every_page_of_every_view_and_nothing_outside_the_screen()
     let started = Instant::now();
     let mut visits = 0;
     let mut last_path = String::new();
-    while started.elapsed() < Duration::from_secs(45) {
+    // Every repository is on some page of the Waterfall (12 pages of 2 s at this size): a full
+    // round of the four views takes about a minute.
+    while started.elapsed() < Duration::from_secs(100) {
         let state = js(
             &browser,
             "const p = document.getElementById('wall-pager') || document.getElementById('pager');
@@ -458,10 +460,12 @@ async fn tv_mode_shows_every_page_of_every_view_and_nothing_outside_the_screen()
         pages.insert(path.clone(), total);
         seen.entry(path).or_default().insert(pager);
         // Done once every view was seen with each of its pages, and the rotation came round.
-        let complete = ["/wall", "/", "/triage", "/developer"].iter().all(|p| {
-            seen.get(*p)
-                .is_some_and(|s| s.len() >= pages.get(*p).copied().unwrap_or(1))
-        });
+        let complete = ["/wall", "/waterfall", "/triage", "/developer"]
+            .iter()
+            .all(|p| {
+                seen.get(*p)
+                    .is_some_and(|s| s.len() >= pages.get(*p).copied().unwrap_or(1))
+            });
         if complete && visits > 4 {
             break;
         }
@@ -469,7 +473,7 @@ async fn tv_mode_shows_every_page_of_every_view_and_nothing_outside_the_screen()
     }
     assert!(pages["/wall"] >= 2, "the wall pages at 1366x768: {seen:?}");
     assert!(pages["/triage"] >= 2, "triage pages: {seen:?}");
-    for path in ["/wall", "/", "/triage", "/developer"] {
+    for path in ["/wall", "/waterfall", "/triage", "/developer"] {
         let want = pages.get(path).copied().unwrap_or(0);
         assert!(
             seen.get(path).is_some_and(|s| s.len() >= want) && want > 0,
@@ -499,7 +503,7 @@ async fn title_and_icon_follow_the_reds_and_a_tv_shows_breaks_on_triage_and_leav
     until_title_and_icon(&browser, "all green", "/static/green.svg").await;
 
     // A rotation without the Wall shows a new break on Triage, marked.
-    open(&browser, &app, "/?tv=1&views=waterfall,triage").await;
+    open(&browser, &app, "/waterfall?tv=1&views=waterfall,triage").await;
     tokio::time::sleep(Duration::from_millis(1000)).await;
     post_run(&app, &repos[9], "main", 555_000_004, Some("failure")).await;
     let item = format!(
@@ -601,7 +605,7 @@ async fn wall_screenshots() {
         for (path, name, doc) in [
             ("/wall?tv=1&rotate=0", "wall", "tv"),
             ("/triage?tv=1&rotate=0", "triage", "triage"),
-            ("/?tv=1&rotate=0", "waterfall", "waterfall"),
+            ("/waterfall?tv=1&rotate=0", "waterfall", "waterfall"),
         ] {
             open(&browser, &app, path).await;
             tokio::time::sleep(Duration::from_millis(1500)).await;
@@ -613,7 +617,7 @@ async fn wall_screenshots() {
         }
     }
     viewport(&browser, 1440, 900).await;
-    for (path, name) in [("/", "desktop-waterfall"), ("/wall", "desktop-wall")] {
+    for (path, name) in [("/waterfall", "desktop-waterfall"), ("/", "desktop-wall")] {
         open(&browser, &app, path).await;
         tokio::time::sleep(Duration::from_millis(1200)).await;
         let png = browser.screenshot().await.unwrap();
@@ -807,7 +811,7 @@ async fn tv_page_costs() {
     let browser = open_browser(&driver).await;
     let app = spawn().await;
     let repos = seed::organisation(&app.db(), &Org::acme(24, 4, 6, &[3], &[5]));
-    for (path, base) in [("/?tv=1&rotate=0", 0), ("/wall?tv=1&rotate=0", 1)] {
+    for (path, base) in [("/waterfall?tv=1&rotate=0", 0), ("/wall?tv=1&rotate=0", 1)] {
         open(&browser, &app, path).await;
         cdp(&driver.url, &browser, "Performance.enable").await;
         tokio::time::sleep(Duration::from_secs(2)).await;
@@ -954,8 +958,8 @@ async fn sound_1_plays_a_whole_sound_on_a_new_break_and_on_a_fix_and_none_withou
     assert_eq!(audible_notes(&browser, 6).await, both, "the fix's sound");
 
     // The default rotation, showing the Waterfall: the break's whole sound (0.48 s), then the Wall.
-    open_and_wait_for_state(&browser, &app, "/?tv=1&sound=1").await;
-    assert_eq!(js(&browser, "return location.pathname").await, "/");
+    open_and_wait_for_state(&browser, &app, "/waterfall?tv=1&sound=1").await;
+    assert_eq!(js(&browser, "return location.pathname").await, "/waterfall");
     js(
         &browser,
         "sessionStorage.removeItem('probe.notes'); sessionStorage.removeItem('probe.left')",
@@ -1254,7 +1258,7 @@ async fn breaks_every_20_s_never_hold_the_wall_past_two_minutes_and_a_pinned_vie
     eprintln!("the rotation left the Wall after {left:?} under {next} breaks");
 
     // Pinned on the Waterfall: a break is a banner there, and the view stays.
-    open(&browser, &app, "/?tv=1&rotate=0").await;
+    open(&browser, &app, "/waterfall?tv=1&rotate=0").await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
     post_run(&app, &repos[39], "main", 556_100_000, Some("failure")).await;
     until(
@@ -1267,7 +1271,7 @@ async fn breaks_every_20_s_never_hold_the_wall_past_two_minutes_and_a_pinned_vie
     )
     .await;
     tokio::time::sleep(Duration::from_secs(3)).await;
-    assert_eq!(js(&browser, "return location.pathname").await, "/");
+    assert_eq!(js(&browser, "return location.pathname").await, "/waterfall");
     app.stop().await;
     browser.close().await.unwrap();
 }
@@ -1277,11 +1281,13 @@ async fn every_views_live_part_is_only_the_live_part() {
     let app = spawn().await;
     seed::organisation(&app.db(), &Org::acme(3, 2, 2, &[1], &[]));
     for path in [
+        "/waterfall?part=live",
         "/?part=live",
         "/wall?part=live",
         "/triage?part=live",
         "/developer?part=live",
         "/developer/nobody?part=live",
+        "/waterfall?tv=1&part=live",
         "/?tv=1&part=live",
         "/developer?tv=1&part=live",
     ] {
@@ -1312,31 +1318,186 @@ async fn a_typo_never_reads_as_green() {
     app.stop().await;
 }
 
-/// The newcomer's first page, `/` on a laptop (1440x900) with the demo organisation loaded:
-/// nothing on it is wider than the window, so it never scrolls sideways.
+/// JS: how far the page scrolls sideways (`[scrollWidth, innerWidth]`) and what sticks out.
+const SIDEWAYS: &str = "const page = document.scrollingElement;
+    return [page.scrollWidth, window.innerWidth,
+      Array.from(document.querySelectorAll('body *'))
+        .filter(e => e.getBoundingClientRect().right > window.innerWidth + 1 && !e.closest('.grid-wrap'))
+        .slice(0, 8).map(e => e.tagName + '.' + e.className + ' ' + Math.round(e.getBoundingClientRect().right))]";
+
+/// The newcomer's first page, `/` on a laptop (1440x900) with the demo organisation loaded, is
+/// the Wall, and no view scrolls sideways; the Waterfall shows every branch name whole, marked
+/// as the default branch or not.
 #[tokio::test]
-async fn the_first_page_at_1440x900_never_scrolls_sideways_on_the_demo_organisation() {
+async fn the_first_page_at_1440x900_is_the_wall_and_never_scrolls_sideways_on_the_demo_organisation(
+) {
     let driver = start_driver();
     let browser = open_browser(&driver).await;
     viewport(&browser, 1440, 900).await;
     let app = spawn().await;
     load_demo(&app).await;
-    for path in ["/", "/wall", "/triage"] {
+    for path in ["/", "/waterfall", "/wall", "/triage"] {
         open(&browser, &app, path).await;
         tokio::time::sleep(Duration::from_millis(500)).await;
-        let widths = js(
-            &browser,
-            "return [document.documentElement.scrollWidth, window.innerWidth, \
-             Array.from(document.querySelectorAll('body *')).filter(e => e.getBoundingClientRect().right > window.innerWidth + 1 && !e.closest('table') && !e.closest('.event')).slice(0, 8).map(e => e.tagName + '.' + e.className + ' ' + Math.round(e.getBoundingClientRect().right))]",
-        )
-        .await;
+        let widths = js(&browser, SIDEWAYS).await;
         assert!(
             widths[0].as_f64().unwrap() <= widths[1].as_f64().unwrap(),
             "{path} scrolls sideways: {widths}"
         );
     }
+    open(&browser, &app, "/").await;
+    assert_eq!(
+        js(&browser, "return document.body.dataset.view").await,
+        "wall"
+    );
+    assert!(js(
+        &browser,
+        "return document.getElementById('tiles').children.length"
+    )
+    .await
+    .as_u64()
+    .is_some_and(|n| n == 25));
+
+    // The Waterfall: every repository's block, every branch name whole (its text is the name
+    // its hover text gives, nothing cut), the default branch marked apart.
+    open(&browser, &app, "/waterfall").await;
+    let branches = js(
+        &browser,
+        "return Array.from(document.querySelectorAll('#repos .meta .branch')).map(b => [
+            b.textContent.replace(/^\\S+\\s/, ''), b.title.replace(/^[a-z ]+: /, ''),
+            b.classList.contains('b-default'), b.scrollWidth <= b.clientWidth + 1])",
+    )
+    .await;
+    let branches = branches.as_array().unwrap();
+    assert!(branches.len() > 25, "{branches:?}");
+    for branch in branches {
+        assert_eq!(branch[0], branch[1], "a whole branch name: {branch}");
+        assert_eq!(branch[3], true, "not cut: {branch}");
+        assert!(!branch[0].as_str().unwrap().contains('…'));
+    }
+    assert!(branches.iter().any(|b| b[2] == true && b[0] == "main"));
+    assert!(branches
+        .iter()
+        .any(|b| b[2] == false && b[0].as_str().unwrap().contains('/')));
+    let blocks = js(
+        &browser,
+        "return document.querySelectorAll('#repos > .repo-block').length",
+    )
+    .await;
+    assert_eq!(blocks, 25, "a block per repository");
+    let png = browser.screenshot().await.unwrap();
+    std::fs::write(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/waterfall-1440x900.png"),
+        png,
+    )
+    .unwrap();
     app.stop().await;
     browser.close().await.unwrap();
+}
+
+/// JS: on the shown page of a TV's Waterfall, the elements carrying a repository, workflow or
+/// branch name that are cut (text wider than their box, or an ellipsis), smaller than 28 px at
+/// 1080p (scaled with the screen's height), or outside the screen; the blocks' grids wider than
+/// their box; and how far the shown blocks stop above the screen's bottom and short of its right
+/// edge (px).
+const TV_NAMES: &str = "const floor = 28 * window.innerHeight / 1080 - 0.5;
+    const bad = [];
+    const blocks = Array.from(document.querySelectorAll('#repos > .repo-block:not(.off)'));
+    for (const block of blocks) {
+      const wrap = block.querySelector('.grid-wrap');
+      if (wrap.scrollWidth > wrap.clientWidth + 1) bad.push('grid wider than its block: ' + block.dataset.repo);
+      for (const el of block.querySelectorAll('.repo-name, .lane-head .wf, .meta .branch')) {
+        const r = el.getBoundingClientRect();
+        const size = parseFloat(getComputedStyle(el).fontSize);
+        if (el.scrollWidth > el.clientWidth + 1 || el.textContent.includes('…')) bad.push('cut: ' + el.textContent);
+        if (size < floor) bad.push('small ' + size + ': ' + el.textContent);
+        if (r.bottom > window.innerHeight + 0.5 || r.right > window.innerWidth + 0.5) bad.push('outside: ' + el.textContent);
+      }
+    }
+    const bottom = Math.max(...blocks.map(b => b.getBoundingClientRect().bottom));
+    const right = Math.max(...blocks.map(b => b.getBoundingClientRect().right));
+    return [bad.slice(0, 8), blocks.length, Math.round(window.innerHeight - bottom),
+      Math.round(window.innerWidth - right)];";
+
+/// A TV's Waterfall on the demo organisation at 1920x1080 and 1366x768: on every page no
+/// repository, workflow or branch name is cut or under 28 px at 1080p, the blocks reach the
+/// screen's bottom and right edge (no empty band), every repository is shown over the pages, and the figures
+/// say they cover the watched branches.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tv_waterfall_of_the_demo_organisation_cuts_no_name_and_fills_the_screen() {
+    let driver = start_driver();
+    let app = spawn().await;
+    load_demo(&app).await;
+    let hud = app.get_text("/waterfall?tv=1&part=hud").await;
+    assert!(hud.contains(" runs · watched: main"), "{hud}");
+    for (width, height) in [(1920, 1080), (1366, 768)] {
+        let browser = open_browser(&driver).await;
+        viewport(&browser, width, height).await;
+        open(&browser, &app, "/waterfall?tv=1&rotate=0&page=2").await;
+        tokio::time::sleep(Duration::from_millis(800)).await;
+        let pager = js(
+            &browser,
+            "return document.getElementById('pager').textContent",
+        )
+        .await;
+        let pages: u64 = pager
+            .as_str()
+            .unwrap()
+            .rsplit(" of ")
+            .next()
+            .and_then(|n| n.trim().parse().ok())
+            .unwrap_or(1);
+        let mut seen = std::collections::BTreeSet::new();
+        for page in 1..=pages {
+            if pages > 1 {
+                until(
+                    &browser,
+                    &format!(
+                        "document.getElementById('pager').textContent === 'page {page} of {pages}'"
+                    ),
+                    Duration::from_secs(6),
+                )
+                .await;
+            }
+            let check = js(&browser, TV_NAMES).await;
+            eprintln!("tv waterfall {width}x{height} page {page} of {pages}: {check}");
+            assert_eq!(
+                check[0],
+                serde_json::json!([]),
+                "{width}x{height} page {page}"
+            );
+            let (band, side) = (check[2].as_f64().unwrap(), check[3].as_f64().unwrap());
+            assert!(
+                band < 0.05 * f64::from(height),
+                "{width}x{height} page {page}: {band} px empty at the bottom"
+            );
+            assert!(
+                side < 0.05 * f64::from(width),
+                "{width}x{height} page {page}: {side} px empty on the right"
+            );
+            let shown = js(
+                &browser,
+                "return Array.from(document.querySelectorAll('#repos > .repo-block:not(.off)')).map(b => b.dataset.repo)",
+            )
+            .await;
+            for repo in shown.as_array().unwrap() {
+                seen.insert(repo.as_str().unwrap().to_owned());
+            }
+            if page == 1 {
+                let png = browser.screenshot().await.unwrap();
+                let out = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                    .join(format!("target/tv-waterfall-{width}x{height}.png"));
+                std::fs::write(out, png).unwrap();
+            }
+        }
+        assert_eq!(
+            seen.len(),
+            25,
+            "{width}x{height}: every repository over the pages"
+        );
+        browser.close().await.unwrap();
+    }
+    app.stop().await;
 }
 
 #[tokio::test]
@@ -1361,10 +1522,10 @@ async fn a_branch_filter_that_only_some_repositories_match_says_which() {
 async fn the_figures_say_which_branches_they_cover() {
     let app = spawn().await;
     seed::organisation(&app.db(), &Org::acme(3, 2, 2, &[], &[]));
-    let all = app.get_text("/?part=hud").await;
+    let all = app.get_text("/waterfall?part=hud").await;
     assert!(all.contains(" runs · all branches</span>"), "{all}");
     assert!(all.contains("· all branches</figcaption>"));
-    let main = app.get_text("/?part=hud&branch=main").await;
+    let main = app.get_text("/waterfall?part=hud&branch=main").await;
     assert!(main.contains(" runs · ⎇ main</span>"), "{main}");
     app.stop().await;
 }

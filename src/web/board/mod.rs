@@ -1,4 +1,5 @@
-//! The board: the Wall (`/wall`), Waterfall (`/`), Triage (`/triage`) and Developer
+//! The board: the Wall (`/`, also `/wall`: a newcomer's first page answers "is anything
+//! broken?" at any scale), Waterfall (`/waterfall`), Triage (`/triage`) and Developer
 //! (`/developer`, `/developer/<login>`) views, the run page (`/runs/<id>`) and a job's log
 //! (`/jobs/<id>/log`), Runners (`/runners`), their static assets (embedded in the binary, so it
 //! runs from anywhere), and the HTML error page every other board address gets.
@@ -43,7 +44,7 @@ use query::{BoardQuery, Part};
 use super::{with_state, AppState, Error};
 use crate::views;
 
-/// `GET /wall`, `/`, `/triage`, `/developer`, `/developer/<login>`, `/static/...`, and the HTML
+/// `GET /` and `/wall` (the Wall), `/waterfall`, `/triage`, `/developer`, `/developer/<login>`, `/static/...`, and the HTML
 /// error page for any other address.
 pub fn routes(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = Rejection> + Clone {
     let query = warp::query::<Vec<(String, String)>>();
@@ -59,7 +60,12 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = R
         .and(gate.clone())
         .and(query)
         .and(with_state(state));
-    let waterfall = page_route(warp::path::end(), page.clone(), pages::show_waterfall);
+    let home = page_route(warp::path::end(), page.clone(), pages::show_wall);
+    let waterfall = page_route(
+        warp::path!("waterfall"),
+        page.clone(),
+        pages::show_waterfall,
+    );
     let triage = page_route(warp::path!("triage"), page.clone(), pages::show_triage);
     let people = page_route(warp::path!("developer"), page.clone(), pages::show_people);
     let developer = warp::path!("developer" / String)
@@ -92,7 +98,7 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = R
         })
         .and(gate)
         .map(|path, _: crate::scope::Viewer| unknown_page(path));
-    waterfall
+    home.or(waterfall)
         .or(triage)
         .or(people)
         .or(developer)
@@ -173,6 +179,7 @@ fn is_known_path(path: &str) -> bool {
         || matches!(
             first,
             "wall"
+                | "waterfall"
                 | "triage"
                 | "developer"
                 | "runs"
@@ -206,6 +213,7 @@ mod tests {
         for known in [
             "/",
             "/wall",
+            "/waterfall",
             "/triage",
             "/developer/bob",
             "/api/nope",

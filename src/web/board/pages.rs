@@ -24,13 +24,15 @@ const MAX_DEVELOPER_INCIDENTS: usize = 100;
 const MAX_PEOPLE: u32 = 200;
 /// A person's latest runs listed.
 const DEVELOPER_RUNS: u32 = 30;
-/// Workflow columns of one server-side TV page of the waterfall. The TV itself (`static/paging.js`)
-/// packs whole repositories into pages as wide as its screen, so this only sets, with
-/// [`TV_PAGES`], how many columns a TV is sent: 48, the busiest repositories first.
-const TV_LANES_PER_PAGE: usize = 6;
-/// Server-side TV pages of the waterfall at most; the least recently active repositories beyond
-/// them are counted ("+N more repositories"), not drawn.
-const TV_PAGES: usize = 8;
+/// Newest commits the Waterfall reads before keeping each repository's newest rows: about ten a
+/// repository in an organisation of 25, so a quiet repository still has its block.
+const WATERFALL_COMMITS: u32 = 250;
+/// Rows of each repository's block on a desktop page at least (a few repositories share the
+/// page's rows; one alone gets them all, and each block's header links there).
+const DESKTOP_BLOCK_ROWS: usize = 5;
+/// Rows of each repository's block on a TV: blocks small enough that a screen holds several and
+/// its pages turn through every repository.
+const TV_BLOCK_ROWS: usize = 3;
 
 type Response = Result<warp::reply::Response, Error>;
 
@@ -107,7 +109,10 @@ pub(super) async fn show_wall(
             model.queues = views::alerting(queues);
             model.unknown = !chrome.unknown.is_empty();
             match q.part {
-                Part::State => Ok(model.state_json()),
+                Part::State => {
+                    model.backfilling = super::query::backfilling(&s, &q.viewer).await?;
+                    Ok(model.state_json())
+                }
                 Part::Page => rendered(views::wall(&chrome, &model, s.opts())),
                 _ => rendered(views::wall_live(&chrome, &model, s.opts())),
             }
@@ -125,64 +130,46 @@ pub(super) async fn show_waterfall(
         viewer,
         &pairs,
         state,
-        ("waterfall", "/", "Waterfall".into()),
+        ("waterfall", "/waterfall", "Waterfall".into()),
         |q, mut chrome, s| async move {
-            let now = now();
-            let (filter, windowed) = (q.filter(), q.windowed(now));
-            let asked = filter.clone();
-            let layout = if q.tv {
-                views::Layout::Pages {
-                    lanes: TV_LANES_PER_PAGE,
-                    rows: chrome.max_rows,
-                    pages: TV_PAGES,
-                }
-            } else {
-                views::Layout::Scroll {
-                    rows: chrome.max_rows,
-                }
-            };
-            // A TV reads two pages' worth of commits per page of repositories, newest first, each
-            // server page keeping at most `max_rows` of them: the busiest repositories' pages
-            // fill, and a TV page that joins two server pages (`static/paging.js` packs them to the screen's
-            // width) fills the screen rather than its top two thirds.
-            let rows = if q.tv {
-                2 * chrome.max_rows * TV_PAGES
-            } else {
-                chrome.max_rows
-            } as u32;
-            let stream = chrome.max_stream as u32;
             let part = q.part;
-            let (commits, metrics, recent, mut stream) = s
-                .store
-                .read(move |conn| {
-                    let metrics = figures::compute(conn, &windowed, now)?;
-                    let recent = board::recent_completed(conn, &windowed, CHART_RUNS)?;
-                    if part == Part::Hud {
-                        return Ok((Vec::new(), metrics, recent, Vec::new()));
-                    }
-                    Ok((
-                        board::waterfall(conn, &filter, rows)?,
-                        metrics,
-                        recent,
-                        query::runs(conn, &filter, None, stream)?,
-                    ))
-                })
-                .await?;
-            let unknown = if part == Part::Hud {
-                Vec::new()
-            } else {
-                s.unknown_names(&asked).await?
-            };
-            let hud = views::Hud {
-                metrics,
-                chart: views::Chart::of(&recent),
-            };
+            let read = read_waterfall(&q, &chrome, &s).await?;
             if part == Part::Hud {
-                return rendered(views::hud(&chrome, &hud));
+                return rendered(views::hud(&chrome, &read.hud));
             }
-            chrome.unknown = q.notices("/", &unknown);
+            let unknown = s.unknown_names(&q.filter()).await?;
+            chrome.unknown = q.notices("/waterfall", &unknown);
+            let WaterfallRead {
+                commits,
+                hud,
+                mut stream,
+                defaults,
+                ..
+            } = read;
             q.viewer.redact_runs(&mut stream);
-            let model = views::Waterfall::of(commits, hud, stream, layout);
+            let watched = s.settings.watched();
+            let kind_of = |run: &crate::store::model::Run| {
+                let branch = run.branch.as_deref().unwrap_or_default();
+                watched.kind(branch, defaults.get(&run.repo).map(String::as_str))
+            };
+            // A desktop shares the page's rows among the repositories (one asked for gets them
+            // all), each keeping a few at least.
+            let repos: std::collections::HashSet<&str> =
+                commits.iter().map(|c| c.runs[0].repo.as_str()).collect();
+            let (order, rows) = if q.tv {
+                (views::Order::ByNamePaired, TV_BLOCK_ROWS)
+            } else {
+                let share = chrome.max_rows / repos.len().max(1);
+                (views::Order::ByName, share.max(DESKTOP_BLOCK_ROWS))
+            };
+            let mut model = views::Waterfall::of(commits, hud, stream, (order, rows), kind_of);
+            for block in &mut model.blocks {
+                let alone = BoardQuery {
+                    repo: vec![block.repo.clone()],
+                    ..q.clone()
+                };
+                block.link = alone.url("/waterfall", q.window, Part::Page);
+            }
             rendered(match part {
                 Part::Live => views::waterfall_live(&chrome, &model, s.opts()),
                 _ => views::waterfall(&chrome, &model, s.opts()),
@@ -190,6 +177,91 @@ pub(super) async fn show_waterfall(
         },
     )
     .await
+}
+
+/// What the Waterfall reads: its commits, the HUD, the live stream's first entries, and each
+/// repository's default branch (to mark rows).
+struct WaterfallRead {
+    commits: Vec<board::CommitRuns>,
+    hud: views::Hud,
+    stream: Vec<crate::store::model::Run>,
+    defaults: std::collections::HashMap<String, String>,
+}
+
+/// Reads the Waterfall as `q` asks: on a TV only the watched branches unless a branch or
+/// `branches=all` is asked for (the HUD says which); only the HUD for `part=hud`.
+async fn read_waterfall(
+    q: &BoardQuery,
+    chrome: &Chrome,
+    s: &AppState,
+) -> Result<WaterfallRead, Error> {
+    let now = now();
+    let watched_only = q.tv && q.branch.is_empty() && !q.all_branches;
+    let watched_now = s.settings.watched();
+    let watched = watched_only.then(|| watched_now.clone());
+    let filter = RunFilter {
+        watched: watched.clone(),
+        ..q.filter()
+    };
+    let windowed = RunFilter {
+        watched,
+        ..q.windowed(now)
+    };
+    let commits = if q.repo.len() == 1 {
+        chrome.max_rows as u32
+    } else {
+        WATERFALL_COMMITS
+    };
+    // The stream is a desktop's: a TV shows the grid alone.
+    let stream = if q.tv { 0 } else { chrome.max_stream as u32 };
+    let part = q.part;
+    let (commits, metrics, recent, stream, defaults, named) = s
+        .store
+        .read(move |conn| {
+            let metrics = figures::compute(conn, &windowed, now)?;
+            let recent = board::recent_completed(conn, &windowed, CHART_RUNS)?;
+            let named = if watched_only {
+                wall::default_branches(conn)?
+            } else {
+                Vec::new()
+            };
+            if part == Part::Hud {
+                return Ok((
+                    Vec::new(),
+                    metrics,
+                    recent,
+                    Vec::new(),
+                    Default::default(),
+                    named,
+                ));
+            }
+            Ok((
+                board::waterfall(conn, &filter, commits)?,
+                metrics,
+                recent,
+                query::runs(conn, &filter, None, stream)?,
+                board::default_branches(conn)?,
+                named,
+            ))
+        })
+        .await?;
+    let branches = if !q.branch.is_empty() {
+        format!("⎇ {}", views::name(&q.branch.join(",")))
+    } else if watched_only {
+        wall::watched_label(&named, &watched_now)
+    } else {
+        "all branches".to_owned()
+    };
+    Ok(WaterfallRead {
+        commits,
+        hud: views::Hud {
+            metrics,
+            chart: views::Chart::of(&recent),
+            branches,
+        },
+        stream,
+        defaults,
+    })
 }
 
 pub(super) async fn show_triage(

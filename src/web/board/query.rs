@@ -24,7 +24,7 @@ pub(super) enum Part {
 /// The views TV mode can rotate through.
 const ROTATABLE: &[(&str, &str)] = &[
     ("wall", "/wall"),
-    ("waterfall", "/"),
+    ("waterfall", "/waterfall"),
     ("triage", "/triage"),
     ("developer", "/developer"),
 ];
@@ -215,7 +215,7 @@ impl BoardQuery {
             },
             Link {
                 label: "Waterfall".into(),
-                url: self.url("/", self.window, Part::Page),
+                url: self.url("/waterfall", self.window, Part::Page),
                 active: view == "waterfall",
             },
             Link {
@@ -316,6 +316,7 @@ impl BoardQuery {
             timezone: state.config.timezone.clone().unwrap_or_default(),
             watched: crate::store::wall::watched_label(&[], &state.settings.watched()),
             partial: None,
+            backfilling: String::new(),
         }
     }
 
@@ -353,8 +354,27 @@ impl BoardQuery {
         if self.part == Part::Page && !self.tv {
             chrome.known = state.board_cache.known_names(state, &self.viewer).await?;
         }
+        if self.part == Part::Page {
+            chrome.backfilling = backfilling(state, &self.viewer).await?;
+        }
         Ok(chrome)
     }
+}
+
+/// "backfilling 12 of 25 repositories" while the App's background backfill of repositories
+/// `viewer` may read runs (12 queued or running of the 25 the App gave them); empty otherwise. A
+/// repository outside their scope is not counted: not even a count of those reaches them.
+///
+/// # Errors
+/// On a database error.
+pub(super) async fn backfilling(state: &AppState, viewer: &Viewer) -> Result<String, Error> {
+    let states = state.store.read(crate::store::app::backfill_states).await?;
+    let mine = states.iter().filter(|(repo, _)| viewer.may_read(repo));
+    let (pending, total) = mine.fold((0, 0), |(pending, total), (_, backfill)| {
+        let going = matches!(backfill.state.as_str(), "queued" | "running");
+        (pending + usize::from(going), total + 1)
+    });
+    Ok(crate::views::backfilling(pending, total))
 }
 
 #[cfg(test)]

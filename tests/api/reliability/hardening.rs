@@ -539,7 +539,13 @@ async fn a_javascript_html_url_never_becomes_an_href_but_the_api_returns_it_as_r
 
     // Act
     let mut pages = String::new();
-    for path in ["/", "/triage", "/developer/octocat", "/?part=live"] {
+    for path in [
+        "/",
+        "/waterfall",
+        "/triage",
+        "/developer/octocat",
+        "/waterfall?part=live",
+    ] {
         let response = http.get(server.url(path)).send().await.unwrap();
         assert_eq!(response.status(), 200, "{path}");
         pages.push_str(&response.text().await.unwrap());
