@@ -163,6 +163,9 @@ pub fn prune_batch(
                 .execute([run])?;
             tx.prepare_cached("DELETE FROM workflowrunattempts WHERE run_id = ?1")?
                 .execute([run])?;
+            // A claim on a red goes with the red's first run (it stopped showing when green).
+            tx.prepare_cached("DELETE FROM claims WHERE first_red_run = ?1")?
+                .execute([run])?;
             pruned.runs += tx
                 .prepare_cached("DELETE FROM workflowruns WHERE id = ?1")?
                 .execute([run])?;
@@ -278,7 +281,9 @@ mod tests {
              INSERT INTO deliveries (id, event, receivedtime) VALUES
                  ('old', 'push', {}), ('new', 'push', {});
              INSERT INTO commits (id, repo_id, gitid, committime) VALUES
-                 (2, 1, 'old-without-runs', {}), (3, 1, 'new-without-runs', {});",
+                 (2, 1, 'old-without-runs', {}), (3, 1, 'new-without-runs', {});
+             INSERT INTO claims (first_red_run, login, claimtime) VALUES
+                 (5, 'alice', 0), (1005, 'bob', 0);",
             now - 20 * DAY,
             now - 11 * DAY,
             now - 9 * DAY,
@@ -317,6 +322,12 @@ mod tests {
         assert_eq!(count("workflowrunattempts"), 200);
         assert_eq!(count("workflowjobs"), 200);
         assert_eq!(count("deliveries"), 1);
+        assert_eq!(
+            count("claims WHERE first_red_run = 1005"),
+            1,
+            "a claim goes with its red's first run, and only then"
+        );
+        assert_eq!(count("claims"), 1);
         assert_eq!(
             prune(&conn, &retention, now).unwrap(),
             Pruned::default(),
