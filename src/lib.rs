@@ -207,6 +207,7 @@ impl App {
             sessions,
             oidc: oidc::Verifier::new(&config_issuer, config_audience.as_deref()),
             post_limits: web::samples::PostLimits::default(),
+            pending_samples: web::samples::PendingSamples::default(),
             config: Arc::new(config),
         });
         Ok(Self {

@@ -96,6 +96,8 @@ pub struct SharedState {
     pub oidc: crate::oidc::Verifier,
     /// Posts of samples per job in the current minute.
     pub post_limits: samples::PostLimits,
+    /// Posted samples waiting to share a transaction.
+    pub pending_samples: samples::PendingSamples,
 }
 
 /// Now, in epoch seconds: the end of every window and the age of every red.
