@@ -1789,7 +1789,7 @@ fn sample_storage(db: &Path, minutes: i64) -> anyhow::Result<(i64, i64)> {
                 .as_array()
                 .expect("a batch holds samples")
                 .iter()
-                .map(|s| stored_sample(s))
+                .map(stored_sample)
                 .collect();
             // Job ids the size GitHub's are now (over 2^32).
             samples::insert(&tx, 30_000_000_000 + k, &batch)?;
