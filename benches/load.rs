@@ -1282,6 +1282,8 @@ fn run_page_runs(db: &Path, runs: usize) -> anyhow::Result<[u64; 2]> {
     repository["full_name"] = json!("org/repo-0");
     repository["default_branch"] = json!("main");
     repository["html_url"] = json!("https://github.com/org/repo-0");
+    // Samples of the last hour: older ones are downsampled at start (`--telemetry-retention`).
+    let hour_ago = chrono::Utc::now().timestamp() - 3600;
     let store = Store::open(db)?;
     let mut conn = store.open_writer()?;
     let tx = conn.transaction()?;
@@ -1298,11 +1300,7 @@ fn run_page_runs(db: &Path, runs: usize) -> anyhow::Result<[u64; 2]> {
             let event = event::parse(EventKind::WorkflowJob, &body)?;
             write::apply_event(&tx, &event, chrono::Utc::now().timestamp())?;
             let batch: Vec<samples::Sample> = (0..720)
-                .map(|i| {
-                    stored_sample(
-                        &sample_batch(j, 1_700_000_000 + i * 5, 1_700_000_000)["samples"][2],
-                    )
-                })
+                .map(|i| stored_sample(&sample_batch(j, hour_ago + i * 5, hour_ago)["samples"][2]))
                 .collect();
             samples::insert(&tx, job_id, &batch)?;
         }
