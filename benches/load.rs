@@ -2,7 +2,7 @@
 //!
 //! ```sh
 //! cargo bench --bench load                      # everything, defaults below
-//! cargo bench --bench load -- --only ingest     # one phase: ingest, fanout, reads, names
+//! cargo bench --bench load -- --only ingest     # one phase: ingest, fanout, reads, names, telemetry
 //! ```
 //!
 //! Phases (each against the release `buildboard` binary, run as its own process on loopback with a
@@ -17,19 +17,28 @@
 //!   transactions of 512, with no HTTP; and again in groups the size the server's writer formed.
 //!   The server's own writer figures (groups, deliveries per group, time per group) are read from
 //!   its `/metrics`.
-//! - **fan-out**: N WebSocket clients; deliveries posted at a steady rate; from each delivery's 2xx
-//!   to its message at each client: p50/p99/max, messages lost; server RSS per idle client.
-//! - **reads**: a database of `--runs` runs; server start time; p50/p99 of the API and board pages
-//!   (with `--scope N`, read with a display token for N of the 100 repositories, as a person or a
-//!   TV who may read only those).
+//! - **fan-out**: N WebSocket clients; deliveries posted at a steady rate; from each delivery's send
+//!   (and from its 2xx) to its message at each client: p50/p99/max, messages lost or duplicated;
+//!   server RSS per idle client. With `--fanout-scopes S`, the clients are spread over S display
+//!   tokens (made through `/api/tokens`), each scoped to repositories of its own, and the
+//!   deliveries over all of them: each client must get every delivery of its scope once, and any
+//!   message naming another scope's repository is counted as a failure (a security boundary).
+//! - **reads**: a database of `--runs` runs; server start time; p50/p99 of the API and board pages,
+//!   the run page and `GET /api/runs/<id>` included (with `--scope N`, read with a display token
+//!   for N of the 100 repositories, as a person or a TV who may read only those).
 //! - **names**: 20,000 repositories and branches; the slowest read with 50 unknown names per list,
 //!   and a plain read's latency while 8 clients send such reads.
+//! - **telemetry**: 1,000 running jobs each posting a batch of three samples every 15 s to
+//!   `POST /api/metrics`, with tokens a fake Actions OIDC issuer on loopback (discovery + JWKS, the
+//!   tests' key) signed, while deliveries arrive as in ingest: deliveries/s with and without the
+//!   telemetry (alternating, `--telemetry-rounds`), and the bytes a sample takes on disk (SQLite's
+//!   `dbstat` over `jobsamples`), also for 1,000 jobs of `--telemetry-minutes` each.
 
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
@@ -45,11 +54,14 @@ use hyper::header::HeaderValue;
 use serde_json::{json, Value};
 
 const SECRET: &str = "load-tool-secret";
+/// The board token and the admin token of phases that read with tokens.
+const BOARD: &str = "load-board-token-0123456789";
+const ADMIN: &str = "load-admin-token-0123456789";
 
 /// Measure ingest, fan-out and reads against their limits.
 #[derive(Debug, Parser)]
 struct Args {
-    /// Run one phase only: ingest, fanout or reads.
+    /// Run one phase only: ingest, fanout, reads, names or telemetry.
     #[arg(long)]
     only: Option<String>,
     /// Seconds each throughput measurement runs.
@@ -65,6 +77,11 @@ struct Args {
     /// WebSocket client counts for the fan-out phase.
     #[arg(long, value_delimiter = ',', default_value = "1000,10000")]
     clients: Vec<usize>,
+    /// Fan-out phase: spread the clients over this many display tokens, each scoped to its own
+    /// repositories, and post deliveries about all of them; each client must get exactly its
+    /// scope's. 0: every client reads everything without a token.
+    #[arg(long, default_value_t = 0)]
+    fanout_scopes: usize,
     /// Deliveries per second during the fan-out phase.
     #[arg(long, default_value_t = 20)]
     fanout_rate: u64,
@@ -82,6 +99,12 @@ struct Args {
     /// (`org/repo-0` ...); 0 reads everything without a token.
     #[arg(long, default_value_t = 0)]
     scope: usize,
+    /// Telemetry phase: measurements without and with telemetry, alternating.
+    #[arg(long, default_value_t = 2)]
+    telemetry_rounds: usize,
+    /// Telemetry phase: minutes of samples per job in the on-disk size measurement.
+    #[arg(long, default_value_t = 60)]
+    telemetry_minutes: i64,
     /// Internal: this process runs one phase of a full run (which printed the header).
     #[arg(long, hide = true)]
     phase_process: bool,
@@ -105,7 +128,7 @@ fn main() -> anyhow::Result<()> {
 }
 
 /// The phases, in the order a full run measures them.
-const PHASES: [&str; 4] = ["ingest", "fanout", "reads", "names"];
+const PHASES: [&str; 5] = ["ingest", "fanout", "reads", "names", "telemetry"];
 
 async fn run(args: Args) -> anyhow::Result<()> {
     if !args.phase_process {
@@ -142,6 +165,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         }
         "reads" => reads_phase(&args, dir.path()).await?,
         "names" => names_phase(&args, dir.path()).await?,
+        "telemetry" => telemetry_phase(&args, dir.path()).await?,
         other => bail!("unknown phase {other:?}: use one of {PHASES:?}"),
     }
     Ok(())
@@ -177,6 +201,23 @@ impl Delivery {
         headers.insert("x-github-delivery", self.id.parse().expect("a GUID"));
         headers.insert("x-hub-signature-256", self.signature.parse().expect("hex"));
         request
+    }
+
+    /// This workflow_run delivery about repository `octo-org/{name}` instead of the template's,
+    /// with ids of its own for the repository and its workflow (`number` tells them apart),
+    /// signed again.
+    fn for_repo(&self, name: &str, number: u64) -> Delivery {
+        let body = std::str::from_utf8(&self.body)
+            .expect("the templates are UTF-8")
+            .replace("octo-repo", name)
+            .replace("300029405", &(400_000_000 + number).to_string())
+            .replace("2823525", &(3_000_000 + number).to_string());
+        let body = Bytes::from(body);
+        Delivery {
+            signature: signature::sign(SECRET.as_bytes(), &body),
+            body,
+            ..self.clone()
+        }
     }
 }
 
@@ -745,50 +786,134 @@ fn storage_limit(
 // ---------------------------------------------------------------------------------------------
 // Fan-out
 
-async fn fanout_phase(args: &Args, dir: &Path, clients: usize) -> anyhow::Result<()> {
-    eprintln!("fan-out: {clients} clients…");
-    let db = dir.join(format!("fanout-{clients}.db"));
-    let (server, _) = Server::start(&db).await?;
-    let idle_rss = server.rss_kib();
-    let url = format!("ws://{}/ws", server.addr);
+/// Repositories each scope of the fan-out phase reads.
+const REPOS_PER_SCOPE: usize = 2;
 
-    // Each client records when each run message arrived.
-    let arrivals: Arc<Mutex<Vec<(u64, Instant)>>> = Arc::new(Mutex::new(Vec::new()));
+/// Repository `repo` of fan-out scope `scope`, without its owner (`octo-org`, the template's):
+/// `scope-07-repo-1`.
+fn scope_repo(scope: usize, repo: usize) -> String {
+    format!("scope-{scope:02}-repo-{repo}")
+}
+
+/// The fan-out scopes whose repositories `text` names (`scope-NN-repo-`, however its owner or
+/// URL around it is written). A screen must never get a message naming another scope than its
+/// own.
+fn scopes_named(text: &str) -> impl Iterator<Item = usize> + '_ {
+    text.match_indices("scope-").filter_map(|(at, _)| {
+        let rest = &text[at + "scope-".len()..];
+        let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+        rest[digits.len()..]
+            .starts_with("-repo-")
+            .then(|| digits.parse().ok())
+            .flatten()
+    })
+}
+
+/// A delivery posted during the fan-out phase: its run, its scope, when it was sent and when
+/// its 2xx came back.
+struct Posted {
+    run_id: u64,
+    scope: usize,
+    sent: Instant,
+    acked: Instant,
+}
+
+/// What one screen received.
+struct Screen {
+    scope: usize,
+    /// Each `run` message: its run id and when it arrived.
+    runs: Vec<(u64, Instant)>,
+    /// Messages (of any type, snapshots included) that named another scope's repository.
+    foreign: usize,
+    /// Messages that named a repository of its own scope: none would mean the check above
+    /// cannot see a repository's name in a message.
+    named_own: usize,
+}
+
+/// Starts the fan-out phase's server and, with `scopes`, makes one display token per scope
+/// (each for its own [`REPOS_PER_SCOPE`] repositories) through `/api/tokens`; without scopes the
+/// screens read everything with no token.
+async fn fanout_server(db: &Path, scopes: usize) -> anyhow::Result<(Server, Vec<String>)> {
+    if scopes == 0 {
+        return Ok((Server::start(db).await?.0, Vec::new()));
+    }
+    let (server, _) =
+        Server::start_with(db, &["--board-token", BOARD, "--admin-token", ADMIN]).await?;
+    let mut tokens = Vec::with_capacity(scopes);
+    for scope in 0..scopes {
+        let repos: Vec<String> = (0..REPOS_PER_SCOPE)
+            .map(|repo| format!("octo-org/{}", scope_repo(scope, repo)))
+            .collect();
+        tokens.push(make_token(server.addr, &format!("screen {scope}"), &repos).await?);
+    }
+    Ok((server, tokens))
+}
+
+/// Connects one screen to `url`, with `token` when it has one.
+async fn connect_screen(url: &str, token: Option<&str>) -> anyhow::Result<WebSocket> {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let mut request = url.into_client_request()?;
+    if let Some(token) = token {
+        request.headers_mut().insert(
+            hyper::header::AUTHORIZATION,
+            format!("Bearer {token}").parse()?,
+        );
+    }
+    let (socket, _) =
+        tokio_tungstenite::connect_async_with_config(request, Some(client_config()), false)
+            .await
+            .context("connecting a WebSocket client")?;
+    Ok(socket)
+}
+
+/// Connects `clients` screens, screen `c` with the token of scope `c % scopes`, 250 at a time;
+/// returns their tasks once every one has its snapshot (or after a minute).
+async fn connect_screens(
+    server: &Server,
+    tokens: &[String],
+    clients: usize,
+    stop: &tokio_util::sync::CancellationToken,
+) -> anyhow::Result<Vec<tokio::task::JoinHandle<Screen>>> {
+    let url = format!("ws://{}/ws", server.addr);
     let mut tasks = Vec::with_capacity(clients);
-    let connected = Arc::new(AtomicUsize::new(0));
-    // Clients that have their snapshot: posting starts once every one has, so that the figures
+    // Screens that have their snapshot: posting starts once every one has, so that the figures
     // are the steady state and not the tail of 10,000 connections being set up.
     let settled = Arc::new(AtomicUsize::new(0));
-    let stop = tokio_util::sync::CancellationToken::new();
     for batch in (0..clients).collect::<Vec<_>>().chunks(250) {
-        let mut sockets = Vec::new();
-        for _ in batch {
-            sockets.push(tokio_tungstenite::connect_async_with_config(
-                url.as_str(),
-                Some(client_config()),
-                false,
-            ));
-        }
-        for socket in futures_util::future::join_all(sockets).await {
-            let (socket, _) = socket.context("connecting a WebSocket client")?;
-            let (arrivals, connected, settled, stop) = (
-                arrivals.clone(),
-                connected.clone(),
-                settled.clone(),
-                stop.clone(),
-            );
+        let scope_of = |client: usize| client % tokens.len().max(1);
+        let sockets = batch.iter().map(|&client| {
+            let token = tokens.get(scope_of(client)).map(String::as_str);
+            connect_screen(&url, token)
+        });
+        let sockets = futures_util::future::join_all(sockets).await;
+        for (&client, socket) in batch.iter().zip(sockets) {
+            let (socket, settled, stop) = (socket?, settled.clone(), stop.clone());
+            let mut screen = Screen {
+                scope: scope_of(client),
+                runs: Vec::new(),
+                foreign: 0,
+                named_own: 0,
+            };
+            let scoped = !tokens.is_empty();
             tasks.push(tokio::spawn(async move {
-                let mut seen = Vec::new();
-                connected.fetch_add(1, Ordering::Relaxed);
                 read_texts(socket, &stop, |text| {
+                    if scoped {
+                        let (mut own, mut other) = (false, false);
+                        for named in scopes_named(text) {
+                            own |= named == screen.scope;
+                            other |= named != screen.scope;
+                        }
+                        screen.foreign += usize::from(other);
+                        screen.named_own += usize::from(own);
+                    }
                     if let Some(id) = run_id(text) {
-                        seen.push((id, Instant::now()));
+                        screen.runs.push((id, Instant::now()));
                     } else if text.contains(r#""type":"snapshot""#) {
                         settled.fetch_add(1, Ordering::Relaxed);
                     }
                 })
                 .await;
-                arrivals.lock().unwrap().extend(seen);
+                screen
             }));
         }
     }
@@ -803,97 +928,191 @@ async fn fanout_phase(args: &Args, dir: &Path, clients: usize) -> anyhow::Result
         settling.elapsed().as_millis(),
         rss_kib(std::process::id()) / 1024
     );
+    Ok(tasks)
+}
+
+/// The fan-out phase's workflow_run deliveries, with their scopes: with `scopes`, delivery `i`
+/// is about a repository of scope `i % scopes`; without, all are about the template's.
+fn fanout_deliveries(count: u64, scopes: usize) -> anyhow::Result<Vec<(Delivery, usize)>> {
+    let deliveries = make_deliveries(count * 2, 10_000_000)?;
+    let runs = deliveries
+        .into_iter()
+        .filter(|d| d.event == "workflow_run")
+        .take(count as usize);
+    Ok(runs
+        .enumerate()
+        .map(|(i, delivery)| {
+            if scopes == 0 {
+                return (delivery, 0);
+            }
+            let (scope, repo) = (i % scopes, (i / scopes) % REPOS_PER_SCOPE);
+            let number = (scope * REPOS_PER_SCOPE + repo) as u64;
+            (delivery.for_repo(&scope_repo(scope, repo), number), scope)
+        })
+        .collect())
+}
+
+/// Posts `deliveries` one at a time at `rate` per second on one keep-alive connection.
+async fn post_steadily(
+    addr: SocketAddr,
+    deliveries: &[(Delivery, usize)],
+    rate: u64,
+) -> anyhow::Result<Vec<Posted>> {
+    let mut sender = connect(addr).await?;
+    let host = HeaderValue::from_str(&addr.to_string())?;
+    let mut posted = Vec::with_capacity(deliveries.len());
+    let mut ticker = tokio::time::interval(Duration::from_secs_f64(1.0 / rate as f64));
+    for (delivery, scope) in deliveries {
+        ticker.tick().await;
+        let sent = Instant::now();
+        if post(&mut sender, delivery.post(&host)).await? {
+            posted.push(Posted {
+                run_id: delivery
+                    .run_id
+                    .expect("workflow_run deliveries carry their run id"),
+                scope: *scope,
+                sent,
+                acked: Instant::now(),
+            });
+        }
+    }
+    Ok(posted)
+}
+
+async fn fanout_phase(args: &Args, dir: &Path, clients: usize) -> anyhow::Result<()> {
+    let scopes = args.fanout_scopes;
+    eprintln!(
+        "fan-out: {clients} clients over {} scope(s)…",
+        scopes.max(1)
+    );
+    let db = dir.join(format!("fanout-{clients}.db"));
+    let (server, tokens) = fanout_server(&db, scopes).await?;
+    let idle_rss = server.rss_kib();
+    let stop = tokio_util::sync::CancellationToken::new();
+    let tasks = connect_screens(&server, &tokens, clients, &stop).await?;
     tokio::time::sleep(Duration::from_millis(500)).await;
     let busy_rss = server.rss_kib();
     let per_client = (busy_rss.saturating_sub(idle_rss)) as f64 / clients as f64;
 
-    // Post at a steady rate; remember when each was acknowledged.
-    let count = args.fanout_rate * args.duration;
-    let deliveries = make_deliveries(count * 2, 10_000_000)?;
-    let runs: Vec<&Delivery> = deliveries
-        .iter()
-        .filter(|d| d.event == "workflow_run")
-        .take(count as usize)
-        .collect();
-    let mut sender = connect(server.addr).await?;
-    let host = HeaderValue::from_str(&server.addr.to_string())?;
-    let mut acked: Vec<(u64, Instant)> = Vec::new();
-    let interval = Duration::from_secs_f64(1.0 / args.fanout_rate as f64);
-    let mut ticker = tokio::time::interval(interval);
-    for delivery in runs {
-        ticker.tick().await;
-        let success = post(&mut sender, delivery.post(&host)).await?;
-        let at = Instant::now();
-        if success {
-            acked.push((
-                delivery
-                    .run_id
-                    .expect("workflow_run deliveries carry their run id"),
-                at,
-            ));
-        }
-    }
+    let deliveries = fanout_deliveries(args.fanout_rate * args.duration, scopes)?;
+    let posted = post_steadily(server.addr, &deliveries, args.fanout_rate).await?;
     tokio::time::sleep(Duration::from_secs(2)).await;
     stop.cancel();
+    let mut screens = Vec::with_capacity(clients);
     for task in tasks {
-        let _ = task.await;
+        screens.push(task.await?);
     }
     server.stop()?;
-
-    let acked_at: std::collections::HashMap<u64, Instant> = acked.iter().copied().collect();
-    let arrivals = arrivals.lock().unwrap();
-    let mut latencies: Vec<Duration> = arrivals
-        .iter()
-        .filter_map(|(id, at)| {
-            acked_at
-                .get(id)
-                .map(|ack| at.saturating_duration_since(*ack))
-        })
-        .collect();
-    latencies.sort_unstable();
-    // Where the tail comes from: each delivery's slowest arrival, the worst five in posting order.
-    let mut slowest: std::collections::HashMap<u64, Duration> = std::collections::HashMap::new();
-    for (id, at) in arrivals.iter() {
-        if let Some(ack) = acked_at.get(id) {
-            let latency = at.saturating_duration_since(*ack);
-            let worst = slowest.entry(*id).or_default();
-            *worst = (*worst).max(latency);
-        }
+    let tally = FanoutTally::count(&posted, &screens, scopes > 0);
+    if scopes > 0 {
+        eprintln!(
+            "fan-out: messages naming a repository of the screen's own scope: {} (the check sees names)",
+            screens.iter().map(|s| s.named_own).sum::<usize>()
+        );
     }
-    let mut worst: Vec<(usize, Duration)> = acked
-        .iter()
-        .enumerate()
-        .filter_map(|(index, (id, _))| slowest.get(id).map(|latency| (index, *latency)))
-        .collect();
-    worst.sort_unstable_by_key(|(_, latency)| std::cmp::Reverse(*latency));
-    worst.truncate(5);
-    worst.sort_unstable();
-    eprintln!(
-        "fan-out: slowest deliveries (index in posting order: worst arrival): {}",
-        worst
-            .iter()
-            .map(|(index, latency)| format!("#{index}: {} ms", ms(*latency)))
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
-    let expected = acked.len() * clients;
-    let lost = expected.saturating_sub(latencies.len());
+    tally.print_slowest(&posted);
     println!(
-        "## Fan-out: {clients} WebSocket clients, {} deliveries/s for {} s\n",
-        args.fanout_rate, args.duration
+        "## Fan-out: {clients} WebSocket clients over {} scope(s), {} deliveries/s for {} s\n",
+        scopes.max(1),
+        args.fanout_rate,
+        args.duration
     );
-    println!("| clients | messages | p50 ms | p99 ms | max ms | lost | RSS idle server | RSS per client |");
-    println!("|---|---|---|---|---|---|---|---|");
+    println!("| clients | scopes | messages | p50 ms from send | p99 ms from send | max ms from send | p99 ms from 2xx | lost | duplicated | other scopes' messages | RSS idle server | RSS per client |");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
     println!(
-        "| {clients} | {} | {} | {} | {} | {lost} | {:.1} MiB | {:.1} KiB |\n",
-        latencies.len(),
-        ms(percentile(&latencies, 0.5)),
-        ms(percentile(&latencies, 0.99)),
-        ms(latencies.last().copied().unwrap_or_default()),
+        "| {clients} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {:.1} MiB | {:.1} KiB |\n",
+        scopes.max(1),
+        tally.from_send.len(),
+        ms(percentile(&tally.from_send, 0.5)),
+        ms(percentile(&tally.from_send, 0.99)),
+        ms(tally.from_send.last().copied().unwrap_or_default()),
+        ms(percentile(&tally.from_ack, 0.99)),
+        tally.lost,
+        tally.duplicated,
+        tally.foreign,
         idle_rss as f64 / 1024.0,
         per_client
     );
     Ok(())
+}
+
+/// The fan-out phase's outcome: each screen must get every acknowledged delivery of its scope
+/// once, and nothing of another scope.
+struct FanoutTally {
+    /// Latency of each expected message from its delivery's send, sorted.
+    from_send: Vec<Duration>,
+    /// The same from its delivery's 2xx, sorted.
+    from_ack: Vec<Duration>,
+    /// Expected messages that never arrived.
+    lost: usize,
+    /// Expected messages that arrived more than once.
+    duplicated: usize,
+    /// Messages about another scope's repositories (run messages and any other text naming one).
+    foreign: usize,
+    /// Each delivery's slowest arrival from its send, by run id.
+    slowest: std::collections::HashMap<u64, Duration>,
+}
+
+impl FanoutTally {
+    fn count(posted: &[Posted], screens: &[Screen], scoped: bool) -> Self {
+        let by_run: std::collections::HashMap<u64, &Posted> =
+            posted.iter().map(|p| (p.run_id, p)).collect();
+        let mut tally = Self {
+            from_send: Vec::new(),
+            from_ack: Vec::new(),
+            lost: 0,
+            duplicated: 0,
+            foreign: 0,
+            slowest: std::collections::HashMap::new(),
+        };
+        for screen in screens {
+            tally.foreign += screen.foreign;
+            let mut seen = std::collections::HashSet::new();
+            for (id, at) in &screen.runs {
+                let Some(p) = by_run.get(id) else { continue };
+                if scoped && p.scope != screen.scope {
+                    continue; // counted in `foreign`: its text names the other scope
+                }
+                if !seen.insert(*id) {
+                    tally.duplicated += 1;
+                    continue;
+                }
+                let latency = at.saturating_duration_since(p.sent);
+                tally.from_send.push(latency);
+                tally.from_ack.push(at.saturating_duration_since(p.acked));
+                let worst = tally.slowest.entry(*id).or_default();
+                *worst = (*worst).max(latency);
+            }
+            let expected = posted
+                .iter()
+                .filter(|p| !scoped || p.scope == screen.scope)
+                .count();
+            tally.lost += expected - seen.len();
+        }
+        tally.from_send.sort_unstable();
+        tally.from_ack.sort_unstable();
+        tally
+    }
+
+    /// Where the tail comes from: each delivery's slowest arrival, the worst five in posting order.
+    fn print_slowest(&self, posted: &[Posted]) {
+        let mut worst: Vec<(usize, Duration)> = posted
+            .iter()
+            .enumerate()
+            .filter_map(|(index, p)| self.slowest.get(&p.run_id).map(|l| (index, *l)))
+            .collect();
+        worst.sort_unstable_by_key(|(_, latency)| std::cmp::Reverse(*latency));
+        worst.truncate(5);
+        worst.sort_unstable();
+        eprintln!(
+            "fan-out: slowest deliveries (index in posting order: worst arrival from send): {}",
+            worst
+                .iter()
+                .map(|(index, latency)| format!("#{index}: {} ms", ms(*latency)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
 }
 
 /// Each simulated board's buffers. tungstenite's default read buffer is 128 KiB, zero-filled on
@@ -958,7 +1177,12 @@ async fn reads_phase(args: &Args, dir: &Path) -> anyhow::Result<()> {
             built.elapsed().as_secs_f64()
         );
     }
+    let pages = run_page_runs(&db, args.runs)?;
     let (server, startup, client) = reads_server(&db, args.scope).await?;
+    let run_pages: Vec<String> = pages
+        .iter()
+        .flat_map(|id| [format!("/runs/{id}"), format!("/api/runs/{id}")])
+        .collect();
     let endpoints = [
         "/api/builds",
         "/api/builds?repo=org/repo-3&branch=branch-7&per_page=100",
@@ -984,7 +1208,10 @@ async fn reads_phase(args: &Args, dir: &Path) -> anyhow::Result<()> {
         "/api/triage",
         "/triage?branch=branch-1*&workflow=workflow-17,workflow-18",
         "/developer/dev-42",
-    ];
+    ]
+    .into_iter()
+    .map(str::to_owned)
+    .chain(run_pages);
     println!("## Reads: {} runs in the database\n", args.runs);
     if args.scope > 0 {
         println!(
@@ -1036,14 +1263,58 @@ async fn reads_phase(args: &Args, dir: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The runs whose pages the reads phase opens: the newest run of `org/repo-0` (which every
+/// scope reads) and an older failed one, each given four jobs with their steps and an hour of
+/// samples every 5 s (the reads database holds runs only). Idempotent.
+fn run_page_runs(db: &Path, runs: usize) -> anyhow::Result<[u64; 2]> {
+    use buildboard::store::samples;
+    // Run `n + 1` is of repository `n % 100` and fails when `n % 7 == 0` (see fill_database).
+    let newest = (runs as u64 - 1) / 100 * 100;
+    let failed = (runs as u64 * 7 / 10) / 700 * 700;
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/github/webhooks");
+    let read = |path: &str| -> anyhow::Result<Value> {
+        Ok(serde_json::from_str(&std::fs::read_to_string(
+            root.join(path),
+        )?)?)
+    };
+    let mut repository = read("workflow_run/completed.payload.json")?["repository"].clone();
+    repository["id"] = json!(1000);
+    repository["full_name"] = json!("org/repo-0");
+    repository["default_branch"] = json!("main");
+    repository["html_url"] = json!("https://github.com/org/repo-0");
+    // Samples of the last hour: older ones are downsampled at start (`--telemetry-retention`).
+    let hour_ago = chrono::Utc::now().timestamp() - 3600;
+    let store = Store::open(db)?;
+    let mut conn = store.open_writer()?;
+    let tx = conn.transaction()?;
+    for (n, outcome) in [(newest, "success"), (failed, "failure")] {
+        let mut template = read(&format!(
+            "workflow_job/completed.{outcome}.with-organization.payload.json"
+        ))?;
+        template["repository"] = repository.clone();
+        for j in 0..4 {
+            let job_id = 9_000_000_000 + n as i64 * 10 + j;
+            template["workflow_job"]["id"] = json!(job_id);
+            template["workflow_job"]["run_id"] = json!(n + 1);
+            let body = serde_json::to_vec(&template)?;
+            let event = event::parse(EventKind::WorkflowJob, &body)?;
+            write::apply_event(&tx, &event, chrono::Utc::now().timestamp())?;
+            let batch: Vec<samples::Sample> = (0..720)
+                .map(|i| stored_sample(&sample_batch(j, hour_ago + i * 5, hour_ago)["samples"][2]))
+                .collect();
+            samples::insert(&tx, job_id, &batch)?;
+        }
+    }
+    tx.commit()?;
+    Ok([newest + 1, failed + 1])
+}
+
 /// The reads phase's server, and a client that reads as the phase says: with a display token for
 /// `scope` of the repositories (made through `/api/tokens`), or without a token when `scope` is 0.
 async fn reads_server(
     db: &Path,
     scope: usize,
 ) -> anyhow::Result<(Server, Duration, reqwest::Client)> {
-    const BOARD: &str = "load-board-token-0123456789";
-    const ADMIN: &str = "load-admin-token-0123456789";
     if scope == 0 {
         let (server, startup) = Server::start(db).await?;
         return Ok((server, startup, reqwest::Client::new()));
@@ -1051,16 +1322,7 @@ async fn reads_server(
     let (server, startup) =
         Server::start_with(db, &["--board-token", BOARD, "--admin-token", ADMIN]).await?;
     let repos: Vec<String> = (0..scope).map(|repo| format!("org/repo-{repo}")).collect();
-    let made: Value = reqwest::Client::new()
-        .post(format!("http://{}/api/tokens", server.addr))
-        .bearer_auth(ADMIN)
-        .json(&json!({ "name": "load", "repos": repos }))
-        .send()
-        .await?
-        .error_for_status()?
-        .json()
-        .await?;
-    let token = made["token"].as_str().context("a token in the answer")?;
+    let token = make_token(server.addr, "load", &repos).await?;
     let mut headers = reqwest::header::HeaderMap::new();
     headers.insert(
         reqwest::header::AUTHORIZATION,
@@ -1070,6 +1332,23 @@ async fn reads_server(
         .default_headers(headers)
         .build()?;
     Ok((server, startup, client))
+}
+
+/// A display token named `name` for `repos`, made with the admin token through `/api/tokens`.
+async fn make_token(addr: SocketAddr, name: &str, repos: &[String]) -> anyhow::Result<String> {
+    let made: Value = reqwest::Client::new()
+        .post(format!("http://{addr}/api/tokens"))
+        .bearer_auth(ADMIN)
+        .json(&json!({ "name": name, "repos": repos }))
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    Ok(made["token"]
+        .as_str()
+        .context("a token in the answer")?
+        .to_owned())
 }
 
 /// `runs` runs over the last 30 days: an organisation of 100 repositories with 5 workflows each
@@ -1230,6 +1509,368 @@ fn fill_database(db: &Path, runs: usize, now: i64) -> anyhow::Result<()> {
         }
         tx.commit()?;
     }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Telemetry
+
+/// The board's public URL in the telemetry phase: the audience of the jobs' tokens.
+const PUBLIC_URL: &str = "http://board.load";
+/// Running jobs posting samples in the telemetry phase.
+const TELEMETRY_JOBS: i64 = 1000;
+/// Seconds between two samples of a job, and between two of its posts (a batch of three).
+const SAMPLE_EVERY_S: i64 = 5;
+const POST_EVERY_S: i64 = 15;
+/// The telemetry phase's jobs: job `TELEMETRY_JOB + k` of run `TELEMETRY_RUN + k`.
+const TELEMETRY_JOB: i64 = 7_000_000_000;
+const TELEMETRY_RUN: i64 = 8_000_000_000;
+/// The repository of GitHub's workflow_run example (`octo-org/octo-repo`), which the jobs are of.
+const TELEMETRY_REPO: i64 = 300029405;
+
+/// A fake Actions OIDC issuer on loopback, as `tests/api/telemetry.rs` has: its discovery
+/// document and JWKS (the test key `key-1`), and the key to sign the jobs' tokens with.
+struct Issuer {
+    url: String,
+    key: jsonwebtoken::EncodingKey,
+    handle: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Issuer {
+    fn drop(&mut self) {
+        self.handle.abort();
+    }
+}
+
+impl Issuer {
+    async fn start() -> anyhow::Result<Self> {
+        use warp::Filter;
+        let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/oidc");
+        let jwk: Value =
+            serde_json::from_str(&std::fs::read_to_string(fixtures.join("key-1.jwk.json"))?)?;
+        let pem = std::fs::read(fixtures.join("key-1.pem"))?;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let url = format!("http://{}", listener.local_addr()?);
+        let discovery = {
+            let url = url.clone();
+            warp::path!(".well-known" / "openid-configuration").map(move || {
+                warp::reply::json(&json!({ "issuer": url, "jwks_uri": format!("{url}/jwks") }))
+            })
+        };
+        let jwks = warp::path!("jwks").map(move || warp::reply::json(&json!({ "keys": [jwk] })));
+        let handle = tokio::spawn(warp::serve(discovery.or(jwks)).incoming(listener).run());
+        Ok(Self {
+            url,
+            key: jsonwebtoken::EncodingKey::from_rsa_pem(&pem)?,
+            handle,
+        })
+    }
+
+    /// The token job `k` of the phase gets from Actions: audience the board, valid for an hour.
+    fn token(&self, k: i64) -> anyhow::Result<String> {
+        let now = chrono::Utc::now().timestamp();
+        let claims = json!({
+            "iss": self.url, "aud": PUBLIC_URL, "iat": now, "nbf": now - 5, "exp": now + 3600,
+            "repository": "octo-org/octo-repo", "repository_id": TELEMETRY_REPO.to_string(),
+            "run_id": (TELEMETRY_RUN + k).to_string(), "run_attempt": "1",
+            "check_run_id": (TELEMETRY_JOB + k).to_string(),
+        });
+        let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
+        header.kid = Some("key-1".to_owned());
+        Ok(jsonwebtoken::encode(&header, &claims, &self.key)?)
+    }
+}
+
+/// The `in_progress` workflow_job deliveries of the phase's running jobs, created a minute ago.
+fn running_jobs() -> anyhow::Result<Vec<Delivery>> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/github/webhooks");
+    let read = |path: &str| -> anyhow::Result<Value> {
+        Ok(serde_json::from_str(&std::fs::read_to_string(
+            root.join(path),
+        )?)?)
+    };
+    let template = read("workflow_job/in_progress.payload.json")?;
+    let repository = read("workflow_run/completed.payload.json")?["repository"].clone();
+    let created = chrono::DateTime::from_timestamp(chrono::Utc::now().timestamp() - 60, 0)
+        .expect("now is a valid time")
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    (0..TELEMETRY_JOBS)
+        .map(|k| {
+            let mut payload = template.clone();
+            let job = &mut payload["workflow_job"];
+            job["id"] = json!(TELEMETRY_JOB + k);
+            job["run_id"] = json!(TELEMETRY_RUN + k);
+            job["created_at"] = json!(created);
+            job["started_at"] = json!(created);
+            payload["repository"] = repository.clone();
+            let body = Bytes::from(serde_json::to_vec(&payload)?);
+            Ok(Delivery {
+                event: "workflow_job",
+                run_id: None,
+                id: delivery_guid(30_000_000 + k as u64),
+                signature: signature::sign(SECRET.as_bytes(), &body),
+                body,
+            })
+        })
+        .collect()
+}
+
+/// A batch of the three samples job `k` (started at `started`) took in the last
+/// [`POST_EVERY_S`] seconds, with figures like a GitHub-hosted runner's: 16 GB, 4-8 GB used,
+/// disk 2-3 MB/s and network 1.5 MB/s in, 40 kB/s out, counted since the job started.
+fn sample_batch(k: i64, now: i64, started: i64) -> Value {
+    let samples: Vec<Value> = (0..POST_EVERY_S / SAMPLE_EVERY_S)
+        .map(|i| {
+            let t = now - POST_EVERY_S + (i + 1) * SAMPLE_EVERY_S;
+            let age = (t - started).max(0) + k % 60;
+            json!({"t": t, "cpu_user": 20.0 + (age % 60) as f64 * 1.25, "cpu_system": 3.5,
+                   "mem_used": 4_000_000_000_i64 + age * 1_000_000, "mem_total": 16_772_579_328_i64,
+                   "disk_read": age * 2_000_000, "disk_write": age * 3_000_000,
+                   "net_rx": age * 1_500_000, "net_tx": age * 40_000})
+        })
+        .collect();
+    json!({ "samples": samples })
+}
+
+/// What the jobs' posts got: accepted posts, samples stored, refused or failed posts.
+#[derive(Default, Debug)]
+struct TelemetryPosts {
+    accepted: usize,
+    stored: u64,
+    refused: usize,
+}
+
+/// Job `k` of [`TELEMETRY_JOBS`]: starts its share of [`POST_EVERY_S`] late (so posts are
+/// spread evenly), then posts a batch every [`POST_EVERY_S`] until `stop`.
+async fn post_samples(
+    client: reqwest::Client,
+    url: String,
+    token: String,
+    (k, started): (i64, i64),
+    stop: tokio_util::sync::CancellationToken,
+) -> TelemetryPosts {
+    let period = Duration::from_secs(POST_EVERY_S as u64);
+    let offset = period.mul_f64(k as f64 / TELEMETRY_JOBS as f64);
+    let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + offset, period);
+    let mut posts = TelemetryPosts::default();
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return posts,
+            _ = ticker.tick() => {}
+        }
+        let batch = sample_batch(k, chrono::Utc::now().timestamp(), started);
+        let answer = client
+            .post(&url)
+            .bearer_auth(&token)
+            .json(&batch)
+            .send()
+            .await;
+        match answer {
+            Ok(response) if response.status() == reqwest::StatusCode::ACCEPTED => {
+                posts.accepted += 1;
+                let body: Value = response.json().await.unwrap_or_default();
+                posts.stored += body["stored"].as_u64().unwrap_or(0);
+            }
+            Ok(response) => {
+                if posts.refused == 0 {
+                    eprintln!(
+                        "telemetry: job {k}: {}",
+                        response.text().await.unwrap_or_default()
+                    );
+                }
+                posts.refused += 1;
+            }
+            Err(_) => posts.refused += 1,
+        }
+    }
+}
+
+/// One throughput measurement: deliveries for the set duration on a fresh database with the
+/// phase's jobs running, and with `telemetry` those jobs posting samples meanwhile.
+struct TelemetryRun {
+    results: PostResults,
+    posts: TelemetryPosts,
+    /// Samples in the database afterwards, and the bytes of `jobsamples` on disk.
+    rows: i64,
+    bytes: i64,
+}
+
+async fn telemetry_run(
+    args: &Args,
+    issuer: &Issuer,
+    deliveries: &Arc<Vec<Delivery>>,
+    db: &Path,
+    telemetry: bool,
+) -> anyhow::Result<TelemetryRun> {
+    let (server, _) = Server::start_with(
+        db,
+        &[
+            "--actions-oidc-issuer",
+            &issuer.url,
+            "--public-url",
+            PUBLIC_URL,
+        ],
+    )
+    .await?;
+    let seeded = post_for(server.addr, Arc::new(running_jobs()?), 8, Duration::MAX).await;
+    anyhow::ensure!(seeded.failed == 0, "seeding the running jobs failed");
+    let stop = tokio_util::sync::CancellationToken::new();
+    let client = reqwest::Client::new();
+    let url = format!("http://{}/api/metrics", server.addr);
+    let mut jobs = Vec::new();
+    for k in (0..TELEMETRY_JOBS).filter(|_| telemetry) {
+        let token = issuer.token(k)?;
+        let (client, url, stop) = (client.clone(), url.clone(), stop.clone());
+        let started = chrono::Utc::now().timestamp() - 60; // as the deliveries say
+        jobs.push(tokio::spawn(post_samples(
+            client,
+            url,
+            token,
+            (k, started),
+            stop,
+        )));
+    }
+    let mut results = post_for(
+        server.addr,
+        deliveries.clone(),
+        args.connections,
+        Duration::from_secs(args.duration),
+    )
+    .await;
+    results.latencies.sort_unstable();
+    stop.cancel();
+    let mut posts = TelemetryPosts::default();
+    for job in jobs {
+        let job = job.await?;
+        posts.accepted += job.accepted;
+        posts.stored += job.stored;
+        posts.refused += job.refused;
+    }
+    server.stop()?;
+    let (rows, bytes) = sample_bytes(db)?;
+    remove_database(db);
+    Ok(TelemetryRun {
+        results,
+        posts,
+        rows,
+        bytes,
+    })
+}
+
+/// Rows of `jobsamples` and the bytes its pages take on disk (SQLite's `dbstat`: the table is
+/// `WITHOUT ROWID`, so its primary key is the table itself and it has no other index).
+fn sample_bytes(db: &Path) -> anyhow::Result<(i64, i64)> {
+    let conn = rusqlite::Connection::open(db)?;
+    let rows = conn.query_row("SELECT COUNT(*) FROM jobsamples", [], |r| r.get(0))?;
+    let bytes = conn.query_row(
+        "SELECT COALESCE(SUM(pgsize), 0) FROM dbstat WHERE name = 'jobsamples'",
+        [],
+        |r| r.get(0),
+    )?;
+    Ok((rows, bytes))
+}
+
+/// Samples on disk at scale: [`TELEMETRY_JOBS`] jobs of `minutes` each, their batches stored
+/// through the store in the order they arrive (every job's batch of one period, then the
+/// next period's); rows and bytes, as [`sample_bytes`].
+fn sample_storage(db: &Path, minutes: i64) -> anyhow::Result<(i64, i64)> {
+    use buildboard::store::samples::{self, Sample};
+    let store = Store::open(db)?;
+    let mut conn = store.open_writer()?;
+    let start = chrono::Utc::now().timestamp() - minutes * 60;
+    for period in 0..minutes * 60 / POST_EVERY_S {
+        let tx = conn.transaction()?;
+        let now = start + (period + 1) * POST_EVERY_S;
+        for k in 0..TELEMETRY_JOBS {
+            let batch = sample_batch(k, now, start);
+            let batch: Vec<Sample> = batch["samples"]
+                .as_array()
+                .expect("a batch holds samples")
+                .iter()
+                .map(stored_sample)
+                .collect();
+            // Job ids the size GitHub's are now (over 2^32).
+            samples::insert(&tx, 30_000_000_000 + k, &batch)?;
+        }
+        tx.commit()?;
+    }
+    drop((conn, store));
+    let measured = sample_bytes(db)?;
+    remove_database(db);
+    Ok(measured)
+}
+
+/// A posted sample as the server parses it.
+fn stored_sample(s: &Value) -> buildboard::store::samples::Sample {
+    let whole = |name: &str| s[name].as_i64();
+    buildboard::store::samples::Sample {
+        t: s["t"].as_i64().expect("a time"),
+        cpu_user: s["cpu_user"].as_f64(),
+        cpu_system: s["cpu_system"].as_f64(),
+        mem_used: whole("mem_used"),
+        mem_total: whole("mem_total"),
+        disk_read: whole("disk_read"),
+        disk_write: whole("disk_write"),
+        net_rx: whole("net_rx"),
+        net_tx: whole("net_tx"),
+        extra: serde_json::Map::new(),
+    }
+}
+
+async fn telemetry_phase(args: &Args, dir: &Path) -> anyhow::Result<()> {
+    let issuer = Issuer::start().await?;
+    // Enough deliveries for 12,000/s (buildboard stores about 9,000/s on this machine): a run
+    // that exhausts them says so.
+    let count = 12_000 * args.duration;
+    eprintln!("telemetry: preparing {count} signed deliveries…");
+    let deliveries = Arc::new(make_deliveries(count, 0)?);
+    let mut runs = Vec::new();
+    for round in 0..args.telemetry_rounds {
+        for telemetry in [false, true] {
+            eprintln!("telemetry: round {round}, telemetry {telemetry}…");
+            let db = dir.join(format!("telemetry-{round}-{telemetry}.db"));
+            let run = telemetry_run(args, &issuer, &deliveries, &db, telemetry).await?;
+            runs.push((telemetry, run));
+        }
+    }
+    eprintln!("telemetry: samples at scale…");
+    let (rows, bytes) = sample_storage(&dir.join("samples.db"), args.telemetry_minutes)?;
+    println!(
+        "## Telemetry: {TELEMETRY_JOBS} running jobs posting {} samples every {POST_EVERY_S} s, while deliveries arrive ({} s, {} connections)\n",
+        POST_EVERY_S / SAMPLE_EVERY_S,
+        args.duration,
+        args.connections
+    );
+    println!("| run | telemetry | deliveries/s | p50 ms | p99 ms | failed | posts accepted | samples stored | posts refused | bytes per sample on disk |");
+    println!("|---|---|---|---|---|---|---|---|---|---|");
+    for (n, (telemetry, run)) in runs.iter().enumerate() {
+        let rate = run.results.acked.len() as f64 / run.results.elapsed.as_secs_f64();
+        println!(
+            "| {} | {} | {rate:.0} | {} | {} | {} | {} | {} | {} | {} |",
+            n / 2 + 1,
+            if *telemetry { "yes" } else { "no" },
+            ms(percentile(&run.results.latencies, 0.5)),
+            ms(percentile(&run.results.latencies, 0.99)),
+            run.results.failed,
+            run.posts.accepted,
+            run.posts.stored,
+            run.posts.refused,
+            if run.rows > 0 {
+                format!(
+                    "{:.1} ({} rows)",
+                    run.bytes as f64 / run.rows as f64,
+                    run.rows
+                )
+            } else {
+                "-".to_owned()
+            },
+        );
+    }
+    println!(
+        "\nsamples at scale ({TELEMETRY_JOBS} jobs x {} minutes, stored through the store in arrival order): {rows} rows, {bytes} bytes of pages, **{:.1} bytes per sample**\n",
+        args.telemetry_minutes,
+        bytes as f64 / rows.max(1) as f64
+    );
     Ok(())
 }
 

@@ -207,6 +207,7 @@ impl App {
                     ..joblog::LogLimits::default()
                 },
             ),
+            pending_samples: web::samples::PendingSamples::default(),
             config: Arc::new(config),
         });
         Ok(Self {

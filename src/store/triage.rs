@@ -29,7 +29,7 @@ use serde::Serialize;
 use super::claims::{self, Claim};
 use super::failures::{self, JobFailureRow};
 use super::model::Run;
-use super::query::RunFilter;
+use super::query::{self, RunFilter};
 use super::read::{self, run_from_row, RUN_SELECT};
 use super::Result;
 use crate::run_state::{self, Conclusion, RED_SQL, RUN_DONE_SQL};
@@ -314,10 +314,16 @@ pub fn triage(conn: &Connection, request: &Request<'_>) -> Result<Vec<Incident>>
 fn red_runs(conn: &Connection, request: &Request<'_>) -> Result<Vec<i64>> {
     // The reader's scope selects the workflows probed (below), not the runs of each probe: in
     // the probe its list would be read again for every workflow and branch.
+    // Names likewise select the workflows and branches probed: inside the probe, their lists
+    // made the planner walk every run of each branch and sort them instead of one seek of
+    // `workflowruns_pair` (`branch=branch-1*&workflow=...` took 236 ms at 1M runs).
     let probe = RunFilter {
         scope: None,
+        branch: Vec::new(),
+        workflow: Vec::new(),
         ..request.filter.clone()
     };
+    let (names, names_params) = probed_names(request.filter);
     let (clause, mut params) = probe.sql();
     let (in_scope, scope_params) = request.filter.scope.as_ref().map_or_else(
         || ("1".to_owned(), Vec::new()),
@@ -338,13 +344,18 @@ fn red_runs(conn: &Connection, request: &Request<'_>) -> Result<Vec<i64>> {
             let (watched, globs) = request.watched.sql("b.name", "p.defaultbranch");
             params.extend(globs);
             params.extend(scope_params);
-            (format!("WHERE {watched} AND {in_scope}"), String::new())
+            params.extend(names_params);
+            (
+                format!("WHERE {watched} AND {in_scope} AND {names}"),
+                String::new(),
+            )
         }
         Scope::AllBranches { active_since } => {
             params.extend(scope_params);
+            params.extend(names_params);
             params.push(Value::Integer(active_since));
             (
-                format!("WHERE {in_scope}"),
+                format!("WHERE {in_scope} AND {names}"),
                 "AND EXISTS (SELECT 1 FROM workflowruns x
                              WHERE x.branch_id = red.branch_id AND x.createtime >= ?)"
                     .to_owned(),
@@ -370,6 +381,29 @@ fn red_runs(conn: &Connection, request: &Request<'_>) -> Result<Vec<i64>> {
         .query_map(rusqlite::params_from_iter(params), |row| row.get(0))?
         .collect::<rusqlite::Result<_>>()?;
     Ok(ids)
+}
+
+/// The conditions on a probed branch `b` and workflow `w` that `filter`'s branch and workflow
+/// names make ("1" without names). A run's branch and workflow are the probe's, so this
+/// selects exactly the runs the names would.
+fn probed_names(filter: &RunFilter) -> (String, Vec<Value>) {
+    let mut conditions = vec!["1".to_owned()];
+    let mut params = Vec::new();
+    if !filter.branch.is_empty() {
+        let (condition, values) = query::branch_names("name", &filter.branch);
+        conditions.push(format!(
+            "b.id IN (SELECT id FROM branches WHERE {condition})"
+        ));
+        params.extend(values);
+    }
+    if !filter.workflow.is_empty() {
+        let (condition, values) = query::workflow_names("name", &filter.workflow);
+        conditions.push(format!(
+            "w.id IN (SELECT id FROM workflows WHERE {condition})"
+        ));
+        params.extend(values);
+    }
+    (conditions.join(" AND "), params)
 }
 
 /// Each red workflow and branch in scope, with its streak, range and verdict.

@@ -107,6 +107,8 @@ pub struct SharedState {
     pub admins: settings::Admins,
     /// Job logs fetched on demand through the GitHub client, and cached (the run page's log).
     pub logs: crate::joblog::Logs,
+    /// Posted samples waiting to share a transaction.
+    pub pending_samples: samples::PendingSamples,
 }
 
 /// Now, in epoch seconds: the end of every window and the age of every red.

@@ -214,6 +214,37 @@ async fn a_job_posts_its_samples_with_its_own_token_and_reads_them_back() {
 }
 
 #[tokio::test]
+async fn posts_arriving_together_share_a_write_and_each_is_told_its_own_count() {
+    // Arrange
+    let issuer = issuer().await;
+    let app = spawn(&issuer).await;
+    running_job(&app).await;
+    let token = token(&issuer.url, "key-1", json!({}));
+
+    // Act: three posts within one gathering, two of them overlapping in time.
+    let t0 = now() - 100;
+    let batches = [batch(t0, 4), batch(t0 + 20, 4), batch(t0, 2)];
+    let (first, second, third) = tokio::join!(
+        post(&app, Some(&token), &batches[0]),
+        post(&app, Some(&token), &batches[1]),
+        post(&app, Some(&token), &batches[2]),
+    );
+
+    // Assert: every sample once, and the counts add up whatever the order of the writes.
+    let statuses = [first.0, second.0, third.0];
+    assert_eq!(statuses, [202, 202, 202]);
+    let stored: i64 = [first.1, second.1, third.1]
+        .iter()
+        .map(|body| body["stored"].as_i64().unwrap())
+        .sum();
+    let read = job_samples(&app).await;
+    let samples = read["samples"].as_array().unwrap();
+    assert_eq!(samples.len(), 8, "t0 .. t0 + 35, every 5 s");
+    assert_eq!(stored, 8, "each post counts only what it added");
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn a_rotated_key_is_fetched_again_and_made_up_keys_are_rate_limited() {
     // Arrange
     let issuer = issuer().await;
@@ -418,12 +449,21 @@ async fn a_job_that_finished_long_ago_or_posts_too_often_is_refused() {
     let app = spawn(&issuer).await;
     running_job(&app).await;
     let good = token(&issuer.url, "key-1", json!({}));
-    let mut last = (0, Value::Null);
-    for i in 0..=buildboard::web::samples::MAX_POSTS_PER_MINUTE {
-        last = post(&app, Some(&good), &batch(now() - 100 + i as i64, 1)).await;
-    }
-    assert_eq!(last.0, 429);
-    assert_eq!(last.1["error"]["code"], "too_many_posts");
+    // One more post than a minute allows, all at once: a post waits for its batch's write (up
+    // to `GATHER`), so posts one after another could straddle a minute.
+    let t0 = now() - 100;
+    let batches: Vec<Value> = (0..=buildboard::web::samples::MAX_POSTS_PER_MINUTE)
+        .map(|i| batch(t0 + i as i64, 1))
+        .collect();
+    let answers =
+        futures_util::future::join_all(batches.iter().map(|b| post(&app, Some(&good), b))).await;
+    let refused: Vec<&(u16, Value)> = answers
+        .iter()
+        .filter(|(status, _)| *status != 202)
+        .collect();
+    assert_eq!(refused.len(), 1, "{answers:?}");
+    assert_eq!(refused[0].0, 429);
+    assert_eq!(refused[0].1["error"]["code"], "too_many_posts");
     app.db()
         .execute(
             "UPDATE workflowjobs SET statusrank = 3, status = 'completed', endtime = ?1 WHERE id = ?2",
