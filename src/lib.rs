@@ -136,13 +136,7 @@ impl App {
     /// When the database cannot be opened or migrated, the secret cannot be read, or the address
     /// cannot be bound.
     pub async fn build(mut config: Config) -> anyhow::Result<Self> {
-        anyhow::ensure!(
-            config.webhook_body_budget >= config.max_body_bytes,
-            "--webhook-body-budget ({}) must be at least --max-body-bytes ({}), or the largest \
-             deliveries could never be received",
-            config.webhook_body_budget,
-            config.max_body_bytes
-        );
+        check_body_budget(&config)?;
         let serving = serving_options(&mut config);
         let store = Store::open(&config.db)
             .with_context(|| format!("opening the database {}", config.db.display()))?;
@@ -199,14 +193,7 @@ impl App {
             oidc,
             post_limits: web::samples::PostLimits::default(),
             admins: web::settings::Admins::default(),
-            logs: joblog::Logs::new(
-                github.clone(),
-                joblog::LogLimits {
-                    max_age_s: config.job_log_max_age.as_secs() as i64,
-                    cache_bytes: config.job_log_cache_mb.saturating_mul(1024 * 1024),
-                    ..joblog::LogLimits::default()
-                },
-            ),
+            logs: job_logs(&config, github.clone()),
             pending_samples: web::samples::PendingSamples::default(),
             config: Arc::new(config),
         });
@@ -320,6 +307,31 @@ async fn access(
         access.add_token(&token);
     }
     Ok(access)
+}
+
+/// Refuses a webhook body budget smaller than the largest body: such deliveries could never be
+/// received.
+fn check_body_budget(config: &Config) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        config.webhook_body_budget >= config.max_body_bytes,
+        "--webhook-body-budget ({}) must be at least --max-body-bytes ({}), or the largest \
+         deliveries could never be received",
+        config.webhook_body_budget,
+        config.max_body_bytes
+    );
+    Ok(())
+}
+
+/// The run page's job logs, fetched through `github` and cached within the configured bounds.
+fn job_logs(config: &Config, github: Option<Arc<Client>>) -> joblog::Logs {
+    joblog::Logs::new(
+        github,
+        joblog::LogLimits {
+            max_age_s: config.job_log_max_age.as_secs() as i64,
+            cache_bytes: config.job_log_cache_mb.saturating_mul(1024 * 1024),
+            ..joblog::LogLimits::default()
+        },
+    )
 }
 
 /// The verifier of GitHub Actions OIDC tokens: the configured issuer, and the public origin as
