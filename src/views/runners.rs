@@ -14,7 +14,7 @@ pub const QUEUE_ALERT_S: i64 = 10 * 60;
 pub fn alerting(queues: Vec<Queue>) -> Vec<Queue> {
     queues
         .into_iter()
-        .filter(|q| q.queued > 0 && q.longest_wait_s >= QUEUE_ALERT_S)
+        .filter(|q| q.waits_over(QUEUE_ALERT_S))
         .collect()
 }
 
@@ -37,7 +37,7 @@ pub struct RunnersView {
 impl RunnersView {
     /// Whether a queue waits long enough to be on the Wall.
     pub fn alert(queue: &Queue) -> bool {
-        queue.queued > 0 && queue.longest_wait_s >= QUEUE_ALERT_S
+        queue.waits_over(QUEUE_ALERT_S)
     }
 }
 
