@@ -330,3 +330,190 @@ fn enqueue(
     }
     Ok(queued)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const THRESHOLD: i64 = 600;
+
+    fn queue(labels: &[&str], queued: i64, longest_wait_s: i64) -> Queue {
+        Queue {
+            labels: labels.iter().map(|l| (*l).to_owned()).collect(),
+            queued,
+            running: 0,
+            longest_wait_s,
+            busy_runners: Vec::new(),
+        }
+    }
+
+    fn targets() -> Targets {
+        Targets::new(vec![
+            serde_json::from_value(serde_json::json!({"name": "chat", "kind": "slack", "url": "https://x/1"})).unwrap(),
+            serde_json::from_value(serde_json::json!({"name": "ops", "kind": "json", "url": "https://x/2", "secret": "s",
+                "repos": ["o/other"]})).unwrap(),
+        ])
+        .unwrap()
+    }
+
+    #[test]
+    fn a_queue_over_the_threshold_is_over_once_then_still_over_then_back() {
+        // Over: newly past the threshold.
+        let gpu = queue(&["self-hosted", "gpu"], 6, 840);
+        let steps = plan(
+            &BTreeMap::new(),
+            &[gpu.clone(), queue(&["ubuntu"], 3, 30)],
+            THRESHOLD,
+        );
+        assert_eq!(steps.len(), 1, "{steps:?}");
+        let Step::Over { key, .. } = &steps[0] else {
+            panic!("{steps:?}")
+        };
+        assert_eq!(key, r#"["gpu","self-hosted"]"#);
+        let mut over = BTreeMap::from([(
+            key.clone(),
+            Over {
+                labels: gpu.labels.clone(),
+                since: 0,
+                max_wait_s: 840,
+            },
+        )]);
+        // Still over, labels in another order: no second "over"; the longest wait is kept.
+        let same = queue(&["gpu", "self-hosted"], 7, 900);
+        assert_eq!(
+            plan(&over, &[same], THRESHOLD),
+            [Step::StillOver {
+                key: key.clone(),
+                max_wait_s: 900
+            }]
+        );
+        over.get_mut(key).unwrap().max_wait_s = 900;
+        assert!(plan(&over, &[queue(&["gpu", "self-hosted"], 7, 700)], THRESHOLD).is_empty());
+        // Back: its jobs were taken (or wait less than the threshold).
+        for now in [vec![], vec![queue(&["gpu", "self-hosted"], 1, 20)]] {
+            let steps = plan(&over, &now, THRESHOLD);
+            assert!(
+                matches!(&steps[..], [Step::Back { over, .. }] if over.max_wait_s == 900),
+                "{steps:?}"
+            );
+        }
+        // A queue with no job waiting is never over.
+        assert!(plan(&BTreeMap::new(), &[queue(&["gpu"], 0, 5000)], THRESHOLD).is_empty());
+    }
+
+    fn outbox_rows(conn: &Connection) -> Vec<(String, String, String)> {
+        conn.prepare(
+            "SELECT t.kind, o.target, o.payload FROM outbox o JOIN transitions t ON t.id = o.transition_id
+             ORDER BY o.id",
+        )
+        .unwrap()
+        .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap()
+    }
+
+    #[test]
+    fn each_target_gets_one_message_when_a_queue_goes_over_and_one_when_it_is_back() {
+        // Arrange: a gpu job waiting since 0 in a monitored repository.
+        let conn = crate::store::memory_db();
+        conn.execute_batch(
+            "INSERT INTO repos (id, fullname, createtime) VALUES (1, 'o/secret-repo', 0);
+             INSERT INTO workflowjobs (id, run_id, repo_id, runattempt, name, status, statusrank,
+                                       createtime, labels)
+             VALUES (1, 1, 1, 1, 'j', 'queued', 1, 0, '[\"self-hosted\",\"gpu\"]');",
+        )
+        .unwrap();
+        let watch = QueueWatch {
+            threshold_s: THRESHOLD,
+            runners_url: Some("https://board.example/runners".into()),
+        };
+        let targets = targets();
+
+        // Act + Assert: under the threshold, nothing.
+        assert_eq!(watch.check(&conn, &targets, 300).unwrap(), 0);
+        // Over: one message per target, filters or not.
+        assert_eq!(watch.check(&conn, &targets, 840).unwrap(), 2);
+        let rows = outbox_rows(&conn);
+        assert_eq!(rows.len(), 2);
+        assert_eq!(
+            (rows[0].0.as_str(), rows[0].1.as_str()),
+            ("queue_over", "chat")
+        );
+        assert_eq!(rows[1].1, "ops");
+        let message: QueueMessage = serde_json::from_str(&rows[0].2).unwrap();
+        assert_eq!(
+            message.headline(),
+            "no runner for self-hosted, gpu for 14 min, 1 job waiting"
+        );
+        assert!(!rows[0].2.contains("secret-repo"), "no repository named");
+        // Still over: no second message.
+        assert_eq!(watch.check(&conn, &targets, 1320).unwrap(), 0);
+        assert_eq!(outbox_rows(&conn).len(), 2);
+        // Back: a runner took the job.
+        conn.execute(
+            "UPDATE workflowjobs SET statusrank = 2, status = 'in_progress'",
+            [],
+        )
+        .unwrap();
+        assert_eq!(watch.check(&conn, &targets, 1400).unwrap(), 2);
+        let rows = outbox_rows(&conn);
+        assert_eq!(rows.len(), 4);
+        assert_eq!(rows[2].0, "queue_back");
+        let back: QueueMessage = serde_json::from_str(&rows[2].2).unwrap();
+        assert_eq!(
+            back.headline(),
+            "runners for self-hosted, gpu are back: waited 22 min at most"
+        );
+        assert_eq!(back.over_for_s, Some(1400 - 840));
+        assert_eq!(
+            watch.check(&conn, &targets, 1500).unwrap(),
+            0,
+            "back says it once"
+        );
+        assert!(
+            outbox::transitions(&conn, &Default::default(), 0, 10)
+                .unwrap()
+                .is_empty(),
+            "the pairs' transitions do not list queues"
+        );
+    }
+
+    #[test]
+    fn each_kind_of_target_gets_the_headline_escaped_and_json_gets_the_message() {
+        let message = QueueMessage {
+            transition: QueueTransition::QueueOver,
+            labels: vec!["<b>gpu</b>".into()],
+            queued: 6,
+            longest_wait_s: 840,
+            over_for_s: None,
+            threshold_s: 600,
+            runners_url: Some("https://board.example/runners".into()),
+            at: 1,
+        };
+        let slack = message.body(Kind::Slack, 7);
+        let text = slack["text"].as_str().unwrap();
+        assert!(
+            text.contains("no runner for &lt;b&gt;gpu&lt;/b&gt; for 14 min, 6 jobs waiting"),
+            "{text}"
+        );
+        assert!(
+            text.contains("<https://board.example/runners|Runners>"),
+            "{text}"
+        );
+        assert_eq!(message.body(Kind::Teams, 7)["@type"], "MessageCard");
+        let card = &message.body(Kind::TeamsAdaptive, 7)["attachments"][0]["content"];
+        assert_eq!(card["type"], "AdaptiveCard");
+        assert!(card["body"][0]["text"]
+            .as_str()
+            .unwrap()
+            .contains(r"\<b\>gpu"));
+        let json = message.body(Kind::Json, 7);
+        assert_eq!(json["transition"], "queue_over");
+        assert_eq!(json["labels"][0], "<b>gpu</b>");
+        assert_eq!(
+            (json["delivery"].as_i64(), json["version"].as_i64()),
+            (Some(7), Some(1))
+        );
+    }
+}
