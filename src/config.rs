@@ -116,7 +116,7 @@ pub struct DemoArgs {
 
 /// How long a failed notification waits before its first retry by default.
 pub const DEFAULT_NOTIFY_RETRY: Duration = Duration::from_secs(5);
-/// `--queue-alert`'s default: the Wall's queue tile threshold (`views::QUEUE_ALERT_S`).
+/// `--queue-alert`'s default.
 pub const DEFAULT_QUEUE_ALERT: Duration = Duration::from_secs(10 * 60);
 /// `--queue-check`'s default.
 pub const DEFAULT_QUEUE_CHECK: Duration = Duration::from_secs(30);
@@ -413,6 +413,11 @@ impl Default for WsTiming {
 }
 
 impl Config {
+    /// `--queue-alert` in seconds: the Wall's queue tiles and the queue notifications.
+    pub fn queue_alert_s(&self) -> i64 {
+        i64::try_from(self.queue_alert.as_secs()).unwrap_or(i64::MAX)
+    }
+
     /// Settings for a server on `db`, listening on `listen`, with defaults for everything else.
     pub fn new(db: impl Into<PathBuf>, listen: SocketAddr) -> Self {
         Self {

@@ -359,7 +359,7 @@ fn queue_watch(
 ) -> impl Future<Output = ()> + Send + 'static {
     let settings = state.settings.clone();
     let watch = notify::queues::QueueWatch {
-        threshold_s: i64::try_from(state.config.queue_alert.as_secs()).unwrap_or(i64::MAX),
+        threshold_s: state.config.queue_alert_s(),
         runners_url: state
             .config
             .public_url

@@ -68,7 +68,7 @@ pub fn backoff(base: Duration, attempts: u32) -> Duration {
 #[derive(serde::Deserialize)]
 #[serde(untagged)]
 enum Payload {
-    Pair(Message),
+    Pair(Box<Message>),
     Queue(super::queues::QueueMessage),
 }
 
