@@ -24,8 +24,9 @@
 //! - [`joblog`] — a job's log on demand for the run page: fetched, kept within bounds, cached.
 //! - [`log_fetch`] — failed jobs' logs fetched in the background (bounded queue) and explained.
 //! - [`oidc`] — GitHub Actions OIDC tokens: the issuer's keys, checking a job's token.
-//! - [`notify`] — transitions of watched workflows detected in the writer's transaction, queued in
-//!   an outbox and sent to chat and webhook targets in the background.
+//! - [`notify`] — transitions of watched workflows detected in the writer's transaction, and runner
+//!   queues over `--queue-alert` found by a periodic check, queued in an outbox and sent to chat and
+//!   webhook targets in the background.
 //! - [`serve`] — accepting and driving connections: timeouts, the connection cap.
 //! - [`web`] — HTTP routes: `/webhook`, `/ws`, `/api/...`, the board; one query parser for the
 //!   API (strict) and the pages (lenient); `/setup` (the App from a manifest), installation
