@@ -411,3 +411,13 @@ CREATE TABLE IF NOT EXISTS telemetrysecrets (
     createdby  TEXT    NOT NULL,
     createtime INTEGER NOT NULL
 );
+
+-- Runner label sets whose longest wait is over `--queue-alert` now (`src/notify/queues.rs`): a row
+-- from the check that found it over (which queued its "no runner" message as a `transitions` row of kind
+-- `queue_over`, with no workflow, branch or run: 0) to the one that found it back under (`queue_back`).
+CREATE TABLE IF NOT EXISTS queuestates (
+    labelkey   TEXT    PRIMARY KEY,             -- the label set, sorted, as JSON
+    labels     TEXT    NOT NULL,                -- as its newest job gave them, JSON
+    since      INTEGER NOT NULL,                -- when it was found over (epoch seconds)
+    maxwait    INTEGER NOT NULL                 -- the longest wait seen since (seconds)
+) WITHOUT ROWID;

@@ -116,6 +116,10 @@ pub struct DemoArgs {
 
 /// How long a failed notification waits before its first retry by default.
 pub const DEFAULT_NOTIFY_RETRY: Duration = Duration::from_secs(5);
+/// `--queue-alert`'s default.
+pub const DEFAULT_QUEUE_ALERT: Duration = Duration::from_secs(10 * 60);
+/// `--queue-check`'s default.
+pub const DEFAULT_QUEUE_CHECK: Duration = Duration::from_secs(30);
 /// How long a client has to send a request's headers by default, counted from the moment the
 /// server waits for them: after connecting, and again after each response on a kept-alive
 /// connection (so it is also how long an idle keep-alive connection stays open).
@@ -349,6 +353,15 @@ pub struct Config {
     #[arg(long, env = "BUILDBOARD_NOTIFY_RETRY", default_value = "5s", value_parser = parse_duration)]
     pub notify_retry: Duration,
 
+    /// A label set whose longest wait for a runner reaches this is notified ("no runner for
+    /// self-hosted, gpu for 14 min"), and again when it is back under (`10m`, `90s`).
+    #[arg(long, env = "BUILDBOARD_QUEUE_ALERT", default_value = "10m", value_parser = parse_duration)]
+    pub queue_alert: Duration,
+
+    /// How often the runner queues are checked against `--queue-alert` (`30s`).
+    #[arg(long, env = "BUILDBOARD_QUEUE_CHECK", default_value = "30s", value_parser = parse_duration)]
+    pub queue_check: Duration,
+
     /// WebSocket timings; not flags, so that only tests change them.
     #[arg(skip)]
     pub ws_timing: WsTiming,
@@ -400,6 +413,11 @@ impl Default for WsTiming {
 }
 
 impl Config {
+    /// `--queue-alert` in seconds: the Wall's queue tiles and the queue notifications.
+    pub fn queue_alert_s(&self) -> i64 {
+        i64::try_from(self.queue_alert.as_secs()).unwrap_or(i64::MAX)
+    }
+
     /// Settings for a server on `db`, listening on `listen`, with defaults for everything else.
     pub fn new(db: impl Into<PathBuf>, listen: SocketAddr) -> Self {
         Self {
@@ -442,6 +460,8 @@ impl Config {
             notify_config: None,
             notify_slack: None,
             notify_retry: DEFAULT_NOTIFY_RETRY,
+            queue_alert: DEFAULT_QUEUE_ALERT,
+            queue_check: DEFAULT_QUEUE_CHECK,
             ws_timing: WsTiming::default(),
         }
     }

@@ -24,8 +24,9 @@
 //! - [`joblog`] — a job's log on demand for the run page: fetched, kept within bounds, cached.
 //! - [`log_fetch`] — failed jobs' logs fetched in the background (bounded queue) and explained.
 //! - [`oidc`] — GitHub Actions OIDC tokens: the issuer's keys, checking a job's token.
-//! - [`notify`] — transitions of watched workflows detected in the writer's transaction, queued in
-//!   an outbox and sent to chat and webhook targets in the background.
+//! - [`notify`] — transitions of watched workflows detected in the writer's transaction, and runner
+//!   queues over `--queue-alert` found by a periodic check, queued in an outbox and sent to chat and
+//!   webhook targets in the background.
 //! - [`serve`] — accepting and driving connections: timeouts, the connection cap.
 //! - [`web`] — HTTP routes: `/webhook`, `/ws`, `/api/...`, the board; one query parser for the
 //!   API (strict) and the pages (lenient); `/setup` (the App from a manifest), installation
@@ -246,6 +247,7 @@ impl App {
         let reconciling = reconciler.map(|reconciler| {
             tokio::spawn(reconciler.run(state.store.clone(), state.ingest.clone(), token.clone()))
         });
+        let watching_queues = tokio::spawn(queue_watch(&state, wake.clone(), token.clone()));
         let notifying = tokio::spawn(sender(&state, wake).run(token.clone()));
         let housekeeping = tokio::spawn(housekeeping::run(
             state.ingest.clone(),
@@ -277,6 +279,7 @@ impl App {
             explaining.await?;
         }
         notifying.await?;
+        watching_queues.await?;
         // Stops between two batches; a batch in progress commits or rolls back whole.
         housekeeping.await?;
         // The last `Ingest` handle went with the routes; the writer drains and exits.
@@ -359,6 +362,31 @@ fn explain_failures(
     let store = state.store.clone();
     tokio::spawn(async move { fetcher.catch_up(&store, UNEXPLAINED_SCAN).await });
     task
+}
+
+/// The runner queues' check (`--queue-alert`, every `--queue-check`), queuing messages for the
+/// targets of the moment through the writer, so it holds an `Ingest` handle until `token` ends it.
+fn queue_watch(
+    state: &AppState,
+    wake: Arc<tokio::sync::Notify>,
+    token: tokio_util::sync::CancellationToken,
+) -> impl Future<Output = ()> + Send + 'static {
+    let settings = state.settings.clone();
+    let watch = notify::queues::QueueWatch {
+        threshold_s: state.config.queue_alert_s(),
+        runners_url: state
+            .config
+            .public_url
+            .as_ref()
+            .map(|url| format!("{}/runners", url.origin().trim_end_matches('/'))),
+    };
+    watch.run(
+        state.ingest.clone(),
+        Box::new(move || settings.current().targets.clone()),
+        state.config.queue_check,
+        wake,
+        token,
+    )
 }
 
 /// The notification sender, sending to the targets of the moment (`/settings` may change them).

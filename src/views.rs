@@ -31,9 +31,7 @@ use crate::watch::BranchKind;
 
 pub use log::{log_page, log_part, state_name, LogView};
 pub use run::{run_live, run_page, RunView};
-pub use runners::{
-    alerting, queue_labels, queue_wait, runners_live, runners_page, RunnersView, QUEUE_ALERT_S,
-};
+pub use runners::{alerting, queue_labels, queue_wait, runners_live, runners_page, RunnersView};
 
 /// Characters of a commit message's first line shown in a row.
 pub const MESSAGE_CHARS: usize = 100;
@@ -538,7 +536,7 @@ pub struct WallView {
     pub all_branches: bool,
     /// When it was rendered (epoch seconds), for the relative times' first text.
     pub now: i64,
-    /// Label sets waiting for a runner longer than [`QUEUE_ALERT_S`] (`templates/wall_queues.html`).
+    /// Label sets waiting for a runner at least `--queue-alert` (`templates/wall_queues.html`).
     pub queues: Vec<crate::store::runners::Queue>,
     /// The owner every tile's repository shares, said once in the headline and left off the
     /// tiles; none when they differ (or the Wall has a tile per workflow).

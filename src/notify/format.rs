@@ -111,7 +111,7 @@ fn details(
 }
 
 /// Slack's mrkdwn escapes `&`, `<` and `>` only.
-fn slack_escape(text: &str) -> String {
+pub(super) fn slack_escape(text: &str) -> String {
     text.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
@@ -119,7 +119,7 @@ fn slack_escape(text: &str) -> String {
 
 /// `<url|text>`, with `text` already escaped: the URL is escaped too, and its `|` (which would
 /// end the URL there) is percent-encoded, so that it stays one link to where it points.
-fn slack_link(text: &str, url: &str) -> String {
+pub(super) fn slack_link(text: &str, url: &str) -> String {
     format!("<{}|{text}>", slack_escape(url).replace('|', "%7C"))
 }
 
@@ -138,7 +138,7 @@ fn slack(message: &Message) -> Value {
 
 /// Teams' MessageCard text and Adaptive Cards' TextBlocks are Markdown: every character with a
 /// meaning there is backslash-escaped.
-fn markdown_escape(text: &str) -> String {
+pub(super) fn markdown_escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         if matches!(
@@ -154,7 +154,7 @@ fn markdown_escape(text: &str) -> String {
 
 /// `[text](url)`, with `text` already escaped; the characters that would end or break the URL
 /// (parentheses, spaces, angle brackets) are percent-encoded.
-fn markdown_link(text: &str, url: &str) -> String {
+pub(super) fn markdown_link(text: &str, url: &str) -> String {
     let mut target = String::with_capacity(url.len());
     for c in url.chars() {
         match c {

@@ -12,12 +12,17 @@
 //!   Mattermost, Rocket.Chat), Microsoft Teams (a MessageCard), Teams Workflows (an Adaptive
 //!   Card), or buildboard's own JSON, signed with HMAC-SHA256 (`X-Buildboard-Signature-256`).
 //!
+//! - [`queues`] does the same for runner queues: a periodic check records "no runner for
+//!   self-hosted, gpu for 14 min" when a label set's longest wait goes over `--queue-alert`, and
+//!   "runners ... are back" when it is under again, with one outbox row per target.
+//!
 //! Targets come from `--notify-config FILE` (JSON, see [`Targets::load`]) and `--notify-slack URL`,
 //! or, without those flags, from the settings page (`crate::settings`); the sender and the
 //! detector read the targets of the moment.
 
 pub mod detect;
 pub mod format;
+pub mod queues;
 pub mod sender;
 
 use std::collections::HashSet;

@@ -38,7 +38,7 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 pub const SIGNATURE_HEADER: &str = "x-buildboard-signature-256";
 /// The header with the outbox row's id: the same on every attempt of one message.
 pub const DELIVERY_HEADER: &str = "x-buildboard-delivery";
-/// The header with the transition (`failing`, `fixed`, `flapping`).
+/// The header with the transition (`failing`, `fixed`, `flapping`, `queue_over`, `queue_back`).
 pub const EVENT_HEADER: &str = "x-buildboard-event";
 
 /// The background sender.
@@ -62,6 +62,14 @@ fn now_ms() -> i64 {
 pub fn backoff(base: Duration, attempts: u32) -> Duration {
     let factor = 1u32 << attempts.saturating_sub(1).min(20);
     base.saturating_mul(factor).min(MAX_BACKOFF)
+}
+
+/// What an outbox row holds: a pair's transition, or a runner queue's.
+#[derive(serde::Deserialize)]
+#[serde(untagged)]
+enum Payload {
+    Pair(Box<Message>),
+    Queue(super::queues::QueueMessage),
 }
 
 enum Outcome {
@@ -183,21 +191,26 @@ impl<W: Writes> Sender<W> {
             self.record(id, "target not configured", None).await;
             return;
         };
-        let message: Message = match serde_json::from_str(&pending.payload) {
-            Ok(message) => message,
+        let (body, event) = match serde_json::from_str(&pending.payload) {
+            Ok(Payload::Pair(message)) => (
+                format::body(target.kind, &message, id),
+                message.transition.as_str(),
+            ),
+            Ok(Payload::Queue(message)) => {
+                (message.body(target.kind, id), message.transition.as_str())
+            }
             Err(err) => {
                 warn!(delivery = id, cause = %err, "a queued notification is unreadable: dropped");
                 self.record(id, "unreadable payload", None).await;
                 return;
             }
         };
-        let body = serde_json::to_vec(&format::body(target.kind, &message, id))
-            .expect("a JSON value serialises");
+        let body = serde_json::to_vec(&body).expect("a JSON value serialises");
         let mut request = http
             .post(&target.url)
             .header("content-type", "application/json")
             .header(DELIVERY_HEADER, id.to_string())
-            .header(EVENT_HEADER, message.transition.as_str());
+            .header(EVENT_HEADER, event);
         if target.kind == Kind::Json {
             if let Some(secret) = &target.secret {
                 request =

@@ -150,7 +150,14 @@ CREATE TABLE IF NOT EXISTS telemetrysecrets (
     secrethash TEXT    NOT NULL UNIQUE,         -- hex SHA-256
     createdby  TEXT    NOT NULL,
     createtime INTEGER NOT NULL
-);";
+);
+
+CREATE TABLE IF NOT EXISTS queuestates (
+    labelkey   TEXT    PRIMARY KEY,             -- the label set, sorted, as JSON
+    labels     TEXT    NOT NULL,                -- as its newest job gave them, JSON
+    since      INTEGER NOT NULL,                -- when it was found over (epoch seconds)
+    maxwait    INTEGER NOT NULL                 -- the longest wait seen since (seconds)
+) WITHOUT ROWID;";
 
 /// Migration 6 -> 7: new tables only, the same statements as in `schema.sql`.
 const MIGRATION_6_TO_7: &str = "CREATE TABLE IF NOT EXISTS accesstokens (

@@ -22,6 +22,7 @@ pub mod model;
 pub mod names;
 pub mod outbox;
 pub mod query;
+pub mod queuestates;
 pub mod read;
 pub mod reports;
 pub mod runners;

@@ -35,6 +35,20 @@ impl Queue {
     pub fn label_text(&self) -> String {
         self.labels.join(", ")
     }
+
+    /// Do jobs wait for a runner, the longest for at least `threshold_s` seconds? (The Wall's
+    /// tile and the queue notifications.)
+    pub fn waits_over(&self, threshold_s: i64) -> bool {
+        self.queued > 0 && self.longest_wait_s >= threshold_s
+    }
+
+    /// The label set sorted and without repeats, as JSON: one key for one queue.
+    pub fn label_key(&self) -> String {
+        let mut key = self.labels.clone();
+        key.sort();
+        key.dedup();
+        serde_json::to_string(&key).expect("strings serialise")
+    }
 }
 
 /// Every label set with a job queued or running in a monitored repository, the longest wait

@@ -6,15 +6,12 @@ use askama::Template;
 use super::{Chrome, Opts};
 use crate::store::runners::Queue;
 
-/// A label set whose longest wait reaches this many seconds gets a tile on the Wall ("no runner
-/// for self-hosted, gpu: 14 min, 6 jobs waiting").
-pub const QUEUE_ALERT_S: i64 = 10 * 60;
-
-/// The queues that the Wall shows as tiles: those waiting at least [`QUEUE_ALERT_S`].
-pub fn alerting(queues: Vec<Queue>) -> Vec<Queue> {
+/// The queues that the Wall shows as tiles ("no runner for self-hosted, gpu: 14 min, 6 jobs
+/// waiting"): those waiting at least `alert_s` (`--queue-alert`, which the notifications use too).
+pub fn alerting(queues: Vec<Queue>, alert_s: i64) -> Vec<Queue> {
     queues
         .into_iter()
-        .filter(|q| q.queued > 0 && q.longest_wait_s >= QUEUE_ALERT_S)
+        .filter(|q| q.waits_over(alert_s))
         .collect()
 }
 
@@ -32,12 +29,14 @@ pub fn queue_wait(queue: &Queue) -> String {
 #[derive(Debug, Clone)]
 pub struct RunnersView {
     pub queues: Vec<Queue>,
+    /// `--queue-alert`, in seconds.
+    pub alert_s: i64,
 }
 
 impl RunnersView {
     /// Whether a queue waits long enough to be on the Wall.
-    pub fn alert(queue: &Queue) -> bool {
-        queue.queued > 0 && queue.longest_wait_s >= QUEUE_ALERT_S
+    pub fn alert(&self, queue: &Queue) -> bool {
+        queue.waits_over(self.alert_s)
     }
 }
 

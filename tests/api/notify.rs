@@ -3,6 +3,8 @@
 //! generic webhook, retries with backoff, and exactly one message per transition across a SIGKILL
 //! between the commit of the transition and its send.
 
+mod queues;
+
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};

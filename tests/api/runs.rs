@@ -145,7 +145,7 @@ async fn a_board_that_hides_authors_shows_nobody_on_the_run_page() {
 
 /// A `workflow_job` delivery of job `id` on `labels`, created `ago` seconds ago, in `action`'s
 /// state, taken by `runner` when running.
-fn job_on(id: i64, labels: &[&str], ago: i64, action: &str, runner: Option<&str>) -> Vec<u8> {
+pub fn job_on(id: i64, labels: &[&str], ago: i64, action: &str, runner: Option<&str>) -> Vec<u8> {
     let mut job = webhook_json("workflow_job/queued.payload.json");
     let created = chrono::DateTime::from_timestamp(now() - ago, 0)
         .unwrap()

@@ -106,7 +106,7 @@ pub(super) async fn show_wall(
             chrome.watched = wall::watched_label(&defaults, &s.settings.watched());
             q.viewer.redact_wall(&mut wall);
             let mut model = views::WallView::of(wall, scope != triage::Scope::Watched);
-            model.queues = views::alerting(queues);
+            model.queues = views::alerting(queues, s.config.queue_alert_s());
             model.unknown = !chrome.unknown.is_empty();
             match q.part {
                 Part::State => {
@@ -412,6 +412,7 @@ pub(super) async fn show_runners(
         |q, chrome, s| async move {
             let model = views::RunnersView {
                 queues: crate::web::runs::read_queues(&s, &q.viewer).await?,
+                alert_s: s.config.queue_alert_s(),
             };
             match q.part {
                 Part::Page => rendered(views::runners_page(&chrome, &model, s.opts())),
