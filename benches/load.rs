@@ -577,9 +577,23 @@ async fn ingest_phase(args: &Args, dir: &Path) -> anyhow::Result<()> {
         1e6 / server_group_rate,
         server_group_rate / limit_rate
     );
+    report_ingest_rows(args, &quiet, &watched, limit_rate, deliveries.len());
+    Ok(())
+}
+
+/// The two ingest runs' rows of the table (against the HTTP limit's `limit_rate`), then the
+/// writer's groups, the rows against the acknowledged deliveries, and the watchers' messages
+/// (`prepared`: the deliveries made ready).
+fn report_ingest_rows(
+    args: &Args,
+    quiet: &IngestRun,
+    watched: &IngestRun,
+    limit_rate: f64,
+    prepared: usize,
+) {
     for (run, label) in [
-        (&quiet, "nobody watching".to_owned()),
-        (&watched, format!("{} board(s) watching", args.watchers)),
+        (quiet, "nobody watching".to_owned()),
+        (watched, format!("{} board(s) watching", args.watchers)),
     ] {
         println!(
             "| **buildboard, acknowledged and durable**, {label} | **{:.0}** | {} | {} | **{:.2}** of HTTP |",
@@ -590,7 +604,7 @@ async fn ingest_phase(args: &Args, dir: &Path) -> anyhow::Result<()> {
         );
     }
     println!();
-    for (run, label) in [(&quiet, "nobody watching"), (&watched, "watched")] {
+    for (run, label) in [(quiet, "nobody watching"), (watched, "watched")] {
         let groups = &run.groups;
         println!(
             "{label}: writer {} committed groups, {:.1} deliveries per group on average, {:.2} ms per group ({:.1} µs per delivery)",
@@ -606,7 +620,7 @@ async fn ingest_phase(args: &Args, dir: &Path) -> anyhow::Result<()> {
             .filter(|e| **e == "workflow_run")
             .count();
         let acked_jobs = run.results.acked.len() - acked_runs;
-        let exhausted = run.results.acked.len() + run.results.failed >= deliveries.len();
+        let exhausted = run.results.acked.len() + run.results.failed >= prepared;
         println!(
             "{label}: acknowledged {} workflow_run + {} workflow_job; rows after: {} workflowruns + {} workflowjobs ({}); failed requests: {}{}",
             acked_runs,
@@ -623,7 +637,6 @@ async fn ingest_phase(args: &Args, dir: &Path) -> anyhow::Result<()> {
         watched.messages,
         if watched.messages.iter().all(|&m| m >= watched.results.acked.len()) { "yes" } else { "NO" }
     );
-    Ok(())
 }
 
 /// One ingest measurement of buildboard, with `watchers` WebSocket clients connected throughout.
@@ -1179,39 +1192,7 @@ async fn reads_phase(args: &Args, dir: &Path) -> anyhow::Result<()> {
     }
     let pages = run_page_runs(&db, args.runs)?;
     let (server, startup, client) = reads_server(&db, args.scope).await?;
-    let run_pages: Vec<String> = pages
-        .iter()
-        .flat_map(|id| [format!("/runs/{id}"), format!("/api/runs/{id}")])
-        .collect();
-    let endpoints = [
-        "/api/builds",
-        "/api/builds?repo=org/repo-3&branch=branch-7&per_page=100",
-        "/api/builds?author=dev-42&conclusion=failure",
-        "/api/builds?conclusion=failure",
-        "/api/builds?sha=00000000000000000000000000000000000001f4",
-        "/api/metrics",
-        "/api/metrics?repo=org/repo-3&window=7d",
-        "/api/workflows?repo=org/repo-3",
-        // Several values, a branch glob, a workflow in another case, and an unknown name.
-        "/api/builds?repo=org/repo-3,org/repo-4&branch=branch-1*&workflow=WORKFLOW-17",
-        "/api/builds?repo=org/repo-333",
-        "/",
-        "/?repo=org/repo-3,org/repo-4&branch=branch-1*&workflow=WORKFLOW-17&part=live",
-        "/?repo=org/repo-333",
-        "/?tv=1&part=live",
-        "/wall",
-        "/wall?part=live",
-        "/wall?part=state",
-        "/triage",
-        "/triage?part=live",
-        "/triage?branches=all",
-        "/api/triage",
-        "/triage?branch=branch-1*&workflow=workflow-17,workflow-18",
-        "/developer/dev-42",
-    ]
-    .into_iter()
-    .map(str::to_owned)
-    .chain(run_pages);
+    let endpoints = read_endpoints(&pages);
     println!("## Reads: {} runs in the database\n", args.runs);
     if args.scope > 0 {
         println!(
@@ -1232,26 +1213,8 @@ async fn reads_phase(args: &Args, dir: &Path) -> anyhow::Result<()> {
     // Let the background statistics refresh that follows start-up finish, as in steady state.
     tokio::time::sleep(Duration::from_secs(3)).await;
     for path in endpoints {
-        // One warm-up request per endpoint (page cache, statement cache), not counted.
-        client
-            .get(format!("http://{}{path}", server.addr))
-            .send()
-            .await?
-            .bytes()
-            .await?;
-        let mut latencies = Vec::with_capacity(args.requests);
-        let mut status = 0;
-        for _ in 0..args.requests {
-            let started = Instant::now();
-            let response = client
-                .get(format!("http://{}{path}", server.addr))
-                .send()
-                .await?;
-            status = response.status().as_u16();
-            let _ = response.bytes().await?;
-            latencies.push(started.elapsed());
-        }
-        latencies.sort_unstable();
+        let url = format!("http://{}{path}", server.addr);
+        let (latencies, status) = time_reads(&client, &url, args.requests).await?;
         println!(
             "| `{path}` | {} | {} | {status} |",
             ms(percentile(&latencies, 0.5)),
@@ -1261,6 +1224,66 @@ async fn reads_phase(args: &Args, dir: &Path) -> anyhow::Result<()> {
     println!();
     server.stop()?;
     Ok(())
+}
+
+/// What the reads phase asks for: the API, every view (the Wall is `/`), and the run pages of
+/// `run_pages`.
+fn read_endpoints(run_pages: &[u64; 2]) -> Vec<String> {
+    let run_pages = run_pages
+        .iter()
+        .flat_map(|id| [format!("/runs/{id}"), format!("/api/runs/{id}")]);
+    [
+        "/api/builds",
+        "/api/builds?repo=org/repo-3&branch=branch-7&per_page=100",
+        "/api/builds?author=dev-42&conclusion=failure",
+        "/api/builds?conclusion=failure",
+        "/api/builds?sha=00000000000000000000000000000000000001f4",
+        "/api/metrics",
+        "/api/metrics?repo=org/repo-3&window=7d",
+        "/api/workflows?repo=org/repo-3",
+        // Several values, a branch glob, a workflow in another case, and an unknown name.
+        "/api/builds?repo=org/repo-3,org/repo-4&branch=branch-1*&workflow=WORKFLOW-17",
+        "/api/builds?repo=org/repo-333",
+        "/waterfall",
+        "/waterfall?repo=org/repo-3,org/repo-4&branch=branch-1*&workflow=WORKFLOW-17&part=live",
+        "/waterfall?repo=org/repo-333",
+        "/waterfall?tv=1",
+        "/waterfall?tv=1&part=live",
+        "/",
+        "/wall?part=live",
+        "/wall?part=state",
+        "/triage",
+        "/triage?part=live",
+        "/triage?branches=all",
+        "/api/triage",
+        "/triage?branch=branch-1*&workflow=workflow-17,workflow-18",
+        "/developer/dev-42",
+    ]
+    .into_iter()
+    .map(str::to_owned)
+    .chain(run_pages)
+    .collect()
+}
+
+/// `requests` reads of `url`, one at a time, after one uncounted warm-up (page cache, statement
+/// cache): their latencies, sorted, and the last status.
+async fn time_reads(
+    client: &reqwest::Client,
+    url: &str,
+    requests: usize,
+) -> anyhow::Result<(Vec<Duration>, u16)> {
+    client.get(url).send().await?.bytes().await?;
+    let mut latencies = Vec::with_capacity(requests);
+    let mut status = 0;
+    for _ in 0..requests {
+        let started = Instant::now();
+        let response = client.get(url).send().await?;
+        status = response.status().as_u16();
+        let _ = response.bytes().await?;
+        latencies.push(started.elapsed());
+    }
+    latencies.sort_unstable();
+    Ok((latencies, status))
 }
 
 /// The runs whose pages the reads phase opens: the newest run of `org/repo-0` (which every
@@ -1364,23 +1387,7 @@ fn long_name(kind: &str, n: usize) -> String {
 /// `/api/builds?per_page=5` is timed.
 async fn names_phase(args: &Args, dir: &Path) -> anyhow::Result<()> {
     let db = dir.join("names.db");
-    {
-        let store = Store::open(&db)?;
-        let mut conn = store.open_writer()?;
-        conn.pragma_update(None, "synchronous", "OFF")?;
-        let tx = conn.transaction()?;
-        for n in 1..=20_000 {
-            tx.execute(
-                "INSERT INTO repos (id, fullname, defaultbranch, createtime) VALUES (?1, ?2, 'main', 0)",
-                (n, format!("org/{}", long_name("repo", n))),
-            )?;
-            tx.execute(
-                "INSERT INTO branches (repo_id, name, createtime) VALUES (?1, ?2, 0)",
-                (n, format!("feature/{}", long_name("branch", n))),
-            )?;
-        }
-        tx.commit()?;
-    }
+    fill_names(&db)?;
     let (server, _) = Server::start(&db).await?;
     let unknown = |kind: &str, prefix: &str| -> String {
         (0..50)
@@ -1412,6 +1419,37 @@ async fn names_phase(args: &Args, dir: &Path) -> anyhow::Result<()> {
         "slowest worst-case read alone (10 requests): {} ms",
         alone.as_millis()
     );
+    plain_reads_beside_worst(args, &client, &url, &worst).await?;
+    server.stop()
+}
+
+/// 20,000 repositories with a branch each, names as long as GitHub allows.
+fn fill_names(db: &Path) -> anyhow::Result<()> {
+    let store = Store::open(db)?;
+    let mut conn = store.open_writer()?;
+    conn.pragma_update(None, "synchronous", "OFF")?;
+    let tx = conn.transaction()?;
+    for n in 1..=20_000 {
+        tx.execute(
+            "INSERT INTO repos (id, fullname, defaultbranch, createtime) VALUES (?1, ?2, 'main', 0)",
+            (n, format!("org/{}", long_name("repo", n))),
+        )?;
+        tx.execute(
+            "INSERT INTO branches (repo_id, name, createtime) VALUES (?1, ?2, 0)",
+            (n, format!("feature/{}", long_name("branch", n))),
+        )?;
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+/// A plain read's latency while 8 clients send the `worst` reads.
+async fn plain_reads_beside_worst(
+    args: &Args,
+    client: &reqwest::Client,
+    url: &impl Fn(&str) -> String,
+    worst: &[String; 2],
+) -> anyhow::Result<()> {
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let readers: Vec<_> = (0..8)
         .map(|n| {
@@ -1449,7 +1487,7 @@ async fn names_phase(args: &Args, dir: &Path) -> anyhow::Result<()> {
         percentile(&latencies, 0.99).as_millis(),
         latencies.last().copied().unwrap_or_default().as_millis(),
     );
-    server.stop()
+    Ok(())
 }
 
 fn fill_database(db: &Path, runs: usize, now: i64) -> anyhow::Result<()> {
