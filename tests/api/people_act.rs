@@ -72,15 +72,12 @@ pub(crate) async fn sign_in(app: &TestApp, fake: &FakeGitHub, login: &str) -> Pe
     assert_eq!(signed_in.status(), 303);
     let cookie = session_cookie(&signed_in).expect("a session cookie");
     let cookie = cookie.split(';').next().unwrap().to_owned();
-    let session: Value = browser()
-        .get(app.url("/api/operator"))
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let session: Value = crate::helpers::json_of(
+        browser()
+            .get(app.url("/api/operator"))
+            .header("cookie", &cookie),
+    )
+    .await;
     assert_eq!(session["operator"], login, "{session}");
     let csrf = session["csrf"].as_str().expect("a CSRF token").to_owned();
     Person {
