@@ -223,15 +223,12 @@ async fn deliver_green(app: &TestApp) {
 
 /// `path` as `person` reads it.
 async fn read_as(app: &TestApp, person: &Person, path: &str) -> String {
-    browser()
-        .get(app.url(path))
-        .header("cookie", &person.cookie)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
+    crate::helpers::text_of(
+        browser()
+            .get(app.url(path))
+            .header("cookie", &person.cookie),
+    )
+    .await
 }
 
 #[tokio::test]
@@ -372,29 +369,7 @@ async fn a_claim_is_released_by_its_claimer_and_its_name_is_hidden_with_hide_aut
 const WORKFLOW: i64 = 2_823_525;
 
 /// A workflow file with one input of each kind.
-const WORKFLOW_FILE: &str = r#"
-name: Test
-on:
-  push:
-  workflow_dispatch:
-    inputs:
-      environment:
-        description: Where to
-        type: choice
-        options: [staging, production]
-        required: true
-      dry_run:
-        type: boolean
-        default: true
-      replicas:
-        type: number
-      note:
-        description: Free text
-jobs:
-  test:
-    runs-on: ubuntu-latest
-    steps: [{run: echo}]
-"#;
+const WORKFLOW_FILE: &str = include_str!("../fixtures/workflows/dispatch-inputs.yml");
 
 #[tokio::test]
 async fn a_workflow_is_started_with_its_inputs_as_the_person_and_githubs_refusals_are_explained() {

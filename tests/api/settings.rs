@@ -323,17 +323,7 @@ async fn hiding_authors_on_the_page_hides_them_at_once_in_the_api_the_pages_and_
     let author = builds["builds"][0]["author"].as_str().unwrap().to_owned();
     let live = |app: &TestApp| {
         let url = app.url("/?part=live");
-        async move {
-            browser()
-                .get(url)
-                .bearer_auth(ADMIN_TOKEN)
-                .send()
-                .await
-                .unwrap()
-                .text()
-                .await
-                .unwrap()
-        }
+        async move { crate::helpers::text_of(browser().get(url).bearer_auth(ADMIN_TOKEN)).await }
     };
     assert!(
         live(&app).await.contains(&author),
