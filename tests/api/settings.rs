@@ -437,29 +437,24 @@ async fn a_form_without_its_csrf_token_or_from_another_site_is_refused() {
     // Act
     let (missing, html) = post(&app, &cookie, &form("")[1..]).await;
     let (wrong, _) = post(&app, &cookie, &form("0123")).await;
-    let cross_site = browser()
-        .post(app.url("/settings"))
-        .header("cookie", &cookie)
-        .header("origin", "https://evil.example")
-        .form(&[
-            ("csrf", csrf.as_str()),
-            ("action", "hide_authors"),
-            ("value", "true"),
-        ])
-        .send()
+    // The right token, but the browser says the form came from another site.
+    let from_elsewhere = |header: &'static str, value: &'static str| {
+        browser()
+            .post(app.url("/settings"))
+            .header("cookie", &cookie)
+            .header(header, value)
+            .form(&[
+                ("csrf", csrf.as_str()),
+                ("action", "hide_authors"),
+                ("value", "true"),
+            ])
+            .send()
+    };
+    let cross_site = from_elsewhere("origin", "https://evil.example")
         .await
         .unwrap()
         .status();
-    let fetch_site = browser()
-        .post(app.url("/settings"))
-        .header("cookie", &cookie)
-        .header("sec-fetch-site", "cross-site")
-        .form(&[
-            ("csrf", csrf.as_str()),
-            ("action", "hide_authors"),
-            ("value", "true"),
-        ])
-        .send()
+    let fetch_site = from_elsewhere("sec-fetch-site", "cross-site")
         .await
         .unwrap()
         .status();

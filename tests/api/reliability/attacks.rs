@@ -11,16 +11,6 @@ use tokio::net::TcpStream;
 use super::{post, Server};
 use crate::helpers::{spawn_app_with, webhook_json};
 
-/// A server on a fresh database in `dir` with `args`.
-async fn start(dir: &tempfile::TempDir, args: &[&str]) -> Server {
-    Server::start(
-        &dir.path().join("buildboard.db"),
-        &dir.path().join("server.log"),
-        args,
-    )
-    .await
-}
-
 /// A `workflow_run` delivery for run `id` (about 8 KB).
 fn run_payload(id: i64) -> Vec<u8> {
     let mut payload = webhook_json("workflow_run/completed.payload.json");
@@ -65,16 +55,12 @@ async fn status_within(stream: &mut TcpStream, wait: Duration) -> Option<u16> {
 #[tokio::test]
 async fn webhook_heads_without_bodies_take_no_room_and_refusals_are_logged_as_a_rate() {
     // Arrange: a 4 MiB budget of webhook bodies; 64 clients declare 1 MiB each and send nothing.
-    let dir = tempfile::tempdir().unwrap();
-    let server = start(
-        &dir,
-        &[
-            "--webhook-body-budget",
-            "4194304",
-            "--max-body-bytes",
-            "1048576",
-        ],
-    )
+    let server = Server::fresh(&[
+        "--webhook-body-budget",
+        "4194304",
+        "--max-body-bytes",
+        "1048576",
+    ])
     .await;
     let mut held = Vec::new();
     for _ in 0..64 {
@@ -145,18 +131,14 @@ async fn webhook_heads_without_bodies_take_no_room_and_refusals_are_logged_as_a_
 #[tokio::test]
 async fn a_route_checks_credentials_before_it_waits_for_a_body_and_a_late_body_gets_408() {
     // Arrange
-    let dir = tempfile::tempdir().unwrap();
-    let server = start(
-        &dir,
-        &[
-            "--admin-token",
-            "admin-secret",
-            "--operator-token",
-            "ops:operator-secret",
-            "--body-timeout",
-            "1s",
-        ],
-    )
+    let server = Server::fresh(&[
+        "--admin-token",
+        "admin-secret",
+        "--operator-token",
+        "ops:operator-secret",
+        "--body-timeout",
+        "1s",
+    ])
     .await;
     let addr = server.addr;
     let head = |path: &str, extra: &str| {
@@ -198,18 +180,14 @@ async fn at_the_connection_cap_stalled_uploads_are_closed_to_make_room_for_healt
 {
     // Arrange: a cap of 24 connections, each held by a webhook upload that sent 10 bytes of 1,000
     // and stalls (bodies have a minute, requests two).
-    let dir = tempfile::tempdir().unwrap();
-    let server = start(
-        &dir,
-        &[
-            "--max-connections",
-            "24",
-            "--body-timeout",
-            "60s",
-            "--request-timeout",
-            "120s",
-        ],
-    )
+    let server = Server::fresh(&[
+        "--max-connections",
+        "24",
+        "--body-timeout",
+        "60s",
+        "--request-timeout",
+        "120s",
+    ])
     .await;
     let mut stalled = Vec::new();
     for _ in 0..24 {
