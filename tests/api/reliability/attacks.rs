@@ -18,6 +18,16 @@ fn run_payload(id: i64) -> Vec<u8> {
     serde_json::to_vec(&payload).unwrap()
 }
 
+/// Posts the `workflow_run` delivery of run `id` ([`run_payload`]) as `delivery`, signed.
+async fn post_run(
+    http: &reqwest::Client,
+    url: &str,
+    delivery: &str,
+    id: i64,
+) -> reqwest::Result<reqwest::Response> {
+    post(http, url, "workflow_run", delivery, run_payload(id)).await
+}
+
 /// Opens a connection and sends `head` (a request's head, which may declare a body it does not
 /// send) and then `body`; the connection stays open while the stream lives.
 async fn send_head(addr: SocketAddr, head: &str, body: &[u8]) -> TcpStream {
@@ -72,15 +82,7 @@ async fn webhook_heads_without_bodies_take_no_room_and_refusals_are_logged_as_a_
     let http = reqwest::Client::new();
     let url = server.url("/webhook");
     for id in 0..20 {
-        let response = post(
-            &http,
-            &url,
-            "workflow_run",
-            &format!("d-{id}"),
-            run_payload(id),
-        )
-        .await
-        .unwrap();
+        let response = post_run(&http, &url, &format!("d-{id}"), id).await.unwrap();
         assert_eq!(response.status(), 200, "delivery {id}");
     }
 
@@ -93,15 +95,7 @@ async fn webhook_heads_without_bodies_take_no_room_and_refusals_are_logged_as_a_
     // Act: deliveries are refused while it is spent...
     let mut refused = 0;
     for id in 100..140 {
-        let response = post(
-            &http,
-            &url,
-            "workflow_run",
-            &format!("d-{id}"),
-            run_payload(id),
-        )
-        .await
-        .unwrap();
+        let response = post_run(&http, &url, &format!("d-{id}"), id).await.unwrap();
         if response.status() == 503 {
             refused += 1;
         }
@@ -109,9 +103,7 @@ async fn webhook_heads_without_bodies_take_no_room_and_refusals_are_logged_as_a_
     // ...and stored again once the stalled clients are gone.
     drop(held);
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let response = post(&http, &url, "workflow_run", "after", run_payload(200))
-        .await
-        .unwrap();
+    let response = post_run(&http, &url, "after", 200).await.unwrap();
     assert_eq!(response.status(), 200);
 
     // Assert: forty refusals, one or two log lines that count them.
@@ -214,12 +206,11 @@ async fn at_the_connection_cap_stalled_uploads_are_closed_to_make_room_for_healt
             matches!(&health, Ok(response) if response.status() == 200),
             "attempt {attempt}: {health:?}"
         );
-        let delivery = post(
+        let delivery = post_run(
             &http,
             &server.url("/webhook"),
-            "workflow_run",
             &format!("cap-{attempt}"),
-            run_payload(attempt),
+            attempt,
         )
         .await;
         assert!(
