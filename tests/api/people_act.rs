@@ -10,7 +10,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
 use crate::fake_github::{FakeGitHub, REPO};
-use crate::github_app::{authorize, browser, session_cookie, set_up_app};
+use crate::github_app::{browser, set_up_app, signed_in_cookie};
 use crate::helpers::{spawn_app_with, webhook_json, TestApp};
 
 /// The run of `workflow_run/completed.payload.json` (in [`REPO`]).
@@ -67,11 +67,7 @@ pub(crate) async fn server(readers: &[&str], writers: &[&str]) -> (FakeGitHub, T
 /// Signs `login` in through the fake's authorisation page.
 pub(crate) async fn sign_in(app: &TestApp, fake: &FakeGitHub, login: &str) -> Person {
     fake.state.lock().unwrap().app.user = Some(login.to_owned());
-    let (callback, _) = authorize(app, fake).await;
-    let signed_in = browser().get(&callback).send().await.unwrap();
-    assert_eq!(signed_in.status(), 303);
-    let cookie = session_cookie(&signed_in).expect("a session cookie");
-    let cookie = cookie.split(';').next().unwrap().to_owned();
+    let cookie = signed_in_cookie(app, fake).await;
     let session: Value = crate::helpers::json_of(
         browser()
             .get(app.url("/api/operator"))
