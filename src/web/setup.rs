@@ -113,12 +113,8 @@ type Query = HashMap<String, String>;
 /// `/setup`, `/setup/manifest`, `/setup/done`, `/setup/installed`.
 pub fn routes(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = Rejection> + Clone {
     let query = warp::query::<Query>();
-    let start = warp::path!("setup")
-        .and(super::page_get(state.clone()))
-        .map(show_setup);
-    let manifest = warp::path!("setup" / "manifest")
-        .and(super::page_get(state.clone()))
-        .map(show_manifest);
+    let start = super::page_get(warp::path!("setup"), &state).map(show_setup);
+    let manifest = super::page_get(warp::path!("setup" / "manifest"), &state).map(show_manifest);
     let done = warp::path!("setup" / "done")
         .and(warp::get())
         .and(query)

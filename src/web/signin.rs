@@ -283,12 +283,8 @@ pub fn access_mode(state: &AppState) -> AccessMode {
 
 /// `/login`, `/auth/callback`, `/logout`.
 pub fn routes(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = Rejection> + Clone {
-    let login = warp::path!("login")
-        .and(super::page_get(state.clone()))
-        .map(start_sign_in);
-    let callback = warp::path!("auth" / "callback")
-        .and(super::page_get(state.clone()))
-        .then(finish_sign_in);
+    let login = super::page_get(warp::path!("login"), &state).map(start_sign_in);
+    let callback = super::page_get(warp::path!("auth" / "callback"), &state).then(finish_sign_in);
     // A GET never signs out (a cross-site image could send one): it shows the form to confirm.
     let confirm = warp::path!("logout")
         .and(warp::get())
