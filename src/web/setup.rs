@@ -164,8 +164,9 @@ fn closed() -> Response {
     )
 }
 
-/// The address GitHub and browsers reach the board at: `--public-url`, else this request's host.
-fn public_url(state: &AppState, host: Option<&str>) -> String {
+/// The address GitHub and browsers reach the board at: `--public-url`, else this request's host
+/// (the sign-in's callback address too).
+pub(super) fn public_url(state: &AppState, host: Option<&str>) -> String {
     if let Some(url) = &state.config.public_url {
         return url.origin().to_owned();
     }

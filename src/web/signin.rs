@@ -325,18 +325,7 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = R
 
 /// Where GitHub sends the browser back to.
 fn redirect_uri(state: &AppState, host: Option<&str>) -> String {
-    let origin = match &state.config.public_url {
-        Some(url) => url.origin().to_owned(),
-        None => {
-            let host: String = host
-                .unwrap_or("localhost")
-                .chars()
-                .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'))
-                .collect();
-            format!("http://{host}")
-        }
-    };
-    format!("{origin}/auth/callback")
+    format!("{}/auth/callback", super::setup::public_url(state, host))
 }
 
 /// A path on this board to return to: `/...` but not `//host`.
