@@ -5,7 +5,7 @@
 // later break extends it once at most). Loaded by TV pages and pages with `sound=1`; the rules:
 // docs/board.md.
 
-import { HOLD_MS, answer, body, ds, forget, load, rotateMs, save, tv, view } from "./board.js";
+import { HOLD_MS, alertBox, answer, ds, forget, load, rotateMs, save, tv, view } from "./board.js";
 import { resync } from "./app.js";
 
 // Plays the sound for `kind` if `sound=1`; returns how long it lasts (ms), 0 for none.
@@ -81,17 +81,8 @@ export function release() {
  */
 export function banner() {
   const held = highlight();
-  let box = document.getElementById("tv-break");
-  if (!held || view === "wall" || view === "triage") { if (box) box.remove(); return; }
-  if (!box) {
-    box = document.createElement("div");
-    box.id = "tv-break";
-    box.className = "tv-break";
-    box.setAttribute("role", "alert");
-    body.appendChild(box);
-  }
-  const text = "✖ new break: " + (held.names || held.keys).join(" · ");
-  if (box.textContent !== text) box.textContent = text;
+  const shown = held && view !== "wall" && view !== "triage";
+  alertBox("tv-break", shown ? "✖ new break: " + (held.names || held.keys).join(" · ") : "");
 }
 
 function newBreak(keys, names) {

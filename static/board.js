@@ -92,3 +92,20 @@ export function fragment(html) {
   template.innerHTML = html.trim();
   return template.content.firstElementChild;
 }
+
+/**
+ * Shows `text` in the TV's `role="alert"` box `id` (made on first use, with the class `id`), or
+ * removes the box when `text` is empty.
+ */
+export function alertBox(id, text) {
+  let box = document.getElementById(id);
+  if (!text) { if (box) box.remove(); return; }
+  if (!box) {
+    box = document.createElement("div");
+    box.id = id;
+    box.className = id;
+    box.setAttribute("role", "alert");
+    body.appendChild(box);
+  }
+  if (box.textContent !== text) box.textContent = text;
+}

@@ -5,7 +5,7 @@
 // so and it is asked again with backoff while this view stays live. Every TV page loads it; the
 // rules: docs/board.md.
 
-import { ANSWER_DWELL, answer, body, pageMs, rotateMs, rotation, view } from "./board.js";
+import { ANSWER_DWELL, alertBox, answer, body, pageMs, rotateMs, rotation, view } from "./board.js";
 import { banner, holding, release } from "./alerts.js";
 import { pageCount, turn } from "./paging.js";
 
@@ -16,18 +16,6 @@ let pageShownAt = startedAt;
 let rotating = false;
 let rotateFailures = 0;
 
-function notice(text) {
-  let box = document.getElementById("tv-notice");
-  if (!text) { if (box) box.remove(); return; }
-  if (!box) {
-    box = document.createElement("div");
-    box.id = "tv-notice";
-    box.className = "tv-notice";
-    box.setAttribute("role", "alert");
-    body.appendChild(box);
-  }
-  box.textContent = text;
-}
 
 // The view after this one in the rotation; Triage is skipped while nothing is red. None when
 // the rotation comes back to this view.
@@ -46,7 +34,7 @@ function nextUrl() {
 function retry(why) {
   rotateFailures += 1;
   const wait = Math.min(120, 5 * Math.pow(2, rotateFailures - 1));
-  notice(why(wait));
+  alertBox("tv-notice", why(wait));
   setTimeout(rotate, wait * 1000);
 }
 

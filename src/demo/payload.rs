@@ -152,29 +152,33 @@ fn user(person: &Person) -> Value {
     })
 }
 
-/// `organization`.
-fn organization(org: &Organisation) -> Value {
+/// What the organisation's account says of itself wherever it appears.
+fn org_account(org: &Organisation) -> Value {
     json!({
         "login": org.login,
         "id": org.id,
         "node_id": node_id("O", org.id),
-        "url": format!("https://api.github.com/orgs/{}", org.login),
-        "repos_url": format!("https://api.github.com/orgs/{}/repos", org.login),
         "avatar_url": format!("https://avatars.githubusercontent.com/u/{}?v=4", org.id),
-        "description": "Northwind Labs builds the Northwind commerce platform (a simulated organisation)",
     })
 }
 
+/// `organization`.
+fn organization(org: &Organisation) -> Value {
+    let mut value = org_account(org);
+    value["url"] = json!(format!("https://api.github.com/orgs/{}", org.login));
+    value["repos_url"] = json!(format!("https://api.github.com/orgs/{}/repos", org.login));
+    value["description"] =
+        json!("Northwind Labs builds the Northwind commerce platform (a simulated organisation)");
+    value
+}
+
+/// A repository's `owner`.
 fn owner(org: &Organisation) -> Value {
-    json!({
-        "login": org.login,
-        "id": org.id,
-        "node_id": node_id("O", org.id),
-        "avatar_url": format!("https://avatars.githubusercontent.com/u/{}?v=4", org.id),
-        "html_url": format!("https://github.com/{}", org.login),
-        "type": "Organization",
-        "site_admin": false,
-    })
+    let mut value = org_account(org);
+    value["html_url"] = json!(format!("https://github.com/{}", org.login));
+    value["type"] = json!("Organization");
+    value["site_admin"] = json!(false);
+    value
 }
 
 /// The top-level `repository`, without its times (see [`Parts::repository`]): the short one

@@ -170,30 +170,8 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    const DEPLOY: &str = r#"
-name: Deploy
-on:
-  push:
-    branches: [main]
-  workflow_dispatch:
-    inputs:
-      environment:
-        description: Where to
-        type: choice
-        options: [staging, production]
-        required: true
-      dry_run:
-        type: boolean
-        default: true
-      replicas:
-        type: number
-      note:
-        description: Free text
-jobs:
-  deploy:
-    runs-on: ubuntu-latest
-    steps: [{run: echo}]
-"#;
+    /// A workflow file with one input of each kind (the integration tests dispatch it too).
+    const DEPLOY: &str = include_str!("../../tests/fixtures/workflows/dispatch-inputs.yml");
 
     #[test]
     fn the_inputs_are_read_from_the_workflow_file() {

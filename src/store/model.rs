@@ -182,19 +182,16 @@ pub struct Window {
     pub done: bool,
 }
 
-/// A job as `GET /api/builds/<id>` lists it.
+/// What every listing of a job shows: [`JobSummary`] (the API) and the run page's
+/// `runpage::JobDetail` both carry it, flattened, so their JSON keeps these fields at the top.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct JobSummary {
+pub struct JobCore {
     pub id: i64,
     pub name: String,
-    pub run_attempt: i64,
     pub status: Status,
     pub conclusion: Option<Conclusion>,
     pub runner: Option<String>,
     pub runner_group: Option<String>,
-    /// The runner labels the job asked for: shown on the run page, not in this answer.
-    #[serde(skip)]
-    pub labels: Vec<String>,
     pub url: Option<String>,
     #[serde(serialize_with = "rfc3339")]
     pub created_at: Option<i64>,
@@ -202,6 +199,17 @@ pub struct JobSummary {
     pub started_at: Option<i64>,
     #[serde(serialize_with = "rfc3339")]
     pub completed_at: Option<i64>,
+}
+
+/// A job as `GET /api/builds/<id>` lists it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct JobSummary {
+    #[serde(flatten)]
+    pub job: JobCore,
+    pub run_attempt: i64,
+    /// The runner labels the job asked for: shown on the run page, not in this answer.
+    #[serde(skip)]
+    pub labels: Vec<String>,
     /// Seconds from the job's creation until it started.
     pub queue_s: Option<i64>,
     /// Seconds from the job's start until it completed.

@@ -325,20 +325,22 @@ pub fn jobs_of_run(conn: &Connection, run_id: i64) -> Result<Vec<super::model::J
             let ended: Option<i64> = row.get(10)?;
             let labels: Option<String> = row.get(11)?;
             Ok(super::model::JobSummary {
-                id: row.get(0)?,
-                name: row.get(1)?,
+                job: super::model::JobCore {
+                    id: row.get(0)?,
+                    name: row.get(1)?,
+                    status: row.get(3)?,
+                    conclusion: row.get(4)?,
+                    runner: row.get(5)?,
+                    runner_group: row.get(6)?,
+                    url: row.get(7)?,
+                    created_at: created,
+                    started_at: started,
+                    completed_at: ended,
+                },
                 run_attempt: row.get(2)?,
-                status: row.get(3)?,
-                conclusion: row.get(4)?,
-                runner: row.get(5)?,
-                runner_group: row.get(6)?,
                 labels: labels
                     .and_then(|text| serde_json::from_str(&text).ok())
                     .unwrap_or_default(),
-                url: row.get(7)?,
-                created_at: created,
-                started_at: started,
-                completed_at: ended,
                 queue_s: created.zip(started).map(|(c, s)| (s - c).max(0)),
                 duration_s: started.zip(ended).map(|(s, e)| (e - s).max(0)),
             })

@@ -6,7 +6,7 @@ use rusqlite::{Connection, OptionalExtension};
 use serde::Serialize;
 
 use super::failures::{self, JobFailureRow};
-use super::model::{rfc3339, CommitInfo, Run};
+use super::model::{rfc3339, CommitInfo, JobCore, Run};
 use super::samples::{self, Sample};
 use super::{read, Result};
 use crate::failure::evidence::{self, Evidence, Why};
@@ -47,20 +47,10 @@ pub struct AttemptDetail {
 /// One job with its steps and, when it failed, why.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct JobDetail {
-    pub id: i64,
-    pub name: String,
-    pub status: Status,
-    pub conclusion: Option<Conclusion>,
-    pub runner: Option<String>,
-    pub runner_group: Option<String>,
+    /// Its id, name, state, runner, link and times, as the API lists them.
+    #[serde(flatten)]
+    pub job: JobCore,
     pub labels: Vec<String>,
-    pub url: Option<String>,
-    #[serde(serialize_with = "rfc3339")]
-    pub created_at: Option<i64>,
-    #[serde(serialize_with = "rfc3339")]
-    pub started_at: Option<i64>,
-    #[serde(serialize_with = "rfc3339")]
-    pub completed_at: Option<i64>,
     pub steps: Vec<StepDetail>,
     pub failure: Option<FailureDetail>,
     /// Why it failed, from evidence (`failure::evidence`): one sentence and its rule.
@@ -69,6 +59,15 @@ pub struct JobDetail {
     /// `/api/jobs/<id>/metrics`).
     #[serde(skip)]
     pub samples: Vec<Sample>,
+}
+
+impl std::ops::Deref for JobDetail {
+    type Target = JobCore;
+
+    /// The fields every listing of a job shows, read as the detail's own (`job.name`).
+    fn deref(&self) -> &JobCore {
+        &self.job
+    }
 }
 
 /// One step of a job.
@@ -256,17 +255,8 @@ fn jobs(conn: &Connection, run_id: i64) -> Result<Vec<(i64, JobDetail)>> {
         .into_iter()
         .map(|job| {
             let detail = JobDetail {
-                id: job.id,
-                name: job.name,
-                status: job.status,
-                conclusion: job.conclusion,
-                runner: job.runner,
-                runner_group: job.runner_group,
+                job: job.job,
                 labels: job.labels,
-                url: job.url,
-                created_at: job.created_at,
-                started_at: job.started_at,
-                completed_at: job.completed_at,
                 steps: Vec::new(),
                 failure: None,
                 why: None,

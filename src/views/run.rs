@@ -245,21 +245,23 @@ mod tests {
 
     fn job(created: i64, started: Option<i64>, ended: Option<i64>) -> JobDetail {
         JobDetail {
-            id: 1,
-            name: "test".into(),
-            status: if ended.is_some() {
-                Status::Completed
-            } else {
-                Status::InProgress
+            job: crate::store::model::JobCore {
+                id: 1,
+                name: "test".into(),
+                status: if ended.is_some() {
+                    Status::Completed
+                } else {
+                    Status::InProgress
+                },
+                conclusion: ended.map(|_| Conclusion::Failure),
+                runner: None,
+                runner_group: None,
+                url: None,
+                created_at: Some(created),
+                started_at: started,
+                completed_at: ended,
             },
-            conclusion: ended.map(|_| Conclusion::Failure),
-            runner: None,
-            runner_group: None,
             labels: Vec::new(),
-            url: None,
-            created_at: Some(created),
-            started_at: started,
-            completed_at: ended,
             why: None,
             samples: Vec::new(),
             steps: vec![StepDetail {

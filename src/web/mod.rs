@@ -266,16 +266,17 @@ pub fn with_state(
     warp::any().map(move || state.clone())
 }
 
-/// A GET with its query and `Host` header (for the links a page carries to itself), then the
-/// state: what the setup and sign-in pages take after their path.
+/// A GET of `path` with its query and `Host` header (for the links a page carries to itself),
+/// then the state: what the setup and sign-in pages take.
 pub fn page_get(
-    state: AppState,
+    path: impl Filter<Extract = (), Error = Rejection> + Clone,
+    state: &AppState,
 ) -> impl Filter<Extract = (HashMap<String, String>, Option<String>, AppState), Error = Rejection> + Clone
 {
-    warp::get()
+    path.and(warp::get())
         .and(warp::query::<HashMap<String, String>>())
         .and(warp::header::optional::<String>("host"))
-        .and(with_state(state))
+        .and(with_state(state.clone()))
 }
 
 /// The Content-Security-Policy of every response: no inline script or style, no framing, and

@@ -113,12 +113,8 @@ type Query = HashMap<String, String>;
 /// `/setup`, `/setup/manifest`, `/setup/done`, `/setup/installed`.
 pub fn routes(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = Rejection> + Clone {
     let query = warp::query::<Query>();
-    let start = warp::path!("setup")
-        .and(super::page_get(state.clone()))
-        .map(show_setup);
-    let manifest = warp::path!("setup" / "manifest")
-        .and(super::page_get(state.clone()))
-        .map(show_manifest);
+    let start = super::page_get(warp::path!("setup"), &state).map(show_setup);
+    let manifest = super::page_get(warp::path!("setup" / "manifest"), &state).map(show_manifest);
     let done = warp::path!("setup" / "done")
         .and(warp::get())
         .and(query)
@@ -168,8 +164,9 @@ fn closed() -> Response {
     )
 }
 
-/// The address GitHub and browsers reach the board at: `--public-url`, else this request's host.
-fn public_url(state: &AppState, host: Option<&str>) -> String {
+/// The address GitHub and browsers reach the board at: `--public-url`, else this request's host
+/// (the sign-in's callback address too).
+pub(super) fn public_url(state: &AppState, host: Option<&str>) -> String {
     if let Some(url) = &state.config.public_url {
         return url.origin().to_owned();
     }

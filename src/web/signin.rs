@@ -283,12 +283,8 @@ pub fn access_mode(state: &AppState) -> AccessMode {
 
 /// `/login`, `/auth/callback`, `/logout`.
 pub fn routes(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = Rejection> + Clone {
-    let login = warp::path!("login")
-        .and(super::page_get(state.clone()))
-        .map(start_sign_in);
-    let callback = warp::path!("auth" / "callback")
-        .and(super::page_get(state.clone()))
-        .then(finish_sign_in);
+    let login = super::page_get(warp::path!("login"), &state).map(start_sign_in);
+    let callback = super::page_get(warp::path!("auth" / "callback"), &state).then(finish_sign_in);
     // A GET never signs out (a cross-site image could send one): it shows the form to confirm.
     let confirm = warp::path!("logout")
         .and(warp::get())
@@ -329,18 +325,7 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = R
 
 /// Where GitHub sends the browser back to.
 fn redirect_uri(state: &AppState, host: Option<&str>) -> String {
-    let origin = match &state.config.public_url {
-        Some(url) => url.origin().to_owned(),
-        None => {
-            let host: String = host
-                .unwrap_or("localhost")
-                .chars()
-                .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'))
-                .collect();
-            format!("http://{host}")
-        }
-    };
-    format!("{origin}/auth/callback")
+    format!("{}/auth/callback", super::setup::public_url(state, host))
 }
 
 /// A path on this board to return to: `/...` but not `//host`.

@@ -152,14 +152,7 @@ async fn deliver_red(app: &TestApp) {
 
 /// `/api/operator` as `http` sees it with `cookie`.
 async fn operator_session(http: &reqwest::Client, app: &TestApp, cookie: &str) -> Value {
-    http.get(app.url("/api/operator"))
-        .header("cookie", cookie)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
+    crate::helpers::json_of(http.get(app.url("/api/operator")).header("cookie", cookie)).await
 }
 
 /// Signs in at `/operator` like the form does; returns the cookie pair and the CSRF token.

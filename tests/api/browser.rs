@@ -158,15 +158,12 @@ pub(crate) async fn cdp_with(
     params: serde_json::Value,
 ) -> serde_json::Value {
     let session = browser.session_id().await.unwrap().unwrap();
-    let answer: serde_json::Value = reqwest::Client::new()
-        .post(format!("{driver_url}/session/{session}/goog/cdp/execute"))
-        .json(&json!({ "cmd": cmd, "params": params }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let answer: serde_json::Value = crate::helpers::json_of(
+        reqwest::Client::new()
+            .post(format!("{driver_url}/session/{session}/goog/cdp/execute"))
+            .json(&json!({ "cmd": cmd, "params": params })),
+    )
+    .await;
     answer["value"].clone()
 }
 

@@ -24,6 +24,23 @@ async fn all_builds(app: &TestApp) -> Vec<Value> {
     }
 }
 
+/// Posts `deliveries` to `app`'s webhook, signed with the test secret, `concurrency` at a time.
+async fn post_to(
+    app: &TestApp,
+    deliveries: Vec<demo::Delivery>,
+    concurrency: usize,
+) -> demo::Posted {
+    demo::post_all(
+        &app.http,
+        &app.url("/webhook"),
+        SECRET.as_bytes(),
+        deliveries,
+        concurrency,
+        |_| {},
+    )
+    .await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_demo_history_goes_through_the_webhook_and_fills_the_api() {
     // Arrange: no rate limits, as in `buildboard demo`.
@@ -51,15 +68,7 @@ async fn the_demo_history_goes_through_the_webhook_and_fills_the_api() {
 
     // Act
     let started = Instant::now();
-    let posted = demo::post_all(
-        &app.http,
-        &app.url("/webhook"),
-        SECRET.as_bytes(),
-        deliveries,
-        8,
-        |_| {},
-    )
-    .await;
+    let posted = post_to(&app, deliveries, 8).await;
     eprintln!(
         "generated {count} demo deliveries ({} runs) in {:.1} s, posted them in {:.1} s: {:.0}/s",
         runs.len(),
@@ -170,15 +179,7 @@ async fn the_demos_github_serves_its_failed_jobs_logs_and_triage_shows_why() {
     let deliveries = simulation.history(chrono::Utc::now().timestamp());
 
     // Act: post the history; the server's log fetcher explains the failed jobs meanwhile.
-    let posted = demo::post_all(
-        &app.http,
-        &app.url("/webhook"),
-        SECRET.as_bytes(),
-        deliveries,
-        4,
-        |_| {},
-    )
-    .await;
+    let posted = post_to(&app, deliveries, 4).await;
     assert!(
         posted.failed.is_empty(),
         "{:?}",

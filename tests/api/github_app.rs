@@ -622,6 +622,27 @@ pub(crate) fn session_cookie(response: &reqwest::Response) -> Option<String> {
         .find(|c| c.starts_with("buildboard_session=") && !c.starts_with("buildboard_session=;"))
 }
 
+/// A fake GitHub with no runs on which `login` signs in and may read `repos` (id, name).
+async fn github_as(login: &str, repos: Vec<(i64, String)>) -> FakeGitHub {
+    let fake = FakeGitHub::start(vec![]).await;
+    {
+        let mut state = fake.state.lock().unwrap();
+        state.app.user = Some(login.into());
+        state.app.user_repos.insert(login.into(), repos);
+    }
+    fake
+}
+
+/// Signs in through the fake's authorisation page as its current user: the session cookie's
+/// `name=value` pair.
+pub(crate) async fn signed_in_cookie(app: &TestApp, fake: &FakeGitHub) -> String {
+    let (callback, _) = authorize(app, fake).await;
+    let signed_in = browser().get(&callback).send().await.unwrap();
+    assert_eq!(signed_in.status(), 303);
+    let cookie = session_cookie(&signed_in).expect("a session cookie");
+    cookie.split(';').next().unwrap().to_owned()
+}
+
 async fn get_with(app: &TestApp, path: &str, cookie: &str) -> reqwest::Response {
     let value = cookie.split(';').next().unwrap().to_owned();
     browser()
@@ -650,15 +671,7 @@ async fn logout(app: &TestApp, cookie: &str) -> reqwest::Response {
 #[tokio::test]
 async fn signing_in_with_github_uses_state_and_pkce_refreshes_and_ends_on_revocation() {
     // Arrange
-    let fake = FakeGitHub::start(vec![]).await;
-    {
-        let mut state = fake.state.lock().unwrap();
-        state.app.user = Some("alice".into());
-        state
-            .app
-            .user_repos
-            .insert("alice".into(), vec![(4242, REPO.to_owned())]);
-    }
+    let fake = github_as("alice", vec![(4242, REPO.to_owned())]).await;
     let app = server_for(&fake).await;
     let (issued, _) = set_up_app(&app, &fake).await;
     let http = browser();
@@ -887,19 +900,10 @@ async fn the_setup_pages_create_the_app_in_a_real_browser() {
 #[tokio::test]
 async fn a_revoked_authorisation_delivery_ends_that_persons_sessions_at_once() {
     // Arrange: alice signed in.
-    let fake = FakeGitHub::start(vec![]).await;
-    {
-        let mut state = fake.state.lock().unwrap();
-        state.app.user = Some("alice".into());
-        state
-            .app
-            .user_repos
-            .insert("alice".into(), vec![(4242, REPO.to_owned())]);
-    }
+    let fake = github_as("alice", vec![(4242, REPO.to_owned())]).await;
     let app = server_for(&fake).await;
     let (issued, _) = set_up_app(&app, &fake).await;
-    let (callback, _) = authorize(&app, &fake).await;
-    let cookie = session_cookie(&browser().get(&callback).send().await.unwrap()).unwrap();
+    let cookie = signed_in_cookie(&app, &fake).await;
     assert_eq!(get_with(&app, "/api/repos", &cookie).await.status(), 200);
 
     // Act: GitHub tells the App that alice revoked its authorisation.
@@ -929,15 +933,11 @@ async fn a_signed_in_person_who_reads_two_of_three_repositories_never_receives_a
     };
 
     // Arrange: alice may read two of the three repositories through the App.
-    let fake = FakeGitHub::start(vec![]).await;
-    {
-        let mut state = fake.state.lock().unwrap();
-        state.app.user = Some("alice".into());
-        state.app.user_repos.insert(
-            "alice".into(),
-            vec![(501, "acme/payments".into()), (502, "acme/gateway".into())],
-        );
-    }
+    let fake = github_as(
+        "alice",
+        vec![(501, "acme/payments".into()), (502, "acme/gateway".into())],
+    )
+    .await;
     let url = fake.url();
     let app = spawn_app_with(move |config| {
         config.github_api_url = url.clone();
@@ -948,11 +948,7 @@ async fn a_signed_in_person_who_reads_two_of_three_repositories_never_receives_a
     })
     .await;
     set_up_app(&app, &fake).await;
-    let (callback, _) = authorize(&app, &fake).await;
-    let signed_in = browser().get(&callback).send().await.unwrap();
-    assert_eq!(signed_in.status(), 303);
-    let session = session_cookie(&signed_in).expect("a session cookie");
-    let cookie = session.split(';').next().unwrap().to_owned();
+    let cookie = signed_in_cookie(&app, &fake).await;
     let mut feed = ws_with(&app, ("cookie", &cookie)).await.unwrap();
     crate::helpers::next_of_type(&mut feed, "snapshot").await;
 
@@ -1031,8 +1027,7 @@ async fn an_organisation_admin_signed_in_with_github_opens_the_settings_and_a_me
         let (app, fake) = (&app, &fake);
         async move {
             fake.state.lock().unwrap().app.user = Some(login.into());
-            let (callback, _) = authorize(app, fake).await;
-            session_cookie(&browser().get(&callback).send().await.unwrap()).unwrap()
+            signed_in_cookie(app, fake).await
         }
     };
 

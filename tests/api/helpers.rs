@@ -118,7 +118,12 @@ pub fn signed_delivery(
 
 /// `GET url` with `http`: the body as text, whatever the status.
 pub async fn text_at(http: &reqwest::Client, url: &str) -> String {
-    http.get(url).send().await.unwrap().text().await.unwrap()
+    text_of(http.get(url)).await
+}
+
+/// The answer to `request` as text, whatever the status.
+pub async fn text_of(request: reqwest::RequestBuilder) -> String {
+    request.send().await.unwrap().text().await.unwrap()
 }
 
 /// `GET url` with `http`: the body as JSON, whatever the status.

@@ -193,17 +193,13 @@ async fn a_job_out_of_scope_answers_exactly_like_one_that_is_not_there() {
         &completed_job(52, 520, "success"),
     )
     .await;
-    let made: Value = app
-        .http
-        .post(app.url("/api/tokens"))
-        .bearer_auth("admin-token-fedcba9876543210")
-        .json(&json!({ "name": "lobby", "repos": ["acme/payments"] }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let made: Value = crate::helpers::json_of(
+        app.http
+            .post(app.url("/api/tokens"))
+            .bearer_auth("admin-token-fedcba9876543210")
+            .json(&json!({ "name": "lobby", "repos": ["acme/payments"] })),
+    )
+    .await;
     let token = made["token"].as_str().unwrap().to_owned();
     let get = |path: String| {
         let request = app.http.get(app.url(&path)).bearer_auth(&token);

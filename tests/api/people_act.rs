@@ -10,7 +10,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
 use crate::fake_github::{FakeGitHub, REPO};
-use crate::github_app::{authorize, browser, session_cookie, set_up_app};
+use crate::github_app::{browser, set_up_app, signed_in_cookie};
 use crate::helpers::{spawn_app_with, webhook_json, TestApp};
 
 /// The run of `workflow_run/completed.payload.json` (in [`REPO`]).
@@ -67,20 +67,13 @@ pub(crate) async fn server(readers: &[&str], writers: &[&str]) -> (FakeGitHub, T
 /// Signs `login` in through the fake's authorisation page.
 pub(crate) async fn sign_in(app: &TestApp, fake: &FakeGitHub, login: &str) -> Person {
     fake.state.lock().unwrap().app.user = Some(login.to_owned());
-    let (callback, _) = authorize(app, fake).await;
-    let signed_in = browser().get(&callback).send().await.unwrap();
-    assert_eq!(signed_in.status(), 303);
-    let cookie = session_cookie(&signed_in).expect("a session cookie");
-    let cookie = cookie.split(';').next().unwrap().to_owned();
-    let session: Value = browser()
-        .get(app.url("/api/operator"))
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let cookie = signed_in_cookie(app, fake).await;
+    let session: Value = crate::helpers::json_of(
+        browser()
+            .get(app.url("/api/operator"))
+            .header("cookie", &cookie),
+    )
+    .await;
     assert_eq!(session["operator"], login, "{session}");
     let csrf = session["csrf"].as_str().expect("a CSRF token").to_owned();
     Person {
@@ -226,15 +219,12 @@ async fn deliver_green(app: &TestApp) {
 
 /// `path` as `person` reads it.
 async fn read_as(app: &TestApp, person: &Person, path: &str) -> String {
-    browser()
-        .get(app.url(path))
-        .header("cookie", &person.cookie)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
+    crate::helpers::text_of(
+        browser()
+            .get(app.url(path))
+            .header("cookie", &person.cookie),
+    )
+    .await
 }
 
 #[tokio::test]
@@ -375,29 +365,7 @@ async fn a_claim_is_released_by_its_claimer_and_its_name_is_hidden_with_hide_aut
 const WORKFLOW: i64 = 2_823_525;
 
 /// A workflow file with one input of each kind.
-const WORKFLOW_FILE: &str = r#"
-name: Test
-on:
-  push:
-  workflow_dispatch:
-    inputs:
-      environment:
-        description: Where to
-        type: choice
-        options: [staging, production]
-        required: true
-      dry_run:
-        type: boolean
-        default: true
-      replicas:
-        type: number
-      note:
-        description: Free text
-jobs:
-  test:
-    runs-on: ubuntu-latest
-    steps: [{run: echo}]
-"#;
+const WORKFLOW_FILE: &str = include_str!("../fixtures/workflows/dispatch-inputs.yml");
 
 #[tokio::test]
 async fn a_workflow_is_started_with_its_inputs_as_the_person_and_githubs_refusals_are_explained() {

@@ -385,15 +385,15 @@ async fn a_token_for_one_repository_shows_only_it_and_a_revoked_one_is_refused_a
 async fn tokens_are_made_listed_and_revoked_by_the_admin_only_and_stored_as_hashes() {
     let app = private_app().await;
     // Not the board token, not a display token, not nobody.
-    for bearer in [BOARD_TOKEN, "nope"] {
-        let response = app
-            .http
+    let make_as = |bearer: &str, body: &Value| {
+        app.http
             .post(app.url("/api/tokens"))
             .bearer_auth(bearer)
-            .json(&json!({ "name": "x" }))
+            .json(body)
             .send()
-            .await
-            .unwrap();
+    };
+    for bearer in [BOARD_TOKEN, "nope"] {
+        let response = make_as(bearer, &json!({ "name": "x" })).await.unwrap();
         assert_eq!(response.status(), 401, "{bearer}");
     }
     let (secret, id) = make_token(&app, "all repos", &[]).await;
@@ -412,14 +412,7 @@ async fn tokens_are_made_listed_and_revoked_by_the_admin_only_and_stored_as_hash
         json!({ "name": "x", "kind": "root" }),
         json!({ "name": "x", "extra": 1 }),
     ] {
-        let response = app
-            .http
-            .post(app.url("/api/tokens"))
-            .bearer_auth(ADMIN_TOKEN)
-            .json(&bad)
-            .send()
-            .await
-            .unwrap();
+        let response = make_as(ADMIN_TOKEN, &bad).await.unwrap();
         assert_eq!(response.status(), 400, "{bad}");
     }
     let (status, list) = json_with(

@@ -106,6 +106,19 @@ async fn post(app: &TestApp, cookie: &str, fields: &[(&str, &str)]) -> (u16, Str
     (response.status().as_u16(), response.text().await.unwrap())
 }
 
+/// Posts the settings form of `action` with the page's `csrf` token and `fields`.
+async fn act(
+    app: &TestApp,
+    cookie: &str,
+    csrf: &str,
+    action: &str,
+    fields: &[(&str, &str)],
+) -> (u16, String) {
+    let mut form = vec![("csrf", csrf), ("action", action)];
+    form.extend_from_slice(fields);
+    post(app, cookie, &form).await
+}
+
 /// The secret a page shows once.
 fn shown_secret(html: &str) -> String {
     let key = "<code id=\"shown-secret\">";
@@ -243,14 +256,12 @@ async fn an_admin_changes_the_watched_branches_and_the_wall_and_api_follow_witho
     let (status, html) = page(&app, &cookie).await;
     assert_eq!(status, 200);
     let csrf = csrf_of(&html);
-    let (saved, html) = post(
+    let (saved, html) = act(
         &app,
         &cookie,
-        &[
-            ("csrf", &csrf),
-            ("action", "watch_branches"),
-            ("value", "release/*"),
-        ],
+        &csrf,
+        "watch_branches",
+        &[("value", "release/*")],
     )
     .await;
 
@@ -285,14 +296,12 @@ async fn an_admin_changes_the_watched_branches_and_the_wall_and_api_follow_witho
     assert!(html.contains("value=\"release/*\""));
 
     // A bad glob is refused with its text, and changes nothing.
-    let (bad, html) = post(
+    let (bad, html) = act(
         &app,
         &cookie,
-        &[
-            ("csrf", &csrf),
-            ("action", "watch_branches"),
-            ("value", "release/["),
-        ],
+        &csrf,
+        "watch_branches",
+        &[("value", "release/[")],
     )
     .await;
     assert_eq!(bad, 400);
@@ -323,17 +332,7 @@ async fn hiding_authors_on_the_page_hides_them_at_once_in_the_api_the_pages_and_
     let author = builds["builds"][0]["author"].as_str().unwrap().to_owned();
     let live = |app: &TestApp| {
         let url = app.url("/?part=live");
-        async move {
-            browser()
-                .get(url)
-                .bearer_auth(ADMIN_TOKEN)
-                .send()
-                .await
-                .unwrap()
-                .text()
-                .await
-                .unwrap()
-        }
+        async move { crate::helpers::text_of(browser().get(url).bearer_auth(ADMIN_TOKEN)).await }
     };
     assert!(
         live(&app).await.contains(&author),
@@ -347,16 +346,7 @@ async fn hiding_authors_on_the_page_hides_them_at_once_in_the_api_the_pages_and_
     let csrf = csrf_of(&page(&app, &cookie).await.1);
 
     // Act
-    let (status, _) = post(
-        &app,
-        &cookie,
-        &[
-            ("csrf", &csrf),
-            ("action", "hide_authors"),
-            ("value", "true"),
-        ],
-    )
-    .await;
+    let (status, _) = act(&app, &cookie, &csrf, "hide_authors", &[("value", "true")]).await;
 
     // Assert
     assert_eq!(status, 200);
@@ -392,24 +382,13 @@ async fn a_setting_a_flag_fixes_is_shown_as_fixed_and_cannot_be_changed() {
     // Act
     let (_, html) = page(&app, &cookie).await;
     let csrf = csrf_of(&html);
-    let (status, answer) = post(
+    let (status, answer) = act(&app, &cookie, &csrf, "hide_authors", &[("value", "false")]).await;
+    let (branches, _) = act(
         &app,
         &cookie,
-        &[
-            ("csrf", &csrf),
-            ("action", "hide_authors"),
-            ("value", "false"),
-        ],
-    )
-    .await;
-    let (branches, _) = post(
-        &app,
-        &cookie,
-        &[
-            ("csrf", &csrf),
-            ("action", "watch_branches"),
-            ("value", "release/*"),
-        ],
+        &csrf,
+        "watch_branches",
+        &[("value", "release/*")],
     )
     .await;
 
@@ -447,29 +426,24 @@ async fn a_form_without_its_csrf_token_or_from_another_site_is_refused() {
     // Act
     let (missing, html) = post(&app, &cookie, &form("")[1..]).await;
     let (wrong, _) = post(&app, &cookie, &form("0123")).await;
-    let cross_site = browser()
-        .post(app.url("/settings"))
-        .header("cookie", &cookie)
-        .header("origin", "https://evil.example")
-        .form(&[
-            ("csrf", csrf.as_str()),
-            ("action", "hide_authors"),
-            ("value", "true"),
-        ])
-        .send()
+    // The right token, but the browser says the form came from another site.
+    let from_elsewhere = |header: &'static str, value: &'static str| {
+        browser()
+            .post(app.url("/settings"))
+            .header("cookie", &cookie)
+            .header(header, value)
+            .form(&[
+                ("csrf", csrf.as_str()),
+                ("action", "hide_authors"),
+                ("value", "true"),
+            ])
+            .send()
+    };
+    let cross_site = from_elsewhere("origin", "https://evil.example")
         .await
         .unwrap()
         .status();
-    let fetch_site = browser()
-        .post(app.url("/settings"))
-        .header("cookie", &cookie)
-        .header("sec-fetch-site", "cross-site")
-        .form(&[
-            ("csrf", csrf.as_str()),
-            ("action", "hide_authors"),
-            ("value", "true"),
-        ])
-        .send()
+    let fetch_site = from_elsewhere("sec-fetch-site", "cross-site")
         .await
         .unwrap()
         .status();
@@ -482,16 +456,7 @@ async fn a_form_without_its_csrf_token_or_from_another_site_is_refused() {
     let (_, builds) = get_json(&app, "/api/builds", ADMIN_TOKEN).await;
     assert!(builds["builds"].is_array());
     // The control: the same form with its token and from the board is taken.
-    let (taken, _) = post(
-        &app,
-        &cookie,
-        &[
-            ("csrf", &csrf),
-            ("action", "hide_authors"),
-            ("value", "true"),
-        ],
-    )
-    .await;
+    let (taken, _) = act(&app, &cookie, &csrf, "hide_authors", &[("value", "true")]).await;
     assert_eq!(taken, 200);
     app.stop().await;
 }
@@ -517,12 +482,12 @@ async fn a_token_made_on_the_page_reads_its_scope_and_once_revoked_is_refused_an
     let csrf = csrf_of(&page(&app, &cookie).await.1);
 
     // Act: make an API token for one repository.
-    let (status, html) = post(
+    let (status, html) = act(
         &app,
         &cookie,
+        &csrf,
+        "create_token",
         &[
-            ("csrf", &csrf),
-            ("action", "create_token"),
             ("name", "deploy script"),
             ("kind", "api"),
             ("scope", "repos"),
@@ -552,12 +517,7 @@ async fn a_token_made_on_the_page_reads_its_scope_and_once_revoked_is_refused_an
     next_of_type(&mut feed, "snapshot").await;
 
     // Act: revoke it on the page.
-    let (revoked, html) = post(
-        &app,
-        &cookie,
-        &[("csrf", &csrf), ("action", "revoke_token"), ("id", &id)],
-    )
-    .await;
+    let (revoked, html) = act(&app, &cookie, &csrf, "revoke_token", &[("id", &id)]).await;
 
     // Assert: refused at once, its feed closed, both logged with who.
     assert_eq!(revoked, 200, "{html}");
@@ -636,12 +596,7 @@ async fn a_telemetry_secret_is_accepted_for_its_repositorys_jobs_and_refused_for
     let make = |repo: &'static str| {
         let (app, cookie, csrf) = (&app, cookie.clone(), csrf.clone());
         async move {
-            let (status, html) = post(
-                app,
-                &cookie,
-                &[("csrf", &csrf), ("action", "create_secret"), ("repo", repo)],
-            )
-            .await;
+            let (status, html) = act(app, &cookie, &csrf, "create_secret", &[("repo", repo)]).await;
             assert_eq!(status, 201, "{html}");
             shown_secret(&html)
         }
@@ -765,12 +720,7 @@ async fn stored_settings_survive_a_restart_and_a_flag_given_later_wins() {
     let cookie = admin_cookie(&app).await;
     let csrf = csrf_of(&page(&app, &cookie).await.1);
     for (action, value) in [("hide_authors", "true"), ("watch_branches", "release/*")] {
-        let (status, _) = post(
-            &app,
-            &cookie,
-            &[("csrf", &csrf), ("action", action), ("value", value)],
-        )
-        .await;
+        let (status, _) = act(&app, &cookie, &csrf, action, &[("value", value)]).await;
         assert_eq!(status, 200);
     }
     app.stop().await;
@@ -818,12 +768,12 @@ async fn a_notification_target_added_on_the_page_gets_the_next_transition_and_it
     let url = "http://127.0.0.1:9/services/T000/B000/SECRETPART";
 
     // Act: add a target, then a workflow on main goes from green to red.
-    let (status, html) = post(
+    let (status, html) = act(
         &app,
         &cookie,
+        &csrf,
+        "add_target",
         &[
-            ("csrf", &csrf),
-            ("action", "add_target"),
             ("kind", "slack"),
             ("url", url),
             ("name", "ops-chat"),
@@ -867,14 +817,12 @@ async fn a_notification_target_added_on_the_page_gets_the_next_transition_and_it
     );
 
     // Removing it stops the next transitions going there.
-    let (removed, html) = post(
+    let (removed, html) = act(
         &app,
         &cookie,
-        &[
-            ("csrf", &csrf),
-            ("action", "remove_target"),
-            ("name", "ops-chat"),
-        ],
+        &csrf,
+        "remove_target",
+        &[("name", "ops-chat")],
     )
     .await;
     assert_eq!(removed, 200, "{html}");

@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use tokio::task::JoinHandle;
 use warp::Filter;
 
-use crate::helpers::{fixture_text, json_of, spawn_app_with, webhook_json, TestApp};
+use crate::helpers::{fixture_text, json_of, spawn_app_with, text_of, webhook_json, TestApp};
 use crate::seed::now;
 
 /// The board's public URL: the tokens' audience.
@@ -161,15 +161,7 @@ fn batch(from: i64, n: i64) -> Value {
 }
 
 async fn refused(app: &TestApp) -> String {
-    let text = app
-        .http
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = app.get_text("/metrics").await;
     text.lines()
         .filter(|l| l.starts_with("buildboard_telemetry_refused_total"))
         .collect::<Vec<_>>()
@@ -282,15 +274,10 @@ async fn every_bad_post_is_refused_with_its_reason_counted_and_nothing_stored() 
     running_job(&app).await;
     let good = token(&issuer.url, "key-1", json!({}));
     let ok = batch(now() - 30, 2);
-    let cases: Vec<(&str, Option<String>, Value, u16, &str)> = vec![
-        ("no token", None, ok.clone(), 401, "missing_token"),
-        (
-            "garbage",
-            Some("not.a.jwt".into()),
-            ok.clone(),
-            401,
-            "malformed_token",
-        ),
+    // Each bad token with a good batch...
+    let bad_tokens: Vec<(&str, Option<String>, u16, &str)> = vec![
+        ("no token", None, 401, "missing_token"),
+        ("garbage", Some("not.a.jwt".into()), 401, "malformed_token"),
         (
             "audience",
             Some(token(
@@ -298,7 +285,6 @@ async fn every_bad_post_is_refused_with_its_reason_counted_and_nothing_stored() 
                 "key-1",
                 json!({"aud": "https://other.example"}),
             )),
-            ok.clone(),
             401,
             "wrong_audience",
         ),
@@ -309,7 +295,6 @@ async fn every_bad_post_is_refused_with_its_reason_counted_and_nothing_stored() 
                 "key-1",
                 json!({}),
             )),
-            ok.clone(),
             401,
             "wrong_issuer",
         ),
@@ -320,28 +305,24 @@ async fn every_bad_post_is_refused_with_its_reason_counted_and_nothing_stored() 
                 "key-1",
                 json!({"exp": now() - 3600, "iat": now() - 7200, "nbf": now() - 7200}),
             )),
-            ok.clone(),
             401,
             "expired_token",
         ),
         (
             "future",
             Some(token(&issuer.url, "key-1", json!({"nbf": now() + 3600}))),
-            ok.clone(),
             401,
             "token_not_yet_valid",
         ),
         (
             "unknown key",
             Some(token(&issuer.url, "key-2", json!({}))),
-            ok.clone(),
             401,
             "unknown_key",
         ),
         (
             "no job claim",
             Some(token(&issuer.url, "key-1", json!({"check_run_id": null}))),
-            ok.clone(),
             401,
             "missing_claim",
         ),
@@ -352,67 +333,65 @@ async fn every_bad_post_is_refused_with_its_reason_counted_and_nothing_stored() 
                 "key-1",
                 json!({"repository_id": "42", "check_run_id": "777"}),
             )),
-            ok.clone(),
             403,
             "unmonitored_repository",
         ),
         (
             "unknown job",
             Some(token(&issuer.url, "key-1", json!({"check_run_id": "777"}))),
-            ok.clone(),
             404,
             "unknown_job",
         ),
         (
             "other run",
             Some(token(&issuer.url, "key-1", json!({"run_id": "1"}))),
-            ok.clone(),
             403,
             "job_mismatch",
         ),
+    ];
+    // ...and each bad batch with the good token.
+    let bad_batches: Vec<(&str, Value, u16, &str)> = vec![
         (
             "over the batch",
-            Some(good.clone()),
             batch(now() - 3000, 1001),
             413,
             "too_many_samples",
         ),
         (
             "NaN",
-            Some(good.clone()),
             json!({"samples": [{"t": now(), "cpu_user": "NaN"}]}),
             400,
             "non_numeric",
         ),
         (
             "text",
-            Some(good.clone()),
             json!({"samples": [{"t": now(), "mem_used": "lots"}]}),
             400,
             "non_numeric",
         ),
         (
             "past",
-            Some(good.clone()),
             batch(now() - 86_400, 1),
             400,
             "timestamp_out_of_range",
         ),
         (
             "future sample",
-            Some(good.clone()),
             batch(now() + 3600, 1),
             400,
             "timestamp_out_of_range",
         ),
-        (
-            "not json",
-            Some(good.clone()),
-            json!("samples"),
-            400,
-            "invalid_json",
-        ),
+        ("not json", json!("samples"), 400, "invalid_json"),
     ];
+    let cases: Vec<(&str, Option<String>, Value, u16, &str)> = bad_tokens
+        .into_iter()
+        .map(|(name, token, status, code)| (name, token, ok.clone(), status, code))
+        .chain(
+            bad_batches
+                .into_iter()
+                .map(|(name, body, status, code)| (name, Some(good.clone()), body, status, code)),
+        )
+        .collect();
 
     // Act + Assert
     for (name, token, body, status, code) in &cases {
@@ -521,16 +500,12 @@ async fn the_run_page_draws_the_samples_and_says_why_from_the_memory_at_its_limi
     app.deliver_json("workflow_job", "job-done", &done).await;
 
     // Act
-    let html = app
-        .http
-        .get(app.url(&format!("/runs/{RUN}")))
-        .header("host", "board.test")
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = text_of(
+        app.http
+            .get(app.url(&format!("/runs/{RUN}")))
+            .header("host", "board.test"),
+    )
+    .await;
     let api: Value = json_of(
         app.http
             .get(app.url(&format!("/api/runs/{RUN}")))

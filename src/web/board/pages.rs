@@ -10,6 +10,7 @@ use super::query::{BoardQuery, Part};
 use super::{rendered, respond};
 use crate::scope::Viewer;
 use crate::store::figures::{self, Metrics};
+use crate::store::names::UnknownName;
 use crate::store::query::{self, RunFilter};
 use crate::store::{board, triage, wall};
 use crate::views::{self, Chrome};
@@ -59,6 +60,20 @@ where
     respond(&state, &query, path, move || render(q, chrome, s)).await
 }
 
+/// What the Wall and Triage say above their items: how much of an asked branch's history is
+/// read, the filter's names that match nothing, and which branches count as watched.
+fn note_scope(
+    chrome: &mut Chrome,
+    q: &BoardQuery,
+    s: &AppState,
+    path: &str,
+    (defaults, coverage, unknown): (&[String], Option<wall::Coverage>, &[UnknownName]),
+) {
+    chrome.partial = coverage.and_then(|c| c.describe());
+    chrome.unknown = q.notices(path, unknown);
+    chrome.watched = wall::watched_label(defaults, &s.settings.watched());
+}
+
 pub(super) async fn show_wall(
     viewer: Viewer,
     pairs: Vec<(String, String)>,
@@ -101,9 +116,13 @@ pub(super) async fn show_wall(
                 })
                 .await?;
             let unknown = s.unknown_names(&asked).await?;
-            chrome.partial = coverage.and_then(|c| c.describe());
-            chrome.unknown = q.notices("/wall", &unknown);
-            chrome.watched = wall::watched_label(&defaults, &s.settings.watched());
+            note_scope(
+                &mut chrome,
+                &q,
+                &s,
+                "/wall",
+                (&defaults, coverage, &unknown),
+            );
             q.viewer.redact_wall(&mut wall);
             let mut model = views::WallView::of(wall, scope != triage::Scope::Watched);
             model.queues = views::alerting(queues, s.config.queue_alert_s());
@@ -294,9 +313,13 @@ pub(super) async fn show_triage(
             let incidents = s.triage(&q.viewer, filter, q.all_branches, q.order);
             let (unknown, (defaults, coverage), (incidents, scope)) =
                 tokio::try_join!(unknown, context, incidents)?;
-            chrome.partial = coverage.and_then(|c| c.describe());
-            chrome.unknown = q.notices("/triage", &unknown);
-            chrome.watched = wall::watched_label(&defaults, &s.settings.watched());
+            note_scope(
+                &mut chrome,
+                &q,
+                &s,
+                "/triage",
+                (&defaults, coverage, &unknown),
+            );
             let model = views::Triage::of(incidents, scope != triage::Scope::Watched);
             rendered(match q.part {
                 Part::Page => views::triage(&chrome, &model, s.opts()),

@@ -11,21 +11,21 @@ use tokio::net::TcpStream;
 use super::{post, Server};
 use crate::helpers::{spawn_app_with, webhook_json};
 
-/// A server on a fresh database in `dir` with `args`.
-async fn start(dir: &tempfile::TempDir, args: &[&str]) -> Server {
-    Server::start(
-        &dir.path().join("buildboard.db"),
-        &dir.path().join("server.log"),
-        args,
-    )
-    .await
-}
-
 /// A `workflow_run` delivery for run `id` (about 8 KB).
 fn run_payload(id: i64) -> Vec<u8> {
     let mut payload = webhook_json("workflow_run/completed.payload.json");
     payload["workflow_run"]["id"] = json!(id);
     serde_json::to_vec(&payload).unwrap()
+}
+
+/// Posts the `workflow_run` delivery of run `id` ([`run_payload`]) as `delivery`, signed.
+async fn post_run(
+    http: &reqwest::Client,
+    url: &str,
+    delivery: &str,
+    id: i64,
+) -> reqwest::Result<reqwest::Response> {
+    post(http, url, "workflow_run", delivery, run_payload(id)).await
 }
 
 /// Opens a connection and sends `head` (a request's head, which may declare a body it does not
@@ -65,16 +65,12 @@ async fn status_within(stream: &mut TcpStream, wait: Duration) -> Option<u16> {
 #[tokio::test]
 async fn webhook_heads_without_bodies_take_no_room_and_refusals_are_logged_as_a_rate() {
     // Arrange: a 4 MiB budget of webhook bodies; 64 clients declare 1 MiB each and send nothing.
-    let dir = tempfile::tempdir().unwrap();
-    let server = start(
-        &dir,
-        &[
-            "--webhook-body-budget",
-            "4194304",
-            "--max-body-bytes",
-            "1048576",
-        ],
-    )
+    let server = Server::fresh(&[
+        "--webhook-body-budget",
+        "4194304",
+        "--max-body-bytes",
+        "1048576",
+    ])
     .await;
     let mut held = Vec::new();
     for _ in 0..64 {
@@ -86,15 +82,7 @@ async fn webhook_heads_without_bodies_take_no_room_and_refusals_are_logged_as_a_
     let http = reqwest::Client::new();
     let url = server.url("/webhook");
     for id in 0..20 {
-        let response = post(
-            &http,
-            &url,
-            "workflow_run",
-            &format!("d-{id}"),
-            run_payload(id),
-        )
-        .await
-        .unwrap();
+        let response = post_run(&http, &url, &format!("d-{id}"), id).await.unwrap();
         assert_eq!(response.status(), 200, "delivery {id}");
     }
 
@@ -107,15 +95,7 @@ async fn webhook_heads_without_bodies_take_no_room_and_refusals_are_logged_as_a_
     // Act: deliveries are refused while it is spent...
     let mut refused = 0;
     for id in 100..140 {
-        let response = post(
-            &http,
-            &url,
-            "workflow_run",
-            &format!("d-{id}"),
-            run_payload(id),
-        )
-        .await
-        .unwrap();
+        let response = post_run(&http, &url, &format!("d-{id}"), id).await.unwrap();
         if response.status() == 503 {
             refused += 1;
         }
@@ -123,9 +103,7 @@ async fn webhook_heads_without_bodies_take_no_room_and_refusals_are_logged_as_a_
     // ...and stored again once the stalled clients are gone.
     drop(held);
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let response = post(&http, &url, "workflow_run", "after", run_payload(200))
-        .await
-        .unwrap();
+    let response = post_run(&http, &url, "after", 200).await.unwrap();
     assert_eq!(response.status(), 200);
 
     // Assert: forty refusals, one or two log lines that count them.
@@ -145,18 +123,14 @@ async fn webhook_heads_without_bodies_take_no_room_and_refusals_are_logged_as_a_
 #[tokio::test]
 async fn a_route_checks_credentials_before_it_waits_for_a_body_and_a_late_body_gets_408() {
     // Arrange
-    let dir = tempfile::tempdir().unwrap();
-    let server = start(
-        &dir,
-        &[
-            "--admin-token",
-            "admin-secret",
-            "--operator-token",
-            "ops:operator-secret",
-            "--body-timeout",
-            "1s",
-        ],
-    )
+    let server = Server::fresh(&[
+        "--admin-token",
+        "admin-secret",
+        "--operator-token",
+        "ops:operator-secret",
+        "--body-timeout",
+        "1s",
+    ])
     .await;
     let addr = server.addr;
     let head = |path: &str, extra: &str| {
@@ -198,18 +172,14 @@ async fn at_the_connection_cap_stalled_uploads_are_closed_to_make_room_for_healt
 {
     // Arrange: a cap of 24 connections, each held by a webhook upload that sent 10 bytes of 1,000
     // and stalls (bodies have a minute, requests two).
-    let dir = tempfile::tempdir().unwrap();
-    let server = start(
-        &dir,
-        &[
-            "--max-connections",
-            "24",
-            "--body-timeout",
-            "60s",
-            "--request-timeout",
-            "120s",
-        ],
-    )
+    let server = Server::fresh(&[
+        "--max-connections",
+        "24",
+        "--body-timeout",
+        "60s",
+        "--request-timeout",
+        "120s",
+    ])
     .await;
     let mut stalled = Vec::new();
     for _ in 0..24 {
@@ -236,12 +206,11 @@ async fn at_the_connection_cap_stalled_uploads_are_closed_to_make_room_for_healt
             matches!(&health, Ok(response) if response.status() == 200),
             "attempt {attempt}: {health:?}"
         );
-        let delivery = post(
+        let delivery = post_run(
             &http,
             &server.url("/webhook"),
-            "workflow_run",
             &format!("cap-{attempt}"),
-            run_payload(attempt),
+            attempt,
         )
         .await;
         assert!(

@@ -16,16 +16,6 @@ const DECLARED: usize = 25 * 1024 * 1024;
 /// What each of them sent before stalling.
 const SENT: usize = 24 * 1024 * 1024;
 
-/// A server on a fresh database in `dir` with `args`.
-async fn start(dir: &tempfile::TempDir, args: &[&str]) -> Server {
-    Server::start(
-        &dir.path().join("buildboard.db"),
-        &dir.path().join("server.log"),
-        args,
-    )
-    .await
-}
-
 /// The server's resident memory, in MiB (`VmRSS` of `/proc/<pid>/status`).
 fn rss_mib(pid: u32) -> f64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("a live process");
@@ -108,8 +98,7 @@ async fn stalled_uploads_hold_no_more_memory_than_the_body_budget_while_held_and
     const UPLOADS: usize = 32;
     // The baseline (about 14 MiB), the budget (64 MiB) and room for the allocator.
     const BOUND_MIB: f64 = 110.0;
-    let dir = tempfile::tempdir().unwrap();
-    let server = start(&dir, &["--body-timeout", "6s"]).await;
+    let server = Server::fresh(&["--body-timeout", "6s"]).await;
     let pid = server.pid();
     let baseline = rss_mib(pid);
     let mut report = format!("baseline {baseline:.1} MiB");
@@ -180,8 +169,7 @@ async fn idle_and_slowloris_connections_are_closed_after_the_header_timeout_but_
     // Arrange
     const IDLE: usize = 200;
     const SLOW: usize = 200;
-    let dir = tempfile::tempdir().unwrap();
-    let server = start(&dir, &["--header-timeout", "1s"]).await;
+    let server = Server::fresh(&["--header-timeout", "1s"]).await;
     let mut feed = tokio_tungstenite::connect_async(format!("ws://{}/ws", server.addr))
         .await
         .expect("the feed connects")
@@ -427,8 +415,7 @@ async fn readyz_turns_503_on_a_full_disk_and_ready_again_once_writes_succeed() {
 #[tokio::test]
 async fn a_foreign_host_is_refused_when_a_public_url_is_set_and_links_use_the_public_url() {
     // Arrange: two runs, so that a page of one has a next page.
-    let dir = tempfile::tempdir().unwrap();
-    let server = start(&dir, &["--public-url", "http://board.test"]).await;
+    let server = Server::fresh(&["--public-url", "http://board.test"]).await;
     let http = reqwest::Client::new();
     for id in [1, 2] {
         let delivered = post(
@@ -488,8 +475,7 @@ async fn a_foreign_host_is_refused_when_a_public_url_is_set_and_links_use_the_pu
 #[tokio::test]
 async fn without_a_public_url_a_loopback_server_refuses_rebinding_names_and_unsafe_link_hosts() {
     // Arrange
-    let dir = tempfile::tempdir().unwrap();
-    let server = start(&dir, &[]).await;
+    let server = Server::fresh(&[]).await;
     let addr = server.addr;
 
     // Act and Assert: a rebinding name is refused, the loopback names are served.
@@ -514,8 +500,7 @@ async fn without_a_public_url_a_loopback_server_refuses_rebinding_names_and_unsa
 #[tokio::test]
 async fn a_javascript_html_url_never_becomes_an_href_but_the_api_returns_it_as_received() {
     // Arrange: a run whose html_url is a script, another whose url is a data: URL.
-    let dir = tempfile::tempdir().unwrap();
-    let server = start(&dir, &[]).await;
+    let server = Server::fresh(&[]).await;
     let http = reqwest::Client::new();
     let mut feed = tokio_tungstenite::connect_async(format!("ws://{}/ws", server.addr))
         .await
@@ -581,16 +566,12 @@ async fn a_javascript_html_url_never_becomes_an_href_but_the_api_returns_it_as_r
 #[tokio::test]
 async fn bad_repository_mutations_get_400_and_404_and_private_pages_are_not_stored() {
     // Arrange
-    let dir = tempfile::tempdir().unwrap();
-    let server = start(
-        &dir,
-        &[
-            "--admin-token",
-            "admin-token-0123456789",
-            "--board-token",
-            "board-token-0123456789",
-        ],
-    )
+    let server = Server::fresh(&[
+        "--admin-token",
+        "admin-token-0123456789",
+        "--board-token",
+        "board-token-0123456789",
+    ])
     .await;
     let http = reqwest::Client::new();
     let admin = "Bearer admin-token-0123456789";

@@ -25,6 +25,8 @@ pub struct Server {
     child: Child,
     pub addr: SocketAddr,
     pub log: PathBuf,
+    /// The fresh directory of [`Server::fresh`], removed after the server is stopped.
+    _dir: Option<tempfile::TempDir>,
 }
 
 /// A port that was free a moment ago (the binary binds it itself).
@@ -40,6 +42,20 @@ impl Server {
     /// Output (stdout and stderr) is appended to `log`.
     pub async fn start(db: &Path, log: &Path, args: &[&str]) -> Self {
         Self::start_under(&[], db, log, args).await
+    }
+
+    /// As [`Server::start`], on a fresh database and log in a temporary directory that lives as
+    /// long as the server.
+    pub async fn fresh(args: &[&str]) -> Self {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let mut server = Self::start(
+            &dir.path().join("buildboard.db"),
+            &dir.path().join("server.log"),
+            args,
+        )
+        .await;
+        server._dir = Some(dir);
+        server
     }
 
     /// As [`Server::start`], run through `wrapper` (e.g. `prlimit --nofile=1024:1024`), which must
@@ -79,6 +95,7 @@ impl Server {
             child,
             addr: SocketAddr::from(([127, 0, 0, 1], port)),
             log: log.to_owned(),
+            _dir: None,
         };
         server.wait_until_ready().await;
         server
