@@ -482,13 +482,7 @@ async fn a_tv_waterfall_of_many_repositories_pages_by_repository_and_draws_nothi
         "return document.getElementById('pager').textContent",
     )
     .await;
-    let pages: u64 = pager
-        .as_str()
-        .unwrap()
-        .rsplit(" of ")
-        .next()
-        .and_then(|n| n.trim().parse().ok())
-        .unwrap_or_else(|| panic!("a pager: {pager}"));
+    let pages = page_count(pager.as_str().unwrap()).unwrap_or_else(|| panic!("a pager: {pager}"));
     assert!(pages > 1, "22 repositories need more than one page");
     let mut seen = std::collections::BTreeSet::new();
     for page in 1..=pages {
@@ -598,4 +592,12 @@ async fn screenshots() {
     }
     browser.close().await.unwrap();
     app.stop().await;
+}
+
+/// The number of pages a TV's pager says ("page 2 of 5" is 5); `None` when it shows none.
+pub fn page_count(pager: &str) -> Option<usize> {
+    pager
+        .rsplit(" of ")
+        .next()
+        .and_then(|n| n.trim().parse().ok())
 }

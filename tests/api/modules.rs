@@ -280,10 +280,7 @@ async fn a_tv_waterfalls_pages_stay_as_assigned_while_redrawn_and_every_page_is_
     .await;
     let before = js(&browser, SHOWN).await;
     let pager = before[1].as_str().unwrap().to_owned();
-    let count: usize = pager
-        .rsplit(' ')
-        .next()
-        .and_then(|n| n.parse().ok())
+    let count = crate::browser::page_count(&pager)
         .unwrap_or_else(|| panic!("22 repositories fill several pages: {before}"));
     assert!(count > 2, "22 repositories fill several pages: {before}");
 

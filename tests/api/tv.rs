@@ -452,11 +452,7 @@ async fn tv_mode_shows_every_page_of_every_view_and_nothing_outside_the_screen()
             visits += 1;
             last_path = path.clone();
         }
-        let total = pager
-            .rsplit(" of ")
-            .next()
-            .and_then(|n| n.trim().parse::<usize>().ok())
-            .unwrap_or(1);
+        let total = crate::browser::page_count(&pager).unwrap_or(1);
         pages.insert(path.clone(), total);
         seen.entry(path).or_default().insert(pager);
         // Done once every view was seen with each of its pages, and the rotation came round.
@@ -1440,13 +1436,7 @@ async fn a_tv_waterfall_of_the_demo_organisation_cuts_no_name_and_fills_the_scre
             "return document.getElementById('pager').textContent",
         )
         .await;
-        let pages: u64 = pager
-            .as_str()
-            .unwrap()
-            .rsplit(" of ")
-            .next()
-            .and_then(|n| n.trim().parse().ok())
-            .unwrap_or(1);
+        let pages = crate::browser::page_count(pager.as_str().unwrap()).unwrap_or(1);
         let mut seen = std::collections::BTreeSet::new();
         for page in 1..=pages {
             if pages > 1 {

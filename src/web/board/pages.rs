@@ -152,7 +152,9 @@ pub(super) async fn show_waterfall(
         ("waterfall", "/waterfall", "Waterfall".into()),
         |q, mut chrome, s| async move {
             let part = q.part;
-            let read = read_waterfall(&q, &chrome, &s).await?;
+            // One snapshot of the watched branches for the whole request: the filter and the marks.
+            let watched = s.settings.watched();
+            let read = read_waterfall(&q, &chrome, &s, &watched).await?;
             if part == Part::Hud {
                 return rendered(views::hud(&chrome, &read.hud));
             }
@@ -166,7 +168,6 @@ pub(super) async fn show_waterfall(
                 ..
             } = read;
             q.viewer.redact_runs(&mut stream);
-            let watched = s.settings.watched();
             let kind_of = |run: &crate::store::model::Run| {
                 let branch = run.branch.as_deref().unwrap_or_default();
                 watched.kind(branch, defaults.get(&run.repo).map(String::as_str))
@@ -213,10 +214,10 @@ async fn read_waterfall(
     q: &BoardQuery,
     chrome: &Chrome,
     s: &AppState,
+    watched_now: &crate::watch::WatchedBranches,
 ) -> Result<WaterfallRead, Error> {
     let now = now();
     let watched_only = q.tv && q.branch.is_empty() && !q.all_branches;
-    let watched_now = s.settings.watched();
     let watched = watched_only.then(|| watched_now.clone());
     let filter = RunFilter {
         watched: watched.clone(),
@@ -267,7 +268,7 @@ async fn read_waterfall(
     let branches = if !q.branch.is_empty() {
         format!("⎇ {}", views::name(&q.branch.join(",")))
     } else if watched_only {
-        wall::watched_label(&named, &watched_now)
+        wall::watched_label(&named, watched_now)
     } else {
         "all branches".to_owned()
     };
