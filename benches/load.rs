@@ -1864,7 +1864,13 @@ async fn telemetry_phase(args: &Args, dir: &Path) -> anyhow::Result<()> {
     let deliveries = Arc::new(make_deliveries(count, 0)?);
     let mut runs = Vec::new();
     for round in 0..args.telemetry_rounds {
-        for telemetry in [false, true] {
+        // The order alternates, so neither side always runs on the warmer machine.
+        let order = if round % 2 == 0 {
+            [false, true]
+        } else {
+            [true, false]
+        };
+        for telemetry in order {
             eprintln!("telemetry: round {round}, telemetry {telemetry}…");
             let db = dir.join(format!("telemetry-{round}-{telemetry}.db"));
             let run = telemetry_run(args, &issuer, &deliveries, &db, telemetry).await?;
@@ -1904,12 +1910,50 @@ async fn telemetry_phase(args: &Args, dir: &Path) -> anyhow::Result<()> {
             },
         );
     }
+    print_telemetry_ratio(&runs);
     println!(
         "\nsamples at scale ({TELEMETRY_JOBS} jobs x {} minutes, stored through the store in arrival order): {rows} rows, {bytes} bytes of pages, **{:.1} bytes per sample**\n",
         args.telemetry_minutes,
         bytes as f64 / rows.max(1) as f64
     );
     Ok(())
+}
+
+/// Deliveries/s with telemetry against without: the medians of each side, and the median of
+/// the rounds' own ratios (each round runs both sides back to back, so a round's ratio is the
+/// least disturbed by what else the machine did meanwhile).
+fn print_telemetry_ratio(runs: &[(bool, TelemetryRun)]) {
+    let rate =
+        |run: &TelemetryRun| run.results.acked.len() as f64 / run.results.elapsed.as_secs_f64();
+    let median = |mut values: Vec<f64>| {
+        values.sort_by(f64::total_cmp);
+        match values.len() {
+            0 => f64::NAN,
+            n if n % 2 == 1 => values[n / 2],
+            n => (values[n / 2 - 1] + values[n / 2]) / 2.0,
+        }
+    };
+    let side = |telemetry: bool| {
+        runs.iter()
+            .filter(|(with, _)| *with == telemetry)
+            .map(|(_, run)| rate(run))
+            .collect::<Vec<_>>()
+    };
+    let (without, with) = (side(false), side(true));
+    let ratios = without
+        .iter()
+        .zip(&with)
+        .map(|(a, b)| b / a)
+        .collect::<Vec<_>>();
+    println!(
+        "\ndeliveries/s, median of {} rounds: {:.0} without telemetry, {:.0} with (ratio {:.3}); median of the rounds' ratios **{:.3}** (rounds: {})",
+        ratios.len(),
+        median(without.clone()),
+        median(with.clone()),
+        median(with.clone()) / median(without.clone()),
+        median(ratios.clone()),
+        ratios.iter().map(|r| format!("{r:.2}")).collect::<Vec<_>>().join(", ")
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
