@@ -624,6 +624,33 @@ mod tests {
     }
 
     #[test]
+    fn the_analysis_url_is_checked_at_start_and_its_key_is_no_flag() {
+        use clap::Parser;
+        let cli = Cli::try_parse_from(["buildboard"]).unwrap();
+        assert_eq!(cli.config.analysis_url, None);
+        assert_eq!(cli.config.analysis_model, "default");
+        let cli = Cli::try_parse_from([
+            "buildboard",
+            "--analysis-url",
+            "http://llm.internal:8000/v1/",
+            "--analysis-model",
+            "tiny",
+        ])
+        .unwrap();
+        let url = cli.config.analysis_url.unwrap();
+        assert_eq!(
+            url.endpoint(),
+            "http://llm.internal:8000/v1/chat/completions"
+        );
+        assert_eq!(cli.config.analysis_model, "tiny");
+        let err = Cli::try_parse_from(["buildboard", "--analysis-url", "llm.internal:8000"])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("is not a model server's API base"), "{err}");
+        assert!(Cli::try_parse_from(["buildboard", "--analysis-key", "k"]).is_err());
+    }
+
+    #[test]
     fn the_github_token_is_hidden_from_help_and_debug_output() {
         use clap::CommandFactory;
         let help = Cli::command().render_long_help().to_string();

@@ -530,6 +530,24 @@ async fn a_post_without_the_csrf_token_or_from_another_site_is_refused() {
 }
 
 #[tokio::test]
+async fn questions_share_the_per_ip_budget_of_actions() {
+    // Arrange: one action a minute.
+    let fake = FakeModel::start(text("Out of memory.")).await;
+    let app = app_asking(&fake, |config| config.action_rate_limit = 1).await;
+    failed_run(&app).await;
+
+    // Act
+    let (first, _) = ask(&app, JOB).await;
+    let (second, body) = ask(&app, JOB).await;
+
+    // Assert
+    assert_eq!(first, 200);
+    assert_eq!(second, 429, "{body}");
+    assert_eq!(fake.requests().len(), 1);
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn several_askers_at_once_share_one_question() {
     // Arrange: a model that takes a moment.
     let fake = FakeModel::start(Answer::Text(
