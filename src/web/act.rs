@@ -21,7 +21,7 @@
 //!   `Sec-Fetch-Site` must name the board itself. A bearer token needs neither: browsers never
 //!   add one on their own. A reader's own `POST`s, which read rather than act (the model analysis
 //!   of `web::analysis`), are held to the same rule, with a token bound to the reader's cookies
-//!   ([`reader_csrf`], [`check_reader_post`]).
+//!   (`reader_csrf`, `check_reader_post`).
 //! - The actions have their own per-IP budget (`--action-rate-limit` a minute), sign-in attempts
 //!   included. Each action is logged with who, what and GitHub's answer.
 //! - The run's new state arrives by webhook as any other change does.
