@@ -1,6 +1,7 @@
 //! Configuration: every setting is a command-line flag with an environment variable beside it.
 //! Only [`Cli::parse`] (in the binary) reads the environment; tests start from [`Config::new`]
-//! (defaults, a database and an address) and set the fields they need.
+//! (defaults, a database and an address) and set the fields they need. The one setting without
+//! a flag, the model server's key (`BUILDBOARD_ANALYSIS_KEY`), is read by the binary too.
 
 use std::net::SocketAddr;
 use std::num::NonZeroU32;
@@ -9,6 +10,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
+pub use crate::analysis::AnalysisUrl;
 pub use crate::secret::Secret;
 use crate::watch::WatchedBranches;
 
@@ -362,6 +364,27 @@ pub struct Config {
     #[arg(long, env = "BUILDBOARD_QUEUE_CHECK", default_value = "30s", value_parser = parse_duration)]
     pub queue_check: Duration,
 
+    /// The API base of an OpenAI-compatible model server on your own network
+    /// (`http://llm.internal:8000/v1`; questions go to `<base>/chat/completions`). With it, the
+    /// run page offers "Ask the model" on a failed job, which sends the server only the job's
+    /// step names, its failure's excerpt and the rule's sentence. Off by default. A key, if the
+    /// server wants one, is read from BUILDBOARD_ANALYSIS_KEY only (sent as a bearer token).
+    #[arg(long, env = "BUILDBOARD_ANALYSIS_URL", value_parser = AnalysisUrl::parse)]
+    pub analysis_url: Option<AnalysisUrl>,
+
+    /// The model named in the questions to --analysis-url.
+    #[arg(long, env = "BUILDBOARD_ANALYSIS_MODEL", default_value = crate::analysis::DEFAULT_MODEL)]
+    pub analysis_model: String,
+
+    /// The model server's key: from the environment only (`BUILDBOARD_ANALYSIS_KEY`, read by the
+    /// binary), never a flag, which would show up in `ps`.
+    #[arg(skip)]
+    pub analysis_key: Option<Secret>,
+
+    /// How long the model server may take; not flags, so that only tests change them.
+    #[arg(skip)]
+    pub analysis_timing: crate::analysis::Timing,
+
     /// WebSocket timings; not flags, so that only tests change them.
     #[arg(skip)]
     pub ws_timing: WsTiming,
@@ -462,6 +485,10 @@ impl Config {
             notify_retry: DEFAULT_NOTIFY_RETRY,
             queue_alert: DEFAULT_QUEUE_ALERT,
             queue_check: DEFAULT_QUEUE_CHECK,
+            analysis_url: None,
+            analysis_model: crate::analysis::DEFAULT_MODEL.to_owned(),
+            analysis_key: None,
+            analysis_timing: crate::analysis::Timing::default(),
             ws_timing: WsTiming::default(),
         }
     }
@@ -594,6 +621,33 @@ mod tests {
         assert!(PublicUrl::parse("https://board.example.com/path").is_err());
         assert!(PublicUrl::parse("https://user@board.example.com").is_err());
         assert!(PublicUrl::parse("https://").is_err());
+    }
+
+    #[test]
+    fn the_analysis_url_is_checked_at_start_and_its_key_is_no_flag() {
+        use clap::Parser;
+        let cli = Cli::try_parse_from(["buildboard"]).unwrap();
+        assert_eq!(cli.config.analysis_url, None);
+        assert_eq!(cli.config.analysis_model, "default");
+        let cli = Cli::try_parse_from([
+            "buildboard",
+            "--analysis-url",
+            "http://llm.internal:8000/v1/",
+            "--analysis-model",
+            "tiny",
+        ])
+        .unwrap();
+        let url = cli.config.analysis_url.unwrap();
+        assert_eq!(
+            url.endpoint(),
+            "http://llm.internal:8000/v1/chat/completions"
+        );
+        assert_eq!(cli.config.analysis_model, "tiny");
+        let err = Cli::try_parse_from(["buildboard", "--analysis-url", "llm.internal:8000"])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("is not a model server's API base"), "{err}");
+        assert!(Cli::try_parse_from(["buildboard", "--analysis-key", "k"]).is_err());
     }
 
     #[test]

@@ -23,6 +23,8 @@
 //! - [`failure`] — why a job failed, from its log: rules, signatures, excerpts (pure).
 //! - [`joblog`] — a job's log on demand for the run page: fetched, kept within bounds, cached.
 //! - [`log_fetch`] — failed jobs' logs fetched in the background (bounded queue) and explained.
+//! - [`analysis`] — the optional model analysis of a failed job (`--analysis-url`): what is sent
+//!   (the evidence only), the OpenAI-compatible request, its bounds and errors.
 //! - [`oidc`] — GitHub Actions OIDC tokens: the issuer's keys, checking a job's token.
 //! - [`notify`] — transitions of watched workflows detected in the writer's transaction, and runner
 //!   queues over `--queue-alert` found by a periodic check, queued in an outbox and sent to chat and
@@ -41,6 +43,7 @@
 //! [`App::build`] opens everything and binds the listener; [`App::run`] serves until shutdown.
 #![forbid(unsafe_code)]
 
+pub mod analysis;
 pub mod backfill;
 pub mod config;
 pub mod counters;
@@ -196,6 +199,7 @@ impl App {
             admins: web::settings::Admins::default(),
             logs: job_logs(&config, github.clone()),
             pending_samples: web::samples::PendingSamples::default(),
+            analysis: model_analysis(&config)?,
             config: Arc::new(config),
         });
         Ok(Self {
@@ -452,6 +456,23 @@ fn check_access_mode(config: &Config, app_configured: bool) -> anyhow::Result<()
 }
 
 /// How pages, the feed and notifications show things: `--hide-authors`, and which links are safe.
+/// The model analysis (`--analysis-url`), off without it.
+///
+/// # Errors
+/// When its key cannot be sent as a header.
+fn model_analysis(config: &Config) -> anyhow::Result<analysis::Analysis> {
+    let analysis = analysis::Analysis::new(
+        config.analysis_url.as_ref(),
+        &config.analysis_model,
+        config.analysis_key.as_ref(),
+        config.analysis_timing,
+    )?;
+    if let Some(url) = &config.analysis_url {
+        tracing::info!(endpoint = %url.endpoint(), model = %config.analysis_model, "model analysis on");
+    }
+    Ok(analysis)
+}
+
 fn view_options(config: &Config) -> views::Opts {
     views::Opts {
         privacy: scope::Privacy {

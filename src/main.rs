@@ -13,6 +13,11 @@ fn main() -> anyhow::Result<()> {
     let matches = Cli::command().get_matches();
     let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|err| err.exit());
     settle_flags_before_subcommand(&mut cli, &matches)?;
+    // The one setting without a flag: a flag would show up in `ps`.
+    cli.config.analysis_key = std::env::var(buildboard::analysis::KEY_ENV)
+        .ok()
+        .filter(|key| !key.trim().is_empty())
+        .map(buildboard::config::Secret::new);
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .max_blocking_threads(store::BLOCKING_THREADS)
@@ -185,6 +190,11 @@ mod tests {
         let matches = Cli::command().try_get_matches_from(args)?;
         let mut cli = Cli::from_arg_matches(&matches)?;
         settle_flags_before_subcommand(&mut cli, &matches)?;
+        // The one setting without a flag: a flag would show up in `ps`.
+        cli.config.analysis_key = std::env::var(buildboard::analysis::KEY_ENV)
+            .ok()
+            .filter(|key| !key.trim().is_empty())
+            .map(buildboard::config::Secret::new);
         Ok(cli)
     }
 

@@ -22,6 +22,8 @@ pub struct RunView {
     /// While the run goes on: the seconds it usually has left (the median of recent successful
     /// runs of its workflow on its branch, less the time it has run), at least 0.
     pub left_s: Option<i64>,
+    /// Whether each failed job offers "Ask the model" (`--analysis-url`, and not on a TV).
+    pub ask_model: bool,
 }
 
 /// One attempt: its jobs' bars share one time axis.
@@ -99,6 +101,7 @@ impl RunView {
             attempts,
             now,
             left_s,
+            ask_model: false,
         }
     }
 

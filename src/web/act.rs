@@ -19,7 +19,9 @@
 //!   sign-in session's) must also carry `X-CSRF-Token`: an HMAC, under a key drawn at start, of
 //!   that cookie, which only a page of the board can read (from `GET /api/operator`); and a browser's `Origin` and
 //!   `Sec-Fetch-Site` must name the board itself. A bearer token needs neither: browsers never
-//!   add one on their own.
+//!   add one on their own. A reader's own `POST`s, which read rather than act (the model analysis
+//!   of `web::analysis`), are held to the same rule, with a token bound to the reader's cookies
+//!   (`reader_csrf`, `check_reader_post`).
 //! - The actions have their own per-IP budget (`--action-rate-limit` a minute), sign-in attempts
 //!   included. Each action is logged with who, what and GitHub's answer.
 //! - The run's new state arrives by webhook as any other change does.
@@ -228,6 +230,9 @@ pub(crate) struct Caller {
     cookie: Option<String>,
     /// The sign-in session's cookie (`web::signin`).
     session: Option<String>,
+    /// The board token's cookie (`web::access`): a reader's, which never acts, but binds the
+    /// CSRF token of a reader's own requests ([`reader_csrf`]).
+    reader: Option<String>,
     authorization: Option<String>,
     csrf: Option<String>,
     origin: Option<String>,
@@ -239,15 +244,17 @@ pub(crate) struct Caller {
 pub(crate) fn caller() -> impl Filter<Extract = (Caller,), Error = Rejection> + Clone {
     warp::cookie::optional::<String>(COOKIE)
         .and(warp::cookie::optional::<String>(SESSION_COOKIE))
+        .and(warp::cookie::optional::<String>(super::access::COOKIE))
         .and(warp::header::optional::<String>("authorization"))
         .and(warp::header::optional::<String>(CSRF_HEADER))
         .and(warp::header::optional::<String>("origin"))
         .and(warp::header::optional::<String>("sec-fetch-site"))
         .and(warp::header::optional::<String>("host"))
         .map(
-            |cookie, session, authorization, csrf, origin, fetch_site, host| Caller {
+            |cookie, session, reader, authorization, csrf, origin, fetch_site, host| Caller {
                 cookie,
                 session,
+                reader,
                 authorization,
                 csrf,
                 origin,
@@ -351,6 +358,34 @@ fn check_csrf(act: &Act, hosts: &Hosts, caller: &Caller, bound: &str) -> Result<
          header is missing or wrong, or the Origin is another site's); reload the board and \
          try again",
     )))
+}
+
+/// What a reader's CSRF token is bound to: every cookie the request rides on (none on an open
+/// board, where no credential rides either and the origin check alone stands).
+fn reader_binding(caller: &Caller) -> String {
+    let cookie = |value: &Option<String>| value.clone().unwrap_or_default();
+    format!(
+        "reader {}|{}|{}",
+        cookie(&caller.reader),
+        cookie(&caller.session),
+        cookie(&caller.cookie)
+    )
+}
+
+/// The CSRF token a page sends with a reader's own `POST` (one that reads, not acts: the model
+/// analysis of `web::analysis`), in the operators' scheme.
+pub(crate) fn reader_csrf(act: &Act, caller: &Caller) -> String {
+    act.csrf_for(&reader_binding(caller))
+}
+
+/// The answer that refuses a reader's `POST` from another site: it must carry [`reader_csrf`]
+/// and come from a page of this board, unless it carries `Authorization` (a tool's token, which
+/// browsers never add on their own).
+pub(crate) fn check_reader_post(state: &AppState, caller: &Caller) -> Result<(), Box<Reply>> {
+    if caller.authorization.is_some() {
+        return Ok(());
+    }
+    check_csrf(&state.act, &state.hosts, caller, &reader_binding(caller))
 }
 
 /// What a session's CSRF token is bound to (apart from an operator cookie's).

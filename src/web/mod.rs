@@ -1,11 +1,12 @@
 //! HTTP routes. The submodules that answer requests (`webhook`, `ws`, `api`, `board`, `act`,
-//! `claims`, `dispatch`, `cctray`, `transitions`, `settings`, ...) each expose `routes(state)`; the others serve them (`access`, `body`,
+//! `claims`, `dispatch`, `cctray`, `transitions`, `settings`, `analysis`, ...) each expose `routes(state)`; the others serve them (`access`, `body`,
 //! `error`, `host`, `limit`, `params`, `socket`). [`routes`] joins the routes and maps rejections.
 //! The state every handler shares lives here, with the reads more than one route makes the same
 //! way ([`SharedState::triage`]).
 
 pub mod access;
 pub mod act;
+pub mod analysis;
 pub mod api;
 pub mod board;
 pub mod body;
@@ -109,6 +110,8 @@ pub struct SharedState {
     pub logs: crate::joblog::Logs,
     /// Posted samples waiting to share a transaction.
     pub pending_samples: samples::PendingSamples,
+    /// The model analysis of a failed job (`--analysis-url`), off without it.
+    pub analysis: crate::analysis::Analysis,
 }
 
 /// Now, in epoch seconds: the end of every window and the age of every red.
@@ -364,6 +367,7 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = I
         .or(dispatch::routes(state.clone()).boxed())
         .or(tokens::routes(state.clone()).boxed())
         .or(runs::routes(state.clone()).boxed())
+        .or(analysis::routes(state.clone()).boxed())
         .or(samples::reads(state.clone()).boxed())
         .or(api::routes(state.clone()).boxed())
         .or(board.boxed());

@@ -1,6 +1,7 @@
 //! Integration tests: one binary, a real server per test (see `helpers`).
 
 mod act;
+mod analysis;
 mod api;
 mod backfill;
 mod board;

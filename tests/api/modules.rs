@@ -12,7 +12,7 @@ use fantoccini::Client;
 use serde_json::{json, Value};
 
 use crate::browser::{cdp_with, js, open, open_browser, start_driver, until};
-use crate::helpers::{spawn_app, TestApp};
+use crate::helpers::{spawn_app, spawn_app_with, TestApp};
 use crate::seed::{self, org_run_delivery, run_delivery, Org};
 
 /// Records, from the first line of every document, what would show in the console as an error:
@@ -69,8 +69,13 @@ fn names(lists: &[&[&str]]) -> BTreeSet<String> {
 
 #[tokio::test]
 async fn every_page_loads_the_modules_it_uses_and_no_other_without_an_error() {
-    // Arrange: a board with reds, and a browser that records every error from the first line.
-    let app = spawn_app().await;
+    // Arrange: a board with reds (and the model analysis, which the run page then offers; never
+    // asked here), and a browser that records every error from the first line.
+    let app = spawn_app_with(|config| {
+        config.analysis_url =
+            Some(buildboard::analysis::AnalysisUrl::parse("http://127.0.0.1:9/v1").unwrap());
+    })
+    .await;
     seed::realistic(&app.db());
     let driver = start_driver();
     let browser = open_browser(&driver).await;
@@ -98,7 +103,10 @@ async fn every_page_loads_the_modules_it_uses_and_no_other_without_an_error() {
         ("/runners", names(&[EVERY_PAGE, &["act.js"]])),
         (
             &run_page,
-            names(&[EVERY_PAGE, &["act.js", "dispatch.js", "log.js"]]),
+            names(&[
+                EVERY_PAGE,
+                &["act.js", "dispatch.js", "log.js", "analysis.js"],
+            ]),
         ),
         (
             "/triage?sound=1",

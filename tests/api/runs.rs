@@ -7,11 +7,11 @@ use crate::helpers::{spawn_app, spawn_app_with, webhook_json, TestApp};
 use crate::seed::{now, run_delivery};
 
 /// The fixture job's id (`linters`, failing at `Run yarn run format-check`).
-const JOB: i64 = 289782451;
+pub(crate) const JOB: i64 = 289782451;
 const SIGNATURE: &str = "FAILED tests/test_money.py::test_adds_cents - assert N == N";
 
 /// A failed job of `run_id` with id `job_id`, from GitHub's documented failed job.
-fn failed_job(run_id: i64, job_id: i64) -> Vec<u8> {
+pub(crate) fn failed_job(run_id: i64, job_id: i64) -> Vec<u8> {
     let mut job = webhook_json("workflow_job/completed.failure.with-organization.payload.json");
     job["workflow_job"]["run_id"] = json!(run_id);
     job["workflow_job"]["id"] = json!(job_id);
@@ -19,7 +19,8 @@ fn failed_job(run_id: i64, job_id: i64) -> Vec<u8> {
     serde_json::to_vec(&job).unwrap()
 }
 
-fn record_failure(app: &TestApp, job_id: i64, run_id: i64, excerpt: &str) {
+/// Stores the failure of job `job_id` of run `run_id`, as the log fetcher would, with `excerpt`.
+pub(crate) fn record_failure(app: &TestApp, job_id: i64, run_id: i64, excerpt: &str) {
     app.db()
         .execute(
             "INSERT INTO jobfailures (job_id, run_id, repo_id, rule, signature, excerpt, fetchedtime)

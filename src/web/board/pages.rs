@@ -378,7 +378,8 @@ pub(super) async fn show_run(
                 detail.run.run_number,
                 views::name(&detail.run.repo)
             );
-            let model = views::RunView::of(detail, now());
+            let mut model = views::RunView::of(detail, now());
+            model.ask_model = s.analysis.is_on() && !chrome.tv;
             match q.part {
                 Part::Page => rendered(views::run_page(&chrome, &model, s.opts())),
                 _ => rendered(views::run_live(&model, s.opts())),
