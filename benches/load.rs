@@ -32,7 +32,8 @@
 //!   `POST /api/metrics`, with tokens a fake Actions OIDC issuer on loopback (discovery + JWKS, the
 //!   tests' key) signed, while deliveries arrive as in ingest: deliveries/s with and without the
 //!   telemetry (alternating, `--telemetry-rounds`), and the bytes a sample takes on disk (SQLite's
-//!   `dbstat` over `jobsamples`), also for 1,000 jobs of `--telemetry-minutes` each.
+//!   `dbstat` over `jobsamples` and the jobs' tails), also for 1,000 jobs of `--telemetry-minutes`
+//!   each.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -1728,7 +1729,7 @@ async fn post_samples(
 struct TelemetryRun {
     results: PostResults,
     posts: TelemetryPosts,
-    /// Samples in the database afterwards, and the bytes of `jobsamples` on disk.
+    /// Samples in the database afterwards, and the bytes of `jobsamples` and `jobsampletails` on disk.
     rows: i64,
     bytes: i64,
 }
@@ -1795,13 +1796,15 @@ async fn telemetry_run(
     })
 }
 
-/// Rows of `jobsamples` and the bytes its pages take on disk (SQLite's `dbstat`: the table is
-/// `WITHOUT ROWID`, so its primary key is the table itself and it has no other index).
+/// Rows of `jobsamples` and the bytes the pages of `jobsamples` and `jobsampletails` (the jobs'
+/// latest samples, schema version 9) take on disk (SQLite's `dbstat`: `jobsamples` is `WITHOUT
+/// ROWID`, so its primary key is the table itself and it has no other index).
 fn sample_bytes(db: &Path) -> anyhow::Result<(i64, i64)> {
     let conn = rusqlite::Connection::open(db)?;
     let rows = conn.query_row("SELECT COUNT(*) FROM jobsamples", [], |r| r.get(0))?;
     let bytes = conn.query_row(
-        "SELECT COALESCE(SUM(pgsize), 0) FROM dbstat WHERE name = 'jobsamples'",
+        "SELECT COALESCE(SUM(pgsize), 0) FROM dbstat
+         WHERE name IN ('jobsamples', 'jobsampletails')",
         [],
         |r| r.get(0),
     )?;
@@ -1905,7 +1908,7 @@ async fn telemetry_phase(args: &Args, dir: &Path) -> anyhow::Result<()> {
         );
     }
     println!(
-        "\nsamples at scale ({TELEMETRY_JOBS} jobs x {} minutes, stored through the store in arrival order): {rows} rows, {bytes} bytes of pages, **{:.1} bytes per sample**\n",
+        "\nsamples at scale ({TELEMETRY_JOBS} jobs x {} minutes, stored through the store in arrival order): {rows} rows, {bytes} bytes of pages (samples and the jobs' tails), **{:.1} bytes per sample**\n",
         args.telemetry_minutes,
         bytes as f64 / rows.max(1) as f64
     );
