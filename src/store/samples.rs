@@ -211,11 +211,12 @@ pub fn insert(conn: &Connection, job_id: i64, samples: &[Sample]) -> Result<usiz
     sorted.sort_by_key(|s| s.t);
     let old = tail(conn, job_id)?;
     let mut latest = old;
+    let mut scan = Scan::default();
     let mut stored = 0;
     for s in sorted {
         let new = match &mut latest {
             Some(tail) if s.t == tail.t => false,
-            Some(tail) if s.t < tail.t => insert_earlier(conn, job_id, s, tail)?,
+            Some(tail) if s.t < tail.t => insert_earlier(conn, job_id, s, tail, &mut scan)?,
             _ => append(conn, job_id, s, &mut latest)?,
         };
         stored += usize::from(new);
@@ -270,17 +271,28 @@ fn append(conn: &Connection, job_id: i64, s: &Sample, latest: &mut Option<Tail>)
 }
 
 /// Stores `s`, earlier than the job's latest sample (`tail`): from the sum of the job's earlier
-/// rows, then the rows after it are adjusted so that they read back as before.
-fn insert_earlier(conn: &Connection, job_id: i64, s: &Sample, tail: &mut Tail) -> Result<bool> {
+/// rows (`scan`, which goes on from the batch's previous earlier sample), then the rows after it
+/// are adjusted so that they read back as before.
+fn insert_earlier(
+    conn: &Connection,
+    job_id: i64,
+    s: &Sample,
+    tail: &mut Tail,
+    scan: &mut Scan,
+) -> Result<bool> {
     let exists = conn
         .prepare_cached("SELECT 1 FROM jobsamples WHERE job_id = ?1 AND t = ?2")?
         .exists([job_id, s.t])?;
     if exists {
         return Ok(false);
     }
-    let before = state_before(conn, job_id, s.t)?;
+    scan.sum_until(conn, job_id, s.t)?;
+    let before = scan.state;
     let stored = before.encode(s);
     write_row(conn, job_id, s, stored)?;
+    // The rows after `s` are adjusted below, before the scan reaches them.
+    scan.state.add(stored);
+    scan.until = s.t + 1;
     tail.samples += 1;
     for (i, (diff, column)) in stored.0.into_iter().zip(COUNTERS).enumerate() {
         let Some(diff) = diff else { continue };
@@ -317,18 +329,38 @@ fn insert_earlier(conn: &Connection, job_id: i64, s: &Sample, tail: &mut Tail) -
     Ok(true)
 }
 
-/// The cumulative state after job `job_id`'s samples before time `t`: a scan of those rows.
-fn state_before(conn: &Connection, job_id: i64, t: i64) -> Result<Running> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT disk_read, disk_write, net_rx, net_tx, mem_total
-         FROM jobsamples WHERE job_id = ?1 AND t < ?2 ORDER BY t",
-    )?;
-    let mut rows = stmt.query([job_id, t])?;
-    let mut state = Running::default();
-    while let Some(row) = rows.next()? {
-        state.add(stored_of(row, 0)?);
+/// A scan of a job's rows in time order: the state after every row before `until`.
+#[derive(Debug, Clone, Copy)]
+struct Scan {
+    until: i64,
+    state: Running,
+}
+
+impl Default for Scan {
+    fn default() -> Self {
+        Scan {
+            until: i64::MIN,
+            state: Running::default(),
+        }
     }
-    Ok(state)
+}
+
+impl Scan {
+    /// Goes on over job `job_id`'s rows up to (not including) time `t`, which is not before
+    /// `until`: one scan of the job's rows for a whole batch.
+    fn sum_until(&mut self, conn: &Connection, job_id: i64, t: i64) -> Result<()> {
+        debug_assert!(self.until <= t, "a batch is inserted in time order");
+        let mut stmt = conn.prepare_cached(
+            "SELECT disk_read, disk_write, net_rx, net_tx, mem_total
+             FROM jobsamples WHERE job_id = ?1 AND t >= ?2 AND t < ?3 ORDER BY t",
+        )?;
+        let mut rows = stmt.query([job_id, self.until, t])?;
+        while let Some(row) = rows.next()? {
+            self.state.add(stored_of(row, 0)?);
+        }
+        self.until = t;
+        Ok(())
+    }
 }
 
 /// The stored counters and memory total in `row`'s columns from `first` on (the table's order).
@@ -582,7 +614,9 @@ mod tests {
         assert_eq!(tail.samples, rows.len() as i64);
         assert_eq!(count(conn, job_id).unwrap(), rows.len() as i64);
         assert_eq!(Some(tail.t), rows.last().map(|s| s.t));
-        assert_eq!(tail.state, state_before(conn, job_id, i64::MAX).unwrap());
+        let mut scan = Scan::default();
+        scan.sum_until(conn, job_id, i64::MAX).unwrap();
+        assert_eq!(tail.state, scan.state);
         let last_posted = |f: fn(&Sample) -> Option<i64>| rows.iter().rev().find_map(f);
         assert_eq!(
             tail.state.counters,
