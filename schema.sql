@@ -1,4 +1,4 @@
--- buildboard database schema, version 7 (see `PRAGMA user_version`).
+-- buildboard database schema, version 9 (see `PRAGMA user_version`).
 --
 -- The server applies this file on every start (every statement is idempotent), after running the
 -- forward migrations in `src/store/migrate.rs` on a database made by an older version. `init_db -i`
@@ -357,22 +357,39 @@ CREATE TABLE IF NOT EXISTS sessions (
 ) WITHOUT ROWID;
 
 -- Version 7: runner telemetry (`POST /api/metrics`, `src/store/samples.rs`): one row per sample of
--- a job, posted by the job itself. Integer columns in a table keyed (job_id, t) without a rowid
--- keep a sample near 40 bytes on disk. Migration step 6 -> 7 creates it too.
+-- a job, posted by the job itself, in a table keyed (job_id, t) without a rowid. Version 9 (migration
+-- step 8 -> 9, which rewrites the version-7 rows) stores each sample in about 48 bytes: `mem_total`
+-- only when it differs from the job's previous sample's (by time; NULL repeats it), and the four
+-- cumulative counters as the difference from the job's previous sample that carried the counter (the
+-- first: the value itself). Reading sums them in time order, so every posted value comes back exactly.
 CREATE TABLE IF NOT EXISTS jobsamples (
     job_id     INTEGER NOT NULL,                -- GitHub job id (= the token's check_run_id)
     t          INTEGER NOT NULL,                -- epoch seconds
     cpu_user   INTEGER,                         -- CPU user %, in hundredths (1234 = 12.34 %)
     cpu_system INTEGER,                         -- CPU system %, in hundredths
     mem_used   INTEGER,                         -- bytes
-    mem_total  INTEGER,                         -- bytes
-    disk_read  INTEGER,                         -- bytes since the sampler started
-    disk_write INTEGER,
+    mem_total  INTEGER,                         -- bytes; NULL: the job's last stored total before
+    disk_read  INTEGER,                         -- bytes since the job's previous sample with it;
+    disk_write INTEGER,                         --   NULL when the sample did not post it
     net_rx     INTEGER,
     net_tx     INTEGER,
     extra      TEXT,                            -- other fields of the sample, JSON; NULL when none
     PRIMARY KEY (job_id, t)
 ) WITHOUT ROWID;
+
+-- Version 9: each job's latest sample, so a sample appended at the end needs no scan of the job's
+-- rows, and the job's sample count (`MAX_SAMPLES_PER_JOB`) is a point read. A row exists exactly
+-- when the job has samples.
+CREATE TABLE IF NOT EXISTS jobsampletails (
+    job_id     INTEGER PRIMARY KEY,             -- GitHub job id
+    t          INTEGER NOT NULL,                -- the job's latest sample's time
+    samples    INTEGER NOT NULL,                -- rows of the job in `jobsamples`
+    disk_read  INTEGER,                         -- cumulative value of the latest sample that
+    disk_write INTEGER,                         --   carried the counter; NULL when none did
+    net_rx     INTEGER,
+    net_tx     INTEGER,
+    mem_total  INTEGER                          -- the latest sample's total (carried forward)
+);
 
 -- Version 8: the same statements are migration step 7 -> 8 in `src/store/migrate.rs`.
 -- Job logs fetched on demand for the run page, kept bounded in size and age.

@@ -32,7 +32,8 @@
 //!   `POST /api/metrics`, with tokens a fake Actions OIDC issuer on loopback (discovery + JWKS, the
 //!   tests' key) signed, while deliveries arrive as in ingest: deliveries/s with and without the
 //!   telemetry (alternating, `--telemetry-rounds`), and the bytes a sample takes on disk (SQLite's
-//!   `dbstat` over `jobsamples`), also for 1,000 jobs of `--telemetry-minutes` each.
+//!   `dbstat` over `jobsamples` and the jobs' tails), also for 1,000 jobs of `--telemetry-minutes`
+//!   each.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -1728,9 +1729,30 @@ async fn post_samples(
 struct TelemetryRun {
     results: PostResults,
     posts: TelemetryPosts,
-    /// Samples in the database afterwards, and the bytes of `jobsamples` on disk.
+    /// Samples in the database afterwards, and the bytes they take on disk.
+    stored: SampleBytes,
+}
+
+/// Rows of `jobsamples` and the bytes on disk of its pages and of `jobsampletails`' (the jobs'
+/// latest samples, schema version 9).
+struct SampleBytes {
     rows: i64,
-    bytes: i64,
+    samples: i64,
+    tails: i64,
+}
+
+impl std::fmt::Display for SampleBytes {
+    /// Bytes per sample, of the samples' pages and with the tails' too.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let per = |bytes: i64| bytes as f64 / self.rows.max(1) as f64;
+        write!(
+            f,
+            "{:.1} ({:.1} with the jobs' tails; {} rows)",
+            per(self.samples),
+            per(self.samples + self.tails),
+            self.rows
+        )
+    }
 }
 
 async fn telemetry_run(
@@ -1785,33 +1807,37 @@ async fn telemetry_run(
         posts.refused += job.refused;
     }
     server.stop()?;
-    let (rows, bytes) = sample_bytes(db)?;
+    let stored = sample_bytes(db)?;
     remove_database(db);
     Ok(TelemetryRun {
         results,
         posts,
-        rows,
-        bytes,
+        stored,
     })
 }
 
-/// Rows of `jobsamples` and the bytes its pages take on disk (SQLite's `dbstat`: the table is
-/// `WITHOUT ROWID`, so its primary key is the table itself and it has no other index).
-fn sample_bytes(db: &Path) -> anyhow::Result<(i64, i64)> {
+/// The samples in `db` and their bytes on disk (SQLite's `dbstat`: `jobsamples` is `WITHOUT
+/// ROWID`, so its primary key is the table itself and it has no other index).
+fn sample_bytes(db: &Path) -> anyhow::Result<SampleBytes> {
     let conn = rusqlite::Connection::open(db)?;
-    let rows = conn.query_row("SELECT COUNT(*) FROM jobsamples", [], |r| r.get(0))?;
-    let bytes = conn.query_row(
-        "SELECT COALESCE(SUM(pgsize), 0) FROM dbstat WHERE name = 'jobsamples'",
-        [],
-        |r| r.get(0),
-    )?;
-    Ok((rows, bytes))
+    let pages = |table: &str| {
+        conn.query_row(
+            "SELECT COALESCE(SUM(pgsize), 0) FROM dbstat WHERE name = ?1",
+            [table],
+            |r| r.get(0),
+        )
+    };
+    Ok(SampleBytes {
+        rows: conn.query_row("SELECT COUNT(*) FROM jobsamples", [], |r| r.get(0))?,
+        samples: pages("jobsamples")?,
+        tails: pages("jobsampletails")?,
+    })
 }
 
 /// Samples on disk at scale: [`TELEMETRY_JOBS`] jobs of `minutes` each, their batches stored
 /// through the store in the order they arrive (every job's batch of one period, then the
 /// next period's); rows and bytes, as [`sample_bytes`].
-fn sample_storage(db: &Path, minutes: i64) -> anyhow::Result<(i64, i64)> {
+fn sample_storage(db: &Path, minutes: i64) -> anyhow::Result<SampleBytes> {
     use buildboard::store::samples::{self, Sample};
     let store = Store::open(db)?;
     let mut conn = store.open_writer()?;
@@ -1878,14 +1904,14 @@ async fn telemetry_phase(args: &Args, dir: &Path) -> anyhow::Result<()> {
         }
     }
     eprintln!("telemetry: samples at scale…");
-    let (rows, bytes) = sample_storage(&dir.join("samples.db"), args.telemetry_minutes)?;
+    let at_scale = sample_storage(&dir.join("samples.db"), args.telemetry_minutes)?;
     println!(
         "## Telemetry: {TELEMETRY_JOBS} running jobs posting {} samples every {POST_EVERY_S} s, while deliveries arrive ({} s, {} connections)\n",
         POST_EVERY_S / SAMPLE_EVERY_S,
         args.duration,
         args.connections
     );
-    println!("| run | telemetry | deliveries/s | p50 ms | p99 ms | failed | posts accepted | samples stored | posts refused | bytes per sample on disk |");
+    println!("| run | telemetry | deliveries/s | p50 ms | p99 ms | failed | posts accepted | samples stored | posts refused | bytes per sample on disk (with tails) |");
     println!("|---|---|---|---|---|---|---|---|---|---|");
     for (n, (telemetry, run)) in runs.iter().enumerate() {
         let rate = run.results.acked.len() as f64 / run.results.elapsed.as_secs_f64();
@@ -1899,12 +1925,8 @@ async fn telemetry_phase(args: &Args, dir: &Path) -> anyhow::Result<()> {
             run.posts.accepted,
             run.posts.stored,
             run.posts.refused,
-            if run.rows > 0 {
-                format!(
-                    "{:.1} ({} rows)",
-                    run.bytes as f64 / run.rows as f64,
-                    run.rows
-                )
+            if run.stored.rows > 0 {
+                run.stored.to_string()
             } else {
                 "-".to_owned()
             },
@@ -1912,9 +1934,10 @@ async fn telemetry_phase(args: &Args, dir: &Path) -> anyhow::Result<()> {
     }
     print_telemetry_ratio(&runs);
     println!(
-        "\nsamples at scale ({TELEMETRY_JOBS} jobs x {} minutes, stored through the store in arrival order): {rows} rows, {bytes} bytes of pages, **{:.1} bytes per sample**\n",
+        "\nsamples at scale ({TELEMETRY_JOBS} jobs x {} minutes, stored through the store in arrival order): {} + {} bytes of pages (samples + the jobs' tails), bytes per sample: **{at_scale}**\n",
         args.telemetry_minutes,
-        bytes as f64 / rows.max(1) as f64
+        at_scale.samples,
+        at_scale.tails
     );
     Ok(())
 }

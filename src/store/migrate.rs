@@ -118,7 +118,68 @@ pub const MIGRATIONS: &[&str] = &[
     // 7 -> 8: job logs kept for the run page, claims on reds, the settings page's log,
     // per-repository telemetry secrets (see schema.sql).
     MIGRATION_7_TO_8,
+    // 8 -> 9: runner samples in under 64 bytes each: counters as differences, repeated memory
+    // totals as NULL, and each job's tail (see schema.sql).
+    MIGRATION_8_TO_9,
 ];
+
+/// Migration 8 -> 9: `jobsamples` rewritten in the version-9 form (the same table as in
+/// `schema.sql`), and `jobsampletails` filled from it. SQLite has no `IGNORE NULLS`, so "the
+/// job's previous sample that carried the value" is a correlated subquery walking the primary
+/// key backwards. A version-8 sample without `mem_total` reads back the last total before it.
+const MIGRATION_8_TO_9: &str = "ALTER TABLE jobsamples RENAME TO jobsamples_v8;
+CREATE TABLE jobsamples (
+    job_id     INTEGER NOT NULL,                -- GitHub job id (= the token's check_run_id)
+    t          INTEGER NOT NULL,                -- epoch seconds
+    cpu_user   INTEGER,                         -- CPU user %, in hundredths (1234 = 12.34 %)
+    cpu_system INTEGER,                         -- CPU system %, in hundredths
+    mem_used   INTEGER,                         -- bytes
+    mem_total  INTEGER,                         -- bytes; NULL: the job's last stored total before
+    disk_read  INTEGER,                         -- bytes since the job's previous sample with it;
+    disk_write INTEGER,                         --   NULL when the sample did not post it
+    net_rx     INTEGER,
+    net_tx     INTEGER,
+    extra      TEXT,                            -- other fields of the sample, JSON; NULL when none
+    PRIMARY KEY (job_id, t)
+) WITHOUT ROWID;
+INSERT INTO jobsamples (job_id, t, cpu_user, cpu_system, mem_used, mem_total,
+                        disk_read, disk_write, net_rx, net_tx, extra)
+SELECT s.job_id, s.t, s.cpu_user, s.cpu_system, s.mem_used,
+       CASE WHEN s.mem_total IS (SELECT p.mem_total FROM jobsamples_v8 p
+                                 WHERE p.job_id = s.job_id AND p.t < s.t
+                                   AND p.mem_total IS NOT NULL ORDER BY p.t DESC LIMIT 1)
+            THEN NULL ELSE s.mem_total END,
+       s.disk_read - COALESCE((SELECT p.disk_read FROM jobsamples_v8 p
+                               WHERE p.job_id = s.job_id AND p.t < s.t
+                                 AND p.disk_read IS NOT NULL ORDER BY p.t DESC LIMIT 1), 0),
+       s.disk_write - COALESCE((SELECT p.disk_write FROM jobsamples_v8 p
+                                WHERE p.job_id = s.job_id AND p.t < s.t
+                                  AND p.disk_write IS NOT NULL ORDER BY p.t DESC LIMIT 1), 0),
+       s.net_rx - COALESCE((SELECT p.net_rx FROM jobsamples_v8 p
+                            WHERE p.job_id = s.job_id AND p.t < s.t
+                              AND p.net_rx IS NOT NULL ORDER BY p.t DESC LIMIT 1), 0),
+       s.net_tx - COALESCE((SELECT p.net_tx FROM jobsamples_v8 p
+                            WHERE p.job_id = s.job_id AND p.t < s.t
+                              AND p.net_tx IS NOT NULL ORDER BY p.t DESC LIMIT 1), 0),
+       s.extra
+FROM jobsamples_v8 s ORDER BY s.job_id, s.t;
+DROP TABLE jobsamples_v8;
+CREATE TABLE IF NOT EXISTS jobsampletails (
+    job_id     INTEGER PRIMARY KEY,             -- GitHub job id
+    t          INTEGER NOT NULL,                -- the job's latest sample's time
+    samples    INTEGER NOT NULL,                -- rows of the job in `jobsamples`
+    disk_read  INTEGER,                         -- cumulative value of the latest sample that
+    disk_write INTEGER,                         --   carried the counter; NULL when none did
+    net_rx     INTEGER,
+    net_tx     INTEGER,
+    mem_total  INTEGER                          -- the latest sample's total (carried forward)
+);
+INSERT INTO jobsampletails (job_id, t, samples, disk_read, disk_write, net_rx, net_tx, mem_total)
+SELECT s.job_id, MAX(s.t), COUNT(*), SUM(s.disk_read), SUM(s.disk_write), SUM(s.net_rx),
+       SUM(s.net_tx),
+       (SELECT p.mem_total FROM jobsamples p WHERE p.job_id = s.job_id
+          AND p.mem_total IS NOT NULL ORDER BY p.t DESC LIMIT 1)
+FROM jobsamples s GROUP BY s.job_id;";
 
 /// Migration 7 -> 8: new tables only, the same statements as in `schema.sql`.
 const MIGRATION_7_TO_8: &str = "CREATE TABLE IF NOT EXISTS joblogs (
@@ -331,7 +392,8 @@ mod tests {
             .pragma_query_value(None, "user_version", |row| row.get(0))
             .unwrap();
         assert_eq!(version, LATEST_VERSION);
-        assert_eq!(LATEST_VERSION, 8);
+        assert_eq!(LATEST_VERSION, 9);
+        assert!(tables(&conn).contains(&"jobsampletails".to_owned()));
         assert!(tables(&conn).contains(&"joblogs".to_owned()));
         assert!(tables(&conn).contains(&"claims".to_owned()));
         assert!(tables(&conn).contains(&"accesstokens".to_owned()));
@@ -386,6 +448,92 @@ mod tests {
             indexes(&migrated),
             indexes(&fresh),
             "no index is left behind"
+        );
+    }
+
+    #[test]
+    fn version_8_samples_migrate_to_differences_and_read_back_as_they_were() {
+        use super::super::samples::{count, for_job, insert, Sample};
+        // Arrange: a version-8 database with samples of two jobs: counters left out, a counter
+        // restarting from zero, a memory total that changes and one left out.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v8.db");
+        let mut conn = Connection::open(&path).unwrap();
+        conn.execute_batch(SCHEMA_V1).unwrap();
+        for step in &MIGRATIONS[..7] {
+            conn.execute_batch(step).unwrap();
+        }
+        conn.pragma_update(None, "user_version", 8).unwrap();
+        conn.execute_batch(
+            "INSERT INTO jobsamples VALUES
+                 (30000000001, 100, 1234, 150, 500, 8000, 10, 20, NULL, 40, '{\"gpu\":3}'),
+                 (30000000001, 105, 1300, 150, 600, 8000, NULL, 25, 5, 41, NULL),
+                 (30000000001, 110, NULL, NULL, 700, 16000, 30, 0, 9, NULL, NULL),
+                 (30000000001, 115, 1400, 160, 800, NULL, 35, 7, NULL, 50, NULL),
+                 (30000000001, 120, 1500, 170, 900, 8000, 36, 8, 12, 52, NULL),
+                 (30000000002, 100, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL),
+                 (30000000002, 101, 1, 2, 3, 4, 5, 6, 7, 8, NULL);",
+        )
+        .unwrap();
+        let v8: Vec<Vec<Option<i64>>> = {
+            let mut stmt = conn
+                .prepare(
+                    "SELECT t, mem_total, disk_read, disk_write, net_rx, net_tx
+                     FROM jobsamples ORDER BY job_id, t",
+                )
+                .unwrap();
+            stmt.query_map([], |row| (0..6).map(|i| row.get(i)).collect())
+                .unwrap()
+                .collect::<rusqlite::Result<_>>()
+                .unwrap()
+        };
+
+        // Act
+        apply(&mut conn, &path).unwrap();
+
+        // Assert
+        let read: Vec<Sample> = [30000000001, 30000000002]
+            .into_iter()
+            .flat_map(|job| for_job(&conn, job).unwrap())
+            .collect();
+        let got: Vec<Vec<Option<i64>>> = read
+            .iter()
+            .map(|s| {
+                vec![
+                    Some(s.t),
+                    s.mem_total,
+                    s.disk_read,
+                    s.disk_write,
+                    s.net_rx,
+                    s.net_tx,
+                ]
+            })
+            .collect();
+        let mut expected = v8.clone();
+        expected[3][1] = Some(16000); // a sample without a total shows the last one before it
+        assert_eq!(got, expected);
+        assert_eq!(read[0].cpu_user, Some(12.34));
+        assert_eq!(read[0].extra["gpu"], 3);
+        assert_eq!(read[2].cpu_user, None);
+        let stored: Option<i64> = conn
+            .query_row(
+                "SELECT disk_write FROM jobsamples WHERE job_id = 30000000001 AND t = 110",
+                [],
+                |row| row.get(0),
+            )
+            .unwrap();
+        assert_eq!(stored, Some(-25), "a difference, negative after a restart");
+        assert_eq!(count(&conn, 30000000001).unwrap(), 5);
+        assert_eq!(count(&conn, 30000000002).unwrap(), 2);
+        // The tails are right: appending goes on from them.
+        let mut next = Sample::at(125);
+        next.disk_read = Some(40);
+        next.net_tx = Some(60);
+        assert_eq!(insert(&conn, 30000000001, &[next]).unwrap(), 1);
+        let last = for_job(&conn, 30000000001).unwrap().pop().unwrap();
+        assert_eq!(
+            (last.disk_read, last.disk_write, last.net_tx, last.mem_total),
+            (Some(40), None, Some(60), Some(8000))
         );
     }
 }
