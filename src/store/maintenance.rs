@@ -157,7 +157,15 @@ pub fn prune_batch(
             .query_map(params![cutoff, limit], |row| row.get(0))?
             .collect::<rusqlite::Result<_>>()?;
         for run in &runs {
-            // Jobs point at their run without a foreign key (a job may arrive first).
+            // Jobs point at their run without a foreign key (a job may arrive first); their
+            // runner samples go with them.
+            let jobs: Vec<i64> = tx
+                .prepare_cached("SELECT id FROM workflowjobs WHERE run_id = ?1")?
+                .query_map([run], |row| row.get(0))?
+                .collect::<rusqlite::Result<_>>()?;
+            for job in &jobs {
+                super::samples::delete_job(&tx, *job)?;
+            }
             pruned.jobs += tx
                 .prepare_cached("DELETE FROM workflowjobs WHERE run_id = ?1")?
                 .execute([run])?;
@@ -170,15 +178,21 @@ pub fn prune_batch(
                 .prepare_cached("DELETE FROM workflowruns WHERE id = ?1")?
                 .execute([run])?;
         }
-        pruned.jobs += tx
+        let orphans: Vec<i64> = tx
             .prepare_cached(
-                "DELETE FROM workflowjobs WHERE id IN (
-                     SELECT id FROM workflowjobs j
-                     WHERE COALESCE(j.createtime, j.starttime, j.endtime, 0) < ?1
-                       AND NOT EXISTS (SELECT 1 FROM workflowruns r WHERE r.id = j.run_id)
-                     LIMIT ?2)",
+                "SELECT id FROM workflowjobs j
+                 WHERE COALESCE(j.createtime, j.starttime, j.endtime, 0) < ?1
+                   AND NOT EXISTS (SELECT 1 FROM workflowruns r WHERE r.id = j.run_id)
+                 LIMIT ?2",
             )?
-            .execute(params![cutoff, limit])?;
+            .query_map(params![cutoff, limit], |row| row.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        for job in &orphans {
+            super::samples::delete_job(&tx, *job)?;
+            pruned.jobs += tx
+                .prepare_cached("DELETE FROM workflowjobs WHERE id = ?1")?
+                .execute([job])?;
+        }
         // A commit goes with its last run; one that never had a run goes by its own age.
         pruned.commits += tx
             .prepare_cached(
@@ -291,6 +305,11 @@ mod tests {
             now - 9 * DAY
         ))
         .unwrap();
+        // Runner samples of an old job (run 7), a new one (run 1007) and the orphan.
+        for job in [7, 1007, 99999] {
+            let posted = [crate::store::samples::Sample::at(now - 11 * DAY)];
+            crate::store::samples::insert(&conn, job, &posted).unwrap();
+        }
         let count = |table: &str| -> i64 {
             conn.query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0))
                 .unwrap()
@@ -321,6 +340,16 @@ mod tests {
         assert_eq!(count("workflowruns WHERE id < 1000"), 0);
         assert_eq!(count("workflowrunattempts"), 200);
         assert_eq!(count("workflowjobs"), 200);
+        assert_eq!(
+            count("jobsamples WHERE job_id = 1007") + count("jobsampletails WHERE job_id = 1007"),
+            2,
+            "a kept job keeps its samples"
+        );
+        assert_eq!(
+            count("jobsamples") + count("jobsampletails"),
+            2,
+            "samples and tails go with their job, the orphan's too"
+        );
         assert_eq!(count("deliveries"), 1);
         assert_eq!(
             count("claims WHERE first_red_run = 1005"),

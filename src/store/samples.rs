@@ -414,6 +414,19 @@ pub fn for_job(conn: &Connection, job_id: i64) -> Result<Vec<Sample>> {
     Ok(samples)
 }
 
+/// Deletes job `job_id`'s samples and its tail (its run is deleted by retention). Returns the
+/// samples deleted.
+///
+/// # Errors
+/// On a database error.
+pub fn delete_job(conn: &Connection, job_id: i64) -> Result<usize> {
+    conn.prepare_cached("DELETE FROM jobsampletails WHERE job_id = ?1")?
+        .execute([job_id])?;
+    Ok(conn
+        .prepare_cached("DELETE FROM jobsamples WHERE job_id = ?1")?
+        .execute([job_id])?)
+}
+
 /// Downsamples samples older than `before` (epoch seconds) to one a minute: of each job's
 /// samples within one minute, the first is kept. Older jobs keep their shape rather than being
 /// dropped whole. The kept samples read back as they did (a deleted sample's counter differences
