@@ -150,25 +150,16 @@ pub fn prune_batch(
     let limit = i64::try_from(batch).unwrap_or(i64::MAX);
     if let Some(days) = retention.run_days {
         let cutoff = now - i64::from(days) * DAY;
-        let runs: Vec<i64> = tx
-            .prepare_cached(
-                "SELECT id FROM workflowruns WHERE createtime < ?1 ORDER BY createtime, id LIMIT ?2",
-            )?
-            .query_map(params![cutoff, limit], |row| row.get(0))?
-            .collect::<rusqlite::Result<_>>()?;
+        let runs = ids(
+            &tx,
+            "SELECT id FROM workflowruns WHERE createtime < ?1 ORDER BY createtime, id LIMIT ?2",
+            params![cutoff, limit],
+        )?;
         for run in &runs {
-            // Jobs point at their run without a foreign key (a job may arrive first); their
-            // runner samples go with them.
-            let jobs: Vec<i64> = tx
-                .prepare_cached("SELECT id FROM workflowjobs WHERE run_id = ?1")?
-                .query_map([run], |row| row.get(0))?
-                .collect::<rusqlite::Result<_>>()?;
-            for job in &jobs {
-                super::samples::delete_job(&tx, *job)?;
+            // Jobs point at their run without a foreign key (a job may arrive first).
+            for job in ids(&tx, "SELECT id FROM workflowjobs WHERE run_id = ?1", [run])? {
+                pruned.jobs += delete_job(&tx, job)?;
             }
-            pruned.jobs += tx
-                .prepare_cached("DELETE FROM workflowjobs WHERE run_id = ?1")?
-                .execute([run])?;
             tx.prepare_cached("DELETE FROM workflowrunattempts WHERE run_id = ?1")?
                 .execute([run])?;
             // A claim on a red goes with the red's first run (it stopped showing when green).
@@ -178,20 +169,16 @@ pub fn prune_batch(
                 .prepare_cached("DELETE FROM workflowruns WHERE id = ?1")?
                 .execute([run])?;
         }
-        let orphans: Vec<i64> = tx
-            .prepare_cached(
-                "SELECT id FROM workflowjobs j
-                 WHERE COALESCE(j.createtime, j.starttime, j.endtime, 0) < ?1
-                   AND NOT EXISTS (SELECT 1 FROM workflowruns r WHERE r.id = j.run_id)
-                 LIMIT ?2",
-            )?
-            .query_map(params![cutoff, limit], |row| row.get(0))?
-            .collect::<rusqlite::Result<_>>()?;
-        for job in &orphans {
-            super::samples::delete_job(&tx, *job)?;
-            pruned.jobs += tx
-                .prepare_cached("DELETE FROM workflowjobs WHERE id = ?1")?
-                .execute([job])?;
+        let orphans = ids(
+            &tx,
+            "SELECT id FROM workflowjobs j
+             WHERE COALESCE(j.createtime, j.starttime, j.endtime, 0) < ?1
+               AND NOT EXISTS (SELECT 1 FROM workflowruns r WHERE r.id = j.run_id)
+             LIMIT ?2",
+            params![cutoff, limit],
+        )?;
+        for job in orphans {
+            pruned.jobs += delete_job(&tx, job)?;
         }
         // A commit goes with its last run; one that never had a run goes by its own age.
         pruned.commits += tx
@@ -213,6 +200,22 @@ pub fn prune_batch(
         .execute(params![cutoff, limit])?;
     tx.commit()?;
     Ok(pruned)
+}
+
+/// The ids `sql` selects.
+fn ids(conn: &Connection, sql: &str, params: impl rusqlite::Params) -> Result<Vec<i64>> {
+    Ok(conn
+        .prepare_cached(sql)?
+        .query_map(params, |row| row.get(0))?
+        .collect::<rusqlite::Result<_>>()?)
+}
+
+/// Deletes job `job` with its runner samples; returns the jobs deleted (0 or 1).
+fn delete_job(conn: &Connection, job: i64) -> Result<usize> {
+    super::samples::delete_job(conn, job)?;
+    Ok(conn
+        .prepare_cached("DELETE FROM workflowjobs WHERE id = ?1")?
+        .execute([job])?)
 }
 
 /// Applies `retention` until nothing old is left, batch by batch (see [`prune_batch`]).
