@@ -544,7 +544,7 @@ async fn the_client_keeps_only_the_tail_of_a_long_log() {
 #[tokio::test]
 async fn the_server_explains_a_failed_job_from_its_log_and_triage_says_why() {
     use crate::helpers::spawn_app_with;
-    use crate::seed::{failed_job_delivery, run_delivery};
+    use crate::seed::deliver_failed_run;
 
     // Arrange: a server with a token for the fake GitHub; GitHub's documented failed job.
     let job_id = 289_782_451;
@@ -556,14 +556,7 @@ async fn the_server_explains_a_failed_job_from_its_log_and_triage_says_why() {
     })
     .await;
     let run_id = 7002;
-    app.deliver(
-        "workflow_run",
-        "run-1",
-        &run_delivery(run_id, &"d".repeat(40), "Break a test", Some("failure")),
-    )
-    .await;
-    app.deliver("workflow_job", "job-1", &failed_job_delivery(run_id))
-        .await;
+    deliver_failed_run(&app, run_id, &"d".repeat(40), "Break a test").await;
 
     // Act: wait for the fetcher (it runs beside ingest, never in its way).
     let mut triage = Value::Null;
@@ -595,7 +588,7 @@ async fn the_server_explains_a_failed_job_from_its_log_and_triage_says_why() {
 async fn a_failed_job_left_unexplained_by_a_server_without_a_token_is_explained_after_a_restart_with_one(
 ) {
     use crate::helpers::spawn_app_with;
-    use crate::seed::{failed_job_delivery, run_delivery};
+    use crate::seed::deliver_failed_run;
 
     // Arrange: a first server, with no token to read logs, stores a failed job; it stops.
     let dir = tempfile::tempdir().unwrap();
@@ -603,16 +596,7 @@ async fn a_failed_job_left_unexplained_by_a_server_without_a_token_is_explained_
     let job_id = 289_782_451;
     let run_id = 7003;
     let first = spawn_app_with(|config| config.db = db.clone()).await;
-    first
-        .deliver(
-            "workflow_run",
-            "run-1",
-            &run_delivery(run_id, &"e".repeat(40), "Break a test", Some("failure")),
-        )
-        .await;
-    first
-        .deliver("workflow_job", "job-1", &failed_job_delivery(run_id))
-        .await;
+    deliver_failed_run(&first, run_id, &"e".repeat(40), "Break a test").await;
     first.stop().await;
     let fake = FakeLogs::serving(job_id, "pytest.log").await;
 

@@ -447,16 +447,7 @@ async fn an_installation_delivery_signed_with_the_apps_secret_adds_its_repositor
     assert_eq!(states, ["running", "done"]);
     let state = app.get_json("/wall?part=state").await;
     assert_eq!(state["backfilling"], "", "{state}");
-    let runs: Vec<i64> = {
-        let db = app.db();
-        let mut stmt = db
-            .prepare("SELECT id FROM workflowruns ORDER BY id")
-            .unwrap();
-        stmt.query_map([], |r| r.get(0))
-            .unwrap()
-            .map(Result::unwrap)
-            .collect()
-    };
+    let runs: Vec<i64> = app.rows("SELECT id FROM workflowruns ORDER BY id");
     assert_eq!(
         runs,
         (2_000_001..=2_000_005).collect::<Vec<_>>(),

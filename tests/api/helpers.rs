@@ -266,6 +266,12 @@ impl TestApp {
         Connection::open(&self.db_path).expect("the test database opens")
     }
 
+    /// Every row `sql` finds in the test database: one column's values, tuples, or a struct's by
+    /// column name (the server's own [`buildboard::store::rows`]).
+    pub fn rows<T: serde::de::DeserializeOwned>(&self, sql: &str) -> Vec<T> {
+        buildboard::store::rows::all(&self.db(), sql, []).expect("the test query runs")
+    }
+
     /// Every row of every table, as text, for comparing whole-database states. Columns that hold
     /// the time of processing (not data from GitHub) are left out, and so is `deliveries`; row ids
     /// that depend on insertion order are replaced by the natural keys they point to.

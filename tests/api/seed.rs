@@ -4,7 +4,7 @@
 use rusqlite::{params, Connection};
 use serde_json::{json, Value};
 
-use crate::helpers::webhook_json;
+use crate::helpers::{webhook_json, TestApp};
 
 /// The repository seeded runs belong to.
 pub const REPO: &str = "acme/widgets";
@@ -195,6 +195,15 @@ pub fn failed_job_delivery(run_id: i64) -> Vec<u8> {
     job["workflow_job"]["run_id"] = json!(run_id);
     job["repository"] = webhook_json("workflow_run/completed.payload.json")["repository"].clone();
     serde_json::to_vec(&job).unwrap()
+}
+
+/// Delivers run `run_id` of commit `sha` as failed, then its failed job ([`failed_job_delivery`]):
+/// a red whose log the server goes to fetch.
+pub async fn deliver_failed_run(app: &TestApp, run_id: i64, sha: &str, message: &str) {
+    let run = run_delivery(run_id, sha, message, Some("failure"));
+    app.deliver("workflow_run", "run-1", &run).await;
+    app.deliver("workflow_job", "job-1", &failed_job_delivery(run_id))
+        .await;
 }
 
 /// A realistic few hours of a team's builds: three workflows, a broken and a flaky one, people,

@@ -141,14 +141,7 @@ async fn get_json(app: &TestApp, path: &str, bearer: &str) -> (u16, Value) {
 }
 
 async fn settings_log(app: &TestApp) -> Vec<(String, Option<String>, String)> {
-    let db = app.db();
-    let mut stmt = db
-        .prepare("SELECT key, value, changedby FROM settingslog ORDER BY id")
-        .unwrap();
-    stmt.query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect()
+    app.rows("SELECT key, value, changedby FROM settingslog ORDER BY id")
 }
 
 /// Waits for the socket's close frame: its code.
@@ -625,16 +618,7 @@ async fn a_telemetry_secret_is_accepted_for_its_repositorys_jobs_and_refused_for
         1,
         "only the accepted sample is stored"
     );
-    let stored: Vec<String> = {
-        let db = app.db();
-        let mut stmt = db
-            .prepare("SELECT secrethash FROM telemetrysecrets")
-            .unwrap();
-        stmt.query_map([], |row| row.get(0))
-            .unwrap()
-            .map(Result::unwrap)
-            .collect()
-    };
+    let stored: Vec<String> = app.rows("SELECT secrethash FROM telemetrysecrets");
     assert_eq!(stored.len(), 2);
     assert!(stored
         .iter()
@@ -800,14 +784,7 @@ async fn a_notification_target_added_on_the_page_gets_the_next_transition_and_it
         "{html}"
     );
     assert!(!html.contains("SECRETPART"));
-    let targets: Vec<String> = {
-        let db = app.db();
-        let mut stmt = db.prepare("SELECT target FROM outbox").unwrap();
-        stmt.query_map([], |row| row.get(0))
-            .unwrap()
-            .map(Result::unwrap)
-            .collect()
-    };
+    let targets: Vec<String> = app.rows("SELECT target FROM outbox");
     assert_eq!(targets, ["ops-chat"]);
     let log = settings_log(&app).await;
     assert_eq!(log.len(), 1);

@@ -296,12 +296,7 @@ async fn with_retention_the_server_deletes_old_runs_jobs_and_delivery_ids_at_sta
     }
 
     // Assert
-    let ids = |sql: &str| -> Vec<i64> {
-        let conn = app.db();
-        let mut stmt = conn.prepare(sql).unwrap();
-        let found = stmt.query_map([], |r| r.get(0)).unwrap();
-        found.map(Result::unwrap).collect()
-    };
+    let ids = |sql: &str| -> Vec<i64> { app.rows(sql) };
     assert_eq!(ids("SELECT id FROM workflowruns"), [2]);
     assert_eq!(ids("SELECT run_id FROM workflowrunattempts"), [2]);
     assert_eq!(ids("SELECT id FROM workflowjobs"), [20]);
