@@ -150,6 +150,19 @@ pub(crate) async fn js(browser: &Client, script: &str) -> serde_json::Value {
         .expect("the script runs")
 }
 
+/// The text of the first element `selector` finds (markup in it reads as text).
+pub(crate) async fn text_of(browser: &Client, selector: &str) -> String {
+    let script = format!("return document.querySelector({selector:?}).textContent;");
+    let text = js(browser, &script).await;
+    text.as_str().expect("the element exists").to_owned()
+}
+
+/// How many elements `selector` finds.
+pub(crate) async fn count_of(browser: &Client, selector: &str) -> u64 {
+    let script = format!("return document.querySelectorAll({selector:?}).length;");
+    js(browser, &script).await.as_u64().expect("a count")
+}
+
 /// One Chrome DevTools command through chromedriver's `goog/cdp/execute`.
 pub(crate) async fn cdp_with(
     driver_url: &str,

@@ -237,7 +237,7 @@ async fn a_job_out_of_scope_answers_exactly_like_one_that_is_not_there() {
 
 #[tokio::test]
 async fn the_run_page_shows_a_jobs_log_folded_searched_and_kept_across_live_redraws() {
-    use crate::browser::{js, open, open_browser, start_driver, until};
+    use crate::browser::{count_of, js, open, open_browser, start_driver, text_of, until};
     use crate::seed::run_delivery;
     use std::time::Duration;
 
@@ -280,21 +280,9 @@ async fn the_run_page_shows_a_jobs_log_folded_searched_and_kept_across_live_redr
     let in_view = js(&browser, "const r = document.querySelector('.first-error').getBoundingClientRect(); return r.top >= 0 && r.bottom <= innerHeight;").await;
     assert_eq!(in_view, true);
     // The log's HTML is text: no element came from it.
-    let text = js(
-        &browser,
-        "return document.querySelector('.joblog').textContent;",
-    )
-    .await;
-    assert!(text
-        .as_str()
-        .unwrap()
-        .contains("<script>alert(\"log\")</script>"));
-    let foreign = js(
-        &browser,
-        "return document.querySelectorAll('.joblog script, .joblog img').length;",
-    )
-    .await;
-    assert_eq!(foreign, 0);
+    let text = text_of(&browser, ".joblog").await;
+    assert!(text.contains("<script>alert(\"log\")</script>"));
+    assert_eq!(count_of(&browser, ".joblog script, .joblog img").await, 0);
     // Timestamps hidden until asked for.
     let ts = "getComputedStyle(document.querySelector('.joblog .ts')).display";
     assert_eq!(js(&browser, &format!("return {ts};")).await, "none");
@@ -349,11 +337,7 @@ async fn the_run_page_shows_a_jobs_log_folded_searched_and_kept_across_live_redr
         within,
     )
     .await;
-    let kept = js(
-        &browser,
-        "return document.querySelectorAll('[data-log-slot=\"540\"] .ln.hit').length;",
-    )
-    .await;
+    let kept = count_of(&browser, "[data-log-slot=\"540\"] .ln.hit").await;
     assert_eq!(kept, 4);
     assert_eq!(
         fake.log_requests(540),

@@ -209,7 +209,7 @@ async fn runners_queues_come_from_workflow_job_deliveries_and_a_long_wait_gets_a
 
 #[tokio::test]
 async fn the_run_page_works_in_a_real_browser_and_goes_live() {
-    use crate::browser::{js, open, open_browser, start_driver, until};
+    use crate::browser::{count_of, js, open, open_browser, start_driver, text_of, until};
     use std::time::Duration;
 
     // Arrange
@@ -228,39 +228,15 @@ async fn the_run_page_works_in_a_real_browser_and_goes_live() {
     until(&browser, "location.pathname === '/runs/7001' && document.getElementById('conn').dataset.state === 'open'", Duration::from_secs(5)).await;
 
     // Assert: steps, the failed one marked, the excerpt as text, the same failure elsewhere.
-    let steps = js(
-        &browser,
-        "return document.querySelectorAll('svg.timeline rect.step').length;",
-    )
-    .await;
-    assert_eq!(steps, 12);
-    let failed = js(
-        &browser,
-        "return document.querySelector('.steps .failed').textContent;",
-    )
-    .await;
-    assert!(failed
-        .as_str()
-        .unwrap()
-        .contains("Run yarn run format-check"));
-    let excerpt = js(
-        &browser,
-        "return document.querySelector('pre.excerpt').textContent;",
-    )
-    .await;
+    assert_eq!(count_of(&browser, "svg.timeline rect.step").await, 12);
+    let failed = text_of(&browser, ".steps .failed").await;
+    assert!(failed.contains("Run yarn run format-check"));
+    let excerpt = text_of(&browser, "pre.excerpt").await;
     assert!(
-        excerpt
-            .as_str()
-            .unwrap()
-            .contains("<script>alert(1)</script>"),
+        excerpt.contains("<script>alert(1)</script>"),
         "shown as text"
     );
-    let scripts = js(
-        &browser,
-        "return document.querySelectorAll('pre.excerpt script').length;",
-    )
-    .await;
-    assert_eq!(scripts, 0);
+    assert_eq!(count_of(&browser, "pre.excerpt script").await, 0);
     let width = js(
         &browser,
         "return document.querySelector('svg.timeline').getBoundingClientRect().width;",

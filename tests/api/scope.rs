@@ -129,6 +129,26 @@ pub(crate) async fn deliver_all(app: &TestApp, round: i64) {
     }
 }
 
+/// The feed `messages` of a reader of two of the three repositories name those two, never the third.
+pub(crate) fn assert_feed_hides_the_third(messages: &[String]) {
+    let joined = messages.join("\n").to_lowercase();
+    assert!(
+        !joined.contains(HIDDEN),
+        "a feed message named it: {joined}"
+    );
+    assert!(joined.contains("acme/payments") && joined.contains("acme/gateway"));
+}
+
+/// Every address ([`every_address`]) answers the holder of `cookie` without a server error and
+/// without naming the third repository.
+pub(crate) async fn assert_every_address_hides_the_third(app: &TestApp, cookie: &str) {
+    for path in every_address() {
+        let (status, text) = fetch(app, cookie, &path).await;
+        assert!(status < 500, "{path}: {status}");
+        assert!(!text.contains(HIDDEN), "{path} ({status}) named it: {text}");
+    }
+}
+
 /// Every view, its live parts and TV form, every read of the API and `cc.xml`.
 pub(crate) fn every_address() -> Vec<String> {
     let mut paths = Vec::new();
@@ -198,12 +218,7 @@ async fn a_display_token_for_two_of_three_repositories_never_receives_a_byte_of_
     let everything = drain(&mut admin_feed, Duration::from_millis(300)).await;
 
     // Assert: the feed.
-    let joined = scoped.join("\n").to_lowercase();
-    assert!(
-        !joined.contains(HIDDEN),
-        "a feed message named it: {joined}"
-    );
-    assert!(joined.contains("acme/payments") && joined.contains("acme/gateway"));
+    assert_feed_hides_the_third(&scoped);
     assert!(
         everything.join("\n").contains("acme/secret-vault"),
         "the board token's feed has the third: the search can fail"
@@ -217,11 +232,7 @@ async fn a_display_token_for_two_of_three_repositories_never_receives_a_byte_of_
     assert!(!snapshot.to_string().contains(HIDDEN));
 
     // Assert: every address, for the scoped TV and (as a control) the board token.
-    for path in every_address() {
-        let (status, text) = fetch(&app, &cookie, &path).await;
-        assert!(status < 500, "{path}: {status}");
-        assert!(!text.contains(HIDDEN), "{path} ({status}) named it: {text}");
-    }
+    assert_every_address_hides_the_third(&app, &cookie).await;
     let board_cookie = sign_in(&app, BOARD_TOKEN).await;
     let (_, wall) = fetch(&app, &board_cookie, "/wall").await;
     assert!(wall.contains(HIDDEN), "the whole board shows the third");
