@@ -351,14 +351,8 @@ async fn a_backfill_over_webhook_data_reuses_its_rows_and_never_regresses_them()
         1,
         "the webhook's repository row, reused"
     );
-    let (status, conclusion): (String, String) = app
-        .db()
-        .query_row(
-            "SELECT status, conclusion FROM workflowruns WHERE id = 289782451",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .unwrap();
+    let (status, conclusion): (String, String) =
+        app.row("SELECT status, conclusion FROM workflowruns WHERE id = 289782451");
     assert_eq!(
         (status.as_str(), conclusion.as_str()),
         ("completed", "success")
@@ -550,14 +544,7 @@ async fn the_server_reconciles_a_run_that_no_webhook_announced() {
             break;
         }
     }
-    let stored: i64 = app
-        .db()
-        .query_row(
-            "SELECT repo_id FROM workflowruns WHERE id = 4242",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
+    let stored: i64 = app.row("SELECT repo_id FROM workflowruns WHERE id = 4242");
     assert_eq!(stored, REPO_ID);
     // Later polls are conditional and answered 304 while nothing changes.
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -628,15 +615,10 @@ async fn reconciliation_picks_up_check_runs_and_statuses_of_watched_branches() {
             ),
         ]
     );
-    let branch: String = app
-        .db()
-        .query_row(
-            "SELECT b.name FROM workflowruns r JOIN workflows w ON w.id = r.workflow_id
+    let branch: String = app.row(
+        "SELECT b.name FROM workflowruns r JOIN workflows w ON w.id = r.workflow_id
              JOIN branches b ON b.id = r.branch_id WHERE w.source = 'check'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
+    );
     assert_eq!(branch, "master", "placed on the branch whose head it is");
     assert!(github
         .log()

@@ -193,23 +193,9 @@ async fn the_manifest_flow_creates_the_app_stores_its_credentials_out_of_the_log
         ]
     );
     // The credentials are stored...
-    let stored: (i64, String, String, String, String, String) = app
-        .db()
-        .query_row(
-            "SELECT app_id, slug, clientid, clientsecret, webhooksecret, privatekey FROM githubapp",
-            [],
-            |r| {
-                Ok((
-                    r.get(0)?,
-                    r.get(1)?,
-                    r.get(2)?,
-                    r.get(3)?,
-                    r.get(4)?,
-                    r.get(5)?,
-                ))
-            },
-        )
-        .unwrap();
+    let stored: (i64, String, String, String, String, String) = app.row(
+        "SELECT app_id, slug, clientid, clientsecret, webhooksecret, privatekey FROM githubapp",
+    );
     assert_eq!(
         stored,
         (
@@ -454,14 +440,8 @@ async fn an_installation_delivery_signed_with_the_apps_secret_adds_its_repositor
         "7 days, not the month-old run"
     );
     assert!(app.count("workflowjobs") >= 5, "with jobs");
-    let installation: (String, i64) = app
-        .db()
-        .query_row(
-            "SELECT account, suspended FROM installations WHERE id = 4242",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .unwrap();
+    let installation: (String, i64) =
+        app.row("SELECT account, suspended FROM installations WHERE id = 4242");
     assert_eq!(installation, ("octo-org".to_owned(), 0));
     {
         let state = fake.state.lock().unwrap();

@@ -266,6 +266,14 @@ impl TestApp {
         Connection::open(&self.db_path).expect("the test database opens")
     }
 
+    /// The one row `sql` finds in the test database (a value, a tuple, or a struct by column
+    /// name); panics when there is none.
+    pub fn row<T: serde::de::DeserializeOwned>(&self, sql: &str) -> T {
+        buildboard::store::rows::one(&self.db(), sql, [])
+            .expect("the test query runs")
+            .expect("the test query finds a row")
+    }
+
     /// Every row `sql` finds in the test database: one column's values, tuples, or a struct's by
     /// column name (the server's own [`buildboard::store::rows`]).
     pub fn rows<T: serde::de::DeserializeOwned>(&self, sql: &str) -> Vec<T> {

@@ -309,15 +309,10 @@ async fn each_transition_reaches_each_target_once_and_runs_in_between_say_nothin
     assert_eq!(fixed["run"]["id"], 5);
     assert!(fixed["red_for_s"].is_number());
 
-    let db = app.db();
-    let (sent, transitions): (i64, i64) = db
-        .query_row(
-            "SELECT (SELECT COUNT(*) FROM outbox WHERE senttime IS NOT NULL),
-                    (SELECT COUNT(*) FROM transitions)",
-            [],
-            |row| Ok((row.get(0)?, row.get(1)?)),
-        )
-        .unwrap();
+    let (sent, transitions): (i64, i64) = app.row(
+        "SELECT (SELECT COUNT(*) FROM outbox WHERE senttime IS NOT NULL),
+                (SELECT COUNT(*) FROM transitions)",
+    );
     assert_eq!((sent, transitions), (8, 2));
     app.stop().await;
 }
@@ -411,14 +406,8 @@ async fn a_refused_notification_is_retried_with_backoff_until_accepted_and_then_
         second_wait > first_wait,
         "{first_wait:?} then {second_wait:?}"
     );
-    let (attempts, sent, error): (i64, Option<i64>, Option<String>) = app
-        .db()
-        .query_row(
-            "SELECT attempts, senttime, lasterror FROM outbox",
-            [],
-            |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
-        )
-        .unwrap();
+    let (attempts, sent, error): (i64, Option<i64>, Option<String>) =
+        app.row("SELECT attempts, senttime, lasterror FROM outbox");
     assert_eq!((attempts, sent.is_some(), error), (3, true, None));
     app.stop().await;
 }
