@@ -473,14 +473,7 @@ async fn an_installation_delivery_signed_with_the_apps_secret_adds_its_repositor
     )
     .await;
     assert_eq!(response.status(), 200);
-    let monitored: i64 = app
-        .db()
-        .query_row(
-            "SELECT monitored FROM repos WHERE fullname = ?1",
-            [REPO],
-            |r| r.get(0),
-        )
-        .unwrap();
+    let monitored: i64 = app.row_for("SELECT monitored FROM repos WHERE fullname = ?1", REPO);
     assert_eq!(monitored, 0);
     assert_eq!(app.count("workflowruns"), 5);
     app.stop().await;

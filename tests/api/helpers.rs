@@ -10,11 +10,12 @@ use buildboard::config::{Config, Secret};
 use buildboard::github::signature;
 use buildboard::App;
 use futures_util::StreamExt;
-use rusqlite::Connection;
+use rusqlite::{Connection, Params, ToSql};
 use serde_json::Value;
 use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
+use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 pub const SECRET: &str = "test-webhook-secret";
@@ -269,7 +270,16 @@ impl TestApp {
     /// The one row `sql` finds in the test database (a value, a tuple, or a struct by column
     /// name); panics when there is none.
     pub fn row<T: serde::de::DeserializeOwned>(&self, sql: &str) -> T {
-        buildboard::store::rows::one(&self.db(), sql, [])
+        self.row_with(sql, [])
+    }
+
+    /// [`TestApp::row`] of a query with one parameter, `?1`.
+    pub fn row_for<T: serde::de::DeserializeOwned>(&self, sql: &str, param: impl ToSql) -> T {
+        self.row_with(sql, [param])
+    }
+
+    fn row_with<T: serde::de::DeserializeOwned>(&self, sql: &str, params: impl Params) -> T {
+        buildboard::store::rows::one(&self.db(), sql, params)
             .expect("the test query runs")
             .expect("the test query finds a row")
     }
@@ -373,6 +383,22 @@ pub async fn next_json(socket: &mut WsClient, wait: Duration) -> Value {
             return serde_json::from_str(&text).expect("messages are JSON");
         }
     }
+}
+
+/// Waits (`within` at most) for the socket's close frame: its code; `None` when the connection
+/// ended without one.
+pub async fn close_code(socket: &mut WsClient, within: Duration) -> Option<u16> {
+    tokio::time::timeout(within, async {
+        loop {
+            match socket.next().await {
+                Some(Ok(Message::Close(frame))) => return frame.map(|f| u16::from(f.code)),
+                None | Some(Err(_)) => return None,
+                Some(Ok(_)) => {}
+            }
+        }
+    })
+    .await
+    .expect("the socket closes at once")
 }
 
 /// Reads messages until one of type `kind` arrives.

@@ -7,17 +7,13 @@ use buildboard::config::Secret;
 use serde_json::{json, Value};
 
 use crate::failure_logs::{FakeLogs, LogAnswer, TOKEN};
-use crate::helpers::{spawn_app_with, webhook_json, TestApp};
+use crate::helpers::{spawn_app_with, TestApp};
+use crate::seed::job_payload;
 
 /// A completed job `job_id` of run `run_id` in `octo-org/octo-repo`, with `conclusion`.
 pub(crate) fn completed_job(run_id: i64, job_id: i64, conclusion: &str) -> Vec<u8> {
-    let mut job = webhook_json(&format!(
-        "workflow_job/completed.{conclusion}.with-organization.payload.json"
-    ));
-    job["workflow_job"]["run_id"] = json!(run_id);
-    job["workflow_job"]["id"] = json!(job_id);
-    job["repository"] = webhook_json("workflow_run/completed.payload.json")["repository"].clone();
-    serde_json::to_vec(&job).unwrap()
+    let fixture = format!("completed.{conclusion}.with-organization.payload.json");
+    serde_json::to_vec(&job_payload(&fixture, run_id, job_id)).unwrap()
 }
 
 /// A server that reads GitHub through `fake`, with the token it takes.
@@ -320,17 +316,9 @@ async fn the_run_page_shows_a_jobs_log_folded_searched_and_kept_across_live_redr
     assert_eq!(build_open, 4);
 
     // A live redraw of the run page keeps the log as it was.
-    let mut other = webhook_json("workflow_job/in_progress.payload.json");
-    other["workflow_job"]["id"] = json!(541);
-    other["workflow_job"]["run_id"] = json!(54);
+    let mut other = job_payload("in_progress.payload.json", 54, 541);
     other["workflow_job"]["name"] = json!("second-job");
-    other["repository"] = webhook_json("workflow_run/completed.payload.json")["repository"].clone();
-    app.deliver(
-        "workflow_job",
-        "job-541",
-        &serde_json::to_vec(&other).unwrap(),
-    )
-    .await;
+    app.deliver_json("workflow_job", "job-541", &other).await;
     until(
         &browser,
         "document.body.textContent.includes('second-job')",

@@ -4,7 +4,7 @@
 use serde_json::{json, Value};
 
 use crate::helpers::{spawn_app, spawn_app_with, webhook_json, TestApp};
-use crate::seed::{now, run_delivery};
+use crate::seed::{job_payload, now, run_delivery};
 
 /// The fixture job's id (`linters`, failing at `Run yarn run format-check`).
 const JOB: i64 = 289782451;
@@ -12,11 +12,8 @@ const SIGNATURE: &str = "FAILED tests/test_money.py::test_adds_cents - assert N 
 
 /// A failed job of `run_id` with id `job_id`, from GitHub's documented failed job.
 fn failed_job(run_id: i64, job_id: i64) -> Vec<u8> {
-    let mut job = webhook_json("workflow_job/completed.failure.with-organization.payload.json");
-    job["workflow_job"]["run_id"] = json!(run_id);
-    job["workflow_job"]["id"] = json!(job_id);
-    job["repository"] = webhook_json("workflow_run/completed.payload.json")["repository"].clone();
-    serde_json::to_vec(&job).unwrap()
+    let fixture = "completed.failure.with-organization.payload.json";
+    serde_json::to_vec(&job_payload(fixture, run_id, job_id)).unwrap()
 }
 
 fn record_failure(app: &TestApp, job_id: i64, run_id: i64, excerpt: &str) {
@@ -254,12 +251,9 @@ async fn the_run_page_works_in_a_real_browser_and_goes_live() {
     assert_eq!(elsewhere, "/runs/7002");
 
     // Live: a new attempt's job arrives and the page shows it without a reload.
-    let mut again = webhook_json("workflow_job/in_progress.payload.json");
-    again["workflow_job"]["id"] = json!(JOB + 10);
-    again["workflow_job"]["run_id"] = json!(7001);
+    let mut again = job_payload("in_progress.payload.json", 7001, JOB + 10);
     again["workflow_job"]["run_attempt"] = json!(2);
     again["workflow_job"]["name"] = json!("retry-job");
-    again["repository"] = webhook_json("workflow_run/completed.payload.json")["repository"].clone();
     app.deliver_json("workflow_job", "job-3", &again).await;
     until(&browser, "document.querySelectorAll('section.attempt').length === 2 && document.body.textContent.includes('retry-job')", Duration::from_secs(5)).await;
 

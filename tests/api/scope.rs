@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::helpers::{next_of_type, no_redirects, spawn_app_with, TestApp, WsClient};
+use crate::helpers::{close_code, next_of_type, no_redirects, spawn_app_with, TestApp, WsClient};
 use crate::seed::{org_run_delivery, OrgRepo};
 
 const BOARD_TOKEN: &str = "board-token-0123456789abcdef";
@@ -362,18 +362,11 @@ async fn a_token_for_one_repository_shows_only_it_and_a_revoked_one_is_refused_a
     assert_eq!(revoked.status(), 200);
 
     // Assert: its open feed closes, and every way in is refused.
-    let closed = tokio::time::timeout(Duration::from_secs(2), async {
-        loop {
-            match feed.next().await {
-                Some(Ok(Message::Close(frame))) => return frame.map(|f| u16::from(f.code)),
-                None | Some(Err(_)) => return None,
-                Some(Ok(_)) => {}
-            }
-        }
-    })
-    .await
-    .expect("the revoked token's feed closes at once");
-    assert_eq!(closed, Some(1008));
+    assert_eq!(
+        close_code(&mut feed, Duration::from_secs(2)).await,
+        Some(1008),
+        "the revoked feed closes"
+    );
     let (status, _) = fetch(&app, &cookie, "/wall?tv=1").await;
     assert_eq!(status, 401);
     let (status, _) = json_with(&app, ("authorization", &bearer), "/api/builds").await;
@@ -438,14 +431,10 @@ async fn tokens_are_made_listed_and_revoked_by_the_admin_only_and_stored_as_hash
         !list.to_string().contains(&secret),
         "shown once, at creation"
     );
-    let stored: String = app
-        .db()
-        .query_row(
-            "SELECT tokenhash || cookiehash || name FROM accesstokens WHERE id = ?1",
-            [id],
-            |row| row.get(0),
-        )
-        .unwrap();
+    let stored: String = app.row_for(
+        "SELECT tokenhash || cookiehash || name FROM accesstokens WHERE id = ?1",
+        id,
+    );
     assert!(!stored.contains(&secret) && !stored.contains(&secret[4..]));
     let missing = app
         .http

@@ -5,14 +5,12 @@
 
 use std::time::Duration;
 
-use futures_util::StreamExt;
 use reqwest::redirect::Policy;
 use serde_json::{json, Value};
-use tokio_tungstenite::tungstenite::Message;
 
-use crate::helpers::{next_of_type, spawn_app_with, webhook_json, TestApp, WsClient};
+use crate::helpers::{close_code, next_of_type, spawn_app_with, TestApp};
 use crate::scope::ws_with;
-use crate::seed::{now, org_run_delivery, OrgRepo};
+use crate::seed::{deliver_running_job, now, org_run_delivery, OrgRepo};
 
 const ADMIN_TOKEN: &str = "admin-token-for-the-settings-tests";
 const BOARD_TOKEN: &str = "board-token-for-the-settings-tests";
@@ -142,21 +140,6 @@ async fn get_json(app: &TestApp, path: &str, bearer: &str) -> (u16, Value) {
 
 async fn settings_log(app: &TestApp) -> Vec<(String, Option<String>, String)> {
     app.rows("SELECT key, value, changedby FROM settingslog ORDER BY id")
-}
-
-/// Waits for the socket's close frame: its code.
-async fn closed(socket: &mut WsClient) -> Option<u16> {
-    tokio::time::timeout(Duration::from_secs(3), async {
-        loop {
-            match socket.next().await {
-                Some(Ok(Message::Close(frame))) => return frame.map(|f| u16::from(f.code)),
-                None | Some(Err(_)) => return None,
-                Some(Ok(_)) => {}
-            }
-        }
-    })
-    .await
-    .expect("the socket closes at once")
 }
 
 #[tokio::test]
@@ -350,7 +333,7 @@ async fn hiding_authors_on_the_page_hides_them_at_once_in_the_api_the_pages_and_
         "the cached live part is not served"
     );
     assert_eq!(
-        closed(&mut feed).await,
+        close_code(&mut feed, Duration::from_secs(3)).await,
         Some(1012),
         "the feed reconnects under the new rule"
     );
@@ -514,7 +497,10 @@ async fn a_token_made_on_the_page_reads_its_scope_and_once_revoked_is_refused_an
 
     // Assert: refused at once, its feed closed, both logged with who.
     assert_eq!(revoked, 200, "{html}");
-    assert_eq!(closed(&mut feed).await, Some(1008));
+    assert_eq!(
+        close_code(&mut feed, Duration::from_secs(3)).await,
+        Some(1008)
+    );
     assert_eq!(get_json(&app, "/api/repos", &token).await.0, 401);
     assert_eq!(
         ws_with(&app, ("authorization", &format!("Bearer {token}")))
@@ -532,21 +518,7 @@ async fn a_token_made_on_the_page_reads_its_scope_and_once_revoked_is_refused_an
 
 /// A running job (GitHub's in_progress delivery) of octo-org/octo-repo: its id.
 async fn running_job(app: &TestApp) -> i64 {
-    let mut job = webhook_json("workflow_job/in_progress.payload.json");
-    let created = chrono::DateTime::from_timestamp(now() - 120, 0)
-        .unwrap()
-        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    job["workflow_job"]["id"] = json!(5001);
-    job["workflow_job"]["run_id"] = json!(6001);
-    job["workflow_job"]["created_at"] = json!(created);
-    job["workflow_job"]["started_at"] = json!(created);
-    job["repository"] = webhook_json("workflow_run/completed.payload.json")["repository"].clone();
-    app.deliver(
-        "workflow_job",
-        "job-running",
-        &serde_json::to_vec(&job).unwrap(),
-    )
-    .await;
+    deliver_running_job(app, 6001, 5001).await;
     5001
 }
 
