@@ -216,11 +216,20 @@ pub fn write_config(dir: &Path, targets: Value) -> std::path::PathBuf {
 
 const JSON_SECRET: &str = "a-shared-secret-for-the-json-target";
 
-async fn app_notifying(dir: &Path, targets: Value, retry: Duration) -> TestApp {
-    let config = write_config(dir, targets);
+/// A server notifying `targets` (its config beside the test's database), retrying after `retry`.
+async fn app_notifying(targets: Value, retry: Duration) -> TestApp {
+    app_notifying_with(targets, |c| c.notify_retry = retry).await
+}
+
+/// A server notifying `targets`, its config adjusted further by `adjust`.
+pub(crate) async fn app_notifying_with(
+    targets: Value,
+    adjust: impl FnOnce(&mut buildboard::config::Config),
+) -> TestApp {
     spawn_app_with(move |c| {
-        c.notify_config = Some(config);
-        c.notify_retry = retry;
+        let dir = c.db.parent().expect("the test database is in a directory");
+        c.notify_config = Some(write_config(dir, targets));
+        adjust(c);
     })
     .await
 }
@@ -237,9 +246,7 @@ async fn deliver_run(app: &TestApp, id: i64, conclusion: Option<&str>) {
 #[tokio::test]
 async fn each_transition_reaches_each_target_once_and_runs_in_between_say_nothing() {
     let receiver = Receiver::start(|_| Answer::Status(200)).await;
-    let dir = tempfile::tempdir().unwrap();
     let app = app_notifying(
-        dir.path(),
         json!([
             {"name": "chat", "kind": "slack", "url": format!("{}/slack", receiver.url)},
             {"name": "teams", "kind": "teams", "url": format!("{}/teams", receiver.url)},
@@ -320,9 +327,7 @@ async fn each_transition_reaches_each_target_once_and_runs_in_between_say_nothin
 #[tokio::test]
 async fn the_json_webhook_is_signed_with_hmac_sha256_of_the_body() {
     let receiver = Receiver::start(|_| Answer::Status(204)).await;
-    let dir = tempfile::tempdir().unwrap();
     let app = app_notifying(
-        dir.path(),
         json!([{"kind": "json", "url": format!("{}/hook", receiver.url), "secret": JSON_SECRET}]),
         Duration::from_millis(100),
     )
@@ -366,10 +371,8 @@ async fn a_refused_notification_is_retried_with_backoff_until_accepted_and_then_
         _ => Answer::Status(200),
     })
     .await;
-    let dir = tempfile::tempdir().unwrap();
     let base = Duration::from_millis(300);
     let app = app_notifying(
-        dir.path(),
         json!([{"name": "chat", "kind": "slack", "url": receiver.url}]),
         base,
     )
@@ -415,9 +418,7 @@ async fn a_refused_notification_is_retried_with_backoff_until_accepted_and_then_
 #[tokio::test]
 async fn a_flapping_workflow_is_summarised_once_instead_of_a_message_per_change() {
     let receiver = Receiver::start(|_| Answer::Status(200)).await;
-    let dir = tempfile::tempdir().unwrap();
     let app = app_notifying(
-        dir.path(),
         json!([{"name": "hook", "kind": "json", "url": receiver.url, "secret": JSON_SECRET}]),
         Duration::from_millis(100),
     )

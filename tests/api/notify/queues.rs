@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use super::{write_config, Answer, Receiver};
-use crate::helpers::{spawn_app_with, webhook_json};
+use super::{app_notifying_with, Answer, Receiver};
+use crate::helpers::webhook_json;
 use crate::runs::job_on;
 
 const SECRET: &str = "a-shared-secret-for-the-json-target";
@@ -16,16 +16,11 @@ const SECRET: &str = "a-shared-secret-for-the-json-target";
 async fn a_queue_over_the_threshold_is_told_once_and_again_when_a_runner_takes_the_job() {
     // Arrange: a slack and a json target; a 60 s threshold checked every 100 ms.
     let receiver = Receiver::start(|_| Answer::Status(200)).await;
-    let dir = tempfile::tempdir().unwrap();
-    let config = write_config(
-        dir.path(),
-        json!([
-            {"name": "chat", "kind": "slack", "url": format!("{}/slack", receiver.url)},
-            {"name": "hook", "kind": "json", "url": format!("{}/json", receiver.url), "secret": SECRET},
-        ]),
-    );
-    let app = spawn_app_with(move |c| {
-        c.notify_config = Some(config);
+    let targets = json!([
+        {"name": "chat", "kind": "slack", "url": format!("{}/slack", receiver.url)},
+        {"name": "hook", "kind": "json", "url": format!("{}/json", receiver.url), "secret": SECRET},
+    ]);
+    let app = app_notifying_with(targets, |c| {
         c.notify_retry = Duration::from_millis(100);
         c.queue_alert = Duration::from_secs(60);
         c.queue_check = Duration::from_millis(100);
