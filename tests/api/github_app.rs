@@ -8,7 +8,7 @@ use buildboard::config::{AccessMode, Secret};
 use serde_json::{json, Value};
 
 use crate::fake_github::{self, app_private_key, FakeGitHub, Issued, REPO, REPO_ID};
-use crate::helpers::{captured_log, signed_delivery, spawn_app_with, webhook_json, TestApp};
+use crate::helpers::{captured_log, spawn_app_with, webhook_json, TestApp};
 
 /// A client that shows redirects instead of following them, and keeps no cookies.
 pub(crate) fn browser() -> reqwest::Client {
@@ -310,19 +310,12 @@ async fn deliver_as_app(
     delivery: &str,
     body: &Value,
 ) -> reqwest::Response {
-    signed_delivery(
-        &app.http,
-        &app.url("/webhook"),
-        secret,
-        event,
-        delivery,
-        serde_json::to_vec(body).unwrap(),
-    )
-    .header("x-github-hook-installation-target-type", "integration")
-    .header("x-github-hook-installation-target-id", "4100")
-    .send()
-    .await
-    .unwrap()
+    app.webhook_request(secret, (event, delivery), serde_json::to_vec(body).unwrap())
+        .header("x-github-hook-installation-target-type", "integration")
+        .header("x-github-hook-installation-target-id", "4100")
+        .send()
+        .await
+        .unwrap()
 }
 
 /// Waits until `GET /api/repos` shows REPO's backfill done, and returns it.

@@ -199,17 +199,21 @@ impl TestApp {
         delivery: &str,
         body: &[u8],
     ) -> reqwest::Response {
-        signed_delivery(
-            &self.http,
-            &self.url("/webhook"),
-            SECRET,
-            event,
-            delivery,
-            body.to_vec(),
-        )
-        .send()
-        .await
-        .expect("the server answers")
+        self.webhook_request(SECRET, (event, delivery), body.to_vec())
+            .send()
+            .await
+            .expect("the server answers")
+    }
+
+    /// A delivery of `body` to this server's `/webhook`, signed with `secret`, to send.
+    pub fn webhook_request(
+        &self,
+        secret: &str,
+        (event, delivery): (&str, &str),
+        body: Vec<u8>,
+    ) -> reqwest::RequestBuilder {
+        let url = self.url("/webhook");
+        signed_delivery(&self.http, &url, secret, event, delivery, body)
     }
 
     /// `GET path`.

@@ -159,6 +159,18 @@ impl Receiver {
         self.all().into_iter().filter(Received::accepted).collect()
     }
 
+    /// Everything received once `enough` holds (within 10 s) and `quiet` has passed since: what a
+    /// test counts, a message too many arriving late included.
+    pub async fn all_after(
+        &self,
+        enough: impl Fn(&[Received]) -> bool,
+        quiet: Duration,
+    ) -> Vec<Received> {
+        self.wait_for(Duration::from_secs(10), enough).await;
+        tokio::time::sleep(quiet).await;
+        self.all()
+    }
+
     /// Waits until `enough` holds for what was received, or panics after `limit`.
     pub async fn wait_for(&self, limit: Duration, enough: impl Fn(&[Received]) -> bool) {
         let deadline = Instant::now() + limit;
@@ -266,12 +278,9 @@ async fn each_transition_reaches_each_target_once_and_runs_in_between_say_nothin
         .wait_for(Duration::from_secs(10), |r| r.len() >= 4)
         .await;
     deliver_run(&app, 5, Some("success")).await; // fixed
-    receiver
-        .wait_for(Duration::from_secs(10), |r| r.len() >= 8)
+    let all = receiver
+        .all_after(|r| r.len() >= 8, Duration::from_millis(500))
         .await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
-
-    let all = receiver.all();
     assert_eq!(
         all.len(),
         8,
@@ -379,14 +388,10 @@ async fn a_refused_notification_is_retried_with_backoff_until_accepted_and_then_
     .await;
     deliver_run(&app, 1, Some("success")).await;
     deliver_run(&app, 2, Some("failure")).await;
-    receiver
-        .wait_for(Duration::from_secs(10), |r| {
-            r.iter().any(Received::accepted)
-        })
+    let accepted = |r: &[Received]| r.iter().any(Received::accepted);
+    let all = receiver
+        .all_after(accepted, Duration::from_millis(1500))
         .await;
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-
-    let all = receiver.all();
     assert_eq!(
         all.len(),
         3,
@@ -430,12 +435,9 @@ async fn a_flapping_workflow_is_summarised_once_instead_of_a_message_per_change(
     ]) {
         deliver_run(&app, id, Some(conclusion)).await;
     }
-    receiver
-        .wait_for(Duration::from_secs(10), |r| r.len() >= 4)
-        .await;
-    tokio::time::sleep(Duration::from_millis(800)).await;
     let kinds: Vec<String> = receiver
-        .all()
+        .all_after(|r| r.len() >= 4, Duration::from_millis(800))
+        .await
         .iter()
         .map(|r| r.json()["transition"].as_str().unwrap().to_owned())
         .collect();

@@ -38,11 +38,9 @@ async fn a_queue_over_the_threshold_is_told_once_and_again_when_a_runner_takes_t
     app.deliver("workflow_job", "q-2", &quick).await;
 
     // Assert: one "no runner" message per target, and no more while it stays over.
-    receiver
-        .wait_for(Duration::from_secs(10), |r| r.len() >= 2)
+    let over = receiver
+        .all_after(|r| r.len() >= 2, Duration::from_millis(600))
         .await;
-    tokio::time::sleep(Duration::from_millis(600)).await;
-    let over = receiver.all();
     assert_eq!(over.len(), 2, "one message per target, once");
     let slack = over.iter().find(|r| r.path == "/slack").unwrap();
     let text = slack.json()["text"].as_str().unwrap().to_owned();
@@ -77,11 +75,9 @@ async fn a_queue_over_the_threshold_is_told_once_and_again_when_a_runner_takes_t
     app.deliver("workflow_job", "r-1", &taken).await;
 
     // Assert: one "back" message per target, and nothing more.
-    receiver
-        .wait_for(Duration::from_secs(10), |r| r.len() >= 4)
+    let all = receiver
+        .all_after(|r| r.len() >= 4, Duration::from_millis(600))
         .await;
-    tokio::time::sleep(Duration::from_millis(600)).await;
-    let all = receiver.all();
     assert_eq!(all.len(), 4);
     let back = all[2..].iter().find(|r| r.path == "/slack").unwrap();
     let text = back.json()["text"].as_str().unwrap().to_owned();

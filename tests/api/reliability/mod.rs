@@ -188,6 +188,16 @@ impl Drop for Server {
     }
 }
 
+/// A client that opens a new connection for every request (it keeps none idle) and gives up after
+/// `timeout`: each request goes through the server's accept path, as a newcomer's would.
+pub fn new_connection_client(timeout: Duration) -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(timeout)
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap()
+}
+
 /// Signs and posts a JSON delivery with the test secret.
 pub async fn post(
     http: &reqwest::Client,
