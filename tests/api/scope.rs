@@ -61,6 +61,18 @@ async fn make_token(app: &TestApp, name: &str, repos: &[&str]) -> (String, i64) 
     )
 }
 
+/// Revokes token `id` with the admin token: the answer's status.
+async fn revoke_token(app: &TestApp, id: i64) -> u16 {
+    let response = app
+        .http
+        .delete(app.url(&format!("/api/tokens/{id}")))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    response.status().as_u16()
+}
+
 /// Signs a browser in with `token` as a TV does (`/?token=`): the cookie it is given.
 pub(crate) async fn sign_in(app: &TestApp, token: &str) -> String {
     let response = no_redirects()
@@ -352,14 +364,7 @@ async fn a_token_for_one_repository_shows_only_it_and_a_revoked_one_is_refused_a
     next_of_type(&mut feed, "snapshot").await;
 
     // Act: revoke it.
-    let revoked = app
-        .http
-        .delete(app.url(&format!("/api/tokens/{id}")))
-        .bearer_auth(ADMIN_TOKEN)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(revoked.status(), 200);
+    assert_eq!(revoke_token(&app, id).await, 200);
 
     // Assert: its open feed closes, and every way in is refused.
     assert_eq!(
@@ -436,14 +441,7 @@ async fn tokens_are_made_listed_and_revoked_by_the_admin_only_and_stored_as_hash
         id,
     );
     assert!(!stored.contains(&secret) && !stored.contains(&secret[4..]));
-    let missing = app
-        .http
-        .delete(app.url("/api/tokens/9999"))
-        .bearer_auth(ADMIN_TOKEN)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(missing.status(), 404);
+    assert_eq!(revoke_token(&app, 9999).await, 404);
     app.stop().await;
 }
 
@@ -491,14 +489,7 @@ async fn a_tv_signed_in_with_a_scoped_display_token_shows_and_receives_only_its_
     assert_eq!(status, 404);
 
     // Revoked: the page's next read is refused.
-    let revoked = app
-        .http
-        .delete(app.url(&format!("/api/tokens/{id}")))
-        .bearer_auth(ADMIN_TOKEN)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(revoked.status(), 200);
+    assert_eq!(revoke_token(&app, id).await, 200);
     let status = js(&browser, "return fetch('/?part=live').then(r => r.status)").await;
     assert_eq!(status, 401);
     browser.close().await.unwrap();
