@@ -414,3 +414,10 @@ pub async fn next_of_type(socket: &mut WsClient, kind: &str) -> Value {
         }
     }
 }
+
+/// Field `key` (a string) of each entry of the JSON array `array`, in order.
+pub fn strings_of<'a>(array: &'a Value, key: &str) -> Vec<&'a str> {
+    let entries = array.as_array().expect("an array");
+    let field = |entry: &'a Value| entry[key].as_str().expect("a string");
+    entries.iter().map(field).collect()
+}

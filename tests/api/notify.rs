@@ -565,12 +565,7 @@ async fn the_board_reads_the_same_transitions_from_the_api() {
         }
     };
     let all = list("").await;
-    let kinds: Vec<&str> = all
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t["kind"].as_str().unwrap())
-        .collect();
+    let kinds = crate::helpers::strings_of(&all, "kind");
     assert_eq!(kinds, ["fixed", "failing"], "newest first: {all}");
     assert_eq!(all[1]["repo"], "octo-org/octo-repo");
     assert_eq!(all[1]["branch"], "master");

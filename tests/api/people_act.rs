@@ -391,12 +391,7 @@ async fn a_workflow_is_started_with_its_inputs_as_the_person_and_githubs_refusal
     // Assert: the form holds the file's inputs at the default branch.
     assert_eq!(status, StatusCode::OK, "{form}");
     assert_eq!(form["ref"], "master");
-    let names: Vec<&str> = form["inputs"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| i["name"].as_str().unwrap())
-        .collect();
+    let names = crate::helpers::strings_of(&form["inputs"], "name");
     assert_eq!(names, ["environment", "dry_run", "replicas", "note"]);
     assert_eq!(form["inputs"][0]["type"], "choice");
     assert_eq!(

@@ -123,8 +123,7 @@ async fn the_run_page_shows_the_timeline_the_failed_step_and_the_excerpt_as_text
     assert!(waterfall.contains("data-run-id=\"7001\" href=\"/runs/7001\""));
     let triage = app.page("/triage?branches=all").await;
     assert!(triage.contains("href=\"/runs/7002\""), "{triage}");
-    let missing = app.get("/runs/99").await;
-    assert_eq!(missing.status(), 404);
+    assert_eq!(app.get("/runs/99").await.status(), 404, "an unknown run");
     app.stop().await;
 }
 

@@ -477,12 +477,7 @@ async fn a_token_made_on_the_page_reads_its_scope_and_once_revoked_is_refused_an
     let token = shown_secret(&html);
     assert!(token.starts_with("bba_"), "{token}");
     let (_, repos) = get_json(&app, "/api/repos", &token).await;
-    let names: Vec<&str> = repos["repos"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["repo"].as_str().unwrap())
-        .collect();
+    let names = crate::helpers::strings_of(&repos["repos"], "repo");
     assert_eq!(names, ["acme/payments"]);
     let (_, listed) = page(&app, &cookie).await;
     assert!(listed.contains("deploy script") && !listed.contains(&token));
