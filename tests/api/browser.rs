@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use fantoccini::{Client, ClientBuilder};
+use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::json;
 
 use crate::helpers::{spawn_app, spawn_app_with, TestApp};
@@ -148,6 +148,23 @@ pub(crate) async fn js(browser: &Client, script: &str) -> serde_json::Value {
         .execute(script, vec![])
         .await
         .expect("the script runs")
+}
+
+/// Clicks the first element `css` finds.
+pub(crate) async fn click(browser: &Client, css: &str) {
+    let element = browser.find(Locator::Css(css)).await;
+    let element = element.unwrap_or_else(|err| panic!("{css}: {err}"));
+    element.click().await.expect("the element takes the click");
+}
+
+/// Types `text` into the first element `css` finds, after what it holds.
+pub(crate) async fn type_into(browser: &Client, css: &str, text: &str) {
+    let element = browser.find(Locator::Css(css)).await;
+    let element = element.unwrap_or_else(|err| panic!("{css}: {err}"));
+    element
+        .send_keys(text)
+        .await
+        .expect("the element takes the keys");
 }
 
 /// The text of the first element `selector` finds (markup in it reads as text).

@@ -803,6 +803,7 @@ async fn until_url(browser: &fantoccini::Client, predicate: impl Fn(&str) -> boo
 
 #[tokio::test]
 async fn the_setup_pages_create_the_app_in_a_real_browser() {
+    use crate::browser::{click, type_into};
     use fantoccini::Locator;
     // Arrange
     let fake = FakeGitHub::start(vec![]).await;
@@ -813,35 +814,17 @@ async fn the_setup_pages_create_the_app_in_a_real_browser() {
 
     // Act: an admin picks an organisation, names the App, and posts the manifest to GitHub.
     browser.goto(&setup).await.unwrap();
-    let find = |css: &'static str| browser.find(Locator::Css(css));
-    find("input[name=account][value=org]")
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    find("input[name=org]")
-        .await
-        .unwrap()
-        .send_keys("octo-org")
+    click(&browser, "input[name=account][value=org]").await;
+    type_into(&browser, "input[name=org]", "octo-org").await;
+    let name = browser
+        .find(Locator::Css("input[name=name]"))
         .await
         .unwrap();
-    let name = find("input[name=name]").await.unwrap();
     name.clear().await.unwrap();
     name.send_keys("Board-In-Chromium").await.unwrap();
-    find("button[type=submit]")
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&browser, "button[type=submit]").await;
     until_url(&browser, |url| url.contains("/setup/manifest?")).await;
-    find("form[method=post] button")
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&browser, "form[method=post] button").await;
 
     // Assert: through GitHub and back (the page's policy lets the form post to GitHub), to the
     // App's install page, with the App stored.

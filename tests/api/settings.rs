@@ -597,6 +597,7 @@ async fn a_telemetry_secret_is_accepted_for_its_repositorys_jobs_and_refused_for
 
 #[tokio::test]
 async fn an_admin_signs_in_and_changes_the_watched_branches_in_a_real_browser() {
+    use crate::browser::{click, type_into};
     use fantoccini::Locator;
     // Arrange
     let app = spawn(|_| {}).await;
@@ -606,32 +607,16 @@ async fn an_admin_signs_in_and_changes_the_watched_branches_in_a_real_browser() 
 
     // Act: the refusal page's form signs in with the admin token; the settings form saves.
     browser.goto(&app.url("/settings")).await.unwrap();
-    find("input[name=token]")
-        .await
-        .unwrap()
-        .send_keys(ADMIN_TOKEN)
-        .await
-        .unwrap();
-    find("form[action='/settings/sign-in'] button")
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    type_into(&browser, "input[name=token]", ADMIN_TOKEN).await;
+    click(&browser, "form[action='/settings/sign-in'] button").await;
     crate::browser::until(
         &browser,
         "document.querySelector('#watched form')",
         Duration::from_secs(5),
     )
     .await;
-    let globs = find("#watched input[name=value]").await.unwrap();
-    globs.send_keys("release/*, develop").await.unwrap();
-    find("#watched button[type=submit]")
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    type_into(&browser, "#watched input[name=value]", "release/*, develop").await;
+    click(&browser, "#watched button[type=submit]").await;
 
     // Assert: the page says so and lists the change with who made it; the server applies it.
     crate::browser::until(
