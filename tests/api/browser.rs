@@ -150,6 +150,17 @@ pub(crate) async fn js(browser: &Client, script: &str) -> serde_json::Value {
         .expect("the script runs")
 }
 
+/// [`open`]s `path`, then waits (`within` at most) until the page's script `condition` holds.
+pub(crate) async fn open_until(
+    browser: &Client,
+    (app, path): (&TestApp, &str),
+    condition: &str,
+    within: Duration,
+) {
+    open(browser, app, path).await;
+    until(browser, condition, within).await;
+}
+
 /// Clicks the first element `css` finds.
 pub(crate) async fn click(browser: &Client, css: &str) {
     let element = browser.find(Locator::Css(css)).await;

@@ -17,7 +17,9 @@ use fantoccini::Client;
 use serde_json::Value;
 use tokio::sync::oneshot;
 
-use crate::browser::{cdp_with, js, open, open_browser, open_browser_with, start_driver, until};
+use crate::browser::{
+    cdp_with, js, open, open_browser, open_browser_with, open_until, start_driver, until,
+};
 use crate::helpers::{spawn_app_with, TestApp, SECRET};
 use crate::seed::{self, org_run_delivery, Org, OrgRepo};
 
@@ -911,13 +913,8 @@ async fn audible_notes(browser: &Client, count: usize) -> Vec<f64> {
 /// Opens `path` and waits until the page has read the board's state once (a first state is no
 /// news: what is red then makes no sound).
 async fn open_and_wait_for_state(browser: &Client, app: &TestApp, path: &str) {
-    open(browser, app, path).await;
-    until(
-        browser,
-        "sessionStorage.getItem('bb.reds') !== null",
-        Duration::from_secs(10),
-    )
-    .await;
+    let stored = "sessionStorage.getItem('bb.reds') !== null";
+    open_until(browser, (app, path), stored, Duration::from_secs(10)).await;
 }
 
 /// `sound=1`, in a real Chromium that may play sound without a click (as a TV's browser
