@@ -257,6 +257,11 @@ async fn next(results: &mut mpsc::Receiver<JobFailure>) -> JobFailure {
         .expect("the fetcher is running")
 }
 
+/// A counter of the fetcher's [`buildboard::log_fetch::FetchStats`].
+fn count(counter: &std::sync::atomic::AtomicU64) -> u64 {
+    counter.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 #[tokio::test]
 async fn failed_jobs_are_explained_from_logs_fetched_through_the_redirect_without_the_token() {
     // Arrange
@@ -327,13 +332,7 @@ async fn failed_jobs_are_explained_from_logs_fetched_through_the_redirect_withou
         !seen.iter().any(|s| s.path.contains("annotations")),
         "annotations are only fetched when the log explains nothing"
     );
-    assert_eq!(
-        fetcher
-            .stats()
-            .recorded
-            .load(std::sync::atomic::Ordering::Relaxed),
-        8
-    );
+    assert_eq!(count(&fetcher.stats().recorded), 8);
     shutdown.cancel();
     task.await.unwrap();
 }
@@ -366,13 +365,7 @@ async fn a_log_not_ready_is_retried_later_then_explained() {
         failure.signature,
         "error[E0308]: mismatched types at src/money.rs:N:N"
     );
-    assert_eq!(
-        fetcher
-            .stats()
-            .retried
-            .load(std::sync::atomic::Ordering::Relaxed),
-        2
-    );
+    assert_eq!(count(&fetcher.stats().retried), 2);
     assert_eq!(fake.state.lock().unwrap().log_requests[&201], 3);
     shutdown.cancel();
     task.await.unwrap();
@@ -492,13 +485,7 @@ async fn a_full_queue_drops_jobs_instead_of_blocking_ingest() {
     let accepted: Vec<bool> = (1..=5).map(|id| fetcher.enqueue(job(id))).collect();
 
     assert_eq!(accepted, [true, true, false, false, false]);
-    assert_eq!(
-        fetcher
-            .stats()
-            .dropped
-            .load(std::sync::atomic::Ordering::Relaxed),
-        3
-    );
+    assert_eq!(count(&fetcher.stats().dropped), 3);
     shutdown.cancel();
     task.await.unwrap();
 }
