@@ -37,6 +37,13 @@ impl TestDb {
     }
 }
 
+/// What a backfill into `path` through a client with `config` fails with, as the operator reads it.
+async fn backfill_error(path: &Path, config: ClientConfig) -> String {
+    let client = Client::new(config).unwrap();
+    let result = backfill_into(path, &client, &Options::default()).await;
+    result.unwrap_err().to_string()
+}
+
 /// Runs one backfill of the fake's repository into `path`.
 async fn backfill_into(
     path: &Path,
@@ -405,10 +412,7 @@ async fn a_bad_token_an_unknown_repository_and_no_network_each_fail_with_a_clear
     // A bad token: 401.
     let mut config = github.client_config();
     config.token = Some(Secret::new("wrong"));
-    let err = backfill_into(&db.path, &Client::new(config).unwrap(), &Options::default())
-        .await
-        .unwrap_err()
-        .to_string();
+    let err = backfill_error(&db.path, config).await;
     assert!(err.contains("401") && err.contains("GITHUB_TOKEN"), "{err}");
     assert!(!err.contains("wrong"), "the token never shows: {err}");
 
@@ -437,10 +441,7 @@ async fn a_bad_token_an_unknown_repository_and_no_network_each_fail_with_a_clear
     let mut config = ClientConfig::new(url, None);
     config.max_retries = 1;
     config.backoff = Duration::from_millis(1);
-    let err = backfill_into(&db.path, &Client::new(config).unwrap(), &Options::default())
-        .await
-        .unwrap_err()
-        .to_string();
+    let err = backfill_error(&db.path, config).await;
     assert!(
         err.contains("cannot reach") && err.contains("network"),
         "{err}"
