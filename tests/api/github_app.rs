@@ -676,12 +676,7 @@ async fn signing_in_with_github_uses_state_and_pkce_refreshes_and_ends_on_revoca
     let tampered = cookie.replacen("buildboard_session=", "buildboard_session=x", 1);
     assert_eq!(get_with(&app, "/api/repos", &tampered).await.status(), 401);
     // The admin token keeps working for the API without a session.
-    let admin = http
-        .get(app.url("/api/repos"))
-        .bearer_auth(ADMIN)
-        .send()
-        .await
-        .unwrap();
+    let admin = app.get_bearer("/api/repos", ADMIN).await;
     assert_eq!(admin.status(), 200);
 
     // A verifier that does not match the challenge is refused by GitHub, so by the board.

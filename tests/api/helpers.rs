@@ -221,6 +221,17 @@ impl TestApp {
         self.http.get(self.url(path)).send().await.unwrap()
     }
 
+    /// `GET path`, its answer as it is: a redirect is not followed.
+    pub async fn get_unfollowed(&self, path: &str) -> reqwest::Response {
+        no_redirects().get(self.url(path)).send().await.unwrap()
+    }
+
+    /// [`TestApp::get_unfollowed`] with `token` as a bearer token.
+    pub async fn get_bearer(&self, path: &str, token: &str) -> reqwest::Response {
+        let request = no_redirects().get(self.url(path)).bearer_auth(token);
+        request.send().await.unwrap()
+    }
+
     /// `GET path`, asserted to answer 200, as JSON.
     pub async fn get_json(&self, path: &str) -> Value {
         let response = self.get(path).await;

@@ -75,11 +75,7 @@ async fn revoke_token(app: &TestApp, id: i64) -> u16 {
 
 /// Signs a browser in with `token` as a TV does (`/?token=`): the cookie it is given.
 pub(crate) async fn sign_in(app: &TestApp, token: &str) -> String {
-    let response = no_redirects()
-        .get(app.url(&format!("/?tv=1&token={token}")))
-        .send()
-        .await
-        .unwrap();
+    let response = app.get_unfollowed(&format!("/?tv=1&token={token}")).await;
     assert_eq!(response.status(), 303);
     let cookie = response.headers()["set-cookie"].to_str().unwrap();
     assert!(!cookie.contains(token), "the cookie is not the token");
@@ -381,11 +377,7 @@ async fn a_token_for_one_repository_shows_only_it_and_a_revoked_one_is_refused_a
         ws_with(&app, ("authorization", &bearer)).await.err(),
         Some(401)
     );
-    let signing_in = no_redirects()
-        .get(app.url(&format!("/?token={one}")))
-        .send()
-        .await
-        .unwrap();
+    let signing_in = app.get_unfollowed(&format!("/?token={one}")).await;
     assert_eq!(signing_in.status(), 401);
     app.stop().await;
 }
