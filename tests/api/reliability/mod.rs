@@ -173,7 +173,9 @@ impl Server {
 
 impl Server {
     /// SIGTERM, a clean exit, then `check` on everything the server logged.
-    pub fn terminate_cleanly_and_check_log(self, check: impl FnOnce(&str)) {
+    pub fn terminate_cleanly_and_check_log(mut self, check: impl FnOnce(&str)) {
+        // A fresh server's directory holds the log: it goes only once the log is checked.
+        let _dir = self._dir.take();
         let log = self.log.clone();
         self.terminate();
         check(&std::fs::read_to_string(log).unwrap_or_default());
