@@ -161,6 +161,12 @@ pub(crate) async fn open_until(
     until(browser, condition, within).await;
 }
 
+/// Waits (`within` at most) until the first element `css` finds reads exactly `text`.
+pub(crate) async fn until_text(browser: &Client, css: &str, text: &str, within: Duration) {
+    let condition = format!("(document.querySelector({css:?}) || {{}}).textContent === {text:?}");
+    until(browser, &condition, within).await;
+}
+
 /// Clicks the first element `css` finds.
 pub(crate) async fn click(browser: &Client, css: &str) {
     let element = browser.find(Locator::Css(css)).await;
