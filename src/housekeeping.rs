@@ -17,6 +17,29 @@ pub const PRUNE_INTERVAL: Duration = Duration::from_secs(60 * 60);
 /// The pause between two retention batches, which lets deliveries through.
 const PRUNE_PAUSE: Duration = Duration::from_millis(20);
 
+/// The rounds of a periodic task: the first at once, then one every `every`, until `shutdown` is
+/// cancelled. A round that overran delays the next one rather than bunching them up.
+pub struct Rounds<'a> {
+    ticks: tokio::time::Interval,
+    shutdown: &'a CancellationToken,
+}
+
+impl<'a> Rounds<'a> {
+    pub fn new(every: Duration, shutdown: &'a CancellationToken) -> Self {
+        let mut ticks = tokio::time::interval(every);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        Self { ticks, shutdown }
+    }
+
+    /// Waits for the next round: `false` once `shutdown` is cancelled.
+    pub async fn next(&mut self) -> bool {
+        tokio::select! {
+            () = self.shutdown.cancelled() => false,
+            _ = self.ticks.tick() => true,
+        }
+    }
+}
+
 /// Refreshes the planner's statistics, then applies `retention` every `every` until `shutdown`.
 pub async fn run(
     ingest: Ingest,
@@ -39,13 +62,8 @@ async fn prune_periodically(
     every: Duration,
     shutdown: &CancellationToken,
 ) {
-    let mut ticks = tokio::time::interval(every);
-    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            () = shutdown.cancelled() => return,
-            _ = ticks.tick() => {}
-        }
+    let mut rounds = Rounds::new(every, shutdown);
+    while rounds.next().await {
         let mut total = Pruned::default();
         let result = loop {
             let now = chrono::Utc::now().timestamp();

@@ -1476,19 +1476,29 @@ mod tests {
     fn only_https_urls_on_github_hosts_become_links() {
         let github = Opts::default();
         let link = |url: &str| safe_link(Some(url), &github).is_some();
-        assert!(link("https://github.com/o/r/actions/runs/7"));
-        assert!(link("HTTPS://GitHub.com/o/r"));
-        assert!(link("https://avatars.githubusercontent.com/u/1?v=4"));
-        assert!(link("https://gist.github.com/x"));
-        assert!(!link("javascript:alert(1)//github.com"));
-        assert!(!link("data:text/html,<script>alert(1)</script>"));
-        assert!(!link("http://github.com/o/r"));
-        assert!(!link("https://github.com.evil.example/o/r"));
-        assert!(!link("https://evil.example\\.github.com/"));
-        assert!(!link("https://evil.example@github.com/"));
-        assert!(!link("https://github.com@evil.example/"));
-        assert!(!link("https://ghe.example.com/o/r"));
-        assert!(!link("java\tscript:alert(1)"));
+        let links = [
+            "https://github.com/o/r/actions/runs/7",
+            "HTTPS://GitHub.com/o/r",
+            "https://avatars.githubusercontent.com/u/1?v=4",
+            "https://gist.github.com/x",
+        ];
+        for url in links {
+            assert!(link(url), "{url}");
+        }
+        let refused = [
+            "javascript:alert(1)//github.com",
+            "data:text/html,<script>alert(1)</script>",
+            "http://github.com/o/r",
+            "https://github.com.evil.example/o/r",
+            "https://evil.example\\.github.com/",
+            "https://evil.example@github.com/",
+            "https://github.com@evil.example/",
+            "https://ghe.example.com/o/r",
+            "java\tscript:alert(1)",
+        ];
+        for url in refused {
+            assert!(!link(url), "{url}");
+        }
         let ghes = Opts {
             ghes_host: Some("ghe.example.com"),
             ..Opts::default()

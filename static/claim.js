@@ -7,21 +7,14 @@
 // `bb:message`). Loaded by every board page, a TV's too (which redraws but gets no buttons).
 
 import { resync } from "./app.js";
+import { session } from "./operator.js";
 
 const ENDPOINT = (firstRed) => "/api/reds/" + encodeURIComponent(firstRed) + "/claim";
 
 /** Who this browser acts as: {operator: name, person: bool, csrf}, or null. */
 async function whoActs() {
-  try {
-    const response = await fetch("/api/operator", {
-      credentials: "same-origin",
-      headers: { Accept: "application/json" },
-    });
-    const session = response.ok ? await response.json() : null;
-    return session && session.operator && session.csrf ? session : null;
-  } catch {
-    return null;
-  }
+  const me = await session();
+  return me && me.operator ? me : null;
 }
 
 /** The button a claim spot gets for `me`: claim, release, or none. */

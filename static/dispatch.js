@@ -4,19 +4,14 @@
 // {ref, inputs} back. The server checks the values and answers in words; never in TV mode. The
 // form is a modal <dialog> outside the page's live part, so a redraw does not take it away.
 
+import { session } from "./operator.js";
+
 const API = (id) => "/api/workflows/" + encodeURIComponent(id) + "/dispatch";
 
+/** A person signed in with GitHub, with the repositories they may write to; or null. */
 async function whoActs() {
-  try {
-    const response = await fetch("/api/operator", {
-      credentials: "same-origin",
-      headers: { Accept: "application/json" },
-    });
-    const me = response.ok ? await response.json() : null;
-    return me && me.person && me.csrf && Array.isArray(me.repos) ? me : null;
-  } catch {
-    return null;
-  }
+  const me = await session();
+  return me && me.person && Array.isArray(me.repos) ? me : null;
 }
 
 function element(tag, props, children) {

@@ -23,15 +23,19 @@ pub fn body(kind: Kind, message: &Message, delivery: i64) -> Value {
         Kind::Slack => slack(message),
         Kind::Teams => teams(message),
         Kind::TeamsAdaptive => teams_adaptive(message),
-        Kind::Json => {
-            let mut value = serde_json::to_value(message).expect("a message serialises");
-            if let Value::Object(map) = &mut value {
-                map.insert("delivery".into(), json!(delivery));
-                map.insert("version".into(), json!(1));
-            }
-            value
-        }
+        Kind::Json => json_body(message, delivery),
     }
+}
+
+/// A `json` target's body: the message itself with `"delivery"` (the outbox id) and
+/// `"version": 1`, for reds and queue alerts alike.
+pub fn json_body(message: &impl serde::Serialize, delivery: i64) -> Value {
+    let mut value = serde_json::to_value(message).expect("a message serialises");
+    if let Value::Object(map) = &mut value {
+        map.insert("delivery".into(), json!(delivery));
+        map.insert("version".into(), json!(1));
+    }
+    value
 }
 
 /// "octo-org/octo-repo · CI on main started failing", in plain words.

@@ -149,14 +149,7 @@ impl QueueMessage {
                     },
                 }]})
             }
-            Kind::Json => {
-                let mut value = serde_json::to_value(self).expect("a message serialises");
-                if let Value::Object(map) = &mut value {
-                    map.insert("delivery".into(), json!(delivery));
-                    map.insert("version".into(), json!(1));
-                }
-                value
-            }
+            Kind::Json => super::format::json_body(self, delivery),
         }
     }
 
@@ -289,13 +282,8 @@ impl QueueWatch {
         wake: Arc<tokio::sync::Notify>,
         shutdown: CancellationToken,
     ) {
-        let mut tick = tokio::time::interval(every);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tokio::select! {
-                () = shutdown.cancelled() => return,
-                _ = tick.tick() => {}
-            }
+        let mut rounds = crate::housekeeping::Rounds::new(every, &shutdown);
+        while rounds.next().await {
             let watch = self.clone();
             let targets = targets();
             let now = chrono::Utc::now().timestamp();

@@ -10,7 +10,7 @@ use rusqlite::Connection;
 use super::model::Run;
 use super::query::{self, RunFilter};
 use super::read::{run_from_row, RUN_SELECT};
-use super::Result;
+use super::{rows, Result};
 use crate::run_state::{RUN_ACTIVE_SQL, RUN_DONE_SQL};
 
 /// The joins the filter's aliases (`r`, `repos`, `w`, `c`, `b`) need, for queries that do not
@@ -123,7 +123,7 @@ pub fn active(conn: &Connection, filter: &RunFilter, limit: u32) -> Result<Vec<R
 }
 
 /// Someone who started runs: a login and how many runs matching the filter they started.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
 pub struct Person {
     pub login: String,
     pub runs: u64,
@@ -140,20 +140,11 @@ pub fn people(conn: &Connection, filter: &RunFilter, limit: u32) -> Result<Vec<P
     let clause = and(&clause, "r.actor IS NOT NULL AND r.actor <> ''");
     params.push(Value::Integer(i64::from(limit)));
     let sql = format!(
-        "SELECT r.actor, COUNT(*), MAX(r.createtime) {RUN_JOINS}{clause}
+        "SELECT r.actor AS login, COUNT(*) AS runs, MAX(r.createtime) AS last_run
+         {RUN_JOINS}{clause}
          GROUP BY r.actor ORDER BY MAX(r.createtime) DESC, r.actor LIMIT ?"
     );
-    let people = conn
-        .prepare_cached(&sql)?
-        .query_map(rusqlite::params_from_iter(params), |row| {
-            Ok(Person {
-                login: row.get(0)?,
-                runs: row.get(1)?,
-                last_run: row.get(2)?,
-            })
-        })?
-        .collect::<rusqlite::Result<_>>()?;
-    Ok(people)
+    rows::all(conn, &sql, rusqlite::params_from_iter(params))
 }
 
 /// Each repository's default branch, by full name: what marks a waterfall row's branch as the

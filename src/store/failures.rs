@@ -6,12 +6,12 @@
 //! said (`rule`, `signature`, `excerpt`) or, when it could not be read for good, why (`error`);
 //! a fallback from the check run's annotations has both.
 
-use rusqlite::{Connection, OptionalExtension, Row};
+use rusqlite::Connection;
 
-use super::Result;
+use super::{rows, Result};
 
 /// A row of `jobfailures`.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct JobFailureRow {
     pub job_id: i64,
     pub run_id: i64,
@@ -30,18 +30,10 @@ pub struct JobFailureRow {
 
 const COLUMNS: &str = "job_id, run_id, repo_id, rule, signature, excerpt, fetchedtime, error";
 
-fn from_row(row: &Row<'_>) -> rusqlite::Result<JobFailureRow> {
-    Ok(JobFailureRow {
-        job_id: row.get(0)?,
-        run_id: row.get(1)?,
-        repo_id: row.get(2)?,
-        rule: row.get(3)?,
-        signature: row.get(4)?,
-        excerpt: row.get(5)?,
-        fetched_time: row.get(6)?,
-        error: row.get(7)?,
-    })
-}
+/// A row of `jobfailures` by [`JobFailureRow`]'s field names.
+const SELECT: &str = "SELECT job_id, run_id, repo_id, rule, signature, excerpt,
+                             fetchedtime AS fetched_time, error
+                      FROM jobfailures";
 
 /// Stores `failure`, replacing what was stored for the same job.
 ///
@@ -69,12 +61,7 @@ pub fn record(conn: &Connection, failure: &JobFailureRow) -> Result<()> {
 /// # Errors
 /// On a database error.
 pub fn for_job(conn: &Connection, job_id: i64) -> Result<Option<JobFailureRow>> {
-    Ok(conn
-        .prepare_cached(&format!(
-            "SELECT {COLUMNS} FROM jobfailures WHERE job_id = ?1"
-        ))?
-        .query_row([job_id], from_row)
-        .optional()?)
+    rows::one(conn, &format!("{SELECT} WHERE job_id = ?1"), [job_id])
 }
 
 /// What is stored for the jobs of run `run_id`, by job id.
@@ -82,13 +69,11 @@ pub fn for_job(conn: &Connection, job_id: i64) -> Result<Option<JobFailureRow>> 
 /// # Errors
 /// On a database error.
 pub fn for_run(conn: &Connection, run_id: i64) -> Result<Vec<JobFailureRow>> {
-    let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {COLUMNS} FROM jobfailures WHERE run_id = ?1 ORDER BY job_id"
-    ))?;
-    let rows = stmt
-        .query_map([run_id], from_row)?
-        .collect::<rusqlite::Result<_>>()?;
-    Ok(rows)
+    rows::all(
+        conn,
+        &format!("{SELECT} WHERE run_id = ?1 ORDER BY job_id"),
+        [run_id],
+    )
 }
 
 /// The newest `limit` failures with `signature` fetched at or after `since` (epoch seconds),
@@ -103,19 +88,15 @@ pub fn with_signature(
     since: i64,
     limit: u32,
 ) -> Result<Vec<JobFailureRow>> {
-    let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {COLUMNS} FROM jobfailures
-         WHERE signature = ?1 AND fetchedtime >= ?2
-         ORDER BY fetchedtime DESC LIMIT ?3"
-    ))?;
-    let rows = stmt
-        .query_map((signature, since, limit), from_row)?
-        .collect::<rusqlite::Result<_>>()?;
-    Ok(rows)
+    rows::all(
+        conn,
+        &format!("{SELECT} WHERE signature = ?1 AND fetchedtime >= ?2 ORDER BY fetchedtime DESC LIMIT ?3"),
+        (signature, since, limit),
+    )
 }
 
 /// A failed job with no row here yet.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
 pub struct Unexplained {
     pub job_id: i64,
     pub run_id: i64,
@@ -131,8 +112,8 @@ pub struct Unexplained {
 /// # Errors
 /// On a database error.
 pub fn unexplained(conn: &Connection, scan: u32, limit: u32) -> Result<Vec<Unexplained>> {
-    let mut stmt = conn.prepare_cached(&format!(
-        "SELECT j.id, j.run_id, j.repo_id, p.fullname
+    let sql = format!(
+        "SELECT j.id AS job_id, j.run_id, j.repo_id, p.fullname AS repo
          FROM (SELECT id, run_id, repo_id, statusrank, conclusion FROM workflowjobs
                ORDER BY id DESC LIMIT ?1) j
          JOIN repos p ON p.id = j.repo_id
@@ -141,18 +122,8 @@ pub fn unexplained(conn: &Connection, scan: u32, limit: u32) -> Result<Vec<Unexp
          ORDER BY j.id DESC LIMIT ?2",
         done = crate::run_state::done_sql("j"),
         red = *crate::run_state::RED_SQL,
-    ))?;
-    let rows = stmt
-        .query_map((scan, limit), |row| {
-            Ok(Unexplained {
-                job_id: row.get(0)?,
-                run_id: row.get(1)?,
-                repo_id: row.get(2)?,
-                repo: row.get(3)?,
-            })
-        })?
-        .collect::<rusqlite::Result<_>>()?;
-    Ok(rows)
+    );
+    rows::all(conn, &sql, (scan, limit))
 }
 
 #[cfg(test)]

@@ -5,11 +5,11 @@
 
 use rusqlite::{params, Connection, OptionalExtension};
 
-use super::Result;
+use super::{rows, Result};
 use crate::run_state::Status;
 
 /// A stored job, as much as fetching its log needs.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
 pub struct LogJob {
     pub job_id: i64,
     pub run_id: i64,
@@ -39,23 +39,13 @@ pub struct CachedLog {
 /// # Errors
 /// On a database error.
 pub fn job(conn: &Connection, job_id: i64) -> Result<Option<LogJob>> {
-    Ok(conn
-        .prepare_cached(
-            "SELECT j.id, j.run_id, j.repo_id, r.fullname, j.name, j.status
-             FROM workflowjobs j JOIN repos r ON r.id = j.repo_id
-             WHERE j.id = ?1",
-        )?
-        .query_row([job_id], |row| {
-            Ok(LogJob {
-                job_id: row.get(0)?,
-                run_id: row.get(1)?,
-                repo_id: row.get(2)?,
-                repo: row.get(3)?,
-                name: row.get(4)?,
-                status: row.get(5)?,
-            })
-        })
-        .optional()?)
+    rows::one(
+        conn,
+        "SELECT j.id AS job_id, j.run_id, j.repo_id, r.fullname AS repo, j.name, j.status
+         FROM workflowjobs j JOIN repos r ON r.id = j.repo_id
+         WHERE j.id = ?1",
+        [job_id],
+    )
 }
 
 /// The cached answer for `job_id`, if any.

@@ -25,6 +25,7 @@ pub mod query;
 pub mod queuestates;
 pub mod read;
 pub mod reports;
+pub mod rows;
 pub mod runners;
 pub mod runpage;
 pub mod samples;

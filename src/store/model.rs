@@ -1,7 +1,7 @@
 //! Rows as the rest of the program sees them: what the API returns and WebSocket messages carry.
 //! Field names are part of the public API: keep them stable.
 
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Serialize, Serializer};
 
 use crate::run_state::{Conclusion, Status};
 
@@ -61,13 +61,13 @@ pub struct Run {
 }
 
 /// One job of a run: the `job` WebSocket message.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Job {
     pub id: i64,
     pub run_id: i64,
     pub repo: String,
     /// The repository's id, for the server's own use; not in the feed.
-    #[serde(skip)]
+    #[serde(skip_serializing)]
     pub repo_id: i64,
     pub run_attempt: i64,
     pub name: String,
@@ -92,7 +92,7 @@ impl Job {
 }
 
 /// A commit: the `commit` WebSocket message.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CommitInfo {
     pub repo: String,
     pub sha: String,
@@ -156,7 +156,7 @@ pub fn first_line(message: &str, max: usize) -> String {
 
 /// What a GitHub REST response said, kept with its ETag (`httpcache`) so that a later
 /// `304 Not Modified` for the same URL can stand in for it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct CachedPage {
     pub etag: String,
     /// The `Link` header's `rel="next"`.
@@ -170,7 +170,7 @@ pub struct CachedPage {
 }
 
 /// One `created` date window of a repository's run history (`backfillwindows`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct Window {
     /// Runs created at or after this, epoch seconds.
     pub start: i64,
@@ -217,7 +217,7 @@ pub struct JobSummary {
 }
 
 /// A workflow (`GET /api/workflows`).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WorkflowInfo {
     pub id: i64,
     pub repo: String,
@@ -228,7 +228,7 @@ pub struct WorkflowInfo {
 }
 
 /// A repository (`GET /api/repos`).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RepoInfo {
     /// GitHub's repository id; negative for a repository added through the API whose first
     /// delivery has not arrived yet.

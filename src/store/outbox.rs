@@ -5,7 +5,7 @@
 
 use rusqlite::{params, Connection, OptionalExtension};
 
-use super::Result;
+use super::{rows, Result};
 use crate::run_state::{self, Conclusion, NEUTRAL_SQL, RED_SQL, RUN_DONE_SQL};
 
 /// The run that decides a pair's state now: the latest completed run whose conclusion is not
@@ -206,7 +206,7 @@ pub fn enqueue(
 }
 
 /// A message waiting to be sent.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
 pub struct Pending {
     pub id: i64,
     pub target: String,
@@ -219,22 +219,13 @@ pub struct Pending {
 /// # Errors
 /// On a database error.
 pub fn due(conn: &Connection, now_ms: i64, limit: u32) -> Result<Vec<Pending>> {
-    let mut stmt = conn.prepare_cached(
+    rows::all(
+        conn,
         "SELECT id, target, payload, attempts FROM outbox INDEXED BY outbox_pending
          WHERE senttime IS NULL AND failedtime IS NULL AND nextattempt <= ?1
          ORDER BY nextattempt, id LIMIT ?2",
-    )?;
-    let rows = stmt
-        .query_map((now_ms, limit), |row| {
-            Ok(Pending {
-                id: row.get(0)?,
-                target: row.get(1)?,
-                payload: row.get(2)?,
-                attempts: row.get(3)?,
-            })
-        })?
-        .collect::<rusqlite::Result<_>>()?;
-    Ok(rows)
+        (now_ms, limit),
+    )
 }
 
 /// When the next pending message is due (epoch milliseconds), if any is pending.
@@ -302,7 +293,7 @@ pub fn prune(conn: &Connection, before: i64) -> Result<usize> {
 }
 
 /// A recorded transition, as `GET /api/transitions` lists it.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct TransitionRow {
     /// Increases with every transition: poll with `after=<the largest seen>`.
     pub id: i64,
@@ -345,30 +336,16 @@ pub fn transitions(
     }
     values.push(Value::Integer(i64::from(limit)));
     let sql = format!(
-        "SELECT t.id, t.kind, repos.fullname, w.name, b.name, t.run_id, t.notified, t.createtime
+        r#"SELECT t.id, t.kind, repos.fullname AS repo, w.name AS workflow, b.name AS branch,
+                  t.run_id, t.notified, t.createtime AS "at"
          FROM transitions t
          JOIN workflows w ON w.id = t.workflow_id
          JOIN repos ON repos.id = w.repo_id
          JOIN branches b ON b.id = t.branch_id
-         WHERE {} ORDER BY t.id DESC LIMIT ?",
+         WHERE {} ORDER BY t.id DESC LIMIT ?"#,
         conditions.join(" AND ")
     );
-    let mut stmt = conn.prepare(&sql)?;
-    let rows = stmt
-        .query_map(rusqlite::params_from_iter(values), |row| {
-            Ok(TransitionRow {
-                id: row.get(0)?,
-                kind: row.get(1)?,
-                repo: row.get(2)?,
-                workflow: row.get(3)?,
-                branch: row.get(4)?,
-                run_id: row.get(5)?,
-                notified: row.get(6)?,
-                at: row.get(7)?,
-            })
-        })?
-        .collect::<rusqlite::Result<_>>()?;
-    Ok(rows)
+    rows::all(conn, &sql, rusqlite::params_from_iter(values))
 }
 
 #[cfg(test)]

@@ -403,17 +403,21 @@ mod tests {
     #[test]
     fn an_empty_filter_has_no_where_clause() {
         assert_eq!(RunFilter::default().sql(), (String::new(), vec![]));
-        let (clause, params) = RunFilter {
+        let filter = RunFilter {
             repo: vec!["o/r".into()],
             since: Some(5),
             ..RunFilter::default()
-        }
-        .sql();
-        assert_eq!(
-            clause,
-            " WHERE r.repo_id IN (SELECT id FROM repos WHERE fullname = ?) AND r.createtime >= ?"
-        );
-        assert_eq!(params.len(), 2);
+        };
+        let sql =
+            " WHERE r.repo_id IN (SELECT id FROM repos WHERE fullname = ?) AND r.createtime >= ?";
+        assert_sql(&filter, sql, 2);
+    }
+
+    /// `filter`'s SQL is `clause`, with `params` parameters.
+    fn assert_sql(filter: &RunFilter, clause: &str, params: usize) {
+        let (sql, values) = filter.sql();
+        assert_eq!(sql, clause);
+        assert_eq!(values.len(), params, "{sql}");
     }
 
     #[test]
@@ -482,16 +486,13 @@ mod tests {
         let scope = RepoScope::new(["Octo/B".to_owned(), "octo/a".to_owned()]);
         assert!(scope.contains("octo/a") && scope.contains("OCTO/b"));
         assert!(!scope.contains("octo/c") && !scope.contains("octo"));
-        let (clause, params) = RunFilter {
+        let filter = RunFilter {
             scope: Some(scope),
             ..RunFilter::default()
-        }
-        .sql();
-        assert_eq!(
-            clause,
-            " WHERE +r.repo_id IN (SELECT id FROM repos WHERE fullname COLLATE NOCASE IN (?, ?))"
-        );
-        assert_eq!(params.len(), 2);
+        };
+        let sql =
+            " WHERE +r.repo_id IN (SELECT id FROM repos WHERE fullname COLLATE NOCASE IN (?, ?))";
+        assert_sql(&filter, sql, 2);
         let (nothing, _) = RunFilter {
             scope: Some(RepoScope::new([])),
             ..RunFilter::default()

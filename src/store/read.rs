@@ -3,8 +3,8 @@
 
 use rusqlite::{Connection, OptionalExtension, Row};
 
-use super::model::{CachedPage, CommitInfo, Job, Run, Window};
-use super::Result;
+use super::model::{first_line, CachedPage, CommitInfo, Job, Run, Window};
+use super::{rows, Result};
 use crate::github::event::Repository;
 use crate::run_state::{self, RUN_DONE_SQL};
 
@@ -37,7 +37,7 @@ pub fn run_from_row(row: &Row<'_>) -> rusqlite::Result<Run> {
         status: row.get(5)?,
         conclusion: row.get(6)?,
         sha: row.get(7)?,
-        message: message.map(|text| super::model::first_line(&text, MESSAGE_CHARS)),
+        message: message.map(|text| first_line(&text, MESSAGE_CHARS)),
         author: row.get(9)?,
         author_avatar: row.get(10)?,
         url: row.get(11)?,
@@ -81,7 +81,7 @@ pub fn run(conn: &Connection, run_id: i64) -> Result<Option<Run>> {
 }
 
 /// A workflow as starting it by hand needs it: where it lives and what it is.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
 pub struct WorkflowFile {
     pub id: i64,
     pub name: String,
@@ -99,42 +99,13 @@ pub struct WorkflowFile {
 /// # Errors
 /// On a database error.
 pub fn workflow_file(conn: &Connection, id: i64) -> Result<Option<WorkflowFile>> {
-    optional(
+    rows::one(
         conn,
-        "SELECT w.id, w.name, w.path, p.fullname, p.defaultbranch, w.source
+        "SELECT w.id, w.name, w.path, p.fullname AS repo, p.defaultbranch AS default_branch,
+                w.source
          FROM workflows w JOIN repos p ON p.id = w.repo_id WHERE w.id = ?1",
         [id],
-        |row| {
-            Ok(WorkflowFile {
-                id: row.get(0)?,
-                name: row.get(1)?,
-                path: row.get(2)?,
-                repo: row.get(3)?,
-                default_branch: row.get(4)?,
-                source: row.get(5)?,
-            })
-        },
     )
-}
-
-/// Maps a row of the query in [`job`].
-fn job_from_row(row: &Row<'_>) -> rusqlite::Result<Job> {
-    Ok(Job {
-        id: row.get(0)?,
-        run_id: row.get(1)?,
-        repo: row.get(2)?,
-        run_attempt: row.get(3)?,
-        name: row.get(4)?,
-        workflow: row.get(5)?,
-        status: row.get(6)?,
-        conclusion: row.get(7)?,
-        runner: row.get(8)?,
-        url: row.get(9)?,
-        created_at: row.get(10)?,
-        started_at: row.get(11)?,
-        completed_at: row.get(12)?,
-        repo_id: row.get(13)?,
-    })
 }
 
 /// One job by GitHub job id.
@@ -142,28 +113,15 @@ fn job_from_row(row: &Row<'_>) -> rusqlite::Result<Job> {
 /// # Errors
 /// On a database error.
 pub fn job(conn: &Connection, job_id: i64) -> Result<Option<Job>> {
-    optional(
+    rows::one(
         conn,
-        "SELECT j.id, j.run_id, repos.fullname, j.runattempt, j.name, j.workflowname, j.status,
-                j.conclusion, j.runnername, j.url, j.createtime, j.starttime, j.endtime, j.repo_id
+        "SELECT j.id, j.run_id, repos.fullname AS repo, j.runattempt AS run_attempt, j.name,
+                j.workflowname AS workflow, j.status, j.conclusion, j.runnername AS runner, j.url,
+                j.createtime AS created_at, j.starttime AS started_at, j.endtime AS completed_at,
+                j.repo_id
          FROM workflowjobs j JOIN repos ON repos.id = j.repo_id WHERE j.id = ?1",
         [job_id],
-        job_from_row,
     )
-}
-
-/// Maps a row of the query in [`commit`].
-fn commit_from_row(row: &Row<'_>) -> rusqlite::Result<CommitInfo> {
-    let message: Option<String> = row.get(2)?;
-    Ok(CommitInfo {
-        repo: row.get(0)?,
-        sha: row.get(1)?,
-        message: message.map(|text| super::model::first_line(&text, MESSAGE_CHARS)),
-        author: row.get(3)?,
-        author_login: row.get(4)?,
-        committed_at: row.get(5)?,
-        url: row.get(6)?,
-    })
 }
 
 /// One commit by its row id.
@@ -171,13 +129,17 @@ fn commit_from_row(row: &Row<'_>) -> rusqlite::Result<CommitInfo> {
 /// # Errors
 /// On a database error.
 pub fn commit(conn: &Connection, commit_id: i64) -> Result<Option<CommitInfo>> {
-    optional(
+    let commit: Option<CommitInfo> = rows::one(
         conn,
-        "SELECT repos.fullname, c.gitid, c.message, c.authorname, c.authorlogin, c.committime, c.url
+        "SELECT repos.fullname AS repo, c.gitid AS sha, c.message, c.authorname AS author,
+                c.authorlogin AS author_login, c.committime AS committed_at, c.url
          FROM commits c JOIN repos ON repos.id = c.repo_id WHERE c.id = ?1",
         [commit_id],
-        commit_from_row,
-    )
+    )?;
+    Ok(commit.map(|commit| CommitInfo {
+        message: (commit.message.as_deref()).map(|text| first_line(text, MESSAGE_CHARS)),
+        ..commit
+    }))
 }
 
 /// A value from the `settings` table.
@@ -212,19 +174,10 @@ pub fn run_version(conn: &Connection, run_id: i64) -> Result<Option<(i64, i64, i
 /// # Errors
 /// On a database error.
 pub fn cached_page(conn: &Connection, url: &str) -> Result<Option<CachedPage>> {
-    optional(
+    rows::one(
         conn,
-        "SELECT etag, nexturl, total, items, body FROM httpcache WHERE url = ?1",
+        "SELECT etag, nexturl AS next, total, items, body FROM httpcache WHERE url = ?1",
         [url],
-        |row| {
-            Ok(CachedPage {
-                etag: row.get(0)?,
-                next: row.get(1)?,
-                total: row.get(2)?,
-                items: row.get(3)?,
-                body: row.get(4)?,
-            })
-        },
     )
 }
 
@@ -233,21 +186,12 @@ pub fn cached_page(conn: &Connection, url: &str) -> Result<Option<CachedPage>> {
 /// # Errors
 /// On a database error.
 pub fn backfill_windows(conn: &Connection, repo_id: i64) -> Result<Vec<Window>> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT windowstart, windowend, nexturl, done FROM backfillwindows
-         WHERE repo_id = ?1 ORDER BY windowstart",
-    )?;
-    let windows = stmt
-        .query_map([repo_id], |row| {
-            Ok(Window {
-                start: row.get(0)?,
-                end: row.get(1)?,
-                next: row.get(2)?,
-                done: row.get(3)?,
-            })
-        })?
-        .collect::<rusqlite::Result<_>>()?;
-    Ok(windows)
+    rows::all(
+        conn,
+        r#"SELECT windowstart AS "start", windowend AS "end", nexturl AS next, done
+           FROM backfillwindows WHERE repo_id = ?1 ORDER BY windowstart"#,
+        [repo_id],
+    )
 }
 
 /// Runs of a repository created at or after `since` that have no job rows for their current
@@ -349,32 +293,20 @@ pub fn jobs_of_run(conn: &Connection, run_id: i64) -> Result<Vec<super::model::J
     Ok(jobs)
 }
 
-const WORKFLOW_SELECT: &str = "SELECT w.id, repos.fullname, w.name, w.path, w.state, w.url
+/// The columns of a [`super::model::WorkflowInfo`], by name.
+const WORKFLOW_SELECT: &str = "SELECT w.id, repos.fullname AS repo, w.name, w.path, w.state, w.url
      FROM workflows w JOIN repos ON repos.id = w.repo_id";
-
-fn workflow_from_row(row: &Row<'_>) -> rusqlite::Result<super::model::WorkflowInfo> {
-    Ok(super::model::WorkflowInfo {
-        id: row.get(0)?,
-        repo: row.get(1)?,
-        name: row.get(2)?,
-        path: row.get(3)?,
-        state: row.get(4)?,
-        url: row.get(5)?,
-    })
-}
 
 /// Every workflow, by repository and name; only `repo` when given.
 ///
 /// # Errors
 /// On a database error.
 pub fn workflows(conn: &Connection, repo: Option<&str>) -> Result<Vec<super::model::WorkflowInfo>> {
-    let mut stmt = conn.prepare_cached(&format!(
-        "{WORKFLOW_SELECT} WHERE ?1 IS NULL OR repos.fullname = ?1 ORDER BY repos.fullname, w.name, w.id"
-    ))?;
-    let workflows = stmt
-        .query_map([repo], workflow_from_row)?
-        .collect::<rusqlite::Result<_>>()?;
-    Ok(workflows)
+    rows::all(
+        conn,
+        &format!("{WORKFLOW_SELECT} WHERE ?1 IS NULL OR repos.fullname = ?1 ORDER BY repos.fullname, w.name, w.id"),
+        [repo],
+    )
 }
 
 /// One workflow by GitHub id.
@@ -382,8 +314,7 @@ pub fn workflows(conn: &Connection, repo: Option<&str>) -> Result<Vec<super::mod
 /// # Errors
 /// On a database error.
 pub fn workflow(conn: &Connection, id: i64) -> Result<Option<super::model::WorkflowInfo>> {
-    let mut stmt = conn.prepare_cached(&format!("{WORKFLOW_SELECT} WHERE w.id = ?1"))?;
-    Ok(stmt.query_row([id], workflow_from_row).optional()?)
+    rows::one(conn, &format!("{WORKFLOW_SELECT} WHERE w.id = ?1"), [id])
 }
 
 /// The newest run of a workflow.
@@ -402,36 +333,21 @@ pub fn latest_run_of_workflow(conn: &Connection, workflow_id: i64) -> Result<Opt
 /// # Errors
 /// On a database error.
 pub fn repos(conn: &Connection) -> Result<Vec<super::model::RepoInfo>> {
-    let mut stmt = conn.prepare_cached(&format!("{REPO_SELECT} ORDER BY repos.fullname"))?;
-    let repos = stmt
-        .query_map([], repo_from_row)?
-        .collect::<rusqlite::Result<_>>()?;
-    Ok(repos)
+    rows::all(conn, &format!("{REPO_SELECT} ORDER BY repos.fullname"), [])
 }
 
+/// The columns of a [`super::model::RepoInfo`], by name.
 const REPO_SELECT: &str =
-    "SELECT repos.id, repos.fullname, repos.url, repos.defaultbranch, repos.monitored,
-            (SELECT COUNT(*) FROM workflowruns r WHERE r.repo_id = repos.id),
-            (SELECT MAX(createtime) FROM workflowruns r WHERE r.repo_id = repos.id)
+    "SELECT repos.id, repos.fullname AS repo, repos.url, repos.defaultbranch AS default_branch,
+            repos.monitored,
+            (SELECT COUNT(*) FROM workflowruns r WHERE r.repo_id = repos.id) AS runs,
+            (SELECT MAX(createtime) FROM workflowruns r WHERE r.repo_id = repos.id) AS last_run_at
      FROM repos";
-
-fn repo_from_row(row: &Row<'_>) -> rusqlite::Result<super::model::RepoInfo> {
-    Ok(super::model::RepoInfo {
-        id: row.get(0)?,
-        repo: row.get(1)?,
-        url: row.get(2)?,
-        default_branch: row.get(3)?,
-        monitored: row.get(4)?,
-        runs: row.get(5)?,
-        last_run_at: row.get(6)?,
-    })
-}
 
 /// One repository by id.
 ///
 /// # Errors
 /// On a database error.
 pub fn repo(conn: &Connection, id: i64) -> Result<Option<super::model::RepoInfo>> {
-    let mut stmt = conn.prepare_cached(&format!("{REPO_SELECT} WHERE repos.id = ?1"))?;
-    Ok(stmt.query_row([id], repo_from_row).optional()?)
+    rows::one(conn, &format!("{REPO_SELECT} WHERE repos.id = ?1"), [id])
 }

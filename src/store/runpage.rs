@@ -3,12 +3,12 @@
 //! `jobfailures`) and where else the same failure happened, and how long such a run usually takes.
 
 use rusqlite::{Connection, OptionalExtension};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::failures::{self, JobFailureRow};
 use super::model::{rfc3339, CommitInfo, JobCore, Run};
 use super::samples::{self, Sample};
-use super::{read, Result};
+use super::{read, rows, Result};
 use crate::failure::evidence::{self, Evidence, Why};
 use crate::run_state::{Conclusion, Status};
 
@@ -32,7 +32,7 @@ pub struct RunDetail {
 }
 
 /// One attempt of a run.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AttemptDetail {
     pub attempt: i64,
     pub status: Status,
@@ -41,6 +41,8 @@ pub struct AttemptDetail {
     pub started_at: Option<i64>,
     #[serde(serialize_with = "rfc3339")]
     pub updated_at: Option<i64>,
+    /// Filled in after the attempts are read ([`detail`]).
+    #[serde(skip_deserializing)]
     pub jobs: Vec<JobDetail>,
 }
 
@@ -71,7 +73,7 @@ impl std::ops::Deref for JobDetail {
 }
 
 /// One step of a job.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StepDetail {
     pub number: i64,
     pub name: String,
@@ -111,7 +113,7 @@ pub struct Recurrence {
 }
 
 /// A workflow the same failure happened in, with its latest such run.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RecurrenceWorkflow {
     pub repo: String,
     pub workflow: String,
@@ -229,23 +231,13 @@ pub fn job_why(conn: &Connection, run_id: i64, failure: &JobFailureRow) -> Resul
 }
 
 fn attempts(conn: &Connection, run_id: i64) -> Result<Vec<AttemptDetail>> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT runattempt, status, conclusion, starttime, updatetime
+    rows::all(
+        conn,
+        "SELECT runattempt AS attempt, status, conclusion, starttime AS started_at,
+                updatetime AS updated_at
          FROM workflowrunattempts WHERE run_id = ?1 ORDER BY runattempt",
-    )?;
-    let rows = stmt
-        .query_map([run_id], |row| {
-            Ok(AttemptDetail {
-                attempt: row.get(0)?,
-                status: row.get(1)?,
-                conclusion: row.get(2)?,
-                started_at: row.get(3)?,
-                updated_at: row.get(4)?,
-                jobs: Vec::new(),
-            })
-        })?
-        .collect::<rusqlite::Result<_>>()?;
-    Ok(rows)
+        [run_id],
+    )
 }
 
 /// The run's jobs with their attempts, in the order they started ([`read::jobs_of_run`]).
@@ -272,23 +264,13 @@ fn jobs(conn: &Connection, run_id: i64) -> Result<Vec<(i64, JobDetail)>> {
 /// # Errors
 /// On a database error.
 pub fn steps(conn: &Connection, job_id: i64) -> Result<Vec<StepDetail>> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT number, name, status, conclusion, starttime, endtime
+    rows::all(
+        conn,
+        "SELECT number, name, status, conclusion, starttime AS started_at,
+                endtime AS completed_at
          FROM workflowsteps WHERE job_id = ?1 ORDER BY number",
-    )?;
-    let rows = stmt
-        .query_map([job_id], |row| {
-            Ok(StepDetail {
-                number: row.get(0)?,
-                name: row.get(1)?,
-                status: row.get(2)?,
-                conclusion: row.get(3)?,
-                started_at: row.get(4)?,
-                completed_at: row.get(5)?,
-            })
-        })?
-        .collect::<rusqlite::Result<_>>()?;
-    Ok(rows)
+        [job_id],
+    )
 }
 
 fn failure_detail(conn: &Connection, row: &JobFailureRow, since: i64) -> Result<FailureDetail> {
@@ -313,24 +295,17 @@ fn recurrence(conn: &Connection, signature: &str, run_id: i64, since: i64) -> Re
              WHERE signature = ?1 AND fetchedtime >= ?2 AND run_id <> ?3",
         )?
         .query_row((signature, since, run_id), |row| row.get(0))?;
-    let mut stmt = conn.prepare_cached(
-        "SELECT p.fullname, w.name, MAX(f.run_id)
+    let workflows = rows::all(
+        conn,
+        "SELECT p.fullname AS repo, w.name AS workflow, MAX(f.run_id) AS latest_run
          FROM jobfailures f
          JOIN workflowruns r ON r.id = f.run_id
          JOIN workflows w ON w.id = r.workflow_id
          JOIN repos p ON p.id = w.repo_id
          WHERE f.signature = ?1 AND f.fetchedtime >= ?2 AND f.run_id <> ?3
          GROUP BY w.id ORDER BY MAX(f.fetchedtime) DESC LIMIT ?4",
+        (signature, since, run_id, RECURRENCE_WORKFLOWS),
     )?;
-    let workflows = stmt
-        .query_map((signature, since, run_id, RECURRENCE_WORKFLOWS), |row| {
-            Ok(RecurrenceWorkflow {
-                repo: row.get(0)?,
-                workflow: row.get(1)?,
-                latest_run: row.get(2)?,
-            })
-        })?
-        .collect::<rusqlite::Result<_>>()?;
     Ok(Recurrence {
         runs,
         days: RECURRENCE_DAYS,

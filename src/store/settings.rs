@@ -3,15 +3,15 @@
 //! (`telemetrysecrets`, only the SHA-256 of each). `crate::settings` says what the values mean.
 
 use rusqlite::{params, Connection, OptionalExtension};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-use super::Result;
+use super::{rows, Result};
 
 /// The prefix of the settings the page stores (other `settings` rows are the server's own).
 const PREFIX: &str = "setting.";
 
 /// One change, as the page lists it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Change {
     pub key: String,
     /// `None`: reset to the default.
@@ -129,24 +129,16 @@ pub fn repo_names(conn: &Connection) -> Result<Vec<String>> {
 /// # Errors
 /// On a database error.
 pub fn log(conn: &Connection, limit: u32) -> Result<Vec<Change>> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT key, value, changedby, changetime FROM settingslog ORDER BY id DESC LIMIT ?1",
-    )?;
-    let rows = stmt
-        .query_map([limit], |row| {
-            Ok(Change {
-                key: row.get(0)?,
-                value: row.get(1)?,
-                by: row.get(2)?,
-                at: row.get(3)?,
-            })
-        })?
-        .collect::<rusqlite::Result<_>>()?;
-    Ok(rows)
+    rows::all(
+        conn,
+        r#"SELECT key, value, changedby AS "by", changetime AS "at"
+           FROM settingslog ORDER BY id DESC LIMIT ?1"#,
+        [limit],
+    )
 }
 
 /// A repository's telemetry secret, without the secret.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TelemetrySecret {
     pub repo: String,
     pub created_by: String,
@@ -215,20 +207,12 @@ pub fn telemetry_secret_repo(
 /// # Errors
 /// On a database error.
 pub fn telemetry_secrets(conn: &Connection) -> Result<Vec<TelemetrySecret>> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT repos.fullname, t.createdby, t.createtime
+    rows::all(
+        conn,
+        "SELECT repos.fullname AS repo, t.createdby AS created_by, t.createtime AS created
          FROM telemetrysecrets t JOIN repos ON repos.id = t.repo_id ORDER BY repos.fullname",
-    )?;
-    let rows = stmt
-        .query_map([], |row| {
-            Ok(TelemetrySecret {
-                repo: row.get(0)?,
-                created_by: row.get(1)?,
-                created: row.get(2)?,
-            })
-        })?
-        .collect::<rusqlite::Result<_>>()?;
-    Ok(rows)
+        [],
+    )
 }
 
 fn repo_id(conn: &Connection, repo: &str) -> Result<Option<i64>> {

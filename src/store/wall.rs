@@ -266,13 +266,6 @@ pub fn per_workflow(filter: &RunFilter) -> bool {
 /// filter and scope, newest first. (Reading the two on two pooled connections at once was
 /// measured slower at 1M runs than one after the other on one: 46 against 29 ms p50.)
 pub fn assemble(pairs: Vec<Pair>, incidents: &[Incident], per_workflow: bool) -> Wall {
-    let key_of = |repo: &str, workflow: &str| {
-        if per_workflow {
-            format!("{repo} {workflow}")
-        } else {
-            repo.to_owned()
-        }
-    };
     let mut tiles: BTreeMap<String, Tile> = BTreeMap::new();
     // Workflows (by id) that are red, with the branch, to spot a fix in progress.
     let mut red_pairs: Vec<(i64, Option<String>)> = Vec::new();
@@ -280,37 +273,17 @@ pub fn assemble(pairs: Vec<Pair>, incidents: &[Incident], per_workflow: bool) ->
         for red in &incident.reds {
             let failing = &red.failing;
             red_pairs.push((failing.workflow_id, failing.branch.clone()));
-            let key = key_of(&failing.repo, &failing.workflow);
-            tiles
-                .entry(key.clone())
-                .or_insert_with(|| {
-                    Tile::new(
-                        key,
-                        &failing.repo,
-                        per_workflow.then_some(&failing.workflow),
-                        TileState::Red,
-                    )
-                })
-                .add_red(red);
+            let at = (&failing.repo, &failing.workflow);
+            tile_of(&mut tiles, per_workflow, at, TileState::Red).add_red(red);
         }
     }
     for pair in pairs {
-        let key = key_of(&pair.repo, &pair.workflow);
         let fixing = pair.active_count > 0
             && red_pairs.iter().any(|(id, branch)| {
                 *id == pair.workflow_id && branch.as_deref() == Some(&pair.branch)
             });
-        tiles
-            .entry(key.clone())
-            .or_insert_with(|| {
-                Tile::new(
-                    key,
-                    &pair.repo,
-                    per_workflow.then_some(&pair.workflow),
-                    TileState::Green,
-                )
-            })
-            .add_pair(&pair, fixing);
+        let at = (&pair.repo, &pair.workflow);
+        tile_of(&mut tiles, per_workflow, at, TileState::Green).add_pair(&pair, fixing);
     }
     let mut tiles: Vec<Tile> = tiles.into_values().collect();
     tiles.iter_mut().for_each(Tile::order_failing);
@@ -324,6 +297,24 @@ pub fn assemble(pairs: Vec<Pair>, incidents: &[Incident], per_workflow: bool) ->
         tiles,
         per_workflow,
     }
+}
+
+/// The tile of `repo`'s `workflow` (of `repo` alone unless `per_workflow`), made in `state` when
+/// it is new.
+fn tile_of<'a>(
+    tiles: &'a mut BTreeMap<String, Tile>,
+    per_workflow: bool,
+    (repo, workflow): (&String, &String),
+    state: TileState,
+) -> &'a mut Tile {
+    let key = if per_workflow {
+        format!("{repo} {workflow}")
+    } else {
+        repo.clone()
+    };
+    tiles
+        .entry(key.clone())
+        .or_insert_with(|| Tile::new(key, repo, per_workflow.then_some(workflow), state))
 }
 
 /// The latest run of each workflow on each branch in scope, and how many runs are active there.

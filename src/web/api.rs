@@ -674,11 +674,16 @@ mod tests {
 
     #[test]
     fn repository_names_follow_github_rules() {
-        assert!(valid_repo_name("octo-org/octo-repo"));
-        assert!(valid_repo_name("a/b.c_d-e"));
-        assert!(!valid_repo_name("no-slash"));
-        assert!(!valid_repo_name("a/b/c"));
-        assert!(!valid_repo_name("a/.."));
-        assert!(!valid_repo_name("<script>/x"));
+        let names = [
+            ("octo-org/octo-repo", true),
+            ("a/b.c_d-e", true),
+            ("no-slash", false),
+            ("a/b/c", false),
+            ("a/..", false),
+            ("<script>/x", false),
+        ];
+        for (name, valid) in names {
+            assert_eq!(valid_repo_name(name), valid, "{name}");
+        }
     }
 }

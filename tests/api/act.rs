@@ -436,7 +436,7 @@ async fn triage_marks_where_the_buttons_go_the_same_for_every_viewer() {
 /// no buttons even to an operator.
 #[tokio::test]
 async fn an_operator_re_runs_from_triage_in_a_real_browser() {
-    use crate::browser::{js, open, open_browser, start_driver, until};
+    use crate::browser::{js, open, open_browser, start_driver, until, until_text};
     use std::time::Duration;
 
     let github = FakeGitHub::start().await;
@@ -479,13 +479,8 @@ async fn an_operator_re_runs_from_triage_in_a_real_browser() {
         "document.querySelector('button.act-rerun-failed-jobs').click(); return true;",
     )
     .await;
-    until(
-        &browser,
-        "(document.getElementById('act-toast') || {}).textContent === \
-         'Re-run requested; the new state arrives by webhook'",
-        wait,
-    )
-    .await;
+    let requested = "Re-run requested; the new state arrives by webhook";
+    until_text(&browser, "#act-toast", requested, wait).await;
     let asked = actions(&github);
     assert_eq!(asked.len(), 1);
     assert_eq!(

@@ -37,6 +37,13 @@ impl TestDb {
     }
 }
 
+/// What a backfill into `path` through a client with `config` fails with, as the operator reads it.
+async fn backfill_error(path: &Path, config: ClientConfig) -> String {
+    let client = Client::new(config).unwrap();
+    let result = backfill_into(path, &client, &Options::default()).await;
+    result.unwrap_err().to_string()
+}
+
 /// Runs one backfill of the fake's repository into `path`.
 async fn backfill_into(
     path: &Path,
@@ -351,14 +358,8 @@ async fn a_backfill_over_webhook_data_reuses_its_rows_and_never_regresses_them()
         1,
         "the webhook's repository row, reused"
     );
-    let (status, conclusion): (String, String) = app
-        .db()
-        .query_row(
-            "SELECT status, conclusion FROM workflowruns WHERE id = 289782451",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .unwrap();
+    let (status, conclusion): (String, String) =
+        app.row("SELECT status, conclusion FROM workflowruns WHERE id = 289782451");
     assert_eq!(
         (status.as_str(), conclusion.as_str()),
         ("completed", "success")
@@ -411,10 +412,7 @@ async fn a_bad_token_an_unknown_repository_and_no_network_each_fail_with_a_clear
     // A bad token: 401.
     let mut config = github.client_config();
     config.token = Some(Secret::new("wrong"));
-    let err = backfill_into(&db.path, &Client::new(config).unwrap(), &Options::default())
-        .await
-        .unwrap_err()
-        .to_string();
+    let err = backfill_error(&db.path, config).await;
     assert!(err.contains("401") && err.contains("GITHUB_TOKEN"), "{err}");
     assert!(!err.contains("wrong"), "the token never shows: {err}");
 
@@ -443,10 +441,7 @@ async fn a_bad_token_an_unknown_repository_and_no_network_each_fail_with_a_clear
     let mut config = ClientConfig::new(url, None);
     config.max_retries = 1;
     config.backoff = Duration::from_millis(1);
-    let err = backfill_into(&db.path, &Client::new(config).unwrap(), &Options::default())
-        .await
-        .unwrap_err()
-        .to_string();
+    let err = backfill_error(&db.path, config).await;
     assert!(
         err.contains("cannot reach") && err.contains("network"),
         "{err}"
@@ -550,14 +545,7 @@ async fn the_server_reconciles_a_run_that_no_webhook_announced() {
             break;
         }
     }
-    let stored: i64 = app
-        .db()
-        .query_row(
-            "SELECT repo_id FROM workflowruns WHERE id = 4242",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
+    let stored: i64 = app.row("SELECT repo_id FROM workflowruns WHERE id = 4242");
     assert_eq!(stored, REPO_ID);
     // Later polls are conditional and answered 304 while nothing changes.
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -628,15 +616,10 @@ async fn reconciliation_picks_up_check_runs_and_statuses_of_watched_branches() {
             ),
         ]
     );
-    let branch: String = app
-        .db()
-        .query_row(
-            "SELECT b.name FROM workflowruns r JOIN workflows w ON w.id = r.workflow_id
+    let branch: String = app.row(
+        "SELECT b.name FROM workflowruns r JOIN workflows w ON w.id = r.workflow_id
              JOIN branches b ON b.id = r.branch_id WHERE w.source = 'check'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
+    );
     assert_eq!(branch, "master", "placed on the branch whose head it is");
     assert!(github
         .log()

@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use fantoccini::{Client, ClientBuilder};
+use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::json;
 
 use crate::helpers::{spawn_app, spawn_app_with, TestApp};
@@ -148,6 +148,53 @@ pub(crate) async fn js(browser: &Client, script: &str) -> serde_json::Value {
         .execute(script, vec![])
         .await
         .expect("the script runs")
+}
+
+/// [`open`]s `path`, then waits (`within` at most) until the page's script `condition` holds.
+pub(crate) async fn open_until(
+    browser: &Client,
+    (app, path): (&TestApp, &str),
+    condition: &str,
+    within: Duration,
+) {
+    open(browser, app, path).await;
+    until(browser, condition, within).await;
+}
+
+/// Waits (`within` at most) until the first element `css` finds reads exactly `text`.
+pub(crate) async fn until_text(browser: &Client, css: &str, text: &str, within: Duration) {
+    let condition = format!("(document.querySelector({css:?}) || {{}}).textContent === {text:?}");
+    until(browser, &condition, within).await;
+}
+
+/// Clicks the first element `css` finds.
+pub(crate) async fn click(browser: &Client, css: &str) {
+    let element = browser.find(Locator::Css(css)).await;
+    let element = element.unwrap_or_else(|err| panic!("{css}: {err}"));
+    element.click().await.expect("the element takes the click");
+}
+
+/// Types `text` into the first element `css` finds, after what it holds.
+pub(crate) async fn type_into(browser: &Client, css: &str, text: &str) {
+    let element = browser.find(Locator::Css(css)).await;
+    let element = element.unwrap_or_else(|err| panic!("{css}: {err}"));
+    element
+        .send_keys(text)
+        .await
+        .expect("the element takes the keys");
+}
+
+/// The text of the first element `selector` finds (markup in it reads as text).
+pub(crate) async fn text_of(browser: &Client, selector: &str) -> String {
+    let script = format!("return document.querySelector({selector:?}).textContent;");
+    let text = js(browser, &script).await;
+    text.as_str().expect("the element exists").to_owned()
+}
+
+/// How many elements `selector` finds.
+pub(crate) async fn count_of(browser: &Client, selector: &str) -> u64 {
+    let script = format!("return document.querySelectorAll({selector:?}).length;");
+    js(browser, &script).await.as_u64().expect("a count")
 }
 
 /// One Chrome DevTools command through chromedriver's `goog/cdp/execute`.

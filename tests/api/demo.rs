@@ -187,23 +187,11 @@ async fn the_demos_github_serves_its_failed_jobs_logs_and_triage_shows_why() {
     );
     let mut explained = 0;
     for _ in 0..100 {
-        explained = app
-            .db()
-            .query_row(
-                "SELECT COUNT(*) FROM jobfailures WHERE excerpt IS NOT NULL",
-                [],
-                |row| row.get::<_, i64>(0),
-            )
-            .unwrap();
-        let unexplained: i64 = app
-            .db()
-            .query_row(
-                "SELECT COUNT(*) FROM workflowjobs j WHERE j.conclusion = 'failure'
+        explained = app.row("SELECT COUNT(*) FROM jobfailures WHERE excerpt IS NOT NULL");
+        let unexplained: i64 = app.row(
+            "SELECT COUNT(*) FROM workflowjobs j WHERE j.conclusion = 'failure'
              AND NOT EXISTS (SELECT 1 FROM jobfailures f WHERE f.job_id = j.id)",
-                [],
-                |row| row.get(0),
-            )
-            .unwrap();
+        );
         if explained > 0 && unexplained == 0 {
             break;
         }
@@ -214,14 +202,7 @@ async fn the_demos_github_serves_its_failed_jobs_logs_and_triage_shows_why() {
 
     // Assert: failed jobs were explained from the simulated logs, and a Triage item says why.
     assert!(explained > 0, "no failed job was explained from its log");
-    let errors: i64 = app
-        .db()
-        .query_row(
-            "SELECT COUNT(*) FROM jobfailures WHERE error IS NOT NULL",
-            [],
-            |row| row.get(0),
-        )
-        .unwrap();
+    let errors: i64 = app.row("SELECT COUNT(*) FROM jobfailures WHERE error IS NOT NULL");
     assert_eq!(errors, 0, "every log was read");
     let text = triage.to_string();
     assert!(text.contains("\"excerpt\""), "{triage:#}");

@@ -257,6 +257,11 @@ async fn next(results: &mut mpsc::Receiver<JobFailure>) -> JobFailure {
         .expect("the fetcher is running")
 }
 
+/// A counter of the fetcher's [`buildboard::log_fetch::FetchStats`].
+fn count(counter: &std::sync::atomic::AtomicU64) -> u64 {
+    counter.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 #[tokio::test]
 async fn failed_jobs_are_explained_from_logs_fetched_through_the_redirect_without_the_token() {
     // Arrange
@@ -327,13 +332,7 @@ async fn failed_jobs_are_explained_from_logs_fetched_through_the_redirect_withou
         !seen.iter().any(|s| s.path.contains("annotations")),
         "annotations are only fetched when the log explains nothing"
     );
-    assert_eq!(
-        fetcher
-            .stats()
-            .recorded
-            .load(std::sync::atomic::Ordering::Relaxed),
-        8
-    );
+    assert_eq!(count(&fetcher.stats().recorded), 8);
     shutdown.cancel();
     task.await.unwrap();
 }
@@ -366,13 +365,7 @@ async fn a_log_not_ready_is_retried_later_then_explained() {
         failure.signature,
         "error[E0308]: mismatched types at src/money.rs:N:N"
     );
-    assert_eq!(
-        fetcher
-            .stats()
-            .retried
-            .load(std::sync::atomic::Ordering::Relaxed),
-        2
-    );
+    assert_eq!(count(&fetcher.stats().retried), 2);
     assert_eq!(fake.state.lock().unwrap().log_requests[&201], 3);
     shutdown.cancel();
     task.await.unwrap();
@@ -492,13 +485,7 @@ async fn a_full_queue_drops_jobs_instead_of_blocking_ingest() {
     let accepted: Vec<bool> = (1..=5).map(|id| fetcher.enqueue(job(id))).collect();
 
     assert_eq!(accepted, [true, true, false, false, false]);
-    assert_eq!(
-        fetcher
-            .stats()
-            .dropped
-            .load(std::sync::atomic::Ordering::Relaxed),
-        3
-    );
+    assert_eq!(count(&fetcher.stats().dropped), 3);
     shutdown.cancel();
     task.await.unwrap();
 }
@@ -544,7 +531,7 @@ async fn the_client_keeps_only_the_tail_of_a_long_log() {
 #[tokio::test]
 async fn the_server_explains_a_failed_job_from_its_log_and_triage_says_why() {
     use crate::helpers::spawn_app_with;
-    use crate::seed::{failed_job_delivery, run_delivery};
+    use crate::seed::deliver_failed_run;
 
     // Arrange: a server with a token for the fake GitHub; GitHub's documented failed job.
     let job_id = 289_782_451;
@@ -556,14 +543,7 @@ async fn the_server_explains_a_failed_job_from_its_log_and_triage_says_why() {
     })
     .await;
     let run_id = 7002;
-    app.deliver(
-        "workflow_run",
-        "run-1",
-        &run_delivery(run_id, &"d".repeat(40), "Break a test", Some("failure")),
-    )
-    .await;
-    app.deliver("workflow_job", "job-1", &failed_job_delivery(run_id))
-        .await;
+    deliver_failed_run(&app, run_id, &"d".repeat(40), "Break a test").await;
 
     // Act: wait for the fetcher (it runs beside ingest, never in its way).
     let mut triage = Value::Null;
@@ -595,7 +575,7 @@ async fn the_server_explains_a_failed_job_from_its_log_and_triage_says_why() {
 async fn a_failed_job_left_unexplained_by_a_server_without_a_token_is_explained_after_a_restart_with_one(
 ) {
     use crate::helpers::spawn_app_with;
-    use crate::seed::{failed_job_delivery, run_delivery};
+    use crate::seed::deliver_failed_run;
 
     // Arrange: a first server, with no token to read logs, stores a failed job; it stops.
     let dir = tempfile::tempdir().unwrap();
@@ -603,16 +583,7 @@ async fn a_failed_job_left_unexplained_by_a_server_without_a_token_is_explained_
     let job_id = 289_782_451;
     let run_id = 7003;
     let first = spawn_app_with(|config| config.db = db.clone()).await;
-    first
-        .deliver(
-            "workflow_run",
-            "run-1",
-            &run_delivery(run_id, &"e".repeat(40), "Break a test", Some("failure")),
-        )
-        .await;
-    first
-        .deliver("workflow_job", "job-1", &failed_job_delivery(run_id))
-        .await;
+    deliver_failed_run(&first, run_id, &"e".repeat(40), "Break a test").await;
     first.stop().await;
     let fake = FakeLogs::serving(job_id, "pytest.log").await;
 

@@ -8,7 +8,7 @@ use buildboard::config::{AccessMode, Secret};
 use serde_json::{json, Value};
 
 use crate::fake_github::{self, app_private_key, FakeGitHub, Issued, REPO, REPO_ID};
-use crate::helpers::{captured_log, signed_delivery, spawn_app_with, webhook_json, TestApp};
+use crate::helpers::{captured_log, spawn_app_with, webhook_json, TestApp};
 
 /// A client that shows redirects instead of following them, and keeps no cookies.
 pub(crate) fn browser() -> reqwest::Client {
@@ -193,23 +193,9 @@ async fn the_manifest_flow_creates_the_app_stores_its_credentials_out_of_the_log
         ]
     );
     // The credentials are stored...
-    let stored: (i64, String, String, String, String, String) = app
-        .db()
-        .query_row(
-            "SELECT app_id, slug, clientid, clientsecret, webhooksecret, privatekey FROM githubapp",
-            [],
-            |r| {
-                Ok((
-                    r.get(0)?,
-                    r.get(1)?,
-                    r.get(2)?,
-                    r.get(3)?,
-                    r.get(4)?,
-                    r.get(5)?,
-                ))
-            },
-        )
-        .unwrap();
+    let stored: (i64, String, String, String, String, String) = app.row(
+        "SELECT app_id, slug, clientid, clientsecret, webhooksecret, privatekey FROM githubapp",
+    );
     assert_eq!(
         stored,
         (
@@ -324,19 +310,12 @@ async fn deliver_as_app(
     delivery: &str,
     body: &Value,
 ) -> reqwest::Response {
-    signed_delivery(
-        &app.http,
-        &app.url("/webhook"),
-        secret,
-        event,
-        delivery,
-        serde_json::to_vec(body).unwrap(),
-    )
-    .header("x-github-hook-installation-target-type", "integration")
-    .header("x-github-hook-installation-target-id", "4100")
-    .send()
-    .await
-    .unwrap()
+    app.webhook_request(secret, (event, delivery), serde_json::to_vec(body).unwrap())
+        .header("x-github-hook-installation-target-type", "integration")
+        .header("x-github-hook-installation-target-id", "4100")
+        .send()
+        .await
+        .unwrap()
 }
 
 /// Waits until `GET /api/repos` shows REPO's backfill done, and returns it.
@@ -447,30 +426,15 @@ async fn an_installation_delivery_signed_with_the_apps_secret_adds_its_repositor
     assert_eq!(states, ["running", "done"]);
     let state = app.get_json("/wall?part=state").await;
     assert_eq!(state["backfilling"], "", "{state}");
-    let runs: Vec<i64> = {
-        let db = app.db();
-        let mut stmt = db
-            .prepare("SELECT id FROM workflowruns ORDER BY id")
-            .unwrap();
-        stmt.query_map([], |r| r.get(0))
-            .unwrap()
-            .map(Result::unwrap)
-            .collect()
-    };
+    let runs: Vec<i64> = app.rows("SELECT id FROM workflowruns ORDER BY id");
     assert_eq!(
         runs,
         (2_000_001..=2_000_005).collect::<Vec<_>>(),
         "7 days, not the month-old run"
     );
     assert!(app.count("workflowjobs") >= 5, "with jobs");
-    let installation: (String, i64) = app
-        .db()
-        .query_row(
-            "SELECT account, suspended FROM installations WHERE id = 4242",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .unwrap();
+    let installation: (String, i64) =
+        app.row("SELECT account, suspended FROM installations WHERE id = 4242");
     assert_eq!(installation, ("octo-org".to_owned(), 0));
     {
         let state = fake.state.lock().unwrap();
@@ -502,14 +466,7 @@ async fn an_installation_delivery_signed_with_the_apps_secret_adds_its_repositor
     )
     .await;
     assert_eq!(response.status(), 200);
-    let monitored: i64 = app
-        .db()
-        .query_row(
-            "SELECT monitored FROM repos WHERE fullname = ?1",
-            [REPO],
-            |r| r.get(0),
-        )
-        .unwrap();
+    let monitored: i64 = app.row_for("SELECT monitored FROM repos WHERE fullname = ?1", REPO);
     assert_eq!(monitored, 0);
     assert_eq!(app.count("workflowruns"), 5);
     app.stop().await;
@@ -719,12 +676,7 @@ async fn signing_in_with_github_uses_state_and_pkce_refreshes_and_ends_on_revoca
     let tampered = cookie.replacen("buildboard_session=", "buildboard_session=x", 1);
     assert_eq!(get_with(&app, "/api/repos", &tampered).await.status(), 401);
     // The admin token keeps working for the API without a session.
-    let admin = http
-        .get(app.url("/api/repos"))
-        .bearer_auth(ADMIN)
-        .send()
-        .await
-        .unwrap();
+    let admin = app.get_bearer("/api/repos", ADMIN).await;
     assert_eq!(admin.status(), 200);
 
     // A verifier that does not match the challenge is refused by GitHub, so by the board.
@@ -846,6 +798,7 @@ async fn until_url(browser: &fantoccini::Client, predicate: impl Fn(&str) -> boo
 
 #[tokio::test]
 async fn the_setup_pages_create_the_app_in_a_real_browser() {
+    use crate::browser::{click, type_into};
     use fantoccini::Locator;
     // Arrange
     let fake = FakeGitHub::start(vec![]).await;
@@ -856,35 +809,17 @@ async fn the_setup_pages_create_the_app_in_a_real_browser() {
 
     // Act: an admin picks an organisation, names the App, and posts the manifest to GitHub.
     browser.goto(&setup).await.unwrap();
-    let find = |css: &'static str| browser.find(Locator::Css(css));
-    find("input[name=account][value=org]")
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    find("input[name=org]")
-        .await
-        .unwrap()
-        .send_keys("octo-org")
+    click(&browser, "input[name=account][value=org]").await;
+    type_into(&browser, "input[name=org]", "octo-org").await;
+    let name = browser
+        .find(Locator::Css("input[name=name]"))
         .await
         .unwrap();
-    let name = find("input[name=name]").await.unwrap();
     name.clear().await.unwrap();
     name.send_keys("Board-In-Chromium").await.unwrap();
-    find("button[type=submit]")
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&browser, "button[type=submit]").await;
     until_url(&browser, |url| url.contains("/setup/manifest?")).await;
-    find("form[method=post] button")
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&browser, "form[method=post] button").await;
 
     // Assert: through GitHub and back (the page's policy lets the form post to GitHub), to the
     // App's install page, with the App stored.
@@ -929,7 +864,8 @@ async fn a_revoked_authorisation_delivery_ends_that_persons_sessions_at_once() {
 async fn a_signed_in_person_who_reads_two_of_three_repositories_never_receives_a_byte_of_the_third()
 {
     use crate::scope::{
-        deliver_all, drain, every_address, fetch, json_with, metrics_around_now, ws_with, HIDDEN,
+        assert_every_address_hides_the_third, assert_feed_hides_the_third, deliver_all, drain,
+        fetch, json_with, metrics_around_now, ws_with, HIDDEN,
     };
 
     // Arrange: alice may read two of the three repositories through the App.
@@ -957,17 +893,8 @@ async fn a_signed_in_person_who_reads_two_of_three_repositories_never_receives_a
     let messages = drain(&mut feed, Duration::from_millis(700)).await;
 
     // Assert: the feed, every page, live part, API answer, cc.xml and suggestion.
-    let joined = messages.join("\n").to_lowercase();
-    assert!(
-        !joined.contains(HIDDEN),
-        "a feed message named it: {joined}"
-    );
-    assert!(joined.contains("acme/payments") && joined.contains("acme/gateway"));
-    for path in every_address() {
-        let (status, text) = fetch(&app, &cookie, &path).await;
-        assert!(status < 500, "{path}: {status}");
-        assert!(!text.contains(HIDDEN), "{path} ({status}) named it: {text}");
-    }
+    assert_feed_hides_the_third(&messages);
+    assert_every_address_hides_the_third(&app, &cookie).await;
     // The figures count only hers.
     let (status, metrics) = json_with(&app, ("cookie", &cookie), &metrics_around_now()).await;
     assert_eq!(status, 200, "{metrics}");

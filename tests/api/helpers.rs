@@ -10,11 +10,12 @@ use buildboard::config::{Config, Secret};
 use buildboard::github::signature;
 use buildboard::App;
 use futures_util::StreamExt;
-use rusqlite::Connection;
+use rusqlite::{Connection, Params, ToSql};
 use serde_json::Value;
 use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
+use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 pub const SECRET: &str = "test-webhook-secret";
@@ -198,22 +199,37 @@ impl TestApp {
         delivery: &str,
         body: &[u8],
     ) -> reqwest::Response {
-        signed_delivery(
-            &self.http,
-            &self.url("/webhook"),
-            SECRET,
-            event,
-            delivery,
-            body.to_vec(),
-        )
-        .send()
-        .await
-        .expect("the server answers")
+        self.webhook_request(SECRET, (event, delivery), body.to_vec())
+            .send()
+            .await
+            .expect("the server answers")
+    }
+
+    /// A delivery of `body` to this server's `/webhook`, signed with `secret`, to send.
+    pub fn webhook_request(
+        &self,
+        secret: &str,
+        (event, delivery): (&str, &str),
+        body: Vec<u8>,
+    ) -> reqwest::RequestBuilder {
+        let url = self.url("/webhook");
+        signed_delivery(&self.http, &url, secret, event, delivery, body)
     }
 
     /// `GET path`.
     pub async fn get(&self, path: &str) -> reqwest::Response {
         self.http.get(self.url(path)).send().await.unwrap()
+    }
+
+    /// `GET path`, its answer as it is: a redirect is not followed.
+    pub async fn get_unfollowed(&self, path: &str) -> reqwest::Response {
+        no_redirects().get(self.url(path)).send().await.unwrap()
+    }
+
+    /// [`TestApp::get_unfollowed`] with `token` as a bearer token.
+    pub async fn get_bearer(&self, path: &str, token: &str) -> reqwest::Response {
+        let request = no_redirects().get(self.url(path)).bearer_auth(token);
+        request.send().await.unwrap()
     }
 
     /// `GET path`, asserted to answer 200, as JSON.
@@ -264,6 +280,29 @@ impl TestApp {
     /// A read-write connection to the test database, for checking rows.
     pub fn db(&self) -> Connection {
         Connection::open(&self.db_path).expect("the test database opens")
+    }
+
+    /// The one row `sql` finds in the test database (a value, a tuple, or a struct by column
+    /// name); panics when there is none.
+    pub fn row<T: serde::de::DeserializeOwned>(&self, sql: &str) -> T {
+        self.row_with(sql, [])
+    }
+
+    /// [`TestApp::row`] of a query with one parameter, `?1`.
+    pub fn row_for<T: serde::de::DeserializeOwned>(&self, sql: &str, param: impl ToSql) -> T {
+        self.row_with(sql, [param])
+    }
+
+    fn row_with<T: serde::de::DeserializeOwned>(&self, sql: &str, params: impl Params) -> T {
+        buildboard::store::rows::one(&self.db(), sql, params)
+            .expect("the test query runs")
+            .expect("the test query finds a row")
+    }
+
+    /// Every row `sql` finds in the test database: one column's values, tuples, or a struct's by
+    /// column name (the server's own [`buildboard::store::rows`]).
+    pub fn rows<T: serde::de::DeserializeOwned>(&self, sql: &str) -> Vec<T> {
+        buildboard::store::rows::all(&self.db(), sql, []).expect("the test query runs")
     }
 
     /// Every row of every table, as text, for comparing whole-database states. Columns that hold
@@ -361,6 +400,22 @@ pub async fn next_json(socket: &mut WsClient, wait: Duration) -> Value {
     }
 }
 
+/// Waits (`within` at most) for the socket's close frame: its code; `None` when the connection
+/// ended without one.
+pub async fn close_code(socket: &mut WsClient, within: Duration) -> Option<u16> {
+    tokio::time::timeout(within, async {
+        loop {
+            match socket.next().await {
+                Some(Ok(Message::Close(frame))) => return frame.map(|f| u16::from(f.code)),
+                None | Some(Err(_)) => return None,
+                Some(Ok(_)) => {}
+            }
+        }
+    })
+    .await
+    .expect("the socket closes at once")
+}
+
 /// Reads messages until one of type `kind` arrives.
 pub async fn next_of_type(socket: &mut WsClient, kind: &str) -> Value {
     loop {
@@ -369,4 +424,11 @@ pub async fn next_of_type(socket: &mut WsClient, kind: &str) -> Value {
             return message;
         }
     }
+}
+
+/// Field `key` (a string) of each entry of the JSON array `array`, in order.
+pub fn strings_of<'a>(array: &'a Value, key: &str) -> Vec<&'a str> {
+    let entries = array.as_array().expect("an array");
+    let field = |entry: &'a Value| entry[key].as_str().expect("a string");
+    entries.iter().map(field).collect()
 }

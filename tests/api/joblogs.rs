@@ -7,17 +7,13 @@ use buildboard::config::Secret;
 use serde_json::{json, Value};
 
 use crate::failure_logs::{FakeLogs, LogAnswer, TOKEN};
-use crate::helpers::{spawn_app_with, webhook_json, TestApp};
+use crate::helpers::{spawn_app_with, TestApp};
+use crate::seed::job_payload;
 
 /// A completed job `job_id` of run `run_id` in `octo-org/octo-repo`, with `conclusion`.
 pub(crate) fn completed_job(run_id: i64, job_id: i64, conclusion: &str) -> Vec<u8> {
-    let mut job = webhook_json(&format!(
-        "workflow_job/completed.{conclusion}.with-organization.payload.json"
-    ));
-    job["workflow_job"]["run_id"] = json!(run_id);
-    job["workflow_job"]["id"] = json!(job_id);
-    job["repository"] = webhook_json("workflow_run/completed.payload.json")["repository"].clone();
-    serde_json::to_vec(&job).unwrap()
+    let fixture = format!("completed.{conclusion}.with-organization.payload.json");
+    serde_json::to_vec(&job_payload(&fixture, run_id, job_id)).unwrap()
 }
 
 /// A server that reads GitHub through `fake`, with the token it takes.
@@ -237,7 +233,7 @@ async fn a_job_out_of_scope_answers_exactly_like_one_that_is_not_there() {
 
 #[tokio::test]
 async fn the_run_page_shows_a_jobs_log_folded_searched_and_kept_across_live_redraws() {
-    use crate::browser::{js, open, open_browser, start_driver, until};
+    use crate::browser::{count_of, js, open, open_browser, start_driver, text_of, until};
     use crate::seed::run_delivery;
     use std::time::Duration;
 
@@ -280,21 +276,9 @@ async fn the_run_page_shows_a_jobs_log_folded_searched_and_kept_across_live_redr
     let in_view = js(&browser, "const r = document.querySelector('.first-error').getBoundingClientRect(); return r.top >= 0 && r.bottom <= innerHeight;").await;
     assert_eq!(in_view, true);
     // The log's HTML is text: no element came from it.
-    let text = js(
-        &browser,
-        "return document.querySelector('.joblog').textContent;",
-    )
-    .await;
-    assert!(text
-        .as_str()
-        .unwrap()
-        .contains("<script>alert(\"log\")</script>"));
-    let foreign = js(
-        &browser,
-        "return document.querySelectorAll('.joblog script, .joblog img').length;",
-    )
-    .await;
-    assert_eq!(foreign, 0);
+    let text = text_of(&browser, ".joblog").await;
+    assert!(text.contains("<script>alert(\"log\")</script>"));
+    assert_eq!(count_of(&browser, ".joblog script, .joblog img").await, 0);
     // Timestamps hidden until asked for.
     let ts = "getComputedStyle(document.querySelector('.joblog .ts')).display";
     assert_eq!(js(&browser, &format!("return {ts};")).await, "none");
@@ -332,28 +316,16 @@ async fn the_run_page_shows_a_jobs_log_folded_searched_and_kept_across_live_redr
     assert_eq!(build_open, 4);
 
     // A live redraw of the run page keeps the log as it was.
-    let mut other = webhook_json("workflow_job/in_progress.payload.json");
-    other["workflow_job"]["id"] = json!(541);
-    other["workflow_job"]["run_id"] = json!(54);
+    let mut other = job_payload("in_progress.payload.json", 54, 541);
     other["workflow_job"]["name"] = json!("second-job");
-    other["repository"] = webhook_json("workflow_run/completed.payload.json")["repository"].clone();
-    app.deliver(
-        "workflow_job",
-        "job-541",
-        &serde_json::to_vec(&other).unwrap(),
-    )
-    .await;
+    app.deliver_json("workflow_job", "job-541", &other).await;
     until(
         &browser,
         "document.body.textContent.includes('second-job')",
         within,
     )
     .await;
-    let kept = js(
-        &browser,
-        "return document.querySelectorAll('[data-log-slot=\"540\"] .ln.hit').length;",
-    )
-    .await;
+    let kept = count_of(&browser, "[data-log-slot=\"540\"] .ln.hit").await;
     assert_eq!(kept, 4);
     assert_eq!(
         fake.log_requests(540),

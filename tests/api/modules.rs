@@ -11,8 +11,13 @@ use std::time::Duration;
 use fantoccini::Client;
 use serde_json::{json, Value};
 
+<<<<<<< HEAD
 use crate::browser::{cdp_with, js, open, open_browser, start_driver, until};
 use crate::helpers::{spawn_app, spawn_app_with, TestApp};
+=======
+use crate::browser::{cdp_with, js, open, open_browser, open_until, start_driver, until, Driver};
+use crate::helpers::{spawn_app, TestApp};
+>>>>>>> dedupe3
 use crate::seed::{self, org_run_delivery, run_delivery, Org};
 
 /// Records, from the first line of every document, what would show in the console as an error:
@@ -33,21 +38,24 @@ const LOADED: &str = "return performance.getEntriesByType('resource')
   .map((p) => p.slice('/static/'.length));";
 
 /// What every board page loads: the connection, the shared settings, times, the title's state,
-/// claims on reds (buttons off a TV; a TV redraws when one changes).
-const EVERY_PAGE: &[&str] = &["app.js", "board.js", "times.js", "state.js", "claim.js"];
+/// claims on reds (buttons off a TV; a TV redraws when one changes) with the session module they
+/// ask who acts.
+const EVERY_PAGE: &[&str] = &[
+    "app.js",
+    "board.js",
+    "times.js",
+    "state.js",
+    "claim.js",
+    "operator.js",
+];
 /// What a TV adds: the rotation, and what it imports.
 const TV: &[&str] = &["rotation.js", "paging.js", "layout.js", "alerts.js"];
 
 /// Opens `path`, waits for its modules to have run (the feed connected, the title from the
 /// state) and a second more, and returns the modules it loaded and the errors it had.
 async fn load(browser: &Client, app: &TestApp, path: &str) -> (BTreeSet<String>, Value) {
-    open(browser, app, path).await;
-    until(
-        browser,
-        "/ red|green|no runs/.test(document.title)",
-        Duration::from_secs(5),
-    )
-    .await;
+    let titled = "/ red|green|no runs/.test(document.title)";
+    open_until(browser, (app, path), titled, Duration::from_secs(5)).await;
     tokio::time::sleep(Duration::from_secs(1)).await;
     let loaded = js(browser, LOADED).await;
     let loaded = loaded
@@ -57,6 +65,15 @@ async fn load(browser: &Client, app: &TestApp, path: &str) -> (BTreeSet<String>,
         .map(|name| name.as_str().unwrap().to_owned())
         .collect();
     (loaded, js(browser, "return window.__errors").await)
+}
+
+/// A server with [`seed::realistic`]'s builds, and a Chromium (and its driver) to look at it.
+async fn realistic_in_chromium() -> (TestApp, Driver, Client) {
+    let app = spawn_app().await;
+    seed::realistic(&app.db());
+    let driver = start_driver();
+    let browser = open_browser(&driver).await;
+    (app, driver, browser)
 }
 
 fn names(lists: &[&[&str]]) -> BTreeSet<String> {
@@ -69,6 +86,7 @@ fn names(lists: &[&[&str]]) -> BTreeSet<String> {
 
 #[tokio::test]
 async fn every_page_loads_the_modules_it_uses_and_no_other_without_an_error() {
+<<<<<<< HEAD
     // Arrange: a board with reds (and the model analysis, which the run page then offers; never
     // asked here), and a browser that records every error from the first line.
     let app = spawn_app_with(|config| {
@@ -79,6 +97,10 @@ async fn every_page_loads_the_modules_it_uses_and_no_other_without_an_error() {
     seed::realistic(&app.db());
     let driver = start_driver();
     let browser = open_browser(&driver).await;
+=======
+    // Arrange: a board with reds, and a browser that records every error from the first line.
+    let (app, driver, browser) = realistic_in_chromium().await;
+>>>>>>> dedupe3
     cdp_with(
         &driver.url,
         &browser,
@@ -213,10 +235,7 @@ fn run_on(id: i64, branch: &str) -> Vec<u8> {
 #[tokio::test]
 async fn a_filtered_waterfall_shows_the_live_runs_the_server_matches_and_no_other() {
     // Arrange: a Waterfall filtered by a branch pattern, open in Chromium.
-    let app = spawn_app().await;
-    seed::realistic(&app.db());
-    let driver = start_driver();
-    let browser = open_browser(&driver).await;
+    let (app, _driver, browser) = realistic_in_chromium().await;
     open(&browser, &app, "/waterfall").await;
     assert_eq!(
         js(&browser, "return document.body.dataset.liveRuns").await,

@@ -159,6 +159,18 @@ impl Receiver {
         self.all().into_iter().filter(Received::accepted).collect()
     }
 
+    /// Everything received once `enough` holds (within 10 s) and `quiet` has passed since: what a
+    /// test counts, a message too many arriving late included.
+    pub async fn all_after(
+        &self,
+        enough: impl Fn(&[Received]) -> bool,
+        quiet: Duration,
+    ) -> Vec<Received> {
+        self.wait_for(Duration::from_secs(10), enough).await;
+        tokio::time::sleep(quiet).await;
+        self.all()
+    }
+
     /// Waits until `enough` holds for what was received, or panics after `limit`.
     pub async fn wait_for(&self, limit: Duration, enough: impl Fn(&[Received]) -> bool) {
         let deadline = Instant::now() + limit;
@@ -216,11 +228,20 @@ pub fn write_config(dir: &Path, targets: Value) -> std::path::PathBuf {
 
 const JSON_SECRET: &str = "a-shared-secret-for-the-json-target";
 
-async fn app_notifying(dir: &Path, targets: Value, retry: Duration) -> TestApp {
-    let config = write_config(dir, targets);
+/// A server notifying `targets` (its config beside the test's database), retrying after `retry`.
+async fn app_notifying(targets: Value, retry: Duration) -> TestApp {
+    app_notifying_with(targets, |c| c.notify_retry = retry).await
+}
+
+/// A server notifying `targets`, its config adjusted further by `adjust`.
+pub(crate) async fn app_notifying_with(
+    targets: Value,
+    adjust: impl FnOnce(&mut buildboard::config::Config),
+) -> TestApp {
     spawn_app_with(move |c| {
-        c.notify_config = Some(config);
-        c.notify_retry = retry;
+        let dir = c.db.parent().expect("the test database is in a directory");
+        c.notify_config = Some(write_config(dir, targets));
+        adjust(c);
     })
     .await
 }
@@ -237,9 +258,7 @@ async fn deliver_run(app: &TestApp, id: i64, conclusion: Option<&str>) {
 #[tokio::test]
 async fn each_transition_reaches_each_target_once_and_runs_in_between_say_nothing() {
     let receiver = Receiver::start(|_| Answer::Status(200)).await;
-    let dir = tempfile::tempdir().unwrap();
     let app = app_notifying(
-        dir.path(),
         json!([
             {"name": "chat", "kind": "slack", "url": format!("{}/slack", receiver.url)},
             {"name": "teams", "kind": "teams", "url": format!("{}/teams", receiver.url)},
@@ -259,12 +278,9 @@ async fn each_transition_reaches_each_target_once_and_runs_in_between_say_nothin
         .wait_for(Duration::from_secs(10), |r| r.len() >= 4)
         .await;
     deliver_run(&app, 5, Some("success")).await; // fixed
-    receiver
-        .wait_for(Duration::from_secs(10), |r| r.len() >= 8)
+    let all = receiver
+        .all_after(|r| r.len() >= 8, Duration::from_millis(500))
         .await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
-
-    let all = receiver.all();
     assert_eq!(
         all.len(),
         8,
@@ -309,15 +325,10 @@ async fn each_transition_reaches_each_target_once_and_runs_in_between_say_nothin
     assert_eq!(fixed["run"]["id"], 5);
     assert!(fixed["red_for_s"].is_number());
 
-    let db = app.db();
-    let (sent, transitions): (i64, i64) = db
-        .query_row(
-            "SELECT (SELECT COUNT(*) FROM outbox WHERE senttime IS NOT NULL),
-                    (SELECT COUNT(*) FROM transitions)",
-            [],
-            |row| Ok((row.get(0)?, row.get(1)?)),
-        )
-        .unwrap();
+    let (sent, transitions): (i64, i64) = app.row(
+        "SELECT (SELECT COUNT(*) FROM outbox WHERE senttime IS NOT NULL),
+                (SELECT COUNT(*) FROM transitions)",
+    );
     assert_eq!((sent, transitions), (8, 2));
     app.stop().await;
 }
@@ -325,9 +336,7 @@ async fn each_transition_reaches_each_target_once_and_runs_in_between_say_nothin
 #[tokio::test]
 async fn the_json_webhook_is_signed_with_hmac_sha256_of_the_body() {
     let receiver = Receiver::start(|_| Answer::Status(204)).await;
-    let dir = tempfile::tempdir().unwrap();
     let app = app_notifying(
-        dir.path(),
         json!([{"kind": "json", "url": format!("{}/hook", receiver.url), "secret": JSON_SECRET}]),
         Duration::from_millis(100),
     )
@@ -371,24 +380,18 @@ async fn a_refused_notification_is_retried_with_backoff_until_accepted_and_then_
         _ => Answer::Status(200),
     })
     .await;
-    let dir = tempfile::tempdir().unwrap();
     let base = Duration::from_millis(300);
     let app = app_notifying(
-        dir.path(),
         json!([{"name": "chat", "kind": "slack", "url": receiver.url}]),
         base,
     )
     .await;
     deliver_run(&app, 1, Some("success")).await;
     deliver_run(&app, 2, Some("failure")).await;
-    receiver
-        .wait_for(Duration::from_secs(10), |r| {
-            r.iter().any(Received::accepted)
-        })
+    let accepted = |r: &[Received]| r.iter().any(Received::accepted);
+    let all = receiver
+        .all_after(accepted, Duration::from_millis(1500))
         .await;
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-
-    let all = receiver.all();
     assert_eq!(
         all.len(),
         3,
@@ -411,14 +414,8 @@ async fn a_refused_notification_is_retried_with_backoff_until_accepted_and_then_
         second_wait > first_wait,
         "{first_wait:?} then {second_wait:?}"
     );
-    let (attempts, sent, error): (i64, Option<i64>, Option<String>) = app
-        .db()
-        .query_row(
-            "SELECT attempts, senttime, lasterror FROM outbox",
-            [],
-            |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
-        )
-        .unwrap();
+    let (attempts, sent, error): (i64, Option<i64>, Option<String>) =
+        app.row("SELECT attempts, senttime, lasterror FROM outbox");
     assert_eq!((attempts, sent.is_some(), error), (3, true, None));
     app.stop().await;
 }
@@ -426,9 +423,7 @@ async fn a_refused_notification_is_retried_with_backoff_until_accepted_and_then_
 #[tokio::test]
 async fn a_flapping_workflow_is_summarised_once_instead_of_a_message_per_change() {
     let receiver = Receiver::start(|_| Answer::Status(200)).await;
-    let dir = tempfile::tempdir().unwrap();
     let app = app_notifying(
-        dir.path(),
         json!([{"name": "hook", "kind": "json", "url": receiver.url, "secret": JSON_SECRET}]),
         Duration::from_millis(100),
     )
@@ -440,12 +435,9 @@ async fn a_flapping_workflow_is_summarised_once_instead_of_a_message_per_change(
     ]) {
         deliver_run(&app, id, Some(conclusion)).await;
     }
-    receiver
-        .wait_for(Duration::from_secs(10), |r| r.len() >= 4)
-        .await;
-    tokio::time::sleep(Duration::from_millis(800)).await;
     let kinds: Vec<String> = receiver
-        .all()
+        .all_after(|r| r.len() >= 4, Duration::from_millis(800))
+        .await
         .iter()
         .map(|r| r.json()["transition"].as_str().unwrap().to_owned())
         .collect();
@@ -573,12 +565,7 @@ async fn the_board_reads_the_same_transitions_from_the_api() {
         }
     };
     let all = list("").await;
-    let kinds: Vec<&str> = all
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t["kind"].as_str().unwrap())
-        .collect();
+    let kinds = crate::helpers::strings_of(&all, "kind");
     assert_eq!(kinds, ["fixed", "failing"], "newest first: {all}");
     assert_eq!(all[1]["repo"], "octo-org/octo-repo");
     assert_eq!(all[1]["branch"], "master");

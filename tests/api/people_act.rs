@@ -391,12 +391,7 @@ async fn a_workflow_is_started_with_its_inputs_as_the_person_and_githubs_refusal
     // Assert: the form holds the file's inputs at the default branch.
     assert_eq!(status, StatusCode::OK, "{form}");
     assert_eq!(form["ref"], "master");
-    let names: Vec<&str> = form["inputs"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| i["name"].as_str().unwrap())
-        .collect();
+    let names = crate::helpers::strings_of(&form["inputs"], "name");
     assert_eq!(names, ["environment", "dry_run", "replicas", "note"]);
     assert_eq!(form["inputs"][0]["type"], "choice");
     assert_eq!(
@@ -465,7 +460,7 @@ async fn sign_in_browser(
 /// bob (who may not) sees her claim, and no button to act or to take it.
 #[tokio::test]
 async fn a_red_is_claimed_from_the_wall_in_a_real_browser_and_another_person_sees_it() {
-    use crate::browser::{js, open_browser, start_driver, until};
+    use crate::browser::{js, open_browser, start_driver, until, until_text};
 
     // Arrange
     let (fake, app) = server(&["alice", "bob"], &["alice"]).await;
@@ -492,19 +487,9 @@ async fn a_red_is_claimed_from_the_wall_in_a_real_browser_and_another_person_see
     .await;
 
     // Assert: her Wall says so; bob's Triage too, with no button for him.
-    until(
-        &browser,
-        "(document.querySelector('.tile .claim-who') || {}).textContent === 'alice is on it'",
-        wait,
-    )
-    .await;
+    until_text(&browser, ".tile .claim-who", "alice is on it", wait).await;
     sign_in_browser(&browser, &app, &fake, "bob", "/triage").await;
-    until(
-        &browser,
-        "(document.querySelector('.reds .claim-who') || {}).textContent === 'alice is on it'",
-        wait,
-    )
-    .await;
+    until_text(&browser, ".reds .claim-who", "alice is on it", wait).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(js(&browser, &count("button.act-button")).await, 0);
     assert_eq!(js(&browser, &count("button.claim-button")).await, 0);
@@ -517,7 +502,7 @@ async fn a_red_is_claimed_from_the_wall_in_a_real_browser_and_another_person_see
 /// values she picked.
 #[tokio::test]
 async fn a_workflow_is_started_from_the_run_page_form_in_a_real_browser() {
-    use crate::browser::{js, open_browser, start_driver, until};
+    use crate::browser::{js, open_browser, start_driver, until, until_text};
 
     // Arrange
     let (fake, app) = server(&["alice"], &["alice"]).await;
@@ -559,13 +544,8 @@ async fn a_workflow_is_started_from_the_run_page_form_in_a_real_browser() {
     .await;
 
     // Assert
-    until(
-        &browser,
-        "(document.querySelector('.dispatch-status.ok') || {}).textContent === \
-         'Started test on master; its run arrives by webhook'",
-        wait,
-    )
-    .await;
+    let started = "Started test on master; its run arrives by webhook";
+    until_text(&browser, ".dispatch-status.ok", started, wait).await;
     let acted = fake.state.lock().unwrap().acted.clone();
     assert_eq!(acted.len(), 1, "{acted:?}");
     assert_eq!(acted[0].by.as_deref(), Some("alice"));

@@ -4,7 +4,7 @@
 use serde_json::{json, Value};
 
 use crate::helpers::{spawn_app, spawn_app_with, webhook_json, TestApp};
-use crate::seed::{now, run_delivery};
+use crate::seed::{job_payload, now, run_delivery};
 
 /// The fixture job's id (`linters`, failing at `Run yarn run format-check`).
 pub(crate) const JOB: i64 = 289782451;
@@ -12,11 +12,8 @@ const SIGNATURE: &str = "FAILED tests/test_money.py::test_adds_cents - assert N 
 
 /// A failed job of `run_id` with id `job_id`, from GitHub's documented failed job.
 pub(crate) fn failed_job(run_id: i64, job_id: i64) -> Vec<u8> {
-    let mut job = webhook_json("workflow_job/completed.failure.with-organization.payload.json");
-    job["workflow_job"]["run_id"] = json!(run_id);
-    job["workflow_job"]["id"] = json!(job_id);
-    job["repository"] = webhook_json("workflow_run/completed.payload.json")["repository"].clone();
-    serde_json::to_vec(&job).unwrap()
+    let fixture = "completed.failure.with-organization.payload.json";
+    serde_json::to_vec(&job_payload(fixture, run_id, job_id)).unwrap()
 }
 
 /// Stores the failure of job `job_id` of run `run_id`, as the log fetcher would, with `excerpt`.
@@ -127,8 +124,7 @@ async fn the_run_page_shows_the_timeline_the_failed_step_and_the_excerpt_as_text
     assert!(waterfall.contains("data-run-id=\"7001\" href=\"/runs/7001\""));
     let triage = app.page("/triage?branches=all").await;
     assert!(triage.contains("href=\"/runs/7002\""), "{triage}");
-    let missing = app.get("/runs/99").await;
-    assert_eq!(missing.status(), 404);
+    assert_eq!(app.get("/runs/99").await.status(), 404, "an unknown run");
     app.stop().await;
 }
 
@@ -210,7 +206,7 @@ async fn runners_queues_come_from_workflow_job_deliveries_and_a_long_wait_gets_a
 
 #[tokio::test]
 async fn the_run_page_works_in_a_real_browser_and_goes_live() {
-    use crate::browser::{js, open, open_browser, start_driver, until};
+    use crate::browser::{count_of, js, open, open_browser, start_driver, text_of, until};
     use std::time::Duration;
 
     // Arrange
@@ -229,39 +225,15 @@ async fn the_run_page_works_in_a_real_browser_and_goes_live() {
     until(&browser, "location.pathname === '/runs/7001' && document.getElementById('conn').dataset.state === 'open'", Duration::from_secs(5)).await;
 
     // Assert: steps, the failed one marked, the excerpt as text, the same failure elsewhere.
-    let steps = js(
-        &browser,
-        "return document.querySelectorAll('svg.timeline rect.step').length;",
-    )
-    .await;
-    assert_eq!(steps, 12);
-    let failed = js(
-        &browser,
-        "return document.querySelector('.steps .failed').textContent;",
-    )
-    .await;
-    assert!(failed
-        .as_str()
-        .unwrap()
-        .contains("Run yarn run format-check"));
-    let excerpt = js(
-        &browser,
-        "return document.querySelector('pre.excerpt').textContent;",
-    )
-    .await;
+    assert_eq!(count_of(&browser, "svg.timeline rect.step").await, 12);
+    let failed = text_of(&browser, ".steps .failed").await;
+    assert!(failed.contains("Run yarn run format-check"));
+    let excerpt = text_of(&browser, "pre.excerpt").await;
     assert!(
-        excerpt
-            .as_str()
-            .unwrap()
-            .contains("<script>alert(1)</script>"),
+        excerpt.contains("<script>alert(1)</script>"),
         "shown as text"
     );
-    let scripts = js(
-        &browser,
-        "return document.querySelectorAll('pre.excerpt script').length;",
-    )
-    .await;
-    assert_eq!(scripts, 0);
+    assert_eq!(count_of(&browser, "pre.excerpt script").await, 0);
     let width = js(
         &browser,
         "return document.querySelector('svg.timeline').getBoundingClientRect().width;",
@@ -279,12 +251,9 @@ async fn the_run_page_works_in_a_real_browser_and_goes_live() {
     assert_eq!(elsewhere, "/runs/7002");
 
     // Live: a new attempt's job arrives and the page shows it without a reload.
-    let mut again = webhook_json("workflow_job/in_progress.payload.json");
-    again["workflow_job"]["id"] = json!(JOB + 10);
-    again["workflow_job"]["run_id"] = json!(7001);
+    let mut again = job_payload("in_progress.payload.json", 7001, JOB + 10);
     again["workflow_job"]["run_attempt"] = json!(2);
     again["workflow_job"]["name"] = json!("retry-job");
-    again["repository"] = webhook_json("workflow_run/completed.payload.json")["repository"].clone();
     app.deliver_json("workflow_job", "job-3", &again).await;
     until(&browser, "document.querySelectorAll('section.attempt').length === 2 && document.body.textContent.includes('retry-job')", Duration::from_secs(5)).await;
 

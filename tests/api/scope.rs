@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::helpers::{next_of_type, no_redirects, spawn_app_with, TestApp, WsClient};
+use crate::helpers::{close_code, next_of_type, no_redirects, spawn_app_with, TestApp, WsClient};
 use crate::seed::{org_run_delivery, OrgRepo};
 
 const BOARD_TOKEN: &str = "board-token-0123456789abcdef";
@@ -61,13 +61,21 @@ async fn make_token(app: &TestApp, name: &str, repos: &[&str]) -> (String, i64) 
     )
 }
 
-/// Signs a browser in with `token` as a TV does (`/?token=`): the cookie it is given.
-pub(crate) async fn sign_in(app: &TestApp, token: &str) -> String {
-    let response = no_redirects()
-        .get(app.url(&format!("/?tv=1&token={token}")))
+/// Revokes token `id` with the admin token: the answer's status.
+async fn revoke_token(app: &TestApp, id: i64) -> u16 {
+    let response = app
+        .http
+        .delete(app.url(&format!("/api/tokens/{id}")))
+        .bearer_auth(ADMIN_TOKEN)
         .send()
         .await
         .unwrap();
+    response.status().as_u16()
+}
+
+/// Signs a browser in with `token` as a TV does (`/?token=`): the cookie it is given.
+pub(crate) async fn sign_in(app: &TestApp, token: &str) -> String {
+    let response = app.get_unfollowed(&format!("/?tv=1&token={token}")).await;
     assert_eq!(response.status(), 303);
     let cookie = response.headers()["set-cookie"].to_str().unwrap();
     assert!(!cookie.contains(token), "the cookie is not the token");
@@ -126,6 +134,26 @@ pub(crate) async fn deliver_all(app: &TestApp, round: i64) {
             app.deliver("workflow_run", &format!("d-{round}-{i}-{k}"), &body)
                 .await;
         }
+    }
+}
+
+/// The feed `messages` of a reader of two of the three repositories name those two, never the third.
+pub(crate) fn assert_feed_hides_the_third(messages: &[String]) {
+    let joined = messages.join("\n").to_lowercase();
+    assert!(
+        !joined.contains(HIDDEN),
+        "a feed message named it: {joined}"
+    );
+    assert!(joined.contains("acme/payments") && joined.contains("acme/gateway"));
+}
+
+/// Every address ([`every_address`]) answers the holder of `cookie` without a server error and
+/// without naming the third repository.
+pub(crate) async fn assert_every_address_hides_the_third(app: &TestApp, cookie: &str) {
+    for path in every_address() {
+        let (status, text) = fetch(app, cookie, &path).await;
+        assert!(status < 500, "{path}: {status}");
+        assert!(!text.contains(HIDDEN), "{path} ({status}) named it: {text}");
     }
 }
 
@@ -198,12 +226,7 @@ async fn a_display_token_for_two_of_three_repositories_never_receives_a_byte_of_
     let everything = drain(&mut admin_feed, Duration::from_millis(300)).await;
 
     // Assert: the feed.
-    let joined = scoped.join("\n").to_lowercase();
-    assert!(
-        !joined.contains(HIDDEN),
-        "a feed message named it: {joined}"
-    );
-    assert!(joined.contains("acme/payments") && joined.contains("acme/gateway"));
+    assert_feed_hides_the_third(&scoped);
     assert!(
         everything.join("\n").contains("acme/secret-vault"),
         "the board token's feed has the third: the search can fail"
@@ -217,11 +240,7 @@ async fn a_display_token_for_two_of_three_repositories_never_receives_a_byte_of_
     assert!(!snapshot.to_string().contains(HIDDEN));
 
     // Assert: every address, for the scoped TV and (as a control) the board token.
-    for path in every_address() {
-        let (status, text) = fetch(&app, &cookie, &path).await;
-        assert!(status < 500, "{path}: {status}");
-        assert!(!text.contains(HIDDEN), "{path} ({status}) named it: {text}");
-    }
+    assert_every_address_hides_the_third(&app, &cookie).await;
     let board_cookie = sign_in(&app, BOARD_TOKEN).await;
     let (_, wall) = fetch(&app, &board_cookie, "/wall").await;
     assert!(wall.contains(HIDDEN), "the whole board shows the third");
@@ -341,28 +360,14 @@ async fn a_token_for_one_repository_shows_only_it_and_a_revoked_one_is_refused_a
     next_of_type(&mut feed, "snapshot").await;
 
     // Act: revoke it.
-    let revoked = app
-        .http
-        .delete(app.url(&format!("/api/tokens/{id}")))
-        .bearer_auth(ADMIN_TOKEN)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(revoked.status(), 200);
+    assert_eq!(revoke_token(&app, id).await, 200);
 
     // Assert: its open feed closes, and every way in is refused.
-    let closed = tokio::time::timeout(Duration::from_secs(2), async {
-        loop {
-            match feed.next().await {
-                Some(Ok(Message::Close(frame))) => return frame.map(|f| u16::from(f.code)),
-                None | Some(Err(_)) => return None,
-                Some(Ok(_)) => {}
-            }
-        }
-    })
-    .await
-    .expect("the revoked token's feed closes at once");
-    assert_eq!(closed, Some(1008));
+    assert_eq!(
+        close_code(&mut feed, Duration::from_secs(2)).await,
+        Some(1008),
+        "the revoked feed closes"
+    );
     let (status, _) = fetch(&app, &cookie, "/wall?tv=1").await;
     assert_eq!(status, 401);
     let (status, _) = json_with(&app, ("authorization", &bearer), "/api/builds").await;
@@ -372,11 +377,7 @@ async fn a_token_for_one_repository_shows_only_it_and_a_revoked_one_is_refused_a
         ws_with(&app, ("authorization", &bearer)).await.err(),
         Some(401)
     );
-    let signing_in = no_redirects()
-        .get(app.url(&format!("/?token={one}")))
-        .send()
-        .await
-        .unwrap();
+    let signing_in = app.get_unfollowed(&format!("/?token={one}")).await;
     assert_eq!(signing_in.status(), 401);
     app.stop().await;
 }
@@ -427,23 +428,12 @@ async fn tokens_are_made_listed_and_revoked_by_the_admin_only_and_stored_as_hash
         !list.to_string().contains(&secret),
         "shown once, at creation"
     );
-    let stored: String = app
-        .db()
-        .query_row(
-            "SELECT tokenhash || cookiehash || name FROM accesstokens WHERE id = ?1",
-            [id],
-            |row| row.get(0),
-        )
-        .unwrap();
+    let stored: String = app.row_for(
+        "SELECT tokenhash || cookiehash || name FROM accesstokens WHERE id = ?1",
+        id,
+    );
     assert!(!stored.contains(&secret) && !stored.contains(&secret[4..]));
-    let missing = app
-        .http
-        .delete(app.url("/api/tokens/9999"))
-        .bearer_auth(ADMIN_TOKEN)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(missing.status(), 404);
+    assert_eq!(revoke_token(&app, 9999).await, 404);
     app.stop().await;
 }
 
@@ -491,14 +481,7 @@ async fn a_tv_signed_in_with_a_scoped_display_token_shows_and_receives_only_its_
     assert_eq!(status, 404);
 
     // Revoked: the page's next read is refused.
-    let revoked = app
-        .http
-        .delete(app.url(&format!("/api/tokens/{id}")))
-        .bearer_auth(ADMIN_TOKEN)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(revoked.status(), 200);
+    assert_eq!(revoke_token(&app, id).await, 200);
     let status = js(&browser, "return fetch('/?part=live').then(r => r.status)").await;
     assert_eq!(status, 401);
     browser.close().await.unwrap();

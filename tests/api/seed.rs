@@ -4,7 +4,7 @@
 use rusqlite::{params, Connection};
 use serde_json::{json, Value};
 
-use crate::helpers::webhook_json;
+use crate::helpers::{webhook_json, TestApp};
 
 /// The repository seeded runs belong to.
 pub const REPO: &str = "acme/widgets";
@@ -195,6 +195,37 @@ pub fn failed_job_delivery(run_id: i64) -> Vec<u8> {
     job["workflow_job"]["run_id"] = json!(run_id);
     job["repository"] = webhook_json("workflow_run/completed.payload.json")["repository"].clone();
     serde_json::to_vec(&job).unwrap()
+}
+
+/// The `workflow_job` fixture `fixture` as job `job_id` of run `run_id`, in the repository of
+/// [`run_delivery`]'s runs (octo-org/octo-repo).
+pub fn job_payload(fixture: &str, run_id: i64, job_id: i64) -> Value {
+    let mut job = webhook_json(&format!("workflow_job/{fixture}"));
+    job["workflow_job"]["run_id"] = json!(run_id);
+    job["workflow_job"]["id"] = json!(job_id);
+    job["repository"] = webhook_json("workflow_run/completed.payload.json")["repository"].clone();
+    job
+}
+
+/// Delivers job `job_id` of run `run_id` as running for two minutes (GitHub's in_progress
+/// delivery, created and started then).
+pub async fn deliver_running_job(app: &TestApp, run_id: i64, job_id: i64) {
+    let mut job = job_payload("in_progress.payload.json", run_id, job_id);
+    let created = chrono::DateTime::from_timestamp(now() - 120, 0)
+        .unwrap()
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    job["workflow_job"]["created_at"] = json!(created);
+    job["workflow_job"]["started_at"] = json!(created);
+    app.deliver_json("workflow_job", "job-running", &job).await;
+}
+
+/// Delivers run `run_id` of commit `sha` as failed, then its failed job ([`failed_job_delivery`]):
+/// a red whose log the server goes to fetch.
+pub async fn deliver_failed_run(app: &TestApp, run_id: i64, sha: &str, message: &str) {
+    let run = run_delivery(run_id, sha, message, Some("failure"));
+    app.deliver("workflow_run", "run-1", &run).await;
+    app.deliver("workflow_job", "job-1", &failed_job_delivery(run_id))
+        .await;
 }
 
 /// A realistic few hours of a team's builds: three workflows, a broken and a flaky one, people,

@@ -5,14 +5,12 @@
 
 use std::time::Duration;
 
-use futures_util::StreamExt;
 use reqwest::redirect::Policy;
 use serde_json::{json, Value};
-use tokio_tungstenite::tungstenite::Message;
 
-use crate::helpers::{next_of_type, spawn_app_with, webhook_json, TestApp, WsClient};
+use crate::helpers::{close_code, next_of_type, spawn_app_with, TestApp};
 use crate::scope::ws_with;
-use crate::seed::{now, org_run_delivery, OrgRepo};
+use crate::seed::{deliver_running_job, now, org_run_delivery, OrgRepo};
 
 const ADMIN_TOKEN: &str = "admin-token-for-the-settings-tests";
 const BOARD_TOKEN: &str = "board-token-for-the-settings-tests";
@@ -141,29 +139,7 @@ async fn get_json(app: &TestApp, path: &str, bearer: &str) -> (u16, Value) {
 }
 
 async fn settings_log(app: &TestApp) -> Vec<(String, Option<String>, String)> {
-    let db = app.db();
-    let mut stmt = db
-        .prepare("SELECT key, value, changedby FROM settingslog ORDER BY id")
-        .unwrap();
-    stmt.query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect()
-}
-
-/// Waits for the socket's close frame: its code.
-async fn closed(socket: &mut WsClient) -> Option<u16> {
-    tokio::time::timeout(Duration::from_secs(3), async {
-        loop {
-            match socket.next().await {
-                Some(Ok(Message::Close(frame))) => return frame.map(|f| u16::from(f.code)),
-                None | Some(Err(_)) => return None,
-                Some(Ok(_)) => {}
-            }
-        }
-    })
-    .await
-    .expect("the socket closes at once")
+    app.rows("SELECT key, value, changedby FROM settingslog ORDER BY id")
 }
 
 #[tokio::test]
@@ -357,7 +333,7 @@ async fn hiding_authors_on_the_page_hides_them_at_once_in_the_api_the_pages_and_
         "the cached live part is not served"
     );
     assert_eq!(
-        closed(&mut feed).await,
+        close_code(&mut feed, Duration::from_secs(3)).await,
         Some(1012),
         "the feed reconnects under the new rule"
     );
@@ -501,12 +477,7 @@ async fn a_token_made_on_the_page_reads_its_scope_and_once_revoked_is_refused_an
     let token = shown_secret(&html);
     assert!(token.starts_with("bba_"), "{token}");
     let (_, repos) = get_json(&app, "/api/repos", &token).await;
-    let names: Vec<&str> = repos["repos"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["repo"].as_str().unwrap())
-        .collect();
+    let names = crate::helpers::strings_of(&repos["repos"], "repo");
     assert_eq!(names, ["acme/payments"]);
     let (_, listed) = page(&app, &cookie).await;
     assert!(listed.contains("deploy script") && !listed.contains(&token));
@@ -521,7 +492,10 @@ async fn a_token_made_on_the_page_reads_its_scope_and_once_revoked_is_refused_an
 
     // Assert: refused at once, its feed closed, both logged with who.
     assert_eq!(revoked, 200, "{html}");
-    assert_eq!(closed(&mut feed).await, Some(1008));
+    assert_eq!(
+        close_code(&mut feed, Duration::from_secs(3)).await,
+        Some(1008)
+    );
     assert_eq!(get_json(&app, "/api/repos", &token).await.0, 401);
     assert_eq!(
         ws_with(&app, ("authorization", &format!("Bearer {token}")))
@@ -539,21 +513,7 @@ async fn a_token_made_on_the_page_reads_its_scope_and_once_revoked_is_refused_an
 
 /// A running job (GitHub's in_progress delivery) of octo-org/octo-repo: its id.
 async fn running_job(app: &TestApp) -> i64 {
-    let mut job = webhook_json("workflow_job/in_progress.payload.json");
-    let created = chrono::DateTime::from_timestamp(now() - 120, 0)
-        .unwrap()
-        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    job["workflow_job"]["id"] = json!(5001);
-    job["workflow_job"]["run_id"] = json!(6001);
-    job["workflow_job"]["created_at"] = json!(created);
-    job["workflow_job"]["started_at"] = json!(created);
-    job["repository"] = webhook_json("workflow_run/completed.payload.json")["repository"].clone();
-    app.deliver(
-        "workflow_job",
-        "job-running",
-        &serde_json::to_vec(&job).unwrap(),
-    )
-    .await;
+    deliver_running_job(app, 6001, 5001).await;
     5001
 }
 
@@ -625,16 +585,7 @@ async fn a_telemetry_secret_is_accepted_for_its_repositorys_jobs_and_refused_for
         1,
         "only the accepted sample is stored"
     );
-    let stored: Vec<String> = {
-        let db = app.db();
-        let mut stmt = db
-            .prepare("SELECT secrethash FROM telemetrysecrets")
-            .unwrap();
-        stmt.query_map([], |row| row.get(0))
-            .unwrap()
-            .map(Result::unwrap)
-            .collect()
-    };
+    let stored: Vec<String> = app.rows("SELECT secrethash FROM telemetrysecrets");
     assert_eq!(stored.len(), 2);
     assert!(stored
         .iter()
@@ -646,6 +597,7 @@ async fn a_telemetry_secret_is_accepted_for_its_repositorys_jobs_and_refused_for
 
 #[tokio::test]
 async fn an_admin_signs_in_and_changes_the_watched_branches_in_a_real_browser() {
+    use crate::browser::{click, type_into};
     use fantoccini::Locator;
     // Arrange
     let app = spawn(|_| {}).await;
@@ -655,32 +607,16 @@ async fn an_admin_signs_in_and_changes_the_watched_branches_in_a_real_browser() 
 
     // Act: the refusal page's form signs in with the admin token; the settings form saves.
     browser.goto(&app.url("/settings")).await.unwrap();
-    find("input[name=token]")
-        .await
-        .unwrap()
-        .send_keys(ADMIN_TOKEN)
-        .await
-        .unwrap();
-    find("form[action='/settings/sign-in'] button")
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    type_into(&browser, "input[name=token]", ADMIN_TOKEN).await;
+    click(&browser, "form[action='/settings/sign-in'] button").await;
     crate::browser::until(
         &browser,
         "document.querySelector('#watched form')",
         Duration::from_secs(5),
     )
     .await;
-    let globs = find("#watched input[name=value]").await.unwrap();
-    globs.send_keys("release/*, develop").await.unwrap();
-    find("#watched button[type=submit]")
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    type_into(&browser, "#watched input[name=value]", "release/*, develop").await;
+    click(&browser, "#watched button[type=submit]").await;
 
     // Assert: the page says so and lists the change with who made it; the server applies it.
     crate::browser::until(
@@ -800,14 +736,7 @@ async fn a_notification_target_added_on_the_page_gets_the_next_transition_and_it
         "{html}"
     );
     assert!(!html.contains("SECRETPART"));
-    let targets: Vec<String> = {
-        let db = app.db();
-        let mut stmt = db.prepare("SELECT target FROM outbox").unwrap();
-        stmt.query_map([], |row| row.get(0))
-            .unwrap()
-            .map(Result::unwrap)
-            .collect()
-    };
+    let targets: Vec<String> = app.rows("SELECT target FROM outbox");
     assert_eq!(targets, ["ops-chat"]);
     let log = settings_log(&app).await;
     assert_eq!(log.len(), 1);

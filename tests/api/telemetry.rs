@@ -118,16 +118,7 @@ fn token(issuer: &str, key: &str, claims: Value) -> String {
 
 /// A running job `JOB` of run `RUN`, from GitHub's in_progress job delivery.
 async fn running_job(app: &TestApp) {
-    let mut job = webhook_json("workflow_job/in_progress.payload.json");
-    let created = chrono::DateTime::from_timestamp(now() - 120, 0)
-        .unwrap()
-        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    job["workflow_job"]["id"] = json!(JOB);
-    job["workflow_job"]["run_id"] = json!(RUN);
-    job["workflow_job"]["created_at"] = json!(created);
-    job["workflow_job"]["started_at"] = json!(created);
-    job["repository"] = webhook_json("workflow_run/completed.payload.json")["repository"].clone();
-    app.deliver_json("workflow_job", "job-running", &job).await;
+    crate::seed::deliver_running_job(app, RUN, JOB).await;
 }
 
 async fn spawn(issuer: &Issuer) -> TestApp {

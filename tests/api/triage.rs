@@ -4,7 +4,7 @@
 use serde_json::{json, Value};
 
 use crate::helpers::{spawn_app, spawn_app_with};
-use crate::seed::{failed_job_delivery, insert, now, run, run_delivery, Run};
+use crate::seed::{deliver_failed_run, insert, now, run, Run};
 
 /// A run of workflow `workflow_id` (named `workflow`) on `branch`.
 fn run_of(
@@ -287,14 +287,7 @@ async fn the_failing_job_and_step_are_stored_from_workflow_job_and_shown() {
     // Arrange: GitHub's documented failed job, attached to a failed run on the default branch.
     let app = spawn_app().await;
     let run_id = 7001;
-    app.deliver(
-        "workflow_run",
-        "run-1",
-        &run_delivery(run_id, &"c".repeat(40), "Break the linter", Some("failure")),
-    )
-    .await;
-    app.deliver("workflow_job", "job-1", &failed_job_delivery(run_id))
-        .await;
+    deliver_failed_run(&app, run_id, &"c".repeat(40), "Break the linter").await;
 
     // Act
     let build = app.get_json(&format!("/api/builds/{run_id}")).await;

@@ -17,7 +17,9 @@ use fantoccini::Client;
 use serde_json::Value;
 use tokio::sync::oneshot;
 
-use crate::browser::{cdp_with, js, open, open_browser, open_browser_with, start_driver, until};
+use crate::browser::{
+    cdp_with, js, open, open_browser, open_browser_with, open_until, start_driver, until,
+};
 use crate::helpers::{spawn_app_with, TestApp, SECRET};
 use crate::seed::{self, org_run_delivery, Org, OrgRepo};
 
@@ -28,6 +30,13 @@ async fn spawn() -> TestApp {
         config.webhook_rate_limit = 0;
     })
     .await
+}
+
+/// [`spawn`] with `org`'s repositories, workflows and runs stored: the app and the repositories.
+async fn spawn_with(org: &Org) -> (TestApp, Vec<OrgRepo>) {
+    let app = spawn().await;
+    let repos = seed::organisation(&app.db(), org);
+    (app, repos)
 }
 
 /// Makes the page itself `width` x `height` CSS pixels.
@@ -484,8 +493,7 @@ async fn tv_mode_shows_every_page_of_every_view_and_nothing_outside_the_screen()
 async fn title_and_icon_follow_the_reds_and_a_tv_shows_breaks_on_triage_and_leaves_bad_addresses() {
     let driver = start_driver();
     let browser = open_browser(&driver).await;
-    let app = spawn().await;
-    let repos = seed::organisation(&app.db(), &Org::acme(20, 3, 4, &[], &[]));
+    let (app, repos) = spawn_with(&Org::acme(20, 3, 4, &[], &[])).await;
 
     open(&browser, &app, "/triage").await;
     until_title_and_icon(&browser, "all green", "/static/green.svg").await;
@@ -529,8 +537,7 @@ async fn title_and_icon_follow_the_reds_and_a_tv_shows_breaks_on_triage_and_leav
 
 #[tokio::test]
 async fn the_wall_counts_tiles_and_pages_get_html_errors_while_the_api_keeps_json() {
-    let app = spawn().await;
-    let repos = seed::organisation(&app.db(), &Org::acme(25, 3, 3, &[2, 9], &[4]));
+    let (app, repos) = spawn_with(&Org::acme(25, 3, 3, &[2, 9], &[4])).await;
 
     let state: Value = app.get_json("/wall?part=state").await;
     assert_eq!(state["total"], 25);
@@ -805,8 +812,7 @@ async fn tv_page_costs() {
     );
     let driver = start_driver();
     let browser = open_browser(&driver).await;
-    let app = spawn().await;
-    let repos = seed::organisation(&app.db(), &Org::acme(24, 4, 6, &[3], &[5]));
+    let (app, repos) = spawn_with(&Org::acme(24, 4, 6, &[3], &[5])).await;
     for (path, base) in [("/waterfall?tv=1&rotate=0", 0), ("/wall?tv=1&rotate=0", 1)] {
         open(&browser, &app, path).await;
         cdp(&driver.url, &browser, "Performance.enable").await;
@@ -911,13 +917,8 @@ async fn audible_notes(browser: &Client, count: usize) -> Vec<f64> {
 /// Opens `path` and waits until the page has read the board's state once (a first state is no
 /// news: what is red then makes no sound).
 async fn open_and_wait_for_state(browser: &Client, app: &TestApp, path: &str) {
-    open(browser, app, path).await;
-    until(
-        browser,
-        "sessionStorage.getItem('bb.reds') !== null",
-        Duration::from_secs(10),
-    )
-    .await;
+    let stored = "sessionStorage.getItem('bb.reds') !== null";
+    open_until(browser, (app, path), stored, Duration::from_secs(10)).await;
 }
 
 /// `sound=1`, in a real Chromium that may play sound without a click (as a TV's browser
@@ -942,8 +943,7 @@ async fn sound_1_plays_a_whole_sound_on_a_new_break_and_on_a_fix_and_none_withou
         serde_json::json!({ "source": AUDIO_PROBE }),
     )
     .await;
-    let app = spawn().await;
-    let repos = seed::organisation(&app.db(), &Org::acme(12, 3, 3, &[], &[]));
+    let (app, repos) = spawn_with(&Org::acme(12, 3, 3, &[], &[])).await;
 
     // With sound=1, on the Wall: three falling notes on the break, three rising ones on the fix.
     open_and_wait_for_state(&browser, &app, "/wall?tv=1&rotate=0&sound=1").await;
@@ -1223,8 +1223,7 @@ async fn breaks_every_20_s_never_hold_the_wall_past_two_minutes_and_a_pinned_vie
     let driver = start_driver();
     let browser = open_browser(&driver).await;
     viewport(&browser, 1366, 768).await;
-    let app = spawn().await;
-    let repos = seed::organisation(&app.db(), &Org::acme(40, 2, 2, &[0], &[]));
+    let (app, repos) = spawn_with(&Org::acme(40, 2, 2, &[0], &[])).await;
 
     open(&browser, &app, "/wall?tv=1&rotate=4").await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
@@ -1274,8 +1273,7 @@ async fn breaks_every_20_s_never_hold_the_wall_past_two_minutes_and_a_pinned_vie
 
 #[tokio::test]
 async fn every_views_live_part_is_only_the_live_part() {
-    let app = spawn().await;
-    seed::organisation(&app.db(), &Org::acme(3, 2, 2, &[1], &[]));
+    let (app, _) = spawn_with(&Org::acme(3, 2, 2, &[1], &[])).await;
     for path in [
         "/waterfall?part=live",
         "/?part=live",
@@ -1299,8 +1297,7 @@ async fn every_views_live_part_is_only_the_live_part() {
 
 #[tokio::test]
 async fn a_typo_never_reads_as_green() {
-    let app = spawn().await;
-    seed::organisation(&app.db(), &Org::acme(3, 2, 2, &[], &[]));
+    let (app, _) = spawn_with(&Org::acme(3, 2, 2, &[], &[])).await;
     let state = app.get_json("/wall?part=state&author=nobdoy").await;
     assert_eq!(state["unknown"], true, "{state}");
     let green = app.get_json("/wall?part=state").await;
@@ -1488,8 +1485,7 @@ async fn a_tv_waterfall_of_the_demo_organisation_cuts_no_name_and_fills_the_scre
 
 #[tokio::test]
 async fn a_branch_filter_that_only_some_repositories_match_says_which() {
-    let app = spawn().await;
-    let repos = seed::organisation(&app.db(), &Org::acme(5, 2, 2, &[], &[]));
+    let (app, repos) = spawn_with(&Org::acme(5, 2, 2, &[], &[])).await;
     post_run(&app, &repos[3], "master", 557_000_001, Some("success")).await;
     for path in ["/triage?branch=master", "/wall?branch=master&part=live"] {
         let html = app.get_text(path).await;
@@ -1506,8 +1502,7 @@ async fn a_branch_filter_that_only_some_repositories_match_says_which() {
 
 #[tokio::test]
 async fn the_figures_say_which_branches_they_cover() {
-    let app = spawn().await;
-    seed::organisation(&app.db(), &Org::acme(3, 2, 2, &[], &[]));
+    let (app, _) = spawn_with(&Org::acme(3, 2, 2, &[], &[])).await;
     let all = app.get_text("/waterfall?part=hud").await;
     assert!(all.contains(" runs · all branches</span>"), "{all}");
     assert!(all.contains("· all branches</figcaption>"));

@@ -2,18 +2,12 @@
 
 use serde_json::{json, Value};
 
-use crate::helpers::{
-    signed_delivery, spawn_app, spawn_app_with, webhook_fixture, webhook_json, TestApp,
-};
+use crate::helpers::{signed_delivery, spawn_app, spawn_app_with, webhook_fixture, webhook_json};
 
 const RUN_ID: i64 = 289782451;
 
 fn bytes(value: &Value) -> Vec<u8> {
     serde_json::to_vec(value).unwrap()
-}
-
-fn query_row<T: rusqlite::types::FromSql>(app: &TestApp, sql: &str) -> T {
-    app.db().query_row(sql, [], |row| row.get(0)).unwrap()
 }
 
 #[tokio::test]
@@ -33,7 +27,7 @@ async fn every_ping_fixture_is_accepted_and_a_repository_hook_registers_its_repo
         assert_eq!(response.status(), 200, "{name}");
     }
     assert_eq!(app.count("repos"), 1);
-    let name: String = query_row(&app, "SELECT fullname FROM repos");
+    let name: String = app.row("SELECT fullname FROM repos");
     assert_eq!(name, "Octocoders/Hello-World");
     assert_eq!(
         app.count("workflowruns") + app.count("branches") + app.count("commits"),
@@ -59,14 +53,8 @@ async fn a_push_that_creates_a_branch_stores_the_branch_and_its_commits() {
         .unwrap();
     assert_eq!((branch.as_str(), deleted), ("master", None));
     assert_eq!(app.count("commits"), 1, "both pushes carry the same commit");
-    let (gitid, login, message, time): (String, String, String, i64) = app
-        .db()
-        .query_row(
-            "SELECT gitid, authorlogin, message, committime FROM commits",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
-        )
-        .unwrap();
+    let (gitid, login, message, time): (String, String, String, i64) =
+        app.row("SELECT gitid, authorlogin, message, committime FROM commits");
     assert_eq!(gitid, "6113728f27ae82c7b1a177c8d03f9e96e0adf246");
     assert_eq!(login, "Codertocat");
     assert_eq!(message, "Initial commit");
@@ -127,7 +115,7 @@ async fn deleting_a_branch_keeps_its_runs_with_the_name_archived() {
     )
     .await;
     assert_eq!(
-        query_row::<String>(&app, "SELECT name FROM branches WHERE deletedtime IS NULL"),
+        app.row::<String>("SELECT name FROM branches WHERE deletedtime IS NULL"),
         "feature"
     );
     app.deliver(
@@ -147,7 +135,7 @@ async fn deleting_a_branch_keeps_its_runs_with_the_name_archived() {
     assert_eq!(app.count("branches WHERE deletedtime IS NOT NULL"), 1);
     assert_eq!(app.count("workflowruns"), 1, "the run stays");
     assert_eq!(
-        query_row::<String>(&app, "SELECT archivedbranchname FROM workflowruns"),
+        app.row::<String>("SELECT archivedbranchname FROM workflowruns"),
         "feature"
     );
     let builds: Value = app.get_json("/api/builds").await;
@@ -285,10 +273,7 @@ async fn workflow_job_fixtures_are_stored_and_a_started_job_sets_its_runs_queue_
     job["workflow_job"]["run_id"] = json!(RUN_ID);
     job["workflow_job"]["started_at"] = json!("2020-10-05T16:34:04Z");
     app.deliver("workflow_job", "job", &bytes(&job)).await;
-    assert_eq!(
-        query_row::<i64>(&app, "SELECT queuetime FROM workflowruns"),
-        40
-    );
+    assert_eq!(app.row::<i64>("SELECT queuetime FROM workflowruns"), 40);
     app.stop().await;
 }
 
@@ -474,7 +459,7 @@ async fn duplicates_and_reverse_order_give_the_same_rows_as_in_order() {
     let expected = in_order.dump();
     assert!(expected.contains("\"completed\""), "{expected}");
     assert_eq!(in_order.count("workflowruns"), 1);
-    let queue: i64 = query_row(&in_order, "SELECT queuetime FROM workflowruns");
+    let queue: i64 = in_order.row("SELECT queuetime FROM workflowruns");
     assert_eq!(queue, 6, "16:33:24 created, first job started 16:33:30");
 
     let reversed = spawn_app().await;
@@ -517,14 +502,8 @@ async fn a_newer_attempt_supersedes_an_older_one_and_a_late_old_event_does_not_r
     )
     .await;
 
-    let (attempt, status, conclusion): (i64, String, Option<String>) = app
-        .db()
-        .query_row(
-            "SELECT runattempt, status, conclusion FROM workflowruns",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-        )
-        .unwrap();
+    let (attempt, status, conclusion): (i64, String, Option<String>) =
+        app.row("SELECT runattempt, status, conclusion FROM workflowruns");
     assert_eq!((attempt, status.as_str(), conclusion), (2, "queued", None));
     let attempts: Vec<(i64, String, Option<String>)> = app
         .db()
@@ -549,10 +528,7 @@ async fn a_newer_attempt_supersedes_an_older_one_and_a_late_old_event_does_not_r
 #[tokio::test]
 async fn with_no_secret_configured_a_secret_is_generated_and_unsigned_deliveries_are_refused() {
     let app = spawn_app_with(|config| config.webhook_secret = None).await;
-    let secret: String = query_row(
-        &app,
-        "SELECT value FROM settings WHERE key = 'webhook_secret'",
-    );
+    let secret: String = app.row("SELECT value FROM settings WHERE key = 'webhook_secret'");
     assert!(secret.len() >= 32);
     let body = webhook_fixture("ping/payload.json");
     let unsigned = app

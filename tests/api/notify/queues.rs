@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use super::{write_config, Answer, Receiver};
-use crate::helpers::{spawn_app_with, webhook_json};
+use super::{app_notifying_with, Answer, Receiver};
+use crate::helpers::webhook_json;
 use crate::runs::job_on;
 
 const SECRET: &str = "a-shared-secret-for-the-json-target";
@@ -16,16 +16,11 @@ const SECRET: &str = "a-shared-secret-for-the-json-target";
 async fn a_queue_over_the_threshold_is_told_once_and_again_when_a_runner_takes_the_job() {
     // Arrange: a slack and a json target; a 60 s threshold checked every 100 ms.
     let receiver = Receiver::start(|_| Answer::Status(200)).await;
-    let dir = tempfile::tempdir().unwrap();
-    let config = write_config(
-        dir.path(),
-        json!([
-            {"name": "chat", "kind": "slack", "url": format!("{}/slack", receiver.url)},
-            {"name": "hook", "kind": "json", "url": format!("{}/json", receiver.url), "secret": SECRET},
-        ]),
-    );
-    let app = spawn_app_with(move |c| {
-        c.notify_config = Some(config);
+    let targets = json!([
+        {"name": "chat", "kind": "slack", "url": format!("{}/slack", receiver.url)},
+        {"name": "hook", "kind": "json", "url": format!("{}/json", receiver.url), "secret": SECRET},
+    ]);
+    let app = app_notifying_with(targets, |c| {
         c.notify_retry = Duration::from_millis(100);
         c.queue_alert = Duration::from_secs(60);
         c.queue_check = Duration::from_millis(100);
@@ -43,11 +38,9 @@ async fn a_queue_over_the_threshold_is_told_once_and_again_when_a_runner_takes_t
     app.deliver("workflow_job", "q-2", &quick).await;
 
     // Assert: one "no runner" message per target, and no more while it stays over.
-    receiver
-        .wait_for(Duration::from_secs(10), |r| r.len() >= 2)
+    let over = receiver
+        .all_after(|r| r.len() >= 2, Duration::from_millis(600))
         .await;
-    tokio::time::sleep(Duration::from_millis(600)).await;
-    let over = receiver.all();
     assert_eq!(over.len(), 2, "one message per target, once");
     let slack = over.iter().find(|r| r.path == "/slack").unwrap();
     let text = slack.json()["text"].as_str().unwrap().to_owned();
@@ -82,11 +75,9 @@ async fn a_queue_over_the_threshold_is_told_once_and_again_when_a_runner_takes_t
     app.deliver("workflow_job", "r-1", &taken).await;
 
     // Assert: one "back" message per target, and nothing more.
-    receiver
-        .wait_for(Duration::from_secs(10), |r| r.len() >= 4)
+    let all = receiver
+        .all_after(|r| r.len() >= 4, Duration::from_millis(600))
         .await;
-    tokio::time::sleep(Duration::from_millis(600)).await;
-    let all = receiver.all();
     assert_eq!(all.len(), 4);
     let back = all[2..].iter().find(|r| r.path == "/slack").unwrap();
     let text = back.json()["text"].as_str().unwrap().to_owned();

@@ -149,12 +149,7 @@ async fn a_browser_signs_in_once_and_its_cookie_opens_pages_api_and_feed() {
     // Tools: the board token or the admin token as a bearer token; no shared cache may keep
     // the answer.
     for token in [BOARD_TOKEN, ADMIN_TOKEN] {
-        let response = http
-            .get(app.url("/api/metrics"))
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap();
+        let response = app.get_bearer("/api/metrics", token).await;
         assert_eq!(response.status(), StatusCode::OK);
         assert_eq!(response.headers()["cache-control"], "private, no-store");
     }
@@ -175,14 +170,7 @@ async fn a_browser_signs_in_once_and_its_cookie_opens_pages_api_and_feed() {
 
 #[tokio::test]
 async fn tokens_never_appear_in_the_log_or_in_help() {
-    let dir = tempfile::tempdir().unwrap();
-    let log = dir.path().join("server.log");
-    let server = Server::start(
-        &dir.path().join("buildboard.db"),
-        &log,
-        &["--board-token", BOARD_TOKEN, "--admin-token", ADMIN_TOKEN],
-    )
-    .await;
+    let server = Server::fresh(&["--board-token", BOARD_TOKEN, "--admin-token", ADMIN_TOKEN]).await;
     let http = no_redirects();
     let guesses = ["guess-one-secretish", "guess-two-secretish"];
     for path in [

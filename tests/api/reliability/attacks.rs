@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use super::{post, Server};
+use super::{new_connection_client, post, Server};
 use crate::helpers::{spawn_app_with, webhook_json};
 
 /// A `workflow_run` delivery for run `id` (about 8 KB).
@@ -195,11 +195,7 @@ async fn at_the_connection_cap_stalled_uploads_are_closed_to_make_room_for_healt
     tokio::time::sleep(Duration::from_millis(1500)).await;
 
     // Act and Assert: the server still answers, three times over.
-    let http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(3))
-        .pool_max_idle_per_host(0)
-        .build()
-        .unwrap();
+    let http = new_connection_client(Duration::from_secs(3));
     for attempt in 0..3 {
         let health = http.get(server.url("/healthz")).send().await;
         assert!(

@@ -74,9 +74,11 @@ fn refused(what: &'static str, body: Vec<u8>, message: &'static str) -> Case {
     }
 }
 
-fn query<T: rusqlite::types::FromSql>(db: &rusqlite::Connection, sql: &str, id: i64) -> T {
-    db.query_row(sql, [id], |row| row.get(0))
+/// The one row `sql` finds for `?1 = id`: a value or a tuple.
+fn query<T: serde::de::DeserializeOwned>(db: &rusqlite::Connection, sql: &str, id: i64) -> T {
+    buildboard::store::rows::one(db, sql, [id])
         .unwrap_or_else(|err| panic!("{sql} [{id}]: {err}"))
+        .unwrap_or_else(|| panic!("{sql} [{id}]: no row"))
 }
 
 #[tokio::test]
@@ -286,27 +288,23 @@ async fn absurd_deliveries_are_accepted_or_refused_precisely_without_a_panic_or_
         2,
     );
     assert_eq!(branch, strange_branch);
-    let (title, actor): (String, String) = db
-        .query_row(
-            "SELECT title, actor FROM workflowruns WHERE id = 2",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .unwrap();
+    let (title, actor): (String, String) = query(
+        &db,
+        "SELECT title, actor FROM workflowruns WHERE id = ?1",
+        2,
+    );
     assert_eq!(
         (title.as_str(), actor.as_str()),
         (strange_message, "\u{0}🦀")
     );
 
     for (id, format) in &timestamps {
-        let (created, committed): (i64, i64) = db
-            .query_row(
-                "SELECT r.createtime, c.committime FROM workflowruns r
-                 JOIN commits c ON c.id = r.commit_id WHERE r.id = ?1",
-                [id],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .unwrap();
+        let (created, committed): (i64, i64) = query(
+            &db,
+            "SELECT r.createtime, c.committime FROM workflowruns r
+             JOIN commits c ON c.id = r.commit_id WHERE r.id = ?1",
+            *id,
+        );
         assert_eq!((created, committed), (CREATED, CREATED), "{format}");
     }
     let stored: i64 = db

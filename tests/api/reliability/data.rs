@@ -296,12 +296,7 @@ async fn with_retention_the_server_deletes_old_runs_jobs_and_delivery_ids_at_sta
     }
 
     // Assert
-    let ids = |sql: &str| -> Vec<i64> {
-        let conn = app.db();
-        let mut stmt = conn.prepare(sql).unwrap();
-        let found = stmt.query_map([], |r| r.get(0)).unwrap();
-        found.map(Result::unwrap).collect()
-    };
+    let ids = |sql: &str| -> Vec<i64> { app.rows(sql) };
     assert_eq!(ids("SELECT id FROM workflowruns"), [2]);
     assert_eq!(ids("SELECT run_id FROM workflowrunattempts"), [2]);
     assert_eq!(ids("SELECT id FROM workflowjobs"), [20]);
@@ -318,18 +313,12 @@ async fn with_retention_the_server_deletes_old_runs_jobs_and_delivery_ids_at_sta
 #[tokio::test]
 async fn under_sustained_delivery_load_other_writes_still_go_through_promptly() {
     // Arrange: a server taking deliveries from 8 connections without pause.
-    let dir = tempfile::tempdir().unwrap();
-    let log = dir.path().join("server.log");
-    let server = Server::start(
-        &dir.path().join("buildboard.db"),
-        &log,
-        &[
-            "--admin-token",
-            "admin-token-for-the-test",
-            "--rate-limit",
-            "0",
-        ],
-    )
+    let server = Server::fresh(&[
+        "--admin-token",
+        "admin-token-for-the-test",
+        "--rate-limit",
+        "0",
+    ])
     .await;
     let stop = Arc::new(AtomicBool::new(false));
     let posters: Vec<_> = (0..8_i64)

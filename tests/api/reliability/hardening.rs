@@ -8,7 +8,7 @@ use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use super::{post, Server};
+use super::{new_connection_client, post, Server};
 use crate::helpers::{text_at, webhook_json};
 
 /// The body size the attackers declared: GitHub's cap, 25 MiB.
@@ -265,11 +265,7 @@ async fn healthz_and_a_signed_delivery_answer_within_a_second_while_1100_idle_so
     tokio::time::sleep(Duration::from_millis(500)).await;
 
     // Act and Assert, three times over.
-    let http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(1))
-        .pool_max_idle_per_host(0)
-        .build()
-        .unwrap();
+    let http = new_connection_client(Duration::from_secs(1));
     let mut slowest = Duration::ZERO;
     for attempt in 0..3 {
         let started = Instant::now();
@@ -441,23 +437,13 @@ async fn a_foreign_host_is_refused_when_a_public_url_is_set_and_links_use_the_pu
     }
     let upgrade = "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n\
                    Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n";
-    let ws = get_as(
-        addr,
-        "evil.example",
-        "/ws",
-        &format!("{upgrade}Origin: http://evil.example\r\n"),
-    )
-    .await;
-    assert_eq!(status_of(&ws), 421, "{ws}");
-    // ...nor does a page of another origin through the board's own name.
-    let ws = get_as(
-        addr,
-        "board.test",
-        "/ws",
-        &format!("{upgrade}Origin: http://evil.example\r\n"),
-    )
-    .await;
-    assert_eq!(status_of(&ws), 403, "{ws}");
+    let evil_origin = format!("{upgrade}Origin: http://evil.example\r\n");
+    // The feed: not through the rebinding name (421), nor for a page of another origin through
+    // the board's own name (403).
+    for (host, refused) in [("evil.example", 421), ("board.test", 403)] {
+        let ws = get_as(addr, host, "/ws", &evil_origin).await;
+        assert_eq!(status_of(&ws), refused, "{host}: {ws}");
+    }
     // The board's own name is served, and its links are built from the public URL.
     let page = get_as(addr, "board.test", "/api/builds?per_page=1", "").await;
     assert_eq!(status_of(&page), 200, "{page}");

@@ -173,7 +173,9 @@ impl Server {
 
 impl Server {
     /// SIGTERM, a clean exit, then `check` on everything the server logged.
-    pub fn terminate_cleanly_and_check_log(self, check: impl FnOnce(&str)) {
+    pub fn terminate_cleanly_and_check_log(mut self, check: impl FnOnce(&str)) {
+        // A fresh server's directory holds the log: it goes only once the log is checked.
+        let _dir = self._dir.take();
         let log = self.log.clone();
         self.terminate();
         check(&std::fs::read_to_string(log).unwrap_or_default());
@@ -186,6 +188,16 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// A client that opens a new connection for every request (it keeps none idle) and gives up after
+/// `timeout`: each request goes through the server's accept path, as a newcomer's would.
+pub fn new_connection_client(timeout: Duration) -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(timeout)
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap()
 }
 
 /// Signs and posts a JSON delivery with the test secret.
