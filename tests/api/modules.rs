@@ -8,17 +8,14 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
+use buildboard::config::Config;
 use fantoccini::Client;
 use serde_json::{json, Value};
 
-<<<<<<< HEAD
-use crate::browser::{cdp_with, js, open, open_browser, start_driver, until};
-use crate::helpers::{spawn_app, spawn_app_with, TestApp};
-=======
 use crate::browser::{cdp_with, js, open, open_browser, open_until, start_driver, until, Driver};
-use crate::helpers::{spawn_app, TestApp};
->>>>>>> dedupe3
+use crate::helpers::{spawn_app, spawn_app_with, TestApp};
 use crate::seed::{self, org_run_delivery, run_delivery, Org};
+use buildboard::config::Config;
 
 /// Records, from the first line of every document, what would show in the console as an error:
 /// scripts that fail to load or run, rejected promises, `console.error`, Content-Security-Policy
@@ -68,8 +65,8 @@ async fn load(browser: &Client, app: &TestApp, path: &str) -> (BTreeSet<String>,
 }
 
 /// A server with [`seed::realistic`]'s builds, and a Chromium (and its driver) to look at it.
-async fn realistic_in_chromium() -> (TestApp, Driver, Client) {
-    let app = spawn_app().await;
+async fn realistic_in_chromium(adjust: impl FnOnce(&mut Config)) -> (TestApp, Driver, Client) {
+    let app = spawn_app_with(adjust).await;
     seed::realistic(&app.db());
     let driver = start_driver();
     let browser = open_browser(&driver).await;
@@ -86,21 +83,13 @@ fn names(lists: &[&[&str]]) -> BTreeSet<String> {
 
 #[tokio::test]
 async fn every_page_loads_the_modules_it_uses_and_no_other_without_an_error() {
-<<<<<<< HEAD
     // Arrange: a board with reds (and the model analysis, which the run page then offers; never
     // asked here), and a browser that records every error from the first line.
-    let app = spawn_app_with(|config| {
+    let (app, driver, browser) = realistic_in_chromium(|config| {
         config.analysis_url =
             Some(buildboard::analysis::AnalysisUrl::parse("http://127.0.0.1:9/v1").unwrap());
     })
     .await;
-    seed::realistic(&app.db());
-    let driver = start_driver();
-    let browser = open_browser(&driver).await;
-=======
-    // Arrange: a board with reds, and a browser that records every error from the first line.
-    let (app, driver, browser) = realistic_in_chromium().await;
->>>>>>> dedupe3
     cdp_with(
         &driver.url,
         &browser,
@@ -235,7 +224,7 @@ fn run_on(id: i64, branch: &str) -> Vec<u8> {
 #[tokio::test]
 async fn a_filtered_waterfall_shows_the_live_runs_the_server_matches_and_no_other() {
     // Arrange: a Waterfall filtered by a branch pattern, open in Chromium.
-    let (app, _driver, browser) = realistic_in_chromium().await;
+    let (app, _driver, browser) = realistic_in_chromium(|_| {}).await;
     open(&browser, &app, "/waterfall").await;
     assert_eq!(
         js(&browser, "return document.body.dataset.liveRuns").await,
