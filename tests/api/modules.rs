@@ -15,7 +15,6 @@ use serde_json::{json, Value};
 use crate::browser::{cdp_with, js, open, open_browser, open_until, start_driver, until, Driver};
 use crate::helpers::{spawn_app, spawn_app_with, TestApp};
 use crate::seed::{self, org_run_delivery, run_delivery, Org};
-use buildboard::config::Config;
 
 /// Records, from the first line of every document, what would show in the console as an error:
 /// scripts that fail to load or run, rejected promises, `console.error`, Content-Security-Policy
