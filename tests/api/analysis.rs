@@ -481,44 +481,29 @@ async fn a_post_without_the_csrf_token_or_from_another_site_is_refused() {
     let own = format!("http://{}", app.addr);
 
     // Act
-    let no_token = app
-        .http
-        .post(&url)
-        .header("origin", &own)
-        .send()
-        .await
-        .unwrap();
-    let wrong_token = app
-        .http
-        .post(&url)
-        .header("x-csrf-token", "0".repeat(64))
-        .send()
-        .await
-        .unwrap();
-    let other_site = app
-        .http
-        .post(&url)
-        .header("x-csrf-token", &token)
-        .header("origin", "https://evil.example")
-        .send()
-        .await
-        .unwrap();
-    let cross_site = app
-        .http
-        .post(&url)
-        .header("x-csrf-token", &token)
-        .header("sec-fetch-site", "cross-site")
-        .send()
-        .await
-        .unwrap();
+    let posts: [(&str, &[(&str, &str)]); 4] = [
+        ("no token", &[("origin", &own)]),
+        ("a wrong token", &[("x-csrf-token", &"0".repeat(64))]),
+        (
+            "another site's origin",
+            &[("x-csrf-token", &token), ("origin", "https://evil.example")],
+        ),
+        (
+            "a cross-site fetch",
+            &[("x-csrf-token", &token), ("sec-fetch-site", "cross-site")],
+        ),
+    ];
+    let mut answers = Vec::new();
+    for (what, headers) in posts {
+        let mut request = app.http.post(&url);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        answers.push((what, request.send().await.unwrap()));
+    }
 
     // Assert
-    for (what, response) in [
-        ("no token", no_token),
-        ("a wrong token", wrong_token),
-        ("another site's origin", other_site),
-        ("a cross-site fetch", cross_site),
-    ] {
+    for (what, response) in answers {
         assert_eq!(response.status(), 403, "{what}");
         let body: Value = response.json().await.unwrap();
         assert_eq!(body["error"]["code"], "cross_site", "{what}");
@@ -577,7 +562,7 @@ async fn several_askers_at_once_share_one_question() {
 
 #[tokio::test]
 async fn in_a_browser_the_button_shows_the_answer_as_text() {
-    use crate::browser::{js, open, open_browser, start_driver, until};
+    use crate::browser::{click, js, open, open_browser, start_driver, until};
 
     // Arrange: a model whose answer holds markup.
     let fake = FakeModel::start(text(
@@ -591,11 +576,7 @@ async fn in_a_browser_the_button_shows_the_answer_as_text() {
     open(&browser, &app, "/runs/7101").await;
 
     // Act
-    js(
-        &browser,
-        "document.querySelector('button[data-analysis-job]').click();",
-    )
-    .await;
+    click(&browser, "button[data-analysis-job]").await;
     until(
         &browser,
         "(document.querySelector('[data-analysis-answer]').textContent || '').includes('ran out of memory')",
