@@ -59,7 +59,7 @@ impl Sample {
 }
 
 /// The job a token names, as stored: what the samples may be tied to.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
 pub struct JobState {
     pub run_id: i64,
     pub repo_id: i64,
@@ -83,24 +83,13 @@ impl JobState {
 /// # Errors
 /// On a database error.
 pub fn job_state(conn: &Connection, job_id: i64) -> Result<Option<JobState>> {
-    Ok(conn
-        .prepare_cached(
-            "SELECT j.run_id, j.repo_id, j.runattempt, j.statusrank, j.createtime, j.endtime,
-                    p.monitored
-             FROM workflowjobs j JOIN repos p ON p.id = j.repo_id WHERE j.id = ?1",
-        )?
-        .query_row([job_id], |row| {
-            Ok(JobState {
-                run_id: row.get(0)?,
-                repo_id: row.get(1)?,
-                run_attempt: row.get(2)?,
-                status_rank: row.get(3)?,
-                created: row.get(4)?,
-                ended: row.get(5)?,
-                monitored: row.get::<_, i64>(6)? != 0,
-            })
-        })
-        .optional()?)
+    super::rows::one(
+        conn,
+        "SELECT j.run_id, j.repo_id, j.runattempt AS run_attempt, j.statusrank AS status_rank,
+                j.createtime AS created, j.endtime AS ended, p.monitored != 0 AS monitored
+         FROM workflowjobs j JOIN repos p ON p.id = j.repo_id WHERE j.id = ?1",
+        [job_id],
+    )
 }
 
 /// The counters stored as differences, in column order.
