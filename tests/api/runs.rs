@@ -212,6 +212,10 @@ async fn the_run_page_works_in_a_real_browser_and_goes_live() {
     // Arrange
     let app = spawn_app().await;
     two_failed_runs(&app).await;
+    let passed = "completed.success.with-organization.payload.json";
+    let passed = job_payload(passed, 7001, JOB + 5);
+    app.deliver_json("workflow_job", "job-passed", &passed)
+        .await;
     let driver = start_driver();
     let browser = open_browser(&driver).await;
 
@@ -225,7 +229,10 @@ async fn the_run_page_works_in_a_real_browser_and_goes_live() {
     until(&browser, "location.pathname === '/runs/7001' && document.getElementById('conn').dataset.state === 'open'", Duration::from_secs(5)).await;
 
     // Assert: steps, the failed one marked, the excerpt as text, the same failure elsewhere.
-    assert_eq!(count_of(&browser, "svg.timeline rect.step").await, 12);
+    assert_eq!(
+        count_of(&browser, ".job.s-failure svg.timeline rect.step").await,
+        12
+    );
     let failed = text_of(&browser, ".steps .failed").await;
     assert!(failed.contains("Run yarn run format-check"));
     let excerpt = text_of(&browser, "pre.excerpt").await;
@@ -249,6 +256,16 @@ async fn the_run_page_works_in_a_real_browser_and_goes_live() {
     )
     .await;
     assert_eq!(elsewhere, "/runs/7002");
+    // Each state in its own colour: a passed job of the failed attempt is green.
+    let colours = js(
+        &browser,
+        "const colour = (css) => getComputedStyle(document.querySelector(css)).color;
+         return [colour('section.attempt h3 .state'), colour('.job.s-failure .job-head .state'),
+                 colour('.job.s-success .job-head .state'), colour('.job.s-success .job-head .icon')];",
+    )
+    .await;
+    let (red, green) = ("rgb(255, 77, 79)", "rgb(46, 204, 113)");
+    assert_eq!(colours, json!([red, red, green, green]));
 
     // Live: a new attempt's job arrives and the page shows it without a reload.
     let mut again = job_payload("in_progress.payload.json", 7001, JOB + 10);
