@@ -89,7 +89,7 @@ function layoutLists() {
   const bottom = bottomEdge();
   for (const list of document.querySelectorAll("#reds, #people, #repos, .dev-recent tbody, .dev-now .stream-list")) {
     const items = Array.prototype.filter.call(list.children, (el) => el.tagName !== "SCRIPT");
-    for (const item of items) item.classList.remove("off");
+    for (const item of items) item.classList.remove("off", "alone");
     if (!items.length) continue;
     const starts = listPages(items, bottom - list.getBoundingClientRect().top);
     const count = starts.length;
@@ -104,9 +104,26 @@ function layoutLists() {
     const shown = page % count;
     const from = starts[shown], to = shown + 1 < count ? starts[shown + 1] : items.length;
     for (let i = 0; i < items.length; i++) items[i].classList.toggle("off", i < from || i >= to);
+    if (list.id === "repos") markAlone(items.slice(from, to));
   }
   showPager("pager", pagerText(most));
   return most;
+}
+
+// The TV Waterfall's blocks sit two a row, a wide one alone. A narrow block left without a
+// partner in its row (the last of its page, or one before a wide block) is marked to take the
+// whole row rather than leave half the screen empty.
+function markAlone(shown) {
+  let waiting = null;
+  for (const block of shown) {
+    if (block.classList.contains("wide")) {
+      if (waiting) waiting.classList.add("alone");
+      waiting = null;
+    } else {
+      waiting = waiting ? null : block;
+    }
+  }
+  if (waiting) waiting.classList.add("alone");
 }
 
 // ---- the page ----------------------------------------------------------------------------------

@@ -1510,3 +1510,46 @@ async fn the_figures_say_which_branches_they_cover() {
     assert!(main.contains(" runs · ⎇ main</span>"), "{main}");
     app.stop().await;
 }
+
+/// A TV Waterfall's blocks sit two a row: a narrow block left without a partner in its row (the
+/// last of an odd number) takes the whole row rather than leave half the screen empty, and the
+/// blocks with a partner keep half of it.
+#[tokio::test]
+async fn a_tv_waterfall_block_without_a_partner_in_its_row_takes_the_whole_row() {
+    let (app, _repos) = spawn_with(&Org::acme(3, 3, 3, &[], &[])).await;
+    let driver = start_driver();
+    let browser = open_browser(&driver).await;
+    viewport(&browser, 1920, 1080).await;
+    open(&browser, &app, "/waterfall?tv=1&rotate=0").await;
+    until(
+        &browser,
+        "document.querySelectorAll('#repos > .repo-block.alone').length === 1",
+        Duration::from_secs(5),
+    )
+    .await;
+
+    let blocks = js(
+        &browser,
+        "return Array.from(document.querySelectorAll('#repos > .repo-block')).map(b =>
+           [b.classList.contains('alone'), Math.round(window.innerWidth - b.getBoundingClientRect().right)]);",
+    )
+    .await;
+
+    let blocks: Vec<(bool, f64)> = serde_json::from_value(blocks).unwrap();
+    assert_eq!(blocks.len(), 3, "{blocks:?}");
+    assert_eq!(
+        blocks.iter().map(|b| b.0).collect::<Vec<_>>(),
+        [false, false, true],
+        "{blocks:?}"
+    );
+    assert!(
+        blocks[0].1 > 500.0,
+        "the first of a pair keeps half the row: {blocks:?}"
+    );
+    assert!(
+        blocks[2].1 < 0.05 * 1920.0,
+        "the one alone reaches the right edge: {blocks:?}"
+    );
+    browser.close().await.unwrap();
+    app.stop().await;
+}
