@@ -15,7 +15,7 @@ use serde_json::{json, Value};
 use warp::http::{Response, StatusCode};
 use warp::Filter;
 
-use crate::helpers::{spawn_app_with, TestApp, SECRET};
+use crate::helpers::{spawn_app_with, status_and_json, TestApp, SECRET};
 use crate::runs::{failed_job, record_failure, JOB};
 use crate::seed::run_delivery;
 
@@ -177,17 +177,13 @@ async fn csrf(app: &TestApp) -> String {
 /// `POST /api/jobs/<job>/analysis` as a page of the board sends it: status and body.
 async fn ask(app: &TestApp, job: i64) -> (u16, Value) {
     let token = csrf(app).await;
-    let response = app
+    let request = app
         .http
         .post(app.url(&format!("/api/jobs/{job}/analysis")))
         .header("x-csrf-token", token)
         .header("origin", format!("http://{}", app.addr))
-        .header("sec-fetch-site", "same-origin")
-        .send()
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap())
+        .header("sec-fetch-site", "same-origin");
+    status_and_json(request).await
 }
 
 #[tokio::test]

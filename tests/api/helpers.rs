@@ -137,6 +137,13 @@ pub async fn json_of(request: reqwest::RequestBuilder) -> Value {
     request.send().await.unwrap().json().await.unwrap()
 }
 
+/// Sends `request`: the status, and the body as JSON.
+pub async fn status_and_json(request: reqwest::RequestBuilder) -> (u16, Value) {
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap())
+}
+
 /// An HTTP client that shows redirects instead of following them.
 pub fn no_redirects() -> reqwest::Client {
     reqwest::Client::builder()
@@ -241,9 +248,7 @@ impl TestApp {
 
     /// `GET path`: the status, and the body as JSON.
     pub async fn get_status_json(&self, path: &str) -> (u16, Value) {
-        let response = self.get(path).await;
-        let status = response.status().as_u16();
-        (status, response.json().await.unwrap())
+        status_and_json(self.http.get(self.url(path))).await
     }
 
     /// `GET path`, asserted to answer 200, as text: a page.

@@ -11,7 +11,9 @@ use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::helpers::{close_code, next_of_type, no_redirects, spawn_app_with, TestApp, WsClient};
+use crate::helpers::{
+    close_code, next_of_type, no_redirects, spawn_app_with, status_and_json, TestApp, WsClient,
+};
 use crate::seed::{org_run_delivery, OrgRepo};
 
 const BOARD_TOKEN: &str = "board-token-0123456789abcdef";
@@ -269,15 +271,7 @@ pub(crate) fn metrics_around_now() -> String {
 
 /// The body of `GET path` as JSON with `header`, and its status.
 pub(crate) async fn json_with(app: &TestApp, header: (&str, &str), path: &str) -> (u16, Value) {
-    let response = app
-        .http
-        .get(app.url(path))
-        .header(header.0, header.1)
-        .send()
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap())
+    status_and_json(app.http.get(app.url(path)).header(header.0, header.1)).await
 }
 
 #[tokio::test]
